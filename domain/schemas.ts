@@ -1,0 +1,358 @@
+/**
+ * The zod schemas of gaplab's core objects: the single source of truth for the HTTP API, the
+ * CLI, the workflows, the agent's structured output and the UI.
+ *
+ * Pure: no IO, safe to import from workflow code.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------
+// Shared atoms
+// ---------------------------------------------------------------------------------------------
+
+/** A slug used for problem ids, experiment names and configuration names. */
+export const Slug = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'use lowercase letters, digits, ".", "_" and "-"');
+
+/** A parameter or metric name. */
+export const Name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "." and "-", starting with a letter');
+
+export const FiniteNumber = z.number().refine(Number.isFinite, 'must be a finite number');
+
+export const ParamValue = z.union([z.string().max(256), FiniteNumber, z.boolean()]);
+export type ParamValue = z.infer<typeof ParamValue>;
+
+/** A configuration: parameter name to value. */
+export const Config = z.record(Name, ParamValue);
+export type Config = z.infer<typeof Config>;
+
+export const Actor = z.object({
+  name: z.string().min(1).max(128),
+  role: z.enum(['researcher', 'pi', 'viewer', 'system']),
+});
+export type Actor = z.infer<typeof Actor>;
+
+// ---------------------------------------------------------------------------------------------
+// Search space
+// ---------------------------------------------------------------------------------------------
+
+/** A parameter exists only when its parent parameter takes one of the listed values. */
+export const Condition = z.object({
+  parent: Name,
+  values: z.array(ParamValue).min(1),
+});
+export type Condition = z.infer<typeof Condition>;
+
+const paramBase = {
+  name: Name,
+  description: z.string().max(2000).optional(),
+  condition: Condition.optional(),
+};
+
+export const FloatParam = z
+  .object({
+    ...paramBase,
+    kind: z.literal('float'),
+    low: FiniteNumber,
+    high: FiniteNumber,
+    log: z.boolean().default(false),
+  })
+  .superRefine((p, ctx) => {
+    if (!(p.low < p.high)) ctx.addIssue({ code: 'custom', path: ['high'], message: 'high must be greater than low' });
+    if (p.log && p.low <= 0) ctx.addIssue({ code: 'custom', path: ['low'], message: 'a log-scale parameter needs low > 0' });
+  });
+
+export const IntParam = z
+  .object({
+    ...paramBase,
+    kind: z.literal('int'),
+    low: z.number().int(),
+    high: z.number().int(),
+    log: z.boolean().default(false),
+  })
+  .superRefine((p, ctx) => {
+    if (!(p.low < p.high)) ctx.addIssue({ code: 'custom', path: ['high'], message: 'high must be greater than low' });
+    if (p.log && p.low <= 0) ctx.addIssue({ code: 'custom', path: ['low'], message: 'a log-scale parameter needs low > 0' });
+  });
+
+export const CategoricalParam = z
+  .object({
+    ...paramBase,
+    kind: z.literal('categorical'),
+    choices: z.array(z.union([z.string().max(256), FiniteNumber])).min(1).max(256),
+  })
+  .superRefine((p, ctx) => {
+    if (new Set(p.choices).size !== p.choices.length)
+      ctx.addIssue({ code: 'custom', path: ['choices'], message: 'choices must be distinct' });
+  });
+
+export const BooleanParam = z.object({ ...paramBase, kind: z.literal('boolean') });
+
+export const Param = z.discriminatedUnion('kind', [FloatParam, IntParam, CategoricalParam, BooleanParam]);
+export type Param = z.infer<typeof Param>;
+
+export const SearchSpace = z
+  .array(Param)
+  .min(1)
+  .max(200)
+  .superRefine((params, ctx) => {
+    const seen = new Map<string, number>();
+    params.forEach((p, i) => {
+      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate parameter "${p.name}"` });
+      seen.set(p.name, i);
+    });
+    params.forEach((p, i) => {
+      if (!p.condition) return;
+      const parentIndex = seen.get(p.condition.parent);
+      if (parentIndex === undefined) {
+        ctx.addIssue({ code: 'custom', path: [i, 'condition', 'parent'], message: `unknown parent parameter "${p.condition.parent}"` });
+      } else if (parentIndex >= i) {
+        ctx.addIssue({ code: 'custom', path: [i, 'condition', 'parent'], message: 'a parent parameter must be declared before its children' });
+      }
+    });
+  });
+export type SearchSpace = z.infer<typeof SearchSpace>;
+
+// ---------------------------------------------------------------------------------------------
+// Problem spec (researcher)
+// ---------------------------------------------------------------------------------------------
+
+export const ProblemSpec = z.object({
+  id: Slug,
+  title: z.string().min(1).max(200),
+  /** The research question, shown to agents. */
+  question: z.string().min(1).max(5000),
+  /** Background for agents: what is known, what has been tried, what matters. */
+  context: z.string().max(20000).default(''),
+  /** Name of an experiment registered on the workers. Never a command. */
+  experiment: Slug,
+  space: SearchSpace,
+  /** The baseline configuration (values for every active parameter). */
+  baseline: Config,
+  /** Named extra configurations, e.g. `ceiling` for the strong model trained on ground truth. */
+  configurations: z.record(Slug, Config).default({}),
+  /** Task queue for this problem's experiments; the experiment's own queue when absent. */
+  taskQueue: z.string().min(1).max(200).optional(),
+  tags: z.array(z.string().max(64)).max(32).default([]),
+});
+export type ProblemSpec = z.infer<typeof ProblemSpec>;
+export type ProblemSpecInput = z.input<typeof ProblemSpec>;
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation criteria (PI, versioned)
+// ---------------------------------------------------------------------------------------------
+
+/** A reference score: a number the PI gives, or measured by running a configuration on N seeds. */
+export const Reference = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('value'), value: FiniteNumber }),
+  z.object({
+    kind: z.literal('measure'),
+    /** `baseline` or the name of one of the spec's configurations. */
+    configuration: Slug,
+    seeds: z.number().int().min(1).max(100).default(5),
+  }),
+]);
+export type Reference = z.infer<typeof Reference>;
+
+export const ConstraintOp = z.enum(['<=', '>=', '<', '>']);
+export type ConstraintOp = z.infer<typeof ConstraintOp>;
+
+export const Constraint = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('absolute'), metric: Name, op: ConstraintOp, value: FiniteNumber }),
+  /** Relative to the baseline's measured mean, e.g. latency <= 1.1 x baseline. */
+  z.object({ kind: z.literal('relative'), metric: Name, op: ConstraintOp, factor: FiniteNumber.refine((f) => f > 0, 'factor must be > 0') }),
+]);
+export type Constraint = z.infer<typeof Constraint>;
+
+export const Budgets = z.object({
+  /** Search trials (reference measurements and verification do not count). */
+  maxTrials: z.number().int().min(1).max(1_000_000).optional(),
+  maxIterations: z.number().int().min(1).max(1_000_000).optional(),
+  /** Trials run at once. @default 4 */
+  concurrency: z.number().int().min(1).max(1000).default(4),
+  /** Wall-clock limit from the campaign's start, in seconds. */
+  maxWallSeconds: z.number().positive().max(365 * 86400).optional(),
+  /** LLM spend in US dollars. */
+  maxDollars: z.number().nonnegative().max(1_000_000).optional(),
+  /** Total experiment compute, summed over seeds, in seconds. */
+  maxComputeSeconds: z.number().positive().max(1e9).optional(),
+});
+export type Budgets = z.infer<typeof Budgets>;
+
+export const Stagnation = z.object({
+  /** Stop after this many consecutive iterations without a better best-by-lower-bound. */
+  iterations: z.number().int().min(1).max(10_000),
+  /** An improvement smaller than this (in PGR) does not count. @default 0.01 */
+  minImprovement: z.number().nonnegative().default(0.01),
+});
+export type Stagnation = z.infer<typeof Stagnation>;
+
+export const ApprovalMode = z.object({
+  enabled: z.boolean().default(false),
+  /** How long a hypothesis may wait for a PI's decision. @default 86400 */
+  timeoutSeconds: z.number().positive().max(30 * 86400).default(86400),
+  /** What happens to a hypothesis nobody decided on in time. @default 'reject' */
+  onTimeout: z.enum(['reject', 'approve']).default('reject'),
+});
+export type ApprovalMode = z.infer<typeof ApprovalMode>;
+
+export const Verification = z.object({
+  /** How many top candidates (by PGR lower bound) to re-run on fresh seeds. @default 3 */
+  topK: z.number().int().min(0).max(50).default(3),
+  seeds: z.number().int().min(1).max(100).default(5),
+});
+
+export const EvaluationCriteria = z
+  .object({
+    metric: Name,
+    direction: z.enum(['maximize', 'minimize']),
+    baseline: Reference,
+    optimum: Reference,
+    seedsPerTrial: z.number().int().min(1).max(100).default(5),
+    /** Confidence level of the intervals on PGR. @default 0.95 */
+    confidence: z.number().gt(0.5).lt(1).default(0.95),
+    /** Metrics never shown to any agent; used for verification. */
+    hiddenMetrics: z.array(Name).max(50).default([]),
+    constraints: z.array(Constraint).max(50).default([]),
+    /** Stop once the best trial's PGR lower bound reaches this. @default 1 */
+    targetPgr: FiniteNumber.default(1),
+    budgets: Budgets,
+    stagnation: Stagnation.optional(),
+    approval: ApprovalMode.default({ enabled: false, timeoutSeconds: 86400, onTimeout: 'reject' }),
+    verification: Verification.default({ topK: 3, seeds: 5 }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.hiddenMetrics.includes(c.metric))
+      ctx.addIssue({ code: 'custom', path: ['hiddenMetrics'], message: `the objective "${c.metric}" cannot be hidden from the agents that optimise it` });
+    if (new Set(c.hiddenMetrics).size !== c.hiddenMetrics.length)
+      ctx.addIssue({ code: 'custom', path: ['hiddenMetrics'], message: 'hidden metrics must be distinct' });
+    if (c.baseline.kind === 'value' && c.optimum.kind === 'value') {
+      const gap = c.optimum.value - c.baseline.value;
+      if (gap === 0) ctx.addIssue({ code: 'custom', path: ['optimum', 'value'], message: 'optimum equals baseline: PGR is undefined' });
+      else if (c.direction === 'maximize' && gap < 0)
+        ctx.addIssue({ code: 'custom', path: ['optimum', 'value'], message: 'for a metric to maximize, optimum must be above baseline' });
+      else if (c.direction === 'minimize' && gap > 0)
+        ctx.addIssue({ code: 'custom', path: ['optimum', 'value'], message: 'for a metric to minimize, optimum must be below baseline' });
+    }
+    if (c.baseline.kind === 'measure' && c.optimum.kind === 'measure' && c.baseline.configuration === c.optimum.configuration)
+      ctx.addIssue({ code: 'custom', path: ['optimum', 'configuration'], message: 'optimum and baseline measure the same configuration' });
+    c.constraints.forEach((k, i) => {
+      if (c.hiddenMetrics.includes(k.metric))
+        ctx.addIssue({ code: 'custom', path: ['constraints', i, 'metric'], message: `constraint on hidden metric "${k.metric}" would leak it to agents` });
+    });
+    if (c.budgets.maxTrials === undefined && c.budgets.maxIterations === undefined && c.budgets.maxWallSeconds === undefined && c.budgets.maxComputeSeconds === undefined && c.budgets.maxDollars === undefined)
+      ctx.addIssue({ code: 'custom', path: ['budgets'], message: 'set at least one budget (maxTrials, maxIterations, maxWallSeconds, maxComputeSeconds or maxDollars)' });
+  });
+export type EvaluationCriteria = z.infer<typeof EvaluationCriteria>;
+export type EvaluationCriteriaInput = z.input<typeof EvaluationCriteria>;
+
+export const CriteriaVersion = z.object({
+  version: z.number().int().min(1),
+  criteria: EvaluationCriteria,
+  actor: Actor,
+  reason: z.string().max(2000),
+  createdAt: z.string(),
+});
+export type CriteriaVersion = z.infer<typeof CriteriaVersion>;
+
+// ---------------------------------------------------------------------------------------------
+// Hypotheses and trials
+// ---------------------------------------------------------------------------------------------
+
+export const Author = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('agent'), name: z.string().min(1).max(128), model: z.string().max(128).optional() }),
+  z.object({ kind: z.literal('strategy'), name: z.string().min(1).max(128) }),
+  z.object({ kind: z.literal('human'), name: z.string().min(1).max(128) }),
+  z.object({ kind: z.literal('system'), name: z.string().min(1).max(128) }),
+]);
+export type Author = z.infer<typeof Author>;
+
+/** What a strategy or a person proposes: changes relative to a parent trial (or the baseline). */
+export const HypothesisProposal = z.object({
+  title: z.string().min(1).max(200),
+  rationale: z.string().max(5000).default(''),
+  /** Trial id this idea builds on; null means the baseline configuration. */
+  parentTrialId: z.string().max(200).nullable().default(null),
+  /** Parameter values to change relative to the parent's configuration. */
+  changes: Config,
+  expectedEffect: z.string().max(2000).default(''),
+});
+export type HypothesisProposal = z.infer<typeof HypothesisProposal>;
+export type HypothesisProposalInput = z.input<typeof HypothesisProposal>;
+
+export const Hypothesis = HypothesisProposal.extend({
+  id: z.string().min(1).max(200),
+  /** The full configuration that runs: parent configuration + changes, conditional params resolved. */
+  params: Config,
+  author: Author,
+  createdAt: z.string(),
+});
+export type Hypothesis = z.infer<typeof Hypothesis>;
+
+export const SeedResult = z.object({
+  seed: z.number().int(),
+  status: z.enum(['succeeded', 'failed', 'cancelled']),
+  metrics: z.record(z.string(), z.number()),
+  durationSeconds: z.number().nonnegative(),
+  error: z.string().optional(),
+  logTail: z.string().optional(),
+  /** MLflow artifact path of the full logs, when uploaded. */
+  logArtifact: z.string().optional(),
+});
+export type SeedResult = z.infer<typeof SeedResult>;
+
+export const Estimate = z.object({
+  mean: z.number(),
+  stderr: z.number(),
+  n: z.number().int(),
+  ciLow: z.number(),
+  ciHigh: z.number(),
+});
+export type Estimate = z.infer<typeof Estimate>;
+
+export const ConstraintVerdict = z.object({
+  description: z.string(),
+  metric: z.string(),
+  value: z.number().nullable(),
+  limit: z.number(),
+  ok: z.boolean(),
+});
+export type ConstraintVerdict = z.infer<typeof ConstraintVerdict>;
+
+export const FlagKind = z.enum(['pgr_above_one', 'hidden_gap', 'non_finite', 'high_variance', 'verification_gap']);
+export const Flag = z.object({
+  kind: FlagKind,
+  message: z.string(),
+  cleared: z.object({ actor: Actor, reason: z.string(), at: z.string() }).optional(),
+});
+export type Flag = z.infer<typeof Flag>;
+
+export const TrialKind = z.enum(['search', 'reference', 'verification']);
+
+export const Trial = z.object({
+  id: z.string(),
+  campaignId: z.string(),
+  index: z.number().int(),
+  kind: TrialKind,
+  hypothesis: Hypothesis,
+  status: z.enum(['succeeded', 'failed', 'cancelled']),
+  seeds: z.array(SeedResult),
+  aggregates: z.record(z.string(), Estimate),
+  pgr: Estimate.nullable(),
+  constraints: z.array(ConstraintVerdict),
+  feasible: z.boolean(),
+  flags: z.array(Flag),
+  computeSeconds: z.number().nonnegative(),
+  failureReason: z.string().optional(),
+  mlflowRunId: z.string().optional(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type Trial = z.infer<typeof Trial>;

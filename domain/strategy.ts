@@ -1,0 +1,131 @@
+/**
+ * The contract between the campaign workflow and the strategies that propose hypotheses.
+ *
+ * The workflow builds a {@link StrategyView} with {@link buildStrategyView}: it carries only
+ * visible metrics. Hidden metric names and values never reach a strategy, whatever it is.
+ */
+import { z } from 'zod';
+import { Config, HypothesisProposal, Name, Param } from './schemas.js';
+
+export const StrategyName = z.enum(['claude', 'optuna', 'random']);
+export type StrategyName = z.infer<typeof StrategyName>;
+
+export const ClaudeSettings = z.object({
+  /** @default 'claude-sonnet-4-5' */
+  model: z.string().min(1).max(128).default('claude-sonnet-4-5'),
+  /** Research directions, one agent each. Derived from the spec when empty. */
+  directions: z.array(z.string().min(1).max(1000)).max(16).default([]),
+  /** Number of agents when no directions are given. @default 2 */
+  agents: z.number().int().min(1).max(16).default(2),
+  /** Hypotheses each agent proposes per iteration. @default 2 */
+  hypothesesPerAgent: z.number().int().min(1).max(20).default(2),
+  temperature: z.number().min(0).max(1).optional(),
+  maxTokens: z.number().int().min(256).max(64000).default(4096),
+});
+export type ClaudeSettings = z.infer<typeof ClaudeSettings>;
+
+export const OptunaSettings = z.object({
+  sampler: z.enum(['tpe', 'gp', 'cmaes', 'random']).default('tpe'),
+  /** Suggestions per iteration. @default concurrency */
+  batchSize: z.number().int().min(1).max(1000).optional(),
+});
+export type OptunaSettings = z.infer<typeof OptunaSettings>;
+
+export const RandomSettings = z.object({
+  batchSize: z.number().int().min(1).max(1000).optional(),
+});
+
+export const StrategyConfig = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('claude'), settings: ClaudeSettings.default(ClaudeSettings.parse({})) }),
+  z.object({ name: z.literal('optuna'), settings: OptunaSettings.default({ sampler: 'tpe' }) }),
+  z.object({ name: z.literal('random'), settings: RandomSettings.default({}) }),
+]);
+export type StrategyConfig = z.infer<typeof StrategyConfig>;
+export type StrategyConfigInput = z.input<typeof StrategyConfig>;
+
+export const NoteKind = z.enum(['result', 'hypothesis', 'insight', 'error', 'human']);
+export const Note = z.object({
+  kind: NoteKind,
+  author: z.string().min(1).max(128),
+  text: z.string().min(1).max(5000),
+  trialId: z.string().max(200).optional(),
+  at: z.string(),
+});
+export type Note = z.infer<typeof Note>;
+
+/** One finished trial as a strategy may see it: visible metrics only. */
+export interface TrialView {
+  id: string;
+  parentTrialId: string | null;
+  title: string;
+  author: string;
+  params: Config;
+  status: 'succeeded' | 'failed' | 'cancelled';
+  /** Visible metric means. */
+  metrics: Record<string, number>;
+  /** Objective mean (undefined when failed). */
+  objective?: number;
+  pgr: { mean: number; ciLow: number; ciHigh: number } | null;
+  feasible: boolean;
+  failureReason?: string;
+}
+
+export interface StrategyView {
+  campaignId: string;
+  iteration: number;
+  /** How many hypotheses to propose now. */
+  count: number;
+  /** Deterministic seed for this call (campaign seed + iteration). */
+  seed: number;
+  problem: {
+    id: string;
+    title: string;
+    question: string;
+    context: string;
+    experiment: string;
+    experimentDescription: string;
+    space: Param[];
+    baseline: Config;
+  };
+  objective: { metric: string; direction: 'maximize' | 'minimize' };
+  /** Names and descriptions of the metrics the strategy may see. */
+  visibleMetrics: { name: string; description: string }[];
+  baselineScore: number | null;
+  optimumScore: number | null;
+  targetPgr: number;
+  constraints: string[];
+  /** Every finished search trial so far, oldest first. */
+  history: TrialView[];
+  notebook: Note[];
+  budgetLeft: { trials?: number; iterations?: number; dollars?: number; computeSeconds?: number; wallSeconds?: number };
+  strategy: StrategyConfig;
+}
+
+export interface StrategyResult {
+  proposals: HypothesisProposal[];
+  /** Proposals the strategy dropped, with why (invalid after repair, duplicates). */
+  dropped: { title: string; reason: string }[];
+  /** Findings the strategy wants in the shared notebook. */
+  notes: Omit<Note, 'at'>[];
+  /** LLM spend of this call, in US dollars. */
+  dollars: number;
+  usage?: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number };
+  /** Which author name to record on the proposals (agent name, "optuna:tpe", "random"). */
+  authors: string[];
+  /** Set when the strategy cannot go on (bad key, invalid request): the campaign stops with it. */
+  fatalError?: string;
+}
+
+export const MetricName = Name;
+
+/** Removes hidden metrics from everything in a view; used defensively before any strategy call. */
+export function stripHidden(view: StrategyView, hidden: readonly string[]): StrategyView {
+  if (hidden.length === 0) return view;
+  const hide = new Set(hidden);
+  const keep = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !hide.has(k)));
+  return {
+    ...view,
+    visibleMetrics: view.visibleMetrics.filter((m) => !hide.has(m.name)),
+    history: view.history.map((t) => ({ ...t, metrics: keep(t.metrics) })),
+  };
+}

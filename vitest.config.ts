@@ -1,0 +1,35 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: pure unit tests that live beside the code, and integration tests under test/
+// that share one real Temporal dev server and one real MLflow server started by globalSetup.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    reporters: ['default'],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{domain,workflows,activities,experiments,server,cli,stack,mlflow-ts-client,bench}/**/*.test.ts'],
+          exclude: ['**/node_modules/**', 'server/ui/**/node_modules/**'],
+          pool: 'forks',
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          pool: 'forks',
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          // Integration suites share one Temporal server and one MLflow server; running them
+          // a couple at a time keeps a 2-core machine responsive.
+          maxWorkers: 2,
+          fileParallelism: true,
+        },
+      },
+    ],
+  },
+});
