@@ -1,0 +1,15 @@
+/** The gaplab command line: one entry point for people and scripts. */
+import { Command } from 'commander';
+import { registerStackCommands } from './stack.js';
+
+const program = new Command()
+  .name('gaplab')
+  .description('Research campaigns that report the performance gap recovered (PGR).')
+  .showHelpAfterError();
+
+registerStackCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`gaplab: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

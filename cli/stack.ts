@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { Stack, type StackInfo } from '../stack/index.js';
+import { ensureInstalled } from '../stack/install.js';
+
+const log = (line: string) => console.log(line);
+
+export function printStack(info: StackInfo): void {
+  for (const s of info.services) {
+    const state = s.healthy ? 'healthy' : 'down';
+    const owner = s.owner === 'external' ? ' (not started by gaplab)' : s.pid ? ` (pid ${s.pid})` : '';
+    console.log(`${s.name.padEnd(9)} ${state.padEnd(8)} ${s.address}${s.ui ? `  UI ${s.ui}` : ''}${owner}`);
+    if (!s.healthy && s.owner !== 'none') console.log(`          log: ${s.logFile}`);
+  }
+}
+
+export function registerStackCommands(program: Command): void {
+  program
+    .command('setup')
+    .description('Install what the stack needs (Temporal CLI, Python venv with MLflow and Optuna); idempotent.')
+    .action(async () => {
+      const res = await ensureInstalled(log);
+      console.log(`Temporal CLI: ${res.temporal.path} (${res.temporal.source})`);
+      console.log(`Python:       ${res.python}`);
+    });
+
+  const stack = program.command('stack').description('The local Temporal dev server and MLflow server.');
+  stack
+    .command('up')
+    .description('Install if needed, start (or reuse) the services and wait until they are healthy.')
+    .action(async () => {
+      const info = await new Stack({ log }).up();
+      printStack(info);
+    });
+  stack
+    .command('down')
+    .description('Stop the services this stack started.')
+    .action(async () => {
+      await new Stack({ log }).down();
+    });
+  stack
+    .command('status')
+    .description('Show each service and whether it is healthy.')
+    .action(async () => {
+      const info = await new Stack().status();
+      printStack(info);
+      if (info.services.some((s) => !s.healthy)) process.exitCode = 3;
+    });
+}

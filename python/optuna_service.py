@@ -1,0 +1,359 @@
+"""gaplab's Optuna strategy: a long-lived process answering suggestion requests.
+
+Protocol: one JSON object per line on stdin, one JSON object per line on stdout (nothing else is
+ever written to stdout; logs go to stderr).
+
+Request  {"id": 7, "op": "suggest", "space": [...], "direction": "maximize",
+          "history": [{"params": {...}, "value": 0.8 | null, "state": "complete|fail|pruned",
+                       "feasible": true}],
+          "sampler": "tpe|gp|cmaes|random", "seed": 42, "n": 4, "key": "campaign-id"}
+Reply    {"id": 7, "ok": true, "configs": [{...}, ...], "stats": {...}}
+      or {"id": 7, "ok": false, "kind": "bad_request|missing_dependency|internal", "error": "..."}
+
+{"id": 1, "op": "ping"} answers {"id": 1, "ok": true, "optuna": "<version>"}.
+
+Each request rebuilds an in-memory study from the full history, so the answer depends only on
+the request (same seed + same history -> same suggestions), whatever this process saw before.
+Converting history entries to FrozenTrials is cached per `key` (a campaign's history only grows),
+so a call costs one pass over the new entries plus the sampler's own work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+import traceback
+import warnings
+from collections import OrderedDict
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import FrozenTrial, TrialState
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings("ignore", category=FutureWarning)
+warnings.filterwarnings("ignore", category=UserWarning, module="optuna")
+
+# Samplers that read trial.constraints (Optuna 5 stores them on the trial itself).
+CONSTRAINT_AWARE = {"tpe", "gp"}
+MAX_CACHED_KEYS = 32
+
+
+class BadRequest(Exception):
+    """Thrown when a request is malformed; the caller gets a bad_request reply naming the field."""
+
+
+class MissingDependency(Exception):
+    """Thrown when a sampler needs a Python package the venv does not have."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Search space
+# ------------------------------------------------------------------------------------------------
+
+
+def distribution_of(p: dict[str, Any]) -> BaseDistribution:
+    kind = p.get("kind")
+    name = p.get("name")
+    if kind == "float":
+        return FloatDistribution(float(p["low"]), float(p["high"]), log=bool(p.get("log", False)))
+    if kind == "int":
+        return IntDistribution(int(p["low"]), int(p["high"]), log=bool(p.get("log", False)))
+    if kind == "categorical":
+        return CategoricalDistribution(list(p["choices"]))
+    if kind == "boolean":
+        return CategoricalDistribution([False, True])
+    raise BadRequest(f"space.{name}.kind: unknown parameter kind {kind!r}")
+
+
+def same_value(a: Any, b: Any) -> bool:
+    # JSON true must not match 1 (Python treats True == 1).
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    return a == b
+
+
+def is_active(p: dict[str, Any], config: dict[str, Any]) -> bool:
+    cond = p.get("condition")
+    if not cond:
+        return True
+    parent = cond["parent"]
+    if parent not in config:
+        return False
+    return any(same_value(config[parent], v) for v in cond["values"])
+
+
+class Space:
+    def __init__(self, params: Any) -> None:
+        if not isinstance(params, list) or not params:
+            raise BadRequest("space: must be a non-empty list of parameters")
+        self.params: list[dict[str, Any]] = params
+        self.dists: dict[str, BaseDistribution] = {}
+        for i, p in enumerate(params):
+            if not isinstance(p, dict) or not isinstance(p.get("name"), str):
+                raise BadRequest(f"space.{i}.name: missing")
+            try:
+                self.dists[p["name"]] = distribution_of(p)
+            except BadRequest:
+                raise
+            except Exception as e:  # noqa: BLE001 - report any bad bound as the field's fault
+                raise BadRequest(f"space.{p['name']}: {e}") from e
+        self.conditional = any(p.get("condition") for p in params)
+        self.fingerprint = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+    def active_params(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, BaseDistribution]]:
+        """The subset of `values` that is active and inside the space, with its distributions."""
+        params: dict[str, Any] = {}
+        dists: dict[str, BaseDistribution] = {}
+        for p in self.params:
+            name = p["name"]
+            if name not in values or not is_active(p, params):
+                continue
+            dist = self.dists[name]
+            value = values[name]
+            if isinstance(dist, CategoricalDistribution):
+                match = next((c for c in dist.choices if same_value(c, value)), _MISSING)
+                if match is _MISSING:
+                    continue
+                value = match
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            elif isinstance(dist, IntDistribution):
+                if value != int(value):
+                    continue
+                value = int(value)
+                if not dist.low <= value <= dist.high:
+                    continue
+            else:
+                value = float(value)
+                if not (math.isfinite(value) and dist.low <= value <= dist.high):
+                    continue
+            params[name] = value
+            dists[name] = dist
+        return params, dists
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Samples one configuration define-by-run, in space order, skipping inactive children."""
+        config: dict[str, Any] = {}
+        for p in self.params:
+            if not is_active(p, config):
+                continue
+            name = p["name"]
+            kind = p["kind"]
+            if kind == "float":
+                config[name] = trial.suggest_float(name, float(p["low"]), float(p["high"]), log=bool(p.get("log", False)))
+            elif kind == "int":
+                config[name] = trial.suggest_int(name, int(p["low"]), int(p["high"]), log=bool(p.get("log", False)))
+            elif kind == "boolean":
+                config[name] = trial.suggest_categorical(name, [False, True])
+            else:
+                config[name] = trial.suggest_categorical(name, list(p["choices"]))
+        return config
+
+
+_MISSING = object()
+
+
+# ------------------------------------------------------------------------------------------------
+# History -> FrozenTrials, cached per campaign
+# ------------------------------------------------------------------------------------------------
+
+
+def entry_digest(entry: Any) -> str:
+    return hashlib.sha1(json.dumps(entry, sort_keys=True).encode()).hexdigest()
+
+
+def to_frozen(space: Space, entry: Any, index: int, with_constraints: bool) -> FrozenTrial | None:
+    if not isinstance(entry, dict):
+        raise BadRequest(f"history.{index}: must be an object")
+    raw_params = entry.get("params")
+    if not isinstance(raw_params, dict):
+        raise BadRequest(f"history.{index}.params: must be an object")
+    params, dists = space.active_params(raw_params)
+    state_name = entry.get("state", "complete")
+    value = entry.get("value")
+    constraints = None
+    if with_constraints:
+        # <= 0 is feasible for Optuna; one violation unit is enough, TPE only ranks infeasible
+        # trials among themselves by the sum.
+        constraints = {"feasible": 0.0 if entry.get("feasible", True) else 1.0}
+    if state_name == "complete" and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return optuna.trial.create_trial(
+            state=TrialState.COMPLETE, value=float(value), params=params, distributions=dists, constraints=constraints
+        )
+    if state_name == "pruned":
+        return optuna.trial.create_trial(state=TrialState.PRUNED, params=params, distributions=dists)
+    if state_name in ("complete", "fail"):
+        # A "complete" entry without a finite value is a failure as far as a sampler can tell.
+        return optuna.trial.create_trial(state=TrialState.FAIL, params=params, distributions=dists)
+    raise BadRequest(f"history.{index}.state: expected complete, fail or pruned, got {state_name!r}")
+
+
+class HistoryCache:
+    """Converted trials per campaign key; reused while the new history extends the old one."""
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict[str, tuple[str, list[str], list[FrozenTrial | None]]] = OrderedDict()
+
+    def frozen(self, key: str | None, space: Space, history: list[Any], with_constraints: bool) -> tuple[list[FrozenTrial | None], int]:
+        digests = [entry_digest(e) for e in history]
+        tag = f"{space.fingerprint}:{with_constraints}"
+        reused = 0
+        trials: list[FrozenTrial | None] = []
+        cached = self.entries.get(key) if key else None
+        if cached and cached[0] == tag:
+            old_digests, old_trials = cached[1], cached[2]
+            while reused < min(len(old_digests), len(digests)) and old_digests[reused] == digests[reused]:
+                reused += 1
+            trials = old_trials[:reused]
+        for i in range(reused, len(history)):
+            trials.append(to_frozen(space, history[i], i, with_constraints))
+        if key:
+            self.entries[key] = (tag, digests, trials)
+            self.entries.move_to_end(key)
+            while len(self.entries) > MAX_CACHED_KEYS:
+                self.entries.popitem(last=False)
+        return trials, reused
+
+
+# ------------------------------------------------------------------------------------------------
+# Samplers
+# ------------------------------------------------------------------------------------------------
+
+
+def make_sampler(name: str, seed: int, space: Space) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        # Multivariate TPE models interactions; `group` keeps it working when conditional
+        # parameters make the search space differ between trials.
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            multivariate=True,
+            group=space.conditional,
+            warn_independent_sampling=False,
+        )
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "gp":
+        try:
+            import torch  # noqa: F401
+        except ImportError as e:
+            raise MissingDependency(
+                'sampler "gp" needs the Python package "torch" in the gaplab venv: add it to python/requirements.txt '
+                "and run `npx gaplab setup`"
+            ) from e
+        return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+    if name == "cmaes":
+        try:
+            import cmaes  # noqa: F401
+        except ImportError as e:
+            raise MissingDependency(
+                'sampler "cmaes" needs the Python package "cmaes" in the gaplab venv: add it to python/requirements.txt '
+                "and run `npx gaplab setup`"
+            ) from e
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    raise BadRequest(f"sampler: expected tpe, gp, cmaes or random, got {name!r}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Requests
+# ------------------------------------------------------------------------------------------------
+
+CACHE = HistoryCache()
+
+
+def suggest(req: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    space = Space(req.get("space"))
+    direction = req.get("direction")
+    if direction not in ("maximize", "minimize"):
+        raise BadRequest("direction: expected maximize or minimize")
+    history = req.get("history", [])
+    if not isinstance(history, list):
+        raise BadRequest("history: must be a list")
+    n = req.get("n", 1)
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1000:
+        raise BadRequest("n: must be an integer between 1 and 1000")
+    seed = req.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise BadRequest("seed: must be an integer")
+    sampler_name = req.get("sampler", "tpe")
+    key = req.get("key")
+    if key is not None and not isinstance(key, str):
+        raise BadRequest("key: must be a string")
+
+    # numpy seeds must fit in 32 bits.
+    sampler = make_sampler(sampler_name, seed % (2**32), space)
+    with_constraints = sampler_name in CONSTRAINT_AWARE and any(
+        isinstance(e, dict) and e.get("feasible", True) is False for e in history
+    )
+    frozen, reused = CACHE.frozen(key, space, history, with_constraints)
+    t1 = time.perf_counter()
+
+    study = optuna.create_study(direction=direction, sampler=sampler)
+    study.add_trials([t for t in frozen if t is not None])
+    t2 = time.perf_counter()
+
+    configs = []
+    for _ in range(n):
+        # Asked trials stay RUNNING: TPE's constant liar then spreads one batch apart.
+        trial = study.ask()
+        configs.append(space.suggest(trial))
+    t3 = time.perf_counter()
+    return {
+        "configs": configs,
+        "stats": {
+            "trials": len(frozen),
+            "reusedTrials": reused,
+            "convertMs": round((t1 - t0) * 1000, 2),
+            "studyMs": round((t2 - t1) * 1000, 2),
+            "sampleMs": round((t3 - t2) * 1000, 2),
+        },
+    }
+
+
+def handle(line: str) -> dict[str, Any]:
+    try:
+        req = json.loads(line)
+    except json.JSONDecodeError as e:
+        return {"id": None, "ok": False, "kind": "bad_request", "error": f"request is not JSON: {e}"}
+    if not isinstance(req, dict):
+        return {"id": None, "ok": False, "kind": "bad_request", "error": "request must be a JSON object"}
+    rid = req.get("id")
+    op = req.get("op", "suggest")
+    try:
+        if op == "ping":
+            return {"id": rid, "ok": True, "optuna": optuna.__version__}
+        if op == "suggest":
+            return {"id": rid, "ok": True, **suggest(req)}
+        raise BadRequest(f"op: unknown operation {op!r}")
+    except BadRequest as e:
+        return {"id": rid, "ok": False, "kind": "bad_request", "error": str(e)}
+    except MissingDependency as e:
+        return {"id": rid, "ok": False, "kind": "missing_dependency", "error": str(e)}
+    except Exception as e:  # noqa: BLE001 - the process must survive any single request
+        traceback.print_exc(file=sys.stderr)
+        return {"id": rid, "ok": False, "kind": "internal", "error": f"{type(e).__name__}: {e}"}
+
+
+def main() -> None:
+    out = sys.stdout
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        reply = handle(line)
+        out.write(json.dumps(reply, allow_nan=False) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+/**
+ * The local stack: the Temporal dev server (SQLite file, UI on) and the MLflow tracking server
+ * (SQLite backend, proxied local artifact store), run as processes the project starts, checks
+ * and stops itself. Used by the demo, the tests and `gaplab stack up|down|status`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { ensureInstalled, type Log } from './install.js';
+import { paths, STATE_DIR } from './paths.js';
+import { isAlive, logTail, portOpen, startDetached, stopGroup, waitUntil } from './process.js';
+
+export interface StackOptions {
+  /** Folder for this stack's data, logs and pid files. @default <state>/stack */
+  dir?: string;
+  /** @default 127.0.0.1 */
+  host?: string;
+  /** Temporal frontend gRPC port. @default 7233 */
+  temporalPort?: number;
+  /** Temporal Web UI port. @default temporalPort + 1000 */
+  temporalUiPort?: number;
+  /** MLflow tracking server port. @default 5050 */
+  mlflowPort?: number;
+  /** Start-up timeout per service. @default 120000 */
+  startTimeoutMs?: number;
+  log?: Log;
+}
+
+export type ServiceName = 'temporal' | 'mlflow';
+
+export interface ServiceStatus {
+  name: ServiceName;
+  healthy: boolean;
+  /** Our own process (pid file) or one already listening that we did not start. */
+  owner: 'stack' | 'external' | 'none';
+  pid?: number;
+  address: string;
+  ui?: string;
+  logFile: string;
+}
+
+export interface StackInfo {
+  temporalAddress: string;
+  temporalUi: string;
+  mlflowUri: string;
+  services: ServiceStatus[];
+}
+
+/** Custom search attributes campaigns are indexed by. */
+export const SEARCH_ATTRIBUTES = { GaplabProblem: 'Keyword', GaplabStrategy: 'Keyword', GaplabStatus: 'Keyword' } as const;
+
+export async function temporalHealthy(address: string): Promise<boolean> {
+  const [host, port] = address.split(':');
+  if (!(await portOpen(Number(port), host))) return false;
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 2000 });
+    const res = await connection.healthService.check({});
+    return res.status === 1; // SERVING
+  } catch {
+    return false;
+  } finally {
+    await connection?.close().catch(() => {});
+  }
+}
+
+export async function mlflowHealthy(uri: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${uri}/health`, { signal: AbortSignal.timeout(2000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+export class Stack {
+  readonly dir: string;
+  readonly host: string;
+  readonly temporalPort: number;
+  readonly temporalUiPort: number;
+  readonly mlflowPort: number;
+  private readonly startTimeoutMs: number;
+  private readonly log: Log;
+
+  constructor(opts: StackOptions = {}) {
+    this.dir = opts.dir ?? path.join(STATE_DIR, 'stack');
+    this.host = opts.host ?? '127.0.0.1';
+    this.temporalPort = opts.temporalPort ?? Number(process.env.GAPLAB_TEMPORAL_PORT ?? 7233);
+    this.temporalUiPort = opts.temporalUiPort ?? this.temporalPort + 1000;
+    this.mlflowPort = opts.mlflowPort ?? Number(process.env.GAPLAB_MLFLOW_PORT ?? 5050);
+    this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
+    this.log = opts.log ?? (() => {});
+  }
+
+  get temporalAddress(): string {
+    return `${this.host}:${this.temporalPort}`;
+  }
+  get temporalUi(): string {
+    return `http://${this.host}:${this.temporalUiPort}`;
+  }
+  get mlflowUri(): string {
+    return `http://${this.host}:${this.mlflowPort}`;
+  }
+
+  private pidFile(name: ServiceName): string {
+    return path.join(this.dir, 'run', `${name}.pid`);
+  }
+  logFile(name: ServiceName): string {
+    return path.join(this.dir, 'logs', `${name}.log`);
+  }
+  private readPid(name: ServiceName): number | undefined {
+    try {
+      const pid = Number(fs.readFileSync(this.pidFile(name), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  private writePid(name: ServiceName, pid: number): void {
+    fs.mkdirSync(path.dirname(this.pidFile(name)), { recursive: true });
+    fs.writeFileSync(this.pidFile(name), String(pid));
+  }
+
+  async status(): Promise<StackInfo> {
+    const [t, m] = await Promise.all([temporalHealthy(this.temporalAddress), mlflowHealthy(this.mlflowUri)]);
+    const describe = (name: ServiceName, healthy: boolean, address: string, ui?: string): ServiceStatus => {
+      const pid = this.readPid(name);
+      return {
+        name,
+        healthy,
+        owner: pid !== undefined ? 'stack' : healthy ? 'external' : 'none',
+        ...(pid !== undefined ? { pid } : {}),
+        address,
+        ...(ui ? { ui } : {}),
+        logFile: this.logFile(name),
+      };
+    };
+    return {
+      temporalAddress: this.temporalAddress,
+      temporalUi: this.temporalUi,
+      mlflowUri: this.mlflowUri,
+      services: [describe('temporal', t, this.temporalAddress, this.temporalUi), describe('mlflow', m, this.mlflowUri)],
+    };
+  }
+
+  /** Installs what is missing, then starts each service unless a healthy one is already there. */
+  async up(): Promise<StackInfo> {
+    const installed = await ensureInstalled(this.log);
+    this.log(`Temporal CLI: ${installed.temporal.path} (${installed.temporal.source})`);
+    const results = await Promise.allSettled([this.upTemporal(installed.temporal.path), this.upMlflow()]);
+    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${i === 0 ? 'Temporal' : 'MLflow'}: ${(r.reason as Error).message}`] : []));
+    if (failures.length > 0) {
+      throw new Error(`The stack did not start:\n${failures.join('\n')}`);
+    }
+    return this.status();
+  }
+
+  async upTemporal(binary: string): Promise<void> {
+    if (await temporalHealthy(this.temporalAddress)) {
+      this.log(`Temporal already running at ${this.temporalAddress}`);
+      return;
+    }
+    if (await portOpen(this.temporalPort, this.host)) {
+      throw new Error(`port ${this.temporalPort} is in use by something that is not a healthy Temporal server`);
+    }
+    const dataDir = path.join(this.dir, 'data');
+    fs.mkdirSync(dataDir, { recursive: true });
+    const args = [
+      'server', 'start-dev',
+      '--ip', this.host,
+      '--port', String(this.temporalPort),
+      '--ui-port', String(this.temporalUiPort),
+      '--db-filename', path.join(dataDir, 'temporal.db'),
+      '--log-level', 'warn',
+      // Larger payloads and histories stay within the dev server's defaults; search attributes
+      // let the API list campaigns by problem, strategy and status.
+      ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, v]) => ['--search-attribute', `${k}=${v}`]),
+    ];
+    const proc = startDetached(binary, args, { logFile: this.logFile('temporal') });
+    this.writePid('temporal', proc.pid);
+    this.log(`Starting Temporal (pid ${proc.pid}) at ${this.temporalAddress}, UI ${this.temporalUi}`);
+    await waitUntil(() => temporalHealthy(this.temporalAddress), {
+      timeoutMs: this.startTimeoutMs,
+      pid: proc.pid,
+      what: 'Temporal dev server',
+      logFile: proc.logFile,
+    });
+  }
+
+  async upMlflow(): Promise<void> {
+    if (await mlflowHealthy(this.mlflowUri)) {
+      this.log(`MLflow already running at ${this.mlflowUri}`);
+      return;
+    }
+    if (await portOpen(this.mlflowPort, this.host)) {
+      throw new Error(`port ${this.mlflowPort} is in use by something that is not a healthy MLflow server`);
+    }
+    const dataDir = path.join(this.dir, 'data');
+    const artifacts = path.join(dataDir, 'mlflow-artifacts');
+    fs.mkdirSync(artifacts, { recursive: true });
+    const args = [
+      'server',
+      '--host', this.host,
+      '--port', String(this.mlflowPort),
+      '--backend-store-uri', `sqlite:///${path.join(dataDir, 'mlflow.db')}`,
+      '--artifacts-destination', artifacts,
+      '--serve-artifacts',
+      '--workers', '2',
+    ];
+    const proc = startDetached(paths.venvBin('mlflow'), args, {
+      logFile: this.logFile('mlflow'),
+      // MLflow's job runner (GenAI scorers) starts ~8 Python processes of ~230 MB each; gaplab
+      // does not use it.
+      env: { ...process.env, MLFLOW_TRACKING_URI: '', PYTHONUNBUFFERED: '1', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
+    });
+    this.writePid('mlflow', proc.pid);
+    this.log(`Starting MLflow (pid ${proc.pid}) at ${this.mlflowUri}`);
+    await waitUntil(() => mlflowHealthy(this.mlflowUri), {
+      timeoutMs: this.startTimeoutMs,
+      pid: proc.pid,
+      what: 'MLflow server',
+      logFile: proc.logFile,
+    });
+  }
+
+  /** Stops the services this stack started (never one it found running). */
+  async down(only?: ServiceName): Promise<void> {
+    const names: ServiceName[] = only ? [only] : ['temporal', 'mlflow'];
+    await Promise.all(
+      names.map(async (name) => {
+        const pid = this.readPid(name);
+        if (pid !== undefined) {
+          this.log(`Stopping ${name} (pid ${pid})`);
+          await stopGroup(pid);
+        }
+        fs.rmSync(this.pidFile(name), { force: true });
+      }),
+    );
+  }
+
+  /** Kills a service hard (for failure tests): SIGKILL to its process group. */
+  async kill(name: ServiceName): Promise<void> {
+    const pid = this.readPid(name);
+    if (pid === undefined) return;
+    await stopGroup(pid, 0);
+    fs.rmSync(this.pidFile(name), { force: true });
+  }
+
+  tail(name: ServiceName, lines = 20): string {
+    return logTail(this.logFile(name), lines);
+  }
+}

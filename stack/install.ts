@@ -1,0 +1,145 @@
+/**
+ * One-time installs, cached under the state folder: the Temporal CLI binary and the project's
+ * Python virtual environment. Each step is idempotent and says what it does.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { paths } from './paths.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Temporal CLI version installed from source when no binary is found. */
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+
+export type Log = (line: string) => void;
+
+export interface ResolvedBinary {
+  path: string;
+  /** How the binary was found: env, PATH, cache, go-install, download. */
+  source: 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'go-install' | 'download';
+}
+
+async function which(name: string): Promise<string | null> {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      await fs.promises.access(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+function run(command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; log: Log; cwd?: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const keep = (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-4000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${tail}`));
+    });
+  });
+}
+
+/**
+ * Finds or installs the Temporal CLI, in this order: TEMPORAL_CLI_PATH, `temporal` on PATH, the
+ * cached build under the state folder, `go install` from source (Go module proxy), and last a
+ * download of the release archive (needs general internet access).
+ */
+export async function resolveTemporalBinary(log: Log = () => {}): Promise<ResolvedBinary> {
+  const fromEnv = process.env.TEMPORAL_CLI_PATH;
+  if (fromEnv) {
+    if (!fs.existsSync(fromEnv)) throw new Error(`TEMPORAL_CLI_PATH=${fromEnv} does not exist`);
+    return { path: fromEnv, source: 'TEMPORAL_CLI_PATH' };
+  }
+  const onPath = await which('temporal');
+  if (onPath) return { path: onPath, source: 'PATH' };
+  const cached = path.join(paths.bin, 'temporal');
+  if (fs.existsSync(cached)) return { path: cached, source: 'cache' };
+
+  fs.mkdirSync(paths.bin, { recursive: true });
+  const go = await which('go');
+  const errors: string[] = [];
+  if (go) {
+    log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (first run only, a few minutes)...`);
+    try {
+      await run(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+        env: { ...process.env, CGO_ENABLED: '0', GOBIN: paths.bin },
+        log,
+      });
+      if (fs.existsSync(cached)) return { path: cached, source: 'go-install' };
+      errors.push('go install finished but produced no binary');
+    } catch (err) {
+      errors.push(`go install failed: ${(err as Error).message}`);
+    }
+  } else {
+    errors.push('Go is not installed');
+  }
+  log('Downloading the Temporal CLI release archive...');
+  try {
+    await downloadTemporal(cached);
+    return { path: cached, source: 'download' };
+  } catch (err) {
+    errors.push(`download failed: ${(err as Error).message}`);
+  }
+  throw new Error(
+    `No Temporal CLI found. Tried TEMPORAL_CLI_PATH, PATH, ${cached}, then:\n- ${errors.join('\n- ')}\n` +
+      'Install Go (https://go.dev), or put a `temporal` binary on PATH, or set TEMPORAL_CLI_PATH.',
+  );
+}
+
+async function downloadTemporal(target: string): Promise<void> {
+  const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const platform = process.platform === 'darwin' ? 'darwin' : 'linux';
+  const url = `https://temporal.download/cli/archive/${TEMPORAL_CLI_VERSION}?platform=${platform}&arch=${arch}`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const tmp = `${target}.tar.gz`;
+  fs.writeFileSync(tmp, Buffer.from(await res.arrayBuffer()));
+  await execFileAsync('tar', ['-xzf', tmp, '-C', path.dirname(target), 'temporal']);
+  fs.rmSync(tmp, { force: true });
+  fs.chmodSync(target, 0o755);
+}
+
+function requirementsHash(): string {
+  return createHash('sha256').update(fs.readFileSync(paths.requirements)).digest('hex').slice(0, 16);
+}
+
+/** True when the venv exists and was built from the current requirements file. */
+export function pythonReady(): boolean {
+  const stamp = path.join(paths.venv, '.gaplab-requirements');
+  return fs.existsSync(paths.venvPython) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === requirementsHash();
+}
+
+/** Creates the project's Python venv and installs python/requirements.txt into it (pip). */
+export async function ensurePython(log: Log = () => {}): Promise<string> {
+  if (pythonReady()) return paths.venvPython;
+  const python = process.env.GAPLAB_PYTHON ?? (await which('python3')) ?? (await which('python'));
+  if (!python) throw new Error('Python 3.10+ is needed for MLflow and Optuna: install python3, or set GAPLAB_PYTHON.');
+  if (!fs.existsSync(paths.venvPython)) {
+    log(`Creating the Python environment in ${paths.venv}...`);
+    await run(python, ['-m', 'venv', paths.venv], { log });
+  }
+  log('Installing MLflow, Optuna and scikit-learn into it (first run only, a minute or two)...');
+  await run(paths.venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', paths.requirements], { log });
+  fs.writeFileSync(path.join(paths.venv, '.gaplab-requirements'), requirementsHash());
+  return paths.venvPython;
+}
+
+/** Everything the stack needs on this machine. */
+export async function ensureInstalled(log: Log = () => {}): Promise<{ temporal: ResolvedBinary; python: string }> {
+  const [temporal, python] = await Promise.all([resolveTemporalBinary(log), ensurePython(log)]);
+  return { temporal, python };
+}

@@ -1,0 +1,125 @@
+/** Starting, watching and stopping long-lived service processes (each in its own process group). */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ServiceProcess {
+  pid: number;
+  logFile: string;
+}
+
+/**
+ * Starts a command detached in its own process group with stdout and stderr appended to a log
+ * file, so that stopping the group also stops every process the service spawns (gunicorn
+ * workers, for one).
+ */
+export function startDetached(
+  command: string,
+  args: readonly string[],
+  opts: { logFile: string; cwd?: string; env?: NodeJS.ProcessEnv },
+): ServiceProcess {
+  fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
+  const fd = fs.openSync(opts.logFile, 'a');
+  fs.writeSync(fd, `\n--- ${new Date().toISOString()} starting: ${command} ${args.join(' ')}\n`);
+  const child = spawn(command, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    detached: true,
+    stdio: ['ignore', fd, fd],
+  });
+  fs.closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  child.unref();
+  return { pid: child.pid, logFile: opts.logFile };
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** SIGTERM to the whole group, then SIGKILL after `graceMs` if anything is left. */
+export async function stopGroup(pgid: number, graceMs = 10_000): Promise<void> {
+  try {
+    process.kill(-pgid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!groupAlive(pgid)) return;
+    await sleep(100);
+  }
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 50 && groupAlive(pgid); i++) await sleep(100);
+}
+
+export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** A free TCP port on 127.0.0.1, chosen by the kernel. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** The last `lines` lines of a log file, for error messages. */
+export function logTail(file: string, lines = 20): string {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.split('\n').slice(-lines - 1).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Polls `check` until it returns true, the process dies, or the timeout passes. */
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  opts: { timeoutMs: number; pid?: number; what: string; logFile?: string },
+): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    if (opts.pid !== undefined && !isAlive(opts.pid)) {
+      throw new Error(`${opts.what} exited during start-up.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`);
+    }
+    await sleep(250);
+  }
+  throw new Error(`${opts.what} did not become healthy within ${Math.round(opts.timeoutMs / 1000)} s.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`);
+}

@@ -1,0 +1,54 @@
+/**
+ * One real Temporal dev server and one real MLflow server for the whole integration run.
+ * Reuses TEMPORAL_ADDRESS / MLFLOW_TRACKING_URI when both are set (e.g. a stack already up);
+ * otherwise starts a stack of its own under <state>/test-stack on test ports, with fresh data,
+ * and stops it (and everything it started) at the end.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type {} from 'vitest';
+import type { TestProject } from 'vitest/node';
+import { Stack } from '../stack/index.js';
+import { ensureInstalled } from '../stack/install.js';
+import { STATE_DIR } from '../stack/paths.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    mlflowUri: string;
+    namespace: string;
+    stackDir: string;
+  }
+}
+
+let stack: Stack | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  const log = (line: string) => console.log(`[stack] ${line}`);
+  await ensureInstalled(log);
+  const external = process.env.TEMPORAL_ADDRESS && process.env.MLFLOW_TRACKING_URI;
+  if (external) {
+    project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS!);
+    project.provide('mlflowUri', process.env.MLFLOW_TRACKING_URI!);
+    project.provide('stackDir', '');
+  } else {
+    const dir = path.join(STATE_DIR, 'test-stack');
+    stack = new Stack({
+      dir,
+      temporalPort: Number(process.env.GAPLAB_TEST_TEMPORAL_PORT ?? 17233),
+      mlflowPort: Number(process.env.GAPLAB_TEST_MLFLOW_PORT ?? 15050),
+      log,
+    });
+    await stack.down();
+    fs.rmSync(path.join(dir, 'data'), { recursive: true, force: true });
+    await stack.up();
+    project.provide('temporalAddress', stack.temporalAddress);
+    project.provide('mlflowUri', stack.mlflowUri);
+    project.provide('stackDir', dir);
+  }
+  project.provide('namespace', 'default');
+}
+
+export async function teardown(): Promise<void> {
+  await stack?.down();
+}
