@@ -1,0 +1,122 @@
+/**
+ * The campaign's budget ledger and stop rules, as plain data and pure functions so the campaign
+ * workflow can keep the ledger in its state, carry it across continue-as-new and answer queries.
+ */
+import { z } from 'zod';
+import type { Budgets, Stagnation } from './schemas.js';
+
+/** Why a campaign stopped. */
+export const StopReason = z.enum([
+  'target_reached',
+  'max_trials',
+  'max_iterations',
+  'deadline',
+  'max_dollars',
+  'max_compute',
+  'stagnation',
+  'stopped_by_pi',
+  'strategy_failed',
+  'no_proposals',
+  'error',
+]);
+export type StopReason = z.infer<typeof StopReason>;
+
+/** The stop reasons a budget can give. */
+export type BudgetStopReason = Extract<StopReason, 'max_trials' | 'max_iterations' | 'deadline' | 'max_dollars' | 'max_compute'>;
+
+/** What a campaign has used. Trials count search trials only (references and verification are free, as Budgets says). */
+export const BudgetLedger = z.object({
+  trialsStarted: z.number().int().nonnegative(),
+  trialsFinished: z.number().int().nonnegative(),
+  iterations: z.number().int().nonnegative(),
+  dollars: z.number().nonnegative(),
+  computeSeconds: z.number().nonnegative(),
+  /** Campaign start, epoch milliseconds (workflow time). */
+  startedAtMs: z.number(),
+});
+export type BudgetLedger = z.infer<typeof BudgetLedger>;
+
+export function emptyLedger(startedAtMs: number): BudgetLedger {
+  return { trialsStarted: 0, trialsFinished: 0, iterations: 0, dollars: 0, computeSeconds: 0, startedAtMs };
+}
+
+/** What is left of each budget that is set (never negative); unset budgets are absent. Same shape as StrategyView.budgetLeft. */
+export interface BudgetLeft {
+  trials?: number;
+  iterations?: number;
+  dollars?: number;
+  computeSeconds?: number;
+  wallSeconds?: number;
+}
+
+export function remaining(budgets: Budgets, ledger: BudgetLedger, nowMs: number): BudgetLeft {
+  const left: BudgetLeft = {};
+  const pos = (x: number) => Math.max(0, x);
+  if (budgets.maxTrials !== undefined) left.trials = pos(budgets.maxTrials - ledger.trialsStarted);
+  if (budgets.maxIterations !== undefined) left.iterations = pos(budgets.maxIterations - ledger.iterations);
+  if (budgets.maxDollars !== undefined) left.dollars = pos(budgets.maxDollars - ledger.dollars);
+  if (budgets.maxComputeSeconds !== undefined) left.computeSeconds = pos(budgets.maxComputeSeconds - ledger.computeSeconds);
+  if (budgets.maxWallSeconds !== undefined)
+    left.wallSeconds = pos(budgets.maxWallSeconds - (nowMs - ledger.startedAtMs) / 1000);
+  return left;
+}
+
+/**
+ * The first budget used up, or null. "Used up" means no new trial or iteration should begin;
+ * trials already running may finish. Checked in this order: deadline, max_dollars, max_compute,
+ * max_trials (started search trials), max_iterations.
+ *
+ * Dollars are charged after the spend, so the dollar budget is used up once the spend reaches
+ * it; a budget of 0 stops a campaign only after something was spent (strategies that cost
+ * nothing keep going).
+ */
+export function exhausted(budgets: Budgets, ledger: BudgetLedger, nowMs: number): BudgetStopReason | null {
+  if (budgets.maxWallSeconds !== undefined && nowMs - ledger.startedAtMs >= budgets.maxWallSeconds * 1000) return 'deadline';
+  if (budgets.maxDollars !== undefined && ledger.dollars > 0 && ledger.dollars >= budgets.maxDollars) return 'max_dollars';
+  if (budgets.maxComputeSeconds !== undefined && ledger.computeSeconds >= budgets.maxComputeSeconds) return 'max_compute';
+  if (budgets.maxTrials !== undefined && ledger.trialsStarted >= budgets.maxTrials) return 'max_trials';
+  if (budgets.maxIterations !== undefined && ledger.iterations >= budgets.maxIterations) return 'max_iterations';
+  return null;
+}
+
+/** Whether one more search trial may start now: no budget used up and fewer than `concurrency` trials running. */
+export function canStartTrial(budgets: Budgets, ledger: BudgetLedger, nowMs: number): boolean {
+  const running = ledger.trialsStarted - ledger.trialsFinished;
+  return exhausted(budgets, ledger, nowMs) === null && running < budgets.concurrency;
+}
+
+/** Stagnation tracking, small enough to keep in workflow state. */
+export interface StagnationState {
+  /** The last best lower bound that counted as an improvement; null before any. */
+  best: number | null;
+  /** Iterations since then. */
+  since: number;
+}
+
+export const initialStagnation: StagnationState = { best: null, since: 0 };
+
+/**
+ * Folds in the best PGR lower bound after one more iteration (null while no trial qualifies).
+ * It counts as progress when it beats the last counted value by more than 0 and by at least
+ * `minImprovement`; comparing with the last counted value (not the previous iteration) means
+ * small steps add up until together they count.
+ */
+export function stepStagnation(state: StagnationState, bestLowerBound: number | null, minImprovement: number): StagnationState {
+  if (bestLowerBound === null) return { best: state.best, since: state.since + 1 };
+  if (state.best === null) return { best: bestLowerBound, since: 0 };
+  const delta = bestLowerBound - state.best;
+  return delta > 0 && delta >= minImprovement ? { best: bestLowerBound, since: 0 } : { best: state.best, since: state.since + 1 };
+}
+
+/** Whether the rule says stop: `iterations` consecutive iterations without progress. */
+export function isStagnant(state: StagnationState, rule: Stagnation): boolean {
+  return state.since >= rule.iterations;
+}
+
+/** Stagnation over a whole history of best lower bounds (one per iteration, oldest first). */
+export function stagnated(history: readonly (number | null)[], rule: Stagnation): boolean {
+  return isStagnant(
+    history.reduce<StagnationState>((s, v) => stepStagnation(s, v, rule.minImprovement), initialStagnation),
+    rule,
+  );
+}

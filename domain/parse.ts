@@ -1,0 +1,94 @@
+/**
+ * Entry points for documents from outside (files, API bodies, CLI flags): YAML or JSON text, or
+ * an already-parsed object, validated against the schemas. Everything that goes wrong comes out
+ * as one {@link ValidationError} naming the field paths; nothing else is thrown.
+ */
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { Issue } from './errors.js';
+import { ValidationError, formatPath } from './errors.js';
+import { EvaluationCriteria, ProblemSpec } from './schemas.js';
+import { checkSpecConfigs } from './space.js';
+
+/** A zod issue or a domain issue: anything with a path and a message. */
+export interface IssueLike {
+  path: readonly PropertyKey[];
+  message: string;
+}
+
+/** Issues as the HTTP layer reports them: dotted paths (`constraints.0.metric`), `(root)` for the whole document. */
+export function formatIssues(issues: readonly IssueLike[]): { path: string; message: string }[] {
+  return issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+}
+
+const toIssues = (issues: readonly IssueLike[]): Issue[] =>
+  issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'number' ? p : String(p))), message: i.message }));
+
+/** The message style of zod's prettifyError, for issues that did not come from zod. */
+function prettify(issues: readonly Issue[]): string {
+  return issues.map((i) => `✖ ${i.message}${i.path.length ? `\n  → at ${formatPath(i.path)}` : ''}`).join('\n');
+}
+
+/** Text is parsed as YAML (a superset of JSON); anything else is taken as the parsed document. */
+function load(input: unknown, source: string): unknown {
+  if (typeof input !== 'string') return input;
+  try {
+    return parseYaml(input, { prettyErrors: true, maxAliasCount: 100 });
+  } catch (err) {
+    const message = `not valid YAML or JSON: ${err instanceof Error ? err.message : String(err)}`;
+    const issues: Issue[] = [{ path: [], message }];
+    throw new ValidationError(source, issues, `${source}: ${message}`);
+  }
+}
+
+/**
+ * Validates a document against a schema.
+ * @throws ValidationError with `z.prettifyError` output prefixed by the source name.
+ */
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown, source: string): z.infer<S> {
+  const doc = load(input, source);
+  let result: z.ZodSafeParseResult<z.infer<S>>;
+  try {
+    result = schema.safeParse(doc) as z.ZodSafeParseResult<z.infer<S>>;
+  } catch (err) {
+    // A refinement throwing on an unexpected shape must still come out as a validation failure.
+    const message = `could not be validated: ${err instanceof Error ? err.message : String(err)}`;
+    throw new ValidationError(source, [{ path: [], message }], `${source}: ${message}`);
+  }
+  if (!result.success)
+    throw new ValidationError(source, toIssues(result.error.issues), `${source}:\n${z.prettifyError(result.error)}`);
+  return result.data;
+}
+
+/**
+ * A problem spec from YAML/JSON text or an object. Besides the schema, the baseline and the
+ * named configurations must fit the spec's own search space (paths `baseline.<param>`,
+ * `configurations.<name>.<param>`).
+ * @param sourceName names the document in messages, e.g. a file name. @default 'problem spec'
+ * @throws ValidationError
+ */
+export function parseProblemSpec(input: unknown, sourceName = 'problem spec'): ProblemSpec {
+  const spec = parseWith(ProblemSpec, input, sourceName);
+  const issues = checkSpecConfigs(spec).map((i) => ({ ...i, path: i.path.slice(1) }));
+  if (issues.length > 0) throw new ValidationError(sourceName, issues, `${sourceName}:\n${prettify(issues)}`);
+  return spec;
+}
+
+/**
+ * Evaluation criteria from YAML/JSON text or an object.
+ * @param sourceName @default 'evaluation criteria'
+ * @throws ValidationError
+ */
+export function parseCriteria(input: unknown, sourceName = 'evaluation criteria'): EvaluationCriteria {
+  return parseWith(EvaluationCriteria, input, sourceName);
+}
+
+/** JSON Schema of what a problem spec document may contain (input side: defaults optional). */
+export function problemSpecJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ProblemSpec, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+/** JSON Schema of what a criteria document may contain (input side: defaults optional). */
+export function criteriaJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(EvaluationCriteria, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

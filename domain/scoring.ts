@@ -1,0 +1,351 @@
+/**
+ * Scoring of one trial from its per-seed results: metric aggregates, PGR with its confidence
+ * interval, constraint verdicts, feasibility and review flags. Also the ranking rule for "best":
+ * by the lower confidence bound of PGR, never by a lucky mean.
+ */
+import type { ReferenceScore } from './pgr.js';
+import { pgrEstimate } from './pgr.js';
+import type { Constraint, ConstraintOp, ConstraintVerdict, Estimate, EvaluationCriteria, Flag, SeedResult } from './schemas.js';
+import { estimate } from './stats.js';
+
+/** Thresholds of the review flags. */
+export interface ScoringOptions {
+  /** Flag `pgr_above_one` when the PGR mean exceeds 1 + this margin. @default 0.05 */
+  pgrAboveOneMargin?: number;
+  /**
+   * Flag `hidden_gap` when a hidden metric and the objective disagree by more than this many
+   * PGR units (see {@link hiddenGapFlags}). @default 0.25
+   */
+  hiddenGapThreshold?: number;
+  /** Flag `high_variance` when the seed-to-seed standard deviation of PGR exceeds this. @default 0.5 */
+  highVarianceSd?: number;
+  /** Passed to pgrEstimate. @default false */
+  propagateReferenceError?: boolean;
+}
+
+export const DEFAULT_SCORING_OPTIONS: Required<ScoringOptions> = {
+  pgrAboveOneMargin: 0.05,
+  hiddenGapThreshold: 0.25,
+  highVarianceSd: 0.5,
+  propagateReferenceError: false,
+};
+
+export interface ScoreTrialInput {
+  seeds: readonly SeedResult[];
+  criteria: Pick<EvaluationCriteria, 'metric' | 'direction' | 'confidence' | 'constraints' | 'hiddenMetrics'>;
+  /** Baseline score of the objective; null while unknown (then PGR is null). */
+  baselineScore: number | ReferenceScore | null;
+  /** Optimum score of the objective; null while unknown (then PGR is null). */
+  optimumScore: number | ReferenceScore | null;
+  /** Means of the baseline configuration's metrics: limits of relative constraints, hidden-gap offset. */
+  baselineMetricMeans?: Readonly<Record<string, number>>;
+  /** Hidden metrics to check for a hidden gap. @default criteria.hiddenMetrics */
+  hiddenMetrics?: readonly string[];
+  options?: ScoringOptions;
+}
+
+/** The scored fields of a Trial (same names and shapes as in the Trial schema) plus the objective per seed. */
+export interface TrialScore {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  /** Per-metric estimates over succeeded seeds, non-finite values dropped. Includes hidden metrics. */
+  aggregates: Record<string, Estimate>;
+  pgr: Estimate | null;
+  constraints: ConstraintVerdict[];
+  /** Succeeded and every constraint holds. */
+  feasible: boolean;
+  flags: Flag[];
+  /** Sum of every seed's duration (failed seeds spent compute too). */
+  computeSeconds: number;
+  failureReason?: string;
+  /** Finite objective values of the succeeded seeds, in seed order (for significance tests). */
+  objectiveScores: number[];
+}
+
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Compact number for messages: 4 significant digits. */
+export function fmt(x: number): string {
+  return Number.isFinite(x) ? String(Number(x.toPrecision(4))) : String(x);
+}
+
+export interface TrialAggregates {
+  aggregates: Record<string, Estimate>;
+  /** Non-finite values found in succeeded seeds (dropped from the aggregates). */
+  nonFinite: { metric: string; seed: number; value: unknown }[];
+  computeSeconds: number;
+}
+
+/**
+ * Per-metric estimates over the succeeded seeds. A metric absent from a seed simply has a smaller
+ * n; non-finite values (NaN, ±Infinity, or null after a JSON round trip) are dropped and reported.
+ */
+export function aggregateTrial(seeds: readonly SeedResult[], confidence: number): TrialAggregates {
+  const values = new Map<string, number[]>();
+  const nonFinite: TrialAggregates['nonFinite'] = [];
+  let computeSeconds = 0;
+  for (const s of seeds) {
+    if (isFiniteNumber(s.durationSeconds) && s.durationSeconds > 0) computeSeconds += s.durationSeconds;
+    if (s.status !== 'succeeded') continue;
+    for (const [metric, value] of Object.entries(s.metrics)) {
+      if (!isFiniteNumber(value)) {
+        nonFinite.push({ metric, seed: s.seed, value });
+        continue;
+      }
+      const list = values.get(metric);
+      if (list) list.push(value);
+      else values.set(metric, [value]);
+    }
+  }
+  const aggregates: Record<string, Estimate> = {};
+  for (const [metric, list] of values) aggregates[metric] = estimate(list, confidence);
+  return { aggregates, nonFinite, computeSeconds };
+}
+
+function compare(value: number, op: ConstraintOp, limit: number): boolean {
+  // Non-strict comparisons forgive rounding (1.1 x 0.52 is 0.5720000000000001).
+  const eps = 1e-9 * Math.max(1, Math.abs(limit));
+  switch (op) {
+    case '<=':
+      return value <= limit + eps;
+    case '>=':
+      return value >= limit - eps;
+    case '<':
+      return value < limit;
+    case '>':
+      return value > limit;
+  }
+}
+
+/**
+ * Human-readable constraint, e.g. `latency <= 1.1 x baseline (0.572)`: the number in brackets is
+ * the resulting limit, or "baseline not measured" when the baseline mean is unknown.
+ */
+export function describeConstraint(c: Constraint, baselineMetricMeans?: Readonly<Record<string, number>>): string {
+  if (c.kind === 'absolute') return `${c.metric} ${c.op} ${fmt(c.value)}`;
+  const base = baselineMetricMeans?.[c.metric];
+  const limit = isFiniteNumber(base) ? fmt(c.factor * base) : 'baseline not measured';
+  return `${c.metric} ${c.op} ${fmt(c.factor)} x baseline (${limit})`;
+}
+
+/**
+ * Verdict of one constraint on a trial, judged on the metric's mean over succeeded seeds.
+ * A missing metric, or a relative constraint whose baseline mean is unknown, fails the
+ * constraint (limit is then reported as 0 and the description says why).
+ */
+export function constraintVerdict(
+  c: Constraint,
+  aggregates: Readonly<Record<string, Estimate>>,
+  baselineMetricMeans?: Readonly<Record<string, number>>,
+): ConstraintVerdict {
+  const value = aggregates[c.metric]?.mean ?? null;
+  const description = describeConstraint(c, baselineMetricMeans);
+  let limit: number | null;
+  if (c.kind === 'absolute') limit = c.value;
+  else {
+    const base = baselineMetricMeans?.[c.metric];
+    limit = isFiniteNumber(base) ? c.factor * base : null;
+  }
+  const ok = value !== null && limit !== null && compare(value, c.op, limit);
+  return {
+    description: value === null ? `${description}: metric not reported` : description,
+    metric: c.metric,
+    value,
+    limit: limit ?? 0,
+    ok,
+  };
+}
+
+/**
+ * `hidden_gap` flags. The hidden metrics of interest measure the objective on another split
+ * (dev accuracy vs held-out accuracy), so they share its units. For each hidden metric h:
+ *
+ *     d = (objective mean - h mean) - (baseline objective mean - baseline h mean)
+ *
+ * the second term, when the baseline's means of both are known, removes a split's constant
+ * offset (a held-out split that is simply harder). The trial is flagged when
+ * |d| > threshold x |optimum - baseline|, i.e. when visible and hidden disagree by more than
+ * `threshold` PGR. Hidden metrics the trial did not report are skipped.
+ *
+ * The messages name hidden metrics and values: never show flags to an agent.
+ */
+export function hiddenGapFlags(
+  objectiveMetric: string,
+  aggregates: Readonly<Record<string, Estimate>>,
+  hiddenMetrics: readonly string[],
+  gap: number,
+  threshold: number,
+  baselineMetricMeans?: Readonly<Record<string, number>>,
+): Flag[] {
+  const visible = aggregates[objectiveMetric]?.mean;
+  if (visible === undefined || !(Math.abs(gap) > 0)) return [];
+  const flags: Flag[] = [];
+  for (const h of hiddenMetrics) {
+    const hidden = aggregates[h]?.mean;
+    if (hidden === undefined) continue;
+    const bv = baselineMetricMeans?.[objectiveMetric];
+    const bh = baselineMetricMeans?.[h];
+    const offset = isFiniteNumber(bv) && isFiniteNumber(bh) ? bv - bh : 0;
+    const disagreement = Math.abs(visible - hidden - offset) / Math.abs(gap);
+    if (disagreement > threshold)
+      flags.push({
+        kind: 'hidden_gap',
+        message:
+          `hidden metric "${h}" disagrees with "${objectiveMetric}" by ${fmt(disagreement)} PGR ` +
+          `(${objectiveMetric} ${fmt(visible)}, ${h} ${fmt(hidden)}, baseline offset ${fmt(offset)}; threshold ${fmt(threshold)})`,
+      });
+  }
+  return flags;
+}
+
+function refMean(r: number | ReferenceScore | null): number | null {
+  if (r === null) return null;
+  const m = typeof r === 'number' ? r : r.mean;
+  return isFiniteNumber(m) ? m : null;
+}
+
+function seedFailureSummary(seeds: readonly SeedResult[]): string {
+  const failed = seeds.filter((s) => s.status === 'failed');
+  const cancelled = seeds.length - failed.length;
+  const first = failed.find((s) => s.error);
+  const parts = [`${failed.length} failed`];
+  if (cancelled > 0) parts.push(`${cancelled} cancelled`);
+  const detail = first?.error ? `; seed ${first.seed}: ${first.error.slice(0, 300)}` : '';
+  return `no seed succeeded (${parts.join(', ')}${detail})`;
+}
+
+/**
+ * Scores a trial. The trial fails when no seed succeeded (cancelled when every seed was
+ * cancelled) or when the objective is missing or non-finite in every succeeded seed; the
+ * reason says which. PGR is null while either reference is unknown.
+ *
+ * @throws UndefinedPgrError when both references are known but coincide.
+ */
+export function scoreTrial(input: ScoreTrialInput): TrialScore {
+  const opts = { ...DEFAULT_SCORING_OPTIONS, ...input.options };
+  const { criteria, seeds } = input;
+  const { aggregates, nonFinite, computeSeconds } = aggregateTrial(seeds, criteria.confidence);
+  const flags: Flag[] = [];
+  if (nonFinite.length > 0) {
+    const byMetric = new Map<string, string[]>();
+    for (const x of nonFinite) {
+      const list = byMetric.get(x.metric) ?? [];
+      list.push(`seed ${x.seed}: ${String(x.value)}`);
+      byMetric.set(x.metric, list);
+    }
+    const detail = [...byMetric].map(([m, l]) => `${m} (${l.join(', ')})`).join('; ');
+    flags.push({ kind: 'non_finite', message: `non-finite values dropped from the aggregates: ${detail}` });
+  }
+  const constraints = criteria.constraints.map((c) => constraintVerdict(c, aggregates, input.baselineMetricMeans));
+
+  const succeeded = seeds.filter((s) => s.status === 'succeeded');
+  const objectiveScores = succeeded.map((s) => s.metrics[criteria.metric]).filter(isFiniteNumber);
+  const failed = (status: 'failed' | 'cancelled', failureReason: string): TrialScore => ({
+    status,
+    aggregates,
+    pgr: null,
+    constraints,
+    feasible: false,
+    flags,
+    computeSeconds,
+    failureReason,
+    objectiveScores,
+  });
+  if (seeds.length === 0) return failed('failed', 'the trial has no seed results');
+  if (succeeded.length === 0) {
+    const allCancelled = seeds.every((s) => s.status === 'cancelled');
+    return allCancelled
+      ? failed('cancelled', `all ${seeds.length} seeds were cancelled`)
+      : failed('failed', seedFailureSummary(seeds));
+  }
+  if (objectiveScores.length === 0)
+    return failed(
+      'failed',
+      `objective metric "${criteria.metric}" is missing or not finite in all ${succeeded.length} succeeded seed(s)`,
+    );
+
+  const baseline = refMean(input.baselineScore);
+  const optimum = refMean(input.optimumScore);
+  let pgr: Estimate | null = null;
+  if (baseline !== null && optimum !== null && input.baselineScore !== null && input.optimumScore !== null) {
+    const gap = optimum - baseline;
+    pgr = pgrEstimate(objectiveScores, input.baselineScore, input.optimumScore, criteria.confidence, {
+      propagateReferenceError: opts.propagateReferenceError,
+    });
+    if (pgr.mean > 1 + opts.pgrAboveOneMargin)
+      flags.push({
+        kind: 'pgr_above_one',
+        message: `PGR ${fmt(pgr.mean)} is beyond the optimum (interval ${fmt(pgr.ciLow)} to ${fmt(pgr.ciHigh)}): review before trusting it`,
+      });
+    if (pgr.n >= 2) {
+      const sd = (aggregateSd(objectiveScores) ?? 0) / Math.abs(gap);
+      if (sd > opts.highVarianceSd)
+        flags.push({
+          kind: 'high_variance',
+          message: `PGR varies by ${fmt(sd)} (standard deviation) across ${pgr.n} seeds; more seeds would help`,
+        });
+    }
+    flags.push(
+      ...hiddenGapFlags(
+        criteria.metric,
+        aggregates,
+        input.hiddenMetrics ?? criteria.hiddenMetrics,
+        gap,
+        opts.hiddenGapThreshold,
+        input.baselineMetricMeans,
+      ),
+    );
+  }
+  return {
+    status: 'succeeded',
+    aggregates,
+    pgr,
+    constraints,
+    feasible: constraints.every((v) => v.ok),
+    flags,
+    computeSeconds,
+    objectiveScores,
+  };
+}
+
+function aggregateSd(values: readonly number[]): number | null {
+  if (values.length < 2) return null;
+  const e = estimate(values, 0.95);
+  return e.stderr * Math.sqrt(e.n);
+}
+
+/** What ranking needs of a trial; Trial and TrialView both fit. */
+export interface RankableTrial {
+  status: string;
+  feasible: boolean;
+  pgr: { mean: number; ciLow: number } | null;
+}
+
+/**
+ * Succeeded, feasible trials with a PGR, best first: by PGR lower confidence bound, then by PGR
+ * mean, then earlier first (stable). Everything else is left out.
+ */
+export function rankTrials<T extends RankableTrial>(trials: readonly T[]): T[] {
+  return trials
+    .map((t, i) => ({ t, i }))
+    .filter(({ t }) => eligible(t))
+    .sort((a, b) => compareRank(a.t, b.t) || a.i - b.i)
+    .map(({ t }) => t);
+}
+
+const eligible = (t: RankableTrial): boolean => t.status === 'succeeded' && t.feasible && t.pgr !== null;
+
+/** Negative when a ranks before b (compares without subtracting: bounds may be ±UNBOUNDED). */
+function compareRank(a: RankableTrial, b: RankableTrial): number {
+  const pa = a.pgr!;
+  const pb = b.pgr!;
+  if (pa.ciLow !== pb.ciLow) return pa.ciLow > pb.ciLow ? -1 : 1;
+  if (pa.mean !== pb.mean) return pa.mean > pb.mean ? -1 : 1;
+  return 0;
+}
+
+/** The best trial by {@link rankTrials} (earliest among exact ties), or null when none qualifies. Linear time. */
+export function bestTrial<T extends RankableTrial>(trials: readonly T[]): T | null {
+  let best: T | null = null;
+  for (const t of trials) if (eligible(t) && (best === null || compareRank(t, best) < 0)) best = t;
+  return best;
+}
