@@ -93,31 +93,73 @@ export function checkKey(key: string, field: string, endpoint: string): void {
 }
 
 /** Applies the long-value policy to one param or tag value. */
-export function fitValue(value: string, limit: number, policy: LongValuePolicy, field: string, endpoint: string): string {
+export function fitValue(
+  value: string,
+  limit: number,
+  policy: LongValuePolicy,
+  field: string,
+  endpoint: string,
+): string {
   if (value.length <= limit) return value;
   if (policy === 'truncate') return value.slice(0, limit);
-  throw new MlflowValidationError(field, `value is ${value.length} characters; MLflow allows at most ${limit}`, endpoint);
+  throw new MlflowValidationError(
+    field,
+    `value is ${value.length} characters; MLflow allows at most ${limit}`,
+    endpoint,
+  );
 }
 
 /**
  * Validates a batch and splits it into requests that each respect MLflow's per-request limits.
  * Params and tags go first so that a run never shows metrics without the params behind them.
  */
-export function planBatch(input: BatchInput, policy: LongValuePolicy, endpoint: string, now = Date.now()): BatchChunk[] {
+export function planBatch(
+  input: BatchInput,
+  policy: LongValuePolicy,
+  endpoint: string,
+  now = Date.now(),
+): BatchChunk[] {
   const params = pairs(input.params).map(({ key, value }) => {
     checkKey(key, `params["${key}"]`, endpoint);
-    return { key, value: fitValue(value, MLFLOW_LIMITS.paramValueLength, policy, `params["${key}"].value`, endpoint) };
+    return {
+      key,
+      value: fitValue(
+        value,
+        MLFLOW_LIMITS.paramValueLength,
+        policy,
+        `params["${key}"].value`,
+        endpoint,
+      ),
+    };
   });
   const tags = pairs(input.tags).map(({ key, value }) => {
     checkKey(key, `tags["${key}"]`, endpoint);
-    return { key, value: fitValue(value, MLFLOW_LIMITS.tagValueLength, policy, `tags["${key}"].value`, endpoint) };
+    return {
+      key,
+      value: fitValue(
+        value,
+        MLFLOW_LIMITS.tagValueLength,
+        policy,
+        `tags["${key}"].value`,
+        endpoint,
+      ),
+    };
   });
   const metrics = (input.metrics ?? []).map((m, i): WireMetric => {
     checkKey(m.key, `metrics[${i}].key`, endpoint);
     if (typeof m.value !== 'number') {
-      throw new MlflowValidationError(`metrics[${i}].value`, `must be a number, got ${typeof m.value}`, endpoint);
+      throw new MlflowValidationError(
+        `metrics[${i}].value`,
+        `must be a number, got ${typeof m.value}`,
+        endpoint,
+      );
     }
-    return { key: m.key, value: wireMetricValue(m.value), timestamp: m.timestamp ?? now, step: m.step ?? 0 };
+    return {
+      key: m.key,
+      value: wireMetricValue(m.value),
+      timestamp: m.timestamp ?? now,
+      step: m.step ?? 0,
+    };
   });
 
   const chunks: BatchChunk[] = [];
@@ -128,10 +170,18 @@ export function planBatch(input: BatchInput, policy: LongValuePolicy, endpoint: 
     current = { metrics: [], params: [], tags: [] };
     bytes = 0;
   };
-  const add = <K extends keyof BatchChunk>(kind: K, item: BatchChunk[K][number], max: number): void => {
+  const add = <K extends keyof BatchChunk>(
+    kind: K,
+    item: BatchChunk[K][number],
+    max: number,
+  ): void => {
     const size = Buffer.byteLength(JSON.stringify(item)) + 1; // the server counts UTF-8 bytes
     const total = current.metrics.length + current.params.length + current.tags.length;
-    if (current[kind].length >= max || total >= MLFLOW_LIMITS.entitiesPerBatch || bytes + size > MLFLOW_LIMITS.batchBytes) {
+    if (
+      current[kind].length >= max ||
+      total >= MLFLOW_LIMITS.entitiesPerBatch ||
+      bytes + size > MLFLOW_LIMITS.batchBytes
+    ) {
       flush();
     }
     (current[kind] as Array<BatchChunk[K][number]>).push(item);

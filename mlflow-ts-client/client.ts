@@ -8,8 +8,21 @@ import {
   type BatchInput,
   type LongValuePolicy,
 } from './batch.js';
-import { ClientErrorCode, MlflowError, MlflowValidationError, isAlreadyExists, isNotFound } from './errors.js';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, Transport, type HttpRequest, type RetryEvent, type RetryOptions } from './http.js';
+import {
+  ClientErrorCode,
+  MlflowError,
+  MlflowValidationError,
+  isAlreadyExists,
+  isNotFound,
+} from './errors.js';
+import {
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUT_MS,
+  Transport,
+  type HttpRequest,
+  type RetryEvent,
+  type RetryOptions,
+} from './http.js';
 import {
   CreateExperimentResponse,
   EmptyResponse,
@@ -131,11 +144,19 @@ export class MlflowClient {
     try {
       new URL(this.trackingUri);
     } catch {
-      throw new MlflowValidationError('trackingUri', `"${options.trackingUri}" is not a URL`, 'new MlflowClient');
+      throw new MlflowValidationError(
+        'trackingUri',
+        `"${options.trackingUri}" is not a URL`,
+        'new MlflowClient',
+      );
     }
     const retries = { ...DEFAULT_RETRIES, ...options.retries };
     if (!(retries.attempts >= 1)) {
-      throw new MlflowValidationError('retries.attempts', 'must be >= 1 (Infinity retries forever)', 'new MlflowClient');
+      throw new MlflowValidationError(
+        'retries.attempts',
+        'must be >= 1 (Infinity retries forever)',
+        'new MlflowClient',
+      );
     }
     this.longValues = options.longValues ?? 'truncate';
     this.http = new Transport({
@@ -182,7 +203,9 @@ export class MlflowClient {
   /** The experiment with this name (active or deleted), or null when there is none. */
   async getExperimentByName(name: string): Promise<Experiment | null> {
     try {
-      const res = await this.call('GET', '/experiments/get-by-name', GetExperimentResponse, { query: { experiment_name: name } });
+      const res = await this.call('GET', '/experiments/get-by-name', GetExperimentResponse, {
+        query: { experiment_name: name },
+      });
       return res.experiment;
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -191,16 +214,22 @@ export class MlflowClient {
   }
 
   async getExperiment(experimentId: string): Promise<Experiment> {
-    const res = await this.call('GET', '/experiments/get', GetExperimentResponse, { query: { experiment_id: experimentId } });
+    const res = await this.call('GET', '/experiments/get', GetExperimentResponse, {
+      query: { experiment_id: experimentId },
+    });
     return res.experiment;
   }
 
   /** Creates an experiment and returns its id; throws RESOURCE_ALREADY_EXISTS when the name is taken. */
   async createExperiment(name: string, options: CreateExperimentOptions = {}): Promise<string> {
     const body: Record<string, unknown> = { name };
-    if (options.artifactLocation !== undefined) body['artifact_location'] = options.artifactLocation;
-    if (options.tags) body['tags'] = Object.entries(options.tags).map(([key, value]) => ({ key, value }));
-    const res = await this.call('POST', '/experiments/create', CreateExperimentResponse, { json: body });
+    if (options.artifactLocation !== undefined)
+      body['artifact_location'] = options.artifactLocation;
+    if (options.tags)
+      body['tags'] = Object.entries(options.tags).map(([key, value]) => ({ key, value }));
+    const res = await this.call('POST', '/experiments/create', CreateExperimentResponse, {
+      json: body,
+    });
     return res.experiment_id;
   }
 
@@ -209,7 +238,10 @@ export class MlflowClient {
    * callers: whoever loses the create race reads the winner's experiment. Throws
    * INVALID_STATE when the name belongs to a deleted experiment (restore or purge it first).
    */
-  async getOrCreateExperiment(name: string, options: CreateExperimentOptions = {}): Promise<string> {
+  async getOrCreateExperiment(
+    name: string,
+    options: CreateExperimentOptions = {},
+  ): Promise<string> {
     const existing = await this.getExperimentByName(name);
     if (existing) return this.activeId(existing);
     try {
@@ -244,7 +276,16 @@ export class MlflowClient {
     if (options.parentRunId !== undefined) tags['mlflow.parentRunId'] = options.parentRunId;
     const tagList = Object.entries(tags).map(([key, value]) => {
       checkKey(key, `tags["${key}"]`, 'createRun');
-      return { key, value: fitValue(value, MLFLOW_LIMITS.tagValueLength, this.longValues, `tags["${key}"].value`, 'createRun') };
+      return {
+        key,
+        value: fitValue(
+          value,
+          MLFLOW_LIMITS.tagValueLength,
+          this.longValues,
+          `tags["${key}"].value`,
+          'createRun',
+        ),
+      };
     });
     const body: Record<string, unknown> = {
       experiment_id: options.experimentId,
@@ -282,19 +323,40 @@ export class MlflowClient {
 
   async setTag(runId: string, key: string, value: string): Promise<void> {
     checkKey(key, 'key', 'setTag');
-    const fitted = fitValue(value, MLFLOW_LIMITS.tagValueLength, this.longValues, `tags["${key}"].value`, 'setTag');
-    await this.call('POST', '/runs/set-tag', EmptyResponse, { json: { run_id: runId, key, value: fitted } });
+    const fitted = fitValue(
+      value,
+      MLFLOW_LIMITS.tagValueLength,
+      this.longValues,
+      `tags["${key}"].value`,
+      'setTag',
+    );
+    await this.call('POST', '/runs/set-tag', EmptyResponse, {
+      json: { run_id: runId, key, value: fitted },
+    });
   }
 
   /** Params are write-once: logging a different value for an existing key is INVALID_PARAMETER_VALUE. */
   async logParam(runId: string, key: string, value: string | number | boolean): Promise<void> {
     checkKey(key, 'key', 'logParam');
-    const fitted = fitValue(String(value), MLFLOW_LIMITS.paramValueLength, this.longValues, `params["${key}"].value`, 'logParam');
-    await this.call('POST', '/runs/log-parameter', EmptyResponse, { json: { run_id: runId, key, value: fitted } });
+    const fitted = fitValue(
+      String(value),
+      MLFLOW_LIMITS.paramValueLength,
+      this.longValues,
+      `params["${key}"].value`,
+      'logParam',
+    );
+    await this.call('POST', '/runs/log-parameter', EmptyResponse, {
+      json: { run_id: runId, key, value: fitted },
+    });
   }
 
   /** Logs one metric value; NaN and +/-Infinity are allowed. */
-  async logMetric(runId: string, key: string, value: number, options: LogMetricOptions = {}): Promise<void> {
+  async logMetric(
+    runId: string,
+    key: string,
+    value: number,
+    options: LogMetricOptions = {},
+  ): Promise<void> {
     checkKey(key, 'key', 'logMetric');
     await this.call('POST', '/runs/log-metric', EmptyResponse, {
       json: {
@@ -318,7 +380,9 @@ export class MlflowClient {
   async logBatch(runId: string, batch: BatchInput): Promise<number> {
     const chunks = planBatch(batch, this.longValues, 'logBatch');
     for (const chunk of chunks) {
-      await this.call('POST', '/runs/log-batch', EmptyResponse, { json: { run_id: runId, ...chunk } });
+      await this.call('POST', '/runs/log-batch', EmptyResponse, {
+        json: { run_id: runId, ...chunk },
+      });
     }
     return chunks.length;
   }
@@ -338,10 +402,14 @@ export class MlflowClient {
   }
 
   /** Every matching run, fetched page by page as the caller iterates (`maxResults` is the page size). */
-  async *iterateRuns(options: Omit<SearchRunsOptions, 'pageToken'>): AsyncGenerator<Run, void, undefined> {
+  async *iterateRuns(
+    options: Omit<SearchRunsOptions, 'pageToken'>,
+  ): AsyncGenerator<Run, void, undefined> {
     let pageToken: string | undefined;
     do {
-      const page = await this.searchRuns(pageToken === undefined ? options : { ...options, pageToken });
+      const page = await this.searchRuns(
+        pageToken === undefined ? options : { ...options, pageToken },
+      );
       yield* page.runs;
       pageToken = page.nextPageToken;
     } while (pageToken !== undefined);
@@ -375,10 +443,17 @@ export class MlflowClient {
    * (`PUT /api/2.0/mlflow-artifacts/artifacts/<run artifact root>/<path>`). `path` is relative
    * to the run's artifact root, e.g. `logs/seed-1.txt`; an existing file is overwritten.
    */
-  async uploadArtifact(runId: string, path: string, content: string | Uint8Array, contentType?: string): Promise<void> {
+  async uploadArtifact(
+    runId: string,
+    path: string,
+    content: string | Uint8Array,
+    contentType?: string,
+  ): Promise<void> {
     const url = await this.artifactUrlPath(runId, path, 'uploadArtifact');
     const request: HttpRequest = { method: 'PUT', path: url, body: content };
-    request.contentType = contentType ?? (typeof content === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+    request.contentType =
+      contentType ??
+      (typeof content === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
     await this.http.send(request);
   }
 
@@ -388,7 +463,8 @@ export class MlflowClient {
     let pageToken: string | undefined;
     do {
       const query: Record<string, string> = { run_id: runId };
-      if (path !== undefined && path !== '') query['path'] = checkArtifactPath(path, 'listArtifacts');
+      if (path !== undefined && path !== '')
+        query['path'] = checkArtifactPath(path, 'listArtifacts');
       if (pageToken !== undefined) query['page_token'] = pageToken;
       const res = await this.call('GET', '/artifacts/list', ListArtifactsResponse, { query });
       files.push(...res.files);
@@ -452,14 +528,25 @@ export class MlflowClient {
       parsed = text.trim() === '' ? {} : JSON.parse(text);
     } catch (cause) {
       throw new MlflowError(`${endpoint} returned a body that is not JSON`, {
-        errorCode: ClientErrorCode.INVALID_RESPONSE, status: res.status, endpoint, retryable: false, cause,
+        errorCode: ClientErrorCode.INVALID_RESPONSE,
+        status: res.status,
+        endpoint,
+        retryable: false,
+        cause,
       });
     }
     const result = schema.safeParse(parsed);
     if (!result.success) {
-      throw new MlflowError(`${endpoint} returned an unexpected body:\n${z.prettifyError(result.error)}`, {
-        errorCode: ClientErrorCode.INVALID_RESPONSE, status: res.status, endpoint, retryable: false, cause: result.error,
-      });
+      throw new MlflowError(
+        `${endpoint} returned an unexpected body:\n${z.prettifyError(result.error)}`,
+        {
+          errorCode: ClientErrorCode.INVALID_RESPONSE,
+          status: res.status,
+          endpoint,
+          retryable: false,
+          cause: result.error,
+        },
+      );
     }
     return result.data;
   }
@@ -486,7 +573,11 @@ export function proxiedArtifactRoot(artifactUri: string, endpoint = 'artifacts')
 /** Accepts `a/b.txt`; rejects absolute paths, empty, `.` and `..` segments (no escaping the run's root). */
 export function checkArtifactPath(path: string, endpoint: string): string {
   const segments = path.split('/');
-  if (path.length === 0 || path.includes('\0') || segments.some((s) => s === '' || s === '.' || s === '..')) {
+  if (
+    path.length === 0 ||
+    path.includes('\0') ||
+    segments.some((s) => s === '' || s === '.' || s === '..')
+  ) {
     throw new MlflowValidationError(
       'path',
       `"${path}" must be a relative path like "dir/file.txt" without empty, "." or ".." segments`,

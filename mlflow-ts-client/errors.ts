@@ -62,7 +62,11 @@ export class MlflowValidationError extends MlflowError {
   readonly field: string;
 
   constructor(field: string, message: string, endpoint: string) {
-    super(`${field}: ${message}`, { errorCode: 'INVALID_PARAMETER_VALUE', endpoint, retryable: false });
+    super(`${field}: ${message}`, {
+      errorCode: 'INVALID_PARAMETER_VALUE',
+      endpoint,
+      retryable: false,
+    });
     this.field = field;
   }
 }

@@ -92,7 +92,11 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /** Builds an MlflowError from a non-2xx response, reading MLflow's `{error_code, message}`. */
-export function errorFromResponse(res: HttpResponse, endpoint: string, attempts: number): MlflowError {
+export function errorFromResponse(
+  res: HttpResponse,
+  endpoint: string,
+  attempts: number,
+): MlflowError {
   const text = new TextDecoder().decode(res.body);
   let errorCode = errorCodeForStatus(res.status);
   let message = text.trim().slice(0, 500) || `HTTP ${res.status}`;
@@ -173,15 +177,32 @@ export class Transport {
     const init: RequestInit = { method: req.method, headers, signal };
     if (body !== undefined) init.body = body;
     const res = await this.config.fetch(url, init);
-    return { status: res.status, headers: res.headers, body: new Uint8Array(await res.arrayBuffer()) };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: new Uint8Array(await res.arrayBuffer()),
+    };
   }
 
   private networkError(err: unknown, endpoint: string, attempts: number): MlflowError {
     const timedOut = err instanceof DOMException && err.name === 'TimeoutError';
     const cause = (err as { cause?: { code?: unknown } } | null)?.cause;
-    const detail = typeof cause?.code === 'string' ? cause.code : err instanceof Error ? err.message : String(err);
+    const detail =
+      typeof cause?.code === 'string'
+        ? cause.code
+        : err instanceof Error
+          ? err.message
+          : String(err);
     const errorCode = timedOut ? ClientErrorCode.TIMEOUT : ClientErrorCode.NETWORK_ERROR;
-    const what = timedOut ? `timed out after ${this.config.timeoutMs} ms` : `could not reach ${this.config.baseUrl} (${detail})`;
-    return new MlflowError(`${endpoint} ${what}`, { errorCode, endpoint, retryable: true, attempts, cause: err });
+    const what = timedOut
+      ? `timed out after ${this.config.timeoutMs} ms`
+      : `could not reach ${this.config.baseUrl} (${detail})`;
+    return new MlflowError(`${endpoint} ${what}`, {
+      errorCode,
+      endpoint,
+      retryable: true,
+      attempts,
+      cause: err,
+    });
   }
 }

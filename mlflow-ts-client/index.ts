@@ -23,7 +23,13 @@ export {
   isNotFound,
   type MlflowErrorInit,
 } from './errors.js';
-export { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, backoffDelay, type RetryEvent, type RetryOptions } from './http.js';
+export {
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUT_MS,
+  backoffDelay,
+  type RetryEvent,
+  type RetryOptions,
+} from './http.js';
 export {
   MLFLOW_LIMITS,
   planBatch,
@@ -33,4 +39,11 @@ export {
   type LongValuePolicy,
   type MetricInput,
 } from './batch.js';
-export { RunStatus, type Experiment, type FileInfo, type Metric, type Run, type RunInfo } from './schemas.js';
+export {
+  RunStatus,
+  type Experiment,
+  type FileInfo,
+  type Metric,
+  type Run,
+  type RunInfo,
+} from './schemas.js';

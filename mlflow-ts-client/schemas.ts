@@ -17,7 +17,9 @@ const keyValue = z.object({ key: z.string(), value: z.string().default('') });
 const keyValues = z
   .array(keyValue)
   .default([])
-  .transform((list) => Object.fromEntries(list.map((t) => [t.key, t.value])) as Record<string, string>);
+  .transform(
+    (list) => Object.fromEntries(list.map((t) => [t.key, t.value])) as Record<string, string>,
+  );
 
 export const RunStatus = z.enum(['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED']);
 export type RunStatus = z.infer<typeof RunStatus>;
@@ -25,7 +27,12 @@ export type RunStatus = z.infer<typeof RunStatus>;
 export const LifecycleStage = z.enum(['active', 'deleted']);
 
 export const MetricSchema = z
-  .object({ key: z.string(), value: metricValue, timestamp: int64.default(0), step: int64.default(0) })
+  .object({
+    key: z.string(),
+    value: metricValue,
+    timestamp: int64.default(0),
+    step: int64.default(0),
+  })
   .transform((m) => ({ key: m.key, value: m.value, timestamp: m.timestamp, step: m.step }));
 /** One recorded metric value. `value` may be NaN or +/-Infinity. */
 export type Metric = z.output<typeof MetricSchema>;
@@ -64,7 +71,10 @@ export const RunInfoSchema = z
     artifact_uri: z.string().default(''),
     lifecycle_stage: LifecycleStage.default('active'),
   })
-  .refine((i) => (i.run_id ?? i.run_uuid) !== undefined, { message: 'run_id is missing', path: ['run_id'] })
+  .refine((i) => (i.run_id ?? i.run_uuid) !== undefined, {
+    message: 'run_id is missing',
+    path: ['run_id'],
+  })
   .transform((i) => ({
     runId: (i.run_id ?? i.run_uuid) as string,
     experimentId: i.experiment_id,
