@@ -1,0 +1,82 @@
+/**
+ * What an experiment is, to the workers that run it. A problem spec only ever names an
+ * experiment registered here; it can never make a worker run a command it does not know.
+ */
+import type { Config } from '../domain/schemas.js';
+
+/** A progress report from a running seed; becomes a Temporal heartbeat. */
+export interface ProgressUpdate {
+  /** Share of the work done, in [0, 1]. */
+  fraction?: number;
+  message?: string;
+  /** Intermediate metrics (merged into the final metrics unless overwritten). */
+  metrics?: Record<string, number>;
+}
+
+/** What a function experiment receives for one seed. */
+export interface RunContext {
+  seed: number;
+  /** A folder this seed may write to (artifacts, logs); created before the run. */
+  outDir: string;
+  /** Aborted on cancellation or timeout: stop promptly (throwing is fine). */
+  signal: AbortSignal;
+  progress(p: ProgressUpdate): void;
+}
+
+export interface MetricInfo {
+  name: string;
+  description: string;
+  direction?: 'maximize' | 'minimize';
+}
+
+/** A command experiment's argv after placeholders were resolved at load time. */
+export interface CommandRunner {
+  kind: 'command';
+  /** Executable and arguments; no shell ever sees them. */
+  argv: string[];
+  /** Working directory. @default the experiment's folder */
+  cwd?: string;
+  /** Extra environment variables for the command (on top of the worker's own). */
+  env?: Record<string, string>;
+}
+
+export interface FunctionRunner {
+  kind: 'function';
+  run(params: Config, ctx: RunContext): Promise<Record<string, number>>;
+}
+
+export type Runner = FunctionRunner | CommandRunner;
+
+export interface ExperimentDefinition {
+  name: string;
+  description: string;
+  metrics: MetricInfo[];
+  /** Per-seed time limit when the caller gives none. */
+  defaultTimeoutSeconds: number;
+  /** Task queue whose workers can run this experiment (e.g. a GPU pool); the default queue when absent. */
+  taskQueue?: string;
+  runner: Runner;
+  /** Built-in problem spec and criteria (YAML file paths) shipped with the experiment. */
+  problem?: { spec: string; criteria: string };
+}
+
+/** An experiment as the registry holds it: the definition and where it came from. */
+export interface RegisteredExperiment extends ExperimentDefinition {
+  /** The experiment's folder. */
+  dir: string;
+  /** The definition file (experiment.yaml or experiment.ts). */
+  source: string;
+}
+
+export interface SeedRunResult {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  metrics: Record<string, number>;
+  durationSeconds: number;
+  /** Why the seed failed or was cancelled. */
+  error?: string;
+  /** The last lines of stdout and stderr (bounded). */
+  logTail?: string;
+  /** Full stdout, kept in the seed's output folder (command experiments). */
+  stdoutPath?: string;
+  stderrPath?: string;
+}
