@@ -22,7 +22,10 @@ export const StopReason = z.enum([
 export type StopReason = z.infer<typeof StopReason>;
 
 /** The stop reasons a budget can give. */
-export type BudgetStopReason = Extract<StopReason, 'max_trials' | 'max_iterations' | 'deadline' | 'max_dollars' | 'max_compute'>;
+export type BudgetStopReason = Extract<
+  StopReason,
+  'max_trials' | 'max_iterations' | 'deadline' | 'max_dollars' | 'max_compute'
+>;
 
 /** What a campaign has used. Trials count search trials only (references and verification are free, as Budgets says). */
 export const BudgetLedger = z.object({
@@ -37,7 +40,14 @@ export const BudgetLedger = z.object({
 export type BudgetLedger = z.infer<typeof BudgetLedger>;
 
 export function emptyLedger(startedAtMs: number): BudgetLedger {
-  return { trialsStarted: 0, trialsFinished: 0, iterations: 0, dollars: 0, computeSeconds: 0, startedAtMs };
+  return {
+    trialsStarted: 0,
+    trialsFinished: 0,
+    iterations: 0,
+    dollars: 0,
+    computeSeconds: 0,
+    startedAtMs,
+  };
 }
 
 /** What is left of each budget that is set (never negative); unset budgets are absent. Same shape as StrategyView.budgetLeft. */
@@ -53,9 +63,11 @@ export function remaining(budgets: Budgets, ledger: BudgetLedger, nowMs: number)
   const left: BudgetLeft = {};
   const pos = (x: number) => Math.max(0, x);
   if (budgets.maxTrials !== undefined) left.trials = pos(budgets.maxTrials - ledger.trialsStarted);
-  if (budgets.maxIterations !== undefined) left.iterations = pos(budgets.maxIterations - ledger.iterations);
+  if (budgets.maxIterations !== undefined)
+    left.iterations = pos(budgets.maxIterations - ledger.iterations);
   if (budgets.maxDollars !== undefined) left.dollars = pos(budgets.maxDollars - ledger.dollars);
-  if (budgets.maxComputeSeconds !== undefined) left.computeSeconds = pos(budgets.maxComputeSeconds - ledger.computeSeconds);
+  if (budgets.maxComputeSeconds !== undefined)
+    left.computeSeconds = pos(budgets.maxComputeSeconds - ledger.computeSeconds);
   if (budgets.maxWallSeconds !== undefined)
     left.wallSeconds = pos(budgets.maxWallSeconds - (nowMs - ledger.startedAtMs) / 1000);
   return left;
@@ -70,12 +82,28 @@ export function remaining(budgets: Budgets, ledger: BudgetLedger, nowMs: number)
  * it; a budget of 0 stops a campaign only after something was spent (strategies that cost
  * nothing keep going).
  */
-export function exhausted(budgets: Budgets, ledger: BudgetLedger, nowMs: number): BudgetStopReason | null {
-  if (budgets.maxWallSeconds !== undefined && nowMs - ledger.startedAtMs >= budgets.maxWallSeconds * 1000) return 'deadline';
-  if (budgets.maxDollars !== undefined && ledger.dollars > 0 && ledger.dollars >= budgets.maxDollars) return 'max_dollars';
-  if (budgets.maxComputeSeconds !== undefined && ledger.computeSeconds >= budgets.maxComputeSeconds) return 'max_compute';
-  if (budgets.maxTrials !== undefined && ledger.trialsStarted >= budgets.maxTrials) return 'max_trials';
-  if (budgets.maxIterations !== undefined && ledger.iterations >= budgets.maxIterations) return 'max_iterations';
+export function exhausted(
+  budgets: Budgets,
+  ledger: BudgetLedger,
+  nowMs: number,
+): BudgetStopReason | null {
+  if (
+    budgets.maxWallSeconds !== undefined &&
+    nowMs - ledger.startedAtMs >= budgets.maxWallSeconds * 1000
+  )
+    return 'deadline';
+  if (
+    budgets.maxDollars !== undefined &&
+    ledger.dollars > 0 &&
+    ledger.dollars >= budgets.maxDollars
+  )
+    return 'max_dollars';
+  if (budgets.maxComputeSeconds !== undefined && ledger.computeSeconds >= budgets.maxComputeSeconds)
+    return 'max_compute';
+  if (budgets.maxTrials !== undefined && ledger.trialsStarted >= budgets.maxTrials)
+    return 'max_trials';
+  if (budgets.maxIterations !== undefined && ledger.iterations >= budgets.maxIterations)
+    return 'max_iterations';
   return null;
 }
 
@@ -101,11 +129,17 @@ export const initialStagnation: StagnationState = { best: null, since: 0 };
  * `minImprovement`; comparing with the last counted value (not the previous iteration) means
  * small steps add up until together they count.
  */
-export function stepStagnation(state: StagnationState, bestLowerBound: number | null, minImprovement: number): StagnationState {
+export function stepStagnation(
+  state: StagnationState,
+  bestLowerBound: number | null,
+  minImprovement: number,
+): StagnationState {
   if (bestLowerBound === null) return { best: state.best, since: state.since + 1 };
   if (state.best === null) return { best: bestLowerBound, since: 0 };
   const delta = bestLowerBound - state.best;
-  return delta > 0 && delta >= minImprovement ? { best: bestLowerBound, since: 0 } : { best: state.best, since: state.since + 1 };
+  return delta > 0 && delta >= minImprovement
+    ? { best: bestLowerBound, since: 0 }
+    : { best: state.best, since: state.since + 1 };
 }
 
 /** Whether the rule says stop: `iterations` consecutive iterations without progress. */
@@ -116,7 +150,10 @@ export function isStagnant(state: StagnationState, rule: Stagnation): boolean {
 /** Stagnation over a whole history of best lower bounds (one per iteration, oldest first). */
 export function stagnated(history: readonly (number | null)[], rule: Stagnation): boolean {
   return isStagnant(
-    history.reduce<StagnationState>((s, v) => stepStagnation(s, v, rule.minImprovement), initialStagnation),
+    history.reduce<StagnationState>(
+      (s, v) => stepStagnation(s, v, rule.minImprovement),
+      initialStagnation,
+    ),
     rule,
   );
 }

@@ -51,7 +51,9 @@ export class InvalidConfigError extends DomainError {
     readonly issues: readonly Issue[],
     readonly source = 'configuration',
   ) {
-    super(`invalid ${source}: ${issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`);
+    super(
+      `invalid ${source}: ${issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}`,
+    );
   }
 }
 

@@ -22,18 +22,23 @@ export function formatIssues(issues: readonly IssueLike[]): { path: string; mess
 }
 
 const toIssues = (issues: readonly IssueLike[]): Issue[] =>
-  issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'number' ? p : String(p))), message: i.message }));
+  issues.map((i) => ({
+    path: i.path.map((p) => (typeof p === 'number' ? p : String(p))),
+    message: i.message,
+  }));
 
 /** The message style of zod's prettifyError, for issues that did not come from zod. */
 function prettify(issues: readonly Issue[]): string {
-  return issues.map((i) => `✖ ${i.message}${i.path.length ? `\n  → at ${formatPath(i.path)}` : ''}`).join('\n');
+  return issues
+    .map((i) => `✖ ${i.message}${i.path.length ? `\n  → at ${formatPath(i.path)}` : ''}`)
+    .join('\n');
 }
 
 /** Text is parsed as YAML (a superset of JSON); anything else is taken as the parsed document. */
 function load(input: unknown, source: string): unknown {
   if (typeof input !== 'string') return input;
   try {
-    return parseYaml(input, { prettyErrors: true, maxAliasCount: 100 });
+    return parseYaml(input, { prettyErrors: true, maxAliasCount: 100, logLevel: 'error' });
   } catch (err) {
     const message = `not valid YAML or JSON: ${err instanceof Error ? err.message : String(err)}`;
     const issues: Issue[] = [{ path: [], message }];
@@ -45,7 +50,11 @@ function load(input: unknown, source: string): unknown {
  * Validates a document against a schema.
  * @throws ValidationError with `z.prettifyError` output prefixed by the source name.
  */
-export function parseWith<S extends z.ZodType>(schema: S, input: unknown, source: string): z.infer<S> {
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  source: string,
+): z.infer<S> {
   const doc = load(input, source);
   let result: z.ZodSafeParseResult<z.infer<S>>;
   try {
@@ -56,7 +65,11 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, source
     throw new ValidationError(source, [{ path: [], message }], `${source}: ${message}`);
   }
   if (!result.success)
-    throw new ValidationError(source, toIssues(result.error.issues), `${source}:\n${z.prettifyError(result.error)}`);
+    throw new ValidationError(
+      source,
+      toIssues(result.error.issues),
+      `${source}:\n${z.prettifyError(result.error)}`,
+    );
   return result.data;
 }
 
@@ -70,7 +83,8 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown, source
 export function parseProblemSpec(input: unknown, sourceName = 'problem spec'): ProblemSpec {
   const spec = parseWith(ProblemSpec, input, sourceName);
   const issues = checkSpecConfigs(spec).map((i) => ({ ...i, path: i.path.slice(1) }));
-  if (issues.length > 0) throw new ValidationError(sourceName, issues, `${sourceName}:\n${prettify(issues)}`);
+  if (issues.length > 0)
+    throw new ValidationError(sourceName, issues, `${sourceName}:\n${prettify(issues)}`);
   return spec;
 }
 
@@ -79,16 +93,25 @@ export function parseProblemSpec(input: unknown, sourceName = 'problem spec'): P
  * @param sourceName @default 'evaluation criteria'
  * @throws ValidationError
  */
-export function parseCriteria(input: unknown, sourceName = 'evaluation criteria'): EvaluationCriteria {
+export function parseCriteria(
+  input: unknown,
+  sourceName = 'evaluation criteria',
+): EvaluationCriteria {
   return parseWith(EvaluationCriteria, input, sourceName);
 }
 
 /** JSON Schema of what a problem spec document may contain (input side: defaults optional). */
 export function problemSpecJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(ProblemSpec, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return z.toJSONSchema(ProblemSpec, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
 }
 
 /** JSON Schema of what a criteria document may contain (input side: defaults optional). */
 export function criteriaJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(EvaluationCriteria, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return z.toJSONSchema(EvaluationCriteria, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
 }

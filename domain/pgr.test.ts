@@ -36,7 +36,9 @@ describe('pgrEstimate', () => {
   });
   it('accepts reference objects and ignores their error by default', () => {
     const plain = pgrEstimate([1.4, 1.6, 1.5], 2, 1, 0.95);
-    expect(pgrEstimate([1.4, 1.6, 1.5], { mean: 2, stderr: 0.1, n: 5 }, { mean: 1 }, 0.95)).toEqual(plain);
+    expect(pgrEstimate([1.4, 1.6, 1.5], { mean: 2, stderr: 0.1, n: 5 }, { mean: 1 }, 0.95)).toEqual(
+      plain,
+    );
   });
   it('propagates reference error with Welch-Satterthwaite degrees of freedom', () => {
     // Var = 0.0577^2 + (0.5 - 1)^2 * 0.1^2 / 1^2; df = 4.7805; half width from scipy = 0.19907424117398448
@@ -47,7 +49,11 @@ describe('pgrEstimate', () => {
     expect(e.ciHigh - e.mean).toBeCloseTo(0.19907424117398448, 6);
   });
   it('with a single seed the interval is unbounded', () => {
-    expect(pgrEstimate([0.8], 0.7, 0.9, 0.95)).toMatchObject({ n: 1, ciLow: -UNBOUNDED, ciHigh: UNBOUNDED });
+    expect(pgrEstimate([0.8], 0.7, 0.9, 0.95)).toMatchObject({
+      n: 1,
+      ciLow: -UNBOUNDED,
+      ciHigh: UNBOUNDED,
+    });
   });
   it('throws when the references coincide', () => {
     expect(() => pgrEstimate([1, 2], 0.5, 0.5, 0.95)).toThrow(UndefinedPgrError);

@@ -25,10 +25,12 @@ export interface ReferenceScore {
 export function pgr(score: number, baseline: number, optimum: number): number {
   if (![score, baseline, optimum].every(Number.isFinite))
     throw new UndefinedPgrError(score, baseline, optimum, 'inputs must be finite numbers');
-  if (optimum === baseline) throw new UndefinedPgrError(score, baseline, optimum, 'optimum equals baseline');
+  if (optimum === baseline)
+    throw new UndefinedPgrError(score, baseline, optimum, 'optimum equals baseline');
   const value = (score - baseline) / (optimum - baseline);
   // A gap near the smallest double can overflow; report it rather than return Infinity.
-  if (!Number.isFinite(value)) throw new UndefinedPgrError(score, baseline, optimum, 'the gap is too small');
+  if (!Number.isFinite(value))
+    throw new UndefinedPgrError(score, baseline, optimum, 'the gap is too small');
   return value;
 }
 
@@ -42,7 +44,8 @@ export interface PgrEstimateOptions {
   propagateReferenceError?: boolean;
 }
 
-const asRef = (r: number | ReferenceScore): ReferenceScore => (typeof r === 'number' ? { mean: r } : r);
+const asRef = (r: number | ReferenceScore): ReferenceScore =>
+  typeof r === 'number' ? { mean: r } : r;
 
 /**
  * Estimate of a trial's PGR from its per-seed objective scores.
@@ -78,7 +81,10 @@ export function pgrEstimate(
   ];
   const total = components.reduce((s, c) => s + c.variance, 0);
   if (total === 0) return plain;
-  const denominator = components.reduce((s, c) => (Number.isFinite(c.df) ? s + c.variance ** 2 / c.df : s), 0);
+  const denominator = components.reduce(
+    (s, c) => (Number.isFinite(c.df) ? s + c.variance ** 2 / c.df : s),
+    0,
+  );
   // Only references of unknown size contribute variance: treat the total as known (normal-like).
   const df = denominator === 0 ? 1e6 : total ** 2 / denominator;
   const stderr = Math.sqrt(total);

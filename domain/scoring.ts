@@ -5,7 +5,15 @@
  */
 import type { ReferenceScore } from './pgr.js';
 import { pgrEstimate } from './pgr.js';
-import type { Constraint, ConstraintOp, ConstraintVerdict, Estimate, EvaluationCriteria, Flag, SeedResult } from './schemas.js';
+import type {
+  Constraint,
+  ConstraintOp,
+  ConstraintVerdict,
+  Estimate,
+  EvaluationCriteria,
+  Flag,
+  SeedResult,
+} from './schemas.js';
 import { estimate } from './stats.js';
 
 /** Thresholds of the review flags. */
@@ -32,7 +40,10 @@ export const DEFAULT_SCORING_OPTIONS: Required<ScoringOptions> = {
 
 export interface ScoreTrialInput {
   seeds: readonly SeedResult[];
-  criteria: Pick<EvaluationCriteria, 'metric' | 'direction' | 'confidence' | 'constraints' | 'hiddenMetrics'>;
+  criteria: Pick<
+    EvaluationCriteria,
+    'metric' | 'direction' | 'confidence' | 'constraints' | 'hiddenMetrics'
+  >;
   /** Baseline score of the objective; null while unknown (then PGR is null). */
   baselineScore: number | ReferenceScore | null;
   /** Optimum score of the objective; null while unknown (then PGR is null). */
@@ -84,7 +95,8 @@ export function aggregateTrial(seeds: readonly SeedResult[], confidence: number)
   const nonFinite: TrialAggregates['nonFinite'] = [];
   let computeSeconds = 0;
   for (const s of seeds) {
-    if (isFiniteNumber(s.durationSeconds) && s.durationSeconds > 0) computeSeconds += s.durationSeconds;
+    if (isFiniteNumber(s.durationSeconds) && s.durationSeconds > 0)
+      computeSeconds += s.durationSeconds;
     if (s.status !== 'succeeded') continue;
     for (const [metric, value] of Object.entries(s.metrics)) {
       if (!isFiniteNumber(value)) {
@@ -120,7 +132,10 @@ function compare(value: number, op: ConstraintOp, limit: number): boolean {
  * Human-readable constraint, e.g. `latency <= 1.1 x baseline (0.572)`: the number in brackets is
  * the resulting limit, or "baseline not measured" when the baseline mean is unknown.
  */
-export function describeConstraint(c: Constraint, baselineMetricMeans?: Readonly<Record<string, number>>): string {
+export function describeConstraint(
+  c: Constraint,
+  baselineMetricMeans?: Readonly<Record<string, number>>,
+): string {
   if (c.kind === 'absolute') return `${c.metric} ${c.op} ${fmt(c.value)}`;
   const base = baselineMetricMeans?.[c.metric];
   const limit = isFiniteNumber(base) ? fmt(c.factor * base) : 'baseline not measured';
@@ -233,9 +248,14 @@ export function scoreTrial(input: ScoreTrialInput): TrialScore {
       byMetric.set(x.metric, list);
     }
     const detail = [...byMetric].map(([m, l]) => `${m} (${l.join(', ')})`).join('; ');
-    flags.push({ kind: 'non_finite', message: `non-finite values dropped from the aggregates: ${detail}` });
+    flags.push({
+      kind: 'non_finite',
+      message: `non-finite values dropped from the aggregates: ${detail}`,
+    });
   }
-  const constraints = criteria.constraints.map((c) => constraintVerdict(c, aggregates, input.baselineMetricMeans));
+  const constraints = criteria.constraints.map((c) =>
+    constraintVerdict(c, aggregates, input.baselineMetricMeans),
+  );
 
   const succeeded = seeds.filter((s) => s.status === 'succeeded');
   const objectiveScores = succeeded.map((s) => s.metrics[criteria.metric]).filter(isFiniteNumber);
@@ -266,11 +286,22 @@ export function scoreTrial(input: ScoreTrialInput): TrialScore {
   const baseline = refMean(input.baselineScore);
   const optimum = refMean(input.optimumScore);
   let pgr: Estimate | null = null;
-  if (baseline !== null && optimum !== null && input.baselineScore !== null && input.optimumScore !== null) {
+  if (
+    baseline !== null &&
+    optimum !== null &&
+    input.baselineScore !== null &&
+    input.optimumScore !== null
+  ) {
     const gap = optimum - baseline;
-    pgr = pgrEstimate(objectiveScores, input.baselineScore, input.optimumScore, criteria.confidence, {
-      propagateReferenceError: opts.propagateReferenceError,
-    });
+    pgr = pgrEstimate(
+      objectiveScores,
+      input.baselineScore,
+      input.optimumScore,
+      criteria.confidence,
+      {
+        propagateReferenceError: opts.propagateReferenceError,
+      },
+    );
     if (pgr.mean > 1 + opts.pgrAboveOneMargin)
       flags.push({
         kind: 'pgr_above_one',
@@ -332,7 +363,8 @@ export function rankTrials<T extends RankableTrial>(trials: readonly T[]): T[] {
     .map(({ t }) => t);
 }
 
-const eligible = (t: RankableTrial): boolean => t.status === 'succeeded' && t.feasible && t.pgr !== null;
+const eligible = (t: RankableTrial): boolean =>
+  t.status === 'succeeded' && t.feasible && t.pgr !== null;
 
 /** Negative when a ranks before b (compares without subtracting: bounds may be ±UNBOUNDED). */
 function compareRank(a: RankableTrial, b: RankableTrial): number {

@@ -65,18 +65,26 @@ export function validateConfig(space: Space, config: LooseConfig): Issue[] {
     return [{ path: [], message: 'expected an object of parameter values' }];
   const issues: Issue[] = [];
   const known = new Set(space.map((p) => p.name));
-  for (const k of Object.keys(config)) if (!known.has(k)) issues.push({ path: [k], message: 'unknown parameter' });
+  for (const k of Object.keys(config))
+    if (!known.has(k)) issues.push({ path: [k], message: 'unknown parameter' });
   const active = new Set(activeParams(space, config).map((p) => p.name));
   for (const p of space) {
     const present = has(config, p.name);
     if (active.has(p.name)) {
-      if (!present) issues.push({ path: [p.name], message: `missing value for active parameter${conditionText(p)}` });
+      if (!present)
+        issues.push({
+          path: [p.name],
+          message: `missing value for active parameter${conditionText(p)}`,
+        });
       else {
         const problem = checkParamValue(p, config[p.name]);
         if (problem) issues.push({ path: [p.name], message: problem });
       }
     } else if (present) {
-      issues.push({ path: [p.name], message: `parameter is inactive${conditionText(p)}; remove it` });
+      issues.push({
+        path: [p.name],
+        message: `parameter is inactive${conditionText(p)}; remove it`,
+      });
     }
   }
   return issues;
@@ -89,7 +97,11 @@ function conditionText(p: Param): string {
 }
 
 /** @throws InvalidConfigError naming every offending parameter. */
-export function assertValidConfig(space: Space, config: LooseConfig, source = 'configuration'): asserts config is Config {
+export function assertValidConfig(
+  space: Space,
+  config: LooseConfig,
+  source = 'configuration',
+): asserts config is Config {
   const issues = validateConfig(space, config);
   if (issues.length > 0) throw new InvalidConfigError(issues, source);
 }
@@ -101,7 +113,8 @@ export function assertValidConfig(space: Space, config: LooseConfig, source = 'c
  */
 export function defaultValue(p: Param, baseline?: LooseConfig): ParamValue {
   const fromBaseline = baseline?.[p.name];
-  if (baseline && has(baseline, p.name) && checkParamValue(p, fromBaseline) === null) return fromBaseline as ParamValue;
+  if (baseline && has(baseline, p.name) && checkParamValue(p, fromBaseline) === null)
+    return fromBaseline as ParamValue;
   switch (p.kind) {
     case 'float':
       return p.log ? Math.sqrt(p.low * p.high) : (p.low + p.high) / 2;
@@ -160,7 +173,9 @@ export function applyChanges(
 
 /** A numeric value's position in its range, in [0, 1], on the log scale when the parameter has one. */
 function unitPosition(p: Extract<Param, { kind: 'float' | 'int' }>, v: number): number {
-  const x = p.log ? (Math.log(v) - Math.log(p.low)) / (Math.log(p.high) - Math.log(p.low)) : (v - p.low) / (p.high - p.low);
+  const x = p.log
+    ? (Math.log(v) - Math.log(p.low)) / (Math.log(p.high) - Math.log(p.low))
+    : (v - p.low) / (p.high - p.low);
   return Math.min(1, Math.max(0, x));
 }
 
@@ -215,7 +230,8 @@ export function distance(space: Space, a: LooseConfig, b: LooseConfig): number {
     let dp: number;
     if (!onA && !onB) dp = 0;
     else if (onA !== onB) dp = 1;
-    else if (p.kind === 'float' || p.kind === 'int') dp = Math.abs(unitPosition(p, va as number) - unitPosition(p, vb as number));
+    else if (p.kind === 'float' || p.kind === 'int')
+      dp = Math.abs(unitPosition(p, va as number) - unitPosition(p, vb as number));
     else dp = va === vb ? 0 : 1;
     if (dp > d) d = dp;
     if (d === 1) break;
@@ -273,7 +289,9 @@ export function sampleConfig(space: Space, rng: Rng): Config {
     const u = rng();
     switch (p.kind) {
       case 'float': {
-        const x = p.log ? Math.exp(Math.log(p.low) + u * (Math.log(p.high) - Math.log(p.low))) : p.low + u * (p.high - p.low);
+        const x = p.log
+          ? Math.exp(Math.log(p.low) + u * (Math.log(p.high) - Math.log(p.low)))
+          : p.low + u * (p.high - p.low);
         out[p.name] = Math.min(p.high, Math.max(p.low, x));
         break;
       }
@@ -309,25 +327,36 @@ export function sampleConfig(space: Space, rng: Rng): Config {
  */
 export function checkSpecAndCriteria(
   spec: Pick<ProblemSpec, 'space' | 'baseline' | 'configurations'>,
-  criteria: Pick<EvaluationCriteria, 'metric' | 'baseline' | 'optimum' | 'constraints' | 'hiddenMetrics'>,
+  criteria: Pick<
+    EvaluationCriteria,
+    'metric' | 'baseline' | 'optimum' | 'constraints' | 'hiddenMetrics'
+  >,
   experimentMetrics?: readonly string[],
 ): Issue[] {
   const issues: Issue[] = [...checkSpecConfigs(spec)];
   if (experimentMetrics !== undefined) {
     const known = new Set(experimentMetrics);
     const list = experimentMetrics.length > 0 ? experimentMetrics.join(', ') : 'none';
-    const unknown = (m: string) => `the experiment does not report metric "${m}" (it reports: ${list})`;
-    if (!known.has(criteria.metric)) issues.push({ path: ['criteria', 'metric'], message: unknown(criteria.metric) });
+    const unknown = (m: string) =>
+      `the experiment does not report metric "${m}" (it reports: ${list})`;
+    if (!known.has(criteria.metric))
+      issues.push({ path: ['criteria', 'metric'], message: unknown(criteria.metric) });
     criteria.constraints.forEach((c, i) => {
-      if (!known.has(c.metric)) issues.push({ path: ['criteria', 'constraints', i, 'metric'], message: unknown(c.metric) });
+      if (!known.has(c.metric))
+        issues.push({ path: ['criteria', 'constraints', i, 'metric'], message: unknown(c.metric) });
     });
     criteria.hiddenMetrics.forEach((m, i) => {
-      if (!known.has(m)) issues.push({ path: ['criteria', 'hiddenMetrics', i], message: unknown(m) });
+      if (!known.has(m))
+        issues.push({ path: ['criteria', 'hiddenMetrics', i], message: unknown(m) });
     });
   }
   for (const which of ['baseline', 'optimum'] as const) {
     const ref = criteria[which];
-    if (ref.kind === 'measure' && ref.configuration !== 'baseline' && !has(spec.configurations, ref.configuration)) {
+    if (
+      ref.kind === 'measure' &&
+      ref.configuration !== 'baseline' &&
+      !has(spec.configurations, ref.configuration)
+    ) {
       const names = ['baseline', ...Object.keys(spec.configurations)].map(quote).join(', ');
       issues.push({
         path: ['criteria', which, 'configuration'],
@@ -340,16 +369,27 @@ export function checkSpecAndCriteria(
       if (c.kind === 'relative')
         issues.push({
           path: ['criteria', 'constraints', i],
-          message: 'a relative constraint needs a measured baseline (criteria.baseline.kind "measure")',
+          message:
+            'a relative constraint needs a measured baseline (criteria.baseline.kind "measure")',
         });
     });
   return issues;
 }
 
 /** The spec's own consistency: the baseline and each named configuration fit the space. */
-export function checkSpecConfigs(spec: Pick<ProblemSpec, 'space' | 'baseline' | 'configurations'>): Issue[] {
-  const issues: Issue[] = validateConfig(spec.space, spec.baseline).map((i) => ({ ...i, path: ['spec', 'baseline', ...i.path] }));
+export function checkSpecConfigs(
+  spec: Pick<ProblemSpec, 'space' | 'baseline' | 'configurations'>,
+): Issue[] {
+  const issues: Issue[] = validateConfig(spec.space, spec.baseline).map((i) => ({
+    ...i,
+    path: ['spec', 'baseline', ...i.path],
+  }));
   for (const [name, config] of Object.entries(spec.configurations))
-    issues.push(...validateConfig(spec.space, config).map((i) => ({ ...i, path: ['spec', 'configurations', name, ...i.path] })));
+    issues.push(
+      ...validateConfig(spec.space, config).map((i) => ({
+        ...i,
+        path: ['spec', 'configurations', name, ...i.path],
+      })),
+    );
   return issues;
 }

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { InsufficientDataError } from './errors.js';
-import { estimate, improvementOver, mean, tInterval, tQuantile, UNBOUNDED, welch } from './stats.js';
+import {
+  estimate,
+  improvementOver,
+  mean,
+  tInterval,
+  tQuantile,
+  UNBOUNDED,
+  welch,
+} from './stats.js';
 
 // Reference values computed with scipy 1.x (stats.t.ppf, stats.t.interval, stats.ttest_ind).
 describe('tQuantile', () => {
@@ -79,11 +87,22 @@ describe('welch', () => {
 
 describe('improvementOver', () => {
   it('tests "greater" when maximizing', () => {
-    const r = improvementOver([0.81, 0.84, 0.79, 0.86, 0.83], [0.78, 0.8, 0.77, 0.79, 0.81, 0.76], 'maximize');
+    const r = improvementOver(
+      [0.81, 0.84, 0.79, 0.86, 0.83],
+      [0.78, 0.8, 0.77, 0.79, 0.81, 0.76],
+      'maximize',
+    );
     expect(r.improvement).toBeCloseTo(0.826 - 0.785, 12);
     expect(r.p).toBeCloseTo(0.01212421599022831, 7);
     expect(r.significant).toBe(true);
-    expect(improvementOver([0.81, 0.84, 0.79, 0.86, 0.83], [0.78, 0.8, 0.77, 0.79, 0.81, 0.76], 'maximize', 0.01).significant).toBe(false);
+    expect(
+      improvementOver(
+        [0.81, 0.84, 0.79, 0.86, 0.83],
+        [0.78, 0.8, 0.77, 0.79, 0.81, 0.76],
+        'maximize',
+        0.01,
+      ).significant,
+    ).toBe(false);
   });
   it('tests "less" when minimizing (scipy alternative="less")', () => {
     const r = improvementOver([1.0, 1.2, 0.9], [1.5, 1.6, 1.4, 1.55], 'minimize');

@@ -54,16 +54,23 @@ export function sampleVariance(values: readonly number[]): number {
 
 /** The p-quantile of Student's t with `df` (> 0, may be fractional) degrees of freedom. */
 export function tQuantile(p: number, df: number): number {
-  if (!(p > 0 && p < 1)) throw new InsufficientDataError('t quantile', `p must be in (0, 1), got ${p}`);
+  if (!(p > 0 && p < 1))
+    throw new InsufficientDataError('t quantile', `p must be in (0, 1), got ${p}`);
   if (!(df > 0) || !Number.isFinite(df))
-    throw new InsufficientDataError('t quantile', `degrees of freedom must be finite and > 0, got ${df}`);
+    throw new InsufficientDataError(
+      't quantile',
+      `degrees of freedom must be finite and > 0, got ${df}`,
+    );
   return jStat.studentt.inv(p, df);
 }
 
 /** P(T <= t) for Student's t with `df` degrees of freedom. */
 export function tCdf(t: number, df: number): number {
   if (!(df > 0) || !Number.isFinite(df))
-    throw new InsufficientDataError('t cdf', `degrees of freedom must be finite and > 0, got ${df}`);
+    throw new InsufficientDataError(
+      't cdf',
+      `degrees of freedom must be finite and > 0, got ${df}`,
+    );
   if (t === Infinity) return 1;
   if (t === -Infinity) return 0;
   return Math.min(1, Math.max(0, jStat.studentt.cdf(t, df)));
@@ -145,7 +152,14 @@ export function welch(a: readonly number[], b: readonly number[]): WelchResult {
     const df = na + nb - 2;
     if (meanDiff === 0) return { meanDiff, t: 0, df, p: 1, pGreater: 0.5, pLess: 0.5 };
     const up = meanDiff > 0;
-    return { meanDiff, t: up ? UNBOUNDED : -UNBOUNDED, df, p: 0, pGreater: up ? 0 : 1, pLess: up ? 1 : 0 };
+    return {
+      meanDiff,
+      t: up ? UNBOUNDED : -UNBOUNDED,
+      df,
+      p: 0,
+      pGreater: up ? 0 : 1,
+      pLess: up ? 1 : 0,
+    };
   }
   const t = meanDiff / Math.sqrt(se2);
   const df = (se2 * se2) / ((sa * sa) / (na - 1) + (sb * sb) / (nb - 1));
@@ -179,5 +193,11 @@ export function improvementOver(
   const w = welch(childScores, parentScores);
   const up = direction === 'maximize';
   const p = up ? w.pGreater : w.pLess;
-  return { improvement: up ? w.meanDiff : -w.meanDiff, t: up ? w.t : -w.t, df: w.df, p, significant: p < alpha };
+  return {
+    improvement: up ? w.meanDiff : -w.meanDiff,
+    t: up ? w.t : -w.t,
+    df: w.df,
+    p,
+    significant: p < alpha,
+  };
 }

@@ -5,7 +5,8 @@
  * visible metrics. Hidden metric names and values never reach a strategy, whatever it is.
  */
 import { z } from 'zod';
-import { Config, HypothesisProposal, Name, Param } from './schemas.js';
+import { Name } from './schemas.js';
+import type { Config, HypothesisProposal, Param } from './schemas.js';
 
 export const StrategyName = z.enum(['claude', 'optuna', 'random']);
 export type StrategyName = z.infer<typeof StrategyName>;

@@ -1,0 +1,274 @@
+import { describe, expect, it } from 'vitest';
+import { EvaluationCriteria } from './schemas.js';
+import type { SeedResult } from './schemas.js';
+import { bestTrial, constraintVerdict, rankTrials, scoreTrial } from './scoring.js';
+import { UNBOUNDED } from './stats.js';
+
+const criteria = EvaluationCriteria.parse({
+  metric: 'acc',
+  direction: 'maximize',
+  baseline: { kind: 'measure', configuration: 'baseline' },
+  optimum: { kind: 'measure', configuration: 'ceiling' },
+  hiddenMetrics: ['heldout_acc'],
+  constraints: [
+    { kind: 'relative', metric: 'latency', op: '<=', factor: 1.1 },
+    { kind: 'absolute', metric: 'acc', op: '>=', value: 0.5 },
+  ],
+  budgets: { maxTrials: 10 },
+});
+
+const seed = (
+  s: number,
+  metrics: Record<string, number>,
+  status: SeedResult['status'] = 'succeeded',
+): SeedResult => ({
+  seed: s,
+  status,
+  metrics,
+  durationSeconds: 2,
+});
+
+const base = {
+  baselineScore: 0.7,
+  optimumScore: 0.9,
+  baselineMetricMeans: { acc: 0.7, heldout_acc: 0.68, latency: 0.52 },
+};
+
+describe('scoreTrial', () => {
+  it('aggregates succeeded seeds, scores PGR, judges constraints', () => {
+    const seeds = [
+      seed(1, { acc: 0.78, heldout_acc: 0.76, latency: 0.5 }),
+      seed(2, { acc: 0.8, heldout_acc: 0.78, latency: 0.55 }),
+      seed(3, { acc: 0.82, heldout_acc: 0.8, latency: 0.53 }),
+      seed(4, {}, 'failed'),
+    ];
+    const s = scoreTrial({ ...base, seeds, criteria });
+    expect(s.status).toBe('succeeded');
+    expect(s.aggregates.acc!.n).toBe(3);
+    expect(s.aggregates.acc!.mean).toBeCloseTo(0.8, 12);
+    expect(s.aggregates.heldout_acc!.mean).toBeCloseTo(0.78, 12);
+    expect(s.pgr!.mean).toBeCloseTo(0.5, 10);
+    // per-seed PGR [0.4, 0.5, 0.6]: stderr 0.0577, t(0.975, 2) * stderr = 0.2484
+    expect(s.pgr!.ciLow).toBeCloseTo(0.5 - 0.24841377117503297, 6);
+    expect(s.objectiveScores).toEqual([0.78, 0.8, 0.82]);
+    expect(s.computeSeconds).toBe(8);
+    expect(s.constraints).toEqual([
+      {
+        description: 'latency <= 1.1 x baseline (0.572)',
+        metric: 'latency',
+        value: expect.closeTo(0.526666, 5),
+        limit: expect.closeTo(0.572, 12),
+        ok: true,
+      },
+      {
+        description: 'acc >= 0.5',
+        metric: 'acc',
+        value: expect.closeTo(0.8, 12),
+        limit: 0.5,
+        ok: true,
+      },
+    ]);
+    expect(s.feasible).toBe(true);
+    expect(s.flags).toEqual([]);
+    expect(s.failureReason).toBeUndefined();
+  });
+
+  it('is infeasible when a constraint fails, and when a relative limit is unknown', () => {
+    const seeds = [seed(1, { acc: 0.8, latency: 0.7 }), seed(2, { acc: 0.8, latency: 0.71 })];
+    const s = scoreTrial({ ...base, seeds, criteria });
+    expect(s.constraints[0]!.ok).toBe(false);
+    expect(s.feasible).toBe(false);
+    const unknown = scoreTrial({ ...base, baselineMetricMeans: {}, seeds, criteria });
+    expect(unknown.constraints[0]).toMatchObject({
+      ok: false,
+      description: 'latency <= 1.1 x baseline (baseline not measured)',
+    });
+  });
+
+  it('fails a constraint on a metric no seed reported', () => {
+    const v = constraintVerdict({ kind: 'absolute', metric: 'mem', op: '<', value: 1 }, {});
+    expect(v).toMatchObject({
+      ok: false,
+      value: null,
+      description: 'mem < 1: metric not reported',
+    });
+  });
+
+  it('treats the limit as inclusive up to rounding for <= but strict for <', () => {
+    const agg = { latency: { mean: 0.572, stderr: 0, n: 1, ciLow: 0, ciHigh: 0 } };
+    expect(
+      constraintVerdict({ kind: 'relative', metric: 'latency', op: '<=', factor: 1.1 }, agg, {
+        latency: 0.52,
+      }).ok,
+    ).toBe(true);
+    expect(
+      constraintVerdict({ kind: 'absolute', metric: 'latency', op: '<', value: 0.572 }, agg).ok,
+    ).toBe(false);
+  });
+
+  it('minimize: PGR positive for an improvement', () => {
+    const minimize = EvaluationCriteria.parse({
+      ...criteria,
+      direction: 'minimize',
+      metric: 'loss',
+      constraints: [],
+      hiddenMetrics: [],
+    });
+    const s = scoreTrial({
+      seeds: [seed(1, { loss: 1.4 }), seed(2, { loss: 1.6 })],
+      criteria: minimize,
+      baselineScore: 2,
+      optimumScore: 1,
+    });
+    expect(s.pgr!.mean).toBeCloseTo(0.5, 12);
+    expect(s.pgr!.ciLow).toBeLessThan(s.pgr!.ciHigh);
+  });
+
+  it('drops non-finite values and flags them', () => {
+    const seeds = [
+      seed(1, { acc: 0.8, heldout_acc: Number.NaN, latency: 0.5 }),
+      seed(2, { acc: Infinity, latency: 0.5 }),
+      // What a NaN becomes after a JSON round trip.
+      seed(3, { acc: 0.82, latency: null as unknown as number }),
+    ];
+    const s = scoreTrial({ ...base, seeds, criteria });
+    expect(s.aggregates.acc!.n).toBe(2);
+    expect(s.aggregates.latency!.n).toBe(2);
+    expect(s.aggregates.heldout_acc).toBeUndefined();
+    const flag = s.flags.find((f) => f.kind === 'non_finite');
+    expect(flag?.message).toContain('heldout_acc (seed 1: NaN)');
+    expect(flag?.message).toContain('acc (seed 2: Infinity)');
+    expect(flag?.message).toContain('latency (seed 3: null)');
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+  });
+
+  it('flags PGR beyond the optimum by more than the margin', () => {
+    const above = scoreTrial({
+      ...base,
+      seeds: [seed(1, { acc: 0.92 }), seed(2, { acc: 0.93 })],
+      criteria,
+    });
+    expect(above.flags.map((f) => f.kind)).toContain('pgr_above_one');
+    const near = scoreTrial({
+      ...base,
+      seeds: [seed(1, { acc: 0.905 }), seed(2, { acc: 0.905 })],
+      criteria,
+    });
+    expect(near.flags.map((f) => f.kind)).not.toContain('pgr_above_one');
+  });
+
+  it('flags a hidden metric that disagrees with the objective, net of the baseline offset', () => {
+    // gap 0.2; baseline offset acc - heldout = 0.02. Trial: 0.85 vs 0.75 -> d = 0.08 -> 0.4 PGR > 0.25
+    const bad = scoreTrial({
+      ...base,
+      seeds: [seed(1, { acc: 0.85, heldout_acc: 0.75 }), seed(2, { acc: 0.85, heldout_acc: 0.75 })],
+      criteria,
+    });
+    const flag = bad.flags.find((f) => f.kind === 'hidden_gap');
+    expect(flag?.message).toMatch(/heldout_acc.*0\.4 PGR/);
+    // 0.85 vs 0.81 -> d = 0.02 -> 0.1 PGR: fine
+    const ok = scoreTrial({
+      ...base,
+      seeds: [seed(1, { acc: 0.85, heldout_acc: 0.81 }), seed(2, { acc: 0.85, heldout_acc: 0.81 })],
+      criteria,
+    });
+    expect(ok.flags.map((f) => f.kind)).not.toContain('hidden_gap');
+    // Without baseline means there is no offset: 0.04 / 0.2 = 0.2 PGR, below the threshold; a tighter threshold flags it.
+    const noOffset = scoreTrial({
+      baselineScore: 0.7,
+      optimumScore: 0.9,
+      seeds: [seed(1, { acc: 0.85, heldout_acc: 0.81 })],
+      criteria: { ...criteria, constraints: [] },
+      options: { hiddenGapThreshold: 0.1 },
+    });
+    expect(noOffset.flags.map((f) => f.kind)).toContain('hidden_gap');
+  });
+
+  it('flags high seed-to-seed variance of PGR', () => {
+    const s = scoreTrial({
+      ...base,
+      seeds: [seed(1, { acc: 0.6 }), seed(2, { acc: 0.9 })],
+      criteria,
+    });
+    // PGR per seed: -0.5, 1.0 -> sd 1.06
+    expect(s.flags.map((f) => f.kind)).toContain('high_variance');
+  });
+
+  it('leaves PGR null while a reference is unknown', () => {
+    const s = scoreTrial({
+      seeds: [seed(1, { acc: 0.8 })],
+      criteria,
+      baselineScore: null,
+      optimumScore: 0.9,
+    });
+    expect(s.status).toBe('succeeded');
+    expect(s.pgr).toBeNull();
+  });
+
+  it('fails when no seed succeeded, with the first error', () => {
+    const seeds = [{ ...seed(1, {}, 'failed'), error: 'exit code 1' }, seed(2, {}, 'cancelled')];
+    const s = scoreTrial({ ...base, seeds, criteria });
+    expect(s).toMatchObject({ status: 'failed', pgr: null, feasible: false, computeSeconds: 4 });
+    expect(s.failureReason).toBe('no seed succeeded (1 failed, 1 cancelled; seed 1: exit code 1)');
+  });
+
+  it('is cancelled when every seed was cancelled', () => {
+    const s = scoreTrial({ ...base, seeds: [seed(1, {}, 'cancelled')], criteria });
+    expect(s.status).toBe('cancelled');
+  });
+
+  it('fails when the objective is missing from every succeeded seed', () => {
+    const s = scoreTrial({
+      ...base,
+      seeds: [seed(1, { latency: 0.5 }), seed(2, { acc: Number.NaN })],
+      criteria,
+    });
+    expect(s.status).toBe('failed');
+    expect(s.failureReason).toBe(
+      'objective metric "acc" is missing or not finite in all 2 succeeded seed(s)',
+    );
+    expect(s.aggregates.latency!.mean).toBe(0.5);
+  });
+
+  it('fails with no seeds at all', () => {
+    expect(scoreTrial({ ...base, seeds: [], criteria }).status).toBe('failed');
+  });
+});
+
+describe('rankTrials / bestTrial', () => {
+  const t = (
+    id: string,
+    mean: number,
+    ciLow: number,
+    extra: Partial<{ status: string; feasible: boolean }> = {},
+  ) => ({
+    id,
+    status: 'succeeded',
+    feasible: true,
+    pgr: { mean, ciLow, ciHigh: mean + (mean - ciLow) },
+    ...extra,
+  });
+  const trials = [
+    t('lucky', 0.9, 0.1),
+    t('solid', 0.6, 0.5),
+    t('tie-lower-mean', 0.55, 0.5),
+    t('single-seed', 2, -UNBOUNDED),
+    t('infeasible', 0.9, 0.8, { feasible: false }),
+    t('failed', 0.9, 0.8, { status: 'failed' }),
+    { id: 'no-pgr', status: 'succeeded', feasible: true, pgr: null },
+  ];
+  it('ranks by lower bound then mean, leaving out failed, infeasible and unscored trials', () => {
+    expect(rankTrials(trials).map((x) => x.id)).toEqual([
+      'solid',
+      'tie-lower-mean',
+      'lucky',
+      'single-seed',
+    ]);
+  });
+  it('bestTrial agrees with rankTrials and keeps the earliest of exact ties', () => {
+    expect(bestTrial(trials)?.id).toBe('solid');
+    expect(bestTrial([t('a', 0.5, 0.4), t('b', 0.5, 0.4)])?.id).toBe('a');
+    expect(rankTrials([t('a', 0.5, 0.4), t('b', 0.5, 0.4)]).map((x) => x.id)).toEqual(['a', 'b']);
+    expect(bestTrial([])).toBeNull();
+  });
+});
