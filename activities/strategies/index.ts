@@ -1,0 +1,101 @@
+/**
+ * The strategy activities: one entry point, `proposeHypotheses`, that dispatches on the view's
+ * strategy (claude, optuna, random), and `estimateStrategyCost` for the workflow's dollar budget.
+ * Built by {@link createStrategyActivities} from injected clients; the worker wires real ones.
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { stripHidden, type StrategyResult, type StrategyView } from '../../domain/strategy.js';
+import { estimateCallCost, proposeClaude, type ClaudeStrategyOptions, type CostEstimate } from './claude.js';
+import { proposeOptuna } from './optuna.js';
+import { OptunaService, OptunaServiceError } from './optuna-service.js';
+import type { ModelPrice } from './pricing.js';
+import { UnknownModelPricingError } from './pricing.js';
+import type { PromptLimits } from './prompt.js';
+import { Redactor } from './prompt.js';
+import { proposeRandom } from './random.js';
+
+export interface StrategyDeps {
+  /** Builds an Anthropic client; required only by campaigns that use the claude strategy. */
+  anthropic?: () => Anthropic;
+  /**
+   * The Optuna service. Pass one to own its lifetime (close it on worker shutdown); when absent
+   * one is created on first use, and its process ends with the worker (stdin closes).
+   */
+  optuna?: OptunaService;
+  /** Price table for Claude models. @default MODEL_PRICES */
+  prices?: Readonly<Record<string, ModelPrice>>;
+  /** Claude request options. */
+  claude?: Pick<ClaudeStrategyOptions, 'timeoutMs' | 'maxRetries'> & { limits?: PromptLimits };
+}
+
+export function createStrategyActivities(deps: StrategyDeps = {}) {
+  let optuna = deps.optuna;
+  const optunaService = (): OptunaService => (optuna ??= new OptunaService());
+
+  return {
+    /**
+     * Proposes `view.count` hypotheses. Hidden metrics are stripped again here (defence in
+     * depth) and redacted from any free text before a prompt is built.
+     *
+     * Returns `fatalError` for what no retry can fix (bad API key, invalid request, unknown model
+     * price, missing Python environment); throws for what may pass (rate limits, outages, a
+     * crashed Optuna process), so the activity's retry policy applies.
+     */
+    async proposeHypotheses(view: StrategyView, hidden: string[]): Promise<StrategyResult> {
+      const redactor = Redactor.forView(view, hidden);
+      const safe = stripHidden(view, hidden);
+      switch (safe.strategy.name) {
+        case 'random':
+          return proposeRandom(safe);
+        case 'optuna':
+          try {
+            return await proposeOptuna(safe, optunaService());
+          } catch (err) {
+            if (err instanceof OptunaServiceError && err.permanent) {
+              return { proposals: [], dropped: [], notes: [], dollars: 0, authors: [], fatalError: err.message };
+            }
+            throw err;
+          }
+        case 'claude': {
+          if (!deps.anthropic) {
+            return {
+              proposals: [],
+              dropped: [],
+              notes: [],
+              dollars: 0,
+              authors: [],
+              fatalError: 'the claude strategy needs an Anthropic API key: set ANTHROPIC_API_KEY for the worker (or use the optuna strategy)',
+            };
+          }
+          return proposeClaude(safe, redactor, {
+            client: deps.anthropic,
+            ...(deps.prices ? { prices: deps.prices } : {}),
+            ...(deps.claude?.timeoutMs !== undefined ? { timeoutMs: deps.claude.timeoutMs } : {}),
+            ...(deps.claude?.maxRetries !== undefined ? { maxRetries: deps.claude.maxRetries } : {}),
+            ...(deps.claude?.limits ? { limits: deps.claude.limits } : {}),
+          });
+        }
+      }
+    },
+
+    /**
+     * What the next proposeHypotheses call may cost in US dollars (zero except for claude). The
+     * workflow should not call proposeHypotheses when `maxDollars` exceeds the dollars left; the
+     * claude strategy also skips any single request that could overspend `view.budgetLeft.dollars`.
+     * An unknown model gives `error` rather than a throw.
+     */
+    async estimateStrategyCost(view: StrategyView, hidden: string[] = []): Promise<CostEstimate & { error?: string }> {
+      try {
+        return estimateCallCost(stripHidden(view, hidden), deps.prices, deps.claude?.limits);
+      } catch (err) {
+        if (err instanceof UnknownModelPricingError) return { calls: 0, expectedDollars: 0, maxDollars: 0, error: err.message };
+        throw err;
+      }
+    },
+  };
+}
+
+export type StrategyActivities = ReturnType<typeof createStrategyActivities>;
+export { OptunaService, OptunaServiceError } from './optuna-service.js';
+export { MODEL_PRICES, UnknownModelPricingError, usageDollars } from './pricing.js';
+export { estimateCallCost, type CostEstimate } from './claude.js';
