@@ -1,0 +1,209 @@
+/**
+ * MLflow as the permanent record: an experiment per problem, a parent run per campaign, a nested
+ * run per trial with lineage tags. Every call is idempotent, so Temporal's retries (which wait
+ * out an MLflow outage) never leave a second run for the same campaign or trial.
+ */
+import type { MlflowClient } from '../mlflow-ts-client/index.js';
+import type { Actor, CriteriaVersion, ProblemSpec, SeedResult } from '../domain/schemas.js';
+import type { StrategyConfig } from '../domain/strategy.js';
+import type { CampaignReport, TrialSummary } from '../workflows/types.js';
+import { renderReportMarkdown } from '../workflows/report.js';
+
+export const TAG = {
+  kind: 'gaplab.kind',
+  campaignId: 'gaplab.campaignId',
+  problemId: 'gaplab.problemId',
+  trialKey: 'gaplab.trialKey',
+  trialId: 'gaplab.trialId',
+  trialKind: 'gaplab.trialKind',
+  parentTrialId: 'gaplab.parentTrialId',
+  title: 'gaplab.hypothesis.title',
+  rationale: 'gaplab.hypothesis.rationale',
+  expectedEffect: 'gaplab.hypothesis.expectedEffect',
+  author: 'gaplab.author',
+  authorKind: 'gaplab.authorKind',
+  status: 'gaplab.status',
+  failureReason: 'gaplab.failureReason',
+  flags: 'gaplab.flags',
+  hiddenMetrics: 'gaplab.hiddenMetrics',
+  strategy: 'gaplab.strategy',
+  criteriaVersion: 'gaplab.criteriaVersion',
+  stopReason: 'gaplab.stopReason',
+  startedBy: 'gaplab.startedBy',
+} as const;
+
+export const experimentName = (problemId: string) => `gaplab/${problemId}`;
+
+export interface RecordingDeps {
+  mlflow: MlflowClient;
+}
+
+export interface RecordCampaignStartInput {
+  campaignId: string;
+  problem: ProblemSpec;
+  criteria: CriteriaVersion;
+  strategy: StrategyConfig;
+  startedBy: Actor;
+  seed: number;
+}
+
+export interface RecordTrialInput {
+  campaignId: string;
+  problemId: string;
+  experimentId: string;
+  parentRunId: string;
+  trial: TrialSummary;
+  seeds: SeedResult[];
+  hiddenMetrics: string[];
+}
+
+export interface RecordCampaignEndInput {
+  campaignId: string;
+  parentRunId: string;
+  report: CampaignReport;
+}
+
+const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+export function createRecordingActivities({ mlflow }: RecordingDeps) {
+  /** Runs tagged key=value, oldest first; duplicates from a racing retry are deleted. */
+  async function findUnique(experimentId: string, key: string, value: string): Promise<string | undefined> {
+    const runs = await mlflow.searchAllRuns({
+      experimentIds: [experimentId],
+      filter: `tags.\`${key}\` = ${q(value)}`,
+      orderBy: ['attributes.start_time ASC'],
+    });
+    const sorted = runs.sort((a, b) => (a.info.startTime ?? 0) - (b.info.startTime ?? 0) || a.info.runId.localeCompare(b.info.runId));
+    for (const extra of sorted.slice(1)) await mlflow.deleteRun(extra.info.runId);
+    return sorted[0]?.info.runId;
+  }
+
+  async function getOrCreateRun(
+    experimentId: string,
+    key: string,
+    value: string,
+    create: () => Promise<string>,
+  ): Promise<string> {
+    const existing = await findUnique(experimentId, key, value);
+    if (existing) return existing;
+    await create();
+    // Two attempts racing (a retry after a timeout) may both have created one: keep the oldest.
+    return (await findUnique(experimentId, key, value))!;
+  }
+
+  return {
+    async recordCampaignStart(input: RecordCampaignStartInput): Promise<{ experimentId: string; runId: string }> {
+      const experimentId = await mlflow.getOrCreateExperiment(experimentName(input.problem.id), {
+        tags: { [TAG.problemId]: input.problem.id, 'mlflow.note.content': input.problem.question },
+      });
+      const runId = await getOrCreateRun(experimentId, TAG.campaignId, input.campaignId, async () => {
+        const run = await mlflow.createRun({
+          experimentId,
+          runName: input.campaignId,
+          tags: {
+            [TAG.kind]: 'campaign',
+            [TAG.campaignId]: input.campaignId,
+            [TAG.problemId]: input.problem.id,
+            [TAG.strategy]: input.strategy.name,
+            [TAG.criteriaVersion]: String(input.criteria.version),
+            [TAG.startedBy]: `${input.startedBy.name} (${input.startedBy.role})`,
+            [TAG.hiddenMetrics]: input.criteria.criteria.hiddenMetrics.join(','),
+          },
+        });
+        return run.info.runId;
+      });
+      await mlflow.logBatch(runId, {
+        params: {
+          strategy: input.strategy.name,
+          criteria_version: input.criteria.version,
+          seed: input.seed,
+          objective: input.criteria.criteria.metric,
+          direction: input.criteria.criteria.direction,
+          seeds_per_trial: input.criteria.criteria.seedsPerTrial,
+          target_pgr: input.criteria.criteria.targetPgr,
+        },
+      });
+      await mlflow.uploadArtifact(runId, 'problem.json', JSON.stringify(input.problem, null, 2), 'application/json');
+      await mlflow.uploadArtifact(runId, 'criteria.json', JSON.stringify(input.criteria, null, 2), 'application/json');
+      await mlflow.uploadArtifact(runId, 'strategy.json', JSON.stringify(input.strategy, null, 2), 'application/json');
+      return { experimentId, runId };
+    },
+
+    async recordTrial(input: RecordTrialInput): Promise<{ runId: string }> {
+      const t = input.trial;
+      const key = `${input.campaignId}/${t.id}`;
+      const runId = await getOrCreateRun(input.experimentId, TAG.trialKey, key, async () => {
+        const run = await mlflow.createRun({
+          experimentId: input.experimentId,
+          parentRunId: input.parentRunId,
+          runName: `${t.id} ${t.title}`.slice(0, 250),
+          startTime: Date.parse(t.startedAt),
+          tags: {
+            [TAG.kind]: 'trial',
+            [TAG.trialKey]: key,
+            [TAG.campaignId]: input.campaignId,
+            [TAG.problemId]: input.problemId,
+            [TAG.trialId]: t.id,
+          },
+        });
+        return run.info.runId;
+      });
+      const run = await mlflow.getRun(runId);
+      if (run.info.status === 'FINISHED' || run.info.status === 'FAILED' || run.info.status === 'KILLED') return { runId };
+
+      const metrics: { key: string; value: number; step?: number }[] = [];
+      for (const [name, mean] of Object.entries(t.metrics)) metrics.push({ key: name, value: mean });
+      if (t.pgr) {
+        metrics.push({ key: 'pgr', value: t.pgr.mean }, { key: 'pgr_ci_low', value: t.pgr.ciLow }, { key: 'pgr_ci_high', value: t.pgr.ciHigh });
+      }
+      if (t.objective) metrics.push({ key: 'objective_stderr', value: t.objective.stderr });
+      metrics.push({ key: 'compute_seconds', value: t.computeSeconds });
+      input.seeds.forEach((s, i) => {
+        for (const [name, value] of Object.entries(s.metrics)) metrics.push({ key: `seed/${name}`, value, step: i });
+      });
+      await mlflow.logBatch(runId, {
+        metrics,
+        params: { ...t.params, gaplab_seeds: t.seeds.join(',') },
+        tags: {
+          [TAG.trialKind]: t.kind,
+          [TAG.parentTrialId]: t.parentTrialId ?? '',
+          [TAG.title]: t.title,
+          [TAG.rationale]: t.rationale,
+          [TAG.author]: t.author.name,
+          [TAG.authorKind]: t.author.kind,
+          [TAG.status]: t.status,
+          [TAG.flags]: t.flags.map((f) => f.kind).join(','),
+          [TAG.hiddenMetrics]: input.hiddenMetrics.join(','),
+          ...(t.failureReason ? { [TAG.failureReason]: t.failureReason } : {}),
+        },
+      });
+      await mlflow.uploadArtifact(runId, 'trial.json', JSON.stringify({ trial: t, seeds: input.seeds }, null, 2), 'application/json');
+      for (const s of input.seeds) {
+        if (s.logTail) await mlflow.uploadArtifact(runId, `logs/seed-${s.seed}.txt`, s.logTail);
+      }
+      await mlflow.updateRun(runId, {
+        status: t.status === 'succeeded' ? 'FINISHED' : t.status === 'cancelled' ? 'KILLED' : 'FAILED',
+        endTime: Date.parse(t.finishedAt),
+      });
+      return { runId };
+    },
+
+    async recordCampaignEnd(input: RecordCampaignEndInput): Promise<void> {
+      const r = input.report;
+      await mlflow.uploadArtifact(input.parentRunId, 'report.json', JSON.stringify(r, null, 2), 'application/json');
+      await mlflow.uploadArtifact(input.parentRunId, 'report.md', renderReportMarkdown(r), 'text/markdown');
+      const metrics: { key: string; value: number }[] = [
+        { key: 'trials', value: r.trials.total },
+        { key: 'dollars', value: r.ledger.dollars },
+        { key: 'compute_seconds', value: r.ledger.computeSeconds },
+      ];
+      if (r.best?.pgr) metrics.push({ key: 'best_pgr', value: r.best.pgr.mean }, { key: 'best_pgr_ci_low', value: r.best.pgr.ciLow });
+      if (r.verifiedPgr !== null) metrics.push({ key: 'verified_pgr', value: r.verifiedPgr });
+      await mlflow.logBatch(input.parentRunId, {
+        metrics,
+        tags: { [TAG.stopReason]: r.stopReason, ...(r.best ? { 'gaplab.bestTrialId': r.best.id } : {}) },
+      });
+      await mlflow.updateRun(input.parentRunId, { status: r.stopReason === 'error' ? 'FAILED' : 'FINISHED', endTime: Date.parse(r.finishedAt) });
+    },
+  };
+}

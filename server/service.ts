@@ -1,0 +1,338 @@
+/**
+ * The service layer: what the HTTP API, the CLI and the demo do to problems and campaigns,
+ * over the Temporal client. Input is parsed here (zod), roles are checked here, and Temporal
+ * errors come out as ServiceErrors with an HTTP status.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { formatPath } from '../domain/errors.js';
+import type { Actor, Budgets, CriteriaVersion, HypothesisProposalInput } from '../domain/schemas.js';
+import { Budgets as BudgetsSchema, ProblemSpec } from '../domain/schemas.js';
+import { checkSpecConfigs } from '../domain/space.js';
+import { StrategyConfig, type StrategyConfigInput } from '../domain/strategy.js';
+import type { ExperimentRegistry } from '../experiments/registry.js';
+import {
+  addNoteUpdate,
+  auditQuery,
+  campaignWorkflow,
+  changeBudgetsUpdate,
+  clearFlagUpdate,
+  decideUpdate,
+  injectHypothesisUpdate,
+  leaderboardQuery,
+  notebookQuery,
+  pauseUpdate,
+  pendingQuery,
+  reportQuery,
+  resumeUpdate,
+  statusQuery,
+  stopUpdate,
+  trialsQuery,
+} from '../workflows/campaign.js';
+import {
+  problemQuery,
+  problemWorkflow,
+  problemWorkflowId,
+  registerCampaignUpdate,
+  setCriteriaUpdate,
+  type CampaignRef,
+  type ProblemState,
+} from '../workflows/problem.js';
+import type { CampaignInput, CampaignReport, CampaignStatus, CampaignTiming, ExperimentInfo, TrialSummary } from '../workflows/types.js';
+import { fromTemporal, ServiceError } from './errors.js';
+
+export type Role = Actor['role'];
+
+export interface ServiceOptions {
+  client: Client;
+  registry: ExperimentRegistry;
+  /** Main task queue of the workers. @default 'gaplab' */
+  taskQueue?: string;
+  /** Record campaigns in MLflow. @default true */
+  mlflow?: boolean;
+  /** Campaigns carry the Gaplab* search attributes (registered on the server). @default false */
+  indexed?: boolean;
+  timing?: CampaignTiming;
+}
+
+export interface StartCampaignRequest {
+  problemId: string;
+  /** @default the latest version */
+  criteriaVersion?: number;
+  strategy: StrategyConfigInput;
+  seed?: number;
+  label?: string;
+  campaignId?: string;
+}
+
+export interface CampaignListItem {
+  campaignId: string;
+  problemId: string;
+  strategy: string;
+  criteriaVersion: number;
+  startedAt: string;
+  startedBy: Actor;
+  label?: string;
+  status: string;
+}
+
+function issuesMessage(issues: { path: PropertyKey[]; message: string }[], prefix: string): string {
+  return issues.map((i) => `${prefix}${formatPath(i.path)}: ${i.message}`).join('; ');
+}
+
+export function requireRole(actor: Actor, roles: Role[], what: string): void {
+  if (!roles.includes(actor.role)) throw new ServiceError('Forbidden', `${actor.name} (${actor.role}) may not ${what}`);
+}
+
+export class GaplabService {
+  readonly client: Client;
+  readonly registry: ExperimentRegistry;
+  private readonly taskQueue: string;
+  private readonly options: ServiceOptions;
+
+  constructor(options: ServiceOptions) {
+    this.client = options.client;
+    this.registry = options.registry;
+    this.taskQueue = options.taskQueue ?? 'gaplab';
+    this.options = options;
+  }
+
+  experimentInfo(name: string, taskQueue?: string): ExperimentInfo {
+    if (!this.registry.has(name)) {
+      throw new ServiceError('InvalidInput', `spec.experiment: unknown experiment "${name}" (registered: ${this.registry.names().join(', ')})`);
+    }
+    const e = this.registry.get(name);
+    return {
+      name: e.name,
+      description: e.description,
+      metrics: e.metrics.map((m) => ({ name: m.name, description: m.description })),
+      taskQueue: taskQueue ?? e.taskQueue ?? this.taskQueue,
+      timeoutSeconds: e.defaultTimeoutSeconds,
+    };
+  }
+
+  // ---- problems -----------------------------------------------------------------------------
+
+  async submitProblem(actor: Actor, input: unknown): Promise<ProblemState> {
+    requireRole(actor, ['researcher', 'pi'], 'submit problems');
+    const parsed = ProblemSpec.safeParse(input);
+    if (!parsed.success) throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'spec.'));
+    const spec = parsed.data;
+    const experiment = this.experimentInfo(spec.experiment, spec.taskQueue);
+    const issues = checkSpecConfigs(spec);
+    if (issues.length > 0) throw new ServiceError('InvalidInput', issuesMessage(issues, ''));
+    try {
+      await this.client.workflow.start(problemWorkflow, {
+        workflowId: problemWorkflowId(spec.id),
+        taskQueue: this.taskQueue,
+        args: [{ spec, experiment, createdBy: actor, createdAt: new Date().toISOString() }],
+      });
+    } catch (err) {
+      throw fromTemporal(err, `problem ${spec.id}`);
+    }
+    return this.getProblem(spec.id);
+  }
+
+  async getProblem(problemId: string): Promise<ProblemState> {
+    try {
+      return await this.client.workflow.getHandle(problemWorkflowId(problemId)).query(problemQuery);
+    } catch (err) {
+      throw fromTemporal(err, `problem ${problemId}`);
+    }
+  }
+
+  async listProblems(): Promise<ProblemState[]> {
+    const ids: string[] = [];
+    for await (const wf of this.client.workflow.list({ query: `WorkflowType = 'problemWorkflow' AND ExecutionStatus = 'Running'` })) {
+      ids.push(wf.workflowId.replace(/^problem:/, ''));
+    }
+    const problems = await Promise.all(ids.map((id) => this.getProblem(id).catch(() => null)));
+    return problems.filter((p): p is ProblemState => p !== null).sort((a, b) => a.spec.id.localeCompare(b.spec.id));
+  }
+
+  async setCriteria(actor: Actor, problemId: string, criteria: unknown, reason?: string): Promise<CriteriaVersion> {
+    requireRole(actor, ['pi'], 'set evaluation criteria');
+    if (criteria === null || typeof criteria !== 'object') throw new ServiceError('InvalidInput', 'criteria: expected an object');
+    await this.getProblem(problemId);
+    try {
+      return await this.client.workflow
+        .getHandle(problemWorkflowId(problemId))
+        .executeUpdate(setCriteriaUpdate, { args: [{ actor, criteria: criteria as never, ...(reason ? { reason } : {}) }] });
+    } catch (err) {
+      throw fromTemporal(err, `problem ${problemId}`);
+    }
+  }
+
+  // ---- campaigns ----------------------------------------------------------------------------
+
+  async startCampaign(actor: Actor, req: StartCampaignRequest): Promise<{ campaignId: string }> {
+    requireRole(actor, ['researcher', 'pi'], 'start campaigns');
+    const problem = await this.getProblem(req.problemId);
+    if (problem.criteria.length === 0) {
+      throw new ServiceError('Conflict', `problem ${req.problemId} has no evaluation criteria yet: a PI must set them first`);
+    }
+    const criteria =
+      req.criteriaVersion === undefined ? problem.criteria.at(-1)! : problem.criteria.find((c) => c.version === req.criteriaVersion);
+    if (!criteria) throw new ServiceError('NotFound', `criteriaVersion: problem ${req.problemId} has no criteria version ${req.criteriaVersion}`);
+    const strategy = StrategyConfig.safeParse(req.strategy);
+    if (!strategy.success) throw new ServiceError('InvalidInput', issuesMessage(strategy.error.issues, 'strategy.'));
+    if (strategy.data.name === 'claude' && !process.env.ANTHROPIC_API_KEY && !process.env.ANTHROPIC_BASE_URL) {
+      throw new ServiceError('InvalidInput', 'strategy.name: the claude strategy needs ANTHROPIC_API_KEY on the server and workers');
+    }
+    const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    const campaignId = req.campaignId ?? `${req.problemId}-${strategy.data.name}-${stamp}-${randomBytes(2).toString('hex')}`;
+    const seed = req.seed ?? randomBytes(3).readUIntBE(0, 3);
+    const experiment = this.experimentInfo(problem.spec.experiment, problem.spec.taskQueue);
+    const input: CampaignInput = {
+      campaignId,
+      problem: problem.spec,
+      criteria,
+      strategy: strategy.data,
+      experiment,
+      seed,
+      startedBy: actor,
+      mlflow: this.options.mlflow ?? true,
+      indexed: this.options.indexed ?? false,
+      ...(this.options.timing ? { timing: this.options.timing } : {}),
+    };
+    const ref: CampaignRef = {
+      campaignId,
+      strategy: strategy.data.name,
+      criteriaVersion: criteria.version,
+      startedBy: actor,
+      startedAt: new Date().toISOString(),
+      ...(req.label ? { label: req.label } : {}),
+    };
+    try {
+      await this.client.workflow.getHandle(problemWorkflowId(req.problemId)).executeUpdate(registerCampaignUpdate, { args: [{ actor, campaign: ref }] });
+      await this.client.workflow.start(campaignWorkflow, {
+        workflowId: campaignId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        memo: { problemId: req.problemId, strategy: strategy.data.name, criteriaVersion: criteria.version, startedBy: actor, label: req.label ?? '' },
+        ...(this.options.indexed
+          ? { searchAttributes: { GaplabProblem: [req.problemId], GaplabStrategy: [strategy.data.name], GaplabStatus: ['starting'] } }
+          : {}),
+      });
+    } catch (err) {
+      throw fromTemporal(err, `campaign ${campaignId}`);
+    }
+    return { campaignId };
+  }
+
+  async listCampaigns(filter: { problemId?: string; strategy?: string } = {}): Promise<CampaignListItem[]> {
+    const items: CampaignListItem[] = [];
+    for await (const wf of this.client.workflow.list({ query: `WorkflowType = 'campaignWorkflow'` })) {
+      const memo = (wf.memo ?? {}) as { problemId?: string; strategy?: string; criteriaVersion?: number; startedBy?: Actor; label?: string };
+      if (filter.problemId && memo.problemId !== filter.problemId) continue;
+      if (filter.strategy && memo.strategy !== filter.strategy) continue;
+      items.push({
+        campaignId: wf.workflowId,
+        problemId: memo.problemId ?? '',
+        strategy: memo.strategy ?? '',
+        criteriaVersion: memo.criteriaVersion ?? 0,
+        startedAt: wf.startTime.toISOString(),
+        startedBy: memo.startedBy ?? { name: 'unknown', role: 'system' },
+        ...(memo.label ? { label: memo.label } : {}),
+        status: wf.status.name,
+      });
+    }
+    // Continue-as-new leaves one entry per run: keep the newest of each campaign.
+    const seen = new Set<string>();
+    return items
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
+      .filter((i) => (seen.has(i.campaignId) ? false : (seen.add(i.campaignId), true)));
+  }
+
+  campaign(campaignId: string): WorkflowHandle<typeof campaignWorkflow> {
+    return this.client.workflow.getHandle<typeof campaignWorkflow>(campaignId);
+  }
+
+  private async query<T>(campaignId: string, fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.campaign(campaignId));
+    } catch (err) {
+      throw fromTemporal(err, `campaign ${campaignId}`);
+    }
+  }
+
+  status(campaignId: string): Promise<CampaignStatus> {
+    return this.query(campaignId, (h) => h.query(statusQuery));
+  }
+  trials(campaignId: string, opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] } = {}) {
+    return this.query(campaignId, (h) => h.query(trialsQuery, opts));
+  }
+  async trial(campaignId: string, trialId: string): Promise<{ trial: TrialSummary; lineage: TrialSummary[] }> {
+    const { trials } = await this.query(campaignId, (h) => h.query(trialsQuery, { limit: 1_000_000 }));
+    const byId = new Map(trials.map((t) => [t.id, t]));
+    const trial = byId.get(trialId);
+    if (!trial) throw new ServiceError('NotFound', `trial ${trialId} not found in campaign ${campaignId}`);
+    const lineage: TrialSummary[] = [];
+    for (let cur: TrialSummary | undefined = trial; cur && lineage.length < 10_000; cur = cur.parentTrialId ? byId.get(cur.parentTrialId) : undefined) {
+      lineage.unshift(cur);
+    }
+    return { trial, lineage };
+  }
+  leaderboard(campaignId: string, limit = 10) {
+    return this.query(campaignId, (h) => h.query(leaderboardQuery, { limit }));
+  }
+  pending(campaignId: string) {
+    return this.query(campaignId, (h) => h.query(pendingQuery));
+  }
+  audit(campaignId: string) {
+    return this.query(campaignId, (h) => h.query(auditQuery));
+  }
+  notebook(campaignId: string) {
+    return this.query(campaignId, (h) => h.query(notebookQuery));
+  }
+  async report(campaignId: string): Promise<CampaignReport | null> {
+    return this.query(campaignId, (h) => h.query(reportQuery));
+  }
+  /** Waits for the campaign to finish and returns its report. */
+  result(campaignId: string): Promise<CampaignReport> {
+    return this.query(campaignId, (h) => h.result());
+  }
+
+  // ---- control ------------------------------------------------------------------------------
+
+  private async update<R>(campaignId: string, fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<R>): Promise<R> {
+    await this.status(campaignId); // 404 for unknown campaigns before anything else
+    return this.query(campaignId, fn);
+  }
+
+  pause(actor: Actor, campaignId: string, reason?: string) {
+    requireRole(actor, ['researcher', 'pi'], 'pause campaigns');
+    return this.update(campaignId, (h) => h.executeUpdate(pauseUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }));
+  }
+  resume(actor: Actor, campaignId: string, reason?: string) {
+    requireRole(actor, ['researcher', 'pi'], 'resume campaigns');
+    return this.update(campaignId, (h) => h.executeUpdate(resumeUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }));
+  }
+  stop(actor: Actor, campaignId: string, opts: { reason?: string; cancelRunning?: boolean } = {}) {
+    requireRole(actor, ['pi'], 'stop campaigns');
+    return this.update(campaignId, (h) => h.executeUpdate(stopUpdate, { args: [{ actor, ...opts }] }));
+  }
+  changeBudgets(actor: Actor, campaignId: string, budgets: unknown, reason?: string): Promise<Budgets> {
+    requireRole(actor, ['pi'], 'change budgets');
+    const parsed = BudgetsSchema.partial().strict().safeParse(budgets);
+    if (!parsed.success) throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'budgets.'));
+    const change = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) as Partial<Budgets>;
+    return this.update(campaignId, (h) => h.executeUpdate(changeBudgetsUpdate, { args: [{ actor, budgets: change, ...(reason ? { reason } : {}) }] }));
+  }
+  decide(actor: Actor, campaignId: string, hypothesisId: string, decision: 'approve' | 'reject', reason?: string) {
+    requireRole(actor, ['pi'], 'approve or reject hypotheses');
+    return this.update(campaignId, (h) => h.executeUpdate(decideUpdate, { args: [{ actor, hypothesisId, decision, ...(reason ? { reason } : {}) }] }));
+  }
+  inject(actor: Actor, campaignId: string, proposal: HypothesisProposalInput) {
+    requireRole(actor, ['researcher', 'pi'], 'inject hypotheses');
+    return this.update(campaignId, (h) => h.executeUpdate(injectHypothesisUpdate, { args: [{ actor, proposal }] }));
+  }
+  addNote(actor: Actor, campaignId: string, text: string, trialId?: string) {
+    requireRole(actor, ['researcher', 'pi'], 'add notes');
+    return this.update(campaignId, (h) => h.executeUpdate(addNoteUpdate, { args: [{ actor, text, ...(trialId ? { trialId } : {}) }] }));
+  }
+  clearFlag(actor: Actor, campaignId: string, trialId: string, flag: string, reason: string) {
+    requireRole(actor, ['pi'], 'clear review flags');
+    return this.update(campaignId, (h) => h.executeUpdate(clearFlagUpdate, { args: [{ actor, trialId, flag, reason }] }));
+  }
+}

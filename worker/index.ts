@@ -1,0 +1,127 @@
+/**
+ * The gaplab worker: the one place that wires real clients into the activities. It polls the
+ * main task queue (workflows, strategies, recording, experiments) and, optionally, extra queues
+ * for experiments only (e.g. a GPU pool).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Anthropic from '@anthropic-ai/sdk';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { createExperimentActivities } from '../activities/experiment.js';
+import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
+import { MlflowClient } from '../mlflow-ts-client/index.js';
+import { STATE_DIR } from '../stack/paths.js';
+
+export const DEFAULT_TASK_QUEUE = 'gaplab';
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface WorkerOptions {
+  temporalAddress: string;
+  /** @default 'default' */
+  namespace?: string;
+  /** Main queue: workflows and every activity. @default 'gaplab' */
+  taskQueue?: string;
+  /** Extra queues this worker runs experiments from (and nothing else). */
+  experimentQueues?: string[];
+  /** Also poll the main queue. Off for experiment-only workers. @default true */
+  pollMain?: boolean;
+  mlflowUri: string;
+  /** Where experiment runs keep their files. @default <state>/runs */
+  workDir?: string;
+  /** Experiment runs at once on this worker (campaign budgets limit each campaign too). @default 16 */
+  maxConcurrentActivities?: number;
+  /** Pre-built workflow bundle (tests bundle once per suite). */
+  workflowBundle?: WorkflowBundle;
+  registry?: ExperimentRegistry;
+  /** Anthropic client factory; defaults to ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL from the environment. */
+  anthropic?: () => Anthropic;
+  identity?: string;
+  /** Seconds a shutdown waits for running activities before cancelling them. @default 10 */
+  shutdownGraceSeconds?: number;
+}
+
+export interface RunningWorker {
+  workers: Worker[];
+  /** Resolves when every worker has stopped. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+let bundlePromise: Promise<WorkflowBundle> | undefined;
+/** Bundles the workflow code once per process. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  return bundlePromise;
+}
+
+const quietLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
+export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
+  const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const namespace = opts.namespace ?? 'default';
+  const registry = opts.registry ?? (await loadRegistry());
+  const workDir = opts.workDir ?? path.join(STATE_DIR, 'runs');
+  const identity = opts.identity ?? `gaplab-worker@${os.hostname()}:${process.pid}`;
+  const mlflow = new MlflowClient({ trackingUri: opts.mlflowUri });
+  const anthropic =
+    opts.anthropic ??
+    (() =>
+      new Anthropic({
+        ...(process.env.ANTHROPIC_API_KEY ? { apiKey: process.env.ANTHROPIC_API_KEY } : {}),
+        ...(process.env.ANTHROPIC_BASE_URL ? { baseURL: process.env.ANTHROPIC_BASE_URL } : {}),
+      }));
+  const common = {
+    connection,
+    namespace,
+    identity,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 16,
+    shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
+  } as const;
+
+  const workers: Worker[] = [];
+  if (opts.pollMain !== false) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
+        workflowBundle: opts.workflowBundle ?? (await workflowBundle()),
+        activities: createActivities({
+          experiments: { registry, workDir },
+          strategies: { anthropic },
+          mlflow,
+        }),
+      }),
+    );
+  }
+  for (const queue of opts.experimentQueues ?? []) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: queue,
+        activities: createExperimentActivities({ registry, workDir }),
+      }),
+    );
+  }
+  if (workers.length === 0) throw new Error('the worker polls no task queue: enable the main queue or name experiment queues');
+
+  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    await connection.close();
+  });
+  return {
+    workers,
+    done,
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,842 @@
+/**
+ * The campaign's state and every decision over it, as a plain class: the workflow function
+ * only wires it to activities, timers and messages. Deterministic: time comes in as arguments.
+ */
+import { ApplicationFailure, condition } from '@temporalio/workflow';
+import {
+  canStartTrial as budgetAllowsTrial,
+  emptyLedger,
+  exhausted,
+  initialStagnation,
+  isStagnant,
+  remaining,
+  stepStagnation,
+  type StopReason,
+} from '../domain/budget.js';
+import { InvalidConfigError } from '../domain/errors.js';
+import type { Actor, Budgets, Config, Hypothesis, HypothesisProposalInput, SeedResult } from '../domain/schemas.js';
+import { Budgets as BudgetsSchema, HypothesisProposal } from '../domain/schemas.js';
+import { bestTrial, rankTrials, scoreTrial } from '../domain/scoring.js';
+import { applyChanges, findDuplicate } from '../domain/space.js';
+import type { Note, StrategyResult, StrategyView, TrialView } from '../domain/strategy.js';
+import type {
+  AuditEntry,
+  CampaignInput,
+  CampaignPhase,
+  CampaignReport,
+  CampaignStatus,
+  CarriedState,
+  PendingApproval,
+  ReferenceResult,
+  TrialSummary,
+  VerificationResult,
+} from './types.js';
+
+/** A trial about to run. */
+export interface TrialRequest {
+  id: string;
+  index: number;
+  kind: TrialSummary['kind'];
+  label?: string;
+  hypothesis: Hypothesis;
+  seeds: number[];
+  /** For verification: the trial it re-runs. */
+  verifies?: string;
+}
+
+const NOTEBOOK_LIMIT = 500;
+const AUDIT_LIMIT = 2000;
+const DROPPED_LIMIT = 500;
+/** Consecutive strategy calls that yield nothing runnable before the campaign gives up. */
+const EMPTY_ROUNDS_LIMIT = 3;
+const SEED_SPACE = 2 ** 31 - 1;
+
+const pad = (n: number) => String(n).padStart(4, '0');
+
+export class CampaignState {
+  readonly input: CampaignInput;
+  runs: number;
+  startedAtMs: number;
+  phase: CampaignPhase;
+  paused: boolean;
+  budgets: Budgets;
+  ledger: CarriedState['ledger'];
+  iteration: number;
+  nextTrialIndex: number;
+  trials: TrialSummary[];
+  references: CarriedState['references'];
+  notebook: Note[];
+  auditTrail: AuditEntry[];
+  pending: PendingApproval[];
+  queue: Hypothesis[];
+  stagnation: CarriedState['stagnation'];
+  dropped: CarriedState['dropped'];
+  emptyProposalRounds: number;
+  lastCallDollars: number;
+  mlflowParentRunId: string | undefined;
+  mlflowExperimentId: string | undefined;
+  stopRequest: CarriedState['stopRequest'];
+  stopReason: StopReason | undefined;
+  stopDetail: string | undefined;
+  verification: VerificationResult[];
+  report: CampaignReport | undefined;
+
+  /** Bumped on every change the main loop may be waiting for. */
+  version = 0;
+  private slotsInUse = 0;
+  private running = 0;
+  private hypothesisCounter = 0;
+  private idleReason: StopReason | undefined;
+  private strategyFailure: string | undefined;
+  private readonly trialIndex = new Map<string, TrialSummary>();
+
+  constructor(input: CampaignInput, nowMs: number) {
+    this.input = input;
+    const c = input.carried;
+    this.runs = c ? c.runs + 1 : 0;
+    this.startedAtMs = c?.startedAtMs ?? nowMs;
+    this.phase = c?.phase ?? 'starting';
+    this.paused = c?.paused ?? false;
+    this.budgets = c?.budgets ?? input.criteria.criteria.budgets;
+    this.ledger = c?.ledger ?? emptyLedger(nowMs);
+    this.iteration = c?.iteration ?? 0;
+    this.nextTrialIndex = c?.nextTrialIndex ?? 0;
+    this.trials = c?.trials ?? [];
+    this.references = c?.references ?? {};
+    this.notebook = c?.notebook ?? [];
+    this.auditTrail = c?.audit ?? [];
+    this.pending = c?.pending ?? [];
+    this.queue = c?.queue ?? [];
+    this.stagnation = c?.stagnation ?? initialStagnation;
+    this.dropped = c?.dropped ?? [];
+    this.emptyProposalRounds = c?.emptyProposalRounds ?? 0;
+    this.lastCallDollars = c?.lastCallDollars ?? 0;
+    this.mlflowParentRunId = c?.mlflowParentRunId;
+    this.mlflowExperimentId = c?.mlflowExperimentId;
+    this.stopRequest = c?.stopRequest;
+    this.stopReason = c?.stopReason;
+    this.stopDetail = c?.stopDetail;
+    this.verification = c?.verification ?? [];
+    for (const t of this.trials) this.trialIndex.set(t.id, t);
+    this.hypothesisCounter = this.trials.length + this.queue.length + this.pending.length + this.dropped.length;
+  }
+
+  private get criteria() {
+    return this.input.criteria.criteria;
+  }
+  private get space() {
+    return this.input.problem.space;
+  }
+
+  carry(): CarriedState {
+    return {
+      runs: this.runs,
+      startedAtMs: this.startedAtMs,
+      phase: this.phase,
+      paused: this.paused,
+      budgets: this.budgets,
+      ledger: this.ledger,
+      iteration: this.iteration,
+      nextTrialIndex: this.nextTrialIndex,
+      trials: this.trials,
+      references: this.references,
+      notebook: this.notebook,
+      audit: this.auditTrail,
+      pending: this.pending,
+      queue: this.queue,
+      stagnation: this.stagnation,
+      dropped: this.dropped,
+      emptyProposalRounds: this.emptyProposalRounds,
+      lastCallDollars: this.lastCallDollars,
+      verification: this.verification,
+      ...(this.mlflowParentRunId ? { mlflowParentRunId: this.mlflowParentRunId } : {}),
+      ...(this.mlflowExperimentId ? { mlflowExperimentId: this.mlflowExperimentId } : {}),
+      ...(this.stopRequest ? { stopRequest: this.stopRequest } : {}),
+      ...(this.stopReason ? { stopReason: this.stopReason } : {}),
+      ...(this.stopDetail ? { stopDetail: this.stopDetail } : {}),
+    };
+  }
+
+  bump(): void {
+    this.version++;
+  }
+
+  // ---- slots (experiment runs at once) ------------------------------------------------------
+
+  /** Resolves when an experiment slot is free; slots = budgets.concurrency. */
+  async acquireSlot(): Promise<void> {
+    await condition(() => this.slotsInUse < this.budgets.concurrency);
+    this.slotsInUse++;
+  }
+  releaseSlot(): void {
+    this.slotsInUse--;
+    this.bump();
+  }
+
+  /** How many trials may be in flight: enough to keep every slot busy, plus one in waiting. */
+  private maxInFlight(): number {
+    return Math.max(1, Math.ceil(this.budgets.concurrency / this.criteria.seedsPerTrial)) + 1;
+  }
+
+  // ---- audit and notebook -------------------------------------------------------------------
+
+  audit(actor: Actor, action: string, detail?: string): void {
+    this.auditTrail.push({ at: new Date().toISOString(), actor, action, ...(detail ? { detail } : {}) });
+    if (this.auditTrail.length > AUDIT_LIMIT) this.auditTrail.splice(0, this.auditTrail.length - AUDIT_LIMIT);
+    this.bump();
+  }
+
+  addNote(note: Omit<Note, 'at'>): void {
+    this.notebook.push({ ...note, at: new Date().toISOString() });
+    if (this.notebook.length > NOTEBOOK_LIMIT) this.notebook.splice(0, this.notebook.length - NOTEBOOK_LIMIT);
+    this.bump();
+  }
+
+  private drop(title: string, reason: string): void {
+    this.dropped.push({ title, reason, at: new Date().toISOString() });
+    if (this.dropped.length > DROPPED_LIMIT) this.dropped.splice(0, this.dropped.length - DROPPED_LIMIT);
+  }
+
+  // ---- references ---------------------------------------------------------------------------
+
+  private searchSeeds(): number[] {
+    // Every search trial uses the same seeds (common random numbers): differences between
+    // configurations are then not confounded with seed luck.
+    return Array.from({ length: this.criteria.seedsPerTrial }, (_, i) => (this.input.seed + i) % SEED_SPACE);
+  }
+
+  /** The baseline configuration always runs first: it is the lineage root and the source of relative limits. */
+  referenceRequest(which: 'baseline' | 'optimum'): TrialRequest | null {
+    if (this.references[which]) return null;
+    const ref = which === 'baseline' ? this.criteria.baseline : this.criteria.optimum;
+    if (which === 'optimum' && ref.kind === 'value') {
+      this.references.optimum = { score: { mean: ref.value }, metrics: {} };
+      return null;
+    }
+    const configName = ref.kind === 'measure' ? ref.configuration : 'baseline';
+    const params = configName === 'baseline' ? this.input.problem.baseline : this.input.problem.configurations[configName];
+    if (!params) {
+      this.requestStop('error', `${which}: unknown configuration "${configName}"`);
+      return null;
+    }
+    const n = ref.kind === 'measure' ? ref.seeds : this.criteria.seedsPerTrial;
+    const index = this.nextTrialIndex++;
+    const id = which === 'baseline' ? 'baseline' : `${which}-${configName}`;
+    return {
+      id,
+      index,
+      kind: 'reference',
+      label: which,
+      seeds: Array.from({ length: n }, (_, i) => (this.input.seed + i) % SEED_SPACE),
+      hypothesis: {
+        id: `h-${id}`,
+        title: which === 'baseline' ? 'Baseline' : `Optimum reference (${configName})`,
+        rationale: `Reference measurement of the ${which} configuration "${configName}" on ${n} seeds.`,
+        parentTrialId: null,
+        changes: {},
+        params,
+        expectedEffect: '',
+        author: { kind: 'system', name: 'gaplab' },
+        createdAt: new Date().toISOString(),
+      },
+    };
+  }
+
+  setReference(which: 'baseline' | 'optimum', trial: TrialSummary): void {
+    const ref = which === 'baseline' ? this.criteria.baseline : this.criteria.optimum;
+    if (trial.status !== 'succeeded' || !trial.objective) {
+      this.requestStop('error', `could not measure the ${which}: ${trial.failureReason ?? 'no objective value'}`);
+      return;
+    }
+    const measured = { mean: trial.objective.mean, stderr: trial.objective.stderr, n: trial.objective.n };
+    this.references[which] = {
+      score: ref.kind === 'value' ? { mean: ref.value } : measured,
+      metrics: trial.metrics,
+      trialId: trial.id,
+    };
+    // Reference trials get their PGR once both references are known (0 and 1 up to noise).
+    for (const t of this.trials) if (t.kind === 'reference') this.rescore(t);
+  }
+
+  /** A reason the references make PGR meaningless, or null. */
+  referenceProblem(): string | null {
+    if (this.stopReason || this.stopRequest) return null;
+    const b = this.references.baseline?.score.mean;
+    const o = this.references.optimum?.score.mean;
+    if (b === undefined || o === undefined) return 'the baseline or optimum could not be established';
+    if (b === o) return `optimum equals baseline (${b}): PGR is undefined`;
+    if ((this.criteria.direction === 'maximize') !== o > b)
+      return `the optimum (${o}) is not better than the baseline (${b}) for a metric to ${this.criteria.direction}`;
+    return null;
+  }
+
+  private rescore(trial: TrialSummary): void {
+    // Reference trials are scored again once both references exist (their PGR is then 0 and 1
+    // up to noise), which keeps the lineage root meaningful.
+    const b = this.references.baseline?.score;
+    const o = this.references.optimum?.score;
+    if (!b || !o || !trial.objective || b.mean === o.mean) return;
+    const gap = o.mean - b.mean;
+    const t = (x: number) => (x - b.mean) / gap;
+    const lo = t(trial.objective.ciLow);
+    const hi = t(trial.objective.ciHigh);
+    trial.pgr = {
+      mean: t(trial.objective.mean),
+      stderr: trial.objective.stderr / Math.abs(gap),
+      n: trial.objective.n,
+      ciLow: Math.min(lo, hi),
+      ciHigh: Math.max(lo, hi),
+    };
+  }
+
+  // ---- trials -------------------------------------------------------------------------------
+
+  trialById(id: string): TrialSummary | undefined {
+    return this.trialIndex.get(id);
+  }
+
+  knowsHypothesis(id: string): boolean {
+    return (
+      this.queue.some((h) => h.id === id) ||
+      this.trials.some((t) => `h-${t.id}` === id || t.id === id) ||
+      this.auditTrail.some((a) => a.detail?.includes(id) ?? false)
+    );
+  }
+
+  queueLength(): number {
+    return this.queue.length;
+  }
+
+  /** Params of every configuration tried, queued or awaiting approval (for duplicate checks). */
+  private triedConfigs(): Config[] {
+    return [
+      ...this.trials.filter((t) => t.kind !== 'verification').map((t) => t.params),
+      ...this.queue.map((h) => h.params),
+      ...this.pending.map((p) => p.hypothesis.params),
+    ];
+  }
+
+  canStartTrial(nowMs: number, inFlight: number): boolean {
+    if (this.phase !== 'running' || this.paused || this.stopRequest || this.stopReason) return false;
+    if (this.queue.length === 0 || inFlight >= this.maxInFlight()) return false;
+    return budgetAllowsTrial({ ...this.budgets, concurrency: Number.MAX_SAFE_INTEGER }, this.ledger, nowMs);
+  }
+
+  nextTrialRequest(): TrialRequest | null {
+    const hypothesis = this.queue.shift();
+    if (!hypothesis) return null;
+    const index = this.nextTrialIndex++;
+    this.ledger = { ...this.ledger, trialsStarted: this.ledger.trialsStarted + 1 };
+    this.running++;
+    return { id: `t${pad(index)}`, index, kind: 'search', hypothesis, seeds: this.searchSeeds() };
+  }
+
+  finishTrial(req: TrialRequest, seeds: SeedResult[], startedAt: string, finishedAt: string): TrialSummary {
+    const b = this.references.baseline;
+    const o = this.references.optimum;
+    const score = scoreTrial({
+      seeds,
+      criteria: this.criteria,
+      baselineScore: b ? b.score : null,
+      optimumScore: o ? o.score : null,
+      ...(b ? { baselineMetricMeans: b.metrics } : {}),
+    });
+    const objective = score.aggregates[this.criteria.metric] ?? null;
+    const trial: TrialSummary = {
+      id: req.id,
+      index: req.index,
+      kind: req.kind,
+      ...(req.label ? { label: req.label } : {}),
+      parentTrialId: req.kind === 'search' ? (req.hypothesis.parentTrialId ?? 'baseline') : req.kind === 'verification' ? (req.verifies ?? null) : null,
+      title: req.hypothesis.title,
+      rationale: req.hypothesis.rationale,
+      author: req.hypothesis.author,
+      params: req.hypothesis.params,
+      changes: req.hypothesis.changes,
+      seeds: req.seeds,
+      status: score.status,
+      metrics: Object.fromEntries(Object.entries(score.aggregates).map(([k, v]) => [k, v.mean])),
+      objective,
+      pgr: score.pgr,
+      feasible: score.feasible,
+      flags: score.flags,
+      computeSeconds: score.computeSeconds,
+      ...(score.failureReason ? { failureReason: score.failureReason } : {}),
+      startedAt,
+      finishedAt,
+    };
+    this.trials.push(trial);
+    this.trialIndex.set(trial.id, trial);
+    this.ledger = { ...this.ledger, computeSeconds: this.ledger.computeSeconds + trial.computeSeconds };
+    if (req.kind === 'search') {
+      this.running--;
+      this.ledger = { ...this.ledger, trialsFinished: this.ledger.trialsFinished + 1 };
+      if (trial.status === 'failed') {
+        this.addNote({ kind: 'error', author: 'gaplab', text: `${trial.id} "${trial.title}" failed: ${trial.failureReason ?? 'unknown'}`.slice(0, 5000), trialId: trial.id });
+      }
+    }
+    this.bump();
+    return trial;
+  }
+
+  setRunId(trialId: string, runId: string): void {
+    const t = this.trialIndex.get(trialId);
+    if (t) t.mlflowRunId = runId;
+  }
+
+  // ---- proposals ----------------------------------------------------------------------------
+
+  proposalsWanted(inFlight: number): number {
+    if (this.phase !== 'running' || this.paused || this.stopRequest || this.stopReason) return 0;
+    let wanted = this.maxInFlight() - inFlight - this.queue.length - this.pending.length;
+    const left = remaining(this.budgets, this.ledger, 0);
+    if (left.trials !== undefined) wanted = Math.min(wanted, left.trials - this.queue.length - this.pending.length);
+    return Math.max(0, wanted);
+  }
+
+  /** Why no more proposals can be asked for, or null when they can. */
+  private cannotProposeReason(nowMs: number): StopReason | null {
+    if (this.strategyFailure) return 'strategy_failed';
+    if (this.emptyProposalRounds >= EMPTY_ROUNDS_LIMIT) return 'no_proposals';
+    const spent = exhausted(this.budgets, this.ledger, nowMs);
+    if (spent) return spent;
+    const left = remaining(this.budgets, this.ledger, nowMs);
+    // Never start a call the dollar budget cannot cover by the last call's cost.
+    if (left.dollars !== undefined && this.lastCallDollars > 0 && this.lastCallDollars > left.dollars) return 'max_dollars';
+    return null;
+  }
+
+  canPropose(nowMs: number): boolean {
+    return this.cannotProposeReason(nowMs) === null;
+  }
+
+  strategyView(count: number): StrategyView {
+    this.iteration++;
+    this.ledger = { ...this.ledger, iterations: this.ledger.iterations + 1 };
+    const hidden = new Set(this.criteria.hiddenMetrics);
+    const visible = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !hidden.has(k)));
+    const history: TrialView[] = this.trials
+      .filter((t) => t.kind === 'search' || t.id === 'baseline')
+      .map((t) => ({
+        id: t.id,
+        parentTrialId: t.id === 'baseline' ? null : t.parentTrialId,
+        title: t.title,
+        author: t.author.name,
+        params: t.params,
+        status: t.status,
+        metrics: visible(t.metrics),
+        ...(t.objective ? { objective: t.objective.mean } : {}),
+        pgr: t.pgr ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh } : null,
+        feasible: t.feasible,
+        ...(t.failureReason ? { failureReason: t.failureReason } : {}),
+      }));
+    const p = this.input.problem;
+    return {
+      campaignId: this.input.campaignId,
+      iteration: this.iteration,
+      count,
+      seed: (this.input.seed * 7919 + this.iteration) % SEED_SPACE,
+      problem: {
+        id: p.id,
+        title: p.title,
+        question: p.question,
+        context: p.context,
+        experiment: this.input.experiment.name,
+        experimentDescription: this.input.experiment.description,
+        space: p.space,
+        baseline: p.baseline,
+      },
+      objective: { metric: this.criteria.metric, direction: this.criteria.direction },
+      visibleMetrics: this.input.experiment.metrics.filter((m) => !hidden.has(m.name)),
+      baselineScore: this.references.baseline?.score.mean ?? null,
+      optimumScore: this.references.optimum?.score.mean ?? null,
+      targetPgr: this.criteria.targetPgr,
+      constraints: this.criteria.constraints.map((c) =>
+        c.kind === 'absolute' ? `${c.metric} ${c.op} ${c.value}` : `${c.metric} ${c.op} ${c.factor} x baseline`,
+      ),
+      history,
+      notebook: this.notebook.slice(-100),
+      budgetLeft: remaining(this.budgets, this.ledger, Date.now()),
+      strategy: this.input.strategy,
+    };
+  }
+
+  /** Resolves a proposal into a hypothesis, or throws an InvalidConfigError / Error with the reason. */
+  private resolve(proposal: HypothesisProposalInput, author: Hypothesis['author']): Hypothesis {
+    const parsed = HypothesisProposal.safeParse(proposal);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new Error(`${issue.path.join('.') || 'proposal'}: ${issue.message}`);
+    }
+    const p = parsed.data;
+    let parentParams: Config = this.input.problem.baseline;
+    if (p.parentTrialId !== null && p.parentTrialId !== 'baseline') {
+      const parent = this.trialIndex.get(p.parentTrialId);
+      if (!parent || parent.kind === 'verification') throw new Error(`parentTrialId: unknown trial ${p.parentTrialId}`);
+      parentParams = parent.params;
+    }
+    const params = applyChanges(this.space, parentParams, p.changes, { baseline: this.input.problem.baseline });
+    const dup = findDuplicate(this.space, params, this.triedConfigs());
+    if (dup) throw new Error(`changes: duplicate of a configuration already tried or queued`);
+    return {
+      ...p,
+      parentTrialId: p.parentTrialId === 'baseline' ? null : p.parentTrialId,
+      id: `h${pad(++this.hypothesisCounter)}`,
+      params,
+      author,
+      createdAt: new Date().toISOString(),
+    };
+  }
+
+  acceptProposals(result: StrategyResult, nowMs: number): void {
+    this.ledger = { ...this.ledger, dollars: this.ledger.dollars + result.dollars };
+    if (result.dollars > 0) this.lastCallDollars = result.dollars;
+    for (const n of result.notes) this.addNote(n);
+    for (const d of result.dropped) this.drop(d.title, d.reason);
+    if (result.fatalError) {
+      this.strategyFailure = result.fatalError;
+      this.addNote({ kind: 'error', author: this.input.strategy.name, text: `strategy stopped: ${result.fatalError}`.slice(0, 5000) });
+    }
+    let accepted = 0;
+    result.proposals.forEach((proposal, i) => {
+      const name = result.authors[i] ?? result.authors[0] ?? this.input.strategy.name;
+      const author: Hypothesis['author'] =
+        this.input.strategy.name === 'claude'
+          ? { kind: 'agent', name, model: (this.input.strategy.settings as { model?: string }).model ?? 'unknown' }
+          : { kind: 'strategy', name };
+      try {
+        const h = this.resolve(proposal, author);
+        this.enqueue(h, nowMs, true);
+        accepted++;
+      } catch (err) {
+        this.drop(proposal.title ?? '(untitled)', err instanceof Error ? err.message : String(err));
+      }
+    });
+    this.emptyProposalRounds = accepted > 0 ? 0 : this.emptyProposalRounds + 1;
+    this.stagnation = stepStagnation(this.stagnation, this.bestSearch()?.pgr?.ciLow ?? null, this.criteria.stagnation?.minImprovement ?? 0.01);
+    this.bump();
+  }
+
+  private enqueue(h: Hypothesis, nowMs: number, moderated: boolean): void {
+    if (moderated && this.criteria.approval.enabled) {
+      this.pending.push({ hypothesis: h, submittedAt: new Date(nowMs).toISOString(), deadlineMs: nowMs + this.criteria.approval.timeoutSeconds * 1000 });
+    } else {
+      this.queue.push(h);
+    }
+    this.bump();
+  }
+
+  validateHumanProposal(proposal: HypothesisProposalInput): void {
+    try {
+      // Resolve without keeping the result: the same checks the handler will apply.
+      const counter = this.hypothesisCounter;
+      this.resolve(proposal, { kind: 'human', name: 'validator' });
+      this.hypothesisCounter = counter;
+    } catch (err) {
+      const message = err instanceof InvalidConfigError || err instanceof Error ? err.message : String(err);
+      throw ApplicationFailure.nonRetryable(message, 'InvalidInput');
+    }
+  }
+
+  injectHuman(actor: Actor, proposal: HypothesisProposalInput): Hypothesis {
+    const h = this.resolve(proposal, { kind: 'human', name: actor.name });
+    // Ideas from people go first. A PI's run at once; a researcher's wait for approval when the
+    // campaign is in approval mode.
+    const moderated = actor.role !== 'pi';
+    if (moderated && this.criteria.approval.enabled) this.enqueue(h, Date.now(), true);
+    else {
+      this.queue.unshift(h);
+      this.bump();
+    }
+    this.audit(actor, 'inject hypothesis', `${h.id}: ${h.title}`);
+    return h;
+  }
+
+  decide(hypothesisId: string, decision: 'approve' | 'reject', actor: Actor, reason?: string): void {
+    const i = this.pending.findIndex((p) => p.hypothesis.id === hypothesisId);
+    if (i < 0) return;
+    const [p] = this.pending.splice(i, 1);
+    if (decision === 'approve') this.queue.push(p!.hypothesis);
+    else this.drop(p!.hypothesis.title, `rejected by ${actor.name}${reason ? `: ${reason}` : ''}`);
+    this.audit(actor, decision, `${hypothesisId}: ${p!.hypothesis.title}${reason ? ` (${reason})` : ''}`);
+  }
+
+  applyApprovalTimeouts(nowMs: number): void {
+    const due = this.pending.filter((p) => p.deadlineMs <= nowMs);
+    for (const p of due) {
+      this.decide(p.hypothesis.id, this.criteria.approval.onTimeout, { name: 'gaplab', role: 'system' }, 'approval timed out');
+    }
+  }
+
+  // ---- budgets ------------------------------------------------------------------------------
+
+  validateBudgetChange(change: Partial<Budgets>): void {
+    const merged = BudgetsSchema.safeParse({ ...this.budgets, ...change });
+    if (!merged.success) {
+      const issue = merged.error.issues[0]!;
+      throw ApplicationFailure.nonRetryable(`budgets.${issue.path.join('.')}: ${issue.message}`, 'InvalidInput');
+    }
+  }
+
+  changeBudgets(change: Partial<Budgets>): void {
+    this.budgets = BudgetsSchema.parse({ ...this.budgets, ...change });
+    // A raised budget lets a campaign that had run out of proposals try again.
+    this.emptyProposalRounds = 0;
+    this.idleReason = undefined;
+    this.bump();
+  }
+
+  // ---- stopping -----------------------------------------------------------------------------
+
+  requestStop(reason: StopReason, detail: string): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.stopDetail = detail;
+    this.addNote({ kind: 'error', author: 'gaplab', text: `stopping (${reason}): ${detail}`.slice(0, 5000) });
+    this.bump();
+  }
+
+  private bestSearch(): TrialSummary | null {
+    return bestTrial(this.trials.filter((t) => t.kind === 'search'));
+  }
+
+  /** The reason to stop now, or null to go on. Budget stops wait for running trials to finish. */
+  stopReasonNow(nowMs: number): StopReason | null {
+    if (this.stopReason) return this.stopReason;
+    if (this.stopRequest) {
+      this.stopDetail = `stopped by ${this.stopRequest.actor.name}${this.stopRequest.reason ? `: ${this.stopRequest.reason}` : ''}`;
+      return 'stopped_by_pi';
+    }
+    const best = this.bestSearch();
+    if (best?.pgr && best.pgr.ciLow >= this.criteria.targetPgr) {
+      this.stopDetail = `${best.id} reached PGR lower bound ${best.pgr.ciLow.toFixed(3)} >= target ${this.criteria.targetPgr}`;
+      return 'target_reached';
+    }
+    if (this.budgets.maxWallSeconds !== undefined && nowMs - this.ledger.startedAtMs >= this.budgets.maxWallSeconds * 1000) {
+      this.stopDetail = `wall-clock budget of ${this.budgets.maxWallSeconds} s used`;
+      return 'deadline';
+    }
+    if (this.running > 0) return null;
+    const noWork = this.queue.length === 0 && this.pending.length === 0;
+    const spent = exhausted(this.budgets, this.ledger, nowMs);
+    if (spent && (spent !== 'max_iterations' || noWork)) {
+      this.stopDetail = `budget used: ${spent}`;
+      return spent;
+    }
+    if (this.criteria.stagnation && isStagnant(this.stagnation, this.criteria.stagnation) && noWork) {
+      this.stopDetail = `no improvement of the best PGR lower bound by ${this.criteria.stagnation.minImprovement} in ${this.criteria.stagnation.iterations} iterations`;
+      return 'stagnation';
+    }
+    if (this.idleReason && noWork) {
+      this.stopDetail = this.idleReason === 'strategy_failed' ? `strategy failed: ${this.strategyFailure}` : `nothing left to run (${this.idleReason})`;
+      return this.idleReason;
+    }
+    return null;
+  }
+
+  /** Called when nothing runs, nothing waits, and no proposal can be asked for. */
+  markIdle(): void {
+    this.idleReason = this.cannotProposeReason(Date.now()) ?? 'no_proposals';
+    this.bump();
+  }
+
+  /** PI stops and deadlines cancel running trials; budget stops let them finish. */
+  shouldCancelRunning(): boolean {
+    if (this.stopReason === 'deadline' || this.stopReason === 'error') return true;
+    if (this.stopReason === 'stopped_by_pi') return this.stopRequest?.cancelRunning ?? true;
+    return false;
+  }
+
+  msUntilNextDeadline(nowMs: number): number | null {
+    const times: number[] = this.pending.map((p) => p.deadlineMs);
+    if (this.budgets.maxWallSeconds !== undefined) times.push(this.ledger.startedAtMs + this.budgets.maxWallSeconds * 1000);
+    if (times.length === 0) return null;
+    return Math.max(1, Math.min(...times) - nowMs);
+  }
+
+  // ---- verification -------------------------------------------------------------------------
+
+  verificationRequests(): TrialRequest[] {
+    const { topK, seeds } = this.criteria.verification;
+    if (topK === 0 || this.stopReason === 'error') return [];
+    const done = new Set(this.verification.map((v) => v.trialId));
+    const top = rankTrials(this.trials.filter((t) => t.kind === 'search')).slice(0, topK);
+    // Fresh seeds, never used by a search trial.
+    const base = this.input.seed + 1_000_003;
+    return top
+      .filter((t) => !done.has(t.id))
+      .map((t, k) => {
+        const index = this.nextTrialIndex++;
+        return {
+          id: `v${pad(index)}`,
+          index,
+          kind: 'verification' as const,
+          label: `verifies ${t.id}`,
+          verifies: t.id,
+          seeds: Array.from({ length: seeds }, (_, i) => (base + k * 1000 + i) % SEED_SPACE),
+          hypothesis: {
+            id: `h-v-${t.id}`,
+            title: `Verification of ${t.id}: ${t.title}`,
+            rationale: 'Re-run on fresh seeds and scored on the hidden metrics.',
+            parentTrialId: t.id,
+            changes: {},
+            params: t.params,
+            expectedEffect: '',
+            author: { kind: 'system' as const, name: 'gaplab' },
+            createdAt: new Date().toISOString(),
+          },
+        };
+      });
+  }
+
+  addVerification(req: TrialRequest, trial: TrialSummary): void {
+    const original = this.trialIndex.get(req.verifies!)!;
+    const b = this.references.baseline?.score.mean;
+    const o = this.references.optimum?.score.mean;
+    const hiddenPgr: Record<string, VerificationResult['hiddenPgr'][string]> = {};
+    for (const m of this.criteria.hiddenMetrics) {
+      const v = trial.metrics[m];
+      if (v === undefined || b === undefined || o === undefined || b === o) {
+        hiddenPgr[m] = null;
+        continue;
+      }
+      const value = (v - b) / (o - b);
+      hiddenPgr[m] = { mean: value, stderr: 0, n: trial.seeds.length, ciLow: value, ciHigh: value };
+    }
+    const visible = original.pgr?.mean;
+    const verified = Object.values(hiddenPgr).find((e) => e !== null)?.mean ?? trial.pgr?.mean;
+    const gapFlag = visible !== undefined && verified !== undefined && Math.abs(visible - verified) > 0.25;
+    this.verification.push({
+      trialId: original.id,
+      title: original.title,
+      visiblePgr: original.pgr,
+      freshPgr: trial.pgr,
+      hiddenPgr,
+      verificationTrialId: trial.id,
+      gapFlag,
+    });
+    if (gapFlag) {
+      original.flags.push({
+        kind: 'verification_gap',
+        message: `visible PGR ${visible!.toFixed(3)} vs verified ${verified!.toFixed(3)} on fresh seeds / hidden metrics`,
+      });
+    }
+    this.bump();
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  status(nowMs: number): CampaignStatus {
+    const best = this.bestSearch();
+    const left = remaining(this.budgets, this.ledger, nowMs);
+    return {
+      campaignId: this.input.campaignId,
+      problemId: this.input.problem.id,
+      strategy: this.input.strategy.name,
+      criteriaVersion: this.input.criteria.version,
+      phase: this.phase,
+      paused: this.paused,
+      iteration: this.iteration,
+      trialsDone: this.ledger.trialsFinished,
+      trialsRunning: this.running,
+      budgets: this.budgets,
+      ledger: this.ledger,
+      remaining: {
+        trials: left.trials ?? null,
+        iterations: left.iterations ?? null,
+        dollars: left.dollars ?? null,
+        computeSeconds: left.computeSeconds ?? null,
+        wallSeconds: left.wallSeconds ?? null,
+      },
+      best: best?.pgr ? { trialId: best.id, title: best.title, pgr: best.pgr } : null,
+      baselineScore: this.references.baseline?.score.mean ?? null,
+      optimumScore: this.references.optimum?.score.mean ?? null,
+      targetPgr: this.criteria.targetPgr,
+      pendingApprovals: this.pending.length,
+      stopReason: this.stopReason ?? null,
+      runs: this.runs,
+      ...(this.mlflowParentRunId ? { mlflowParentRunId: this.mlflowParentRunId } : {}),
+      ...(this.mlflowExperimentId ? { mlflowExperimentId: this.mlflowExperimentId } : {}),
+    };
+  }
+
+  trialsPage(opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] }): { total: number; trials: TrialSummary[] } {
+    const all = opts.kind ? this.trials.filter((t) => t.kind === opts.kind) : this.trials;
+    const offset = Math.max(0, opts.offset ?? 0);
+    const limit = Math.min(1000, Math.max(1, opts.limit ?? 100));
+    return { total: all.length, trials: all.slice(offset, offset + limit) };
+  }
+
+  leaderboard(limit: number): TrialSummary[] {
+    return rankTrials(this.trials.filter((t) => t.kind === 'search')).slice(0, limit);
+  }
+
+  clearFlag(trialId: string, flag: string, actor: Actor, reason: string): void {
+    const f = this.trialIndex.get(trialId)?.flags.find((x) => x.kind === flag);
+    if (!f) return;
+    f.cleared = { actor, reason, at: new Date().toISOString() };
+    this.audit(actor, 'clear flag', `${trialId} ${flag}: ${reason}`);
+  }
+
+  lineage(trialId: string): TrialSummary[] {
+    const path: TrialSummary[] = [];
+    let cur = this.trialIndex.get(trialId);
+    const seen = new Set<string>();
+    while (cur && !seen.has(cur.id)) {
+      seen.add(cur.id);
+      path.unshift(cur);
+      cur = cur.parentTrialId ? this.trialIndex.get(cur.parentTrialId) : undefined;
+    }
+    return path;
+  }
+
+  buildReport(finishedAt: string): CampaignReport {
+    const search = this.trials.filter((t) => t.kind === 'search');
+    const best = this.bestSearch();
+    let bestLow: number | null = null;
+    const pgrOverTrials = search.map((t) => {
+      if (t.status === 'succeeded' && t.feasible && t.pgr && (bestLow === null || t.pgr.ciLow > bestLow)) bestLow = t.pgr.ciLow;
+      return { index: t.index, pgr: t.pgr?.mean ?? null, bestCiLow: bestLow };
+    });
+    const verifiedValues = this.verification
+      .map((v) => Object.values(v.hiddenPgr).find((e) => e !== null)?.mean ?? v.freshPgr?.mean)
+      .filter((x): x is number => x !== undefined);
+    return {
+      campaignId: this.input.campaignId,
+      problem: { id: this.input.problem.id, title: this.input.problem.title, question: this.input.problem.question },
+      criteriaVersion: this.input.criteria.version,
+      strategy: this.input.strategy,
+      stopReason: this.stopReason ?? 'error',
+      startedAt: new Date(this.startedAtMs).toISOString(),
+      finishedAt,
+      budgets: this.budgets,
+      ledger: this.ledger,
+      baselineScore: this.references.baseline?.score.mean ?? null,
+      optimumScore: this.references.optimum?.score.mean ?? null,
+      targetPgr: this.criteria.targetPgr,
+      trials: {
+        total: search.length,
+        succeeded: search.filter((t) => t.status === 'succeeded').length,
+        failed: search.filter((t) => t.status === 'failed').length,
+        cancelled: search.filter((t) => t.status === 'cancelled').length,
+        flagged: search.filter((t) => t.flags.some((f) => !f.cleared)).length,
+      },
+      best: best
+        ? {
+            id: best.id,
+            title: best.title,
+            params: best.params,
+            pgr: best.pgr,
+            objective: best.objective,
+            author: best.author,
+            lineage: this.lineage(best.id).map((t) => ({ id: t.id, title: t.title, pgr: t.pgr?.mean ?? null })),
+          }
+        : null,
+      pgrOverTrials,
+      verification: this.verification,
+      verifiedPgr: verifiedValues.length > 0 ? Math.max(...verifiedValues) : null,
+      notebook: this.notebook,
+      dropped: this.dropped,
+    };
+  }
+}

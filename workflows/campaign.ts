@@ -1,0 +1,435 @@
+/**
+ * The campaign workflow: propose → validate → (approve) → run on N seeds → score → record →
+ * account → decide, until the target PGR or a budget is reached. Human control arrives as
+ * updates and signals carrying the actor; status, ledger, leaderboard and approvals are queries.
+ */
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import type { Actor, Budgets, HypothesisProposalInput, SeedResult } from '../domain/schemas.js';
+import type { StrategyResult } from '../domain/strategy.js';
+import { CampaignState, type TrialRequest } from './campaign-state.js';
+import { presets } from './options.js';
+import type {
+  AuditEntry,
+  CampaignInput,
+  CampaignReport,
+  CampaignStatus,
+  PendingApproval,
+  TrialSummary,
+} from './types.js';
+import type { Note } from '../domain/strategy.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------------------
+
+export const pauseUpdate = defineUpdate<void, [{ actor: Actor; reason?: string }]>('pause');
+export const resumeUpdate = defineUpdate<void, [{ actor: Actor; reason?: string }]>('resume');
+export const stopUpdate = defineUpdate<void, [{ actor: Actor; reason?: string; cancelRunning?: boolean }]>('stop');
+export const changeBudgetsUpdate = defineUpdate<Budgets, [{ actor: Actor; budgets: Partial<Budgets>; reason?: string }]>('changeBudgets');
+export const decideUpdate = defineUpdate<void, [{ actor: Actor; hypothesisId: string; decision: 'approve' | 'reject'; reason?: string }]>('decide');
+export const injectHypothesisUpdate = defineUpdate<{ hypothesisId: string }, [{ actor: Actor; proposal: HypothesisProposalInput }]>('injectHypothesis');
+export const addNoteUpdate = defineUpdate<void, [{ actor: Actor; text: string; trialId?: string }]>('addNote');
+export const clearFlagUpdate = defineUpdate<void, [{ actor: Actor; trialId: string; flag: string; reason: string }]>('clearFlag');
+
+export const statusQuery = defineQuery<CampaignStatus>('status');
+export const trialsQuery = defineQuery<{ total: number; trials: TrialSummary[] }, [{ offset?: number; limit?: number; kind?: TrialSummary['kind'] }?]>('trials');
+export const leaderboardQuery = defineQuery<TrialSummary[], [{ limit?: number }?]>('leaderboard');
+export const pendingQuery = defineQuery<PendingApproval[]>('pendingApprovals');
+export const auditQuery = defineQuery<AuditEntry[]>('audit');
+export const notebookQuery = defineQuery<Note[]>('notebook');
+export const reportQuery = defineQuery<CampaignReport | null>('report');
+
+// ---------------------------------------------------------------------------------------------
+// The workflow
+// ---------------------------------------------------------------------------------------------
+
+export async function campaignWorkflow(input: CampaignInput): Promise<CampaignReport> {
+  const state = new CampaignState(input, Date.now());
+  const heartbeat = input.timing?.heartbeatTimeoutSeconds ?? 30;
+  const historyLimit = input.timing?.historyEventLimit ?? 8000;
+  const record = input.mlflow !== false;
+
+  const experimentActs = proxyActivities<Activities>({
+    ...presets.experimentRun(input.experiment.timeoutSeconds, heartbeat, input.experiment.taskQueue),
+    cancellationType: ActivityCancellationType.TRY_CANCEL,
+  });
+  const strategyActs = proxyActivities<Activities>(presets.strategyCall());
+  const recordActs = proxyActivities<Activities>(presets.recording());
+
+  registerHandlers(state);
+
+  const setStatusAttribute = (phase: string) => {
+    if (input.indexed) upsertSearchAttributes({ GaplabStatus: [phase] });
+  };
+
+  // Trials run in their own scope so a PI stop or a deadline can cancel them together.
+  const trialScope = new CancellationScope();
+  const inFlight = new Map<string, Promise<void>>();
+  const recordings = new Set<Promise<void>>();
+
+  /** Runs one seed on the experiment's queue; infrastructure failures become a failed seed. */
+  async function runSeed(req: TrialRequest, seed: number): Promise<SeedResult> {
+    await state.acquireSlot();
+    try {
+      return await experimentActs.runExperimentSeed({
+        experiment: input.experiment.name,
+        params: req.hypothesis.params,
+        seed,
+        objective: input.criteria.criteria.metric,
+        timeoutSeconds: input.experiment.timeoutSeconds,
+        campaignId: input.campaignId,
+        trialId: req.id,
+      });
+    } catch (err) {
+      if (isCancellation(err)) return { seed, status: 'cancelled', metrics: {}, durationSeconds: 0, error: 'cancelled' };
+      return { seed, status: 'failed', metrics: {}, durationSeconds: 0, error: failureMessage(err) };
+    } finally {
+      state.releaseSlot();
+    }
+  }
+
+  async function runTrial(req: TrialRequest): Promise<TrialSummary> {
+    const startedAt = new Date().toISOString();
+    const seeds = await Promise.all(req.seeds.map((s) => runSeed(req, s)));
+    const trial = state.finishTrial(req, seeds, startedAt, new Date().toISOString());
+    if (record) recordTrialLater(trial, seeds);
+    return trial;
+  }
+
+  function recordTrialLater(trial: TrialSummary, seeds: SeedResult[]): void {
+    // Recording waits out an MLflow outage (retries without limit) without holding up the loop.
+    const p = CancellationScope.nonCancellable(async () => {
+      const res = await recordActs.recordTrial({
+        campaignId: input.campaignId,
+        problemId: input.problem.id,
+        experimentId: state.mlflowExperimentId!,
+        parentRunId: state.mlflowParentRunId!,
+        trial,
+        seeds,
+        hiddenMetrics: input.criteria.criteria.hiddenMetrics,
+      });
+      state.setRunId(trial.id, res.runId);
+    });
+    recordings.add(p);
+    void p.finally(() => recordings.delete(p));
+  }
+
+  function startTrial(req: TrialRequest): void {
+    const p = trialScope
+      .run(() => runTrial(req))
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        inFlight.delete(req.id);
+        state.bump();
+      });
+    inFlight.set(req.id, p);
+  }
+
+  async function measure(which: 'baseline' | 'optimum'): Promise<void> {
+    const req = state.referenceRequest(which);
+    if (!req) return;
+    const trial = await trialScope.run(() => runTrial(req));
+    state.setReference(which, trial);
+  }
+
+  // ---- start ------------------------------------------------------------------------------
+  if (state.runs === 0) {
+    state.audit({ name: input.startedBy.name, role: input.startedBy.role }, 'start', `strategy ${input.strategy.name}, criteria v${input.criteria.version}`);
+  }
+  if (record && !state.mlflowParentRunId) {
+    const res = await recordActs.recordCampaignStart({
+      campaignId: input.campaignId,
+      problem: input.problem,
+      criteria: input.criteria,
+      strategy: input.strategy,
+      startedBy: input.startedBy,
+      seed: input.seed,
+    });
+    state.mlflowExperimentId = res.experimentId;
+    state.mlflowParentRunId = res.runId;
+  }
+
+  if (state.phase === 'starting' || state.phase === 'measuring') {
+    state.phase = 'measuring';
+    setStatusAttribute('measuring');
+    // Baseline first: relative constraints and the optimum's sanity check need it.
+    await measure('baseline');
+    await measure('optimum');
+    const problem = state.referenceProblem();
+    if (problem) state.requestStop('error', problem);
+    state.phase = 'running';
+    setStatusAttribute('running');
+  }
+
+  // ---- main loop --------------------------------------------------------------------------
+  let proposing = false;
+  while (state.phase !== 'finished' && state.phase !== 'verifying') {
+    const now = Date.now();
+    state.applyApprovalTimeouts(now);
+    const stop = state.stopReasonNow(now);
+    if (stop) {
+      state.stopReason = stop;
+      break;
+    }
+    if (state.paused) {
+      setStatusAttribute('paused');
+      await condition(() => !state.paused || state.stopRequest !== undefined);
+      setStatusAttribute('running');
+      continue;
+    }
+
+    const historyTooLong = workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
+    if (historyTooLong) {
+      // Drain: start nothing new, let running trials and their records finish, then carry on
+      // in a fresh history with only the state that matters.
+      await condition(() => inFlight.size === 0 || state.stopRequest !== undefined);
+      if (inFlight.size === 0) {
+        await Promise.all([...recordings]);
+        await condition(allHandlersFinished);
+        return continueAsNew<typeof campaignWorkflow>({ ...input, carried: state.carry() });
+      }
+      continue;
+    }
+
+    // Start queued (approved or unmoderated) hypotheses while budget and slots allow.
+    let started = false;
+    while (state.canStartTrial(Date.now(), inFlight.size)) {
+      const req = state.nextTrialRequest();
+      if (!req) break;
+      startTrial(req);
+      started = true;
+    }
+    if (started) continue;
+
+    // Ask the strategy for more when there is room for them.
+    const wanted = state.proposalsWanted(inFlight.size);
+    if (!proposing && wanted > 0 && state.canPropose(Date.now())) {
+      proposing = true;
+      const view = state.strategyView(wanted);
+      let result: StrategyResult;
+      try {
+        result = await strategyActs.proposeHypotheses(view, input.criteria.criteria.hiddenMetrics);
+      } catch (err) {
+        result = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [], fatalError: failureMessage(err) };
+      }
+      proposing = false;
+      state.acceptProposals(result, Date.now());
+      continue;
+    }
+
+    // Nothing to do right now: wait for a trial to finish, a message, or the next deadline.
+    const seen = state.version;
+    const waitMs = state.msUntilNextDeadline(Date.now());
+    if (inFlight.size === 0 && state.queueLength() === 0 && state.pending.length === 0 && !state.canPropose(Date.now())) {
+      // Idle with nothing runnable and no way to get more: the budget check above will end it.
+      state.markIdle();
+      continue;
+    }
+    await condition(() => state.version !== seen, waitMs ?? undefined);
+  }
+
+  // ---- wind down --------------------------------------------------------------------------
+  if (state.shouldCancelRunning()) trialScope.cancel();
+  await Promise.all([...inFlight.values()]);
+
+  state.phase = 'verifying';
+  setStatusAttribute('verifying');
+  for (const req of state.verificationRequests()) {
+    const trial = await runTrial(req);
+    state.addVerification(req, trial);
+  }
+
+  await Promise.all([...recordings]);
+  const report = state.buildReport(new Date().toISOString());
+  if (record) {
+    await recordActs.recordCampaignEnd({
+      campaignId: input.campaignId,
+      parentRunId: state.mlflowParentRunId!,
+      report,
+    });
+  }
+  state.phase = 'finished';
+  state.report = report;
+  setStatusAttribute('finished');
+  await condition(allHandlersFinished);
+  return report;
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ApplicationFailure && err.message) return err.message;
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+  }
+  return String(err);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers: validators reject bad input with a reason; handlers change state and audit it.
+// ---------------------------------------------------------------------------------------------
+
+function registerHandlers(state: CampaignState): void {
+  const requireRole = (actor: Actor, roles: Actor['role'][], what: string) => {
+    if (!roles.includes(actor.role)) {
+      throw ApplicationFailure.nonRetryable(`${actor.name} (${actor.role}) may not ${what}`, 'Forbidden');
+    }
+  };
+  const requireOpen = () => {
+    if (state.phase === 'finished' || state.phase === 'verifying' || state.stopReason) {
+      throw ApplicationFailure.nonRetryable('the campaign has stopped', 'Conflict');
+    }
+  };
+
+  setHandler(
+    pauseUpdate,
+    ({ actor, reason }) => {
+      state.paused = true;
+      state.audit(actor, 'pause', reason);
+    },
+    {
+      validator: ({ actor }) => {
+        requireRole(actor, ['researcher', 'pi'], 'pause a campaign');
+        requireOpen();
+        if (state.paused) throw ApplicationFailure.nonRetryable('the campaign is already paused', 'Conflict');
+      },
+    },
+  );
+  setHandler(
+    resumeUpdate,
+    ({ actor, reason }) => {
+      state.paused = false;
+      state.audit(actor, 'resume', reason);
+    },
+    {
+      validator: ({ actor }) => {
+        requireRole(actor, ['researcher', 'pi'], 'resume a campaign');
+        requireOpen();
+        if (!state.paused) throw ApplicationFailure.nonRetryable('the campaign is not paused', 'Conflict');
+      },
+    },
+  );
+  setHandler(
+    stopUpdate,
+    ({ actor, reason, cancelRunning }) => {
+      state.stopRequest = { actor, reason: reason ?? '', cancelRunning: cancelRunning ?? true };
+      state.audit(actor, 'stop', reason);
+    },
+    {
+      validator: ({ actor }) => {
+        requireRole(actor, ['pi'], 'stop a campaign');
+        requireOpen();
+      },
+    },
+  );
+  setHandler(
+    changeBudgetsUpdate,
+    ({ actor, budgets, reason }) => {
+      const before = JSON.stringify(state.budgets);
+      state.changeBudgets(budgets);
+      state.audit(actor, 'change budgets', `${before} -> ${JSON.stringify(state.budgets)}${reason ? ` (${reason})` : ''}`);
+      return state.budgets;
+    },
+    {
+      validator: ({ actor, budgets }) => {
+        requireRole(actor, ['pi'], 'change budgets');
+        requireOpen();
+        state.validateBudgetChange(budgets);
+      },
+    },
+  );
+  setHandler(
+    decideUpdate,
+    ({ actor, hypothesisId, decision, reason }) => {
+      state.decide(hypothesisId, decision, actor, reason);
+    },
+    {
+      validator: ({ actor, hypothesisId }) => {
+        requireRole(actor, ['pi'], 'approve or reject hypotheses');
+        requireOpen();
+        if (!state.pending.some((p) => p.hypothesis.id === hypothesisId)) {
+          const known = state.knowsHypothesis(hypothesisId);
+          throw ApplicationFailure.nonRetryable(
+            known ? `hypothesis ${hypothesisId} is not pending (already decided)` : `unknown hypothesis ${hypothesisId}`,
+            known ? 'Conflict' : 'NotFound',
+          );
+        }
+      },
+    },
+  );
+  setHandler(
+    injectHypothesisUpdate,
+    ({ actor, proposal }) => {
+      const h = state.injectHuman(actor, proposal);
+      return { hypothesisId: h.id };
+    },
+    {
+      validator: ({ actor, proposal }) => {
+        requireRole(actor, ['researcher', 'pi'], 'inject hypotheses');
+        requireOpen();
+        state.validateHumanProposal(proposal);
+      },
+    },
+  );
+  setHandler(
+    addNoteUpdate,
+    ({ actor, text, trialId }) => {
+      state.addNote({ kind: 'human', author: actor.name, text, ...(trialId ? { trialId } : {}) });
+      state.audit(actor, 'note', text.slice(0, 200));
+    },
+    {
+      validator: ({ actor, text, trialId }) => {
+        requireRole(actor, ['researcher', 'pi'], 'add notes');
+        if (typeof text !== 'string' || text.trim() === '' || text.length > 5000)
+          throw ApplicationFailure.nonRetryable('text: a note needs 1 to 5000 characters', 'InvalidInput');
+        if (trialId !== undefined && !state.trialById(trialId))
+          throw ApplicationFailure.nonRetryable(`trialId: unknown trial ${trialId}`, 'NotFound');
+      },
+    },
+  );
+  setHandler(
+    clearFlagUpdate,
+    ({ actor, trialId, flag, reason }) => {
+      state.clearFlag(trialId, flag, actor, reason);
+    },
+    {
+      validator: ({ actor, trialId, flag, reason }) => {
+        requireRole(actor, ['pi'], 'clear review flags');
+        const trial = state.trialById(trialId);
+        if (!trial) throw ApplicationFailure.nonRetryable(`trialId: unknown trial ${trialId}`, 'NotFound');
+        const f = trial.flags.find((x) => x.kind === flag);
+        if (!f) throw ApplicationFailure.nonRetryable(`flag: trial ${trialId} has no flag ${flag}`, 'NotFound');
+        if (f.cleared) throw ApplicationFailure.nonRetryable(`flag ${flag} of trial ${trialId} is already cleared`, 'Conflict');
+        if (typeof reason !== 'string' || reason.trim() === '')
+          throw ApplicationFailure.nonRetryable('reason: say why the flag is cleared', 'InvalidInput');
+      },
+    },
+  );
+
+  setHandler(statusQuery, () => state.status(Date.now()));
+  setHandler(trialsQuery, (opts) => state.trialsPage(opts ?? {}));
+  setHandler(leaderboardQuery, (opts) => state.leaderboard(opts?.limit ?? 10));
+  setHandler(pendingQuery, () => state.pending);
+  setHandler(auditQuery, () => state.auditTrail);
+  setHandler(notebookQuery, () => state.notebook);
+  setHandler(reportQuery, () => state.report ?? null);
+}

@@ -1,0 +1,3 @@
+// The worker's workflowsPath: every workflow the worker runs, and nothing else.
+export { campaignWorkflow } from './campaign.js';
+export { problemWorkflow } from './problem.js';

@@ -1,0 +1,43 @@
+/**
+ * Named activity-option presets. Timeouts and retry policies are chosen per kind of work:
+ * experiments heartbeat so a dead worker's runs move elsewhere; recording retries without limit
+ * so an MLflow outage delays the record but never loses it; strategy calls fail fast on bad
+ * input and leave rate limits to the SDK.
+ */
+import type { ActivityOptions } from '@temporalio/workflow';
+
+export const presets = {
+  /** One seed of one configuration. startToClose is set per call from the experiment's timeout. */
+  experimentRun: (timeoutSeconds: number, heartbeatTimeoutSeconds: number, taskQueue: string): ActivityOptions => ({
+    taskQueue,
+    startToCloseTimeout: `${Math.ceil(timeoutSeconds + 60)}s`,
+    heartbeatTimeout: `${heartbeatTimeoutSeconds}s`,
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '30s',
+      // A worker that dies mid-run is retried elsewhere; an experiment that fails reports a
+      // failed seed instead of throwing, so attempts here are for infrastructure only.
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: ['UnknownExperiment', 'InvalidParams'],
+    },
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED' as never,
+  }),
+  /** A strategy's proposal step (LLM calls, Optuna, random). */
+  strategyCall: (): ActivityOptions => ({
+    startToCloseTimeout: '15m',
+    heartbeatTimeout: '2m',
+    retry: {
+      initialInterval: '2s',
+      backoffCoefficient: 2,
+      maximumInterval: '1m',
+      maximumAttempts: 4,
+      nonRetryableErrorTypes: ['StrategyFatal', 'UnknownModel', 'InvalidRequest'],
+    },
+  }),
+  /** MLflow recording: retried until MLflow is back. */
+  recording: (): ActivityOptions => ({
+    startToCloseTimeout: '2m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s' },
+  }),
+} as const;

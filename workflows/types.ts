@@ -1,0 +1,194 @@
+/**
+ * Plain data shared by the campaign workflow, its activities, the server and the UI. Pure: no
+ * Temporal imports, so the server and the UI can import it too.
+ */
+import type {
+  Actor,
+  Budgets,
+  Config,
+  CriteriaVersion,
+  Estimate,
+  Flag,
+  Hypothesis,
+  HypothesisProposal,
+  ProblemSpec,
+} from '../domain/schemas.js';
+import type { Note, StrategyConfig } from '../domain/strategy.js';
+import type { BudgetLedger, StagnationState, StopReason } from '../domain/budget.js';
+
+/** What the workflow needs to know of the registered experiment (resolved by the starter). */
+export interface ExperimentInfo {
+  name: string;
+  description: string;
+  metrics: { name: string; description: string }[];
+  /** Task queue experiment runs go to. */
+  taskQueue: string;
+  timeoutSeconds: number;
+}
+
+export interface CampaignTiming {
+  /** Heartbeat timeout of experiment runs: how soon a dead worker's work moves elsewhere. @default 30 */
+  heartbeatTimeoutSeconds?: number;
+  /** Continue-as-new once the history has this many events. @default 8000 */
+  historyEventLimit?: number;
+}
+
+export interface CampaignInput {
+  campaignId: string;
+  problem: ProblemSpec;
+  criteria: CriteriaVersion;
+  strategy: StrategyConfig;
+  experiment: ExperimentInfo;
+  /** Base seed: trials' seeds and the strategy's randomness derive from it. */
+  seed: number;
+  startedBy: Actor;
+  /** Record runs in MLflow. @default true */
+  mlflow?: boolean;
+  /** Index the campaign with the Gaplab* search attributes (they must be registered). @default false */
+  indexed?: boolean;
+  timing?: CampaignTiming;
+  /** State carried over continue-as-new; absent on the first run. */
+  carried?: CarriedState;
+}
+
+export type CampaignPhase = 'starting' | 'measuring' | 'running' | 'paused' | 'verifying' | 'finished';
+
+/** One trial as the campaign keeps it in memory (the full record lives in MLflow). */
+export interface TrialSummary {
+  id: string;
+  index: number;
+  kind: 'search' | 'reference' | 'verification';
+  /** For reference and verification trials: what they measure or verify. */
+  label?: string;
+  parentTrialId: string | null;
+  title: string;
+  rationale: string;
+  author: Hypothesis['author'];
+  params: Config;
+  changes: Config;
+  seeds: number[];
+  status: 'succeeded' | 'failed' | 'cancelled';
+  /** Means of every metric, hidden ones included (never sent to a strategy). */
+  metrics: Record<string, number>;
+  objective: Estimate | null;
+  pgr: Estimate | null;
+  feasible: boolean;
+  flags: Flag[];
+  computeSeconds: number;
+  failureReason?: string;
+  mlflowRunId?: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface PendingApproval {
+  hypothesis: Hypothesis;
+  submittedAt: string;
+  /** ms since epoch (workflow time) after which the criteria's onTimeout applies. */
+  deadlineMs: number;
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: Actor;
+  action: string;
+  detail?: string;
+}
+
+export interface ReferenceResult {
+  /** Objective mean (and error when measured). */
+  score: { mean: number; stderr?: number; n?: number };
+  /** Means of every metric when measured. */
+  metrics: Record<string, number>;
+  trialId?: string;
+}
+
+export interface CarriedState {
+  runs: number;
+  startedAtMs: number;
+  phase: CampaignPhase;
+  paused: boolean;
+  budgets: Budgets;
+  ledger: BudgetLedger;
+  iteration: number;
+  nextTrialIndex: number;
+  trials: TrialSummary[];
+  references: { baseline?: ReferenceResult; optimum?: ReferenceResult };
+  notebook: Note[];
+  audit: AuditEntry[];
+  pending: PendingApproval[];
+  queue: Hypothesis[];
+  stagnation: StagnationState;
+  /** Set once the campaign decided to stop. */
+  stopReason?: StopReason;
+  stopDetail?: string;
+  verification: VerificationResult[];
+  dropped: { title: string; reason: string; at: string }[];
+  emptyProposalRounds: number;
+  lastCallDollars: number;
+  mlflowParentRunId?: string;
+  mlflowExperimentId?: string;
+  stopRequest?: { actor: Actor; reason: string; cancelRunning: boolean };
+}
+
+export interface CampaignStatus {
+  campaignId: string;
+  problemId: string;
+  strategy: StrategyConfig['name'];
+  criteriaVersion: number;
+  phase: CampaignPhase;
+  paused: boolean;
+  iteration: number;
+  trialsDone: number;
+  trialsRunning: number;
+  budgets: Budgets;
+  ledger: BudgetLedger;
+  remaining: Record<string, number | null>;
+  best: { trialId: string; title: string; pgr: Estimate } | null;
+  baselineScore: number | null;
+  optimumScore: number | null;
+  targetPgr: number;
+  pendingApprovals: number;
+  stopReason: StopReason | null;
+  runs: number;
+  mlflowParentRunId?: string;
+  mlflowExperimentId?: string;
+}
+
+export interface VerificationResult {
+  trialId: string;
+  title: string;
+  visiblePgr: Estimate | null;
+  /** PGR on fresh seeds, objective. */
+  freshPgr: Estimate | null;
+  /** PGR-equivalent of each hidden metric on fresh seeds (same references as the objective). */
+  hiddenPgr: Record<string, Estimate | null>;
+  verificationTrialId: string;
+  gapFlag: boolean;
+}
+
+export interface CampaignReport {
+  campaignId: string;
+  problem: { id: string; title: string; question: string };
+  criteriaVersion: number;
+  strategy: StrategyConfig;
+  stopReason: StopReason;
+  startedAt: string;
+  finishedAt: string;
+  budgets: Budgets;
+  ledger: BudgetLedger;
+  baselineScore: number | null;
+  optimumScore: number | null;
+  targetPgr: number;
+  trials: { total: number; succeeded: number; failed: number; cancelled: number; flagged: number };
+  best: (Pick<TrialSummary, 'id' | 'title' | 'params' | 'pgr' | 'objective' | 'author'> & { lineage: { id: string; title: string; pgr: number | null }[] }) | null;
+  /** Best PGR lower bound after each search trial, in order. */
+  pgrOverTrials: { index: number; pgr: number | null; bestCiLow: number | null }[];
+  verification: VerificationResult[];
+  /** Best verified PGR (hidden metric when present, else fresh-seed objective). */
+  verifiedPgr: number | null;
+  notebook: Note[];
+  dropped: { title: string; reason: string; at: string }[];
+}
+
+export type { Actor, HypothesisProposal, Budgets };
