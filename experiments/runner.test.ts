@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupAlive, LineTail, paramEnvName, runSeed } from './runner.js';
-import type { ExperimentDefinition, ProgressUpdate } from './types.js';
+import { groupAlive, LineTail, paramEnvName, procState, runSeed } from './runner.js';
+import type { ExperimentDefinition, FunctionRunner, ProgressUpdate } from './types.js';
 
 let tmp: string;
 let n = 0;
@@ -31,13 +31,10 @@ async function nodeExperiment(script: string, extra: Partial<ExperimentDefinitio
 
 const outDir = (): string => path.join(tmp, `out-${++n}`);
 
+/** Alive and not a zombie waiting to be reaped. */
 function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const st = procState(pid);
+  return st !== undefined && st.state !== 'Z' && st.state !== 'X';
 }
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
@@ -238,7 +235,7 @@ describe('runSeed, command experiments', () => {
 });
 
 describe('runSeed, function experiments', () => {
-  const fn = (run: ExperimentDefinition['runner'] & { kind: 'function' }['run']): ExperimentDefinition => ({
+  const fn = (run: FunctionRunner['run']): ExperimentDefinition => ({
     name: 'fn',
     description: 'function fixture',
     metrics: [{ name: 'acc', description: '' }],

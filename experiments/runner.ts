@@ -7,7 +7,7 @@
  * in-memory tail; a flood of output or a line without end cannot exhaust the worker's memory.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -166,14 +166,40 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** True while any process of the group is alive. */
-export function groupAlive(pid: number): boolean {
+/** State letter and process group of a process from /proc (Linux); undefined when unknown. */
+export function procState(pid: number): { state: string; pgrp: number } | undefined {
   try {
-    process.kill(-pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', pgrp: Number(fields[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True while any process of the group is alive. Zombies do not count: a killed grandchild
+ * whose parent is gone waits for init to reap it, sometimes for a while.
+ */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const st = procState(Number(e));
+    if (st && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X') return true;
+  }
+  return false;
 }
 
 function combinedTail(out: LineTail, err: LineTail): string {
