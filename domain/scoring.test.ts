@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { EvaluationCriteria } from './schemas.js';
 import type { SeedResult } from './schemas.js';
-import { bestTrial, constraintVerdict, rankTrials, scoreTrial } from './scoring.js';
+import {
+  bestTrial,
+  constraintVerdict,
+  rankTrials,
+  referenceProblem,
+  scoreTrial,
+  verificationGapFlag,
+} from './scoring.js';
 import { UNBOUNDED } from './stats.js';
 
 const criteria = EvaluationCriteria.parse({
@@ -270,5 +277,38 @@ describe('rankTrials / bestTrial', () => {
     expect(bestTrial([t('a', 0.5, 0.4), t('b', 0.5, 0.4)])?.id).toBe('a');
     expect(rankTrials([t('a', 0.5, 0.4), t('b', 0.5, 0.4)]).map((x) => x.id)).toEqual(['a', 'b']);
     expect(bestTrial([])).toBeNull();
+  });
+});
+
+describe('referenceProblem', () => {
+  it('accepts references on the right side and names the problem otherwise', () => {
+    expect(referenceProblem(0.7, 0.9, 'maximize')).toBeNull();
+    expect(referenceProblem(2, 1, 'minimize')).toBeNull();
+    expect(referenceProblem(0.7, 0.7, 'maximize')).toBe(
+      'optimum equals baseline (0.7): PGR is undefined',
+    );
+    expect(referenceProblem(0.9, 0.7, 'maximize')).toBe(
+      'optimum 0.7 is below baseline 0.9 for a metric to maximize',
+    );
+    expect(referenceProblem(1, 2, 'minimize')).toMatch(/above baseline/);
+  });
+});
+
+describe('verificationGapFlag', () => {
+  const search = { mean: 0.8, stderr: 0.05, n: 5, ciLow: 0.66, ciHigh: 0.94 };
+  it('flags a result that does not reproduce within its interval', () => {
+    expect(verificationGapFlag(search, { ...search, mean: 0.7 })).toBeNull();
+    const f = verificationGapFlag(search, {
+      mean: 0.4,
+      stderr: 0.05,
+      n: 5,
+      ciLow: 0.26,
+      ciHigh: 0.54,
+    });
+    expect(f).toEqual({
+      kind: 'verification_gap',
+      message:
+        "on fresh seeds PGR is 0.4 (n=5), below the search result's interval 0.66 to 0.94 (mean 0.8)",
+    });
   });
 });

@@ -212,6 +212,41 @@ export function hiddenGapFlags(
   return flags;
 }
 
+/**
+ * Why measured references cannot define PGR, or null when they can: the optimum must differ
+ * from the baseline and lie on the better side for the direction (a measured "ceiling" below
+ * the baseline would turn every improvement into a negative PGR).
+ */
+export function referenceProblem(
+  baseline: number,
+  optimum: number,
+  direction: 'maximize' | 'minimize',
+): string | null {
+  if (!Number.isFinite(baseline) || !Number.isFinite(optimum))
+    return `references must be finite (baseline ${baseline}, optimum ${optimum})`;
+  if (optimum === baseline) return `optimum equals baseline (${fmt(baseline)}): PGR is undefined`;
+  if (direction === 'maximize' && optimum < baseline)
+    return `optimum ${fmt(optimum)} is below baseline ${fmt(baseline)} for a metric to maximize`;
+  if (direction === 'minimize' && optimum > baseline)
+    return `optimum ${fmt(optimum)} is above baseline ${fmt(baseline)} for a metric to minimize`;
+  return null;
+}
+
+/**
+ * `verification_gap` flag for a candidate re-run on fresh seeds: raised when the verification's
+ * PGR mean falls below the lower confidence bound of the search result, i.e. the search result
+ * does not reproduce within its own interval. Null when it does.
+ */
+export function verificationGapFlag(searchPgr: Estimate, verificationPgr: Estimate): Flag | null {
+  if (verificationPgr.mean >= searchPgr.ciLow) return null;
+  return {
+    kind: 'verification_gap',
+    message:
+      `on fresh seeds PGR is ${fmt(verificationPgr.mean)} (n=${verificationPgr.n}), below the search ` +
+      `result's interval ${fmt(searchPgr.ciLow)} to ${fmt(searchPgr.ciHigh)} (mean ${fmt(searchPgr.mean)})`,
+  };
+}
+
 function refMean(r: number | ReferenceScore | null): number | null {
   if (r === null) return null;
   const m = typeof r === 'number' ? r : r.mean;

@@ -190,6 +190,14 @@ describe('sampling', () => {
     for (const x of xs) expect(x >= 0 && x < 1).toBe(true);
   });
 
+  it('gives unrelated first draws for consecutive seeds (campaign seed + iteration)', () => {
+    const first = Array.from({ length: 200 }, (_, s) => seededRng(s)());
+    const mean = first.reduce((a, b) => a + b, 0) / first.length;
+    expect(mean).toBeGreaterThan(0.42);
+    expect(mean).toBeLessThan(0.58);
+    expect(first.filter((x) => x < 0.5).length).toBeGreaterThan(80);
+  });
+
   it('respects the log scale (log-uniform lr: a fifth of the decades per fifth)', () => {
     const rng = seededRng(7);
     const n = 4000;

@@ -4,7 +4,7 @@
  * detection, uniform sampling, and the cross checks between a problem spec and its criteria.
  */
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { mersenne } from 'pure-rand/generator/mersenne';
 import type { Issue } from './errors.js';
 import { InvalidConfigError } from './errors.js';
 import type { Config, EvaluationCriteria, Param, ParamValue, ProblemSpec } from './schemas.js';
@@ -266,11 +266,13 @@ export function findDuplicate(
 export type Rng = () => number;
 
 /**
- * A deterministic generator (xoroshiro128+ from pure-rand) seeded with a 32-bit integer; other
- * numbers are truncated to one. Safe in workflow code: same seed, same sequence.
+ * A deterministic generator (Mersenne Twister from pure-rand) seeded with a 32-bit integer;
+ * other numbers are truncated to one. Safe in workflow code: same seed, same sequence.
+ * (pure-rand's xoroshiro128+ is not used: seeded with small consecutive integers, as campaign
+ * seed + iteration are, its first outputs are all close to 1 and correlated with the seed.)
  */
 export function seededRng(seed: number): Rng {
-  const g = xoroshiro128plus(Math.trunc(seed) | 0);
+  const g = mersenne(Math.trunc(seed) | 0);
   return () => uniformFloat64(g);
 }
 
