@@ -133,6 +133,10 @@ describe('applyChanges', () => {
     expect(defaultValue(space[1]!)).toBeCloseTo(Math.sqrt(1e-5), 12);
     expect(defaultValue(space[5]!)).toBe(32);
   });
+  it('keeps a "__proto__" key as data so validation reports it', () => {
+    const changes = JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>;
+    expect(() => applyChanges(space, adam, changes)).toThrow(/__proto__: unknown parameter/);
+  });
   it('ignores an invalid baseline value when choosing a default', () => {
     expect(defaultValue(space[2]!, { momentum: 5 })).toBe(0.495);
   });

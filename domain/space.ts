@@ -15,6 +15,10 @@ type LooseConfig = Readonly<Record<string, unknown>>;
 
 const quote = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 const has = (o: LooseConfig, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+/** Sets an own property even for a key like `__proto__` (a valid parameter name), which `o[k] = v` would not. */
+const put = (o: Record<string, unknown>, k: string, v: unknown): void => {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+};
 
 /**
  * The parameters active under a configuration, in space order. A parameter is active when it has
@@ -149,20 +153,22 @@ export function applyChanges(
   changes: LooseConfig,
   options: ApplyChangesOptions = {},
 ): Config {
-  const merged: Record<string, unknown> = { ...parentConfig, ...changes };
+  const merged: Record<string, unknown> = {};
+  for (const src of [parentConfig, changes])
+    for (const k of Object.keys(src)) put(merged, k, src[k]);
   const out: Record<string, unknown> = {};
   const active = new Set<string>();
   for (const p of space) {
     const c = p.condition;
     if (!c || (active.has(c.parent) && c.values.some((v) => v === out[c.parent]))) {
       active.add(p.name);
-      out[p.name] = has(merged, p.name) ? merged[p.name] : defaultValue(p, options.baseline);
+      put(out, p.name, has(merged, p.name) ? merged[p.name] : defaultValue(p, options.baseline));
     } else if (has(changes, p.name)) {
-      out[p.name] = changes[p.name];
+      put(out, p.name, changes[p.name]);
     }
   }
   const known = new Set(space.map((p) => p.name));
-  for (const k of Object.keys(merged)) if (!known.has(k)) out[k] = merged[k];
+  for (const k of Object.keys(merged)) if (!known.has(k)) put(out, k, merged[k]);
   assertValidConfig(space, out, 'configuration after changes');
   return out;
 }
@@ -294,21 +300,25 @@ export function sampleConfig(space: Space, rng: Rng): Config {
         const x = p.log
           ? Math.exp(Math.log(p.low) + u * (Math.log(p.high) - Math.log(p.low)))
           : p.low + u * (p.high - p.low);
-        out[p.name] = Math.min(p.high, Math.max(p.low, x));
+        put(out, p.name, Math.min(p.high, Math.max(p.low, x)));
         break;
       }
       case 'int': {
         const x = p.log
           ? Math.floor(Math.exp(Math.log(p.low) + u * (Math.log(p.high + 1) - Math.log(p.low))))
           : Math.floor(p.low + u * (p.high - p.low + 1));
-        out[p.name] = Math.min(p.high, Math.max(p.low, x));
+        put(out, p.name, Math.min(p.high, Math.max(p.low, x)));
         break;
       }
       case 'categorical':
-        out[p.name] = p.choices[Math.min(p.choices.length - 1, Math.floor(u * p.choices.length))]!;
+        put(
+          out,
+          p.name,
+          p.choices[Math.min(p.choices.length - 1, Math.floor(u * p.choices.length))],
+        );
         break;
       case 'boolean':
-        out[p.name] = u < 0.5;
+        put(out, p.name, u < 0.5);
         break;
     }
   }

@@ -112,7 +112,7 @@ export function estimate(values: readonly number[], confidence: number): Estimat
   const n = values.length;
   const m = mean(values);
   if (n === 1) return { mean: m, stderr: 0, n, ciLow: -UNBOUNDED, ciHigh: UNBOUNDED };
-  const stderr = Math.sqrt(sampleVariance(values) / n);
+  const stderr = clampFinite(Math.sqrt(sampleVariance(values) / n));
   return { mean: m, stderr, n, ...tInterval(m, stderr, n - 1, confidence) };
 }
 
