@@ -11,6 +11,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** Free-form JSON as received; tests probe request bodies field by field. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
 export interface FakeUsage {
   input_tokens: number;
   output_tokens: number;
@@ -23,7 +27,7 @@ export interface RecordedRequest {
   path: string;
   headers: http.IncomingHttpHeaders;
   /** The parsed JSON body (undefined when it was not JSON). */
-  body: any;
+  body: Json;
   /** The body as sent. */
   raw: string;
 }
@@ -34,7 +38,13 @@ export type FakeReply =
   /** A 200 whose text block is `text` as is (invalid JSON, hostile prose...). */
   | { kind: 'text'; text: string; usage?: Partial<FakeUsage>; stopReason?: string }
   /** An API error: 429 rate_limit_error, 529 overloaded_error, 401 authentication_error, ... */
-  | { kind: 'error'; status: number; type?: string; message?: string; headers?: Record<string, string> }
+  | {
+      kind: 'error';
+      status: number;
+      type?: string;
+      message?: string;
+      headers?: Record<string, string>;
+    }
   /** The default generator's valid reply. */
   | { kind: 'default'; usage?: Partial<FakeUsage> }
   /** Waits, then answers with `then` (for timeouts). */
@@ -66,11 +76,12 @@ const ERROR_TYPES: Record<number, string> = {
 };
 
 /** Every text of a request (system and messages), concatenated. */
-export function requestText(body: any): string {
+export function requestText(body: Json): string {
   const parts: string[] = [];
   const take = (content: unknown) => {
     if (typeof content === 'string') parts.push(content);
-    else if (Array.isArray(content)) for (const b of content) if (b && typeof b.text === 'string') parts.push(b.text);
+    else if (Array.isArray(content))
+      for (const b of content) if (b && typeof b.text === 'string') parts.push(b.text);
   };
   take(body?.system);
   for (const m of body?.messages ?? []) take(m.content);
@@ -94,9 +105,9 @@ let counter = 0;
  * Valid proposals from the prompt: for each hypothesis, one numeric parameter moved to a fresh
  * point of its range (or a categorical/boolean flipped), relative to the baseline.
  */
-export function defaultProposals(body: any): { hypotheses: unknown[]; insight: string } {
+export function defaultProposals(body: Json): { hypotheses: unknown[]; insight: string } {
   const text = requestText(body);
-  const space = (block(text, 'search_space') as any[] | undefined) ?? [];
+  const space = (block(text, 'search_space') as Json[] | undefined) ?? [];
   const baseline = (block(text, 'baseline') as Record<string, unknown> | undefined) ?? {};
   // The last "exactly N" wins: a repair message asks again with the missing count.
   const counts = [...text.matchAll(/exactly (\d+) (?:corrected )?hypothes/g)];
@@ -109,10 +120,21 @@ export function defaultProposals(body: any): { hypotheses: unknown[]; insight: s
     const changes: { param: string; value: unknown }[] = [];
     if (p) {
       const u = ((counter * 0.6180339887) % 1) * 0.9 + 0.05;
-      if (p.kind === 'float') changes.push({ param: p.name, value: p.log ? Math.exp(Math.log(p.low) + u * (Math.log(p.high) - Math.log(p.low))) : p.low + u * (p.high - p.low) });
-      else if (p.kind === 'int') changes.push({ param: p.name, value: Math.round(p.low + u * (p.high - p.low)) });
+      if (p.kind === 'float')
+        changes.push({
+          param: p.name,
+          value: p.log
+            ? Math.exp(Math.log(p.low) + u * (Math.log(p.high) - Math.log(p.low)))
+            : p.low + u * (p.high - p.low),
+        });
+      else if (p.kind === 'int')
+        changes.push({ param: p.name, value: Math.round(p.low + u * (p.high - p.low)) });
       else if (p.kind === 'boolean') changes.push({ param: p.name, value: !baseline[p.name] });
-      else changes.push({ param: p.name, value: p.choices.find((c: unknown) => c !== baseline[p.name]) ?? p.choices[0] });
+      else
+        changes.push({
+          param: p.name,
+          value: p.choices.find((c: unknown) => c !== baseline[p.name]) ?? p.choices[0],
+        });
     }
     hypotheses.push({
       title: `fake idea ${counter}`,
@@ -133,7 +155,12 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     url: '',
     requests,
     script: (...replies) => void queue.push(...replies),
-    defaultUsage: { input_tokens: 1200, output_tokens: 300, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    defaultUsage: {
+      input_tokens: 1200,
+      output_tokens: 300,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -159,10 +186,21 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
         'retry-after-ms': '10',
         ...reply.headers,
       });
-      res.end(JSON.stringify({ type: 'error', error: { type, message: reply.message ?? `fake ${type}` }, request_id: `req_fake_${served}` }));
+      res.end(
+        JSON.stringify({
+          type: 'error',
+          error: { type, message: reply.message ?? `fake ${type}` },
+          request_id: `req_fake_${served}`,
+        }),
+      );
       return;
     }
-    const text = reply.kind === 'json' ? JSON.stringify(reply.body) : reply.kind === 'text' ? reply.text : JSON.stringify(defaultProposals(req.body));
+    const text =
+      reply.kind === 'json'
+        ? JSON.stringify(reply.body)
+        : reply.kind === 'text'
+          ? reply.text
+          : JSON.stringify(defaultProposals(req.body));
     const usage = { ...fake.defaultUsage, ...(reply.usage ?? {}) };
     res.writeHead(200, { 'content-type': 'application/json', 'request-id': `req_fake_${served}` });
     res.end(
@@ -184,17 +222,27 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any;
+      let body: Json;
       try {
         body = JSON.parse(raw);
       } catch {
         body = undefined;
       }
-      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, raw };
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body,
+        raw,
+      };
       requests.push(recorded);
       served++;
       if (req.method !== 'POST' || !(req.url ?? '').startsWith('/v1/messages')) {
-        send(res, recorded, { kind: 'error', status: 404, message: `no route ${req.method} ${req.url}` });
+        send(res, recorded, {
+          kind: 'error',
+          status: 404,
+          message: `no route ${req.method} ${req.url}`,
+        });
         return;
       }
       if (!body) {

@@ -8,7 +8,8 @@
  * (bad key, invalid request, unknown model) come back as `fatalError` instead of a throw, so the
  * campaign stops with a clear reason rather than retrying forever.
  */
-import Anthropic, { APIConnectionError, APIError, type AutoParseableOutputFormat } from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
+import { APIConnectionError, APIError, type AutoParseableOutputFormat } from '@anthropic-ai/sdk';
 import { zodOutputFormat } from '@anthropic-ai/sdk/helpers/zod';
 import type { MessageParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages/messages';
 import { z } from 'zod';
@@ -17,10 +18,17 @@ import { HypothesisProposal, type Config, type ParamValue } from '../../domain/s
 import { applyChanges } from '../../domain/space.js';
 import type { ClaudeSettings, StrategyResult, StrategyView } from '../../domain/strategy.js';
 import { TriedSet, diffConfig } from './common.js';
-import { priceOf, usageNanoDollars, nanoToDollars, UnknownModelPricingError, type ModelPrice, type UsageLike } from './pricing.js';
+import {
+  priceOf,
+  usageNanoDollars,
+  nanoToDollars,
+  UnknownModelPricingError,
+  type ModelPrice,
+  type UsageLike,
+} from './pricing.js';
 import {
   DEFAULT_LIMITS,
-  Redactor,
+  type Redactor,
   agentDirections,
   buildAgentMessage,
   buildRepairMessage,
@@ -43,9 +51,14 @@ export const AgentOutput = z.object({
     z.object({
       title: z.string().describe('Short name of the idea, at most 120 characters.'),
       rationale: z.string().describe('Why this should help, grounded in the results so far.'),
-      parentTrialId: z.string().nullable().describe('Id of the finished trial this builds on, or null for the baseline.'),
+      parentTrialId: z
+        .string()
+        .nullable()
+        .describe('Id of the finished trial this builds on, or null for the baseline.'),
       changes: z
-        .array(z.object({ param: z.string(), value: z.union([z.string(), z.number(), z.boolean()]) }))
+        .array(
+          z.object({ param: z.string(), value: z.union([z.string(), z.number(), z.boolean()]) }),
+        )
         .describe('Parameter values to set on top of the parent configuration.'),
       expectedEffect: z.string().describe('What result would confirm or refute the idea.'),
     }),
@@ -86,6 +99,8 @@ export interface ClaudeStrategyOptions {
   timeoutMs?: number;
   /** SDK retries per request for 408/409/429/5xx/529 and connection errors. @default 4 */
   maxRetries?: number;
+  /** Aborts in-flight requests (the activity's cancellation signal). */
+  signal?: AbortSignal;
 }
 
 /** Thrown when every agent call failed with an error a later retry may fix (rate limit, overload, network). */
@@ -132,12 +147,17 @@ export function planAgents(view: StrategyView): AgentBrief[] {
       }
     }
   }
-  return [...quota.entries()].sort((a, b) => a[0] - b[0]).map(([i, count]) => ({ ...all[i]!, count }));
+  return [...quota.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([i, count]) => ({ ...all[i]!, count }));
 }
 
 /** Upper bound of one call in nano-dollars: the whole prompt at the dearest input rate. */
 function callNano(price: ModelPrice, promptTokens: number, outputTokens: number): number {
-  const band = price.longPrompt && promptTokens > price.longPrompt.aboveTokens ? price.longPrompt.rates : price;
+  const band =
+    price.longPrompt && promptTokens > price.longPrompt.aboveTokens
+      ? price.longPrompt.rates
+      : price;
   const inputRate = Math.max(band.input, band.cacheWrite5m);
   return Math.ceil(promptTokens * inputRate * 1000) + Math.ceil(outputTokens * band.output * 1000);
 }
@@ -148,7 +168,11 @@ function callNano(price: ModelPrice, promptTokens: number, outputTokens: number)
  *
  * @throws UnknownModelPricingError
  */
-export function estimateCallCost(view: StrategyView, prices?: Readonly<Record<string, ModelPrice>>, limits: PromptLimits = DEFAULT_LIMITS): CostEstimate {
+export function estimateCallCost(
+  view: StrategyView,
+  prices?: Readonly<Record<string, ModelPrice>>,
+  limits: PromptLimits = DEFAULT_LIMITS,
+): CostEstimate {
   if (view.strategy.name !== 'claude') return { calls: 0, expectedDollars: 0, maxDollars: 0 };
   const settings = view.strategy.settings;
   const price = priceOf(settings.model, prices);
@@ -166,9 +190,15 @@ export function estimateCallCost(view: StrategyView, prices?: Readonly<Record<st
         : Math.ceil(system * price.cacheRead * 1000 + user * price.input * 1000);
     expected += expectedNano + Math.ceil((settings.maxTokens / 4) * price.output * 1000);
     // Worst case: the call and its repair round, the repair prompt also carrying the first reply.
-    max += callNano(price, prompt, settings.maxTokens) + callNano(price, prompt + settings.maxTokens + 500, settings.maxTokens);
+    max +=
+      callNano(price, prompt, settings.maxTokens) +
+      callNano(price, prompt + settings.maxTokens + 500, settings.maxTokens);
   });
-  return { calls: agents.length, expectedDollars: nanoToDollars(expected), maxDollars: nanoToDollars(max) };
+  return {
+    calls: agents.length,
+    expectedDollars: nanoToDollars(expected),
+    maxDollars: nanoToDollars(max),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,24 +213,36 @@ interface Checked {
 }
 
 /** Checks one wire hypothesis against parent, space and what was tried; accepts it into `tried`. */
-export function checkHypothesis(view: StrategyView, h: WireHypothesis, tried: TriedSet, label: string): Checked {
+export function checkHypothesis(
+  view: StrategyView,
+  h: WireHypothesis,
+  tried: TriedSet,
+  label: string,
+): Checked {
   const errors: string[] = [];
   const { space, baseline } = view.problem;
   let parentId = h.parentTrialId;
   // Models sometimes spell "the baseline" as a string.
-  if (parentId !== null && ['', 'null', 'none', 'baseline'].includes(parentId.trim().toLowerCase())) parentId = null;
+  if (parentId !== null && ['', 'null', 'none', 'baseline'].includes(parentId.trim().toLowerCase()))
+    parentId = null;
   let parentConfig: Config = baseline;
   if (parentId !== null) {
     const parent = view.history.find((t) => t.id === parentId);
-    if (!parent) errors.push(`parentTrialId "${clip(parentId, 80)}" is not a finished trial (use an id from the lists, or null for the baseline)`);
+    if (!parent)
+      errors.push(
+        `parentTrialId "${clip(parentId, 80)}" is not a finished trial (use an id from the lists, or null for the baseline)`,
+      );
     else parentConfig = parent.params;
   }
-  const changes: Record<string, ParamValue> = {};
+  const entries = new Map<string, ParamValue>();
   for (const c of h.changes) {
-    if (Object.prototype.hasOwnProperty.call(changes, c.param)) errors.push(`changes: "${clip(c.param, 64)}" is set twice`);
-    changes[c.param] = c.value;
+    if (entries.has(c.param)) errors.push(`changes: "${clip(c.param, 64)}" is set twice`);
+    entries.set(c.param, c.value);
   }
-  if (h.changes.length === 0) errors.push('changes: empty (a hypothesis must change at least one parameter)');
+  // fromEntries makes own data properties, so a "__proto__" param is just an unknown name.
+  const changes: Record<string, ParamValue> = Object.fromEntries(entries);
+  if (h.changes.length === 0)
+    errors.push('changes: empty (a hypothesis must change at least one parameter)');
   if (errors.length > 0) return { errors };
 
   let config: Config;
@@ -239,7 +281,12 @@ interface AgentOutcome {
   dropped: { title: string; reason: string }[];
   insight?: string;
   nano: number;
-  usage: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number };
+  usage: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadTokens: number;
+    cacheWriteTokens: number;
+  };
   fatal?: string;
   transient?: string;
   skipped?: string;
@@ -247,14 +294,22 @@ interface AgentOutcome {
 
 /** Whether an API error can be fixed by trying again later. */
 function classify(err: unknown): { fatal?: string; transient?: string } {
-  if (err instanceof APIConnectionError) return { transient: `cannot reach the Claude API: ${err.message}` };
+  if (err instanceof APIConnectionError)
+    return { transient: `cannot reach the Claude API: ${err.message}` };
   if (err instanceof APIError) {
     const status = err.status ?? 0;
     const type = (err.error as { error?: { type?: string } } | undefined)?.error?.type ?? 'error';
     const detail = `${status} ${type}: ${(err.error as { error?: { message?: string } } | undefined)?.error?.message ?? err.message}`;
-    if (status === 408 || status === 409 || status === 429 || status >= 500) return { transient: `Claude API still failing after retries (${detail})` };
+    if (status === 408 || status === 409 || status === 429 || status >= 500)
+      return { transient: `Claude API still failing after retries (${detail})` };
     const hint =
-      status === 401 ? ' — check ANTHROPIC_API_KEY' : status === 403 ? ' — the key may not have access to this model' : status === 404 ? ' — check strategy.settings.model' : '';
+      status === 401
+        ? ' — check ANTHROPIC_API_KEY'
+        : status === 403
+          ? ' — the key may not have access to this model'
+          : status === 404
+            ? ' — check strategy.settings.model'
+            : '';
     return { fatal: `Claude API rejected the request (${detail})${hint}` };
   }
   return {};
@@ -283,12 +338,19 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
     nano: 0,
     usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
   };
-  const messages: MessageParam[] = [{ role: 'user', content: redactor.apply(buildAgentMessage(view, agent, limits)) }];
+  const messages: MessageParam[] = [
+    { role: 'user', content: redactor.apply(buildAgentMessage(view, agent, limits)) },
+  ];
   const systemText = ctx.system.map((b) => b.text).join('\n');
 
   const call = async (): Promise<{ parsed: Parsed; raw: string } | undefined> => {
-    const promptText = systemText + messages.map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
-    const worst = callNano(ctx.price, estimateTokens(promptText) + SCHEMA_OVERHEAD, settings.maxTokens);
+    const promptText =
+      systemText + messages.map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+    const worst = callNano(
+      ctx.price,
+      estimateTokens(promptText) + SCHEMA_OVERHEAD,
+      settings.maxTokens,
+    );
     if (ctx.budget.leftNano !== undefined && worst > ctx.budget.leftNano) {
       outcome.skipped = `not called: a call may cost up to $${nanoToDollars(worst).toFixed(4)}, more than the $${nanoToDollars(Math.max(0, ctx.budget.leftNano)).toFixed(4)} left of the dollar budget`;
       return undefined;
@@ -303,7 +365,11 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
           output_config: { format: outputFormat },
           ...(settings.temperature !== undefined ? { temperature: settings.temperature } : {}),
         },
-        { timeout: options.timeoutMs ?? 180_000, maxRetries: options.maxRetries ?? 4 },
+        {
+          timeout: options.timeoutMs ?? 180_000,
+          maxRetries: options.maxRetries ?? 4,
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
       );
       const usage = response.usage as UsageLike;
       // Priced by the requested model: the response may name a dated snapshot of it.
@@ -315,14 +381,21 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
       outcome.usage.cacheReadTokens += usage.cache_read_input_tokens ?? 0;
       outcome.usage.cacheWriteTokens += usage.cache_creation_input_tokens ?? 0;
       const raw = response.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
-      let parsed: Parsed = response.parsed_output ?? { ok: false, error: `the reply had no text (stop_reason ${response.stop_reason})` };
+      let parsed: Parsed = response.parsed_output ?? {
+        ok: false,
+        error: `the reply had no text (stop_reason ${response.stop_reason})`,
+      };
       if (response.stop_reason === 'max_tokens' && !parsed.ok) {
-        parsed = { ok: false, error: `the reply was cut off at max_tokens (${settings.maxTokens}); be more concise. ${parsed.error}` };
+        parsed = {
+          ok: false,
+          error: `the reply was cut off at max_tokens (${settings.maxTokens}); be more concise. ${parsed.error}`,
+        };
       } else if (response.stop_reason === 'refusal') {
         parsed = { ok: false, error: 'the reply was a refusal' };
       }
       return { parsed, raw };
     } catch (err) {
+      if (options.signal?.aborted) throw err;
       const c = classify(err);
       if (c.fatal) outcome.fatal = c.fatal;
       else if (c.transient) outcome.transient = c.transient;
@@ -338,11 +411,17 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
   let toRepair: { title: string; errors: string[] }[] = [];
   let missing = agent.count;
   let parseError: string | undefined;
-  const accept = (hs: readonly WireHypothesis[], round: number): { title: string; errors: string[] }[] => {
+  const accept = (
+    hs: readonly WireHypothesis[],
+    round: number,
+  ): { title: string; errors: string[] }[] => {
     const bad: { title: string; errors: string[] }[] = [];
     for (const h of hs) {
       if (missing <= 0) {
-        outcome.dropped.push({ title: clip(h.title || 'untitled', 200), reason: `beyond the ${agent.count} hypotheses asked of ${agent.name}` });
+        outcome.dropped.push({
+          title: clip(h.title || 'untitled', 200),
+          reason: `beyond the ${agent.count} hypotheses asked of ${agent.name}`,
+        });
         continue;
       }
       const checked = checkHypothesis(view, h, tried, h.title);
@@ -351,7 +430,12 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
         missing--;
       } else bad.push({ title: h.title || 'untitled', errors: checked.errors });
     }
-    if (round === 2) for (const b of bad) outcome.dropped.push({ title: clip(b.title, 200), reason: `invalid after repair: ${clip(b.errors.join('; '), 1500)}` });
+    if (round === 2)
+      for (const b of bad)
+        outcome.dropped.push({
+          title: clip(b.title, 200),
+          reason: `invalid after repair: ${clip(b.errors.join('; '), 1500)}`,
+        });
     return bad;
   };
 
@@ -365,17 +449,35 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
     const problems =
       toRepair.length > 0 || parseError !== undefined
         ? toRepair
-        : [{ title: '(missing)', errors: [`you proposed ${agent.count - missing} of the ${agent.count} hypotheses asked`] }];
+        : [
+            {
+              title: '(missing)',
+              errors: [
+                `you proposed ${agent.count - missing} of the ${agent.count} hypotheses asked`,
+              ],
+            },
+          ];
     messages.push({ role: 'assistant', content: first.raw.trim() || '(empty reply)' });
     messages.push({ role: 'user', content: buildRepairMessage(problems, missing, parseError) });
     const second = await call();
     if (second?.parsed.ok) {
       accept(second.parsed.value.hypotheses, 2);
-      if (!outcome.insight && second.parsed.value.insight.trim()) outcome.insight = second.parsed.value.insight.trim();
+      if (!outcome.insight && second.parsed.value.insight.trim())
+        outcome.insight = second.parsed.value.insight.trim();
     } else {
-      const why = second ? `reply unusable after repair: ${second.parsed.ok ? '' : second.parsed.error}` : (outcome.fatal ?? outcome.transient ?? outcome.skipped ?? 'repair not possible');
-      for (const b of toRepair) outcome.dropped.push({ title: clip(b.title, 200), reason: `invalid (${clip(b.errors.join('; '), 1000)}); ${clip(why, 500)}` });
-      if (parseError !== undefined && !second?.parsed.ok) outcome.dropped.push({ title: `${agent.name} reply`, reason: clip(`unusable reply: ${parseError}; ${why}`, 2000) });
+      const why = second
+        ? `reply unusable after repair: ${second.parsed.ok ? '' : second.parsed.error}`
+        : (outcome.fatal ?? outcome.transient ?? outcome.skipped ?? 'repair not possible');
+      for (const b of toRepair)
+        outcome.dropped.push({
+          title: clip(b.title, 200),
+          reason: `invalid (${clip(b.errors.join('; '), 1000)}); ${clip(why, 500)}`,
+        });
+      if (parseError !== undefined && !second?.parsed.ok)
+        outcome.dropped.push({
+          title: `${agent.name} reply`,
+          reason: clip(`unusable reply: ${parseError}; ${why}`, 2000),
+        });
     }
   }
   return outcome;
@@ -392,8 +494,13 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
  * @param view a view already stripped of hidden metrics
  * @param redactor removes hidden names/values from all prompt text (see {@link Redactor})
  */
-export async function proposeClaude(view: StrategyView, redactor: Redactor, options: ClaudeStrategyOptions): Promise<StrategyResult> {
-  if (view.strategy.name !== 'claude') throw new Error(`proposeClaude got strategy "${view.strategy.name}"`);
+export async function proposeClaude(
+  view: StrategyView,
+  redactor: Redactor,
+  options: ClaudeStrategyOptions,
+): Promise<StrategyResult> {
+  if (view.strategy.name !== 'claude')
+    throw new Error(`proposeClaude got strategy "${view.strategy.name}"`);
   const settings = view.strategy.settings;
   const result: StrategyResult = {
     proposals: [],
@@ -416,31 +523,45 @@ export async function proposeClaude(view: StrategyView, redactor: Redactor, opti
   const ctx: AgentContext = {
     view,
     settings,
-    system: [{ type: 'text', text: redactor.apply(buildSystemPrompt(view)), cache_control: { type: 'ephemeral' } }],
+    system: [
+      {
+        type: 'text',
+        text: redactor.apply(buildSystemPrompt(view)),
+        cache_control: { type: 'ephemeral' },
+      },
+    ],
     client: options.client(),
     options,
     redactor,
     tried: new TriedSet(view.problem.space, view),
-    budget: { leftNano: view.budgetLeft.dollars === undefined ? undefined : Math.floor(view.budgetLeft.dollars * 1e9) },
+    budget: {
+      leftNano:
+        view.budgetLeft.dollars === undefined
+          ? undefined
+          : Math.floor(view.budgetLeft.dollars * 1e9),
+    },
     price,
   };
 
   const outcomes: AgentOutcome[] = [];
   const firstOutcome = await runAgent(ctx, agents[0]!);
   outcomes.push(firstOutcome);
-  if (!firstOutcome.fatal && agents.length > 1) outcomes.push(...(await Promise.all(agents.slice(1).map((a) => runAgent(ctx, a)))));
+  if (!firstOutcome.fatal && agents.length > 1)
+    outcomes.push(...(await Promise.all(agents.slice(1).map((a) => runAgent(ctx, a)))));
 
   let nano = 0;
   const failures: string[] = [];
   for (const o of outcomes) {
     nano += o.nano;
-    for (const k of ['inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens'] as const) result.usage![k] += o.usage[k];
+    for (const k of ['inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens'] as const)
+      result.usage![k] += o.usage[k];
     for (const p of o.proposals) {
       result.proposals.push(p);
       result.authors.push(o.agent.name);
     }
     result.dropped.push(...o.dropped);
-    if (o.insight) result.notes.push({ kind: 'insight', author: o.agent.name, text: clip(o.insight, 5000) });
+    if (o.insight)
+      result.notes.push({ kind: 'insight', author: o.agent.name, text: clip(o.insight, 5000) });
     const problem = o.fatal ?? o.transient ?? o.skipped;
     if (problem) {
       failures.push(`${o.agent.name}: ${problem}`);

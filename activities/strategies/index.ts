@@ -4,8 +4,14 @@
  * Built by {@link createStrategyActivities} from injected clients; the worker wires real ones.
  */
 import type Anthropic from '@anthropic-ai/sdk';
+import { Context } from '@temporalio/activity';
 import { stripHidden, type StrategyResult, type StrategyView } from '../../domain/strategy.js';
-import { estimateCallCost, proposeClaude, type ClaudeStrategyOptions, type CostEstimate } from './claude.js';
+import {
+  estimateCallCost,
+  proposeClaude,
+  type ClaudeStrategyOptions,
+  type CostEstimate,
+} from './claude.js';
 import { proposeOptuna } from './optuna.js';
 import { OptunaService, OptunaServiceError } from './optuna-service.js';
 import type { ModelPrice } from './pricing.js';
@@ -28,9 +34,86 @@ export interface StrategyDeps {
   claude?: Pick<ClaudeStrategyOptions, 'timeoutMs' | 'maxRetries'> & { limits?: PromptLimits };
 }
 
+/** The activity context when running as a Temporal activity (tests call the functions directly). */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Heartbeats while `work` runs (LLM calls with retries can outlast the heartbeat timeout) and
+ * hands it the activity's cancellation signal, so a cancelled campaign aborts in-flight requests.
+ */
+async function withHeartbeats<T>(
+  work: (signal: AbortSignal | undefined) => Promise<T>,
+): Promise<T> {
+  const ctx = activityContext();
+  if (!ctx) return work(undefined);
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), 10_000);
+  try {
+    return await work(ctx.cancellationSignal);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export function createStrategyActivities(deps: StrategyDeps = {}) {
   let optuna = deps.optuna;
   const optunaService = (): OptunaService => (optuna ??= new OptunaService());
+
+  async function propose(
+    view: StrategyView,
+    hidden: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<StrategyResult> {
+    const redactor = Redactor.forView(view, hidden);
+    const safe = stripHidden(view, [...hidden]);
+    switch (safe.strategy.name) {
+      case 'random':
+        return proposeRandom(safe);
+      case 'optuna':
+        try {
+          return await proposeOptuna(safe, optunaService());
+        } catch (err) {
+          if (err instanceof OptunaServiceError && err.permanent) {
+            return {
+              proposals: [],
+              dropped: [],
+              notes: [],
+              dollars: 0,
+              authors: [],
+              fatalError: err.message,
+            };
+          }
+          throw err;
+        }
+      case 'claude': {
+        if (!deps.anthropic) {
+          return {
+            proposals: [],
+            dropped: [],
+            notes: [],
+            dollars: 0,
+            authors: [],
+            fatalError:
+              'the claude strategy needs an Anthropic API key: set ANTHROPIC_API_KEY for the worker (or use the optuna strategy)',
+          };
+        }
+        return proposeClaude(safe, redactor, {
+          client: deps.anthropic,
+          ...(deps.prices ? { prices: deps.prices } : {}),
+          ...(deps.claude?.timeoutMs !== undefined ? { timeoutMs: deps.claude.timeoutMs } : {}),
+          ...(deps.claude?.maxRetries !== undefined ? { maxRetries: deps.claude.maxRetries } : {}),
+          ...(deps.claude?.limits ? { limits: deps.claude.limits } : {}),
+          ...(signal ? { signal } : {}),
+        });
+      }
+    }
+  }
 
   return {
     /**
@@ -42,40 +125,7 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
      * crashed Optuna process), so the activity's retry policy applies.
      */
     async proposeHypotheses(view: StrategyView, hidden: string[]): Promise<StrategyResult> {
-      const redactor = Redactor.forView(view, hidden);
-      const safe = stripHidden(view, hidden);
-      switch (safe.strategy.name) {
-        case 'random':
-          return proposeRandom(safe);
-        case 'optuna':
-          try {
-            return await proposeOptuna(safe, optunaService());
-          } catch (err) {
-            if (err instanceof OptunaServiceError && err.permanent) {
-              return { proposals: [], dropped: [], notes: [], dollars: 0, authors: [], fatalError: err.message };
-            }
-            throw err;
-          }
-        case 'claude': {
-          if (!deps.anthropic) {
-            return {
-              proposals: [],
-              dropped: [],
-              notes: [],
-              dollars: 0,
-              authors: [],
-              fatalError: 'the claude strategy needs an Anthropic API key: set ANTHROPIC_API_KEY for the worker (or use the optuna strategy)',
-            };
-          }
-          return proposeClaude(safe, redactor, {
-            client: deps.anthropic,
-            ...(deps.prices ? { prices: deps.prices } : {}),
-            ...(deps.claude?.timeoutMs !== undefined ? { timeoutMs: deps.claude.timeoutMs } : {}),
-            ...(deps.claude?.maxRetries !== undefined ? { maxRetries: deps.claude.maxRetries } : {}),
-            ...(deps.claude?.limits ? { limits: deps.claude.limits } : {}),
-          });
-        }
-      }
+      return withHeartbeats((signal) => propose(view, hidden, signal));
     },
 
     /**
@@ -84,11 +134,15 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
      * claude strategy also skips any single request that could overspend `view.budgetLeft.dollars`.
      * An unknown model gives `error` rather than a throw.
      */
-    async estimateStrategyCost(view: StrategyView, hidden: string[] = []): Promise<CostEstimate & { error?: string }> {
+    async estimateStrategyCost(
+      view: StrategyView,
+      hidden: string[] = [],
+    ): Promise<CostEstimate & { error?: string }> {
       try {
         return estimateCallCost(stripHidden(view, hidden), deps.prices, deps.claude?.limits);
       } catch (err) {
-        if (err instanceof UnknownModelPricingError) return { calls: 0, expectedDollars: 0, maxDollars: 0, error: err.message };
+        if (err instanceof UnknownModelPricingError)
+          return { calls: 0, expectedDollars: 0, maxDollars: 0, error: err.message };
         throw err;
       }
     },

@@ -37,7 +37,8 @@ export interface OptunaReply {
   stats: { trials: number; reusedTrials: number; studyMs: number; sampleMs: number };
 }
 
-export type OptunaErrorKind = 'unavailable' | 'bad_request' | 'missing_dependency' | 'internal' | 'crashed' | 'timeout';
+export type OptunaErrorKind =
+  'unavailable' | 'bad_request' | 'missing_dependency' | 'internal' | 'crashed' | 'timeout';
 
 /**
  * Thrown when the Optuna service cannot answer. `permanent` kinds (no venv, a missing package,
@@ -53,7 +54,11 @@ export class OptunaServiceError extends Error {
   }
 
   get permanent(): boolean {
-    return this.kind === 'unavailable' || this.kind === 'bad_request' || this.kind === 'missing_dependency';
+    return (
+      this.kind === 'unavailable' ||
+      this.kind === 'bad_request' ||
+      this.kind === 'missing_dependency'
+    );
   }
 }
 
@@ -135,7 +140,8 @@ export class OptunaService {
 
   private ensureStarted(): ChildProcessWithoutNullStreams {
     if (this.closed) throw new OptunaServiceError('unavailable', 'the Optuna service was closed');
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this.child;
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null)
+      return this.child;
     if (!fs.existsSync(this.python)) {
       throw new OptunaServiceError(
         'unavailable',
@@ -143,7 +149,10 @@ export class OptunaService {
       );
     }
     if (!fs.existsSync(this.script)) {
-      throw new OptunaServiceError('unavailable', `the Optuna service script ${this.script} is missing`);
+      throw new OptunaServiceError(
+        'unavailable',
+        `the Optuna service script ${this.script} is missing`,
+      );
     }
     this.stderrTail = '';
     const child = spawn(this.python, ['-u', this.script], {
@@ -158,12 +167,21 @@ export class OptunaService {
       this.stderrTail = (this.stderrTail + line + '\n').slice(-STDERR_TAIL);
       this.onLog?.(line);
     });
-    child.on('error', (err) => this.failPending(new OptunaServiceError('crashed', `the Optuna service could not run: ${err.message}`)));
+    child.on('error', (err) =>
+      this.failPending(
+        new OptunaServiceError('crashed', `the Optuna service could not run: ${err.message}`),
+      ),
+    );
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
       const why = signal ? `signal ${signal}` : `exit code ${code}`;
       const tail = this.stderrTail.trim();
-      this.failPending(new OptunaServiceError('crashed', `the Optuna service stopped (${why})${tail ? `: ${tail.slice(-1000)}` : ''}`));
+      this.failPending(
+        new OptunaServiceError(
+          'crashed',
+          `the Optuna service stopped (${why})${tail ? `: ${tail.slice(-1000)}` : ''}`,
+        ),
+      );
     });
     // A write to a dead process must not become an unhandled 'error' event.
     child.stdin.on('error', () => undefined);
@@ -176,7 +194,12 @@ export class OptunaService {
     const id = this.nextId++;
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.failPending(new OptunaServiceError('timeout', `the Optuna service did not answer within ${this.timeoutMs} ms`));
+        this.failPending(
+          new OptunaServiceError(
+            'timeout',
+            `the Optuna service did not answer within ${this.timeoutMs} ms`,
+          ),
+        );
         // The protocol is strictly in order: a late reply would answer the next request.
         child.kill('SIGKILL');
       }, this.timeoutMs);
@@ -202,14 +225,22 @@ export class OptunaService {
     try {
       reply = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      this.failPending(new OptunaServiceError('internal', `the Optuna service wrote a line that is not JSON: ${line.slice(0, 200)}`));
+      this.failPending(
+        new OptunaServiceError(
+          'internal',
+          `the Optuna service wrote a line that is not JSON: ${line.slice(0, 200)}`,
+        ),
+      );
       return;
     }
     if (reply.id !== pending.id) return;
     this.pending = undefined;
     if (reply.ok === true) pending.resolve(reply);
     else {
-      const kind = (['bad_request', 'missing_dependency', 'internal'] as const).find((k) => k === reply.kind) ?? 'internal';
+      const kind =
+        (['bad_request', 'missing_dependency', 'internal'] as const).find(
+          (k) => k === reply.kind,
+        ) ?? 'internal';
       pending.reject(new OptunaServiceError(kind, String(reply.error ?? 'unknown error')));
     }
   }

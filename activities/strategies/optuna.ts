@@ -12,14 +12,24 @@ export function toOptunaHistory(history: readonly TrialView[]): OptunaHistoryEnt
   const out: OptunaHistoryEntry[] = [];
   for (const t of history) {
     if (t.status === 'cancelled') continue;
-    const ok = t.status === 'succeeded' && typeof t.objective === 'number' && Number.isFinite(t.objective);
-    out.push({ params: t.params, value: ok ? t.objective! : null, state: ok ? 'complete' : 'fail', feasible: t.feasible });
+    const ok =
+      t.status === 'succeeded' && typeof t.objective === 'number' && Number.isFinite(t.objective);
+    out.push({
+      params: t.params,
+      value: ok ? t.objective! : null,
+      state: ok ? 'complete' : 'fail',
+      feasible: t.feasible,
+    });
   }
   return out;
 }
 
-export async function proposeOptuna(view: StrategyView, service: OptunaService): Promise<StrategyResult> {
-  if (view.strategy.name !== 'optuna') throw new Error(`proposeOptuna got strategy "${view.strategy.name}"`);
+export async function proposeOptuna(
+  view: StrategyView,
+  service: OptunaService,
+): Promise<StrategyResult> {
+  if (view.strategy.name !== 'optuna')
+    throw new Error(`proposeOptuna got strategy "${view.strategy.name}"`);
   const sampler: OptunaSampler = view.strategy.settings.sampler;
   const author = `optuna:${sampler}`;
   const { space, baseline } = view.problem;
@@ -61,12 +71,19 @@ export async function proposeOptuna(view: StrategyView, service: OptunaService):
   // Samplers repeat themselves on small discrete spaces: one top-up round with a derived seed.
   if (result.proposals.length < view.count && rejected.length > 0) {
     const missing = view.count - result.proposals.length;
-    const again = await service.suggest({ ...base, seed: (Math.trunc(view.seed) + 0x9e3779b1) % 2 ** 31, n: missing * 2 });
+    const again = await service.suggest({
+      ...base,
+      seed: (Math.trunc(view.seed) + 0x9e3779b1) % 2 ** 31,
+      n: missing * 2,
+    });
     rejected = [...rejected, ...accept(again.configs)];
   }
   const missing = view.count - result.proposals.length;
   for (let i = 0; i < missing; i++) {
-    result.dropped.push({ title: `${author} suggestion`, reason: rejected[i] ?? rejected[0] ?? 'no new configuration suggested' });
+    result.dropped.push({
+      title: `${author} suggestion`,
+      reason: rejected[i] ?? rejected[0] ?? 'no new configuration suggested',
+    });
   }
   return result;
 }

@@ -1,9 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { MODEL_PRICES, UnknownModelPricingError, priceOf, usageDollars, usageNanoDollars } from './pricing.js';
+import {
+  MODEL_PRICES,
+  UnknownModelPricingError,
+  priceOf,
+  usageDollars,
+  usageNanoDollars,
+} from './pricing.js';
 
 describe('pricing', () => {
   it('prices usage exactly: input, output, cache write and cache read', () => {
-    const usage = { input_tokens: 1234, output_tokens: 567, cache_creation_input_tokens: 2000, cache_read_input_tokens: 10_000 };
+    const usage = {
+      input_tokens: 1234,
+      output_tokens: 567,
+      cache_creation_input_tokens: 2000,
+      cache_read_input_tokens: 10_000,
+    };
     // sonnet 4.5: 3 / 15 / 3.75 / 0.30 per MTok
     // 1234*3 + 567*15 + 2000*3.75 + 10000*0.3 = 3702 + 8505 + 7500 + 3000 = 22707 micro-dollars
     expect(usageDollars('claude-sonnet-4-5', usage)).toBe(0.022707);
@@ -15,9 +26,25 @@ describe('pricing', () => {
   });
 
   it('uses list prices and the standard cache multipliers', () => {
-    expect(priceOf('claude-opus-4-5')).toMatchObject({ input: 5, output: 25, cacheWrite5m: 6.25, cacheWrite1h: 10, cacheRead: 0.5 });
-    expect(priceOf('claude-sonnet-4-5')).toMatchObject({ input: 3, output: 15, cacheWrite5m: 3.75, cacheRead: 0.3 });
-    expect(priceOf('claude-haiku-4-5')).toMatchObject({ input: 1, output: 5, cacheWrite5m: 1.25, cacheRead: 0.1 });
+    expect(priceOf('claude-opus-4-5')).toMatchObject({
+      input: 5,
+      output: 25,
+      cacheWrite5m: 6.25,
+      cacheWrite1h: 10,
+      cacheRead: 0.5,
+    });
+    expect(priceOf('claude-sonnet-4-5')).toMatchObject({
+      input: 3,
+      output: 15,
+      cacheWrite5m: 3.75,
+      cacheRead: 0.3,
+    });
+    expect(priceOf('claude-haiku-4-5')).toMatchObject({
+      input: 1,
+      output: 5,
+      cacheWrite5m: 1.25,
+      cacheRead: 0.1,
+    });
     expect(priceOf('claude-sonnet-4-5-20250929')).toEqual(priceOf('claude-sonnet-4-5'));
     expect(priceOf('claude-opus-4-5-20251101')).toEqual(priceOf('claude-opus-4-5'));
   });
@@ -48,8 +75,12 @@ describe('pricing', () => {
   });
 
   it('refuses unknown models with a named error', () => {
-    expect(() => usageDollars('claude-imaginary-9', { input_tokens: 1, output_tokens: 1 })).toThrow(UnknownModelPricingError);
-    expect(() => priceOf('claude-imaginary-9')).toThrow(/no price is known for model "claude-imaginary-9"/);
+    expect(() => usageDollars('claude-imaginary-9', { input_tokens: 1, output_tokens: 1 })).toThrow(
+      UnknownModelPricingError,
+    );
+    expect(() => priceOf('claude-imaginary-9')).toThrow(
+      /no price is known for model "claude-imaginary-9"/,
+    );
     expect(() => priceOf('toString')).toThrow(UnknownModelPricingError);
     expect(Object.keys(MODEL_PRICES).length).toBeGreaterThan(10);
   });

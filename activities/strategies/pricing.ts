@@ -70,7 +70,9 @@ export class UnknownModelPricingError extends Error {
     readonly model: string,
     readonly known: readonly string[],
   ) {
-    super(`no price is known for model "${model}" (strategy.settings.model); known models: ${known.join(', ')}`);
+    super(
+      `no price is known for model "${model}" (strategy.settings.model); known models: ${known.join(', ')}`,
+    );
     this.name = 'UnknownModelPricingError';
   }
 }
@@ -81,11 +83,17 @@ export interface UsageLike {
   output_tokens: number;
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
-  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
+  cache_creation?: {
+    ephemeral_5m_input_tokens?: number | null;
+    ephemeral_1h_input_tokens?: number | null;
+  } | null;
 }
 
 /** @throws UnknownModelPricingError */
-export function priceOf(model: string, prices: Readonly<Record<string, ModelPrice>> = MODEL_PRICES): ModelPrice {
+export function priceOf(
+  model: string,
+  prices: Readonly<Record<string, ModelPrice>> = MODEL_PRICES,
+): ModelPrice {
   const price = Object.prototype.hasOwnProperty.call(prices, model) ? prices[model] : undefined;
   if (!price) throw new UnknownModelPricingError(model, Object.keys(prices));
   return price;
@@ -97,7 +105,11 @@ const NANO = 1e9;
 const milli = (perMTok: number): number => Math.round(perMTok * 1000);
 
 /** The cost of one response's usage, in nano-dollars (an exact integer). */
-export function usageNanoDollars(model: string, usage: UsageLike, prices?: Readonly<Record<string, ModelPrice>>): number {
+export function usageNanoDollars(
+  model: string,
+  usage: UsageLike,
+  prices?: Readonly<Record<string, ModelPrice>>,
+): number {
   const price = priceOf(model, prices);
   const cacheRead = usage.cache_read_input_tokens ?? 0;
   const cacheWrite = usage.cache_creation_input_tokens ?? 0;
@@ -105,7 +117,10 @@ export function usageNanoDollars(model: string, usage: UsageLike, prices?: Reado
   const write1h = Math.min(cacheWrite, usage.cache_creation?.ephemeral_1h_input_tokens ?? 0);
   const write5m = cacheWrite - write1h;
   const promptTokens = usage.input_tokens + cacheRead + cacheWrite;
-  const rates = price.longPrompt && promptTokens > price.longPrompt.aboveTokens ? price.longPrompt.rates : price;
+  const rates =
+    price.longPrompt && promptTokens > price.longPrompt.aboveTokens
+      ? price.longPrompt.rates
+      : price;
   return (
     usage.input_tokens * milli(rates.input) +
     usage.output_tokens * milli(rates.output) +
@@ -116,7 +131,11 @@ export function usageNanoDollars(model: string, usage: UsageLike, prices?: Reado
 }
 
 /** The cost of one response's usage, in US dollars. */
-export function usageDollars(model: string, usage: UsageLike, prices?: Readonly<Record<string, ModelPrice>>): number {
+export function usageDollars(
+  model: string,
+  usage: UsageLike,
+  prices?: Readonly<Record<string, ModelPrice>>,
+): number {
   return usageNanoDollars(model, usage, prices) / NANO;
 }
 

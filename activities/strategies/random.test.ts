@@ -48,6 +48,7 @@ describe('random strategy', () => {
     expect(r.dropped).toHaveLength(2);
     expect(r.dropped[0]!.reason).toMatch(/no new configuration in 20 draws/);
     const tried = [{ opt: 'a' }, { opt: 'b' }];
-    for (const p of r.proposals) expect(findDuplicate(space, applyChanges(space, { opt: 'a' }, p.changes), tried)).toBeNull();
+    for (const p of r.proposals)
+      expect(findDuplicate(space, applyChanges(space, { opt: 'a' }, p.changes), tried)).toBeNull();
   });
 });

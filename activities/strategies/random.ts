@@ -40,7 +40,11 @@ export function proposeRandom(view: StrategyView, options: RandomOptions = {}): 
       result.authors.push('random');
       accepted = true;
     }
-    if (!accepted) result.dropped.push({ title, reason: `no new configuration in ${maxAttempts} draws (last: ${lastReason})` });
+    if (!accepted)
+      result.dropped.push({
+        title,
+        reason: `no new configuration in ${maxAttempts} draws (last: ${lastReason})`,
+      });
   }
   return result;
 }

@@ -3,18 +3,50 @@
  * a few trials (with a hidden metric present before stripping) and a notebook.
  */
 import type { Param } from '../../domain/schemas.js';
-import { StrategyConfig, type StrategyConfigInput, type StrategyView, type TrialView } from '../../domain/strategy.js';
+import {
+  StrategyConfig,
+  type StrategyConfigInput,
+  type StrategyView,
+  type TrialView,
+} from '../../domain/strategy.js';
 
 export const TEST_SPACE: Param[] = [
-  { name: 'lr', kind: 'float', low: 1e-4, high: 1, log: true, description: 'learning rate of the student' },
+  {
+    name: 'lr',
+    kind: 'float',
+    low: 1e-4,
+    high: 1,
+    log: true,
+    description: 'learning rate of the student',
+  },
   { name: 'epochs', kind: 'int', low: 1, high: 50, log: false },
   { name: 'optimizer', kind: 'categorical', choices: ['sgd', 'adam'] },
-  { name: 'momentum', kind: 'float', low: 0, high: 0.99, log: false, condition: { parent: 'optimizer', values: ['sgd'] } },
+  {
+    name: 'momentum',
+    kind: 'float',
+    low: 0,
+    high: 0.99,
+    log: false,
+    condition: { parent: 'optimizer', values: ['sgd'] },
+  },
   { name: 'aux_loss', kind: 'boolean', description: 'auxiliary confidence loss' },
-  { name: 'aux_weight', kind: 'float', low: 0, high: 1, log: false, condition: { parent: 'aux_loss', values: [true] } },
+  {
+    name: 'aux_weight',
+    kind: 'float',
+    low: 0,
+    high: 1,
+    log: false,
+    condition: { parent: 'aux_loss', values: [true] },
+  },
 ];
 
-export const TEST_BASELINE = { lr: 0.01, epochs: 10, optimizer: 'sgd', momentum: 0.9, aux_loss: false };
+export const TEST_BASELINE = {
+  lr: 0.01,
+  epochs: 10,
+  optimizer: 'sgd',
+  momentum: 0.9,
+  aux_loss: false,
+};
 
 /** Names and values that must never reach a strategy. */
 export const HIDDEN = ['heldout_acc'] as const;
@@ -62,7 +94,10 @@ export function testTrials(): TrialView[] {
   ];
 }
 
-export function testView(strategy: StrategyConfigInput, overrides: Partial<StrategyView> = {}): StrategyView {
+export function testView(
+  strategy: StrategyConfigInput,
+  overrides: Partial<StrategyView> = {},
+): StrategyView {
   return {
     campaignId: 'c-test',
     iteration: 3,
@@ -71,8 +106,10 @@ export function testView(strategy: StrategyConfigInput, overrides: Partial<Strat
     problem: {
       id: 'w2s-small',
       title: 'Weak-to-strong (small)',
-      question: 'How much of the gap between the weak supervisor and the strong ceiling can a student recover?',
-      context: 'The student is trained on weak labels only. Early stopping and auxiliary confidence losses are known to matter.',
+      question:
+        'How much of the gap between the weak supervisor and the strong ceiling can a student recover?',
+      context:
+        'The student is trained on weak labels only. Early stopping and auxiliary confidence losses are known to matter.',
       experiment: 'weak-to-strong',
       experimentDescription: 'Trains a student on weak labels and reports dev accuracy.',
       space: TEST_SPACE,
@@ -89,8 +126,18 @@ export function testView(strategy: StrategyConfigInput, overrides: Partial<Strat
     constraints: [],
     history: testTrials(),
     notebook: [
-      { kind: 'human', author: 'pi', text: `Do not look at heldout_acc; last check gave ${HIDDEN_VALUES[1]}.`, at: '2026-01-01T00:00:00Z' },
-      { kind: 'insight', author: 'claude/explore', text: 'Higher learning rates help up to a point.', at: '2026-01-01T01:00:00Z' },
+      {
+        kind: 'human',
+        author: 'pi',
+        text: `Do not look at heldout_acc; last check gave ${HIDDEN_VALUES[1]}.`,
+        at: '2026-01-01T00:00:00Z',
+      },
+      {
+        kind: 'insight',
+        author: 'claude/explore',
+        text: 'Higher learning rates help up to a point.',
+        at: '2026-01-01T01:00:00Z',
+      },
     ],
     budgetLeft: { trials: 40, dollars: 5 },
     strategy: StrategyConfig.parse(strategy),

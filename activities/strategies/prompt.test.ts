@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { stripHidden } from '../../domain/strategy.js';
+import {
+  Redactor,
+  agentDirections,
+  buildAgentMessage,
+  buildSystemPrompt,
+  rankTrials,
+} from './prompt.js';
+import { HIDDEN, HIDDEN_VALUES, testView } from './testing.js';
+
+const claude = { name: 'claude' as const, settings: { agents: 3 } };
+
+function fullPrompt(hidden: readonly string[]) {
+  const raw = testView(claude);
+  const view = stripHidden(raw, [...hidden]);
+  const redactor = Redactor.forView(raw, hidden);
+  const agent = { ...agentDirections(view)[0]!, count: 2 };
+  return (
+    redactor.apply(buildSystemPrompt(view)) + '\n' + redactor.apply(buildAgentMessage(view, agent))
+  );
+}
+
+describe('prompt builder', () => {
+  it('never contains a hidden metric name or value', () => {
+    // Sanity: without hiding, the fixture does leak through free text and metrics.
+    const leaky = fullPrompt([]);
+    expect(leaky).toContain('heldout_acc');
+    expect(leaky).toContain(String(HIDDEN_VALUES[1]));
+
+    const text = fullPrompt(HIDDEN);
+    for (const name of HIDDEN) expect(text.toLowerCase()).not.toContain(name.toLowerCase());
+    for (const v of HIDDEN_VALUES) {
+      expect(text).not.toContain(String(v));
+      expect(text).not.toContain(String(Number(v.toPrecision(4))));
+    }
+    expect(text).toContain('[redacted]');
+    // Visible information is still there.
+    expect(text).toContain('dev_acc');
+    expect(text).toContain('0.78');
+  });
+
+  it('puts question, space and baseline in the static part, and campaign state in the agent part', () => {
+    const view = testView(claude);
+    const system = buildSystemPrompt(view);
+    expect(system).toContain(view.problem.question);
+    expect(JSON.parse(/<search_space>\n(.*)\n<\/search_space>/.exec(system)![1]!)).toEqual(
+      view.problem.space,
+    );
+    expect(JSON.parse(/<baseline>\n(.*)\n<\/baseline>/.exec(system)![1]!)).toEqual(
+      view.problem.baseline,
+    );
+    expect(system).toContain('momentum: float in [0, 0.99] (only when optimizer is "sgd")');
+    // The static part must not change with the iteration, or the cache would miss.
+    expect(buildSystemPrompt({ ...view, iteration: 99, history: [] })).toBe(system);
+
+    const msg = buildAgentMessage(view, {
+      name: 'claude/explore',
+      direction: 'Go wide.',
+      count: 3,
+    });
+    expect(msg).toContain('Go wide.');
+    expect(msg).toContain('Propose exactly 3 hypotheses');
+    expect(msg).toContain('baseline 0.65, optimum 0.9');
+    expect(msg).toContain('Best so far: T2 with PGR 0.45 [0.38, 0.52]');
+    expect(msg).toMatch(/## Lineage[\s\S]*T2 "adam on top of T1"[\s\S]*T1 "higher learning rate"/);
+    expect(msg).toMatch(/## Recent failures\n- \[T3\].*failed: NaN loss/);
+    expect(msg).toContain('Higher learning rates help up to a point.');
+    expect(msg).toContain('40 trials, $5.00 of LLM spend');
+  });
+
+  it('ranks by PGR lower bound and bounds the leaderboard', () => {
+    const view = testView(claude);
+    const many = Array.from({ length: 50 }, (_, i) => ({
+      ...view.history[0]!,
+      id: `M${i}`,
+      pgr: { mean: i / 100, ciLow: i / 100 - 0.05, ciHigh: i / 100 + 0.05 },
+    }));
+    const big = { ...view, history: many };
+    expect(rankTrials(big)[0]!.id).toBe('M49');
+    const msg = buildAgentMessage(big, { name: 'a', direction: 'd', count: 1 });
+    const board = msg.split('## Leaderboard')[1]!.split('##')[0]!;
+    expect(board.match(/^- \[/gm)).toHaveLength(10);
+  });
+
+  it('derives one distinct direction per agent, or uses the configured ones', () => {
+    const five = agentDirections(testView({ name: 'claude', settings: { agents: 5 } }));
+    expect(five).toHaveLength(5);
+    expect(new Set(five.map((d) => d.name)).size).toBe(5);
+    expect(five[4]!.direction).toContain('lr');
+    const given = agentDirections(
+      testView({ name: 'claude', settings: { directions: ['only regularisation'] } }),
+    );
+    expect(given).toEqual([{ name: 'claude/direction-1', direction: 'only regularisation' }]);
+  });
+
+  it('redacts names as whole words only and short values not at all', () => {
+    const r = new Redactor(['acc'], [0.5, 0.123456]);
+    expect(r.apply('acc=0.123456, dev_acc 0.5, ACC')).toBe(
+      '[redacted]=[redacted], dev_acc 0.5, [redacted]',
+    );
+  });
+});
