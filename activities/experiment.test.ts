@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import type { ExperimentDefinition } from '../experiments/types.js';
-import { createExperimentActivities, type SeedHeartbeat } from './experiment.js';
+import { createExperimentActivities, type ExperimentSeedResult, type SeedHeartbeat } from './experiment.js';
 import { procState } from '../experiments/runner.js';
 
 let tmp: string;
@@ -61,7 +61,7 @@ describe('runExperimentSeed', () => {
     const env = new MockActivityEnvironment();
     const beats: SeedHeartbeat[] = [];
     env.on('heartbeat', (d: SeedHeartbeat) => beats.push(d));
-    const r = await env.run(runExperimentSeed, { experiment: 'slow', params: { lr: 0.1 }, seed: 3, objective: 'acc', campaignId: 'c/../1', trialId: 't1' });
+    const r = (await env.run(runExperimentSeed, { experiment: 'slow', params: { lr: 0.1 }, seed: 3, objective: 'acc', campaignId: 'c/../1', trialId: 't1' })) as ExperimentSeedResult;
     expect(r).toMatchObject({ seed: 3, status: 'succeeded', metrics: { acc: 0.8 } });
     expect(r.stdoutPath).toBe(path.join(tmp, 'c_.._1', 't1', 'seed-3', 'stdout.log'));
     // Several silent-period beats before the first progress line, then progress details.
@@ -72,7 +72,7 @@ describe('runExperimentSeed', () => {
 
   it('an experiment failure is a failed result, not an activity failure', async () => {
     const { runExperimentSeed } = createExperimentActivities({ registry, workDir: tmp });
-    const r = await new MockActivityEnvironment().run(runExperimentSeed, { experiment: 'crash', params: {}, seed: 1, objective: 'acc' });
+    const r = (await new MockActivityEnvironment().run(runExperimentSeed, { experiment: 'crash', params: {}, seed: 1, objective: 'acc' })) as ExperimentSeedResult;
     expect(r.status).toBe('failed');
     expect(r.error).toBe('exited with code 2');
     expect(r.logTail).toContain('kaput');
