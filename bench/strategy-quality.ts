@@ -22,37 +22,13 @@ import {
 import { createStrategyActivities } from '../activities/strategies/index.js';
 import { OptunaService } from '../activities/strategies/optuna-service.js';
 import { paths } from '../stack/paths.js';
+import { HARTMANN6_MIN, hartmann6 } from '../experiments/benchmarks/functions.js';
 
 // ---------------------------------------------------------------------------------------------
 // Hartmann6
 // ---------------------------------------------------------------------------------------------
 
-const A = [
-  [10, 3, 17, 3.5, 1.7, 8],
-  [0.05, 10, 17, 0.1, 8, 14],
-  [3, 3.5, 1.7, 10, 17, 8],
-  [17, 8, 0.05, 10, 0.1, 14],
-];
-const P = [
-  [1312, 1696, 5569, 124, 8283, 5886],
-  [2329, 4135, 8307, 3736, 1004, 9991],
-  [2348, 1451, 3522, 2883, 3047, 6650],
-  [4047, 8828, 8732, 5743, 1091, 381],
-].map((row) => row.map((v) => v * 1e-4));
-const ALPHA = [1, 1.2, 3, 3.2];
-
-/** The Hartmann6 function on [0, 1]^6; minimum -3.32237 at (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573). */
-export function hartmann6(x: readonly number[]): number {
-  let sum = 0;
-  for (let i = 0; i < 4; i++) {
-    let inner = 0;
-    for (let j = 0; j < 6; j++) inner += A[i]![j]! * (x[j]! - P[i]![j]!) ** 2;
-    sum += ALPHA[i]! * Math.exp(-inner);
-  }
-  return -sum;
-}
-
-export const HARTMANN6_MIN = -3.32237;
+export { hartmann6, HARTMANN6_MIN };
 
 export interface BenchProblem {
   space: Param[];
@@ -71,7 +47,8 @@ export function hartmann6Problem(): BenchProblem {
     high: 1,
     log: false,
   }));
-  const baseline: Config = Object.fromEntries(space.map((p) => [p.name, 0.5]));
+  // The same baseline as experiments/benchmarks/hartmann6.problem.yaml.
+  const baseline: Config = Object.fromEntries(space.map((p) => [p.name, 0.9]));
   const evaluate = (c: Config) => hartmann6(space.map((p) => c[p.name] as number));
   return {
     space,
@@ -267,7 +244,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `Hartmann6 (minimum ${HARTMANN6_MIN}; baseline x=0.5 scores ${problem.baselineScore.toFixed(4)}), budget ${budget} trials, batch ${batch}, ${seeds.length} seeds`,
+    `Hartmann6 (minimum ${HARTMANN6_MIN}; baseline x=0.9 scores ${problem.baselineScore.toFixed(4)}), budget ${budget} trials, batch ${batch}, ${seeds.length} seeds`,
   );
   console.log(
     'strategy | mean best value | mean best PGR | median trials to PGR 0.9 (reached/seeds) | seconds',

@@ -80,6 +80,53 @@ describe('optuna strategy', () => {
     expect(other.proposals).not.toEqual(a.proposals);
   });
 
+  it('suggests from a cached, growing study exactly what a fresh process suggests', async () => {
+    const problem = hartmann6Problem();
+    const cachedActs = createStrategyActivities({ optuna: service() });
+    // 24 trials through the cached path (one study per campaign, extended each iteration)...
+    await simulateSearch(cachedActs, problem, {
+      strategy: { name: 'optuna', settings: { sampler: 'tpe' } },
+      seed: 5,
+      budget: 24,
+      batch: 4,
+    });
+    // ...then the same sequence with a fresh process per iteration must match it trial by trial.
+    const a = await simulateSearch(cachedActs, problem, {
+      strategy: { name: 'optuna', settings: { sampler: 'tpe' } },
+      seed: 6,
+      budget: 24,
+      batch: 4,
+    });
+    const fresh: number[] = [];
+    const b = await simulateSearch(
+      {
+        ...cachedActs,
+        proposeHypotheses: async (view, hiddenNames) => {
+          const s = service();
+          const r = await createStrategyActivities({ optuna: s }).proposeHypotheses(
+            view,
+            hiddenNames,
+          );
+          fresh.push(s.starts);
+          await s.close();
+          return r;
+        },
+      },
+      problem,
+      { strategy: { name: 'optuna', settings: { sampler: 'tpe' } }, seed: 6, budget: 24, batch: 4 },
+    );
+    expect(fresh).toHaveLength(6);
+    expect(b).toEqual(a);
+  });
+
+  it('accepts infeasible trials (as constraints for TPE)', async () => {
+    const view = tpeView({ count: 3 });
+    const history = view.history.map((t, i) => ({ ...t, feasible: i !== 1 }));
+    const r = await acts.proposeHypotheses({ ...view, history }, hidden);
+    expect(r.fatalError).toBeUndefined();
+    expect(r.proposals).toHaveLength(3);
+  });
+
   it('answers concurrent callers in order, one request at a time', async () => {
     const sizes = [1, 2, 3, 4, 5];
     const base = {

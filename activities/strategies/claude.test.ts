@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { applyChanges } from '../../domain/space.js';
+import { checkHypothesis, estimateCallCost, planAgents } from './claude.js';
+import { TriedSet } from './common.js';
+import { TEST_SPACE, testView } from './testing.js';
+
+const view = (settings: Record<string, unknown>, overrides = {}) =>
+  testView({ name: 'claude', settings: { model: 'claude-sonnet-4-5', ...settings } }, overrides);
+const wire = (changes: Record<string, unknown>, parentTrialId: string | null = null) => ({
+  title: 't',
+  rationale: 'r',
+  parentTrialId,
+  changes: Object.entries(changes).map(([param, value]) => ({
+    param,
+    value: value as string | number | boolean,
+  })),
+  expectedEffect: 'e',
+});
+
+describe('planAgents', () => {
+  it('gives each agent its quota, capped by the count asked', () => {
+    expect(
+      planAgents(view({ agents: 2, hypothesesPerAgent: 2 }, { count: 4 })).map((a) => a.count),
+    ).toEqual([2, 2]);
+    expect(
+      planAgents(view({ agents: 3, hypothesesPerAgent: 2 }, { count: 10 })).map((a) => a.count),
+    ).toEqual([2, 2, 2]);
+  });
+
+  it('rotates which agents speak when the count is smaller than the team', () => {
+    const speakers = [0, 1, 2, 3].map(
+      (iteration) => planAgents(view({ agents: 4 }, { count: 1, iteration }))[0]!.name,
+    );
+    expect(new Set(speakers).size).toBe(4);
+  });
+});
+
+describe('checkHypothesis', () => {
+  const v = view({});
+  const check = (h: ReturnType<typeof wire>) =>
+    checkHypothesis(v, h, new TriedSet(TEST_SPACE, v), 'x');
+
+  it('accepts a valid change relative to a parent trial, spelled out fully', () => {
+    const r = check(wire({ optimizer: 'sgd', epochs: 12 }, 'T2'));
+    expect(r.errors).toEqual([]);
+    // momentum becomes active: its value is filled from the baseline and written into the changes.
+    expect(r.proposal!.changes).toEqual({ optimizer: 'sgd', epochs: 12, momentum: 0.9 });
+    expect(applyChanges(TEST_SPACE, v.history[1]!.params, r.proposal!.changes)).toMatchObject({
+      lr: 0.05,
+      momentum: 0.9,
+    });
+  });
+
+  it('names each problem', () => {
+    expect(check(wire({ lr: 0.2 }, 'nope')).errors[0]).toMatch(
+      /parentTrialId "nope" is not a finished trial/,
+    );
+    expect(check(wire({})).errors).toEqual([
+      'changes: empty (a hypothesis must change at least one parameter)',
+    ]);
+    expect(check(wire({ epochs: 2.5 })).errors).toEqual(['epochs: expected an integer, got 2.5']);
+    expect(check(wire({ aux_weight: 0.2 })).errors[0]).toMatch(/aux_weight: parameter is inactive/);
+    expect(check(wire({ lr: 0.05 })).errors[0]).toMatch(/duplicate of trial T1/);
+    expect(check(wire({ __proto__: 1 } as Record<string, unknown>)).errors).not.toEqual([]);
+  });
+
+  it('reads "baseline" as the baseline parent', () => {
+    expect(check(wire({ epochs: 12 }, 'baseline')).proposal!.parentTrialId).toBeNull();
+  });
+});
+
+describe('estimateCallCost', () => {
+  it('is zero for other strategies and grows with agents and max tokens', () => {
+    expect(estimateCallCost(testView({ name: 'random' })).maxDollars).toBe(0);
+    const one = estimateCallCost(view({ agents: 1, maxTokens: 1000 }, { count: 1 }));
+    const two = estimateCallCost(view({ agents: 2, maxTokens: 1000 }, { count: 2 }));
+    const big = estimateCallCost(view({ agents: 1, maxTokens: 8000 }, { count: 1 }));
+    expect(one.calls).toBe(1);
+    expect(two.maxDollars).toBeGreaterThan(one.maxDollars);
+    expect(big.maxDollars).toBeGreaterThan(one.maxDollars + 2 * 7000 * 15e-6 - 1e-9);
+    expect(() => estimateCallCost(view({ model: 'nope' }))).toThrow(/no price is known/);
+  });
+});
