@@ -44,7 +44,7 @@ function view(
   return testView(
     {
       name: 'claude',
-      settings: { model: 'claude-sonnet-4-5', agents: 2, hypothesesPerAgent: 2, ...settings },
+      settings: { model: 'claude-haiku-4-5', agents: 2, hypothesesPerAgent: 2, ...settings },
     },
     { count: 4, ...overrides },
   );
@@ -133,10 +133,11 @@ describe('claude strategy against the fake Messages API', () => {
       { kind: 'insight', author: 'claude/exploit', text: 'Adam carries the gain.' },
       { kind: 'insight', author: 'claude/explore', text: 'Try regularisers.' },
     ]);
-    // 1500*3 + 420*15 + 2100*3.75 + 1480*3 + 390*15 + 2100*0.3 = 29595 micro-dollars
-    expect(r.dollars).toBe(0.029595);
+    // haiku 4.5 at $1 / $5 / $1.25 (cache write) / $0.10 (cache read) per MTok:
+    // 1500*1 + 420*5 + 2100*1.25 + 1480*1 + 390*5 + 2100*0.1 = 9865 micro-dollars
+    expect(r.dollars).toBe(0.009865);
     expect(r.dollars).toBe(
-      (usageDollars('claude-sonnet-4-5', u1) * 1e6 + usageDollars('claude-sonnet-4-5', u2) * 1e6) /
+      (usageDollars('claude-haiku-4-5', u1) * 1e6 + usageDollars('claude-haiku-4-5', u2) * 1e6) /
         1e6,
     );
     expect(r.usage).toEqual({
@@ -154,7 +155,7 @@ describe('claude strategy against the fake Messages API', () => {
       expect([q.headers['x-api-key'], q.headers.authorization]).toContain(
         q.headers['x-api-key'] ? 'test-key' : 'Bearer test-key',
       );
-      expect(q.body.model).toBe('claude-sonnet-4-5');
+      expect(q.body.model).toBe('claude-haiku-4-5');
       expect(q.body.tool_choice).toBeUndefined();
       expect(q.body.output_config.format.type).toBe('json_schema');
       expect(q.body.system[0].cache_control).toEqual({ type: 'ephemeral' });
@@ -278,7 +279,7 @@ describe('claude strategy against the fake Messages API', () => {
     expect(r.fatalError).toBeUndefined();
     expect(r.proposals).toHaveLength(2);
     // Only the successful response is billed.
-    expect(r.dollars).toBe(usageDollars('claude-sonnet-4-5', fake.defaultUsage));
+    expect(r.dollars).toBe(usageDollars('claude-haiku-4-5', fake.defaultUsage));
   });
 
   it('returns fatalError on 401 without retrying', async () => {
@@ -291,6 +292,16 @@ describe('claude strategy against the fake Messages API', () => {
     );
     expect(r.proposals).toEqual([]);
     expect(r.dollars).toBe(0);
+  });
+
+  it('returns fatalError when the worker has no credentials at all', async () => {
+    const n0 = fake.requests.length;
+    const acts = createStrategyActivities({
+      anthropic: () => new Anthropic({ baseURL: fake.url, apiKey: null, authToken: null }),
+    });
+    const r = await acts.proposeHypotheses(view({ count: 1 }, { agents: 1 }), hidden);
+    expect(r.fatalError).toMatch(/no Anthropic credentials: set ANTHROPIC_API_KEY/);
+    expect(since(n0)).toHaveLength(0);
   });
 
   it('returns fatalError on 400 invalid request', async () => {

@@ -294,6 +294,16 @@ interface AgentOutcome {
 
 /** Whether an API error can be fixed by trying again later. */
 function classify(err: unknown): { fatal?: string; transient?: string } {
+  // The SDK throws a plain Error at request time when it finds no key at all.
+  if (
+    !(err instanceof APIError) &&
+    err instanceof Error &&
+    /authentication method/i.test(err.message)
+  ) {
+    return {
+      fatal: `no Anthropic credentials: set ANTHROPIC_API_KEY for the worker, or use the optuna strategy (${err.message})`,
+    };
+  }
   if (err instanceof APIConnectionError)
     return { transient: `cannot reach the Claude API: ${err.message}` };
   if (err instanceof APIError) {
