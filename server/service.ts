@@ -4,7 +4,7 @@
  * errors come out as ServiceErrors with an HTTP status.
  */
 import { randomBytes } from 'node:crypto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { formatPath } from '../domain/errors.js';
 import type { Actor, Budgets, CriteriaVersion, HypothesisProposalInput } from '../domain/schemas.js';
 import { Budgets as BudgetsSchema, ProblemSpec } from '../domain/schemas.js';
@@ -40,6 +40,7 @@ import {
 } from '../workflows/problem.js';
 import type { CampaignInput, CampaignReport, CampaignStatus, CampaignTiming, ExperimentInfo, TrialSummary } from '../workflows/types.js';
 import { fromTemporal, ServiceError } from './errors.js';
+import { PERMISSIONS } from './permissions.js';
 
 export type Role = Actor['role'];
 
@@ -80,7 +81,7 @@ function issuesMessage(issues: { path: PropertyKey[]; message: string }[], prefi
   return issues.map((i) => `${prefix}${formatPath(i.path)}: ${i.message}`).join('; ');
 }
 
-export function requireRole(actor: Actor, roles: Role[], what: string): void {
+export function requireRole(actor: Actor, roles: readonly Role[], what: string): void {
   if (!roles.includes(actor.role)) throw new ServiceError('Forbidden', `${actor.name} (${actor.role}) may not ${what}`);
 }
 
@@ -95,6 +96,16 @@ export class GaplabService {
     this.registry = options.registry;
     this.taskQueue = options.taskQueue ?? 'gaplab';
     this.options = options;
+  }
+
+  /** Whether the Temporal frontend answers within `timeoutMs`. */
+  async healthy(timeoutMs = 2000): Promise<boolean> {
+    try {
+      await this.client.withDeadline(Date.now() + timeoutMs, () => this.client.workflowService.getSystemInfo({}));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   experimentInfo(name: string, taskQueue?: string): ExperimentInfo {
@@ -114,7 +125,7 @@ export class GaplabService {
   // ---- problems -----------------------------------------------------------------------------
 
   async submitProblem(actor: Actor, input: unknown): Promise<ProblemState> {
-    requireRole(actor, ['researcher', 'pi'], 'submit problems');
+    requireRole(actor, PERMISSIONS.submitProblem, 'submit problems');
     const parsed = ProblemSpec.safeParse(input);
     if (!parsed.success) throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'spec.'));
     const spec = parsed.data;
@@ -151,7 +162,7 @@ export class GaplabService {
   }
 
   async setCriteria(actor: Actor, problemId: string, criteria: unknown, reason?: string): Promise<CriteriaVersion> {
-    requireRole(actor, ['pi'], 'set evaluation criteria');
+    requireRole(actor, PERMISSIONS.setCriteria, 'set evaluation criteria');
     if (criteria === null || typeof criteria !== 'object') throw new ServiceError('InvalidInput', 'criteria: expected an object');
     await this.getProblem(problemId);
     try {
@@ -166,7 +177,7 @@ export class GaplabService {
   // ---- campaigns ----------------------------------------------------------------------------
 
   async startCampaign(actor: Actor, req: StartCampaignRequest): Promise<{ campaignId: string }> {
-    requireRole(actor, ['researcher', 'pi'], 'start campaigns');
+    requireRole(actor, PERMISSIONS.startCampaign, 'start campaigns');
     const problem = await this.getProblem(req.problemId);
     if (problem.criteria.length === 0) {
       throw new ServiceError('Conflict', `problem ${req.problemId} has no evaluation criteria yet: a PI must set them first`);
@@ -297,42 +308,50 @@ export class GaplabService {
 
   private async update<R>(campaignId: string, fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<R>): Promise<R> {
     await this.status(campaignId); // 404 for unknown campaigns before anything else
-    return this.query(campaignId, fn);
+    try {
+      return await fn(this.campaign(campaignId));
+    } catch (err) {
+      // The campaign exists (its status answered): "not found" from an update means it has closed.
+      if (err instanceof WorkflowNotFoundError) throw new ServiceError('Conflict', `campaign ${campaignId} has finished`);
+      throw fromTemporal(err, `campaign ${campaignId}`);
+    }
   }
 
-  pause(actor: Actor, campaignId: string, reason?: string) {
-    requireRole(actor, ['researcher', 'pi'], 'pause campaigns');
+  async pause(actor: Actor, campaignId: string, reason?: string) {
+    requireRole(actor, PERMISSIONS.pause, 'pause campaigns');
     return this.update(campaignId, (h) => h.executeUpdate(pauseUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }));
   }
-  resume(actor: Actor, campaignId: string, reason?: string) {
-    requireRole(actor, ['researcher', 'pi'], 'resume campaigns');
+  async resume(actor: Actor, campaignId: string, reason?: string) {
+    requireRole(actor, PERMISSIONS.resume, 'resume campaigns');
     return this.update(campaignId, (h) => h.executeUpdate(resumeUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }));
   }
-  stop(actor: Actor, campaignId: string, opts: { reason?: string; cancelRunning?: boolean } = {}) {
-    requireRole(actor, ['pi'], 'stop campaigns');
+  async stop(actor: Actor, campaignId: string, opts: { reason?: string; cancelRunning?: boolean } = {}) {
+    requireRole(actor, PERMISSIONS.stop, 'stop campaigns');
     return this.update(campaignId, (h) => h.executeUpdate(stopUpdate, { args: [{ actor, ...opts }] }));
   }
-  changeBudgets(actor: Actor, campaignId: string, budgets: unknown, reason?: string): Promise<Budgets> {
-    requireRole(actor, ['pi'], 'change budgets');
+  async changeBudgets(actor: Actor, campaignId: string, budgets: unknown, reason?: string): Promise<Budgets> {
+    requireRole(actor, PERMISSIONS.changeBudgets, 'change budgets');
     const parsed = BudgetsSchema.partial().strict().safeParse(budgets);
     if (!parsed.success) throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'budgets.'));
-    const change = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) as Partial<Budgets>;
+    // Only the budgets given change: partial() still fills defaults (concurrency) for absent keys.
+    const given = new Set(Object.keys(budgets as object));
+    const change = Object.fromEntries(Object.entries(parsed.data).filter(([k, v]) => v !== undefined && given.has(k))) as Partial<Budgets>;
     return this.update(campaignId, (h) => h.executeUpdate(changeBudgetsUpdate, { args: [{ actor, budgets: change, ...(reason ? { reason } : {}) }] }));
   }
-  decide(actor: Actor, campaignId: string, hypothesisId: string, decision: 'approve' | 'reject', reason?: string) {
-    requireRole(actor, ['pi'], 'approve or reject hypotheses');
+  async decide(actor: Actor, campaignId: string, hypothesisId: string, decision: 'approve' | 'reject', reason?: string) {
+    requireRole(actor, PERMISSIONS.decide, 'approve or reject hypotheses');
     return this.update(campaignId, (h) => h.executeUpdate(decideUpdate, { args: [{ actor, hypothesisId, decision, ...(reason ? { reason } : {}) }] }));
   }
-  inject(actor: Actor, campaignId: string, proposal: HypothesisProposalInput) {
-    requireRole(actor, ['researcher', 'pi'], 'inject hypotheses');
+  async inject(actor: Actor, campaignId: string, proposal: HypothesisProposalInput) {
+    requireRole(actor, PERMISSIONS.inject, 'inject hypotheses');
     return this.update(campaignId, (h) => h.executeUpdate(injectHypothesisUpdate, { args: [{ actor, proposal }] }));
   }
-  addNote(actor: Actor, campaignId: string, text: string, trialId?: string) {
-    requireRole(actor, ['researcher', 'pi'], 'add notes');
+  async addNote(actor: Actor, campaignId: string, text: string, trialId?: string) {
+    requireRole(actor, PERMISSIONS.addNote, 'add notes');
     return this.update(campaignId, (h) => h.executeUpdate(addNoteUpdate, { args: [{ actor, text, ...(trialId ? { trialId } : {}) }] }));
   }
-  clearFlag(actor: Actor, campaignId: string, trialId: string, flag: string, reason: string) {
-    requireRole(actor, ['pi'], 'clear review flags');
+  async clearFlag(actor: Actor, campaignId: string, trialId: string, flag: string, reason: string) {
+    requireRole(actor, PERMISSIONS.clearFlag, 'clear review flags');
     return this.update(campaignId, (h) => h.executeUpdate(clearFlagUpdate, { args: [{ actor, trialId, flag, reason }] }));
   }
 }

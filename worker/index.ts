@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createExperimentActivities } from '../activities/experiment.js';
 import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
@@ -40,6 +40,20 @@ export interface WorkerOptions {
   identity?: string;
   /** Seconds a shutdown waits for running activities before cancelling them. @default 10 */
   shutdownGraceSeconds?: number;
+  /** Worker log level. @default GAPLAB_LOG_LEVEL or 'WARN' */
+  logLevel?: LogLevel;
+}
+
+let runtimeInstalled = false;
+/** Installs the SDK runtime once per process with the chosen log level. */
+function installRuntime(level: LogLevel): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // Already installed by the embedding program: keep its logger.
+  }
 }
 
 export interface RunningWorker {
@@ -66,6 +80,7 @@ const quietLogger = {
 };
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
+  installRuntime(opts.logLevel ?? ((process.env.GAPLAB_LOG_LEVEL as LogLevel | undefined) ?? 'WARN'));
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
   const namespace = opts.namespace ?? 'default';
   const registry = opts.registry ?? (await loadRegistry());

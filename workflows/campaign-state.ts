@@ -72,6 +72,7 @@ export class CampaignState {
   stagnation: CarriedState['stagnation'];
   dropped: CarriedState['dropped'];
   emptyProposalRounds: number;
+  decisions: Record<string, 'approve' | 'reject'>;
   lastCallDollars: number;
   mlflowParentRunId: string | undefined;
   mlflowExperimentId: string | undefined;
@@ -87,6 +88,7 @@ export class CampaignState {
   private running = 0;
   private hypothesisCounter = 0;
   private idleReason: StopReason | undefined;
+  private draining: { reason: StopReason; detail: string } | null | undefined;
   private strategyFailure: string | undefined;
   private readonly trialIndex = new Map<string, TrialSummary>();
 
@@ -110,6 +112,7 @@ export class CampaignState {
     this.stagnation = c?.stagnation ?? initialStagnation;
     this.dropped = c?.dropped ?? [];
     this.emptyProposalRounds = c?.emptyProposalRounds ?? 0;
+    this.decisions = c?.decisions ?? {};
     this.lastCallDollars = c?.lastCallDollars ?? 0;
     this.mlflowParentRunId = c?.mlflowParentRunId;
     this.mlflowExperimentId = c?.mlflowExperimentId;
@@ -147,6 +150,7 @@ export class CampaignState {
       stagnation: this.stagnation,
       dropped: this.dropped,
       emptyProposalRounds: this.emptyProposalRounds,
+      decisions: this.decisions,
       lastCallDollars: this.lastCallDollars,
       verification: this.verification,
       ...(this.mlflowParentRunId ? { mlflowParentRunId: this.mlflowParentRunId } : {}),
@@ -296,11 +300,7 @@ export class CampaignState {
   }
 
   knowsHypothesis(id: string): boolean {
-    return (
-      this.queue.some((h) => h.id === id) ||
-      this.trials.some((t) => `h-${t.id}` === id || t.id === id) ||
-      this.auditTrail.some((a) => a.detail?.includes(id) ?? false)
-    );
+    return id in this.decisions || this.queue.some((h) => h.id === id) || this.trials.some((t) => t.hypothesisId === id);
   }
 
   queueLength(): number {
@@ -317,9 +317,11 @@ export class CampaignState {
   }
 
   canStartTrial(nowMs: number, inFlight: number): boolean {
-    if (this.phase !== 'running' || this.paused || this.stopRequest || this.stopReason) return false;
+    if (this.phase !== 'running' || this.paused || this.stopRequest || this.stopReason || this.stopping) return false;
     if (this.queue.length === 0 || inFlight >= this.maxInFlight()) return false;
-    return budgetAllowsTrial({ ...this.budgets, concurrency: Number.MAX_SAFE_INTEGER }, this.ledger, nowMs);
+    // The iteration budget limits proposals, not the running of what was proposed.
+    const { maxIterations: _ignored, ...trialBudgets } = this.budgets;
+    return budgetAllowsTrial({ ...trialBudgets, concurrency: Number.MAX_SAFE_INTEGER }, this.ledger, nowMs);
   }
 
   nextTrialRequest(): TrialRequest | null {
@@ -345,6 +347,7 @@ export class CampaignState {
     const trial: TrialSummary = {
       id: req.id,
       index: req.index,
+      hypothesisId: req.hypothesis.id,
       kind: req.kind,
       ...(req.label ? { label: req.label } : {}),
       parentTrialId: req.kind === 'search' ? (req.hypothesis.parentTrialId ?? 'baseline') : req.kind === 'verification' ? (req.verifies ?? null) : null,
@@ -387,7 +390,7 @@ export class CampaignState {
   // ---- proposals ----------------------------------------------------------------------------
 
   proposalsWanted(inFlight: number): number {
-    if (this.phase !== 'running' || this.paused || this.stopRequest || this.stopReason) return 0;
+    if (this.phase !== 'running' || this.paused || this.stopRequest || this.stopReason || this.stopping) return 0;
     let wanted = this.maxInFlight() - inFlight - this.queue.length - this.pending.length;
     const left = remaining(this.budgets, this.ledger, 0);
     if (left.trials !== undefined) wanted = Math.min(wanted, left.trials - this.queue.length - this.pending.length);
@@ -396,6 +399,7 @@ export class CampaignState {
 
   /** Why no more proposals can be asked for, or null when they can. */
   private cannotProposeReason(nowMs: number): StopReason | null {
+    if (this.draining) return this.draining.reason;
     if (this.strategyFailure) return 'strategy_failed';
     if (this.emptyProposalRounds >= EMPTY_ROUNDS_LIMIT) return 'no_proposals';
     const spent = exhausted(this.budgets, this.ledger, nowMs);
@@ -534,7 +538,7 @@ export class CampaignState {
       this.hypothesisCounter = counter;
     } catch (err) {
       const message = err instanceof InvalidConfigError || err instanceof Error ? err.message : String(err);
-      throw ApplicationFailure.nonRetryable(message, 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(message, message.startsWith('parentTrialId: unknown') ? 'NotFound' : 'InvalidInput');
     }
   }
 
@@ -556,6 +560,7 @@ export class CampaignState {
     const i = this.pending.findIndex((p) => p.hypothesis.id === hypothesisId);
     if (i < 0) return;
     const [p] = this.pending.splice(i, 1);
+    this.decisions[hypothesisId] = decision;
     if (decision === 'approve') this.queue.push(p!.hypothesis);
     else this.drop(p!.hypothesis.title, `rejected by ${actor.name}${reason ? `: ${reason}` : ''}`);
     this.audit(actor, decision, `${hypothesisId}: ${p!.hypothesis.title}${reason ? ` (${reason})` : ''}`);
@@ -583,6 +588,7 @@ export class CampaignState {
     // A raised budget lets a campaign that had run out of proposals try again.
     this.emptyProposalRounds = 0;
     this.idleReason = undefined;
+    if (this.draining && this.draining.reason !== 'target_reached') this.draining = undefined;
     this.bump();
   }
 
@@ -600,38 +606,61 @@ export class CampaignState {
     return bestTrial(this.trials.filter((t) => t.kind === 'search'));
   }
 
-  /** The reason to stop now, or null to go on. Budget stops wait for running trials to finish. */
+  /**
+   * The reason to stop now, or null to go on. A PI stop and the deadline stop at once; every
+   * other reason first drains: nothing new starts, running trials finish, then the campaign stops.
+   */
   stopReasonNow(nowMs: number): StopReason | null {
     if (this.stopReason) return this.stopReason;
     if (this.stopRequest) {
       this.stopDetail = `stopped by ${this.stopRequest.actor.name}${this.stopRequest.reason ? `: ${this.stopRequest.reason}` : ''}`;
       return 'stopped_by_pi';
     }
-    const best = this.bestSearch();
-    if (best?.pgr && best.pgr.ciLow >= this.criteria.targetPgr) {
-      this.stopDetail = `${best.id} reached PGR lower bound ${best.pgr.ciLow.toFixed(3)} >= target ${this.criteria.targetPgr}`;
-      return 'target_reached';
-    }
     if (this.budgets.maxWallSeconds !== undefined && nowMs - this.ledger.startedAtMs >= this.budgets.maxWallSeconds * 1000) {
       this.stopDetail = `wall-clock budget of ${this.budgets.maxWallSeconds} s used`;
       return 'deadline';
     }
-    if (this.running > 0) return null;
-    const noWork = this.queue.length === 0 && this.pending.length === 0;
-    const spent = exhausted(this.budgets, this.ledger, nowMs);
-    if (spent && (spent !== 'max_iterations' || noWork)) {
-      this.stopDetail = `budget used: ${spent}`;
-      return spent;
-    }
-    if (this.criteria.stagnation && isStagnant(this.stagnation, this.criteria.stagnation) && noWork) {
-      this.stopDetail = `no improvement of the best PGR lower bound by ${this.criteria.stagnation.minImprovement} in ${this.criteria.stagnation.iterations} iterations`;
-      return 'stagnation';
-    }
-    if (this.idleReason && noWork) {
-      this.stopDetail = this.idleReason === 'strategy_failed' ? `strategy failed: ${this.strategyFailure}` : `nothing left to run (${this.idleReason})`;
-      return this.idleReason;
+    this.draining ??= this.drainReason(nowMs);
+    if (this.draining && this.running === 0) {
+      for (const h of this.queue.splice(0)) this.drop(h.title, `not run: the campaign stopped (${this.draining.reason})`);
+      this.stopDetail = this.draining.detail;
+      return this.draining.reason;
     }
     return null;
+  }
+
+  /** A reason to stop starting work, or null. */
+  private drainReason(nowMs: number): { reason: StopReason; detail: string } | null {
+    const best = this.bestSearch();
+    if (best?.pgr && best.pgr.ciLow >= this.criteria.targetPgr) {
+      return { reason: 'target_reached', detail: `${best.id} reached PGR lower bound ${best.pgr.ciLow.toFixed(3)} >= target ${this.criteria.targetPgr}` };
+    }
+    const noWork = this.queue.length === 0 && this.pending.length === 0;
+    const spent = exhausted(this.budgets, this.ledger, nowMs);
+    // Hypotheses proposed in the last allowed iteration still run.
+    if (spent && (spent !== 'max_iterations' || noWork)) return { reason: spent, detail: `budget used: ${spent}` };
+    if (this.criteria.stagnation && isStagnant(this.stagnation, this.criteria.stagnation)) {
+      return {
+        reason: 'stagnation',
+        detail: `no improvement of the best PGR lower bound by ${this.criteria.stagnation.minImprovement} in ${this.criteria.stagnation.iterations} iterations`,
+      };
+    }
+    if (this.idleReason && noWork) {
+      const detail = this.idleReason === 'strategy_failed' ? `strategy failed: ${this.strategyFailure}` : `nothing left to run (${this.idleReason})`;
+      return { reason: this.idleReason, detail };
+    }
+    return null;
+  }
+
+  /** The dollar budget cannot cover the next strategy call: wind down. */
+  refuseForBudget(detail: string): void {
+    this.draining ??= { reason: 'max_dollars', detail };
+    this.bump();
+  }
+
+  /** True once the campaign is winding down: nothing new starts. */
+  get stopping(): boolean {
+    return this.draining !== null && this.draining !== undefined;
   }
 
   /** Called when nothing runs, nothing waits, and no proposal can be asked for. */

@@ -228,7 +228,17 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       const view = state.strategyView(wanted);
       let result: StrategyResult;
       try {
-        result = await strategyActs.proposeHypotheses(view, input.criteria.criteria.hiddenMetrics);
+        // A paid strategy never starts a call the dollar budget cannot cover by its estimate.
+        const estimate =
+          input.strategy.name === 'claude' && state.budgets.maxDollars !== undefined
+            ? await strategyActs.estimateStrategyCost(view, input.criteria.criteria.hiddenMetrics)
+            : null;
+        if (estimate && estimate.expectedDollars > (view.budgetLeft.dollars ?? Infinity)) {
+          result = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [] };
+          state.refuseForBudget(`the next strategy call is estimated at $${estimate.expectedDollars.toFixed(4)}, more than the $${(view.budgetLeft.dollars ?? 0).toFixed(4)} left`);
+        } else {
+          result = await strategyActs.proposeHypotheses(view, input.criteria.criteria.hiddenMetrics);
+        }
       } catch (err) {
         result = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [], fatalError: failureMessage(err) };
       }

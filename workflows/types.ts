@@ -57,6 +57,7 @@ export type CampaignPhase = 'starting' | 'measuring' | 'running' | 'paused' | 'v
 export interface TrialSummary {
   id: string;
   index: number;
+  hypothesisId: string;
   kind: 'search' | 'reference' | 'verification';
   /** For reference and verification trials: what they measure or verify. */
   label?: string;
@@ -125,6 +126,8 @@ export interface CarriedState {
   verification: VerificationResult[];
   dropped: { title: string; reason: string; at: string }[];
   emptyProposalRounds: number;
+  /** Hypothesis id to the PI decision taken on it. */
+  decisions: Record<string, 'approve' | 'reject'>;
   lastCallDollars: number;
   mlflowParentRunId?: string;
   mlflowExperimentId?: string;
