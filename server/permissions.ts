@@ -1,0 +1,63 @@
+/**
+ * Who may do what: the single source of truth for roles. The service layer checks an action's
+ * roles before it calls Temporal, the HTTP API checks them before a route's handler runs (403),
+ * and the UI may import this module to hide controls a role cannot use. Pure: no IO.
+ */
+
+/** The roles a person can hold (the `system` actor is internal and never authenticates). */
+export const ROLES = ['researcher', 'pi', 'viewer'] as const;
+export type PersonRole = (typeof ROLES)[number];
+
+/** Every state-changing action and the roles allowed to take it. Reads are open to every role. */
+export const PERMISSIONS = {
+  submitProblem: ['researcher', 'pi'],
+  setCriteria: ['pi'],
+  startCampaign: ['researcher', 'pi'],
+  pause: ['researcher', 'pi'],
+  resume: ['researcher', 'pi'],
+  stop: ['pi'],
+  changeBudgets: ['pi'],
+  decide: ['pi'],
+  inject: ['researcher', 'pi'],
+  addNote: ['researcher', 'pi'],
+  clearFlag: ['pi'],
+} as const satisfies Record<string, readonly PersonRole[]>;
+
+export type Action = keyof typeof PERMISSIONS;
+
+export const ACTIONS = Object.keys(PERMISSIONS) as Action[];
+
+/** Whether `role` may take `action`. */
+export function can(role: string, action: Action): boolean {
+  return (PERMISSIONS[action] as readonly string[]).includes(role);
+}
+
+/** The actions a role may take (for `GET /api/me`). */
+export function actionsOf(role: string): Action[] {
+  return ACTIONS.filter((a) => can(role, a));
+}
+
+export interface RoutePermission {
+  method: 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  /** Fastify route pattern, e.g. `/api/campaigns/:campaignId/stop`. */
+  url: string;
+  action: Action;
+}
+
+/**
+ * Every mutating route of the HTTP API and the action it takes. The app refuses to start when a
+ * mutating route is missing here or names another action (see app.ts), so this table is complete.
+ */
+export const MUTATING_ROUTES: readonly RoutePermission[] = [
+  { method: 'POST', url: '/api/problems', action: 'submitProblem' },
+  { method: 'POST', url: '/api/problems/:problemId/criteria', action: 'setCriteria' },
+  { method: 'POST', url: '/api/campaigns', action: 'startCampaign' },
+  { method: 'POST', url: '/api/campaigns/:campaignId/pause', action: 'pause' },
+  { method: 'POST', url: '/api/campaigns/:campaignId/resume', action: 'resume' },
+  { method: 'POST', url: '/api/campaigns/:campaignId/stop', action: 'stop' },
+  { method: 'PATCH', url: '/api/campaigns/:campaignId/budgets', action: 'changeBudgets' },
+  { method: 'POST', url: '/api/campaigns/:campaignId/approvals/:hypothesisId', action: 'decide' },
+  { method: 'POST', url: '/api/campaigns/:campaignId/hypotheses', action: 'inject' },
+  { method: 'POST', url: '/api/campaigns/:campaignId/notes', action: 'addNote' },
+  { method: 'POST', url: '/api/campaigns/:campaignId/trials/:trialId/flags/:flag/clear', action: 'clearFlag' },
+];
