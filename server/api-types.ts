@@ -1,0 +1,498 @@
+/**
+ * The HTTP API's request and response schemas (zod) and their types: the contract between the
+ * server and the UI. The routes validate and serialize with these schemas, and the UI imports
+ * them instead of copying them. Pure (zod and the domain schemas only): safe in the browser.
+ */
+import { z } from 'zod';
+import { BudgetLedger, StopReason } from '../domain/budget.js';
+import {
+  Actor,
+  Author,
+  Budgets,
+  Config,
+  CriteriaVersion,
+  Estimate,
+  EvaluationCriteria,
+  Flag,
+  FlagKind,
+  Hypothesis,
+  HypothesisProposal,
+  ProblemSpec,
+  Slug,
+  TrialKind,
+} from '../domain/schemas.js';
+import { Note, StrategyConfig, StrategyName } from '../domain/strategy.js';
+import { ACTIONS, ROLES } from './permissions.js';
+
+/** A number that may be missing: MLflow and JSON turn NaN and Infinity into null. */
+const MaybeNumber = z.number().nullable();
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+export const ErrorIssue = z.object({
+  /** Dotted field path, e.g. `budgets.maxTrials` or `criteria.optimum.value`; `(root)` for the whole input. */
+  path: z.string(),
+  /** Which part of the request the path is in. */
+  in: z.enum(['body', 'querystring', 'params', 'headers']).optional(),
+  message: z.string(),
+});
+export type ErrorIssue = z.infer<typeof ErrorIssue>;
+
+/** Every error response: `error` is a stable code (InvalidInput, NotFound, Forbidden, ...). */
+export const ErrorBody = z.object({
+  error: z.string(),
+  message: z.string(),
+  issues: z.array(ErrorIssue).optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// ---------------------------------------------------------------------------------------------
+// Service
+// ---------------------------------------------------------------------------------------------
+
+export const Health = z.object({ status: z.literal('ok'), uptimeSeconds: z.number() });
+export type Health = z.infer<typeof Health>;
+
+export const Ready = z.object({ ready: z.boolean(), temporal: z.boolean(), mlflow: z.boolean() });
+export type Ready = z.infer<typeof Ready>;
+
+export const AuthMode = z.enum(['tokens', 'open']);
+
+export const Me = z.object({
+  name: z.string(),
+  role: z.enum(ROLES),
+  /** Actions this person may take (see server/permissions.ts). */
+  can: z.array(z.enum(ACTIONS as [string, ...string[]])),
+  auth: AuthMode,
+});
+export type Me = z.infer<typeof Me>;
+
+export const ApiConfig = z.object({
+  /** Temporal Web UI base, e.g. http://127.0.0.1:8233 (null when unknown). */
+  temporalUi: z.string().nullable(),
+  /** MLflow UI base. */
+  mlflowUi: z.string(),
+  namespace: z.string(),
+  auth: AuthMode,
+  version: z.string(),
+});
+export type ApiConfig = z.infer<typeof ApiConfig>;
+
+export const ExperimentSummary = z.object({
+  name: z.string(),
+  description: z.string(),
+  metrics: z.array(z.object({ name: z.string(), description: z.string(), direction: z.enum(['maximize', 'minimize']).optional() })),
+});
+export type ExperimentSummary = z.infer<typeof ExperimentSummary>;
+
+export const Ok = z.object({ ok: z.literal(true) });
+
+// ---------------------------------------------------------------------------------------------
+// Problems
+// ---------------------------------------------------------------------------------------------
+
+export const AuditEntry = z.object({ at: z.string(), actor: Actor, action: z.string(), detail: z.string().optional() });
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const ExperimentInfo = z.object({
+  name: z.string(),
+  description: z.string(),
+  metrics: z.array(z.object({ name: z.string(), description: z.string() })),
+  taskQueue: z.string(),
+  timeoutSeconds: z.number(),
+});
+
+export const CampaignRef = z.object({
+  campaignId: z.string(),
+  strategy: StrategyName,
+  criteriaVersion: z.number().int(),
+  startedBy: Actor,
+  startedAt: z.string(),
+  label: z.string().optional(),
+});
+export type CampaignRef = z.infer<typeof CampaignRef>;
+
+export const ProblemState = z.object({
+  spec: ProblemSpec,
+  experiment: ExperimentInfo,
+  createdBy: Actor,
+  createdAt: z.string(),
+  criteria: z.array(CriteriaVersion),
+  campaigns: z.array(CampaignRef),
+  audit: z.array(AuditEntry),
+});
+export type ProblemState = z.infer<typeof ProblemState>;
+
+export { CriteriaVersion };
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Body of `POST /problems/:id/criteria`: `{ criteria, reason? }`, or the criteria document on its
+ * own (as in a criteria.yaml file).
+ */
+export const SetCriteriaBody = z.preprocess(
+  (b) => (isPlainObject(b) && !('criteria' in b) ? { criteria: b } : b),
+  z.object({ criteria: EvaluationCriteria, reason: z.string().max(2000).optional() }).strict(),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Campaigns
+// ---------------------------------------------------------------------------------------------
+
+export const CampaignIdParam = z.string().min(1).max(256).regex(/^[^\s/]+$/, 'no spaces or slashes');
+export const TrialIdParam = z.string().min(1).max(200).regex(/^[^\s/]+$/, 'no spaces or slashes');
+
+export const StartCampaignBody = z
+  .object({
+    problemId: Slug,
+    criteriaVersion: z.number().int().min(1).optional(),
+    strategy: StrategyConfig,
+    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    label: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+export const CampaignsQuery = z.object({ problemId: Slug.optional(), strategy: StrategyName.optional() });
+
+export const CampaignListItem = z.object({
+  campaignId: z.string(),
+  problemId: z.string(),
+  strategy: z.string(),
+  criteriaVersion: z.number(),
+  startedAt: z.string(),
+  startedBy: Actor,
+  label: z.string().optional(),
+  /** Temporal execution status: RUNNING, COMPLETED, FAILED, TERMINATED, ... */
+  status: z.string(),
+});
+export type CampaignListItem = z.infer<typeof CampaignListItem>;
+
+export const CampaignPhase = z.enum(['starting', 'measuring', 'running', 'paused', 'verifying', 'finished']);
+
+export const CampaignStatus = z.object({
+  campaignId: z.string(),
+  problemId: z.string(),
+  strategy: StrategyName,
+  criteriaVersion: z.number().int(),
+  phase: CampaignPhase,
+  paused: z.boolean(),
+  iteration: z.number(),
+  trialsDone: z.number(),
+  trialsRunning: z.number(),
+  budgets: Budgets,
+  ledger: BudgetLedger,
+  remaining: z.record(z.string(), MaybeNumber),
+  best: z.object({ trialId: z.string(), title: z.string(), pgr: Estimate }).nullable(),
+  baselineScore: MaybeNumber,
+  optimumScore: MaybeNumber,
+  targetPgr: z.number(),
+  pendingApprovals: z.number(),
+  stopReason: StopReason.nullable(),
+  runs: z.number(),
+  mlflowParentRunId: z.string().optional(),
+  mlflowExperimentId: z.string().optional(),
+});
+export type CampaignStatus = z.infer<typeof CampaignStatus>;
+
+/** A trial as the running campaign keeps it (leaderboard, event stream, trial detail). */
+export const TrialSummary = z.object({
+  id: z.string(),
+  index: z.number().int(),
+  /** The hypothesis this trial ran (absent in records written before it was kept). */
+  hypothesisId: z.string().optional(),
+  kind: TrialKind,
+  label: z.string().optional(),
+  parentTrialId: z.string().nullable(),
+  title: z.string(),
+  rationale: z.string(),
+  author: Author,
+  params: Config,
+  changes: Config,
+  seeds: z.array(z.number()),
+  status: z.enum(['succeeded', 'failed', 'cancelled']),
+  /** Means of every metric, hidden ones included (people may see them; agents never do). */
+  metrics: z.record(z.string(), MaybeNumber),
+  objective: Estimate.nullable(),
+  pgr: Estimate.nullable(),
+  feasible: z.boolean(),
+  flags: z.array(Flag),
+  computeSeconds: z.number(),
+  failureReason: z.string().optional(),
+  mlflowRunId: z.string().optional(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type TrialSummary = z.infer<typeof TrialSummary>;
+
+export const PendingApproval = z.object({ hypothesis: Hypothesis, submittedAt: z.string(), deadlineMs: z.number() });
+export type PendingApproval = z.infer<typeof PendingApproval>;
+
+export const StopBody = z.object({ reason: z.string().max(2000).optional(), cancelRunning: z.boolean().optional() }).strict();
+export const ReasonBody = z.object({ reason: z.string().max(2000).optional() }).strict();
+/** Budgets to change; absent ones stay as they are (so no defaults here, unlike Budgets). */
+export const BudgetsPatch = z.object({ ...Budgets.shape, concurrency: Budgets.shape.concurrency.unwrap() }).partial().strict();
+export const BudgetsBody = z.object({ budgets: BudgetsPatch, reason: z.string().max(2000).optional() }).strict();
+export const DecideBody = z.object({ decision: z.enum(['approve', 'reject']), reason: z.string().max(2000).optional() }).strict();
+export const InjectBody = HypothesisProposal.strict();
+export const NoteBody = z.object({ text: z.string().trim().min(1).max(5000), trialId: TrialIdParam.optional() }).strict();
+export const ClearFlagBody = z.object({ reason: z.string().trim().min(1, 'say why the flag is cleared').max(2000) }).strict();
+export { FlagKind };
+
+export const InjectResult = z.object({ hypothesisId: z.string() });
+export const StartCampaignResult = z.object({ campaignId: z.string() });
+
+export { Note, Budgets };
+
+export const VerificationResult = z.object({
+  trialId: z.string(),
+  title: z.string(),
+  visiblePgr: Estimate.nullable(),
+  freshPgr: Estimate.nullable(),
+  hiddenPgr: z.record(z.string(), Estimate.nullable()),
+  verificationTrialId: z.string(),
+  gapFlag: z.boolean(),
+});
+
+export const CampaignReport = z.object({
+  campaignId: z.string(),
+  problem: z.object({ id: z.string(), title: z.string(), question: z.string() }),
+  criteriaVersion: z.number().int(),
+  strategy: StrategyConfig,
+  stopReason: StopReason,
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  budgets: Budgets,
+  ledger: BudgetLedger,
+  baselineScore: MaybeNumber,
+  optimumScore: MaybeNumber,
+  targetPgr: z.number(),
+  trials: z.object({ total: z.number(), succeeded: z.number(), failed: z.number(), cancelled: z.number(), flagged: z.number() }),
+  best: z
+    .object({
+      id: z.string(),
+      title: z.string(),
+      params: Config,
+      pgr: Estimate.nullable(),
+      objective: Estimate.nullable(),
+      author: Author,
+      lineage: z.array(z.object({ id: z.string(), title: z.string(), pgr: MaybeNumber })),
+    })
+    .nullable(),
+  pgrOverTrials: z.array(z.object({ index: z.number(), pgr: MaybeNumber, bestCiLow: MaybeNumber })),
+  verification: z.array(VerificationResult),
+  verifiedPgr: MaybeNumber,
+  notebook: z.array(Note),
+  dropped: z.array(z.object({ title: z.string(), reason: z.string(), at: z.string() })),
+});
+export type CampaignReport = z.infer<typeof CampaignReport>;
+
+export const ReportQuery = z.object({ format: z.enum(['json', 'markdown']).default('json') });
+
+// ---------------------------------------------------------------------------------------------
+// Trials and lineage (read from MLflow, the permanent record)
+// ---------------------------------------------------------------------------------------------
+
+export const TrialStatus = z.enum(['succeeded', 'failed', 'cancelled', 'running']);
+
+/** A trial as MLflow records it: tags, params and metrics of its nested run. */
+export const TrialRecord = z.object({
+  id: z.string(),
+  /** Order of the trial within its campaign (references first). */
+  index: z.number().int(),
+  kind: TrialKind,
+  parentTrialId: z.string().nullable(),
+  title: z.string(),
+  rationale: z.string(),
+  expectedEffect: z.string(),
+  author: z.object({ name: z.string(), kind: z.string() }),
+  /** `running` while the record is being written. */
+  status: TrialStatus,
+  /** Parameter values as MLflow stores them (strings). */
+  params: z.record(z.string(), z.string()),
+  /** Metric means (hidden ones included), without per-seed values. */
+  metrics: z.record(z.string(), MaybeNumber),
+  pgr: z.object({ mean: z.number(), ciLow: MaybeNumber, ciHigh: MaybeNumber }).nullable(),
+  /** Review flags raised when the trial was recorded (clearing is in the campaign's audit trail). */
+  flags: z.array(z.string()),
+  computeSeconds: MaybeNumber,
+  failureReason: z.string().nullable(),
+  hiddenMetrics: z.array(z.string()),
+  mlflowRunId: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+export type TrialRecord = z.infer<typeof TrialRecord>;
+
+export const TrialsQuery = z.object({
+  offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  kind: TrialKind.optional(),
+});
+
+export const DataSource = z.enum(['mlflow', 'workflow']);
+
+export const TrialsPage = z.object({
+  campaignId: z.string(),
+  total: z.number().int(),
+  offset: z.number().int(),
+  limit: z.number().int(),
+  /** Where the trials came from: MLflow, or the running workflow when MLflow has no record yet. */
+  source: DataSource,
+  trials: z.array(TrialRecord),
+});
+export type TrialsPage = z.infer<typeof TrialsPage>;
+
+/** One node of a campaign's lineage tree: compact, for drawing 10,000 of them. */
+export const LineageNode = z.object({
+  id: z.string(),
+  parentId: z.string().nullable(),
+  title: z.string(),
+  author: z.string(),
+  authorKind: z.string(),
+  status: TrialStatus,
+  pgr: MaybeNumber,
+  ciLow: MaybeNumber,
+  ciHigh: MaybeNumber,
+  flags: z.array(z.string()),
+  kind: TrialKind,
+  index: z.number().int(),
+});
+export type LineageNode = z.infer<typeof LineageNode>;
+
+export const Lineage = z.object({
+  campaignId: z.string(),
+  problemId: z.string().nullable(),
+  /** The campaign's record is complete (its MLflow parent run has ended). */
+  finished: z.boolean(),
+  source: DataSource,
+  total: z.number().int(),
+  nodes: z.array(LineageNode),
+});
+export type Lineage = z.infer<typeof Lineage>;
+
+/** A seed's result as stored in the trial.json artifact. */
+export const SeedRecord = z.object({
+  seed: z.number(),
+  status: z.enum(['succeeded', 'failed', 'cancelled']),
+  metrics: z.record(z.string(), MaybeNumber),
+  durationSeconds: MaybeNumber,
+  error: z.string().optional(),
+  logTail: z.string().optional(),
+  logArtifact: z.string().optional(),
+});
+export type SeedRecord = z.infer<typeof SeedRecord>;
+
+export const TrialDetail = z.object({
+  campaignId: z.string(),
+  trial: TrialRecord,
+  /** The full trial from the trial.json artifact (null while it is being written). */
+  summary: TrialSummary.nullable(),
+  seeds: z.array(SeedRecord),
+  /** From the root (the baseline) down to this trial. */
+  lineage: z.array(LineageNode),
+  links: z.object({ mlflowRun: z.string().nullable(), temporalWorkflow: z.string().nullable() }),
+});
+export type TrialDetail = z.infer<typeof TrialDetail>;
+
+export const ComparePoint = z.object({
+  /** 1-based position among the campaign's search trials in index order. */
+  n: z.number().int(),
+  trialId: z.string(),
+  /** Seconds from the campaign's start to this trial's end. */
+  seconds: MaybeNumber,
+  pgr: MaybeNumber,
+  /** Best PGR lower bound so far. */
+  bestCiLow: MaybeNumber,
+  /** Best PGR mean so far. */
+  bestMean: MaybeNumber,
+});
+
+export const CompareCampaign = z.object({
+  campaignId: z.string(),
+  strategy: z.string(),
+  label: z.string().nullable(),
+  startedBy: z.string().nullable(),
+  criteriaVersion: z.number().nullable(),
+  /** MLflow status of the campaign's parent run (RUNNING, FINISHED, FAILED, KILLED). */
+  status: z.string(),
+  stopReason: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  trials: z.number().int(),
+  /** Best search trial by PGR lower bound. */
+  best: z.object({ trialId: z.string(), mean: z.number(), ciLow: MaybeNumber, ciHigh: MaybeNumber }).nullable(),
+  /** Best search trial by PGR mean. */
+  bestMean: z.object({ trialId: z.string(), mean: z.number() }).nullable(),
+  series: z.array(ComparePoint),
+});
+export type CompareCampaign = z.infer<typeof CompareCampaign>;
+
+export const Compare = z.object({ problemId: z.string(), campaigns: z.array(CompareCampaign) });
+export type Compare = z.infer<typeof Compare>;
+
+// ---------------------------------------------------------------------------------------------
+// Event stream (GET /campaigns/:id/events): `event: <name>` + `data: <JSON>`
+// ---------------------------------------------------------------------------------------------
+
+export const SseEvents = {
+  /** The campaign's status whenever it changes. */
+  status: CampaignStatus,
+  /** A trial that finished since the last event; `id:` is the count of trials seen. */
+  trial: TrialRecord,
+  /** The campaign finished: the stream closes after this. */
+  end: z.object({ stopReason: StopReason.nullable() }),
+  /** The stream cannot go on (unknown campaign, Temporal unreachable). */
+  error: ErrorBody,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers shared with the UI
+// ---------------------------------------------------------------------------------------------
+
+/** The lineage node of a trial record. */
+export function toLineageNode(t: TrialRecord): LineageNode {
+  return {
+    id: t.id,
+    parentId: t.parentTrialId,
+    title: t.title,
+    author: t.author.name,
+    authorKind: t.author.kind,
+    status: t.status,
+    pgr: t.pgr?.mean ?? null,
+    ciLow: t.pgr?.ciLow ?? null,
+    ciHigh: t.pgr?.ciHigh ?? null,
+    flags: t.flags,
+    kind: t.kind,
+    index: t.index,
+  };
+}
+
+/** Metric values must be numbers or null in JSON: NaN and Infinity become null. */
+const finiteOrNull = (v: number | null | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** The record of a trial the workflow still holds in memory (before or without MLflow). */
+export function recordOfSummary(t: z.input<typeof TrialSummary>, hiddenMetrics: readonly string[] = []): TrialRecord {
+  return {
+    id: t.id,
+    index: t.index,
+    kind: t.kind,
+    parentTrialId: t.parentTrialId,
+    title: t.title,
+    rationale: t.rationale,
+    expectedEffect: '',
+    author: { name: t.author.name, kind: t.author.kind },
+    status: t.status,
+    params: Object.fromEntries(Object.entries(t.params).map(([k, v]) => [k, String(v)])),
+    metrics: Object.fromEntries(Object.entries(t.metrics).map(([k, v]) => [k, finiteOrNull(v)])),
+    pgr: t.pgr ? { mean: t.pgr.mean, ciLow: finiteOrNull(t.pgr.ciLow), ciHigh: finiteOrNull(t.pgr.ciHigh) } : null,
+    flags: t.flags.map((f) => f.kind),
+    computeSeconds: finiteOrNull(t.computeSeconds),
+    failureReason: t.failureReason ?? null,
+    hiddenMetrics: [...hiddenMetrics],
+    mlflowRunId: t.mlflowRunId ?? null,
+    startedAt: t.startedAt,
+    finishedAt: t.finishedAt,
+  };
+}

@@ -1,0 +1,302 @@
+/**
+ * buildApp: the gaplab HTTP API as a fastify instance, composed from plugins (security headers,
+ * rate limit, OpenAPI, auth, routes, the built UI). It does not listen: server.ts does, and the
+ * tests use `app.inject`.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import {
+  createJsonSchemaTransform,
+  createJsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import * as api from './api-types.js';
+import { bearerToken, isLoopbackHost, type Principal, type TokenTable } from './auth.js';
+import { ServerConfig, uiLinks, type ServerConfigInput } from './config.js';
+import type { ApiService, AppContext } from './context.js';
+import { errorHandler } from './error-handler.js';
+import { ServiceError } from './errors.js';
+import { eventRoutes } from './events.js';
+import { LineageReader, type LineageMlflow } from './lineage.js';
+import { can, MUTATING_ROUTES, type Action } from './permissions.js';
+import { campaignRoutes } from './routes/campaigns.js';
+import { problemRoutes } from './routes/problems.js';
+import { systemRoutes } from './routes/system.js';
+import { trialRoutes } from './routes/trials.js';
+
+export interface BuildAppOptions {
+  service: ApiService;
+  /** The MLflow client (MlflowClient) trials and lineage are read from. */
+  mlflow: LineageMlflow & { health?(): Promise<boolean> };
+  /** Bearer tokens; an empty table means open local mode (loopback only, acts as the local user with role pi). */
+  tokens: TokenTable;
+  /** Server settings (defaults apply; the environment is NOT read here: see loadConfig). */
+  config?: ServerConfigInput;
+  /** `false` (default) for silence, `true` or pino options for fastify's logger, or a logger instance. */
+  logger?: boolean | FastifyBaseLogger | Exclude<FastifyServerOptions['logger'], boolean | undefined>;
+  /** Overrides the MLflow reader (tests). */
+  lineage?: LineageReader;
+  /** Overrides the readiness checks (tests). */
+  checks?: Partial<AppContext['checks']>;
+}
+
+const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
+
+/** Schemas shown as named components in the OpenAPI document. */
+const registry = z.registry<{ id?: string }>();
+for (const [id, schema] of Object.entries({
+  ErrorBody: api.ErrorBody,
+  ProblemState: api.ProblemState,
+  CriteriaVersion: api.CriteriaVersion,
+  CampaignStatus: api.CampaignStatus,
+  CampaignListItem: api.CampaignListItem,
+  TrialSummary: api.TrialSummary,
+  TrialRecord: api.TrialRecord,
+  LineageNode: api.LineageNode,
+  PendingApproval: api.PendingApproval,
+  CampaignReport: api.CampaignReport,
+  AuditEntry: api.AuditEntry,
+})) {
+  registry.add(schema, { id });
+}
+
+function isLogger(v: unknown): v is FastifyBaseLogger {
+  return typeof v === 'object' && v !== null && typeof (v as FastifyBaseLogger).child === 'function' && typeof (v as FastifyBaseLogger).info === 'function';
+}
+
+/** Removes `token=` from a URL before it is logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}
+
+function localUser(): string {
+  try {
+    return os.userInfo().username || 'local';
+  } catch {
+    return 'local';
+  }
+}
+
+const hostOf = (hostHeader: string | undefined) => (hostHeader ?? '').replace(/:\d+$/, '');
+
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const config = ServerConfig.parse(opts.config ?? {});
+  const logger = opts.logger ?? false;
+  const app = Fastify({
+    ...(isLogger(logger) ? { loggerInstance: logger } : { logger }),
+    // Request lines are logged in onResponse below, with the token redacted and the actor named.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+    requestIdHeader: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+
+  const ctx: AppContext = {
+    service: opts.service,
+    lineage:
+      opts.lineage ??
+      new LineageReader({ mlflow: opts.mlflow, ttlMs: config.lineageTtlMs, cacheCampaigns: config.lineageCacheCampaigns }),
+    config,
+    links: uiLinks(config),
+    tokens: opts.tokens,
+    authMode: opts.tokens.size > 0 ? 'tokens' : 'open',
+    openPrincipal: { name: `${localUser()} (local)`, role: 'pi' },
+    version: VERSION,
+    startedAt: Date.now(),
+    checks: {
+      temporal: opts.checks?.temporal ?? (() => opts.service.healthy?.() ?? Promise.resolve(true)),
+      mlflow: opts.checks?.mlflow ?? (() => opts.mlflow.health?.() ?? Promise.resolve(true)),
+    },
+    streams: new Set(),
+  };
+  app.decorate('gaplab', ctx);
+  app.decorateRequest('principal', null);
+  if (ctx.authMode === 'open') app.log.warn('no tokens configured: open local mode, every request acts as %s with role pi', ctx.openPrincipal.name);
+
+  // Every mutating route must name its action, and the action must match the permission table.
+  const mutating = new Set<string>();
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (!route.url.startsWith('/api/') || ['GET', 'HEAD', 'OPTIONS'].includes(method)) continue;
+      const entry = MUTATING_ROUTES.find((r) => r.method === method && r.url === route.url);
+      const action = (route.config as { action?: string } | undefined)?.action;
+      if (!entry || entry.action !== action) {
+        throw new Error(`${method} ${route.url}: mutating routes must be listed in MUTATING_ROUTES with the action they declare (config.action=${action})`);
+      }
+      mutating.add(`${method} ${route.url}`);
+    }
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        // React style props and Swagger UI set inline styles.
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        fontSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        // Served over plain HTTP on loopback: upgrading would break every request.
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
+
+  if (config.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      max: config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      // Per person when a token is sent (many people may share one proxy address), else per address.
+      keyGenerator: (req) => {
+        const token = bearerToken(req.headers.authorization);
+        const p = token ? ctx.tokens.lookup(token) : null;
+        return p ? `who:${p.name}:${p.role}` : `ip:${req.ip}`;
+      },
+      errorResponseBuilder: (_req, c) => ({ statusCode: 429, error: 'RateLimited', message: `rate limit exceeded: retry in ${c.after}` }),
+    });
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'gaplab API',
+        version: VERSION,
+        description:
+          'Research campaigns that report the performance gap recovered (PGR). Every route except health, readiness and these docs needs `Authorization: Bearer <token>`; mutating routes check the role (see server/permissions.ts).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'system' },
+        { name: 'problems' },
+        { name: 'campaigns' },
+        { name: 'control', description: 'Human control of running campaigns; every change is audited with the actor.' },
+        { name: 'trials', description: 'Read from MLflow, the permanent record.' },
+      ],
+    },
+    transform: createJsonSchemaTransform({ schemaRegistry: registry, skipList: [] }),
+    transformObject: createJsonSchemaTransformObject({ schemaRegistry: registry }),
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    staticCSP: true,
+    uiConfig: { docExpansion: 'list', deepLinking: true },
+  });
+
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseYaml(body as string, { maxAliasCount: 100 }));
+    } catch (err) {
+      done(new ServiceError('InvalidInput', `body: not valid YAML: ${(err as Error).message.split('\n')[0]}`), undefined);
+    }
+  });
+
+  // ---- authentication and roles ------------------------------------------------------------
+  app.addHook('onRequest', async (req) => {
+    const url = req.url;
+    if (!url.startsWith('/api/') && url !== '/api') return;
+    const cfg = req.routeOptions.config as { public?: boolean; queryToken?: boolean; action?: Action } | undefined;
+    if (cfg?.public || url.startsWith('/api/docs')) return;
+    req.principal = authenticate(req, ctx, cfg?.queryToken === true);
+    if (cfg?.action && !can(req.principal.role, cfg.action)) {
+      throw new ServiceError('Forbidden', `${req.principal.name} (${req.principal.role}) may not ${cfg.action}`);
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const quiet = req.url === '/api/health' || req.url === '/api/ready';
+    const entry = { method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime), actor: req.principal?.name };
+    if (quiet) req.log.debug(entry, 'request');
+    else req.log.info(entry, 'request');
+  });
+
+  app.addHook('preClose', async () => {
+    for (const close of [...ctx.streams]) close();
+  });
+
+  // ---- routes --------------------------------------------------------------------------------
+  await app.register(
+    async (api) => {
+      await api.register(systemRoutes);
+      await api.register(problemRoutes);
+      await api.register(campaignRoutes);
+      await api.register(trialRoutes);
+      await api.register(eventRoutes);
+    },
+    { prefix: '/api' },
+  );
+
+  const uiDir = path.resolve(config.uiDir);
+  const hasUi = existsSync(path.join(uiDir, 'index.html'));
+  if (hasUi) {
+    await app.register(fastifyStatic, {
+      root: uiDir,
+      prefix: '/',
+      wildcard: true,
+      index: 'index.html',
+      // Vite fingerprints assets/: cache them for good; index.html must always be revalidated.
+      setHeaders: (res, file) => {
+        void res.header('cache-control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+  }
+
+  app.setNotFoundHandler(async (req, reply) => {
+    const isApi = req.url === '/api' || req.url.startsWith('/api/');
+    if (!isApi && hasUi && (req.method === 'GET' || req.method === 'HEAD')) {
+      // Client-side routes of the single-page UI.
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').sendFile('index.html');
+    }
+    const route = `${req.method} ${redactUrl(req.url).split('?')[0]}`;
+    return reply.code(404).send({ error: 'NotFound', message: `no route ${route}` } satisfies api.ErrorBody);
+  });
+
+  await app.ready();
+  for (const r of MUTATING_ROUTES) {
+    if (!mutating.has(`${r.method} ${r.url}`)) throw new Error(`MUTATING_ROUTES lists ${r.method} ${r.url}, which no route serves`);
+  }
+  return app;
+}
+
+/** The principal of a request, or a 401/403 ServiceError. */
+function authenticate(req: FastifyRequest, ctx: AppContext, allowQueryToken: boolean): Principal {
+  if (ctx.authMode === 'open') {
+    // Open mode trusts this machine only: a foreign Host header means DNS rebinding or a proxy.
+    const host = hostOf(req.headers.host);
+    if (host && !isLoopbackHost(host)) throw new ServiceError('Forbidden', `open local mode answers only requests for localhost, not "${host}"`);
+    return ctx.openPrincipal;
+  }
+  let token = bearerToken(req.headers.authorization);
+  if (!token && allowQueryToken) {
+    const q = (req.query as { token?: unknown } | undefined)?.token;
+    if (typeof q === 'string' && q !== '') token = q;
+  }
+  if (!token) throw new ServiceError('Unauthorized', 'missing bearer token: send Authorization: Bearer <token>');
+  const p = ctx.tokens.lookup(token);
+  if (!p) throw new ServiceError('Unauthorized', 'unknown or revoked token');
+  return p;
+}

@@ -1,0 +1,83 @@
+/**
+ * What every route plugin shares: the service, the MLflow reader, configuration and links, and
+ * the fastify type augmentations (request principal, route `config.action`).
+ */
+import type { GaplabService } from './service.js';
+import type { ExperimentRegistry } from '../experiments/registry.js';
+import type { Principal, TokenTable } from './auth.js';
+import type { ServerConfig } from './config.js';
+import type { LineageReader } from './lineage.js';
+import type { Action } from './permissions.js';
+
+/** The operations the API calls on the service layer (GaplabService; tests pass a fake). */
+export type ApiService = Pick<
+  GaplabService,
+  | 'submitProblem'
+  | 'listProblems'
+  | 'getProblem'
+  | 'setCriteria'
+  | 'startCampaign'
+  | 'listCampaigns'
+  | 'status'
+  | 'trials'
+  | 'trial'
+  | 'leaderboard'
+  | 'pending'
+  | 'audit'
+  | 'notebook'
+  | 'report'
+  | 'pause'
+  | 'resume'
+  | 'stop'
+  | 'changeBudgets'
+  | 'decide'
+  | 'inject'
+  | 'addNote'
+  | 'clearFlag'
+> & {
+  registry: Pick<ExperimentRegistry, 'list'>;
+  /** Whether Temporal answers (for /api/ready). */
+  healthy?(): Promise<boolean>;
+};
+
+export interface AppContext {
+  service: ApiService;
+  lineage: LineageReader;
+  config: ServerConfig;
+  links: { temporalUi: string | null; mlflowUi: string };
+  tokens: TokenTable;
+  /** `open`: no tokens configured, loopback only, every request acts as the local user. */
+  authMode: 'tokens' | 'open';
+  openPrincipal: Principal;
+  version: string;
+  startedAt: number;
+  checks: { temporal: () => Promise<boolean>; mlflow: () => Promise<boolean> };
+  /** Closers of open event streams, called before the server closes. */
+  streams: Set<() => void>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gaplab: AppContext;
+  }
+  interface FastifyRequest {
+    /** Who the request acts for; null on public routes. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** The action a mutating route takes (checked against the caller's role before anything else). */
+    action?: Action;
+    /** Open without a token (health, readiness, API docs). */
+    public?: boolean;
+    /** Also accept the token as `?token=` (EventSource cannot set headers). */
+    queryToken?: boolean;
+  }
+}
+
+/** Links into the Temporal and MLflow UIs. */
+export function workflowLink(ctx: AppContext, workflowId: string): string | null {
+  return ctx.links.temporalUi ? `${ctx.links.temporalUi}/namespaces/${encodeURIComponent(ctx.config.namespace)}/workflows/${encodeURIComponent(workflowId)}` : null;
+}
+export function runLink(ctx: AppContext, experimentId: string, runId: string): string {
+  return `${ctx.links.mlflowUi}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
+}

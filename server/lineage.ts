@@ -1,0 +1,445 @@
+/**
+ * Reads campaigns back from MLflow, the permanent record: trial pages, the lineage tree, a
+ * trial's detail, the final report and the per-problem comparison. It works for campaigns whose
+ * workflow is long gone and for runs written straight into MLflow, because it relies only on
+ * what activities/recording.ts writes: a parent run per campaign (gaplab.kind=campaign) and a
+ * nested run per trial (gaplab.kind=trial) with lineage tags, params and metrics.
+ *
+ * Speed at 10,000 trials: one search per refresh with MLflow's largest page, one pass mapping
+ * runs to compact records, finished campaigns kept in memory (a bounded LRU), running ones
+ * reused for a short TTL, concurrent requests for the same campaign share one fetch.
+ */
+import { CampaignReport, TrialSummary, SeedRecord, toLineageNode, type LineageNode, type TrialRecord } from './api-types.js';
+import type { Run, SearchRunsPage, SearchRunsOptions } from '../mlflow-ts-client/index.js';
+import { experimentName, TAG } from '../activities/recording.js';
+
+/** What the reader needs of MlflowClient (a structural subset, so tests can fake it). */
+export interface LineageMlflow {
+  readonly trackingUri: string;
+  searchRuns(options: SearchRunsOptions): Promise<SearchRunsPage>;
+  getExperimentByName(name: string): Promise<{ experimentId: string } | null>;
+  downloadArtifactText(runId: string, path: string): Promise<string>;
+}
+
+export interface ExperimentRef {
+  experimentId: string;
+  name: string;
+}
+
+export interface LineageReaderOptions {
+  mlflow: LineageMlflow;
+  /** Lists gaplab's MLflow experiments. @default a search of experiments named `gaplab/%` over REST */
+  listExperiments?: () => Promise<ExperimentRef[]>;
+  /** How long a running campaign's records are reused. @default 2000 */
+  ttlMs?: number;
+  /** Finished campaigns kept in memory. @default 16 */
+  cacheCampaigns?: number;
+  /** Runs per search request; MLflow's maximum is 50,000. @default 50000 */
+  pageSize?: number;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/** Where a campaign lives in MLflow. */
+export interface CampaignLocation {
+  campaignId: string;
+  problemId: string | null;
+  experimentId: string;
+  parentRunId: string;
+}
+
+/** Everything MLflow holds on one campaign, mapped once. */
+export interface CampaignRecords {
+  location: CampaignLocation;
+  parent: Run;
+  /** The parent run has ended: nothing will be added any more. */
+  finished: boolean;
+  /** Sorted by index. */
+  records: TrialRecord[];
+  nodes: LineageNode[];
+  byId: Map<string, TrialRecord>;
+  fetchedAt: number;
+  /** How long the MLflow search and the mapping took, for logs and benchmarks. */
+  fetchMs: number;
+}
+
+const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED']);
+const TRIAL_STATUS = new Set(['succeeded', 'failed', 'cancelled']);
+const TRIAL_KINDS = new Set(['search', 'reference', 'verification']);
+/** Metrics recording.ts writes about the trial itself rather than the experiment's metrics. */
+const META_METRICS = new Set(['pgr', 'pgr_ci_low', 'pgr_ci_high', 'objective_stderr', 'compute_seconds']);
+/** MLflow caps experiment ids per search; chunks stay well below. */
+const EXPERIMENT_CHUNK = 100;
+
+/** Quotes a value for an MLflow filter string. */
+export const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+const tagFilter = (key: string, value: string) => `tags.\`${key}\` = ${quote(value)}`;
+
+const num = (v: number | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const iso = (ms: number | undefined): string | null => (typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null);
+const list = (s: string | undefined): string[] => (s ? s.split(',').map((x) => x.trim()).filter((x) => x !== '') : []);
+
+/**
+ * A trial's index: the workflow numbers trials in one sequence (baseline 0, optimum reference 1,
+ * then t0002, ..., verification v0042) and the search and verification ids carry it.
+ */
+export function indexOfTrialId(id: string): number {
+  const m = /^[tv](\d+)$/.exec(id);
+  if (m) return Number(m[1]);
+  if (id === 'baseline') return 0;
+  if (id.startsWith('optimum')) return 1;
+  return 0;
+}
+
+function kindOf(tag: string | undefined, id: string): TrialRecord['kind'] {
+  if (tag && TRIAL_KINDS.has(tag)) return tag as TrialRecord['kind'];
+  if (id === 'baseline' || id.startsWith('optimum')) return 'reference';
+  return /^v\d+$/.test(id) ? 'verification' : 'search';
+}
+
+function statusOf(run: Run): TrialRecord['status'] {
+  const tag = run.data.tags[TAG.status];
+  if (tag && TRIAL_STATUS.has(tag)) return tag as TrialRecord['status'];
+  switch (run.info.status) {
+    case 'FINISHED':
+      return 'succeeded';
+    case 'FAILED':
+      return 'failed';
+    case 'KILLED':
+      return 'cancelled';
+    default:
+      return 'running';
+  }
+}
+
+/** The record of one trial run (tags, params and metrics written by activities/recording.ts). */
+export function runToRecord(run: Run): TrialRecord {
+  const { tags, params, metrics } = run.data;
+  const id = tags[TAG.trialId] ?? run.info.runName.split(' ')[0] ?? run.info.runId;
+  const experimentMetrics: Record<string, number | null> = {};
+  for (const [k, v] of Object.entries(metrics)) {
+    if (!k.startsWith('seed/') && !META_METRICS.has(k)) experimentMetrics[k] = num(v);
+  }
+  const trialParams: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) if (k !== 'gaplab_seeds') trialParams[k] = v;
+  const pgr = num(metrics['pgr']);
+  const title = tags[TAG.title] ?? (run.info.runName.startsWith(`${id} `) ? run.info.runName.slice(id.length + 1) : run.info.runName);
+  return {
+    id,
+    index: indexOfTrialId(id),
+    kind: kindOf(tags[TAG.trialKind], id),
+    parentTrialId: tags[TAG.parentTrialId] || null,
+    title,
+    rationale: tags[TAG.rationale] ?? '',
+    expectedEffect: tags[TAG.expectedEffect] ?? '',
+    author: { name: tags[TAG.author] ?? '', kind: tags[TAG.authorKind] ?? '' },
+    status: statusOf(run),
+    params: trialParams,
+    metrics: experimentMetrics,
+    pgr: pgr === null ? null : { mean: pgr, ciLow: num(metrics['pgr_ci_low']), ciHigh: num(metrics['pgr_ci_high']) },
+    flags: list(tags[TAG.flags]),
+    computeSeconds: num(metrics['compute_seconds']),
+    failureReason: tags[TAG.failureReason] ?? null,
+    hiddenMetrics: list(tags[TAG.hiddenMetrics]),
+    mlflowRunId: run.info.runId,
+    startedAt: iso(run.info.startTime),
+    finishedAt: TERMINAL.has(run.info.status) ? iso(run.info.endTime) : null,
+  };
+}
+
+/** Records sorted by index, then id (two records for one trial cannot both stay: recording keeps the oldest). */
+function sortRecords(records: TrialRecord[]): TrialRecord[] {
+  return records.sort((a, b) => a.index - b.index || a.id.localeCompare(b.id));
+}
+
+/** The path from the root down to `trialId` (cycles and missing parents end it). */
+export function lineagePath(byId: ReadonlyMap<string, { id: string; parentTrialId: string | null }>, trialId: string): string[] {
+  const path: string[] = [];
+  const seen = new Set<string>();
+  for (let cur = byId.get(trialId); cur && !seen.has(cur.id); cur = cur.parentTrialId ? byId.get(cur.parentTrialId) : undefined) {
+    seen.add(cur.id);
+    path.unshift(cur.id);
+  }
+  return path;
+}
+
+/** Default experiment listing: MLflow's experiments/search over REST (the client has no wrapper for it). */
+export function restExperimentLister(trackingUri: string, fetchImpl: typeof fetch = globalThis.fetch): () => Promise<ExperimentRef[]> {
+  return async () => {
+    const out: ExperimentRef[] = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await fetchImpl(`${trackingUri.replace(/\/+$/, '')}/api/2.0/mlflow/experiments/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ max_results: 1000, filter: "name LIKE 'gaplab/%'", ...(pageToken ? { page_token: pageToken } : {}) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!res.ok) throw new Error(`MLflow experiments/search answered ${res.status}`);
+      const body = (await res.json()) as { experiments?: { experiment_id: string; name: string }[]; next_page_token?: string };
+      for (const e of body.experiments ?? []) out.push({ experimentId: e.experiment_id, name: e.name });
+      pageToken = body.next_page_token || undefined;
+    } while (pageToken);
+    return out;
+  };
+}
+
+export class LineageReader {
+  private readonly mlflow: LineageMlflow;
+  private readonly listExperiments: () => Promise<ExperimentRef[]>;
+  private readonly ttlMs: number;
+  private readonly cacheCampaigns: number;
+  private readonly pageSize: number;
+  private readonly now: () => number;
+  /** campaignId → location; locations never change. */
+  private readonly locations = new Map<string, CampaignLocation>();
+  /** campaignId → records, most recently used last. */
+  private readonly cache = new Map<string, CampaignRecords>();
+  private readonly inflight = new Map<string, Promise<CampaignRecords | null>>();
+
+  constructor(opts: LineageReaderOptions) {
+    this.mlflow = opts.mlflow;
+    this.listExperiments = opts.listExperiments ?? restExperimentLister(opts.mlflow.trackingUri);
+    this.ttlMs = opts.ttlMs ?? 2000;
+    this.cacheCampaigns = opts.cacheCampaigns ?? 16;
+    this.pageSize = opts.pageSize ?? 50_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  private async searchAll(experimentIds: string[], filter: string, orderBy?: string[]): Promise<Run[]> {
+    const runs: Run[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await this.mlflow.searchRuns({
+        experimentIds,
+        filter,
+        maxResults: this.pageSize,
+        ...(orderBy ? { orderBy } : {}),
+        ...(pageToken ? { pageToken } : {}),
+      });
+      runs.push(...page.runs);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return runs;
+  }
+
+  private static locationOf(run: Run, campaignId: string): CampaignLocation {
+    return {
+      campaignId,
+      problemId: run.data.tags[TAG.problemId] ?? null,
+      experimentId: run.info.experimentId,
+      parentRunId: run.info.runId,
+    };
+  }
+
+  /** The oldest campaign run among duplicates (recording keeps the oldest too). */
+  private static oldest(runs: Run[]): Run | undefined {
+    return runs.sort((a, b) => (a.info.startTime ?? 0) - (b.info.startTime ?? 0) || a.info.runId.localeCompare(b.info.runId))[0];
+  }
+
+  /**
+   * Finds the campaign's parent run. `problemId` (when the caller knows it) avoids a search over
+   * every gaplab experiment.
+   */
+  async locate(campaignId: string, problemId?: string): Promise<CampaignLocation | null> {
+    const known = this.locations.get(campaignId);
+    if (known) return known;
+    const filter = `${tagFilter(TAG.campaignId, campaignId)} and ${tagFilter(TAG.kind, 'campaign')}`;
+    let experimentIds: string[];
+    if (problemId) {
+      const exp = await this.mlflow.getExperimentByName(experimentName(problemId));
+      experimentIds = exp ? [exp.experimentId] : [];
+    } else {
+      experimentIds = (await this.listExperiments()).map((e) => e.experimentId);
+    }
+    for (let i = 0; i < experimentIds.length; i += EXPERIMENT_CHUNK) {
+      const runs = await this.searchAll(experimentIds.slice(i, i + EXPERIMENT_CHUNK), filter);
+      const run = LineageReader.oldest(runs);
+      if (run) {
+        const loc = LineageReader.locationOf(run, campaignId);
+        this.remember(loc);
+        return loc;
+      }
+    }
+    return null;
+  }
+
+  private remember(loc: CampaignLocation): void {
+    this.locations.set(loc.campaignId, loc);
+    // Locations are tiny, but bound them anyway.
+    if (this.locations.size > 10_000) this.locations.delete(this.locations.keys().next().value!);
+  }
+
+  /** Everything MLflow holds on the campaign (cached), or null when MLflow does not know it. */
+  async records(campaignId: string, problemId?: string): Promise<CampaignRecords | null> {
+    const cached = this.cache.get(campaignId);
+    if (cached && (cached.finished || this.now() - cached.fetchedAt < this.ttlMs)) {
+      this.cache.delete(campaignId);
+      this.cache.set(campaignId, cached);
+      return cached;
+    }
+    const running = this.inflight.get(campaignId);
+    if (running) return running;
+    const p = this.fetch(campaignId, problemId).finally(() => this.inflight.delete(campaignId));
+    this.inflight.set(campaignId, p);
+    return p;
+  }
+
+  private async fetch(campaignId: string, problemId?: string): Promise<CampaignRecords | null> {
+    const location = await this.locate(campaignId, problemId);
+    if (!location) return null;
+    const t0 = performance.now();
+    // One search brings the parent run and every trial run of the campaign.
+    const runs = await this.searchAll([location.experimentId], tagFilter(TAG.campaignId, campaignId));
+    let parent: Run | undefined;
+    const trialRuns = new Map<string, Run>();
+    for (const run of runs) {
+      const kind = run.data.tags[TAG.kind];
+      if (kind === 'campaign') {
+        if (run.info.runId === location.parentRunId) parent = run;
+      } else if (kind === 'trial') {
+        const id = run.data.tags[TAG.trialId] ?? run.info.runId;
+        const prior = trialRuns.get(id);
+        if (!prior || (run.info.startTime ?? 0) < (prior.info.startTime ?? 0)) trialRuns.set(id, run);
+      }
+    }
+    if (!parent) {
+      // The parent run was deleted since it was located.
+      this.locations.delete(campaignId);
+      return null;
+    }
+    const records = sortRecords([...trialRuns.values()].map(runToRecord));
+    const entry: CampaignRecords = {
+      location,
+      parent,
+      finished: TERMINAL.has(parent.info.status),
+      records,
+      nodes: records.map(toLineageNode),
+      byId: new Map(records.map((r) => [r.id, r])),
+      fetchedAt: this.now(),
+      fetchMs: performance.now() - t0,
+    };
+    this.cache.delete(campaignId);
+    this.cache.set(campaignId, entry);
+    this.evict();
+    return entry;
+  }
+
+  private evict(): void {
+    // Finished campaigns beyond the limit go first (oldest use first); running ones are cheap to
+    // refetch and expire by TTL anyway, so they share the same bound.
+    while (this.cache.size > Math.max(this.cacheCampaigns, 1)) {
+      const oldest = this.cache.keys().next().value!;
+      this.cache.delete(oldest);
+    }
+  }
+
+  /** Drops cached records (all, or one campaign's). */
+  invalidate(campaignId?: string): void {
+    if (campaignId === undefined) this.cache.clear();
+    else this.cache.delete(campaignId);
+  }
+
+  async trials(
+    campaignId: string,
+    opts: { offset: number; limit: number; kind?: TrialRecord['kind'] | undefined },
+  ): Promise<{ total: number; trials: TrialRecord[] } | null> {
+    const r = await this.records(campaignId);
+    if (!r) return null;
+    const all = opts.kind ? r.records.filter((t) => t.kind === opts.kind) : r.records;
+    return { total: all.length, trials: all.slice(opts.offset, opts.offset + opts.limit) };
+  }
+
+  /** One trial with its lineage and the per-seed results of its trial.json artifact. */
+  async trial(
+    campaignId: string,
+    trialId: string,
+  ): Promise<{ records: CampaignRecords; trial: TrialRecord; lineage: LineageNode[]; summary: TrialSummary | null; seeds: SeedRecord[] } | null> {
+    const r = await this.records(campaignId);
+    const trial = r?.byId.get(trialId);
+    if (!r || !trial) return null;
+    const lineage = lineagePath(r.byId, trialId).map((id) => toLineageNode(r.byId.get(id)!));
+    let summary: TrialSummary | null = null;
+    let seeds: SeedRecord[] = [];
+    if (trial.mlflowRunId && trial.status !== 'running') {
+      const artifact = await this.mlflow.downloadArtifactText(trial.mlflowRunId, 'trial.json').catch(() => null);
+      if (artifact !== null) {
+        try {
+          const doc = JSON.parse(artifact) as { trial?: unknown; seeds?: unknown[] };
+          const parsed = TrialSummary.safeParse(doc.trial);
+          summary = parsed.success ? parsed.data : null;
+          seeds = (doc.seeds ?? []).flatMap((s) => {
+            const p = SeedRecord.safeParse(s);
+            return p.success ? [p.data] : [];
+          });
+        } catch {
+          // A truncated or foreign artifact: the MLflow record alone still answers.
+        }
+      }
+    }
+    return { records: r, trial, lineage, summary, seeds };
+  }
+
+  /** The campaign's final report (report.json on the parent run), or null before it ends. */
+  async report(campaignId: string): Promise<CampaignReport | null> {
+    const loc = await this.locate(campaignId);
+    if (!loc) return null;
+    const text = await this.mlflow.downloadArtifactText(loc.parentRunId, 'report.json').catch(() => null);
+    if (text === null) return null;
+    try {
+      const parsed = CampaignReport.safeParse(JSON.parse(text));
+      return parsed.success ? parsed.data : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Every campaign of a problem with its records, oldest first; null when MLflow has no such problem. */
+  async campaignsOf(problemId: string): Promise<CampaignRecords[] | null> {
+    const exp = await this.mlflow.getExperimentByName(experimentName(problemId));
+    if (!exp) return null;
+    const parents = await this.searchAll([exp.experimentId], tagFilter(TAG.kind, 'campaign'), ['attributes.start_time ASC']);
+    const byCampaign = new Map<string, Run>();
+    for (const run of parents) {
+      const id = run.data.tags[TAG.campaignId];
+      if (!id) continue;
+      const prior = byCampaign.get(id);
+      if (!prior || (run.info.startTime ?? 0) < (prior.info.startTime ?? 0)) byCampaign.set(id, run);
+    }
+    for (const [id, run] of byCampaign) if (!this.locations.has(id)) this.remember(LineageReader.locationOf(run, id));
+    const out: CampaignRecords[] = [];
+    // A few at a time: each is one search, and a problem may have many campaigns.
+    const ids = [...byCampaign.keys()];
+    for (let i = 0; i < ids.length; i += 4) {
+      const batch = await Promise.all(ids.slice(i, i + 4).map((id) => this.records(id)));
+      for (const r of batch) if (r) out.push(r);
+    }
+    return out;
+  }
+}
+
+/** Best-so-far series and bests of a campaign's search trials, for side-by-side comparison. */
+export function compareSeries(r: CampaignRecords) {
+  const start = r.parent.info.startTime ?? null;
+  const search = r.records.filter((t) => t.kind === 'search');
+  let best: { trialId: string; mean: number; ciLow: number | null; ciHigh: number | null } | null = null;
+  let bestMean: { trialId: string; mean: number } | null = null;
+  const series = [];
+  for (const [i, t] of search.entries()) {
+    if (t.status === 'succeeded' && t.pgr) {
+      // "Best" is by the lower confidence bound, as everywhere in gaplab; a missing bound never wins.
+      if (!best || (t.pgr.ciLow ?? -Infinity) > (best.ciLow ?? -Infinity)) best = { trialId: t.id, mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh };
+      if (!bestMean || t.pgr.mean > bestMean.mean) bestMean = { trialId: t.id, mean: t.pgr.mean };
+    }
+    const end = t.finishedAt ? Date.parse(t.finishedAt) : null;
+    series.push({
+      n: i + 1,
+      trialId: t.id,
+      seconds: start !== null && end !== null ? Math.max(0, (end - start) / 1000) : null,
+      pgr: t.pgr?.mean ?? null,
+      bestCiLow: best?.ciLow ?? null,
+      bestMean: bestMean?.mean ?? null,
+    });
+  }
+  return { best, bestMean, series, trials: search.length };
+}

@@ -1,0 +1,271 @@
+/** Campaigns: start, list, status, human control (pause, stop, budgets, approvals, injection, notes, flags) and reports. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { renderReportMarkdown } from '../../workflows/report.js';
+import {
+  AuditEntry,
+  Budgets,
+  BudgetsBody,
+  CampaignIdParam,
+  CampaignListItem,
+  CampaignReport,
+  CampaignsQuery,
+  CampaignStatus,
+  ClearFlagBody,
+  DecideBody,
+  ErrorBody,
+  FlagKind,
+  InjectBody,
+  InjectResult,
+  Note,
+  NoteBody,
+  Ok,
+  PendingApproval,
+  ReasonBody,
+  ReportQuery,
+  StartCampaignBody,
+  StartCampaignResult,
+  StopBody,
+  TrialIdParam,
+  TrialSummary,
+} from '../api-types.js';
+import { ServiceError } from '../errors.js';
+
+const CampaignParams = z.object({ campaignId: CampaignIdParam });
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const ok = { ok: true as const };
+
+export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { service, lineage } = app.gaplab;
+
+  app.post(
+    '/campaigns',
+    {
+      config: { action: 'startCampaign' },
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Start a campaign on a problem with a strategy',
+        description: 'Uses the latest criteria version unless `criteriaVersion` is given.',
+        body: StartCampaignBody,
+        response: { 201: StartCampaignResult, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const res = await service.startCampaign(req.principal!, {
+        problemId: b.problemId,
+        strategy: b.strategy,
+        ...(b.criteriaVersion !== undefined ? { criteriaVersion: b.criteriaVersion } : {}),
+        ...(b.seed !== undefined ? { seed: b.seed } : {}),
+        ...(b.label !== undefined ? { label: b.label } : {}),
+      });
+      return reply.code(201).send(res);
+    },
+  );
+
+  app.get(
+    '/campaigns',
+    { schema: { tags: ['campaigns'], summary: 'Campaigns, newest first', querystring: CampaignsQuery, response: { 200: z.array(CampaignListItem), ...errors } } },
+    async (req) =>
+      service.listCampaigns({
+        ...(req.query.problemId ? { problemId: req.query.problemId } : {}),
+        ...(req.query.strategy ? { strategy: req.query.strategy } : {}),
+      }),
+  );
+
+  app.get(
+    '/campaigns/:campaignId',
+    { schema: { tags: ['campaigns'], summary: 'Live status: phase, budgets used and left, best trial', params: CampaignParams, response: { 200: CampaignStatus, ...errors } } },
+    async (req) => service.status(req.params.campaignId),
+  );
+
+  app.post(
+    '/campaigns/:campaignId/pause',
+    {
+      config: { action: 'pause' },
+      schema: { tags: ['control'], summary: 'Pause: no new trials start; running ones finish', params: CampaignParams, body: ReasonBody.nullish(), response: { 200: Ok, ...errors } },
+    },
+    async (req) => {
+      await service.pause(req.principal!, req.params.campaignId, req.body?.reason);
+      return ok;
+    },
+  );
+
+  app.post(
+    '/campaigns/:campaignId/resume',
+    {
+      config: { action: 'resume' },
+      schema: { tags: ['control'], summary: 'Resume a paused campaign', params: CampaignParams, body: ReasonBody.nullish(), response: { 200: Ok, ...errors } },
+    },
+    async (req) => {
+      await service.resume(req.principal!, req.params.campaignId, req.body?.reason);
+      return ok;
+    },
+  );
+
+  app.post(
+    '/campaigns/:campaignId/stop',
+    {
+      config: { action: 'stop' },
+      schema: {
+        tags: ['control'],
+        summary: 'Stop the campaign (PI); running trials are cancelled unless cancelRunning is false',
+        params: CampaignParams,
+        body: StopBody.nullish(),
+        response: { 200: Ok, ...errors },
+      },
+    },
+    async (req) => {
+      const b = req.body ?? {};
+      await service.stop(req.principal!, req.params.campaignId, {
+        ...(b.reason !== undefined ? { reason: b.reason } : {}),
+        ...(b.cancelRunning !== undefined ? { cancelRunning: b.cancelRunning } : {}),
+      });
+      return ok;
+    },
+  );
+
+  app.patch(
+    '/campaigns/:campaignId/budgets',
+    {
+      config: { action: 'changeBudgets' },
+      schema: {
+        tags: ['control'],
+        summary: 'Change budgets (PI); only the given ones change',
+        params: CampaignParams,
+        body: BudgetsBody,
+        response: { 200: Budgets, ...errors },
+      },
+    },
+    async (req) => service.changeBudgets(req.principal!, req.params.campaignId, req.body.budgets, req.body.reason),
+  );
+
+  app.get(
+    '/campaigns/:campaignId/approvals',
+    { schema: { tags: ['control'], summary: 'Hypotheses waiting for a PI decision', params: CampaignParams, response: { 200: z.array(PendingApproval), ...errors } } },
+    async (req) => service.pending(req.params.campaignId),
+  );
+
+  app.post(
+    '/campaigns/:campaignId/approvals/:hypothesisId',
+    {
+      config: { action: 'decide' },
+      schema: {
+        tags: ['control'],
+        summary: 'Approve or reject a pending hypothesis (PI); 409 when already decided',
+        params: CampaignParams.extend({ hypothesisId: TrialIdParam }),
+        body: DecideBody,
+        response: { 200: Ok, ...errors },
+      },
+    },
+    async (req) => {
+      await service.decide(req.principal!, req.params.campaignId, req.params.hypothesisId, req.body.decision, req.body.reason);
+      return ok;
+    },
+  );
+
+  app.post(
+    '/campaigns/:campaignId/hypotheses',
+    {
+      config: { action: 'inject' },
+      schema: {
+        tags: ['control'],
+        summary: 'Inject a hypothesis of your own (always allowed; runs next)',
+        params: CampaignParams,
+        body: InjectBody,
+        response: { 201: InjectResult, ...errors },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await service.inject(req.principal!, req.params.campaignId, req.body)),
+  );
+
+  app.get(
+    '/campaigns/:campaignId/notes',
+    { schema: { tags: ['campaigns'], summary: "The campaign's shared notebook", params: CampaignParams, response: { 200: z.array(Note), ...errors } } },
+    async (req) => service.notebook(req.params.campaignId),
+  );
+
+  app.post(
+    '/campaigns/:campaignId/notes',
+    {
+      config: { action: 'addNote' },
+      schema: { tags: ['campaigns'], summary: 'Add a note (optionally about a trial)', params: CampaignParams, body: NoteBody, response: { 201: Ok, ...errors } },
+    },
+    async (req, reply) => {
+      await service.addNote(req.principal!, req.params.campaignId, req.body.text, req.body.trialId);
+      return reply.code(201).send(ok);
+    },
+  );
+
+  app.post(
+    '/campaigns/:campaignId/trials/:trialId/flags/:flag/clear',
+    {
+      config: { action: 'clearFlag' },
+      schema: {
+        tags: ['control'],
+        summary: 'Clear a review flag after checking the trial (PI)',
+        params: CampaignParams.extend({ trialId: TrialIdParam, flag: FlagKind }),
+        body: ClearFlagBody,
+        response: { 200: Ok, ...errors },
+      },
+    },
+    async (req) => {
+      await service.clearFlag(req.principal!, req.params.campaignId, req.params.trialId, req.params.flag, req.body.reason);
+      return ok;
+    },
+  );
+
+  app.get(
+    '/campaigns/:campaignId/leaderboard',
+    {
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Best search trials by PGR lower bound',
+        params: CampaignParams,
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(10) }),
+        response: { 200: z.array(TrialSummary), ...errors },
+      },
+    },
+    async (req) => service.leaderboard(req.params.campaignId, req.query.limit),
+  );
+
+  app.get(
+    '/campaigns/:campaignId/audit',
+    { schema: { tags: ['campaigns'], summary: 'Who did what, when', params: CampaignParams, response: { 200: z.array(AuditEntry), ...errors } } },
+    async (req) => service.audit(req.params.campaignId),
+  );
+
+  app.get(
+    '/campaigns/:campaignId/report',
+    {
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Final report (JSON, or markdown with ?format=markdown); 409 while the campaign runs',
+        params: CampaignParams,
+        querystring: ReportQuery,
+        response: {
+          200: {
+            description: 'The report',
+            content: { 'application/json': { schema: CampaignReport }, 'text/markdown': { schema: z.string() } },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { campaignId } = req.params;
+      let report: CampaignReport | null;
+      try {
+        report = await service.report(campaignId);
+      } catch (err) {
+        // The workflow is gone (retention): the report also lives in MLflow.
+        if (!(err instanceof ServiceError && err.code === 'NotFound')) throw err;
+        report = await lineage.report(campaignId);
+        if (!report) throw err;
+      }
+      if (!report) throw new ServiceError('Conflict', `campaign ${campaignId} has not finished: its report is written when it ends`);
+      if (req.query.format === 'markdown') return reply.type('text/markdown; charset=utf-8').send(renderReportMarkdown(report));
+      return reply.type('application/json; charset=utf-8').send(report);
+    },
+  );
+};

@@ -1,0 +1,113 @@
+/** Problems (researcher specs), their versioned criteria (PI) and the per-problem comparison. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { TAG } from '../../activities/recording.js';
+import { ProblemSpec, Slug } from '../../domain/schemas.js';
+import { Compare, CriteriaVersion, ErrorBody, ProblemState, SetCriteriaBody } from '../api-types.js';
+import { ServiceError } from '../errors.js';
+import { compareSeries } from '../lineage.js';
+
+const ProblemParams = z.object({ problemId: Slug });
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+
+export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { service, lineage } = app.gaplab;
+
+  app.post(
+    '/problems',
+    {
+      config: { action: 'submitProblem' },
+      schema: {
+        tags: ['problems'],
+        summary: 'Submit a problem spec (JSON or application/yaml)',
+        consumes: ['application/json', 'application/yaml'],
+        body: ProblemSpec,
+        response: { 201: ProblemState, ...errors },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await service.submitProblem(req.principal!, req.body)),
+  );
+
+  app.get('/problems', { schema: { tags: ['problems'], summary: 'Every open problem', response: { 200: z.array(ProblemState) } } }, async () =>
+    service.listProblems(),
+  );
+
+  app.get(
+    '/problems/:problemId',
+    { schema: { tags: ['problems'], summary: 'One problem: spec, criteria versions, campaigns, audit', params: ProblemParams, response: { 200: ProblemState, ...errors } } },
+    async (req) => service.getProblem(req.params.problemId),
+  );
+
+  app.post(
+    '/problems/:problemId/criteria',
+    {
+      config: { action: 'setCriteria' },
+      schema: {
+        tags: ['problems'],
+        summary: 'Set a new version of the evaluation criteria (PI; JSON or application/yaml)',
+        description: 'Body: `{ criteria, reason? }`, or the criteria document on its own.',
+        consumes: ['application/json', 'application/yaml'],
+        params: ProblemParams,
+        body: SetCriteriaBody,
+        response: { 201: CriteriaVersion, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { criteria, reason } = req.body;
+      return reply.code(201).send(await service.setCriteria(req.principal!, req.params.problemId, criteria, reason));
+    },
+  );
+
+  app.get(
+    '/problems/:problemId/criteria',
+    { schema: { tags: ['problems'], summary: 'Every criteria version, oldest first', params: ProblemParams, response: { 200: z.array(CriteriaVersion), ...errors } } },
+    async (req) => (await service.getProblem(req.params.problemId)).criteria,
+  );
+
+  app.get(
+    '/problems/:problemId/compare',
+    {
+      schema: {
+        tags: ['problems'],
+        summary: "The problem's campaigns side by side: best PGR and its progress over trials and time (from MLflow)",
+        params: ProblemParams,
+        response: { 200: Compare, ...errors },
+      },
+    },
+    async (req) => {
+      const { problemId } = req.params;
+      const [recorded, problem] = await Promise.all([
+        lineage.campaignsOf(problemId),
+        service.getProblem(problemId).catch((err: unknown) => {
+          if (err instanceof ServiceError && err.code === 'NotFound') return null;
+          throw err;
+        }),
+      ]);
+      if (!recorded && !problem) throw new ServiceError('NotFound', `problem ${problemId} not found`);
+      const refs = new Map((problem?.campaigns ?? []).map((c) => [c.campaignId, c]));
+      return {
+        problemId,
+        campaigns: (recorded ?? []).map((r) => {
+          const ref = refs.get(r.location.campaignId);
+          const tags = r.parent.data.tags;
+          const { best, bestMean, series, trials } = compareSeries(r);
+          const version = Number(tags[TAG.criteriaVersion]);
+          return {
+            campaignId: r.location.campaignId,
+            strategy: tags[TAG.strategy] ?? ref?.strategy ?? '',
+            label: ref?.label ?? null,
+            startedBy: ref ? `${ref.startedBy.name} (${ref.startedBy.role})` : (tags[TAG.startedBy] ?? null),
+            criteriaVersion: Number.isFinite(version) && version > 0 ? version : (ref?.criteriaVersion ?? null),
+            status: r.parent.info.status,
+            stopReason: tags[TAG.stopReason] ?? null,
+            startedAt: r.parent.info.startTime ? new Date(r.parent.info.startTime).toISOString() : null,
+            trials,
+            best,
+            bestMean,
+            series,
+          };
+        }),
+      };
+    },
+  );
+};
