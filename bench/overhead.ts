@@ -1,0 +1,149 @@
+/**
+ * 1. Orchestration overhead: N no-op trials (the experiment returns at once) through the full
+ * path — random strategy activity, campaign workflow, experiment activity, MLflow recording —
+ * at concurrency 1 and 8, MLflow recording on and off. Side by side, in the same run: Optuna's
+ * ask/tell loop with SQLite storage and per-trial MLflow recording doing the same no-op trials.
+ */
+import { overheadProblem } from './experiments.js';
+import { runPeer } from './peers.js';
+import type { BenchResult, Size } from './results.js';
+import { fmt, ratio, table } from './results.js';
+import { experimentTimings, workflowRuns, workMs } from './history.js';
+import { distribution, round, roundDistribution, slotOverheads, type Distribution } from './stats.js';
+import type { Benchmark } from './suite.js';
+
+const PRESETS: Record<Size, { trials: number; concurrency: number[] }> = {
+  tiny: { trials: 6, concurrency: [1, 8] },
+  quick: { trials: 100, concurrency: [1, 8] },
+  full: { trials: 500, concurrency: [1, 8] },
+};
+
+export interface OverheadRow {
+  runner: 'gaplab' | 'optuna';
+  concurrency: number;
+  mlflow: boolean;
+  trials: number;
+  wallSeconds: number;
+  trialsPerSecond: number;
+  /**
+   * Slot time each trial costs beyond its experiment (from its experiment being scheduled to the
+   * next one scheduled on the same slot, minus the experiment's run time), ms.
+   */
+  overheadMs: Distribution;
+  /**
+   * gaplab: the experiment activity from scheduled to completed (server event times) minus the
+   * experiment's run time. Optuna: ask + tell (+ MLflow recording), ms.
+   */
+  latencyMs: Distribution;
+  errors: number;
+}
+
+export interface OverheadData {
+  rows: OverheadRow[];
+}
+
+interface PeerOutput {
+  wallSeconds: number;
+  trials: number;
+  errorCount: number;
+  errors: string[];
+  records: { slot: number; start: number; objStart: number; objEnd: number; end: number }[];
+}
+
+export const overhead: Benchmark<OverheadData> = {
+  name: 'overhead',
+  title: '1. Orchestration overhead (no-op trials)',
+  needsStack: true,
+  initial: () => ({ rows: [] }),
+
+  async run({ size, ctx, out, log, peers }) {
+    const { trials, concurrency } = PRESETS[size];
+    out.params = { trials, concurrency, experiment: 'noop', strategy: 'random', seedsPerTrial: 1, verification: 'none' };
+    const c = ctx!;
+    for (const conc of concurrency) {
+      for (const mlflow of [true, false]) {
+        log(`[overhead] gaplab: ${trials} no-op trials, concurrency ${conc}, MLflow ${mlflow ? 'on' : 'off'}`);
+        const run = await c.runCampaign(overheadProblem('', 'noop', trials, conc), `noop-c${conc}`, { name: 'random' }, { mlflow });
+        const search = run.trials.filter((t) => t.kind === 'search');
+        const seeds = experimentTimings(await workflowRuns(c.client, run.campaignId));
+        const intervals = seeds.map((a) => ({ start: a.scheduledMs, end: a.closedMs ?? a.scheduledMs, work: workMs(a) }));
+        const wallSeconds = run.wallMs / 1000;
+        out.data.rows.push({
+          runner: 'gaplab',
+          concurrency: conc,
+          mlflow,
+          trials: search.length,
+          wallSeconds: round(wallSeconds),
+          trialsPerSecond: round(search.length / wallSeconds, 2),
+          overheadMs: roundDistribution(distribution(slotOverheads(intervals)), 1),
+          latencyMs: roundDistribution(distribution(intervals.map((i) => i.end - i.start - i.work)), 1),
+          errors: search.filter((t) => t.status !== 'succeeded').length,
+        });
+      }
+    }
+    if (!peers) return;
+    for (const conc of concurrency) {
+      for (const mlflow of [true, false]) {
+        log(`[overhead] Optuna ask/tell + SQLite: ${trials} no-op trials, ${conc} threads, MLflow ${mlflow ? 'on' : 'off'}`);
+        const r = await runPeer<PeerOutput>('optuna_trials.py', [
+          '--trials', String(trials),
+          '--concurrency', String(conc),
+          '--name', `bench-optuna-noop-${c.runTag}-c${conc}-${mlflow ? 'mlflow' : 'plain'}`,
+          ...(mlflow ? ['--mlflow-uri', c.mlflowUri] : []),
+        ]);
+        out.data.rows.push(peerRow(r, conc, mlflow));
+      }
+    }
+    out.notes.push(
+      'The Optuna peer records each trial in MLflow with the same calls as optuna-integration\'s MLflowCallback (not installed in the venv): create run, log metric, log params, set tags, end run, under one lock.',
+      'gaplab records a trial with more MLflow calls (idempotency searches, artifact trial.json), in the background: the campaign waits for all records only at its end.',
+    );
+  },
+
+  render(result: BenchResult<OverheadData>) {
+    const rows = result.data.rows;
+    const peerOf = (r: OverheadRow) => rows.find((p) => p.runner === 'optuna' && p.concurrency === r.concurrency && p.mlflow === r.mlflow);
+    const body = table(
+      ['runner', 'concurrency', 'MLflow', 'trials', 'wall s', 'trials/s', 'overhead p50 ms', 'p95', 'p99', 'latency p50 ms', 'p95', 'p99', 'throughput vs Optuna'],
+      rows.map((r) => [
+        r.runner,
+        r.concurrency,
+        r.mlflow ? 'on' : 'off',
+        r.trials,
+        fmt(r.wallSeconds, 1),
+        fmt(r.trialsPerSecond, 1),
+        fmt(r.overheadMs.p50, 1),
+        fmt(r.overheadMs.p95, 1),
+        fmt(r.overheadMs.p99, 1),
+        fmt(r.latencyMs.p50, 1),
+        fmt(r.latencyMs.p95, 1),
+        fmt(r.latencyMs.p99, 1),
+        r.runner === 'gaplab' ? ratio(r.trialsPerSecond, peerOf(r)?.trialsPerSecond) : '',
+      ]),
+    );
+    return [
+      'Overhead = slot time a trial costs beyond its experiment (from its start to the next start on the same slot). ' +
+        'Latency = gaplab: experiment activity scheduled → completed (Temporal event times); Optuna: ask → tell (+ MLflow); both minus the experiment itself.',
+      '',
+      body,
+    ].join('\n');
+  },
+};
+
+function peerRow(r: PeerOutput, concurrency: number, mlflow: boolean): OverheadRow {
+  const ms = (s: number) => s * 1000;
+  return {
+    runner: 'optuna',
+    concurrency,
+    mlflow,
+    trials: r.trials,
+    wallSeconds: round(r.wallSeconds),
+    trialsPerSecond: round(r.trials / r.wallSeconds, 2),
+    overheadMs: roundDistribution(
+      distribution(slotOverheads(r.records.map((x) => ({ start: ms(x.start), end: ms(x.end), work: ms(x.objEnd - x.objStart), slot: x.slot })))),
+      1,
+    ),
+    latencyMs: roundDistribution(distribution(r.records.map((x) => ms(x.end - x.start - (x.objEnd - x.objStart)))), 1),
+    errors: r.errorCount,
+  };
+}
