@@ -149,7 +149,7 @@ export const agent: Benchmark<AgentData> = {
   needsStack: false,
   initial: () => ({ rows: [], realSkipped: null }),
 
-  async run({ size, out, log }) {
+  async run({ size, out, log, realModel }) {
     const preset = PRESETS[size];
     const [problem] = await qualityProblems(['weak-to-strong']);
     out.params = { problem: 'weak-to-strong', model: MODEL, iterations: preset.iterations, hypothesesPerIteration: COUNT, charsPerToken: CHARS_PER_TOKEN };
@@ -197,7 +197,9 @@ export const agent: Benchmark<AgentData> = {
     }
 
     // ---- a real model -----------------------------------------------------------------------
-    if (!process.env.ANTHROPIC_API_KEY) {
+    if (!realModel) {
+      out.data.realSkipped = 'real model calls were turned off (--no-real-model)';
+    } else if (!process.env.ANTHROPIC_API_KEY) {
       out.data.realSkipped = 'ANTHROPIC_API_KEY is not set';
     } else {
       log(`[agent] ${preset.realIterations} iterations against the real Messages API (${MODEL})`);

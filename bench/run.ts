@@ -26,6 +26,8 @@ export interface RunOptions {
   markdown?: string | null;
   /** Run the Python peers. @default true */
   peers?: boolean;
+  /** Measure the agent on a real model when ANTHROPIC_API_KEY is set. @default true */
+  realModel?: boolean;
   inProcessWorker?: boolean;
   keepStack?: boolean;
   log?: (line: string) => void;
@@ -50,7 +52,7 @@ export async function runBenchmarks(opts: RunOptions): Promise<BenchResult[]> {
       const t0 = performance.now();
       let error: string | undefined;
       try {
-        await bench.run({ size: opts.size, ctx, out, log, peers: opts.peers ?? true });
+        await bench.run({ size: opts.size, ctx, out, log, peers: opts.peers ?? true, realModel: opts.realModel ?? true });
       } catch (err) {
         error = err instanceof Error ? (err.stack ?? err.message) : String(err);
         log(`[bench] ${bench.name} failed: ${error}`);
@@ -91,6 +93,7 @@ function parseCli(argv: string[]): RunOptions {
       only: { type: 'string' },
       'results-dir': { type: 'string' },
       'no-peers': { type: 'boolean', default: false },
+      'no-real-model': { type: 'boolean', default: false },
       'in-process-worker': { type: 'boolean', default: false },
       'keep-stack': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -104,6 +107,7 @@ function parseCli(argv: string[]): RunOptions {
         `  --only ${BENCHMARKS.join(',')}   a subset (default all)`,
         '  --results-dir DIR               where result files go (default bench/results)',
         '  --no-peers                      skip the Python peers',
+        '  --no-real-model                 never call the real Claude API (it is called when ANTHROPIC_API_KEY is set)',
         '  --in-process-worker             run the worker in this process (default: a child process)',
         '  --keep-stack                    leave the bench stack running',
         'TEMPORAL_ADDRESS and MLFLOW_TRACKING_URI (both) use running servers instead of a fresh stack.',
@@ -121,6 +125,7 @@ function parseCli(argv: string[]): RunOptions {
     only,
     ...(values['results-dir'] ? { resultsDir: values['results-dir'] } : {}),
     peers: !values['no-peers'],
+    realModel: !values['no-real-model'],
     inProcessWorker: values['in-process-worker'] ?? false,
     keepStack: values['keep-stack'] ?? false,
   };

@@ -17,6 +17,8 @@ export interface BenchmarkRunArgs<T> {
   log: (line: string) => void;
   /** Run the Python peers too. @default true */
   peers: boolean;
+  /** Call a real model when ANTHROPIC_API_KEY is set (agent cost). @default true */
+  realModel: boolean;
 }
 
 export interface Benchmark<T = unknown> {
