@@ -207,6 +207,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     uiConfig: { docExpansion: 'list', deepLinking: true },
   });
 
+  // Bodies are JSON or YAML only: text/plain is a "simple" type browsers send cross-site without a preflight.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, parseYaml(body as string, { maxAliasCount: 100 }));
@@ -282,12 +284,27 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   return app;
 }
 
+function isCrossSite(req: FastifyRequest): boolean {
+  if (req.headers['sec-fetch-site'] === 'cross-site') return true;
+  const origin = req.headers.origin;
+  if (!origin || origin === 'null') return origin === 'null';
+  try {
+    return !isLoopbackHost(new URL(origin).hostname);
+  } catch {
+    return true;
+  }
+}
+
 /** The principal of a request, or a 401/403 ServiceError. */
 function authenticate(req: FastifyRequest, ctx: AppContext, allowQueryToken: boolean): Principal {
   if (ctx.authMode === 'open') {
     // Open mode trusts this machine only: a foreign Host header means DNS rebinding or a proxy.
     const host = hostOf(req.headers.host);
     if (host && !isLoopbackHost(host)) throw new ServiceError('Forbidden', `open local mode answers only requests for localhost, not "${host}"`);
+    // Without tokens a browser page on another site could still send a bodiless POST: refuse cross-site changes.
+    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && isCrossSite(req)) {
+      throw new ServiceError('Forbidden', 'open local mode refuses changes requested by another site');
+    }
     return ctx.openPrincipal;
   }
   let token = bearerToken(req.headers.authorization);

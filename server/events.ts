@@ -154,12 +154,19 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
+        // The connection ends with the stream, so a server shutdown never waits on an idle socket.
+        connection: 'close',
         // Proxies such as nginx would otherwise hold the events back.
         'x-accel-buffering': 'no',
         'x-content-type-options': 'nosniff',
       });
       res.flushHeaders();
+      /** On server shutdown: end the stream and drop the socket (a client that stopped reading would hold it). */
+      const socket = res.socket;
+      const shutdown = () => {
+        stream.close();
+        setTimeout(() => socket?.destroy(), 100).unref();
+      };
       const stream = new CampaignEventStream(res, {
         service: ctx.service,
         campaignId,
@@ -168,11 +175,10 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
         heartbeatMs: ctx.config.sseHeartbeatMs,
         onError: (err) => req.log.debug({ err }, 'event stream poll failed'),
       });
-      const closer = () => stream.close();
-      ctx.streams.add(closer);
-      void stream.finished.then(() => ctx.streams.delete(closer));
-      req.raw.on('close', closer);
-      res.on('close', closer);
+      ctx.streams.add(shutdown);
+      void stream.finished.then(() => ctx.streams.delete(shutdown));
+      req.raw.on('close', () => stream.close());
+      res.on('close', () => stream.close());
       stream.start();
     },
   );

@@ -29,6 +29,8 @@ export interface StartServerOptions {
   print?: (text: string) => void;
   /** Close gracefully on SIGINT/SIGTERM. @default false (the embedding program decides) */
   handleSignals?: boolean;
+  /** How long close() waits for requests in flight before it drops the remaining connections. @default 10000 */
+  closeGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -79,7 +81,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      // Graceful first; then drop what is left (e.g. a browser's pre-opened sockets that never sent a request).
+      const force = setTimeout(() => app.server.closeAllConnections(), opts.closeGraceMs ?? 10_000);
+      force.unref();
       await app.close();
+      clearTimeout(force);
       for (const c of cleanups.reverse()) await c().catch(() => {});
     })());
 

@@ -1,0 +1,371 @@
+import fc from 'fast-check';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorBody } from './api-types.js';
+import { TokenTable } from './auth.js';
+import { MUTATING_ROUTES, PERMISSIONS, ROLES, type Action } from './permissions.js';
+import { auth, buildTestApp, criteriaInput, FakeService, spec, TOKENS } from './test-support.js';
+
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function setup(opts: Parameters<typeof buildTestApp>[0] = {}) {
+  const built = await buildTestApp(opts);
+  app = built.app;
+  return built;
+}
+
+/** A valid request for each action, so that a permitted role gets past auth to the service. */
+const SAMPLES: Record<Action, { params: Record<string, string>; body?: unknown; prepare?: (s: FakeService) => void }> = {
+  submitProblem: { params: {}, body: { ...spec, id: 'fresh' } },
+  setCriteria: { params: { problemId: 'quad' }, body: { criteria: criteriaInput, reason: 'v2' } },
+  startCampaign: { params: {}, body: { problemId: 'quad', strategy: { name: 'random' } } },
+  pause: { params: { campaignId: 'c1' }, body: { reason: 'lunch' } },
+  resume: { params: { campaignId: 'c1' }, prepare: (s) => void (s.campaigns.get('c1')!.status.paused = true) },
+  stop: { params: { campaignId: 'c1' }, body: { reason: 'enough' } },
+  changeBudgets: { params: { campaignId: 'c1' }, body: { budgets: { maxTrials: 20 } } },
+  decide: { params: { campaignId: 'c1', hypothesisId: 'h0001' }, body: { decision: 'approve' } },
+  inject: { params: { campaignId: 'c1' }, body: { title: 'mine', changes: { x: 1 } } },
+  addNote: { params: { campaignId: 'c1' }, body: { text: 'looks good' } },
+  clearFlag: { params: { campaignId: 'c1', trialId: 't0002', flag: 'high_variance' }, body: { reason: 'checked the seeds' } },
+};
+
+const fill = (url: string, params: Record<string, string>) => url.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(params[k] ?? `missing-${k}`));
+
+function request(route: (typeof MUTATING_ROUTES)[number], headers: Record<string, string>, body?: unknown): InjectOptions {
+  const sample = SAMPLES[route.action];
+  return {
+    method: route.method,
+    url: fill(route.url, sample.params),
+    headers,
+    ...(body !== undefined ? { payload: body as never } : sample.body !== undefined ? { payload: sample.body as never } : {}),
+  };
+}
+
+describe('role matrix (every mutating route x every role)', () => {
+  it('covers every action of the permission table with a route', () => {
+    expect(new Set(MUTATING_ROUTES.map((r) => r.action))).toEqual(new Set(Object.keys(PERMISSIONS)));
+  });
+
+  for (const route of MUTATING_ROUTES) {
+    describe(`${route.method} ${route.url}`, () => {
+      it('answers 401 without a token, or with an unknown one', async () => {
+        const { service } = await setup();
+        const none = await app!.inject(request(route, {}));
+        expect(none.statusCode).toBe(401);
+        expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+        const bad = await app!.inject(request(route, { authorization: 'Bearer not-a-real-token-at-all' }));
+        expect(bad.statusCode).toBe(401);
+        expect(service.calls).toHaveLength(0);
+      });
+
+      for (const role of ROLES) {
+        const allowed = (PERMISSIONS[route.action] as readonly string[]).includes(role);
+        it(`${role}: ${allowed ? 'reaches the service as the named actor' : '403 before the service is called'}`, async () => {
+          const { service } = await setup();
+          SAMPLES[route.action].prepare?.(service);
+          const res = await app!.inject(request(route, auth(role)));
+          if (allowed) {
+            expect(res.statusCode, res.body).toBeLessThan(300);
+            expect(service.calls.at(-1)?.actor?.role).toBe(role);
+            expect(service.calls.at(-1)?.actor?.name).toMatch(/^(Pat PI|Rae Researcher)$/);
+          } else {
+            expect(res.statusCode).toBe(403);
+            expect(ErrorBody.parse(res.json()).error).toBe('Forbidden');
+            expect(service.calls).toHaveLength(0);
+          }
+        });
+      }
+
+      it('checks the role before the body: a viewer gets 403 even for garbage', async () => {
+        await setup();
+        const res = await app!.inject(request(route, auth('viewer'), { nonsense: [1, 2, 3] }));
+        expect(res.statusCode).toBe(403);
+      });
+    });
+  }
+});
+
+describe('reads', () => {
+  const reads = [
+    '/api/me',
+    '/api/config',
+    '/api/experiments',
+    '/api/problems',
+    '/api/problems/quad',
+    '/api/problems/quad/criteria',
+    '/api/campaigns',
+    '/api/campaigns?problemId=quad&strategy=random',
+    '/api/campaigns/c1',
+    '/api/campaigns/c1/approvals',
+    '/api/campaigns/c1/notes',
+    '/api/campaigns/c1/leaderboard?limit=2',
+    '/api/campaigns/c1/audit',
+    '/api/campaigns/c2/report',
+    '/api/campaigns/c1/trials',
+    '/api/campaigns/c1/trials/t0002',
+    '/api/campaigns/c1/lineage',
+  ];
+  it.each(reads)('a viewer may read %s (200), nobody without a token (401)', async (url) => {
+    await setup();
+    expect((await app!.inject({ url, headers: auth('viewer') })).statusCode).toBe(200);
+    expect((await app!.inject({ url })).statusCode).toBe(401);
+  });
+
+  it('health, readiness and the OpenAPI document need no token', async () => {
+    await setup();
+    expect((await app!.inject({ url: '/api/health' })).json()).toMatchObject({ status: 'ok' });
+    expect((await app!.inject({ url: '/api/ready' })).statusCode).toBe(200);
+    const doc = (await app!.inject({ url: '/api/openapi.json' })).json() as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    for (const r of MUTATING_ROUTES) expect(Object.keys(doc.paths)).toContain(r.url.replace(/:(\w+)/g, '{$1}'));
+    expect((await app!.inject({ url: '/api/docs' })).statusCode).toBe(200);
+  });
+
+  it('readiness is 503 and names what is down', async () => {
+    await setup({ checks: { temporal: async () => false, mlflow: async () => true } });
+    const res = await app!.inject({ url: '/api/ready' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ ready: false, temporal: false, mlflow: true });
+  });
+
+  it('/me tells the caller who they are and what they may do', async () => {
+    await setup();
+    const me = (await app!.inject({ url: '/api/me', headers: auth('researcher') })).json();
+    expect(me).toMatchObject({ name: 'Rae Researcher', role: 'researcher', auth: 'tokens' });
+    expect(me.can).toContain('inject');
+    expect(me.can).not.toContain('stop');
+  });
+
+  it('serves the report as markdown on request', async () => {
+    await setup();
+    const res = await app!.inject({ url: '/api/campaigns/c2/report?format=markdown', headers: auth('viewer') });
+    expect(res.headers['content-type']).toMatch(/^text\/markdown/);
+    expect(res.body).toMatch(/^# Campaign c2/);
+  });
+});
+
+describe('bad input: 4xx with a field path, never a 500', () => {
+  const issuesOf = (body: string) => ErrorBody.parse(JSON.parse(body)).issues ?? [];
+
+  it('names the field of a bad budget', async () => {
+    await setup();
+    const res = await app!.inject({ method: 'PATCH', url: '/api/campaigns/c1/budgets', headers: auth('pi'), payload: { budgets: { maxTrials: -1 } } });
+    expect(res.statusCode).toBe(400);
+    expect(issuesOf(res.body)).toContainEqual(expect.objectContaining({ path: 'budgets.maxTrials', in: 'body' }));
+  });
+
+  it('names the fields of bad criteria (JSON and YAML)', async () => {
+    await setup();
+    const res = await app!.inject({
+      method: 'POST',
+      url: '/api/problems/quad/criteria',
+      headers: auth('pi'),
+      payload: { criteria: { ...criteriaInput, optimum: { kind: 'value', value: 'ten' } } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(issuesOf(res.body).map((i) => i.path)).toContain('criteria.optimum.value');
+    const yaml = await app!.inject({
+      method: 'POST',
+      url: '/api/problems/quad/criteria',
+      headers: { ...auth('pi'), 'content-type': 'application/yaml' },
+      payload: 'metric: score\ndirection: sideways\n',
+    });
+    expect(yaml.statusCode).toBe(400);
+    expect(issuesOf(yaml.body).map((i) => i.path)).toContain('criteria.direction');
+  });
+
+  it('accepts YAML problem specs and criteria documents on their own', async () => {
+    const { service } = await setup();
+    const res = await app!.inject({
+      method: 'POST',
+      url: '/api/problems',
+      headers: { ...auth('researcher'), 'content-type': 'application/yaml' },
+      payload: 'id: yamlprob\ntitle: T\nquestion: Q?\nexperiment: quadratic\nspace:\n  - {name: x, kind: float, low: 0, high: 1}\nbaseline: {x: 0.5}\n',
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().spec.id).toBe('yamlprob');
+    const crit = await app!.inject({
+      method: 'POST',
+      url: '/api/problems/yamlprob/criteria',
+      headers: { ...auth('pi'), 'content-type': 'application/x-yaml' },
+      payload: 'metric: score\ndirection: maximize\nbaseline: {kind: value, value: 0}\noptimum: {kind: value, value: 1}\nbudgets: {maxTrials: 3}\n',
+    });
+    expect(crit.statusCode, crit.body).toBe(201);
+    expect(service.calls.at(-1)).toMatchObject({ method: 'setCriteria', actor: { name: 'Pat PI' } });
+  });
+
+  it('rejects malformed YAML and JSON with 400 and unknown media types with 415', async () => {
+    await setup();
+    const yaml = await app!.inject({ method: 'POST', url: '/api/problems', headers: { ...auth('pi'), 'content-type': 'application/yaml' }, payload: 'a: [1, 2' });
+    expect(yaml.statusCode).toBe(400);
+    const json = await app!.inject({ method: 'POST', url: '/api/problems', headers: { ...auth('pi'), 'content-type': 'application/json' }, payload: '{"id": ' });
+    expect(json.statusCode).toBe(400);
+    expect(ErrorBody.parse(json.json()).error).toBe('InvalidInput');
+    const text = await app!.inject({ method: 'POST', url: '/api/problems', headers: { ...auth('pi'), 'content-type': 'text/plain' }, payload: 'hello' });
+    expect(text.statusCode).toBe(415);
+  });
+
+  it('maps service InvalidInput messages to field issues', async () => {
+    await setup();
+    const res = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/hypotheses', headers: auth('pi'), payload: { title: 't', changes: { x: 1 }, parentTrialId: 'nope' } });
+    expect(res.statusCode).toBe(400);
+    expect(issuesOf(res.body)).toEqual([{ path: 'proposal.parentTrialId', message: 'unknown trial nope' }]);
+  });
+
+  it('every generated body on every mutating route: a 4xx with field paths or a success, never a 5xx', async () => {
+    await setup();
+    for (const route of MUTATING_ROUTES) {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.jsonValue(),
+            fc.record({ budgets: fc.jsonValue(), criteria: fc.jsonValue(), decision: fc.jsonValue(), text: fc.jsonValue(), reason: fc.jsonValue() }, { requiredKeys: [] }),
+            fc.record({ title: fc.jsonValue(), changes: fc.dictionary(fc.string(), fc.jsonValue()), parentTrialId: fc.jsonValue() }, { requiredKeys: [] }),
+          ),
+          async (body) => {
+            const res = await app!.inject({ ...request(route, auth('pi')), payload: JSON.stringify(body), headers: { ...auth('pi'), 'content-type': 'application/json' } });
+            expect(res.statusCode, `${route.method} ${route.url} ${JSON.stringify(body)} -> ${res.body}`).toBeLessThan(500);
+            if (res.statusCode === 400) {
+              const issues = issuesOf(res.body);
+              expect(issues.length).toBeGreaterThan(0);
+              for (const i of issues) expect(i.path).toMatch(/\S/);
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
+    }
+  });
+
+  it('generated ids in the path: 400 or 404, never a 5xx', async () => {
+    await setup();
+    const urls = ['/api/campaigns/:id', '/api/campaigns/:id/trials', '/api/campaigns/:id/lineage', '/api/campaigns/:id/trials/:id', '/api/problems/:id', '/api/problems/:id/compare'];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...urls), fc.string({ minLength: 1, maxLength: 300 }), async (pattern, id) => {
+        const res = await app!.inject({ url: pattern.replace(/:id/g, encodeURIComponent(id)), headers: auth('viewer') });
+        expect([400, 404], `${pattern} ${JSON.stringify(id)} -> ${res.statusCode} ${res.body}`).toContain(res.statusCode);
+        if (res.statusCode === 400) expect(issuesOf(res.body)[0]?.in).toBe('params');
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('generated query strings on paged reads: 2xx or 400 naming the query field', async () => {
+    await setup();
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 }), async (offset, limit, kind) => {
+        const q = new URLSearchParams({ offset, limit, kind }).toString();
+        const res = await app!.inject({ url: `/api/campaigns/c1/trials?${q}`, headers: auth('viewer') });
+        expect(res.statusCode === 200 || res.statusCode === 400, res.body).toBe(true);
+        if (res.statusCode === 400) expect(issuesOf(res.body)[0]?.in).toBe('querystring');
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe('not found and conflicts', () => {
+  it('404 for unknown problems, campaigns, trials, hypotheses and routes', async () => {
+    await setup();
+    const h = auth('pi');
+    expect((await app!.inject({ url: '/api/problems/nope', headers: h })).statusCode).toBe(404);
+    expect((await app!.inject({ url: '/api/campaigns/nope', headers: h })).statusCode).toBe(404);
+    expect((await app!.inject({ url: '/api/campaigns/nope/trials', headers: h })).statusCode).toBe(404);
+    expect((await app!.inject({ url: '/api/campaigns/nope/lineage', headers: h })).statusCode).toBe(404);
+    expect((await app!.inject({ url: '/api/campaigns/c1/trials/t9999', headers: h })).statusCode).toBe(404);
+    expect((await app!.inject({ url: '/api/problems/nope/compare', headers: h })).statusCode).toBe(404);
+    const hyp = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/approvals/h9999', headers: h, payload: { decision: 'reject' } });
+    expect(hyp.statusCode).toBe(404);
+    const route = await app!.inject({ url: '/api/nothing/here', headers: h });
+    expect(route.statusCode).toBe(404);
+    expect(route.json()).toMatchObject({ error: 'NotFound' });
+  });
+
+  it('409 for deciding an already-decided hypothesis, pausing twice, acting on a finished campaign, an unfinished report', async () => {
+    await setup();
+    const h = auth('pi');
+    const decided = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/approvals/h0000', headers: h, payload: { decision: 'approve' } });
+    expect(decided.statusCode).toBe(409);
+    expect(decided.json()).toMatchObject({ error: 'Conflict', message: expect.stringMatching(/already decided/) });
+    expect((await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause', headers: h })).statusCode).toBe(200);
+    expect((await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause', headers: h })).statusCode).toBe(409);
+    expect((await app!.inject({ method: 'POST', url: '/api/campaigns/c2/stop', headers: h, payload: {} })).statusCode).toBe(409);
+    expect((await app!.inject({ url: '/api/campaigns/c1/report', headers: h })).statusCode).toBe(409);
+  });
+
+  it('hides 5xx details from the client but logs them', async () => {
+    const lines: string[] = [];
+    const fake = new FakeService();
+    fake.audit = async () => {
+      throw new Error('database password is hunter2');
+    };
+    const { buildApp } = await import('./app.js');
+    const { FakeMlflow } = await import('./test-support.js');
+    const { Writable } = await import('node:stream');
+    app = await buildApp({
+      service: fake,
+      mlflow: new FakeMlflow(),
+      tokens: new TokenTable([{ token: TOKENS.pi, name: 'Pat PI', role: 'pi' }]),
+      config: { rateLimitPerMinute: 0, uiDir: '/nonexistent' },
+      logger: { level: 'error', stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) },
+    });
+    const res = await app.inject({ url: '/api/campaigns/c1/audit', headers: auth('pi') });
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('hunter2');
+    expect(res.json().message).toContain(res.json().message.match(/request (\S+)\)/)?.[1] ?? 'request');
+    expect(lines.join('')).toContain('hunter2');
+  });
+});
+
+describe('security', () => {
+  it('sends security headers (CSP, nosniff, frame denial, referrer policy)', async () => {
+    await setup();
+    const res = await app!.inject({ url: '/api/health' });
+    expect(res.headers['content-security-policy']).toMatch(/default-src 'self'/);
+    expect(res.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    expect(res.headers['content-security-policy']).not.toMatch(/upgrade-insecure-requests/);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBeDefined();
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('rate-limits per person: the n+1-th request in a minute gets 429, another person is unaffected', async () => {
+    await setup({ config: { rateLimitPerMinute: 3 } });
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) codes.push((await app!.inject({ url: '/api/me', headers: auth('viewer') })).statusCode);
+    expect(codes).toEqual([200, 200, 200, 429]);
+    const limited = await app!.inject({ url: '/api/me', headers: auth('viewer') });
+    expect(limited.json()).toMatchObject({ error: 'RateLimited' });
+    expect(limited.headers['retry-after']).toBeDefined();
+    expect((await app!.inject({ url: '/api/me', headers: auth('pi') })).statusCode).toBe(200);
+  });
+
+  it('accepts ?token= only on the event stream', async () => {
+    await setup();
+    expect((await app!.inject({ url: `/api/me?token=${TOKENS.pi}` })).statusCode).toBe(401);
+    // A finished campaign's stream sends status, end, and closes: inject can read it whole.
+    const res = await app!.inject({ url: `/api/campaigns/c2/events?token=${TOKENS.viewer}` });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('event: end');
+  });
+
+  it('open local mode (no tokens): acts as the local user with role pi, for localhost only', async () => {
+    await setup({ tokens: new TokenTable([]) });
+    const me = await app!.inject({ url: '/api/me', headers: { host: '127.0.0.1:8700' } });
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toMatchObject({ role: 'pi', auth: 'open' });
+    const rebound = await app!.inject({ url: '/api/me', headers: { host: 'evil.example:8700' } });
+    expect(rebound.statusCode).toBe(403);
+    const local = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause', headers: { origin: 'http://localhost:5173' } });
+    expect(local.statusCode).toBe(200);
+    const crossSite = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/resume', headers: { origin: 'https://evil.example' } });
+    expect(crossSite.statusCode).toBe(403);
+    const fetchMeta = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/resume', headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(fetchMeta.statusCode).toBe(403);
+  });
+});

@@ -1,0 +1,203 @@
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Lineage, TrialDetail, TrialsPage } from './api-types.js';
+import { compareSeries, indexOfTrialId, lineagePath, LineageReader, quote, runToRecord } from './lineage.js';
+import { auth, buildTestApp, campaignRuns, FakeMlflow, FakeService, trialSummary } from './test-support.js';
+
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+describe('run -> record mapping', () => {
+  const runs = campaignRuns({ experimentId: '1', problemId: 'quad', campaignId: 'c1', trials: 7 });
+
+  it('reads id, lineage, author, status, PGR, flags and metrics from what recording.ts writes', () => {
+    const t2 = runToRecord(runs.find((r) => r.data.tags['gaplab.trialId'] === 't0002')!);
+    expect(t2).toMatchObject({
+      id: 't0002',
+      index: 2,
+      kind: 'search',
+      parentTrialId: 'baseline',
+      title: 'idea 2',
+      author: { name: 'random', kind: 'strategy' },
+      status: 'succeeded',
+      pgr: { mean: 0.2, ciLow: expect.closeTo(0.15), ciHigh: expect.closeTo(0.25) },
+      flags: ['high_variance'],
+      hiddenMetrics: ['heldout_score'],
+      params: { x: '2' },
+      computeSeconds: 1,
+    });
+    // Per-seed and bookkeeping metrics stay out of the experiment's metrics.
+    expect(Object.keys(t2.metrics)).toEqual(['score']);
+    const failed = runToRecord(runs.find((r) => r.data.tags['gaplab.trialId'] === 't0006')!);
+    expect(failed).toMatchObject({ status: 'failed', pgr: null, failureReason: 'boom' });
+    expect(runToRecord(runs.find((r) => r.data.tags['gaplab.trialId'] === 'baseline')!)).toMatchObject({ index: 0, kind: 'reference', parentTrialId: null });
+  });
+
+  it('copes with a run whose tags are still being written', () => {
+    const run = structuredClone(runs.find((r) => r.data.tags['gaplab.trialId'] === 't0003')!);
+    run.info.status = 'RUNNING';
+    for (const k of ['gaplab.status', 'gaplab.trialKind', 'gaplab.hypothesis.title', 'gaplab.parentTrialId']) delete run.data.tags[k];
+    run.data.metrics = {};
+    expect(runToRecord(run)).toMatchObject({ id: 't0003', status: 'running', kind: 'search', title: 'idea 3', parentTrialId: null, pgr: null, finishedAt: null });
+  });
+
+  it('turns non-finite metric values into null', () => {
+    const run = structuredClone(runs[1]!);
+    run.data.metrics['score'] = NaN;
+    run.data.metrics['pgr_ci_high'] = Infinity;
+    const r = runToRecord(run);
+    expect(r.metrics['score']).toBeNull();
+    expect(r.pgr?.ciHigh).toBeNull();
+  });
+
+  it('derives indices from trial ids', () => {
+    expect(indexOfTrialId('t0042')).toBe(42);
+    expect(indexOfTrialId('v0107')).toBe(107);
+    expect(indexOfTrialId('baseline')).toBe(0);
+    expect(indexOfTrialId('optimum-ceiling')).toBe(1);
+  });
+
+  it('walks lineage to the root and stops on cycles', () => {
+    const byId = new Map([
+      ['a', { id: 'a', parentTrialId: null }],
+      ['b', { id: 'b', parentTrialId: 'a' }],
+      ['c', { id: 'c', parentTrialId: 'b' }],
+      ['x', { id: 'x', parentTrialId: 'y' }],
+      ['y', { id: 'y', parentTrialId: 'x' }],
+    ]);
+    expect(lineagePath(byId, 'c')).toEqual(['a', 'b', 'c']);
+    expect(lineagePath(byId, 'x')).toEqual(['y', 'x']);
+  });
+
+  it('quotes filter values', () => {
+    expect(quote("it's")).toBe("'it\\'s'");
+  });
+});
+
+describe('LineageReader', () => {
+  function reader(mlflow: FakeMlflow, now = { t: 0 }, ttlMs = 1000) {
+    return new LineageReader({ mlflow, listExperiments: mlflow.listExperiments, ttlMs, cacheCampaigns: 2, now: () => now.t });
+  }
+
+  it('keeps a finished campaign in memory: the second read makes no MLflow search', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'done', 50);
+    const r = reader(mlflow);
+    const first = await r.records('done');
+    expect(first?.finished).toBe(true);
+    expect(first?.nodes).toHaveLength(51);
+    const searches = mlflow.searches;
+    await r.records('done');
+    await r.trials('done', { offset: 0, limit: 10 });
+    expect(mlflow.searches).toBe(searches);
+  });
+
+  it('re-reads a running campaign after the TTL, and shares one fetch among concurrent callers', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'live', 5, false);
+    const now = { t: 0 };
+    const r = reader(mlflow, now);
+    await Promise.all([r.records('live'), r.records('live'), r.records('live')]);
+    const afterFirst = mlflow.searches;
+    await r.records('live');
+    expect(mlflow.searches).toBe(afterFirst);
+    now.t = 5000;
+    await r.records('live');
+    expect(mlflow.searches).toBe(afterFirst + 1);
+  });
+
+  it('evicts the least recently used campaigns beyond the limit', async () => {
+    const mlflow = new FakeMlflow();
+    for (const id of ['a', 'b', 'c']) mlflow.addCampaign('quad', id, 3);
+    const r = reader(mlflow);
+    await r.records('a');
+    await r.records('b');
+    await r.records('c');
+    const before = mlflow.searches;
+    await r.records('c');
+    expect(mlflow.searches).toBe(before);
+    await r.records('a');
+    expect(mlflow.searches).toBe(before + 1);
+  });
+
+  it('returns null for campaigns MLflow does not know', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'a', 1);
+    expect(await reader(mlflow).records('zzz')).toBeNull();
+  });
+
+  it('compares a best-by-lower-bound series that never goes down', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'a', 30);
+    const r = (await reader(mlflow).records('a'))!;
+    const { best, series, trials } = compareSeries(r);
+    expect(trials).toBe(30);
+    expect(best?.mean).toBe(0.9);
+    const lows = series.map((p) => p.bestCiLow ?? -Infinity);
+    expect(lows).toEqual([...lows].sort((x, y) => x - y));
+    expect(series[0]).toMatchObject({ n: 1, trialId: 't0001', seconds: 2 });
+  });
+});
+
+describe('trial and lineage routes', () => {
+  it('pages trials from MLflow and filters by kind', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'c1', 25);
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
+    const page = TrialsPage.parse((await app.inject({ url: '/api/campaigns/c1/trials?offset=5&limit=10', headers: auth('viewer') })).json());
+    expect(page).toMatchObject({ source: 'mlflow', total: 26, offset: 5, limit: 10 });
+    expect(page.trials.map((t) => t.index)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    const refs = TrialsPage.parse((await app.inject({ url: '/api/campaigns/c1/trials?kind=reference', headers: auth('viewer') })).json());
+    expect(refs.trials.map((t) => t.id)).toEqual(['baseline']);
+  });
+
+  it('answers a trial with its lineage, per-seed results from trial.json and links', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'c1', 9);
+    const run = mlflow.runs.find((r) => r.data.tags['gaplab.trialId'] === 't0008')!;
+    mlflow.artifacts.set(
+      `${run.info.runId}/trial.json`,
+      JSON.stringify({ trial: trialSummary(8, 't0004'), seeds: [{ seed: 1, status: 'succeeded', metrics: { score: 8, bad: null }, durationSeconds: 0.5 }] }),
+    );
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow, config: { temporalUi: 'http://tui:8233', mlflowUi: 'http://mlf:5050' } }));
+    const d = TrialDetail.parse((await app.inject({ url: '/api/campaigns/c1/trials/t0008', headers: auth('viewer') })).json());
+    expect(d.lineage.map((n) => n.id)).toEqual(['baseline', 't0002', 't0004', 't0008']);
+    expect(d.seeds).toEqual([{ seed: 1, status: 'succeeded', metrics: { score: 8, bad: null }, durationSeconds: 0.5 }]);
+    expect(d.summary?.id).toBe('t0008');
+    expect(d.links.mlflowRun).toBe(`http://mlf:5050/#/experiments/1/runs/${run.info.runId}`);
+    expect(d.links.temporalWorkflow).toBe('http://tui:8233/namespaces/default/workflows/c1');
+  });
+
+  it('serves the lineage of runs written straight into MLflow, with no workflow at all', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('other', 'seeded-only', 12);
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
+    const l = Lineage.parse((await app.inject({ url: '/api/campaigns/seeded-only/lineage', headers: auth('viewer') })).json());
+    expect(l).toMatchObject({ source: 'mlflow', finished: true, problemId: 'other', total: 13 });
+    expect(l.nodes[4]).toMatchObject({ id: 't0004', parentId: 't0002', kind: 'search', pgr: 0.4 });
+    const cmp = (await app.inject({ url: '/api/problems/other/compare', headers: auth('viewer') })).json();
+    expect(cmp.campaigns).toHaveLength(1);
+    expect(cmp.campaigns[0]).toMatchObject({ campaignId: 'seeded-only', strategy: 'random', trials: 12, label: null });
+  });
+
+  it('falls back to the running workflow when MLflow has no record, or is down', async () => {
+    const mlflow = new FakeMlflow();
+    const fake = new FakeService();
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow, fake }));
+    const l = Lineage.parse((await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json());
+    expect(l).toMatchObject({ source: 'workflow', total: 3, problemId: 'quad' });
+    expect(l.nodes.map((n) => n.parentId)).toEqual([null, 'baseline', 't0001']);
+    mlflow.addCampaign('quad', 'c1', 4);
+    mlflow.up = false;
+    const page = TrialsPage.parse((await app.inject({ url: '/api/campaigns/c1/trials', headers: auth('viewer') })).json());
+    expect(page.source).toBe('workflow');
+    const detail = TrialDetail.parse((await app.inject({ url: '/api/campaigns/c1/trials/t0002', headers: auth('viewer') })).json());
+    expect(detail.lineage.map((n) => n.id)).toEqual(['baseline', 't0001', 't0002']);
+    // Neither knows the campaign while MLflow is down: that is an outage, not a 404.
+    const missing = await app.inject({ url: '/api/campaigns/ghost/lineage', headers: auth('viewer') });
+    expect(missing.statusCode).toBe(503);
+  });
+});
