@@ -1,0 +1,217 @@
+/**
+ * Failures the design promises to survive, each against real processes: kill -9 of a worker,
+ * a restart of the Temporal server, an MLflow outage, two workers sharing work, task-queue
+ * routing, continue-as-new, and replay of recorded histories.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { TAG, experimentName } from '../activities/recording.js';
+import type { MlflowClient } from '../mlflow-ts-client/index.js';
+import { Stack } from '../stack/index.js';
+import { resolveTemporalBinary } from '../stack/install.js';
+import { freePort } from '../stack/process.js';
+import { WORKFLOWS_PATH } from '../worker/index.js';
+import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
+import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+
+const slowSpace = [
+  { name: 'x', kind: 'float', low: -5, high: 5 },
+  { name: 'y', kind: 'float', low: -5, high: 5 },
+  { name: 'delay_ms', kind: 'int', low: 400, high: 700 },
+];
+const slowSpec = { ...quadraticSpec, space: slowSpace, baseline: { x: -4, y: 3, delay_ms: 400 }, configurations: {} };
+
+let bundlePath: string;
+const children: ChildProcess[] = [];
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gaplab-reliability-'));
+
+beforeAll(async () => {
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } });
+  bundlePath = path.join(tmp, 'workflows.js');
+  fs.writeFileSync(bundlePath, bundle.code);
+});
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+/** Starts a worker process and resolves once it polls. */
+async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'worker-process.ts')], {
+    env: { ...process.env, WORKFLOW_BUNDLE: bundlePath, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('worker ready')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
+    setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 60_000);
+  });
+  return child;
+}
+
+async function trialRuns(mlflow: MlflowClient, problemId: string) {
+  const experimentId = (await mlflow.getExperimentByName(experimentName(problemId)))!.experimentId;
+  const runs = await mlflow.searchAllRuns({ experimentIds: [experimentId] });
+  return runs.filter((r) => r.data.tags[TAG.kind] === 'trial');
+}
+
+/** Every trial of the campaign has exactly one finished run in MLflow. */
+async function expectExactlyOnce(mlflow: MlflowClient, problemId: string, trialIds: string[]) {
+  const runs = await trialRuns(mlflow, problemId);
+  const keys = runs.map((r) => r.data.tags[TAG.trialId]);
+  expect(keys.sort()).toEqual([...trialIds].sort());
+  for (const r of runs) expect(['FINISHED', 'FAILED', 'KILLED']).toContain(r.info.status);
+}
+
+async function setUp(env: TestEnv, criteria: Record<string, unknown>, spec: Record<string, unknown> = slowSpec) {
+  const problemId = uniqueId('rel');
+  await env.service.submitProblem(researcher, { ...spec, id: problemId });
+  await env.service.setCriteria(pi, problemId, { ...quadraticCriteria, verification: { topK: 1, seeds: 2 }, ...criteria });
+  return problemId;
+}
+
+describe('reliability', () => {
+  it('kill -9 of a worker mid-campaign: the other worker takes over, no trial lost or recorded twice', async () => {
+    const env = await createTestEnv({ registry: testRegistry(), noWorker: true, timing: { heartbeatTimeoutSeconds: 3 } });
+    try {
+      const workerEnv = { TEMPORAL_ADDRESS: env.temporalAddress, MLFLOW_TRACKING_URI: env.mlflowUri, TASK_QUEUE: env.taskQueue };
+      const a = await spawnWorker(workerEnv);
+      const b = await spawnWorker(workerEnv);
+      const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 4 } });
+      const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 5 });
+      await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 3, 120_000);
+      a.kill('SIGKILL');
+      const report = await env.service.result(campaignId);
+      expect(report.stopReason).toBe('max_trials');
+      expect(report.trials.total).toBe(10);
+      const { trials } = await env.service.trials(campaignId, { limit: 1000 });
+      // Both workers ran seeds; the killed worker's in-flight seeds were retried on the other.
+      const pids = new Set(trials.flatMap((t) => (t.metrics.worker_pid ? [t.metrics.worker_pid] : [])));
+      expect(report.trials.succeeded).toBe(10);
+      expect(pids.has(b.pid)).toBe(true);
+      await eventually(async () => (await trialRuns(env.mlflow, problemId)).length === trials.length, 60_000);
+      await expectExactlyOnce(env.mlflow, problemId, trials.map((t) => t.id));
+      b.kill('SIGTERM');
+    } finally {
+      await env.close();
+    }
+  });
+
+  it('an experiment that names its own task queue runs only on workers polling it', async () => {
+    const env = await createTestEnv({ registry: testRegistry('unused'), noWorker: true });
+    try {
+      const pinnedQueue = `${env.taskQueue}-gpu`;
+      const base = { TEMPORAL_ADDRESS: env.temporalAddress, MLFLOW_TRACKING_URI: env.mlflowUri, TASK_QUEUE: env.taskQueue };
+      const mainOnly = await spawnWorker(base);
+      const gpu = await spawnWorker({ ...base, POLL_MAIN: '0', PINNED_QUEUE: pinnedQueue });
+      const problemId = uniqueId('pinned');
+      const registry = testRegistry(pinnedQueue);
+      const { GaplabService } = await import('../server/service.js');
+      const service = new GaplabService({ client: env.client, registry, taskQueue: env.taskQueue });
+      await service.submitProblem(researcher, { ...quadraticSpec, id: problemId, experiment: 'quadratic-pinned' });
+      await service.setCriteria(pi, problemId, { ...quadraticCriteria, budgets: { maxTrials: 4, concurrency: 2 } });
+      const { campaignId } = await service.startCampaign(researcher, { problemId, strategy: { name: 'random' } });
+      await service.result(campaignId);
+      const { trials } = await service.trials(campaignId, { limit: 100 });
+      const pids = new Set(trials.map((t) => t.metrics.worker_pid));
+      expect([...pids]).toEqual([gpu.pid]);
+      expect(pids.has(mainOnly.pid)).toBe(false);
+      mainOnly.kill('SIGTERM');
+      gpu.kill('SIGTERM');
+    } finally {
+      await env.close();
+    }
+  });
+
+  it('survives a restart of the Temporal dev server on its SQLite file', async () => {
+    const binary = await resolveTemporalBinary();
+    const stack = new Stack({ dir: path.join(tmp, 'temporal'), temporalPort: await freePort(), mlflowPort: 1 });
+    await stack.upTemporal(binary.path);
+    const address = stack.temporalAddress;
+    const env = await createTestEnv({ registry: testRegistry(), temporalAddress: address, timing: { heartbeatTimeoutSeconds: 3 } });
+    try {
+      const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 2 } });
+      const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 9 });
+      await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 2, 120_000);
+      await stack.down('temporal');
+      await new Promise((r) => setTimeout(r, 2000));
+      await stack.upTemporal(binary.path);
+      const report = await eventually(() => env.service.result(campaignId), 170_000, 1000);
+      expect(report.stopReason).toBe('max_trials');
+      expect(report.trials.total).toBe(10);
+      const { trials } = await env.service.trials(campaignId, { limit: 100 });
+      await eventually(async () => (await trialRuns(env.mlflow, problemId)).length === trials.length, 60_000);
+      await expectExactlyOnce(env.mlflow, problemId, trials.map((t) => t.id));
+    } finally {
+      await env.close();
+      await stack.down();
+    }
+  });
+
+  it('an MLflow outage delays recording without failing the campaign; recording catches up exactly once', async () => {
+    const stack = new Stack({ dir: path.join(tmp, 'mlflow'), temporalPort: 1, mlflowPort: await freePort() });
+    await stack.upMlflow();
+    const env = await createTestEnv({ registry: testRegistry(), mlflowUri: stack.mlflowUri });
+    try {
+      const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 2 } });
+      const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 13 });
+      await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 2, 120_000);
+      await stack.down('mlflow');
+      // Trials go on while MLflow is down.
+      const during = (await env.service.status(campaignId)).trialsDone;
+      await eventually(async () => (await env.service.status(campaignId)).trialsDone >= during + 3, 120_000);
+      await stack.upMlflow();
+      const report = await env.service.result(campaignId);
+      expect(report.stopReason).toBe('max_trials');
+      const { trials } = await env.service.trials(campaignId, { limit: 100 });
+      await expectExactlyOnce(env.mlflow, problemId, trials.map((t) => t.id));
+    } finally {
+      await env.close();
+      await stack.down();
+    }
+  });
+
+  it('continues as new several times and keeps the full lineage and ledger; histories replay deterministically', async () => {
+    const env = await createTestEnv({ registry: testRegistry(), timing: { historyEventLimit: 150 } });
+    try {
+      const problemId = await setUp(
+        env,
+        { seedsPerTrial: 1, budgets: { maxTrials: 40, concurrency: 4 }, verification: { topK: 0, seeds: 1 } },
+        quadraticSpec,
+      );
+      const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 21 });
+      const report = await env.service.result(campaignId);
+      const status = await env.service.status(campaignId);
+      expect(status.runs).toBeGreaterThanOrEqual(2);
+      expect(report.trials.total).toBe(40);
+      expect(report.ledger.trialsStarted).toBe(40);
+      expect(report.pgrOverTrials).toHaveLength(40);
+      const { trials } = await env.service.trials(campaignId, { kind: 'search', limit: 100 });
+      expect(new Set(trials.map((t) => t.id)).size).toBe(40);
+
+      // Every run of the chain replays against the current workflow code.
+      const histories = [];
+      for await (const wf of env.client.workflow.list({ query: `WorkflowId = '${campaignId}'` })) {
+        histories.push({ workflowId: wf.workflowId, history: await env.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory() });
+      }
+      expect(histories.length).toBeGreaterThanOrEqual(2);
+      for (const h of histories) {
+        await Worker.runReplayHistory({ workflowBundle: { codePath: bundlePath } }, h.history, h.workflowId);
+      }
+      void inject;
+    } finally {
+      await env.close();
+    }
+  });
+});
