@@ -1,5 +1,8 @@
 /** The gaplab command line: one entry point for people and scripts. */
 import { Command } from 'commander';
+import { registerApiCommands } from './commands.js';
+import { registerDemoCommand } from './demo.js';
+import { registerRunCommands } from './run.js';
 import { registerStackCommands } from './stack.js';
 
 const program = new Command()
@@ -8,6 +11,9 @@ const program = new Command()
   .showHelpAfterError();
 
 registerStackCommands(program);
+registerRunCommands(program);
+registerApiCommands(program);
+registerDemoCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`gaplab: ${err instanceof Error ? err.message : String(err)}`);

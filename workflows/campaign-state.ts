@@ -264,6 +264,7 @@ export class CampaignState {
 
   /** A reason the references make PGR meaningless, or null. */
   referenceProblem(): string | null {
+    for (const t of this.trials) if (t.kind === 'reference') this.rescore(t);
     if (this.stopReason || this.stopRequest) return null;
     const b = this.references.baseline?.score.mean;
     const o = this.references.optimum?.score.mean;

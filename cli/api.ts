@@ -1,0 +1,84 @@
+/** A small client of the gaplab HTTP API for the CLI. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { STATE_DIR } from '../stack/paths.js';
+
+export const DEV_TOKENS_FILE = path.join(STATE_DIR, 'dev-tokens.json');
+
+export interface ApiOptions {
+  /** @default GAPLAB_URL or http://127.0.0.1:8700 */
+  url?: string;
+  /** @default GAPLAB_TOKEN, else the local dev token of `as` */
+  token?: string;
+  /** Role whose local dev token to use when no token is given. @default 'pi' */
+  as?: 'pi' | 'researcher' | 'viewer';
+}
+
+/** Thrown when the API answers with an error; carries the status and the API's message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Dev tokens written by `gaplab server --dev-tokens` and the demo, for the CLI on this machine. */
+export function readDevTokens(): { token: string; name: string; role: string }[] {
+  try {
+    return JSON.parse(fs.readFileSync(DEV_TOKENS_FILE, 'utf8')) as { token: string; name: string; role: string }[];
+  } catch {
+    return [];
+  }
+}
+
+export function writeDevTokens(entries: readonly { token: string; name: string; role: string }[]): void {
+  fs.mkdirSync(path.dirname(DEV_TOKENS_FILE), { recursive: true });
+  fs.writeFileSync(DEV_TOKENS_FILE, JSON.stringify(entries, null, 2), { mode: 0o600 });
+}
+
+export class ApiClient {
+  readonly url: string;
+  private readonly token: string | undefined;
+
+  constructor(opts: ApiOptions = {}) {
+    this.url = (opts.url ?? process.env.GAPLAB_URL ?? 'http://127.0.0.1:8700').replace(/\/$/, '');
+    this.token = opts.token ?? process.env.GAPLAB_TOKEN ?? readDevTokens().find((t) => t.role === (opts.as ?? 'pi'))?.token;
+  }
+
+  async request<T>(method: string, route: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/api${route}`, {
+        method,
+        headers: {
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (err) {
+      throw new Error(`cannot reach the gaplab API at ${this.url} (${(err as Error).message}); start it with \`gaplab server\` or set GAPLAB_URL`);
+    }
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!res.ok) {
+      const p = parsed as { message?: string; issues?: { path: string; message: string }[] } | undefined;
+      const issues = p?.issues?.map((i) => `\n  ${i.path}: ${i.message}`).join('') ?? '';
+      throw new ApiError(res.status, `${res.status} ${p?.message ?? res.statusText}${issues}`);
+    }
+    return parsed as T;
+  }
+
+  get<T>(route: string) {
+    return this.request<T>('GET', route);
+  }
+  post<T>(route: string, body: unknown = {}) {
+    return this.request<T>('POST', route, body);
+  }
+  patch<T>(route: string, body: unknown) {
+    return this.request<T>('PATCH', route, body);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The one-command demo: installs what is missing, brings up the embedded stack (Temporal dev
+ * server, MLflow), a worker and the API/UI server, submits the built-in weak-to-strong problem
+ * with PI criteria, runs a real campaign (Claude with ANTHROPIC_API_KEY, Optuna otherwise) with
+ * live progress, and prints the report. Ctrl-C stops everything it started.
+ */
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { Command } from 'commander';
+import type { Actor, EvaluationCriteriaInput } from '../domain/schemas.js';
+import { loadRegistry } from '../experiments/registry.js';
+import { EXPERIMENTS_DIR } from '../experiments/registry.js';
+import { ServiceError } from '../server/errors.js';
+import { startServer, type RunningServer } from '../server/server.js';
+import { GaplabService } from '../server/service.js';
+import { Stack, mlflowHealthy, temporalHealthy } from '../stack/index.js';
+import { renderReportMarkdown } from '../workflows/report.js';
+import type { CampaignReport } from '../workflows/types.js';
+import { startWorker, type RunningWorker } from '../worker/index.js';
+import { writeDevTokens } from './api.js';
+import { readDocument, watchCampaign } from './commands.js';
+import { portOpen } from '../stack/process.js';
+import { freePort } from '../stack/process.js';
+
+export interface DemoOptions {
+  /** Search trials in the campaign. @default 30 */
+  trials: number;
+  /** @default claude with ANTHROPIC_API_KEY, else optuna */
+  strategy?: 'claude' | 'optuna' | 'random';
+  /** Exit once the report is printed instead of keeping the UI up until Ctrl-C. */
+  exit: boolean;
+  /** API/UI port. @default 8700, or a free one when taken */
+  port?: number;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+const researcher: Actor = { name: 'demo-researcher', role: 'researcher' };
+const pi: Actor = { name: 'demo-pi', role: 'pi' };
+
+export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const cleanups: (() => Promise<void>)[] = [];
+  let stopping = false;
+  const stopAll = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`(while stopping: ${String(err)})`));
+  };
+  const onSignal = () => {
+    log('\nStopping everything the demo started...');
+    void stopAll().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    log('gaplab demo: the weak-to-strong problem, end to end.\n');
+    const stack = new Stack({ log: (l) => log(`  ${l}`) });
+    const hadTemporal = await temporalHealthy(stack.temporalAddress);
+    const hadMlflow = await mlflowHealthy(stack.mlflowUri);
+    log('1. The embedded stack (first run installs the Temporal CLI and a Python environment; this takes a few minutes once).');
+    await stack.up();
+    if (!hadTemporal) cleanups.push(() => stack.down('temporal'));
+    if (!hadMlflow) cleanups.push(() => stack.down('mlflow'));
+
+    log('2. A worker and the API/UI server.');
+    const registry = await loadRegistry();
+    const worker: RunningWorker = await startWorker({
+      temporalAddress: stack.temporalAddress,
+      mlflowUri: stack.mlflowUri,
+      registry,
+      shutdownGraceSeconds: 2,
+    });
+    cleanups.push(() => worker.shutdown());
+    const port = opts.port ?? ((await portOpen(8700)) ? await freePort() : 8700);
+    const server: RunningServer = await startServer({
+      config: { port, temporalAddress: stack.temporalAddress, mlflowUri: stack.mlflowUri, devTokens: true, logLevel: 'warn' },
+      print: () => {},
+    });
+    cleanups.push(() => server.close());
+    writeDevTokens(server.devTokens);
+
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    cleanups.push(() => connection.close());
+    const service = new GaplabService({ client: new Client({ connection }), registry });
+
+    log('3. The researcher submits the problem; the PI sets the evaluation criteria.');
+    const dir = path.join(EXPERIMENTS_DIR, 'weak-to-strong');
+    const spec = readDocument(path.join(dir, 'problem.yaml')) as { id: string };
+    try {
+      await service.submitProblem(researcher, spec);
+    } catch (err) {
+      if (!(err instanceof ServiceError && err.code === 'Conflict')) throw err;
+      log(`   (problem ${spec.id} exists from an earlier run: reusing it)`);
+    }
+    const base = readDocument(path.join(dir, 'criteria.yaml')) as EvaluationCriteriaInput;
+    const criteria: EvaluationCriteriaInput = {
+      ...base,
+      budgets: { ...base.budgets, maxTrials: opts.trials, maxWallSeconds: Math.max(600, opts.trials * 20) },
+      verification: { topK: 2, seeds: 5 },
+    };
+    const version = await service.setCriteria(pi, spec.id, criteria, 'demo criteria');
+    log(`   criteria v${version.version}: maximize ${version.criteria.metric}, ${version.criteria.seedsPerTrial} seeds per trial, hidden metric ${version.criteria.hiddenMetrics.join(', ')}, ${opts.trials} trials`);
+
+    const strategy = opts.strategy ?? (process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna');
+    log(`4. A campaign with the ${strategy} strategy${strategy === 'optuna' && !process.env.ANTHROPIC_API_KEY ? ' (set ANTHROPIC_API_KEY to use Claude)' : ''}.`);
+    const { campaignId } = await service.startCampaign(researcher, {
+      problemId: spec.id,
+      strategy: { name: strategy },
+      label: 'demo',
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    });
+    const pat = server.devTokens.find((t) => t.role === 'pi');
+    log('');
+    log(`   Web UI:      ${server.url}/  (sign in with a token below)`);
+    log(`   Campaign:    ${server.url}/campaigns/${campaignId}`);
+    log(`   Temporal UI: ${stack.temporalUi}/namespaces/default/workflows/${campaignId}`);
+    log(`   MLflow UI:   ${stack.mlflowUri}`);
+    for (const t of server.devTokens) log(`   token (${t.role.padEnd(10)}): ${t.token}`);
+    log('');
+
+    const report = await watchCampaign(
+      () => service.status(campaignId),
+      () => service.report(campaignId),
+    );
+    log('');
+    log(renderReportMarkdown(report));
+    log(`PGR reached: ${report.best?.pgr?.mean.toFixed(3) ?? '—'} (lower bound ${report.best?.pgr?.ciLow.toFixed(3) ?? '—'}); verified PGR on fresh seeds and the hidden held-out split: ${report.verifiedPgr?.toFixed(3) ?? '—'}; stop reason: ${report.stopReason}.`);
+
+    if (!opts.exit) {
+      log(`\nThe UI stays up at ${server.url}/ (token ${pat?.token ?? ''}). Press Ctrl-C to stop everything the demo started.`);
+      await new Promise<never>(() => {});
+    }
+    return report;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stopAll();
+  }
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('Run the whole loop on the built-in weak-to-strong problem with the embedded stack.')
+    .option('--trials <n>', 'search trials', (v) => Number(v), 30)
+    .option('--strategy <name>', 'claude, optuna or random')
+    .option('--seed <n>', 'base seed', (v) => Number(v))
+    .option('--port <port>', 'API/UI port', (v) => Number(v))
+    .option('--exit', 'exit after the report instead of keeping the UI up (default when not on a terminal)')
+    .action(async (o: { trials: number; strategy?: DemoOptions['strategy']; seed?: number; port?: number; exit?: boolean }) => {
+      await runDemo({
+        trials: o.trials,
+        exit: o.exit ?? !process.stdout.isTTY,
+        ...(o.strategy ? { strategy: o.strategy } : {}),
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.port !== undefined ? { port: o.port } : {}),
+      });
+      process.exit(0);
+    });
+}

@@ -1,0 +1,41 @@
+/** One live progress line for a campaign (rewritten in place on a terminal, printed on change otherwise). */
+import type { CampaignStatus } from '../workflows/types.js';
+
+const bar = (fraction: number, width = 20) => {
+  const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+};
+
+function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+export function progressLine(s: CampaignStatus): string {
+  const maxTrials = s.budgets.maxTrials;
+  const trials = maxTrials ? `${bar(s.trialsDone / maxTrials)} ${s.trialsDone}/${maxTrials} trials` : `${s.trialsDone} trials`;
+  const best = s.best ? `best PGR ${s.best.pgr.mean.toFixed(3)} (lower ${s.best.pgr.ciLow > -1e100 ? s.best.pgr.ciLow.toFixed(3) : '—'})` : 'best PGR —';
+  const parts = [`${s.phase}${s.paused ? ' (paused)' : ''}`, trials, `${s.trialsRunning} running`, best];
+  if (s.remaining.dollars != null) parts.push(`$${s.remaining.dollars.toFixed(2)} left`);
+  else if (s.ledger.dollars > 0) parts.push(`$${s.ledger.dollars.toFixed(3)} spent`);
+  if (s.remaining.wallSeconds != null) parts.push(`${duration(s.remaining.wallSeconds)} left`);
+  if (s.pendingApprovals > 0) parts.push(`${s.pendingApprovals} awaiting approval`);
+  if (s.stopReason) parts.push(`stop: ${s.stopReason}`);
+  return parts.join(' · ');
+}
+
+export class ProgressPrinter {
+  private last = '';
+  constructor(private readonly out: NodeJS.WriteStream = process.stdout) {}
+
+  update(line: string): void {
+    if (line === this.last) return;
+    this.last = line;
+    if (this.out.isTTY) this.out.write(`\r\x1b[2K${line}`);
+    else this.out.write(`${line}\n`);
+  }
+
+  done(): void {
+    if (this.out.isTTY && this.last) this.out.write('\n');
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The README's first quick-start command, end to end with a small budget: the embedded stack,
+ * a worker, the API/UI server and a real Optuna campaign on the weak-to-strong problem.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+describe('demo', () => {
+  it('runs a real campaign on the built-in problem and prints a report with PGR', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'demo', '--trials', '6', '--exit', '--strategy', 'optuna', '--seed', '1'], {
+      cwd: root,
+      // Ports of their own, so the demo never touches a stack someone else runs.
+      env: { ...process.env, GAPLAB_TEMPORAL_PORT: '47233', GAPLAB_MLFLOW_PORT: '45050', TEMPORAL_ADDRESS: '', MLFLOW_TRACKING_URI: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, out).toBe(0);
+    expect(out).toContain('1. The embedded stack');
+    expect(out).toMatch(/Web UI: +http:\/\/127\.0\.0\.1:\d+\//);
+    expect(out).toContain('# Campaign weak-to-strong-optuna-');
+    expect(out).toMatch(/\| best PGR \(mean, CI\) \| -?\d\.\d{3}/);
+    expect(out).toMatch(/\| verified PGR \| -?\d\.\d{3}/);
+    const reached = /PGR reached: (-?\d\.\d{3})/.exec(out);
+    expect(reached, out).not.toBeNull();
+    expect(Number(reached![1])).toBeGreaterThan(0);
+    expect(out).toContain('stop reason: max_trials');
+    // Everything the demo started is stopped again.
+    expect(out).toContain('Stopping temporal');
+    expect(out).toContain('Stopping mlflow');
+  }, 600_000);
+});
