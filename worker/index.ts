@@ -40,7 +40,7 @@ export interface WorkerOptions {
   identity?: string;
   /** Seconds a shutdown waits for running activities before cancelling them. @default 10 */
   shutdownGraceSeconds?: number;
-  /** Worker log level. @default GAPLAB_LOG_LEVEL or 'WARN' */
+  /** Worker log level. @default GAPLAB_WORKER_LOG_LEVEL or 'WARN' */
   logLevel?: LogLevel;
 }
 
@@ -80,7 +80,7 @@ const quietLogger = {
 };
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
-  installRuntime(opts.logLevel ?? ((process.env.GAPLAB_LOG_LEVEL as LogLevel | undefined) ?? 'WARN'));
+  installRuntime(opts.logLevel ?? ((process.env.GAPLAB_WORKER_LOG_LEVEL as LogLevel | undefined) ?? 'WARN'));
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
   const namespace = opts.namespace ?? 'default';
   const registry = opts.registry ?? (await loadRegistry());
