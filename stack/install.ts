@@ -143,3 +143,19 @@ export async function ensureInstalled(log: Log = () => {}): Promise<{ temporal: 
   const [temporal, python] = await Promise.all([resolveTemporalBinary(log), ensurePython(log)]);
   return { temporal, python };
 }
+
+/** Chromium for the browser tests: Debian's package, installed with apt-get when running as root. */
+export async function ensureChromium(log: Log = () => {}): Promise<string | null> {
+  const found = process.env.CHROMIUM_PATH ?? (await which('chromium')) ?? (await which('chromium-browser'));
+  if (found) return found;
+  const apt = await which('apt-get');
+  if (!apt || process.getuid?.() !== 0) {
+    log('Chromium is not installed (needed by the browser tests): install the `chromium` package, or set CHROMIUM_PATH.');
+    return null;
+  }
+  log('Installing Chromium from Debian\'s packages for the browser tests (first run only)...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run(apt, ['update', '-qq'], { env, log });
+  await run(apt, ['install', '-y', '-qq', 'chromium'], { env, log });
+  return (await which('chromium')) ?? null;
+}
