@@ -233,9 +233,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
           input.strategy.name === 'claude' && state.budgets.maxDollars !== undefined
             ? await strategyActs.estimateStrategyCost(view, input.criteria.criteria.hiddenMetrics)
             : null;
-        if (estimate && estimate.expectedDollars > (view.budgetLeft.dollars ?? Infinity)) {
+        // By the worst case (every agent uses its whole output allowance), as the agent itself checks.
+        if (estimate && estimate.maxDollars > (view.budgetLeft.dollars ?? Infinity)) {
           result = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [] };
-          state.refuseForBudget(`the next strategy call is estimated at $${estimate.expectedDollars.toFixed(4)}, more than the $${(view.budgetLeft.dollars ?? 0).toFixed(4)} left`);
+          state.refuseForBudget(`the next strategy call may cost up to $${estimate.maxDollars.toFixed(4)}, more than the $${(view.budgetLeft.dollars ?? 0).toFixed(4)} left`);
         } else {
           result = await strategyActs.proposeHypotheses(view, input.criteria.criteria.hiddenMetrics);
         }
