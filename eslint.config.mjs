@@ -17,6 +17,8 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
+    // The legacy node resolver cannot resolve exports-only packages (vite, @vitejs/plugin-react) and crashes.
+    settings: { 'import-x/resolver-next': [importX.createNodeResolver()] },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',

@@ -1,0 +1,101 @@
+/** The app shell: sign-in gate, top bar with breadcrumbs and the signed-in person, and routes. */
+import { lazy, Suspense } from 'react';
+import { Link, Route, Router, Switch } from 'wouter';
+import { useHashLocation } from 'wouter/use-hash-location';
+import { AuthProvider, useAuth } from './auth.js';
+import { CrumbsProvider, CrumbsView } from './components/crumbs.js';
+import { Loading, Pill } from './components/ui.js';
+import { SignInPage } from './pages/SignInPage.js';
+
+// Each page is its own chunk: the lineage's d3 and the editors' YAML load only where used.
+const ProblemsPage = lazy(() =>
+  import('./pages/ProblemsPage.js').then((m) => ({ default: m.ProblemsPage })),
+);
+const ProblemPage = lazy(() =>
+  import('./pages/ProblemPage.js').then((m) => ({ default: m.ProblemPage })),
+);
+const CampaignPage = lazy(() =>
+  import('./pages/CampaignPage.js').then((m) => ({ default: m.CampaignPage })),
+);
+const LineagePage = lazy(() =>
+  import('./pages/LineagePage.js').then((m) => ({ default: m.LineagePage })),
+);
+const TrialPage = lazy(() =>
+  import('./pages/TrialPage.js').then((m) => ({ default: m.TrialPage })),
+);
+
+export function App() {
+  return (
+    <AuthProvider>
+      <Router hook={useHashLocation}>
+        <Shell />
+      </Router>
+    </AuthProvider>
+  );
+}
+
+function Shell() {
+  const { token, me, loading, signOut } = useAuth();
+  if (!me) return loading ? <Loading what="Signing in" /> : <SignInPage />;
+  return (
+    <CrumbsProvider>
+      <header className="topbar">
+        <Link href="/" className="brand">
+          <span className="brand-dot" />
+          gaplab
+        </Link>
+        <CrumbsView />
+        <div className="spacer" />
+        {me && (
+          <div className="who" data-testid="who">
+            <span>{me.name}</span>
+            <Pill tone={me.role === 'pi' ? 'accent' : me.role === 'viewer' ? 'neutral' : 'info'}>
+              <span data-testid="role">{me.role}</span>
+            </Pill>
+            {me.auth === 'tokens' && token && (
+              <button className="ghost small" onClick={signOut}>
+                Sign out
+              </button>
+            )}
+          </div>
+        )}
+      </header>
+      <Suspense
+        fallback={
+          <main className="page">
+            <Loading />
+          </main>
+        }
+      >
+        <Switch>
+          <Route path="/">{() => <ProblemsPage />}</Route>
+          <Route path="/problems/:problemId">
+            {(p) => <ProblemPage problemId={decodeURIComponent(p.problemId)} />}
+          </Route>
+          <Route path="/campaigns/:campaignId/lineage">
+            {(p) => <LineagePage campaignId={decodeURIComponent(p.campaignId)} />}
+          </Route>
+          <Route path="/campaigns/:campaignId/trials/:trialId">
+            {(p) => (
+              <TrialPage
+                campaignId={decodeURIComponent(p.campaignId)}
+                trialId={decodeURIComponent(p.trialId)}
+              />
+            )}
+          </Route>
+          <Route path="/campaigns/:campaignId">
+            {(p) => <CampaignPage campaignId={decodeURIComponent(p.campaignId)} />}
+          </Route>
+          <Route>
+            <main className="page">
+              <h1>Not found</h1>
+              <p className="muted">
+                Nothing lives at this address. <Link href="/">Back to the problems.</Link>
+              </p>
+            </main>
+          </Route>
+        </Switch>
+      </Suspense>
+    </CrumbsProvider>
+  );
+}

@@ -1,0 +1,232 @@
+/**
+ * Lays out a campaign's lineage (hypotheses by parent trial) for the canvas renderer.
+ *
+ * Built for 10,000+ nodes: d3-hierarchy computes positions once, and the result is kept in
+ * flat typed arrays (positions, parent indices, colour bins) that the renderer walks without
+ * allocating. Pure: no DOM, unit-tested.
+ */
+import { stratify, tree, type HierarchyPointNode } from 'd3-hierarchy';
+import { pgrBin } from './pgr-color.js';
+
+/** What the layout needs of a lineage node (the API's compact lineage node fits it). */
+export interface LineageInput {
+  id: string;
+  parentId: string | null;
+  title: string;
+  author: string;
+  status: string;
+  pgr: number | null;
+  ciLow: number | null;
+  ciHigh?: number | null;
+  flags: readonly string[];
+  kind: string;
+  index: number;
+}
+
+export type LayoutMode = 'tree' | 'radial';
+
+export interface LineageLayout<N extends LineageInput = LineageInput> {
+  /** Nodes in layout order; index i matches the typed arrays. */
+  nodes: N[];
+  x: Float32Array;
+  y: Float32Array;
+  /** Index of each node's parent, -1 for roots. */
+  parent: Int32Array;
+  /** Colour bin of each node (see pgrBin). */
+  bin: Uint8Array;
+  depth: Uint16Array;
+  /** 1 when the node is on the path from the root to the best trial. */
+  onBestPath: Uint8Array;
+  /** Index of the best trial (highest PGR lower bound among succeeded search trials), or -1. */
+  best: number;
+  /** Nodes whose parent is not in the lineage (drawn under the synthetic root). */
+  orphans: number;
+  bounds: { minX: number; minY: number; maxX: number; maxY: number };
+  mode: LayoutMode;
+  indexById: Map<string, number>;
+}
+
+/** Spacing in world units: between siblings, and between generations. */
+export const NODE_GAP = 14;
+export const LEVEL_GAP = 150;
+
+const ROOT = '\u0000root';
+
+/** The best trial by lower confidence bound, as the campaign ranks them. */
+export function bestIndex(nodes: readonly LineageInput[]): number {
+  let best = -1;
+  let bestLow = -Infinity;
+  nodes.forEach((n, i) => {
+    if (
+      n.status !== 'succeeded' ||
+      n.kind !== 'search' ||
+      n.ciLow === null ||
+      !Number.isFinite(n.ciLow)
+    )
+      return;
+    if (n.ciLow > bestLow) {
+      bestLow = n.ciLow;
+      best = i;
+    }
+  });
+  return best;
+}
+
+export function layoutLineage<N extends LineageInput>(
+  input: readonly N[],
+  mode: LayoutMode = 'tree',
+): LineageLayout<N> {
+  const ids = new Set<string>();
+  const unique: N[] = [];
+  for (const n of input) {
+    if (ids.has(n.id)) continue;
+    ids.add(n.id);
+    unique.push(n);
+  }
+  // One synthetic root holds the real roots (baseline, references) and any orphans, so a
+  // lineage with a missing parent still draws.
+  let orphans = 0;
+  type Row = { id: string; parentId: string | null; node: N | null };
+  const rows: Row[] = [{ id: ROOT, parentId: null, node: null }];
+  for (const n of unique) {
+    let parentId = n.parentId && n.parentId !== n.id ? n.parentId : null;
+    if (parentId !== null && !ids.has(parentId)) {
+      orphans++;
+      parentId = null;
+    }
+    rows.push({ id: n.id, parentId: parentId ?? ROOT, node: n });
+  }
+  breakCycles(rows);
+
+  const root = stratify<Row>()
+    .id((r) => r.id)
+    .parentId((r) => r.parentId)(rows);
+  // Children in trial order, so the tree reads chronologically.
+  root.sort((a, b) => (a.data.node?.index ?? -1) - (b.data.node?.index ?? -1));
+
+  let laid: HierarchyPointNode<Row>;
+  if (mode === 'radial') {
+    const leaves = root.leaves().length;
+    const radius = Math.max(
+      200,
+      (leaves * NODE_GAP) / (2 * Math.PI),
+      (root.height + 1) * LEVEL_GAP * 0.6,
+    );
+    laid = tree<Row>()
+      .size([2 * Math.PI, radius])
+      .separation((a, b) => (a.parent === b.parent ? 1 : 2) / Math.max(1, a.depth))(root);
+  } else {
+    laid = tree<Row>()
+      .nodeSize([NODE_GAP, LEVEL_GAP])
+      .separation((a, b) => (a.parent === b.parent ? 1 : 1.5))(root);
+  }
+
+  const descendants = laid.descendants().filter((d) => d.data.node !== null);
+  const count = descendants.length;
+  const nodes: N[] = new Array(count);
+  const x = new Float32Array(count);
+  const y = new Float32Array(count);
+  const parent = new Int32Array(count);
+  const bin = new Uint8Array(count);
+  const depth = new Uint16Array(count);
+  const indexById = new Map<string, number>();
+  descendants.forEach((d, i) => {
+    indexById.set(d.data.id, i);
+  });
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  descendants.forEach((d, i) => {
+    const node = d.data.node!;
+    nodes[i] = node;
+    let px: number;
+    let py: number;
+    if (mode === 'radial') {
+      // d.x is the angle, d.y the radius; depth 1 sits on the first ring.
+      const r = d.y;
+      px = r * Math.cos(d.x - Math.PI / 2);
+      py = r * Math.sin(d.x - Math.PI / 2);
+    } else {
+      px = d.y - LEVEL_GAP; // the synthetic root's column is not drawn
+      py = d.x;
+    }
+    x[i] = px;
+    y[i] = py;
+    parent[i] = d.parent && d.parent.data.node ? indexById.get(d.parent.data.id)! : -1;
+    bin[i] = pgrBin(node.pgr);
+    depth[i] = Math.max(0, d.depth - 1);
+    if (px < minX) minX = px;
+    if (py < minY) minY = py;
+    if (px > maxX) maxX = px;
+    if (py > maxY) maxY = py;
+  });
+  if (count === 0) {
+    minX = minY = 0;
+    maxX = maxY = 0;
+  }
+
+  const best = bestIndex(nodes);
+  const onBestPath = new Uint8Array(count);
+  for (let i = best, guard = 0; i >= 0 && guard <= count; i = parent[i]!, guard++)
+    onBestPath[i] = 1;
+
+  return {
+    nodes,
+    x,
+    y,
+    parent,
+    bin,
+    depth,
+    onBestPath,
+    best,
+    orphans,
+    bounds: { minX, minY, maxX, maxY },
+    mode,
+    indexById,
+  };
+}
+
+/** A parent chain that loops (bad data) would make stratify throw: cut each loop at the root. */
+function breakCycles(rows: { id: string; parentId: string | null }[]): void {
+  const parentOf = new Map(rows.map((r) => [r.id, r.parentId]));
+  const state = new Map<string, 1 | 2>(); // 1 = on the current walk, 2 = known to reach the root
+  for (const r of rows) {
+    const walk: string[] = [];
+    let cur: string | null = r.id;
+    while (cur !== null && state.get(cur) !== 2) {
+      if (state.get(cur) === 1) {
+        // cur closes a loop: attach it to the synthetic root.
+        const row = rows.find((x) => x.id === cur)!;
+        row.parentId = ROOT;
+        parentOf.set(cur, ROOT);
+        break;
+      }
+      state.set(cur, 1);
+      walk.push(cur);
+      cur = parentOf.get(cur) ?? null;
+    }
+    for (const id of walk) state.set(id, 2);
+  }
+}
+
+/** Indices of nodes whose title, id or author contains the query (case-insensitive). */
+export function searchLineage(
+  nodes: readonly LineageInput[],
+  query: string,
+  limit = 5000,
+): number[] {
+  const q = query.trim().toLowerCase();
+  if (!q) return [];
+  const out: number[] = [];
+  for (let i = 0; i < nodes.length && out.length < limit; i++) {
+    const n = nodes[i]!;
+    if (
+      n.id.toLowerCase().includes(q) ||
+      n.title.toLowerCase().includes(q) ||
+      n.author.toLowerCase().includes(q)
+    )
+      out.push(i);
+  }
+  return out;
+}

@@ -1,0 +1,486 @@
+/**
+ * One trial: its hypothesis (title, rationale, author), parameters as a diff against the parent,
+ * per-seed and aggregate metrics (hidden metrics shown to people, marked), constraint verdicts,
+ * review flags, logs, its lineage, and links to its MLflow run and Temporal workflow.
+ */
+import { useState } from 'react';
+import { Link } from 'wouter';
+import { api, enc } from '../api.js';
+import { useCan } from '../auth.js';
+import { useCrumbs } from '../components/crumbs.js';
+import {
+  ActionButton,
+  Card,
+  ErrorNote,
+  FlagPills,
+  Loading,
+  PgrChip,
+  Pill,
+} from '../components/ui.js';
+import { judgeConstraints } from '../lib/constraints.js';
+import { fmtDuration, fmtNum, fmtPgr, fmtTime, fmtValue } from '../lib/format.js';
+import { useCampaignEvents } from '../live.js';
+import { keys, useAction, useProblem, useStatus, useTrial } from '../queries.js';
+import type { Flag, SeedRecord, TrialDetail } from '../types.js';
+
+export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId: string }) {
+  const detail = useTrial(campaignId, trialId);
+  const status = useStatus(campaignId);
+  const live = status.data && status.data.phase !== 'finished';
+  useCampaignEvents(live ? campaignId : null);
+  const problem = useProblem(status.data?.problemId);
+  const parentId = detail.data?.trial.parentTrialId ?? null;
+  const parent = useTrial(campaignId, parentId);
+  const criteria = problem.data?.criteria.find(
+    (c) => c.version === status.data?.criteriaVersion,
+  )?.criteria;
+  const needsBaseline = (criteria?.constraints ?? []).some((c) => c.kind === 'relative');
+  const baseline = useTrial(
+    campaignId,
+    needsBaseline && trialId !== 'baseline' ? 'baseline' : null,
+  );
+  useCrumbs([
+    ...(status.data
+      ? [{ label: status.data.problemId, href: `/problems/${enc(status.data.problemId)}` }]
+      : []),
+    { label: campaignId, href: `/campaigns/${enc(campaignId)}` },
+    { label: trialId },
+  ]);
+
+  if (detail.error)
+    return (
+      <main className="page">
+        <ErrorNote error={detail.error} />
+      </main>
+    );
+  if (!detail.data)
+    return (
+      <main className="page">
+        <Loading what="Loading the trial" />
+      </main>
+    );
+  const d = detail.data;
+  const t = d.trial;
+  const s = d.summary;
+  const hidden = new Set(
+    t.hiddenMetrics.length ? t.hiddenMetrics : (criteria?.hiddenMetrics ?? []),
+  );
+  const metrics: Record<string, number | null> = { ...t.metrics, ...(s?.metrics ?? {}) };
+  const baselineMetrics = baseline.data
+    ? { ...baseline.data.trial.metrics, ...(baseline.data.summary?.metrics ?? {}) }
+    : trialId === 'baseline'
+      ? metrics
+      : undefined;
+  const verdicts = criteria ? judgeConstraints(criteria.constraints, metrics, baselineMetrics) : [];
+  const flags: Flag[] =
+    s?.flags ?? t.flags.map((kind) => ({ kind: kind as Flag['kind'], message: '' }));
+
+  return (
+    <main className="page" data-testid="trial-page">
+      <div className="page-head">
+        <div>
+          <div className="row" style={{ gap: 8 }}>
+            <h1 data-testid="trial-title">{t.title}</h1>
+            <Pill
+              tone={t.status === 'succeeded' ? 'ok' : t.status === 'running' ? 'info' : 'danger'}
+            >
+              {t.status}
+            </Pill>
+            {t.kind !== 'search' && <Pill tone="neutral">{t.kind}</Pill>}
+            <FlagPills flags={flags} />
+          </div>
+          <div className="sub">
+            <span className="mono">{t.id}</span> · #{t.index} · by <strong>{t.author.name}</strong>{' '}
+            <span className="faint">({t.author.kind})</span>
+            {t.finishedAt && <> · finished {fmtTime(t.finishedAt)}</>}
+            {t.computeSeconds !== null && <> · {fmtDuration(t.computeSeconds)} compute</>}
+          </div>
+        </div>
+        <div className="row">
+          {d.links.mlflowRun && (
+            <a
+              className="button"
+              href={d.links.mlflowRun}
+              target="_blank"
+              rel="noreferrer"
+              data-testid="mlflow-link"
+            >
+              MLflow run ↗
+            </a>
+          )}
+          {d.links.temporalWorkflow && (
+            <a
+              className="button"
+              href={d.links.temporalWorkflow}
+              target="_blank"
+              rel="noreferrer"
+              data-testid="temporal-link"
+            >
+              Temporal workflow ↗
+            </a>
+          )}
+        </div>
+      </div>
+
+      {t.failureReason && (
+        <div className="notice error" style={{ marginBottom: 16 }}>
+          Failed: {t.failureReason}
+        </div>
+      )}
+
+      <div className="grid main-side">
+        <div className="stack">
+          <Card title="Hypothesis">
+            <dl className="kv">
+              <dt>PGR</dt>
+              <dd data-testid="trial-pgr">
+                {t.pgr ? (
+                  <PgrChip pgr={t.pgr.mean} ciLow={t.pgr.ciLow} ciHigh={t.pgr.ciHigh} />
+                ) : (
+                  <span className="faint">no PGR</span>
+                )}
+                {s?.pgr && (
+                  <span className="small muted">
+                    {' '}
+                    · ± {fmtPgr(s.pgr.stderr)} s.e. over {s.pgr.n} seeds
+                  </span>
+                )}
+              </dd>
+              {s?.objective && (
+                <>
+                  <dt>Objective</dt>
+                  <dd>
+                    {fmtNum(s.objective.mean)}{' '}
+                    <span className="small muted">± {fmtNum(s.objective.stderr, 2)} s.e.</span>
+                  </dd>
+                </>
+              )}
+              <dt>Rationale</dt>
+              <dd style={{ whiteSpace: 'pre-wrap' }}>
+                {t.rationale || <span className="faint">—</span>}
+              </dd>
+              <dt>Expected effect</dt>
+              <dd>{t.expectedEffect || <span className="faint">—</span>}</dd>
+              <dt>Builds on</dt>
+              <dd>
+                {t.parentTrialId ? (
+                  <Link href={`/campaigns/${enc(campaignId)}/trials/${enc(t.parentTrialId)}`}>
+                    {t.parentTrialId}
+                  </Link>
+                ) : (
+                  <span className="faint">nothing (a root)</span>
+                )}
+              </dd>
+            </dl>
+          </Card>
+          <ParamsDiff detail={d} parent={parent.data ?? null} />
+          <Metrics seeds={d.seeds} means={metrics} hidden={hidden} objective={criteria?.metric} />
+          <Logs seeds={d.seeds} />
+        </div>
+        <div className="stack">
+          <Card title="Lineage" hint="From the root to this trial.">
+            <ol style={{ margin: 0, paddingLeft: 18 }} data-testid="trial-lineage">
+              {d.lineage.map((n) => (
+                <li key={n.id} style={{ marginBottom: 4 }}>
+                  {n.id === t.id ? (
+                    <strong>{n.title}</strong>
+                  ) : (
+                    <Link href={`/campaigns/${enc(campaignId)}/trials/${enc(n.id)}`}>
+                      {n.title}
+                    </Link>
+                  )}
+                  <div className="small">
+                    <PgrChip pgr={n.pgr} digits={2} /> <span className="faint mono">{n.id}</span>
+                  </div>
+                </li>
+              ))}
+            </ol>
+            <div className="section-gap">
+              <Link href={`/campaigns/${enc(campaignId)}/lineage`}>Open the whole tree →</Link>
+            </div>
+          </Card>
+          <Card
+            title="Constraints"
+            hint={
+              s
+                ? s.feasible
+                  ? 'Feasible: every constraint holds.'
+                  : 'Infeasible: a constraint fails.'
+                : undefined
+            }
+            testId="constraints"
+          >
+            {verdicts.length === 0 ? (
+              <div className="empty small">
+                {criteria ? 'No constraints in these criteria.' : 'Criteria not available.'}
+              </div>
+            ) : (
+              <table className="table">
+                <tbody>
+                  {verdicts.map((v, i) => (
+                    <tr key={i}>
+                      <td className="mono small">{v.description}</td>
+                      <td className="num small">
+                        {fmtNum(v.value)} <span className="faint">vs {fmtNum(v.limit)}</span>
+                      </td>
+                      <td>
+                        {v.ok ? <Pill tone="ok">holds</Pill> : <Pill tone="danger">fails</Pill>}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </Card>
+          <Flags campaignId={campaignId} trialId={trialId} flags={flags} />
+        </div>
+      </div>
+    </main>
+  );
+}
+
+function ParamsDiff({ detail, parent }: { detail: TrialDetail; parent: TrialDetail | null }) {
+  const own = detail.summary?.params ?? detail.trial.params;
+  const before = parent ? (parent.summary?.params ?? parent.trial.params) : null;
+  const changed = new Set(Object.keys(detail.summary?.changes ?? {}));
+  const names = [...new Set([...Object.keys(before ?? {}), ...Object.keys(own)])].filter(
+    (n) => n !== 'gaplab_seeds',
+  );
+  const differs = (n: string) =>
+    changed.has(n) || (before !== null && String(before[n] ?? '') !== String(own[n] ?? ''));
+  names.sort((a, b) => Number(differs(b)) - Number(differs(a)) || a.localeCompare(b));
+  const count = names.filter(differs).length;
+  return (
+    <Card
+      title="Parameters"
+      hint={
+        before
+          ? `${count} changed against the parent ${detail.trial.parentTrialId}.`
+          : 'A root: no parent to compare with.'
+      }
+      testId="params"
+    >
+      <table className="table">
+        <thead>
+          <tr>
+            <th>Parameter</th>
+            {before && <th>Parent</th>}
+            <th>This trial</th>
+          </tr>
+        </thead>
+        <tbody>
+          {names.map((n) => {
+            const d = differs(n);
+            return (
+              <tr key={n} className={d ? 'changed' : ''} data-changed={d ? 'true' : undefined}>
+                <td className="mono">{n}</td>
+                {before && <td className="mono small muted">{fmtValue(before[n])}</td>}
+                <td className="mono small">
+                  {d ? <strong>{fmtValue(own[n])}</strong> : fmtValue(own[n])}
+                  {d && <span className="faint"> ← changed</span>}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </Card>
+  );
+}
+
+function Metrics({
+  seeds,
+  means,
+  hidden,
+  objective,
+}: {
+  seeds: SeedRecord[];
+  means: Record<string, number | null>;
+  hidden: Set<string>;
+  objective: string | undefined;
+}) {
+  const names = [
+    ...new Set([...Object.keys(means), ...seeds.flatMap((s) => Object.keys(s.metrics))]),
+  ].filter(
+    (n) =>
+      !['pgr', 'pgr_ci_low', 'pgr_ci_high', 'objective_stderr', 'compute_seconds'].includes(n) &&
+      !n.startsWith('seed/'),
+  );
+  names.sort(
+    (a, b) =>
+      Number(b === objective) - Number(a === objective) ||
+      Number(hidden.has(a)) - Number(hidden.has(b)) ||
+      a.localeCompare(b),
+  );
+  const stderr = (n: string) => {
+    const xs = seeds
+      .map((s) => s.metrics[n])
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    if (xs.length < 2) return null;
+    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+    return sd / Math.sqrt(xs.length);
+  };
+  return (
+    <Card
+      title="Metrics"
+      hint="Mean over seeds, with the standard error, and each seed."
+      testId="metrics"
+    >
+      <div className="table-wrap">
+        <table className="table">
+          <thead>
+            <tr>
+              <th>Metric</th>
+              <th className="num">Mean</th>
+              <th className="num">s.e.</th>
+              {seeds.map((s) => (
+                <th key={s.seed} className="num">
+                  seed {s.seed}
+                  {s.status !== 'succeeded' && (
+                    <span style={{ color: 'var(--danger)' }}> ({s.status})</span>
+                  )}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {names.map((n) => (
+              <tr key={n} data-metric={n}>
+                <td>
+                  <span className="mono">{n}</span>
+                  {n === objective && <Pill tone="accent">objective</Pill>}
+                  {hidden.has(n) && <span className="tag-hidden">hidden from agents</span>}
+                </td>
+                <td className="num">{fmtNum(means[n] ?? null, 5)}</td>
+                <td className="num faint">{fmtNum(stderr(n), 2)}</td>
+                {seeds.map((s) => (
+                  <td key={s.seed} className="num small">
+                    {fmtNum(s.metrics[n] ?? null, 5)}
+                  </td>
+                ))}
+              </tr>
+            ))}
+            <tr>
+              <td className="muted">duration</td>
+              <td />
+              <td />
+              {seeds.map((s) => (
+                <td key={s.seed} className="num small muted">
+                  {fmtDuration(s.durationSeconds)}
+                </td>
+              ))}
+            </tr>
+          </tbody>
+        </table>
+      </div>
+    </Card>
+  );
+}
+
+function Logs({ seeds }: { seeds: SeedRecord[] }) {
+  const withLogs = seeds.filter((s) => s.logTail || s.error);
+  return (
+    <Card
+      title="Logs"
+      hint="The tail of each seed's output; the full logs are artifacts of the MLflow run."
+      testId="logs"
+    >
+      {withLogs.length === 0 ? (
+        <div className="empty small">No output recorded.</div>
+      ) : (
+        withLogs.map((s) => (
+          <details key={s.seed} open={s.status !== 'succeeded'} style={{ marginBottom: 8 }}>
+            <summary>
+              seed {s.seed} · {s.status}
+              {s.error && <span style={{ color: 'var(--danger)' }}> · {s.error}</span>}
+            </summary>
+            {s.logTail && <pre className="logs section-gap">{s.logTail}</pre>}
+          </details>
+        ))
+      )}
+    </Card>
+  );
+}
+
+function Flags({
+  campaignId,
+  trialId,
+  flags,
+}: {
+  campaignId: string;
+  trialId: string;
+  flags: Flag[];
+}) {
+  return (
+    <Card title="Review flags" hint="Suspicious results wait for a PI's review." testId="flags">
+      {flags.length === 0 ? (
+        <div className="empty small">No flags.</div>
+      ) : (
+        flags.map((f) => (
+          <FlagItem key={f.kind} campaignId={campaignId} trialId={trialId} flag={f} />
+        ))
+      )}
+    </Card>
+  );
+}
+
+function FlagItem({
+  campaignId,
+  trialId,
+  flag,
+}: {
+  campaignId: string;
+  trialId: string;
+  flag: Flag;
+}) {
+  const can = useCan('clearFlag');
+  const [reason, setReason] = useState('');
+  const clear = useAction(
+    () =>
+      api(`/campaigns/${enc(campaignId)}/trials/${enc(trialId)}/flags/${enc(flag.kind)}/clear`, {
+        body: { reason: reason.trim() },
+      }),
+    [keys.trial(campaignId, trialId), keys.lineage(campaignId), keys.leaderboard(campaignId)],
+  );
+  return (
+    <div className="approval" data-testid="flag" data-flag={flag.kind}>
+      <div>
+        <Pill tone={flag.cleared ? 'neutral' : 'warn'}>{flag.kind.replace(/_/g, ' ')}</Pill>{' '}
+        {flag.message && <span className="small">{flag.message}</span>}
+      </div>
+      {flag.cleared ? (
+        <div className="small muted">
+          Cleared by {flag.cleared.actor.name} {fmtTime(flag.cleared.at)}: {flag.cleared.reason}
+        </div>
+      ) : (
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (reason.trim()) clear.mutate(undefined);
+          }}
+        >
+          {can.ok && (
+            <input
+              placeholder="Why is it fine?"
+              value={reason}
+              onChange={(e) => setReason(e.target.value)}
+              style={{ flex: 1 }}
+              aria-label="Reason for clearing"
+            />
+          )}
+          <ActionButton
+            action="clearFlag"
+            type="submit"
+            className="small"
+            disabled={!reason.trim() || clear.isPending}
+          >
+            Clear flag
+          </ActionButton>
+        </form>
+      )}
+      {clear.error && <ErrorNote error={clear.error} />}
+    </div>
+  );
+}

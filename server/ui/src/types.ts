@@ -1,0 +1,37 @@
+/**
+ * The API's response types as the UI uses them. Everything is imported from the server's
+ * contract (server/api-types.ts) and the domain (never copied), so a change of shape there
+ * breaks the UI's type check. Type-only: no zod reaches the bundle.
+ */
+export type {
+  ApiConfig,
+  AuditEntry,
+  CampaignListItem,
+  CampaignRef,
+  CampaignReport,
+  CampaignStatus,
+  Compare,
+  CompareCampaign,
+  CriteriaVersion,
+  ErrorBody,
+  Lineage,
+  LineageNode,
+  Me,
+  Note,
+  PendingApproval,
+  ProblemState,
+  SeedRecord,
+  TrialDetail,
+  TrialRecord,
+  TrialsPage,
+  TrialSummary,
+} from '../../api-types.js';
+export type {
+  Config,
+  Constraint,
+  EvaluationCriteria,
+  Flag,
+  HypothesisProposalInput,
+  Param,
+  ProblemSpec,
+} from '../../../domain/schemas.js';

@@ -1,0 +1,31 @@
+/**
+ * The web UI's build. Run from the repository root: `vite build --config server/ui/vite.config.ts`
+ * (output server/ui/dist, served by the API server) or `vite --config server/ui/vite.config.ts`
+ * for development, where /api goes to the API server named by GAPLAB_API_URL.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+
+export default defineConfig({
+  root,
+  // Relative asset URLs: the UI works wherever the server mounts it (routing is by URL hash).
+  base: './',
+  plugins: [react()],
+  build: {
+    outDir: path.join(root, 'dist'),
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 400,
+    sourcemap: true,
+  },
+  server: {
+    port: Number(process.env.GAPLAB_UI_PORT ?? 5173),
+    proxy: {
+      '/api': { target: process.env.GAPLAB_API_URL ?? 'http://127.0.0.1:8080', changeOrigin: true },
+    },
+  },
+});
