@@ -99,7 +99,7 @@ describe('reliability', () => {
       // Both workers ran seeds; the killed worker's in-flight seeds were retried on the other.
       const pids = new Set(trials.flatMap((t) => (t.metrics.worker_pid ? [t.metrics.worker_pid] : [])));
       expect(report.trials.succeeded).toBe(10);
-      expect(pids.has(b.pid)).toBe(true);
+      expect(pids.has(b.pid!)).toBe(true);
       await eventually(async () => (await trialRuns(env.mlflow, problemId)).length === trials.length, 60_000);
       await expectExactlyOnce(env.mlflow, problemId, trials.map((t) => t.id));
       b.kill('SIGTERM');

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createExperimentActivities } from '../activities/experiment.js';
 import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
@@ -33,7 +33,7 @@ export interface WorkerOptions {
   /** Experiment runs at once on this worker (campaign budgets limit each campaign too). @default 16 */
   maxConcurrentActivities?: number;
   /** Pre-built workflow bundle (tests bundle once per suite). */
-  workflowBundle?: WorkflowBundle;
+  workflowBundle?: WorkflowBundleOption;
   registry?: ExperimentRegistry;
   /** Anthropic client factory; defaults to ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL from the environment. */
   anthropic?: () => Anthropic;
