@@ -30,6 +30,7 @@ import { errorHandler } from './error-handler.js';
 import { ServiceError } from './errors.js';
 import { eventRoutes } from './events.js';
 import { LineageReader, type LineageMlflow } from './lineage.js';
+import { LiveTrials } from './live-trials.js';
 import { can, MUTATING_ROUTES, type Action } from './permissions.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { problemRoutes } from './routes/problems.js';
@@ -113,6 +114,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     lineage:
       opts.lineage ??
       new LineageReader({ mlflow: opts.mlflow, ttlMs: config.lineageTtlMs, cacheCampaigns: config.lineageCacheCampaigns }),
+    live: new LiveTrials({ service: opts.service, ttlMs: Math.min(config.lineageTtlMs, 1000), maxCampaigns: config.lineageCacheCampaigns }),
     config,
     links: uiLinks(config),
     tokens: opts.tokens,

@@ -7,6 +7,7 @@ import type { ExperimentRegistry } from '../experiments/registry.js';
 import type { Principal, TokenTable } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { LineageReader } from './lineage.js';
+import type { LiveTrials } from './live-trials.js';
 import type { Action } from './permissions.js';
 
 /** The operations the API calls on the service layer (GaplabService; tests pass a fake). */
@@ -43,6 +44,7 @@ export type ApiService = Pick<
 export interface AppContext {
   service: ApiService;
   lineage: LineageReader;
+  live: LiveTrials;
   config: ServerConfig;
   links: { temporalUi: string | null; mlflowUi: string };
   tokens: TokenTable;

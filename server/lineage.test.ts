@@ -143,32 +143,33 @@ describe('LineageReader', () => {
 });
 
 describe('trial and lineage routes', () => {
-  it('pages trials from MLflow and filters by kind', async () => {
+  it('pages trials of a campaign whose workflow is gone from MLflow, and filters by kind', async () => {
     const mlflow = new FakeMlflow();
-    mlflow.addCampaign('quad', 'c1', 25);
+    mlflow.addCampaign('quad', 'gone', 25);
     ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
-    const page = TrialsPage.parse((await app.inject({ url: '/api/campaigns/c1/trials?offset=5&limit=10', headers: auth('viewer') })).json());
+    const page = TrialsPage.parse((await app.inject({ url: '/api/campaigns/gone/trials?offset=5&limit=10', headers: auth('viewer') })).json());
     expect(page).toMatchObject({ source: 'mlflow', total: 26, offset: 5, limit: 10 });
     expect(page.trials.map((t) => t.index)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
-    const refs = TrialsPage.parse((await app.inject({ url: '/api/campaigns/c1/trials?kind=reference', headers: auth('viewer') })).json());
+    const refs = TrialsPage.parse((await app.inject({ url: '/api/campaigns/gone/trials?kind=reference', headers: auth('viewer') })).json());
     expect(refs.trials.map((t) => t.id)).toEqual(['baseline']);
   });
 
   it('answers a trial with its lineage, per-seed results from trial.json and links', async () => {
     const mlflow = new FakeMlflow();
-    mlflow.addCampaign('quad', 'c1', 9);
+    mlflow.addCampaign('quad', 'gone', 9);
     const run = mlflow.runs.find((r) => r.data.tags['gaplab.trialId'] === 't0008')!;
     mlflow.artifacts.set(
       `${run.info.runId}/trial.json`,
       JSON.stringify({ trial: trialSummary(8, 't0004'), seeds: [{ seed: 1, status: 'succeeded', metrics: { score: 8, bad: null }, durationSeconds: 0.5 }] }),
     );
     ({ app } = await buildTestApp({ fakeMlflow: mlflow, config: { temporalUi: 'http://tui:8233', mlflowUi: 'http://mlf:5050' } }));
-    const d = TrialDetail.parse((await app.inject({ url: '/api/campaigns/c1/trials/t0008', headers: auth('viewer') })).json());
+    const d = TrialDetail.parse((await app.inject({ url: '/api/campaigns/gone/trials/t0008', headers: auth('viewer') })).json());
     expect(d.lineage.map((n) => n.id)).toEqual(['baseline', 't0002', 't0004', 't0008']);
     expect(d.seeds).toEqual([{ seed: 1, status: 'succeeded', metrics: { score: 8, bad: null }, durationSeconds: 0.5 }]);
     expect(d.summary?.id).toBe('t0008');
     expect(d.links.mlflowRun).toBe(`http://mlf:5050/#/experiments/1/runs/${run.info.runId}`);
-    expect(d.links.temporalWorkflow).toBe('http://tui:8233/namespaces/default/workflows/c1');
+    expect(d.links.temporalWorkflow).toBe('http://tui:8233/namespaces/default/workflows/gone');
+    expect((await app.inject({ url: '/api/campaigns/gone/trials/t0100', headers: auth('viewer') })).statusCode).toBe(404);
   });
 
   it('serves the lineage of runs written straight into MLflow, with no workflow at all', async () => {
@@ -183,21 +184,59 @@ describe('trial and lineage routes', () => {
     expect(cmp.campaigns[0]).toMatchObject({ campaignId: 'seeded-only', strategy: 'random', trials: 12, label: null });
   });
 
-  it('falls back to the running workflow when MLflow has no record, or is down', async () => {
+  it('reads a live campaign from its workflow, asking only for trials it has not seen', async () => {
     const mlflow = new FakeMlflow();
     const fake = new FakeService();
-    ({ app } = await buildTestApp({ fakeMlflow: mlflow, fake }));
+    const offsets: number[] = [];
+    const trials = fake.trials.bind(fake);
+    fake.trials = async (id, opts) => (offsets.push(opts?.offset ?? 0), trials(id, opts));
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow, fake, config: { lineageTtlMs: 0 } }));
     const l = Lineage.parse((await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json());
-    expect(l).toMatchObject({ source: 'workflow', total: 3, problemId: 'quad' });
+    expect(l).toMatchObject({ source: 'workflow', total: 3, problemId: 'quad', finished: false });
     expect(l.nodes.map((n) => n.parentId)).toEqual([null, 'baseline', 't0001']);
-    mlflow.addCampaign('quad', 'c1', 4);
-    mlflow.up = false;
-    const page = TrialsPage.parse((await app.inject({ url: '/api/campaigns/c1/trials', headers: auth('viewer') })).json());
-    expect(page.source).toBe('workflow');
+    // Trials finish out of order: the workflow's list has t0005 before t0004; readers get index order.
+    const c = fake.campaigns.get('c1')!;
+    c.trials.push({ ...trialSummary(5), parentTrialId: 't0002' }, trialSummary(4));
+    const next = Lineage.parse((await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json());
+    expect(next.nodes.map((n) => n.id)).toEqual(['baseline', 't0001', 't0002', 't0004', 't0005']);
+    expect(offsets).toEqual([0, 3]);
+    const page = TrialsPage.parse((await app.inject({ url: '/api/campaigns/c1/trials?kind=search', headers: auth('viewer') })).json());
+    expect(page).toMatchObject({ source: 'workflow', total: 4 });
     const detail = TrialDetail.parse((await app.inject({ url: '/api/campaigns/c1/trials/t0002', headers: auth('viewer') })).json());
     expect(detail.lineage.map((n) => n.id)).toEqual(['baseline', 't0001', 't0002']);
-    // Neither knows the campaign while MLflow is down: that is an outage, not a 404.
-    const missing = await app.inject({ url: '/api/campaigns/ghost/lineage', headers: auth('viewer') });
-    expect(missing.statusCode).toBe(503);
+    expect(detail.summary?.flags[0]?.message).toBe('noisy');
+  });
+
+  it('warms the MLflow cache from a finished workflow, then reads the record', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'c2', 6);
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
+    const first = Lineage.parse((await app.inject({ url: '/api/campaigns/c2/lineage', headers: auth('viewer') })).json());
+    expect(first.source).toBe('workflow');
+    const second = await eventually(async () => {
+      const l = Lineage.parse((await app!.inject({ url: '/api/campaigns/c2/lineage', headers: auth('viewer') })).json());
+      return l.source === 'mlflow' ? l : null;
+    }, 5000, 20);
+    expect(second).toMatchObject({ finished: true, total: 7 });
+  });
+
+  it('answers 503, not 404, when the workflow is unknown and MLflow is down', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.up = false;
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
+    expect((await app.inject({ url: '/api/campaigns/ghost/lineage', headers: auth('viewer') })).statusCode).toBe(503);
+    // The live campaign still answers from its workflow.
+    expect((await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).statusCode).toBe(200);
   });
 });
+
+/** Polls until `check` returns a value. */
+async function eventually<T>(check: () => Promise<T | null>, timeoutMs: number, everyMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met');
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

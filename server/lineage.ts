@@ -10,7 +10,7 @@
  * reused for a short TTL, concurrent requests for the same campaign share one fetch.
  */
 import { CampaignReport, TrialSummary, SeedRecord, toLineageNode, type LineageNode, type TrialRecord } from './api-types.js';
-import type { Run, SearchRunsPage, SearchRunsOptions } from '../mlflow-ts-client/index.js';
+import { MlflowError, type Run, type SearchRunsPage, type SearchRunsOptions } from '../mlflow-ts-client/index.js';
 import { experimentName, TAG } from '../activities/recording.js';
 
 /** What the reader needs of MlflowClient (a structural subset, so tests can fake it). */
@@ -169,13 +169,21 @@ export function restExperimentLister(trackingUri: string, fetchImpl: typeof fetc
     const out: ExperimentRef[] = [];
     let pageToken: string | undefined;
     do {
-      const res = await fetchImpl(`${trackingUri.replace(/\/+$/, '')}/api/2.0/mlflow/experiments/search`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ max_results: 1000, filter: "name LIKE 'gaplab/%'", ...(pageToken ? { page_token: pageToken } : {}) }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (!res.ok) throw new Error(`MLflow experiments/search answered ${res.status}`);
+      const endpoint = 'POST /experiments/search';
+      let res: Response;
+      try {
+        res = await fetchImpl(`${trackingUri.replace(/\/+$/, '')}/api/2.0/mlflow/experiments/search`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ max_results: 1000, filter: "name LIKE 'gaplab/%'", ...(pageToken ? { page_token: pageToken } : {}) }),
+          signal: AbortSignal.timeout(10_000),
+        });
+      } catch (err) {
+        throw new MlflowError(`MLflow is unreachable: ${(err as Error).message}`, { errorCode: 'NETWORK_ERROR', endpoint, retryable: true, cause: err });
+      }
+      if (!res.ok) {
+        throw new MlflowError(`MLflow experiments/search answered ${res.status}`, { errorCode: `HTTP_${res.status}`, status: res.status, endpoint, retryable: res.status >= 500 || res.status === 429 });
+      }
       const body = (await res.json()) as { experiments?: { experiment_id: string; name: string }[]; next_page_token?: string };
       for (const e of body.experiments ?? []) out.push({ experimentId: e.experiment_id, name: e.name });
       pageToken = body.next_page_token || undefined;
@@ -270,6 +278,12 @@ export class LineageReader {
     if (this.locations.size > 10_000) this.locations.delete(this.locations.keys().next().value!);
   }
 
+  /** The records of a finished campaign when they are in memory already (no MLflow request). */
+  cached(campaignId: string): CampaignRecords | null {
+    const c = this.cache.get(campaignId);
+    return c?.finished ? c : null;
+  }
+
   /** Everything MLflow holds on the campaign (cached), or null when MLflow does not know it. */
   async records(campaignId: string, problemId?: string): Promise<CampaignRecords | null> {
     const cached = this.cache.get(campaignId);
@@ -359,25 +373,26 @@ export class LineageReader {
     const trial = r?.byId.get(trialId);
     if (!r || !trial) return null;
     const lineage = lineagePath(r.byId, trialId).map((id) => toLineageNode(r.byId.get(id)!));
-    let summary: TrialSummary | null = null;
-    let seeds: SeedRecord[] = [];
-    if (trial.mlflowRunId && trial.status !== 'running') {
-      const artifact = await this.mlflow.downloadArtifactText(trial.mlflowRunId, 'trial.json').catch(() => null);
-      if (artifact !== null) {
-        try {
-          const doc = JSON.parse(artifact) as { trial?: unknown; seeds?: unknown[] };
-          const parsed = TrialSummary.safeParse(doc.trial);
-          summary = parsed.success ? parsed.data : null;
-          seeds = (doc.seeds ?? []).flatMap((s) => {
-            const p = SeedRecord.safeParse(s);
-            return p.success ? [p.data] : [];
-          });
-        } catch {
-          // A truncated or foreign artifact: the MLflow record alone still answers.
-        }
-      }
-    }
+    const { summary, seeds } = trial.mlflowRunId && trial.status !== 'running' ? await this.trialArtifact(trial.mlflowRunId) : { summary: null, seeds: [] };
     return { records: r, trial, lineage, summary, seeds };
+  }
+
+  /** The full trial and its per-seed results from a trial run's trial.json (empty when missing or unreadable). */
+  async trialArtifact(runId: string): Promise<{ summary: TrialSummary | null; seeds: SeedRecord[] }> {
+    const artifact = await this.mlflow.downloadArtifactText(runId, 'trial.json').catch(() => null);
+    if (artifact === null) return { summary: null, seeds: [] };
+    try {
+      const doc = JSON.parse(artifact) as { trial?: unknown; seeds?: unknown[] };
+      const parsed = TrialSummary.safeParse(doc.trial);
+      const seeds = (Array.isArray(doc.seeds) ? doc.seeds : []).flatMap((s) => {
+        const p = SeedRecord.safeParse(s);
+        return p.success ? [p.data] : [];
+      });
+      return { summary: parsed.success ? parsed.data : null, seeds };
+    } catch {
+      // A truncated or foreign artifact: the MLflow record alone still answers.
+      return { summary: null, seeds: [] };
+    }
   }
 
   /** The campaign's final report (report.json on the parent run), or null before it ends. */

@@ -499,7 +499,10 @@ export class FakeMlflow implements LineageMlflow {
   async health() {
     return this.up;
   }
-  listExperiments = async () => [...this.experiments].map(([name, experimentId]) => ({ name, experimentId }));
+  listExperiments = async () => {
+    this.down();
+    return [...this.experiments].map(([name, experimentId]) => ({ name, experimentId }));
+  };
 }
 
 /** The app over the fakes, with the three test tokens and rate limiting off unless asked. */

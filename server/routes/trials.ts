@@ -1,50 +1,57 @@
 /**
- * Trials and lineage, read from MLflow (the permanent record), so they answer for finished
- * campaigns whose workflow is gone and for runs written straight into MLflow. When MLflow has no
- * record of the campaign yet (or is down), the running workflow answers instead; `source` says
- * which did.
+ * Trials and lineage. Two sources, one shape (TrialRecord / LineageNode), `source` says which:
+ *   - `workflow`: the campaign's workflow while it answers (live, ahead of MLflow, refreshed
+ *     incrementally: see live-trials.ts);
+ *   - `mlflow`: the permanent record, for campaigns whose workflow is gone, runs written straight
+ *     into MLflow, and finished campaigns once their record is in memory (lineage.ts).
+ * A finished campaign read from its workflow warms the MLflow cache in the background, so later
+ * reads come from the record without a slow first search.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { MlflowError } from '../../mlflow-ts-client/index.js';
-import { CampaignIdParam, ErrorBody, Lineage, TrialDetail, TrialIdParam, TrialsPage, TrialsQuery, recordOfSummary, toLineageNode } from '../api-types.js';
-import type { TrialSummary } from '../../workflows/types.js';
-import { runLink, workflowLink } from '../context.js';
-import { ServiceError } from '../errors.js';
+import { CampaignIdParam, ErrorBody, Lineage, TrialDetail, TrialIdParam, TrialsPage, TrialsQuery, toLineageNode, type TrialRecord } from '../api-types.js';
+import { runLink, workflowLink, type AppContext } from '../context.js';
+import { lineagePath, type CampaignRecords } from '../lineage.js';
+import type { LiveCampaign } from '../live-trials.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 
-/** MLflow's answer, or `undefined` when MLflow cannot answer right now (the workflow may). */
-async function fromMlflow<T>(read: () => Promise<T>): Promise<{ value: T } | { down: MlflowError }> {
+type Source = { kind: 'mlflow'; r: CampaignRecords } | { kind: 'workflow'; live: LiveCampaign };
+
+/** Where to read a campaign's trials from (see the module comment). */
+async function resolve(ctx: AppContext, campaignId: string, log: { debug: (o: object, m: string) => void }): Promise<Source> {
+  const cached = ctx.lineage.cached(campaignId);
+  if (cached) return { kind: 'mlflow', r: cached };
+  let workflowError: unknown;
   try {
-    return { value: await read() };
+    const live = await ctx.live.get(campaignId);
+    if (live.status.phase === 'finished') {
+      void ctx.lineage.records(campaignId, live.status.problemId).catch((err: unknown) => log.debug({ err }, 'warming the MLflow lineage cache failed'));
+    }
+    return { kind: 'workflow', live };
   } catch (err) {
-    if (err instanceof MlflowError && (err.retryable || err.status === undefined)) return { down: err };
-    throw err;
+    workflowError = err;
   }
+  // When MLflow is down too, its error (503) explains more than the workflow's "not found".
+  const r = await ctx.lineage.records(campaignId);
+  if (r) return { kind: 'mlflow', r };
+  throw workflowError;
 }
 
-/** The workflow's answer; when it is unknown too, MLflow's outage is the better error to report. */
-async function fromWorkflow<T>(read: () => Promise<T>, mlflowDown: MlflowError | undefined): Promise<T> {
-  try {
-    return await read();
-  } catch (err) {
-    if (mlflowDown && err instanceof ServiceError && err.code === 'NotFound') throw mlflowDown;
-    throw err;
-  }
+function recordsOf(s: Source): { records: TrialRecord[]; byId: Map<string, TrialRecord> } {
+  return s.kind === 'mlflow' ? s.r : s.live;
 }
 
 export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.gaplab;
-  const { service, lineage } = ctx;
 
   app.get(
     '/campaigns/:campaignId/trials',
     {
       schema: {
         tags: ['trials'],
-        summary: "A page of the campaign's trials in index order (from MLflow)",
+        summary: "A page of the campaign's trials in index order",
         params: CampaignParams,
         querystring: TrialsQuery,
         response: { 200: TrialsPage, ...errors },
@@ -53,10 +60,9 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const { campaignId } = req.params;
       const { offset, limit, kind } = req.query;
-      const res = await fromMlflow(() => lineage.trials(campaignId, { offset, limit, kind }));
-      if ('value' in res && res.value) return { campaignId, offset, limit, source: 'mlflow' as const, ...res.value };
-      const page = await fromWorkflow(() => service.trials(campaignId, { offset, limit, ...(kind ? { kind } : {}) }), 'down' in res ? res.down : undefined);
-      return { campaignId, offset, limit, source: 'workflow' as const, total: page.total, trials: page.trials.map((t) => recordOfSummary(t)) };
+      const source = await resolve(ctx, campaignId, req.log);
+      const all = kind ? recordsOf(source).records.filter((t) => t.kind === kind) : recordsOf(source).records;
+      return { campaignId, offset, limit, source: source.kind, total: all.length, trials: all.slice(offset, offset + limit) };
     },
   );
 
@@ -70,32 +76,24 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: TrialDetail, ...errors },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { campaignId, trialId } = req.params;
-      const temporalWorkflow = workflowLink(ctx, campaignId);
-      const res = await fromMlflow(() => lineage.trial(campaignId, trialId));
-      if ('value' in res && res.value) {
-        const { records, trial, lineage: path, summary, seeds } = res.value;
-        return {
-          campaignId,
-          trial,
-          summary,
-          seeds,
-          lineage: path,
-          links: { mlflowRun: trial.mlflowRunId ? runLink(ctx, records.location.experimentId, trial.mlflowRunId) : null, temporalWorkflow },
-        };
-      }
-      const down = 'down' in res ? res.down : undefined;
-      const found = await fromWorkflow(() => service.trial(campaignId, trialId), down);
-      const status = await service.status(campaignId).catch(() => null);
-      const runId = found.trial.mlflowRunId;
+      const source = await resolve(ctx, campaignId, req.log);
+      const { byId } = recordsOf(source);
+      const trial = byId.get(trialId);
+      if (!trial) return reply.code(404).send({ error: 'NotFound', message: `trial ${trialId} not found in campaign ${campaignId}` });
+      const lineage = lineagePath(byId, trialId).map((id) => toLineageNode(byId.get(id)!));
+      const experimentId = source.kind === 'mlflow' ? source.r.location.experimentId : source.live.status.mlflowExperimentId;
+      const runId = trial.mlflowRunId;
+      // Per-seed results live only in the trial.json artifact, for live trials too once recorded.
+      const artifact = runId && trial.status !== 'running' ? await ctx.lineage.trialArtifact(runId) : { summary: null, seeds: [] };
       return {
         campaignId,
-        trial: recordOfSummary(found.trial),
-        summary: found.trial,
-        seeds: [],
-        lineage: found.lineage.map((t: TrialSummary) => toLineageNode(recordOfSummary(t))),
-        links: { mlflowRun: runId && status?.mlflowExperimentId ? runLink(ctx, status.mlflowExperimentId, runId) : null, temporalWorkflow },
+        trial,
+        summary: source.kind === 'workflow' ? (source.live.summaries.get(trialId) ?? artifact.summary) : artifact.summary,
+        seeds: artifact.seeds,
+        lineage,
+        links: { mlflowRun: runId && experimentId ? runLink(ctx, experimentId, runId) : null, temporalWorkflow: workflowLink(ctx, campaignId) },
       };
     },
   );
@@ -105,32 +103,19 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['trials'],
-        summary: "The campaign's whole lineage tree as compact nodes (from MLflow; fast at 10,000 trials)",
+        summary: "The campaign's whole lineage tree as compact nodes in index order (fast at 10,000 trials)",
         params: CampaignParams,
         response: { 200: Lineage, ...errors },
       },
     },
     async (req) => {
       const { campaignId } = req.params;
-      const res = await fromMlflow(() => lineage.records(campaignId));
-      if ('value' in res && res.value) {
-        const r = res.value;
-        return { campaignId, problemId: r.location.problemId, finished: r.finished, source: 'mlflow' as const, total: r.nodes.length, nodes: r.nodes };
+      const s = await resolve(ctx, campaignId, req.log);
+      if (s.kind === 'mlflow') {
+        return { campaignId, problemId: s.r.location.problemId, finished: s.r.finished, source: 'mlflow' as const, total: s.r.nodes.length, nodes: s.r.nodes };
       }
-      const down = 'down' in res ? res.down : undefined;
-      const trials = await fromWorkflow(async () => {
-        const all: TrialSummary[] = [];
-        // The workflow's trials query pages by at most 1000.
-        for (let offset = 0; ; offset += 1000) {
-          const page = await service.trials(campaignId, { offset, limit: 1000 });
-          all.push(...page.trials);
-          if (page.trials.length === 0 || all.length >= page.total) break;
-        }
-        return all;
-      }, down);
-      const status = await service.status(campaignId).catch(() => null);
-      const nodes = trials.map((t) => toLineageNode(recordOfSummary(t))).sort((a, b) => a.index - b.index);
-      return { campaignId, problemId: status?.problemId ?? null, finished: status?.phase === 'finished', source: 'workflow' as const, total: nodes.length, nodes };
+      const { status, nodes } = s.live;
+      return { campaignId, problemId: status.problemId, finished: status.phase === 'finished', source: 'workflow' as const, total: nodes.length, nodes };
     },
   );
 };

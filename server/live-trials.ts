@@ -1,0 +1,102 @@
+/**
+ * Trials of campaigns whose workflow still answers, kept in memory and refreshed incrementally:
+ * a campaign's trial list only grows, so a refresh asks the workflow for the trials after the
+ * last one it has (one small query) instead of reading the whole campaign again.
+ *
+ * Why next to MLflow: MLflow is the permanent record, but a search that returns 10,000 runs with
+ * their tags, params and metrics takes MLflow tens of seconds; the running workflow has the same
+ * trials in memory and is ahead of MLflow (recording is asynchronous). So the API reads live
+ * campaigns here, and finished or vanished ones from MLflow (cached; see lineage.ts).
+ */
+import { recordOfSummary, toLineageNode, type CampaignStatus, type LineageNode, type TrialRecord, type TrialSummary } from './api-types.js';
+import type { ApiService } from './context.js';
+
+export interface LiveCampaign {
+  campaignId: string;
+  status: CampaignStatus;
+  /** In index order. */
+  records: TrialRecord[];
+  /** In index order. */
+  nodes: LineageNode[];
+  /** How many trials the workflow has given so far (its list is in finishing order). */
+  seen: number;
+  summaries: Map<string, TrialSummary>;
+  byId: Map<string, TrialRecord>;
+  fetchedAt: number;
+}
+
+export interface LiveTrialsOptions {
+  service: Pick<ApiService, 'status' | 'trials'>;
+  /** How long a campaign's trials are reused before the workflow is asked for new ones. @default 1000 */
+  ttlMs?: number;
+  /** Campaigns kept in memory. @default 16 */
+  maxCampaigns?: number;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/** The workflow's trials query answers at most this many per call. */
+const PAGE = 1000;
+
+export class LiveTrials {
+  private readonly cache = new Map<string, LiveCampaign>();
+  private readonly inflight = new Map<string, Promise<LiveCampaign>>();
+  private readonly ttlMs: number;
+  private readonly maxCampaigns: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: LiveTrialsOptions) {
+    this.ttlMs = opts.ttlMs ?? 1000;
+    this.maxCampaigns = opts.maxCampaigns ?? 16;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * The campaign's trials as the workflow has them.
+   * @throws ServiceError NotFound when the workflow is unknown; Temporal errors as they come
+   */
+  async get(campaignId: string): Promise<LiveCampaign> {
+    const cached = this.cache.get(campaignId);
+    // A finished campaign adds nothing any more.
+    if (cached && (cached.status.phase === 'finished' || this.now() - cached.fetchedAt < this.ttlMs)) return cached;
+    const running = this.inflight.get(campaignId);
+    if (running) return running;
+    const p = this.refresh(campaignId, cached).finally(() => this.inflight.delete(campaignId));
+    this.inflight.set(campaignId, p);
+    return p;
+  }
+
+  private async refresh(campaignId: string, prior: LiveCampaign | undefined): Promise<LiveCampaign> {
+    const status = await this.opts.service.status(campaignId);
+    const entry: LiveCampaign = prior
+      ? { ...prior, status }
+      : { campaignId, status, records: [], nodes: [], seen: 0, summaries: new Map(), byId: new Map(), fetchedAt: 0 };
+    const added: TrialRecord[] = [];
+    for (;;) {
+      const page = await this.opts.service.trials(campaignId, { offset: entry.seen, limit: PAGE });
+      if (page.total < entry.seen) {
+        // Never expected (trials only grow); start over rather than serve a wrong list.
+        this.cache.delete(campaignId);
+        return this.refresh(campaignId, undefined);
+      }
+      for (const t of page.trials) {
+        const r = recordOfSummary(t);
+        added.push(r);
+        entry.byId.set(r.id, r);
+        entry.summaries.set(t.id, t);
+      }
+      entry.seen += page.trials.length;
+      if (page.trials.length === 0 || entry.seen >= page.total) break;
+    }
+    if (added.length > 0) {
+      // Trials finish out of order when several run at once; readers want index order.
+      entry.records = [...entry.records, ...added].sort((a, b) => a.index - b.index || a.id.localeCompare(b.id));
+      entry.nodes = entry.records.map(toLineageNode);
+    }
+    entry.fetchedAt = this.now();
+    this.cache.delete(campaignId);
+    this.cache.set(campaignId, entry);
+    while (this.cache.size > Math.max(1, this.maxCampaigns)) this.cache.delete(this.cache.keys().next().value!);
+    return entry;
+  }
+}

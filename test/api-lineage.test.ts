@@ -1,0 +1,146 @@
+/**
+ * Lineage at scale: a campaign's runs written straight into MLflow (as recording.ts writes them,
+ * no workflow at all), then read through the HTTP API. GAPLAB_LINEAGE_TRIALS sets the size
+ * (default 1000; the 10,000-trial measurement is `GAPLAB_LINEAGE_TRIALS=10000`).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { experimentName, TAG } from '../activities/recording.js';
+import { MlflowClient } from '../mlflow-ts-client/index.js';
+import { Lineage, TrialsPage } from '../server/api-types.js';
+import { TokenTable } from '../server/auth.js';
+import { startServer, type RunningServer } from '../server/server.js';
+import { FakeService } from '../server/test-support.js';
+import { inject } from 'vitest';
+
+const N = Number(process.env.GAPLAB_LINEAGE_TRIALS ?? 1000);
+const TOKEN = 'lineage-viewer-token-0123';
+
+let server: RunningServer;
+let mlflow: MlflowClient;
+// A fixed id per size: a campaign seeded once is reused by later runs against the same MLflow.
+const problemId = `lineage-bench-${N}`;
+const campaignId = `${problemId}-random`;
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+/** Seeds the campaign unless a complete one is there already; returns the seconds it took (0 when reused). */
+async function seed(): Promise<number> {
+  const t0 = performance.now();
+  const experimentId = await mlflow.getOrCreateExperiment(experimentName(problemId));
+  const existing = await mlflow.searchRuns({ experimentIds: [experimentId], filter: `tags.\`${TAG.kind}\` = 'campaign'` });
+  if (existing.runs.some((r) => r.info.status === 'FINISHED')) return 0;
+  // An interrupted seeding leaves an unfinished campaign: start over.
+  for (const r of await mlflow.searchAllRuns({ experimentIds: [experimentId] })) await mlflow.deleteRun(r.info.runId);
+  const start = Date.now() - 3600_000;
+  const parent = await mlflow.createRun({
+    experimentId,
+    runName: campaignId,
+    startTime: start,
+    tags: { [TAG.kind]: 'campaign', [TAG.campaignId]: campaignId, [TAG.problemId]: problemId, [TAG.strategy]: 'random', [TAG.criteriaVersion]: '1' },
+  });
+  const ids = Array.from({ length: N + 1 }, (_, i) => i);
+  await pool(ids, 8, async (i) => {
+    const id = i === 0 ? 'baseline' : `t${String(i).padStart(4, '0')}`;
+    // A random tree: each trial builds on an earlier one.
+    const parentTrial = i === 0 ? '' : i < 4 ? 'baseline' : `t${String(1 + ((i * 7919) % (i - 1))).padStart(4, '0')}`;
+    const pgr = i === 0 ? 0 : ((i * 37) % 100) / 100;
+    const run = await mlflow.createRun({
+      experimentId,
+      parentRunId: parent.info.runId,
+      runName: `${id} idea ${i}`,
+      startTime: start + i * 100,
+      tags: {
+        [TAG.kind]: 'trial',
+        [TAG.trialKey]: `${campaignId}/${id}`,
+        [TAG.campaignId]: campaignId,
+        [TAG.problemId]: problemId,
+        [TAG.trialId]: id,
+        [TAG.trialKind]: i === 0 ? 'reference' : 'search',
+        [TAG.parentTrialId]: parentTrial,
+        [TAG.title]: i === 0 ? 'Baseline' : `Idea number ${i}: change the learning rate and the width`,
+        [TAG.rationale]: 'A rationale of typical length that explains why this change might help the objective.',
+        [TAG.author]: i === 0 ? 'gaplab' : 'random',
+        [TAG.authorKind]: i === 0 ? 'system' : 'strategy',
+        [TAG.status]: 'succeeded',
+        [TAG.flags]: i % 50 === 0 ? 'high_variance' : '',
+        [TAG.hiddenMetrics]: 'heldout_score',
+      },
+    });
+    await mlflow.logBatch(run.info.runId, {
+      metrics: [
+        { key: 'score', value: pgr * 10 },
+        { key: 'heldout_score', value: pgr * 10 - 0.1 },
+        { key: 'pgr', value: pgr },
+        { key: 'pgr_ci_low', value: pgr - 0.05 },
+        { key: 'pgr_ci_high', value: pgr + 0.05 },
+        { key: 'compute_seconds', value: 1 },
+        ...[0, 1, 2, 3, 4].map((s) => ({ key: 'seed/score', value: pgr * 10 + s / 100, step: s })),
+      ],
+      params: { x: (i % 10) / 10, y: -(i % 7), lr: 10 ** -(i % 5), gaplab_seeds: '1,2,3,4,5' },
+    });
+    // The trial's end is left out to halve the requests: the reader takes its status from gaplab.status.
+  });
+  await mlflow.updateRun(parent.info.runId, { status: 'FINISHED' });
+  return performance.now() - t0;
+}
+
+beforeAll(async () => {
+  mlflow = new MlflowClient({ trackingUri: inject('mlflowUri') });
+  const seedMs = await seed();
+  console.log(seedMs ? `[lineage] seeded ${N} trial runs into MLflow in ${(seedMs / 1000).toFixed(1)} s` : `[lineage] reusing the ${N}-trial campaign in MLflow`);
+  // No workflow exists for this campaign: a fake service answers (404) for Temporal.
+  server = await startServer({
+    service: new FakeService(),
+    mlflow,
+    tokens: new TokenTable([{ token: TOKEN, name: 'Vic Viewer', role: 'viewer' }]),
+    config: { port: 0, mlflowUri: inject('mlflowUri') },
+    env: {},
+    logger: false,
+    print: () => {},
+  });
+}, 1_800_000);
+afterAll(async () => {
+  await server?.close();
+});
+
+async function timed(path: string): Promise<{ ms: number; body: unknown; bytes: number }> {
+  const t0 = performance.now();
+  const res = await fetch(`${server.url}/api${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const text = await res.text();
+  const ms = performance.now() - t0;
+  expect(res.status, text.slice(0, 500)).toBe(200);
+  return { ms, body: JSON.parse(text), bytes: text.length };
+}
+
+describe(`lineage of a ${N}-trial campaign seeded straight into MLflow`, () => {
+  it('comes back whole, with the tree intact, and fast once cached', async () => {
+    const cold = await timed(`/campaigns/${campaignId}/lineage`);
+    const lineage = Lineage.parse(cold.body);
+    expect(lineage).toMatchObject({ source: 'mlflow', finished: true, total: N + 1, problemId });
+    const ids = new Set(lineage.nodes.map((n) => n.id));
+    for (const n of lineage.nodes) if (n.parentId) expect(ids.has(n.parentId)).toBe(true);
+    expect(lineage.nodes.map((n) => n.index)).toEqual(lineage.nodes.map((_, i) => i));
+
+    const warm: number[] = [];
+    for (let i = 0; i < 5; i++) warm.push((await timed(`/campaigns/${campaignId}/lineage`)).ms);
+    const page = await timed(`/campaigns/${campaignId}/trials?offset=${N + 1 - 100}&limit=100`);
+    expect(TrialsPage.parse(page.body).trials.at(-1)?.id).toBe(`t${String(N).padStart(4, '0')}`);
+    const detail = await timed(`/campaigns/${campaignId}/trials/t${String(N).padStart(4, '0')}`);
+    const compare = await timed(`/problems/${problemId}/compare`);
+    const median = [...warm].sort((a, b) => a - b)[2]!;
+    console.log(
+      `[lineage] ${N} trials: cold ${cold.ms.toFixed(0)} ms (${(cold.bytes / 1e6).toFixed(2)} MB), warm median ${median.toFixed(1)} ms, ` +
+        `trials page ${page.ms.toFixed(1)} ms, trial detail ${detail.ms.toFixed(1)} ms, compare ${compare.ms.toFixed(1)} ms`,
+    );
+    // Cached: answering must not depend on MLflow's search speed.
+    expect(median).toBeLessThan(1000);
+  }, 600_000);
+});
