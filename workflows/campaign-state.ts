@@ -45,6 +45,14 @@ export interface TrialRequest {
 }
 
 const NOTEBOOK_LIMIT = 500;
+/**
+ * Trials kept in workflow memory. Past this, the state keeps the references, the verification
+ * runs, the most recent search trials and the leaders with their ancestors; MLflow keeps every
+ * trial. This bounds the continue-as-new payload and what each strategy call carries.
+ */
+const KEEP_TRIALS = 1200;
+const KEEP_RECENT = 600;
+const KEEP_TOP = 100;
 const AUDIT_LIMIT = 2000;
 const DROPPED_LIMIT = 500;
 /** Consecutive strategy calls that yield nothing runnable before the campaign gives up. */
@@ -52,6 +60,11 @@ const EMPTY_ROUNDS_LIMIT = 3;
 const SEED_SPACE = 2 ** 31 - 1;
 
 const pad = (n: number) => String(n).padStart(4, '0');
+
+/** A configuration as a stable string: keys sorted. */
+function fingerprint(config: Config): string {
+  return JSON.stringify(Object.keys(config).sort().map((k) => [k, config[k]]));
+}
 
 export class CampaignState {
   readonly input: CampaignInput;
@@ -73,6 +86,9 @@ export class CampaignState {
   dropped: CarriedState['dropped'];
   emptyProposalRounds: number;
   decisions: Record<string, 'approve' | 'reject'>;
+  counts: CarriedState['counts'];
+  pgrSeries: CarriedState['pgrSeries'];
+  private archivedConfigs: Set<string>;
   lastCallDollars: number;
   mlflowParentRunId: string | undefined;
   mlflowExperimentId: string | undefined;
@@ -113,6 +129,9 @@ export class CampaignState {
     this.dropped = c?.dropped ?? [];
     this.emptyProposalRounds = c?.emptyProposalRounds ?? 0;
     this.decisions = c?.decisions ?? {};
+    this.counts = c?.counts ?? { total: 0, succeeded: 0, failed: 0, cancelled: 0, flagged: 0 };
+    this.pgrSeries = c?.pgrSeries ?? [];
+    this.archivedConfigs = new Set(c?.archivedConfigs ?? []);
     this.lastCallDollars = c?.lastCallDollars ?? 0;
     this.mlflowParentRunId = c?.mlflowParentRunId;
     this.mlflowExperimentId = c?.mlflowExperimentId;
@@ -121,7 +140,7 @@ export class CampaignState {
     this.stopDetail = c?.stopDetail;
     this.verification = c?.verification ?? [];
     for (const t of this.trials) this.trialIndex.set(t.id, t);
-    this.hypothesisCounter = this.trials.length + this.queue.length + this.pending.length + this.dropped.length;
+    this.hypothesisCounter = c?.hypothesisCounter ?? 0;
   }
 
   private get criteria() {
@@ -151,6 +170,10 @@ export class CampaignState {
       dropped: this.dropped,
       emptyProposalRounds: this.emptyProposalRounds,
       decisions: this.decisions,
+      hypothesisCounter: this.hypothesisCounter,
+      counts: this.counts,
+      pgrSeries: this.pgrSeries,
+      archivedConfigs: [...this.archivedConfigs],
       lastCallDollars: this.lastCallDollars,
       verification: this.verification,
       ...(this.mlflowParentRunId ? { mlflowParentRunId: this.mlflowParentRunId } : {}),
@@ -375,12 +398,45 @@ export class CampaignState {
     if (req.kind === 'search') {
       this.running--;
       this.ledger = { ...this.ledger, trialsFinished: this.ledger.trialsFinished + 1 };
+      this.counts = {
+        total: this.counts.total + 1,
+        succeeded: this.counts.succeeded + (trial.status === 'succeeded' ? 1 : 0),
+        failed: this.counts.failed + (trial.status === 'failed' ? 1 : 0),
+        cancelled: this.counts.cancelled + (trial.status === 'cancelled' ? 1 : 0),
+        flagged: this.counts.flagged + (trial.flags.length > 0 ? 1 : 0),
+      };
+      const eligible = trial.status === 'succeeded' && trial.feasible && trial.pgr !== null;
+      this.pgrSeries.push([trial.index, trial.pgr?.mean ?? null, eligible ? trial.pgr!.ciLow : null]);
+      if (this.trials.length > KEEP_TRIALS) this.compact();
       if (trial.status === 'failed') {
         this.addNote({ kind: 'error', author: 'gaplab', text: `${trial.id} "${trial.title}" failed: ${trial.failureReason ?? 'unknown'}`.slice(0, 5000), trialId: trial.id });
       }
     }
     this.bump();
     return trial;
+  }
+
+  /** Keeps references, verification runs, recent trials and the leaders with their ancestors. */
+  private compact(): void {
+    const search = this.trials.filter((t) => t.kind === 'search');
+    const keep = new Set<string>();
+    for (const t of this.trials) if (t.kind !== 'search') keep.add(t.id);
+    for (const t of search.slice(-KEEP_RECENT)) keep.add(t.id);
+    for (const t of rankTrials(search).slice(0, KEEP_TOP)) {
+      for (let cur: TrialSummary | undefined = t; cur && !keep.has(`lineage:${cur.id}`); cur = cur.parentTrialId ? this.trialIndex.get(cur.parentTrialId) : undefined) {
+        keep.add(cur.id);
+        keep.add(`lineage:${cur.id}`);
+      }
+    }
+    const kept: TrialSummary[] = [];
+    for (const t of this.trials) {
+      if (keep.has(t.id)) kept.push(t);
+      else {
+        this.archivedConfigs.add(fingerprint(t.params));
+        this.trialIndex.delete(t.id);
+      }
+    }
+    this.trials = kept;
   }
 
   setRunId(trialId: string, runId: string): void {
@@ -481,7 +537,7 @@ export class CampaignState {
       parentParams = parent.params;
     }
     const params = applyChanges(this.space, parentParams, p.changes, { baseline: this.input.problem.baseline });
-    const dup = findDuplicate(this.space, params, this.triedConfigs());
+    const dup = findDuplicate(this.space, params, this.triedConfigs()) ?? (this.archivedConfigs.has(fingerprint(params)) ? true : null);
     if (dup) throw new Error(`changes: duplicate of a configuration already tried or queued`);
     return {
       ...p,
@@ -805,6 +861,8 @@ export class CampaignState {
     const f = this.trialIndex.get(trialId)?.flags.find((x) => x.kind === flag);
     if (!f) return;
     f.cleared = { actor, reason, at: new Date().toISOString() };
+    const t = this.trialIndex.get(trialId);
+    if (t?.kind === 'search' && t.flags.every((x) => x.cleared)) this.counts = { ...this.counts, flagged: this.counts.flagged - 1 };
     this.audit(actor, 'clear flag', `${trialId} ${flag}: ${reason}`);
   }
 
@@ -821,12 +879,11 @@ export class CampaignState {
   }
 
   buildReport(finishedAt: string): CampaignReport {
-    const search = this.trials.filter((t) => t.kind === 'search');
     const best = this.bestSearch();
     let bestLow: number | null = null;
-    const pgrOverTrials = search.map((t) => {
-      if (t.status === 'succeeded' && t.feasible && t.pgr && (bestLow === null || t.pgr.ciLow > bestLow)) bestLow = t.pgr.ciLow;
-      return { index: t.index, pgr: t.pgr?.mean ?? null, bestCiLow: bestLow };
+    const pgrOverTrials = [...this.pgrSeries].sort((a, b) => a[0] - b[0]).map(([index, mean, ciLow]) => {
+      if (ciLow !== null && (bestLow === null || ciLow > bestLow)) bestLow = ciLow;
+      return { index, pgr: mean, bestCiLow: bestLow };
     });
     const verifiedValues = this.verification
       .map((v) => Object.values(v.hiddenPgr).find((e) => e !== null)?.mean ?? v.freshPgr?.mean)
@@ -844,13 +901,7 @@ export class CampaignState {
       baselineScore: this.references.baseline?.score.mean ?? null,
       optimumScore: this.references.optimum?.score.mean ?? null,
       targetPgr: this.criteria.targetPgr,
-      trials: {
-        total: search.length,
-        succeeded: search.filter((t) => t.status === 'succeeded').length,
-        failed: search.filter((t) => t.status === 'failed').length,
-        cancelled: search.filter((t) => t.status === 'cancelled').length,
-        flagged: search.filter((t) => t.flags.some((f) => !f.cleared)).length,
-      },
+      trials: this.counts,
       best: best
         ? {
             id: best.id,

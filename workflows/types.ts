@@ -82,6 +82,14 @@ export interface TrialSummary {
   finishedAt: string;
 }
 
+export interface TrialCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  flagged: number;
+}
+
 export interface PendingApproval {
   hypothesis: Hypothesis;
   submittedAt: string;
@@ -128,6 +136,13 @@ export interface CarriedState {
   emptyProposalRounds: number;
   /** Hypothesis id to the PI decision taken on it. */
   decisions: Record<string, 'approve' | 'reject'>;
+  hypothesisCounter: number;
+  /** Search-trial outcomes, counted as they finish (trials themselves are compacted). */
+  counts: TrialCounts;
+  /** [index, PGR mean, PGR lower bound] per finished search trial; nulls when not eligible for best. */
+  pgrSeries: [number, number | null, number | null][];
+  /** Fingerprints of the configurations of trials compacted out of memory (duplicate checks). */
+  archivedConfigs: string[];
   lastCallDollars: number;
   mlflowParentRunId?: string;
   mlflowExperimentId?: string;

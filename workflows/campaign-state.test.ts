@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { EvaluationCriteria, ProblemSpec } from '../domain/schemas.js';
+import { StrategyConfig } from '../domain/strategy.js';
+import { CampaignState } from './campaign-state.js';
+import type { CampaignInput } from './types.js';
+
+const spec = ProblemSpec.parse({
+  id: 'quad',
+  title: 'Quadratic',
+  question: 'Where is the top?',
+  experiment: 'quadratic',
+  space: [
+    { name: 'x', kind: 'float', low: -5, high: 5 },
+    { name: 'y', kind: 'float', low: -5, high: 5 },
+  ],
+  baseline: { x: -4, y: 3 },
+});
+const criteria = EvaluationCriteria.parse({
+  metric: 'score',
+  direction: 'maximize',
+  baseline: { kind: 'value', value: -40 },
+  optimum: { kind: 'value', value: 10 },
+  seedsPerTrial: 2,
+  hiddenMetrics: ['heldout'],
+  budgets: { maxTrials: 100_000, concurrency: 8 },
+});
+
+function input(): CampaignInput {
+  return {
+    campaignId: 'c1',
+    problem: spec,
+    criteria: { version: 1, criteria, actor: { name: 'pi', role: 'pi' }, reason: '', createdAt: '2026-01-01T00:00:00Z' },
+    strategy: StrategyConfig.parse({ name: 'random' }),
+    experiment: { name: 'quadratic', description: '', metrics: [{ name: 'score', description: '' }, { name: 'heldout', description: '' }], taskQueue: 'q', timeoutSeconds: 10 },
+    seed: 1,
+    startedBy: { name: 'r', role: 'researcher' },
+  };
+}
+
+const score = (x: number, y: number) => 10 - (x - 1) ** 2 - (y + 2) ** 2;
+
+/** Runs `n` trials through the state: propose one config, start it, finish it with two seeds. */
+function runTrials(state: CampaignState, n: number, configFor: (i: number) => { x: number; y: number; parent?: string | null }) {
+  for (let i = 0; i < n; i++) {
+    const c = configFor(i);
+    state.acceptProposals(
+      { proposals: [{ title: `t${i}`, rationale: '', parentTrialId: c.parent ?? null, changes: { x: c.x, y: c.y }, expectedEffect: '' }], dropped: [], notes: [], dollars: 0, authors: ['random'] },
+      0,
+    );
+    const req = state.nextTrialRequest();
+    if (!req) continue;
+    const s = score(Number(req.hypothesis.params.x), Number(req.hypothesis.params.y));
+    state.finishTrial(
+      req,
+      req.seeds.map((seed, k) => ({ seed, status: 'succeeded', metrics: { score: s + k * 0.01, heldout: s - 0.1 }, durationSeconds: 0.01 })),
+      '2026-01-01T00:00:00Z',
+      '2026-01-01T00:00:01Z',
+    );
+  }
+}
+
+describe('CampaignState at scale', () => {
+  it('keeps memory and the continue-as-new payload bounded while counts, series, leaders and lineage stay whole', () => {
+    const state = new CampaignState(input(), 0);
+    state.phase = 'running';
+    state.references.baseline = { score: { mean: -40 }, metrics: {} };
+    state.references.optimum = { score: { mean: 10 }, metrics: {} };
+    // A chain of improving children of one early trial, then many random-ish trials.
+    runTrials(state, 3000, (i) => ({ x: -5 + ((i * 0.6180339887) % 1) * 10, y: -5 + ((i * 0.41421356237) % 1) * 10 }));
+    expect(state.counts.total).toBe(3000);
+    expect(state.pgrSeries).toHaveLength(3000);
+    expect(state.trials.length).toBeLessThanOrEqual(1201 + 1);
+    const carried = JSON.stringify(state.carry());
+    expect(carried.length).toBeLessThan(1_500_000);
+
+    const best = state.leaderboard(1)[0]!;
+    const report = state.buildReport('2026-01-01T01:00:00Z');
+    expect(report.trials.total).toBe(3000);
+    expect(report.pgrOverTrials).toHaveLength(3000);
+    expect(report.best!.id).toBe(best.id);
+    expect(report.best!.lineage.at(-1)!.id).toBe(best.id);
+
+    // A configuration compacted out of memory is still recognised as a duplicate.
+    const first = { x: -5, y: -5 + ((0 * 0.41421356237) % 1) * 10 };
+    const before = state.dropped.length;
+    state.acceptProposals({ proposals: [{ title: 'again', rationale: '', parentTrialId: null, changes: first, expectedEffect: '' }], dropped: [], notes: [], dollars: 0, authors: ['random'] }, 0);
+    expect(state.dropped.length).toBe(before + 1);
+    expect(state.dropped.at(-1)!.reason).toMatch(/duplicate/);
+
+    // What a strategy sees stays bounded and never carries the hidden metric.
+    const view = state.strategyView(4);
+    expect(view.history.length).toBeLessThanOrEqual(1202);
+    expect(JSON.stringify(view)).not.toContain('heldout');
+  });
+
+  it('survives continue-as-new: a state rebuilt from carry() answers the same', () => {
+    const state = new CampaignState(input(), 0);
+    state.phase = 'running';
+    state.references.baseline = { score: { mean: -40 }, metrics: {} };
+    state.references.optimum = { score: { mean: 10 }, metrics: {} };
+    runTrials(state, 50, (i) => ({ x: -4 + i * 0.1, y: 3 - i * 0.1 }));
+    const next = new CampaignState({ ...input(), carried: JSON.parse(JSON.stringify(state.carry())) }, 1000);
+    expect(next.runs).toBe(1);
+    expect(next.counts).toEqual(state.counts);
+    expect(next.leaderboard(3).map((t) => t.id)).toEqual(state.leaderboard(3).map((t) => t.id));
+    runTrials(next, 1, () => ({ x: 0.55, y: -1.55 }));
+    // Hypothesis and trial ids keep counting up across runs.
+    const ids = next.trials.map((t) => t.hypothesisId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(next.trials.at(-1)!.id).toBe('t0050');
+  });
+});
