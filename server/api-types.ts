@@ -22,7 +22,7 @@ import {
   TrialKind,
 } from '../domain/schemas.js';
 import { Note, StrategyConfig, StrategyName } from '../domain/strategy.js';
-import { ACTIONS, ROLES } from './permissions.js';
+import { ACTIONS, ROLES, type Action } from './permissions.js';
 
 /** A number that may be missing: MLflow and JSON turn NaN and Infinity into null. */
 const MaybeNumber = z.number().nullable();
@@ -64,7 +64,7 @@ export const Me = z.object({
   name: z.string(),
   role: z.enum(ROLES),
   /** Actions this person may take (see server/permissions.ts). */
-  can: z.array(z.enum(ACTIONS as [string, ...string[]])),
+  can: z.array(z.enum(ACTIONS as [Action, ...Action[]])),
   auth: AuthMode,
 });
 export type Me = z.infer<typeof Me>;
@@ -83,7 +83,13 @@ export type ApiConfig = z.infer<typeof ApiConfig>;
 export const ExperimentSummary = z.object({
   name: z.string(),
   description: z.string(),
-  metrics: z.array(z.object({ name: z.string(), description: z.string(), direction: z.enum(['maximize', 'minimize']).optional() })),
+  metrics: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string(),
+      direction: z.enum(['maximize', 'minimize']).optional(),
+    }),
+  ),
 });
 export type ExperimentSummary = z.infer<typeof ExperimentSummary>;
 
@@ -93,7 +99,12 @@ export const Ok = z.object({ ok: z.literal(true) });
 // Problems
 // ---------------------------------------------------------------------------------------------
 
-export const AuditEntry = z.object({ at: z.string(), actor: Actor, action: z.string(), detail: z.string().optional() });
+export const AuditEntry = z.object({
+  at: z.string(),
+  actor: Actor,
+  action: z.string(),
+  detail: z.string().optional(),
+});
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
 export const ExperimentInfo = z.object({
@@ -127,7 +138,8 @@ export type ProblemState = z.infer<typeof ProblemState>;
 
 export { CriteriaVersion };
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Body of `POST /problems/:id/criteria`: `{ criteria, reason? }`, or the criteria document on its
@@ -142,20 +154,36 @@ export const SetCriteriaBody = z.preprocess(
 // Campaigns
 // ---------------------------------------------------------------------------------------------
 
-export const CampaignIdParam = z.string().min(1).max(256).regex(/^[^\s/]+$/, 'no spaces or slashes');
-export const TrialIdParam = z.string().min(1).max(200).regex(/^[^\s/]+$/, 'no spaces or slashes');
+export const CampaignIdParam = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\s/]+$/, 'no spaces or slashes');
+export const TrialIdParam = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^\s/]+$/, 'no spaces or slashes');
 
 export const StartCampaignBody = z
   .object({
     problemId: Slug,
     criteriaVersion: z.number().int().min(1).optional(),
     strategy: StrategyConfig,
-    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
     label: z.string().min(1).max(200).optional(),
   })
   .strict();
 
-export const CampaignsQuery = z.object({ problemId: Slug.optional(), strategy: StrategyName.optional() });
+export const CampaignsQuery = z.object({
+  problemId: Slug.optional(),
+  strategy: StrategyName.optional(),
+});
 
 export const CampaignListItem = z.object({
   campaignId: z.string(),
@@ -170,7 +198,14 @@ export const CampaignListItem = z.object({
 });
 export type CampaignListItem = z.infer<typeof CampaignListItem>;
 
-export const CampaignPhase = z.enum(['starting', 'measuring', 'running', 'paused', 'verifying', 'finished']);
+export const CampaignPhase = z.enum([
+  'starting',
+  'measuring',
+  'running',
+  'paused',
+  'verifying',
+  'finished',
+]);
 
 export const CampaignStatus = z.object({
   campaignId: z.string(),
@@ -227,18 +262,35 @@ export const TrialSummary = z.object({
 });
 export type TrialSummary = z.infer<typeof TrialSummary>;
 
-export const PendingApproval = z.object({ hypothesis: Hypothesis, submittedAt: z.string(), deadlineMs: z.number() });
+export const PendingApproval = z.object({
+  hypothesis: Hypothesis,
+  submittedAt: z.string(),
+  deadlineMs: z.number(),
+});
 export type PendingApproval = z.infer<typeof PendingApproval>;
 
-export const StopBody = z.object({ reason: z.string().max(2000).optional(), cancelRunning: z.boolean().optional() }).strict();
+export const StopBody = z
+  .object({ reason: z.string().max(2000).optional(), cancelRunning: z.boolean().optional() })
+  .strict();
 export const ReasonBody = z.object({ reason: z.string().max(2000).optional() }).strict();
 /** Budgets to change; absent ones stay as they are (so no defaults here, unlike Budgets). */
-export const BudgetsPatch = z.object({ ...Budgets.shape, concurrency: Budgets.shape.concurrency.unwrap() }).partial().strict();
-export const BudgetsBody = z.object({ budgets: BudgetsPatch, reason: z.string().max(2000).optional() }).strict();
-export const DecideBody = z.object({ decision: z.enum(['approve', 'reject']), reason: z.string().max(2000).optional() }).strict();
+export const BudgetsPatch = z
+  .object({ ...Budgets.shape, concurrency: Budgets.shape.concurrency.unwrap() })
+  .partial()
+  .strict();
+export const BudgetsBody = z
+  .object({ budgets: BudgetsPatch, reason: z.string().max(2000).optional() })
+  .strict();
+export const DecideBody = z
+  .object({ decision: z.enum(['approve', 'reject']), reason: z.string().max(2000).optional() })
+  .strict();
 export const InjectBody = HypothesisProposal.strict();
-export const NoteBody = z.object({ text: z.string().trim().min(1).max(5000), trialId: TrialIdParam.optional() }).strict();
-export const ClearFlagBody = z.object({ reason: z.string().trim().min(1, 'say why the flag is cleared').max(2000) }).strict();
+export const NoteBody = z
+  .object({ text: z.string().trim().min(1).max(5000), trialId: TrialIdParam.optional() })
+  .strict();
+export const ClearFlagBody = z
+  .object({ reason: z.string().trim().min(1, 'say why the flag is cleared').max(2000) })
+  .strict();
 export { FlagKind };
 
 export const InjectResult = z.object({ hypothesisId: z.string() });
@@ -269,7 +321,13 @@ export const CampaignReport = z.object({
   baselineScore: MaybeNumber,
   optimumScore: MaybeNumber,
   targetPgr: z.number(),
-  trials: z.object({ total: z.number(), succeeded: z.number(), failed: z.number(), cancelled: z.number(), flagged: z.number() }),
+  trials: z.object({
+    total: z.number(),
+    succeeded: z.number(),
+    failed: z.number(),
+    cancelled: z.number(),
+    flagged: z.number(),
+  }),
   best: z
     .object({
       id: z.string(),
@@ -422,7 +480,9 @@ export const CompareCampaign = z.object({
   startedAt: z.string().nullable(),
   trials: z.number().int(),
   /** Best search trial by PGR lower bound. */
-  best: z.object({ trialId: z.string(), mean: z.number(), ciLow: MaybeNumber, ciHigh: MaybeNumber }).nullable(),
+  best: z
+    .object({ trialId: z.string(), mean: z.number(), ciLow: MaybeNumber, ciHigh: MaybeNumber })
+    .nullable(),
   /** Best search trial by PGR mean. */
   bestMean: z.object({ trialId: z.string(), mean: z.number() }).nullable(),
   series: z.array(ComparePoint),
@@ -470,10 +530,14 @@ export function toLineageNode(t: TrialRecord): LineageNode {
 }
 
 /** Metric values must be numbers or null in JSON: NaN and Infinity become null. */
-const finiteOrNull = (v: number | null | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const finiteOrNull = (v: number | null | undefined): number | null =>
+  typeof v === 'number' && Number.isFinite(v) ? v : null;
 
 /** The record of a trial the workflow still holds in memory (before or without MLflow). */
-export function recordOfSummary(t: z.input<typeof TrialSummary>, hiddenMetrics: readonly string[] = []): TrialRecord {
+export function recordOfSummary(
+  t: z.input<typeof TrialSummary>,
+  hiddenMetrics: readonly string[] = [],
+): TrialRecord {
   return {
     id: t.id,
     index: t.index,
@@ -486,7 +550,9 @@ export function recordOfSummary(t: z.input<typeof TrialSummary>, hiddenMetrics: 
     status: t.status,
     params: Object.fromEntries(Object.entries(t.params).map(([k, v]) => [k, String(v)])),
     metrics: Object.fromEntries(Object.entries(t.metrics).map(([k, v]) => [k, finiteOrNull(v)])),
-    pgr: t.pgr ? { mean: t.pgr.mean, ciLow: finiteOrNull(t.pgr.ciLow), ciHigh: finiteOrNull(t.pgr.ciHigh) } : null,
+    pgr: t.pgr
+      ? { mean: t.pgr.mean, ciLow: finiteOrNull(t.pgr.ciLow), ciHigh: finiteOrNull(t.pgr.ciHigh) }
+      : null,
     flags: t.flags.map((f) => f.kind),
     computeSeconds: finiteOrNull(t.computeSeconds),
     failureReason: t.failureReason ?? null,

@@ -19,35 +19,55 @@ async function setup(opts: Parameters<typeof buildTestApp>[0] = {}) {
 }
 
 /** A valid request for each action, so that a permitted role gets past auth to the service. */
-const SAMPLES: Record<Action, { params: Record<string, string>; body?: unknown; prepare?: (s: FakeService) => void }> = {
+const SAMPLES: Record<
+  Action,
+  { params: Record<string, string>; body?: unknown; prepare?: (s: FakeService) => void }
+> = {
   submitProblem: { params: {}, body: { ...spec, id: 'fresh' } },
   setCriteria: { params: { problemId: 'quad' }, body: { criteria: criteriaInput, reason: 'v2' } },
   startCampaign: { params: {}, body: { problemId: 'quad', strategy: { name: 'random' } } },
   pause: { params: { campaignId: 'c1' }, body: { reason: 'lunch' } },
-  resume: { params: { campaignId: 'c1' }, prepare: (s) => void (s.campaigns.get('c1')!.status.paused = true) },
+  resume: {
+    params: { campaignId: 'c1' },
+    prepare: (s) => void (s.campaigns.get('c1')!.status.paused = true),
+  },
   stop: { params: { campaignId: 'c1' }, body: { reason: 'enough' } },
   changeBudgets: { params: { campaignId: 'c1' }, body: { budgets: { maxTrials: 20 } } },
   decide: { params: { campaignId: 'c1', hypothesisId: 'h0001' }, body: { decision: 'approve' } },
   inject: { params: { campaignId: 'c1' }, body: { title: 'mine', changes: { x: 1 } } },
   addNote: { params: { campaignId: 'c1' }, body: { text: 'looks good' } },
-  clearFlag: { params: { campaignId: 'c1', trialId: 't0002', flag: 'high_variance' }, body: { reason: 'checked the seeds' } },
+  clearFlag: {
+    params: { campaignId: 'c1', trialId: 't0002', flag: 'high_variance' },
+    body: { reason: 'checked the seeds' },
+  },
 };
 
-const fill = (url: string, params: Record<string, string>) => url.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(params[k] ?? `missing-${k}`));
+const fill = (url: string, params: Record<string, string>) =>
+  url.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(params[k] ?? `missing-${k}`));
 
-function request(route: (typeof MUTATING_ROUTES)[number], headers: Record<string, string>, body?: unknown): InjectOptions {
+function request(
+  route: (typeof MUTATING_ROUTES)[number],
+  headers: Record<string, string>,
+  body?: unknown,
+): InjectOptions {
   const sample = SAMPLES[route.action];
   return {
     method: route.method,
     url: fill(route.url, sample.params),
     headers,
-    ...(body !== undefined ? { payload: body as never } : sample.body !== undefined ? { payload: sample.body as never } : {}),
+    ...(body !== undefined
+      ? { payload: body as never }
+      : sample.body !== undefined
+        ? { payload: sample.body as never }
+        : {}),
   };
 }
 
 describe('role matrix (every mutating route x every role)', () => {
   it('covers every action of the permission table with a route', () => {
-    expect(new Set(MUTATING_ROUTES.map((r) => r.action))).toEqual(new Set(Object.keys(PERMISSIONS)));
+    expect(new Set(MUTATING_ROUTES.map((r) => r.action))).toEqual(
+      new Set(Object.keys(PERMISSIONS)),
+    );
   });
 
   for (const route of MUTATING_ROUTES) {
@@ -57,7 +77,9 @@ describe('role matrix (every mutating route x every role)', () => {
         const none = await app!.inject(request(route, {}));
         expect(none.statusCode).toBe(401);
         expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
-        const bad = await app!.inject(request(route, { authorization: 'Bearer not-a-real-token-at-all' }));
+        const bad = await app!.inject(
+          request(route, { authorization: 'Bearer not-a-real-token-at-all' }),
+        );
         expect(bad.statusCode).toBe(401);
         expect(service.calls).toHaveLength(0);
       });
@@ -119,9 +141,13 @@ describe('reads', () => {
     await setup();
     expect((await app!.inject({ url: '/api/health' })).json()).toMatchObject({ status: 'ok' });
     expect((await app!.inject({ url: '/api/ready' })).statusCode).toBe(200);
-    const doc = (await app!.inject({ url: '/api/openapi.json' })).json() as { openapi: string; paths: Record<string, unknown> };
+    const doc = (await app!.inject({ url: '/api/openapi.json' })).json() as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     expect(doc.openapi).toBe('3.1.0');
-    for (const r of MUTATING_ROUTES) expect(Object.keys(doc.paths)).toContain(r.url.replace(/:(\w+)/g, '{$1}'));
+    for (const r of MUTATING_ROUTES)
+      expect(Object.keys(doc.paths)).toContain(r.url.replace(/:(\w+)/g, '{$1}'));
     expect((await app!.inject({ url: '/api/docs' })).statusCode).toBe(200);
   });
 
@@ -142,7 +168,10 @@ describe('reads', () => {
 
   it('serves the report as markdown on request', async () => {
     await setup();
-    const res = await app!.inject({ url: '/api/campaigns/c2/report?format=markdown', headers: auth('viewer') });
+    const res = await app!.inject({
+      url: '/api/campaigns/c2/report?format=markdown',
+      headers: auth('viewer'),
+    });
     expect(res.headers['content-type']).toMatch(/^text\/markdown/);
     expect(res.body).toMatch(/^# Campaign c2/);
   });
@@ -153,9 +182,16 @@ describe('bad input: 4xx with a field path, never a 500', () => {
 
   it('names the field of a bad budget', async () => {
     await setup();
-    const res = await app!.inject({ method: 'PATCH', url: '/api/campaigns/c1/budgets', headers: auth('pi'), payload: { budgets: { maxTrials: -1 } } });
+    const res = await app!.inject({
+      method: 'PATCH',
+      url: '/api/campaigns/c1/budgets',
+      headers: auth('pi'),
+      payload: { budgets: { maxTrials: -1 } },
+    });
     expect(res.statusCode).toBe(400);
-    expect(issuesOf(res.body)).toContainEqual(expect.objectContaining({ path: 'budgets.maxTrials', in: 'body' }));
+    expect(issuesOf(res.body)).toContainEqual(
+      expect.objectContaining({ path: 'budgets.maxTrials', in: 'body' }),
+    );
   });
 
   it('names the fields of bad criteria (JSON and YAML)', async () => {
@@ -184,7 +220,8 @@ describe('bad input: 4xx with a field path, never a 500', () => {
       method: 'POST',
       url: '/api/problems',
       headers: { ...auth('researcher'), 'content-type': 'application/yaml' },
-      payload: 'id: yamlprob\ntitle: T\nquestion: Q?\nexperiment: quadratic\nspace:\n  - {name: x, kind: float, low: 0, high: 1}\nbaseline: {x: 0.5}\n',
+      payload:
+        'id: yamlprob\ntitle: T\nquestion: Q?\nexperiment: quadratic\nspace:\n  - {name: x, kind: float, low: 0, high: 1}\nbaseline: {x: 0.5}\n',
     });
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json().spec.id).toBe('yamlprob');
@@ -192,28 +229,54 @@ describe('bad input: 4xx with a field path, never a 500', () => {
       method: 'POST',
       url: '/api/problems/yamlprob/criteria',
       headers: { ...auth('pi'), 'content-type': 'application/x-yaml' },
-      payload: 'metric: score\ndirection: maximize\nbaseline: {kind: value, value: 0}\noptimum: {kind: value, value: 1}\nbudgets: {maxTrials: 3}\n',
+      payload:
+        'metric: score\ndirection: maximize\nbaseline: {kind: value, value: 0}\noptimum: {kind: value, value: 1}\nbudgets: {maxTrials: 3}\n',
     });
     expect(crit.statusCode, crit.body).toBe(201);
-    expect(service.calls.at(-1)).toMatchObject({ method: 'setCriteria', actor: { name: 'Pat PI' } });
+    expect(service.calls.at(-1)).toMatchObject({
+      method: 'setCriteria',
+      actor: { name: 'Pat PI' },
+    });
   });
 
   it('rejects malformed YAML and JSON with 400 and unknown media types with 415', async () => {
     await setup();
-    const yaml = await app!.inject({ method: 'POST', url: '/api/problems', headers: { ...auth('pi'), 'content-type': 'application/yaml' }, payload: 'a: [1, 2' });
+    const yaml = await app!.inject({
+      method: 'POST',
+      url: '/api/problems',
+      headers: { ...auth('pi'), 'content-type': 'application/yaml' },
+      payload: 'a: [1, 2',
+    });
     expect(yaml.statusCode).toBe(400);
-    const json = await app!.inject({ method: 'POST', url: '/api/problems', headers: { ...auth('pi'), 'content-type': 'application/json' }, payload: '{"id": ' });
+    const json = await app!.inject({
+      method: 'POST',
+      url: '/api/problems',
+      headers: { ...auth('pi'), 'content-type': 'application/json' },
+      payload: '{"id": ',
+    });
     expect(json.statusCode).toBe(400);
     expect(ErrorBody.parse(json.json()).error).toBe('InvalidInput');
-    const text = await app!.inject({ method: 'POST', url: '/api/problems', headers: { ...auth('pi'), 'content-type': 'text/plain' }, payload: 'hello' });
+    const text = await app!.inject({
+      method: 'POST',
+      url: '/api/problems',
+      headers: { ...auth('pi'), 'content-type': 'text/plain' },
+      payload: 'hello',
+    });
     expect(text.statusCode).toBe(415);
   });
 
   it('maps service InvalidInput messages to field issues', async () => {
     await setup();
-    const res = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/hypotheses', headers: auth('pi'), payload: { title: 't', changes: { x: 1 }, parentTrialId: 'nope' } });
+    const res = await app!.inject({
+      method: 'POST',
+      url: '/api/campaigns/c1/hypotheses',
+      headers: auth('pi'),
+      payload: { title: 't', changes: { x: 1 }, parentTrialId: 'nope' },
+    });
     expect(res.statusCode).toBe(400);
-    expect(issuesOf(res.body)).toEqual([{ path: 'proposal.parentTrialId', message: 'unknown trial nope' }]);
+    expect(issuesOf(res.body)).toEqual([
+      { path: 'proposal.parentTrialId', message: 'unknown trial nope' },
+    ]);
   });
 
   it('every generated body on every mutating route: a 4xx with field paths or a success, never a 5xx', async () => {
@@ -223,12 +286,35 @@ describe('bad input: 4xx with a field path, never a 500', () => {
         fc.asyncProperty(
           fc.oneof(
             fc.jsonValue(),
-            fc.record({ budgets: fc.jsonValue(), criteria: fc.jsonValue(), decision: fc.jsonValue(), text: fc.jsonValue(), reason: fc.jsonValue() }, { requiredKeys: [] }),
-            fc.record({ title: fc.jsonValue(), changes: fc.dictionary(fc.string(), fc.jsonValue()), parentTrialId: fc.jsonValue() }, { requiredKeys: [] }),
+            fc.record(
+              {
+                budgets: fc.jsonValue(),
+                criteria: fc.jsonValue(),
+                decision: fc.jsonValue(),
+                text: fc.jsonValue(),
+                reason: fc.jsonValue(),
+              },
+              { requiredKeys: [] },
+            ),
+            fc.record(
+              {
+                title: fc.jsonValue(),
+                changes: fc.dictionary(fc.string(), fc.jsonValue()),
+                parentTrialId: fc.jsonValue(),
+              },
+              { requiredKeys: [] },
+            ),
           ),
           async (body) => {
-            const res = await app!.inject({ ...request(route, auth('pi')), payload: JSON.stringify(body), headers: { ...auth('pi'), 'content-type': 'application/json' } });
-            expect(res.statusCode, `${route.method} ${route.url} ${JSON.stringify(body)} -> ${res.body}`).toBeLessThan(500);
+            const res = await app!.inject({
+              ...request(route, auth('pi')),
+              payload: JSON.stringify(body),
+              headers: { ...auth('pi'), 'content-type': 'application/json' },
+            });
+            expect(
+              res.statusCode,
+              `${route.method} ${route.url} ${JSON.stringify(body)} -> ${res.body}`,
+            ).toBeLessThan(500);
             if (res.statusCode === 400) {
               const issues = issuesOf(res.body);
               expect(issues.length).toBeGreaterThan(0);
@@ -243,13 +329,31 @@ describe('bad input: 4xx with a field path, never a 500', () => {
 
   it('generated ids in the path: 400 or 404, never a 5xx', async () => {
     await setup();
-    const urls = ['/api/campaigns/:id', '/api/campaigns/:id/trials', '/api/campaigns/:id/lineage', '/api/campaigns/:id/trials/:id', '/api/problems/:id', '/api/problems/:id/compare'];
+    const urls = [
+      '/api/campaigns/:id',
+      '/api/campaigns/:id/trials',
+      '/api/campaigns/:id/lineage',
+      '/api/campaigns/:id/trials/:id',
+      '/api/problems/:id',
+      '/api/problems/:id/compare',
+    ];
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...urls), fc.string({ minLength: 1, maxLength: 300 }), async (pattern, id) => {
-        const res = await app!.inject({ url: pattern.replace(/:id/g, encodeURIComponent(id)), headers: auth('viewer') });
-        expect([400, 404], `${pattern} ${JSON.stringify(id)} -> ${res.statusCode} ${res.body}`).toContain(res.statusCode);
-        if (res.statusCode === 400) expect(issuesOf(res.body)[0]?.in).toBe('params');
-      }),
+      // `.` and `..` are dot segments: the URL then names another route, legitimately.
+      fc.asyncProperty(
+        fc.constantFrom(...urls),
+        fc.string({ minLength: 1, maxLength: 300 }).filter((s) => s !== '.' && s !== '..'),
+        async (pattern, id) => {
+          const res = await app!.inject({
+            url: pattern.replace(/:id/g, encodeURIComponent(id)),
+            headers: auth('viewer'),
+          });
+          expect(
+            [400, 404],
+            `${pattern} ${JSON.stringify(id)} -> ${res.statusCode} ${res.body}`,
+          ).toContain(res.statusCode);
+          if (res.statusCode === 400) expect(issuesOf(res.body)[0]?.in).toBe('params');
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -257,12 +361,20 @@ describe('bad input: 4xx with a field path, never a 500', () => {
   it('generated query strings on paged reads: 2xx or 400 naming the query field', async () => {
     await setup();
     await fc.assert(
-      fc.asyncProperty(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 }), async (offset, limit, kind) => {
-        const q = new URLSearchParams({ offset, limit, kind }).toString();
-        const res = await app!.inject({ url: `/api/campaigns/c1/trials?${q}`, headers: auth('viewer') });
-        expect(res.statusCode === 200 || res.statusCode === 400, res.body).toBe(true);
-        if (res.statusCode === 400) expect(issuesOf(res.body)[0]?.in).toBe('querystring');
-      }),
+      fc.asyncProperty(
+        fc.string({ maxLength: 12 }),
+        fc.string({ maxLength: 12 }),
+        fc.string({ maxLength: 12 }),
+        async (offset, limit, kind) => {
+          const q = new URLSearchParams({ offset, limit, kind }).toString();
+          const res = await app!.inject({
+            url: `/api/campaigns/c1/trials?${q}`,
+            headers: auth('viewer'),
+          });
+          expect(res.statusCode === 200 || res.statusCode === 400, res.body).toBe(true);
+          if (res.statusCode === 400) expect(issuesOf(res.body)[0]?.in).toBe('querystring');
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -274,11 +386,24 @@ describe('not found and conflicts', () => {
     const h = auth('pi');
     expect((await app!.inject({ url: '/api/problems/nope', headers: h })).statusCode).toBe(404);
     expect((await app!.inject({ url: '/api/campaigns/nope', headers: h })).statusCode).toBe(404);
-    expect((await app!.inject({ url: '/api/campaigns/nope/trials', headers: h })).statusCode).toBe(404);
-    expect((await app!.inject({ url: '/api/campaigns/nope/lineage', headers: h })).statusCode).toBe(404);
-    expect((await app!.inject({ url: '/api/campaigns/c1/trials/t9999', headers: h })).statusCode).toBe(404);
-    expect((await app!.inject({ url: '/api/problems/nope/compare', headers: h })).statusCode).toBe(404);
-    const hyp = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/approvals/h9999', headers: h, payload: { decision: 'reject' } });
+    expect((await app!.inject({ url: '/api/campaigns/nope/trials', headers: h })).statusCode).toBe(
+      404,
+    );
+    expect((await app!.inject({ url: '/api/campaigns/nope/lineage', headers: h })).statusCode).toBe(
+      404,
+    );
+    expect(
+      (await app!.inject({ url: '/api/campaigns/c1/trials/t9999', headers: h })).statusCode,
+    ).toBe(404);
+    expect((await app!.inject({ url: '/api/problems/nope/compare', headers: h })).statusCode).toBe(
+      404,
+    );
+    const hyp = await app!.inject({
+      method: 'POST',
+      url: '/api/campaigns/c1/approvals/h9999',
+      headers: h,
+      payload: { decision: 'reject' },
+    });
     expect(hyp.statusCode).toBe(404);
     const route = await app!.inject({ url: '/api/nothing/here', headers: h });
     expect(route.statusCode).toBe(404);
@@ -288,13 +413,38 @@ describe('not found and conflicts', () => {
   it('409 for deciding an already-decided hypothesis, pausing twice, acting on a finished campaign, an unfinished report', async () => {
     await setup();
     const h = auth('pi');
-    const decided = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/approvals/h0000', headers: h, payload: { decision: 'approve' } });
+    const decided = await app!.inject({
+      method: 'POST',
+      url: '/api/campaigns/c1/approvals/h0000',
+      headers: h,
+      payload: { decision: 'approve' },
+    });
     expect(decided.statusCode).toBe(409);
-    expect(decided.json()).toMatchObject({ error: 'Conflict', message: expect.stringMatching(/already decided/) });
-    expect((await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause', headers: h })).statusCode).toBe(200);
-    expect((await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause', headers: h })).statusCode).toBe(409);
-    expect((await app!.inject({ method: 'POST', url: '/api/campaigns/c2/stop', headers: h, payload: {} })).statusCode).toBe(409);
-    expect((await app!.inject({ url: '/api/campaigns/c1/report', headers: h })).statusCode).toBe(409);
+    expect(decided.json()).toMatchObject({
+      error: 'Conflict',
+      message: expect.stringMatching(/already decided/),
+    });
+    expect(
+      (await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause', headers: h }))
+        .statusCode,
+    ).toBe(200);
+    expect(
+      (await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause', headers: h }))
+        .statusCode,
+    ).toBe(409);
+    expect(
+      (
+        await app!.inject({
+          method: 'POST',
+          url: '/api/campaigns/c2/stop',
+          headers: h,
+          payload: {},
+        })
+      ).statusCode,
+    ).toBe(409);
+    expect((await app!.inject({ url: '/api/campaigns/c1/report', headers: h })).statusCode).toBe(
+      409,
+    );
   });
 
   it('hides 5xx details from the client but logs them', async () => {
@@ -311,12 +461,18 @@ describe('not found and conflicts', () => {
       mlflow: new FakeMlflow(),
       tokens: new TokenTable([{ token: TOKENS.pi, name: 'Pat PI', role: 'pi' }]),
       config: { rateLimitPerMinute: 0, uiDir: '/nonexistent' },
-      logger: { level: 'error', stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) },
+      logger: {
+        level: 'error',
+        stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }),
+      },
     });
     const res = await app.inject({ url: '/api/campaigns/c1/audit', headers: auth('pi') });
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain('hunter2');
-    expect(res.json().message).toContain(res.json().message.match(/request (\S+)\)/)?.[1] ?? 'request');
+    expect(res.json()).toEqual({
+      error: 'Internal',
+      message: expect.stringMatching(/server log has the details \(request \S+\)/),
+    });
     expect(lines.join('')).toContain('hunter2');
   });
 });
@@ -337,12 +493,69 @@ describe('security', () => {
   it('rate-limits per person: the n+1-th request in a minute gets 429, another person is unaffected', async () => {
     await setup({ config: { rateLimitPerMinute: 3 } });
     const codes: number[] = [];
-    for (let i = 0; i < 4; i++) codes.push((await app!.inject({ url: '/api/me', headers: auth('viewer') })).statusCode);
+    for (let i = 0; i < 4; i++)
+      codes.push((await app!.inject({ url: '/api/me', headers: auth('viewer') })).statusCode);
     expect(codes).toEqual([200, 200, 200, 429]);
     const limited = await app!.inject({ url: '/api/me', headers: auth('viewer') });
     expect(limited.json()).toMatchObject({ error: 'RateLimited' });
     expect(limited.headers['retry-after']).toBeDefined();
     expect((await app!.inject({ url: '/api/me', headers: auth('pi') })).statusCode).toBe(200);
+  });
+
+  it('needs a token on every /api route however its URL is spelled (percent-encoding, dot segments, slashes)', async () => {
+    await setup();
+    const doc = (await app!.inject({ url: '/api/openapi.json' })).json() as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const open = new Set(['/api/health', '/api/ready']);
+    const paths = Object.keys(doc.paths)
+      .filter((p) => !open.has(p))
+      .map((p) =>
+        p
+          .replace('{campaignId}', 'c1')
+          .replace('{problemId}', 'quad')
+          .replace('{trialId}', 't0002')
+          .replace('{hypothesisId}', 'h0001')
+          .replace('{flag}', 'high_variance'),
+      );
+    const spell = (path: string, mask: number[]) =>
+      path
+        .split('')
+        .map((ch, i) =>
+          /[a-z]/.test(ch) && (mask[i % mask.length] ?? 0) > 0
+            ? `%${ch.charCodeAt(0).toString(16)}`
+            : ch,
+        )
+        .join('');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...paths),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 8 }),
+        fc.constantFrom('', '/', '/./', '/x/../'),
+        async (path, mask, prefix) => {
+          const url = `${prefix === '' ? '' : prefix.slice(0, -1)}${spell(path, mask)}`;
+          for (const method of Object.keys(
+            doc.paths[
+              path.replace(
+                /c1|quad|t0002|h0001|high_variance/g,
+                (m) =>
+                  ({
+                    c1: '{campaignId}',
+                    quad: '{problemId}',
+                    t0002: '{trialId}',
+                    h0001: '{hypothesisId}',
+                    high_variance: '{flag}',
+                  })[m]!,
+              )
+            ] ?? { get: 1 },
+          )) {
+            const res = await app!.inject({ method: method.toUpperCase() as 'GET', url });
+            expect([401, 404], `${method} ${url} -> ${res.statusCode}`).toContain(res.statusCode);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('accepts ?token= only on the event stream', async () => {
@@ -361,11 +574,23 @@ describe('security', () => {
     expect(me.json()).toMatchObject({ role: 'pi', auth: 'open' });
     const rebound = await app!.inject({ url: '/api/me', headers: { host: 'evil.example:8700' } });
     expect(rebound.statusCode).toBe(403);
-    const local = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause', headers: { origin: 'http://localhost:5173' } });
+    const local = await app!.inject({
+      method: 'POST',
+      url: '/api/campaigns/c1/pause',
+      headers: { origin: 'http://localhost:5173' },
+    });
     expect(local.statusCode).toBe(200);
-    const crossSite = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/resume', headers: { origin: 'https://evil.example' } });
+    const crossSite = await app!.inject({
+      method: 'POST',
+      url: '/api/campaigns/c1/resume',
+      headers: { origin: 'https://evil.example' },
+    });
     expect(crossSite.statusCode).toBe(403);
-    const fetchMeta = await app!.inject({ method: 'POST', url: '/api/campaigns/c1/resume', headers: { 'sec-fetch-site': 'cross-site' } });
+    const fetchMeta = await app!.inject({
+      method: 'POST',
+      url: '/api/campaigns/c1/resume',
+      headers: { 'sec-fetch-site': 'cross-site' },
+    });
     expect(fetchMeta.statusCode).toBe(403);
   });
 });

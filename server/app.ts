@@ -12,7 +12,13 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import {
   createJsonSchemaTransform,
   createJsonSchemaTransformObject,
@@ -46,14 +52,16 @@ export interface BuildAppOptions {
   /** Server settings (defaults apply; the environment is NOT read here: see loadConfig). */
   config?: ServerConfigInput;
   /** `false` (default) for silence, `true` or pino options for fastify's logger, or a logger instance. */
-  logger?: boolean | FastifyBaseLogger | Exclude<FastifyServerOptions['logger'], boolean | undefined>;
+  logger?:
+    boolean | FastifyBaseLogger | Exclude<FastifyServerOptions['logger'], boolean | undefined>;
   /** Overrides the MLflow reader (tests). */
   lineage?: LineageReader;
   /** Overrides the readiness checks (tests). */
   checks?: Partial<AppContext['checks']>;
 }
 
-const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string })
+  .version;
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
 
 /** Schemas shown as named components in the OpenAPI document. */
@@ -75,7 +83,12 @@ for (const [id, schema] of Object.entries({
 }
 
 function isLogger(v: unknown): v is FastifyBaseLogger {
-  return typeof v === 'object' && v !== null && typeof (v as FastifyBaseLogger).child === 'function' && typeof (v as FastifyBaseLogger).info === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as FastifyBaseLogger).child === 'function' &&
+    typeof (v as FastifyBaseLogger).info === 'function'
+  );
 }
 
 /** Removes `token=` from a URL before it is logged. */
@@ -113,8 +126,16 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     service: opts.service,
     lineage:
       opts.lineage ??
-      new LineageReader({ mlflow: opts.mlflow, ttlMs: config.lineageTtlMs, cacheCampaigns: config.lineageCacheCampaigns }),
-    live: new LiveTrials({ service: opts.service, ttlMs: Math.min(config.lineageTtlMs, 1000), maxCampaigns: config.lineageCacheCampaigns }),
+      new LineageReader({
+        mlflow: opts.mlflow,
+        ttlMs: config.lineageTtlMs,
+        cacheCampaigns: config.lineageCacheCampaigns,
+      }),
+    live: new LiveTrials({
+      service: opts.service,
+      ttlMs: Math.min(config.lineageTtlMs, 1000),
+      maxCampaigns: config.lineageCacheCampaigns,
+    }),
     config,
     links: uiLinks(config),
     tokens: opts.tokens,
@@ -130,7 +151,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   };
   app.decorate('gaplab', ctx);
   app.decorateRequest('principal', null);
-  if (ctx.authMode === 'open') app.log.warn('no tokens configured: open local mode, every request acts as %s with role pi', ctx.openPrincipal.name);
+  if (ctx.authMode === 'open')
+    app.log.warn(
+      'no tokens configured: open local mode, every request acts as %s with role pi',
+      ctx.openPrincipal.name,
+    );
 
   // Every mutating route must name its action, and the action must match the permission table.
   const mutating = new Set<string>();
@@ -141,7 +166,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       const entry = MUTATING_ROUTES.find((r) => r.method === method && r.url === route.url);
       const action = (route.config as { action?: string } | undefined)?.action;
       if (!entry || entry.action !== action) {
-        throw new Error(`${method} ${route.url}: mutating routes must be listed in MUTATING_ROUTES with the action they declare (config.action=${action})`);
+        throw new Error(
+          `${method} ${route.url}: mutating routes must be listed in MUTATING_ROUTES with the action they declare (config.action=${action})`,
+        );
       }
       mutating.add(`${method} ${route.url}`);
     }
@@ -177,7 +204,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         const p = token ? ctx.tokens.lookup(token) : null;
         return p ? `who:${p.name}:${p.role}` : `ip:${req.ip}`;
       },
-      errorResponseBuilder: (_req, c) => ({ statusCode: 429, error: 'RateLimited', message: `rate limit exceeded: retry in ${c.after}` }),
+      errorResponseBuilder: (_req, c) => ({
+        statusCode: 429,
+        error: 'RateLimited',
+        message: `rate limit exceeded: retry in ${c.after}`,
+      }),
     });
   }
 
@@ -196,7 +227,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         { name: 'system' },
         { name: 'problems' },
         { name: 'campaigns' },
-        { name: 'control', description: 'Human control of running campaigns; every change is audited with the actor.' },
+        {
+          name: 'control',
+          description:
+            'Human control of running campaigns; every change is audited with the actor.',
+        },
         { name: 'trials', description: 'Read from MLflow, the permanent record.' },
       ],
     },
@@ -215,25 +250,43 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     try {
       done(null, parseYaml(body as string, { maxAliasCount: 100 }));
     } catch (err) {
-      done(new ServiceError('InvalidInput', `body: not valid YAML: ${(err as Error).message.split('\n')[0]}`), undefined);
+      done(
+        new ServiceError(
+          'InvalidInput',
+          `body: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+        ),
+        undefined,
+      );
     }
   });
 
   // ---- authentication and roles ------------------------------------------------------------
   app.addHook('onRequest', async (req) => {
-    const url = req.url;
-    if (!url.startsWith('/api/') && url !== '/api') return;
-    const cfg = req.routeOptions.config as { public?: boolean; queryToken?: boolean; action?: Action } | undefined;
-    if (cfg?.public || url.startsWith('/api/docs')) return;
+    // Decide by the route that matched, not the raw URL: the router decodes `/%61pi/...` to `/api/...`.
+    const pattern = req.routeOptions.url;
+    const path = pattern ?? req.url;
+    if (!(path === '/api' || path.startsWith('/api/'))) return;
+    const cfg = req.routeOptions.config as
+      { public?: boolean; queryToken?: boolean; action?: Action } | undefined;
+    if (cfg?.public || (pattern !== undefined && pattern.startsWith('/api/docs'))) return;
     req.principal = authenticate(req, ctx, cfg?.queryToken === true);
     if (cfg?.action && !can(req.principal.role, cfg.action)) {
-      throw new ServiceError('Forbidden', `${req.principal.name} (${req.principal.role}) may not ${cfg.action}`);
+      throw new ServiceError(
+        'Forbidden',
+        `${req.principal.name} (${req.principal.role}) may not ${cfg.action}`,
+      );
     }
   });
 
   app.addHook('onResponse', async (req, reply) => {
     const quiet = req.url === '/api/health' || req.url === '/api/ready';
-    const entry = { method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime), actor: req.principal?.name };
+    const entry = {
+      method: req.method,
+      url: redactUrl(req.url),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      actor: req.principal?.name,
+    };
     if (quiet) req.log.debug(entry, 'request');
     else req.log.info(entry, 'request');
   });
@@ -264,7 +317,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       index: 'index.html',
       // Vite fingerprints assets/: cache them for good; index.html must always be revalidated.
       setHeaders: (res, file) => {
-        void res.header('cache-control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+        void res.header(
+          'cache-control',
+          file.includes(`${path.sep}assets${path.sep}`)
+            ? 'public, max-age=31536000, immutable'
+            : 'no-cache',
+        );
       },
     });
   }
@@ -273,15 +331,21 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     const isApi = req.url === '/api' || req.url.startsWith('/api/');
     if (!isApi && hasUi && (req.method === 'GET' || req.method === 'HEAD')) {
       // Client-side routes of the single-page UI.
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').sendFile('index.html');
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .sendFile('index.html');
     }
     const route = `${req.method} ${redactUrl(req.url).split('?')[0]}`;
-    return reply.code(404).send({ error: 'NotFound', message: `no route ${route}` } satisfies api.ErrorBody);
+    return reply
+      .code(404)
+      .send({ error: 'NotFound', message: `no route ${route}` } satisfies api.ErrorBody);
   });
 
   await app.ready();
   for (const r of MUTATING_ROUTES) {
-    if (!mutating.has(`${r.method} ${r.url}`)) throw new Error(`MUTATING_ROUTES lists ${r.method} ${r.url}, which no route serves`);
+    if (!mutating.has(`${r.method} ${r.url}`))
+      throw new Error(`MUTATING_ROUTES lists ${r.method} ${r.url}, which no route serves`);
   }
   return app;
 }
@@ -302,10 +366,17 @@ function authenticate(req: FastifyRequest, ctx: AppContext, allowQueryToken: boo
   if (ctx.authMode === 'open') {
     // Open mode trusts this machine only: a foreign Host header means DNS rebinding or a proxy.
     const host = hostOf(req.headers.host);
-    if (host && !isLoopbackHost(host)) throw new ServiceError('Forbidden', `open local mode answers only requests for localhost, not "${host}"`);
+    if (host && !isLoopbackHost(host))
+      throw new ServiceError(
+        'Forbidden',
+        `open local mode answers only requests for localhost, not "${host}"`,
+      );
     // Without tokens a browser page on another site could still send a bodiless POST: refuse cross-site changes.
     if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && isCrossSite(req)) {
-      throw new ServiceError('Forbidden', 'open local mode refuses changes requested by another site');
+      throw new ServiceError(
+        'Forbidden',
+        'open local mode refuses changes requested by another site',
+      );
     }
     return ctx.openPrincipal;
   }
@@ -314,7 +385,11 @@ function authenticate(req: FastifyRequest, ctx: AppContext, allowQueryToken: boo
     const q = (req.query as { token?: unknown } | undefined)?.token;
     if (typeof q === 'string' && q !== '') token = q;
   }
-  if (!token) throw new ServiceError('Unauthorized', 'missing bearer token: send Authorization: Bearer <token>');
+  if (!token)
+    throw new ServiceError(
+      'Unauthorized',
+      'missing bearer token: send Authorization: Bearer <token>',
+    );
   const p = ctx.tokens.lookup(token);
   if (!p) throw new ServiceError('Unauthorized', 'unknown or revoked token');
   return p;

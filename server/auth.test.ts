@@ -50,13 +50,21 @@ describe('tokens', () => {
     const yamlFile = path.join(dir, 'tokens.yaml');
     writeFileSync(yamlFile, `tokens:\n  - {token: ${T1}, name: Pat, role: pi}\n`);
     const jsonFile = path.join(dir, 'tokens.json');
-    writeFileSync(jsonFile, JSON.stringify({ tokens: [{ token: T2, name: 'Vic', role: 'viewer' }] }));
+    writeFileSync(
+      jsonFile,
+      JSON.stringify({ tokens: [{ token: T2, name: 'Vic', role: 'viewer' }] }),
+    );
     expect(loadTokens({ file: yamlFile, env: `${T2}:Rae:researcher` })).toHaveLength(2);
     expect(loadTokens({ file: jsonFile })[0]).toMatchObject({ name: 'Vic', role: 'viewer' });
-    expect(() => parseTokensFile(`tokens:\n  - {token: ${T1}, name: A, role: pi}\n  - {token: ${T1}, name: B, role: pi}\n`, 'f.yaml')).toThrow(
-      /f\.yaml: tokens\.1\.token: duplicate token/,
+    expect(() =>
+      parseTokensFile(
+        `tokens:\n  - {token: ${T1}, name: A, role: pi}\n  - {token: ${T1}, name: B, role: pi}\n`,
+        'f.yaml',
+      ),
+    ).toThrow(/f\.yaml: tokens\.1\.token: duplicate token/);
+    expect(() => loadTokens({ file: path.join(dir, 'missing.yaml') })).toThrow(
+      /cannot read the tokens file/,
     );
-    expect(() => loadTokens({ file: path.join(dir, 'missing.yaml') })).toThrow(/cannot read the tokens file/);
   });
 
   it('looks tokens up exactly', () => {
@@ -78,7 +86,9 @@ describe('tokens', () => {
     expect(new Set(dev.map((d) => d.token)).size).toBe(3);
     for (const d of dev) expect(d.token.length).toBeGreaterThanOrEqual(32);
     expect(() => new TokenTable(dev)).not.toThrow();
-    expect(formatDevTokens(dev, 'http://127.0.0.1:8700')).toContain(`http://127.0.0.1:8700/?token=${dev[0]!.token}`);
+    expect(formatDevTokens(dev, 'http://127.0.0.1:8700')).toContain(
+      `http://127.0.0.1:8700/?token=${dev[0]!.token}`,
+    );
   });
 
   it('parses bearer headers', () => {
@@ -92,16 +102,29 @@ describe('tokens', () => {
 
 describe('binding', () => {
   it('knows loopback hosts', () => {
-    for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', 'app.localhost']) expect(isLoopbackHost(h), h).toBe(true);
-    for (const h of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.2', 'example.com', 'localhost.evil.com']) expect(isLoopbackHost(h), h).toBe(false);
+    for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', 'app.localhost'])
+      expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of [
+      '0.0.0.0',
+      '::',
+      '10.0.0.5',
+      '192.168.1.2',
+      'example.com',
+      'localhost.evil.com',
+    ])
+      expect(isLoopbackHost(h), h).toBe(false);
   });
 
   it('refuses a non-loopback bind without tokens, with a clear error', () => {
     const empty = new TokenTable([]);
     expect(() => assertSafeBind('0.0.0.0', empty)).toThrow(UnsafeBindError);
-    expect(() => assertSafeBind('0.0.0.0', empty)).toThrow(/refusing to listen on 0\.0\.0\.0 without tokens/);
+    expect(() => assertSafeBind('0.0.0.0', empty)).toThrow(
+      /refusing to listen on 0\.0\.0\.0 without tokens/,
+    );
     expect(() => assertSafeBind('127.0.0.1', empty)).not.toThrow();
-    expect(() => assertSafeBind('0.0.0.0', new TokenTable([{ token: T1, name: 'Pat', role: 'pi' }]))).not.toThrow();
+    expect(() =>
+      assertSafeBind('0.0.0.0', new TokenTable([{ token: T1, name: 'Pat', role: 'pi' }])),
+    ).not.toThrow();
   });
 });
 
@@ -119,21 +142,48 @@ describe('permissions', () => {
 
 describe('config', () => {
   it('reads the environment, lets overrides win, and applies defaults', () => {
-    const c = loadConfig({ port: 9000 }, { GAPLAB_PORT: '8000', GAPLAB_HOST: '0.0.0.0', GAPLAB_DEV_TOKENS: '1', MLFLOW_TRACKING_URI: 'http://m:5000/', GAPLAB_RATE_LIMIT: '' });
-    expect(c).toMatchObject({ port: 9000, host: '0.0.0.0', devTokens: true, mlflowUri: 'http://m:5000', rateLimitPerMinute: 600, temporalAddress: '127.0.0.1:7233' });
+    const c = loadConfig(
+      { port: 9000 },
+      {
+        GAPLAB_PORT: '8000',
+        GAPLAB_HOST: '0.0.0.0',
+        GAPLAB_DEV_TOKENS: '1',
+        MLFLOW_TRACKING_URI: 'http://m:5000/',
+        GAPLAB_RATE_LIMIT: '',
+      },
+    );
+    expect(c).toMatchObject({
+      port: 9000,
+      host: '0.0.0.0',
+      devTokens: true,
+      mlflowUri: 'http://m:5000',
+      rateLimitPerMinute: 600,
+      temporalAddress: '127.0.0.1:7233',
+    });
   });
 
   it('names the setting and its variable on errors', () => {
     expect(() => loadConfig({}, { GAPLAB_PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => loadConfig({}, { GAPLAB_PORT: 'eighty' })).toThrow(/port \(GAPLAB_PORT\)/);
-    expect(() => loadConfig({}, { MLFLOW_TRACKING_URI: 'ftp://x' })).toThrow(/mlflowUri \(MLFLOW_TRACKING_URI\)/);
+    expect(() => loadConfig({}, { MLFLOW_TRACKING_URI: 'ftp://x' })).toThrow(
+      /mlflowUri \(MLFLOW_TRACKING_URI\)/,
+    );
   });
 
   it('derives the Temporal UI from the frontend address', () => {
-    expect(uiLinks(loadConfig({}, { TEMPORAL_ADDRESS: '127.0.0.1:27233', MLFLOW_TRACKING_URI: 'http://127.0.0.1:25050' }))).toEqual({
+    expect(
+      uiLinks(
+        loadConfig(
+          {},
+          { TEMPORAL_ADDRESS: '127.0.0.1:27233', MLFLOW_TRACKING_URI: 'http://127.0.0.1:25050' },
+        ),
+      ),
+    ).toEqual({
       temporalUi: 'http://127.0.0.1:28233',
       mlflowUi: 'http://127.0.0.1:25050',
     });
-    expect(uiLinks(loadConfig({ temporalUi: 'https://t.example/' }, {})).temporalUi).toBe('https://t.example');
+    expect(uiLinks(loadConfig({ temporalUi: 'https://t.example/' }, {})).temporalUi).toBe(
+      'https://t.example',
+    );
   });
 });

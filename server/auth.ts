@@ -37,7 +37,8 @@ export const TokensFile = z
   .superRefine((f, ctx) => {
     const seen = new Set<string>();
     f.tokens.forEach((t, i) => {
-      if (seen.has(t.token)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'token'], message: 'duplicate token' });
+      if (seen.has(t.token))
+        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'token'], message: 'duplicate token' });
       seen.add(t.token);
     });
   });
@@ -62,7 +63,10 @@ export class TokenTable {
   constructor(entries: readonly TokenEntry[]) {
     const parsed = TokensFile.safeParse({ tokens: entries });
     if (!parsed.success) throw new TokensConfigError('tokens', issues(parsed.error));
-    this.entries = parsed.data.tokens.map((e) => ({ digest: digest(e.token), principal: { name: e.name, role: e.role } }));
+    this.entries = parsed.data.tokens.map((e) => ({
+      digest: digest(e.token),
+      principal: { name: e.name, role: e.role },
+    }));
   }
 
   get size(): number {
@@ -112,12 +116,18 @@ export function parseTokensEnv(value: string, source = 'GAPLAB_TOKENS'): TokenEn
   const entries = items.map((item, i) => {
     const first = item.indexOf(':');
     const last = item.lastIndexOf(':');
-    if (first < 0 || first === last) throw new TokensConfigError(source, `entry ${i}: expected token:name:role`);
-    return { token: item.slice(0, first), name: item.slice(first + 1, last), role: item.slice(last + 1) };
+    if (first < 0 || first === last)
+      throw new TokensConfigError(source, `entry ${i}: expected token:name:role`);
+    return {
+      token: item.slice(0, first),
+      name: item.slice(first + 1, last),
+      role: item.slice(last + 1),
+    };
   });
   const parsed = TokensFile.safeParse({ tokens: entries });
   // Never echo a token back: the issue paths name the entry instead.
-  if (!parsed.success) throw new TokensConfigError(source, issues(parsed.error).replace(/^tokens\./gm, 'entry '));
+  if (!parsed.success)
+    throw new TokensConfigError(source, issues(parsed.error).replace(/^tokens\./gm, 'entry '));
   return parsed.data.tokens;
 }
 
@@ -136,7 +146,10 @@ export function loadTokens(opts: LoadTokensOptions): TokenEntry[] {
     try {
       text = readFileSync(opts.file, 'utf8');
     } catch (err) {
-      throw new TokensConfigError(opts.file, `cannot read the tokens file: ${(err as Error).message}`);
+      throw new TokensConfigError(
+        opts.file,
+        `cannot read the tokens file: ${(err as Error).message}`,
+      );
     }
     entries.push(...parseTokensFile(text, opts.file));
   }
@@ -162,7 +175,9 @@ export function generateDevTokens(): TokenEntry[] {
 export function formatDevTokens(entries: readonly TokenEntry[], baseUrl?: string): string {
   const lines = ['Demo tokens (valid until the server stops):'];
   for (const e of entries) {
-    lines.push(`  ${e.role.padEnd(10)} ${e.name.padEnd(16)} ${e.token}${baseUrl ? `  ${baseUrl}/?token=${e.token}` : ''}`);
+    lines.push(
+      `  ${e.role.padEnd(10)} ${e.name.padEnd(16)} ${e.token}${baseUrl ? `  ${baseUrl}/?token=${e.token}` : ''}`,
+    );
   }
   return lines.join('\n');
 }

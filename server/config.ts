@@ -10,7 +10,9 @@ import { z } from 'zod';
 /** Where the UI build lands (`vite build --config server/ui/vite.config.ts`). */
 export const DEFAULT_UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ui', 'dist');
 
-const bool = z.union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])]).transform((v) => v === true || v === '1' || v === 'true' || v === 'yes' || v === 'on');
+const bool = z
+  .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])])
+  .transform((v) => v === true || v === '1' || v === 'true' || v === 'yes' || v === 'on');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
 
@@ -90,7 +92,9 @@ export const ENV: Record<keyof ServerConfig, string> = {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(readonly issues: { setting: string; env: string; message: string }[]) {
-    super(`invalid server configuration: ${issues.map((i) => `${i.setting} (${i.env}): ${i.message}`).join('; ')}`);
+    super(
+      `invalid server configuration: ${issues.map((i) => `${i.setting} (${i.env}): ${i.message}`).join('; ')}`,
+    );
   }
 }
 
@@ -98,7 +102,10 @@ export class ConfigError extends Error {
  * The configuration from `env`, with `overrides` (e.g. CLI flags) taking precedence.
  * @throws ConfigError
  */
-export function loadConfig(overrides: ServerConfigInput = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function loadConfig(
+  overrides: ServerConfigInput = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ServerConfig {
   const fromEnv: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(ENV)) {
     const v = env[name];
@@ -119,7 +126,9 @@ export function loadConfig(overrides: ServerConfigInput = {}, env: NodeJS.Proces
 }
 
 /** The Temporal Web UI and MLflow UI bases used in links (null when unknown). */
-export function uiLinks(config: Pick<ServerConfig, 'temporalUi' | 'mlflowUi' | 'temporalAddress' | 'mlflowUri'>): { temporalUi: string | null; mlflowUi: string } {
+export function uiLinks(
+  config: Pick<ServerConfig, 'temporalUi' | 'mlflowUi' | 'temporalAddress' | 'mlflowUri'>,
+): { temporalUi: string | null; mlflowUi: string } {
   let temporalUi: string | null = config.temporalUi ?? null;
   if (!temporalUi) {
     const m = /^(.*):(\d+)$/.exec(config.temporalAddress);

@@ -2,6 +2,8 @@
  * What every route plugin shares: the service, the MLflow reader, configuration and links, and
  * the fastify type augmentations (request principal, route `config.action`).
  */
+import type { FastifyRequest } from 'fastify';
+import { ServiceError } from './errors.js';
 import type { GaplabService } from './service.js';
 import type { ExperimentRegistry } from '../experiments/registry.js';
 import type { Principal, TokenTable } from './auth.js';
@@ -76,9 +78,17 @@ declare module 'fastify' {
   }
 }
 
+/** The caller of an authenticated route; throws 401 if authentication somehow did not run. */
+export function actorOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new ServiceError('Unauthorized', 'missing bearer token');
+  return req.principal;
+}
+
 /** Links into the Temporal and MLflow UIs. */
 export function workflowLink(ctx: AppContext, workflowId: string): string | null {
-  return ctx.links.temporalUi ? `${ctx.links.temporalUi}/namespaces/${encodeURIComponent(ctx.config.namespace)}/workflows/${encodeURIComponent(workflowId)}` : null;
+  return ctx.links.temporalUi
+    ? `${ctx.links.temporalUi}/namespaces/${encodeURIComponent(ctx.config.namespace)}/workflows/${encodeURIComponent(workflowId)}`
+    : null;
 }
 export function runLink(ctx: AppContext, experimentId: string, runId: string): string {
   return `${ctx.links.mlflowUi}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;

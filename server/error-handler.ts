@@ -5,7 +5,10 @@
  */
 import { ServiceError as TemporalRpcError } from '@temporalio/client';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import {
+  hasZodFastifySchemaValidationErrors,
+  isResponseSerializationError,
+} from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
 import { formatPath } from '../domain/errors.js';
 import { MlflowError } from '../mlflow-ts-client/index.js';
@@ -60,50 +63,94 @@ export function toErrorResponse(err: unknown, requestId: string): ErrorResponse 
   if (hasZodFastifySchemaValidationErrors(err)) {
     const where = (err as { validationContext?: string }).validationContext;
     const loc = where && LOCATIONS.has(where) ? (where as Location) : undefined;
-    const issues = err.validation.map((v) => ({ path: pointerToPath(v.instancePath), ...(loc ? { in: loc } : {}), message: v.message ?? 'invalid' }));
+    const issues = err.validation.map((v) => ({
+      path: pointerToPath(v.instancePath),
+      ...(loc ? { in: loc } : {}),
+      message: v.message ?? 'invalid',
+    }));
     return {
       status: 400,
-      body: { error: 'InvalidInput', message: issues.map((i) => `${loc ? `${loc}.` : ''}${i.path}: ${i.message}`).join('; '), issues },
+      body: {
+        error: 'InvalidInput',
+        message: issues.map((i) => `${loc ? `${loc}.` : ''}${i.path}: ${i.message}`).join('; '),
+        issues,
+      },
       internal: false,
     };
   }
   if (err instanceof ServiceError) {
     return {
       status: err.status,
-      body: { error: err.code, message: err.message, ...(err.code === 'InvalidInput' ? { issues: issuesFromMessage(err.message) } : {}) },
+      body: {
+        error: err.code,
+        message: err.message,
+        ...(err.code === 'InvalidInput' ? { issues: issuesFromMessage(err.message) } : {}),
+      },
       internal: false,
     };
   }
   if (err instanceof ZodError) {
     const issues = err.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
-    return { status: 400, body: { error: 'InvalidInput', message: issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues }, internal: false };
+    return {
+      status: 400,
+      body: {
+        error: 'InvalidInput',
+        message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+        issues,
+      },
+      internal: false,
+    };
   }
   if (err instanceof MlflowError && (err.retryable || err.status === undefined)) {
-    return { status: 503, body: { error: 'Unavailable', message: 'MLflow is unreachable; try again shortly' }, internal: false };
+    return {
+      status: 503,
+      body: { error: 'Unavailable', message: 'MLflow is unreachable; try again shortly' },
+      internal: false,
+    };
   }
   if (err instanceof TemporalRpcError) {
     // gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4): the Temporal server is down or overloaded.
     const code = (err.cause as { code?: number } | undefined)?.code;
-    if (code === 14 || code === 4) return { status: 503, body: { error: 'Unavailable', message: 'Temporal is unreachable; try again shortly' }, internal: false };
+    if (code === 14 || code === 4)
+      return {
+        status: 503,
+        body: { error: 'Unavailable', message: 'Temporal is unreachable; try again shortly' },
+        internal: false,
+      };
   }
   if (typeof err === 'object' && err !== null && !isResponseSerializationErrorSafe(err)) {
     const status = (err as FastifyError).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const message = (err as Error).message || 'bad request';
       const code = CODE_BY_STATUS[status] ?? 'BadRequest';
-      return { status, body: { error: code, message, ...(status === 400 ? { issues: [{ path: '(root)', message }] } : {}) }, internal: false };
+      return {
+        status,
+        body: {
+          error: code,
+          message,
+          ...(status === 400 ? { issues: [{ path: '(root)', message }] } : {}),
+        },
+        internal: false,
+      };
     }
   }
   return {
     status: 500,
-    body: { error: 'Internal', message: `internal error; the server log has the details (request ${requestId})` },
+    body: {
+      error: 'Internal',
+      message: `internal error; the server log has the details (request ${requestId})`,
+    },
     internal: true,
   };
 }
 
 function isResponseSerializationErrorSafe(err: object): boolean {
   try {
-    return err instanceof Error && isResponseSerializationError(err as never) && (err as { code?: string }).code === 'FST_ERR_RESPONSE_SERIALIZATION';
+    return (
+      err instanceof Error &&
+      isResponseSerializationError(err as never) &&
+      (err as { code?: string }).code === 'FST_ERR_RESPONSE_SERIALIZATION'
+    );
   } catch {
     return false;
   }

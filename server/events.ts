@@ -90,7 +90,10 @@ export class CampaignEventStream {
       }
       // Trials only grow; ask for what came after the last one sent.
       for (;;) {
-        const page = await this.opts.service.trials(this.opts.campaignId, { offset: this.sent, limit: 1000 });
+        const page = await this.opts.service.trials(this.opts.campaignId, {
+          offset: this.sent,
+          limit: 1000,
+        });
         for (const t of page.trials) {
           this.sent += 1;
           this.write(sseMessage('trial', recordOfSummary(t), this.sent));
@@ -106,7 +109,8 @@ export class CampaignEventStream {
     } catch (err) {
       this.failures += 1;
       this.opts.onError?.(err);
-      const fatal = err instanceof ServiceError && (err.code === 'NotFound' || err.code === 'Forbidden');
+      const fatal =
+        err instanceof ServiceError && (err.code === 'NotFound' || err.code === 'Forbidden');
       if (fatal || this.failures >= (this.opts.maxFailures ?? 30)) {
         this.write(sseMessage('error', toErrorResponse(err, '').body));
         this.close();
@@ -146,8 +150,11 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
       // Unknown campaigns get a plain 404 before the stream opens.
       await ctx.service.status(campaignId);
       const lastEventId = Number(req.headers['last-event-id']);
-      let since = req.query.since ?? (Number.isInteger(lastEventId) && lastEventId >= 0 ? lastEventId : undefined);
-      if (since === undefined) since = (await ctx.service.trials(campaignId, { offset: 0, limit: 1 })).total;
+      let since =
+        req.query.since ??
+        (Number.isInteger(lastEventId) && lastEventId >= 0 ? lastEventId : undefined);
+      if (since === undefined)
+        since = (await ctx.service.trials(campaignId, { offset: 0, limit: 1 })).total;
 
       reply.hijack();
       const res = reply.raw;

@@ -1,8 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lineage, TrialDetail, TrialsPage } from './api-types.js';
-import { compareSeries, indexOfTrialId, lineagePath, LineageReader, quote, runToRecord } from './lineage.js';
-import { auth, buildTestApp, campaignRuns, FakeMlflow, FakeService, trialSummary } from './test-support.js';
+import {
+  compareSeries,
+  indexOfTrialId,
+  lineagePath,
+  LineageReader,
+  quote,
+  runToRecord,
+} from './lineage.js';
+import {
+  auth,
+  buildTestApp,
+  campaignRuns,
+  FakeMlflow,
+  FakeService,
+  trialSummary,
+} from './test-support.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -33,15 +47,31 @@ describe('run -> record mapping', () => {
     expect(Object.keys(t2.metrics)).toEqual(['score']);
     const failed = runToRecord(runs.find((r) => r.data.tags['gaplab.trialId'] === 't0006')!);
     expect(failed).toMatchObject({ status: 'failed', pgr: null, failureReason: 'boom' });
-    expect(runToRecord(runs.find((r) => r.data.tags['gaplab.trialId'] === 'baseline')!)).toMatchObject({ index: 0, kind: 'reference', parentTrialId: null });
+    expect(
+      runToRecord(runs.find((r) => r.data.tags['gaplab.trialId'] === 'baseline')!),
+    ).toMatchObject({ index: 0, kind: 'reference', parentTrialId: null });
   });
 
   it('copes with a run whose tags are still being written', () => {
     const run = structuredClone(runs.find((r) => r.data.tags['gaplab.trialId'] === 't0003')!);
     run.info.status = 'RUNNING';
-    for (const k of ['gaplab.status', 'gaplab.trialKind', 'gaplab.hypothesis.title', 'gaplab.parentTrialId']) delete run.data.tags[k];
+    for (const k of [
+      'gaplab.status',
+      'gaplab.trialKind',
+      'gaplab.hypothesis.title',
+      'gaplab.parentTrialId',
+    ])
+      delete run.data.tags[k];
     run.data.metrics = {};
-    expect(runToRecord(run)).toMatchObject({ id: 't0003', status: 'running', kind: 'search', title: 'idea 3', parentTrialId: null, pgr: null, finishedAt: null });
+    expect(runToRecord(run)).toMatchObject({
+      id: 't0003',
+      status: 'running',
+      kind: 'search',
+      title: 'idea 3',
+      parentTrialId: null,
+      pgr: null,
+      finishedAt: null,
+    });
   });
 
   it('turns non-finite metric values into null', () => {
@@ -79,7 +109,13 @@ describe('run -> record mapping', () => {
 
 describe('LineageReader', () => {
   function reader(mlflow: FakeMlflow, now = { t: 0 }, ttlMs = 1000) {
-    return new LineageReader({ mlflow, listExperiments: mlflow.listExperiments, ttlMs, cacheCampaigns: 2, now: () => now.t });
+    return new LineageReader({
+      mlflow,
+      listExperiments: mlflow.listExperiments,
+      ttlMs,
+      cacheCampaigns: 2,
+      now: () => now.t,
+    });
   }
 
   it('keeps a finished campaign in memory: the second read makes no MLflow search', async () => {
@@ -147,10 +183,24 @@ describe('trial and lineage routes', () => {
     const mlflow = new FakeMlflow();
     mlflow.addCampaign('quad', 'gone', 25);
     ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
-    const page = TrialsPage.parse((await app.inject({ url: '/api/campaigns/gone/trials?offset=5&limit=10', headers: auth('viewer') })).json());
+    const page = TrialsPage.parse(
+      (
+        await app.inject({
+          url: '/api/campaigns/gone/trials?offset=5&limit=10',
+          headers: auth('viewer'),
+        })
+      ).json(),
+    );
     expect(page).toMatchObject({ source: 'mlflow', total: 26, offset: 5, limit: 10 });
     expect(page.trials.map((t) => t.index)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
-    const refs = TrialsPage.parse((await app.inject({ url: '/api/campaigns/gone/trials?kind=reference', headers: auth('viewer') })).json());
+    const refs = TrialsPage.parse(
+      (
+        await app.inject({
+          url: '/api/campaigns/gone/trials?kind=reference',
+          headers: auth('viewer'),
+        })
+      ).json(),
+    );
     expect(refs.trials.map((t) => t.id)).toEqual(['baseline']);
   });
 
@@ -160,28 +210,56 @@ describe('trial and lineage routes', () => {
     const run = mlflow.runs.find((r) => r.data.tags['gaplab.trialId'] === 't0008')!;
     mlflow.artifacts.set(
       `${run.info.runId}/trial.json`,
-      JSON.stringify({ trial: trialSummary(8, 't0004'), seeds: [{ seed: 1, status: 'succeeded', metrics: { score: 8, bad: null }, durationSeconds: 0.5 }] }),
+      JSON.stringify({
+        trial: trialSummary(8, 't0004'),
+        seeds: [
+          { seed: 1, status: 'succeeded', metrics: { score: 8, bad: null }, durationSeconds: 0.5 },
+        ],
+      }),
     );
-    ({ app } = await buildTestApp({ fakeMlflow: mlflow, config: { temporalUi: 'http://tui:8233', mlflowUi: 'http://mlf:5050' } }));
-    const d = TrialDetail.parse((await app.inject({ url: '/api/campaigns/gone/trials/t0008', headers: auth('viewer') })).json());
+    ({ app } = await buildTestApp({
+      fakeMlflow: mlflow,
+      config: { temporalUi: 'http://tui:8233', mlflowUi: 'http://mlf:5050' },
+    }));
+    const d = TrialDetail.parse(
+      (
+        await app.inject({ url: '/api/campaigns/gone/trials/t0008', headers: auth('viewer') })
+      ).json(),
+    );
     expect(d.lineage.map((n) => n.id)).toEqual(['baseline', 't0002', 't0004', 't0008']);
-    expect(d.seeds).toEqual([{ seed: 1, status: 'succeeded', metrics: { score: 8, bad: null }, durationSeconds: 0.5 }]);
+    expect(d.seeds).toEqual([
+      { seed: 1, status: 'succeeded', metrics: { score: 8, bad: null }, durationSeconds: 0.5 },
+    ]);
     expect(d.summary?.id).toBe('t0008');
     expect(d.links.mlflowRun).toBe(`http://mlf:5050/#/experiments/1/runs/${run.info.runId}`);
     expect(d.links.temporalWorkflow).toBe('http://tui:8233/namespaces/default/workflows/gone');
-    expect((await app.inject({ url: '/api/campaigns/gone/trials/t0100', headers: auth('viewer') })).statusCode).toBe(404);
+    expect(
+      (await app.inject({ url: '/api/campaigns/gone/trials/t0100', headers: auth('viewer') }))
+        .statusCode,
+    ).toBe(404);
   });
 
   it('serves the lineage of runs written straight into MLflow, with no workflow at all', async () => {
     const mlflow = new FakeMlflow();
     mlflow.addCampaign('other', 'seeded-only', 12);
     ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
-    const l = Lineage.parse((await app.inject({ url: '/api/campaigns/seeded-only/lineage', headers: auth('viewer') })).json());
+    const l = Lineage.parse(
+      (
+        await app.inject({ url: '/api/campaigns/seeded-only/lineage', headers: auth('viewer') })
+      ).json(),
+    );
     expect(l).toMatchObject({ source: 'mlflow', finished: true, problemId: 'other', total: 13 });
     expect(l.nodes[4]).toMatchObject({ id: 't0004', parentId: 't0002', kind: 'search', pgr: 0.4 });
-    const cmp = (await app.inject({ url: '/api/problems/other/compare', headers: auth('viewer') })).json();
+    const cmp = (
+      await app.inject({ url: '/api/problems/other/compare', headers: auth('viewer') })
+    ).json();
     expect(cmp.campaigns).toHaveLength(1);
-    expect(cmp.campaigns[0]).toMatchObject({ campaignId: 'seeded-only', strategy: 'random', trials: 12, label: null });
+    expect(cmp.campaigns[0]).toMatchObject({
+      campaignId: 'seeded-only',
+      strategy: 'random',
+      trials: 12,
+      label: null,
+    });
   });
 
   it('reads a live campaign from its workflow, asking only for trials it has not seen', async () => {
@@ -191,18 +269,28 @@ describe('trial and lineage routes', () => {
     const trials = fake.trials.bind(fake);
     fake.trials = async (id, opts) => (offsets.push(opts?.offset ?? 0), trials(id, opts));
     ({ app } = await buildTestApp({ fakeMlflow: mlflow, fake, config: { lineageTtlMs: 0 } }));
-    const l = Lineage.parse((await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json());
+    const l = Lineage.parse(
+      (await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json(),
+    );
     expect(l).toMatchObject({ source: 'workflow', total: 3, problemId: 'quad', finished: false });
     expect(l.nodes.map((n) => n.parentId)).toEqual([null, 'baseline', 't0001']);
     // Trials finish out of order: the workflow's list has t0005 before t0004; readers get index order.
     const c = fake.campaigns.get('c1')!;
     c.trials.push({ ...trialSummary(5), parentTrialId: 't0002' }, trialSummary(4));
-    const next = Lineage.parse((await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json());
+    const next = Lineage.parse(
+      (await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json(),
+    );
     expect(next.nodes.map((n) => n.id)).toEqual(['baseline', 't0001', 't0002', 't0004', 't0005']);
     expect(offsets).toEqual([0, 3]);
-    const page = TrialsPage.parse((await app.inject({ url: '/api/campaigns/c1/trials?kind=search', headers: auth('viewer') })).json());
+    const page = TrialsPage.parse(
+      (
+        await app.inject({ url: '/api/campaigns/c1/trials?kind=search', headers: auth('viewer') })
+      ).json(),
+    );
     expect(page).toMatchObject({ source: 'workflow', total: 4 });
-    const detail = TrialDetail.parse((await app.inject({ url: '/api/campaigns/c1/trials/t0002', headers: auth('viewer') })).json());
+    const detail = TrialDetail.parse(
+      (await app.inject({ url: '/api/campaigns/c1/trials/t0002', headers: auth('viewer') })).json(),
+    );
     expect(detail.lineage.map((n) => n.id)).toEqual(['baseline', 't0001', 't0002']);
     expect(detail.summary?.flags[0]?.message).toBe('noisy');
   });
@@ -211,12 +299,20 @@ describe('trial and lineage routes', () => {
     const mlflow = new FakeMlflow();
     mlflow.addCampaign('quad', 'c2', 6);
     ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
-    const first = Lineage.parse((await app.inject({ url: '/api/campaigns/c2/lineage', headers: auth('viewer') })).json());
+    const first = Lineage.parse(
+      (await app.inject({ url: '/api/campaigns/c2/lineage', headers: auth('viewer') })).json(),
+    );
     expect(first.source).toBe('workflow');
-    const second = await eventually(async () => {
-      const l = Lineage.parse((await app!.inject({ url: '/api/campaigns/c2/lineage', headers: auth('viewer') })).json());
-      return l.source === 'mlflow' ? l : null;
-    }, 5000, 20);
+    const second = await eventually(
+      async () => {
+        const l = Lineage.parse(
+          (await app!.inject({ url: '/api/campaigns/c2/lineage', headers: auth('viewer') })).json(),
+        );
+        return l.source === 'mlflow' ? l : null;
+      },
+      5000,
+      20,
+    );
     expect(second).toMatchObject({ finished: true, total: 7 });
   });
 
@@ -224,14 +320,23 @@ describe('trial and lineage routes', () => {
     const mlflow = new FakeMlflow();
     mlflow.up = false;
     ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
-    expect((await app.inject({ url: '/api/campaigns/ghost/lineage', headers: auth('viewer') })).statusCode).toBe(503);
+    expect(
+      (await app.inject({ url: '/api/campaigns/ghost/lineage', headers: auth('viewer') }))
+        .statusCode,
+    ).toBe(503);
     // The live campaign still answers from its workflow.
-    expect((await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).statusCode,
+    ).toBe(200);
   });
 });
 
 /** Polls until `check` returns a value. */
-async function eventually<T>(check: () => Promise<T | null>, timeoutMs: number, everyMs: number): Promise<T> {
+async function eventually<T>(
+  check: () => Promise<T | null>,
+  timeoutMs: number,
+  everyMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -5,12 +5,24 @@
  * what activities/recording.ts writes: a parent run per campaign (gaplab.kind=campaign) and a
  * nested run per trial (gaplab.kind=trial) with lineage tags, params and metrics.
  *
- * Speed at 10,000 trials: one search per refresh with MLflow's largest page, one pass mapping
+ * Speed at 10,000 trials: one paged search (5,000 runs a page) per read, one pass mapping
  * runs to compact records, finished campaigns kept in memory (a bounded LRU), running ones
  * reused for a short TTL, concurrent requests for the same campaign share one fetch.
  */
-import { CampaignReport, TrialSummary, SeedRecord, toLineageNode, type LineageNode, type TrialRecord } from './api-types.js';
-import { MlflowError, type Run, type SearchRunsPage, type SearchRunsOptions } from '../mlflow-ts-client/index.js';
+import {
+  CampaignReport,
+  TrialSummary,
+  SeedRecord,
+  toLineageNode,
+  type LineageNode,
+  type TrialRecord,
+} from './api-types.js';
+import {
+  MlflowError,
+  type Run,
+  type SearchRunsPage,
+  type SearchRunsOptions,
+} from '../mlflow-ts-client/index.js';
 import { experimentName, TAG } from '../activities/recording.js';
 
 /** What the reader needs of MlflowClient (a structural subset, so tests can fake it). */
@@ -34,7 +46,7 @@ export interface LineageReaderOptions {
   ttlMs?: number;
   /** Finished campaigns kept in memory. @default 16 */
   cacheCampaigns?: number;
-  /** Runs per search request; MLflow's maximum is 50,000. @default 50000 */
+  /** Runs per search request (MLflow allows 50,000; smaller pages keep each request well inside client timeouts). @default 5000 */
   pageSize?: number;
   /** @default Date.now */
   now?: () => number;
@@ -67,7 +79,13 @@ const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED']);
 const TRIAL_STATUS = new Set(['succeeded', 'failed', 'cancelled']);
 const TRIAL_KINDS = new Set(['search', 'reference', 'verification']);
 /** Metrics recording.ts writes about the trial itself rather than the experiment's metrics. */
-const META_METRICS = new Set(['pgr', 'pgr_ci_low', 'pgr_ci_high', 'objective_stderr', 'compute_seconds']);
+const META_METRICS = new Set([
+  'pgr',
+  'pgr_ci_low',
+  'pgr_ci_high',
+  'objective_stderr',
+  'compute_seconds',
+]);
 /** MLflow caps experiment ids per search; chunks stay well below. */
 const EXPERIMENT_CHUNK = 100;
 
@@ -75,9 +93,17 @@ const EXPERIMENT_CHUNK = 100;
 export const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const tagFilter = (key: string, value: string) => `tags.\`${key}\` = ${quote(value)}`;
 
-const num = (v: number | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const iso = (ms: number | undefined): string | null => (typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null);
-const list = (s: string | undefined): string[] => (s ? s.split(',').map((x) => x.trim()).filter((x) => x !== '') : []);
+const num = (v: number | undefined): number | null =>
+  typeof v === 'number' && Number.isFinite(v) ? v : null;
+const iso = (ms: number | undefined): string | null =>
+  typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null;
+const list = (s: string | undefined): string[] =>
+  s
+    ? s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '')
+    : [];
 
 /**
  * A trial's index: the workflow numbers trials in one sequence (baseline 0, optimum reference 1,
@@ -123,7 +149,11 @@ export function runToRecord(run: Run): TrialRecord {
   const trialParams: Record<string, string> = {};
   for (const [k, v] of Object.entries(params)) if (k !== 'gaplab_seeds') trialParams[k] = v;
   const pgr = num(metrics['pgr']);
-  const title = tags[TAG.title] ?? (run.info.runName.startsWith(`${id} `) ? run.info.runName.slice(id.length + 1) : run.info.runName);
+  const title =
+    tags[TAG.title] ??
+    (run.info.runName.startsWith(`${id} `)
+      ? run.info.runName.slice(id.length + 1)
+      : run.info.runName);
   return {
     id,
     index: indexOfTrialId(id),
@@ -136,7 +166,10 @@ export function runToRecord(run: Run): TrialRecord {
     status: statusOf(run),
     params: trialParams,
     metrics: experimentMetrics,
-    pgr: pgr === null ? null : { mean: pgr, ciLow: num(metrics['pgr_ci_low']), ciHigh: num(metrics['pgr_ci_high']) },
+    pgr:
+      pgr === null
+        ? null
+        : { mean: pgr, ciLow: num(metrics['pgr_ci_low']), ciHigh: num(metrics['pgr_ci_high']) },
     flags: list(tags[TAG.flags]),
     computeSeconds: num(metrics['compute_seconds']),
     failureReason: tags[TAG.failureReason] ?? null,
@@ -153,10 +186,17 @@ function sortRecords(records: TrialRecord[]): TrialRecord[] {
 }
 
 /** The path from the root down to `trialId` (cycles and missing parents end it). */
-export function lineagePath(byId: ReadonlyMap<string, { id: string; parentTrialId: string | null }>, trialId: string): string[] {
+export function lineagePath(
+  byId: ReadonlyMap<string, { id: string; parentTrialId: string | null }>,
+  trialId: string,
+): string[] {
   const path: string[] = [];
   const seen = new Set<string>();
-  for (let cur = byId.get(trialId); cur && !seen.has(cur.id); cur = cur.parentTrialId ? byId.get(cur.parentTrialId) : undefined) {
+  for (
+    let cur = byId.get(trialId);
+    cur && !seen.has(cur.id);
+    cur = cur.parentTrialId ? byId.get(cur.parentTrialId) : undefined
+  ) {
     seen.add(cur.id);
     path.unshift(cur.id);
   }
@@ -164,7 +204,10 @@ export function lineagePath(byId: ReadonlyMap<string, { id: string; parentTrialI
 }
 
 /** Default experiment listing: MLflow's experiments/search over REST (the client has no wrapper for it). */
-export function restExperimentLister(trackingUri: string, fetchImpl: typeof fetch = globalThis.fetch): () => Promise<ExperimentRef[]> {
+export function restExperimentLister(
+  trackingUri: string,
+  fetchImpl: typeof fetch = globalThis.fetch,
+): () => Promise<ExperimentRef[]> {
   return async () => {
     const out: ExperimentRef[] = [];
     let pageToken: string | undefined;
@@ -172,20 +215,41 @@ export function restExperimentLister(trackingUri: string, fetchImpl: typeof fetc
       const endpoint = 'POST /experiments/search';
       let res: Response;
       try {
-        res = await fetchImpl(`${trackingUri.replace(/\/+$/, '')}/api/2.0/mlflow/experiments/search`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ max_results: 1000, filter: "name LIKE 'gaplab/%'", ...(pageToken ? { page_token: pageToken } : {}) }),
-          signal: AbortSignal.timeout(10_000),
-        });
+        res = await fetchImpl(
+          `${trackingUri.replace(/\/+$/, '')}/api/2.0/mlflow/experiments/search`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              max_results: 1000,
+              filter: "name LIKE 'gaplab/%'",
+              ...(pageToken ? { page_token: pageToken } : {}),
+            }),
+            signal: AbortSignal.timeout(10_000),
+          },
+        );
       } catch (err) {
-        throw new MlflowError(`MLflow is unreachable: ${(err as Error).message}`, { errorCode: 'NETWORK_ERROR', endpoint, retryable: true, cause: err });
+        throw new MlflowError(`MLflow is unreachable: ${(err as Error).message}`, {
+          errorCode: 'NETWORK_ERROR',
+          endpoint,
+          retryable: true,
+          cause: err,
+        });
       }
       if (!res.ok) {
-        throw new MlflowError(`MLflow experiments/search answered ${res.status}`, { errorCode: `HTTP_${res.status}`, status: res.status, endpoint, retryable: res.status >= 500 || res.status === 429 });
+        throw new MlflowError(`MLflow experiments/search answered ${res.status}`, {
+          errorCode: `HTTP_${res.status}`,
+          status: res.status,
+          endpoint,
+          retryable: res.status >= 500 || res.status === 429,
+        });
       }
-      const body = (await res.json()) as { experiments?: { experiment_id: string; name: string }[]; next_page_token?: string };
-      for (const e of body.experiments ?? []) out.push({ experimentId: e.experiment_id, name: e.name });
+      const body = (await res.json()) as {
+        experiments?: { experiment_id: string; name: string }[];
+        next_page_token?: string;
+      };
+      for (const e of body.experiments ?? [])
+        out.push({ experimentId: e.experiment_id, name: e.name });
       pageToken = body.next_page_token || undefined;
     } while (pageToken);
     return out;
@@ -210,11 +274,15 @@ export class LineageReader {
     this.listExperiments = opts.listExperiments ?? restExperimentLister(opts.mlflow.trackingUri);
     this.ttlMs = opts.ttlMs ?? 2000;
     this.cacheCampaigns = opts.cacheCampaigns ?? 16;
-    this.pageSize = opts.pageSize ?? 50_000;
+    this.pageSize = opts.pageSize ?? 5000;
     this.now = opts.now ?? Date.now;
   }
 
-  private async searchAll(experimentIds: string[], filter: string, orderBy?: string[]): Promise<Run[]> {
+  private async searchAll(
+    experimentIds: string[],
+    filter: string,
+    orderBy?: string[],
+  ): Promise<Run[]> {
     const runs: Run[] = [];
     let pageToken: string | undefined;
     do {
@@ -242,7 +310,11 @@ export class LineageReader {
 
   /** The oldest campaign run among duplicates (recording keeps the oldest too). */
   private static oldest(runs: Run[]): Run | undefined {
-    return runs.sort((a, b) => (a.info.startTime ?? 0) - (b.info.startTime ?? 0) || a.info.runId.localeCompare(b.info.runId))[0];
+    return runs.sort(
+      (a, b) =>
+        (a.info.startTime ?? 0) - (b.info.startTime ?? 0) ||
+        a.info.runId.localeCompare(b.info.runId),
+    )[0];
   }
 
   /**
@@ -304,7 +376,10 @@ export class LineageReader {
     if (!location) return null;
     const t0 = performance.now();
     // One search brings the parent run and every trial run of the campaign.
-    const runs = await this.searchAll([location.experimentId], tagFilter(TAG.campaignId, campaignId));
+    const runs = await this.searchAll(
+      [location.experimentId],
+      tagFilter(TAG.campaignId, campaignId),
+    );
     let parent: Run | undefined;
     const trialRuns = new Map<string, Run>();
     for (const run of runs) {
@@ -314,7 +389,8 @@ export class LineageReader {
       } else if (kind === 'trial') {
         const id = run.data.tags[TAG.trialId] ?? run.info.runId;
         const prior = trialRuns.get(id);
-        if (!prior || (run.info.startTime ?? 0) < (prior.info.startTime ?? 0)) trialRuns.set(id, run);
+        if (!prior || (run.info.startTime ?? 0) < (prior.info.startTime ?? 0))
+          trialRuns.set(id, run);
       }
     }
     if (!parent) {
@@ -368,17 +444,28 @@ export class LineageReader {
   async trial(
     campaignId: string,
     trialId: string,
-  ): Promise<{ records: CampaignRecords; trial: TrialRecord; lineage: LineageNode[]; summary: TrialSummary | null; seeds: SeedRecord[] } | null> {
+  ): Promise<{
+    records: CampaignRecords;
+    trial: TrialRecord;
+    lineage: LineageNode[];
+    summary: TrialSummary | null;
+    seeds: SeedRecord[];
+  } | null> {
     const r = await this.records(campaignId);
     const trial = r?.byId.get(trialId);
     if (!r || !trial) return null;
     const lineage = lineagePath(r.byId, trialId).map((id) => toLineageNode(r.byId.get(id)!));
-    const { summary, seeds } = trial.mlflowRunId && trial.status !== 'running' ? await this.trialArtifact(trial.mlflowRunId) : { summary: null, seeds: [] };
+    const { summary, seeds } =
+      trial.mlflowRunId && trial.status !== 'running'
+        ? await this.trialArtifact(trial.mlflowRunId)
+        : { summary: null, seeds: [] };
     return { records: r, trial, lineage, summary, seeds };
   }
 
   /** The full trial and its per-seed results from a trial run's trial.json (empty when missing or unreadable). */
-  async trialArtifact(runId: string): Promise<{ summary: TrialSummary | null; seeds: SeedRecord[] }> {
+  async trialArtifact(
+    runId: string,
+  ): Promise<{ summary: TrialSummary | null; seeds: SeedRecord[] }> {
     const artifact = await this.mlflow.downloadArtifactText(runId, 'trial.json').catch(() => null);
     if (artifact === null) return { summary: null, seeds: [] };
     try {
@@ -399,7 +486,9 @@ export class LineageReader {
   async report(campaignId: string): Promise<CampaignReport | null> {
     const loc = await this.locate(campaignId);
     if (!loc) return null;
-    const text = await this.mlflow.downloadArtifactText(loc.parentRunId, 'report.json').catch(() => null);
+    const text = await this.mlflow
+      .downloadArtifactText(loc.parentRunId, 'report.json')
+      .catch(() => null);
     if (text === null) return null;
     try {
       const parsed = CampaignReport.safeParse(JSON.parse(text));
@@ -413,15 +502,19 @@ export class LineageReader {
   async campaignsOf(problemId: string): Promise<CampaignRecords[] | null> {
     const exp = await this.mlflow.getExperimentByName(experimentName(problemId));
     if (!exp) return null;
-    const parents = await this.searchAll([exp.experimentId], tagFilter(TAG.kind, 'campaign'), ['attributes.start_time ASC']);
+    const parents = await this.searchAll([exp.experimentId], tagFilter(TAG.kind, 'campaign'), [
+      'attributes.start_time ASC',
+    ]);
     const byCampaign = new Map<string, Run>();
     for (const run of parents) {
       const id = run.data.tags[TAG.campaignId];
       if (!id) continue;
       const prior = byCampaign.get(id);
-      if (!prior || (run.info.startTime ?? 0) < (prior.info.startTime ?? 0)) byCampaign.set(id, run);
+      if (!prior || (run.info.startTime ?? 0) < (prior.info.startTime ?? 0))
+        byCampaign.set(id, run);
     }
-    for (const [id, run] of byCampaign) if (!this.locations.has(id)) this.remember(LineageReader.locationOf(run, id));
+    for (const [id, run] of byCampaign)
+      if (!this.locations.has(id)) this.remember(LineageReader.locationOf(run, id));
     const out: CampaignRecords[] = [];
     // A few at a time: each is one search, and a problem may have many campaigns.
     const ids = [...byCampaign.keys()];
@@ -437,13 +530,15 @@ export class LineageReader {
 export function compareSeries(r: CampaignRecords) {
   const start = r.parent.info.startTime ?? null;
   const search = r.records.filter((t) => t.kind === 'search');
-  let best: { trialId: string; mean: number; ciLow: number | null; ciHigh: number | null } | null = null;
+  let best: { trialId: string; mean: number; ciLow: number | null; ciHigh: number | null } | null =
+    null;
   let bestMean: { trialId: string; mean: number } | null = null;
   const series = [];
   for (const [i, t] of search.entries()) {
     if (t.status === 'succeeded' && t.pgr) {
       // "Best" is by the lower confidence bound, as everywhere in gaplab; a missing bound never wins.
-      if (!best || (t.pgr.ciLow ?? -Infinity) > (best.ciLow ?? -Infinity)) best = { trialId: t.id, mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh };
+      if (!best || (t.pgr.ciLow ?? -Infinity) > (best.ciLow ?? -Infinity))
+        best = { trialId: t.id, mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh };
       if (!bestMean || t.pgr.mean > bestMean.mean) bestMean = { trialId: t.id, mean: t.pgr.mean };
     }
     const end = t.finishedAt ? Date.parse(t.finishedAt) : null;

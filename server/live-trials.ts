@@ -8,7 +8,14 @@
  * trials in memory and is ahead of MLflow (recording is asynchronous). So the API reads live
  * campaigns here, and finished or vanished ones from MLflow (cached; see lineage.ts).
  */
-import { recordOfSummary, toLineageNode, type CampaignStatus, type LineageNode, type TrialRecord, type TrialSummary } from './api-types.js';
+import {
+  recordOfSummary,
+  toLineageNode,
+  type CampaignStatus,
+  type LineageNode,
+  type TrialRecord,
+  type TrialSummary,
+} from './api-types.js';
 import type { ApiService } from './context.js';
 
 export interface LiveCampaign {
@@ -58,7 +65,11 @@ export class LiveTrials {
   async get(campaignId: string): Promise<LiveCampaign> {
     const cached = this.cache.get(campaignId);
     // A finished campaign adds nothing any more.
-    if (cached && (cached.status.phase === 'finished' || this.now() - cached.fetchedAt < this.ttlMs)) return cached;
+    if (
+      cached &&
+      (cached.status.phase === 'finished' || this.now() - cached.fetchedAt < this.ttlMs)
+    )
+      return cached;
     const running = this.inflight.get(campaignId);
     if (running) return running;
     const p = this.refresh(campaignId, cached).finally(() => this.inflight.delete(campaignId));
@@ -66,11 +77,23 @@ export class LiveTrials {
     return p;
   }
 
-  private async refresh(campaignId: string, prior: LiveCampaign | undefined): Promise<LiveCampaign> {
+  private async refresh(
+    campaignId: string,
+    prior: LiveCampaign | undefined,
+  ): Promise<LiveCampaign> {
     const status = await this.opts.service.status(campaignId);
     const entry: LiveCampaign = prior
       ? { ...prior, status }
-      : { campaignId, status, records: [], nodes: [], seen: 0, summaries: new Map(), byId: new Map(), fetchedAt: 0 };
+      : {
+          campaignId,
+          status,
+          records: [],
+          nodes: [],
+          seen: 0,
+          summaries: new Map(),
+          byId: new Map(),
+          fetchedAt: 0,
+        };
     const added: TrialRecord[] = [];
     for (;;) {
       const page = await this.opts.service.trials(campaignId, { offset: entry.seen, limit: PAGE });
@@ -90,13 +113,16 @@ export class LiveTrials {
     }
     if (added.length > 0) {
       // Trials finish out of order when several run at once; readers want index order.
-      entry.records = [...entry.records, ...added].sort((a, b) => a.index - b.index || a.id.localeCompare(b.id));
+      entry.records = [...entry.records, ...added].sort(
+        (a, b) => a.index - b.index || a.id.localeCompare(b.id),
+      );
       entry.nodes = entry.records.map(toLineageNode);
     }
     entry.fetchedAt = this.now();
     this.cache.delete(campaignId);
     this.cache.set(campaignId, entry);
-    while (this.cache.size > Math.max(1, this.maxCampaigns)) this.cache.delete(this.cache.keys().next().value!);
+    while (this.cache.size > Math.max(1, this.maxCampaigns))
+      this.cache.delete(this.cache.keys().next().value!);
     return entry;
   }
 }

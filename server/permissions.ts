@@ -59,5 +59,9 @@ export const MUTATING_ROUTES: readonly RoutePermission[] = [
   { method: 'POST', url: '/api/campaigns/:campaignId/approvals/:hypothesisId', action: 'decide' },
   { method: 'POST', url: '/api/campaigns/:campaignId/hypotheses', action: 'inject' },
   { method: 'POST', url: '/api/campaigns/:campaignId/notes', action: 'addNote' },
-  { method: 'POST', url: '/api/campaigns/:campaignId/trials/:trialId/flags/:flag/clear', action: 'clearFlag' },
+  {
+    method: 'POST',
+    url: '/api/campaigns/:campaignId/trials/:trialId/flags/:flag/clear',
+    action: 'clearFlag',
+  },
 ];

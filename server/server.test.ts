@@ -5,7 +5,11 @@ import { startServer } from './server.js';
 import { FakeMlflow, FakeService, TOKENS } from './test-support.js';
 
 /** Reads an event stream until `until` matches the text so far (or the stream ends). */
-async function readEvents(res: Response, until: (text: string) => boolean, timeoutMs = 5000): Promise<string> {
+async function readEvents(
+  res: Response,
+  until: (text: string) => boolean,
+  timeoutMs = 5000,
+): Promise<string> {
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let text = '';
@@ -13,7 +17,10 @@ async function readEvents(res: Response, until: (text: string) => boolean, timeo
   // One read in flight at a time: a read abandoned on timeout would swallow its chunk.
   let pending = reader.read();
   while (Date.now() < deadline && !until(text)) {
-    const chunk = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), 200))]);
+    const chunk = await Promise.race([
+      pending,
+      new Promise<null>((r) => setTimeout(() => r(null), 200)),
+    ]);
     if (chunk === null) continue;
     if (chunk.done) break;
     text += decoder.decode(chunk.value);
@@ -26,7 +33,15 @@ async function readEvents(res: Response, until: (text: string) => boolean, timeo
 describe('startServer', () => {
   it('refuses to listen on a non-loopback address without tokens, before connecting anything', async () => {
     const fake = new FakeService();
-    await expect(startServer({ service: fake, mlflow: new FakeMlflow(), config: { host: '0.0.0.0', port: 0 }, env: {}, print: () => {} })).rejects.toThrow(UnsafeBindError);
+    await expect(
+      startServer({
+        service: fake,
+        mlflow: new FakeMlflow(),
+        config: { host: '0.0.0.0', port: 0 },
+        env: {},
+        print: () => {},
+      }),
+    ).rejects.toThrow(UnsafeBindError);
   });
 
   it('listens on loopback, prints generated demo tokens, serves them, and closes gracefully with open event streams', async () => {
@@ -46,9 +61,14 @@ describe('startServer', () => {
       expect(server.devTokens).toHaveLength(3);
       const pi = server.devTokens.find((t) => t.role === 'pi')!;
       expect(printed.join('\n')).toContain(pi.token);
-      const me = await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${pi.token}` } });
+      const me = await fetch(`${server.url}/api/me`, {
+        headers: { authorization: `Bearer ${pi.token}` },
+      });
       expect(await me.json()).toMatchObject({ name: 'Demo PI', role: 'pi' });
-      expect((await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${TOKENS.pi}` } })).status).toBe(401);
+      expect(
+        (await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${TOKENS.pi}` } }))
+          .status,
+      ).toBe(401);
 
       // A running campaign's stream: status now, a trial event when one finishes, heartbeats.
       const viewer = server.devTokens.find((t) => t.role === 'viewer')!;
@@ -67,7 +87,9 @@ describe('startServer', () => {
       expect(text).toContain(': ping');
 
       // Close while a stream is open: the server must not hang on it.
-      const open = await fetch(`${server.url}/api/campaigns/c1/events`, { headers: { authorization: `Bearer ${viewer.token}` } });
+      const open = await fetch(`${server.url}/api/campaigns/c1/events`, {
+        headers: { authorization: `Bearer ${viewer.token}` },
+      });
       expect(open.status).toBe(200);
       const t0 = Date.now();
       await server.close();
@@ -79,20 +101,37 @@ describe('startServer', () => {
   });
 
   it('replays trials after Last-Event-ID and ends the stream when the campaign has finished', async () => {
-    const server = await startServer({ service: new FakeService(), mlflow: new FakeMlflow(), config: { port: 0, tokens: `${TOKENS.viewer}:Vic:viewer` }, env: {}, logger: false, print: () => {} });
+    const server = await startServer({
+      service: new FakeService(),
+      mlflow: new FakeMlflow(),
+      config: { port: 0, tokens: `${TOKENS.viewer}:Vic:viewer` },
+      env: {},
+      logger: false,
+      print: () => {},
+    });
     try {
-      const res = await fetch(`${server.url}/api/campaigns/c2/events`, { headers: { authorization: `Bearer ${TOKENS.viewer}`, 'last-event-id': '1' } });
+      const res = await fetch(`${server.url}/api/campaigns/c2/events`, {
+        headers: { authorization: `Bearer ${TOKENS.viewer}`, 'last-event-id': '1' },
+      });
       const text = await readEvents(res, (t) => t.includes('event: end'));
       expect(text.match(/event: trial/g)).toHaveLength(2);
       expect(text).toContain('id: 2\nevent: trial');
       expect(text).toContain('event: end\ndata: {"stopReason":"max_trials"}');
-      expect((await fetch(`${server.url}/api/campaigns/nope/events`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } })).status).toBe(404);
+      expect(
+        (
+          await fetch(`${server.url}/api/campaigns/nope/events`, {
+            headers: { authorization: `Bearer ${TOKENS.viewer}` },
+          })
+        ).status,
+      ).toBe(404);
     } finally {
       await server.close();
     }
   });
 
   it('formats SSE messages on one data line', () => {
-    expect(sseMessage('trial', { a: 'x\ny' }, 3)).toBe('id: 3\nevent: trial\ndata: {"a":"x\\ny"}\n\n');
+    expect(sseMessage('trial', { a: 'x\ny' }, 3)).toBe(
+      'id: 3\nevent: trial\ndata: {"a":"x\\ny"}\n\n',
+    );
   });
 });

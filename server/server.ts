@@ -7,7 +7,14 @@ import type { FastifyInstance } from 'fastify';
 import { loadRegistry } from '../experiments/registry.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { buildApp, type BuildAppOptions } from './app.js';
-import { assertSafeBind, formatDevTokens, generateDevTokens, loadTokens, TokenTable, type TokenEntry } from './auth.js';
+import {
+  assertSafeBind,
+  formatDevTokens,
+  generateDevTokens,
+  loadTokens,
+  TokenTable,
+  type TokenEntry,
+} from './auth.js';
 import { loadConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 import type { ApiService } from './context.js';
 import { GaplabService } from './service.js';
@@ -54,7 +61,9 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const config = loadConfig(opts.config ?? {}, opts.env ?? process.env);
   const print = opts.print ?? ((s: string) => console.log(s));
   const devTokens = config.devTokens ? generateDevTokens() : [];
-  const tokens = opts.tokens ?? new TokenTable([...loadTokens({ file: config.tokensFile, env: config.tokens }), ...devTokens]);
+  const tokens =
+    opts.tokens ??
+    new TokenTable([...loadTokens({ file: config.tokensFile, env: config.tokens }), ...devTokens]);
   // Before anything connects or listens: a misconfiguration should fail fast and say why.
   assertSafeBind(config.host, tokens);
 
@@ -66,9 +75,20 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: config.namespace });
     const registry = await loadRegistry(config.experimentsDir);
-    service = new GaplabService({ client, registry, taskQueue: config.taskQueue, indexed: config.indexed });
+    service = new GaplabService({
+      client,
+      registry,
+      taskQueue: config.taskQueue,
+      indexed: config.indexed,
+    });
   }
-  const mlflow = opts.mlflow ?? new MlflowClient({ trackingUri: config.mlflowUri, retries: { attempts: 2 }, timeoutMs: 60_000 });
+  const mlflow =
+    opts.mlflow ??
+    new MlflowClient({
+      trackingUri: config.mlflowUri,
+      retries: { attempts: 2 },
+      timeoutMs: 120_000,
+    });
 
   const app = await buildApp({
     service,
@@ -102,7 +122,10 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
 
   print(`gaplab API on ${url}/api (docs ${url}/api/docs)`);
   if (devTokens.length > 0) print(formatDevTokens(devTokens, url));
-  else if (tokens.size === 0) print('No tokens configured: open local mode (loopback only; requests act as the local user with role pi).');
+  else if (tokens.size === 0)
+    print(
+      'No tokens configured: open local mode (loopback only; requests act as the local user with role pi).',
+    );
 
   if (opts.handleSignals) {
     const onSignal = (signal: NodeJS.Signals) => {

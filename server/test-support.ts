@@ -2,12 +2,29 @@
  * In-memory fakes of the service layer and MLflow for the API's unit tests (`app.inject`):
  * enough behaviour to exercise routing, auth, validation and error mapping without Temporal.
  */
-import { MlflowError, type Run, type SearchRunsOptions, type SearchRunsPage } from '../mlflow-ts-client/index.js';
+import {
+  MlflowError,
+  type Run,
+  type SearchRunsOptions,
+  type SearchRunsPage,
+} from '../mlflow-ts-client/index.js';
 import { TAG, experimentName } from '../activities/recording.js';
-import type { Actor, Budgets, CriteriaVersion, HypothesisProposalInput, ProblemSpec } from '../domain/schemas.js';
+import type {
+  Actor,
+  Budgets,
+  CriteriaVersion,
+  HypothesisProposalInput,
+  ProblemSpec,
+} from '../domain/schemas.js';
 import { EvaluationCriteria, ProblemSpec as ProblemSpecSchema } from '../domain/schemas.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
-import type { AuditEntry, CampaignReport, CampaignStatus, PendingApproval, TrialSummary } from '../workflows/types.js';
+import type {
+  AuditEntry,
+  CampaignReport,
+  CampaignStatus,
+  PendingApproval,
+  TrialSummary,
+} from '../workflows/types.js';
 import type { ProblemState } from '../workflows/problem.js';
 import type { Note } from '../domain/strategy.js';
 import { buildApp, type BuildAppOptions } from './app.js';
@@ -54,7 +71,13 @@ export const criteriaInput = {
   budgets: { maxTrials: 10 },
 };
 
-const estimate = (mean: number) => ({ mean, stderr: 0.01, n: 2, ciLow: mean - 0.05, ciHigh: mean + 0.05 });
+const estimate = (mean: number) => ({
+  mean,
+  stderr: 0.01,
+  n: 2,
+  ciLow: mean - 0.05,
+  ciHigh: mean + 0.05,
+});
 
 export function trialSummary(i: number, parent: string | null = 'baseline'): TrialSummary {
   const id = i === 0 ? 'baseline' : `t${String(i).padStart(4, '0')}`;
@@ -96,8 +119,21 @@ function status(campaignId: string, phase: CampaignStatus['phase'] = 'running'):
     trialsDone: 2,
     trialsRunning: 1,
     budgets,
-    ledger: { trialsStarted: 3, trialsFinished: 2, iterations: 1, dollars: 0, computeSeconds: 3, startedAtMs: 0 },
-    remaining: { trials: 7, iterations: null, dollars: null, computeSeconds: null, wallSeconds: null },
+    ledger: {
+      trialsStarted: 3,
+      trialsFinished: 2,
+      iterations: 1,
+      dollars: 0,
+      computeSeconds: 3,
+      startedAtMs: 0,
+    },
+    remaining: {
+      trials: 7,
+      iterations: null,
+      dollars: null,
+      computeSeconds: null,
+      wallSeconds: null,
+    },
     best: { trialId: 't0002', title: 'idea 2', pgr: estimate(0.2) },
     baselineScore: 0,
     optimumScore: 10,
@@ -118,7 +154,14 @@ export function report(campaignId: string): CampaignReport {
     startedAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:01:00.000Z',
     budgets,
-    ledger: { trialsStarted: 2, trialsFinished: 2, iterations: 1, dollars: 0, computeSeconds: 3, startedAtMs: 0 },
+    ledger: {
+      trialsStarted: 2,
+      trialsFinished: 2,
+      iterations: 1,
+      dollars: 0,
+      computeSeconds: 3,
+      startedAtMs: 0,
+    },
     baselineScore: 0,
     optimumScore: 10,
     targetPgr: 1,
@@ -178,12 +221,25 @@ export class FakeService implements ApiService {
     };
     this.problems.set('quad', {
       spec,
-      experiment: { name: 'quadratic', description: 'A bowl', metrics: [{ name: 'score', description: 'objective' }], taskQueue: 'gaplab', timeoutSeconds: 10 },
+      experiment: {
+        name: 'quadratic',
+        description: 'A bowl',
+        metrics: [{ name: 'score', description: 'objective' }],
+        taskQueue: 'gaplab',
+        timeoutSeconds: 10,
+      },
       createdBy: { name: 'Rae Researcher', role: 'researcher' },
       createdAt: '2026-01-01T00:00:00.000Z',
       criteria: [criteria],
       campaigns: [
-        { campaignId: 'c1', strategy: 'random', criteriaVersion: 1, startedBy: { name: 'Rae Researcher', role: 'researcher' }, startedAt: '2026-01-01T00:00:00.000Z', label: 'first try' },
+        {
+          campaignId: 'c1',
+          strategy: 'random',
+          criteriaVersion: 1,
+          startedBy: { name: 'Rae Researcher', role: 'researcher' },
+          startedAt: '2026-01-01T00:00:00.000Z',
+          label: 'first try',
+        },
       ],
       audit: [],
     });
@@ -193,13 +249,29 @@ export class FakeService implements ApiService {
         trials: [trialSummary(0), trialSummary(1), trialSummary(2, 't0001')],
         pending: [
           {
-            hypothesis: { id: 'h0001', title: 'try x=1', rationale: '', parentTrialId: null, changes: { x: 1 }, expectedEffect: '', params: { x: 1, y: 3 }, author: { kind: 'strategy', name: 'random' }, createdAt: '2026-01-01T00:00:00.000Z' },
+            hypothesis: {
+              id: 'h0001',
+              title: 'try x=1',
+              rationale: '',
+              parentTrialId: null,
+              changes: { x: 1 },
+              expectedEffect: '',
+              params: { x: 1, y: 3 },
+              author: { kind: 'strategy', name: 'random' },
+              createdAt: '2026-01-01T00:00:00.000Z',
+            },
             submittedAt: '2026-01-01T00:00:00.000Z',
             deadlineMs: 1e13,
           },
         ],
         decided: new Set(['h0000']),
-        audit: [{ at: '2026-01-01T00:00:00.000Z', actor: { name: 'Rae Researcher', role: 'researcher' }, action: 'start' }],
+        audit: [
+          {
+            at: '2026-01-01T00:00:00.000Z',
+            actor: { name: 'Rae Researcher', role: 'researcher' },
+            action: 'start',
+          },
+        ],
         notebook: [],
         report: id === 'c2' ? report(id) : null,
       });
@@ -220,7 +292,8 @@ export class FakeService implements ApiService {
     return p;
   }
   private open(c: FakeCampaign) {
-    if (c.status.phase === 'finished') throw new ServiceError('Conflict', 'the campaign has stopped');
+    if (c.status.phase === 'finished')
+      throw new ServiceError('Conflict', 'the campaign has stopped');
   }
 
   async healthy() {
@@ -230,9 +303,20 @@ export class FakeService implements ApiService {
     requireRole(actor, PERMISSIONS.submitProblem, 'submit problems');
     this.call('submitProblem', actor, input);
     const s = ProblemSpecSchema.parse(input);
-    if (this.problems.has(s.id)) throw new ServiceError('Conflict', `problem ${s.id} exists already`);
-    if (s.experiment !== 'quadratic') throw new ServiceError('InvalidInput', `spec.experiment: unknown experiment "${s.experiment}"`);
-    const state: ProblemState = { ...this.problems.get('quad')!, spec: s, criteria: [], campaigns: [], createdBy: actor };
+    if (this.problems.has(s.id))
+      throw new ServiceError('Conflict', `problem ${s.id} exists already`);
+    if (s.experiment !== 'quadratic')
+      throw new ServiceError(
+        'InvalidInput',
+        `spec.experiment: unknown experiment "${s.experiment}"`,
+      );
+    const state: ProblemState = {
+      ...this.problems.get('quad')!,
+      spec: s,
+      criteria: [],
+      campaigns: [],
+      createdBy: actor,
+    };
     this.problems.set(s.id, state);
     return state;
   }
@@ -246,7 +330,13 @@ export class FakeService implements ApiService {
     requireRole(actor, PERMISSIONS.setCriteria, 'set evaluation criteria');
     this.call('setCriteria', actor, problemId, criteria, reason);
     const p = this.problem(problemId);
-    const v: CriteriaVersion = { version: p.criteria.length + 1, criteria: EvaluationCriteria.parse(criteria), actor, reason: reason ?? '', createdAt: new Date().toISOString() };
+    const v: CriteriaVersion = {
+      version: p.criteria.length + 1,
+      criteria: EvaluationCriteria.parse(criteria),
+      actor,
+      reason: reason ?? '',
+      createdAt: new Date().toISOString(),
+    };
     p.criteria.push(v);
     return v;
   }
@@ -254,10 +344,13 @@ export class FakeService implements ApiService {
     requireRole(actor, PERMISSIONS.startCampaign, 'start campaigns');
     this.call('startCampaign', actor, req);
     const p = this.problem(req.problemId);
-    if (p.criteria.length === 0) throw new ServiceError('Conflict', `problem ${req.problemId} has no evaluation criteria yet`);
+    if (p.criteria.length === 0)
+      throw new ServiceError('Conflict', `problem ${req.problemId} has no evaluation criteria yet`);
     return { campaignId: `${req.problemId}-x` };
   }
-  async listCampaigns(filter: { problemId?: string; strategy?: string } = {}): Promise<CampaignListItem[]> {
+  async listCampaigns(
+    filter: { problemId?: string; strategy?: string } = {},
+  ): Promise<CampaignListItem[]> {
     this.call('listCampaigns', undefined, filter);
     return [...this.campaigns.values()].map((c) => ({
       campaignId: c.status.campaignId,
@@ -272,21 +365,35 @@ export class FakeService implements ApiService {
   async status(campaignId: string) {
     return structuredClone(this.campaign(campaignId).status);
   }
-  async trials(campaignId: string, opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] } = {}) {
+  async trials(
+    campaignId: string,
+    opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] } = {},
+  ) {
     const all = this.campaign(campaignId).trials.filter((t) => !opts.kind || t.kind === opts.kind);
     const offset = opts.offset ?? 0;
-    return { total: all.length, trials: all.slice(offset, offset + Math.min(1000, opts.limit ?? 100)) };
+    return {
+      total: all.length,
+      trials: all.slice(offset, offset + Math.min(1000, opts.limit ?? 100)),
+    };
   }
   async trial(campaignId: string, trialId: string) {
     const c = this.campaign(campaignId);
     const trial = c.trials.find((t) => t.id === trialId);
-    if (!trial) throw new ServiceError('NotFound', `trial ${trialId} not found in campaign ${campaignId}`);
+    if (!trial)
+      throw new ServiceError('NotFound', `trial ${trialId} not found in campaign ${campaignId}`);
     const lineage: TrialSummary[] = [];
-    for (let cur: TrialSummary | undefined = trial; cur; cur = c.trials.find((t) => t.id === cur!.parentTrialId)) lineage.unshift(cur);
+    for (
+      let cur: TrialSummary | undefined = trial;
+      cur;
+      cur = c.trials.find((t) => t.id === cur!.parentTrialId)
+    )
+      lineage.unshift(cur);
     return { trial, lineage };
   }
   async leaderboard(campaignId: string, limit = 10) {
-    return this.campaign(campaignId).trials.filter((t) => t.kind === 'search').slice(0, limit);
+    return this.campaign(campaignId)
+      .trials.filter((t) => t.kind === 'search')
+      .slice(0, limit);
   }
   async pending(campaignId: string) {
     return this.campaign(campaignId).pending;
@@ -310,7 +417,12 @@ export class FakeService implements ApiService {
     if (c.status.paused) throw new ServiceError('Conflict', 'the campaign is already paused');
     this.call('pause', actor, campaignId, reason);
     c.status.paused = true;
-    c.audit.push({ at: new Date().toISOString(), actor, action: 'pause', ...(reason ? { detail: reason } : {}) });
+    c.audit.push({
+      at: new Date().toISOString(),
+      actor,
+      action: 'pause',
+      ...(reason ? { detail: reason } : {}),
+    });
   }
   async resume(actor: Actor, campaignId: string, reason?: string) {
     requireRole(actor, PERMISSIONS.resume, 'resume campaigns');
@@ -320,13 +432,22 @@ export class FakeService implements ApiService {
     this.call('resume', actor, campaignId, reason);
     c.status.paused = false;
   }
-  async stop(actor: Actor, campaignId: string, opts: { reason?: string; cancelRunning?: boolean } = {}) {
+  async stop(
+    actor: Actor,
+    campaignId: string,
+    opts: { reason?: string; cancelRunning?: boolean } = {},
+  ) {
     requireRole(actor, PERMISSIONS.stop, 'stop campaigns');
     const c = this.campaign(campaignId);
     this.open(c);
     this.call('stop', actor, campaignId, opts);
   }
-  async changeBudgets(actor: Actor, campaignId: string, budgets: unknown, reason?: string): Promise<Budgets> {
+  async changeBudgets(
+    actor: Actor,
+    campaignId: string,
+    budgets: unknown,
+    reason?: string,
+  ): Promise<Budgets> {
     requireRole(actor, PERMISSIONS.changeBudgets, 'change budgets');
     const c = this.campaign(campaignId);
     this.open(c);
@@ -334,12 +455,23 @@ export class FakeService implements ApiService {
     c.status.budgets = { ...c.status.budgets, ...(budgets as Partial<Budgets>) };
     return c.status.budgets;
   }
-  async decide(actor: Actor, campaignId: string, hypothesisId: string, decision: 'approve' | 'reject', reason?: string) {
+  async decide(
+    actor: Actor,
+    campaignId: string,
+    hypothesisId: string,
+    decision: 'approve' | 'reject',
+    reason?: string,
+  ) {
     requireRole(actor, PERMISSIONS.decide, 'approve or reject hypotheses');
     const c = this.campaign(campaignId);
     this.open(c);
-    if (c.decided.has(hypothesisId)) throw new ServiceError('Conflict', `hypothesis ${hypothesisId} is not pending (already decided)`);
-    if (!c.pending.some((p) => p.hypothesis.id === hypothesisId)) throw new ServiceError('NotFound', `unknown hypothesis ${hypothesisId}`);
+    if (c.decided.has(hypothesisId))
+      throw new ServiceError(
+        'Conflict',
+        `hypothesis ${hypothesisId} is not pending (already decided)`,
+      );
+    if (!c.pending.some((p) => p.hypothesis.id === hypothesisId))
+      throw new ServiceError('NotFound', `unknown hypothesis ${hypothesisId}`);
     this.call('decide', actor, campaignId, hypothesisId, decision, reason);
     c.pending = c.pending.filter((p) => p.hypothesis.id !== hypothesisId);
     c.decided.add(hypothesisId);
@@ -350,16 +482,26 @@ export class FakeService implements ApiService {
     this.open(c);
     this.call('inject', actor, campaignId, proposal);
     if (proposal.parentTrialId && !c.trials.some((t) => t.id === proposal.parentTrialId)) {
-      throw new ServiceError('InvalidInput', `proposal.parentTrialId: unknown trial ${proposal.parentTrialId}`);
+      throw new ServiceError(
+        'InvalidInput',
+        `proposal.parentTrialId: unknown trial ${proposal.parentTrialId}`,
+      );
     }
     return { hypothesisId: 'h-human-1' };
   }
   async addNote(actor: Actor, campaignId: string, text: string, trialId?: string) {
     requireRole(actor, PERMISSIONS.addNote, 'add notes');
     const c = this.campaign(campaignId);
-    if (trialId !== undefined && !c.trials.some((t) => t.id === trialId)) throw new ServiceError('NotFound', `trialId: unknown trial ${trialId}`);
+    if (trialId !== undefined && !c.trials.some((t) => t.id === trialId))
+      throw new ServiceError('NotFound', `trialId: unknown trial ${trialId}`);
     this.call('addNote', actor, campaignId, text, trialId);
-    c.notebook.push({ kind: 'human', author: actor.name, text, ...(trialId ? { trialId } : {}), at: new Date().toISOString() });
+    c.notebook.push({
+      kind: 'human',
+      author: actor.name,
+      text,
+      ...(trialId ? { trialId } : {}),
+      at: new Date().toISOString(),
+    });
   }
   async clearFlag(actor: Actor, campaignId: string, trialId: string, flag: string, reason: string) {
     requireRole(actor, PERMISSIONS.clearFlag, 'clear review flags');
@@ -368,7 +510,8 @@ export class FakeService implements ApiService {
     if (!t) throw new ServiceError('NotFound', `trialId: unknown trial ${trialId}`);
     const f = t.flags.find((x) => x.kind === flag);
     if (!f) throw new ServiceError('NotFound', `flag: trial ${trialId} has no flag ${flag}`);
-    if (f.cleared) throw new ServiceError('Conflict', `flag ${flag} of trial ${trialId} is already cleared`);
+    if (f.cleared)
+      throw new ServiceError('Conflict', `flag ${flag} of trial ${trialId} is already cleared`);
     this.call('clearFlag', actor, campaignId, trialId, flag, reason);
     f.cleared = { actor, reason, at: new Date().toISOString() };
   }
@@ -377,7 +520,14 @@ export class FakeService implements ApiService {
 // ---- MLflow -------------------------------------------------------------------------------------
 
 /** The runs recording.ts writes for a campaign with `n` search trials (plus the baseline). */
-export function campaignRuns(opts: { experimentId: string; problemId: string; campaignId: string; trials: number; finished?: boolean; startTime?: number }): Run[] {
+export function campaignRuns(opts: {
+  experimentId: string;
+  problemId: string;
+  campaignId: string;
+  trials: number;
+  finished?: boolean;
+  startTime?: number;
+}): Run[] {
   const t0 = opts.startTime ?? 1_767_225_600_000;
   const parentId = `${opts.campaignId}-parent`;
   const runs: Run[] = [
@@ -410,7 +560,8 @@ export function campaignRuns(opts: { experimentId: string; problemId: string; ca
   ];
   for (let i = 0; i <= opts.trials; i++) {
     const id = i === 0 ? 'baseline' : `t${String(i).padStart(4, '0')}`;
-    const parent = i === 0 ? '' : i < 3 ? 'baseline' : `t${String(Math.floor(i / 2)).padStart(4, '0')}`;
+    const parent =
+      i === 0 ? '' : i < 3 ? 'baseline' : `t${String(Math.floor(i / 2)).padStart(4, '0')}`;
     const pgr = i === 0 ? 0 : (i % 10) / 10;
     runs.push({
       info: {
@@ -425,7 +576,18 @@ export function campaignRuns(opts: { experimentId: string; problemId: string; ca
         lifecycleStage: 'active',
       },
       data: {
-        metrics: i % 7 === 6 ? { compute_seconds: 1 } : { score: pgr * 10, pgr, pgr_ci_low: pgr - 0.05, pgr_ci_high: pgr + 0.05, compute_seconds: 1, 'seed/score': pgr * 10, objective_stderr: 0.1 },
+        metrics:
+          i % 7 === 6
+            ? { compute_seconds: 1 }
+            : {
+                score: pgr * 10,
+                pgr,
+                pgr_ci_low: pgr - 0.05,
+                pgr_ci_high: pgr + 0.05,
+                compute_seconds: 1,
+                'seed/score': pgr * 10,
+                objective_stderr: 0.1,
+              },
         params: { x: String(i), gaplab_seeds: '1,2' },
         tags: {
           [TAG.kind]: 'trial',
@@ -462,28 +624,50 @@ export class FakeMlflow implements LineageMlflow {
   addCampaign(problemId: string, campaignId: string, trials: number, finished = true): void {
     const name = experimentName(problemId);
     if (!this.experiments.has(name)) this.experiments.set(name, String(this.experiments.size + 1));
-    this.runs.push(...campaignRuns({ experimentId: this.experiments.get(name)!, problemId, campaignId, trials, finished }));
+    this.runs.push(
+      ...campaignRuns({
+        experimentId: this.experiments.get(name)!,
+        problemId,
+        campaignId,
+        trials,
+        finished,
+      }),
+    );
   }
 
   private down(): void {
     if (!this.up) {
-      throw new MlflowError('connect ECONNREFUSED', { errorCode: 'NETWORK_ERROR', endpoint: 'fake', retryable: true });
+      throw new MlflowError('connect ECONNREFUSED', {
+        errorCode: 'NETWORK_ERROR',
+        endpoint: 'fake',
+        retryable: true,
+      });
     }
   }
 
   async searchRuns(o: SearchRunsOptions): Promise<SearchRunsPage> {
     this.searches += 1;
     this.down();
-    const clauses = (o.filter ?? '').split(/\s+and\s+/).filter(Boolean).map((c) => {
-      const m = /^tags\.`([^`]+)` = '((?:[^'\\]|\\.)*)'$/.exec(c.trim());
-      if (!m) throw new Error(`fake MLflow cannot parse filter clause: ${c}`);
-      return [m[1]!, m[2]!.replace(/\\(.)/g, '$1')] as const;
-    });
-    const matching = this.runs.filter((r) => o.experimentIds.includes(r.info.experimentId) && clauses.every(([k, v]) => r.data.tags[k] === v));
+    const clauses = (o.filter ?? '')
+      .split(/\s+and\s+/)
+      .filter(Boolean)
+      .map((c) => {
+        const m = /^tags\.`([^`]+)` = '((?:[^'\\]|\\.)*)'$/.exec(c.trim());
+        if (!m) throw new Error(`fake MLflow cannot parse filter clause: ${c}`);
+        return [m[1]!, m[2]!.replace(/\\(.)/g, '$1')] as const;
+      });
+    const matching = this.runs.filter(
+      (r) =>
+        o.experimentIds.includes(r.info.experimentId) &&
+        clauses.every(([k, v]) => r.data.tags[k] === v),
+    );
     const offset = o.pageToken ? Number(o.pageToken) : 0;
     const size = o.maxResults ?? 1000;
     const page = matching.slice(offset, offset + size);
-    return { runs: page, nextPageToken: offset + size < matching.length ? String(offset + size) : undefined };
+    return {
+      runs: page,
+      nextPageToken: offset + size < matching.length ? String(offset + size) : undefined,
+    };
   }
   async getExperimentByName(name: string) {
     this.down();
@@ -506,7 +690,9 @@ export class FakeMlflow implements LineageMlflow {
 }
 
 /** The app over the fakes, with the three test tokens and rate limiting off unless asked. */
-export async function buildTestApp(opts: Partial<BuildAppOptions> & { fake?: FakeService; fakeMlflow?: FakeMlflow } = {}) {
+export async function buildTestApp(
+  opts: Partial<BuildAppOptions> & { fake?: FakeService; fakeMlflow?: FakeMlflow } = {},
+) {
   const service = opts.fake ?? new FakeService();
   const mlflow = opts.fakeMlflow ?? new FakeMlflow();
   const { LineageReader } = await import('./lineage.js');
@@ -514,7 +700,9 @@ export async function buildTestApp(opts: Partial<BuildAppOptions> & { fake?: Fak
     service,
     mlflow,
     tokens: opts.tokens ?? testTokens(),
-    lineage: opts.lineage ?? new LineageReader({ mlflow, listExperiments: mlflow.listExperiments, ttlMs: 0 }),
+    lineage:
+      opts.lineage ??
+      new LineageReader({ mlflow, listExperiments: mlflow.listExperiments, ttlMs: 0 }),
     ...(opts.checks ? { checks: opts.checks } : {}),
     config: { rateLimitPerMinute: 0, uiDir: '/nonexistent', sseIntervalMs: 50, ...opts.config },
   });

@@ -35,22 +35,33 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 async function seed(): Promise<number> {
   const t0 = performance.now();
   const experimentId = await mlflow.getOrCreateExperiment(experimentName(problemId));
-  const existing = await mlflow.searchRuns({ experimentIds: [experimentId], filter: `tags.\`${TAG.kind}\` = 'campaign'` });
+  const existing = await mlflow.searchRuns({
+    experimentIds: [experimentId],
+    filter: `tags.\`${TAG.kind}\` = 'campaign'`,
+  });
   if (existing.runs.some((r) => r.info.status === 'FINISHED')) return 0;
   // An interrupted seeding leaves an unfinished campaign: start over.
-  for (const r of await mlflow.searchAllRuns({ experimentIds: [experimentId] })) await mlflow.deleteRun(r.info.runId);
+  for (const r of await mlflow.searchAllRuns({ experimentIds: [experimentId] }))
+    await mlflow.deleteRun(r.info.runId);
   const start = Date.now() - 3600_000;
   const parent = await mlflow.createRun({
     experimentId,
     runName: campaignId,
     startTime: start,
-    tags: { [TAG.kind]: 'campaign', [TAG.campaignId]: campaignId, [TAG.problemId]: problemId, [TAG.strategy]: 'random', [TAG.criteriaVersion]: '1' },
+    tags: {
+      [TAG.kind]: 'campaign',
+      [TAG.campaignId]: campaignId,
+      [TAG.problemId]: problemId,
+      [TAG.strategy]: 'random',
+      [TAG.criteriaVersion]: '1',
+    },
   });
   const ids = Array.from({ length: N + 1 }, (_, i) => i);
   await pool(ids, 8, async (i) => {
     const id = i === 0 ? 'baseline' : `t${String(i).padStart(4, '0')}`;
     // A random tree: each trial builds on an earlier one.
-    const parentTrial = i === 0 ? '' : i < 4 ? 'baseline' : `t${String(1 + ((i * 7919) % (i - 1))).padStart(4, '0')}`;
+    const parentTrial =
+      i === 0 ? '' : i < 4 ? 'baseline' : `t${String(1 + ((i * 7919) % (i - 1))).padStart(4, '0')}`;
     const pgr = i === 0 ? 0 : ((i * 37) % 100) / 100;
     const run = await mlflow.createRun({
       experimentId,
@@ -65,8 +76,10 @@ async function seed(): Promise<number> {
         [TAG.trialId]: id,
         [TAG.trialKind]: i === 0 ? 'reference' : 'search',
         [TAG.parentTrialId]: parentTrial,
-        [TAG.title]: i === 0 ? 'Baseline' : `Idea number ${i}: change the learning rate and the width`,
-        [TAG.rationale]: 'A rationale of typical length that explains why this change might help the objective.',
+        [TAG.title]:
+          i === 0 ? 'Baseline' : `Idea number ${i}: change the learning rate and the width`,
+        [TAG.rationale]:
+          'A rationale of typical length that explains why this change might help the objective.',
         [TAG.author]: i === 0 ? 'gaplab' : 'random',
         [TAG.authorKind]: i === 0 ? 'system' : 'strategy',
         [TAG.status]: 'succeeded',
@@ -93,9 +106,13 @@ async function seed(): Promise<number> {
 }
 
 beforeAll(async () => {
-  mlflow = new MlflowClient({ trackingUri: inject('mlflowUri') });
+  mlflow = new MlflowClient({ trackingUri: inject('mlflowUri'), timeoutMs: 300_000 });
   const seedMs = await seed();
-  console.log(seedMs ? `[lineage] seeded ${N} trial runs into MLflow in ${(seedMs / 1000).toFixed(1)} s` : `[lineage] reusing the ${N}-trial campaign in MLflow`);
+  console.log(
+    seedMs
+      ? `[lineage] seeded ${N} trial runs into MLflow in ${(seedMs / 1000).toFixed(1)} s`
+      : `[lineage] reusing the ${N}-trial campaign in MLflow`,
+  );
   // No workflow exists for this campaign: a fake service answers (404) for Temporal.
   server = await startServer({
     service: new FakeService(),
@@ -113,7 +130,9 @@ afterAll(async () => {
 
 async function timed(path: string): Promise<{ ms: number; body: unknown; bytes: number }> {
   const t0 = performance.now();
-  const res = await fetch(`${server.url}/api${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const res = await fetch(`${server.url}/api${path}`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
   const text = await res.text();
   const ms = performance.now() - t0;
   expect(res.status, text.slice(0, 500)).toBe(200);

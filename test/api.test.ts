@@ -3,13 +3,25 @@
  * MLflow. A campaign is driven only through HTTP by three people with different roles.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CampaignReport, ErrorBody, Lineage, PendingApproval, TrialDetail, TrialsPage, type CampaignStatus } from '../server/api-types.js';
+import {
+  CampaignReport,
+  ErrorBody,
+  Lineage,
+  PendingApproval,
+  TrialDetail,
+  TrialsPage,
+  type CampaignStatus,
+} from '../server/api-types.js';
 import { TokenTable } from '../server/auth.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
 import { createTestEnv, eventually, uniqueId, type TestEnv } from './helpers.js';
 
-const TOKENS = { pi: 'it-pi-token-0123456789', researcher: 'it-researcher-token-0123', viewer: 'it-viewer-token-01234567' } as const;
+const TOKENS = {
+  pi: 'it-pi-token-0123456789',
+  researcher: 'it-researcher-token-0123',
+  viewer: 'it-viewer-token-01234567',
+} as const;
 type Who = keyof typeof TOKENS;
 
 let env: TestEnv;
@@ -25,7 +37,13 @@ beforeAll(async () => {
       { token: TOKENS.researcher, name: 'Rae Researcher', role: 'researcher' },
       { token: TOKENS.viewer, name: 'Vic Viewer', role: 'viewer' },
     ]),
-    config: { port: 0, temporalAddress: env.temporalAddress, mlflowUri: env.mlflowUri, sseIntervalMs: 200, lineageTtlMs: 500 },
+    config: {
+      port: 0,
+      temporalAddress: env.temporalAddress,
+      mlflowUri: env.mlflowUri,
+      sseIntervalMs: 200,
+      lineageTtlMs: 500,
+    },
     env: {},
     logger: false,
     print: () => {},
@@ -37,7 +55,13 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function call(who: Who | null, method: string, path: string, body?: unknown, contentType = 'application/json') {
+async function call(
+  who: Who | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+) {
   const headers: Record<string, string> = who ? { authorization: `Bearer ${TOKENS[who]}` } : {};
   if (body !== undefined) headers['content-type'] = contentType;
   const res = await fetch(`${server.url}/api${path}`, {
@@ -46,7 +70,10 @@ async function call(who: Who | null, method: string, path: string, body?: unknow
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
   const text = await res.text();
-  const json = res.headers.get('content-type')?.includes('json') && text ? (JSON.parse(text) as unknown) : undefined;
+  const json =
+    res.headers.get('content-type')?.includes('json') && text
+      ? (JSON.parse(text) as unknown)
+      : undefined;
   return { status: res.status, json: json as any, text, headers: res.headers }; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
@@ -65,8 +92,18 @@ function listen(url: string) {
       while ((cut = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
-        const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
-        if (fields['event']) events.push({ event: fields['event'], data: JSON.parse(fields['data'] ?? 'null'), ...(fields['id'] ? { id: fields['id'] } : {}) });
+        const fields = Object.fromEntries(
+          block
+            .split('\n')
+            .filter((l) => !l.startsWith(':'))
+            .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+        );
+        if (fields['event'])
+          events.push({
+            event: fields['event'],
+            data: JSON.parse(fields['data'] ?? 'null'),
+            ...(fields['id'] ? { id: fields['id'] } : {}),
+          });
       }
     }
   })().catch((err: unknown) => {
@@ -78,94 +115,220 @@ function listen(url: string) {
 describe('the HTTP API against real Temporal, MLflow and a worker', () => {
   it('is up, ready, documented and refuses anonymous callers', async () => {
     expect((await call(null, 'GET', '/health')).status).toBe(200);
-    expect((await call(null, 'GET', '/ready')).json).toEqual({ ready: true, temporal: true, mlflow: true });
+    expect((await call(null, 'GET', '/ready')).json).toEqual({
+      ready: true,
+      temporal: true,
+      mlflow: true,
+    });
     expect((await call(null, 'GET', '/openapi.json')).json.openapi).toBe('3.1.0');
     expect((await call(null, 'GET', '/problems')).status).toBe(401);
     const cfg = await call('viewer', 'GET', '/config');
     expect(cfg.json.mlflowUi).toBe(env.mlflowUri);
-    expect((await call('viewer', 'GET', '/experiments')).json.map((e: { name: string }) => e.name)).toContain('quadratic');
+    expect(
+      (await call('viewer', 'GET', '/experiments')).json.map((e: { name: string }) => e.name),
+    ).toContain('quadratic');
   });
 
   it('drives a campaign through HTTP: submit, criteria, start, approvals, inject, pause, resume, budgets, stop, report, audit, trials, lineage, events', async () => {
     const problemId = uniqueId('api');
 
     // Submit (researcher) and set criteria (PI, as YAML) with approval mode on.
-    expect((await call('viewer', 'POST', '/problems', { ...quadraticSpec, id: problemId })).status).toBe(403);
-    const submitted = await call('researcher', 'POST', '/problems', { ...quadraticSpec, id: problemId });
+    expect(
+      (await call('viewer', 'POST', '/problems', { ...quadraticSpec, id: problemId })).status,
+    ).toBe(403);
+    const submitted = await call('researcher', 'POST', '/problems', {
+      ...quadraticSpec,
+      id: problemId,
+    });
     expect(submitted.status, submitted.text).toBe(201);
     expect(submitted.json.createdBy).toEqual({ name: 'Rae Researcher', role: 'researcher' });
-    expect((await call('researcher', 'POST', '/problems', { ...quadraticSpec, id: problemId })).status).toBe(409);
-    const badSpec = await call('researcher', 'POST', '/problems', { ...quadraticSpec, id: uniqueId('bad'), experiment: 'no-such-experiment' });
+    expect(
+      (await call('researcher', 'POST', '/problems', { ...quadraticSpec, id: problemId })).status,
+    ).toBe(409);
+    const badSpec = await call('researcher', 'POST', '/problems', {
+      ...quadraticSpec,
+      id: uniqueId('bad'),
+      experiment: 'no-such-experiment',
+    });
     expect(badSpec.status).toBe(400);
     expect(ErrorBody.parse(badSpec.json).issues?.[0]?.path).toBe('spec.experiment');
 
-    const criteria = { ...quadraticCriteria, approval: { enabled: true, timeoutSeconds: 600, onTimeout: 'reject' }, budgets: { maxTrials: 50, concurrency: 2 } };
-    expect((await call('researcher', 'POST', `/problems/${problemId}/criteria`, { criteria })).status).toBe(403);
-    const badCriteria = await call('pi', 'POST', `/problems/${problemId}/criteria`, { criteria: { ...criteria, metric: 'nope' } });
+    const criteria = {
+      ...quadraticCriteria,
+      approval: { enabled: true, timeoutSeconds: 600, onTimeout: 'reject' },
+      budgets: { maxTrials: 50, concurrency: 2 },
+    };
+    expect(
+      (await call('researcher', 'POST', `/problems/${problemId}/criteria`, { criteria })).status,
+    ).toBe(403);
+    const badCriteria = await call('pi', 'POST', `/problems/${problemId}/criteria`, {
+      criteria: { ...criteria, metric: 'nope' },
+    });
     expect(badCriteria.status).toBe(400);
-    expect(badCriteria.json.issues.map((i: { path: string }) => i.path)).toContain('criteria.metric');
+    expect(badCriteria.json.issues.map((i: { path: string }) => i.path)).toContain(
+      'criteria.metric',
+    );
     const { stringify } = await import('yaml');
-    const set = await call('pi', 'POST', `/problems/${problemId}/criteria`, stringify({ criteria, reason: 'first version' }), 'application/yaml');
+    const set = await call(
+      'pi',
+      'POST',
+      `/problems/${problemId}/criteria`,
+      stringify({ criteria, reason: 'first version' }),
+      'application/yaml',
+    );
     expect(set.status, set.text).toBe(201);
-    expect(set.json).toMatchObject({ version: 1, actor: { name: 'Pat PI' }, reason: 'first version' });
+    expect(set.json).toMatchObject({
+      version: 1,
+      actor: { name: 'Pat PI' },
+      reason: 'first version',
+    });
     expect((await call('viewer', 'GET', `/problems/${problemId}/criteria`)).json).toHaveLength(1);
 
     // Start (researcher).
-    expect((await call('viewer', 'POST', '/campaigns', { problemId, strategy: { name: 'random' } })).status).toBe(403);
-    const started = await call('researcher', 'POST', '/campaigns', { problemId, strategy: { name: 'random' }, seed: 3, label: 'via http' });
+    expect(
+      (await call('viewer', 'POST', '/campaigns', { problemId, strategy: { name: 'random' } }))
+        .status,
+    ).toBe(403);
+    const started = await call('researcher', 'POST', '/campaigns', {
+      problemId,
+      strategy: { name: 'random' },
+      seed: 3,
+      label: 'via http',
+    });
     expect(started.status, started.text).toBe(201);
     const campaignId = started.json.campaignId as string;
-    const events = listen(`${server.url}/api/campaigns/${encodeURIComponent(campaignId)}/events?since=0&token=${TOKENS.viewer}`);
+    const events = listen(
+      `${server.url}/api/campaigns/${encodeURIComponent(campaignId)}/events?since=0&token=${TOKENS.viewer}`,
+    );
 
     const listed = await call('viewer', 'GET', `/campaigns?problemId=${problemId}`);
     expect(listed.json.map((c: { campaignId: string }) => c.campaignId)).toEqual([campaignId]);
 
     // Approvals: the PI approves one and rejects one; the researcher may not.
     const pending = await eventually(async () => {
-      const p = PendingApproval.array().parse((await call('viewer', 'GET', `/campaigns/${campaignId}/approvals`)).json);
+      const p = PendingApproval.array().parse(
+        (await call('viewer', 'GET', `/campaigns/${campaignId}/approvals`)).json,
+      );
       return p.length >= 2 ? p : null;
     });
     const [first, second] = pending;
-    expect((await call('researcher', 'POST', `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, { decision: 'approve' })).status).toBe(403);
-    expect((await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, { decision: 'approve', reason: 'plausible' })).status).toBe(200);
-    expect((await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${second!.hypothesis.id}`, { decision: 'reject', reason: 'too far out' })).status).toBe(200);
-    const again = await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, { decision: 'approve' });
+    expect(
+      (
+        await call(
+          'researcher',
+          'POST',
+          `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`,
+          { decision: 'approve' },
+        )
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, {
+          decision: 'approve',
+          reason: 'plausible',
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${second!.hypothesis.id}`, {
+          decision: 'reject',
+          reason: 'too far out',
+        })
+      ).status,
+    ).toBe(200);
+    const again = await call(
+      'pi',
+      'POST',
+      `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`,
+      { decision: 'approve' },
+    );
     expect(again.status).toBe(409);
     expect(again.json.message).toMatch(/already decided/);
-    expect((await call('pi', 'POST', `/campaigns/${campaignId}/approvals/h-nope`, { decision: 'approve' })).status).toBe(404);
-    expect((await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, { decision: 'maybe' })).status).toBe(400);
+    expect(
+      (
+        await call('pi', 'POST', `/campaigns/${campaignId}/approvals/h-nope`, {
+          decision: 'approve',
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (
+        await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, {
+          decision: 'maybe',
+        })
+      ).status,
+    ).toBe(400);
 
     // Inject (PI): runs without approval.
-    const injected = await call('pi', 'POST', `/campaigns/${campaignId}/hypotheses`, { title: 'Go to the centre', rationale: 'bowl centre', changes: { x: 1, y: -2 } });
+    const injected = await call('pi', 'POST', `/campaigns/${campaignId}/hypotheses`, {
+      title: 'Go to the centre',
+      rationale: 'bowl centre',
+      changes: { x: 1, y: -2 },
+    });
     expect(injected.status, injected.text).toBe(201);
-    const outside = await call('researcher', 'POST', `/campaigns/${campaignId}/hypotheses`, { title: 'too far', changes: { x: 99 } });
+    const outside = await call('researcher', 'POST', `/campaigns/${campaignId}/hypotheses`, {
+      title: 'too far',
+      changes: { x: 99 },
+    });
     expect(outside.status).toBe(400);
     expect(outside.json.issues.length).toBeGreaterThan(0);
 
     // Pause, note, budgets, resume.
-    expect((await call('researcher', 'POST', `/campaigns/${campaignId}/pause`, { reason: 'lunch' })).status).toBe(200);
-    expect(((await call('viewer', 'GET', `/campaigns/${campaignId}`)).json as CampaignStatus).paused).toBe(true);
+    expect(
+      (await call('researcher', 'POST', `/campaigns/${campaignId}/pause`, { reason: 'lunch' }))
+        .status,
+    ).toBe(200);
+    expect(
+      ((await call('viewer', 'GET', `/campaigns/${campaignId}`)).json as CampaignStatus).paused,
+    ).toBe(true);
     expect((await call('researcher', 'POST', `/campaigns/${campaignId}/pause`)).status).toBe(409);
-    expect((await call('researcher', 'POST', `/campaigns/${campaignId}/notes`, { text: 'x near 1 looks promising' })).status).toBe(201);
-    expect((await call('researcher', 'PATCH', `/campaigns/${campaignId}/budgets`, { budgets: { maxTrials: 6 } })).status).toBe(403);
-    const budgets = await call('pi', 'PATCH', `/campaigns/${campaignId}/budgets`, { budgets: { maxTrials: 6 }, reason: 'keep it short' });
+    expect(
+      (
+        await call('researcher', 'POST', `/campaigns/${campaignId}/notes`, {
+          text: 'x near 1 looks promising',
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await call('researcher', 'PATCH', `/campaigns/${campaignId}/budgets`, {
+          budgets: { maxTrials: 6 },
+        })
+      ).status,
+    ).toBe(403);
+    const budgets = await call('pi', 'PATCH', `/campaigns/${campaignId}/budgets`, {
+      budgets: { maxTrials: 6 },
+      reason: 'keep it short',
+    });
     expect(budgets.status, budgets.text).toBe(200);
     // Only the given budget changes: concurrency stays as the criteria set it.
     expect(budgets.json).toMatchObject({ maxTrials: 6, concurrency: 2 });
     expect((await call('researcher', 'POST', `/campaigns/${campaignId}/resume`)).status).toBe(200);
-    expect((await call('viewer', 'GET', `/campaigns/${campaignId}/notes`)).json.some((n: { author: string }) => n.author === 'Rae Researcher')).toBe(true);
+    expect(
+      (await call('viewer', 'GET', `/campaigns/${campaignId}/notes`)).json.some(
+        (n: { author: string }) => n.author === 'Rae Researcher',
+      ),
+    ).toBe(true);
 
     // The injected trial runs.
     const human = await eventually(async () => {
-      const page = TrialsPage.parse((await call('viewer', 'GET', `/campaigns/${campaignId}/trials?kind=search&limit=100`)).json);
+      const page = TrialsPage.parse(
+        (await call('viewer', 'GET', `/campaigns/${campaignId}/trials?kind=search&limit=100`)).json,
+      );
       return page.trials.find((t) => t.author.kind === 'human' && t.status !== 'running');
     }, 90_000);
     expect(human.author.name).toBe('Pat PI');
     expect(human.pgr?.mean).toBeGreaterThan(0.99);
 
     // Stop (PI only) and the report.
-    expect((await call('researcher', 'POST', `/campaigns/${campaignId}/stop`, { reason: 'no' })).status).toBe(403);
-    expect((await call('pi', 'POST', `/campaigns/${campaignId}/stop`, { reason: 'enough' })).status).toBe(200);
+    expect(
+      (await call('researcher', 'POST', `/campaigns/${campaignId}/stop`, { reason: 'no' })).status,
+    ).toBe(403);
+    expect(
+      (await call('pi', 'POST', `/campaigns/${campaignId}/stop`, { reason: 'enough' })).status,
+    ).toBe(200);
     const report = await eventually(async () => {
       const r = await call('viewer', 'GET', `/campaigns/${campaignId}/report`);
       return r.status === 200 ? CampaignReport.parse(r.json) : null;
@@ -178,7 +341,11 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     expect((await call('pi', 'POST', `/campaigns/${campaignId}/pause`)).status).toBe(409);
 
     // The audit trail names the people.
-    const audit = (await call('viewer', 'GET', `/campaigns/${campaignId}/audit`)).json as { action: string; actor: { name: string }; detail?: string }[];
+    const audit = (await call('viewer', 'GET', `/campaigns/${campaignId}/audit`)).json as {
+      action: string;
+      actor: { name: string };
+      detail?: string;
+    }[];
     const by = (action: string) => audit.find((a) => a.action === action);
     expect(by('start')?.actor.name).toBe('Rae Researcher');
     expect(by('approve')?.actor.name).toBe('Pat PI');
@@ -190,23 +357,38 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     expect(by('stop')?.actor.name).toBe('Pat PI');
 
     // Lineage from the finished workflow first; that read warms the MLflow record, which answers next.
-    const live = Lineage.parse((await call('viewer', 'GET', `/campaigns/${campaignId}/lineage`)).json);
+    const live = Lineage.parse(
+      (await call('viewer', 'GET', `/campaigns/${campaignId}/lineage`)).json,
+    );
     expect(live.finished).toBe(true);
     const lineage = await eventually(async () => {
-      const l = Lineage.parse((await call('viewer', 'GET', `/campaigns/${campaignId}/lineage`)).json);
+      const l = Lineage.parse(
+        (await call('viewer', 'GET', `/campaigns/${campaignId}/lineage`)).json,
+      );
       return l.source === 'mlflow' ? l : null;
     });
     expect(lineage.finished).toBe(true);
     expect(new Set(lineage.nodes.map((n) => n.id))).toEqual(new Set(live.nodes.map((n) => n.id)));
     expect(lineage.problemId).toBe(problemId);
-    const page = TrialsPage.parse((await call('viewer', 'GET', `/campaigns/${campaignId}/trials?limit=1000`)).json);
+    const page = TrialsPage.parse(
+      (await call('viewer', 'GET', `/campaigns/${campaignId}/trials?limit=1000`)).json,
+    );
     expect(page.source).toBe('mlflow');
     expect(lineage.total).toBe(page.total);
     expect(new Set(lineage.nodes.map((n) => n.id))).toEqual(new Set(page.trials.map((t) => t.id)));
-    expect(lineage.nodes.find((n) => n.id === 'baseline')).toMatchObject({ parentId: null, kind: 'reference' });
-    expect(lineage.nodes.find((n) => n.id === human.id)).toMatchObject({ author: 'Pat PI', authorKind: 'human', parentId: 'baseline' });
+    expect(lineage.nodes.find((n) => n.id === 'baseline')).toMatchObject({
+      parentId: null,
+      kind: 'reference',
+    });
+    expect(lineage.nodes.find((n) => n.id === human.id)).toMatchObject({
+      author: 'Pat PI',
+      authorKind: 'human',
+      parentId: 'baseline',
+    });
 
-    const detail = TrialDetail.parse((await call('viewer', 'GET', `/campaigns/${campaignId}/trials/${human.id}`)).json);
+    const detail = TrialDetail.parse(
+      (await call('viewer', 'GET', `/campaigns/${campaignId}/trials/${human.id}`)).json,
+    );
     expect(detail.lineage.map((n) => n.id)).toEqual(['baseline', human.id]);
     expect(detail.seeds).toHaveLength(2);
     expect(detail.summary?.params).toMatchObject({ x: 1, y: -2 });
@@ -216,7 +398,13 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
 
     const compare = await call('viewer', 'GET', `/problems/${problemId}/compare`);
     expect(compare.json.campaigns).toHaveLength(1);
-    expect(compare.json.campaigns[0]).toMatchObject({ campaignId, strategy: 'random', label: 'via http', status: 'FINISHED', stopReason: 'stopped_by_pi' });
+    expect(compare.json.campaigns[0]).toMatchObject({
+      campaignId,
+      strategy: 'random',
+      label: 'via http',
+      status: 'FINISHED',
+      stopReason: 'stopped_by_pi',
+    });
     expect(compare.json.campaigns[0].best.mean).toBeGreaterThan(0.99);
 
     // The event stream delivered status and trial events, and the end.
@@ -228,6 +416,8 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     expect(kinds).toContain('trial');
     const trialEvents = events.events.filter((e) => e.event === 'trial');
     expect(trialEvents.map((e) => Number(e.id))).toEqual(trialEvents.map((_, i) => i + 1));
-    expect((events.events.find((e) => e.event === 'end')?.data as { stopReason: string }).stopReason).toBe('stopped_by_pi');
+    expect(
+      (events.events.find((e) => e.event === 'end')?.data as { stopReason: string }).stopReason,
+    ).toBe('stopped_by_pi');
   });
 });

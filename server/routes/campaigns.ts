@@ -29,6 +29,7 @@ import {
   TrialIdParam,
   TrialSummary,
 } from '../api-types.js';
+import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
@@ -52,7 +53,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const b = req.body;
-      const res = await service.startCampaign(req.principal!, {
+      const res = await service.startCampaign(actorOf(req), {
         problemId: b.problemId,
         strategy: b.strategy,
         ...(b.criteriaVersion !== undefined ? { criteriaVersion: b.criteriaVersion } : {}),
@@ -65,7 +66,14 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/campaigns',
-    { schema: { tags: ['campaigns'], summary: 'Campaigns, newest first', querystring: CampaignsQuery, response: { 200: z.array(CampaignListItem), ...errors } } },
+    {
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Campaigns, newest first',
+        querystring: CampaignsQuery,
+        response: { 200: z.array(CampaignListItem), ...errors },
+      },
+    },
     async (req) =>
       service.listCampaigns({
         ...(req.query.problemId ? { problemId: req.query.problemId } : {}),
@@ -75,7 +83,14 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/campaigns/:campaignId',
-    { schema: { tags: ['campaigns'], summary: 'Live status: phase, budgets used and left, best trial', params: CampaignParams, response: { 200: CampaignStatus, ...errors } } },
+    {
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Live status: phase, budgets used and left, best trial',
+        params: CampaignParams,
+        response: { 200: CampaignStatus, ...errors },
+      },
+    },
     async (req) => service.status(req.params.campaignId),
   );
 
@@ -83,10 +98,16 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     '/campaigns/:campaignId/pause',
     {
       config: { action: 'pause' },
-      schema: { tags: ['control'], summary: 'Pause: no new trials start; running ones finish', params: CampaignParams, body: ReasonBody.nullish(), response: { 200: Ok, ...errors } },
+      schema: {
+        tags: ['control'],
+        summary: 'Pause: no new trials start; running ones finish',
+        params: CampaignParams,
+        body: ReasonBody.nullish(),
+        response: { 200: Ok, ...errors },
+      },
     },
     async (req) => {
-      await service.pause(req.principal!, req.params.campaignId, req.body?.reason);
+      await service.pause(actorOf(req), req.params.campaignId, req.body?.reason);
       return ok;
     },
   );
@@ -95,10 +116,16 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     '/campaigns/:campaignId/resume',
     {
       config: { action: 'resume' },
-      schema: { tags: ['control'], summary: 'Resume a paused campaign', params: CampaignParams, body: ReasonBody.nullish(), response: { 200: Ok, ...errors } },
+      schema: {
+        tags: ['control'],
+        summary: 'Resume a paused campaign',
+        params: CampaignParams,
+        body: ReasonBody.nullish(),
+        response: { 200: Ok, ...errors },
+      },
     },
     async (req) => {
-      await service.resume(req.principal!, req.params.campaignId, req.body?.reason);
+      await service.resume(actorOf(req), req.params.campaignId, req.body?.reason);
       return ok;
     },
   );
@@ -109,7 +136,8 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { action: 'stop' },
       schema: {
         tags: ['control'],
-        summary: 'Stop the campaign (PI); running trials are cancelled unless cancelRunning is false',
+        summary:
+          'Stop the campaign (PI); running trials are cancelled unless cancelRunning is false',
         params: CampaignParams,
         body: StopBody.nullish(),
         response: { 200: Ok, ...errors },
@@ -117,7 +145,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req) => {
       const b = req.body ?? {};
-      await service.stop(req.principal!, req.params.campaignId, {
+      await service.stop(actorOf(req), req.params.campaignId, {
         ...(b.reason !== undefined ? { reason: b.reason } : {}),
         ...(b.cancelRunning !== undefined ? { cancelRunning: b.cancelRunning } : {}),
       });
@@ -137,12 +165,20 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: Budgets, ...errors },
       },
     },
-    async (req) => service.changeBudgets(req.principal!, req.params.campaignId, req.body.budgets, req.body.reason),
+    async (req) =>
+      service.changeBudgets(actorOf(req), req.params.campaignId, req.body.budgets, req.body.reason),
   );
 
   app.get(
     '/campaigns/:campaignId/approvals',
-    { schema: { tags: ['control'], summary: 'Hypotheses waiting for a PI decision', params: CampaignParams, response: { 200: z.array(PendingApproval), ...errors } } },
+    {
+      schema: {
+        tags: ['control'],
+        summary: 'Hypotheses waiting for a PI decision',
+        params: CampaignParams,
+        response: { 200: z.array(PendingApproval), ...errors },
+      },
+    },
     async (req) => service.pending(req.params.campaignId),
   );
 
@@ -159,7 +195,13 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => {
-      await service.decide(req.principal!, req.params.campaignId, req.params.hypothesisId, req.body.decision, req.body.reason);
+      await service.decide(
+        actorOf(req),
+        req.params.campaignId,
+        req.params.hypothesisId,
+        req.body.decision,
+        req.body.reason,
+      );
       return ok;
     },
   );
@@ -176,12 +218,20 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: InjectResult, ...errors },
       },
     },
-    async (req, reply) => reply.code(201).send(await service.inject(req.principal!, req.params.campaignId, req.body)),
+    async (req, reply) =>
+      reply.code(201).send(await service.inject(actorOf(req), req.params.campaignId, req.body)),
   );
 
   app.get(
     '/campaigns/:campaignId/notes',
-    { schema: { tags: ['campaigns'], summary: "The campaign's shared notebook", params: CampaignParams, response: { 200: z.array(Note), ...errors } } },
+    {
+      schema: {
+        tags: ['campaigns'],
+        summary: "The campaign's shared notebook",
+        params: CampaignParams,
+        response: { 200: z.array(Note), ...errors },
+      },
+    },
     async (req) => service.notebook(req.params.campaignId),
   );
 
@@ -189,10 +239,16 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     '/campaigns/:campaignId/notes',
     {
       config: { action: 'addNote' },
-      schema: { tags: ['campaigns'], summary: 'Add a note (optionally about a trial)', params: CampaignParams, body: NoteBody, response: { 201: Ok, ...errors } },
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Add a note (optionally about a trial)',
+        params: CampaignParams,
+        body: NoteBody,
+        response: { 201: Ok, ...errors },
+      },
     },
     async (req, reply) => {
-      await service.addNote(req.principal!, req.params.campaignId, req.body.text, req.body.trialId);
+      await service.addNote(actorOf(req), req.params.campaignId, req.body.text, req.body.trialId);
       return reply.code(201).send(ok);
     },
   );
@@ -210,7 +266,13 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req) => {
-      await service.clearFlag(req.principal!, req.params.campaignId, req.params.trialId, req.params.flag, req.body.reason);
+      await service.clearFlag(
+        actorOf(req),
+        req.params.campaignId,
+        req.params.trialId,
+        req.params.flag,
+        req.body.reason,
+      );
       return ok;
     },
   );
@@ -231,7 +293,14 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/campaigns/:campaignId/audit',
-    { schema: { tags: ['campaigns'], summary: 'Who did what, when', params: CampaignParams, response: { 200: z.array(AuditEntry), ...errors } } },
+    {
+      schema: {
+        tags: ['campaigns'],
+        summary: 'Who did what, when',
+        params: CampaignParams,
+        response: { 200: z.array(AuditEntry), ...errors },
+      },
+    },
     async (req) => service.audit(req.params.campaignId),
   );
 
@@ -240,13 +309,17 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['campaigns'],
-        summary: 'Final report (JSON, or markdown with ?format=markdown); 409 while the campaign runs',
+        summary:
+          'Final report (JSON, or markdown with ?format=markdown); 409 while the campaign runs',
         params: CampaignParams,
         querystring: ReportQuery,
         response: {
           200: {
             description: 'The report',
-            content: { 'application/json': { schema: CampaignReport }, 'text/markdown': { schema: z.string() } },
+            content: {
+              'application/json': { schema: CampaignReport },
+              'text/markdown': { schema: z.string() },
+            },
           },
           ...errors,
         },
@@ -263,8 +336,13 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         report = await lineage.report(campaignId);
         if (!report) throw err;
       }
-      if (!report) throw new ServiceError('Conflict', `campaign ${campaignId} has not finished: its report is written when it ends`);
-      if (req.query.format === 'markdown') return reply.type('text/markdown; charset=utf-8').send(renderReportMarkdown(report));
+      if (!report)
+        throw new ServiceError(
+          'Conflict',
+          `campaign ${campaignId} has not finished: its report is written when it ends`,
+        );
+      if (req.query.format === 'markdown')
+        return reply.type('text/markdown; charset=utf-8').send(renderReportMarkdown(report));
       return reply.type('application/json; charset=utf-8').send(report);
     },
   );

@@ -3,7 +3,14 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { TAG } from '../../activities/recording.js';
 import { ProblemSpec, Slug } from '../../domain/schemas.js';
-import { Compare, CriteriaVersion, ErrorBody, ProblemState, SetCriteriaBody } from '../api-types.js';
+import {
+  Compare,
+  CriteriaVersion,
+  ErrorBody,
+  ProblemState,
+  SetCriteriaBody,
+} from '../api-types.js';
+import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { compareSeries } from '../lineage.js';
 
@@ -25,16 +32,31 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: ProblemState, ...errors },
       },
     },
-    async (req, reply) => reply.code(201).send(await service.submitProblem(req.principal!, req.body)),
+    async (req, reply) => reply.code(201).send(await service.submitProblem(actorOf(req), req.body)),
   );
 
-  app.get('/problems', { schema: { tags: ['problems'], summary: 'Every open problem', response: { 200: z.array(ProblemState) } } }, async () =>
-    service.listProblems(),
+  app.get(
+    '/problems',
+    {
+      schema: {
+        tags: ['problems'],
+        summary: 'Every open problem',
+        response: { 200: z.array(ProblemState) },
+      },
+    },
+    async () => service.listProblems(),
   );
 
   app.get(
     '/problems/:problemId',
-    { schema: { tags: ['problems'], summary: 'One problem: spec, criteria versions, campaigns, audit', params: ProblemParams, response: { 200: ProblemState, ...errors } } },
+    {
+      schema: {
+        tags: ['problems'],
+        summary: 'One problem: spec, criteria versions, campaigns, audit',
+        params: ProblemParams,
+        response: { 200: ProblemState, ...errors },
+      },
+    },
     async (req) => service.getProblem(req.params.problemId),
   );
 
@@ -54,13 +76,22 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { criteria, reason } = req.body;
-      return reply.code(201).send(await service.setCriteria(req.principal!, req.params.problemId, criteria, reason));
+      return reply
+        .code(201)
+        .send(await service.setCriteria(actorOf(req), req.params.problemId, criteria, reason));
     },
   );
 
   app.get(
     '/problems/:problemId/criteria',
-    { schema: { tags: ['problems'], summary: 'Every criteria version, oldest first', params: ProblemParams, response: { 200: z.array(CriteriaVersion), ...errors } } },
+    {
+      schema: {
+        tags: ['problems'],
+        summary: 'Every criteria version, oldest first',
+        params: ProblemParams,
+        response: { 200: z.array(CriteriaVersion), ...errors },
+      },
+    },
     async (req) => (await service.getProblem(req.params.problemId)).criteria,
   );
 
@@ -69,7 +100,8 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['problems'],
-        summary: "The problem's campaigns side by side: best PGR and its progress over trials and time (from MLflow)",
+        summary:
+          "The problem's campaigns side by side: best PGR and its progress over trials and time (from MLflow)",
         params: ProblemParams,
         response: { 200: Compare, ...errors },
       },
@@ -83,7 +115,8 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
           throw err;
         }),
       ]);
-      if (!recorded && !problem) throw new ServiceError('NotFound', `problem ${problemId} not found`);
+      if (!recorded && !problem)
+        throw new ServiceError('NotFound', `problem ${problemId} not found`);
       const refs = new Map((problem?.campaigns ?? []).map((c) => [c.campaignId, c]));
       return {
         problemId,
@@ -96,11 +129,16 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
             campaignId: r.location.campaignId,
             strategy: tags[TAG.strategy] ?? ref?.strategy ?? '',
             label: ref?.label ?? null,
-            startedBy: ref ? `${ref.startedBy.name} (${ref.startedBy.role})` : (tags[TAG.startedBy] ?? null),
-            criteriaVersion: Number.isFinite(version) && version > 0 ? version : (ref?.criteriaVersion ?? null),
+            startedBy: ref
+              ? `${ref.startedBy.name} (${ref.startedBy.role})`
+              : (tags[TAG.startedBy] ?? null),
+            criteriaVersion:
+              Number.isFinite(version) && version > 0 ? version : (ref?.criteriaVersion ?? null),
             status: r.parent.info.status,
             stopReason: tags[TAG.stopReason] ?? null,
-            startedAt: r.parent.info.startTime ? new Date(r.parent.info.startTime).toISOString() : null,
+            startedAt: r.parent.info.startTime
+              ? new Date(r.parent.info.startTime).toISOString()
+              : null,
             trials,
             best,
             bestMean,

@@ -9,7 +9,17 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { CampaignIdParam, ErrorBody, Lineage, TrialDetail, TrialIdParam, TrialsPage, TrialsQuery, toLineageNode, type TrialRecord } from '../api-types.js';
+import {
+  CampaignIdParam,
+  ErrorBody,
+  Lineage,
+  TrialDetail,
+  TrialIdParam,
+  TrialsPage,
+  TrialsQuery,
+  toLineageNode,
+  type TrialRecord,
+} from '../api-types.js';
 import { runLink, workflowLink, type AppContext } from '../context.js';
 import { lineagePath, type CampaignRecords } from '../lineage.js';
 import type { LiveCampaign } from '../live-trials.js';
@@ -20,14 +30,20 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody 
 type Source = { kind: 'mlflow'; r: CampaignRecords } | { kind: 'workflow'; live: LiveCampaign };
 
 /** Where to read a campaign's trials from (see the module comment). */
-async function resolve(ctx: AppContext, campaignId: string, log: { debug: (o: object, m: string) => void }): Promise<Source> {
+async function resolve(
+  ctx: AppContext,
+  campaignId: string,
+  log: { debug: (o: object, m: string) => void },
+): Promise<Source> {
   const cached = ctx.lineage.cached(campaignId);
   if (cached) return { kind: 'mlflow', r: cached };
   let workflowError: unknown;
   try {
     const live = await ctx.live.get(campaignId);
     if (live.status.phase === 'finished') {
-      void ctx.lineage.records(campaignId, live.status.problemId).catch((err: unknown) => log.debug({ err }, 'warming the MLflow lineage cache failed'));
+      void ctx.lineage
+        .records(campaignId, live.status.problemId)
+        .catch((err: unknown) => log.debug({ err }, 'warming the MLflow lineage cache failed'));
     }
     return { kind: 'workflow', live };
   } catch (err) {
@@ -61,8 +77,17 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       const { campaignId } = req.params;
       const { offset, limit, kind } = req.query;
       const source = await resolve(ctx, campaignId, req.log);
-      const all = kind ? recordsOf(source).records.filter((t) => t.kind === kind) : recordsOf(source).records;
-      return { campaignId, offset, limit, source: source.kind, total: all.length, trials: all.slice(offset, offset + limit) };
+      const all = kind
+        ? recordsOf(source).records.filter((t) => t.kind === kind)
+        : recordsOf(source).records;
+      return {
+        campaignId,
+        offset,
+        limit,
+        source: source.kind,
+        total: all.length,
+        trials: all.slice(offset, offset + limit),
+      };
     },
   );
 
@@ -71,7 +96,8 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['trials'],
-        summary: 'One trial: record, lineage to the root, per-seed results, links to MLflow and Temporal',
+        summary:
+          'One trial: record, lineage to the root, per-seed results, links to MLflow and Temporal',
         params: CampaignParams.extend({ trialId: TrialIdParam }),
         response: { 200: TrialDetail, ...errors },
       },
@@ -81,19 +107,37 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       const source = await resolve(ctx, campaignId, req.log);
       const { byId } = recordsOf(source);
       const trial = byId.get(trialId);
-      if (!trial) return reply.code(404).send({ error: 'NotFound', message: `trial ${trialId} not found in campaign ${campaignId}` });
+      if (!trial)
+        return reply
+          .code(404)
+          .send({
+            error: 'NotFound',
+            message: `trial ${trialId} not found in campaign ${campaignId}`,
+          });
       const lineage = lineagePath(byId, trialId).map((id) => toLineageNode(byId.get(id)!));
-      const experimentId = source.kind === 'mlflow' ? source.r.location.experimentId : source.live.status.mlflowExperimentId;
+      const experimentId =
+        source.kind === 'mlflow'
+          ? source.r.location.experimentId
+          : source.live.status.mlflowExperimentId;
       const runId = trial.mlflowRunId;
       // Per-seed results live only in the trial.json artifact, for live trials too once recorded.
-      const artifact = runId && trial.status !== 'running' ? await ctx.lineage.trialArtifact(runId) : { summary: null, seeds: [] };
+      const artifact =
+        runId && trial.status !== 'running'
+          ? await ctx.lineage.trialArtifact(runId)
+          : { summary: null, seeds: [] };
       return {
         campaignId,
         trial,
-        summary: source.kind === 'workflow' ? (source.live.summaries.get(trialId) ?? artifact.summary) : artifact.summary,
+        summary:
+          source.kind === 'workflow'
+            ? (source.live.summaries.get(trialId) ?? artifact.summary)
+            : artifact.summary,
         seeds: artifact.seeds,
         lineage,
-        links: { mlflowRun: runId && experimentId ? runLink(ctx, experimentId, runId) : null, temporalWorkflow: workflowLink(ctx, campaignId) },
+        links: {
+          mlflowRun: runId && experimentId ? runLink(ctx, experimentId, runId) : null,
+          temporalWorkflow: workflowLink(ctx, campaignId),
+        },
       };
     },
   );
@@ -103,7 +147,8 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['trials'],
-        summary: "The campaign's whole lineage tree as compact nodes in index order (fast at 10,000 trials)",
+        summary:
+          "The campaign's whole lineage tree as compact nodes in index order (fast at 10,000 trials)",
         params: CampaignParams,
         response: { 200: Lineage, ...errors },
       },
@@ -112,10 +157,24 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       const { campaignId } = req.params;
       const s = await resolve(ctx, campaignId, req.log);
       if (s.kind === 'mlflow') {
-        return { campaignId, problemId: s.r.location.problemId, finished: s.r.finished, source: 'mlflow' as const, total: s.r.nodes.length, nodes: s.r.nodes };
+        return {
+          campaignId,
+          problemId: s.r.location.problemId,
+          finished: s.r.finished,
+          source: 'mlflow' as const,
+          total: s.r.nodes.length,
+          nodes: s.r.nodes,
+        };
       }
       const { status, nodes } = s.live;
-      return { campaignId, problemId: status.problemId, finished: status.phase === 'finished', source: 'workflow' as const, total: nodes.length, nodes };
+      return {
+        campaignId,
+        problemId: status.problemId,
+        finished: status.phase === 'finished',
+        source: 'workflow' as const,
+        total: nodes.length,
+        nodes,
+      };
     },
   );
 };
