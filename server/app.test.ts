@@ -594,3 +594,30 @@ describe('security', () => {
     expect(fetchMeta.statusCode).toBe(403);
   });
 });
+
+describe('the built UI', () => {
+  it('serves files, falls back to index.html for client routes, and keeps /api answers JSON', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gaplab-ui-'));
+    mkdirSync(path.join(dir, 'assets'));
+    writeFileSync(path.join(dir, 'index.html'), '<!doctype html><div id="root"></div>');
+    writeFileSync(path.join(dir, 'assets', 'app-abc123.js'), 'console.log(1)');
+    await setup({ config: { uiDir: dir } });
+    const root = await app!.inject({ url: '/' });
+    expect(root.statusCode).toBe(200);
+    expect(root.body).toContain('id="root"');
+    const deep = await app!.inject({ url: '/campaigns/c1/trials/t0002' });
+    expect(deep.statusCode).toBe(200);
+    expect(deep.headers['content-type']).toMatch(/^text\/html/);
+    expect(deep.headers['cache-control']).toBe('no-cache');
+    const asset = await app!.inject({ url: '/assets/app-abc123.js' });
+    expect(asset.body).toBe('console.log(1)');
+    expect(asset.headers['cache-control']).toMatch(/immutable/);
+    const api = await app!.inject({ url: '/api/nothing', headers: auth('viewer') });
+    expect(api.statusCode).toBe(404);
+    expect(api.headers['content-type']).toMatch(/json/);
+    expect((await app!.inject({ method: 'POST', url: '/somewhere' })).statusCode).toBe(404);
+  });
+});

@@ -162,6 +162,10 @@ describe('config', () => {
     });
   });
 
+  it('takes log levels in any case (the worker uses upper case)', () => {
+    expect(loadConfig({}, { GAPLAB_LOG_LEVEL: 'WARN' }).logLevel).toBe('warn');
+  });
+
   it('names the setting and its variable on errors', () => {
     expect(() => loadConfig({}, { GAPLAB_PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => loadConfig({}, { GAPLAB_PORT: 'eighty' })).toThrow(/port \(GAPLAB_PORT\)/);

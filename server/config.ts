@@ -48,7 +48,12 @@ export const ServerConfig = z.object({
   /** Experiments folder the server's registry is loaded from. @default the built-in folder */
   experimentsDir: z.string().min(1).optional(),
   /** @default 'info' */
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.toLowerCase() : v),
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    )
+    .default('info'),
   /** Trust X-Forwarded-* from a reverse proxy. @default false */
   trustProxy: bool.default(false),
   /** How often an event stream polls the campaign. @default 1000 */
