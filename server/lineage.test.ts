@@ -159,6 +159,21 @@ describe('LineageReader', () => {
     expect(mlflow.searches).toBe(before + 1);
   });
 
+  it('bounds memory by trials held, keeping at least the newest campaign', async () => {
+    const mlflow = new FakeMlflow();
+    for (const id of ['big1', 'big2']) mlflow.addCampaign('quad', id, 30);
+    const r = new LineageReader({
+      mlflow,
+      listExperiments: mlflow.listExperiments,
+      cacheCampaigns: 10,
+      maxTrials: 40,
+    });
+    await r.records('big1');
+    await r.records('big2');
+    expect(r.cached('big2')).not.toBeNull();
+    expect(r.cached('big1')).toBeNull();
+  });
+
   it('returns null for campaigns MLflow does not know', async () => {
     const mlflow = new FakeMlflow();
     mlflow.addCampaign('quad', 'a', 1);

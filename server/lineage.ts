@@ -46,6 +46,8 @@ export interface LineageReaderOptions {
   ttlMs?: number;
   /** Finished campaigns kept in memory. @default 16 */
   cacheCampaigns?: number;
+  /** Trials kept in memory over all cached campaigns (the newest campaign always stays). @default 200000 */
+  maxTrials?: number;
   /** Runs per search request (MLflow allows 50,000; smaller pages keep each request well inside client timeouts). @default 5000 */
   pageSize?: number;
   /** @default Date.now */
@@ -261,6 +263,7 @@ export class LineageReader {
   private readonly listExperiments: () => Promise<ExperimentRef[]>;
   private readonly ttlMs: number;
   private readonly cacheCampaigns: number;
+  private readonly maxTrials: number;
   private readonly pageSize: number;
   private readonly now: () => number;
   /** campaignId → location; locations never change. */
@@ -274,6 +277,7 @@ export class LineageReader {
     this.listExperiments = opts.listExperiments ?? restExperimentLister(opts.mlflow.trackingUri);
     this.ttlMs = opts.ttlMs ?? 2000;
     this.cacheCampaigns = opts.cacheCampaigns ?? 16;
+    this.maxTrials = opts.maxTrials ?? 200_000;
     this.pageSize = opts.pageSize ?? 5000;
     this.now = opts.now ?? Date.now;
   }
@@ -416,10 +420,15 @@ export class LineageReader {
   }
 
   private evict(): void {
-    // Finished campaigns beyond the limit go first (oldest use first); running ones are cheap to
-    // refetch and expire by TTL anyway, so they share the same bound.
-    while (this.cache.size > Math.max(this.cacheCampaigns, 1)) {
+    // Least recently used first, bounded by campaigns and by trials held (about 1 KB each).
+    let total = 0;
+    for (const c of this.cache.values()) total += c.records.length;
+    while (
+      this.cache.size > 1 &&
+      (this.cache.size > Math.max(this.cacheCampaigns, 1) || total > this.maxTrials)
+    ) {
       const oldest = this.cache.keys().next().value!;
+      total -= this.cache.get(oldest)!.records.length;
       this.cache.delete(oldest);
     }
   }

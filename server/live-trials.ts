@@ -27,7 +27,8 @@ export interface LiveCampaign {
   nodes: LineageNode[];
   /** How many trials the workflow has given so far (its list is in finishing order). */
   seen: number;
-  summaries: Map<string, TrialSummary>;
+  /** Each trial's position in the workflow's list, to fetch its full summary alone. */
+  positions: Map<string, number>;
   byId: Map<string, TrialRecord>;
   fetchedAt: number;
 }
@@ -38,6 +39,8 @@ export interface LiveTrialsOptions {
   ttlMs?: number;
   /** Campaigns kept in memory. @default 16 */
   maxCampaigns?: number;
+  /** Trials kept in memory over all campaigns (at least the newest campaign stays). @default 200000 */
+  maxTrials?: number;
   /** @default Date.now */
   now?: () => number;
 }
@@ -50,11 +53,13 @@ export class LiveTrials {
   private readonly inflight = new Map<string, Promise<LiveCampaign>>();
   private readonly ttlMs: number;
   private readonly maxCampaigns: number;
+  private readonly maxTrials: number;
   private readonly now: () => number;
 
   constructor(private readonly opts: LiveTrialsOptions) {
     this.ttlMs = opts.ttlMs ?? 1000;
-    this.maxCampaigns = opts.maxCampaigns ?? 16;
+    this.maxCampaigns = Math.max(1, opts.maxCampaigns ?? 16);
+    this.maxTrials = opts.maxTrials ?? 200_000;
     this.now = opts.now ?? Date.now;
   }
 
@@ -90,7 +95,7 @@ export class LiveTrials {
           records: [],
           nodes: [],
           seen: 0,
-          summaries: new Map(),
+          positions: new Map(),
           byId: new Map(),
           fetchedAt: 0,
         };
@@ -102,12 +107,12 @@ export class LiveTrials {
         this.cache.delete(campaignId);
         return this.refresh(campaignId, undefined);
       }
-      for (const t of page.trials) {
+      page.trials.forEach((t, i) => {
         const r = recordOfSummary(t);
         added.push(r);
         entry.byId.set(r.id, r);
-        entry.summaries.set(t.id, t);
-      }
+        entry.positions.set(r.id, entry.seen + i);
+      });
       entry.seen += page.trials.length;
       if (page.trials.length === 0 || entry.seen >= page.total) break;
     }
@@ -121,8 +126,22 @@ export class LiveTrials {
     entry.fetchedAt = this.now();
     this.cache.delete(campaignId);
     this.cache.set(campaignId, entry);
-    while (this.cache.size > Math.max(1, this.maxCampaigns))
-      this.cache.delete(this.cache.keys().next().value!);
+    let total = 0;
+    for (const c of this.cache.values()) total += c.records.length;
+    while (this.cache.size > 1 && (this.cache.size > this.maxCampaigns || total > this.maxTrials)) {
+      const oldest = this.cache.keys().next().value!;
+      total -= this.cache.get(oldest)!.records.length;
+      this.cache.delete(oldest);
+    }
     return entry;
+  }
+
+  /** The full summary of one trial (flag messages, objective estimate, typed params), or null. */
+  async summary(campaign: LiveCampaign, trialId: string): Promise<TrialSummary | null> {
+    const pos = campaign.positions.get(trialId);
+    if (pos === undefined) return null;
+    const page = await this.opts.service.trials(campaign.campaignId, { offset: pos, limit: 1 });
+    const t = page.trials[0];
+    return t && t.id === trialId ? t : null;
   }
 }

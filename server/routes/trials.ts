@@ -108,12 +108,10 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       const { byId } = recordsOf(source);
       const trial = byId.get(trialId);
       if (!trial)
-        return reply
-          .code(404)
-          .send({
-            error: 'NotFound',
-            message: `trial ${trialId} not found in campaign ${campaignId}`,
-          });
+        return reply.code(404).send({
+          error: 'NotFound',
+          message: `trial ${trialId} not found in campaign ${campaignId}`,
+        });
       const lineage = lineagePath(byId, trialId).map((id) => toLineageNode(byId.get(id)!));
       const experimentId =
         source.kind === 'mlflow'
@@ -130,7 +128,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
         trial,
         summary:
           source.kind === 'workflow'
-            ? (source.live.summaries.get(trialId) ?? artifact.summary)
+            ? ((await ctx.live.summary(source.live, trialId)) ?? artifact.summary)
             : artifact.summary,
         seeds: artifact.seeds,
         lineage,
