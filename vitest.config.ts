@@ -14,6 +14,7 @@ export default defineConfig({
           exclude: ['**/node_modules/**', 'server/ui/**/node_modules/**'],
           pool: 'forks',
           testTimeout: 30_000,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -28,6 +29,7 @@ export default defineConfig({
           // a couple at a time keeps a 2-core machine responsive.
           maxWorkers: 2,
           fileParallelism: true,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
