@@ -1,7 +1,7 @@
 /**
  * Lineage at scale: a campaign's runs written straight into MLflow (as recording.ts writes them,
  * no workflow at all), then read through the HTTP API. GAPLAB_LINEAGE_TRIALS sets the size
- * (default 1000; the 10,000-trial measurement is `GAPLAB_LINEAGE_TRIALS=10000`).
+ * (default 500; the 10,000-trial measurement is `GAPLAB_LINEAGE_TRIALS=10000`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentName, TAG } from '../activities/recording.js';
@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../server/server.js';
 import { FakeService } from '../server/test-support.js';
 import { inject } from 'vitest';
 
-const N = Number(process.env.GAPLAB_LINEAGE_TRIALS ?? 1000);
+const N = Number(process.env.GAPLAB_LINEAGE_TRIALS ?? 500);
 const TOKEN = 'lineage-viewer-token-0123';
 
 let server: RunningServer;
@@ -29,6 +29,18 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
       while (next < items.length) await fn(items[next++]!);
     }),
   );
+}
+
+/** A busy MLflow (SQLite) may refuse a request now and then; a duplicate run is harmless (the reader keeps the oldest). */
+async function retry(fn: () => Promise<void>, attempts = 5): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 500 * i));
+    }
+  }
 }
 
 /** Seeds the campaign unless a complete one is there already; returns the seconds it took (0 when reused). */
@@ -57,50 +69,60 @@ async function seed(): Promise<number> {
     },
   });
   const ids = Array.from({ length: N + 1 }, (_, i) => i);
-  await pool(ids, 8, async (i) => {
-    const id = i === 0 ? 'baseline' : `t${String(i).padStart(4, '0')}`;
-    // A random tree: each trial builds on an earlier one.
-    const parentTrial =
-      i === 0 ? '' : i < 4 ? 'baseline' : `t${String(1 + ((i * 7919) % (i - 1))).padStart(4, '0')}`;
-    const pgr = i === 0 ? 0 : ((i * 37) % 100) / 100;
-    const run = await mlflow.createRun({
-      experimentId,
-      parentRunId: parent.info.runId,
-      runName: `${id} idea ${i}`,
-      startTime: start + i * 100,
-      tags: {
-        [TAG.kind]: 'trial',
-        [TAG.trialKey]: `${campaignId}/${id}`,
-        [TAG.campaignId]: campaignId,
-        [TAG.problemId]: problemId,
-        [TAG.trialId]: id,
-        [TAG.trialKind]: i === 0 ? 'reference' : 'search',
-        [TAG.parentTrialId]: parentTrial,
-        [TAG.title]:
-          i === 0 ? 'Baseline' : `Idea number ${i}: change the learning rate and the width`,
-        [TAG.rationale]:
-          'A rationale of typical length that explains why this change might help the objective.',
-        [TAG.author]: i === 0 ? 'gaplab' : 'random',
-        [TAG.authorKind]: i === 0 ? 'system' : 'strategy',
-        [TAG.status]: 'succeeded',
-        [TAG.flags]: i % 50 === 0 ? 'high_variance' : '',
-        [TAG.hiddenMetrics]: 'heldout_score',
-      },
-    });
-    await mlflow.logBatch(run.info.runId, {
-      metrics: [
-        { key: 'score', value: pgr * 10 },
-        { key: 'heldout_score', value: pgr * 10 - 0.1 },
-        { key: 'pgr', value: pgr },
-        { key: 'pgr_ci_low', value: pgr - 0.05 },
-        { key: 'pgr_ci_high', value: pgr + 0.05 },
-        { key: 'compute_seconds', value: 1 },
-        ...[0, 1, 2, 3, 4].map((s) => ({ key: 'seed/score', value: pgr * 10 + s / 100, step: s })),
-      ],
-      params: { x: (i % 10) / 10, y: -(i % 7), lr: 10 ** -(i % 5), gaplab_seeds: '1,2,3,4,5' },
-    });
-    // The trial's end is left out to halve the requests: the reader takes its status from gaplab.status.
-  });
+  await pool(ids, Number(process.env.GAPLAB_LINEAGE_SEED_CONCURRENCY ?? 4), async (i) =>
+    retry(async () => {
+      const id = i === 0 ? 'baseline' : `t${String(i).padStart(4, '0')}`;
+      // A random tree: each trial builds on an earlier one.
+      const parentTrial =
+        i === 0
+          ? ''
+          : i < 4
+            ? 'baseline'
+            : `t${String(1 + ((i * 7919) % (i - 1))).padStart(4, '0')}`;
+      const pgr = i === 0 ? 0 : ((i * 37) % 100) / 100;
+      const run = await mlflow.createRun({
+        experimentId,
+        parentRunId: parent.info.runId,
+        runName: `${id} idea ${i}`,
+        startTime: start + i * 100,
+        tags: {
+          [TAG.kind]: 'trial',
+          [TAG.trialKey]: `${campaignId}/${id}`,
+          [TAG.campaignId]: campaignId,
+          [TAG.problemId]: problemId,
+          [TAG.trialId]: id,
+          [TAG.trialKind]: i === 0 ? 'reference' : 'search',
+          [TAG.parentTrialId]: parentTrial,
+          [TAG.title]:
+            i === 0 ? 'Baseline' : `Idea number ${i}: change the learning rate and the width`,
+          [TAG.rationale]:
+            'A rationale of typical length that explains why this change might help the objective.',
+          [TAG.author]: i === 0 ? 'gaplab' : 'random',
+          [TAG.authorKind]: i === 0 ? 'system' : 'strategy',
+          [TAG.status]: 'succeeded',
+          [TAG.flags]: i % 50 === 0 ? 'high_variance' : '',
+          [TAG.hiddenMetrics]: 'heldout_score',
+        },
+      });
+      await mlflow.logBatch(run.info.runId, {
+        metrics: [
+          { key: 'score', value: pgr * 10 },
+          { key: 'heldout_score', value: pgr * 10 - 0.1 },
+          { key: 'pgr', value: pgr },
+          { key: 'pgr_ci_low', value: pgr - 0.05 },
+          { key: 'pgr_ci_high', value: pgr + 0.05 },
+          { key: 'compute_seconds', value: 1 },
+          ...[0, 1, 2, 3, 4].map((s) => ({
+            key: 'seed/score',
+            value: pgr * 10 + s / 100,
+            step: s,
+          })),
+        ],
+        params: { x: (i % 10) / 10, y: -(i % 7), lr: 10 ** -(i % 5), gaplab_seeds: '1,2,3,4,5' },
+      });
+      // The trial's end is left out to halve the requests: the reader takes its status from gaplab.status.
+    }),
+  );
   await mlflow.updateRun(parent.info.runId, { status: 'FINISHED' });
   return performance.now() - t0;
 }
