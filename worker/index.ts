@@ -10,6 +10,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createExperimentActivities } from '../activities/experiment.js';
+import { OptunaService } from '../activities/strategies/index.js';
 import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { STATE_DIR } from '../stack/paths.js';
@@ -103,6 +104,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   } as const;
 
   const workers: Worker[] = [];
+  // One long-lived Optuna process per worker, closed with it.
+  const optuna = new OptunaService();
   if (opts.pollMain !== false) {
     workers.push(
       await Worker.create({
@@ -111,7 +114,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         workflowBundle: opts.workflowBundle ?? (await workflowBundle()),
         activities: createActivities({
           experiments: { registry, workDir },
-          strategies: { anthropic },
+          strategies: { anthropic, optuna },
           mlflow,
         }),
       }),
@@ -128,9 +131,12 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   }
   if (workers.length === 0) throw new Error('the worker polls no task queue: enable the main queue or name experiment queues');
 
-  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
-    await connection.close();
-  });
+  const done = Promise.all(workers.map((w) => w.run()))
+    .then(() => undefined)
+    .finally(async () => {
+      await optuna.close();
+      await connection.close();
+    });
   return {
     workers,
     done,
