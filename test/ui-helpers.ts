@@ -259,6 +259,18 @@ export function planLineage(n: number, seed = 1): SeededTrial[] {
   return trials;
 }
 
+/** Retries a request MLflow refused under load (its database pool runs dry when busy). */
+async function retry<T>(fn: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 500 * 2 ** i));
+    }
+  }
+}
+
 async function pool<T>(
   items: readonly T[],
   concurrency: number,
@@ -306,29 +318,31 @@ export async function seedLineage(
   let done = 0;
   await pool(plan, opts.concurrency ?? 8, async (t, i) => {
     const ci = 0.04 + ((i * 7919) % 100) / 1000;
-    const run = await mlflow.createRun({
-      experimentId,
-      parentRunId,
-      runName: `${t.id} ${t.title}`,
-      startTime: start + i * 1000,
-      tags: {
-        [TAG.kind]: 'trial',
-        [TAG.trialKey]: `${opts.campaignId}/${t.id}`,
-        [TAG.campaignId]: opts.campaignId,
-        [TAG.problemId]: opts.problemId,
-        [TAG.trialId]: t.id,
-        [TAG.trialKind]: t.id === 'baseline' ? 'reference' : 'search',
-        [TAG.parentTrialId]: t.parentId ?? '',
-        [TAG.title]: t.title,
-        [TAG.rationale]: `Try ${t.title} on top of ${t.parentId ?? 'nothing'}.`,
-        [TAG.author]: i % 3 === 0 ? 'agent-1' : i % 3 === 1 ? 'agent-2' : 'Rae Researcher',
-        [TAG.authorKind]: i % 3 === 2 ? 'human' : 'agent',
-        [TAG.status]: t.status,
-        [TAG.flags]: t.flags.join(','),
-        [TAG.hiddenMetrics]: 'heldout',
-        ...(t.status === 'failed' ? { [TAG.failureReason]: 'exit code 1' } : {}),
-      },
-    });
+    const run = await retry(() =>
+      mlflow.createRun({
+        experimentId,
+        parentRunId,
+        runName: `${t.id} ${t.title}`,
+        startTime: start + i * 1000,
+        tags: {
+          [TAG.kind]: 'trial',
+          [TAG.trialKey]: `${opts.campaignId}/${t.id}`,
+          [TAG.campaignId]: opts.campaignId,
+          [TAG.problemId]: opts.problemId,
+          [TAG.trialId]: t.id,
+          [TAG.trialKind]: t.id === 'baseline' ? 'reference' : 'search',
+          [TAG.parentTrialId]: t.parentId ?? '',
+          [TAG.title]: t.title,
+          [TAG.rationale]: `Try ${t.title} on top of ${t.parentId ?? 'nothing'}.`,
+          [TAG.author]: i % 3 === 0 ? 'agent-1' : i % 3 === 1 ? 'agent-2' : 'Rae Researcher',
+          [TAG.authorKind]: i % 3 === 2 ? 'human' : 'agent',
+          [TAG.status]: t.status,
+          [TAG.flags]: t.flags.join(','),
+          [TAG.hiddenMetrics]: 'heldout',
+          ...(t.status === 'failed' ? { [TAG.failureReason]: 'exit code 1' } : {}),
+        },
+      }),
+    );
     const metrics: { key: string; value: number }[] = [];
     if (t.pgr !== null) {
       metrics.push(
@@ -340,14 +354,14 @@ export async function seedLineage(
       );
     }
     metrics.push({ key: 'compute_seconds', value: 3 });
-    await mlflow.logBatch(run.info.runId, {
-      metrics,
-      params: { lr: (0.001 * (1 + (i % 10))).toFixed(4), epochs: 5 + (i % 7) },
-    });
-    await mlflow.updateRun(run.info.runId, {
-      status: t.status === 'succeeded' ? 'FINISHED' : 'FAILED',
-      endTime: start + i * 1000 + 900,
-    });
+    await retry(() =>
+      mlflow.logBatch(run.info.runId, {
+        metrics,
+        params: { lr: (0.001 * (1 + (i % 10))).toFixed(4), epochs: 5 + (i % 7) },
+      }),
+    );
+    // The run's status stays RUNNING: the gaplab.status tag says how the trial ended, which is
+    // what the reader uses, and one request fewer per run makes seeding 10,000 a third faster.
     done++;
     if (done % 250 === 0) opts.onProgress?.(done, plan.length);
   });

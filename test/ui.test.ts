@@ -5,7 +5,7 @@
  * change nothing. Screenshots of each page go to test-results/screenshots/.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
 import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
 import {
@@ -36,8 +36,17 @@ beforeAll(async () => {
   });
 });
 
+// Each test's pages close with it: open event streams would use up the browser's connections.
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.context.close().catch(() => {});
+});
+
 afterAll(async () => {
-  for (const s of opened) await s.context.close().catch(() => {});
+  // A campaign a failed test left running would go on without a worker: stop it.
+  if (campaignA)
+    await env?.service
+      .stop(pi, campaignA, { reason: 'test suite ended', cancelRunning: true })
+      .catch(() => {});
   await browser?.close();
   await ui?.close();
   await env?.close();
@@ -77,7 +86,7 @@ hiddenMetrics: [heldout_score]
 constraints:
   - { kind: absolute, metric: cost, op: '<=', value: 4 }
 targetPgr: 2
-budgets: { maxTrials: 60, concurrency: 2 }
+budgets: { maxTrials: 400, concurrency: 2 }
 verification: { topK: 1, seeds: 2 }
 `;
 let campaignA = '';
@@ -142,7 +151,7 @@ describe('the web UI in headless Chromium against the real server', () => {
       .fill(
         criteriaYaml
           .replace('seedsPerTrial: 2', 'seedsPerTrial: 0')
-          .replace('budgets: { maxTrials: 60, concurrency: 2 }', 'budgets: { concurrency: 2 }'),
+          .replace('budgets: { maxTrials: 400, concurrency: 2 }', 'budgets: { concurrency: 2 }'),
       );
     await p.page.getByTestId('save-criteria').click();
     const issues = p.page.getByTestId('issues');
@@ -207,11 +216,11 @@ describe('the web UI in headless Chromium against the real server', () => {
     const row = page.getByTestId('trials').locator('tr', { hasText: ideaTitle });
     await row.waitFor({ timeout: 60_000 });
     expect(await row.textContent()).toContain('Rae Researcher');
-    await expect
-      .poll(async () => (await page.getByTestId('best-pgr').textContent()) ?? '', {
-        timeout: 60_000,
-      })
-      .toContain(ideaTitle);
+    // Near the optimum, it makes the leaderboard.
+    await page
+      .getByTestId('leaderboard')
+      .locator('tr', { hasText: ideaTitle })
+      .waitFor({ timeout: 60_000 });
     expect(await page.evaluate(() => (window as unknown as { __mark?: number }).__mark)).toBe(42);
     await page
       .getByTestId('note-text')
@@ -268,18 +277,34 @@ describe('the web UI in headless Chromium against the real server', () => {
     await page.getByTestId('lineage-search').press('Enter');
     expect(await page.getByTestId('lineage-selected').textContent()).toContain(ideaTitle);
     await screenshot(page, 'lineage', false);
-    // The best trial is the idea; "Best trial" centres it, and a click on the centre selects it.
+    // "Best trial" centres the best node; a click on the centre of the canvas selects it.
     await page.getByRole('button', { name: 'Close' }).click();
     await page.getByRole('button', { name: 'Best trial' }).click();
+    const bestTitle = await page.getByTestId('lineage-selected').locator('h2').textContent();
+    expect(await page.getByTestId('lineage-stats').textContent()).toContain(bestTitle);
     await page.getByRole('button', { name: 'Close' }).click();
+    await page.getByTestId('lineage-selected').waitFor({ state: 'detached' });
     const box = (await page.getByTestId('lineage-canvas').boundingBox())!;
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await page.getByTestId('lineage-selected').waitFor();
-    expect(await page.getByTestId('lineage-selected').textContent()).toContain(ideaTitle);
+    expect(await page.getByTestId('lineage-selected').locator('h2').textContent()).toBe(bestTitle);
+    // Back to the idea, and on to its trial page.
+    await page.getByTestId('lineage-search').press('Enter');
+    await expect
+      .poll(() => page.getByTestId('lineage-selected').locator('h2').textContent())
+      .toBe(ideaTitle);
     await page.getByTestId('open-trial').click();
 
     await page.getByTestId('trial-page').waitFor();
     expect(await page.getByTestId('trial-title').textContent()).toBe(ideaTitle);
+    // The parent's values load beside this trial's.
+    await page.getByTestId('params').getByRole('columnheader', { name: 'Parent' }).waitFor();
+    expect(
+      await page
+        .locator('[data-testid=params] tr[data-changed]', { hasText: 'x' })
+        .first()
+        .textContent(),
+    ).toMatch(/-4.*1/);
     expect(await page.getByTestId('trial-page').textContent()).toContain('Rae Researcher');
     // Parameters as a diff against the parent (the baseline): x and y changed, delay_ms did not.
     const changed = await page
@@ -293,6 +318,8 @@ describe('the web UI in headless Chromium against the real server', () => {
       await page.locator('[data-testid=metrics] tr[data-metric=score]').textContent(),
     ).not.toContain('hidden from agents');
     expect(await page.getByTestId('constraints').textContent()).toMatch(/cost <= 4.*holds/);
+    // The link to the MLflow run appears once the trial's record is in MLflow (live refresh).
+    await page.getByTestId('mlflow-link').waitFor({ timeout: 60_000 });
     expect(await page.getByTestId('mlflow-link').getAttribute('href')).toMatch(
       /\/#\/experiments\/\d+\/runs\/\w+/,
     );

@@ -51,10 +51,11 @@ export const useProblem = (id: string | null | undefined) =>
     queryFn: () => api<ProblemState>(`/problems/${enc(id!)}`),
     enabled: !!id,
   });
-export const useCompare = (id: string) =>
+export const useCompare = (id: string, refetchInterval: number | false = false) =>
   useQuery({
     queryKey: keys.compare(id),
     queryFn: () => api<Compare>(`/problems/${enc(id)}/compare`),
+    refetchInterval,
   });
 export const useCampaigns = (problemId: string) =>
   useQuery({

@@ -39,6 +39,13 @@ export interface LineageCanvasProps {
 
 const BASE_RADIUS = 4.5;
 const MIN_SCREEN_RADIUS = 1.6;
+/** Zoomed in, nodes stop growing past this many pixels. */
+const MAX_SCREEN_RADIUS = 7;
+/** Node radius in world units at zoom k: constant in the world, clamped on screen. */
+function nodeRadius(k: number): number {
+  return Math.min(Math.max(BASE_RADIUS, MIN_SCREEN_RADIUS / k), MAX_SCREEN_RADIUS / k);
+}
+
 const LINK_COLOR = 'rgba(120, 120, 110, 0.38)';
 const BEST_COLOR = '#0f766e';
 const MATCH_COLOR = '#2563eb';
@@ -73,16 +80,18 @@ export const LineageCanvas = forwardRef<LineageCanvasHandle, LineageCanvasProps>
       }
       const failed: number[] = [];
       const flagged: number[] = [];
+      const running: number[] = [];
       for (let i = 0; i < n; i++) {
         const node = layout.nodes[i]!;
         if (node.status === 'failed' || node.status === 'cancelled') failed.push(i);
+        else if (node.status === 'running') running.push(i);
         if (node.flags.length > 0) flagged.push(i);
       }
       const qt: Quadtree<number> = quadtree<number>()
         .x((i) => layout.x[i]!)
         .y((i) => layout.y[i]!)
         .addAll(Array.from({ length: n }, (_, i) => i));
-      return { bins, failed, flagged, qt };
+      return { bins, failed, flagged, running, qt };
     }, [layout]);
 
     function schedule() {
@@ -107,7 +116,7 @@ export const LineageCanvas = forwardRef<LineageCanvasHandle, LineageCanvasProps>
       ctx.clearRect(0, 0, w, h);
       ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * tx, dpr * ty);
 
-      const r = Math.max(BASE_RADIUS, MIN_SCREEN_RADIUS / k);
+      const r = nodeRadius(k);
       const pad = r * 3;
       const vx0 = -tx / k - pad;
       const vy0 = -ty / k - pad;
@@ -200,6 +209,21 @@ export const LineageCanvas = forwardRef<LineageCanvasHandle, LineageCanvasProps>
       ctx.strokeStyle = FAILED_COLOR;
       ctx.lineWidth = 1.3 / k;
       ctx.stroke();
+      // Trials still being recorded: hollow, dashed.
+      if (index.running.length > 0) {
+        ctx.beginPath();
+        for (const i of index.running) {
+          if (!visible(i)) continue;
+          ctx.moveTo(x[i]! + r, y[i]!);
+          ctx.arc(x[i]!, y[i]!, r, 0, 2 * Math.PI);
+        }
+        ctx.fillStyle = '#ffffff';
+        ctx.fill();
+        ctx.setLineDash([2 / k, 2 / k]);
+        ctx.strokeStyle = '#2563eb';
+        ctx.stroke();
+        ctx.setLineDash([]);
+      }
 
       const rings = (list: Iterable<number>, radius: number, color: string, width: number) => {
         ctx.beginPath();
@@ -334,7 +358,7 @@ export const LineageCanvas = forwardRef<LineageCanvasHandle, LineageCanvasProps>
         const rect = canvas.getBoundingClientRect();
         const t = transformRef.current;
         const [wx, wy] = t.invert([ev.clientX - rect.left, ev.clientY - rect.top]);
-        const r = Math.max(BASE_RADIUS, MIN_SCREEN_RADIUS / t.k);
+        const r = nodeRadius(t.k);
         const found = index.qt.find(wx, wy, r + 4 / t.k);
         return found === undefined ? null : found;
       };

@@ -22,7 +22,7 @@ export function useWidth<T extends HTMLElement>(): [React.RefObject<T | null>, n
   return [ref, width];
 }
 
-const M = { top: 12, right: 64, bottom: 30, left: 46 };
+const M = { top: 12, right: 64, bottom: 40, left: 46 };
 
 function YAxis({
   y,
@@ -52,23 +52,29 @@ function XAxis({
   height,
   format = String,
   ticks = 8,
+  integers = false,
 }: {
   x: ReturnType<typeof scaleLinear<number, number>>;
   height: number;
   format?: (v: number) => string;
   ticks?: number;
+  /** Only whole-number ticks (trial numbers). */
+  integers?: boolean;
 }) {
   return (
     <g className="axis" transform={`translate(0,${height})`}>
       <line x1={x.range()[0]} x2={x.range()[1]} />
-      {x.ticks(ticks).map((t) => (
-        <g key={t} transform={`translate(${x(t)},0)`}>
-          <line y2={4} />
-          <text y={16} textAnchor="middle">
-            {format(t)}
-          </text>
-        </g>
-      ))}
+      {x
+        .ticks(ticks)
+        .filter((t) => !integers || Number.isInteger(t))
+        .map((t) => (
+          <g key={t} transform={`translate(${x(t)},0)`}>
+            <line y2={4} />
+            <text y={16} textAnchor="middle">
+              {format(t)}
+            </text>
+          </g>
+        ))}
     </g>
   );
 }
@@ -239,7 +245,7 @@ export function PgrChart({
         <svg width={width} height={height}>
           <g transform={`translate(${M.left},${M.top})`}>
             <YAxis y={y} width={innerW} />
-            <XAxis x={x} height={innerH} format={(v) => (Number.isInteger(v) ? String(v) : '')} />
+            <XAxis x={x} height={innerH} integers />
             <RefLine y={y} value={0} width={innerW} label="baseline 0" color="#8a8a82" />
             <RefLine y={y} value={1} width={innerW} label="optimum 1" color="#3b7d3f" />
             {target !== undefined &&
@@ -438,6 +444,7 @@ export function CompareChart({
               height={innerH}
               format={by === 'trials' ? String : (v) => (v === 0 ? '0' : fmtDuration(v))}
               ticks={by === 'trials' ? 8 : 6}
+              integers={by === 'trials'}
             />
             <RefLine y={y} value={0} width={innerW} label="baseline 0" color="#8a8a82" />
             <RefLine y={y} value={1} width={innerW} label="optimum 1" color="#3b7d3f" />

@@ -51,6 +51,11 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
   const finished = status.data?.phase === 'finished';
   const report = useReport(campaignId, finished);
   const [, navigate] = useLocation();
+  const audit = useAudit(campaignId);
+  const stopEntry =
+    status.data?.stopReason === 'stopped_by_pi'
+      ? [...(audit.data ?? [])].reverse().find((a) => a.action === 'stop')
+      : undefined;
   useCrumbs([
     ...(problemId ? [{ label: problemId, href: `/problems/${enc(problemId)}` }] : []),
     { label: campaignId },
@@ -106,7 +111,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
             </h1>
             <PhasePill status={s} />
             <Pill tone="neutral">{s.strategy}</Pill>
-            <LiveIndicator state={live} />
+            {s.phase !== 'finished' && <LiveIndicator state={live} />}
           </div>
           <div className="sub">
             {problem.data ? (
@@ -150,6 +155,13 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
         >
           {s.phase === 'finished' ? 'Finished' : 'Stopping'}:{' '}
           {STOP_REASON_TEXT[s.stopReason] ?? s.stopReason}
+          {stopEntry && (
+            <span>
+              {' '}
+              — {stopEntry.actor.name}
+              {stopEntry.detail ? `: “${stopEntry.detail}”` : ''}
+            </span>
+          )}
         </div>
       )}
       {s.paused && s.phase !== 'finished' && (
@@ -203,6 +215,10 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
             <h3 style={{ marginBottom: 6 }}>PGR over trials</h3>
             {lineage.error ? (
               <ErrorNote error={lineage.error} />
+            ) : points.length === 0 ? (
+              <div className="empty">
+                No search trial has finished yet; they appear here as they do.
+              </div>
             ) : (
               <PgrChart points={points} target={s.targetPgr} onSelect={openTrial} />
             )}

@@ -60,7 +60,11 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
   const laid = useMemo(() => {
     if (!lineage.data) return null;
     const t0 = performance.now();
-    const l = layoutLineage<LineageNode>(lineage.data.nodes, mode);
+    // A run still being written has no parent tag yet: leave it out until it has one.
+    const nodes = lineage.data.nodes.filter(
+      (n) => n.status !== 'running' || n.parentId !== null || n.kind === 'reference',
+    );
+    const l = layoutLineage<LineageNode>(nodes, mode);
     return { layout: l, ms: performance.now() - t0 };
   }, [lineage.data, mode]);
   const layout = laid?.layout ?? null;

@@ -69,12 +69,17 @@ export function ProblemPage({ problemId }: { problemId: string }) {
 
 function Campaigns({ problem }: { problem: ProblemState }) {
   const id = problem.spec.id;
-  const compare = useCompare(id);
   const campaigns = useCampaigns(id);
+  const compare = useCompare(
+    id,
+    (campaigns.data ?? []).filter((c) => c.status === 'RUNNING').length > 1 ? 5000 : false,
+  );
   const [by, setBy] = useState<'trials' | 'time'>('trials');
   const [starting, setStarting] = useState(false);
   const [, navigate] = useLocation();
-  const running = (campaigns.data ?? []).filter((c) => c.status === 'RUNNING').slice(0, 3);
+  // One event stream (the newest running campaign) keeps the chart live; browsers allow only a
+  // few connections per server, so other running campaigns are polled.
+  const running = (campaigns.data ?? []).filter((c) => c.status === 'RUNNING');
   return (
     <Card
       title="Campaigns"
@@ -107,9 +112,13 @@ function Campaigns({ problem }: { problem: ProblemState }) {
       }
       testId="campaigns"
     >
-      {running.map((c) => (
-        <LiveCampaign key={c.campaignId} campaignId={c.campaignId} problemId={id} />
-      ))}
+      {running[0] && (
+        <LiveCampaign
+          key={running[0].campaignId}
+          campaignId={running[0].campaignId}
+          problemId={id}
+        />
+      )}
       {starting && (
         <StartCampaign problem={problem} onDone={(cid) => navigate(`/campaigns/${enc(cid)}`)} />
       )}
