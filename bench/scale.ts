@@ -5,8 +5,9 @@
  * state each run carries; the lineage API's latency over the whole campaign; and, when
  * bench/ui-render.ts is present, the UI's load and render time.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { buildApp } from '../server/app.js';
@@ -14,21 +15,38 @@ import { TokenTable } from '../server/auth.js';
 import type { CampaignTiming } from '../workflows/types.js';
 import { pi, type BenchContext } from './context.js';
 import { overheadProblem } from './experiments.js';
-import { workflowRuns, type RunHistory } from './history.js';
+import { runHistory, runInfos, workflowTaskFailures } from './history.js';
 import { fmt, mib, table, type BenchResult, type Size } from './results.js';
-import { distribution, round, roundDistribution, type Distribution } from './stats.js';
+import { distribution, median, round, roundDistribution, type Distribution } from './stats.js';
 import type { Benchmark } from './suite.js';
 
-const PRESETS: Record<Size, { trials: number; concurrency: number; timing?: CampaignTiming; timeoutMs: number; lookups: number }> = {
+interface ScalePreset {
+  trials: number;
+  concurrency: number;
+  /** Record the trials in MLflow. */
+  mlflow: boolean;
+  timing?: CampaignTiming;
+  timeoutMs: number;
+  /** Give up when no trial finished for this long (a stuck workflow). */
+  stallMs: number;
+  lookups: number;
+  /** Trials of the UI render measurement; null to skip it. */
+  uiTrials: number | null;
+}
+
+const PRESETS: Record<Size, ScalePreset> = {
   // A small event limit makes even the tiny run continue-as-new a few times.
-  tiny: { trials: 40, concurrency: 8, timing: { historyEventLimit: 150 }, timeoutMs: 120_000, lookups: 5 },
-  quick: { trials: 1000, concurrency: 8, timeoutMs: 600_000, lookups: 20 },
-  full: { trials: 10_000, concurrency: 8, timeoutMs: 1_200_000, lookups: 50 },
+  tiny: { trials: 40, concurrency: 8, mlflow: true, timing: { historyEventLimit: 150 }, timeoutMs: 120_000, stallMs: 60_000, lookups: 5, uiTrials: null },
+  quick: { trials: 1000, concurrency: 8, mlflow: true, timeoutMs: 600_000, stallMs: 90_000, lookups: 20, uiTrials: 1000 },
+  // MLflow records ~5 trials/s on 2 cores (see the overhead benchmark): 10,000 records alone
+  // would take longer than the whole suite may.
+  full: { trials: 10_000, concurrency: 8, mlflow: false, timeoutMs: 480_000, stallMs: 90_000, lookups: 50, uiTrials: 10_000 },
 };
 
 export interface ScaleData {
   requested: number;
   concurrency: number;
+  /** The campaign ran its whole trial budget. */
   completed: boolean;
   stopReason: string | null;
   trialsDone: number;
@@ -42,9 +60,11 @@ export interface ScaleData {
     runs: number;
     eventsPerRun: number[];
     maxEvents: number;
-    /** Bytes of the state carried into each run (continue-as-new input). */
+    /** History size of each run, bytes (server's count). */
+    bytesPerRun: (number | null)[];
+    /** Bytes of the state carried into the latest run (continue-as-new input; it grows with the trials). */
     carriedBytes: number[];
-    /** Largest strategy call input (the view with the whole history), bytes. */
+    /** Largest strategy call input of the latest run (the view with the history), bytes. */
     maxStrategyInputBytes: number;
     /** Why workflow tasks failed, when they did (e.g. a payload over the server's limit). */
     workflowTaskFailures: string[];
@@ -64,12 +84,64 @@ export interface ScaleData {
   ui: unknown;
 }
 
-interface UiRenderModule {
-  /** bench/ui-render.ts (written separately): measures the UI's load and render time. */
-  measureUiRender?: (opts: { baseUrl?: string; app?: FastifyInstance; campaignId: string; problemId: string }) => Promise<unknown>;
+const UI_RENDER = fileURLToPath(new URL('./ui-render.ts', import.meta.url));
+const UI_RESULT = fileURLToPath(new URL('./results/ui-render.json', import.meta.url));
+
+/** What bench/ui-render.ts writes (the parts shown here). */
+interface UiRenderResult {
+  at: string;
+  trials: number;
+  chromium?: string;
+  seedMs?: number | null;
+  api?: { coldMs: number; warmMs: number };
+  page?: { medianReadyMs: number; firstReadyMs: number; medianLayoutMs: number; medianDrawMs: number };
+  interaction?: { frameMsMedian: number; frameMsP95: number; searchAndSelectMs: number };
+  targetMs?: number;
 }
 
-const UI_RENDER = fileURLToPath(new URL('./ui-render.ts', import.meta.url));
+/**
+ * The UI's load and render time from bench/ui-render.ts (another module: it seeds a campaign of
+ * `trials` runs into this stack's MLflow, serves the built UI and measures it in headless
+ * Chromium), run as a child process; its own result file is read back.
+ */
+async function measureUi(c: BenchContext, trials: number | null, notes: string[], log: (l: string) => void): Promise<UiRenderResult | string | null> {
+  if (trials === null) {
+    notes.push('UI load/render: not run at this size (it seeds a campaign into MLflow, builds the UI and starts Chromium).');
+    return null;
+  }
+  if (!existsSync(UI_RENDER)) {
+    notes.push('UI load/render: bench/ui-render.ts is not present, not measured.');
+    return null;
+  }
+  log(`[scale] UI load and render at ${trials} trials (bench/ui-render.ts)`);
+  const started = new Date().toISOString();
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', UI_RENDER, '--trials', String(trials), '--runs', '3', '--fresh'], {
+      env: { ...process.env, MLFLOW_TRACKING_URI: c.mlflowUri },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const forward = (b: Buffer) => {
+      for (const line of b.toString('utf8').split('\n')) if (line.trim()) log(line);
+    };
+    child.stdout.on('data', forward);
+    child.stderr.on('data', forward);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 900_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+  try {
+    const r = JSON.parse(readFileSync(UI_RESULT, 'utf8')) as UiRenderResult;
+    if (code === 0 && r.at >= started) {
+      notes.push(`UI load/render: measured by bench/ui-render.ts on a campaign of ${r.trials} trials it seeds into MLflow (not the campaign above); its full result is bench/results/ui-render.json.`);
+      return r;
+    }
+  } catch {
+    // no result file
+  }
+  return `bench/ui-render.ts failed (exit ${code})`;
+}
 
 export const scale: Benchmark<ScaleData> = {
   name: 'scale',
@@ -96,9 +168,9 @@ export const scale: Benchmark<ScaleData> = {
     const d = out.data;
     d.requested = preset.trials;
     d.concurrency = preset.concurrency;
-    out.params = { trials: preset.trials, concurrency: preset.concurrency, experiment: 'noop', strategy: 'random', mlflow: true, historyEventLimit: preset.timing?.historyEventLimit ?? 'default' };
+    out.params = { trials: preset.trials, concurrency: preset.concurrency, experiment: 'noop', strategy: 'random', mlflow: preset.mlflow, historyEventLimit: preset.timing?.historyEventLimit ?? 'default' };
 
-    const service = c.service(true, preset.timing);
+    const service = c.service(preset.mlflow, preset.timing);
     const problemId = c.problemId('scale');
     const problem = overheadProblem(problemId, 'noop', preset.trials, preset.concurrency);
     await service.submitProblem(pi, { ...problem.spec, id: problemId });
@@ -112,56 +184,59 @@ export const scale: Benchmark<ScaleData> = {
     const result = service.result(campaignId).finally(() => (finished = true));
     const deadline = Date.now() + preset.timeoutMs;
     let lastLog = 0;
+    let lastProgress = Date.now();
+    let stalled = false;
     while (!finished && Date.now() < deadline) {
       await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
       const status = await service.status(campaignId).catch(() => null);
-      if (status) d.trialsDone = status.trialsDone;
+      if (status && status.trialsDone !== d.trialsDone) {
+        d.trialsDone = status.trialsDone;
+        lastProgress = Date.now();
+      }
+      if (!finished && Date.now() - lastProgress > preset.stallMs) {
+        stalled = true;
+        break;
+      }
       d.workerMemorySeries.push([d.trialsDone, Math.round((await c.worker.rss().catch(() => 0)) / 2 ** 20)]);
       if (Date.now() - lastLog > 15_000) {
         lastLog = Date.now();
         log(`[scale] ${d.trialsDone}/${preset.trials} trials, ${Math.round((performance.now() - t0) / 1000)} s`);
       }
     }
+    if (!finished && !stalled) {
+      // Out of time but moving: a PI stop ends it cleanly, so what it did can still be measured.
+      log(`[scale] ${preset.timeoutMs / 1000} s are up at ${d.trialsDone} trials: stopping the campaign`);
+      out.notes.push(`The campaign was stopped by the benchmark after ${preset.timeoutMs / 1000} s, at ${d.trialsDone} of ${preset.trials} trials.`);
+      await service.stop(pi, campaignId, { reason: 'benchmark time limit', cancelRunning: true }).catch(() => undefined);
+      await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 120_000))]);
+    }
     const peaks = sampler.stop();
     d.memory = { worker: peaks.worker ?? 0, client: peaks.client ?? 0, temporal: peaks.temporal ?? null, mlflow: peaks.mlflow ?? null };
 
-    let runs: RunHistory[] = [];
-    try {
-      runs = await workflowRuns(c.client, campaignId);
-    } catch (err) {
-      out.notes.push(`history not read: ${String(err)}`);
-    }
-    d.history = historySummary(runs);
-    if (finished) {
-      const report = await result;
-      d.completed = true;
-      d.stopReason = report.stopReason;
-      d.trialsDone = report.trials.total;
-      d.wallSeconds = round((performance.now() - t0) / 1000, 2);
-      d.trialsPerSecond = round(report.trials.total / d.wallSeconds, 2);
-    } else {
-      d.history.workflowTaskFailures.push(...(await workflowTaskFailures(c, campaignId)));
-      await c.client.workflow.getHandle(campaignId).terminate('benchmark timeout').catch(() => undefined);
+    d.history = await historySummary(c, campaignId, out.notes);
+    if (!finished) {
+      await c.client.workflow.getHandle(campaignId).terminate('benchmark: stuck').catch(() => undefined);
       throw new Error(
-        `the campaign did not finish in ${preset.timeoutMs / 1000} s (${d.trialsDone} of ${preset.trials} trials)` +
+        `the campaign ${stalled ? `stalled (no trial finished for ${preset.stallMs / 1000} s)` : 'did not end after a stop'} at ${d.trialsDone} of ${preset.trials} trials` +
           (d.history.workflowTaskFailures.length ? `; workflow task failures: ${d.history.workflowTaskFailures[0]}` : ''),
       );
     }
+    const report = await result;
+    d.completed = report.stopReason === 'max_trials';
+    d.stopReason = report.stopReason;
+    d.trialsDone = report.trials.total;
+    d.wallSeconds = round((performance.now() - t0) / 1000, 2);
+    d.trialsPerSecond = round(report.trials.total / d.wallSeconds, 2);
 
     log('[scale] lineage API');
     d.lineage = await measureLineage(c, campaignId, preset.lookups, out.notes);
-
-    if (existsSync(UI_RENDER)) {
-      log('[scale] UI load and render (bench/ui-render.ts)');
-      try {
-        const mod = (await import(pathToFileURL(UI_RENDER).href)) as UiRenderModule;
-        d.ui = mod.measureUiRender ? await mod.measureUiRender({ campaignId, problemId }) : 'bench/ui-render.ts exports no measureUiRender';
-      } catch (err) {
-        d.ui = `failed: ${err instanceof Error ? err.message : String(err)}`;
-      }
-    } else {
-      out.notes.push('UI load/render time: bench/ui-render.ts is not present, not measured.');
+    if (!preset.mlflow) {
+      out.notes.push(
+        `MLflow recording is off for this run (MLflow records ~5 trials/s on 2 cores, see the overhead benchmark: 10,000 records would not fit the suite's 30 minutes), so the lineage API answers from the workflow${d.lineage.nodes !== null ? `, which keeps ${d.lineage.nodes} of the ${d.trialsDone} trials in memory (older ones are compacted; MLflow keeps all)` : ''}.`,
+      );
     }
+
+    d.ui = await measureUi(c, preset.uiTrials, out.notes, log);
   },
 
   render(result: BenchResult<ScaleData>) {
@@ -169,7 +244,7 @@ export const scale: Benchmark<ScaleData> = {
     const h = d.history;
     const l = d.lineage;
     const rows: [string, string][] = [
-      ['trials', `${d.trialsDone} of ${d.requested} at concurrency ${d.concurrency}${d.completed ? `, stop reason ${d.stopReason}` : ' (did not finish)'}`],
+      ['trials', `${d.trialsDone} of ${d.requested} at concurrency ${d.concurrency}, MLflow ${result.params.mlflow ? 'on' : 'off'}, stop reason ${d.stopReason ?? '– (did not end)'}`],
       ['wall time', d.wallSeconds === null ? '–' : `${fmt(d.wallSeconds, 1)} s (${fmt(d.trialsPerSecond, 1)} trials/s)`],
       ['peak memory: worker', mib(d.memory.worker)],
       ['peak memory: bench process (service + API)', mib(d.memory.client)],
@@ -177,12 +252,13 @@ export const scale: Benchmark<ScaleData> = {
       ['peak memory: MLflow server', mib(d.memory.mlflow)],
       ['worker memory over the run', d.workerMemorySeries.length ? seriesText(d.workerMemorySeries) : '–'],
     ];
-    if (h) {
+    if (h && h.runs > 0) {
       rows.push(
         ['workflow runs (continue-as-new)', String(h.runs)],
-        ['history events per run', `max ${h.maxEvents}; ${h.eventsPerRun.join(', ')}`],
-        ['state carried per run', h.carriedBytes.length ? `max ${fmt(Math.max(...h.carriedBytes) / 1024, 0)} KiB` : '–'],
-        ['largest strategy call input', `${fmt(h.maxStrategyInputBytes / 1024, 0)} KiB`],
+        ['history events per run', `max ${h.maxEvents}, median ${median(h.eventsPerRun)}, last ${h.eventsPerRun.at(-1) ?? '–'}`],
+        ['history size per run', h.bytesPerRun?.some((b) => b !== null) ? `max ${fmt(Math.max(...h.bytesPerRun.map((b) => b ?? 0)) / 2 ** 20, 1)} MiB` : '–'],
+        ['state carried into the last run', h.carriedBytes.length ? `${fmt(Math.max(...h.carriedBytes) / 1024, 0)} KiB` : '–'],
+        ['largest strategy call input (last run)', `${fmt(h.maxStrategyInputBytes / 1024, 0)} KiB`],
       );
       if (h.workflowTaskFailures.length) rows.push(['workflow task failures', h.workflowTaskFailures.slice(0, 3).join('; ')]);
     }
@@ -193,10 +269,26 @@ export const scale: Benchmark<ScaleData> = {
         ['all trials, page by page', l.allPagesMs === null ? '–' : `${fmt(l.allPagesMs, 0)} ms`],
       );
     }
-    rows.push(['UI load and render', d.ui === null ? '–' : typeof d.ui === 'string' ? d.ui : `\`${JSON.stringify(d.ui)}\``]);
+    rows.push(...uiRows(d.ui));
     return table(['measure', 'value'], rows);
   },
 };
+
+function uiRows(ui: ScaleData['ui']): [string, string][] {
+  if (ui === null || ui === undefined) return [['UI load and render', '–']];
+  if (typeof ui === 'string') return [['UI load and render', ui]];
+  const r = ui as UiRenderResult;
+  const rows: [string, string][] = [];
+  if (r.page) {
+    rows.push([
+      `UI lineage page, ${r.trials} trials (target < ${r.targetMs ?? 2000} ms)`,
+      `ready median ${fmt(r.page.medianReadyMs, 0)} ms, first ${fmt(r.page.firstReadyMs, 0)} ms (layout ${fmt(r.page.medianLayoutMs, 0)} ms, first draw ${fmt(r.page.medianDrawMs, 0)} ms)`,
+    ]);
+  }
+  if (r.api) rows.push([`UI's lineage request, ${r.trials} trials`, `cold ${fmt(r.api.coldMs, 0)} ms, warm ${fmt(r.api.warmMs, 0)} ms`]);
+  if (r.interaction) rows.push(['UI zoom/pan frames', `median ${fmt(r.interaction.frameMsMedian, 1)} ms, p95 ${fmt(r.interaction.frameMsP95, 1)} ms; search and select ${r.interaction.searchAndSelectMs} ms`]);
+  return rows.length ? rows : [['UI load and render', `\`${JSON.stringify(ui)}\``]];
+}
 
 function seriesText(series: [number, number][]): string {
   // Five points spread over the run are enough to see whether memory grows with the trials.
@@ -204,37 +296,37 @@ function seriesText(series: [number, number][]): string {
   return pick.map(([t, m]) => `${t} trials: ${m} MiB`).join(' → ');
 }
 
-function historySummary(runs: RunHistory[]): NonNullable<ScaleData['history']> {
-  let maxStrategyInputBytes = 0;
-  for (const r of runs) {
-    for (const a of r.activities) {
-      if (a.type === 'proposeHypotheses') maxStrategyInputBytes = Math.max(maxStrategyInputBytes, JSON.stringify(a.input ?? null).length);
-    }
-  }
-  const eventsPerRun = runs.map((r) => r.events);
-  return {
-    runs: runs.length,
-    eventsPerRun,
-    maxEvents: eventsPerRun.length ? Math.max(...eventsPerRun) : 0,
-    carriedBytes: runs.slice(1).map((r) => r.inputBytes),
-    maxStrategyInputBytes,
+/**
+ * Events and size of every run from the visibility store; the latest run's history for what it
+ * carried in, its largest strategy call and any failed workflow tasks.
+ */
+async function historySummary(c: BenchContext, campaignId: string, notes: string[]): Promise<NonNullable<ScaleData['history']>> {
+  const latest = (await c.client.workflow.getHandle(campaignId).describe()).runId;
+  const infos = await runInfos(c.client, campaignId, latest).catch((err: unknown) => {
+    notes.push(`runs not listed: ${String(err)}`);
+    return [];
+  });
+  const summary: NonNullable<ScaleData['history']> = {
+    runs: infos.length,
+    eventsPerRun: infos.map((r) => r.events),
+    maxEvents: infos.length ? Math.max(...infos.map((r) => r.events)) : 0,
+    bytesPerRun: infos.map((r) => r.bytes),
+    carriedBytes: [],
+    maxStrategyInputBytes: 0,
     workflowTaskFailures: [],
   };
-}
-
-/** Failure messages of failed workflow tasks in the latest run (why a campaign is stuck). */
-async function workflowTaskFailures(c: BenchContext, campaignId: string): Promise<string[]> {
   try {
-    const history = await c.client.workflow.getHandle(campaignId).fetchHistory();
-    const msgs = new Set<string>();
-    for (const e of history.events ?? []) {
-      const f = e.workflowTaskFailedEventAttributes;
-      if (f) msgs.add(`${String(f.cause ?? '')}: ${f.failure?.message ?? ''}`.slice(0, 500));
+    const last = await runHistory(c.client, campaignId, latest);
+    // The state carried in grows with the trials: the latest run carries the most.
+    if (last.previousRunId) summary.carriedBytes.push(last.inputBytes);
+    for (const a of last.activities) {
+      if (a.type === 'proposeHypotheses') summary.maxStrategyInputBytes = Math.max(summary.maxStrategyInputBytes, JSON.stringify(a.input ?? null).length);
     }
-    return [...msgs];
+    summary.workflowTaskFailures.push(...(await workflowTaskFailures(c.client, campaignId)));
   } catch (err) {
-    return [`could not read the history: ${String(err)}`];
+    notes.push(`the latest run's history was not read: ${String(err)}`);
   }
+  return summary;
 }
 
 async function measureLineage(c: BenchContext, campaignId: string, lookups: number, notes: string[]): Promise<NonNullable<ScaleData['lineage']>> {

@@ -11,10 +11,14 @@ import { fmt, pct, ratio, table, type BenchResult, type Size } from './results.j
 import { distribution, round, roundDistribution, slotOverheads, type Distribution } from './stats.js';
 import type { Benchmark } from './suite.js';
 
-const PRESETS: Record<Size, { trials: number; concurrency: number[]; mlflowOff: boolean }> = {
-  tiny: { trials: 16, concurrency: [8], mlflowOff: false },
-  quick: { trials: 200, concurrency: [8], mlflowOff: false },
-  full: { trials: 1000, concurrency: [8, 16], mlflowOff: false },
+/** Runs per size: trials of 1 second at each concurrency. */
+const PRESETS: Record<Size, { trials: number; concurrency: number }[]> = {
+  tiny: [{ trials: 16, concurrency: 8 }],
+  quick: [{ trials: 200, concurrency: 8 }],
+  full: [
+    { trials: 1000, concurrency: 8 },
+    { trials: 500, concurrency: 16 },
+  ],
 };
 
 const TRIAL_SECONDS = 1;
@@ -55,14 +59,13 @@ export const slots: Benchmark<SlotsData> = {
   initial: () => ({ rows: [] }),
 
   async run({ size, ctx, out, log, peers }) {
-    const preset = PRESETS[size];
     const c = ctx!;
-    out.params = { trials: preset.trials, trialSeconds: TRIAL_SECONDS, concurrency: preset.concurrency, experiment: 'sleep', strategy: 'random' };
-    for (const conc of preset.concurrency) {
-      const ideal = Math.ceil(preset.trials / conc) * TRIAL_SECONDS;
-      for (const mlflow of preset.mlflowOff ? [true, false] : [true]) {
-        log(`[slots] gaplab: ${preset.trials} one-second trials at concurrency ${conc}, MLflow ${mlflow ? 'on' : 'off'} (ideal ${ideal} s)`);
-        const run = await c.runCampaign(overheadProblem('', 'sleep', preset.trials, conc), `sleep-c${conc}`, { name: 'random' }, { mlflow });
+    out.params = { runs: PRESETS[size], trialSeconds: TRIAL_SECONDS, experiment: 'sleep', strategy: 'random' };
+    for (const { trials, concurrency: conc } of PRESETS[size]) {
+      const ideal = Math.ceil(trials / conc) * TRIAL_SECONDS;
+      for (const mlflow of [true]) {
+        log(`[slots] gaplab: ${trials} one-second trials at concurrency ${conc}, MLflow ${mlflow ? 'on' : 'off'} (ideal ${ideal} s)`);
+        const run = await c.runCampaign(overheadProblem('', 'sleep', trials, conc), `sleep-c${conc}`, { name: 'random' }, { mlflow });
         const seeds = experimentTimings(await workflowRuns(c.client, run.campaignId));
         const intervals = seeds.map((a) => ({ start: a.scheduledMs, end: a.closedMs ?? a.scheduledMs, work: workMs(a) }));
         const first = Math.min(...intervals.map((i) => i.start));
@@ -84,9 +87,9 @@ export const slots: Benchmark<SlotsData> = {
         });
       }
       if (!peers) continue;
-      log(`[slots] Optuna ask/tell + SQLite, ${conc} threads: ${preset.trials} one-second trials`);
+      log(`[slots] Optuna ask/tell + SQLite, ${conc} threads: ${trials} one-second trials`);
       const r = await runPeer<PeerOutput>('optuna_trials.py', [
-        '--trials', String(preset.trials),
+        '--trials', String(trials),
         '--concurrency', String(conc),
         '--sleep', String(TRIAL_SECONDS),
         '--name', `bench-optuna-sleep-${c.runTag}-c${conc}`,
