@@ -9,6 +9,7 @@ import type {
   CampaignStatus,
   Compare,
   CriteriaVersion,
+  ExperimentSummary,
   Lineage,
   Note,
   PendingApproval,
@@ -42,6 +43,12 @@ export const useUiConfig = () =>
     queryKey: keys.config,
     queryFn: () => api<ApiConfig>('/config'),
     staleTime: Infinity,
+  });
+export const useExperiments = () =>
+  useQuery({
+    queryKey: ['experiments'],
+    queryFn: () => api<ExperimentSummary[]>('/experiments'),
+    staleTime: 60_000,
   });
 export const useProblems = () =>
   useQuery({ queryKey: keys.problems, queryFn: () => api<ProblemState[]>('/problems') });
@@ -127,8 +134,10 @@ export function useAction<TArgs, TResult = unknown>(
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: fn,
-    onSuccess: async () => {
-      await Promise.all(invalidate.map((queryKey) => queryClient.invalidateQueries({ queryKey })));
+    // Not awaited: the caller's own onSuccess (e.g. navigating to what was created) should not
+    // wait for lists to reload.
+    onSuccess: () => {
+      for (const queryKey of invalidate) void queryClient.invalidateQueries({ queryKey });
     },
   });
 }

@@ -14,6 +14,7 @@ export type {
   CompareCampaign,
   CriteriaVersion,
   ErrorBody,
+  ExperimentSummary,
   Lineage,
   LineageNode,
   Me,

@@ -7,7 +7,7 @@ import { useCrumbs } from '../components/crumbs.js';
 import { DocEditor, parseDoc } from '../components/DocEditor.js';
 import { ActionButton, Card, ErrorNote, QueryState } from '../components/ui.js';
 import { fmtRelative } from '../lib/format.js';
-import { keys, useAction, useProblems } from '../queries.js';
+import { keys, useAction, useExperiments, useProblems } from '../queries.js';
 import type { ProblemState } from '../types.js';
 
 const TEMPLATE = `id: my-problem
@@ -140,6 +140,7 @@ function SubmitProblem({ onDone }: { onDone: (id: string) => void }) {
           testId="spec-editor"
           rows={16}
         />
+        <Experiments />
         {submit.error && <ErrorNote error={submit.error} prefix="The API refused the spec" />}
         <div className="row">
           <button
@@ -153,5 +154,29 @@ function SubmitProblem({ onDone }: { onDone: (id: string) => void }) {
       </form>
       <div style={{ height: 16 }} />
     </Card>
+  );
+}
+
+/** The experiments a spec may name, with their metrics (the criteria pick from these). */
+function Experiments() {
+  const experiments = useExperiments();
+  if (!experiments.data?.length) return null;
+  return (
+    <details className="small">
+      <summary>Registered experiments ({experiments.data.length})</summary>
+      <table className="table section-gap">
+        <tbody>
+          {experiments.data.map((e) => (
+            <tr key={e.name}>
+              <td className="mono">{e.name}</td>
+              <td>
+                {e.description}
+                <div className="faint">metrics: {e.metrics.map((m) => m.name).join(', ')}</div>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
   );
 }
