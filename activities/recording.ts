@@ -3,6 +3,7 @@
  * run per trial with lineage tags. Every call is idempotent, so Temporal's retries (which wait
  * out an MLflow outage) never leave a second run for the same campaign or trial.
  */
+import { Context } from '@temporalio/activity';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
 import type { Actor, CriteriaVersion, ProblemSpec, SeedResult } from '../domain/schemas.js';
 import type { StrategyConfig } from '../domain/strategy.js';
@@ -78,17 +79,29 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     return sorted[0]?.info.runId;
   }
 
+  /** The activity's attempt number; 1 outside an activity. */
+  const attempt = () => {
+    try {
+      return Context.current().info.attempt;
+    } catch {
+      return 1;
+    }
+  };
+
   async function getOrCreateRun(
     experimentId: string,
     key: string,
     value: string,
     create: () => Promise<string>,
-  ): Promise<string> {
+  ): Promise<{ runId: string; fresh: boolean }> {
+    // A first attempt cannot have left a run behind: create straight away (two MLflow calls
+    // fewer per trial). A retry looks for what an earlier attempt created.
+    if (attempt() === 1) return { runId: await create(), fresh: true };
     const existing = await findUnique(experimentId, key, value);
-    if (existing) return existing;
+    if (existing) return { runId: existing, fresh: false };
     await create();
     // Two attempts racing (a retry after a timeout) may both have created one: keep the oldest.
-    return (await findUnique(experimentId, key, value))!;
+    return { runId: (await findUnique(experimentId, key, value))!, fresh: false };
   }
 
   return {
@@ -96,7 +109,7 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
       const experimentId = await mlflow.getOrCreateExperiment(experimentName(input.problem.id), {
         tags: { [TAG.problemId]: input.problem.id, 'mlflow.note.content': input.problem.question },
       });
-      const runId = await getOrCreateRun(experimentId, TAG.campaignId, input.campaignId, async () => {
+      const { runId } = await getOrCreateRun(experimentId, TAG.campaignId, input.campaignId, async () => {
         const run = await mlflow.createRun({
           experimentId,
           runName: input.campaignId,
@@ -132,7 +145,7 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     async recordTrial(input: RecordTrialInput): Promise<{ runId: string }> {
       const t = input.trial;
       const key = `${input.campaignId}/${t.id}`;
-      const runId = await getOrCreateRun(input.experimentId, TAG.trialKey, key, async () => {
+      const { runId, fresh } = await getOrCreateRun(input.experimentId, TAG.trialKey, key, async () => {
         const run = await mlflow.createRun({
           experimentId: input.experimentId,
           parentRunId: input.parentRunId,
@@ -148,8 +161,10 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
         });
         return run.info.runId;
       });
-      const run = await mlflow.getRun(runId);
-      if (run.info.status === 'FINISHED' || run.info.status === 'FAILED' || run.info.status === 'KILLED') return { runId };
+      if (!fresh) {
+        const run = await mlflow.getRun(runId);
+        if (run.info.status === 'FINISHED' || run.info.status === 'FAILED' || run.info.status === 'KILLED') return { runId };
+      }
 
       const metrics: { key: string; value: number; step?: number }[] = [];
       for (const [name, mean] of Object.entries(t.metrics)) metrics.push({ key: name, value: mean });

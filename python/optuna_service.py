@@ -203,6 +203,7 @@ class CachedStudy:
     def __init__(self, tag: str, direction: str) -> None:
         self.tag = tag
         self.digests: list[str] = []
+        self.ids: set[str] = set()
         self.study = optuna.create_study(direction=direction)
 
 
@@ -224,6 +225,23 @@ class StudyCache:
         digests = [entry_digest(e) for e in history]
         tag = f"{space.fingerprint}:{direction}:{with_constraints}"
         cached = self.entries.get(key) if key else None
+        ids = [e.get("id") if isinstance(e, dict) else None for e in history]
+        if key and ids and all(isinstance(i, str) for i in ids):
+            # Entries with ids: the history may be a window of a longer campaign. The cached
+            # study keeps every trial it was ever told and adds the ones it has not seen.
+            if cached is None or cached.tag != tag or not cached.ids and cached.digests:
+                cached = CachedStudy(tag, direction)
+            fresh = [i for i, trial_id in enumerate(ids) if trial_id not in cached.ids]
+            reused = len(history) - len(fresh)
+            new = [to_frozen(space, history[i], i, with_constraints) for i in fresh]
+            cached.study.add_trials([t for t in new if t is not None])
+            cached.ids.update(ids[i] for i in fresh)
+            cached.digests = digests
+            self.entries[key] = cached
+            self.entries.move_to_end(key)
+            while len(self.entries) > MAX_CACHED_KEYS:
+                self.entries.popitem(last=False)
+            return cached.study, reused
         if (
             cached is None
             or cached.tag != tag

@@ -53,6 +53,9 @@ const NOTEBOOK_LIMIT = 500;
 const KEEP_TRIALS = 1200;
 const KEEP_RECENT = 600;
 const KEEP_TOP = 100;
+/** Trials a strategy call carries at most: the leaders with their ancestors, then the most recent. */
+const VIEW_TRIALS = 500;
+const VIEW_TOP = 100;
 const AUDIT_LIMIT = 2000;
 const DROPPED_LIMIT = 500;
 /** Consecutive strategy calls that yield nothing runnable before the campaign gives up. */
@@ -200,9 +203,12 @@ export class CampaignState {
     this.bump();
   }
 
-  /** How many trials may be in flight: enough to keep every slot busy, plus one in waiting. */
+  /**
+   * How many trials may be in flight: two waves of slots, so that when a wave finishes together
+   * the next is already queued behind the slots instead of waiting for a strategy call.
+   */
   private maxInFlight(): number {
-    return Math.max(1, Math.ceil(this.budgets.concurrency / this.criteria.seedsPerTrial)) + 1;
+    return 2 * Math.max(1, Math.ceil(this.budgets.concurrency / this.criteria.seedsPerTrial));
   }
 
   // ---- audit and notebook -------------------------------------------------------------------
@@ -476,8 +482,7 @@ export class CampaignState {
     this.ledger = { ...this.ledger, iterations: this.ledger.iterations + 1 };
     const hidden = new Set(this.criteria.hiddenMetrics);
     const visible = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !hidden.has(k)));
-    const history: TrialView[] = this.trials
-      .filter((t) => t.kind === 'search' || t.id === 'baseline')
+    const history: TrialView[] = this.viewTrials()
       .map((t) => ({
         id: t.id,
         parentTrialId: t.id === 'baseline' ? null : t.parentTrialId,
@@ -520,6 +525,18 @@ export class CampaignState {
       budgetLeft: remaining(this.budgets, this.ledger, Date.now()),
       strategy: this.input.strategy,
     };
+  }
+
+  /** The trials a strategy sees, oldest first; bounded so a call's payload stays small. */
+  private viewTrials(): TrialSummary[] {
+    const all = this.trials.filter((t) => t.kind === 'search' || t.id === 'baseline');
+    if (all.length <= VIEW_TRIALS) return all;
+    const keep = new Set<string>(['baseline']);
+    for (const t of rankTrials(all.filter((x) => x.kind === 'search')).slice(0, VIEW_TOP)) {
+      for (let cur: TrialSummary | undefined = t; cur && !keep.has(cur.id); cur = cur.parentTrialId ? this.trialIndex.get(cur.parentTrialId) : undefined) keep.add(cur.id);
+    }
+    for (let i = all.length - 1; i >= 0 && keep.size < VIEW_TRIALS; i--) keep.add(all[i]!.id);
+    return all.filter((t) => keep.has(t.id));
   }
 
   /** Resolves a proposal into a hypothesis, or throws an InvalidConfigError / Error with the reason. */
@@ -849,7 +866,7 @@ export class CampaignState {
   trialsPage(opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] }): { total: number; trials: TrialSummary[] } {
     const all = opts.kind ? this.trials.filter((t) => t.kind === opts.kind) : this.trials;
     const offset = Math.max(0, opts.offset ?? 0);
-    const limit = Math.min(1000, Math.max(1, opts.limit ?? 100));
+    const limit = Math.min(KEEP_TRIALS * 2, Math.max(1, opts.limit ?? 100));
     return { total: all.length, trials: all.slice(offset, offset + limit) };
   }
 

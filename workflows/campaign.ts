@@ -85,8 +85,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const recordings = new Set<Promise<void>>();
 
   /** Runs one seed on the experiment's queue; infrastructure failures become a failed seed. */
-  async function runSeed(req: TrialRequest, seed: number): Promise<SeedResult> {
+  async function runSeed(req: TrialRequest, seed: number, started: { at?: string }): Promise<SeedResult> {
     await state.acquireSlot();
+    // A trial starts when its first seed gets a slot, not when it was queued behind the slots.
+    started.at ??= new Date().toISOString();
     try {
       return await experimentActs.runExperimentSeed({
         experiment: input.experiment.name,
@@ -106,9 +108,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   }
 
   async function runTrial(req: TrialRequest): Promise<TrialSummary> {
-    const startedAt = new Date().toISOString();
-    const seeds = await Promise.all(req.seeds.map((s) => runSeed(req, s)));
-    const trial = state.finishTrial(req, seeds, startedAt, new Date().toISOString());
+    const started: { at?: string } = {};
+    const seeds = await Promise.all(req.seeds.map((s) => runSeed(req, s, started)));
+    const finishedAt = new Date().toISOString();
+    const trial = state.finishTrial(req, seeds, started.at ?? finishedAt, finishedAt);
     if (record) recordTrialLater(trial, seeds);
     return trial;
   }

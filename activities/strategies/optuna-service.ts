@@ -14,6 +14,8 @@ export type OptunaSampler = 'tpe' | 'gp' | 'cmaes' | 'random';
 
 /** One finished trial as Optuna sees it. */
 export interface OptunaHistoryEntry {
+  /** Trial id: lets the service extend its cached study when the history it is sent is a window. */
+  id?: string;
   params: Config;
   /** Objective value; null when the trial failed. */
   value: number | null;

@@ -15,6 +15,7 @@ export function toOptunaHistory(history: readonly TrialView[]): OptunaHistoryEnt
     const ok =
       t.status === 'succeeded' && typeof t.objective === 'number' && Number.isFinite(t.objective);
     out.push({
+      id: t.id,
       params: t.params,
       value: ok ? t.objective! : null,
       state: ok ? 'complete' : 'fail',
