@@ -4,6 +4,7 @@
  * with PI criteria, runs a real campaign (Claude with ANTHROPIC_API_KEY, Optuna otherwise) with
  * live progress, and prints the report. Ctrl-C stops everything it started.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -33,6 +34,15 @@ export interface DemoOptions {
   port?: number;
   seed?: number;
   log?: (line: string) => void;
+}
+
+/** Builds the web UI into server/ui/dist when a checkout has not built it yet. */
+async function ensureUiBuilt(log: (line: string) => void): Promise<void> {
+  const root = path.resolve(EXPERIMENTS_DIR, '..');
+  if (fs.existsSync(path.join(root, 'server', 'ui', 'dist', 'index.html'))) return;
+  log('   building the web UI (first run only)...');
+  const { build } = await import('vite');
+  await build({ configFile: path.join(root, 'server', 'ui', 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
 }
 
 const researcher: Actor = { name: 'demo-researcher', role: 'researcher' };
@@ -65,6 +75,7 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     if (!hadMlflow) cleanups.push(() => stack.down('mlflow'));
 
     log('2. A worker and the API/UI server.');
+    await ensureUiBuilt(log);
     const registry = await loadRegistry();
     const worker: RunningWorker = await startWorker({
       temporalAddress: stack.temporalAddress,
