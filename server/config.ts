@@ -62,6 +62,8 @@ export const ServerConfig = z.object({
   sseHeartbeatMs: int(100, 300_000).default(15_000),
   /** How long the lineage of a running campaign is reused before MLflow is asked again. @default 2000 */
   lineageTtlMs: int(0, 3_600_000).default(2000),
+  /** Keep a finished campaign's trial records as one MLflow artifact, so reads after a restart skip the search. @default true */
+  lineageSnapshots: bool.default(true),
   /** Finished campaigns whose lineage stays in memory. @default 16 */
   lineageCacheCampaigns: int(0, 10_000).default(16),
 });
@@ -90,6 +92,7 @@ export const ENV: Record<keyof ServerConfig, string> = {
   sseIntervalMs: 'GAPLAB_SSE_INTERVAL_MS',
   sseHeartbeatMs: 'GAPLAB_SSE_HEARTBEAT_MS',
   lineageTtlMs: 'GAPLAB_LINEAGE_TTL_MS',
+  lineageSnapshots: 'GAPLAB_LINEAGE_SNAPSHOTS',
   lineageCacheCampaigns: 'GAPLAB_LINEAGE_CACHE_CAMPAIGNS',
 };
 

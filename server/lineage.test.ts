@@ -115,8 +115,48 @@ describe('LineageReader', () => {
       ttlMs,
       cacheCampaigns: 2,
       now: () => now.t,
+      snapshots: false,
     });
   }
+
+  it('saves a finished campaign as one artifact and reads it back after a restart without a search', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'done', 40);
+    const first = new LineageReader({ mlflow, listExperiments: mlflow.listExperiments });
+    const a = (await first.records('done'))!;
+    expect(a.fromSnapshot).toBe(false);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(mlflow.uploads).toBe(1);
+    const searches = mlflow.searches;
+    const restarted = new LineageReader({ mlflow, listExperiments: mlflow.listExperiments });
+    const b = (await restarted.records('done'))!;
+    expect(b.fromSnapshot).toBe(true);
+    expect(b.records).toEqual(a.records);
+    // Only the parent run was located; the trial runs were not searched.
+    expect(mlflow.searches - searches).toBe(1);
+  });
+
+  it('ignores the snapshot of a running campaign and an unreadable one', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'live', 5, false);
+    mlflow.addCampaign('quad', 'bad', 5);
+    mlflow.artifacts.set(
+      'live-parent/gaplab/trial-records.json',
+      JSON.stringify({ format: 'gaplab.trial-records/1', campaignId: 'live', records: [] }),
+    );
+    mlflow.artifacts.set(
+      'bad-parent/gaplab/trial-records.json',
+      '{"format": "gaplab.trial-records/1", "records": [tru',
+    );
+    const r = new LineageReader({
+      mlflow,
+      listExperiments: mlflow.listExperiments,
+      snapshots: false,
+    });
+    expect((await r.records('live'))!).toMatchObject({ fromSnapshot: false, finished: false });
+    expect((await r.records('live'))!.records).toHaveLength(6);
+    expect((await r.records('bad'))!).toMatchObject({ fromSnapshot: false, finished: true });
+  });
 
   it('keeps a finished campaign in memory: the second read makes no MLflow search', async () => {
     const mlflow = new FakeMlflow();

@@ -9,13 +9,14 @@
  * runs to compact records, finished campaigns kept in memory (a bounded LRU), running ones
  * reused for a short TTL, concurrent requests for the same campaign share one fetch.
  */
+import { z } from 'zod';
 import {
   CampaignReport,
+  TrialRecord,
   TrialSummary,
   SeedRecord,
   toLineageNode,
   type LineageNode,
-  type TrialRecord,
 } from './api-types.js';
 import {
   MlflowError,
@@ -29,9 +30,24 @@ import { experimentName, TAG } from '../activities/recording.js';
 export interface LineageMlflow {
   readonly trackingUri: string;
   searchRuns(options: SearchRunsOptions): Promise<SearchRunsPage>;
+  getRun(runId: string): Promise<Run>;
   getExperimentByName(name: string): Promise<{ experimentId: string } | null>;
   downloadArtifactText(runId: string, path: string): Promise<string>;
+  uploadArtifact(runId: string, path: string, content: string, contentType?: string): Promise<void>;
 }
+
+/**
+ * Artifact on a finished campaign's parent run holding its trial records: one download instead
+ * of a search that costs MLflow about 3 ms per run (half a minute at 10,000 trials). The server
+ * writes it after the first full read; a recorder may write it at campaign end in the same format.
+ */
+export const RECORDS_SNAPSHOT = 'gaplab/trial-records.json';
+export const RecordsSnapshot = z.object({
+  format: z.literal('gaplab.trial-records/1'),
+  campaignId: z.string(),
+  records: z.array(TrialRecord),
+});
+export type RecordsSnapshot = z.infer<typeof RecordsSnapshot>;
 
 export interface ExperimentRef {
   experimentId: string;
@@ -52,6 +68,10 @@ export interface LineageReaderOptions {
   pageSize?: number;
   /** @default Date.now */
   now?: () => number;
+  /** Read a finished campaign's records from its snapshot artifact, and write one after a full read (see RECORDS_SNAPSHOT). @default true */
+  snapshots?: boolean;
+  /** Told about failures of background work (snapshot writes). */
+  onError?: (err: unknown) => void;
 }
 
 /** Where a campaign lives in MLflow. */
@@ -75,6 +95,8 @@ export interface CampaignRecords {
   fetchedAt: number;
   /** How long the MLflow search and the mapping took, for logs and benchmarks. */
   fetchMs: number;
+  /** Read from the records snapshot rather than a search. */
+  fromSnapshot: boolean;
 }
 
 const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED']);
@@ -266,6 +288,8 @@ export class LineageReader {
   private readonly maxTrials: number;
   private readonly pageSize: number;
   private readonly now: () => number;
+  private readonly snapshots: boolean;
+  private readonly onError: ((err: unknown) => void) | undefined;
   /** campaignId → location; locations never change. */
   private readonly locations = new Map<string, CampaignLocation>();
   /** campaignId → records, most recently used last. */
@@ -280,6 +304,8 @@ export class LineageReader {
     this.maxTrials = opts.maxTrials ?? 200_000;
     this.pageSize = opts.pageSize ?? 5000;
     this.now = opts.now ?? Date.now;
+    this.snapshots = opts.snapshots ?? true;
+    this.onError = opts.onError;
   }
 
   private async searchAll(
@@ -379,6 +405,9 @@ export class LineageReader {
     const location = await this.locate(campaignId, problemId);
     if (!location) return null;
     const t0 = performance.now();
+    const snapshot = this.snapshots ? await this.readSnapshot(location) : null;
+    if (snapshot) return this.store(location, snapshot.parent, snapshot.records, t0, true);
+
     // One search brings the parent run and every trial run of the campaign.
     const runs = await this.searchAll(
       [location.experimentId],
@@ -402,7 +431,58 @@ export class LineageReader {
       this.locations.delete(campaignId);
       return null;
     }
-    const records = sortRecords([...trialRuns.values()].map(runToRecord));
+    const entry = this.store(
+      location,
+      parent,
+      sortRecords([...trialRuns.values()].map(runToRecord)),
+      t0,
+      false,
+    );
+    if (entry.finished && this.snapshots) {
+      const doc: RecordsSnapshot = {
+        format: 'gaplab.trial-records/1',
+        campaignId,
+        records: entry.records,
+      };
+      void this.mlflow
+        .uploadArtifact(
+          location.parentRunId,
+          RECORDS_SNAPSHOT,
+          JSON.stringify(doc),
+          'application/json',
+        )
+        .catch((err: unknown) => this.onError?.(err));
+    }
+    return entry;
+  }
+
+  /** The records snapshot of a finished campaign, or null (running, absent, unreadable). */
+  private async readSnapshot(
+    location: CampaignLocation,
+  ): Promise<{ parent: Run; records: TrialRecord[] } | null> {
+    const parent = await this.mlflow.getRun(location.parentRunId);
+    if (!TERMINAL.has(parent.info.status)) return null;
+    const text = await this.mlflow
+      .downloadArtifactText(location.parentRunId, RECORDS_SNAPSHOT)
+      .catch(() => null);
+    if (text === null) return null;
+    try {
+      const doc = RecordsSnapshot.safeParse(JSON.parse(text));
+      return doc.success && doc.data.campaignId === location.campaignId
+        ? { parent, records: sortRecords(doc.data.records) }
+        : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private store(
+    location: CampaignLocation,
+    parent: Run,
+    records: TrialRecord[],
+    t0: number,
+    fromSnapshot: boolean,
+  ): CampaignRecords {
     const entry: CampaignRecords = {
       location,
       parent,
@@ -412,9 +492,10 @@ export class LineageReader {
       byId: new Map(records.map((r) => [r.id, r])),
       fetchedAt: this.now(),
       fetchMs: performance.now() - t0,
+      fromSnapshot,
     };
-    this.cache.delete(campaignId);
-    this.cache.set(campaignId, entry);
+    this.cache.delete(location.campaignId);
+    this.cache.set(location.campaignId, entry);
     this.evict();
     return entry;
   }

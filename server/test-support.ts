@@ -619,6 +619,7 @@ export class FakeMlflow implements LineageMlflow {
   readonly runs: Run[] = [];
   readonly artifacts = new Map<string, string>();
   searches = 0;
+  uploads = 0;
   up = true;
 
   addCampaign(problemId: string, campaignId: string, trials: number, finished = true): void {
@@ -673,6 +674,23 @@ export class FakeMlflow implements LineageMlflow {
     this.down();
     const id = this.experiments.get(name);
     return id ? { experimentId: id } : null;
+  }
+  async getRun(runId: string): Promise<Run> {
+    this.down();
+    const run = this.runs.find((r) => r.info.runId === runId);
+    if (!run)
+      throw new MlflowError(`run ${runId} not found`, {
+        errorCode: 'RESOURCE_DOES_NOT_EXIST',
+        status: 404,
+        endpoint: 'fake',
+        retryable: false,
+      });
+    return run;
+  }
+  async uploadArtifact(runId: string, path: string, content: string): Promise<void> {
+    this.down();
+    this.uploads += 1;
+    this.artifacts.set(`${runId}/${path}`, content);
   }
   async downloadArtifactText(runId: string, path: string): Promise<string> {
     this.down();
