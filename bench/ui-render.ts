@@ -160,32 +160,31 @@ async function main() {
 
     // Frame intervals while zooming in and panning across the tree.
     const box = (await page.getByTestId('lineage-canvas').boundingBox())!;
-    await page.evaluate(() => {
-      const w = window as unknown as { __frames: number[]; __stop: boolean };
-      w.__frames = [];
-      w.__stop = false;
-      const tick = (ts: number) => {
-        w.__frames.push(ts);
-        if (!w.__stop) requestAnimationFrame(tick);
+    // A string, not a function: tsx's helpers (__name) do not exist in the page.
+    await page.evaluate(`(() => {
+      window.__frames = [];
+      window.__stop = false;
+      const tick = (ts) => {
+        window.__frames.push(ts);
+        if (!window.__stop) requestAnimationFrame(tick);
       };
       requestAnimationFrame(tick);
-    });
+    })()`);
     await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
     for (let i = 0; i < 12; i++) await page.mouse.wheel(0, -200);
     await page.mouse.down();
     await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.3, { steps: 30 });
     await page.mouse.up();
     for (let i = 0; i < 12; i++) await page.mouse.wheel(0, 200);
-    const frames = await page.evaluate(() => {
-      const w = window as unknown as { __frames: number[]; __stop: boolean };
-      w.__stop = true;
-      return w.__frames.slice(1).map((t, i) => t - w.__frames[i]!);
-    });
+    const frames = await page.evaluate<number[]>(`(() => {
+      window.__stop = true;
+      return window.__frames.slice(1).map((t, i) => t - window.__frames[i]);
+    })()`);
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, `lineage-${trials}-zoomed.png`) });
 
     // Search: type, see the match count.
     const t0 = Date.now();
-    await page.getByTestId('lineage-search').fill('bootstrapping #4321');
+    await page.getByTestId('lineage-search').fill('early stopping #4321');
     await page
       .getByTestId('match-count')
       .filter({ hasText: /\d+ \/ \d+/ })

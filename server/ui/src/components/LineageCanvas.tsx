@@ -236,11 +236,12 @@ export const LineageCanvas = forwardRef<LineageCanvasHandle, LineageCanvasProps>
         ctx.lineWidth = width / k;
         ctx.stroke();
       };
-      rings(index.flagged, r + 2.2 / k, FLAG_COLOR, 1.8);
+      // Zoomed far out, rings would cover the tree: flags show once nodes have some size.
+      if (r * k >= 3) rings(index.flagged, r + 2.2 / k, FLAG_COLOR, 1.8);
       const bestPathNodes: number[] = [];
       for (let i = layout.best; i >= 0 && bestPathNodes.length <= n; i = parent[i]!)
         if (onBestPath[i]) bestPathNodes.push(i);
-      rings(bestPathNodes, r + 1.5 / k, BEST_COLOR, 1.5);
+      if (r * k >= 3) rings(bestPathNodes, r + 1.5 / k, BEST_COLOR, 1.5);
       if (layout.best >= 0) rings([layout.best], r + 5 / k, BEST_COLOR, 2.5);
       if (found.length > 0) rings(found, r + 4 / k, MATCH_COLOR, 2);
       if (sel !== null) rings([sel], r + 6 / k, SELECT_COLOR, 2);

@@ -49,6 +49,13 @@ export interface LineageLayout<N extends LineageInput = LineageInput> {
 /** Spacing in world units: between siblings, and between generations. */
 export const NODE_GAP = 14;
 export const LEVEL_GAP = 150;
+/** A tree layout taller than this many times its width is stretched sideways. */
+const TALL_RATIO = 1.5;
+
+/** The layout that reads best for a lineage of this size: radial once a tree gets very wide. */
+export function defaultLayoutMode(nodes: number): LayoutMode {
+  return nodes > 1500 ? 'radial' : 'tree';
+}
 
 const ROOT = '\u0000root';
 
@@ -105,6 +112,11 @@ export function layoutLineage<N extends LineageInput>(
   root.sort((a, b) => (a.data.node?.index ?? -1) - (b.data.node?.index ?? -1));
 
   let laid: HierarchyPointNode<Row>;
+  // With a single real root (the baseline), it sits at the centre of a radial layout.
+  const singleRoot = (root.children?.length ?? 0) === 1;
+  let ring = 0;
+  /** Horizontal stretch of the tree layout, so a very wide tree still fits a screen in shape. */
+  let stretch = 1;
   if (mode === 'radial') {
     const leaves = root.leaves().length;
     const radius = Math.max(
@@ -115,10 +127,19 @@ export function layoutLineage<N extends LineageInput>(
     laid = tree<Row>()
       .size([2 * Math.PI, radius])
       .separation((a, b) => (a.parent === b.parent ? 1 : 2) / Math.max(1, a.depth))(root);
+    if (singleRoot && root.height > 0) ring = radius / root.height;
   } else {
     laid = tree<Row>()
       .nodeSize([NODE_GAP, LEVEL_GAP])
       .separation((a, b) => (a.parent === b.parent ? 1 : 1.5))(root);
+    let lo = Infinity;
+    let hi = -Infinity;
+    laid.each((d) => {
+      if (d.x < lo) lo = d.x;
+      if (d.x > hi) hi = d.x;
+    });
+    const levels = Math.max(1, root.height - 1);
+    stretch = Math.max(1, (hi - lo) / (TALL_RATIO * levels * LEVEL_GAP));
   }
 
   const descendants = laid.descendants().filter((d) => d.data.node !== null);
@@ -144,11 +165,11 @@ export function layoutLineage<N extends LineageInput>(
     let py: number;
     if (mode === 'radial') {
       // d.x is the angle, d.y the radius; depth 1 sits on the first ring.
-      const r = d.y;
+      const r = Math.max(0, d.y - ring);
       px = r * Math.cos(d.x - Math.PI / 2);
       py = r * Math.sin(d.x - Math.PI / 2);
     } else {
-      px = d.y - LEVEL_GAP; // the synthetic root's column is not drawn
+      px = (d.y - LEVEL_GAP) * stretch; // the synthetic root's column is not drawn
       py = d.x;
     }
     x[i] = px;

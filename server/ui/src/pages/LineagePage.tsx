@@ -18,7 +18,12 @@ import {
   Pill,
 } from '../components/ui.js';
 import { fmtPgr } from '../lib/format.js';
-import { layoutLineage, searchLineage, type LayoutMode } from '../lib/lineage-layout.js';
+import {
+  defaultLayoutMode,
+  layoutLineage,
+  searchLineage,
+  type LayoutMode,
+} from '../lib/lineage-layout.js';
 import {
   ABOVE_ONE_COLOR,
   BELOW_ZERO_COLOR,
@@ -56,7 +61,12 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
     { label: campaignId, href: `/campaigns/${enc(campaignId)}` },
     { label: 'lineage' },
   ]);
-  const [mode, setMode] = useState<LayoutMode>('tree');
+  const [chosenMode, setMode] = useState<LayoutMode | null>(null);
+  // The default is chosen once, from the first size seen: a live lineage does not flip layouts.
+  const firstMode = useRef<LayoutMode | null>(null);
+  if (firstMode.current === null && lineage.data)
+    firstMode.current = defaultLayoutMode(lineage.data.nodes.length);
+  const mode = chosenMode ?? firstMode.current ?? 'tree';
   const laid = useMemo(() => {
     if (!lineage.data) return null;
     const t0 = performance.now();
