@@ -23,7 +23,6 @@ export type ApiService = Pick<
   | 'listCampaigns'
   | 'status'
   | 'trials'
-  | 'trial'
   | 'leaderboard'
   | 'pending'
   | 'audit'
@@ -41,6 +40,8 @@ export type ApiService = Pick<
   registry: Pick<ExperimentRegistry, 'list'>;
   /** Whether Temporal answers (for /api/ready). */
   healthy?(): Promise<boolean>;
+  /** Whether the campaign's workflow is still running (cheap: no query, no replay). */
+  isRunning?(campaignId: string): Promise<boolean>;
 };
 
 export interface AppContext {

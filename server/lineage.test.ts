@@ -350,25 +350,52 @@ describe('trial and lineage routes', () => {
     expect(detail.summary?.flags[0]?.message).toBe('noisy');
   });
 
-  it('warms the MLflow cache from a finished workflow, then reads the record', async () => {
+  it('reads a closed campaign from MLflow without querying its workflow; from the workflow when MLflow has no record', async () => {
     const mlflow = new FakeMlflow();
     mlflow.addCampaign('quad', 'c2', 6);
-    ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
-    const first = Lineage.parse(
+    const fake = new FakeService();
+    let queries = 0;
+    const trials = fake.trials.bind(fake);
+    fake.trials = async (id, opts) => (queries++, trials(id, opts));
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow, fake }));
+    const recorded = Lineage.parse(
       (await app.inject({ url: '/api/campaigns/c2/lineage', headers: auth('viewer') })).json(),
     );
-    expect(first.source).toBe('workflow');
-    const second = await eventually(
+    expect(recorded).toMatchObject({ source: 'mlflow', finished: true, total: 7 });
+    expect(queries).toBe(0);
+    // A closed campaign run without MLflow: its workflow still answers.
+    fake.campaigns.set('c3', {
+      ...fake.campaigns.get('c2')!,
+      status: { ...fake.campaigns.get('c2')!.status, campaignId: 'c3' },
+    });
+    const unrecorded = Lineage.parse(
+      (await app.inject({ url: '/api/campaigns/c3/lineage', headers: auth('viewer') })).json(),
+    );
+    expect(unrecorded).toMatchObject({ source: 'workflow', finished: true, total: 3 });
+  });
+
+  it('warms the MLflow cache once a live campaign finishes', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'c1', 6);
+    const fake = new FakeService();
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow, fake, config: { lineageTtlMs: 0 } }));
+    const live = Lineage.parse(
+      (await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json(),
+    );
+    expect(live.source).toBe('workflow');
+    fake.campaigns.get('c1')!.status.phase = 'finished';
+    await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') });
+    const recorded = await eventually(
       async () => {
         const l = Lineage.parse(
-          (await app!.inject({ url: '/api/campaigns/c2/lineage', headers: auth('viewer') })).json(),
+          (await app!.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json(),
         );
         return l.source === 'mlflow' ? l : null;
       },
       5000,
       20,
     );
-    expect(second).toMatchObject({ finished: true, total: 7 });
+    expect(recorded).toMatchObject({ finished: true, total: 7 });
   });
 
   it('answers 503, not 404, when the workflow is unknown and MLflow is down', async () => {

@@ -63,6 +63,11 @@ export class LiveTrials {
     this.now = opts.now ?? Date.now;
   }
 
+  /** Whether the campaign is in memory (read from its workflow before). */
+  has(campaignId: string): boolean {
+    return this.cache.has(campaignId);
+  }
+
   /**
    * The campaign's trials as the workflow has them.
    * @throws ServiceError NotFound when the workflow is unknown; Temporal errors as they come

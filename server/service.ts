@@ -259,6 +259,18 @@ export class GaplabService {
     return this.client.workflow.getHandle<typeof campaignWorkflow>(campaignId);
   }
 
+  /**
+   * Whether the campaign's workflow is still running, without a query (a query on a closed
+   * workflow makes a worker replay its history).
+   */
+  async isRunning(campaignId: string): Promise<boolean> {
+    try {
+      return (await this.campaign(campaignId).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      throw fromTemporal(err, `campaign ${campaignId}`);
+    }
+  }
+
   private async query<T>(campaignId: string, fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<T>): Promise<T> {
     try {
       return await fn(this.campaign(campaignId));

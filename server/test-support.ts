@@ -299,6 +299,9 @@ export class FakeService implements ApiService {
   async healthy() {
     return this.temporalUp;
   }
+  async isRunning(campaignId: string) {
+    return this.campaign(campaignId).status.phase !== 'finished';
+  }
   async submitProblem(actor: Actor, input: unknown) {
     requireRole(actor, PERMISSIONS.submitProblem, 'submit problems');
     this.call('submitProblem', actor, input);

@@ -23,6 +23,7 @@ import {
 import { runLink, workflowLink, type AppContext } from '../context.js';
 import { lineagePath, type CampaignRecords } from '../lineage.js';
 import type { LiveCampaign } from '../live-trials.js';
+import { ServiceError } from '../errors.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
@@ -37,8 +38,7 @@ async function resolve(
 ): Promise<Source> {
   const cached = ctx.lineage.cached(campaignId);
   if (cached) return { kind: 'mlflow', r: cached };
-  let workflowError: unknown;
-  try {
+  const fromWorkflow = async (): Promise<Source> => {
     const live = await ctx.live.get(campaignId);
     if (live.status.phase === 'finished') {
       void ctx.lineage
@@ -46,13 +46,31 @@ async function resolve(
         .catch((err: unknown) => log.debug({ err }, 'warming the MLflow lineage cache failed'));
     }
     return { kind: 'workflow', live };
+  };
+  // A closed workflow answers queries only after a worker replays its history (seconds for a
+  // big campaign): read closed campaigns from MLflow first, running ones from their workflow.
+  let running: boolean | undefined;
+  try {
+    running = ctx.live.has(campaignId) ? true : await ctx.service.isRunning?.(campaignId);
   } catch (err) {
-    workflowError = err;
+    if (!(err instanceof ServiceError && err.code === 'NotFound'))
+      log.debug({ err }, 'describing the campaign failed');
+    running = false;
+  }
+  let workflowError: unknown;
+  if (running !== false) {
+    try {
+      return await fromWorkflow();
+    } catch (err) {
+      workflowError = err;
+    }
   }
   // When MLflow is down too, its error (503) explains more than the workflow's "not found".
   const r = await ctx.lineage.records(campaignId);
   if (r) return { kind: 'mlflow', r };
-  throw workflowError;
+  if (workflowError !== undefined) throw workflowError;
+  // Closed, and MLflow has no record (campaigns run without MLflow): the workflow still knows.
+  return fromWorkflow();
 }
 
 function recordsOf(s: Source): { records: TrialRecord[]; byId: Map<string, TrialRecord> } {
