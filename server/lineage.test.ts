@@ -15,6 +15,7 @@ import {
   campaignRuns,
   FakeMlflow,
   FakeService,
+  report,
   trialSummary,
 } from './test-support.js';
 
@@ -396,6 +397,30 @@ describe('trial and lineage routes', () => {
       20,
     );
     expect(recorded).toMatchObject({ finished: true, total: 7 });
+  });
+
+  it("serves a closed campaign's report from MLflow, and from MLflow alone once the workflow is gone", async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'c2', 3);
+    mlflow.addCampaign('quad', 'gone', 3);
+    mlflow.artifacts.set(
+      'c2-parent/report.json',
+      JSON.stringify({ ...report('c2'), stopReason: 'target_reached' }),
+    );
+    mlflow.artifacts.set('gone-parent/report.json', JSON.stringify(report('gone')));
+    ({ app } = await buildTestApp({ fakeMlflow: mlflow }));
+    const c2 = await app.inject({ url: '/api/campaigns/c2/report', headers: auth('viewer') });
+    expect(c2.json()).toMatchObject({ campaignId: 'c2', stopReason: 'target_reached' });
+    const gone = await app.inject({
+      url: '/api/campaigns/gone/report?format=markdown',
+      headers: auth('viewer'),
+    });
+    expect(gone.statusCode).toBe(200);
+    expect(gone.body).toMatch(/^# Campaign gone/);
+    expect(
+      (await app.inject({ url: '/api/campaigns/ghost/report', headers: auth('viewer') }))
+        .statusCode,
+    ).toBe(404);
   });
 
   it('answers 503, not 404, when the workflow is unknown and MLflow is down', async () => {

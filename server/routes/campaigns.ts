@@ -327,14 +327,23 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { campaignId } = req.params;
-      let report: CampaignReport | null;
-      try {
-        report = await service.report(campaignId);
-      } catch (err) {
-        // The workflow is gone (retention): the report also lives in MLflow.
-        if (!(err instanceof ServiceError && err.code === 'NotFound')) throw err;
-        report = await lineage.report(campaignId);
-        if (!report) throw err;
+      // A closed campaign's report is in MLflow (report.json): reading it there spares a worker
+      // the replay a query on a closed workflow costs, and works after the workflow is gone.
+      const closed = await service.isRunning?.(campaignId).then(
+        (running) => !running,
+        () => true,
+      );
+      let report: CampaignReport | null = closed
+        ? await lineage.report(campaignId).catch(() => null)
+        : null;
+      if (!report) {
+        try {
+          report = await service.report(campaignId);
+        } catch (err) {
+          if (!(err instanceof ServiceError && err.code === 'NotFound')) throw err;
+          report = await lineage.report(campaignId);
+          if (!report) throw err;
+        }
       }
       if (!report)
         throw new ServiceError(
