@@ -263,9 +263,10 @@ export class GaplabService {
    * Whether the campaign's workflow is still running, without a query (a query on a closed
    * workflow makes a worker replay its history).
    */
-  async isRunning(campaignId: string): Promise<boolean> {
+  async isRunning(campaignId: string, timeoutMs = 3000): Promise<boolean> {
     try {
-      return (await this.campaign(campaignId).describe()).status.name === 'RUNNING';
+      const d = await this.client.withDeadline(Date.now() + timeoutMs, () => this.campaign(campaignId).describe());
+      return d.status.name === 'RUNNING';
     } catch (err) {
       throw fromTemporal(err, `campaign ${campaignId}`);
     }
