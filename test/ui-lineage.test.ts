@@ -40,6 +40,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await ui?.close();
+  // The seeded runs would slow every later search of a shared MLflow: delete them (soft delete).
+  const exp = await env?.mlflow.getExperimentByName(`gaplab/${problemId}`).catch(() => null);
+  if (exp)
+    await fetch(`${env.mlflowUri}/api/2.0/mlflow/experiments/delete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ experiment_id: exp.experimentId }),
+    }).catch(() => {});
   await env?.close();
 });
 
@@ -104,6 +112,14 @@ describe(`the lineage view of ${TRIALS} trials seeded into MLflow`, () => {
     await page.getByTestId('trial-page').waitFor();
     expect(await page.getByTestId('trial-title').textContent()).toBe(target.title);
     expect(await page.getByTestId('trial-lineage').locator('li').count()).toBeGreaterThanOrEqual(2);
+    const run = await env.mlflow.searchRuns({
+      experimentIds: [(await env.mlflow.getExperimentByName(`gaplab/${problemId}`))!.experimentId],
+      filter: `tags.\`gaplab.trialId\` = '${target.id}'`,
+      maxResults: 1,
+    });
+    expect(await page.getByTestId('mlflow-link').getAttribute('href')).toContain(
+      `/runs/${run.runs[0]!.info.runId}`,
+    );
     expect(
       await page.locator('[data-testid=metrics] tr[data-metric=heldout]').textContent(),
     ).toContain('hidden from agents');
