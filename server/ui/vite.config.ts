@@ -25,7 +25,7 @@ export default defineConfig({
   server: {
     port: Number(process.env.GAPLAB_UI_PORT ?? 5173),
     proxy: {
-      '/api': { target: process.env.GAPLAB_API_URL ?? 'http://127.0.0.1:8080', changeOrigin: true },
+      '/api': { target: process.env.GAPLAB_API_URL ?? 'http://127.0.0.1:8700', changeOrigin: true },
     },
   },
 });
