@@ -58,7 +58,7 @@ export type Health = z.infer<typeof Health>;
 export const Ready = z.object({ ready: z.boolean(), temporal: z.boolean(), mlflow: z.boolean() });
 export type Ready = z.infer<typeof Ready>;
 
-export const AuthMode = z.enum(['tokens', 'open']);
+export const AuthMode = z.enum(['tokens']);
 
 export const Me = z.object({
   name: z.string(),

@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -29,7 +28,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import * as api from './api-types.js';
-import { bearerToken, isLoopbackHost, type Principal, type TokenTable } from './auth.js';
+import { bearerToken, type Principal, type TokenTable } from './auth.js';
 import { ServerConfig, uiLinks, type ServerConfigInput } from './config.js';
 import type { ApiService, AppContext } from './context.js';
 import { errorHandler } from './error-handler.js';
@@ -47,7 +46,7 @@ export interface BuildAppOptions {
   service: ApiService;
   /** The MLflow client (MlflowClient) trials and lineage are read from. */
   mlflow: LineageMlflow & { health?(): Promise<boolean> };
-  /** Bearer tokens; an empty table means open local mode (loopback only, acts as the local user with role pi). */
+  /** Bearer tokens; every /api route but health, readiness and docs needs one. */
   tokens: TokenTable;
   /** Server settings (defaults apply; the environment is NOT read here: see loadConfig). */
   config?: ServerConfigInput;
@@ -96,16 +95,6 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
 }
 
-function localUser(): string {
-  try {
-    return os.userInfo().username || 'local';
-  } catch {
-    return 'local';
-  }
-}
-
-const hostOf = (hostHeader: string | undefined) => (hostHeader ?? '').replace(/:\d+$/, '');
-
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const config = ServerConfig.parse(opts.config ?? {});
   const logger = opts.logger ?? false;
@@ -141,8 +130,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     config,
     links: uiLinks(config),
     tokens: opts.tokens,
-    authMode: opts.tokens.size > 0 ? 'tokens' : 'open',
-    openPrincipal: { name: `${localUser()} (local)`, role: 'pi' },
+    authMode: 'tokens',
     version: VERSION,
     startedAt: Date.now(),
     checks: {
@@ -153,11 +141,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   };
   app.decorate('gaplab', ctx);
   app.decorateRequest('principal', null);
-  if (ctx.authMode === 'open')
-    app.log.warn(
-      'no tokens configured: open local mode, every request acts as %s with role pi',
-      ctx.openPrincipal.name,
-    );
+  if (opts.tokens.size === 0) app.log.warn('no tokens configured: every /api route except health and docs answers 401');
 
   // Every mutating route must name its action, and the action must match the permission table.
   const mutating = new Set<string>();
@@ -352,36 +336,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   return app;
 }
 
-function isCrossSite(req: FastifyRequest): boolean {
-  if (req.headers['sec-fetch-site'] === 'cross-site') return true;
-  const origin = req.headers.origin;
-  if (!origin || origin === 'null') return origin === 'null';
-  try {
-    return !isLoopbackHost(new URL(origin).hostname);
-  } catch {
-    return true;
-  }
-}
-
 /** The principal of a request, or a 401/403 ServiceError. */
 function authenticate(req: FastifyRequest, ctx: AppContext, allowQueryToken: boolean): Principal {
-  if (ctx.authMode === 'open') {
-    // Open mode trusts this machine only: a foreign Host header means DNS rebinding or a proxy.
-    const host = hostOf(req.headers.host);
-    if (host && !isLoopbackHost(host))
-      throw new ServiceError(
-        'Forbidden',
-        `open local mode answers only requests for localhost, not "${host}"`,
-      );
-    // Without tokens a browser page on another site could still send a bodiless POST: refuse cross-site changes.
-    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && isCrossSite(req)) {
-      throw new ServiceError(
-        'Forbidden',
-        'open local mode refuses changes requested by another site',
-      );
-    }
-    return ctx.openPrincipal;
-  }
   let token = bearerToken(req.headers.authorization);
   if (!token && allowQueryToken) {
     const q = (req.query as { token?: unknown } | undefined)?.token;

@@ -51,9 +51,8 @@ export interface AppContext {
   config: ServerConfig;
   links: { temporalUi: string | null; mlflowUi: string };
   tokens: TokenTable;
-  /** `open`: no tokens configured, loopback only, every request acts as the local user. */
-  authMode: 'tokens' | 'open';
-  openPrincipal: Principal;
+  /** How requests authenticate: bearer tokens, always. */
+  authMode: 'tokens';
   version: string;
   startedAt: number;
   checks: { temporal: () => Promise<boolean>; mlflow: () => Promise<boolean> };

@@ -60,12 +60,14 @@ export interface RunningServer {
 export async function startServer(opts: StartServerOptions = {}): Promise<RunningServer> {
   const config = loadConfig(opts.config ?? {}, opts.env ?? process.env);
   const print = opts.print ?? ((s: string) => console.log(s));
-  const devTokens = config.devTokens ? generateDevTokens() : [];
-  const tokens =
-    opts.tokens ??
-    new TokenTable([...loadTokens({ file: config.tokensFile, env: config.tokens }), ...devTokens]);
+  const configured = opts.tokens ? [] : loadTokens({ file: config.tokensFile, env: config.tokens });
+  const requested = config.devTokens ? generateDevTokens() : [];
   // Before anything connects or listens: a misconfiguration should fail fast and say why.
-  assertSafeBind(config.host, tokens);
+  assertSafeBind(config.host, opts.tokens ?? new TokenTable([...configured, ...requested]));
+  // Every route needs a token: on loopback with none configured, the server makes one per role
+  // and prints them.
+  const devTokens = requested.length > 0 || opts.tokens || configured.length > 0 ? requested : generateDevTokens();
+  const tokens = opts.tokens ?? new TokenTable([...configured, ...devTokens]);
 
   const cleanups: (() => Promise<void>)[] = [];
   let service = opts.service;
@@ -122,10 +124,6 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
 
   print(`gaplab API on ${url}/api (docs ${url}/api/docs)`);
   if (devTokens.length > 0) print(formatDevTokens(devTokens, url));
-  else if (tokens.size === 0)
-    print(
-      'No tokens configured: open local mode (loopback only; requests act as the local user with role pi).',
-    );
 
   if (opts.handleSignals) {
     const onSignal = (signal: NodeJS.Signals) => {

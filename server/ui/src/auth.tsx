@@ -32,7 +32,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     takeTokenFromUrl();
     return getToken();
   });
-  // Asked without a token too: a server in open local mode answers as its local user.
+  // Without a token this answers 401, which shows the sign-in page.
   const me = useQuery({
     queryKey: ['me', token],
     queryFn: () => api<Me>('/me'),
