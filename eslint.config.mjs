@@ -7,7 +7,14 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', '.gaplab/**', 'dist/**', 'server/ui/dist/**', 'bench/results/**', '**/*.py'],
+    ignores: [
+      'node_modules/**',
+      '.gaplab/**',
+      'dist/**',
+      'server/ui/dist/**',
+      'bench/results/**',
+      '**/*.py',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -22,7 +29,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'import-x/no-cycle': 'error',
     },
   },
@@ -33,10 +43,20 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code must not use Node built-ins.',
+          })),
           patterns: [
-            { group: ['**/activities/*', '**/activities'], allowTypeImports: true, message: 'Workflows import only activity types.' },
-            { group: ['**/server/*', '**/stack/*', '**/mlflow-ts-client/*', '**/experiments/*'], message: 'Workflows must not import IO code.' },
+            {
+              group: ['**/activities/*', '**/activities'],
+              allowTypeImports: true,
+              message: 'Workflows import only activity types.',
+            },
+            {
+              group: ['**/server/*', '**/stack/*', '**/mlflow-ts-client/*', '**/experiments/*'],
+              message: 'Workflows must not import IO code.',
+            },
           ],
         },
       ],

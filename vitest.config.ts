@@ -10,7 +10,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{docker,domain,worker,workflows,activities,experiments,server,cli,stack,mlflow-ts-client,bench}/**/*.test.ts'],
+          include: [
+            '{docker,domain,worker,workflows,activities,experiments,server,cli,stack,mlflow-ts-client,bench}/**/*.test.ts',
+          ],
           exclude: ['**/node_modules/**', 'server/ui/**/node_modules/**'],
           pool: 'forks',
           testTimeout: 30_000,

@@ -6,7 +6,11 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import type { ExperimentDefinition } from '../experiments/types.js';
-import { createExperimentActivities, type ExperimentSeedResult, type SeedHeartbeat } from './experiment.js';
+import {
+  createExperimentActivities,
+  type ExperimentSeedResult,
+  type SeedHeartbeat,
+} from './experiment.js';
 import { procState } from '../experiments/runner.js';
 
 let tmp: string;
@@ -57,11 +61,23 @@ function alive(pid: number): boolean {
 
 describe('runExperimentSeed', () => {
   it('heartbeats periodically and on progress, and returns the seed result', async () => {
-    const { runExperimentSeed } = createExperimentActivities({ registry, workDir: tmp, heartbeatIntervalMs: 100, progressThrottleMs: 0 });
+    const { runExperimentSeed } = createExperimentActivities({
+      registry,
+      workDir: tmp,
+      heartbeatIntervalMs: 100,
+      progressThrottleMs: 0,
+    });
     const env = new MockActivityEnvironment();
     const beats: SeedHeartbeat[] = [];
     env.on('heartbeat', (d: SeedHeartbeat) => beats.push(d));
-    const r = (await env.run(runExperimentSeed, { experiment: 'slow', params: { lr: 0.1 }, seed: 3, objective: 'acc', campaignId: 'c/../1', trialId: 't1' })) as ExperimentSeedResult;
+    const r = (await env.run(runExperimentSeed, {
+      experiment: 'slow',
+      params: { lr: 0.1 },
+      seed: 3,
+      objective: 'acc',
+      campaignId: 'c/../1',
+      trialId: 't1',
+    })) as ExperimentSeedResult;
     expect(r).toMatchObject({ seed: 3, status: 'succeeded', metrics: { acc: 0.8 } });
     expect(r.stdoutPath).toBe(path.join(tmp, 'c_.._1', 't1', 'seed-3', 'stdout.log'));
     // Several silent-period beats before the first progress line, then progress details.
@@ -72,14 +88,24 @@ describe('runExperimentSeed', () => {
 
   it('an experiment failure is a failed result, not an activity failure', async () => {
     const { runExperimentSeed } = createExperimentActivities({ registry, workDir: tmp });
-    const r = (await new MockActivityEnvironment().run(runExperimentSeed, { experiment: 'crash', params: {}, seed: 1, objective: 'acc' })) as ExperimentSeedResult;
+    const r = (await new MockActivityEnvironment().run(runExperimentSeed, {
+      experiment: 'crash',
+      params: {},
+      seed: 1,
+      objective: 'acc',
+    })) as ExperimentSeedResult;
     expect(r.status).toBe('failed');
     expect(r.error).toBe('exited with code 2');
     expect(r.logTail).toContain('kaput');
   });
 
   it('cancellation kills the process group and rethrows the CancelledFailure', async () => {
-    const { runExperimentSeed } = createExperimentActivities({ registry, workDir: tmp, heartbeatIntervalMs: 100, progressThrottleMs: 0 });
+    const { runExperimentSeed } = createExperimentActivities({
+      registry,
+      workDir: tmp,
+      heartbeatIntervalMs: 100,
+      progressThrottleMs: 0,
+    });
     const env = new MockActivityEnvironment();
     let grandchild = 0;
     env.on('heartbeat', (d: SeedHeartbeat) => {
@@ -89,7 +115,12 @@ describe('runExperimentSeed', () => {
         env.cancel();
       }
     });
-    const run = env.run(runExperimentSeed, { experiment: 'hang', params: {}, seed: 1, objective: 'acc' });
+    const run = env.run(runExperimentSeed, {
+      experiment: 'hang',
+      params: {},
+      seed: 1,
+      objective: 'acc',
+    });
     await expect(run).rejects.toBeInstanceOf(CancelledFailure);
     expect(grandchild).toBeGreaterThan(0);
     const end = Date.now() + 5000;
@@ -111,7 +142,12 @@ describe('runExperimentSeed', () => {
   it('invalid params are a non-retryable InvalidParams failure', async () => {
     const { runExperimentSeed } = createExperimentActivities({ registry, workDir: tmp });
     const err = await new MockActivityEnvironment()
-      .run(runExperimentSeed, { experiment: 'slow', params: { lr: { nested: true } } as never, seed: 1, objective: 'acc' })
+      .run(runExperimentSeed, {
+        experiment: 'slow',
+        params: { lr: { nested: true } } as never,
+        seed: 1,
+        objective: 'acc',
+      })
       .catch((e: unknown) => e);
     expect((err as ApplicationFailure).type).toBe('InvalidParams');
   });

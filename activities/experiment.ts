@@ -60,12 +60,21 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
       try {
         def = deps.registry.get(input.experiment);
       } catch (err) {
-        if (err instanceof UnknownExperimentError) throw ApplicationFailure.nonRetryable(err.message, 'UnknownExperiment');
+        if (err instanceof UnknownExperimentError)
+          throw ApplicationFailure.nonRetryable(err.message, 'UnknownExperiment');
         throw err;
       }
       const params = Config.safeParse(input.params);
-      if (!params.success) throw ApplicationFailure.nonRetryable(`invalid params: ${params.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'InvalidParams');
-      if (!Number.isInteger(input.seed)) throw ApplicationFailure.nonRetryable(`seed must be an integer, got ${input.seed}`, 'InvalidParams');
+      if (!params.success)
+        throw ApplicationFailure.nonRetryable(
+          `invalid params: ${params.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          'InvalidParams',
+        );
+      if (!Number.isInteger(input.seed))
+        throw ApplicationFailure.nonRetryable(
+          `seed must be an integer, got ${input.seed}`,
+          'InvalidParams',
+        );
 
       const attempt = ctx.info.attempt;
       const outDir = path.join(

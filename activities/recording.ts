@@ -68,13 +68,21 @@ const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export function createRecordingActivities({ mlflow }: RecordingDeps) {
   /** Runs tagged key=value, oldest first; duplicates from a racing retry are deleted. */
-  async function findUnique(experimentId: string, key: string, value: string): Promise<string | undefined> {
+  async function findUnique(
+    experimentId: string,
+    key: string,
+    value: string,
+  ): Promise<string | undefined> {
     const runs = await mlflow.searchAllRuns({
       experimentIds: [experimentId],
       filter: `tags.\`${key}\` = ${q(value)}`,
       orderBy: ['attributes.start_time ASC'],
     });
-    const sorted = runs.sort((a, b) => (a.info.startTime ?? 0) - (b.info.startTime ?? 0) || a.info.runId.localeCompare(b.info.runId));
+    const sorted = runs.sort(
+      (a, b) =>
+        (a.info.startTime ?? 0) - (b.info.startTime ?? 0) ||
+        a.info.runId.localeCompare(b.info.runId),
+    );
     for (const extra of sorted.slice(1)) await mlflow.deleteRun(extra.info.runId);
     return sorted[0]?.info.runId;
   }
@@ -105,26 +113,33 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
   }
 
   return {
-    async recordCampaignStart(input: RecordCampaignStartInput): Promise<{ experimentId: string; runId: string }> {
+    async recordCampaignStart(
+      input: RecordCampaignStartInput,
+    ): Promise<{ experimentId: string; runId: string }> {
       const experimentId = await mlflow.getOrCreateExperiment(experimentName(input.problem.id), {
         tags: { [TAG.problemId]: input.problem.id, 'mlflow.note.content': input.problem.question },
       });
-      const { runId } = await getOrCreateRun(experimentId, TAG.campaignId, input.campaignId, async () => {
-        const run = await mlflow.createRun({
-          experimentId,
-          runName: input.campaignId,
-          tags: {
-            [TAG.kind]: 'campaign',
-            [TAG.campaignId]: input.campaignId,
-            [TAG.problemId]: input.problem.id,
-            [TAG.strategy]: input.strategy.name,
-            [TAG.criteriaVersion]: String(input.criteria.version),
-            [TAG.startedBy]: `${input.startedBy.name} (${input.startedBy.role})`,
-            [TAG.hiddenMetrics]: input.criteria.criteria.hiddenMetrics.join(','),
-          },
-        });
-        return run.info.runId;
-      });
+      const { runId } = await getOrCreateRun(
+        experimentId,
+        TAG.campaignId,
+        input.campaignId,
+        async () => {
+          const run = await mlflow.createRun({
+            experimentId,
+            runName: input.campaignId,
+            tags: {
+              [TAG.kind]: 'campaign',
+              [TAG.campaignId]: input.campaignId,
+              [TAG.problemId]: input.problem.id,
+              [TAG.strategy]: input.strategy.name,
+              [TAG.criteriaVersion]: String(input.criteria.version),
+              [TAG.startedBy]: `${input.startedBy.name} (${input.startedBy.role})`,
+              [TAG.hiddenMetrics]: input.criteria.criteria.hiddenMetrics.join(','),
+            },
+          });
+          return run.info.runId;
+        },
+      );
       await mlflow.logBatch(runId, {
         params: {
           strategy: input.strategy.name,
@@ -136,45 +151,76 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
           target_pgr: input.criteria.criteria.targetPgr,
         },
       });
-      await mlflow.uploadArtifact(runId, 'problem.json', JSON.stringify(input.problem, null, 2), 'application/json');
-      await mlflow.uploadArtifact(runId, 'criteria.json', JSON.stringify(input.criteria, null, 2), 'application/json');
-      await mlflow.uploadArtifact(runId, 'strategy.json', JSON.stringify(input.strategy, null, 2), 'application/json');
+      await mlflow.uploadArtifact(
+        runId,
+        'problem.json',
+        JSON.stringify(input.problem, null, 2),
+        'application/json',
+      );
+      await mlflow.uploadArtifact(
+        runId,
+        'criteria.json',
+        JSON.stringify(input.criteria, null, 2),
+        'application/json',
+      );
+      await mlflow.uploadArtifact(
+        runId,
+        'strategy.json',
+        JSON.stringify(input.strategy, null, 2),
+        'application/json',
+      );
       return { experimentId, runId };
     },
 
     async recordTrial(input: RecordTrialInput): Promise<{ runId: string }> {
       const t = input.trial;
       const key = `${input.campaignId}/${t.id}`;
-      const { runId, fresh } = await getOrCreateRun(input.experimentId, TAG.trialKey, key, async () => {
-        const run = await mlflow.createRun({
-          experimentId: input.experimentId,
-          parentRunId: input.parentRunId,
-          runName: `${t.id} ${t.title}`.slice(0, 250),
-          startTime: Date.parse(t.startedAt),
-          tags: {
-            [TAG.kind]: 'trial',
-            [TAG.trialKey]: key,
-            [TAG.campaignId]: input.campaignId,
-            [TAG.problemId]: input.problemId,
-            [TAG.trialId]: t.id,
-          },
-        });
-        return run.info.runId;
-      });
+      const { runId, fresh } = await getOrCreateRun(
+        input.experimentId,
+        TAG.trialKey,
+        key,
+        async () => {
+          const run = await mlflow.createRun({
+            experimentId: input.experimentId,
+            parentRunId: input.parentRunId,
+            runName: `${t.id} ${t.title}`.slice(0, 250),
+            startTime: Date.parse(t.startedAt),
+            tags: {
+              [TAG.kind]: 'trial',
+              [TAG.trialKey]: key,
+              [TAG.campaignId]: input.campaignId,
+              [TAG.problemId]: input.problemId,
+              [TAG.trialId]: t.id,
+            },
+          });
+          return run.info.runId;
+        },
+      );
       if (!fresh) {
         const run = await mlflow.getRun(runId);
-        if (run.info.status === 'FINISHED' || run.info.status === 'FAILED' || run.info.status === 'KILLED') return { runId };
+        if (
+          run.info.status === 'FINISHED' ||
+          run.info.status === 'FAILED' ||
+          run.info.status === 'KILLED'
+        )
+          return { runId };
       }
 
       const metrics: { key: string; value: number; step?: number }[] = [];
-      for (const [name, mean] of Object.entries(t.metrics)) metrics.push({ key: name, value: mean });
+      for (const [name, mean] of Object.entries(t.metrics))
+        metrics.push({ key: name, value: mean });
       if (t.pgr) {
-        metrics.push({ key: 'pgr', value: t.pgr.mean }, { key: 'pgr_ci_low', value: t.pgr.ciLow }, { key: 'pgr_ci_high', value: t.pgr.ciHigh });
+        metrics.push(
+          { key: 'pgr', value: t.pgr.mean },
+          { key: 'pgr_ci_low', value: t.pgr.ciLow },
+          { key: 'pgr_ci_high', value: t.pgr.ciHigh },
+        );
       }
       if (t.objective) metrics.push({ key: 'objective_stderr', value: t.objective.stderr });
       metrics.push({ key: 'compute_seconds', value: t.computeSeconds });
       input.seeds.forEach((s, i) => {
-        for (const [name, value] of Object.entries(s.metrics)) metrics.push({ key: `seed/${name}`, value, step: i });
+        for (const [name, value] of Object.entries(s.metrics))
+          metrics.push({ key: `seed/${name}`, value, step: i });
       });
       await mlflow.logBatch(runId, {
         metrics,
@@ -192,12 +238,18 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
           ...(t.failureReason ? { [TAG.failureReason]: t.failureReason } : {}),
         },
       });
-      await mlflow.uploadArtifact(runId, 'trial.json', JSON.stringify({ trial: t, seeds: input.seeds }, null, 2), 'application/json');
+      await mlflow.uploadArtifact(
+        runId,
+        'trial.json',
+        JSON.stringify({ trial: t, seeds: input.seeds }, null, 2),
+        'application/json',
+      );
       for (const s of input.seeds) {
         if (s.logTail) await mlflow.uploadArtifact(runId, `logs/seed-${s.seed}.txt`, s.logTail);
       }
       await mlflow.updateRun(runId, {
-        status: t.status === 'succeeded' ? 'FINISHED' : t.status === 'cancelled' ? 'KILLED' : 'FAILED',
+        status:
+          t.status === 'succeeded' ? 'FINISHED' : t.status === 'cancelled' ? 'KILLED' : 'FAILED',
         endTime: Date.parse(t.finishedAt),
       });
       return { runId };
@@ -205,20 +257,40 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
 
     async recordCampaignEnd(input: RecordCampaignEndInput): Promise<void> {
       const r = input.report;
-      await mlflow.uploadArtifact(input.parentRunId, 'report.json', JSON.stringify(r, null, 2), 'application/json');
-      await mlflow.uploadArtifact(input.parentRunId, 'report.md', renderReportMarkdown(r), 'text/markdown');
+      await mlflow.uploadArtifact(
+        input.parentRunId,
+        'report.json',
+        JSON.stringify(r, null, 2),
+        'application/json',
+      );
+      await mlflow.uploadArtifact(
+        input.parentRunId,
+        'report.md',
+        renderReportMarkdown(r),
+        'text/markdown',
+      );
       const metrics: { key: string; value: number }[] = [
         { key: 'trials', value: r.trials.total },
         { key: 'dollars', value: r.ledger.dollars },
         { key: 'compute_seconds', value: r.ledger.computeSeconds },
       ];
-      if (r.best?.pgr) metrics.push({ key: 'best_pgr', value: r.best.pgr.mean }, { key: 'best_pgr_ci_low', value: r.best.pgr.ciLow });
+      if (r.best?.pgr)
+        metrics.push(
+          { key: 'best_pgr', value: r.best.pgr.mean },
+          { key: 'best_pgr_ci_low', value: r.best.pgr.ciLow },
+        );
       if (r.verifiedPgr !== null) metrics.push({ key: 'verified_pgr', value: r.verifiedPgr });
       await mlflow.logBatch(input.parentRunId, {
         metrics,
-        tags: { [TAG.stopReason]: r.stopReason, ...(r.best ? { 'gaplab.bestTrialId': r.best.id } : {}) },
+        tags: {
+          [TAG.stopReason]: r.stopReason,
+          ...(r.best ? { 'gaplab.bestTrialId': r.best.id } : {}),
+        },
       });
-      await mlflow.updateRun(input.parentRunId, { status: r.stopReason === 'error' ? 'FAILED' : 'FINISHED', endTime: Date.parse(r.finishedAt) });
+      await mlflow.updateRun(input.parentRunId, {
+        status: r.stopReason === 'error' ? 'FAILED' : 'FINISHED',
+        endTime: Date.parse(r.finishedAt),
+      });
     },
   };
 }

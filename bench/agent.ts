@@ -15,7 +15,13 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createStrategyActivities } from '../activities/strategies/index.js';
 import { usageNanoDollars } from '../activities/strategies/pricing.js';
 import { ClaudeSettings, type StrategyResult } from '../domain/strategy.js';
-import { requestText, startFakeAnthropic, type FakeReply, type FakeUsage, type RecordedRequest } from '../test/fake-anthropic.js';
+import {
+  requestText,
+  startFakeAnthropic,
+  type FakeReply,
+  type FakeUsage,
+  type RecordedRequest,
+} from '../test/fake-anthropic.js';
 import { qualityProblems } from './experiments.js';
 import { fmt, table, type BenchResult, type Size } from './results.js';
 import { round } from './stats.js';
@@ -84,13 +90,26 @@ export function requestedCount(req: RecordedRequest): number {
 }
 
 /** The fake's usage for one request: estimated tokens and a simulated prompt cache. */
-export function fakeUsage(req: RecordedRequest, replyText: string, cache: Map<string, number>, nowMs: number, model: string): FakeUsage {
+export function fakeUsage(
+  req: RecordedRequest,
+  replyText: string,
+  cache: Map<string, number>,
+  nowMs: number,
+  model: string,
+): FakeUsage {
   const body = req.body as { system?: { text: string }[]; output_config?: unknown };
   const systemText = (body.system ?? []).map((b) => b.text).join('\n');
-  const total = estimateTokens(requestText(body)) + estimateTokens(JSON.stringify(body.output_config ?? {}));
+  const total =
+    estimateTokens(requestText(body)) + estimateTokens(JSON.stringify(body.output_config ?? {}));
   const prefix = estimateTokens(systemText);
   const output = estimateTokens(replyText);
-  if (prefix < (MIN_CACHEABLE[model] ?? 1024)) return { input_tokens: total, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+  if (prefix < (MIN_CACHEABLE[model] ?? 1024))
+    return {
+      input_tokens: total,
+      output_tokens: output,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    };
   const key = createHash('sha256').update(systemText).digest('hex');
   const seen = cache.get(key);
   cache.set(key, nowMs);
@@ -113,15 +132,35 @@ interface Tally {
   systemPromptTokens: number;
 }
 
-const emptyTally = (): Tally => ({ requests: 0, hypotheses: 0, iterations: 0, tokens: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }, nanoWith: 0, nanoWithout: 0, systemPromptTokens: 0 });
+const emptyTally = (): Tally => ({
+  requests: 0,
+  hypotheses: 0,
+  iterations: 0,
+  tokens: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+  nanoWith: 0,
+  nanoWithout: 0,
+  systemPromptTokens: 0,
+});
 
-function addUsage(t: Tally, model: string, u: { input: number; output: number; cacheRead: number; cacheWrite: number }): void {
+function addUsage(
+  t: Tally,
+  model: string,
+  u: { input: number; output: number; cacheRead: number; cacheWrite: number },
+): void {
   t.tokens.input += u.input;
   t.tokens.output += u.output;
   t.tokens.cacheRead += u.cacheRead;
   t.tokens.cacheWrite += u.cacheWrite;
-  t.nanoWith += usageNanoDollars(model, { input_tokens: u.input, output_tokens: u.output, cache_read_input_tokens: u.cacheRead, cache_creation_input_tokens: u.cacheWrite });
-  t.nanoWithout += usageNanoDollars(model, { input_tokens: u.input + u.cacheRead + u.cacheWrite, output_tokens: u.output });
+  t.nanoWith += usageNanoDollars(model, {
+    input_tokens: u.input,
+    output_tokens: u.output,
+    cache_read_input_tokens: u.cacheRead,
+    cache_creation_input_tokens: u.cacheWrite,
+  });
+  t.nanoWithout += usageNanoDollars(model, {
+    input_tokens: u.input + u.cacheRead + u.cacheWrite,
+    output_tokens: u.output,
+  });
 }
 
 function toRow(source: AgentCost['source'], model: string, t: Tally): AgentCost {
@@ -138,8 +177,14 @@ function toRow(source: AgentCost['source'], model: string, t: Tally): AgentCost 
     cacheable: t.systemPromptTokens >= (MIN_CACHEABLE[model] ?? 1024),
     promptTokensPerHypothesis: round(per(prompt, t.hypotheses), 0),
     outputTokensPerHypothesis: round(per(t.tokens.output, t.hypotheses), 0),
-    dollarsPerHypothesis: { withCaching: round(per(t.nanoWith / 1e9, t.hypotheses), 5), withoutCaching: round(per(t.nanoWithout / 1e9, t.hypotheses), 5) },
-    dollarsPerIteration: { withCaching: round(per(t.nanoWith / 1e9, t.iterations), 5), withoutCaching: round(per(t.nanoWithout / 1e9, t.iterations), 5) },
+    dollarsPerHypothesis: {
+      withCaching: round(per(t.nanoWith / 1e9, t.hypotheses), 5),
+      withoutCaching: round(per(t.nanoWithout / 1e9, t.hypotheses), 5),
+    },
+    dollarsPerIteration: {
+      withCaching: round(per(t.nanoWith / 1e9, t.iterations), 5),
+      withoutCaching: round(per(t.nanoWithout / 1e9, t.iterations), 5),
+    },
   };
 }
 
@@ -152,7 +197,13 @@ export const agent: Benchmark<AgentData> = {
   async run({ size, out, log, realModel }) {
     const preset = PRESETS[size];
     const [problem] = await qualityProblems(['weak-to-strong']);
-    out.params = { problem: 'weak-to-strong', model: MODEL, iterations: preset.iterations, hypothesesPerIteration: COUNT, charsPerToken: CHARS_PER_TOKEN };
+    out.params = {
+      problem: 'weak-to-strong',
+      model: MODEL,
+      iterations: preset.iterations,
+      hypothesesPerIteration: COUNT,
+      charsPerToken: CHARS_PER_TOKEN,
+    };
 
     // ---- the fake Messages API --------------------------------------------------------------
     const fake = await startFakeAnthropic();
@@ -161,12 +212,23 @@ export const agent: Benchmark<AgentData> = {
     try {
       const reply: FakeReply = (req) => ({
         kind: 'default',
-        usage: fakeUsage(req, 'x'.repeat(REPLY_CHARS_PER_HYPOTHESIS * requestedCount(req)), cache, Date.now(), MODEL),
+        usage: fakeUsage(
+          req,
+          'x'.repeat(REPLY_CHARS_PER_HYPOTHESIS * requestedCount(req)),
+          cache,
+          Date.now(),
+          MODEL,
+        ),
       });
       // One scripted reply per request (the queue is long enough for any repair rounds).
       fake.script(...Array.from({ length: preset.iterations * 20 }, () => reply));
-      const acts = createStrategyActivities({ anthropic: () => new Anthropic({ apiKey: 'bench-fake-key', baseURL: fake.url, maxRetries: 0 }) });
-      log(`[agent] ${preset.iterations} iterations of the Claude strategy against the fake Messages API`);
+      const acts = createStrategyActivities({
+        anthropic: () =>
+          new Anthropic({ apiKey: 'bench-fake-key', baseURL: fake.url, maxRetries: 0 }),
+      });
+      log(
+        `[agent] ${preset.iterations} iterations of the Claude strategy against the fake Messages API`,
+      );
       await simulateCampaign({
         problem: problem!,
         strategy: { name: 'claude', settings: { model: MODEL } },
@@ -183,13 +245,27 @@ export const agent: Benchmark<AgentData> = {
       tally.requests = fake.requests.length;
       for (const req of fake.requests) {
         const body = req.body as { system?: { text: string }[] };
-        tally.systemPromptTokens = Math.max(tally.systemPromptTokens, estimateTokens((body.system ?? []).map((b) => b.text).join('\n')));
+        tally.systemPromptTokens = Math.max(
+          tally.systemPromptTokens,
+          estimateTokens((body.system ?? []).map((b) => b.text).join('\n')),
+        );
       }
       // Re-derive the usage the fake reported, request by request, with a fresh cache.
       const replay = new Map<string, number>();
       fake.requests.forEach((req, i) => {
-        const u = fakeUsage(req, 'x'.repeat(REPLY_CHARS_PER_HYPOTHESIS * requestedCount(req)), replay, i * 1000, MODEL);
-        addUsage(tally, MODEL, { input: u.input_tokens, output: u.output_tokens, cacheRead: u.cache_read_input_tokens, cacheWrite: u.cache_creation_input_tokens });
+        const u = fakeUsage(
+          req,
+          'x'.repeat(REPLY_CHARS_PER_HYPOTHESIS * requestedCount(req)),
+          replay,
+          i * 1000,
+          MODEL,
+        );
+        addUsage(tally, MODEL, {
+          input: u.input_tokens,
+          output: u.output_tokens,
+          cacheRead: u.cache_read_input_tokens,
+          cacheWrite: u.cache_creation_input_tokens,
+        });
       });
       out.data.rows.push(toRow('fake', MODEL, tally));
     } finally {
@@ -205,7 +281,9 @@ export const agent: Benchmark<AgentData> = {
       log(`[agent] ${preset.realIterations} iterations against the real Messages API (${MODEL})`);
       const real = emptyTally();
       try {
-        const acts = createStrategyActivities({ anthropic: () => new Anthropic({ apiKey: process.env.ANTHROPIC_API_KEY }) });
+        const acts = createStrategyActivities({
+          anthropic: () => new Anthropic({ apiKey: process.env.ANTHROPIC_API_KEY }),
+        });
         await simulateCampaign({
           problem: problem!,
           strategy: { name: 'claude', settings: { model: MODEL } },
@@ -217,7 +295,13 @@ export const agent: Benchmark<AgentData> = {
           onResult: (r) => {
             real.iterations++;
             real.hypotheses += r.proposals.length;
-            if (r.usage) addUsage(real, MODEL, { input: r.usage.inputTokens, output: r.usage.outputTokens, cacheRead: r.usage.cacheReadTokens, cacheWrite: r.usage.cacheWriteTokens });
+            if (r.usage)
+              addUsage(real, MODEL, {
+                input: r.usage.inputTokens,
+                output: r.usage.outputTokens,
+                cacheRead: r.usage.cacheReadTokens,
+                cacheWrite: r.usage.cacheWriteTokens,
+              });
           },
         });
         real.systemPromptTokens = tally.systemPromptTokens;
@@ -236,7 +320,21 @@ export const agent: Benchmark<AgentData> = {
     const rows = result.data.rows;
     const parts = [
       table(
-        ['source', 'model', 'iterations', 'requests', 'hypotheses', 'system prompt tokens', 'cacheable', 'prompt tokens / hyp.', 'output tokens / hyp.', '$ / hyp. with caching', '$ / hyp. without', '$ / iteration with caching', 'without'],
+        [
+          'source',
+          'model',
+          'iterations',
+          'requests',
+          'hypotheses',
+          'system prompt tokens',
+          'cacheable',
+          'prompt tokens / hyp.',
+          'output tokens / hyp.',
+          '$ / hyp. with caching',
+          '$ / hyp. without',
+          '$ / iteration with caching',
+          'without',
+        ],
         rows.map((r) => [
           r.source,
           r.model,
@@ -254,7 +352,8 @@ export const agent: Benchmark<AgentData> = {
         ]),
       ),
     ];
-    if (result.data.realSkipped) parts.push('', `Real model: not measured (${result.data.realSkipped}).`);
+    if (result.data.realSkipped)
+      parts.push('', `Real model: not measured (${result.data.realSkipped}).`);
     return parts.join('\n');
   },
 };

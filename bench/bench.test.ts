@@ -13,8 +13,23 @@ import { bestSoFar, distribution, quantileSorted, slotOverheads, trialsToReach }
 
 const env: Environment = {
   date: '2026-01-01T00:00:00.000Z',
-  machine: { cpuModel: 'Test CPU', cpus: 2, memoryGiB: 8, platform: 'linux', release: '6', loadAverage: 0.1 },
-  versions: { node: 'v20', python: '3.11', temporalCli: '1.5.1', temporalServer: '1.29.1', mlflow: '3.17.2', optuna: '5.0.0', gaplab: 'abc123' },
+  machine: {
+    cpuModel: 'Test CPU',
+    cpus: 2,
+    memoryGiB: 8,
+    platform: 'linux',
+    release: '6',
+    loadAverage: 0.1,
+  },
+  versions: {
+    node: 'v20',
+    python: '3.11',
+    temporalCli: '1.5.1',
+    temporalServer: '1.29.1',
+    mlflow: '3.17.2',
+    optuna: '5.0.0',
+    gaplab: 'abc123',
+  },
 };
 
 describe('stats', () => {
@@ -38,7 +53,13 @@ describe('stats', () => {
     // The trial at 240 goes to the slot freed last (at 225): cycles 20, 25 and 240 - 125 - 100.
     expect(o).toEqual([15, 20, 25]);
     // Known slots win over reconstruction.
-    expect(slotOverheads([{ start: 0, end: 1, slot: 0 }, { start: 5, end: 6, slot: 0 }, { start: 2, end: 3, slot: 1 }])).toEqual([5]);
+    expect(
+      slotOverheads([
+        { start: 0, end: 1, slot: 0 },
+        { start: 5, end: 6, slot: 0 },
+        { start: 2, end: 3, slot: 1 },
+      ]),
+    ).toEqual([5]);
   });
 
   it('finds the first trial reaching a PGR and the best so far', () => {
@@ -49,7 +70,12 @@ describe('stats', () => {
 });
 
 describe('search-quality summaries', () => {
-  const run = (runner: QualityRun['runner'], seed: number, to09: number | null, best25: number): QualityRun => ({
+  const run = (
+    runner: QualityRun['runner'],
+    seed: number,
+    to09: number | null,
+    best25: number,
+  ): QualityRun => ({
     problem: 'branin',
     runner,
     seed,
@@ -106,7 +132,13 @@ describe('the fake Messages API usage', () => {
   });
 
   it('caches nothing below the model minimum', () => {
-    const u = fakeUsage(request('short system prompt', 'hi'), 'reply', new Map(), 0, 'claude-opus-4-5');
+    const u = fakeUsage(
+      request('short system prompt', 'hi'),
+      'reply',
+      new Map(),
+      0,
+      'claude-opus-4-5',
+    );
     expect(u.cache_creation_input_tokens + u.cache_read_input_tokens).toBe(0);
     expect(u.input_tokens).toBeGreaterThan(0);
   });
@@ -123,8 +155,28 @@ describe('result files and RESULTS.md', () => {
     params: { trials: 10 },
     data: {
       rows: [
-        { runner: 'gaplab', concurrency: 1, mlflow: false, trials: 10, wallSeconds: 1, trialsPerSecond, overheadMs: distribution([1, 2]), latencyMs: distribution([1]), errors: 0 },
-        { runner: 'optuna', concurrency: 1, mlflow: false, trials: 10, wallSeconds: 1, trialsPerSecond: 10, overheadMs: distribution([1]), latencyMs: distribution([1]), errors: 0 },
+        {
+          runner: 'gaplab',
+          concurrency: 1,
+          mlflow: false,
+          trials: 10,
+          wallSeconds: 1,
+          trialsPerSecond,
+          overheadMs: distribution([1, 2]),
+          latencyMs: distribution([1]),
+          errors: 0,
+        },
+        {
+          runner: 'optuna',
+          concurrency: 1,
+          mlflow: false,
+          trials: 10,
+          wallSeconds: 1,
+          trialsPerSecond: 10,
+          overheadMs: distribution([1]),
+          latencyMs: distribution([1]),
+          errors: 0,
+        },
       ],
     },
     notes: ['a caveat'],
@@ -149,6 +201,14 @@ describe('result files and RESULTS.md', () => {
   });
 
   it('right-aligns numeric columns', () => {
-    expect(table(['a', 'b'], [['x', 1], ['y', '2.5x']])).toContain('| --- | ---: |');
+    expect(
+      table(
+        ['a', 'b'],
+        [
+          ['x', 1],
+          ['y', '2.5x'],
+        ],
+      ),
+    ).toContain('| --- | ---: |');
   });
 });

@@ -90,7 +90,12 @@ export class BenchContext {
     let mlflowUri = process.env.MLFLOW_TRACKING_URI;
     if (!temporalAddress || !mlflowUri) {
       const dir = opts.stackDir ?? path.join(STATE_DIR, 'bench-stack');
-      stack = new Stack({ dir, temporalPort: opts.temporalPort ?? 37233, mlflowPort: opts.mlflowPort ?? 35050, log: (l) => log(`[stack] ${l}`) });
+      stack = new Stack({
+        dir,
+        temporalPort: opts.temporalPort ?? 37233,
+        mlflowPort: opts.mlflowPort ?? 35050,
+        log: (l) => log(`[stack] ${l}`),
+      });
       // A fresh stack per run: an MLflow database full of earlier runs would slow its searches.
       await stack.down();
       fs.rmSync(path.join(dir, 'data'), { recursive: true, force: true });
@@ -111,9 +116,24 @@ export class BenchContext {
       maxConcurrentActivities: opts.maxConcurrentActivities ?? 64,
       workDir: path.join(os.tmpdir(), 'gaplab-bench-runs', taskQueue),
     };
-    log(`[bench] starting a worker (${opts.inProcessWorker ? 'in this process' : 'child process'}) on ${taskQueue}`);
-    const worker = opts.inProcessWorker ? await inProcessWorker(workerOpts, registry) : await childWorker(workerOpts);
-    return new BenchContext(temporalAddress, mlflowUri, connection, client, registry, taskQueue, worker, stack, opts.keepStack ?? false, log);
+    log(
+      `[bench] starting a worker (${opts.inProcessWorker ? 'in this process' : 'child process'}) on ${taskQueue}`,
+    );
+    const worker = opts.inProcessWorker
+      ? await inProcessWorker(workerOpts, registry)
+      : await childWorker(workerOpts);
+    return new BenchContext(
+      temporalAddress,
+      mlflowUri,
+      connection,
+      client,
+      registry,
+      taskQueue,
+      worker,
+      stack,
+      opts.keepStack ?? false,
+      log,
+    );
   }
 
   /** The service, recording in MLflow or not (CampaignInput.mlflow), with the campaigns' timing. */
@@ -121,7 +141,13 @@ export class BenchContext {
     const key = JSON.stringify([mlflow, timing ?? null]);
     let s = this.services.get(key);
     if (!s) {
-      s = new GaplabService({ client: this.client, registry: this.registry, taskQueue: this.taskQueue, mlflow, ...(timing ? { timing } : {}) });
+      s = new GaplabService({
+        client: this.client,
+        registry: this.registry,
+        taskQueue: this.taskQueue,
+        mlflow,
+        ...(timing ? { timing } : {}),
+      });
       this.services.set(key, s);
     }
     return s;
@@ -152,16 +178,31 @@ export class BenchContext {
     const service = this.service(opts.mlflow ?? true);
     const startedAtMs = Date.now();
     const t0 = performance.now();
-    const { campaignId } = await service.startCampaign(pi, { problemId, strategy, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
-    const report = await withTimeout(service.result(campaignId), opts.timeoutMs ?? 3_600_000, `campaign ${campaignId}`);
+    const { campaignId } = await service.startCampaign(pi, {
+      problemId,
+      strategy,
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    });
+    const report = await withTimeout(
+      service.result(campaignId),
+      opts.timeoutMs ?? 3_600_000,
+      `campaign ${campaignId}`,
+    );
     const wallMs = performance.now() - t0;
-    return { campaignId, problemId, report, trials: await this.allTrials(campaignId), wallMs, startedAtMs };
+    return {
+      campaignId,
+      problemId,
+      report,
+      trials: await this.allTrials(campaignId),
+      wallMs,
+      startedAtMs,
+    };
   }
 
   /** Every trial of a campaign, page by page (the trials query returns at most 1000 at once). */
   async allTrials(campaignId: string): Promise<TrialSummary[]> {
     const out: TrialSummary[] = [];
-    for (let offset = 0; ; ) {
+    for (let offset = 0; ;) {
       const page = await this.service().trials(campaignId, { offset, limit: 1000 });
       out.push(...page.trials);
       offset += page.trials.length;
@@ -201,7 +242,9 @@ export class BenchContext {
   }
 
   async close(): Promise<void> {
-    await this.worker.shutdown().catch((err: unknown) => this.log(`[bench] worker shutdown: ${String(err)}`));
+    await this.worker
+      .shutdown()
+      .catch((err: unknown) => this.log(`[bench] worker shutdown: ${String(err)}`));
     await this.connection.close();
     if (this.stack && !this.keepStack) await this.stack.down();
   }
@@ -213,7 +256,10 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
     return await Promise.race([
       p,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not finish in ${Math.round(ms / 1000)} s`)), ms);
+        timer = setTimeout(
+          () => reject(new Error(`${what} did not finish in ${Math.round(ms / 1000)} s`)),
+          ms,
+        );
       }),
     ]);
   } finally {
@@ -221,9 +267,17 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   }
 }
 
-async function inProcessWorker(opts: WorkerProcessOptions, registry: ExperimentRegistry): Promise<BenchWorker> {
+async function inProcessWorker(
+  opts: WorkerProcessOptions,
+  registry: ExperimentRegistry,
+): Promise<BenchWorker> {
   const w: RunningWorker = await startWorker({ ...opts, registry, shutdownGraceSeconds: 2 });
-  return { mode: 'in-process', pid: process.pid, rss: async () => process.memoryUsage().rss, shutdown: () => w.shutdown() };
+  return {
+    mode: 'in-process',
+    pid: process.pid,
+    rss: async () => process.memoryUsage().rss,
+    shutdown: () => w.shutdown(),
+  };
 }
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
@@ -234,16 +288,21 @@ async function childWorker(opts: WorkerProcessOptions): Promise<BenchWorker> {
     env: { ...process.env, GAPLAB_BENCH_WORKER: JSON.stringify(opts) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   await new Promise<void>((resolve, reject) => {
     const onMessage = (m: ChildMessage) => {
       if (m.type === 'ready') {
         child.off('message', onMessage);
         resolve();
-      } else if (m.type === 'error') reject(new Error(`bench worker failed to start: ${m.message}`));
+      } else if (m.type === 'error')
+        reject(new Error(`bench worker failed to start: ${m.message}`));
     };
     child.on('message', onMessage);
-    void exited.then((code) => reject(new Error(`bench worker exited with code ${code} before it was ready`)));
+    void exited.then((code) =>
+      reject(new Error(`bench worker exited with code ${code} before it was ready`)),
+    );
   });
   let nextId = 1;
   const request = (m: ParentMessage) => child.send(m);
@@ -253,7 +312,10 @@ async function childWorker(opts: WorkerProcessOptions): Promise<BenchWorker> {
     rss: () =>
       new Promise<number>((resolve, reject) => {
         const id = nextId++;
-        const timer = setTimeout(() => reject(new Error('the bench worker did not answer a memory request')), 10_000);
+        const timer = setTimeout(
+          () => reject(new Error('the bench worker did not answer a memory request')),
+          10_000,
+        );
         const onMessage = (m: ChildMessage) => {
           if (m.type === 'memory' && m.id === id) {
             clearTimeout(timer);

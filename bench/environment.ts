@@ -44,7 +44,9 @@ export async function environment(): Promise<Environment> {
     '-c',
     'import sys, json, optuna, mlflow; print(json.dumps([sys.version.split()[0], optuna.__version__, mlflow.__version__]))',
   ]);
-  const [python, optuna, mlflow] = py ? (JSON.parse(py) as [string, string, string]) : [null, null, null];
+  const [python, optuna, mlflow] = py
+    ? (JSON.parse(py) as [string, string, string])
+    : [null, null, null];
   let temporal: string | null = null;
   try {
     temporal = await output((await resolveTemporalBinary()).path, ['--version']);

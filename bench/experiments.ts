@@ -9,7 +9,14 @@ import type { EvaluationCriteriaInput, Param, ProblemSpecInput } from '../domain
 import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
 
 /** Experiments every benchmark needs; a registry without them cannot run the suite. */
-export const REQUIRED_EXPERIMENTS = ['noop', 'sleep', 'branin', 'hartmann6', 'mixed', 'weak-to-strong'] as const;
+export const REQUIRED_EXPERIMENTS = [
+  'noop',
+  'sleep',
+  'branin',
+  'hartmann6',
+  'mixed',
+  'weak-to-strong',
+] as const;
 
 let registry: Promise<ExperimentRegistry> | undefined;
 
@@ -17,7 +24,10 @@ let registry: Promise<ExperimentRegistry> | undefined;
 export function benchRegistry(): Promise<ExperimentRegistry> {
   registry ??= loadRegistry().then((r) => {
     const missing = REQUIRED_EXPERIMENTS.filter((n) => !r.has(n));
-    if (missing.length > 0) throw new Error(`the benchmarks need the built-in experiments ${missing.join(', ')} (experiments/)`);
+    if (missing.length > 0)
+      throw new Error(
+        `the benchmarks need the built-in experiments ${missing.join(', ')} (experiments/)`,
+      );
     return r;
   });
   return registry;
@@ -34,7 +44,12 @@ export interface BenchProblem {
  * optimum 1 given as numbers (no reference trial), one seed per trial, no verification: every
  * trial the campaign runs is one of the `trials` search trials.
  */
-export function overheadProblem(id: string, experiment: 'noop' | 'sleep', trials: number, concurrency: number): BenchProblem {
+export function overheadProblem(
+  id: string,
+  experiment: 'noop' | 'sleep',
+  trials: number,
+  concurrency: number,
+): BenchProblem {
   return {
     spec: {
       id,
@@ -78,14 +93,19 @@ export async function qualityProblems(names: readonly string[]): Promise<Quality
   for (const name of names) {
     const e = reg.get(name);
     if (!e.problem) throw new Error(`experiment ${name} ships no problem spec`);
-    const spec = parseYaml(await readFile(e.problem.spec, 'utf8')) as { space: Param[]; baseline: ProblemSpecInput['baseline'] };
+    const spec = parseYaml(await readFile(e.problem.spec, 'utf8')) as {
+      space: Param[];
+      baseline: ProblemSpecInput['baseline'];
+    };
     const criteria = parseYaml(await readFile(e.problem.criteria, 'utf8')) as {
       metric: string;
       direction: 'maximize' | 'minimize';
       optimum: { kind: string; value?: number };
     };
     if (criteria.optimum.kind !== 'value' || criteria.optimum.value === undefined) {
-      throw new Error(`${path.basename(e.problem.criteria)}: the benchmark needs a numeric optimum`);
+      throw new Error(
+        `${path.basename(e.problem.criteria)}: the benchmark needs a numeric optimum`,
+      );
     }
     out.push({
       name,
@@ -105,7 +125,12 @@ export async function qualityProblems(names: readonly string[]): Promise<Quality
  * weak-to-strong is compared on common seeds), baseline measured on the campaign's seed,
  * concurrency 1 so the strategy sees every result before it proposes again.
  */
-export function qualityCampaignProblem(id: string, p: QualityProblem, budget: number, concurrency = 1): BenchProblem {
+export function qualityCampaignProblem(
+  id: string,
+  p: QualityProblem,
+  budget: number,
+  concurrency = 1,
+): BenchProblem {
   return {
     spec: {
       id,

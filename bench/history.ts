@@ -39,7 +39,8 @@ interface Payload {
   data?: Uint8Array | null;
 }
 
-const toMs = (t: Timestamp | null | undefined): number => (t ? Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : NaN);
+const toMs = (t: Timestamp | null | undefined): number =>
+  t ? Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : NaN;
 
 function decode(payloads: { payloads?: Payload[] | null } | null | undefined): unknown {
   const p = payloads?.payloads?.[0];
@@ -53,13 +54,19 @@ function decode(payloads: { payloads?: Payload[] | null } | null | undefined): u
 
 const idNum = (id: { toString(): string } | number | null | undefined): string => String(id ?? '');
 
-type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+type HistoryEvent = NonNullable<
+  Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']
+>[number];
 
 /**
  * The events of one run, page by page: a campaign's strategy calls carry its history, so a
  * server page of the default size can exceed gRPC's 4 MB message limit.
  */
-async function fetchEvents(client: Client, workflowId: string, runId: string): Promise<HistoryEvent[]> {
+async function fetchEvents(
+  client: Client,
+  workflowId: string,
+  runId: string,
+): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
   let nextPageToken: Uint8Array | undefined;
   let pageSize = 100;
@@ -72,10 +79,12 @@ async function fetchEvents(client: Client, workflowId: string, runId: string): P
         ...(nextPageToken ? { nextPageToken } : {}),
       });
       events.push(...((res.history?.events ?? []) as HistoryEvent[]));
-      nextPageToken = res.nextPageToken && res.nextPageToken.length > 0 ? res.nextPageToken : undefined;
+      nextPageToken =
+        res.nextPageToken && res.nextPageToken.length > 0 ? res.nextPageToken : undefined;
     } catch (err) {
       // RESOURCE_EXHAUSTED: a page over the message limit; try smaller pages.
-      if (pageSize > 1 && /RESOURCE_EXHAUSTED|larger than max/.test(String(err))) pageSize = Math.max(1, Math.floor(pageSize / 10));
+      if (pageSize > 1 && /RESOURCE_EXHAUSTED|larger than max/.test(String(err)))
+        pageSize = Math.max(1, Math.floor(pageSize / 10));
       else throw err;
     }
   } while (nextPageToken);
@@ -94,23 +103,45 @@ export interface RunInfo {
  * Every run of a workflow with its event count and size, from the visibility store (no history
  * is read, so it works for any history size). Waits until the latest run is listed.
  */
-export async function runInfos(client: Client, workflowId: string, latestRunId?: string): Promise<RunInfo[]> {
+export async function runInfos(
+  client: Client,
+  workflowId: string,
+  latestRunId?: string,
+): Promise<RunInfo[]> {
   for (let attempt = 0; ; attempt++) {
     const out: RunInfo[] = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) {
-      out.push({ runId: wf.runId, startTime: wf.startTime.toISOString(), status: wf.status.name, events: wf.historyLength, bytes: wf.historySize ?? null });
+    for await (const wf of client.workflow.list({
+      query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'`,
+    })) {
+      out.push({
+        runId: wf.runId,
+        startTime: wf.startTime.toISOString(),
+        status: wf.status.name,
+        events: wf.historyLength,
+        bytes: wf.historySize ?? null,
+      });
     }
     out.sort((a, b) => a.startTime.localeCompare(b.startTime));
-    if (!latestRunId || out.some((r) => r.runId === latestRunId && r.status !== 'RUNNING') || attempt >= 20) return out;
+    if (
+      !latestRunId ||
+      out.some((r) => r.runId === latestRunId && r.status !== 'RUNNING') ||
+      attempt >= 20
+    )
+      return out;
     await new Promise((r) => setTimeout(r, 500));
   }
 }
 
 /** One run's events, decoded into activity timings (and the run's start input size). */
-export async function runHistory(client: Client, workflowId: string, runId: string): Promise<RunHistory & { previousRunId: string | null }> {
+export async function runHistory(
+  client: Client,
+  workflowId: string,
+  runId: string,
+): Promise<RunHistory & { previousRunId: string | null }> {
   const description = await client.workflow.getHandle(workflowId, runId).describe();
   const events = await fetchEvents(client, workflowId, runId);
-  if (events.length === 0) throw new Error(`the history of ${workflowId} run ${runId} came back empty`);
+  if (events.length === 0)
+    throw new Error(`the history of ${workflowId} run ${runId} came back empty`);
   const started = events[0]?.workflowExecutionStartedEventAttributes;
   const byScheduled = new Map<string, ActivityTiming>();
   for (const e of events) {
@@ -131,7 +162,12 @@ export async function runHistory(client: Client, workflowId: string, runId: stri
       if (t) t.startedMs = toMs(e.eventTime);
     } else if (e.activityTaskCompletedEventAttributes) {
       const t = byScheduled.get(idNum(e.activityTaskCompletedEventAttributes.scheduledEventId));
-      if (t) Object.assign(t, { closedMs: toMs(e.eventTime), status: 'completed', result: decode(e.activityTaskCompletedEventAttributes.result) });
+      if (t)
+        Object.assign(t, {
+          closedMs: toMs(e.eventTime),
+          status: 'completed',
+          result: decode(e.activityTaskCompletedEventAttributes.result),
+        });
     } else if (e.activityTaskFailedEventAttributes) {
       const t = byScheduled.get(idNum(e.activityTaskFailedEventAttributes.scheduledEventId));
       if (t) Object.assign(t, { closedMs: toMs(e.eventTime), status: 'failed' });
@@ -143,7 +179,10 @@ export async function runHistory(client: Client, workflowId: string, runId: stri
       if (t) Object.assign(t, { closedMs: toMs(e.eventTime), status: 'canceled' });
     }
   }
-  const inputBytes = (started?.input?.payloads ?? []).reduce((sum: number, p: Payload) => sum + (p.data?.length ?? 0), 0);
+  const inputBytes = (started?.input?.payloads ?? []).reduce(
+    (sum: number, p: Payload) => sum + (p.data?.length ?? 0),
+    0,
+  );
   return {
     runId,
     events: events.length,
@@ -185,11 +224,18 @@ const SEARCH_TRIAL = /^t\d+$/;
  * Experiment activities (one per seed) of all runs, in schedule order: of the search trials only
  * (the default), or of every trial (the baseline reference, verification re-runs).
  */
-export function experimentTimings(runs: readonly RunHistory[], which: 'search' | 'all' = 'search'): ActivityTiming[] {
+export function experimentTimings(
+  runs: readonly RunHistory[],
+  which: 'search' | 'all' = 'search',
+): ActivityTiming[] {
   return runs
     .flatMap((r) => r.activities)
     .filter((a) => a.type === 'runExperimentSeed')
-    .filter((a) => which === 'all' || SEARCH_TRIAL.test(String((a.input as { trialId?: unknown } | undefined)?.trialId ?? '')))
+    .filter(
+      (a) =>
+        which === 'all' ||
+        SEARCH_TRIAL.test(String((a.input as { trialId?: unknown } | undefined)?.trialId ?? '')),
+    )
     .sort((a, b) => a.scheduledMs - b.scheduledMs);
 }
 

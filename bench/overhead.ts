@@ -9,7 +9,13 @@ import { runPeer } from './peers.js';
 import type { BenchResult, Size } from './results.js';
 import { fmt, ratio, table } from './results.js';
 import { experimentTimings, workflowRuns, workMs } from './history.js';
-import { distribution, round, roundDistribution, slotOverheads, type Distribution } from './stats.js';
+import {
+  distribution,
+  round,
+  roundDistribution,
+  slotOverheads,
+  type Distribution,
+} from './stats.js';
 import type { Benchmark } from './suite.js';
 
 const PRESETS: Record<Size, { trials: number; concurrency: number[]; peerMlflowTrials: number }> = {
@@ -59,15 +65,34 @@ export const overhead: Benchmark<OverheadData> = {
 
   async run({ size, ctx, out, log, peers }) {
     const { trials, concurrency, peerMlflowTrials } = PRESETS[size];
-    out.params = { trials, concurrency, peerMlflowTrials, experiment: 'noop', strategy: 'random', seedsPerTrial: 1, verification: 'none' };
+    out.params = {
+      trials,
+      concurrency,
+      peerMlflowTrials,
+      experiment: 'noop',
+      strategy: 'random',
+      seedsPerTrial: 1,
+      verification: 'none',
+    };
     const c = ctx!;
     for (const conc of concurrency) {
       for (const mlflow of [true, false]) {
-        log(`[overhead] gaplab: ${trials} no-op trials, concurrency ${conc}, MLflow ${mlflow ? 'on' : 'off'}`);
-        const run = await c.runCampaign(overheadProblem('', 'noop', trials, conc), `noop-c${conc}`, { name: 'random' }, { mlflow });
+        log(
+          `[overhead] gaplab: ${trials} no-op trials, concurrency ${conc}, MLflow ${mlflow ? 'on' : 'off'}`,
+        );
+        const run = await c.runCampaign(
+          overheadProblem('', 'noop', trials, conc),
+          `noop-c${conc}`,
+          { name: 'random' },
+          { mlflow },
+        );
         const search = run.trials.filter((t) => t.kind === 'search');
         const seeds = experimentTimings(await workflowRuns(c.client, run.campaignId));
-        const intervals = seeds.map((a) => ({ start: a.scheduledMs, end: a.closedMs ?? a.scheduledMs, work: workMs(a) }));
+        const intervals = seeds.map((a) => ({
+          start: a.scheduledMs,
+          end: a.closedMs ?? a.scheduledMs,
+          work: workMs(a),
+        }));
         const wallSeconds = run.wallMs / 1000;
         out.data.rows.push({
           runner: 'gaplab',
@@ -77,7 +102,10 @@ export const overhead: Benchmark<OverheadData> = {
           wallSeconds: round(wallSeconds),
           trialsPerSecond: round(search.length / wallSeconds, 2),
           overheadMs: roundDistribution(distribution(slotOverheads(intervals)), 1),
-          latencyMs: roundDistribution(distribution(intervals.map((i) => i.end - i.start - i.work)), 1),
+          latencyMs: roundDistribution(
+            distribution(intervals.map((i) => i.end - i.start - i.work)),
+            1,
+          ),
           errors: search.filter((t) => t.status !== 'succeeded').length,
         });
       }
@@ -86,18 +114,23 @@ export const overhead: Benchmark<OverheadData> = {
     for (const conc of concurrency) {
       for (const mlflow of [true, false]) {
         const n = mlflow ? Math.min(trials, peerMlflowTrials) : trials;
-        log(`[overhead] Optuna ask/tell + SQLite: ${n} no-op trials, ${conc} threads, MLflow ${mlflow ? 'on' : 'off'}`);
+        log(
+          `[overhead] Optuna ask/tell + SQLite: ${n} no-op trials, ${conc} threads, MLflow ${mlflow ? 'on' : 'off'}`,
+        );
         const r = await runPeer<PeerOutput>('optuna_trials.py', [
-          '--trials', String(n),
-          '--concurrency', String(conc),
-          '--name', `bench-optuna-noop-${c.runTag}-c${conc}-${mlflow ? 'mlflow' : 'plain'}`,
+          '--trials',
+          String(n),
+          '--concurrency',
+          String(conc),
+          '--name',
+          `bench-optuna-noop-${c.runTag}-c${conc}-${mlflow ? 'mlflow' : 'plain'}`,
           ...(mlflow ? ['--mlflow-uri', c.mlflowUri] : []),
         ]);
         out.data.rows.push(peerRow(r, conc, mlflow));
       }
     }
     out.notes.push(
-      'The Optuna peer records each trial in MLflow with the same calls as optuna-integration\'s MLflowCallback (not installed in the venv): create run, log metric, log params, set tags, end run, under one lock.',
+      "The Optuna peer records each trial in MLflow with the same calls as optuna-integration's MLflowCallback (not installed in the venv): create run, log metric, log params, set tags, end run, under one lock.",
       'gaplab records a trial with more MLflow calls (idempotency searches, artifact trial.json), in the background: the campaign waits for all records only at its end.',
       `Optuna with MLflow recording runs ${Math.min(trials, peerMlflowTrials)} trials (its rate is steady); every other row runs ${trials}.`,
     );
@@ -105,9 +138,26 @@ export const overhead: Benchmark<OverheadData> = {
 
   render(result: BenchResult<OverheadData>) {
     const rows = result.data.rows;
-    const peerOf = (r: OverheadRow) => rows.find((p) => p.runner === 'optuna' && p.concurrency === r.concurrency && p.mlflow === r.mlflow);
+    const peerOf = (r: OverheadRow) =>
+      rows.find(
+        (p) => p.runner === 'optuna' && p.concurrency === r.concurrency && p.mlflow === r.mlflow,
+      );
     const body = table(
-      ['runner', 'concurrency', 'MLflow', 'trials', 'wall s', 'trials/s', 'overhead p50 ms', 'p95', 'p99', 'latency p50 ms', 'p95', 'p99', 'throughput vs Optuna'],
+      [
+        'runner',
+        'concurrency',
+        'MLflow',
+        'trials',
+        'wall s',
+        'trials/s',
+        'overhead p50 ms',
+        'p95',
+        'p99',
+        'latency p50 ms',
+        'p95',
+        'p99',
+        'throughput vs Optuna',
+      ],
       rows.map((r) => [
         r.runner,
         r.concurrency,
@@ -143,10 +193,22 @@ function peerRow(r: PeerOutput, concurrency: number, mlflow: boolean): OverheadR
     wallSeconds: round(r.wallSeconds),
     trialsPerSecond: round(r.trials / r.wallSeconds, 2),
     overheadMs: roundDistribution(
-      distribution(slotOverheads(r.records.map((x) => ({ start: ms(x.start), end: ms(x.end), work: ms(x.objEnd - x.objStart), slot: x.slot })))),
+      distribution(
+        slotOverheads(
+          r.records.map((x) => ({
+            start: ms(x.start),
+            end: ms(x.end),
+            work: ms(x.objEnd - x.objStart),
+            slot: x.slot,
+          })),
+        ),
+      ),
       1,
     ),
-    latencyMs: roundDistribution(distribution(r.records.map((x) => ms(x.end - x.start - (x.objEnd - x.objStart)))), 1),
+    latencyMs: roundDistribution(
+      distribution(r.records.map((x) => ms(x.end - x.start - (x.objEnd - x.objStart)))),
+      1,
+    ),
     errors: r.errorCount,
   };
 }

@@ -23,7 +23,11 @@ export class PeerError extends Error {
 export function runPeer<T>(
   script: string,
   args: readonly string[],
-  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; /** Written to its stdin. */ input?: string } = {},
+  opts: {
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    /** Written to its stdin. */ input?: string;
+  } = {},
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const child = spawn(paths.venvPython, [`${PEERS_DIR}${script}`, ...args], {
@@ -39,7 +43,13 @@ export function runPeer<T>(
     child.on('error', (e) => reject(new PeerError(script, e.message)));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code !== 0) return reject(new PeerError(script, `exited with ${code ?? signal}: ${err.trim().split('\n').slice(-5).join(' | ')}`));
+      if (code !== 0)
+        return reject(
+          new PeerError(
+            script,
+            `exited with ${code ?? signal}: ${err.trim().split('\n').slice(-5).join(' | ')}`,
+          ),
+        );
       try {
         resolve(JSON.parse(out) as T);
       } catch {

@@ -23,7 +23,10 @@ import type { Benchmark } from './suite.js';
 
 const ALL_PROBLEMS = ['branin', 'hartmann6', 'mixed', 'weak-to-strong'];
 
-const PRESETS: Record<Size, { seeds: number; budget: number; parallel: number; sequential: boolean }> = {
+const PRESETS: Record<
+  Size,
+  { seeds: number; budget: number; parallel: number; sequential: boolean }
+> = {
   tiny: { seeds: 2, budget: 6, parallel: 4, sequential: true },
   quick: { seeds: 3, budget: 50, parallel: 4, sequential: true },
   full: { seeds: 10, budget: 100, parallel: 4, sequential: true },
@@ -32,7 +35,8 @@ const PRESETS: Record<Size, { seeds: number; budget: number; parallel: number; s
 export const TARGETS = [0.9, 0.99] as const;
 const FIXED_BUDGETS = [25, 50, 100];
 
-export type QualityRunner = 'gaplab random' | 'gaplab optuna:tpe' | 'optuna tpe direct' | 'gaplab tpe activity, sequential';
+export type QualityRunner =
+  'gaplab random' | 'gaplab optuna:tpe' | 'optuna tpe direct' | 'gaplab tpe activity, sequential';
 
 export interface QualityRun {
   problem: string;
@@ -79,9 +83,18 @@ const budgetsFor = (budget: number) => {
 };
 
 const pgrOf = (value: number | null | undefined, baseline: number, optimum: number): number =>
-  value === null || value === undefined || !Number.isFinite(value) ? -Infinity : (value - baseline) / (optimum - baseline);
+  value === null || value === undefined || !Number.isFinite(value)
+    ? -Infinity
+    : (value - baseline) / (optimum - baseline);
 
-function summarizeRun(problem: string, runner: QualityRunner, seed: number, pgrs: number[], budget: number, seconds: number): QualityRun {
+function summarizeRun(
+  problem: string,
+  runner: QualityRunner,
+  seed: number,
+  pgrs: number[],
+  budget: number,
+  seconds: number,
+): QualityRun {
   const best = bestSoFar(pgrs);
   return {
     problem,
@@ -89,14 +102,26 @@ function summarizeRun(problem: string, runner: QualityRunner, seed: number, pgrs
     seed,
     trials: pgrs.length,
     trialsTo: Object.fromEntries(TARGETS.map((t) => [String(t), trialsToReach(pgrs, t)])),
-    bestAt: Object.fromEntries(budgetsFor(budget).map((b) => [String(b), round(best[Math.min(b, best.length) - 1] ?? -Infinity, 4)])),
+    bestAt: Object.fromEntries(
+      budgetsFor(budget).map((b) => [
+        String(b),
+        round(best[Math.min(b, best.length) - 1] ?? -Infinity, 4),
+      ]),
+    ),
     seconds: round(seconds, 2),
   };
 }
 
-export function summarize(runs: readonly QualityRun[], budget: number): { summary: QualitySummary[]; tpe: TpeComparison[] } {
+export function summarize(
+  runs: readonly QualityRun[],
+  budget: number,
+): { summary: QualitySummary[]; tpe: TpeComparison[] } {
   const groups = new Map<string, QualityRun[]>();
-  for (const r of runs) groups.set(`${r.problem}\u0000${r.runner}`, [...(groups.get(`${r.problem}\u0000${r.runner}`) ?? []), r]);
+  for (const r of runs)
+    groups.set(`${r.problem}\u0000${r.runner}`, [
+      ...(groups.get(`${r.problem}\u0000${r.runner}`) ?? []),
+      r,
+    ]);
   const summary: QualitySummary[] = [];
   for (const rs of groups.values()) {
     const { problem, runner } = rs[0]!;
@@ -112,7 +137,9 @@ export function summarize(runs: readonly QualityRun[], budget: number): { summar
           return [k, Number.isFinite(m) ? m : null];
         }),
       ),
-      reached: Object.fromEntries(TARGETS.map((t) => [String(t), rs.filter((r) => r.trialsTo[String(t)] !== null).length])),
+      reached: Object.fromEntries(
+        TARGETS.map((t) => [String(t), rs.filter((r) => r.trialsTo[String(t)] !== null).length]),
+      ),
       bestAt: Object.fromEntries(
         budgetsFor(budget).map((b) => {
           const xs = rs.map((r) => r.bestAt[String(b)] ?? -Infinity).filter(Number.isFinite);
@@ -132,7 +159,13 @@ export function summarize(runs: readonly QualityRun[], budget: number): { summar
         const xb = b.map((r) => r.bestAt[String(budgetAt)]!).filter(Number.isFinite);
         if (xa.length < 2 || xb.length < 2) continue;
         const w = welch(xa, xb);
-        tpe.push({ problem, runner, budget: budgetAt, diff: round(w.meanDiff, 4), p: round(w.p, 4) });
+        tpe.push({
+          problem,
+          runner,
+          budget: budgetAt,
+          diff: round(w.meanDiff, 4),
+          p: round(w.p, 4),
+        });
       }
     }
   }
@@ -153,11 +186,24 @@ async function pool<T>(limit: number, tasks: (() => Promise<T>)[]): Promise<T[]>
   return results;
 }
 
-async function gaplabRun(ctx: BenchContext, p: QualityProblem, runner: QualityRunner, strategy: StrategyConfigInput, seed: number, budget: number): Promise<QualityRun> {
+async function gaplabRun(
+  ctx: BenchContext,
+  p: QualityProblem,
+  runner: QualityRunner,
+  strategy: StrategyConfigInput,
+  seed: number,
+  budget: number,
+): Promise<QualityRun> {
   const t0 = performance.now();
-  const run = await ctx.runCampaign(qualityCampaignProblem('', p, budget), `q-${p.name}`, strategy, { seed, mlflow: false });
+  const run = await ctx.runCampaign(
+    qualityCampaignProblem('', p, budget),
+    `q-${p.name}`,
+    strategy,
+    { seed, mlflow: false },
+  );
   const baseline = run.report.baselineScore;
-  if (baseline === null) throw new Error(`${run.campaignId}: the baseline was not measured (${run.report.stopReason})`);
+  if (baseline === null)
+    throw new Error(`${run.campaignId}: the baseline was not measured (${run.report.stopReason})`);
   const pgrs = run.trials
     .filter((t) => t.kind === 'search')
     .sort((a, b) => a.index - b.index)
@@ -166,15 +212,39 @@ async function gaplabRun(ctx: BenchContext, p: QualityProblem, runner: QualityRu
 }
 
 /** gaplab's TPE strategy activity called for one trial at a time, without the workflow. */
-async function sequentialRun(p: QualityProblem, seed: number, budget: number, acts: ReturnType<typeof createStrategyActivities>): Promise<QualityRun> {
+async function sequentialRun(
+  p: QualityProblem,
+  seed: number,
+  budget: number,
+  acts: ReturnType<typeof createStrategyActivities>,
+): Promise<QualityRun> {
   const t0 = performance.now();
-  const { baselineValue, trials } = await simulateCampaign({ problem: p, strategy: { name: 'optuna', settings: { sampler: 'tpe' } }, seed, budget, acts });
+  const { baselineValue, trials } = await simulateCampaign({
+    problem: p,
+    strategy: { name: 'optuna', settings: { sampler: 'tpe' } },
+    seed,
+    budget,
+    acts,
+  });
   const pgrs = trials.map((t) => pgrOf(t.value, baselineValue, p.optimum));
-  return summarizeRun(p.name, 'gaplab tpe activity, sequential', seed, pgrs, budget, (performance.now() - t0) / 1000);
+  return summarizeRun(
+    p.name,
+    'gaplab tpe activity, sequential',
+    seed,
+    pgrs,
+    budget,
+    (performance.now() - t0) / 1000,
+  );
 }
 
 interface DirectOutput {
-  runs: { problem: string; seed: number; baselineValue: number; values: number[]; seconds: number }[];
+  runs: {
+    problem: string;
+    seed: number;
+    baselineValue: number;
+    values: number[];
+    seconds: number;
+  }[];
 }
 
 export const quality: Benchmark<QualityData> = {
@@ -187,7 +257,15 @@ export const quality: Benchmark<QualityData> = {
     const preset = PRESETS[size];
     const seeds = Array.from({ length: preset.seeds }, (_, i) => i + 1);
     const problems = await qualityProblems(ALL_PROBLEMS);
-    out.params = { problems: ALL_PROBLEMS, seeds: preset.seeds, budget: preset.budget, targets: TARGETS, budgets: budgetsFor(preset.budget), concurrency: 1, seedsPerTrial: 1 };
+    out.params = {
+      problems: ALL_PROBLEMS,
+      seeds: preset.seeds,
+      budget: preset.budget,
+      targets: TARGETS,
+      budgets: budgetsFor(preset.budget),
+      concurrency: 1,
+      seedsPerTrial: 1,
+    };
     const record = (r: QualityRun) => {
       out.data.runs.push(r);
       Object.assign(out.data, summarize(out.data.runs, preset.budget));
@@ -196,12 +274,26 @@ export const quality: Benchmark<QualityData> = {
     // Optuna used directly runs beside the campaigns (its own process).
     const direct = peers
       ? runPeer<DirectOutput>('optuna_quality.py', [], {
-          input: JSON.stringify({ problems: problems.map((p) => ({ ...p })), seeds, budget: preset.budget, sampler: 'tpe' }),
+          input: JSON.stringify({
+            problems: problems.map((p) => ({ ...p })),
+            seeds,
+            budget: preset.budget,
+            sampler: 'tpe',
+          }),
           env: { GAPLAB_NODE: process.execPath },
         }).then((r) => {
           for (const run of r.runs) {
             const p = problems.find((x) => x.name === run.problem)!;
-            record(summarizeRun(run.problem, 'optuna tpe direct', run.seed, run.values.map((v) => pgrOf(v, run.baselineValue, p.optimum)), preset.budget, run.seconds));
+            record(
+              summarizeRun(
+                run.problem,
+                'optuna tpe direct',
+                run.seed,
+                run.values.map((v) => pgrOf(v, run.baselineValue, p.optimum)),
+                preset.budget,
+                run.seconds,
+              ),
+            );
           }
           log(`[quality] Optuna used directly: ${r.runs.length} runs done`);
         })
@@ -221,7 +313,9 @@ export const quality: Benchmark<QualityData> = {
         }
       }
     }
-    log(`[quality] ${tasks.length} campaigns of ${preset.budget} trials, ${preset.parallel} at a time`);
+    log(
+      `[quality] ${tasks.length} campaigns of ${preset.budget} trials, ${preset.parallel} at a time`,
+    );
     await Promise.all([pool(preset.parallel, tasks), direct]);
 
     if (preset.sequential) {
@@ -240,21 +334,33 @@ export const quality: Benchmark<QualityData> = {
     out.notes.push(
       'gaplab campaigns run at concurrency 1 with one seed per trial and MLflow recording off; the baseline is measured on the campaign seed before the search and every trial uses that seed.',
       'A campaign keeps one trial queued behind the running one (maxInFlight = slots + 1), so each proposal is made one result behind: a batch-of-2-like search, not strictly sequential. The "activity, sequential" runner calls the same strategy activity one trial at a time.',
-      'Optuna used directly uses the sampler gaplab builds (TPE, multivariate, grouped for conditional spaces) and is told the baseline first, as a campaign\'s strategy is.',
+      "Optuna used directly uses the sampler gaplab builds (TPE, multivariate, grouped for conditional spaces) and is told the baseline first, as a campaign's strategy is.",
     );
   },
 
   render(result: BenchResult<QualityData>) {
     const { summary, tpe } = result.data;
     const budgets = (result.params.budgets as number[] | undefined) ?? [];
-    const order: QualityRunner[] = ['gaplab random', 'gaplab optuna:tpe', 'optuna tpe direct', 'gaplab tpe activity, sequential'];
+    const order: QualityRunner[] = [
+      'gaplab random',
+      'gaplab optuna:tpe',
+      'optuna tpe direct',
+      'gaplab tpe activity, sequential',
+    ];
     const rows = [...summary]
-      .sort((a, b) => ALL_PROBLEMS.indexOf(a.problem) - ALL_PROBLEMS.indexOf(b.problem) || order.indexOf(a.runner) - order.indexOf(b.runner))
+      .sort(
+        (a, b) =>
+          ALL_PROBLEMS.indexOf(a.problem) - ALL_PROBLEMS.indexOf(b.problem) ||
+          order.indexOf(a.runner) - order.indexOf(b.runner),
+      )
       .map((s) => [
         s.problem,
         s.runner,
         s.seeds,
-        ...TARGETS.map((t) => `${s.medianTrialsTo[String(t)] ?? `>${result.params.budget as number}`} (${s.reached[String(t)]}/${s.seeds})`),
+        ...TARGETS.map(
+          (t) =>
+            `${s.medianTrialsTo[String(t)] ?? `>${result.params.budget as number}`} (${s.reached[String(t)]}/${s.seeds})`,
+        ),
         ...budgets.map((b) => {
           const e = s.bestAt[String(b)];
           return e ? `${fmt(e.mean, 3)} ± ${fmt(e.stderr, 3)}` : '–';
@@ -263,14 +369,26 @@ export const quality: Benchmark<QualityData> = {
     const parts = [
       `Median trials to reach PGR (seeds that reached it / seeds), and mean best PGR ± standard error after a budget of trials. Budget ${result.params.budget as number} trials per run.`,
       '',
-      table(['problem', 'runner', 'seeds', ...TARGETS.map((t) => `trials to ${t}`), ...budgets.map((b) => `best PGR @${b}`)], rows),
+      table(
+        [
+          'problem',
+          'runner',
+          'seeds',
+          ...TARGETS.map((t) => `trials to ${t}`),
+          ...budgets.map((b) => `best PGR @${b}`),
+        ],
+        rows,
+      ),
     ];
     if (tpe.length > 0) {
       parts.push(
         '',
         'gaplab TPE vs Optuna TPE used directly (difference of mean best PGR, Welch two-sided p):',
         '',
-        table(['problem', 'gaplab runner', 'budget', 'difference', 'p'], tpe.map((t) => [t.problem, t.runner, t.budget, fmt(t.diff, 3), fmt(t.p, 3)])),
+        table(
+          ['problem', 'gaplab runner', 'budget', 'difference', 'p'],
+          tpe.map((t) => [t.problem, t.runner, t.budget, fmt(t.diff, 3), fmt(t.p, 3)]),
+        ),
       );
     }
     return parts.join('\n');

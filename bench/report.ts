@@ -43,7 +43,10 @@ export function renderResults(dir: string): string {
       parts.push(bench.render(r), '');
     } catch (err) {
       // A result written by an older version of the benchmark: say so rather than fail the file.
-      parts.push(`_This result could not be rendered (${err instanceof Error ? err.message : String(err)}); run the benchmark again._`, '');
+      parts.push(
+        `_This result could not be rendered (${err instanceof Error ? err.message : String(err)}); run the benchmark again._`,
+        '',
+      );
     }
     if (r.notes.length > 0) parts.push(...r.notes.map((n) => `- ${n}`), '');
   }

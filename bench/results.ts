@@ -30,7 +30,8 @@ export interface BenchResult<T = unknown> {
   error?: string;
 }
 
-export const resultFile = (dir: string, benchmark: BenchmarkName, size: Size): string => path.join(dir, `${benchmark}-${size}.json`);
+export const resultFile = (dir: string, benchmark: BenchmarkName, size: Size): string =>
+  path.join(dir, `${benchmark}-${size}.json`);
 
 export function writeResult(dir: string, result: BenchResult): string {
   fs.mkdirSync(dir, { recursive: true });
@@ -43,10 +44,17 @@ export function writeResult(dir: string, result: BenchResult): string {
 export function readResults(dir: string): BenchResult[] {
   if (!fs.existsSync(dir)) return [];
   const out: BenchResult[] = [];
-  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const f of fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     try {
       const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as BenchResult;
-      if ((BENCHMARKS as readonly string[]).includes(r.benchmark) && (SIZES as readonly string[]).includes(r.size)) out.push(r);
+      if (
+        (BENCHMARKS as readonly string[]).includes(r.benchmark) &&
+        (SIZES as readonly string[]).includes(r.size)
+      )
+        out.push(r);
     } catch {
       // not a result file
     }
@@ -59,18 +67,37 @@ export function pickLargest(results: readonly BenchResult[]): Map<BenchmarkName,
   const out = new Map<BenchmarkName, BenchResult>();
   for (const r of results) {
     const cur = out.get(r.benchmark);
-    if (!cur || SIZES.indexOf(r.size) > SIZES.indexOf(cur.size) || (r.size === cur.size && r.finishedAt > cur.finishedAt)) out.set(r.benchmark, r);
+    if (
+      !cur ||
+      SIZES.indexOf(r.size) > SIZES.indexOf(cur.size) ||
+      (r.size === cur.size && r.finishedAt > cur.finishedAt)
+    )
+      out.set(r.benchmark, r);
   }
   return out;
 }
 
 // ---- markdown -----------------------------------------------------------------------------
 
-export function table(headers: readonly string[], rows: readonly (readonly (string | number | null | undefined)[])[]): string {
-  const cell = (v: string | number | null | undefined) => (v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? '–' : String(v));
-  const numeric = (v: string | number | null | undefined) => typeof v === 'number' || v === null || v === undefined || /^(–|[-+]?[\d.,]+(x|%| s| ms| MiB)?)$/.test(v);
+export function table(
+  headers: readonly string[],
+  rows: readonly (readonly (string | number | null | undefined)[])[],
+): string {
+  const cell = (v: string | number | null | undefined) =>
+    v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v))
+      ? '–'
+      : String(v);
+  const numeric = (v: string | number | null | undefined) =>
+    typeof v === 'number' ||
+    v === null ||
+    v === undefined ||
+    /^(–|[-+]?[\d.,]+(x|%| s| ms| MiB)?)$/.test(v);
   const align = headers.map((_, i) => (rows.every((r) => numeric(r[i])) ? '---:' : '---'));
-  return [`| ${headers.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+  return [
+    `| ${headers.join(' | ')} |`,
+    `| ${align.join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
 }
 
 /** A number with `digits` significant decimals, or '–'. */
@@ -78,10 +105,24 @@ export function fmt(x: number | null | undefined, digits = 1): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
 }
 
-export const pct = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${(x * 100).toFixed(digits)}%`);
+export const pct = (x: number | null | undefined, digits = 1): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '–' : `${(x * 100).toFixed(digits)}%`;
 
-export const mib = (bytes: number | null | undefined): string => (bytes === null || bytes === undefined || !bytes ? '–' : `${Math.round(bytes / 2 ** 20)} MiB`);
+export const mib = (bytes: number | null | undefined): string =>
+  bytes === null || bytes === undefined || !bytes ? '–' : `${Math.round(bytes / 2 ** 20)} MiB`;
 
 /** "a / b" as "1.23x" (how many times a is b). */
-export const ratio = (a: number | null | undefined, b: number | null | undefined, digits = 2): string =>
-  a === null || a === undefined || b === null || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? '–' : `${(a / b).toFixed(digits)}x`;
+export const ratio = (
+  a: number | null | undefined,
+  b: number | null | undefined,
+  digits = 2,
+): string =>
+  a === null ||
+  a === undefined ||
+  b === null ||
+  b === undefined ||
+  !Number.isFinite(a) ||
+  !Number.isFinite(b) ||
+  b === 0
+    ? '–'
+    : `${(a / b).toFixed(digits)}x`;

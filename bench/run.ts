@@ -13,7 +13,16 @@ import { pathToFileURL } from 'node:url';
 import { BenchContext } from './context.js';
 import { environment } from './environment.js';
 import { renderResults } from './report.js';
-import { BENCHMARKS, RESULTS_DIR, RESULTS_MD, SIZES, writeResult, type BenchmarkName, type BenchResult, type Size } from './results.js';
+import {
+  BENCHMARKS,
+  RESULTS_DIR,
+  RESULTS_MD,
+  SIZES,
+  writeResult,
+  type BenchmarkName,
+  type BenchResult,
+  type Size,
+} from './results.js';
 import { SUITE } from './registry.js';
 import type { BenchmarkOutput } from './suite.js';
 
@@ -39,12 +48,18 @@ export async function runBenchmarks(opts: RunOptions): Promise<BenchResult[]> {
   const resultsDir = opts.resultsDir ?? RESULTS_DIR;
   const chosen = SUITE.filter((b) => opts.only.includes(b.name));
   const env = await environment();
-  log(`[bench] size ${opts.size}: ${chosen.map((b) => b.name).join(', ')} on ${env.machine.cpus}x ${env.machine.cpuModel} (load ${env.machine.loadAverage})`);
+  log(
+    `[bench] size ${opts.size}: ${chosen.map((b) => b.name).join(', ')} on ${env.machine.cpus}x ${env.machine.cpuModel} (load ${env.machine.loadAverage})`,
+  );
   let ctx: BenchContext | null = null;
   const results: BenchResult[] = [];
   try {
     if (chosen.some((b) => b.needsStack)) {
-      ctx = await BenchContext.create({ log, ...(opts.inProcessWorker ? { inProcessWorker: true } : {}), ...(opts.keepStack ? { keepStack: true } : {}) });
+      ctx = await BenchContext.create({
+        log,
+        ...(opts.inProcessWorker ? { inProcessWorker: true } : {}),
+        ...(opts.keepStack ? { keepStack: true } : {}),
+      });
     }
     for (const bench of chosen) {
       const out: BenchmarkOutput<unknown> = { params: {}, data: bench.initial(), notes: [] };
@@ -52,7 +67,14 @@ export async function runBenchmarks(opts: RunOptions): Promise<BenchResult[]> {
       const t0 = performance.now();
       let error: string | undefined;
       try {
-        await bench.run({ size: opts.size, ctx, out, log, peers: opts.peers ?? true, realModel: opts.realModel ?? true });
+        await bench.run({
+          size: opts.size,
+          ctx,
+          out,
+          log,
+          peers: opts.peers ?? true,
+          realModel: opts.realModel ?? true,
+        });
       } catch (err) {
         error = err instanceof Error ? (err.stack ?? err.message) : String(err);
         log(`[bench] ${bench.name} failed: ${error}`);
@@ -78,7 +100,8 @@ export async function runBenchmarks(opts: RunOptions): Promise<BenchResult[]> {
   }
   if (opts.markdown !== null) {
     // Results written elsewhere (a test, a trial run) get their markdown next to them.
-    const md = opts.markdown ?? (opts.resultsDir ? path.join(resultsDir, 'RESULTS.md') : RESULTS_MD);
+    const md =
+      opts.markdown ?? (opts.resultsDir ? path.join(resultsDir, 'RESULTS.md') : RESULTS_MD);
     fs.writeFileSync(md, renderResults(resultsDir));
     log(`[bench] wrote ${md}`);
   }
@@ -116,10 +139,21 @@ function parseCli(argv: string[]): RunOptions {
     process.exit(0);
   }
   const size = values.size as Size;
-  if (!SIZES.includes(size)) throw new Error(`--size: expected ${SIZES.join(', ')}, got "${values.size}"`);
-  const only = (values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [...BENCHMARKS]) as BenchmarkName[];
+  if (!SIZES.includes(size))
+    throw new Error(`--size: expected ${SIZES.join(', ')}, got "${values.size}"`);
+  const only = (
+    values.only
+      ? values.only
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [...BENCHMARKS]
+  ) as BenchmarkName[];
   const unknown = only.filter((n) => !(BENCHMARKS as readonly string[]).includes(n));
-  if (unknown.length > 0) throw new Error(`--only: unknown benchmark ${unknown.join(', ')} (known: ${BENCHMARKS.join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(
+      `--only: unknown benchmark ${unknown.join(', ')} (known: ${BENCHMARKS.join(', ')})`,
+    );
   return {
     size,
     only,

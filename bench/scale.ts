@@ -36,11 +36,36 @@ interface ScalePreset {
 
 const PRESETS: Record<Size, ScalePreset> = {
   // A small event limit makes even the tiny run continue-as-new a few times.
-  tiny: { trials: 40, concurrency: 8, mlflow: true, timing: { historyEventLimit: 150 }, timeoutMs: 120_000, stallMs: 60_000, lookups: 5, uiTrials: null },
-  quick: { trials: 1000, concurrency: 8, mlflow: true, timeoutMs: 600_000, stallMs: 90_000, lookups: 20, uiTrials: 1000 },
+  tiny: {
+    trials: 40,
+    concurrency: 8,
+    mlflow: true,
+    timing: { historyEventLimit: 150 },
+    timeoutMs: 120_000,
+    stallMs: 60_000,
+    lookups: 5,
+    uiTrials: null,
+  },
+  quick: {
+    trials: 1000,
+    concurrency: 8,
+    mlflow: true,
+    timeoutMs: 600_000,
+    stallMs: 90_000,
+    lookups: 20,
+    uiTrials: 1000,
+  },
   // MLflow records ~5 trials/s on 2 cores (see the overhead benchmark): 10,000 records alone
   // would take longer than the whole suite may.
-  full: { trials: 10_000, concurrency: 8, mlflow: false, timeoutMs: 480_000, stallMs: 90_000, lookups: 50, uiTrials: 10_000 },
+  full: {
+    trials: 10_000,
+    concurrency: 8,
+    mlflow: false,
+    timeoutMs: 480_000,
+    stallMs: 90_000,
+    lookups: 50,
+    uiTrials: 10_000,
+  },
 };
 
 export interface ScaleData {
@@ -94,7 +119,12 @@ interface UiRenderResult {
   chromium?: string;
   seedMs?: number | null;
   api?: { coldMs: number; warmMs: number };
-  page?: { medianReadyMs: number; firstReadyMs: number; medianLayoutMs: number; medianDrawMs: number };
+  page?: {
+    medianReadyMs: number;
+    firstReadyMs: number;
+    medianLayoutMs: number;
+    medianDrawMs: number;
+  };
   interaction?: { frameMsMedian: number; frameMsP95: number; searchAndSelectMs: number };
   targetMs?: number;
 }
@@ -104,9 +134,16 @@ interface UiRenderResult {
  * `trials` runs into this stack's MLflow, serves the built UI and measures it in headless
  * Chromium), run as a child process; its own result file is read back.
  */
-async function measureUi(c: BenchContext, trials: number | null, notes: string[], log: (l: string) => void): Promise<UiRenderResult | string | null> {
+async function measureUi(
+  c: BenchContext,
+  trials: number | null,
+  notes: string[],
+  log: (l: string) => void,
+): Promise<UiRenderResult | string | null> {
   if (trials === null) {
-    notes.push('UI load/render: not run at this size (it seeds a campaign into MLflow, builds the UI and starts Chromium).');
+    notes.push(
+      'UI load/render: not run at this size (it seeds a campaign into MLflow, builds the UI and starts Chromium).',
+    );
     return null;
   }
   if (!existsSync(UI_RENDER)) {
@@ -116,10 +153,14 @@ async function measureUi(c: BenchContext, trials: number | null, notes: string[]
   log(`[scale] UI load and render at ${trials} trials (bench/ui-render.ts)`);
   const started = new Date().toISOString();
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', UI_RENDER, '--trials', String(trials), '--runs', '3', '--fresh'], {
-      env: { ...process.env, MLFLOW_TRACKING_URI: c.mlflowUri },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', UI_RENDER, '--trials', String(trials), '--runs', '3', '--fresh'],
+      {
+        env: { ...process.env, MLFLOW_TRACKING_URI: c.mlflowUri },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const forward = (b: Buffer) => {
       for (const line of b.toString('utf8').split('\n')) if (line.trim()) log(line);
     };
@@ -134,7 +175,9 @@ async function measureUi(c: BenchContext, trials: number | null, notes: string[]
   try {
     const r = JSON.parse(readFileSync(UI_RESULT, 'utf8')) as UiRenderResult;
     if (code === 0 && r.at >= started) {
-      notes.push(`UI load/render: measured by bench/ui-render.ts on a campaign of ${r.trials} trials it seeds into MLflow (not the campaign above); its full result is bench/results/ui-render.json.`);
+      notes.push(
+        `UI load/render: measured by bench/ui-render.ts on a campaign of ${r.trials} trials it seeds into MLflow (not the campaign above); its full result is bench/results/ui-render.json.`,
+      );
       return r;
     }
   } catch {
@@ -168,7 +211,14 @@ export const scale: Benchmark<ScaleData> = {
     const d = out.data;
     d.requested = preset.trials;
     d.concurrency = preset.concurrency;
-    out.params = { trials: preset.trials, concurrency: preset.concurrency, experiment: 'noop', strategy: 'random', mlflow: preset.mlflow, historyEventLimit: preset.timing?.historyEventLimit ?? 'default' };
+    out.params = {
+      trials: preset.trials,
+      concurrency: preset.concurrency,
+      experiment: 'noop',
+      strategy: 'random',
+      mlflow: preset.mlflow,
+      historyEventLimit: preset.timing?.historyEventLimit ?? 'default',
+    };
 
     const service = c.service(preset.mlflow, preset.timing);
     const problemId = c.problemId('scale');
@@ -179,7 +229,10 @@ export const scale: Benchmark<ScaleData> = {
     const sampler = await c.memorySampler(500);
     log(`[scale] ${preset.trials} instant trials at concurrency ${preset.concurrency}`);
     const t0 = performance.now();
-    const { campaignId } = await service.startCampaign(pi, { problemId, strategy: { name: 'random' } });
+    const { campaignId } = await service.startCampaign(pi, {
+      problemId,
+      strategy: { name: 'random' },
+    });
     let finished = false;
     const result = service.result(campaignId).finally(() => (finished = true));
     const deadline = Date.now() + preset.timeoutMs;
@@ -197,28 +250,52 @@ export const scale: Benchmark<ScaleData> = {
         stalled = true;
         break;
       }
-      d.workerMemorySeries.push([d.trialsDone, Math.round((await c.worker.rss().catch(() => 0)) / 2 ** 20)]);
+      d.workerMemorySeries.push([
+        d.trialsDone,
+        Math.round((await c.worker.rss().catch(() => 0)) / 2 ** 20),
+      ]);
       if (Date.now() - lastLog > 15_000) {
         lastLog = Date.now();
-        log(`[scale] ${d.trialsDone}/${preset.trials} trials, ${Math.round((performance.now() - t0) / 1000)} s`);
+        log(
+          `[scale] ${d.trialsDone}/${preset.trials} trials, ${Math.round((performance.now() - t0) / 1000)} s`,
+        );
       }
     }
     if (!finished && !stalled) {
       // Out of time but moving: a PI stop ends it cleanly, so what it did can still be measured.
-      log(`[scale] ${preset.timeoutMs / 1000} s are up at ${d.trialsDone} trials: stopping the campaign`);
-      out.notes.push(`The campaign was stopped by the benchmark after ${preset.timeoutMs / 1000} s, at ${d.trialsDone} of ${preset.trials} trials.`);
-      await service.stop(pi, campaignId, { reason: 'benchmark time limit', cancelRunning: true }).catch(() => undefined);
-      await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 120_000))]);
+      log(
+        `[scale] ${preset.timeoutMs / 1000} s are up at ${d.trialsDone} trials: stopping the campaign`,
+      );
+      out.notes.push(
+        `The campaign was stopped by the benchmark after ${preset.timeoutMs / 1000} s, at ${d.trialsDone} of ${preset.trials} trials.`,
+      );
+      await service
+        .stop(pi, campaignId, { reason: 'benchmark time limit', cancelRunning: true })
+        .catch(() => undefined);
+      await Promise.race([
+        result.catch(() => undefined),
+        new Promise((r) => setTimeout(r, 120_000)),
+      ]);
     }
     const peaks = sampler.stop();
-    d.memory = { worker: peaks.worker ?? 0, client: peaks.client ?? 0, temporal: peaks.temporal ?? null, mlflow: peaks.mlflow ?? null };
+    d.memory = {
+      worker: peaks.worker ?? 0,
+      client: peaks.client ?? 0,
+      temporal: peaks.temporal ?? null,
+      mlflow: peaks.mlflow ?? null,
+    };
 
     d.history = await historySummary(c, campaignId, out.notes);
     if (!finished) {
-      await c.client.workflow.getHandle(campaignId).terminate('benchmark: stuck').catch(() => undefined);
+      await c.client.workflow
+        .getHandle(campaignId)
+        .terminate('benchmark: stuck')
+        .catch(() => undefined);
       throw new Error(
         `the campaign ${stalled ? `stalled (no trial finished for ${preset.stallMs / 1000} s)` : 'did not end after a stop'} at ${d.trialsDone} of ${preset.trials} trials` +
-          (d.history.workflowTaskFailures.length ? `; workflow task failures: ${d.history.workflowTaskFailures[0]}` : ''),
+          (d.history.workflowTaskFailures.length
+            ? `; workflow task failures: ${d.history.workflowTaskFailures[0]}`
+            : ''),
       );
     }
     const report = await result;
@@ -244,28 +321,57 @@ export const scale: Benchmark<ScaleData> = {
     const h = d.history;
     const l = d.lineage;
     const rows: [string, string][] = [
-      ['trials', `${d.trialsDone} of ${d.requested} at concurrency ${d.concurrency}, MLflow ${result.params.mlflow ? 'on' : 'off'}, stop reason ${d.stopReason ?? '– (did not end)'}`],
-      ['wall time', d.wallSeconds === null ? '–' : `${fmt(d.wallSeconds, 1)} s (${fmt(d.trialsPerSecond, 1)} trials/s)`],
+      [
+        'trials',
+        `${d.trialsDone} of ${d.requested} at concurrency ${d.concurrency}, MLflow ${result.params.mlflow ? 'on' : 'off'}, stop reason ${d.stopReason ?? '– (did not end)'}`,
+      ],
+      [
+        'wall time',
+        d.wallSeconds === null
+          ? '–'
+          : `${fmt(d.wallSeconds, 1)} s (${fmt(d.trialsPerSecond, 1)} trials/s)`,
+      ],
       ['peak memory: worker', mib(d.memory.worker)],
       ['peak memory: bench process (service + API)', mib(d.memory.client)],
       ['peak memory: Temporal server', mib(d.memory.temporal)],
       ['peak memory: MLflow server', mib(d.memory.mlflow)],
-      ['worker memory over the run', d.workerMemorySeries.length ? seriesText(d.workerMemorySeries) : '–'],
+      [
+        'worker memory over the run',
+        d.workerMemorySeries.length ? seriesText(d.workerMemorySeries) : '–',
+      ],
     ];
     if (h && h.runs > 0) {
       rows.push(
         ['workflow runs (continue-as-new)', String(h.runs)],
-        ['history events per run', `max ${h.maxEvents}, median ${median(h.eventsPerRun)}, last ${h.eventsPerRun.at(-1) ?? '–'}`],
-        ['history size per run', h.bytesPerRun?.some((b) => b !== null) ? `max ${fmt(Math.max(...h.bytesPerRun.map((b) => b ?? 0)) / 2 ** 20, 1)} MiB` : '–'],
-        ['state carried into the last run', h.carriedBytes.length ? `${fmt(Math.max(...h.carriedBytes) / 1024, 0)} KiB` : '–'],
+        [
+          'history events per run',
+          `max ${h.maxEvents}, median ${median(h.eventsPerRun)}, last ${h.eventsPerRun.at(-1) ?? '–'}`,
+        ],
+        [
+          'history size per run',
+          h.bytesPerRun?.some((b) => b !== null)
+            ? `max ${fmt(Math.max(...h.bytesPerRun.map((b) => b ?? 0)) / 2 ** 20, 1)} MiB`
+            : '–',
+        ],
+        [
+          'state carried into the last run',
+          h.carriedBytes.length ? `${fmt(Math.max(...h.carriedBytes) / 1024, 0)} KiB` : '–',
+        ],
         ['largest strategy call input (last run)', `${fmt(h.maxStrategyInputBytes / 1024, 0)} KiB`],
       );
-      if (h.workflowTaskFailures.length) rows.push(['workflow task failures', h.workflowTaskFailures.slice(0, 3).join('; ')]);
+      if (h.workflowTaskFailures.length)
+        rows.push(['workflow task failures', h.workflowTaskFailures.slice(0, 3).join('; ')]);
     }
     if (l) {
       rows.push(
-        [`lineage, whole tree (${l.source})`, `cold ${fmt(l.wholeTreeColdMs, 0)} ms, warm ${fmt(l.wholeTreeWarmMs, 0)} ms, ${l.nodes ?? '–'} nodes`],
-        [`one trial with its lineage (${l.source})`, `p50 ${fmt(l.trialMs.p50, 0)} ms, p95 ${fmt(l.trialMs.p95, 0)} ms over ${l.trialMs.n} trials${l.trialErrors.length ? `; ${l.trialErrors.length} errors` : ''}`],
+        [
+          `lineage, whole tree (${l.source})`,
+          `cold ${fmt(l.wholeTreeColdMs, 0)} ms, warm ${fmt(l.wholeTreeWarmMs, 0)} ms, ${l.nodes ?? '–'} nodes`,
+        ],
+        [
+          `one trial with its lineage (${l.source})`,
+          `p50 ${fmt(l.trialMs.p50, 0)} ms, p95 ${fmt(l.trialMs.p95, 0)} ms over ${l.trialMs.n} trials${l.trialErrors.length ? `; ${l.trialErrors.length} errors` : ''}`,
+        ],
         ['all trials, page by page', l.allPagesMs === null ? '–' : `${fmt(l.allPagesMs, 0)} ms`],
       );
     }
@@ -285,8 +391,16 @@ function uiRows(ui: ScaleData['ui']): [string, string][] {
       `ready median ${fmt(r.page.medianReadyMs, 0)} ms, first ${fmt(r.page.firstReadyMs, 0)} ms (layout ${fmt(r.page.medianLayoutMs, 0)} ms, first draw ${fmt(r.page.medianDrawMs, 0)} ms)`,
     ]);
   }
-  if (r.api) rows.push([`UI's lineage request, ${r.trials} trials`, `cold ${fmt(r.api.coldMs, 0)} ms, warm ${fmt(r.api.warmMs, 0)} ms`]);
-  if (r.interaction) rows.push(['UI zoom/pan frames', `median ${fmt(r.interaction.frameMsMedian, 1)} ms, p95 ${fmt(r.interaction.frameMsP95, 1)} ms; search and select ${r.interaction.searchAndSelectMs} ms`]);
+  if (r.api)
+    rows.push([
+      `UI's lineage request, ${r.trials} trials`,
+      `cold ${fmt(r.api.coldMs, 0)} ms, warm ${fmt(r.api.warmMs, 0)} ms`,
+    ]);
+  if (r.interaction)
+    rows.push([
+      'UI zoom/pan frames',
+      `median ${fmt(r.interaction.frameMsMedian, 1)} ms, p95 ${fmt(r.interaction.frameMsP95, 1)} ms; search and select ${r.interaction.searchAndSelectMs} ms`,
+    ]);
   return rows.length ? rows : [['UI load and render', `\`${JSON.stringify(ui)}\``]];
 }
 
@@ -300,7 +414,11 @@ function seriesText(series: [number, number][]): string {
  * Events and size of every run from the visibility store; the latest run's history for what it
  * carried in, its largest strategy call and any failed workflow tasks.
  */
-async function historySummary(c: BenchContext, campaignId: string, notes: string[]): Promise<NonNullable<ScaleData['history']>> {
+async function historySummary(
+  c: BenchContext,
+  campaignId: string,
+  notes: string[],
+): Promise<NonNullable<ScaleData['history']>> {
   const latest = (await c.client.workflow.getHandle(campaignId).describe()).runId;
   const infos = await runInfos(c.client, campaignId, latest).catch((err: unknown) => {
     notes.push(`runs not listed: ${String(err)}`);
@@ -320,7 +438,11 @@ async function historySummary(c: BenchContext, campaignId: string, notes: string
     // The state carried in grows with the trials: the latest run carries the most.
     if (last.previousRunId) summary.carriedBytes.push(last.inputBytes);
     for (const a of last.activities) {
-      if (a.type === 'proposeHypotheses') summary.maxStrategyInputBytes = Math.max(summary.maxStrategyInputBytes, JSON.stringify(a.input ?? null).length);
+      if (a.type === 'proposeHypotheses')
+        summary.maxStrategyInputBytes = Math.max(
+          summary.maxStrategyInputBytes,
+          JSON.stringify(a.input ?? null).length,
+        );
     }
     summary.workflowTaskFailures.push(...(await workflowTaskFailures(c.client, campaignId)));
   } catch (err) {
@@ -329,10 +451,18 @@ async function historySummary(c: BenchContext, campaignId: string, notes: string
   return summary;
 }
 
-async function measureLineage(c: BenchContext, campaignId: string, lookups: number, notes: string[]): Promise<NonNullable<ScaleData['lineage']>> {
+async function measureLineage(
+  c: BenchContext,
+  campaignId: string,
+  lookups: number,
+  notes: string[],
+): Promise<NonNullable<ScaleData['lineage']>> {
   const trials = await c.allTrials(campaignId);
   const search = trials.filter((t) => t.kind === 'search');
-  const sample = Array.from({ length: Math.min(lookups, search.length) }, (_, k) => search[Math.floor(((k + 0.5) * search.length) / Math.min(lookups, search.length))]!);
+  const sample = Array.from(
+    { length: Math.min(lookups, search.length) },
+    (_, k) => search[Math.floor(((k + 0.5) * search.length) / Math.min(lookups, search.length))]!,
+  );
   let app: FastifyInstance | null = null;
   try {
     app = await buildApp({
@@ -342,20 +472,29 @@ async function measureLineage(c: BenchContext, campaignId: string, lookups: numb
       config: { rateLimitPerMinute: 0 },
     });
   } catch (err) {
-    notes.push(`lineage measured through the service layer: the HTTP app did not build (${String(err)})`);
+    notes.push(
+      `lineage measured through the service layer: the HTTP app did not build (${String(err)})`,
+    );
   }
-  const timed = async (fn: () => Promise<unknown>): Promise<{ ms: number; value: unknown; error?: string }> => {
+  const timed = async (
+    fn: () => Promise<unknown>,
+  ): Promise<{ ms: number; value: unknown; error?: string }> => {
     const t0 = performance.now();
     try {
       const value = await fn();
       return { ms: performance.now() - t0, value };
     } catch (err) {
-      return { ms: performance.now() - t0, value: null, error: err instanceof Error ? err.message : String(err) };
+      return {
+        ms: performance.now() - t0,
+        value: null,
+        error: err instanceof Error ? err.message : String(err),
+      };
     }
   };
   const get = async (url: string) => {
     const res = await app!.inject({ method: 'GET', url });
-    if (res.statusCode !== 200) throw new Error(`GET ${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+    if (res.statusCode !== 200)
+      throw new Error(`GET ${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
     return res.json() as unknown;
   };
 
@@ -375,7 +514,10 @@ async function measureLineage(c: BenchContext, campaignId: string, lookups: numb
       }
       const pages = await timed(async () => {
         for (let offset = 0; ; offset += 1000) {
-          const page = (await get(`${base}/trials?offset=${offset}&limit=1000`)) as { total: number; trials: unknown[] };
+          const page = (await get(`${base}/trials?offset=${offset}&limit=1000`)) as {
+            total: number;
+            trials: unknown[];
+          };
           if (page.trials.length === 0 || offset + page.trials.length >= page.total) break;
         }
       });

@@ -5,7 +5,13 @@
  */
 import type { Config } from '../domain/schemas.js';
 import { applyChanges } from '../domain/space.js';
-import { StrategyConfig, type StrategyConfigInput, type StrategyResult, type StrategyView, type TrialView } from '../domain/strategy.js';
+import {
+  StrategyConfig,
+  type StrategyConfigInput,
+  type StrategyResult,
+  type StrategyView,
+  type TrialView,
+} from '../domain/strategy.js';
 import type { createStrategyActivities } from '../activities/strategies/index.js';
 import { benchRegistry, type QualityProblem } from './experiments.js';
 
@@ -32,31 +38,63 @@ export interface SimulatedTrial {
 }
 
 /** Runs the loop; returns the baseline's value and each trial in order. */
-export async function simulateCampaign(opts: SimulateOptions): Promise<{ baselineValue: number; trials: SimulatedTrial[] }> {
+export async function simulateCampaign(
+  opts: SimulateOptions,
+): Promise<{ baselineValue: number; trials: SimulatedTrial[] }> {
   const { problem: p, seed, acts } = opts;
   const experiment = (await benchRegistry()).get(p.experiment);
-  if (experiment.runner.kind !== 'function') throw new Error(`${p.experiment} is not a function experiment`);
+  if (experiment.runner.kind !== 'function')
+    throw new Error(`${p.experiment} is not a function experiment`);
   const runner = experiment.runner;
   const evaluate = async (params: Config): Promise<Record<string, number>> =>
-    runner.run(params, { seed, outDir: '/tmp', signal: new AbortController().signal, progress: () => {} });
+    runner.run(params, {
+      seed,
+      outDir: '/tmp',
+      signal: new AbortController().signal,
+      progress: () => {},
+    });
   const baseline = applyChanges(p.space, p.baseline as Config, {});
   const baselineMetrics = await evaluate(baseline);
   const baselineValue = baselineMetrics[p.metric];
   if (baselineValue === undefined) throw new Error(`${p.experiment} reports no ${p.metric}`);
   const strategy = StrategyConfig.parse(opts.strategy);
   const history: TrialView[] = [
-    { id: 'baseline', parentTrialId: null, title: 'Baseline', author: 'gaplab', params: baseline, status: 'succeeded', metrics: baselineMetrics, objective: baselineValue, pgr: { mean: 0, ciLow: 0, ciHigh: 0 }, feasible: true },
+    {
+      id: 'baseline',
+      parentTrialId: null,
+      title: 'Baseline',
+      author: 'gaplab',
+      params: baseline,
+      status: 'succeeded',
+      metrics: baselineMetrics,
+      objective: baselineValue,
+      pgr: { mean: 0, ciLow: 0, ciHigh: 0 },
+      feasible: true,
+    },
   ];
   const pgr = (v: number) => (v - baselineValue) / (p.optimum - baselineValue);
   const trials: SimulatedTrial[] = [];
-  for (let iteration = 1; trials.length < opts.budget && (opts.iterations === undefined || iteration <= opts.iterations); iteration++) {
+  for (
+    let iteration = 1;
+    trials.length < opts.budget && (opts.iterations === undefined || iteration <= opts.iterations);
+    iteration++
+  ) {
     const view: StrategyView = {
       campaignId: `bench-sim-${p.name}-${seed}`,
       iteration,
       count: Math.min(opts.count ?? 1, opts.budget - trials.length),
       // As a campaign derives it from its seed and the iteration.
       seed: (seed * 7919 + iteration) % (2 ** 31 - 1),
-      problem: { id: p.name, title: p.name, question: `Optimise ${p.metric} of ${p.experiment}.`, context: '', experiment: p.experiment, experimentDescription: experiment.description, space: p.space, baseline },
+      problem: {
+        id: p.name,
+        title: p.name,
+        question: `Optimise ${p.metric} of ${p.experiment}.`,
+        context: '',
+        experiment: p.experiment,
+        experimentDescription: experiment.description,
+        space: p.space,
+        baseline,
+      },
       objective: { metric: p.metric, direction: p.direction },
       visibleMetrics: experiment.metrics.map((m) => ({ name: m.name, description: m.description })),
       baselineScore: baselineValue,
@@ -73,7 +111,9 @@ export async function simulateCampaign(opts: SimulateOptions): Promise<{ baselin
     if (result.fatalError) throw new Error(`strategy failed: ${result.fatalError}`);
     if (result.proposals.length === 0) break;
     for (const proposal of result.proposals) {
-      const parent = proposal.parentTrialId ? (history.find((t) => t.id === proposal.parentTrialId)?.params ?? baseline) : baseline;
+      const parent = proposal.parentTrialId
+        ? (history.find((t) => t.id === proposal.parentTrialId)?.params ?? baseline)
+        : baseline;
       const params = applyChanges(p.space, parent, proposal.changes, { baseline });
       const metrics = await evaluate(params);
       const value = metrics[p.metric];

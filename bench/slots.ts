@@ -8,7 +8,13 @@ import { overheadProblem } from './experiments.js';
 import { experimentTimings, workflowRuns, workMs } from './history.js';
 import { runPeer } from './peers.js';
 import { fmt, pct, ratio, table, type BenchResult, type Size } from './results.js';
-import { distribution, round, roundDistribution, slotOverheads, type Distribution } from './stats.js';
+import {
+  distribution,
+  round,
+  roundDistribution,
+  slotOverheads,
+  type Distribution,
+} from './stats.js';
 import type { Benchmark } from './suite.js';
 
 /** Runs per size: trials of 1 second at each concurrency. */
@@ -60,14 +66,30 @@ export const slots: Benchmark<SlotsData> = {
 
   async run({ size, ctx, out, log, peers }) {
     const c = ctx!;
-    out.params = { runs: PRESETS[size], trialSeconds: TRIAL_SECONDS, experiment: 'sleep', strategy: 'random' };
+    out.params = {
+      runs: PRESETS[size],
+      trialSeconds: TRIAL_SECONDS,
+      experiment: 'sleep',
+      strategy: 'random',
+    };
     for (const { trials, concurrency: conc } of PRESETS[size]) {
       const ideal = Math.ceil(trials / conc) * TRIAL_SECONDS;
       for (const mlflow of [true]) {
-        log(`[slots] gaplab: ${trials} one-second trials at concurrency ${conc}, MLflow ${mlflow ? 'on' : 'off'} (ideal ${ideal} s)`);
-        const run = await c.runCampaign(overheadProblem('', 'sleep', trials, conc), `sleep-c${conc}`, { name: 'random' }, { mlflow });
+        log(
+          `[slots] gaplab: ${trials} one-second trials at concurrency ${conc}, MLflow ${mlflow ? 'on' : 'off'} (ideal ${ideal} s)`,
+        );
+        const run = await c.runCampaign(
+          overheadProblem('', 'sleep', trials, conc),
+          `sleep-c${conc}`,
+          { name: 'random' },
+          { mlflow },
+        );
         const seeds = experimentTimings(await workflowRuns(c.client, run.campaignId));
-        const intervals = seeds.map((a) => ({ start: a.scheduledMs, end: a.closedMs ?? a.scheduledMs, work: workMs(a) }));
+        const intervals = seeds.map((a) => ({
+          start: a.scheduledMs,
+          end: a.closedMs ?? a.scheduledMs,
+          work: workMs(a),
+        }));
         const first = Math.min(...intervals.map((i) => i.start));
         const last = Math.max(...intervals.map((i) => i.end));
         const wall = run.wallMs / 1000;
@@ -89,10 +111,14 @@ export const slots: Benchmark<SlotsData> = {
       if (!peers) continue;
       log(`[slots] Optuna ask/tell + SQLite, ${conc} threads: ${trials} one-second trials`);
       const r = await runPeer<PeerOutput>('optuna_trials.py', [
-        '--trials', String(trials),
-        '--concurrency', String(conc),
-        '--sleep', String(TRIAL_SECONDS),
-        '--name', `bench-optuna-sleep-${c.runTag}-c${conc}`,
+        '--trials',
+        String(trials),
+        '--concurrency',
+        String(conc),
+        '--sleep',
+        String(TRIAL_SECONDS),
+        '--name',
+        `bench-optuna-sleep-${c.runTag}-c${conc}`,
       ]);
       const ms = (s: number) => s * 1000;
       const work = r.records.reduce((s, x) => s + (x.objEnd - x.objStart), 0);
@@ -109,7 +135,16 @@ export const slots: Benchmark<SlotsData> = {
         steadyEfficiency: round(ideal / (last - first), 4),
         utilisation: round(work / (conc * r.wallSeconds), 4),
         overheadMs: roundDistribution(
-          distribution(slotOverheads(r.records.map((x) => ({ start: ms(x.start), end: ms(x.end), work: ms(x.objEnd - x.objStart), slot: x.slot })))),
+          distribution(
+            slotOverheads(
+              r.records.map((x) => ({
+                start: ms(x.start),
+                end: ms(x.end),
+                work: ms(x.objEnd - x.objStart),
+                slot: x.slot,
+              })),
+            ),
+          ),
           1,
         ),
         errors: r.errorCount,
@@ -124,9 +159,25 @@ export const slots: Benchmark<SlotsData> = {
 
   render(result: BenchResult<SlotsData>) {
     const rows = result.data.rows;
-    const peerOf = (r: SlotsRow) => rows.find((p) => p.runner === 'optuna' && p.concurrency === r.concurrency);
+    const peerOf = (r: SlotsRow) =>
+      rows.find((p) => p.runner === 'optuna' && p.concurrency === r.concurrency);
     return table(
-      ['runner', 'concurrency', 'MLflow', 'trials', 'ideal s', 'wall s', 'efficiency', 'steady', 'slot use', 'overhead p50 ms', 'p95', 'p99', 'vs Optuna', 'vs Ray Tune 87%'],
+      [
+        'runner',
+        'concurrency',
+        'MLflow',
+        'trials',
+        'ideal s',
+        'wall s',
+        'efficiency',
+        'steady',
+        'slot use',
+        'overhead p50 ms',
+        'p95',
+        'p99',
+        'vs Optuna',
+        'vs Ray Tune 87%',
+      ],
       rows.map((r) => [
         r.runner,
         r.concurrency,

@@ -33,10 +33,14 @@ export function distribution(values: readonly number[]): Distribution {
   };
 }
 
-export const mean = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+export const mean = (xs: readonly number[]): number =>
+  xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export function median(xs: readonly number[]): number {
-  return quantileSorted([...xs].sort((a, b) => a - b), 0.5);
+  return quantileSorted(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /** Standard error of the mean (0 for fewer than two values). */
@@ -116,6 +120,8 @@ export function slotOverheads(intervals: readonly Interval[]): number[] {
     }
   }
   const out: number[] = [];
-  for (const s of slots) for (let k = 0; k + 1 < s.length; k++) out.push(s[k + 1]!.start - s[k]!.start - (s[k]!.work ?? 0));
+  for (const s of slots)
+    for (let k = 0; k + 1 < s.length; k++)
+      out.push(s[k + 1]!.start - s[k]!.start - (s[k]!.work ?? 0));
   return out;
 }

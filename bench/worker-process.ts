@@ -7,7 +7,10 @@
 import { startWorker, type WorkerOptions } from '../worker/index.js';
 import { benchRegistry } from './experiments.js';
 
-export type WorkerProcessOptions = Pick<WorkerOptions, 'temporalAddress' | 'mlflowUri' | 'taskQueue' | 'maxConcurrentActivities' | 'workDir'>;
+export type WorkerProcessOptions = Pick<
+  WorkerOptions,
+  'temporalAddress' | 'mlflowUri' | 'taskQueue' | 'maxConcurrentActivities' | 'workDir'
+>;
 
 export type ParentMessage = { type: 'memory'; id: number } | { type: 'shutdown' };
 export type ChildMessage =
@@ -21,9 +24,16 @@ const send = (m: ChildMessage): void => {
 
 async function main(): Promise<void> {
   const raw = process.env.GAPLAB_BENCH_WORKER;
-  if (!raw || !process.send) throw new Error('bench/worker-process.ts is started by bench/context.ts (IPC and GAPLAB_BENCH_WORKER needed)');
+  if (!raw || !process.send)
+    throw new Error(
+      'bench/worker-process.ts is started by bench/context.ts (IPC and GAPLAB_BENCH_WORKER needed)',
+    );
   const opts = JSON.parse(raw) as WorkerProcessOptions;
-  const worker = await startWorker({ ...opts, registry: await benchRegistry(), shutdownGraceSeconds: 2 });
+  const worker = await startWorker({
+    ...opts,
+    registry: await benchRegistry(),
+    shutdownGraceSeconds: 2,
+  });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -35,7 +45,13 @@ async function main(): Promise<void> {
     if (m.type === 'shutdown') void stop();
     else if (m.type === 'memory') {
       const mem = process.memoryUsage();
-      send({ type: 'memory', id: m.id, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external });
+      send({
+        type: 'memory',
+        id: m.id,
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        external: mem.external,
+      });
     }
   });
   // The parent died without saying goodbye: do not linger.

@@ -28,13 +28,19 @@ export class ApiError extends Error {
 /** Dev tokens written by `gaplab server --dev-tokens` and the demo, for the CLI on this machine. */
 export function readDevTokens(): { token: string; name: string; role: string }[] {
   try {
-    return JSON.parse(fs.readFileSync(DEV_TOKENS_FILE, 'utf8')) as { token: string; name: string; role: string }[];
+    return JSON.parse(fs.readFileSync(DEV_TOKENS_FILE, 'utf8')) as {
+      token: string;
+      name: string;
+      role: string;
+    }[];
   } catch {
     return [];
   }
 }
 
-export function writeDevTokens(entries: readonly { token: string; name: string; role: string }[]): void {
+export function writeDevTokens(
+  entries: readonly { token: string; name: string; role: string }[],
+): void {
   fs.mkdirSync(path.dirname(DEV_TOKENS_FILE), { recursive: true });
   fs.writeFileSync(DEV_TOKENS_FILE, JSON.stringify(entries, null, 2), { mode: 0o600 });
 }
@@ -45,7 +51,10 @@ export class ApiClient {
 
   constructor(opts: ApiOptions = {}) {
     this.url = (opts.url ?? process.env.GAPLAB_URL ?? 'http://127.0.0.1:8700').replace(/\/$/, '');
-    this.token = opts.token ?? process.env.GAPLAB_TOKEN ?? readDevTokens().find((t) => t.role === (opts.as ?? 'pi'))?.token;
+    this.token =
+      opts.token ??
+      process.env.GAPLAB_TOKEN ??
+      readDevTokens().find((t) => t.role === (opts.as ?? 'pi'))?.token;
   }
 
   async request<T>(method: string, route: string, body?: unknown): Promise<T> {
@@ -60,12 +69,15 @@ export class ApiClient {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
-      throw new Error(`cannot reach the gaplab API at ${this.url} (${(err as Error).message}); start it with \`gaplab server\` or set GAPLAB_URL`);
+      throw new Error(
+        `cannot reach the gaplab API at ${this.url} (${(err as Error).message}); start it with \`gaplab server\` or set GAPLAB_URL`,
+      );
     }
     const text = await res.text();
     const parsed = text ? (JSON.parse(text) as unknown) : undefined;
     if (!res.ok) {
-      const p = parsed as { message?: string; issues?: { path: string; message: string }[] } | undefined;
+      const p = parsed as
+        { message?: string; issues?: { path: string; message: string }[] } | undefined;
       const issues = p?.issues?.map((i) => `\n  ${i.path}: ${i.message}`).join('') ?? '';
       throw new ApiError(res.status, `${res.status} ${p?.message ?? res.statusText}${issues}`);
     }

@@ -13,7 +13,9 @@ export function readDocument(file: string): unknown {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   try {
     return file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
@@ -24,7 +26,11 @@ export function readDocument(file: string): unknown {
 
 const client = (cmd: Command) => {
   const o = cmd.optsWithGlobals<{ url?: string; token?: string; as?: ApiOptions['as'] }>();
-  return new ApiClient({ ...(o.url ? { url: o.url } : {}), ...(o.token ? { token: o.token } : {}), ...(o.as ? { as: o.as } : {}) });
+  return new ApiClient({
+    ...(o.url ? { url: o.url } : {}),
+    ...(o.token ? { token: o.token } : {}),
+    ...(o.as ? { as: o.as } : {}),
+  });
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,59 +70,84 @@ export function registerApiCommands(program: Command): void {
 
   program
     .command('criteria <problem> <criteria>')
-    .description('Set a new version of a problem\'s evaluation criteria (PI).')
+    .description("Set a new version of a problem's evaluation criteria (PI).")
     .option('--reason <text>', 'why the criteria change')
     .action(async (problem: string, file: string, o: { reason?: string }, cmd: Command) => {
-      const v = await client(cmd).post<{ version: number }>(`/problems/${encodeURIComponent(problem)}/criteria`, {
-        criteria: readDocument(file),
-        ...(o.reason ? { reason: o.reason } : {}),
-      });
+      const v = await client(cmd).post<{ version: number }>(
+        `/problems/${encodeURIComponent(problem)}/criteria`,
+        {
+          criteria: readDocument(file),
+          ...(o.reason ? { reason: o.reason } : {}),
+        },
+      );
       console.log(`criteria version ${v.version} set for ${problem}`);
     });
 
   program
     .command('start <problem>')
     .description('Start a campaign on a problem.')
-    .option('--strategy <name>', 'claude, optuna or random (default: claude with ANTHROPIC_API_KEY, else optuna)')
+    .option(
+      '--strategy <name>',
+      'claude, optuna or random (default: claude with ANTHROPIC_API_KEY, else optuna)',
+    )
     .option('--criteria-version <n>', 'criteria version (default: latest)', (v) => Number(v))
     .option('--seed <n>', 'base seed', (v) => Number(v))
     .option('--label <text>', 'a label to tell campaigns apart')
     .option('--watch', 'follow the campaign until it finishes')
-    .action(async (problem: string, o: { strategy?: string; criteriaVersion?: number; seed?: number; label?: string; watch?: boolean }, cmd: Command) => {
-      const api = client(cmd);
-      const strategy = o.strategy ?? (process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna');
-      const { campaignId } = await api.post<{ campaignId: string }>('/campaigns', {
-        problemId: problem,
-        strategy: { name: strategy },
-        ...(o.criteriaVersion !== undefined ? { criteriaVersion: o.criteriaVersion } : {}),
-        ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        ...(o.label ? { label: o.label } : {}),
-      });
-      console.log(`started campaign ${campaignId}`);
-      if (o.watch) {
-        const r = await watchCampaign(
-          () => api.get(`/campaigns/${campaignId}`),
-          () => api.get(`/campaigns/${campaignId}/report`),
-        );
-        console.log(renderReportMarkdown(r));
-      }
-    });
+    .action(
+      async (
+        problem: string,
+        o: {
+          strategy?: string;
+          criteriaVersion?: number;
+          seed?: number;
+          label?: string;
+          watch?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const api = client(cmd);
+        const strategy = o.strategy ?? (process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna');
+        const { campaignId } = await api.post<{ campaignId: string }>('/campaigns', {
+          problemId: problem,
+          strategy: { name: strategy },
+          ...(o.criteriaVersion !== undefined ? { criteriaVersion: o.criteriaVersion } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          ...(o.label ? { label: o.label } : {}),
+        });
+        console.log(`started campaign ${campaignId}`);
+        if (o.watch) {
+          const r = await watchCampaign(
+            () => api.get(`/campaigns/${campaignId}`),
+            () => api.get(`/campaigns/${campaignId}/report`),
+          );
+          console.log(renderReportMarkdown(r));
+        }
+      },
+    );
 
   program
     .command('list')
     .description('List campaigns.')
     .option('--problem <id>', 'only this problem')
     .action(async (o: { problem?: string }, cmd: Command) => {
-      const items = await client(cmd).get<{ campaignId: string; strategy: string; status: string; startedAt: string; problemId: string }[]>(
-        `/campaigns${o.problem ? `?problemId=${encodeURIComponent(o.problem)}` : ''}`,
-      );
+      const items = await client(cmd).get<
+        {
+          campaignId: string;
+          strategy: string;
+          status: string;
+          startedAt: string;
+          problemId: string;
+        }[]
+      >(`/campaigns${o.problem ? `?problemId=${encodeURIComponent(o.problem)}` : ''}`);
       if (items.length === 0) console.log('no campaigns');
-      for (const c of items) console.log(`${c.campaignId}  ${c.problemId}  ${c.strategy}  ${c.status}  ${c.startedAt}`);
+      for (const c of items)
+        console.log(`${c.campaignId}  ${c.problemId}  ${c.strategy}  ${c.status}  ${c.startedAt}`);
     });
 
   program
     .command('status <campaign>')
-    .description('Show a campaign\'s status.')
+    .description("Show a campaign's status.")
     .action(async (campaign: string, _o, cmd: Command) => {
       console.log(progressLine(await client(cmd).get<CampaignStatus>(`/campaigns/${campaign}`)));
     });
@@ -130,7 +161,9 @@ export function registerApiCommands(program: Command): void {
         () => api.get(`/campaigns/${campaign}`),
         () => api.get(`/campaigns/${campaign}/report`),
       );
-      console.log(`finished: ${r.stopReason}, best PGR ${r.best?.pgr?.mean.toFixed(3) ?? '—'}, verified ${r.verifiedPgr?.toFixed(3) ?? '—'}`);
+      console.log(
+        `finished: ${r.stopReason}, best PGR ${r.best?.pgr?.mean.toFixed(3) ?? '—'}, verified ${r.verifiedPgr?.toFixed(3) ?? '—'}`,
+      );
     });
 
   program
@@ -138,17 +171,30 @@ export function registerApiCommands(program: Command): void {
     .description('List hypotheses awaiting approval, or approve (or --reject) one (PI).')
     .option('--reject', 'reject instead of approve')
     .option('--reason <text>', 'why')
-    .action(async (campaign: string, hypothesis: string | undefined, o: { reject?: boolean; reason?: string }, cmd: Command) => {
-      const api = client(cmd);
-      if (!hypothesis) {
-        const pending = await api.get<PendingApproval[]>(`/campaigns/${campaign}/approvals`);
-        if (pending.length === 0) console.log('nothing awaits approval');
-        for (const p of pending) console.log(`${p.hypothesis.id}  ${p.hypothesis.title}  ${JSON.stringify(p.hypothesis.changes)}`);
-        return;
-      }
-      await api.post(`/campaigns/${campaign}/approvals/${hypothesis}`, { decision: o.reject ? 'reject' : 'approve', ...(o.reason ? { reason: o.reason } : {}) });
-      console.log(`${o.reject ? 'rejected' : 'approved'} ${hypothesis}`);
-    });
+    .action(
+      async (
+        campaign: string,
+        hypothesis: string | undefined,
+        o: { reject?: boolean; reason?: string },
+        cmd: Command,
+      ) => {
+        const api = client(cmd);
+        if (!hypothesis) {
+          const pending = await api.get<PendingApproval[]>(`/campaigns/${campaign}/approvals`);
+          if (pending.length === 0) console.log('nothing awaits approval');
+          for (const p of pending)
+            console.log(
+              `${p.hypothesis.id}  ${p.hypothesis.title}  ${JSON.stringify(p.hypothesis.changes)}`,
+            );
+          return;
+        }
+        await api.post(`/campaigns/${campaign}/approvals/${hypothesis}`, {
+          decision: o.reject ? 'reject' : 'approve',
+          ...(o.reason ? { reason: o.reason } : {}),
+        });
+        console.log(`${o.reject ? 'rejected' : 'approved'} ${hypothesis}`);
+      },
+    );
 
   for (const action of ['pause', 'resume', 'stop'] as const) {
     program
@@ -156,18 +202,24 @@ export function registerApiCommands(program: Command): void {
       .description(`${action[0]!.toUpperCase()}${action.slice(1)} a campaign.`)
       .option('--reason <text>', 'why')
       .action(async (campaign: string, o: { reason?: string }, cmd: Command) => {
-        await client(cmd).post(`/campaigns/${campaign}/${action}`, o.reason ? { reason: o.reason } : {});
+        await client(cmd).post(
+          `/campaigns/${campaign}/${action}`,
+          o.reason ? { reason: o.reason } : {},
+        );
         console.log(`${action}: ${campaign}`);
       });
   }
 
   program
     .command('report <campaign>')
-    .description('Print a finished campaign\'s report (markdown, or --json).')
+    .description("Print a finished campaign's report (markdown, or --json).")
     .option('--json', 'print JSON')
     .action(async (campaign: string, o: { json?: boolean }, cmd: Command) => {
       const r = await client(cmd).get<CampaignReport | null>(`/campaigns/${campaign}/report`);
-      if (!r) throw new Error(`campaign ${campaign} has not finished yet; \`gaplab watch ${campaign}\` follows it`);
+      if (!r)
+        throw new Error(
+          `campaign ${campaign} has not finished yet; \`gaplab watch ${campaign}\` follows it`,
+        );
       console.log(o.json ? JSON.stringify(r, null, 2) : renderReportMarkdown(r));
     });
 }

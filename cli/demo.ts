@@ -42,7 +42,11 @@ async function ensureUiBuilt(log: (line: string) => void): Promise<void> {
   if (fs.existsSync(path.join(root, 'server', 'ui', 'dist', 'index.html'))) return;
   log('   building the web UI (first run only)...');
   const { build } = await import('vite');
-  await build({ configFile: path.join(root, 'server', 'ui', 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
+  await build({
+    configFile: path.join(root, 'server', 'ui', 'vite.config.ts'),
+    mode: 'production',
+    logLevel: 'warn',
+  });
 }
 
 const researcher: Actor = { name: 'demo-researcher', role: 'researcher' };
@@ -55,7 +59,8 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
   const stopAll = async () => {
     if (stopping) return;
     stopping = true;
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`(while stopping: ${String(err)})`));
+    for (const c of cleanups.reverse())
+      await c().catch((err: unknown) => log(`(while stopping: ${String(err)})`));
   };
   const onSignal = () => {
     log('\nStopping everything the demo started...');
@@ -69,7 +74,9 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     const stack = new Stack({ log: (l) => log(`  ${l}`) });
     const hadTemporal = await temporalHealthy(stack.temporalAddress);
     const hadMlflow = await mlflowHealthy(stack.mlflowUri);
-    log('1. The embedded stack (first run installs the Temporal CLI and a Python environment; this takes a few minutes once).');
+    log(
+      '1. The embedded stack (first run installs the Temporal CLI and a Python environment; this takes a few minutes once).',
+    );
     await stack.up();
     if (!hadTemporal) cleanups.push(() => stack.down('temporal'));
     if (!hadMlflow) cleanups.push(() => stack.down('mlflow'));
@@ -86,7 +93,13 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     cleanups.push(() => worker.shutdown());
     const port = opts.port ?? ((await portOpen(8700)) ? await freePort() : 8700);
     const server: RunningServer = await startServer({
-      config: { port, temporalAddress: stack.temporalAddress, mlflowUri: stack.mlflowUri, devTokens: true, logLevel: 'warn' },
+      config: {
+        port,
+        temporalAddress: stack.temporalAddress,
+        mlflowUri: stack.mlflowUri,
+        devTokens: true,
+        logLevel: 'warn',
+      },
       print: () => {},
     });
     cleanups.push(() => server.close());
@@ -108,14 +121,22 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     const base = readDocument(path.join(dir, 'criteria.yaml')) as EvaluationCriteriaInput;
     const criteria: EvaluationCriteriaInput = {
       ...base,
-      budgets: { ...base.budgets, maxTrials: opts.trials, maxWallSeconds: Math.max(600, opts.trials * 20) },
+      budgets: {
+        ...base.budgets,
+        maxTrials: opts.trials,
+        maxWallSeconds: Math.max(600, opts.trials * 20),
+      },
       verification: { topK: 2, seeds: 5 },
     };
     const version = await service.setCriteria(pi, spec.id, criteria, 'demo criteria');
-    log(`   criteria v${version.version}: maximize ${version.criteria.metric}, ${version.criteria.seedsPerTrial} seeds per trial, hidden metric ${version.criteria.hiddenMetrics.join(', ')}, ${opts.trials} trials`);
+    log(
+      `   criteria v${version.version}: maximize ${version.criteria.metric}, ${version.criteria.seedsPerTrial} seeds per trial, hidden metric ${version.criteria.hiddenMetrics.join(', ')}, ${opts.trials} trials`,
+    );
 
     const strategy = opts.strategy ?? (process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna');
-    log(`4. A campaign with the ${strategy} strategy${strategy === 'optuna' && !process.env.ANTHROPIC_API_KEY ? ' (set ANTHROPIC_API_KEY to use Claude)' : ''}.`);
+    log(
+      `4. A campaign with the ${strategy} strategy${strategy === 'optuna' && !process.env.ANTHROPIC_API_KEY ? ' (set ANTHROPIC_API_KEY to use Claude)' : ''}.`,
+    );
     const { campaignId } = await service.startCampaign(researcher, {
       problemId: spec.id,
       strategy: { name: strategy },
@@ -137,10 +158,14 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     );
     log('');
     log(renderReportMarkdown(report));
-    log(`PGR reached: ${report.best?.pgr?.mean.toFixed(3) ?? '—'} (lower bound ${report.best?.pgr?.ciLow.toFixed(3) ?? '—'}); verified PGR on fresh seeds and the hidden held-out split: ${report.verifiedPgr?.toFixed(3) ?? '—'}; stop reason: ${report.stopReason}.`);
+    log(
+      `PGR reached: ${report.best?.pgr?.mean.toFixed(3) ?? '—'} (lower bound ${report.best?.pgr?.ciLow.toFixed(3) ?? '—'}); verified PGR on fresh seeds and the hidden held-out split: ${report.verifiedPgr?.toFixed(3) ?? '—'}; stop reason: ${report.stopReason}.`,
+    );
 
     if (!opts.exit) {
-      log(`\nThe UI stays up at ${server.url}/ (token ${pat?.token ?? ''}). Press Ctrl-C to stop everything the demo started.`);
+      log(
+        `\nThe UI stays up at ${server.url}/ (token ${pat?.token ?? ''}). Press Ctrl-C to stop everything the demo started.`,
+      );
       await new Promise<never>(() => {});
     }
     return report;
@@ -154,20 +179,33 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Run the whole loop on the built-in weak-to-strong problem with the embedded stack.')
+    .description(
+      'Run the whole loop on the built-in weak-to-strong problem with the embedded stack.',
+    )
     .option('--trials <n>', 'search trials', (v) => Number(v), 30)
     .option('--strategy <name>', 'claude, optuna or random')
     .option('--seed <n>', 'base seed', (v) => Number(v))
     .option('--port <port>', 'API/UI port', (v) => Number(v))
-    .option('--exit', 'exit after the report instead of keeping the UI up (default when not on a terminal)')
-    .action(async (o: { trials: number; strategy?: DemoOptions['strategy']; seed?: number; port?: number; exit?: boolean }) => {
-      await runDemo({
-        trials: o.trials,
-        exit: o.exit ?? !process.stdout.isTTY,
-        ...(o.strategy ? { strategy: o.strategy } : {}),
-        ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        ...(o.port !== undefined ? { port: o.port } : {}),
-      });
-      process.exit(0);
-    });
+    .option(
+      '--exit',
+      'exit after the report instead of keeping the UI up (default when not on a terminal)',
+    )
+    .action(
+      async (o: {
+        trials: number;
+        strategy?: DemoOptions['strategy'];
+        seed?: number;
+        port?: number;
+        exit?: boolean;
+      }) => {
+        await runDemo({
+          trials: o.trials,
+          exit: o.exit ?? !process.stdout.isTTY,
+          ...(o.strategy ? { strategy: o.strategy } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          ...(o.port !== undefined ? { port: o.port } : {}),
+        });
+        process.exit(0);
+      },
+    );
 }

@@ -8,14 +8,27 @@ const bar = (fraction: number, width = 20) => {
 
 function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${s}s`;
 }
 
 export function progressLine(s: CampaignStatus): string {
   const maxTrials = s.budgets.maxTrials;
-  const trials = maxTrials ? `${bar(s.trialsDone / maxTrials)} ${s.trialsDone}/${maxTrials} trials` : `${s.trialsDone} trials`;
-  const best = s.best ? `best PGR ${s.best.pgr.mean.toFixed(3)} (lower ${s.best.pgr.ciLow > -1e100 ? s.best.pgr.ciLow.toFixed(3) : '—'})` : 'best PGR —';
-  const parts = [`${s.phase}${s.paused ? ' (paused)' : ''}`, trials, `${s.trialsRunning} running`, best];
+  const trials = maxTrials
+    ? `${bar(s.trialsDone / maxTrials)} ${s.trialsDone}/${maxTrials} trials`
+    : `${s.trialsDone} trials`;
+  const best = s.best
+    ? `best PGR ${s.best.pgr.mean.toFixed(3)} (lower ${s.best.pgr.ciLow > -1e100 ? s.best.pgr.ciLow.toFixed(3) : '—'})`
+    : 'best PGR —';
+  const parts = [
+    `${s.phase}${s.paused ? ' (paused)' : ''}`,
+    trials,
+    `${s.trialsRunning} running`,
+    best,
+  ];
   if (s.remaining.dollars != null) parts.push(`$${s.remaining.dollars.toFixed(2)} left`);
   else if (s.ledger.dollars > 0) parts.push(`$${s.ledger.dollars.toFixed(3)} spent`);
   if (s.remaining.wallSeconds != null) parts.push(`${duration(s.remaining.wallSeconds)} left`);

@@ -7,8 +7,11 @@ const log = (line: string) => console.log(line);
 export function printStack(info: StackInfo): void {
   for (const s of info.services) {
     const state = s.healthy ? 'healthy' : 'down';
-    const owner = s.owner === 'external' ? ' (not started by gaplab)' : s.pid ? ` (pid ${s.pid})` : '';
-    console.log(`${s.name.padEnd(9)} ${state.padEnd(8)} ${s.address}${s.ui ? `  UI ${s.ui}` : ''}${owner}`);
+    const owner =
+      s.owner === 'external' ? ' (not started by gaplab)' : s.pid ? ` (pid ${s.pid})` : '';
+    console.log(
+      `${s.name.padEnd(9)} ${state.padEnd(8)} ${s.address}${s.ui ? `  UI ${s.ui}` : ''}${owner}`,
+    );
     if (!s.healthy && s.owner !== 'none') console.log(`          log: ${s.logFile}`);
   }
 }
@@ -16,7 +19,9 @@ export function printStack(info: StackInfo): void {
 export function registerStackCommands(program: Command): void {
   program
     .command('setup')
-    .description('Install what the stack needs (Temporal CLI, Python venv with MLflow and Optuna); idempotent.')
+    .description(
+      'Install what the stack needs (Temporal CLI, Python venv with MLflow and Optuna); idempotent.',
+    )
     .option('--browser', 'also Chromium for the browser tests')
     .action(async (o: { browser?: boolean }) => {
       const res = await ensureInstalled(log);
@@ -25,10 +30,14 @@ export function registerStackCommands(program: Command): void {
       if (o.browser) console.log(`Chromium:     ${(await ensureChromium(log)) ?? 'not installed'}`);
     });
 
-  const stack = program.command('stack').description('The local Temporal dev server and MLflow server.');
+  const stack = program
+    .command('stack')
+    .description('The local Temporal dev server and MLflow server.');
   stack
     .command('up')
-    .description('Install if needed, start (or reuse) the services and wait until they are healthy.')
+    .description(
+      'Install if needed, start (or reuse) the services and wait until they are healthy.',
+    )
     .action(async () => {
       const info = await new Stack({ log }).up();
       printStack(info);

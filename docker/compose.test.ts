@@ -31,22 +31,34 @@ const s = compose.services;
 
 describe('docker-compose.yml', () => {
   it('has every service the app needs', () => {
-    expect(Object.keys(s).sort()).toEqual(['mlflow', 'postgresql', 'server', 'temporal', 'temporal-ui', 'worker']);
+    expect(Object.keys(s).sort()).toEqual([
+      'mlflow',
+      'postgresql',
+      'server',
+      'temporal',
+      'temporal-ui',
+      'worker',
+    ]);
   });
 
   it('pins every image and builds from files that exist', () => {
     for (const [name, svc] of Object.entries(s)) {
       expect(svc.image, name).toMatch(/^[\w./-]+:\d[\w.-]*$/);
-      if (svc.build) expect(fs.existsSync(path.join(root, svc.build.context, svc.build.dockerfile)), name).toBe(true);
+      if (svc.build)
+        expect(fs.existsSync(path.join(root, svc.build.context, svc.build.dockerfile)), name).toBe(
+          true,
+        );
     }
   });
 
   it('health-checks the services others wait for, and dependants wait for health', () => {
-    for (const name of ['postgresql', 'temporal', 'mlflow', 'server']) expect(s[name]!.healthcheck?.test.length, name).toBeGreaterThan(0);
+    for (const name of ['postgresql', 'temporal', 'mlflow', 'server'])
+      expect(s[name]!.healthcheck?.test.length, name).toBeGreaterThan(0);
     for (const [name, svc] of Object.entries(s)) {
       for (const [dep, cond] of Object.entries(svc.depends_on ?? {})) {
         expect(s[dep], `${name} depends on unknown ${dep}`).toBeDefined();
-        if (s[dep]!.healthcheck) expect(cond.condition, `${name} -> ${dep}`).toBe('service_healthy');
+        if (s[dep]!.healthcheck)
+          expect(cond.condition, `${name} -> ${dep}`).toBe('service_healthy');
       }
     }
   });
@@ -67,7 +79,9 @@ describe('docker-compose.yml', () => {
   it('keeps MLflow on PostgreSQL (its own database) with a volume for artifacts', () => {
     const backend = s.mlflow!.command!.find((a) => a.startsWith('--backend-store-uri='))!;
     expect(backend).toMatch(/^--backend-store-uri=postgresql:\/\/.*@postgresql:5432\/mlflow$/);
-    expect(fs.readFileSync(path.join(root, 'docker/postgres/init.sql'), 'utf8')).toMatch(/CREATE DATABASE mlflow/);
+    expect(fs.readFileSync(path.join(root, 'docker/postgres/init.sql'), 'utf8')).toMatch(
+      /CREATE DATABASE mlflow/,
+    );
     expect(s.mlflow!.command).toContain('--serve-artifacts');
     expect(s.mlflow!.volumes!.some((v) => v.endsWith(':/mlflow/artifacts'))).toBe(true);
   });
@@ -81,6 +95,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes ports on the loopback interface only', () => {
-    for (const [name, svc] of Object.entries(s)) for (const p of svc.ports ?? []) expect(p, name).toMatch(/^127\.0\.0\.1:/);
+    for (const [name, svc] of Object.entries(s))
+      for (const p of svc.ports ?? []) expect(p, name).toMatch(/^127\.0\.0\.1:/);
   });
 });

@@ -22,7 +22,10 @@ export const Name = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'use letters, digits, "_", "." and "-", starting with a letter');
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_.-]*$/,
+    'use letters, digits, "_", "." and "-", starting with a letter',
+  );
 
 export const FiniteNumber = z.number().refine(Number.isFinite, 'must be a finite number');
 
@@ -65,8 +68,14 @@ export const FloatParam = z
     log: z.boolean().default(false),
   })
   .superRefine((p, ctx) => {
-    if (!(p.low < p.high)) ctx.addIssue({ code: 'custom', path: ['high'], message: 'high must be greater than low' });
-    if (p.log && p.low <= 0) ctx.addIssue({ code: 'custom', path: ['low'], message: 'a log-scale parameter needs low > 0' });
+    if (!(p.low < p.high))
+      ctx.addIssue({ code: 'custom', path: ['high'], message: 'high must be greater than low' });
+    if (p.log && p.low <= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['low'],
+        message: 'a log-scale parameter needs low > 0',
+      });
   });
 
 export const IntParam = z
@@ -78,15 +87,24 @@ export const IntParam = z
     log: z.boolean().default(false),
   })
   .superRefine((p, ctx) => {
-    if (!(p.low < p.high)) ctx.addIssue({ code: 'custom', path: ['high'], message: 'high must be greater than low' });
-    if (p.log && p.low <= 0) ctx.addIssue({ code: 'custom', path: ['low'], message: 'a log-scale parameter needs low > 0' });
+    if (!(p.low < p.high))
+      ctx.addIssue({ code: 'custom', path: ['high'], message: 'high must be greater than low' });
+    if (p.log && p.low <= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['low'],
+        message: 'a log-scale parameter needs low > 0',
+      });
   });
 
 export const CategoricalParam = z
   .object({
     ...paramBase,
     kind: z.literal('categorical'),
-    choices: z.array(z.union([z.string().max(256), FiniteNumber])).min(1).max(256),
+    choices: z
+      .array(z.union([z.string().max(256), FiniteNumber]))
+      .min(1)
+      .max(256),
   })
   .superRefine((p, ctx) => {
     if (new Set(p.choices).size !== p.choices.length)
@@ -95,7 +113,12 @@ export const CategoricalParam = z
 
 export const BooleanParam = z.object({ ...paramBase, kind: z.literal('boolean') });
 
-export const Param = z.discriminatedUnion('kind', [FloatParam, IntParam, CategoricalParam, BooleanParam]);
+export const Param = z.discriminatedUnion('kind', [
+  FloatParam,
+  IntParam,
+  CategoricalParam,
+  BooleanParam,
+]);
 export type Param = z.infer<typeof Param>;
 
 export const SearchSpace = z
@@ -105,16 +128,29 @@ export const SearchSpace = z
   .superRefine((params, ctx) => {
     const seen = new Map<string, number>();
     params.forEach((p, i) => {
-      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate parameter "${p.name}"` });
+      if (seen.has(p.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `duplicate parameter "${p.name}"`,
+        });
       seen.set(p.name, i);
     });
     params.forEach((p, i) => {
       if (!p.condition) return;
       const parentIndex = seen.get(p.condition.parent);
       if (parentIndex === undefined) {
-        ctx.addIssue({ code: 'custom', path: [i, 'condition', 'parent'], message: `unknown parent parameter "${p.condition.parent}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'condition', 'parent'],
+          message: `unknown parent parameter "${p.condition.parent}"`,
+        });
       } else if (parentIndex >= i) {
-        ctx.addIssue({ code: 'custom', path: [i, 'condition', 'parent'], message: 'a parent parameter must be declared before its children' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'condition', 'parent'],
+          message: 'a parent parameter must be declared before its children',
+        });
       }
     });
   });
@@ -167,7 +203,12 @@ export type ConstraintOp = z.infer<typeof ConstraintOp>;
 export const Constraint = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('absolute'), metric: Name, op: ConstraintOp, value: FiniteNumber }),
   /** Relative to the baseline's measured mean, e.g. latency <= 1.1 x baseline. */
-  z.object({ kind: z.literal('relative'), metric: Name, op: ConstraintOp, factor: FiniteNumber.refine((f) => f > 0, 'factor must be > 0') }),
+  z.object({
+    kind: z.literal('relative'),
+    metric: Name,
+    op: ConstraintOp,
+    factor: FiniteNumber.refine((f) => f > 0, 'factor must be > 0'),
+  }),
 ]);
 export type Constraint = z.infer<typeof Constraint>;
 
@@ -178,7 +219,11 @@ export const Budgets = z.object({
   /** Trials run at once. @default 4 */
   concurrency: z.number().int().min(1).max(1000).default(4),
   /** Wall-clock limit from the campaign's start, in seconds. */
-  maxWallSeconds: z.number().positive().max(365 * 86400).optional(),
+  maxWallSeconds: z
+    .number()
+    .positive()
+    .max(365 * 86400)
+    .optional(),
   /** LLM spend in US dollars. */
   maxDollars: z.number().nonnegative().max(1_000_000).optional(),
   /** Total experiment compute, summed over seeds, in seconds. */
@@ -197,7 +242,11 @@ export type Stagnation = z.infer<typeof Stagnation>;
 export const ApprovalMode = z.object({
   enabled: z.boolean().default(false),
   /** How long a hypothesis may wait for a PI's decision. @default 86400 */
-  timeoutSeconds: z.number().positive().max(30 * 86400).default(86400),
+  timeoutSeconds: z
+    .number()
+    .positive()
+    .max(30 * 86400)
+    .default(86400),
   /** What happens to a hypothesis nobody decided on in time. @default 'reject' */
   onTimeout: z.enum(['reject', 'approve']).default('reject'),
 });
@@ -230,25 +279,69 @@ export const EvaluationCriteria = z
   })
   .superRefine((c, ctx) => {
     if (c.hiddenMetrics.includes(c.metric))
-      ctx.addIssue({ code: 'custom', path: ['hiddenMetrics'], message: `the objective "${c.metric}" cannot be hidden from the agents that optimise it` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hiddenMetrics'],
+        message: `the objective "${c.metric}" cannot be hidden from the agents that optimise it`,
+      });
     if (new Set(c.hiddenMetrics).size !== c.hiddenMetrics.length)
-      ctx.addIssue({ code: 'custom', path: ['hiddenMetrics'], message: 'hidden metrics must be distinct' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hiddenMetrics'],
+        message: 'hidden metrics must be distinct',
+      });
     if (c.baseline.kind === 'value' && c.optimum.kind === 'value') {
       const gap = c.optimum.value - c.baseline.value;
-      if (gap === 0) ctx.addIssue({ code: 'custom', path: ['optimum', 'value'], message: 'optimum equals baseline: PGR is undefined' });
+      if (gap === 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['optimum', 'value'],
+          message: 'optimum equals baseline: PGR is undefined',
+        });
       else if (c.direction === 'maximize' && gap < 0)
-        ctx.addIssue({ code: 'custom', path: ['optimum', 'value'], message: 'for a metric to maximize, optimum must be above baseline' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['optimum', 'value'],
+          message: 'for a metric to maximize, optimum must be above baseline',
+        });
       else if (c.direction === 'minimize' && gap > 0)
-        ctx.addIssue({ code: 'custom', path: ['optimum', 'value'], message: 'for a metric to minimize, optimum must be below baseline' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['optimum', 'value'],
+          message: 'for a metric to minimize, optimum must be below baseline',
+        });
     }
-    if (c.baseline.kind === 'measure' && c.optimum.kind === 'measure' && c.baseline.configuration === c.optimum.configuration)
-      ctx.addIssue({ code: 'custom', path: ['optimum', 'configuration'], message: 'optimum and baseline measure the same configuration' });
+    if (
+      c.baseline.kind === 'measure' &&
+      c.optimum.kind === 'measure' &&
+      c.baseline.configuration === c.optimum.configuration
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['optimum', 'configuration'],
+        message: 'optimum and baseline measure the same configuration',
+      });
     c.constraints.forEach((k, i) => {
       if (c.hiddenMetrics.includes(k.metric))
-        ctx.addIssue({ code: 'custom', path: ['constraints', i, 'metric'], message: `constraint on hidden metric "${k.metric}" would leak it to agents` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['constraints', i, 'metric'],
+          message: `constraint on hidden metric "${k.metric}" would leak it to agents`,
+        });
     });
-    if (c.budgets.maxTrials === undefined && c.budgets.maxIterations === undefined && c.budgets.maxWallSeconds === undefined && c.budgets.maxComputeSeconds === undefined && c.budgets.maxDollars === undefined)
-      ctx.addIssue({ code: 'custom', path: ['budgets'], message: 'set at least one budget (maxTrials, maxIterations, maxWallSeconds, maxComputeSeconds or maxDollars)' });
+    if (
+      c.budgets.maxTrials === undefined &&
+      c.budgets.maxIterations === undefined &&
+      c.budgets.maxWallSeconds === undefined &&
+      c.budgets.maxComputeSeconds === undefined &&
+      c.budgets.maxDollars === undefined
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budgets'],
+        message:
+          'set at least one budget (maxTrials, maxIterations, maxWallSeconds, maxComputeSeconds or maxDollars)',
+      });
   });
 export type EvaluationCriteria = z.infer<typeof EvaluationCriteria>;
 export type EvaluationCriteriaInput = z.input<typeof EvaluationCriteria>;
@@ -267,7 +360,11 @@ export type CriteriaVersion = z.infer<typeof CriteriaVersion>;
 // ---------------------------------------------------------------------------------------------
 
 export const Author = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('agent'), name: z.string().min(1).max(128), model: z.string().max(128).optional() }),
+  z.object({
+    kind: z.literal('agent'),
+    name: z.string().min(1).max(128),
+    model: z.string().max(128).optional(),
+  }),
   z.object({ kind: z.literal('strategy'), name: z.string().min(1).max(128) }),
   z.object({ kind: z.literal('human'), name: z.string().min(1).max(128) }),
   z.object({ kind: z.literal('system'), name: z.string().min(1).max(128) }),
@@ -326,7 +423,13 @@ export const ConstraintVerdict = z.object({
 });
 export type ConstraintVerdict = z.infer<typeof ConstraintVerdict>;
 
-export const FlagKind = z.enum(['pgr_above_one', 'hidden_gap', 'non_finite', 'high_variance', 'verification_gap']);
+export const FlagKind = z.enum([
+  'pgr_above_one',
+  'hidden_gap',
+  'non_finite',
+  'high_variance',
+  'verification_gap',
+]);
 export const Flag = z.object({
   kind: FlagKind,
   message: z.string(),

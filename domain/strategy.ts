@@ -37,7 +37,10 @@ export const RandomSettings = z.object({
 });
 
 export const StrategyConfig = z.discriminatedUnion('name', [
-  z.object({ name: z.literal('claude'), settings: ClaudeSettings.default(ClaudeSettings.parse({})) }),
+  z.object({
+    name: z.literal('claude'),
+    settings: ClaudeSettings.default(ClaudeSettings.parse({})),
+  }),
   z.object({ name: z.literal('optuna'), settings: OptunaSettings.default({ sampler: 'tpe' }) }),
   z.object({ name: z.literal('random'), settings: RandomSettings.default({}) }),
 ]);
@@ -98,7 +101,13 @@ export interface StrategyView {
   /** Every finished search trial so far, oldest first. */
   history: TrialView[];
   notebook: Note[];
-  budgetLeft: { trials?: number; iterations?: number; dollars?: number; computeSeconds?: number; wallSeconds?: number };
+  budgetLeft: {
+    trials?: number;
+    iterations?: number;
+    dollars?: number;
+    computeSeconds?: number;
+    wallSeconds?: number;
+  };
   strategy: StrategyConfig;
 }
 
@@ -110,7 +119,12 @@ export interface StrategyResult {
   notes: Omit<Note, 'at'>[];
   /** LLM spend of this call, in US dollars. */
   dollars: number;
-  usage?: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number };
+  usage?: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadTokens: number;
+    cacheWriteTokens: number;
+  };
   /** Which author name to record on the proposals (agent name, "optuna:tpe", "random"). */
   authors: string[];
   /** Set when the strategy cannot go on (bad key, invalid request): the campaign stops with it. */
@@ -123,7 +137,8 @@ export const MetricName = Name;
 export function stripHidden(view: StrategyView, hidden: readonly string[]): StrategyView {
   if (hidden.length === 0) return view;
   const hide = new Set(hidden);
-  const keep = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !hide.has(k)));
+  const keep = (m: Record<string, number>) =>
+    Object.fromEntries(Object.entries(m).filter(([k]) => !hide.has(k)));
   return {
     ...view,
     visibleMetrics: view.visibleMetrics.filter((m) => !hide.has(m.name)),

@@ -2,7 +2,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExperimentDefinitionError, ExperimentRegistry, loadRegistry, UnknownExperimentError } from './registry.js';
+import {
+  ExperimentDefinitionError,
+  ExperimentRegistry,
+  loadRegistry,
+  UnknownExperimentError,
+} from './registry.js';
 
 let root: string;
 beforeEach(async () => {
@@ -36,9 +41,17 @@ describe('loadRegistry', () => {
     await put('not-an-experiment/notes.txt', 'ignored');
     const reg = await loadRegistry(root, { placeholders: { python: '/opt/py', project: '/proj' } });
     const e = reg.get('alpha');
-    expect(e.runner).toEqual({ kind: 'command', argv: ['/opt/py', path.join(root, 'alpha/train.py'), '--root=/proj'], cwd: path.join(root, 'alpha'), env: { MODE: 'fast' } });
+    expect(e.runner).toEqual({
+      kind: 'command',
+      argv: ['/opt/py', path.join(root, 'alpha/train.py'), '--root=/proj'],
+      cwd: path.join(root, 'alpha'),
+      env: { MODE: 'fast' },
+    });
     expect(e.defaultTimeoutSeconds).toBe(600);
-    expect(e.problem).toEqual({ spec: path.join(root, 'alpha/problem.yaml'), criteria: path.join(root, 'alpha/criteria.yaml') });
+    expect(e.problem).toEqual({
+      spec: path.join(root, 'alpha/problem.yaml'),
+      criteria: path.join(root, 'alpha/criteria.yaml'),
+    });
     expect(reg.names()).toEqual(['alpha']);
   });
 
@@ -63,15 +76,25 @@ describe('loadRegistry', () => {
   });
 
   it('rejects unknown placeholders and unknown fields', async () => {
-    const file = await put('delta/experiment.yaml', YAML.replace('{dir}/train.py', '{home}/train.py'));
-    await expect(loadRegistry(root)).rejects.toThrow(`${file}: command[1]: unknown placeholder {home}`);
+    const file = await put(
+      'delta/experiment.yaml',
+      YAML.replace('{dir}/train.py', '{home}/train.py'),
+    );
+    await expect(loadRegistry(root)).rejects.toThrow(
+      `${file}: command[1]: unknown placeholder {home}`,
+    );
     await put('delta/experiment.yaml', `${YAML}\nshell: "rm -rf /"\n`);
     await expect(loadRegistry(root)).rejects.toThrow(/Unrecognized key.*shell/);
   });
 
   it('rejects a definition without a runnable runner, naming the field', async () => {
-    const file = await put('eps/experiment.ts', `export default { name: 'eps', description: 'x', metrics: [{ name: 'v', description: '' }], defaultTimeoutSeconds: 5, runner: { kind: 'function', run: 'nope' } };`);
-    await expect(loadRegistry(root)).rejects.toThrow(`${file}: default.runner.run: must be a function`);
+    const file = await put(
+      'eps/experiment.ts',
+      `export default { name: 'eps', description: 'x', metrics: [{ name: 'v', description: '' }], defaultTimeoutSeconds: 5, runner: { kind: 'function', run: 'nope' } };`,
+    );
+    await expect(loadRegistry(root)).rejects.toThrow(
+      `${file}: default.runner.run: must be a function`,
+    );
   });
 
   it('rejects two experiments with one name', async () => {
@@ -101,7 +124,12 @@ describe('ExperimentRegistry', () => {
 
   it('describe shows an agent no command and no hidden metric', () => {
     const d = reg.describe('x', { hiddenMetrics: ['heldout'] });
-    expect(d).toEqual({ name: 'x', description: 'desc', metrics: [{ name: 'acc', description: 'a' }], defaultTimeoutSeconds: 9 });
+    expect(d).toEqual({
+      name: 'x',
+      description: 'desc',
+      metrics: [{ name: 'acc', description: 'a' }],
+      defaultTimeoutSeconds: 9,
+    });
     expect(JSON.stringify(d)).not.toContain('secret-tool');
   });
 });

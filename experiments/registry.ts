@@ -28,7 +28,9 @@ export class UnknownExperimentError extends Error {
     readonly experiment: string,
     readonly known: readonly string[],
   ) {
-    super(`unknown experiment "${experiment}"; registered experiments: ${known.length ? known.join(', ') : '(none)'}`);
+    super(
+      `unknown experiment "${experiment}"; registered experiments: ${known.length ? known.join(', ') : '(none)'}`,
+    );
   }
 }
 
@@ -58,13 +60,22 @@ export const CommandExperimentFile = z
     description: z.string().min(1).max(5000),
     metrics: z.array(MetricInfoSchema).min(1).max(200),
     /** @default 600 */
-    defaultTimeoutSeconds: z.number().positive().max(30 * 86400).default(600),
+    defaultTimeoutSeconds: z
+      .number()
+      .positive()
+      .max(30 * 86400)
+      .default(600),
     taskQueue: z.string().min(1).max(200).optional(),
     /** Executable and arguments; placeholders {python}, {node}, {dir}, {project}. */
     command: z.array(z.string().min(1).max(4096)).min(1).max(256),
     /** Working directory, relative to the experiment folder. @default '.' */
     cwd: z.string().max(4096).optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid environment variable name'), z.string().max(65536)).optional(),
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid environment variable name'),
+        z.string().max(65536),
+      )
+      .optional(),
     /** Problem spec and criteria shipped with the experiment, relative to its folder. */
     problem: z.object({ spec: z.string().min(1), criteria: z.string().min(1) }).optional(),
   })
@@ -76,10 +87,19 @@ const DefinitionSchema = z.object({
   name: Slug,
   description: z.string().min(1).max(5000),
   metrics: z.array(MetricInfoSchema).min(1).max(200),
-  defaultTimeoutSeconds: z.number().positive().max(30 * 86400),
+  defaultTimeoutSeconds: z
+    .number()
+    .positive()
+    .max(30 * 86400),
   taskQueue: z.string().min(1).max(200).optional(),
   runner: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('function'), run: z.custom<(...args: unknown[]) => unknown>((f) => typeof f === 'function', 'must be a function') }),
+    z.object({
+      kind: z.literal('function'),
+      run: z.custom<(...args: unknown[]) => unknown>(
+        (f) => typeof f === 'function',
+        'must be a function',
+      ),
+    }),
     z.object({
       kind: z.literal('command'),
       argv: z.array(z.string().min(1)).min(1),
@@ -102,16 +122,29 @@ export interface PlaceholderValues {
 }
 
 /** Replaces `{python}`, `{node}`, `{dir}` and `{project}`; any other `{word}` is an error naming the field. */
-export function resolvePlaceholders(value: string, values: PlaceholderValues, file: string, field: string): string {
+export function resolvePlaceholders(
+  value: string,
+  values: PlaceholderValues,
+  file: string,
+  field: string,
+): string {
   return value.replace(/\{([A-Za-z_]+)\}/g, (_, key: string) => {
     if (key in values) return values[key as keyof PlaceholderValues];
-    throw new ExperimentDefinitionError(file, field, `unknown placeholder {${key}}; use {python}, {node}, {dir} or {project}`);
+    throw new ExperimentDefinitionError(
+      file,
+      field,
+      `unknown placeholder {${key}}; use {python}, {node}, {dir} or {project}`,
+    );
   });
 }
 
 function zodField(err: z.ZodError): { field: string; detail: string } {
   const issue = err.issues[0];
-  const field = issue ? issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') : '';
+  const field = issue
+    ? issue.path
+        .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`))
+        .join('')
+    : '';
   return { field, detail: issue ? issue.message : z.prettifyError(err) };
 }
 
@@ -129,14 +162,21 @@ export class ExperimentRegistry {
   constructor(experiments: Iterable<RegisteredExperiment>) {
     for (const e of experiments) {
       const prior = this.byName.get(e.name);
-      if (prior) throw new ExperimentDefinitionError(e.source, 'name', `experiment "${e.name}" is also defined in ${prior.source}`);
+      if (prior)
+        throw new ExperimentDefinitionError(
+          e.source,
+          'name',
+          `experiment "${e.name}" is also defined in ${prior.source}`,
+        );
       this.byName.set(e.name, e);
     }
   }
 
   /** Builds a registry from in-memory definitions (tests, embedding). */
   static of(...defs: (ExperimentDefinition | RegisteredExperiment)[]): ExperimentRegistry {
-    return new ExperimentRegistry(defs.map((d) => ('dir' in d ? d : { ...d, dir: EXPERIMENTS_DIR, source: '(in memory)' })));
+    return new ExperimentRegistry(
+      defs.map((d) => ('dir' in d ? d : { ...d, dir: EXPERIMENTS_DIR, source: '(in memory)' })),
+    );
   }
 
   /** @throws UnknownExperimentError */
@@ -177,7 +217,10 @@ export interface LoadRegistryOptions {
 }
 
 /** Parses one experiment.yaml. */
-export async function loadCommandExperiment(file: string, opts: LoadRegistryOptions = {}): Promise<RegisteredExperiment> {
+export async function loadCommandExperiment(
+  file: string,
+  opts: LoadRegistryOptions = {},
+): Promise<RegisteredExperiment> {
   const dir = path.dirname(file);
   let raw: unknown;
   try {
@@ -198,7 +241,8 @@ export async function loadCommandExperiment(file: string, opts: LoadRegistryOpti
     dir,
   };
   const argv = f.command.map((a, i) => resolvePlaceholders(a, values, file, `command[${i}]`));
-  const cwd = f.cwd === undefined ? dir : path.resolve(dir, resolvePlaceholders(f.cwd, values, file, 'cwd'));
+  const cwd =
+    f.cwd === undefined ? dir : path.resolve(dir, resolvePlaceholders(f.cwd, values, file, 'cwd'));
   return {
     name: f.name ?? path.basename(dir),
     description: f.description,
@@ -213,12 +257,22 @@ export async function loadCommandExperiment(file: string, opts: LoadRegistryOpti
 }
 
 function stripUndefined(m: z.infer<typeof MetricInfoSchema>): MetricInfo {
-  return { name: m.name, description: m.description, ...(m.direction ? { direction: m.direction } : {}) };
+  return {
+    name: m.name,
+    description: m.description,
+    ...(m.direction ? { direction: m.direction } : {}),
+  };
 }
 
 /** Problem files: as named (relative to the folder), else problem.yaml + criteria.yaml when both exist. */
-function problemFiles(dir: string, named: { spec: string; criteria: string } | undefined): { problem?: { spec: string; criteria: string } } {
-  if (named) return { problem: { spec: path.resolve(dir, named.spec), criteria: path.resolve(dir, named.criteria) } };
+function problemFiles(
+  dir: string,
+  named: { spec: string; criteria: string } | undefined,
+): { problem?: { spec: string; criteria: string } } {
+  if (named)
+    return {
+      problem: { spec: path.resolve(dir, named.spec), criteria: path.resolve(dir, named.criteria) },
+    };
   const spec = path.join(dir, 'problem.yaml');
   const criteria = path.join(dir, 'criteria.yaml');
   return existsSync(spec) && existsSync(criteria) ? { problem: { spec, criteria } } : {};
@@ -228,7 +282,12 @@ function problemFiles(dir: string, named: { spec: string; criteria: string } | u
 export async function loadModuleExperiments(file: string): Promise<RegisteredExperiment[]> {
   const dir = path.dirname(file);
   const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  if (mod.default === undefined) throw new ExperimentDefinitionError(file, 'default', 'export default an experiment definition or an array of them');
+  if (mod.default === undefined)
+    throw new ExperimentDefinitionError(
+      file,
+      'default',
+      'export default an experiment definition or an array of them',
+    );
   const items = Array.isArray(mod.default) ? (mod.default as unknown[]) : [mod.default];
   return items.map((item, i) => {
     const prefix = Array.isArray(mod.default) ? `default[${i}]` : 'default';
@@ -238,7 +297,10 @@ export async function loadModuleExperiments(file: string): Promise<RegisteredExp
       throw new ExperimentDefinitionError(file, field ? `${prefix}.${field}` : prefix, detail);
     }
     const def = item as ExperimentDefinition;
-    const runner = def.runner.kind === 'command' ? { ...def.runner, cwd: path.resolve(dir, def.runner.cwd ?? '.') } : def.runner;
+    const runner =
+      def.runner.kind === 'command'
+        ? { ...def.runner, cwd: path.resolve(dir, def.runner.cwd ?? '.') }
+        : def.runner;
     const { problem: _ignored, ...rest } = def;
     return { ...rest, runner, ...problemFiles(dir, def.problem), dir, source: file };
   });
@@ -251,10 +313,15 @@ export async function loadModuleExperiments(file: string): Promise<RegisteredExp
  *
  * @param dir @default the built-in experiments folder
  */
-export async function loadRegistry(dir: string = EXPERIMENTS_DIR, opts: LoadRegistryOptions = {}): Promise<ExperimentRegistry> {
+export async function loadRegistry(
+  dir: string = EXPERIMENTS_DIR,
+  opts: LoadRegistryOptions = {},
+): Promise<ExperimentRegistry> {
   const entries = await readdir(dir, { withFileTypes: true });
   const found: RegisteredExperiment[] = [];
-  for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of entries
+    .filter((e) => e.isDirectory())
+    .sort((a, b) => a.name.localeCompare(b.name))) {
     const folder = path.join(dir, entry.name);
     const yamlFile = path.join(folder, 'experiment.yaml');
     const tsFile = path.join(folder, 'experiment.ts');

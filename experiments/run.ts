@@ -37,7 +37,10 @@ async function main(): Promise<number> {
     .argument('[experiment]', 'registered experiment name')
     .option('--list', 'list the registered experiments')
     .option('--params <json>', 'parameters as a JSON object', '{}')
-    .option('--config <name>', "start from the shipped problem's `baseline` or a named configuration")
+    .option(
+      '--config <name>',
+      "start from the shipped problem's `baseline` or a named configuration",
+    )
     .option('--seed <n>', 'one seed', (v) => parseSeeds(v))
     .option('--seeds <list>', 'seeds, e.g. 1,2,3 or 1-5', (v) => parseSeeds(v))
     .option('--objective <metric>', 'fail a seed that does not report this metric')
@@ -45,17 +48,34 @@ async function main(): Promise<number> {
     .option('--out <dir>', 'output folder', path.join(os.tmpdir(), 'gaplab-run'))
     .option('--quiet', 'no progress on stderr');
   program.parse();
-  const opts = program.opts<{ list?: boolean; params: string; config?: string; seed?: number[]; seeds?: number[]; objective?: string; timeout?: number; out: string; quiet?: boolean }>();
+  const opts = program.opts<{
+    list?: boolean;
+    params: string;
+    config?: string;
+    seed?: number[];
+    seeds?: number[];
+    objective?: string;
+    timeout?: number;
+    out: string;
+    quiet?: boolean;
+  }>();
   const registry = await loadRegistry();
   if (opts.list || !program.args[0]) {
-    for (const e of registry.list()) console.log(`${e.name.padEnd(18)} ${e.runner.kind.padEnd(8)} ${e.description.split('\n')[0]?.slice(0, 100)}`);
+    for (const e of registry.list())
+      console.log(
+        `${e.name.padEnd(18)} ${e.runner.kind.padEnd(8)} ${e.description.split('\n')[0]?.slice(0, 100)}`,
+      );
     return opts.list ? 0 : 2;
   }
   const def = registry.get(program.args[0]);
   let params: Config = {};
   if (opts.config) {
-    if (!def.problem) throw new Error(`experiment "${def.name}" ships no problem spec to take --config from`);
-    const spec = parseYaml(await readFile(def.problem.spec, 'utf8')) as { baseline?: Config; configurations?: Record<string, Config> };
+    if (!def.problem)
+      throw new Error(`experiment "${def.name}" ships no problem spec to take --config from`);
+    const spec = parseYaml(await readFile(def.problem.spec, 'utf8')) as {
+      baseline?: Config;
+      configurations?: Record<string, Config>;
+    };
     const found = opts.config === 'baseline' ? spec.baseline : spec.configurations?.[opts.config];
     if (!found) throw new Error(`${def.problem.spec} has no configuration "${opts.config}"`);
     params = { ...found };
@@ -70,7 +90,10 @@ async function main(): Promise<number> {
       ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
       ...(opts.objective ? { objective: opts.objective } : {}),
       onProgress: (p) => {
-        if (!opts.quiet && (p.fraction !== undefined || p.message)) process.stderr.write(`[seed ${seed}] ${p.fraction !== undefined ? `${Math.round(p.fraction * 100)}% ` : ''}${p.message ?? ''}\n`);
+        if (!opts.quiet && (p.fraction !== undefined || p.message))
+          process.stderr.write(
+            `[seed ${seed}] ${p.fraction !== undefined ? `${Math.round(p.fraction * 100)}% ` : ''}${p.message ?? ''}\n`,
+          );
       },
     });
     results.push(r);
@@ -81,7 +104,8 @@ async function main(): Promise<number> {
   const ok = results.filter((r) => r.status === 'succeeded');
   if (seeds.length > 1 && ok.length) {
     const mean: Record<string, number> = {};
-    for (const k of Object.keys(ok[0]?.metrics ?? {})) mean[k] = ok.reduce((a, r) => a + (r.metrics[k] ?? Number.NaN), 0) / ok.length;
+    for (const k of Object.keys(ok[0]?.metrics ?? {}))
+      mean[k] = ok.reduce((a, r) => a + (r.metrics[k] ?? Number.NaN), 0) / ok.length;
     console.log(JSON.stringify({ mean, seeds: ok.length }));
   }
   return ok.length === results.length ? 0 : 1;

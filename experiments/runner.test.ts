@@ -16,7 +16,10 @@ afterAll(async () => {
 });
 
 /** A command experiment running `node <script>`. */
-async function nodeExperiment(script: string, extra: Partial<ExperimentDefinition> = {}): Promise<ExperimentDefinition> {
+async function nodeExperiment(
+  script: string,
+  extra: Partial<ExperimentDefinition> = {},
+): Promise<ExperimentDefinition> {
   const file = path.join(tmp, `script-${++n}.mjs`);
   await writeFile(file, script);
   return {
@@ -67,7 +70,11 @@ describe('runSeed, command experiments', () => {
     `);
     const progress: ProgressUpdate[] = [];
     const dir = outDir();
-    const r = await runSeed(def, { lr: 0.25 }, { seed: 7, outDir: dir, objective: 'acc', onProgress: (p) => progress.push(p) });
+    const r = await runSeed(
+      def,
+      { lr: 0.25 },
+      { seed: 7, outDir: dir, objective: 'acc', onProgress: (p) => progress.push(p) },
+    );
     expect(r.status).toBe('succeeded');
     expect(r.metrics).toEqual({ acc: 0.5, seed: 7, loss: 0.25, env_lr: 0.25 });
     expect(progress).toContainEqual({ fraction: 0.5, message: 'half way' });
@@ -79,14 +86,18 @@ describe('runSeed, command experiments', () => {
 
   it('does not pass worker secrets to the experiment', async () => {
     process.env.GAPLAB_TEST_API_KEY = 'sk-secret';
-    const def = await nodeExperiment(`console.log(JSON.stringify({ metrics: { acc: process.env.GAPLAB_TEST_API_KEY ? 1 : 0 } }));`);
+    const def = await nodeExperiment(
+      `console.log(JSON.stringify({ metrics: { acc: process.env.GAPLAB_TEST_API_KEY ? 1 : 0 } }));`,
+    );
     const r = await runSeed(def, {}, { seed: 1, outDir: outDir(), objective: 'acc' });
     delete process.env.GAPLAB_TEST_API_KEY;
     expect(r.metrics.acc).toBe(0);
   });
 
   it('a crash is a failed result naming the exit code, with the log tail', async () => {
-    const def = await nodeExperiment(`console.log('about to fail'); console.error('boom: out of cheese'); process.exit(3);`);
+    const def = await nodeExperiment(
+      `console.log('about to fail'); console.error('boom: out of cheese'); process.exit(3);`,
+    );
     const r = await runSeed(def, {}, { seed: 1, outDir: outDir(), objective: 'acc' });
     expect(r.status).toBe('failed');
     expect(r.error).toBe('exited with code 3');
@@ -97,16 +108,20 @@ describe('runSeed, command experiments', () => {
   it('a hang past the timeout kills the whole process group, grandchild included', async () => {
     const def = await nodeExperiment(HANG_WITH_GRANDCHILD);
     let grandchild = 0;
-    const r = await runSeed(def, {}, {
-      seed: 1,
-      outDir: outDir(),
-      timeoutSeconds: 1,
-      killGraceSeconds: 0.5,
-      objective: 'acc',
-      onProgress: (p) => {
-        grandchild = Number(/grandchild (\d+)/.exec(p.message ?? '')?.[1] ?? 0);
+    const r = await runSeed(
+      def,
+      {},
+      {
+        seed: 1,
+        outDir: outDir(),
+        timeoutSeconds: 1,
+        killGraceSeconds: 0.5,
+        objective: 'acc',
+        onProgress: (p) => {
+          grandchild = Number(/grandchild (\d+)/.exec(p.message ?? '')?.[1] ?? 0);
+        },
       },
-    });
+    );
     expect(r.status).toBe('failed');
     expect(r.error).toMatch(/timed out after 1 s/);
     expect(grandchild).toBeGreaterThan(0);
@@ -119,16 +134,20 @@ describe('runSeed, command experiments', () => {
     const controller = new AbortController();
     let grandchild = 0;
     const started = Date.now();
-    const r = await runSeed(def, {}, {
-      seed: 1,
-      outDir: outDir(),
-      signal: controller.signal,
-      killGraceSeconds: 0.5,
-      onProgress: (p) => {
-        grandchild = Number(/grandchild (\d+)/.exec(p.message ?? '')?.[1] ?? 0);
-        controller.abort();
+    const r = await runSeed(
+      def,
+      {},
+      {
+        seed: 1,
+        outDir: outDir(),
+        signal: controller.signal,
+        killGraceSeconds: 0.5,
+        onProgress: (p) => {
+          grandchild = Number(/grandchild (\d+)/.exec(p.message ?? '')?.[1] ?? 0);
+          controller.abort();
+        },
       },
-    });
+    );
     expect(r.status).toBe('cancelled');
     expect(Date.now() - started).toBeLessThan(10_000);
     await waitFor(() => !alive(grandchild));
@@ -143,7 +162,11 @@ describe('runSeed, command experiments', () => {
       g.unref();
       process.exit(0);
     `);
-    const r = await runSeed(def, {}, { seed: 1, outDir: outDir(), objective: 'acc', killGraceSeconds: 0.5 });
+    const r = await runSeed(
+      def,
+      {},
+      { seed: 1, outDir: outDir(), objective: 'acc', killGraceSeconds: 0.5 },
+    );
     expect(r.status).toBe('succeeded');
     const straggler = r.metrics.straggler as number;
     await waitFor(() => !alive(straggler));
@@ -222,7 +245,11 @@ describe('runSeed, command experiments', () => {
       flood();
     `);
     const before = process.memoryUsage().rss;
-    const r = await runSeed(def, {}, { seed: 1, outDir: outDir(), objective: 'acc', maxLogFileBytes: 8 * 1024 * 1024 });
+    const r = await runSeed(
+      def,
+      {},
+      { seed: 1, outDir: outDir(), objective: 'acc', maxLogFileBytes: 8 * 1024 * 1024 },
+    );
     const grown = process.memoryUsage().rss - before;
     expect(r.status).toBe('succeeded');
     expect(r.metrics.acc).toBe(0.9);
@@ -258,14 +285,22 @@ describe('runSeed, function experiments', () => {
   });
 
   it('a thrown error is a failed result with the stack', async () => {
-    const r = await runSeed(fn(async () => Promise.reject(new TypeError('bad shape'))), {}, { seed: 1, outDir: outDir() });
+    const r = await runSeed(
+      fn(async () => Promise.reject(new TypeError('bad shape'))),
+      {},
+      { seed: 1, outDir: outDir() },
+    );
     expect(r.status).toBe('failed');
     expect(r.error).toBe('TypeError: bad shape');
     expect(r.logTail).toContain('bad shape');
   });
 
   it('times out even when the function ignores its signal', async () => {
-    const r = await runSeed(fn(() => new Promise(() => {})), {}, { seed: 1, outDir: outDir(), timeoutSeconds: 0.2 });
+    const r = await runSeed(
+      fn(() => new Promise(() => {})),
+      {},
+      { seed: 1, outDir: outDir(), timeoutSeconds: 0.2 },
+    );
     expect(r.status).toBe('failed');
     expect(r.error).toBe('timed out after 0.2 s');
   });
@@ -289,14 +324,30 @@ describe('runSeed, function experiments', () => {
   });
 
   it('missing objective fails', async () => {
-    const r = await runSeed(fn(async () => ({ other: 1, acc: Number.NaN })), {}, { seed: 1, outDir: outDir(), objective: 'acc' });
+    const r = await runSeed(
+      fn(async () => ({ other: 1, acc: Number.NaN })),
+      {},
+      { seed: 1, outDir: outDir(), objective: 'acc' },
+    );
     expect(r.status).toBe('failed');
     expect(r.error).toBe('objective metric "acc" is not a finite number');
   });
 
   it('rejects programmer errors by throwing', async () => {
-    await expect(runSeed(fn(async () => ({})), {}, { seed: 1.5, outDir: outDir() })).rejects.toThrow(/seed must be an integer/);
-    await expect(runSeed(fn(async () => ({})), {}, { seed: 1, outDir: outDir(), timeoutSeconds: 0 })).rejects.toThrow(/timeoutSeconds/);
+    await expect(
+      runSeed(
+        fn(async () => ({})),
+        {},
+        { seed: 1.5, outDir: outDir() },
+      ),
+    ).rejects.toThrow(/seed must be an integer/);
+    await expect(
+      runSeed(
+        fn(async () => ({})),
+        {},
+        { seed: 1, outDir: outDir(), timeoutSeconds: 0 },
+      ),
+    ).rejects.toThrow(/timeoutSeconds/);
   });
 });
 
@@ -309,7 +360,9 @@ describe('LineTail', () => {
     t.push('0123456789abcdef\nz');
     t.end();
     expect(seen).toEqual(['a', 'bc', 'd', 'e', 'z']);
-    expect(t.text()).toBe('[3 earlier lines not kept]\ne\n0123456789… [line longer than 10 bytes, truncated]\nz');
+    expect(t.text()).toBe(
+      '[3 earlier lines not kept]\ne\n0123456789… [line longer than 10 bytes, truncated]\nz',
+    );
   });
 
   it('names env vars for params', () => {

@@ -12,7 +12,13 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Config } from '../domain/schemas.js';
-import type { CommandRunner, ExperimentDefinition, FunctionRunner, ProgressUpdate, SeedRunResult } from './types.js';
+import type {
+  CommandRunner,
+  ExperimentDefinition,
+  FunctionRunner,
+  ProgressUpdate,
+  SeedRunResult,
+} from './types.js';
 
 export interface RunSeedOptions {
   seed: number;
@@ -75,7 +81,9 @@ export class LineTail {
     if (!this.overlong) {
       if (this.partial.length + piece.length > this.maxLine) {
         // Keep only the head of an overlong line: enough for the tail, nothing to parse.
-        this.partial = (this.partial + piece.slice(0, Math.max(0, this.maxLine - this.partial.length))).slice(0, this.maxLine);
+        this.partial = (
+          this.partial + piece.slice(0, Math.max(0, this.maxLine - this.partial.length))
+        ).slice(0, this.maxLine);
         this.overlong = true;
       } else {
         this.partial += piece;
@@ -99,14 +107,19 @@ export class LineTail {
   private add(line: string): void {
     this.lines.push(line);
     this.bytes += line.length + 1;
-    while (this.lines.length > this.maxLines || (this.bytes > this.maxBytes && this.lines.length > 1)) {
+    while (
+      this.lines.length > this.maxLines ||
+      (this.bytes > this.maxBytes && this.lines.length > 1)
+    ) {
       this.bytes -= (this.lines.shift() as string).length + 1;
       this.dropped++;
     }
   }
 
   text(): string {
-    return (this.dropped ? `[${this.dropped} earlier lines not kept]\n` : '') + this.lines.join('\n');
+    return (
+      (this.dropped ? `[${this.dropped} earlier lines not kept]\n` : '') + this.lines.join('\n')
+    );
   }
 
   get lineCount(): number {
@@ -144,9 +157,15 @@ export function paramEnvName(name: string): string {
 /** Worker variables an experiment never inherits (API keys, tokens, passwords). */
 const SECRET_ENV = /(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_?KEY)/i;
 
-function childEnv(runner: CommandRunner, params: Config, seed: number, outDir: string): NodeJS.ProcessEnv {
+function childEnv(
+  runner: CommandRunner,
+  params: Config,
+  seed: number,
+  outDir: string,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!SECRET_ENV.test(k) && !k.startsWith('GAPLAB_PARAM_')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!SECRET_ENV.test(k) && !k.startsWith('GAPLAB_PARAM_')) env[k] = v;
   Object.assign(env, runner.env ?? {});
   for (const [k, v] of Object.entries(params)) env[paramEnvName(k)] = String(v);
   env.GAPLAB_PARAMS_FILE = path.join(outDir, 'params.json');
@@ -215,20 +234,34 @@ function finish(
   started: number,
   extra: Partial<Pick<SeedRunResult, 'error' | 'logTail' | 'stdoutPath' | 'stderrPath'>>,
 ): SeedRunResult {
-  const r: SeedRunResult = { status, metrics, durationSeconds: (performance.now() - started) / 1000 };
-  for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== '') (r as unknown as Record<string, unknown>)[k] = v;
+  const r: SeedRunResult = {
+    status,
+    metrics,
+    durationSeconds: (performance.now() - started) / 1000,
+  };
+  for (const [k, v] of Object.entries(extra))
+    if (v !== undefined && v !== '') (r as unknown as Record<string, unknown>)[k] = v;
   return r;
 }
 
 /** The failure reason when the objective is missing or invalid; undefined when it is fine. */
-function objectiveProblem(objective: string | undefined, metrics: Record<string, number>, invalid: Set<string>): string | undefined {
+function objectiveProblem(
+  objective: string | undefined,
+  metrics: Record<string, number>,
+  invalid: Set<string>,
+): string | undefined {
   if (objective === undefined || objective in metrics) return undefined;
   if (invalid.has(objective)) return `objective metric "${objective}" is not a finite number`;
   const reported = Object.keys(metrics);
   return `objective metric "${objective}" was not reported (reported: ${reported.length ? reported.join(', ') : 'none'})`;
 }
 
-async function runCommand(runner: CommandRunner, params: Config, opts: RunSeedOptions, timeoutSeconds: number): Promise<SeedRunResult> {
+async function runCommand(
+  runner: CommandRunner,
+  params: Config,
+  opts: RunSeedOptions,
+  timeoutSeconds: number,
+): Promise<SeedRunResult> {
   const started = performance.now();
   const { outDir, seed } = opts;
   const maxFile = opts.maxLogFileBytes ?? 64 * 1024 * 1024;
@@ -237,7 +270,8 @@ async function runCommand(runner: CommandRunner, params: Config, opts: RunSeedOp
   const stderrPath = path.join(outDir, 'stderr.log');
   await rm(metricsFile, { force: true });
   await writeFile(path.join(outDir, 'params.json'), `${JSON.stringify(params, null, 2)}\n`);
-  if (opts.signal?.aborted) return finish('cancelled', {}, started, { error: 'cancelled before start' });
+  if (opts.signal?.aborted)
+    return finish('cancelled', {}, started, { error: 'cancelled before start' });
 
   const metrics: Record<string, number> = {};
   const invalid = new Set<string>();
@@ -259,7 +293,8 @@ async function runCommand(runner: CommandRunner, params: Config, opts: RunSeedOp
       Object.assign(metrics, fresh);
       if (Object.keys(fresh).length) update.metrics = fresh;
     }
-    if (typeof m.progress === 'number' && Number.isFinite(m.progress)) update.fraction = Math.min(1, Math.max(0, m.progress));
+    if (typeof m.progress === 'number' && Number.isFinite(m.progress))
+      update.fraction = Math.min(1, Math.max(0, m.progress));
     if (typeof m.message === 'string') update.message = m.message.slice(0, 1000);
     if (Object.keys(update).length) opts.onProgress?.(update);
   };
@@ -279,7 +314,9 @@ async function runCommand(runner: CommandRunner, params: Config, opts: RunSeedOp
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
-    return finish('failed', {}, started, { error: `could not start ${cmd}: ${(err as Error).message}` });
+    return finish('failed', {}, started, {
+      error: `could not start ${cmd}: ${(err as Error).message}`,
+    });
   }
 
   const files: WriteStream[] = [];
@@ -295,7 +332,10 @@ async function runCommand(runner: CommandRunner, params: Config, opts: RunSeedOp
       const room = maxFile - written;
       const ok = sink.write(buf.length <= room ? buf : buf.subarray(0, room));
       written += Math.min(buf.length, room);
-      if (written >= maxFile) sink.write(`\n[gaplab: log file limit of ${maxFile} bytes reached; further output not kept]\n`);
+      if (written >= maxFile)
+        sink.write(
+          `\n[gaplab: log file limit of ${maxFile} bytes reached; further output not kept]\n`,
+        );
       // Let the child block on a full pipe rather than buffer its flood in our memory.
       if (!ok) {
         stream.pause();
@@ -325,7 +365,11 @@ async function runCommand(runner: CommandRunner, params: Config, opts: RunSeedOp
   const onAbort = (): void => terminate('cancelled');
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+  const exit = await new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    spawnError?: Error;
+  }>((resolve) => {
     child.once('error', (err) => resolve({ code: null, signal: null, spawnError: err }));
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -343,10 +387,13 @@ async function runCommand(runner: CommandRunner, params: Config, opts: RunSeedOp
   if (killTimer) clearTimeout(killTimer);
   // A process that escaped the group (setsid) may still hold our pipes: stop waiting for it.
   const streamsClosed = Promise.all([stdoutDone, stderrDone]);
-  const closeTimer = setTimeout(() => {
-    child.stdout.destroy();
-    child.stderr.destroy();
-  }, exit.spawnError ? 0 : 5000);
+  const closeTimer = setTimeout(
+    () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    },
+    exit.spawnError ? 0 : 5000,
+  );
   await streamsClosed;
   clearTimeout(closeTimer);
   await Promise.all(files.map((f) => new Promise<void>((resolve) => f.end(resolve))));
@@ -356,7 +403,8 @@ async function runCommand(runner: CommandRunner, params: Config, opts: RunSeedOp
     const text = await readFile(metricsFile, 'utf8');
     try {
       const parsed = parseJsonLenient(text);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) metricsFileError = 'metrics file is not a JSON object';
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+        metricsFileError = 'metrics file is not a JSON object';
       else mergeMetrics(metrics, parsed, invalid);
     } catch {
       metricsFileError = 'metrics file is not valid JSON';
@@ -367,26 +415,49 @@ async function runCommand(runner: CommandRunner, params: Config, opts: RunSeedOp
 
   const logTail = combinedTail(outTail, errTail);
   const base = { logTail, stdoutPath, stderrPath };
-  if (exit.spawnError) return finish('failed', metrics, started, { ...base, error: `could not start ${cmd}: ${exit.spawnError.message}` });
-  if (reason === 'cancelled') return finish('cancelled', metrics, started, { ...base, error: 'cancelled' });
-  if (reason === 'timeout') return finish('failed', metrics, started, { ...base, error: `timed out after ${timeoutSeconds} s (process group killed)` });
-  if (exit.signal) return finish('failed', metrics, started, { ...base, error: `killed by signal ${exit.signal}` });
-  if (exit.code !== 0) return finish('failed', metrics, started, { ...base, error: `exited with code ${exit.code}` });
-  if (metricsFileError) return finish('failed', metrics, started, { ...base, error: metricsFileError });
+  if (exit.spawnError)
+    return finish('failed', metrics, started, {
+      ...base,
+      error: `could not start ${cmd}: ${exit.spawnError.message}`,
+    });
+  if (reason === 'cancelled')
+    return finish('cancelled', metrics, started, { ...base, error: 'cancelled' });
+  if (reason === 'timeout')
+    return finish('failed', metrics, started, {
+      ...base,
+      error: `timed out after ${timeoutSeconds} s (process group killed)`,
+    });
+  if (exit.signal)
+    return finish('failed', metrics, started, {
+      ...base,
+      error: `killed by signal ${exit.signal}`,
+    });
+  if (exit.code !== 0)
+    return finish('failed', metrics, started, { ...base, error: `exited with code ${exit.code}` });
+  if (metricsFileError)
+    return finish('failed', metrics, started, { ...base, error: metricsFileError });
   const missing = objectiveProblem(opts.objective, metrics, invalid);
   if (missing) return finish('failed', metrics, started, { ...base, error: missing });
   return finish('succeeded', metrics, started, base);
 }
 
-async function runFunction(runner: FunctionRunner, params: Config, opts: RunSeedOptions, timeoutSeconds: number): Promise<SeedRunResult> {
+async function runFunction(
+  runner: FunctionRunner,
+  params: Config,
+  opts: RunSeedOptions,
+  timeoutSeconds: number,
+): Promise<SeedRunResult> {
   const started = performance.now();
-  if (opts.signal?.aborted) return finish('cancelled', {}, started, { error: 'cancelled before start' });
+  if (opts.signal?.aborted)
+    return finish('cancelled', {}, started, { error: 'cancelled before start' });
   const controller = new AbortController();
   let reason: 'timeout' | 'cancelled' | undefined;
   const stop = (why: 'timeout' | 'cancelled'): void => {
     if (reason) return;
     reason = why;
-    controller.abort(new Error(why === 'timeout' ? `timed out after ${timeoutSeconds} s` : 'cancelled'));
+    controller.abort(
+      new Error(why === 'timeout' ? `timed out after ${timeoutSeconds} s` : 'cancelled'),
+    );
   };
   const onAbort = (): void => stop('cancelled');
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -413,12 +484,21 @@ async function runFunction(runner: FunctionRunner, params: Config, opts: RunSeed
     const metrics = { ...progressMetrics };
     mergeMetrics(metrics, outcome, invalid);
     const missing = objectiveProblem(opts.objective, metrics, invalid);
-    return missing ? finish('failed', metrics, started, { error: missing }) : finish('succeeded', metrics, started, {});
+    return missing
+      ? finish('failed', metrics, started, { error: missing })
+      : finish('succeeded', metrics, started, {});
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    if (reason === 'cancelled') return finish('cancelled', progressMetrics, started, { error: 'cancelled' });
-    if (reason === 'timeout') return finish('failed', progressMetrics, started, { error: `timed out after ${timeoutSeconds} s` });
-    return finish('failed', progressMetrics, started, { error: `${e.name}: ${e.message}`, logTail: e.stack ?? '' });
+    if (reason === 'cancelled')
+      return finish('cancelled', progressMetrics, started, { error: 'cancelled' });
+    if (reason === 'timeout')
+      return finish('failed', progressMetrics, started, {
+        error: `timed out after ${timeoutSeconds} s`,
+      });
+    return finish('failed', progressMetrics, started, {
+      error: `${e.name}: ${e.message}`,
+      logTail: e.stack ?? '',
+    });
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
@@ -429,10 +509,16 @@ async function runFunction(runner: FunctionRunner, params: Config, opts: RunSeed
  * Runs one seed. Never throws for an experiment's failure (the result says `failed` with the
  * reason and the log tail); throws only for a caller's mistake (bad options).
  */
-export async function runSeed(def: ExperimentDefinition, params: Config, opts: RunSeedOptions): Promise<SeedRunResult> {
+export async function runSeed(
+  def: ExperimentDefinition,
+  params: Config,
+  opts: RunSeedOptions,
+): Promise<SeedRunResult> {
   const timeoutSeconds = opts.timeoutSeconds ?? def.defaultTimeoutSeconds;
-  if (!(timeoutSeconds > 0)) throw new RangeError(`timeoutSeconds must be > 0, got ${timeoutSeconds}`);
-  if (!Number.isInteger(opts.seed)) throw new RangeError(`seed must be an integer, got ${opts.seed}`);
+  if (!(timeoutSeconds > 0))
+    throw new RangeError(`timeoutSeconds must be > 0, got ${timeoutSeconds}`);
+  if (!Number.isInteger(opts.seed))
+    throw new RangeError(`seed must be an integer, got ${opts.seed}`);
   await mkdir(opts.outDir, { recursive: true });
   return def.runner.kind === 'command'
     ? runCommand(def.runner, params, opts, timeoutSeconds)

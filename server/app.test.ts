@@ -570,7 +570,9 @@ describe('security', () => {
   it('without tokens nothing but health, readiness and docs answers: no open mode', async () => {
     await setup({ tokens: new TokenTable([]) });
     expect((await app!.inject({ url: '/api/me' })).statusCode).toBe(401);
-    expect((await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause' })).statusCode).toBe(401);
+    expect((await app!.inject({ method: 'POST', url: '/api/campaigns/c1/pause' })).statusCode).toBe(
+      401,
+    );
     expect((await app!.inject({ url: '/api/health' })).statusCode).toBe(200);
   });
 });

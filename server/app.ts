@@ -141,7 +141,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   };
   app.decorate('gaplab', ctx);
   app.decorateRequest('principal', null);
-  if (opts.tokens.size === 0) app.log.warn('no tokens configured: every /api route except health and docs answers 401');
+  if (opts.tokens.size === 0)
+    app.log.warn('no tokens configured: every /api route except health and docs answers 401');
 
   // Every mutating route must name its action, and the action must match the permission table.
   const mutating = new Set<string>();

@@ -1,8 +1,13 @@
 /** Errors the service layer raises, each with the HTTP status the API answers with. */
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowExecutionAlreadyStartedError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 
-export type ServiceErrorCode = 'InvalidInput' | 'NotFound' | 'Forbidden' | 'Conflict' | 'Unauthorized' | 'Unavailable';
+export type ServiceErrorCode =
+  'InvalidInput' | 'NotFound' | 'Forbidden' | 'Conflict' | 'Unauthorized' | 'Unavailable';
 
 const STATUS: Record<ServiceErrorCode, number> = {
   InvalidInput: 400,
@@ -29,12 +34,16 @@ export class ServiceError extends Error {
 /** Maps Temporal client errors (validator rejections, unknown workflows) to ServiceErrors. */
 export function fromTemporal(err: unknown, what: string): unknown {
   if (err instanceof ServiceError) return err;
-  if (err instanceof WorkflowNotFoundError) return new ServiceError('NotFound', `${what} not found`);
-  if (err instanceof WorkflowExecutionAlreadyStartedError) return new ServiceError('Conflict', `${what} exists already`);
+  if (err instanceof WorkflowNotFoundError)
+    return new ServiceError('NotFound', `${what} not found`);
+  if (err instanceof WorkflowExecutionAlreadyStartedError)
+    return new ServiceError('Conflict', `${what} exists already`);
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;
     if (cause instanceof ApplicationFailure) {
-      const code = (['InvalidInput', 'NotFound', 'Forbidden', 'Conflict'] as const).find((c) => c === cause.type);
+      const code = (['InvalidInput', 'NotFound', 'Forbidden', 'Conflict'] as const).find(
+        (c) => c === cause.type,
+      );
       return new ServiceError(code ?? 'Conflict', cause.message);
     }
     return new ServiceError('Conflict', err.message);
@@ -44,6 +53,7 @@ export function fromTemporal(err: unknown, what: string): unknown {
   if (/workflow execution already completed|already completed/i.test(message)) {
     return new ServiceError('Conflict', `${what} has finished`);
   }
-  if (/not found/i.test(message) && /workflow/i.test(message)) return new ServiceError('NotFound', `${what} not found`);
+  if (/not found/i.test(message) && /workflow/i.test(message))
+    return new ServiceError('NotFound', `${what} not found`);
   return err;
 }

@@ -66,7 +66,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   assertSafeBind(config.host, opts.tokens ?? new TokenTable([...configured, ...requested]));
   // Every route needs a token: on loopback with none configured, the server makes one per role
   // and prints them.
-  const devTokens = requested.length > 0 || opts.tokens || configured.length > 0 ? requested : generateDevTokens();
+  const devTokens =
+    requested.length > 0 || opts.tokens || configured.length > 0 ? requested : generateDevTokens();
   const tokens = opts.tokens ?? new TokenTable([...configured, ...devTokens]);
 
   const cleanups: (() => Promise<void>)[] = [];

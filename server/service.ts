@@ -6,7 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { formatPath } from '../domain/errors.js';
-import type { Actor, Budgets, CriteriaVersion, HypothesisProposalInput } from '../domain/schemas.js';
+import type {
+  Actor,
+  Budgets,
+  CriteriaVersion,
+  HypothesisProposalInput,
+} from '../domain/schemas.js';
 import { Budgets as BudgetsSchema, ProblemSpec } from '../domain/schemas.js';
 import { checkSpecConfigs } from '../domain/space.js';
 import { StrategyConfig, type StrategyConfigInput } from '../domain/strategy.js';
@@ -38,7 +43,14 @@ import {
   type CampaignRef,
   type ProblemState,
 } from '../workflows/problem.js';
-import type { CampaignInput, CampaignReport, CampaignStatus, CampaignTiming, ExperimentInfo, TrialSummary } from '../workflows/types.js';
+import type {
+  CampaignInput,
+  CampaignReport,
+  CampaignStatus,
+  CampaignTiming,
+  ExperimentInfo,
+  TrialSummary,
+} from '../workflows/types.js';
 import { fromTemporal, ServiceError } from './errors.js';
 import { PERMISSIONS } from './permissions.js';
 
@@ -82,7 +94,8 @@ function issuesMessage(issues: { path: PropertyKey[]; message: string }[], prefi
 }
 
 export function requireRole(actor: Actor, roles: readonly Role[], what: string): void {
-  if (!roles.includes(actor.role)) throw new ServiceError('Forbidden', `${actor.name} (${actor.role}) may not ${what}`);
+  if (!roles.includes(actor.role))
+    throw new ServiceError('Forbidden', `${actor.name} (${actor.role}) may not ${what}`);
 }
 
 export class GaplabService {
@@ -101,7 +114,9 @@ export class GaplabService {
   /** Whether the Temporal frontend answers within `timeoutMs`. */
   async healthy(timeoutMs = 2000): Promise<boolean> {
     try {
-      await this.client.withDeadline(Date.now() + timeoutMs, () => this.client.workflowService.getSystemInfo({}));
+      await this.client.withDeadline(Date.now() + timeoutMs, () =>
+        this.client.workflowService.getSystemInfo({}),
+      );
       return true;
     } catch {
       return false;
@@ -110,7 +125,10 @@ export class GaplabService {
 
   experimentInfo(name: string, taskQueue?: string): ExperimentInfo {
     if (!this.registry.has(name)) {
-      throw new ServiceError('InvalidInput', `spec.experiment: unknown experiment "${name}" (registered: ${this.registry.names().join(', ')})`);
+      throw new ServiceError(
+        'InvalidInput',
+        `spec.experiment: unknown experiment "${name}" (registered: ${this.registry.names().join(', ')})`,
+      );
     }
     const e = this.registry.get(name);
     return {
@@ -127,7 +145,8 @@ export class GaplabService {
   async submitProblem(actor: Actor, input: unknown): Promise<ProblemState> {
     requireRole(actor, PERMISSIONS.submitProblem, 'submit problems');
     const parsed = ProblemSpec.safeParse(input);
-    if (!parsed.success) throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'spec.'));
+    if (!parsed.success)
+      throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'spec.'));
     const spec = parsed.data;
     const experiment = this.experimentInfo(spec.experiment, spec.taskQueue);
     const issues = checkSpecConfigs(spec);
@@ -154,21 +173,33 @@ export class GaplabService {
 
   async listProblems(): Promise<ProblemState[]> {
     const ids: string[] = [];
-    for await (const wf of this.client.workflow.list({ query: `WorkflowType = 'problemWorkflow' AND ExecutionStatus = 'Running'` })) {
+    for await (const wf of this.client.workflow.list({
+      query: `WorkflowType = 'problemWorkflow' AND ExecutionStatus = 'Running'`,
+    })) {
       ids.push(wf.workflowId.replace(/^problem:/, ''));
     }
     const problems = await Promise.all(ids.map((id) => this.getProblem(id).catch(() => null)));
-    return problems.filter((p): p is ProblemState => p !== null).sort((a, b) => a.spec.id.localeCompare(b.spec.id));
+    return problems
+      .filter((p): p is ProblemState => p !== null)
+      .sort((a, b) => a.spec.id.localeCompare(b.spec.id));
   }
 
-  async setCriteria(actor: Actor, problemId: string, criteria: unknown, reason?: string): Promise<CriteriaVersion> {
+  async setCriteria(
+    actor: Actor,
+    problemId: string,
+    criteria: unknown,
+    reason?: string,
+  ): Promise<CriteriaVersion> {
     requireRole(actor, PERMISSIONS.setCriteria, 'set evaluation criteria');
-    if (criteria === null || typeof criteria !== 'object') throw new ServiceError('InvalidInput', 'criteria: expected an object');
+    if (criteria === null || typeof criteria !== 'object')
+      throw new ServiceError('InvalidInput', 'criteria: expected an object');
     await this.getProblem(problemId);
     try {
       return await this.client.workflow
         .getHandle(problemWorkflowId(problemId))
-        .executeUpdate(setCriteriaUpdate, { args: [{ actor, criteria: criteria as never, ...(reason ? { reason } : {}) }] });
+        .executeUpdate(setCriteriaUpdate, {
+          args: [{ actor, criteria: criteria as never, ...(reason ? { reason } : {}) }],
+        });
     } catch (err) {
       throw fromTemporal(err, `problem ${problemId}`);
     }
@@ -180,18 +211,37 @@ export class GaplabService {
     requireRole(actor, PERMISSIONS.startCampaign, 'start campaigns');
     const problem = await this.getProblem(req.problemId);
     if (problem.criteria.length === 0) {
-      throw new ServiceError('Conflict', `problem ${req.problemId} has no evaluation criteria yet: a PI must set them first`);
+      throw new ServiceError(
+        'Conflict',
+        `problem ${req.problemId} has no evaluation criteria yet: a PI must set them first`,
+      );
     }
     const criteria =
-      req.criteriaVersion === undefined ? problem.criteria.at(-1)! : problem.criteria.find((c) => c.version === req.criteriaVersion);
-    if (!criteria) throw new ServiceError('NotFound', `criteriaVersion: problem ${req.problemId} has no criteria version ${req.criteriaVersion}`);
+      req.criteriaVersion === undefined
+        ? problem.criteria.at(-1)!
+        : problem.criteria.find((c) => c.version === req.criteriaVersion);
+    if (!criteria)
+      throw new ServiceError(
+        'NotFound',
+        `criteriaVersion: problem ${req.problemId} has no criteria version ${req.criteriaVersion}`,
+      );
     const strategy = StrategyConfig.safeParse(req.strategy);
-    if (!strategy.success) throw new ServiceError('InvalidInput', issuesMessage(strategy.error.issues, 'strategy.'));
-    if (strategy.data.name === 'claude' && !process.env.ANTHROPIC_API_KEY && !process.env.ANTHROPIC_BASE_URL) {
-      throw new ServiceError('InvalidInput', 'strategy.name: the claude strategy needs ANTHROPIC_API_KEY on the server and workers');
+    if (!strategy.success)
+      throw new ServiceError('InvalidInput', issuesMessage(strategy.error.issues, 'strategy.'));
+    if (
+      strategy.data.name === 'claude' &&
+      !process.env.ANTHROPIC_API_KEY &&
+      !process.env.ANTHROPIC_BASE_URL
+    ) {
+      throw new ServiceError(
+        'InvalidInput',
+        'strategy.name: the claude strategy needs ANTHROPIC_API_KEY on the server and workers',
+      );
     }
     const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
-    const campaignId = req.campaignId ?? `${req.problemId}-${strategy.data.name}-${stamp}-${randomBytes(2).toString('hex')}`;
+    const campaignId =
+      req.campaignId ??
+      `${req.problemId}-${strategy.data.name}-${stamp}-${randomBytes(2).toString('hex')}`;
     const seed = req.seed ?? randomBytes(3).readUIntBE(0, 3);
     const experiment = this.experimentInfo(problem.spec.experiment, problem.spec.taskQueue);
     const input: CampaignInput = {
@@ -215,14 +265,28 @@ export class GaplabService {
       ...(req.label ? { label: req.label } : {}),
     };
     try {
-      await this.client.workflow.getHandle(problemWorkflowId(req.problemId)).executeUpdate(registerCampaignUpdate, { args: [{ actor, campaign: ref }] });
+      await this.client.workflow
+        .getHandle(problemWorkflowId(req.problemId))
+        .executeUpdate(registerCampaignUpdate, { args: [{ actor, campaign: ref }] });
       await this.client.workflow.start(campaignWorkflow, {
         workflowId: campaignId,
         taskQueue: this.taskQueue,
         args: [input],
-        memo: { problemId: req.problemId, strategy: strategy.data.name, criteriaVersion: criteria.version, startedBy: actor, label: req.label ?? '' },
+        memo: {
+          problemId: req.problemId,
+          strategy: strategy.data.name,
+          criteriaVersion: criteria.version,
+          startedBy: actor,
+          label: req.label ?? '',
+        },
         ...(this.options.indexed
-          ? { searchAttributes: { GaplabProblem: [req.problemId], GaplabStrategy: [strategy.data.name], GaplabStatus: ['starting'] } }
+          ? {
+              searchAttributes: {
+                GaplabProblem: [req.problemId],
+                GaplabStrategy: [strategy.data.name],
+                GaplabStatus: ['starting'],
+              },
+            }
           : {}),
       });
     } catch (err) {
@@ -231,10 +295,20 @@ export class GaplabService {
     return { campaignId };
   }
 
-  async listCampaigns(filter: { problemId?: string; strategy?: string } = {}): Promise<CampaignListItem[]> {
+  async listCampaigns(
+    filter: { problemId?: string; strategy?: string } = {},
+  ): Promise<CampaignListItem[]> {
     const items: CampaignListItem[] = [];
-    for await (const wf of this.client.workflow.list({ query: `WorkflowType = 'campaignWorkflow'` })) {
-      const memo = (wf.memo ?? {}) as { problemId?: string; strategy?: string; criteriaVersion?: number; startedBy?: Actor; label?: string };
+    for await (const wf of this.client.workflow.list({
+      query: `WorkflowType = 'campaignWorkflow'`,
+    })) {
+      const memo = (wf.memo ?? {}) as {
+        problemId?: string;
+        strategy?: string;
+        criteriaVersion?: number;
+        startedBy?: Actor;
+        label?: string;
+      };
       if (filter.problemId && memo.problemId !== filter.problemId) continue;
       if (filter.strategy && memo.strategy !== filter.strategy) continue;
       items.push({
@@ -265,14 +339,19 @@ export class GaplabService {
    */
   async isRunning(campaignId: string, timeoutMs = 3000): Promise<boolean> {
     try {
-      const d = await this.client.withDeadline(Date.now() + timeoutMs, () => this.campaign(campaignId).describe());
+      const d = await this.client.withDeadline(Date.now() + timeoutMs, () =>
+        this.campaign(campaignId).describe(),
+      );
       return d.status.name === 'RUNNING';
     } catch (err) {
       throw fromTemporal(err, `campaign ${campaignId}`);
     }
   }
 
-  private async query<T>(campaignId: string, fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<T>): Promise<T> {
+  private async query<T>(
+    campaignId: string,
+    fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<T>,
+  ): Promise<T> {
     try {
       return await fn(this.campaign(campaignId));
     } catch (err) {
@@ -283,16 +362,29 @@ export class GaplabService {
   status(campaignId: string): Promise<CampaignStatus> {
     return this.query(campaignId, (h) => h.query(statusQuery));
   }
-  trials(campaignId: string, opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] } = {}) {
+  trials(
+    campaignId: string,
+    opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] } = {},
+  ) {
     return this.query(campaignId, (h) => h.query(trialsQuery, opts));
   }
-  async trial(campaignId: string, trialId: string): Promise<{ trial: TrialSummary; lineage: TrialSummary[] }> {
-    const { trials } = await this.query(campaignId, (h) => h.query(trialsQuery, { limit: 1_000_000 }));
+  async trial(
+    campaignId: string,
+    trialId: string,
+  ): Promise<{ trial: TrialSummary; lineage: TrialSummary[] }> {
+    const { trials } = await this.query(campaignId, (h) =>
+      h.query(trialsQuery, { limit: 1_000_000 }),
+    );
     const byId = new Map(trials.map((t) => [t.id, t]));
     const trial = byId.get(trialId);
-    if (!trial) throw new ServiceError('NotFound', `trial ${trialId} not found in campaign ${campaignId}`);
+    if (!trial)
+      throw new ServiceError('NotFound', `trial ${trialId} not found in campaign ${campaignId}`);
     const lineage: TrialSummary[] = [];
-    for (let cur: TrialSummary | undefined = trial; cur && lineage.length < 10_000; cur = cur.parentTrialId ? byId.get(cur.parentTrialId) : undefined) {
+    for (
+      let cur: TrialSummary | undefined = trial;
+      cur && lineage.length < 10_000;
+      cur = cur.parentTrialId ? byId.get(cur.parentTrialId) : undefined
+    ) {
       lineage.unshift(cur);
     }
     return { trial, lineage };
@@ -319,52 +411,94 @@ export class GaplabService {
 
   // ---- control ------------------------------------------------------------------------------
 
-  private async update<R>(campaignId: string, fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<R>): Promise<R> {
+  private async update<R>(
+    campaignId: string,
+    fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<R>,
+  ): Promise<R> {
     await this.status(campaignId); // 404 for unknown campaigns before anything else
     try {
       return await fn(this.campaign(campaignId));
     } catch (err) {
       // The campaign exists (its status answered): "not found" from an update means it has closed.
-      if (err instanceof WorkflowNotFoundError) throw new ServiceError('Conflict', `campaign ${campaignId} has finished`);
+      if (err instanceof WorkflowNotFoundError)
+        throw new ServiceError('Conflict', `campaign ${campaignId} has finished`);
       throw fromTemporal(err, `campaign ${campaignId}`);
     }
   }
 
   async pause(actor: Actor, campaignId: string, reason?: string) {
     requireRole(actor, PERMISSIONS.pause, 'pause campaigns');
-    return this.update(campaignId, (h) => h.executeUpdate(pauseUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }));
+    return this.update(campaignId, (h) =>
+      h.executeUpdate(pauseUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }),
+    );
   }
   async resume(actor: Actor, campaignId: string, reason?: string) {
     requireRole(actor, PERMISSIONS.resume, 'resume campaigns');
-    return this.update(campaignId, (h) => h.executeUpdate(resumeUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }));
+    return this.update(campaignId, (h) =>
+      h.executeUpdate(resumeUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }),
+    );
   }
-  async stop(actor: Actor, campaignId: string, opts: { reason?: string; cancelRunning?: boolean } = {}) {
+  async stop(
+    actor: Actor,
+    campaignId: string,
+    opts: { reason?: string; cancelRunning?: boolean } = {},
+  ) {
     requireRole(actor, PERMISSIONS.stop, 'stop campaigns');
-    return this.update(campaignId, (h) => h.executeUpdate(stopUpdate, { args: [{ actor, ...opts }] }));
+    return this.update(campaignId, (h) =>
+      h.executeUpdate(stopUpdate, { args: [{ actor, ...opts }] }),
+    );
   }
-  async changeBudgets(actor: Actor, campaignId: string, budgets: unknown, reason?: string): Promise<Budgets> {
+  async changeBudgets(
+    actor: Actor,
+    campaignId: string,
+    budgets: unknown,
+    reason?: string,
+  ): Promise<Budgets> {
     requireRole(actor, PERMISSIONS.changeBudgets, 'change budgets');
     const parsed = BudgetsSchema.partial().strict().safeParse(budgets);
-    if (!parsed.success) throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'budgets.'));
+    if (!parsed.success)
+      throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'budgets.'));
     // Only the budgets given change: partial() still fills defaults (concurrency) for absent keys.
     const given = new Set(Object.keys(budgets as object));
-    const change = Object.fromEntries(Object.entries(parsed.data).filter(([k, v]) => v !== undefined && given.has(k))) as Partial<Budgets>;
-    return this.update(campaignId, (h) => h.executeUpdate(changeBudgetsUpdate, { args: [{ actor, budgets: change, ...(reason ? { reason } : {}) }] }));
+    const change = Object.fromEntries(
+      Object.entries(parsed.data).filter(([k, v]) => v !== undefined && given.has(k)),
+    ) as Partial<Budgets>;
+    return this.update(campaignId, (h) =>
+      h.executeUpdate(changeBudgetsUpdate, {
+        args: [{ actor, budgets: change, ...(reason ? { reason } : {}) }],
+      }),
+    );
   }
-  async decide(actor: Actor, campaignId: string, hypothesisId: string, decision: 'approve' | 'reject', reason?: string) {
+  async decide(
+    actor: Actor,
+    campaignId: string,
+    hypothesisId: string,
+    decision: 'approve' | 'reject',
+    reason?: string,
+  ) {
     requireRole(actor, PERMISSIONS.decide, 'approve or reject hypotheses');
-    return this.update(campaignId, (h) => h.executeUpdate(decideUpdate, { args: [{ actor, hypothesisId, decision, ...(reason ? { reason } : {}) }] }));
+    return this.update(campaignId, (h) =>
+      h.executeUpdate(decideUpdate, {
+        args: [{ actor, hypothesisId, decision, ...(reason ? { reason } : {}) }],
+      }),
+    );
   }
   async inject(actor: Actor, campaignId: string, proposal: HypothesisProposalInput) {
     requireRole(actor, PERMISSIONS.inject, 'inject hypotheses');
-    return this.update(campaignId, (h) => h.executeUpdate(injectHypothesisUpdate, { args: [{ actor, proposal }] }));
+    return this.update(campaignId, (h) =>
+      h.executeUpdate(injectHypothesisUpdate, { args: [{ actor, proposal }] }),
+    );
   }
   async addNote(actor: Actor, campaignId: string, text: string, trialId?: string) {
     requireRole(actor, PERMISSIONS.addNote, 'add notes');
-    return this.update(campaignId, (h) => h.executeUpdate(addNoteUpdate, { args: [{ actor, text, ...(trialId ? { trialId } : {}) }] }));
+    return this.update(campaignId, (h) =>
+      h.executeUpdate(addNoteUpdate, { args: [{ actor, text, ...(trialId ? { trialId } : {}) }] }),
+    );
   }
   async clearFlag(actor: Actor, campaignId: string, trialId: string, flag: string, reason: string) {
     requireRole(actor, PERMISSIONS.clearFlag, 'clear review flags');
-    return this.update(campaignId, (h) => h.executeUpdate(clearFlagUpdate, { args: [{ actor, trialId, flag, reason }] }));
+    return this.update(campaignId, (h) =>
+      h.executeUpdate(clearFlagUpdate, { args: [{ actor, trialId, flag, reason }] }),
+    );
   }
 }

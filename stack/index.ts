@@ -47,7 +47,11 @@ export interface StackInfo {
 }
 
 /** Custom search attributes campaigns are indexed by. */
-export const SEARCH_ATTRIBUTES = { GaplabProblem: 'Keyword', GaplabStrategy: 'Keyword', GaplabStatus: 'Keyword' } as const;
+export const SEARCH_ATTRIBUTES = {
+  GaplabProblem: 'Keyword',
+  GaplabStrategy: 'Keyword',
+  GaplabStatus: 'Keyword',
+} as const;
 
 export async function temporalHealthy(address: string): Promise<boolean> {
   const [host, port] = address.split(':');
@@ -122,8 +126,16 @@ export class Stack {
   }
 
   async status(): Promise<StackInfo> {
-    const [t, m] = await Promise.all([temporalHealthy(this.temporalAddress), mlflowHealthy(this.mlflowUri)]);
-    const describe = (name: ServiceName, healthy: boolean, address: string, ui?: string): ServiceStatus => {
+    const [t, m] = await Promise.all([
+      temporalHealthy(this.temporalAddress),
+      mlflowHealthy(this.mlflowUri),
+    ]);
+    const describe = (
+      name: ServiceName,
+      healthy: boolean,
+      address: string,
+      ui?: string,
+    ): ServiceStatus => {
       const pid = this.readPid(name);
       return {
         name,
@@ -139,7 +151,10 @@ export class Stack {
       temporalAddress: this.temporalAddress,
       temporalUi: this.temporalUi,
       mlflowUri: this.mlflowUri,
-      services: [describe('temporal', t, this.temporalAddress, this.temporalUi), describe('mlflow', m, this.mlflowUri)],
+      services: [
+        describe('temporal', t, this.temporalAddress, this.temporalUi),
+        describe('mlflow', m, this.mlflowUri),
+      ],
     };
   }
 
@@ -147,8 +162,15 @@ export class Stack {
   async up(): Promise<StackInfo> {
     const installed = await ensureInstalled(this.log);
     this.log(`Temporal CLI: ${installed.temporal.path} (${installed.temporal.source})`);
-    const results = await Promise.allSettled([this.upTemporal(installed.temporal.path), this.upMlflow()]);
-    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [`${i === 0 ? 'Temporal' : 'MLflow'}: ${(r.reason as Error).message}`] : []));
+    const results = await Promise.allSettled([
+      this.upTemporal(installed.temporal.path),
+      this.upMlflow(),
+    ]);
+    const failures = results.flatMap((r, i) =>
+      r.status === 'rejected'
+        ? [`${i === 0 ? 'Temporal' : 'MLflow'}: ${(r.reason as Error).message}`]
+        : [],
+    );
     if (failures.length > 0) {
       throw new Error(`The stack did not start:\n${failures.join('\n')}`);
     }
@@ -161,24 +183,34 @@ export class Stack {
       return;
     }
     if (await portOpen(this.temporalPort, this.host)) {
-      throw new Error(`port ${this.temporalPort} is in use by something that is not a healthy Temporal server`);
+      throw new Error(
+        `port ${this.temporalPort} is in use by something that is not a healthy Temporal server`,
+      );
     }
     const dataDir = path.join(this.dir, 'data');
     fs.mkdirSync(dataDir, { recursive: true });
     const args = [
-      'server', 'start-dev',
-      '--ip', this.host,
-      '--port', String(this.temporalPort),
-      '--ui-port', String(this.temporalUiPort),
-      '--db-filename', path.join(dataDir, 'temporal.db'),
-      '--log-level', 'warn',
+      'server',
+      'start-dev',
+      '--ip',
+      this.host,
+      '--port',
+      String(this.temporalPort),
+      '--ui-port',
+      String(this.temporalUiPort),
+      '--db-filename',
+      path.join(dataDir, 'temporal.db'),
+      '--log-level',
+      'warn',
       // Larger payloads and histories stay within the dev server's defaults; search attributes
       // let the API list campaigns by problem, strategy and status.
       ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, v]) => ['--search-attribute', `${k}=${v}`]),
     ];
     const proc = startDetached(binary, args, { logFile: this.logFile('temporal') });
     this.writePid('temporal', proc.pid);
-    this.log(`Starting Temporal (pid ${proc.pid}) at ${this.temporalAddress}, UI ${this.temporalUi}`);
+    this.log(
+      `Starting Temporal (pid ${proc.pid}) at ${this.temporalAddress}, UI ${this.temporalUi}`,
+    );
     await waitUntil(() => temporalHealthy(this.temporalAddress), {
       timeoutMs: this.startTimeoutMs,
       pid: proc.pid,
@@ -193,25 +225,37 @@ export class Stack {
       return;
     }
     if (await portOpen(this.mlflowPort, this.host)) {
-      throw new Error(`port ${this.mlflowPort} is in use by something that is not a healthy MLflow server`);
+      throw new Error(
+        `port ${this.mlflowPort} is in use by something that is not a healthy MLflow server`,
+      );
     }
     const dataDir = path.join(this.dir, 'data');
     const artifacts = path.join(dataDir, 'mlflow-artifacts');
     fs.mkdirSync(artifacts, { recursive: true });
     const args = [
       'server',
-      '--host', this.host,
-      '--port', String(this.mlflowPort),
-      '--backend-store-uri', `sqlite:///${path.join(dataDir, 'mlflow.db')}`,
-      '--artifacts-destination', artifacts,
+      '--host',
+      this.host,
+      '--port',
+      String(this.mlflowPort),
+      '--backend-store-uri',
+      `sqlite:///${path.join(dataDir, 'mlflow.db')}`,
+      '--artifacts-destination',
+      artifacts,
       '--serve-artifacts',
-      '--workers', '2',
+      '--workers',
+      '2',
     ];
     const proc = startDetached(paths.venvBin('mlflow'), args, {
       logFile: this.logFile('mlflow'),
       // MLflow's job runner (GenAI scorers) starts ~8 Python processes of ~230 MB each; gaplab
       // does not use it.
-      env: { ...process.env, MLFLOW_TRACKING_URI: '', PYTHONUNBUFFERED: '1', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
+      env: {
+        ...process.env,
+        MLFLOW_TRACKING_URI: '',
+        PYTHONUNBUFFERED: '1',
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
+      },
     });
     this.writePid('mlflow', proc.pid);
     this.log(`Starting MLflow (pid ${proc.pid}) at ${this.mlflowUri}`);

@@ -36,9 +36,17 @@ async function which(name: string): Promise<string | null> {
   return null;
 }
 
-function run(command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; log: Log; cwd?: string }): Promise<void> {
+function run(
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; log: Log; cwd?: string },
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let tail = '';
     const keep = (chunk: Buffer) => {
       tail = (tail + chunk.toString()).slice(-4000);
@@ -73,7 +81,9 @@ export async function resolveTemporalBinary(log: Log = () => {}): Promise<Resolv
   const go = await which('go');
   const errors: string[] = [];
   if (go) {
-    log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (first run only, a few minutes)...`);
+    log(
+      `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (first run only, a few minutes)...`,
+    );
     try {
       await run(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
         env: { ...process.env, CGO_ENABLED: '0', GOBIN: paths.bin },
@@ -114,46 +124,65 @@ async function downloadTemporal(target: string): Promise<void> {
 }
 
 function requirementsHash(): string {
-  return createHash('sha256').update(fs.readFileSync(paths.requirements)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(fs.readFileSync(paths.requirements))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** True when the venv exists and was built from the current requirements file. */
 export function pythonReady(): boolean {
   const stamp = path.join(paths.venv, '.gaplab-requirements');
-  return fs.existsSync(paths.venvPython) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === requirementsHash();
+  return (
+    fs.existsSync(paths.venvPython) &&
+    fs.existsSync(stamp) &&
+    fs.readFileSync(stamp, 'utf8').trim() === requirementsHash()
+  );
 }
 
 /** Creates the project's Python venv and installs python/requirements.txt into it (pip). */
 export async function ensurePython(log: Log = () => {}): Promise<string> {
   if (pythonReady()) return paths.venvPython;
   const python = process.env.GAPLAB_PYTHON ?? (await which('python3')) ?? (await which('python'));
-  if (!python) throw new Error('Python 3.10+ is needed for MLflow and Optuna: install python3, or set GAPLAB_PYTHON.');
+  if (!python)
+    throw new Error(
+      'Python 3.10+ is needed for MLflow and Optuna: install python3, or set GAPLAB_PYTHON.',
+    );
   if (!fs.existsSync(paths.venvPython)) {
     log(`Creating the Python environment in ${paths.venv}...`);
     await run(python, ['-m', 'venv', paths.venv], { log });
   }
   log('Installing MLflow, Optuna and scikit-learn into it (first run only, a minute or two)...');
-  await run(paths.venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', paths.requirements], { log });
+  await run(
+    paths.venvPython,
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', paths.requirements],
+    { log },
+  );
   fs.writeFileSync(path.join(paths.venv, '.gaplab-requirements'), requirementsHash());
   return paths.venvPython;
 }
 
 /** Everything the stack needs on this machine. */
-export async function ensureInstalled(log: Log = () => {}): Promise<{ temporal: ResolvedBinary; python: string }> {
+export async function ensureInstalled(
+  log: Log = () => {},
+): Promise<{ temporal: ResolvedBinary; python: string }> {
   const [temporal, python] = await Promise.all([resolveTemporalBinary(log), ensurePython(log)]);
   return { temporal, python };
 }
 
 /** Chromium for the browser tests: Debian's package, installed with apt-get when running as root. */
 export async function ensureChromium(log: Log = () => {}): Promise<string | null> {
-  const found = process.env.CHROMIUM_PATH ?? (await which('chromium')) ?? (await which('chromium-browser'));
+  const found =
+    process.env.CHROMIUM_PATH ?? (await which('chromium')) ?? (await which('chromium-browser'));
   if (found) return found;
   const apt = await which('apt-get');
   if (!apt || process.getuid?.() !== 0) {
-    log('Chromium is not installed (needed by the browser tests): install the `chromium` package, or set CHROMIUM_PATH.');
+    log(
+      'Chromium is not installed (needed by the browser tests): install the `chromium` package, or set CHROMIUM_PATH.',
+    );
     return null;
   }
-  log('Installing Chromium from Debian\'s packages for the browser tests (first run only)...');
+  log("Installing Chromium from Debian's packages for the browser tests (first run only)...");
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   await run(apt, ['update', '-qq'], { env, log });
   await run(apt, ['install', '-y', '-qq', 'chromium'], { env, log });

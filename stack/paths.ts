@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** State folder; git ignores it. @default <project>/.gaplab */
-export const STATE_DIR = path.resolve(process.env.GAPLAB_HOME ?? path.join(PROJECT_ROOT, '.gaplab'));
+export const STATE_DIR = path.resolve(
+  process.env.GAPLAB_HOME ?? path.join(PROJECT_ROOT, '.gaplab'),
+);
 
 export const paths = {
   state: STATE_DIR,

@@ -93,7 +93,11 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -102,7 +106,10 @@ export function freePort(): Promise<number> {
 export function logTail(file: string, lines = 20): string {
   try {
     const text = fs.readFileSync(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '(no log)';
   }
@@ -117,9 +124,13 @@ export async function waitUntil(
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
     if (opts.pid !== undefined && !isAlive(opts.pid)) {
-      throw new Error(`${opts.what} exited during start-up.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`);
+      throw new Error(
+        `${opts.what} exited during start-up.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`,
+      );
     }
     await sleep(250);
   }
-  throw new Error(`${opts.what} did not become healthy within ${Math.round(opts.timeoutMs / 1000)} s.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`);
+  throw new Error(
+    `${opts.what} did not become healthy within ${Math.round(opts.timeoutMs / 1000)} s.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`,
+  );
 }

@@ -24,11 +24,20 @@ beforeAll(async () => {
   process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
   process.env.MLFLOW_TRACKING_URI = inject('mlflowUri');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gaplab-bench-'));
-  results = await runBenchmarks({ size: 'tiny', only: [...BENCHMARKS], resultsDir: dir, realModel: false, log: () => {} });
+  results = await runBenchmarks({
+    size: 'tiny',
+    only: [...BENCHMARKS],
+    resultsDir: dir,
+    realModel: false,
+    log: () => {},
+  });
 }, 600_000);
 
 afterAll(() => {
-  for (const [k, v] of [['TEMPORAL_ADDRESS', saved.temporal], ['MLFLOW_TRACKING_URI', saved.mlflow]] as const) {
+  for (const [k, v] of [
+    ['TEMPORAL_ADDRESS', saved.temporal],
+    ['MLFLOW_TRACKING_URI', saved.mlflow],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
@@ -40,14 +49,25 @@ describe('npm run bench -- --size tiny', () => {
   it('runs every benchmark without error and writes one result file each plus RESULTS.md', () => {
     expect(results.map((r) => r.benchmark)).toEqual([...BENCHMARKS]);
     for (const r of results) expect(r.error, `${r.benchmark}: ${r.error}`).toBeUndefined();
-    expect(readResults(dir).map((r) => `${r.benchmark}-${r.size}`).sort()).toEqual(BENCHMARKS.map((b) => `${b}-tiny`).sort());
+    expect(
+      readResults(dir)
+        .map((r) => `${r.benchmark}-${r.size}`)
+        .sort(),
+    ).toEqual(BENCHMARKS.map((b) => `${b}-tiny`).sort());
     for (const r of results) {
       expect(r.environment.machine.cpus).toBeGreaterThan(0);
       expect(r.environment.versions.node).toMatch(/^v\d+/);
       expect(r.environment.versions.optuna).toBeTruthy();
     }
     const md = fs.readFileSync(path.join(dir, 'RESULTS.md'), 'utf8');
-    for (const heading of ['Orchestration overhead', 'Slot efficiency', 'Search quality', 'Scale', 'Cost of the agent']) expect(md).toContain(heading);
+    for (const heading of [
+      'Orchestration overhead',
+      'Slot efficiency',
+      'Search quality',
+      'Scale',
+      'Cost of the agent',
+    ])
+      expect(md).toContain(heading);
     expect(md).not.toContain('_Not run yet._');
   });
 
@@ -72,7 +92,8 @@ describe('npm run bench -- --size tiny', () => {
     const q = get<QualityData>('quality').data;
     const runners = new Set(q.summary.map((s) => `${s.problem}/${s.runner}`));
     for (const p of ['branin', 'hartmann6', 'mixed', 'weak-to-strong']) {
-      for (const r of ['gaplab random', 'gaplab optuna:tpe', 'optuna tpe direct']) expect(runners.has(`${p}/${r}`), `${p}/${r}`).toBe(true);
+      for (const r of ['gaplab random', 'gaplab optuna:tpe', 'optuna tpe direct'])
+        expect(runners.has(`${p}/${r}`), `${p}/${r}`).toBe(true);
     }
     for (const run of q.runs) {
       expect(run.trials).toBe(get<QualityData>('quality').params.budget);
@@ -95,6 +116,8 @@ describe('npm run bench -- --size tiny', () => {
     expect(fake!.source).toBe('fake');
     expect(fake!.hypotheses).toBeGreaterThan(0);
     expect(fake!.promptTokensPerHypothesis).toBeGreaterThan(100);
-    expect(fake!.dollarsPerHypothesis.withCaching).toBeLessThanOrEqual(fake!.dollarsPerHypothesis.withoutCaching);
+    expect(fake!.dollarsPerHypothesis.withCaching).toBeLessThanOrEqual(
+      fake!.dollarsPerHypothesis.withoutCaching,
+    );
   });
 });

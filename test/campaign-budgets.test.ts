@@ -21,8 +21,16 @@ const slowSpace = [
 async function run(criteria: Record<string, unknown>, spec: Record<string, unknown> = {}) {
   const problemId = uniqueId('budget');
   await env.service.submitProblem(researcher, { ...quadraticSpec, id: problemId, ...spec });
-  await env.service.setCriteria(pi, problemId, { ...quadraticCriteria, verification: { topK: 0, seeds: 1 }, ...criteria });
-  const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 11 });
+  await env.service.setCriteria(pi, problemId, {
+    ...quadraticCriteria,
+    verification: { topK: 0, seeds: 1 },
+    ...criteria,
+  });
+  const { campaignId } = await env.service.startCampaign(researcher, {
+    problemId,
+    strategy: { name: 'random' },
+    seed: 11,
+  });
   const report = await env.service.result(campaignId);
   const { trials } = await env.service.trials(campaignId, { kind: 'search', limit: 1000 });
   return { report, trials, campaignId };
@@ -30,7 +38,10 @@ async function run(criteria: Record<string, unknown>, spec: Record<string, unkno
 
 describe('budgets', () => {
   it('max iterations: stops after exactly N strategy calls', async () => {
-    const { report } = await run({ seedsPerTrial: 1, budgets: { maxIterations: 3, concurrency: 2 } });
+    const { report } = await run({
+      seedsPerTrial: 1,
+      budgets: { maxIterations: 3, concurrency: 2 },
+    });
     expect(report.stopReason).toBe('max_iterations');
     expect(report.ledger.iterations).toBe(3);
     expect(report.trials.total).toBeGreaterThan(0);
@@ -45,9 +56,12 @@ describe('budgets', () => {
     expect(report.ledger.computeSeconds).toBeGreaterThanOrEqual(2);
     // Every search trial started while the compute used so far (by trials finished before it
     // started, plus the baseline) was under budget.
-    const baselineCompute = report.ledger.computeSeconds - trials.reduce((s, t) => s + t.computeSeconds, 0);
+    const baselineCompute =
+      report.ledger.computeSeconds - trials.reduce((s, t) => s + t.computeSeconds, 0);
     for (const t of trials) {
-      const before = trials.filter((o) => o.finishedAt < t.startedAt).reduce((s, o) => s + o.computeSeconds, baselineCompute);
+      const before = trials
+        .filter((o) => o.finishedAt < t.startedAt)
+        .reduce((s, o) => s + o.computeSeconds, baselineCompute);
       expect(before).toBeLessThan(2);
     }
   });
@@ -60,7 +74,9 @@ describe('budgets', () => {
     );
     expect(report.stopReason).toBe('deadline');
     expect(Date.now() - started).toBeLessThan(30_000);
-    expect(Date.parse(report.finishedAt) - Date.parse(report.startedAt)).toBeGreaterThanOrEqual(3000);
+    expect(Date.parse(report.finishedAt) - Date.parse(report.startedAt)).toBeGreaterThanOrEqual(
+      3000,
+    );
   });
 
   it('target PGR: stops once the best lower bound reaches the target', async () => {
@@ -71,13 +87,19 @@ describe('budgets', () => {
   });
 
   it('stagnation: stops when the best lower bound stops improving', async () => {
-    const { report } = await run({ stagnation: { iterations: 2, minImprovement: 5 }, budgets: { maxTrials: 200, concurrency: 2 } });
+    const { report } = await run({
+      stagnation: { iterations: 2, minImprovement: 5 },
+      budgets: { maxTrials: 200, concurrency: 2 },
+    });
     expect(report.stopReason).toBe('stagnation');
     expect(report.trials.total).toBeLessThan(200);
   });
 
   it('max trials with concurrency: never starts more than the budget', async () => {
-    const { report, trials } = await run({ seedsPerTrial: 1, budgets: { maxTrials: 5, concurrency: 4 } });
+    const { report, trials } = await run({
+      seedsPerTrial: 1,
+      budgets: { maxTrials: 5, concurrency: 4 },
+    });
     expect(report.stopReason).toBe('max_trials');
     expect(trials).toHaveLength(5);
     expect(report.ledger.trialsStarted).toBe(5);

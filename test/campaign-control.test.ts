@@ -3,7 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TAG, experimentName } from '../activities/recording.js';
 import { ServiceError } from '../server/errors.js';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import { createTestEnv, eventually, pi, researcher, uniqueId, viewer, type TestEnv } from './helpers.js';
+import {
+  createTestEnv,
+  eventually,
+  pi,
+  researcher,
+  uniqueId,
+  viewer,
+  type TestEnv,
+} from './helpers.js';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -28,14 +36,25 @@ describe('human control of a campaign', () => {
     const problemId = uniqueId('control');
     await env.service.submitProblem(researcher, { ...quadraticSpec, id: problemId });
     await rejects(env.service.setCriteria(researcher, problemId, quadraticCriteria), 403);
-    await rejects(env.service.setCriteria(pi, problemId, { ...quadraticCriteria, metric: 'nope' }), 400, /criteria\.metric/);
+    await rejects(
+      env.service.setCriteria(pi, problemId, { ...quadraticCriteria, metric: 'nope' }),
+      400,
+      /criteria\.metric/,
+    );
     await env.service.setCriteria(pi, problemId, {
       ...quadraticCriteria,
       approval: { enabled: true, timeoutSeconds: 600, onTimeout: 'reject' },
       budgets: { maxTrials: 50, concurrency: 2 },
     });
-    await rejects(env.service.startCampaign(viewer, { problemId, strategy: { name: 'random' } }), 403);
-    const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 3 });
+    await rejects(
+      env.service.startCampaign(viewer, { problemId, strategy: { name: 'random' } }),
+      403,
+    );
+    const { campaignId } = await env.service.startCampaign(researcher, {
+      problemId,
+      strategy: { name: 'random' },
+      seed: 3,
+    });
 
     const pending = await eventually(async () => {
       const p = await env.service.pending(campaignId);
@@ -45,7 +64,11 @@ describe('human control of a campaign', () => {
     await rejects(env.service.decide(researcher, campaignId, first!.hypothesis.id, 'approve'), 403);
     await env.service.decide(pi, campaignId, first!.hypothesis.id, 'approve', 'looks reasonable');
     await env.service.decide(pi, campaignId, second!.hypothesis.id, 'reject', 'too far out');
-    await rejects(env.service.decide(pi, campaignId, first!.hypothesis.id, 'approve'), 409, /already decided/);
+    await rejects(
+      env.service.decide(pi, campaignId, first!.hypothesis.id, 'approve'),
+      409,
+      /already decided/,
+    );
     await rejects(env.service.decide(pi, campaignId, 'h-nope', 'approve'), 404);
 
     // A PI's idea runs without waiting for approval.
@@ -61,8 +84,17 @@ describe('human control of a campaign', () => {
     await rejects(env.service.pause(researcher, campaignId), 409, /already paused/);
     await env.service.addNote(researcher, campaignId, 'x near 1 looks promising');
     await rejects(env.service.changeBudgets(researcher, campaignId, { maxTrials: 6 }), 403);
-    await rejects(env.service.changeBudgets(pi, campaignId, { maxTrials: -1 }), 400, /budgets\.maxTrials/);
-    const budgets = await env.service.changeBudgets(pi, campaignId, { maxTrials: 6 }, 'keep it short');
+    await rejects(
+      env.service.changeBudgets(pi, campaignId, { maxTrials: -1 }),
+      400,
+      /budgets\.maxTrials/,
+    );
+    const budgets = await env.service.changeBudgets(
+      pi,
+      campaignId,
+      { maxTrials: 6 },
+      'keep it short',
+    );
     expect(budgets.maxTrials).toBe(6);
     await env.service.resume(researcher, campaignId);
 
@@ -79,7 +111,9 @@ describe('human control of a campaign', () => {
     const report = await env.service.result(campaignId);
     expect(report.stopReason).toBe('stopped_by_pi');
     expect(report.dropped.some((d) => d.reason.includes('rejected by Pat PI'))).toBe(true);
-    expect(report.notebook.some((n) => n.kind === 'human' && n.author === 'Rae Researcher')).toBe(true);
+    expect(report.notebook.some((n) => n.kind === 'human' && n.author === 'Rae Researcher')).toBe(
+      true,
+    );
 
     const audit = await env.service.audit(campaignId);
     const by = (action: string) => audit.find((a) => a.action === action);
@@ -94,9 +128,13 @@ describe('human control of a campaign', () => {
     await rejects(env.service.pause(pi, campaignId), 409);
 
     // The human trial is in MLflow with its author.
-    const experimentId = (await env.mlflow.getExperimentByName(experimentName(problemId)))!.experimentId;
+    const experimentId = (await env.mlflow.getExperimentByName(experimentName(problemId)))!
+      .experimentId;
     const runs = await eventually(async () => {
-      const r = await env.mlflow.searchAllRuns({ experimentIds: [experimentId], filter: `tags.\`${TAG.trialId}\` = '${human.id}'` });
+      const r = await env.mlflow.searchAllRuns({
+        experimentIds: [experimentId],
+        filter: `tags.\`${TAG.trialId}\` = '${human.id}'`,
+      });
       return r.length === 1 ? r : null;
     });
     expect(runs[0]!.data.tags[TAG.author]).toBe('Pat PI');
@@ -106,11 +144,33 @@ describe('human control of a campaign', () => {
   it('rejects an injected hypothesis outside the search space with the field named', async () => {
     const problemId = uniqueId('inject');
     await env.service.submitProblem(researcher, { ...quadraticSpec, id: problemId });
-    await env.service.setCriteria(pi, problemId, { ...quadraticCriteria, budgets: { maxTrials: 3, concurrency: 1 } });
-    const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' } });
-    await rejects(env.service.inject(researcher, campaignId, { title: 'too far', changes: { x: 99 } }), 400, /x/);
-    await rejects(env.service.inject(researcher, campaignId, { title: 'unknown', changes: { z: 1 } }), 400, /z/);
-    await rejects(env.service.inject(researcher, campaignId, { title: 'orphan', parentTrialId: 't9999', changes: { x: 0 } }), 404, /parentTrialId/);
+    await env.service.setCriteria(pi, problemId, {
+      ...quadraticCriteria,
+      budgets: { maxTrials: 3, concurrency: 1 },
+    });
+    const { campaignId } = await env.service.startCampaign(researcher, {
+      problemId,
+      strategy: { name: 'random' },
+    });
+    await rejects(
+      env.service.inject(researcher, campaignId, { title: 'too far', changes: { x: 99 } }),
+      400,
+      /x/,
+    );
+    await rejects(
+      env.service.inject(researcher, campaignId, { title: 'unknown', changes: { z: 1 } }),
+      400,
+      /z/,
+    );
+    await rejects(
+      env.service.inject(researcher, campaignId, {
+        title: 'orphan',
+        parentTrialId: 't9999',
+        changes: { x: 0 },
+      }),
+      404,
+      /parentTrialId/,
+    );
     await env.service.result(campaignId);
   });
 });

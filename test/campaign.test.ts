@@ -21,7 +21,11 @@ async function problemWith(criteria: Record<string, unknown>) {
 describe('campaign loop on the real Temporal and MLflow servers', () => {
   it('runs a random campaign to its trial budget and records exactly one finished MLflow run per trial', async () => {
     const problemId = await problemWith({ budgets: { maxTrials: 8, concurrency: 3 } });
-    const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 7 });
+    const { campaignId } = await env.service.startCampaign(researcher, {
+      problemId,
+      strategy: { name: 'random' },
+      seed: 7,
+    });
     const report = await env.service.result(campaignId);
 
     expect(report.stopReason).toBe('max_trials');
@@ -32,7 +36,8 @@ describe('campaign loop on the real Temporal and MLflow servers', () => {
     expect(report.best?.pgr?.mean).toBeGreaterThan(0);
     expect(report.best?.lineage[0]?.id).toBe('baseline');
     expect(report.verification).toHaveLength(2);
-    for (const v of report.verification) expect(Object.keys(v.hiddenPgr)).toEqual(['heldout_score']);
+    for (const v of report.verification)
+      expect(Object.keys(v.hiddenPgr)).toEqual(['heldout_score']);
 
     const { trials } = await env.service.trials(campaignId, { limit: 1000 });
     const search = trials.filter((t) => t.kind === 'search');
@@ -43,7 +48,8 @@ describe('campaign loop on the real Temporal and MLflow servers', () => {
       expect(t.parentTrialId).toBe('baseline');
     }
 
-    const experimentId = (await env.mlflow.getExperimentByName(experimentName(problemId)))!.experimentId;
+    const experimentId = (await env.mlflow.getExperimentByName(experimentName(problemId)))!
+      .experimentId;
     const runs = await env.mlflow.searchAllRuns({ experimentIds: [experimentId] });
     const parent = runs.filter((r) => r.data.tags[TAG.kind] === 'campaign');
     expect(parent).toHaveLength(1);
@@ -63,6 +69,8 @@ describe('campaign loop on the real Temporal and MLflow servers', () => {
     expect(one.data.params['x']).toBeDefined();
     expect(one.data.metrics['pgr']).toBeTypeOf('number');
     const artifacts = await env.mlflow.listArtifacts(parent[0]!.info.runId);
-    expect(artifacts.map((a) => a.path).sort()).toEqual(expect.arrayContaining(['report.json', 'report.md']));
+    expect(artifacts.map((a) => a.path).sort()).toEqual(
+      expect.arrayContaining(['report.json', 'report.md']),
+    );
   });
 });

@@ -10,12 +10,34 @@ const root = path.resolve(import.meta.dirname, '..');
 
 describe('demo', () => {
   it('runs a real campaign on the built-in problem and prints a report with PGR', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'main.ts'), 'demo', '--trials', '6', '--exit', '--strategy', 'optuna', '--seed', '1'], {
-      cwd: root,
-      // Ports of their own, so the demo never touches a stack someone else runs.
-      env: { ...process.env, GAPLAB_TEMPORAL_PORT: '47233', GAPLAB_MLFLOW_PORT: '45050', TEMPORAL_ADDRESS: '', MLFLOW_TRACKING_URI: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(root, 'cli', 'main.ts'),
+        'demo',
+        '--trials',
+        '6',
+        '--exit',
+        '--strategy',
+        'optuna',
+        '--seed',
+        '1',
+      ],
+      {
+        cwd: root,
+        // Ports of their own, so the demo never touches a stack someone else runs.
+        env: {
+          ...process.env,
+          GAPLAB_TEMPORAL_PORT: '47233',
+          GAPLAB_MLFLOW_PORT: '45050',
+          TEMPORAL_ADDRESS: '',
+          MLFLOW_TRACKING_URI: '',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -10,7 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createExperimentActivities } from '../activities/experiment.js';
 import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
@@ -54,13 +59,19 @@ beforeAll(async () => {
   connection = await Connection.connect({ address });
   client = new Client({ connection, namespace: inject('namespace') });
   nativeConnection = await NativeConnection.connect({ address });
-  bundle = await bundleWorkflowCode({ workflowsPath: path.join(import.meta.dirname, 'workflows/experiment-seeds.ts') });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(import.meta.dirname, 'workflows/experiment-seeds.ts'),
+  });
   worker = await Worker.create({
     connection: nativeConnection,
     namespace: inject('namespace'),
     taskQueue,
     workflowBundle: bundle,
-    activities: createExperimentActivities({ registry, workDir: path.join(tmp, 'runs'), heartbeatIntervalMs: 500 }),
+    activities: createExperimentActivities({
+      registry,
+      workDir: path.join(tmp, 'runs'),
+      heartbeatIntervalMs: 500,
+    }),
     shutdownGraceTime: '2s',
   });
   running = worker.run();
@@ -75,14 +86,29 @@ afterAll(async () => {
 });
 
 function start(input: Parameters<typeof runSeedsWorkflow>[0]) {
-  return client.workflow.start<typeof runSeedsWorkflow>('runSeedsWorkflow', { taskQueue, workflowId: `exp-${randomUUID()}`, args: [input] });
+  return client.workflow.start<typeof runSeedsWorkflow>('runSeedsWorkflow', {
+    taskQueue,
+    workflowId: `exp-${randomUUID()}`,
+    args: [input],
+  });
 }
 
 describe('runExperimentSeed on a real worker', () => {
   it('weak-to-strong: seeds run and report the objective and the hidden metric', async () => {
-    const handle = await start({ experiment: 'weak-to-strong', params: { method: 'bootstrap', lr: 0.1, epochs: 1 }, seeds: [1, 2, 3], objective: 'student_dev_acc', campaignId: 'c1', trialId: 't1' });
+    const handle = await start({
+      experiment: 'weak-to-strong',
+      params: { method: 'bootstrap', lr: 0.1, epochs: 1 },
+      seeds: [1, 2, 3],
+      objective: 'student_dev_acc',
+      campaignId: 'c1',
+      trialId: 't1',
+    });
     const results = await handle.result();
-    expect(results.map((r) => [r.seed, r.status])).toEqual([[1, 'succeeded'], [2, 'succeeded'], [3, 'succeeded']]);
+    expect(results.map((r) => [r.seed, r.status])).toEqual([
+      [1, 'succeeded'],
+      [2, 'succeeded'],
+      [3, 'succeeded'],
+    ]);
     for (const r of results) {
       expect(r.metrics.student_dev_acc).toBeGreaterThan(r.metrics.weak_dev_acc as number);
       expect(r.metrics.student_heldout_acc).toBeGreaterThan(0.5);
@@ -90,19 +116,43 @@ describe('runExperimentSeed on a real worker', () => {
   });
 
   it('a benchmark: Branin at a known minimiser', async () => {
-    const [r] = await (await start({ experiment: 'branin', params: { x1: Math.PI, x2: 2.275 }, seeds: [1], objective: 'value' })).result();
+    const [r] = await (
+      await start({
+        experiment: 'branin',
+        params: { x1: Math.PI, x2: 2.275 },
+        seeds: [1],
+        objective: 'value',
+      })
+    ).result();
     expect(r?.status).toBe('succeeded');
     expect(r?.metrics.value).toBeCloseTo(0.397887, 5);
   });
 
-  it.runIf(existsSync(paths.venvPython))('sklearn-digits: the Python command experiment (skipped when the project venv is not installed)', async () => {
-    const results = await (await start({ experiment: 'sklearn-digits', params: { model: 'svc', C: 10, gamma: 0.01 }, seeds: [1, 2], objective: 'val_accuracy' })).result();
-    expect(results.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
-    for (const r of results) expect(r.metrics.val_accuracy).toBeGreaterThan(0.95);
-  });
+  it.runIf(existsSync(paths.venvPython))(
+    'sklearn-digits: the Python command experiment (skipped when the project venv is not installed)',
+    async () => {
+      const results = await (
+        await start({
+          experiment: 'sklearn-digits',
+          params: { model: 'svc', C: 10, gamma: 0.01 },
+          seeds: [1, 2],
+          objective: 'val_accuracy',
+        })
+      ).result();
+      expect(results.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+      for (const r of results) expect(r.metrics.val_accuracy).toBeGreaterThan(0.95);
+    },
+  );
 
   it('a failing seed is a failed result in the workflow, not a workflow failure', async () => {
-    const [r] = await (await start({ experiment: 'weak-to-strong', params: { method: 'magic' }, seeds: [1], objective: 'student_dev_acc' })).result();
+    const [r] = await (
+      await start({
+        experiment: 'weak-to-strong',
+        params: { method: 'magic' },
+        seeds: [1],
+        objective: 'student_dev_acc',
+      })
+    ).result();
     expect(r?.status).toBe('failed');
     expect(r?.error).toMatch(/method/);
   });
@@ -125,7 +175,8 @@ describe('runExperimentSeed on a real worker', () => {
     while (!grandchild && Date.now() < deadline) {
       const desc = await handle.describe();
       const details = desc.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
-      if (details) grandchild = Number(/grandchild (\d+)/.exec(Buffer.from(details).toString())?.[1] ?? 0);
+      if (details)
+        grandchild = Number(/grandchild (\d+)/.exec(Buffer.from(details).toString())?.[1] ?? 0);
       if (!grandchild) await new Promise((r) => setTimeout(r, 200));
     }
     expect(grandchild).toBeGreaterThan(0);
@@ -134,7 +185,12 @@ describe('runExperimentSeed on a real worker', () => {
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-    while (procState(grandchild) && procState(grandchild)?.state !== 'Z' && Date.now() - started < 15_000) await new Promise((r) => setTimeout(r, 100));
+    while (
+      procState(grandchild) &&
+      procState(grandchild)?.state !== 'Z' &&
+      Date.now() - started < 15_000
+    )
+      await new Promise((r) => setTimeout(r, 100));
     const st = procState(grandchild);
     expect(st === undefined || st.state === 'Z').toBe(true);
   });

@@ -13,6 +13,7 @@ import { inject } from 'vitest';
 import { TAG, experimentName } from '../activities/recording.js';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
 import { Stack } from '../stack/index.js';
+import { STATE_DIR } from '../stack/paths.js';
 import { resolveTemporalBinary } from '../stack/install.js';
 import { freePort } from '../stack/process.js';
 import { WORKFLOWS_PATH } from '../worker/index.js';
@@ -24,14 +25,25 @@ const slowSpace = [
   { name: 'y', kind: 'float', low: -5, high: 5 },
   { name: 'delay_ms', kind: 'int', low: 400, high: 700 },
 ];
-const slowSpec = { ...quadraticSpec, space: slowSpace, baseline: { x: -4, y: 3, delay_ms: 400 }, configurations: {} };
+const slowSpec = {
+  ...quadraticSpec,
+  space: slowSpace,
+  baseline: { x: -4, y: 3, delay_ms: 400 },
+  configurations: {},
+};
 
 let bundlePath: string;
 const children: ChildProcess[] = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gaplab-reliability-'));
+// Stacks of their own live under the state folder, where CI's clean-up finds any pid left behind.
+const stackDir = (name: string) =>
+  path.join(STATE_DIR, `reliability-${path.basename(tmp)}-${name}`);
 
 beforeAll(async () => {
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
+  });
   bundlePath = path.join(tmp, 'workflows.js');
   fs.writeFileSync(bundlePath, bundle.code);
 });
@@ -41,10 +53,14 @@ afterAll(() => {
 
 /** Starts a worker process and resolves once it polls. */
 async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'worker-process.ts')], {
-    env: { ...process.env, WORKFLOW_BUNDLE: bundlePath, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'worker-process.ts')],
+    {
+      env: { ...process.env, WORKFLOW_BUNDLE: bundlePath, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   let output = '';
   await new Promise<void>((resolve, reject) => {
@@ -74,22 +90,42 @@ async function expectExactlyOnce(mlflow: MlflowClient, problemId: string, trialI
   for (const r of runs) expect(['FINISHED', 'FAILED', 'KILLED']).toContain(r.info.status);
 }
 
-async function setUp(env: TestEnv, criteria: Record<string, unknown>, spec: Record<string, unknown> = slowSpec) {
+async function setUp(
+  env: TestEnv,
+  criteria: Record<string, unknown>,
+  spec: Record<string, unknown> = slowSpec,
+) {
   const problemId = uniqueId('rel');
   await env.service.submitProblem(researcher, { ...spec, id: problemId });
-  await env.service.setCriteria(pi, problemId, { ...quadraticCriteria, verification: { topK: 1, seeds: 2 }, ...criteria });
+  await env.service.setCriteria(pi, problemId, {
+    ...quadraticCriteria,
+    verification: { topK: 1, seeds: 2 },
+    ...criteria,
+  });
   return problemId;
 }
 
 describe('reliability', () => {
   it('kill -9 of a worker mid-campaign: the other worker takes over, no trial lost or recorded twice', async () => {
-    const env = await createTestEnv({ registry: testRegistry(), noWorker: true, timing: { heartbeatTimeoutSeconds: 3 } });
+    const env = await createTestEnv({
+      registry: testRegistry(),
+      noWorker: true,
+      timing: { heartbeatTimeoutSeconds: 3 },
+    });
     try {
-      const workerEnv = { TEMPORAL_ADDRESS: env.temporalAddress, MLFLOW_TRACKING_URI: env.mlflowUri, TASK_QUEUE: env.taskQueue };
+      const workerEnv = {
+        TEMPORAL_ADDRESS: env.temporalAddress,
+        MLFLOW_TRACKING_URI: env.mlflowUri,
+        TASK_QUEUE: env.taskQueue,
+      };
       const a = await spawnWorker(workerEnv);
       const b = await spawnWorker(workerEnv);
       const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 4 } });
-      const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 5 });
+      const { campaignId } = await env.service.startCampaign(researcher, {
+        problemId,
+        strategy: { name: 'random' },
+        seed: 5,
+      });
       await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 3, 120_000);
       a.kill('SIGKILL');
       const report = await env.service.result(campaignId);
@@ -97,11 +133,20 @@ describe('reliability', () => {
       expect(report.trials.total).toBe(10);
       const { trials } = await env.service.trials(campaignId, { limit: 1000 });
       // Both workers ran seeds; the killed worker's in-flight seeds were retried on the other.
-      const pids = new Set(trials.flatMap((t) => (t.metrics.worker_pid ? [t.metrics.worker_pid] : [])));
+      const pids = new Set(
+        trials.flatMap((t) => (t.metrics.worker_pid ? [t.metrics.worker_pid] : [])),
+      );
       expect(report.trials.succeeded).toBe(10);
       expect(pids.has(b.pid!)).toBe(true);
-      await eventually(async () => (await trialRuns(env.mlflow, problemId)).length === trials.length, 60_000);
-      await expectExactlyOnce(env.mlflow, problemId, trials.map((t) => t.id));
+      await eventually(
+        async () => (await trialRuns(env.mlflow, problemId)).length === trials.length,
+        60_000,
+      );
+      await expectExactlyOnce(
+        env.mlflow,
+        problemId,
+        trials.map((t) => t.id),
+      );
       b.kill('SIGTERM');
     } finally {
       await env.close();
@@ -112,16 +157,30 @@ describe('reliability', () => {
     const env = await createTestEnv({ registry: testRegistry('unused'), noWorker: true });
     try {
       const pinnedQueue = `${env.taskQueue}-gpu`;
-      const base = { TEMPORAL_ADDRESS: env.temporalAddress, MLFLOW_TRACKING_URI: env.mlflowUri, TASK_QUEUE: env.taskQueue };
+      const base = {
+        TEMPORAL_ADDRESS: env.temporalAddress,
+        MLFLOW_TRACKING_URI: env.mlflowUri,
+        TASK_QUEUE: env.taskQueue,
+      };
       const mainOnly = await spawnWorker(base);
       const gpu = await spawnWorker({ ...base, POLL_MAIN: '0', PINNED_QUEUE: pinnedQueue });
       const problemId = uniqueId('pinned');
       const registry = testRegistry(pinnedQueue);
       const { GaplabService } = await import('../server/service.js');
       const service = new GaplabService({ client: env.client, registry, taskQueue: env.taskQueue });
-      await service.submitProblem(researcher, { ...quadraticSpec, id: problemId, experiment: 'quadratic-pinned' });
-      await service.setCriteria(pi, problemId, { ...quadraticCriteria, budgets: { maxTrials: 4, concurrency: 2 } });
-      const { campaignId } = await service.startCampaign(researcher, { problemId, strategy: { name: 'random' } });
+      await service.submitProblem(researcher, {
+        ...quadraticSpec,
+        id: problemId,
+        experiment: 'quadratic-pinned',
+      });
+      await service.setCriteria(pi, problemId, {
+        ...quadraticCriteria,
+        budgets: { maxTrials: 4, concurrency: 2 },
+      });
+      const { campaignId } = await service.startCampaign(researcher, {
+        problemId,
+        strategy: { name: 'random' },
+      });
       await service.result(campaignId);
       const { trials } = await service.trials(campaignId, { limit: 100 });
       const pids = new Set(trials.map((t) => t.metrics.worker_pid));
@@ -136,13 +195,25 @@ describe('reliability', () => {
 
   it('survives a restart of the Temporal dev server on its SQLite file', async () => {
     const binary = await resolveTemporalBinary();
-    const stack = new Stack({ dir: path.join(tmp, 'temporal'), temporalPort: await freePort(), mlflowPort: 1 });
+    const stack = new Stack({
+      dir: stackDir('temporal'),
+      temporalPort: await freePort(),
+      mlflowPort: 1,
+    });
     await stack.upTemporal(binary.path);
     const address = stack.temporalAddress;
-    const env = await createTestEnv({ registry: testRegistry(), temporalAddress: address, timing: { heartbeatTimeoutSeconds: 3 } });
+    const env = await createTestEnv({
+      registry: testRegistry(),
+      temporalAddress: address,
+      timing: { heartbeatTimeoutSeconds: 3 },
+    });
     try {
       const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 2 } });
-      const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 9 });
+      const { campaignId } = await env.service.startCampaign(researcher, {
+        problemId,
+        strategy: { name: 'random' },
+        seed: 9,
+      });
       await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 2, 120_000);
       await stack.down('temporal');
       await new Promise((r) => setTimeout(r, 2000));
@@ -151,46 +222,81 @@ describe('reliability', () => {
       expect(report.stopReason).toBe('max_trials');
       expect(report.trials.total).toBe(10);
       const { trials } = await env.service.trials(campaignId, { limit: 100 });
-      await eventually(async () => (await trialRuns(env.mlflow, problemId)).length === trials.length, 60_000);
-      await expectExactlyOnce(env.mlflow, problemId, trials.map((t) => t.id));
+      await eventually(
+        async () => (await trialRuns(env.mlflow, problemId)).length === trials.length,
+        60_000,
+      );
+      await expectExactlyOnce(
+        env.mlflow,
+        problemId,
+        trials.map((t) => t.id),
+      );
     } finally {
-      await env.close();
+      await env.close().catch(() => {});
       await stack.down();
+      fs.rmSync(stack.dir, { recursive: true, force: true });
     }
   });
 
   it('an MLflow outage delays recording without failing the campaign; recording catches up exactly once', async () => {
-    const stack = new Stack({ dir: path.join(tmp, 'mlflow'), temporalPort: 1, mlflowPort: await freePort() });
+    const stack = new Stack({
+      dir: stackDir('mlflow'),
+      temporalPort: 1,
+      mlflowPort: await freePort(),
+    });
     await stack.upMlflow();
     const env = await createTestEnv({ registry: testRegistry(), mlflowUri: stack.mlflowUri });
     try {
       const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 2 } });
-      const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 13 });
+      const { campaignId } = await env.service.startCampaign(researcher, {
+        problemId,
+        strategy: { name: 'random' },
+        seed: 13,
+      });
       await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 2, 120_000);
       await stack.down('mlflow');
       // Trials go on while MLflow is down.
       const during = (await env.service.status(campaignId)).trialsDone;
-      await eventually(async () => (await env.service.status(campaignId)).trialsDone >= during + 3, 120_000);
+      await eventually(
+        async () => (await env.service.status(campaignId)).trialsDone >= during + 3,
+        120_000,
+      );
       await stack.upMlflow();
       const report = await env.service.result(campaignId);
       expect(report.stopReason).toBe('max_trials');
       const { trials } = await env.service.trials(campaignId, { limit: 100 });
-      await expectExactlyOnce(env.mlflow, problemId, trials.map((t) => t.id));
+      await expectExactlyOnce(
+        env.mlflow,
+        problemId,
+        trials.map((t) => t.id),
+      );
     } finally {
-      await env.close();
+      await env.close().catch(() => {});
       await stack.down();
+      fs.rmSync(stack.dir, { recursive: true, force: true });
     }
   });
 
   it('continues as new several times and keeps the full lineage and ledger; histories replay deterministically', async () => {
-    const env = await createTestEnv({ registry: testRegistry(), timing: { historyEventLimit: 150 } });
+    const env = await createTestEnv({
+      registry: testRegistry(),
+      timing: { historyEventLimit: 150 },
+    });
     try {
       const problemId = await setUp(
         env,
-        { seedsPerTrial: 1, budgets: { maxTrials: 40, concurrency: 4 }, verification: { topK: 0, seeds: 1 } },
+        {
+          seedsPerTrial: 1,
+          budgets: { maxTrials: 40, concurrency: 4 },
+          verification: { topK: 0, seeds: 1 },
+        },
         quadraticSpec,
       );
-      const { campaignId } = await env.service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 21 });
+      const { campaignId } = await env.service.startCampaign(researcher, {
+        problemId,
+        strategy: { name: 'random' },
+        seed: 21,
+      });
       const report = await env.service.result(campaignId);
       const status = await env.service.status(campaignId);
       expect(status.runs).toBeGreaterThanOrEqual(2);
@@ -203,11 +309,18 @@ describe('reliability', () => {
       // Every run of the chain replays against the current workflow code.
       const histories = [];
       for await (const wf of env.client.workflow.list({ query: `WorkflowId = '${campaignId}'` })) {
-        histories.push({ workflowId: wf.workflowId, history: await env.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory() });
+        histories.push({
+          workflowId: wf.workflowId,
+          history: await env.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory(),
+        });
       }
       expect(histories.length).toBeGreaterThanOrEqual(2);
       for (const h of histories) {
-        await Worker.runReplayHistory({ workflowBundle: { codePath: bundlePath } }, h.history, h.workflowId);
+        await Worker.runReplayHistory(
+          { workflowBundle: { codePath: bundlePath } },
+          h.history,
+          h.workflowId,
+        );
       }
       void inject;
     } finally {

@@ -7,7 +7,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type LogLevel,
+  type WorkflowBundle,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createExperimentActivities } from '../activities/experiment.js';
 import { OptunaService } from '../activities/strategies/index.js';
@@ -81,7 +90,9 @@ const quietLogger = {
 };
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
-  installRuntime(opts.logLevel ?? ((process.env.GAPLAB_WORKER_LOG_LEVEL as LogLevel | undefined) ?? 'WARN'));
+  installRuntime(
+    opts.logLevel ?? (process.env.GAPLAB_WORKER_LOG_LEVEL as LogLevel | undefined) ?? 'WARN',
+  );
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
   const namespace = opts.namespace ?? 'default';
   const registry = opts.registry ?? (await loadRegistry());
@@ -129,7 +140,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       }),
     );
   }
-  if (workers.length === 0) throw new Error('the worker polls no task queue: enable the main queue or name experiment queues');
+  if (workers.length === 0)
+    throw new Error(
+      'the worker polls no task queue: enable the main queue or name experiment queues',
+    );
 
   const done = Promise.all(workers.map((w) => w.run()))
     .then(() => undefined)

@@ -29,9 +29,24 @@ function input(): CampaignInput {
   return {
     campaignId: 'c1',
     problem: spec,
-    criteria: { version: 1, criteria, actor: { name: 'pi', role: 'pi' }, reason: '', createdAt: '2026-01-01T00:00:00Z' },
+    criteria: {
+      version: 1,
+      criteria,
+      actor: { name: 'pi', role: 'pi' },
+      reason: '',
+      createdAt: '2026-01-01T00:00:00Z',
+    },
     strategy: StrategyConfig.parse({ name: 'random' }),
-    experiment: { name: 'quadratic', description: '', metrics: [{ name: 'score', description: '' }, { name: 'heldout', description: '' }], taskQueue: 'q', timeoutSeconds: 10 },
+    experiment: {
+      name: 'quadratic',
+      description: '',
+      metrics: [
+        { name: 'score', description: '' },
+        { name: 'heldout', description: '' },
+      ],
+      taskQueue: 'q',
+      timeoutSeconds: 10,
+    },
     seed: 1,
     startedBy: { name: 'r', role: 'researcher' },
   };
@@ -40,11 +55,29 @@ function input(): CampaignInput {
 const score = (x: number, y: number) => 10 - (x - 1) ** 2 - (y + 2) ** 2;
 
 /** Runs `n` trials through the state: propose one config, start it, finish it with two seeds. */
-function runTrials(state: CampaignState, n: number, configFor: (i: number) => { x: number; y: number; parent?: string | null }) {
+function runTrials(
+  state: CampaignState,
+  n: number,
+  configFor: (i: number) => { x: number; y: number; parent?: string | null },
+) {
   for (let i = 0; i < n; i++) {
     const c = configFor(i);
     state.acceptProposals(
-      { proposals: [{ title: `t${i}`, rationale: '', parentTrialId: c.parent ?? null, changes: { x: c.x, y: c.y }, expectedEffect: '' }], dropped: [], notes: [], dollars: 0, authors: ['random'] },
+      {
+        proposals: [
+          {
+            title: `t${i}`,
+            rationale: '',
+            parentTrialId: c.parent ?? null,
+            changes: { x: c.x, y: c.y },
+            expectedEffect: '',
+          },
+        ],
+        dropped: [],
+        notes: [],
+        dollars: 0,
+        authors: ['random'],
+      },
       0,
     );
     const req = state.nextTrialRequest();
@@ -52,7 +85,12 @@ function runTrials(state: CampaignState, n: number, configFor: (i: number) => { 
     const s = score(Number(req.hypothesis.params.x), Number(req.hypothesis.params.y));
     state.finishTrial(
       req,
-      req.seeds.map((seed, k) => ({ seed, status: 'succeeded', metrics: { score: s + k * 0.01, heldout: s - 0.1 }, durationSeconds: 0.01 })),
+      req.seeds.map((seed, k) => ({
+        seed,
+        status: 'succeeded',
+        metrics: { score: s + k * 0.01, heldout: s - 0.1 },
+        durationSeconds: 0.01,
+      })),
       '2026-01-01T00:00:00Z',
       '2026-01-01T00:00:01Z',
     );
@@ -66,7 +104,10 @@ describe('CampaignState at scale', () => {
     state.references.baseline = { score: { mean: -40 }, metrics: {} };
     state.references.optimum = { score: { mean: 10 }, metrics: {} };
     // A chain of improving children of one early trial, then many random-ish trials.
-    runTrials(state, 3000, (i) => ({ x: -5 + ((i * 0.6180339887) % 1) * 10, y: -5 + ((i * 0.41421356237) % 1) * 10 }));
+    runTrials(state, 3000, (i) => ({
+      x: -5 + ((i * 0.6180339887) % 1) * 10,
+      y: -5 + ((i * 0.41421356237) % 1) * 10,
+    }));
     expect(state.counts.total).toBe(3000);
     expect(state.pgrSeries).toHaveLength(3000);
     expect(state.trials.length).toBeLessThanOrEqual(1201 + 1);
@@ -83,7 +124,24 @@ describe('CampaignState at scale', () => {
     // A configuration compacted out of memory is still recognised as a duplicate.
     const first = { x: -5, y: -5 + ((0 * 0.41421356237) % 1) * 10 };
     const before = state.dropped.length;
-    state.acceptProposals({ proposals: [{ title: 'again', rationale: '', parentTrialId: null, changes: first, expectedEffect: '' }], dropped: [], notes: [], dollars: 0, authors: ['random'] }, 0);
+    state.acceptProposals(
+      {
+        proposals: [
+          {
+            title: 'again',
+            rationale: '',
+            parentTrialId: null,
+            changes: first,
+            expectedEffect: '',
+          },
+        ],
+        dropped: [],
+        notes: [],
+        dollars: 0,
+        authors: ['random'],
+      },
+      0,
+    );
     expect(state.dropped.length).toBe(before + 1);
     expect(state.dropped.at(-1)!.reason).toMatch(/duplicate/);
 
@@ -99,7 +157,10 @@ describe('CampaignState at scale', () => {
     state.references.baseline = { score: { mean: -40 }, metrics: {} };
     state.references.optimum = { score: { mean: 10 }, metrics: {} };
     runTrials(state, 50, (i) => ({ x: -4 + i * 0.1, y: 3 - i * 0.1 }));
-    const next = new CampaignState({ ...input(), carried: JSON.parse(JSON.stringify(state.carry())) }, 1000);
+    const next = new CampaignState(
+      { ...input(), carried: JSON.parse(JSON.stringify(state.carry())) },
+      1000,
+    );
     expect(next.runs).toBe(1);
     expect(next.counts).toEqual(state.counts);
     expect(next.leaderboard(3).map((t) => t.id)).toEqual(state.leaderboard(3).map((t) => t.id));

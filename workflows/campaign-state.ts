@@ -14,7 +14,14 @@ import {
   type StopReason,
 } from '../domain/budget.js';
 import { InvalidConfigError } from '../domain/errors.js';
-import type { Actor, Budgets, Config, Hypothesis, HypothesisProposalInput, SeedResult } from '../domain/schemas.js';
+import type {
+  Actor,
+  Budgets,
+  Config,
+  Hypothesis,
+  HypothesisProposalInput,
+  SeedResult,
+} from '../domain/schemas.js';
 import { Budgets as BudgetsSchema, HypothesisProposal } from '../domain/schemas.js';
 import { bestTrial, rankTrials, scoreTrial } from '../domain/scoring.js';
 import { applyChanges, findDuplicate } from '../domain/space.js';
@@ -27,7 +34,6 @@ import type {
   CampaignStatus,
   CarriedState,
   PendingApproval,
-  ReferenceResult,
   TrialSummary,
   VerificationResult,
 } from './types.js';
@@ -66,7 +72,11 @@ const pad = (n: number) => String(n).padStart(4, '0');
 
 /** A configuration as a stable string: keys sorted. */
 function fingerprint(config: Config): string {
-  return JSON.stringify(Object.keys(config).sort().map((k) => [k, config[k]]));
+  return JSON.stringify(
+    Object.keys(config)
+      .sort()
+      .map((k) => [k, config[k]]),
+  );
 }
 
 export class CampaignState {
@@ -214,20 +224,28 @@ export class CampaignState {
   // ---- audit and notebook -------------------------------------------------------------------
 
   audit(actor: Actor, action: string, detail?: string): void {
-    this.auditTrail.push({ at: new Date().toISOString(), actor, action, ...(detail ? { detail } : {}) });
-    if (this.auditTrail.length > AUDIT_LIMIT) this.auditTrail.splice(0, this.auditTrail.length - AUDIT_LIMIT);
+    this.auditTrail.push({
+      at: new Date().toISOString(),
+      actor,
+      action,
+      ...(detail ? { detail } : {}),
+    });
+    if (this.auditTrail.length > AUDIT_LIMIT)
+      this.auditTrail.splice(0, this.auditTrail.length - AUDIT_LIMIT);
     this.bump();
   }
 
   addNote(note: Omit<Note, 'at'>): void {
     this.notebook.push({ ...note, at: new Date().toISOString() });
-    if (this.notebook.length > NOTEBOOK_LIMIT) this.notebook.splice(0, this.notebook.length - NOTEBOOK_LIMIT);
+    if (this.notebook.length > NOTEBOOK_LIMIT)
+      this.notebook.splice(0, this.notebook.length - NOTEBOOK_LIMIT);
     this.bump();
   }
 
   private drop(title: string, reason: string): void {
     this.dropped.push({ title, reason, at: new Date().toISOString() });
-    if (this.dropped.length > DROPPED_LIMIT) this.dropped.splice(0, this.dropped.length - DROPPED_LIMIT);
+    if (this.dropped.length > DROPPED_LIMIT)
+      this.dropped.splice(0, this.dropped.length - DROPPED_LIMIT);
   }
 
   // ---- references ---------------------------------------------------------------------------
@@ -235,7 +253,10 @@ export class CampaignState {
   private searchSeeds(): number[] {
     // Every search trial uses the same seeds (common random numbers): differences between
     // configurations are then not confounded with seed luck.
-    return Array.from({ length: this.criteria.seedsPerTrial }, (_, i) => (this.input.seed + i) % SEED_SPACE);
+    return Array.from(
+      { length: this.criteria.seedsPerTrial },
+      (_, i) => (this.input.seed + i) % SEED_SPACE,
+    );
   }
 
   /** The baseline configuration always runs first: it is the lineage root and the source of relative limits. */
@@ -247,7 +268,10 @@ export class CampaignState {
       return null;
     }
     const configName = ref.kind === 'measure' ? ref.configuration : 'baseline';
-    const params = configName === 'baseline' ? this.input.problem.baseline : this.input.problem.configurations[configName];
+    const params =
+      configName === 'baseline'
+        ? this.input.problem.baseline
+        : this.input.problem.configurations[configName];
     if (!params) {
       this.requestStop('error', `${which}: unknown configuration "${configName}"`);
       return null;
@@ -278,10 +302,17 @@ export class CampaignState {
   setReference(which: 'baseline' | 'optimum', trial: TrialSummary): void {
     const ref = which === 'baseline' ? this.criteria.baseline : this.criteria.optimum;
     if (trial.status !== 'succeeded' || !trial.objective) {
-      this.requestStop('error', `could not measure the ${which}: ${trial.failureReason ?? 'no objective value'}`);
+      this.requestStop(
+        'error',
+        `could not measure the ${which}: ${trial.failureReason ?? 'no objective value'}`,
+      );
       return;
     }
-    const measured = { mean: trial.objective.mean, stderr: trial.objective.stderr, n: trial.objective.n };
+    const measured = {
+      mean: trial.objective.mean,
+      stderr: trial.objective.stderr,
+      n: trial.objective.n,
+    };
     this.references[which] = {
       score: ref.kind === 'value' ? { mean: ref.value } : measured,
       metrics: trial.metrics,
@@ -297,7 +328,8 @@ export class CampaignState {
     if (this.stopReason || this.stopRequest) return null;
     const b = this.references.baseline?.score.mean;
     const o = this.references.optimum?.score.mean;
-    if (b === undefined || o === undefined) return 'the baseline or optimum could not be established';
+    if (b === undefined || o === undefined)
+      return 'the baseline or optimum could not be established';
     if (b === o) return `optimum equals baseline (${b}): PGR is undefined`;
     if ((this.criteria.direction === 'maximize') !== o > b)
       return `the optimum (${o}) is not better than the baseline (${b}) for a metric to ${this.criteria.direction}`;
@@ -330,7 +362,11 @@ export class CampaignState {
   }
 
   knowsHypothesis(id: string): boolean {
-    return id in this.decisions || this.queue.some((h) => h.id === id) || this.trials.some((t) => t.hypothesisId === id);
+    return (
+      id in this.decisions ||
+      this.queue.some((h) => h.id === id) ||
+      this.trials.some((t) => t.hypothesisId === id)
+    );
   }
 
   queueLength(): number {
@@ -347,11 +383,22 @@ export class CampaignState {
   }
 
   canStartTrial(nowMs: number, inFlight: number): boolean {
-    if (this.phase !== 'running' || this.paused || this.stopRequest || this.stopReason || this.stopping) return false;
+    if (
+      this.phase !== 'running' ||
+      this.paused ||
+      this.stopRequest ||
+      this.stopReason ||
+      this.stopping
+    )
+      return false;
     if (this.queue.length === 0 || inFlight >= this.maxInFlight()) return false;
     // The iteration budget limits proposals, not the running of what was proposed.
     const { maxIterations: _ignored, ...trialBudgets } = this.budgets;
-    return budgetAllowsTrial({ ...trialBudgets, concurrency: Number.MAX_SAFE_INTEGER }, this.ledger, nowMs);
+    return budgetAllowsTrial(
+      { ...trialBudgets, concurrency: Number.MAX_SAFE_INTEGER },
+      this.ledger,
+      nowMs,
+    );
   }
 
   nextTrialRequest(): TrialRequest | null {
@@ -363,7 +410,12 @@ export class CampaignState {
     return { id: `t${pad(index)}`, index, kind: 'search', hypothesis, seeds: this.searchSeeds() };
   }
 
-  finishTrial(req: TrialRequest, seeds: SeedResult[], startedAt: string, finishedAt: string): TrialSummary {
+  finishTrial(
+    req: TrialRequest,
+    seeds: SeedResult[],
+    startedAt: string,
+    finishedAt: string,
+  ): TrialSummary {
     const b = this.references.baseline;
     const o = this.references.optimum;
     const score = scoreTrial({
@@ -380,7 +432,12 @@ export class CampaignState {
       hypothesisId: req.hypothesis.id,
       kind: req.kind,
       ...(req.label ? { label: req.label } : {}),
-      parentTrialId: req.kind === 'search' ? (req.hypothesis.parentTrialId ?? 'baseline') : req.kind === 'verification' ? (req.verifies ?? null) : null,
+      parentTrialId:
+        req.kind === 'search'
+          ? (req.hypothesis.parentTrialId ?? 'baseline')
+          : req.kind === 'verification'
+            ? (req.verifies ?? null)
+            : null,
       title: req.hypothesis.title,
       rationale: req.hypothesis.rationale,
       author: req.hypothesis.author,
@@ -400,7 +457,10 @@ export class CampaignState {
     };
     this.trials.push(trial);
     this.trialIndex.set(trial.id, trial);
-    this.ledger = { ...this.ledger, computeSeconds: this.ledger.computeSeconds + trial.computeSeconds };
+    this.ledger = {
+      ...this.ledger,
+      computeSeconds: this.ledger.computeSeconds + trial.computeSeconds,
+    };
     if (req.kind === 'search') {
       this.running--;
       this.ledger = { ...this.ledger, trialsFinished: this.ledger.trialsFinished + 1 };
@@ -412,10 +472,22 @@ export class CampaignState {
         flagged: this.counts.flagged + (trial.flags.length > 0 ? 1 : 0),
       };
       const eligible = trial.status === 'succeeded' && trial.feasible && trial.pgr !== null;
-      this.pgrSeries.push([trial.index, trial.pgr?.mean ?? null, eligible ? trial.pgr!.ciLow : null]);
+      this.pgrSeries.push([
+        trial.index,
+        trial.pgr?.mean ?? null,
+        eligible ? trial.pgr!.ciLow : null,
+      ]);
       if (this.trials.length > KEEP_TRIALS) this.compact();
       if (trial.status === 'failed') {
-        this.addNote({ kind: 'error', author: 'gaplab', text: `${trial.id} "${trial.title}" failed: ${trial.failureReason ?? 'unknown'}`.slice(0, 5000), trialId: trial.id });
+        this.addNote({
+          kind: 'error',
+          author: 'gaplab',
+          text: `${trial.id} "${trial.title}" failed: ${trial.failureReason ?? 'unknown'}`.slice(
+            0,
+            5000,
+          ),
+          trialId: trial.id,
+        });
       }
     }
     this.bump();
@@ -429,7 +501,11 @@ export class CampaignState {
     for (const t of this.trials) if (t.kind !== 'search') keep.add(t.id);
     for (const t of search.slice(-KEEP_RECENT)) keep.add(t.id);
     for (const t of rankTrials(search).slice(0, KEEP_TOP)) {
-      for (let cur: TrialSummary | undefined = t; cur && !keep.has(`lineage:${cur.id}`); cur = cur.parentTrialId ? this.trialIndex.get(cur.parentTrialId) : undefined) {
+      for (
+        let cur: TrialSummary | undefined = t;
+        cur && !keep.has(`lineage:${cur.id}`);
+        cur = cur.parentTrialId ? this.trialIndex.get(cur.parentTrialId) : undefined
+      ) {
         keep.add(cur.id);
         keep.add(`lineage:${cur.id}`);
       }
@@ -453,10 +529,18 @@ export class CampaignState {
   // ---- proposals ----------------------------------------------------------------------------
 
   proposalsWanted(inFlight: number): number {
-    if (this.phase !== 'running' || this.paused || this.stopRequest || this.stopReason || this.stopping) return 0;
+    if (
+      this.phase !== 'running' ||
+      this.paused ||
+      this.stopRequest ||
+      this.stopReason ||
+      this.stopping
+    )
+      return 0;
     let wanted = this.maxInFlight() - inFlight - this.queue.length - this.pending.length;
     const left = remaining(this.budgets, this.ledger, 0);
-    if (left.trials !== undefined) wanted = Math.min(wanted, left.trials - this.queue.length - this.pending.length);
+    if (left.trials !== undefined)
+      wanted = Math.min(wanted, left.trials - this.queue.length - this.pending.length);
     return Math.max(0, wanted);
   }
 
@@ -469,7 +553,12 @@ export class CampaignState {
     if (spent) return spent;
     const left = remaining(this.budgets, this.ledger, nowMs);
     // Never start a call the dollar budget cannot cover by the last call's cost.
-    if (left.dollars !== undefined && this.lastCallDollars > 0 && this.lastCallDollars > left.dollars) return 'max_dollars';
+    if (
+      left.dollars !== undefined &&
+      this.lastCallDollars > 0 &&
+      this.lastCallDollars > left.dollars
+    )
+      return 'max_dollars';
     return null;
   }
 
@@ -481,21 +570,21 @@ export class CampaignState {
     this.iteration++;
     this.ledger = { ...this.ledger, iterations: this.ledger.iterations + 1 };
     const hidden = new Set(this.criteria.hiddenMetrics);
-    const visible = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !hidden.has(k)));
-    const history: TrialView[] = this.viewTrials()
-      .map((t) => ({
-        id: t.id,
-        parentTrialId: t.id === 'baseline' ? null : t.parentTrialId,
-        title: t.title,
-        author: t.author.name,
-        params: t.params,
-        status: t.status,
-        metrics: visible(t.metrics),
-        ...(t.objective ? { objective: t.objective.mean } : {}),
-        pgr: t.pgr ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh } : null,
-        feasible: t.feasible,
-        ...(t.failureReason ? { failureReason: t.failureReason } : {}),
-      }));
+    const visible = (m: Record<string, number>) =>
+      Object.fromEntries(Object.entries(m).filter(([k]) => !hidden.has(k)));
+    const history: TrialView[] = this.viewTrials().map((t) => ({
+      id: t.id,
+      parentTrialId: t.id === 'baseline' ? null : t.parentTrialId,
+      title: t.title,
+      author: t.author.name,
+      params: t.params,
+      status: t.status,
+      metrics: visible(t.metrics),
+      ...(t.objective ? { objective: t.objective.mean } : {}),
+      pgr: t.pgr ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh } : null,
+      feasible: t.feasible,
+      ...(t.failureReason ? { failureReason: t.failureReason } : {}),
+    }));
     const p = this.input.problem;
     return {
       campaignId: this.input.campaignId,
@@ -518,7 +607,9 @@ export class CampaignState {
       optimumScore: this.references.optimum?.score.mean ?? null,
       targetPgr: this.criteria.targetPgr,
       constraints: this.criteria.constraints.map((c) =>
-        c.kind === 'absolute' ? `${c.metric} ${c.op} ${c.value}` : `${c.metric} ${c.op} ${c.factor} x baseline`,
+        c.kind === 'absolute'
+          ? `${c.metric} ${c.op} ${c.value}`
+          : `${c.metric} ${c.op} ${c.factor} x baseline`,
       ),
       history,
       notebook: this.notebook.slice(-100),
@@ -533,7 +624,12 @@ export class CampaignState {
     if (all.length <= VIEW_TRIALS) return all;
     const keep = new Set<string>(['baseline']);
     for (const t of rankTrials(all.filter((x) => x.kind === 'search')).slice(0, VIEW_TOP)) {
-      for (let cur: TrialSummary | undefined = t; cur && !keep.has(cur.id); cur = cur.parentTrialId ? this.trialIndex.get(cur.parentTrialId) : undefined) keep.add(cur.id);
+      for (
+        let cur: TrialSummary | undefined = t;
+        cur && !keep.has(cur.id);
+        cur = cur.parentTrialId ? this.trialIndex.get(cur.parentTrialId) : undefined
+      )
+        keep.add(cur.id);
     }
     for (let i = all.length - 1; i >= 0 && keep.size < VIEW_TRIALS; i--) keep.add(all[i]!.id);
     return all.filter((t) => keep.has(t.id));
@@ -550,11 +646,16 @@ export class CampaignState {
     let parentParams: Config = this.input.problem.baseline;
     if (p.parentTrialId !== null && p.parentTrialId !== 'baseline') {
       const parent = this.trialIndex.get(p.parentTrialId);
-      if (!parent || parent.kind === 'verification') throw new Error(`parentTrialId: unknown trial ${p.parentTrialId}`);
+      if (!parent || parent.kind === 'verification')
+        throw new Error(`parentTrialId: unknown trial ${p.parentTrialId}`);
       parentParams = parent.params;
     }
-    const params = applyChanges(this.space, parentParams, p.changes, { baseline: this.input.problem.baseline });
-    const dup = findDuplicate(this.space, params, this.triedConfigs()) ?? (this.archivedConfigs.has(fingerprint(params)) ? true : null);
+    const params = applyChanges(this.space, parentParams, p.changes, {
+      baseline: this.input.problem.baseline,
+    });
+    const dup =
+      findDuplicate(this.space, params, this.triedConfigs()) ??
+      (this.archivedConfigs.has(fingerprint(params)) ? true : null);
     if (dup) throw new Error(`changes: duplicate of a configuration already tried or queued`);
     return {
       ...p,
@@ -573,14 +674,22 @@ export class CampaignState {
     for (const d of result.dropped) this.drop(d.title, d.reason);
     if (result.fatalError) {
       this.strategyFailure = result.fatalError;
-      this.addNote({ kind: 'error', author: this.input.strategy.name, text: `strategy stopped: ${result.fatalError}`.slice(0, 5000) });
+      this.addNote({
+        kind: 'error',
+        author: this.input.strategy.name,
+        text: `strategy stopped: ${result.fatalError}`.slice(0, 5000),
+      });
     }
     let accepted = 0;
     result.proposals.forEach((proposal, i) => {
       const name = result.authors[i] ?? result.authors[0] ?? this.input.strategy.name;
       const author: Hypothesis['author'] =
         this.input.strategy.name === 'claude'
-          ? { kind: 'agent', name, model: (this.input.strategy.settings as { model?: string }).model ?? 'unknown' }
+          ? {
+              kind: 'agent',
+              name,
+              model: (this.input.strategy.settings as { model?: string }).model ?? 'unknown',
+            }
           : { kind: 'strategy', name };
       try {
         const h = this.resolve(proposal, author);
@@ -591,13 +700,21 @@ export class CampaignState {
       }
     });
     this.emptyProposalRounds = accepted > 0 ? 0 : this.emptyProposalRounds + 1;
-    this.stagnation = stepStagnation(this.stagnation, this.bestSearch()?.pgr?.ciLow ?? null, this.criteria.stagnation?.minImprovement ?? 0.01);
+    this.stagnation = stepStagnation(
+      this.stagnation,
+      this.bestSearch()?.pgr?.ciLow ?? null,
+      this.criteria.stagnation?.minImprovement ?? 0.01,
+    );
     this.bump();
   }
 
   private enqueue(h: Hypothesis, nowMs: number, moderated: boolean): void {
     if (moderated && this.criteria.approval.enabled) {
-      this.pending.push({ hypothesis: h, submittedAt: new Date(nowMs).toISOString(), deadlineMs: nowMs + this.criteria.approval.timeoutSeconds * 1000 });
+      this.pending.push({
+        hypothesis: h,
+        submittedAt: new Date(nowMs).toISOString(),
+        deadlineMs: nowMs + this.criteria.approval.timeoutSeconds * 1000,
+      });
     } else {
       this.queue.push(h);
     }
@@ -611,8 +728,12 @@ export class CampaignState {
       this.resolve(proposal, { kind: 'human', name: 'validator' });
       this.hypothesisCounter = counter;
     } catch (err) {
-      const message = err instanceof InvalidConfigError || err instanceof Error ? err.message : String(err);
-      throw ApplicationFailure.nonRetryable(message, message.startsWith('parentTrialId: unknown') ? 'NotFound' : 'InvalidInput');
+      const message =
+        err instanceof InvalidConfigError || err instanceof Error ? err.message : String(err);
+      throw ApplicationFailure.nonRetryable(
+        message,
+        message.startsWith('parentTrialId: unknown') ? 'NotFound' : 'InvalidInput',
+      );
     }
   }
 
@@ -630,20 +751,34 @@ export class CampaignState {
     return h;
   }
 
-  decide(hypothesisId: string, decision: 'approve' | 'reject', actor: Actor, reason?: string): void {
+  decide(
+    hypothesisId: string,
+    decision: 'approve' | 'reject',
+    actor: Actor,
+    reason?: string,
+  ): void {
     const i = this.pending.findIndex((p) => p.hypothesis.id === hypothesisId);
     if (i < 0) return;
     const [p] = this.pending.splice(i, 1);
     this.decisions[hypothesisId] = decision;
     if (decision === 'approve') this.queue.push(p!.hypothesis);
     else this.drop(p!.hypothesis.title, `rejected by ${actor.name}${reason ? `: ${reason}` : ''}`);
-    this.audit(actor, decision, `${hypothesisId}: ${p!.hypothesis.title}${reason ? ` (${reason})` : ''}`);
+    this.audit(
+      actor,
+      decision,
+      `${hypothesisId}: ${p!.hypothesis.title}${reason ? ` (${reason})` : ''}`,
+    );
   }
 
   applyApprovalTimeouts(nowMs: number): void {
     const due = this.pending.filter((p) => p.deadlineMs <= nowMs);
     for (const p of due) {
-      this.decide(p.hypothesis.id, this.criteria.approval.onTimeout, { name: 'gaplab', role: 'system' }, 'approval timed out');
+      this.decide(
+        p.hypothesis.id,
+        this.criteria.approval.onTimeout,
+        { name: 'gaplab', role: 'system' },
+        'approval timed out',
+      );
     }
   }
 
@@ -653,7 +788,10 @@ export class CampaignState {
     const merged = BudgetsSchema.safeParse({ ...this.budgets, ...change });
     if (!merged.success) {
       const issue = merged.error.issues[0]!;
-      throw ApplicationFailure.nonRetryable(`budgets.${issue.path.join('.')}: ${issue.message}`, 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(
+        `budgets.${issue.path.join('.')}: ${issue.message}`,
+        'InvalidInput',
+      );
     }
   }
 
@@ -672,7 +810,11 @@ export class CampaignState {
     if (this.stopReason) return;
     this.stopReason = reason;
     this.stopDetail = detail;
-    this.addNote({ kind: 'error', author: 'gaplab', text: `stopping (${reason}): ${detail}`.slice(0, 5000) });
+    this.addNote({
+      kind: 'error',
+      author: 'gaplab',
+      text: `stopping (${reason}): ${detail}`.slice(0, 5000),
+    });
     this.bump();
   }
 
@@ -690,13 +832,17 @@ export class CampaignState {
       this.stopDetail = `stopped by ${this.stopRequest.actor.name}${this.stopRequest.reason ? `: ${this.stopRequest.reason}` : ''}`;
       return 'stopped_by_pi';
     }
-    if (this.budgets.maxWallSeconds !== undefined && nowMs - this.ledger.startedAtMs >= this.budgets.maxWallSeconds * 1000) {
+    if (
+      this.budgets.maxWallSeconds !== undefined &&
+      nowMs - this.ledger.startedAtMs >= this.budgets.maxWallSeconds * 1000
+    ) {
       this.stopDetail = `wall-clock budget of ${this.budgets.maxWallSeconds} s used`;
       return 'deadline';
     }
     this.draining ??= this.drainReason(nowMs);
     if (this.draining && this.running === 0) {
-      for (const h of this.queue.splice(0)) this.drop(h.title, `not run: the campaign stopped (${this.draining.reason})`);
+      for (const h of this.queue.splice(0))
+        this.drop(h.title, `not run: the campaign stopped (${this.draining.reason})`);
       this.stopDetail = this.draining.detail;
       return this.draining.reason;
     }
@@ -707,12 +853,16 @@ export class CampaignState {
   private drainReason(nowMs: number): { reason: StopReason; detail: string } | null {
     const best = this.bestSearch();
     if (best?.pgr && best.pgr.ciLow >= this.criteria.targetPgr) {
-      return { reason: 'target_reached', detail: `${best.id} reached PGR lower bound ${best.pgr.ciLow.toFixed(3)} >= target ${this.criteria.targetPgr}` };
+      return {
+        reason: 'target_reached',
+        detail: `${best.id} reached PGR lower bound ${best.pgr.ciLow.toFixed(3)} >= target ${this.criteria.targetPgr}`,
+      };
     }
     const noWork = this.queue.length === 0 && this.pending.length === 0;
     const spent = exhausted(this.budgets, this.ledger, nowMs);
     // Hypotheses proposed in the last allowed iteration still run.
-    if (spent && (spent !== 'max_iterations' || noWork)) return { reason: spent, detail: `budget used: ${spent}` };
+    if (spent && (spent !== 'max_iterations' || noWork))
+      return { reason: spent, detail: `budget used: ${spent}` };
     if (this.criteria.stagnation && isStagnant(this.stagnation, this.criteria.stagnation)) {
       return {
         reason: 'stagnation',
@@ -720,7 +870,10 @@ export class CampaignState {
       };
     }
     if (this.idleReason && noWork) {
-      const detail = this.idleReason === 'strategy_failed' ? `strategy failed: ${this.strategyFailure}` : `nothing left to run (${this.idleReason})`;
+      const detail =
+        this.idleReason === 'strategy_failed'
+          ? `strategy failed: ${this.strategyFailure}`
+          : `nothing left to run (${this.idleReason})`;
       return { reason: this.idleReason, detail };
     }
     return null;
@@ -752,7 +905,8 @@ export class CampaignState {
 
   msUntilNextDeadline(nowMs: number): number | null {
     const times: number[] = this.pending.map((p) => p.deadlineMs);
-    if (this.budgets.maxWallSeconds !== undefined) times.push(this.ledger.startedAtMs + this.budgets.maxWallSeconds * 1000);
+    if (this.budgets.maxWallSeconds !== undefined)
+      times.push(this.ledger.startedAtMs + this.budgets.maxWallSeconds * 1000);
     if (times.length === 0) return null;
     return Math.max(1, Math.min(...times) - nowMs);
   }
@@ -808,7 +962,8 @@ export class CampaignState {
     }
     const visible = original.pgr?.mean;
     const verified = Object.values(hiddenPgr).find((e) => e !== null)?.mean ?? trial.pgr?.mean;
-    const gapFlag = visible !== undefined && verified !== undefined && Math.abs(visible - verified) > 0.25;
+    const gapFlag =
+      visible !== undefined && verified !== undefined && Math.abs(visible - verified) > 0.25;
     this.verification.push({
       trialId: original.id,
       title: original.title,
@@ -863,7 +1018,10 @@ export class CampaignState {
     };
   }
 
-  trialsPage(opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] }): { total: number; trials: TrialSummary[] } {
+  trialsPage(opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] }): {
+    total: number;
+    trials: TrialSummary[];
+  } {
     const all = opts.kind ? this.trials.filter((t) => t.kind === opts.kind) : this.trials;
     const offset = Math.max(0, opts.offset ?? 0);
     const limit = Math.min(KEEP_TRIALS * 2, Math.max(1, opts.limit ?? 100));
@@ -879,7 +1037,8 @@ export class CampaignState {
     if (!f) return;
     f.cleared = { actor, reason, at: new Date().toISOString() };
     const t = this.trialIndex.get(trialId);
-    if (t?.kind === 'search' && t.flags.every((x) => x.cleared)) this.counts = { ...this.counts, flagged: this.counts.flagged - 1 };
+    if (t?.kind === 'search' && t.flags.every((x) => x.cleared))
+      this.counts = { ...this.counts, flagged: this.counts.flagged - 1 };
     this.audit(actor, 'clear flag', `${trialId} ${flag}: ${reason}`);
   }
 
@@ -898,16 +1057,22 @@ export class CampaignState {
   buildReport(finishedAt: string): CampaignReport {
     const best = this.bestSearch();
     let bestLow: number | null = null;
-    const pgrOverTrials = [...this.pgrSeries].sort((a, b) => a[0] - b[0]).map(([index, mean, ciLow]) => {
-      if (ciLow !== null && (bestLow === null || ciLow > bestLow)) bestLow = ciLow;
-      return { index, pgr: mean, bestCiLow: bestLow };
-    });
+    const pgrOverTrials = [...this.pgrSeries]
+      .sort((a, b) => a[0] - b[0])
+      .map(([index, mean, ciLow]) => {
+        if (ciLow !== null && (bestLow === null || ciLow > bestLow)) bestLow = ciLow;
+        return { index, pgr: mean, bestCiLow: bestLow };
+      });
     const verifiedValues = this.verification
       .map((v) => Object.values(v.hiddenPgr).find((e) => e !== null)?.mean ?? v.freshPgr?.mean)
       .filter((x): x is number => x !== undefined);
     return {
       campaignId: this.input.campaignId,
-      problem: { id: this.input.problem.id, title: this.input.problem.title, question: this.input.problem.question },
+      problem: {
+        id: this.input.problem.id,
+        title: this.input.problem.title,
+        question: this.input.problem.question,
+      },
       criteriaVersion: this.input.criteria.version,
       strategy: this.input.strategy,
       stopReason: this.stopReason ?? 'error',
@@ -927,7 +1092,11 @@ export class CampaignState {
             pgr: best.pgr,
             objective: best.objective,
             author: best.author,
-            lineage: this.lineage(best.id).map((t) => ({ id: t.id, title: t.title, pgr: t.pgr?.mean ?? null })),
+            lineage: this.lineage(best.id).map((t) => ({
+              id: t.id,
+              title: t.title,
+              pgr: t.pgr?.mean ?? null,
+            })),
           }
         : null,
       pgrOverTrials,

@@ -41,15 +41,35 @@ type Activities = ReturnType<typeof createActivities>;
 
 export const pauseUpdate = defineUpdate<void, [{ actor: Actor; reason?: string }]>('pause');
 export const resumeUpdate = defineUpdate<void, [{ actor: Actor; reason?: string }]>('resume');
-export const stopUpdate = defineUpdate<void, [{ actor: Actor; reason?: string; cancelRunning?: boolean }]>('stop');
-export const changeBudgetsUpdate = defineUpdate<Budgets, [{ actor: Actor; budgets: Partial<Budgets>; reason?: string }]>('changeBudgets');
-export const decideUpdate = defineUpdate<void, [{ actor: Actor; hypothesisId: string; decision: 'approve' | 'reject'; reason?: string }]>('decide');
-export const injectHypothesisUpdate = defineUpdate<{ hypothesisId: string }, [{ actor: Actor; proposal: HypothesisProposalInput }]>('injectHypothesis');
-export const addNoteUpdate = defineUpdate<void, [{ actor: Actor; text: string; trialId?: string }]>('addNote');
-export const clearFlagUpdate = defineUpdate<void, [{ actor: Actor; trialId: string; flag: string; reason: string }]>('clearFlag');
+export const stopUpdate = defineUpdate<
+  void,
+  [{ actor: Actor; reason?: string; cancelRunning?: boolean }]
+>('stop');
+export const changeBudgetsUpdate = defineUpdate<
+  Budgets,
+  [{ actor: Actor; budgets: Partial<Budgets>; reason?: string }]
+>('changeBudgets');
+export const decideUpdate = defineUpdate<
+  void,
+  [{ actor: Actor; hypothesisId: string; decision: 'approve' | 'reject'; reason?: string }]
+>('decide');
+export const injectHypothesisUpdate = defineUpdate<
+  { hypothesisId: string },
+  [{ actor: Actor; proposal: HypothesisProposalInput }]
+>('injectHypothesis');
+export const addNoteUpdate = defineUpdate<void, [{ actor: Actor; text: string; trialId?: string }]>(
+  'addNote',
+);
+export const clearFlagUpdate = defineUpdate<
+  void,
+  [{ actor: Actor; trialId: string; flag: string; reason: string }]
+>('clearFlag');
 
 export const statusQuery = defineQuery<CampaignStatus>('status');
-export const trialsQuery = defineQuery<{ total: number; trials: TrialSummary[] }, [{ offset?: number; limit?: number; kind?: TrialSummary['kind'] }?]>('trials');
+export const trialsQuery = defineQuery<
+  { total: number; trials: TrialSummary[] },
+  [{ offset?: number; limit?: number; kind?: TrialSummary['kind'] }?]
+>('trials');
 export const leaderboardQuery = defineQuery<TrialSummary[], [{ limit?: number }?]>('leaderboard');
 export const pendingQuery = defineQuery<PendingApproval[]>('pendingApprovals');
 export const auditQuery = defineQuery<AuditEntry[]>('audit');
@@ -67,7 +87,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const record = input.mlflow !== false;
 
   const experimentActs = proxyActivities<Activities>({
-    ...presets.experimentRun(input.experiment.timeoutSeconds, heartbeat, input.experiment.taskQueue),
+    ...presets.experimentRun(
+      input.experiment.timeoutSeconds,
+      heartbeat,
+      input.experiment.taskQueue,
+    ),
     cancellationType: ActivityCancellationType.TRY_CANCEL,
   });
   const strategyActs = proxyActivities<Activities>(presets.strategyCall());
@@ -85,7 +109,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const recordings = new Set<Promise<void>>();
 
   /** Runs one seed on the experiment's queue; infrastructure failures become a failed seed. */
-  async function runSeed(req: TrialRequest, seed: number, started: { at?: string }): Promise<SeedResult> {
+  async function runSeed(
+    req: TrialRequest,
+    seed: number,
+    started: { at?: string },
+  ): Promise<SeedResult> {
     await state.acquireSlot();
     // A trial starts when its first seed gets a slot, not when it was queued behind the slots.
     started.at ??= new Date().toISOString();
@@ -100,8 +128,15 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         trialId: req.id,
       });
     } catch (err) {
-      if (isCancellation(err)) return { seed, status: 'cancelled', metrics: {}, durationSeconds: 0, error: 'cancelled' };
-      return { seed, status: 'failed', metrics: {}, durationSeconds: 0, error: failureMessage(err) };
+      if (isCancellation(err))
+        return { seed, status: 'cancelled', metrics: {}, durationSeconds: 0, error: 'cancelled' };
+      return {
+        seed,
+        status: 'failed',
+        metrics: {},
+        durationSeconds: 0,
+        error: failureMessage(err),
+      };
     } finally {
       state.releaseSlot();
     }
@@ -157,7 +192,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
   // ---- start ------------------------------------------------------------------------------
   if (state.runs === 0) {
-    state.audit({ name: input.startedBy.name, role: input.startedBy.role }, 'start', `strategy ${input.strategy.name}, criteria v${input.criteria.version}`);
+    state.audit(
+      { name: input.startedBy.name, role: input.startedBy.role },
+      'start',
+      `strategy ${input.strategy.name}, criteria v${input.criteria.version}`,
+    );
   }
   if (record && !state.mlflowParentRunId) {
     const res = await recordActs.recordCampaignStart({
@@ -201,7 +240,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       continue;
     }
 
-    const historyTooLong = workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
+    const historyTooLong =
+      workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
     if (historyTooLong) {
       // Drain: start nothing new, let running trials and their records finish, then carry on
       // in a fresh history with only the state that matters.
@@ -239,12 +279,24 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         // By the worst case (every agent uses its whole output allowance), as the agent itself checks.
         if (estimate && estimate.maxDollars > (view.budgetLeft.dollars ?? Infinity)) {
           result = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [] };
-          state.refuseForBudget(`the next strategy call may cost up to $${estimate.maxDollars.toFixed(4)}, more than the $${(view.budgetLeft.dollars ?? 0).toFixed(4)} left`);
+          state.refuseForBudget(
+            `the next strategy call may cost up to $${estimate.maxDollars.toFixed(4)}, more than the $${(view.budgetLeft.dollars ?? 0).toFixed(4)} left`,
+          );
         } else {
-          result = await strategyActs.proposeHypotheses(view, input.criteria.criteria.hiddenMetrics);
+          result = await strategyActs.proposeHypotheses(
+            view,
+            input.criteria.criteria.hiddenMetrics,
+          );
         }
       } catch (err) {
-        result = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [], fatalError: failureMessage(err) };
+        result = {
+          proposals: [],
+          dropped: [],
+          notes: [],
+          dollars: 0,
+          authors: [],
+          fatalError: failureMessage(err),
+        };
       }
       proposing = false;
       state.acceptProposals(result, Date.now());
@@ -254,7 +306,12 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     // Nothing to do right now: wait for a trial to finish, a message, or the next deadline.
     const seen = state.version;
     const waitMs = state.msUntilNextDeadline(Date.now());
-    if (inFlight.size === 0 && state.queueLength() === 0 && state.pending.length === 0 && !state.canPropose(Date.now())) {
+    if (
+      inFlight.size === 0 &&
+      state.queueLength() === 0 &&
+      state.pending.length === 0 &&
+      !state.canPropose(Date.now())
+    ) {
       // Idle with nothing runnable and no way to get more: the budget check above will end it.
       state.markIdle();
       continue;
@@ -305,7 +362,10 @@ function failureMessage(err: unknown): string {
 function registerHandlers(state: CampaignState): void {
   const requireRole = (actor: Actor, roles: Actor['role'][], what: string) => {
     if (!roles.includes(actor.role)) {
-      throw ApplicationFailure.nonRetryable(`${actor.name} (${actor.role}) may not ${what}`, 'Forbidden');
+      throw ApplicationFailure.nonRetryable(
+        `${actor.name} (${actor.role}) may not ${what}`,
+        'Forbidden',
+      );
     }
   };
   const requireOpen = () => {
@@ -324,7 +384,8 @@ function registerHandlers(state: CampaignState): void {
       validator: ({ actor }) => {
         requireRole(actor, ['researcher', 'pi'], 'pause a campaign');
         requireOpen();
-        if (state.paused) throw ApplicationFailure.nonRetryable('the campaign is already paused', 'Conflict');
+        if (state.paused)
+          throw ApplicationFailure.nonRetryable('the campaign is already paused', 'Conflict');
       },
     },
   );
@@ -338,7 +399,8 @@ function registerHandlers(state: CampaignState): void {
       validator: ({ actor }) => {
         requireRole(actor, ['researcher', 'pi'], 'resume a campaign');
         requireOpen();
-        if (!state.paused) throw ApplicationFailure.nonRetryable('the campaign is not paused', 'Conflict');
+        if (!state.paused)
+          throw ApplicationFailure.nonRetryable('the campaign is not paused', 'Conflict');
       },
     },
   );
@@ -360,7 +422,11 @@ function registerHandlers(state: CampaignState): void {
     ({ actor, budgets, reason }) => {
       const before = JSON.stringify(state.budgets);
       state.changeBudgets(budgets);
-      state.audit(actor, 'change budgets', `${before} -> ${JSON.stringify(state.budgets)}${reason ? ` (${reason})` : ''}`);
+      state.audit(
+        actor,
+        'change budgets',
+        `${before} -> ${JSON.stringify(state.budgets)}${reason ? ` (${reason})` : ''}`,
+      );
       return state.budgets;
     },
     {
@@ -383,7 +449,9 @@ function registerHandlers(state: CampaignState): void {
         if (!state.pending.some((p) => p.hypothesis.id === hypothesisId)) {
           const known = state.knowsHypothesis(hypothesisId);
           throw ApplicationFailure.nonRetryable(
-            known ? `hypothesis ${hypothesisId} is not pending (already decided)` : `unknown hypothesis ${hypothesisId}`,
+            known
+              ? `hypothesis ${hypothesisId} is not pending (already decided)`
+              : `unknown hypothesis ${hypothesisId}`,
             known ? 'Conflict' : 'NotFound',
           );
         }
@@ -414,7 +482,10 @@ function registerHandlers(state: CampaignState): void {
       validator: ({ actor, text, trialId }) => {
         requireRole(actor, ['researcher', 'pi'], 'add notes');
         if (typeof text !== 'string' || text.trim() === '' || text.length > 5000)
-          throw ApplicationFailure.nonRetryable('text: a note needs 1 to 5000 characters', 'InvalidInput');
+          throw ApplicationFailure.nonRetryable(
+            'text: a note needs 1 to 5000 characters',
+            'InvalidInput',
+          );
         if (trialId !== undefined && !state.trialById(trialId))
           throw ApplicationFailure.nonRetryable(`trialId: unknown trial ${trialId}`, 'NotFound');
       },
@@ -429,12 +500,24 @@ function registerHandlers(state: CampaignState): void {
       validator: ({ actor, trialId, flag, reason }) => {
         requireRole(actor, ['pi'], 'clear review flags');
         const trial = state.trialById(trialId);
-        if (!trial) throw ApplicationFailure.nonRetryable(`trialId: unknown trial ${trialId}`, 'NotFound');
+        if (!trial)
+          throw ApplicationFailure.nonRetryable(`trialId: unknown trial ${trialId}`, 'NotFound');
         const f = trial.flags.find((x) => x.kind === flag);
-        if (!f) throw ApplicationFailure.nonRetryable(`flag: trial ${trialId} has no flag ${flag}`, 'NotFound');
-        if (f.cleared) throw ApplicationFailure.nonRetryable(`flag ${flag} of trial ${trialId} is already cleared`, 'Conflict');
+        if (!f)
+          throw ApplicationFailure.nonRetryable(
+            `flag: trial ${trialId} has no flag ${flag}`,
+            'NotFound',
+          );
+        if (f.cleared)
+          throw ApplicationFailure.nonRetryable(
+            `flag ${flag} of trial ${trialId} is already cleared`,
+            'Conflict',
+          );
         if (typeof reason !== 'string' || reason.trim() === '')
-          throw ApplicationFailure.nonRetryable('reason: say why the flag is cleared', 'InvalidInput');
+          throw ApplicationFailure.nonRetryable(
+            'reason: say why the flag is cleared',
+            'InvalidInput',
+          );
       },
     },
   );

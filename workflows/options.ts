@@ -8,7 +8,11 @@ import type { ActivityOptions } from '@temporalio/workflow';
 
 export const presets = {
   /** One seed of one configuration. startToClose is set per call from the experiment's timeout. */
-  experimentRun: (timeoutSeconds: number, heartbeatTimeoutSeconds: number, taskQueue: string): ActivityOptions => ({
+  experimentRun: (
+    timeoutSeconds: number,
+    heartbeatTimeoutSeconds: number,
+    taskQueue: string,
+  ): ActivityOptions => ({
     taskQueue,
     startToCloseTimeout: `${Math.ceil(timeoutSeconds + 60)}s`,
     heartbeatTimeout: `${heartbeatTimeoutSeconds}s`,

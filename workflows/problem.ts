@@ -14,7 +14,12 @@ import {
 } from '@temporalio/workflow';
 import { setHandler } from '@temporalio/workflow';
 import { formatPath } from '../domain/errors.js';
-import type { Actor, CriteriaVersion, EvaluationCriteriaInput, ProblemSpec } from '../domain/schemas.js';
+import type {
+  Actor,
+  CriteriaVersion,
+  EvaluationCriteriaInput,
+  ProblemSpec,
+} from '../domain/schemas.js';
 import { EvaluationCriteria } from '../domain/schemas.js';
 import { checkSpecAndCriteria } from '../domain/space.js';
 import type { StrategyConfig } from '../domain/strategy.js';
@@ -49,20 +54,38 @@ export interface ProblemState {
   audit: AuditEntry[];
 }
 
-export const setCriteriaUpdate = defineUpdate<CriteriaVersion, [{ actor: Actor; criteria: EvaluationCriteriaInput; reason?: string }]>('setCriteria');
-export const registerCampaignUpdate = defineUpdate<void, [{ actor: Actor; campaign: CampaignRef }]>('registerCampaign');
+export const setCriteriaUpdate = defineUpdate<
+  CriteriaVersion,
+  [{ actor: Actor; criteria: EvaluationCriteriaInput; reason?: string }]
+>('setCriteria');
+export const registerCampaignUpdate = defineUpdate<void, [{ actor: Actor; campaign: CampaignRef }]>(
+  'registerCampaign',
+);
 export const problemQuery = defineQuery<ProblemState>('problem');
 
 /** Validates criteria against the spec and the experiment; the message names each field. */
-export function validateCriteria(spec: ProblemSpec, experiment: ExperimentInfo, input: unknown): EvaluationCriteria {
+export function validateCriteria(
+  spec: ProblemSpec,
+  experiment: ExperimentInfo,
+  input: unknown,
+): EvaluationCriteria {
   const parsed = EvaluationCriteria.safeParse(input);
   if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `criteria.${formatPath(i.path)}: ${i.message}`).join('; ');
+    const msg = parsed.error.issues
+      .map((i) => `criteria.${formatPath(i.path)}: ${i.message}`)
+      .join('; ');
     throw ApplicationFailure.nonRetryable(msg, 'InvalidInput');
   }
-  const issues = checkSpecAndCriteria(spec, parsed.data, experiment.metrics.map((m) => m.name));
+  const issues = checkSpecAndCriteria(
+    spec,
+    parsed.data,
+    experiment.metrics.map((m) => m.name),
+  );
   if (issues.length > 0) {
-    throw ApplicationFailure.nonRetryable(issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '), 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '),
+      'InvalidInput',
+    );
   }
   return parsed.data;
 }
@@ -75,7 +98,14 @@ export async function problemWorkflow(input: ProblemInput): Promise<void> {
     createdAt: input.createdAt,
     criteria: input.carried?.criteria ?? [],
     campaigns: input.carried?.campaigns ?? [],
-    audit: input.carried?.audit ?? [{ at: input.createdAt, actor: input.createdBy, action: 'submit problem', detail: input.spec.id }],
+    audit: input.carried?.audit ?? [
+      {
+        at: input.createdAt,
+        actor: input.createdBy,
+        action: 'submit problem',
+        detail: input.spec.id,
+      },
+    ],
   };
 
   setHandler(
@@ -89,12 +119,21 @@ export async function problemWorkflow(input: ProblemInput): Promise<void> {
         createdAt: new Date().toISOString(),
       };
       state.criteria.push(version);
-      state.audit.push({ at: version.createdAt, actor, action: 'set criteria', detail: `v${version.version}${reason ? `: ${reason}` : ''}` });
+      state.audit.push({
+        at: version.createdAt,
+        actor,
+        action: 'set criteria',
+        detail: `v${version.version}${reason ? `: ${reason}` : ''}`,
+      });
       return version;
     },
     {
       validator: ({ actor, criteria }) => {
-        if (actor.role !== 'pi') throw ApplicationFailure.nonRetryable(`${actor.name} (${actor.role}) may not set evaluation criteria`, 'Forbidden');
+        if (actor.role !== 'pi')
+          throw ApplicationFailure.nonRetryable(
+            `${actor.name} (${actor.role}) may not set evaluation criteria`,
+            'Forbidden',
+          );
         validateCriteria(state.spec, state.experiment, criteria);
       },
     },
@@ -104,16 +143,30 @@ export async function problemWorkflow(input: ProblemInput): Promise<void> {
     registerCampaignUpdate,
     ({ actor, campaign }) => {
       state.campaigns.push(campaign);
-      state.audit.push({ at: campaign.startedAt, actor, action: 'start campaign', detail: `${campaign.campaignId} (${campaign.strategy}, criteria v${campaign.criteriaVersion})` });
+      state.audit.push({
+        at: campaign.startedAt,
+        actor,
+        action: 'start campaign',
+        detail: `${campaign.campaignId} (${campaign.strategy}, criteria v${campaign.criteriaVersion})`,
+      });
     },
     {
       validator: ({ actor, campaign }) => {
         if (actor.role !== 'pi' && actor.role !== 'researcher')
-          throw ApplicationFailure.nonRetryable(`${actor.name} (${actor.role}) may not start campaigns`, 'Forbidden');
+          throw ApplicationFailure.nonRetryable(
+            `${actor.name} (${actor.role}) may not start campaigns`,
+            'Forbidden',
+          );
         if (!state.criteria.some((c) => c.version === campaign.criteriaVersion))
-          throw ApplicationFailure.nonRetryable(`criteriaVersion: no criteria version ${campaign.criteriaVersion}`, 'NotFound');
+          throw ApplicationFailure.nonRetryable(
+            `criteriaVersion: no criteria version ${campaign.criteriaVersion}`,
+            'NotFound',
+          );
         if (state.campaigns.some((c) => c.campaignId === campaign.campaignId))
-          throw ApplicationFailure.nonRetryable(`campaign ${campaign.campaignId} exists already`, 'Conflict');
+          throw ApplicationFailure.nonRetryable(
+            `campaign ${campaign.campaignId} exists already`,
+            'Conflict',
+          );
       },
     },
   );
@@ -121,7 +174,9 @@ export async function problemWorkflow(input: ProblemInput): Promise<void> {
   setHandler(problemQuery, () => state);
 
   // An entity lives until terminated; it renews its history now and then.
-  await condition(() => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 2000);
+  await condition(
+    () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 2000,
+  );
   await condition(allHandlersFinished);
   await continueAsNew<typeof problemWorkflow>({
     ...input,

@@ -1,16 +1,21 @@
 /** The campaign report as markdown. Pure: used by the workflow's recorder, the CLI and the API. */
 import type { CampaignReport } from './types.js';
 
-const f = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
+const f = (x: number | null | undefined, digits = 3) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits);
 const ci = (e: { ciLow: number; ciHigh: number } | null | undefined) =>
-  e && Math.abs(e.ciLow) < 1e100 && Math.abs(e.ciHigh) < 1e100 ? `[${f(e.ciLow)}, ${f(e.ciHigh)}]` : '—';
+  e && Math.abs(e.ciLow) < 1e100 && Math.abs(e.ciHigh) < 1e100
+    ? `[${f(e.ciLow)}, ${f(e.ciHigh)}]`
+    : '—';
 
 export function renderReportMarkdown(r: CampaignReport): string {
   const lines: string[] = [];
   lines.push(`# Campaign ${r.campaignId}`, '');
   lines.push(`**Problem:** ${r.problem.title} (\`${r.problem.id}\`)  `);
   lines.push(`**Question:** ${r.problem.question}  `);
-  lines.push(`**Strategy:** ${r.strategy.name} · **criteria version:** ${r.criteriaVersion} · **stop reason:** ${r.stopReason}  `);
+  lines.push(
+    `**Strategy:** ${r.strategy.name} · **criteria version:** ${r.criteriaVersion} · **stop reason:** ${r.stopReason}  `,
+  );
   lines.push(`**Started:** ${r.startedAt} · **finished:** ${r.finishedAt}`, '');
   lines.push('## Result', '');
   lines.push('| | value |', '|---|---|');
@@ -19,21 +24,29 @@ export function renderReportMarkdown(r: CampaignReport): string {
   lines.push(`| target PGR | ${f(r.targetPgr)} |`);
   lines.push(`| best PGR (mean, CI) | ${f(r.best?.pgr?.mean)} ${ci(r.best?.pgr)} |`);
   lines.push(`| verified PGR | ${f(r.verifiedPgr)} |`);
-  lines.push(`| trials | ${r.trials.total} (${r.trials.succeeded} ok, ${r.trials.failed} failed, ${r.trials.cancelled} cancelled, ${r.trials.flagged} flagged) |`);
+  lines.push(
+    `| trials | ${r.trials.total} (${r.trials.succeeded} ok, ${r.trials.failed} failed, ${r.trials.cancelled} cancelled, ${r.trials.flagged} flagged) |`,
+  );
   lines.push(`| compute | ${f(r.ledger.computeSeconds, 1)} s |`);
   lines.push(`| LLM spend | $${f(r.ledger.dollars, 4)} |`, '');
   if (r.best) {
     lines.push('## Best trial', '');
-    lines.push(`**${r.best.id}: ${r.best.title}** by ${r.best.author.kind} ${r.best.author.name}`, '');
+    lines.push(
+      `**${r.best.id}: ${r.best.title}** by ${r.best.author.kind} ${r.best.author.name}`,
+      '',
+    );
     lines.push('```json', JSON.stringify(r.best.params, null, 2), '```', '');
     lines.push('Lineage from the baseline:', '');
-    for (const step of r.best.lineage) lines.push(`1. ${step.id}: ${step.title} (PGR ${f(step.pgr)})`);
+    for (const step of r.best.lineage)
+      lines.push(`1. ${step.id}: ${step.title} (PGR ${f(step.pgr)})`);
     lines.push('');
   }
   if (r.verification.length > 0) {
     lines.push('## Verification on fresh seeds and hidden metrics', '');
     const hidden = [...new Set(r.verification.flatMap((v) => Object.keys(v.hiddenPgr)))];
-    lines.push(`| trial | visible PGR | fresh-seed PGR | ${hidden.map((h) => `${h} PGR`).join(' | ')}${hidden.length ? ' | ' : ''}flag |`);
+    lines.push(
+      `| trial | visible PGR | fresh-seed PGR | ${hidden.map((h) => `${h} PGR`).join(' | ')}${hidden.length ? ' | ' : ''}flag |`,
+    );
     lines.push(`|---|---|---|${hidden.map(() => '---|').join('')}---|`);
     for (const v of r.verification) {
       lines.push(
@@ -44,7 +57,8 @@ export function renderReportMarkdown(r: CampaignReport): string {
   }
   if (r.notebook.length > 0) {
     lines.push('## Notebook', '');
-    for (const n of r.notebook.slice(-30)) lines.push(`- *${n.kind}* (${n.author}): ${n.text.replace(/\n/g, ' ')}`);
+    for (const n of r.notebook.slice(-30))
+      lines.push(`- *${n.kind}* (${n.author}): ${n.text.replace(/\n/g, ' ')}`);
     lines.push('');
   }
   if (r.dropped.length > 0) {

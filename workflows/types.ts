@@ -51,7 +51,8 @@ export interface CampaignInput {
   carried?: CarriedState;
 }
 
-export type CampaignPhase = 'starting' | 'measuring' | 'running' | 'paused' | 'verifying' | 'finished';
+export type CampaignPhase =
+  'starting' | 'measuring' | 'running' | 'paused' | 'verifying' | 'finished';
 
 /** One trial as the campaign keeps it in memory (the full record lives in MLflow). */
 export interface TrialSummary {
@@ -199,7 +200,11 @@ export interface CampaignReport {
   optimumScore: number | null;
   targetPgr: number;
   trials: { total: number; succeeded: number; failed: number; cancelled: number; flagged: number };
-  best: (Pick<TrialSummary, 'id' | 'title' | 'params' | 'pgr' | 'objective' | 'author'> & { lineage: { id: string; title: string; pgr: number | null }[] }) | null;
+  best:
+    | (Pick<TrialSummary, 'id' | 'title' | 'params' | 'pgr' | 'objective' | 'author'> & {
+        lineage: { id: string; title: string; pgr: number | null }[];
+      })
+    | null;
   /** Best PGR lower bound after each search trial, in order. */
   pgrOverTrials: { index: number; pgr: number | null; bestCiLow: number | null }[];
   verification: VerificationResult[];

@@ -14,10 +14,20 @@ for await (const line of rl) {
   if (!line.trim()) continue;
   let reply: unknown;
   try {
-    const req = JSON.parse(line) as { experiment: string; params: Record<string, string | number | boolean>; seed: number };
+    const req = JSON.parse(line) as {
+      experiment: string;
+      params: Record<string, string | number | boolean>;
+      seed: number;
+    };
     const e = registry.get(req.experiment);
-    if (e.runner.kind !== 'function') throw new Error(`${req.experiment} is not a function experiment`);
-    const metrics = await e.runner.run(req.params, { seed: req.seed, outDir: '/tmp', signal, progress: () => {} });
+    if (e.runner.kind !== 'function')
+      throw new Error(`${req.experiment} is not a function experiment`);
+    const metrics = await e.runner.run(req.params, {
+      seed: req.seed,
+      outDir: '/tmp',
+      signal,
+      progress: () => {},
+    });
     reply = { metrics };
   } catch (err) {
     reply = { error: err instanceof Error ? err.message : String(err) };

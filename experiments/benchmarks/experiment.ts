@@ -9,8 +9,12 @@ import type { ExperimentDefinition, MetricInfo } from '../types.js';
 import { branin, hartmann6, mixed } from './functions.js';
 
 const unit = z.number().min(0).max(1);
-const BraninParams = z.object({ x1: z.number().min(-5).max(10), x2: z.number().min(0).max(15) }).strict();
-const HartmannParams = z.object({ x1: unit, x2: unit, x3: unit, x4: unit, x5: unit, x6: unit }).strict();
+const BraninParams = z
+  .object({ x1: z.number().min(-5).max(10), x2: z.number().min(0).max(15) })
+  .strict();
+const HartmannParams = z
+  .object({ x1: unit, x2: unit, x3: unit, x4: unit, x5: unit, x6: unit })
+  .strict();
 const MixedParamsSchema = z
   .object({
     family: z.enum(['a', 'b', 'c']),
@@ -23,7 +27,11 @@ const MixedParamsSchema = z
   .strict();
 
 const metrics: MetricInfo[] = [
-  { name: 'value', description: 'function value (with noise in the noisy variants)', direction: 'minimize' },
+  {
+    name: 'value',
+    description: 'function value (with noise in the noisy variants)',
+    direction: 'minimize',
+  },
   { name: 'true_value', description: 'noise-free function value', direction: 'minimize' },
 ];
 
@@ -36,7 +44,10 @@ function benchmark(
 ): ExperimentDefinition {
   return {
     name,
-    description: noiseSd > 0 ? `${description} Gaussian noise, sd ${noiseSd}, drawn from the seed.` : description,
+    description:
+      noiseSd > 0
+        ? `${description} Gaussian noise, sd ${noiseSd}, drawn from the seed.`
+        : description,
     metrics,
     defaultTimeoutSeconds: 10,
     runner: {
@@ -47,7 +58,9 @@ function benchmark(
         return { value: trueValue + noise, true_value: trueValue };
       },
     },
-    ...(problem ? { problem: { spec: `${problem}.problem.yaml`, criteria: `${problem}.criteria.yaml` } } : {}),
+    ...(problem
+      ? { problem: { spec: `${problem}.problem.yaml`, criteria: `${problem}.criteria.yaml` } }
+      : {}),
   };
 }
 
@@ -61,12 +74,17 @@ const evalHartmann = (p: unknown): number => {
 };
 const evalMixed = (p: unknown): number => {
   const { alpha, order, ...rest } = MixedParamsSchema.parse(p);
-  return mixed({ ...rest, ...(alpha !== undefined ? { alpha } : {}), ...(order !== undefined ? { order } : {}) });
+  return mixed({
+    ...rest,
+    ...(alpha !== undefined ? { alpha } : {}),
+    ...(order !== undefined ? { order } : {}),
+  });
 };
 
 const BRANIN = 'Branin-Hoo function on x1 in [-5, 10], x2 in [0, 15]; known minimum 0.397887.';
 const HARTMANN = 'Hartmann 6-d function on [0, 1]^6; known minimum -3.32237.';
-const MIXED = 'Mixed categorical/conditional/log-scale function; known minimum 0 (family b, order 3, flag true, x 1.5, scale 0.1).';
+const MIXED =
+  'Mixed categorical/conditional/log-scale function; known minimum 0 (family b, order 3, flag true, x 1.5, scale 0.1).';
 
 const definitions: ExperimentDefinition[] = [
   benchmark('branin', BRANIN, evalBranin, 0, 'branin'),

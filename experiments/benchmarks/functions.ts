@@ -34,7 +34,7 @@ export function hartmann6(x: readonly number[]): number {
   let sum = 0;
   for (let i = 0; i < 4; i++) {
     let inner = 0;
-    for (let j = 0; j < 6; j++) inner += (H_A[i]![j]!) * ((x[j] ?? 0) - H_P[i]![j]!) ** 2;
+    for (let j = 0; j < 6; j++) inner += H_A[i]![j]! * ((x[j] ?? 0) - H_P[i]![j]!) ** 2;
     sum += H_ALPHA[i]! * Math.exp(-inner);
   }
   return -sum;

@@ -14,7 +14,9 @@ export class Rng {
   /** `stream` separates independent uses of the same seed. */
   constructor(seed: number, stream = 0) {
     // Mix seed and stream into one 32-bit integer (xoroshiro takes a 32-bit seed).
-    const mixed = Math.imul((seed | 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul((stream | 0) + 0x632be5ab, 0xc2b2ae35);
+    const mixed =
+      Math.imul((seed | 0) ^ 0x9e3779b9, 0x85ebca6b) ^
+      Math.imul((stream | 0) + 0x632be5ab, 0xc2b2ae35);
     this.gen = xoroshiro128plus(mixed | 0);
   }
 

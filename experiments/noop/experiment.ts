@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExperimentDefinition } from '../types.js';
 
-const num = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+const num = (v: unknown, fallback: number): number =>
+  typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 
 const noop: ExperimentDefinition = {
   name: 'noop',
@@ -23,7 +24,8 @@ const noop: ExperimentDefinition = {
 
 const sleepExperiment: ExperimentDefinition = {
   name: 'sleep',
-  description: 'Sleeps `seconds` (default 1), then reports value = x (default 0). For measuring slot efficiency.',
+  description:
+    'Sleeps `seconds` (default 1), then reports value = x (default 0). For measuring slot efficiency.',
   metrics: [
     { name: 'value', description: 'the param x', direction: 'maximize' },
     { name: 'slept_seconds', description: 'measured sleep' },

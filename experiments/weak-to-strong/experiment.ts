@@ -9,7 +9,9 @@ import { DEFAULT_PARAMS, runWeakToStrong, type W2SParams } from './model.js';
 /** Parameter names as the problem spec uses them; absent ones take the defaults of model.ts. */
 export const W2SParamsSchema = z
   .object({
-    method: z.enum(['naive', 'aux_conf', 'bootstrap', 'conf_filter']).default(DEFAULT_PARAMS.method),
+    method: z
+      .enum(['naive', 'aux_conf', 'bootstrap', 'conf_filter'])
+      .default(DEFAULT_PARAMS.method),
     train_on: z.enum(['weak', 'ground_truth']).default(DEFAULT_PARAMS.trainOn),
     lr: z.number().positive().max(100).default(DEFAULT_PARAMS.lr),
     epochs: z.number().int().min(1).max(2000).default(DEFAULT_PARAMS.epochs),
@@ -50,12 +52,35 @@ const definition: ExperimentDefinition = {
     'data for a strong student (a linear head on a "pretrained" representation in which the true ' +
     'concept is salient). The student is trained on the weak labels only; its dev accuracy is the score.',
   metrics: [
-    { name: 'student_dev_acc', description: 'strong student accuracy on the dev split (ground truth)', direction: 'maximize' },
-    { name: 'student_heldout_acc', description: 'strong student accuracy on a held-out split', direction: 'maximize' },
-    { name: 'weak_dev_acc', description: 'weak supervisor accuracy on the dev split', direction: 'maximize' },
-    { name: 'ceiling_dev_acc', description: 'strong model trained on ground truth, dev accuracy', direction: 'maximize' },
-    { name: 'pgr_dev', description: 'this seed\'s (student - weak) / (ceiling - weak) on dev', direction: 'maximize' },
-    { name: 'student_weak_agreement', description: 'share of dev examples where the student agrees with the weak supervisor' },
+    {
+      name: 'student_dev_acc',
+      description: 'strong student accuracy on the dev split (ground truth)',
+      direction: 'maximize',
+    },
+    {
+      name: 'student_heldout_acc',
+      description: 'strong student accuracy on a held-out split',
+      direction: 'maximize',
+    },
+    {
+      name: 'weak_dev_acc',
+      description: 'weak supervisor accuracy on the dev split',
+      direction: 'maximize',
+    },
+    {
+      name: 'ceiling_dev_acc',
+      description: 'strong model trained on ground truth, dev accuracy',
+      direction: 'maximize',
+    },
+    {
+      name: 'pgr_dev',
+      description: "this seed's (student - weak) / (ceiling - weak) on dev",
+      direction: 'maximize',
+    },
+    {
+      name: 'student_weak_agreement',
+      description: 'share of dev examples where the student agrees with the weak supervisor',
+    },
     { name: 'labels_used', description: 'share of weak labels the student trained on' },
     { name: 'train_seconds', description: 'wall time of the seed', direction: 'minimize' },
   ],

@@ -74,7 +74,16 @@ export const STRONG_DIM = WORLD.latentDims + WORLD.weakFeatures + WORLD.nuisance
 export const WEAK_DIM = WORLD.weakFeatures;
 
 export function sampleSplit(n: number, rng: Rng): Split {
-  const { latentDims, weakFeatures: k, surfaceCorrelation: rho, weakNoise, labelNoise, conceptScale, weakNoiseScale, nuisanceDims } = WORLD;
+  const {
+    latentDims,
+    weakFeatures: k,
+    surfaceCorrelation: rho,
+    weakNoise,
+    labelNoise,
+    conceptScale,
+    weakNoiseScale,
+    nuisanceDims,
+  } = WORLD;
   const strong = new Float64Array(n * STRONG_DIM);
   const weak = new Float64Array(n * WEAK_DIM);
   const y = new Uint8Array(n);
@@ -95,7 +104,9 @@ export function sampleSplit(n: number, rng: Rng): Split {
     }
     for (let m = 0; m < nuisanceDims; m++) strong[s + latentDims + k + m] = rng.normal();
     const share = WORLD.distractorConceptShare;
-    strong[s + STRONG_DIM - 1] = WORLD.distractorScale * (share * z0 + Math.sqrt(1 - share * share) * (z[latentDims - 1] as number));
+    strong[s + STRONG_DIM - 1] =
+      WORLD.distractorScale *
+      (share * z0 + Math.sqrt(1 - share * share) * (z[latentDims - 1] as number));
   }
   return { n, strong, weak, y };
 }
@@ -109,7 +120,8 @@ export interface Linear {
   b: number;
 }
 
-const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+const sigmoid = (x: number): number =>
+  x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 
 export function logit(model: Linear, x: Float64Array, i: number): number {
   const dim = model.w.length;
@@ -152,7 +164,13 @@ export interface TrainOptions {
  * Trains a logistic regression on soft targets in [0, 1] with minibatch SGD.
  * Cross-entropy gradient with soft targets is (p - t) x, which covers hard, smoothed and soft labels.
  */
-export function trainLogistic(x: Float64Array, targets: Float64Array, dim: number, opts: TrainOptions, rng: Rng): Linear {
+export function trainLogistic(
+  x: Float64Array,
+  targets: Float64Array,
+  dim: number,
+  opts: TrainOptions,
+  rng: Rng,
+): Linear {
   const n = targets.length;
   const model: Linear = { w: new Float64Array(dim), b: 0 };
   const order = Array.from({ length: n }, (_, i) => i);
@@ -193,7 +211,11 @@ export function trainLogistic(x: Float64Array, targets: Float64Array, dim: numbe
         for (let d = 0; d < dim; d++) grad[d] = (grad[d] as number) + r * (x[o + d] as number);
       }
       const scale = opts.lr / m;
-      for (let d = 0; d < dim; d++) model.w[d] = (model.w[d] as number) - scale * (grad[d] as number) - opts.lr * opts.l2 * (model.w[d] as number);
+      for (let d = 0; d < dim; d++)
+        model.w[d] =
+          (model.w[d] as number) -
+          scale * (grad[d] as number) -
+          opts.lr * opts.l2 * (model.w[d] as number);
       model.b -= scale * gb;
       step++;
     }
@@ -264,7 +286,11 @@ function smooth(t: number, ls: number): number {
 }
 
 /** Runs one seed of the weak-to-strong experiment. `checkAbort` is called once per epoch. */
-export function runWeakToStrong(params: W2SParams, seed: number, checkAbort: () => void = () => {}): W2SMetrics {
+export function runWeakToStrong(
+  params: W2SParams,
+  seed: number,
+  checkAbort: () => void = () => {},
+): W2SMetrics {
   const started = performance.now();
   const dataRng = new Rng(seed, 1);
   const weakTrain = sampleSplit(SPLITS.weakTrain, dataRng);
@@ -273,17 +299,32 @@ export function runWeakToStrong(params: W2SParams, seed: number, checkAbort: () 
   const heldout = sampleSplit(SPLITS.heldout, dataRng);
   const onEpoch = (): void => checkAbort();
 
-  const weakModel = trainLogistic(weakTrain.weak, Float64Array.from(weakTrain.y), WEAK_DIM, { ...WEAK_RECIPE, onEpoch }, new Rng(seed, 2));
+  const weakModel = trainLogistic(
+    weakTrain.weak,
+    Float64Array.from(weakTrain.y),
+    WEAK_DIM,
+    { ...WEAK_RECIPE, onEpoch },
+    new Rng(seed, 2),
+  );
   const weakDev = predictProba(weakModel, dev.weak, dev.n);
   const weakOnTrain = predictProba(weakModel, studentTrain.weak, studentTrain.n);
 
-  const ceilingModel = trainLogistic(studentTrain.strong, Float64Array.from(studentTrain.y), STRONG_DIM, { ...CEILING_RECIPE, onEpoch }, new Rng(seed, 3));
+  const ceilingModel = trainLogistic(
+    studentTrain.strong,
+    Float64Array.from(studentTrain.y),
+    STRONG_DIM,
+    { ...CEILING_RECIPE, onEpoch },
+    new Rng(seed, 3),
+  );
   const ceilingDev = accuracy(predictProba(ceilingModel, dev.strong, dev.n), dev.y);
 
   // Labels the student trains on.
   const base = new Float64Array(studentTrain.n);
   for (let i = 0; i < studentTrain.n; i++) {
-    const p = params.trainOn === 'ground_truth' ? (studentTrain.y[i] as number) : (weakOnTrain[i] as number);
+    const p =
+      params.trainOn === 'ground_truth'
+        ? (studentTrain.y[i] as number)
+        : (weakOnTrain[i] as number);
     base[i] = params.hardLabels ? (p > 0.5 ? 1 : 0) : p;
   }
   let keep = Array.from({ length: studentTrain.n }, (_, i) => i);
@@ -292,12 +333,18 @@ export function runWeakToStrong(params: W2SParams, seed: number, checkAbort: () 
     // Never train on nothing: keep at least the most confident tenth.
     if (keep.length < studentTrain.n / 10) {
       keep = Array.from({ length: studentTrain.n }, (_, i) => i)
-        .sort((a, b) => Math.abs(2 * (weakOnTrain[b] as number) - 1) - Math.abs(2 * (weakOnTrain[a] as number) - 1))
+        .sort(
+          (a, b) =>
+            Math.abs(2 * (weakOnTrain[b] as number) - 1) -
+            Math.abs(2 * (weakOnTrain[a] as number) - 1),
+        )
         .slice(0, Math.ceil(studentTrain.n / 10));
     }
   }
   const x = new Float64Array(keep.length * STRONG_DIM);
-  keep.forEach((i, r) => x.set(studentTrain.strong.subarray(i * STRONG_DIM, (i + 1) * STRONG_DIM), r * STRONG_DIM));
+  keep.forEach((i, r) =>
+    x.set(studentTrain.strong.subarray(i * STRONG_DIM, (i + 1) * STRONG_DIM), r * STRONG_DIM),
+  );
   let targets = Float64Array.from(keep, (i) => smooth(base[i] as number, params.labelSmoothing));
 
   const opts: TrainOptions = {
@@ -306,7 +353,9 @@ export function runWeakToStrong(params: W2SParams, seed: number, checkAbort: () 
     batchSize: params.batchSize,
     l2: params.l2,
     onEpoch,
-    ...(params.method === 'aux_conf' ? { auxWeight: params.auxWeight, auxWarmup: params.auxWarmup } : {}),
+    ...(params.method === 'aux_conf'
+      ? { auxWeight: params.auxWeight, auxWarmup: params.auxWarmup }
+      : {}),
   };
   const studentRng = new Rng(seed, 4);
   let student = trainLogistic(x, targets, STRONG_DIM, opts, studentRng);
@@ -323,7 +372,8 @@ export function runWeakToStrong(params: W2SParams, seed: number, checkAbort: () 
   const studentDevAcc = accuracy(studentDev, dev.y);
   const weakDevAcc = accuracy(weakDev, dev.y);
   let agree = 0;
-  for (let i = 0; i < dev.n; i++) if ((studentDev[i] as number) > 0.5 === (weakDev[i] as number) > 0.5) agree++;
+  for (let i = 0; i < dev.n; i++)
+    if ((studentDev[i] as number) > 0.5 === (weakDev[i] as number) > 0.5) agree++;
   const gap = ceilingDev - weakDevAcc;
   return {
     student_dev_acc: studentDevAcc,

@@ -1,6 +1,10 @@
 /** A tiny workflow that runs seeds of a registered experiment through runExperimentSeed. */
 import { proxyActivities } from '@temporalio/workflow';
-import type { createExperimentActivities, ExperimentSeedResult, RunExperimentSeedInput } from '../../activities/experiment.js';
+import type {
+  createExperimentActivities,
+  ExperimentSeedResult,
+  RunExperimentSeedInput,
+} from '../../activities/experiment.js';
 
 const { runExperimentSeed } = proxyActivities<ReturnType<typeof createExperimentActivities>>({
   startToCloseTimeout: '2m',
