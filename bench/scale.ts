@@ -451,6 +451,8 @@ async function historySummary(
   return summary;
 }
 
+const BENCH_TOKEN = 'bench-viewer-token-0000000000';
+
 async function measureLineage(
   c: BenchContext,
   campaignId: string,
@@ -468,7 +470,7 @@ async function measureLineage(
     app = await buildApp({
       service: c.service(),
       mlflow: new MlflowClient({ trackingUri: c.mlflowUri }),
-      tokens: new TokenTable([]),
+      tokens: new TokenTable([{ token: BENCH_TOKEN, name: 'bench', role: 'viewer' }]),
       config: { rateLimitPerMinute: 0 },
     });
   } catch (err) {
@@ -492,7 +494,11 @@ async function measureLineage(
     }
   };
   const get = async (url: string) => {
-    const res = await app!.inject({ method: 'GET', url });
+    const res = await app!.inject({
+      method: 'GET',
+      url,
+      headers: { authorization: `Bearer ${BENCH_TOKEN}` },
+    });
     if (res.statusCode !== 200)
       throw new Error(`GET ${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
     return res.json() as unknown;
