@@ -256,7 +256,7 @@ function refMean(r: number | ReferenceScore | null): number | null {
 function seedFailureSummary(seeds: readonly SeedResult[]): string {
   const failed = seeds.filter((s) => s.status === 'failed');
   const cancelled = seeds.length - failed.length;
-  const first = failed.find((s) => s.error);
+  const first = failed.find((s) => s.error) ?? seeds.find((s) => s.error);
   const parts = [`${failed.length} failed`];
   if (cancelled > 0) parts.push(`${cancelled} cancelled`);
   const detail = first?.error ? `; seed ${first.seed}: ${first.error.slice(0, 300)}` : '';

@@ -18,6 +18,8 @@ import {
   type WorkflowBundleOption,
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { createRecordingActivities } from '../activities/recording.js';
+import { recordingQueue } from '../workflows/options.js';
 import { createExperimentActivities } from '../activities/experiment.js';
 import { OptunaService } from '../activities/strategies/index.js';
 import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
@@ -42,6 +44,8 @@ export interface WorkerOptions {
   workDir?: string;
   /** Experiment runs at once on this worker (campaign budgets limit each campaign too). @default 16 */
   maxConcurrentActivities?: number;
+  /** MLflow records written at once (their own queue, so a slow MLflow never blocks experiments). @default 4 */
+  maxConcurrentRecordings?: number;
   /** Pre-built workflow bundle (tests bundle once per suite). */
   workflowBundle?: WorkflowBundleOption;
   registry?: ExperimentRegistry;
@@ -128,6 +132,12 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
           strategies: { anthropic, optuna },
           mlflow,
         }),
+      }),
+      await Worker.create({
+        ...common,
+        taskQueue: recordingQueue(opts.taskQueue ?? DEFAULT_TASK_QUEUE),
+        maxConcurrentActivityTaskExecutions: opts.maxConcurrentRecordings ?? 4,
+        activities: createRecordingActivities({ mlflow }),
       }),
     );
   }

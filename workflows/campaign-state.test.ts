@@ -171,3 +171,36 @@ describe('CampaignState at scale', () => {
     expect(next.trials.at(-1)!.id).toBe('t0050');
   });
 });
+
+describe('experiment slots', () => {
+  it('never hands out more slots than the concurrency budget, even when many wait at once', async () => {
+    const state = new CampaignState(input(), 0);
+    let holding = 0;
+    let peak = 0;
+    const run = async () => {
+      await state.acquireSlot();
+      holding++;
+      peak = Math.max(peak, holding);
+      await new Promise((r) => setTimeout(r, 1));
+      holding--;
+      state.releaseSlot();
+    };
+    // 8 slots (criteria concurrency), 40 seeds queued together.
+    await Promise.all(Array.from({ length: 40 }, run));
+    expect(peak).toBe(8);
+    expect(state.slotsBusy).toBe(0);
+  });
+
+  it('a raised concurrency budget hands out the new slots to waiters at once', async () => {
+    const state = new CampaignState(input(), 0);
+    for (let i = 0; i < 8; i++) await state.acquireSlot();
+    let got = 0;
+    const waiting = Array.from({ length: 4 }, () => state.acquireSlot().then(() => got++));
+    await Promise.resolve();
+    expect(got).toBe(0);
+    state.changeBudgets({ concurrency: 10 });
+    await Promise.all(waiting.slice(0, 2));
+    expect(got).toBe(2);
+    expect(state.slotsBusy).toBe(10);
+  });
+});

@@ -2,7 +2,7 @@
  * The campaign's state and every decision over it, as a plain class: the workflow function
  * only wires it to activities, timers and messages. Deterministic: time comes in as arguments.
  */
-import { ApplicationFailure, condition } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import {
   canStartTrial as budgetAllowsTrial,
   emptyLedger,
@@ -114,6 +114,7 @@ export class CampaignState {
   /** Bumped on every change the main loop may be waiting for. */
   version = 0;
   private slotsInUse = 0;
+  private readonly slotWaiters: (() => void)[] = [];
   private running = 0;
   private hypothesisCounter = 0;
   private idleReason: StopReason | undefined;
@@ -203,14 +204,49 @@ export class CampaignState {
 
   // ---- slots (experiment runs at once) ------------------------------------------------------
 
-  /** Resolves when an experiment slot is free; slots = budgets.concurrency. */
-  async acquireSlot(): Promise<void> {
-    await condition(() => this.slotsInUse < this.budgets.concurrency);
-    this.slotsInUse++;
+  /**
+   * Resolves when this caller holds an experiment slot; slots = budgets.concurrency. A freed
+   * slot is handed to one waiter at a time (first come, first served): waiters woken together by
+   * a condition would all see the same free slot and overshoot the concurrency budget.
+   */
+  acquireSlot(): Promise<void> {
+    if (this.slotsInUse < this.budgets.concurrency && this.slotWaiters.length === 0) {
+      this.slotsInUse++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.slotWaiters.push(resolve));
   }
   releaseSlot(): void {
     this.slotsInUse--;
+    this.handOutSlots();
     this.bump();
+  }
+  private handOutSlots(): void {
+    while (this.slotWaiters.length > 0 && this.slotsInUse < this.budgets.concurrency) {
+      this.slotsInUse++;
+      this.slotWaiters.shift()!();
+    }
+  }
+  /**
+   * Why a search trial that waited for a slot must not start now, or null. Trial and iteration
+   * budgets were checked when it was queued; compute, dollars, the deadline, a stop, the target
+   * and stagnation can end the campaign while it waits.
+   */
+  newWorkRefused(nowMs: number, req: TrialRequest): string | null {
+    if (req.kind !== 'search') return null;
+    if (this.stopRequest) return 'the campaign was stopped';
+    const spent = exhausted(this.budgets, this.ledger, nowMs);
+    if (spent === 'max_compute' || spent === 'max_dollars' || spent === 'deadline')
+      return `budget used (${spent}) before it got a slot`;
+    const draining = this.draining?.reason;
+    if (draining === 'target_reached' || draining === 'stagnation')
+      return `the campaign is stopping (${draining})`;
+    return null;
+  }
+
+  /** Experiment runs holding a slot now. */
+  get slotsBusy(): number {
+    return this.slotsInUse;
   }
 
   /**
@@ -797,6 +833,7 @@ export class CampaignState {
 
   changeBudgets(change: Partial<Budgets>): void {
     this.budgets = BudgetsSchema.parse({ ...this.budgets, ...change });
+    this.handOutSlots();
     // A raised budget lets a campaign that had run out of proposals try again.
     this.emptyProposalRounds = 0;
     this.idleReason = undefined;

@@ -95,7 +95,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     cancellationType: ActivityCancellationType.TRY_CANCEL,
   });
   const strategyActs = proxyActivities<Activities>(presets.strategyCall());
-  const recordActs = proxyActivities<Activities>(presets.recording());
+  const recordActs = proxyActivities<Activities>(presets.recording(workflowInfo().taskQueue));
 
   registerHandlers(state);
 
@@ -115,7 +115,19 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     started: { at?: string },
   ): Promise<SeedResult> {
     await state.acquireSlot();
-    // A trial starts when its first seed gets a slot, not when it was queued behind the slots.
+    // A trial starts when its first seed gets a slot, not when it was queued behind the slots;
+    // if a budget ran out meanwhile, it does not start at all.
+    const skip = started.at === undefined ? state.newWorkRefused(Date.now(), req) : null;
+    if (skip) {
+      state.releaseSlot();
+      return {
+        seed,
+        status: 'cancelled',
+        metrics: {},
+        durationSeconds: 0,
+        error: `not run: ${skip}`,
+      };
+    }
     started.at ??= new Date().toISOString();
     try {
       return await experimentActs.runExperimentSeed({

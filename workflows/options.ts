@@ -6,6 +6,13 @@
  */
 import type { ActivityOptions } from '@temporalio/workflow';
 
+/**
+ * MLflow recording runs on a queue of its own next to the main one, polled with a small
+ * concurrency: a slow or unreachable MLflow then holds up only the records, never the
+ * experiments or the strategy calls waiting for a worker slot.
+ */
+export const recordingQueue = (mainQueue: string): string => `${mainQueue}-recording`;
+
 export const presets = {
   /** One seed of one configuration. startToClose is set per call from the experiment's timeout. */
   experimentRun: (
@@ -40,7 +47,8 @@ export const presets = {
     },
   }),
   /** MLflow recording: retried until MLflow is back. */
-  recording: (): ActivityOptions => ({
+  recording: (mainQueue: string): ActivityOptions => ({
+    taskQueue: recordingQueue(mainQueue),
     startToCloseTimeout: '2m',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s' },
   }),
