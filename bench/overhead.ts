@@ -6,6 +6,7 @@
  */
 import { overheadProblem } from './experiments.js';
 import { runPeer } from './peers.js';
+import type { OptunaTrialsOutput } from './peers.js';
 import type { BenchResult, Size } from './results.js';
 import { fmt, ratio, table } from './results.js';
 import { experimentTimings, workflowRuns, workMs } from './history.js';
@@ -47,14 +48,6 @@ export interface OverheadRow {
 
 export interface OverheadData {
   rows: OverheadRow[];
-}
-
-interface PeerOutput {
-  wallSeconds: number;
-  trials: number;
-  errorCount: number;
-  errors: string[];
-  records: { slot: number; start: number; objStart: number; objEnd: number; end: number }[];
 }
 
 export const overhead: Benchmark<OverheadData> = {
@@ -117,7 +110,7 @@ export const overhead: Benchmark<OverheadData> = {
         log(
           `[overhead] Optuna ask/tell + SQLite: ${n} no-op trials, ${conc} threads, MLflow ${mlflow ? 'on' : 'off'}`,
         );
-        const r = await runPeer<PeerOutput>('optuna_trials.py', [
+        const r = await runPeer<OptunaTrialsOutput>('optuna_trials.py', [
           '--trials',
           String(n),
           '--concurrency',
@@ -183,7 +176,7 @@ export const overhead: Benchmark<OverheadData> = {
   },
 };
 
-function peerRow(r: PeerOutput, concurrency: number, mlflow: boolean): OverheadRow {
+function peerRow(r: OptunaTrialsOutput, concurrency: number, mlflow: boolean): OverheadRow {
   const ms = (s: number) => s * 1000;
   return {
     runner: 'optuna',

@@ -3,6 +3,15 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { paths } from '../stack/paths.js';
 
+/** What bench/peers/optuna_trials.py prints: wall time and one record per trial (seconds). */
+export interface OptunaTrialsOutput {
+  wallSeconds: number;
+  trials: number;
+  errorCount: number;
+  errors?: string[];
+  records: { slot: number; start: number; objStart: number; objEnd: number; end: number }[];
+}
+
 export const PEERS_DIR = fileURLToPath(new URL('./peers/', import.meta.url));
 
 /** Thrown when a peer script fails or prints something that is not its JSON result. */

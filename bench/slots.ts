@@ -7,6 +7,7 @@
 import { overheadProblem } from './experiments.js';
 import { experimentTimings, workflowRuns, workMs } from './history.js';
 import { runPeer } from './peers.js';
+import type { OptunaTrialsOutput } from './peers.js';
 import { fmt, pct, ratio, table, type BenchResult, type Size } from './results.js';
 import {
   distribution,
@@ -49,13 +50,6 @@ export interface SlotsRow {
 
 export interface SlotsData {
   rows: SlotsRow[];
-}
-
-interface PeerOutput {
-  wallSeconds: number;
-  trials: number;
-  errorCount: number;
-  records: { slot: number; start: number; objStart: number; objEnd: number; end: number }[];
 }
 
 export const slots: Benchmark<SlotsData> = {
@@ -110,7 +104,7 @@ export const slots: Benchmark<SlotsData> = {
       }
       if (!peers) continue;
       log(`[slots] Optuna ask/tell + SQLite, ${conc} threads: ${trials} one-second trials`);
-      const r = await runPeer<PeerOutput>('optuna_trials.py', [
+      const r = await runPeer<OptunaTrialsOutput>('optuna_trials.py', [
         '--trials',
         String(trials),
         '--concurrency',
