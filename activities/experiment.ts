@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Config } from '../domain/schemas.js';
 import { UnknownExperimentError, type ExperimentRegistry } from '../experiments/registry.js';
-import { runSeed } from '../experiments/runner.js';
+import { runSeed, type ProcessGroupGuard } from '../experiments/runner.js';
 import type { ProgressUpdate, SeedRunResult } from '../experiments/types.js';
 
 export interface ExperimentActivityDeps {
@@ -20,6 +20,8 @@ export interface ExperimentActivityDeps {
   heartbeatIntervalMs?: number;
   /** Progress heartbeats are sent at most this often. @default 1000 */
   progressThrottleMs?: number;
+  /** Kills experiment process groups when the worker dies (the worker's ProcessGuard). */
+  guard?: ProcessGroupGuard;
 }
 
 export interface RunExperimentSeedInput {
@@ -108,6 +110,7 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
           signal: ctx.cancellationSignal,
           onProgress,
           objective: input.objective,
+          ...(deps.guard ? { guard: deps.guard } : {}),
           ...(input.timeoutSeconds !== undefined ? { timeoutSeconds: input.timeoutSeconds } : {}),
         });
       } finally {

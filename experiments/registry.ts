@@ -46,6 +46,10 @@ export class ExperimentDefinitionError extends Error {
   }
 }
 
+const EnvName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid environment variable name');
+
 const MetricInfoSchema = z.object({
   name: Name,
   description: z.string().max(2000).default(''),
@@ -70,12 +74,9 @@ export const CommandExperimentFile = z
     command: z.array(z.string().min(1).max(4096)).min(1).max(256),
     /** Working directory, relative to the experiment folder. @default '.' */
     cwd: z.string().max(4096).optional(),
-    env: z
-      .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid environment variable name'),
-        z.string().max(65536),
-      )
-      .optional(),
+    env: z.record(EnvName, z.string().max(65536)).optional(),
+    /** Worker environment variables the command needs; nothing else beyond PATH, HOME, LANG, TZ is inherited. */
+    passEnv: z.array(EnvName).max(100).optional(),
     /** Problem spec and criteria shipped with the experiment, relative to its folder. */
     problem: z.object({ spec: z.string().min(1), criteria: z.string().min(1) }).optional(),
   })
@@ -105,6 +106,7 @@ const DefinitionSchema = z.object({
       argv: z.array(z.string().min(1)).min(1),
       cwd: z.string().optional(),
       env: z.record(z.string(), z.string()).optional(),
+      passEnv: z.array(EnvName).max(100).optional(),
     }),
   ]),
   problem: z.object({ spec: z.string().min(1), criteria: z.string().min(1) }).optional(),
@@ -249,7 +251,13 @@ export async function loadCommandExperiment(
     metrics: f.metrics.map(stripUndefined),
     defaultTimeoutSeconds: f.defaultTimeoutSeconds,
     ...(f.taskQueue !== undefined ? { taskQueue: f.taskQueue } : {}),
-    runner: { kind: 'command', argv, cwd, ...(f.env ? { env: f.env } : {}) },
+    runner: {
+      kind: 'command',
+      argv,
+      cwd,
+      ...(f.env ? { env: f.env } : {}),
+      ...(f.passEnv ? { passEnv: f.passEnv } : {}),
+    },
     ...problemFiles(dir, f.problem),
     dir,
     source: file,

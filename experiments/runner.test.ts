@@ -3,7 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupAlive, LineTail, paramEnvName, procState, runSeed } from './runner.js';
-import type { ExperimentDefinition, FunctionRunner, ProgressUpdate } from './types.js';
+import type {
+  CommandRunner,
+  ExperimentDefinition,
+  FunctionRunner,
+  ProgressUpdate,
+} from './types.js';
 
 let tmp: string;
 let n = 0;
@@ -84,14 +89,53 @@ describe('runSeed, command experiments', () => {
     expect(r.logTail).toContain('plain log line');
   });
 
-  it('does not pass worker secrets to the experiment', async () => {
-    process.env.GAPLAB_TEST_API_KEY = 'sk-secret';
+  it('passes only allow-listed and declared worker variables to the experiment', async () => {
+    const leaks = {
+      DATABASE_URL: 'postgres://u:p@db/x',
+      AWS_ACCESS_KEY_ID: 'AKIA',
+      SSH_AUTH_SOCK: '/tmp/agent',
+    };
+    Object.assign(process.env, leaks, { GAPLAB_TEST_API_KEY: 'sk-secret', GPU_SLOT: '3' });
+    try {
+      const def = await nodeExperiment(
+        `const e = process.env; console.log(JSON.stringify({ metrics: { acc: 1,
+          leaked: ['DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'SSH_AUTH_SOCK', 'GAPLAB_TEST_API_KEY'].filter((k) => k in e).length,
+          gpu: Number(e.GPU_SLOT ?? -1), fixed: Number(e.FIXED ?? -1), path: e.PATH ? 1 : 0, seed: Number(e.GAPLAB_SEED) } }));`,
+      );
+      const runner = {
+        ...(def.runner as CommandRunner),
+        passEnv: ['GPU_SLOT'],
+        env: { FIXED: '7' },
+      };
+      const r = await runSeed(
+        { ...def, runner },
+        {},
+        { seed: 4, outDir: outDir(), objective: 'acc' },
+      );
+      expect(r.metrics).toMatchObject({ leaked: 0, gpu: 3, fixed: 7, path: 1, seed: 4 });
+    } finally {
+      for (const k of [...Object.keys(leaks), 'GAPLAB_TEST_API_KEY', 'GPU_SLOT'])
+        delete process.env[k];
+    }
+  });
+
+  it('tells the guard about the process group while it lives, and releases it after', async () => {
+    const events: string[] = [];
+    let pgidAlive = false;
+    const guard = {
+      register: (pgid: number) => events.push(`+${pgid}`),
+      release: (pgid: number) => {
+        pgidAlive = groupAlive(pgid);
+        events.push(`-${pgid}`);
+      },
+    };
     const def = await nodeExperiment(
-      `console.log(JSON.stringify({ metrics: { acc: process.env.GAPLAB_TEST_API_KEY ? 1 : 0 } }));`,
+      `console.log(JSON.stringify({ metrics: { acc: 1, pid: process.pid } }));`,
     );
-    const r = await runSeed(def, {}, { seed: 1, outDir: outDir(), objective: 'acc' });
-    delete process.env.GAPLAB_TEST_API_KEY;
-    expect(r.metrics.acc).toBe(0);
+    const r = await runSeed(def, {}, { seed: 1, outDir: outDir(), objective: 'acc', guard });
+    expect(r.status).toBe('succeeded');
+    expect(events).toEqual([`+${r.metrics.pid}`, `-${r.metrics.pid}`]);
+    expect(pgidAlive).toBe(false);
   });
 
   it('a crash is a failed result naming the exit code, with the log tail', async () => {

@@ -41,6 +41,16 @@ export interface RunSeedOptions {
   maxLineBytes?: number;
   /** Bytes written to each log file; the rest is dropped with a note. @default 67108864 */
   maxLogFileBytes?: number;
+  /** Told about each command's process group while it lives, so it can die with the worker. */
+  guard?: ProcessGroupGuard;
+}
+
+/** Keeps track of live experiment process groups (the worker's ProcessGuard). */
+export interface ProcessGroupGuard {
+  /** Called right after the command starts; its pid is its process group id. */
+  register(pgid: number): void;
+  /** Called once nothing of the group is left. */
+  release(pgid: number): void;
 }
 
 /**
@@ -154,18 +164,24 @@ export function paramEnvName(name: string): string {
   return `GAPLAB_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
 }
 
-/** Worker variables an experiment never inherits (API keys, tokens, passwords). */
-const SECRET_ENV = /(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_?KEY)/i;
+/**
+ * The only worker variables an experiment inherits, besides the names its definition declares
+ * (`passEnv`): a worker's environment holds database URLs, cloud keys and agent sockets that an
+ * experiment has no business seeing, and a deny-list never keeps up with them.
+ */
+export const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'] as const;
 
-function childEnv(
+/** The environment a command experiment runs with: allow-listed, never the worker's whole one. */
+export function childEnv(
   runner: CommandRunner,
   params: Config,
   seed: number,
   outDir: string,
+  from: NodeJS.ProcessEnv = process.env,
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!SECRET_ENV.test(k) && !k.startsWith('GAPLAB_PARAM_')) env[k] = v;
+  for (const k of [...INHERITED_ENV, ...(runner.passEnv ?? [])])
+    if (from[k] !== undefined && !k.startsWith('GAPLAB_')) env[k] = from[k];
   Object.assign(env, runner.env ?? {});
   for (const [k, v] of Object.entries(params)) env[paramEnvName(k)] = String(v);
   env.GAPLAB_PARAMS_FILE = path.join(outDir, 'params.json');
@@ -355,6 +371,7 @@ async function runCommand(
   let reason: 'timeout' | 'cancelled' | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   const pid = child.pid;
+  if (pid !== undefined) opts.guard?.register(pid);
   const terminate = (why: 'timeout' | 'cancelled'): void => {
     if (reason || pid === undefined) return;
     reason = why;
@@ -384,6 +401,7 @@ async function runCommand(
     while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     killGroup(pid, 'SIGKILL');
   }
+  if (pid !== undefined) opts.guard?.release(pid);
   if (killTimer) clearTimeout(killTimer);
   // A process that escaped the group (setsid) may still hold our pipes: stop waiting for it.
   const streamsClosed = Promise.all([stdoutDone, stderrDone]);

@@ -36,8 +36,13 @@ export interface CommandRunner {
   argv: string[];
   /** Working directory. @default the experiment's folder */
   cwd?: string;
-  /** Extra environment variables for the command (on top of the worker's own). */
+  /** Environment variables set for the command. */
   env?: Record<string, string>;
+  /**
+   * Names of worker environment variables the command needs (e.g. CUDA_VISIBLE_DEVICES); only
+   * these and PATH, HOME, LANG, LC_ALL, TZ and TMPDIR are inherited.
+   */
+  passEnv?: string[];
 }
 
 export interface FunctionRunner {

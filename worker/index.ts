@@ -25,6 +25,7 @@ import { OptunaService } from '../activities/strategies/index.js';
 import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { STATE_DIR } from '../stack/paths.js';
+import { ProcessGuard } from './process-guard.js';
 
 export const DEFAULT_TASK_QUEUE = 'gaplab';
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -56,6 +57,11 @@ export interface WorkerOptions {
   shutdownGraceSeconds?: number;
   /** Worker log level. @default GAPLAB_WORKER_LOG_LEVEL or 'WARN' */
   logLevel?: LogLevel;
+  /**
+   * Registry of live experiment process groups, shared by the workers of one machine: a worker
+   * that starts kills what dead predecessors left behind. @default <state>/run/experiment-groups
+   */
+  processRegistryDir?: string;
 }
 
 let runtimeInstalled = false;
@@ -101,6 +107,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const namespace = opts.namespace ?? 'default';
   const registry = opts.registry ?? (await loadRegistry());
   const workDir = opts.workDir ?? path.join(STATE_DIR, 'runs');
+  // Experiment processes die with this worker, even on SIGKILL; see process-guard.ts.
+  const guard = await ProcessGuard.start({
+    registryDir: opts.processRegistryDir ?? path.join(STATE_DIR, 'run', 'experiment-groups'),
+  });
   const identity = opts.identity ?? `gaplab-worker@${os.hostname()}:${process.pid}`;
   const mlflow = new MlflowClient({ trackingUri: opts.mlflowUri });
   const anthropic =
@@ -128,7 +138,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
         workflowBundle: opts.workflowBundle ?? (await workflowBundle()),
         activities: createActivities({
-          experiments: { registry, workDir },
+          experiments: { registry, workDir, guard },
           strategies: { anthropic, optuna },
           mlflow,
         }),
@@ -146,18 +156,21 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       await Worker.create({
         ...common,
         taskQueue: queue,
-        activities: createExperimentActivities({ registry, workDir }),
+        activities: createExperimentActivities({ registry, workDir, guard }),
       }),
     );
   }
-  if (workers.length === 0)
+  if (workers.length === 0) {
+    guard.close();
     throw new Error(
       'the worker polls no task queue: enable the main queue or name experiment queues',
     );
+  }
 
   const done = Promise.all(workers.map((w) => w.run()))
     .then(() => undefined)
     .finally(async () => {
+      guard.close();
       await optuna.close();
       await connection.close();
     });
