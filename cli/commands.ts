@@ -1,8 +1,8 @@
 /** Commands that drive problems and campaigns through the HTTP API. */
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import YAML from 'yaml';
 import type { CampaignReport, CampaignStatus, PendingApproval } from '../workflows/types.js';
+import { loadDocument } from '../domain/parse.js';
 import { renderReportMarkdown } from '../workflows/report.js';
 import { ApiClient, type ApiOptions } from './api.js';
 import { ProgressPrinter, progressLine } from './progress.js';
@@ -17,11 +17,8 @@ export function readDocument(file: string): unknown {
       `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
-  try {
-    return file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
-  } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message}`);
-  }
+  // One loader for YAML and JSON: a repeated key is an error naming it, in either.
+  return loadDocument(text, file);
 }
 
 const client = (cmd: Command) => {

@@ -354,3 +354,139 @@ describe('generated bad documents', () => {
     );
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Strict input: an unknown key is an error naming it, never dropped (a typo'd budget would
+// otherwise leave the campaign without that cap).
+// ---------------------------------------------------------------------------------------------
+
+/** Objects of the valid documents whose keys are a fixed set (records such as `baseline` are not). */
+const specObjects: (string | number)[][] = [
+  [],
+  ['space', 0],
+  ['space', 1],
+  ['space', 2],
+  ['space', 2, 'condition'],
+  ['space', 3],
+];
+const criteriaDoc = {
+  ...validCriteria,
+  approval: { enabled: false },
+  verification: { topK: 2 },
+};
+const criteriaObjects: (string | number)[][] = [
+  [],
+  ['baseline'],
+  ['optimum'],
+  ['constraints', 0],
+  ['budgets'],
+  ['stagnation'],
+  ['approval'],
+  ['verification'],
+];
+const strayKey = fc
+  .stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,11}$/)
+  .filter((k) => !['__proto__', 'constructor', 'prototype'].includes(k));
+
+function expectUnknownKey(fn: () => unknown, at: (string | number)[], key: string): void {
+  const e = rejection(fn);
+  expect(formatIssues(e.issues)).toContainEqual({
+    path: at.length ? at.join('.') : '(root)',
+    message: `unrecognized key "${key}"`,
+  });
+}
+
+describe('unknown keys', () => {
+  it('the example: budgets.maxDolars is refused at budgets, naming the key', () => {
+    const e = rejection(() =>
+      parseCriteria({ ...validCriteria, budgets: { maxTrials: 5, maxDolars: 1 } }, 'criteria.yaml'),
+    );
+    expect(formatIssues(e.issues)).toEqual([
+      { path: 'budgets', message: 'unrecognized key "maxDolars"' },
+    ]);
+    expect(e.message).toContain('maxDolars');
+  });
+
+  it('every object of a problem spec refuses a key it does not know (object and YAML text)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...specObjects), strayKey, (at, key) => {
+        const doc = clone(validSpec) as Doc;
+        const target = get(doc, at);
+        fc.pre(!(key in target));
+        target[key] = 1;
+        expectUnknownKey(() => parseProblemSpec(doc), at, key);
+        expectUnknownKey(() => parseProblemSpec(JSON.stringify(doc), 'spec.json'), at, key);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('every object of a criteria document refuses a key it does not know', () => {
+    expect(parseCriteria(criteriaDoc).verification.topK).toBe(2);
+    fc.assert(
+      fc.property(fc.constantFrom(...criteriaObjects), strayKey, (at, key) => {
+        const doc = clone(criteriaDoc) as Doc;
+        const target = get(doc, at);
+        fc.pre(!(key in target));
+        target[key] = 1;
+        expectUnknownKey(() => parseCriteria(doc), at, key);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the visibility of hidden values defaults to PIs until the campaign finishes', () => {
+    expect(parseCriteria(validCriteria).hiddenMetricsVisibility).toBe('pi-until-finished');
+    expect(
+      parseCriteria({ ...validCriteria, hiddenMetricsVisibility: 'everyone' })
+        .hiddenMetricsVisibility,
+    ).toBe('everyone');
+    const e = rejection(() => parseCriteria({ ...validCriteria, hiddenMetricsVisibility: 'all' }));
+    expect(formatIssues(e.issues).map((i) => i.path)).toEqual(['hiddenMetricsVisibility']);
+  });
+});
+
+describe('duplicate keys', () => {
+  it('a repeated key in YAML is refused, naming the key and where it is', () => {
+    const text = `${yamlSpec}tags: [a]\ntitle: Again\n`;
+    const e = rejection(() => parseProblemSpec(text, 'spec.yaml'));
+    expect(formatIssues(e.issues)).toEqual([{ path: '(root)', message: 'duplicate key title' }]);
+    expect(e.message).toBe('spec.yaml: (root): duplicate key title');
+
+    const nested =
+      'metric: acc\ndirection: minimize\nbaseline: {kind: value, value: 2}\noptimum: {kind: value, value: 1}\n' +
+      'budgets:\n  maxTrials: 3\n  maxTrials: 300\n';
+    const n = rejection(() => parseCriteria(nested, 'criteria.yaml'));
+    expect(formatIssues(n.issues)).toEqual([
+      { path: 'budgets', message: 'duplicate key maxTrials' },
+    ]);
+  });
+
+  it('a repeated key in JSON text is refused too, inside arrays as well', () => {
+    const doc = JSON.stringify(validSpec).replace('"kind":"float"', '"kind":"float","kind":"int"');
+    const e = rejection(() => parseProblemSpec(doc, 'spec.json'));
+    expect(formatIssues(e.issues)).toEqual([{ path: 'space.1', message: 'duplicate key kind' }]);
+  });
+
+  it('generated documents with one key repeated are refused at that key', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...criteriaObjects), (at) => {
+        const doc = clone(criteriaDoc) as Doc;
+        const target = get(doc, at);
+        const key = Object.keys(target)[0]!;
+        const text = JSON.stringify(doc);
+        // The first occurrence of the object's first key, re-stated right after itself.
+        const json = JSON.stringify({ [key]: target[key] }).slice(1, -1);
+        const at0 = text.indexOf(JSON.stringify(target));
+        const dup = `${text.slice(0, at0 + 1)}${json},${text.slice(at0 + 1)}`;
+        expect(() => JSON.parse(dup) as unknown).not.toThrow();
+        const e = rejection(() => parseCriteria(dup, 'criteria.json'));
+        expect(formatIssues(e.issues)).toContainEqual({
+          path: at.length ? at.join('.') : '(root)',
+          message: `duplicate key ${key}`,
+        });
+      }),
+      { numRuns: 50 },
+    );
+  });
+});

@@ -3,7 +3,7 @@
  * an already-parsed object, validated against the schemas. Everything that goes wrong comes out
  * as one {@link ValidationError} naming the field paths; nothing else is thrown.
  */
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import type { Issue } from './errors.js';
 import { ValidationError, formatPath } from './errors.js';
@@ -21,11 +21,18 @@ export function formatIssues(issues: readonly IssueLike[]): { path: string; mess
   return issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
 }
 
-const toIssues = (issues: readonly IssueLike[]): Issue[] =>
-  issues.map((i) => ({
-    path: i.path.map((p) => (typeof p === 'number' ? p : String(p))),
-    message: i.message,
-  }));
+/**
+ * Domain issues from zod's. An unknown key (strict objects: a typo such as `budgets.maxDolars`
+ * would otherwise be dropped and its setting silently lost) becomes one issue per key, at the
+ * object that holds it: `budgets: unrecognized key "maxDolars"`.
+ */
+const toIssues = (issues: readonly (IssueLike & { code?: string; keys?: string[] })[]): Issue[] =>
+  issues.flatMap((i) => {
+    const path = i.path.map((p) => (typeof p === 'number' ? p : String(p)));
+    if (i.code === 'unrecognized_keys' && i.keys?.length)
+      return i.keys.map((k) => ({ path, message: `unrecognized key "${k}"` }));
+    return [{ path, message: i.message }];
+  });
 
 /** The message style of zod's prettifyError, for issues that did not come from zod. */
 function prettify(issues: readonly Issue[]): string {
@@ -34,16 +41,63 @@ function prettify(issues: readonly Issue[]): string {
     .join('\n');
 }
 
-/** Text is parsed as YAML (a superset of JSON); anything else is taken as the parsed document. */
-function load(input: unknown, source: string): unknown {
-  if (typeof input !== 'string') return input;
+/** Where a map repeats a key: the map's path and the key. */
+interface DuplicateKey {
+  path: (string | number)[];
+  key: string;
+}
+
+/** Every repeated key in a YAML document's maps (the parser's own error names only a line). */
+function duplicateKeys(node: unknown, path: (string | number)[] = [], out: DuplicateKey[] = []) {
+  if (isMap(node)) {
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      if (seen.has(key)) out.push({ path, key });
+      seen.add(key);
+      duplicateKeys(pair.value, [...path, key], out);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => duplicateKeys(item, [...path, i], out));
+  }
+  return out;
+}
+
+/**
+ * YAML or JSON text (JSON is a subset of YAML) to a plain value. A repeated key is an error
+ * naming it (`budgets: duplicate key maxTrials`): YAML keeps one of the two silently otherwise,
+ * and JSON.parse keeps the last, so a typo'd second copy would win unseen.
+ * @throws ValidationError
+ */
+export function loadDocument(text: string, source: string): unknown {
+  const fail = (issues: Issue[], message: string): never => {
+    throw new ValidationError(source, issues, `${source}: ${message}`);
+  };
+  const doc = parseDocument(text, {
+    prettyErrors: true,
+    uniqueKeys: false,
+    logLevel: 'error',
+  });
+  if (doc.errors.length > 0) {
+    const message = `not valid YAML or JSON: ${doc.errors[0]!.message}`;
+    fail([{ path: [], message }], message);
+  }
+  const dups = duplicateKeys(doc.contents as YamlNode | null);
+  if (dups.length > 0) {
+    const issues = dups.map((d) => ({ path: d.path, message: `duplicate key ${d.key}` }));
+    fail(issues, issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '));
+  }
   try {
-    return parseYaml(input, { prettyErrors: true, maxAliasCount: 100, logLevel: 'error' });
+    return doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     const message = `not valid YAML or JSON: ${err instanceof Error ? err.message : String(err)}`;
-    const issues: Issue[] = [{ path: [], message }];
-    throw new ValidationError(source, issues, `${source}: ${message}`);
+    return fail([{ path: [], message }], message);
   }
+}
+
+/** Text is parsed as YAML (a superset of JSON); anything else is taken as the parsed document. */
+function load(input: unknown, source: string): unknown {
+  return typeof input === 'string' ? loadDocument(input, source) : input;
 }
 
 /**

@@ -47,7 +47,7 @@ export type Actor = z.infer<typeof Actor>;
 // ---------------------------------------------------------------------------------------------
 
 /** A parameter exists only when its parent parameter takes one of the listed values. */
-export const Condition = z.object({
+export const Condition = z.strictObject({
   parent: Name,
   values: z.array(ParamValue).min(1),
 });
@@ -60,7 +60,7 @@ const paramBase = {
 };
 
 export const FloatParam = z
-  .object({
+  .strictObject({
     ...paramBase,
     kind: z.literal('float'),
     low: FiniteNumber,
@@ -79,7 +79,7 @@ export const FloatParam = z
   });
 
 export const IntParam = z
-  .object({
+  .strictObject({
     ...paramBase,
     kind: z.literal('int'),
     low: z.number().int(),
@@ -98,7 +98,7 @@ export const IntParam = z
   });
 
 export const CategoricalParam = z
-  .object({
+  .strictObject({
     ...paramBase,
     kind: z.literal('categorical'),
     choices: z
@@ -111,7 +111,7 @@ export const CategoricalParam = z
       ctx.addIssue({ code: 'custom', path: ['choices'], message: 'choices must be distinct' });
   });
 
-export const BooleanParam = z.object({ ...paramBase, kind: z.literal('boolean') });
+export const BooleanParam = z.strictObject({ ...paramBase, kind: z.literal('boolean') });
 
 export const Param = z.discriminatedUnion('kind', [
   FloatParam,
@@ -160,7 +160,7 @@ export type SearchSpace = z.infer<typeof SearchSpace>;
 // Problem spec (researcher)
 // ---------------------------------------------------------------------------------------------
 
-export const ProblemSpec = z.object({
+export const ProblemSpec = z.strictObject({
   id: Slug,
   title: z.string().min(1).max(200),
   /** The research question, shown to agents. */
@@ -187,8 +187,8 @@ export type ProblemSpecInput = z.input<typeof ProblemSpec>;
 
 /** A reference score: a number the PI gives, or measured by running a configuration on N seeds. */
 export const Reference = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('value'), value: FiniteNumber }),
-  z.object({
+  z.strictObject({ kind: z.literal('value'), value: FiniteNumber }),
+  z.strictObject({
     kind: z.literal('measure'),
     /** `baseline` or the name of one of the spec's configurations. */
     configuration: Slug,
@@ -201,9 +201,9 @@ export const ConstraintOp = z.enum(['<=', '>=', '<', '>']);
 export type ConstraintOp = z.infer<typeof ConstraintOp>;
 
 export const Constraint = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('absolute'), metric: Name, op: ConstraintOp, value: FiniteNumber }),
+  z.strictObject({ kind: z.literal('absolute'), metric: Name, op: ConstraintOp, value: FiniteNumber }),
   /** Relative to the baseline's measured mean, e.g. latency <= 1.1 x baseline. */
-  z.object({
+  z.strictObject({
     kind: z.literal('relative'),
     metric: Name,
     op: ConstraintOp,
@@ -212,7 +212,7 @@ export const Constraint = z.discriminatedUnion('kind', [
 ]);
 export type Constraint = z.infer<typeof Constraint>;
 
-export const Budgets = z.object({
+export const Budgets = z.strictObject({
   /** Search trials (reference measurements and verification do not count). */
   maxTrials: z.number().int().min(1).max(1_000_000).optional(),
   maxIterations: z.number().int().min(1).max(1_000_000).optional(),
@@ -231,7 +231,7 @@ export const Budgets = z.object({
 });
 export type Budgets = z.infer<typeof Budgets>;
 
-export const Stagnation = z.object({
+export const Stagnation = z.strictObject({
   /** Stop after this many consecutive iterations without a better best-by-lower-bound. */
   iterations: z.number().int().min(1).max(10_000),
   /** An improvement smaller than this (in PGR) does not count. @default 0.01 */
@@ -239,7 +239,7 @@ export const Stagnation = z.object({
 });
 export type Stagnation = z.infer<typeof Stagnation>;
 
-export const ApprovalMode = z.object({
+export const ApprovalMode = z.strictObject({
   enabled: z.boolean().default(false),
   /** How long a hypothesis may wait for a PI's decision. @default 86400 */
   timeoutSeconds: z
@@ -252,14 +252,18 @@ export const ApprovalMode = z.object({
 });
 export type ApprovalMode = z.infer<typeof ApprovalMode>;
 
-export const Verification = z.object({
+/** See `EvaluationCriteria.hiddenMetricsVisibility`. */
+export const HiddenMetricsVisibility = z.enum(['pi-until-finished', 'everyone']);
+export type HiddenMetricsVisibility = z.infer<typeof HiddenMetricsVisibility>;
+
+export const Verification = z.strictObject({
   /** How many top candidates (by PGR lower bound) to re-run on fresh seeds. @default 3 */
   topK: z.number().int().min(0).max(50).default(3),
   seeds: z.number().int().min(1).max(100).default(5),
 });
 
 export const EvaluationCriteria = z
-  .object({
+  .strictObject({
     metric: Name,
     direction: z.enum(['maximize', 'minimize']),
     baseline: Reference,
@@ -269,6 +273,13 @@ export const EvaluationCriteria = z
     confidence: z.number().gt(0.5).lt(1).default(0.95),
     /** Metrics never shown to any agent; used for verification. */
     hiddenMetrics: z.array(Name).max(50).default([]),
+    /**
+     * Who sees the values of the hidden metrics in the API and UI (agents never do):
+     * `pi-until-finished` shows them to PIs only while the campaign runs, so researchers cannot
+     * steer by the held-out set, and to everyone once it has finished; `everyone` always shows
+     * them to every person. @default 'pi-until-finished'
+     */
+    hiddenMetricsVisibility: HiddenMetricsVisibility.default('pi-until-finished'),
     constraints: z.array(Constraint).max(50).default([]),
     /** Stop once the best trial's PGR lower bound reaches this. @default 1 */
     targetPgr: FiniteNumber.default(1),
@@ -429,13 +440,29 @@ export const FlagKind = z.enum([
   'non_finite',
   'high_variance',
   'verification_gap',
+  /** Some seeds failed while others succeeded: the estimate rests on the seeds that survived. */
+  'failed_seeds',
 ]);
+export type FlagKind = z.infer<typeof FlagKind>;
+/** A PI's decision on a review flag, with who, when and why (also in the audit trail). */
+export const FlagDecision = z.object({ actor: Actor, reason: z.string(), at: z.string() });
 export const Flag = z.object({
   kind: FlagKind,
   message: z.string(),
-  cleared: z.object({ actor: Actor, reason: z.string(), at: z.string() }).optional(),
+  /** A PI checked the trial and found the flag harmless: it no longer holds the trial back. */
+  cleared: FlagDecision.optional(),
+  /** A PI confirmed the problem: the trial is excluded for good. */
+  confirmed: FlagDecision.optional(),
 });
 export type Flag = z.infer<typeof Flag>;
+
+/**
+ * Whether a trial may be the best, stop the campaign at its target and be offered to strategies
+ * as a parent: `eligible` (no open flag), `under_review` (a flag waits for a PI) or `excluded`
+ * (a PI confirmed a flag). Derived from the flags by `trustState` (domain/scoring.ts).
+ */
+export const TrustState = z.enum(['eligible', 'under_review', 'excluded']);
+export type TrustState = z.infer<typeof TrustState>;
 
 export const TrialKind = z.enum(['search', 'reference', 'verification']);
 
@@ -452,6 +479,7 @@ export const Trial = z.object({
   constraints: z.array(ConstraintVerdict),
   feasible: z.boolean(),
   flags: z.array(Flag),
+  trust: TrustState.optional(),
   computeSeconds: z.number().nonnegative(),
   failureReason: z.string().optional(),
   mlflowRunId: z.string().optional(),

@@ -25,8 +25,9 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { formatPath, ValidationError } from '../domain/errors.js';
+import { loadDocument } from '../domain/parse.js';
 import * as api from './api-types.js';
 import { bearerToken, type Principal, type TokenTable } from './auth.js';
 import { ServerConfig, uiLinks, type ServerConfigInput } from './config.js';
@@ -235,12 +236,15 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
     try {
-      done(null, parseYaml(body as string, { maxAliasCount: 100 }));
+      done(null, loadDocument(body as string, 'body'));
     } catch (err) {
+      const issue = err instanceof ValidationError ? err.issues[0] : undefined;
       done(
         new ServiceError(
           'InvalidInput',
-          `body: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+          issue && issue.message.startsWith('duplicate key')
+            ? `body.${formatPath(issue.path)}: ${issue.message}`
+            : `body: not valid YAML: ${(err as Error).message.replace(/^body: (not valid YAML or JSON: )?/, '').split('\n')[0]}`,
         ),
         undefined,
       );
