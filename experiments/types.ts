@@ -2,6 +2,7 @@
  * What an experiment is, to the workers that run it. A problem spec only ever names an
  * experiment registered here; it can never make a worker run a command it does not know.
  */
+import type { z } from 'zod';
 import type { Config } from '../domain/schemas.js';
 
 /** A progress report from a running seed; becomes a Temporal heartbeat. */
@@ -63,6 +64,12 @@ export interface ExperimentDefinition {
   runner: Runner;
   /** Built-in problem spec and criteria (YAML file paths) shipped with the experiment. */
   problem?: { spec: string; criteria: string };
+  /**
+   * The parameters the experiment accepts, as a strict zod object. When given, a problem spec
+   * whose space, baseline or configurations name any other parameter is refused at submission
+   * (see experiments/params.ts), rather than every trial failing later.
+   */
+  params?: z.ZodObject;
 }
 
 /** An experiment as the registry holds it: the definition and where it came from. */

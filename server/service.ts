@@ -15,6 +15,7 @@ import type {
 import { Budgets as BudgetsSchema, ProblemSpec } from '../domain/schemas.js';
 import { checkSpecConfigs } from '../domain/space.js';
 import { StrategyConfig, type StrategyConfigInput } from '../domain/strategy.js';
+import { specParamIssues } from '../experiments/params.js';
 import type { ExperimentRegistry } from '../experiments/registry.js';
 import {
   addNoteUpdate,
@@ -149,7 +150,10 @@ export class GaplabService {
       throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'spec.'));
     const spec = parsed.data;
     const experiment = this.experimentInfo(spec.experiment, spec.taskQueue);
-    const issues = checkSpecConfigs(spec);
+    const issues = [
+      ...checkSpecConfigs(spec),
+      ...specParamIssues(spec, this.registry.get(spec.experiment)),
+    ];
     if (issues.length > 0) throw new ServiceError('InvalidInput', issuesMessage(issues, ''));
     try {
       await this.client.workflow.start(problemWorkflow, {

@@ -6,13 +6,19 @@ import { z } from 'zod';
 import type { ExperimentDefinition } from '../types.js';
 import { DEFAULT_PARAMS, runWeakToStrong, type W2SParams } from './model.js';
 
-/** Parameter names as the problem spec uses them; absent ones take the defaults of model.ts. */
+/**
+ * Parameter names as the problem spec uses them; absent ones take the defaults of model.ts.
+ * The student only ever trains on the weak labels: no parameter selects ground-truth training,
+ * so no spec and no hypothesis can turn the score into the ceiling. The ceiling is measured by
+ * the harness itself in every seed (`ceiling_dev_acc`, a fixed recipe no parameter reaches) and
+ * the criteria use its documented mean (criteria.yaml). Strict: an unknown parameter is refused,
+ * and problem specs naming one are refused at submission (see `params` below).
+ */
 export const W2SParamsSchema = z
   .object({
     method: z
       .enum(['naive', 'aux_conf', 'bootstrap', 'conf_filter'])
       .default(DEFAULT_PARAMS.method),
-    train_on: z.enum(['weak', 'ground_truth']).default(DEFAULT_PARAMS.trainOn),
     lr: z.number().positive().max(100).default(DEFAULT_PARAMS.lr),
     epochs: z.number().int().min(1).max(2000).default(DEFAULT_PARAMS.epochs),
     batch_size: z.coerce.number().int().min(1).max(4096).default(DEFAULT_PARAMS.batchSize),
@@ -30,7 +36,6 @@ export function toModelParams(raw: unknown): W2SParams {
   const p = W2SParamsSchema.parse(raw);
   return {
     method: p.method,
-    trainOn: p.train_on,
     lr: p.lr,
     epochs: p.epochs,
     batchSize: p.batch_size,
@@ -85,6 +90,7 @@ const definition: ExperimentDefinition = {
     { name: 'train_seconds', description: 'wall time of the seed', direction: 'minimize' },
   ],
   defaultTimeoutSeconds: 60,
+  params: W2SParamsSchema,
   runner: {
     kind: 'function',
     async run(params, ctx) {

@@ -231,8 +231,6 @@ export type Method = 'naive' | 'aux_conf' | 'bootstrap' | 'conf_filter';
 
 export interface W2SParams {
   method: Method;
-  /** Where the student's labels come from; `ground_truth` measures the ceiling. */
-  trainOn: 'weak' | 'ground_truth';
   lr: number;
   epochs: number;
   batchSize: number;
@@ -248,7 +246,6 @@ export interface W2SParams {
 
 export const DEFAULT_PARAMS: W2SParams = {
   method: 'naive',
-  trainOn: 'weak',
   lr: 0.5,
   epochs: 100,
   batchSize: 32,
@@ -321,14 +318,11 @@ export function runWeakToStrong(
   // Labels the student trains on.
   const base = new Float64Array(studentTrain.n);
   for (let i = 0; i < studentTrain.n; i++) {
-    const p =
-      params.trainOn === 'ground_truth'
-        ? (studentTrain.y[i] as number)
-        : (weakOnTrain[i] as number);
+    const p = weakOnTrain[i] as number;
     base[i] = params.hardLabels ? (p > 0.5 ? 1 : 0) : p;
   }
   let keep = Array.from({ length: studentTrain.n }, (_, i) => i);
-  if (params.method === 'conf_filter' && params.trainOn === 'weak') {
+  if (params.method === 'conf_filter') {
     keep = keep.filter((i) => Math.abs(2 * (weakOnTrain[i] as number) - 1) >= params.confThreshold);
     // Never train on nothing: keep at least the most confident tenth.
     if (keep.length < studentTrain.n / 10) {
