@@ -6,7 +6,8 @@ ever written to stdout; logs go to stderr).
 Request  {"id": 7, "op": "suggest", "space": [...], "direction": "maximize",
           "history": [{"params": {...}, "value": 0.8 | null, "state": "complete|fail|pruned",
                        "feasible": true}],
-          "sampler": "tpe|gp|cmaes|random", "seed": 42, "n": 4, "key": "campaign-id"}
+          "sampler": "tpe|gp|cmaes|random", "seed": 42, "n": 4, "key": "campaign-id",
+          "failures": "avoid|ignore"}
 Reply    {"id": 7, "ok": true, "configs": [{...}, ...], "stats": {...}}
       or {"id": 7, "ok": false, "kind": "bad_request|missing_dependency|internal", "error": "..."}
 
@@ -16,6 +17,20 @@ Each request rebuilds an in-memory study from the full history, so the answer de
 the request (same seed + same history -> same suggestions), whatever this process saw before.
 The study is cached per `key` (a campaign's history only grows), so a call costs one pass over
 the new entries plus the sampler's own work; see StudyCache.
+
+Failed trials are information ("failures": "avoid", the default). Every Optuna sampler skips FAIL
+trials, so a failure told as FAIL teaches nothing and the sampler proposes into a crashing or
+hanging region again and again. Instead, per sampler:
+- TPE and GP support constrained optimisation (Optuna 5 reads the constraints stored on each
+  trial; `constraints_func` is deprecated): a failure becomes a COMPLETE trial that violates a
+  "failed" constraint. TPE puts infeasible trials in its "bad" group, so its density of bad
+  configurations covers the failing region and l(x)/g(x) steers away; GP models the probability
+  of feasibility and multiplies it into the acquisition. Its value is the worst value seen (GP fits
+  its objective model on every COMPLETE trial; TPE does not use the value of infeasible trials).
+- CMA-ES and random have no constraint support: a failure becomes a COMPLETE trial with the worst
+  value seen, so CMA-ES ranks it last and moves its mean away (random ignores history anyway).
+  Until one trial has succeeded there is no worst value; failures stay FAIL until then.
+"failures": "ignore" keeps the old behaviour (FAIL) for comparison.
 """
 
 from __future__ import annotations
@@ -173,7 +188,48 @@ def entry_digest(entry: Any) -> str:
     return hashlib.sha1(json.dumps(entry, sort_keys=True).encode()).hexdigest()
 
 
-def to_frozen(space: Space, entry: Any, index: int, with_constraints: bool) -> FrozenTrial | None:
+def worst_value(history: list[Any], direction: str) -> float | None:
+    """The worst finite objective value of the complete entries, or None when there is none."""
+    values = [
+        float(e["value"])
+        for e in history
+        if isinstance(e, dict)
+        and e.get("state", "complete") == "complete"
+        and isinstance(e.get("value"), (int, float))
+        and not isinstance(e.get("value"), bool)
+        and math.isfinite(e["value"])
+    ]
+    if not values:
+        return None
+    return min(values) if direction == "maximize" else max(values)
+
+
+class FailurePolicy:
+    """How failed entries become trials (see the module comment)."""
+
+    def __init__(self, mode: str, sampler: str, worst: float | None) -> None:
+        self.mode = mode
+        # "infeasible": COMPLETE + violated "failed" constraint; "worst": COMPLETE with the worst
+        # value; "fail": FAIL (ignored by every sampler).
+        if mode == "ignore":
+            self.as_ = "fail"
+        elif sampler in CONSTRAINT_AWARE:
+            self.as_ = "infeasible"
+        else:
+            self.as_ = "worst" if worst is not None else "fail"
+        # TPE ranks infeasible trials by their violation only, never by value: a constant keeps
+        # its cached study from being rebuilt whenever the worst value moves. GP fits the value.
+        self.value = 0.0 if sampler == "tpe" or worst is None else worst
+
+    @property
+    def tag(self) -> str:
+        # The cached study is rebuilt when the way failures are told changes (e.g. a new worst).
+        return f"{self.as_}:{self.value!r}" if self.as_ != "fail" else "fail"
+
+
+def to_frozen(
+    space: Space, entry: Any, index: int, with_constraints: bool, failure: FailurePolicy | None = None
+) -> FrozenTrial | None:
     if not isinstance(entry, dict):
         raise BadRequest(f"history.{index}: must be an object")
     raw_params = entry.get("params")
@@ -183,10 +239,14 @@ def to_frozen(space: Space, entry: Any, index: int, with_constraints: bool) -> F
     state_name = entry.get("state", "complete")
     value = entry.get("value")
     constraints = None
+    failure_as = failure.as_ if failure else "fail"
+    learn = failure_as == "infeasible"
     if with_constraints:
         # <= 0 is feasible for Optuna; one violation unit is enough, TPE only ranks infeasible
-        # trials among themselves by the sum.
+        # trials among themselves by the sum. Every trial carries the same keys (GP stacks them).
         constraints = {"feasible": 0.0 if entry.get("feasible", True) else 1.0}
+        if learn:
+            constraints["failed"] = 0.0
     if state_name == "complete" and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return optuna.trial.create_trial(
             state=TrialState.COMPLETE, value=float(value), params=params, distributions=dists, constraints=constraints
@@ -195,8 +255,37 @@ def to_frozen(space: Space, entry: Any, index: int, with_constraints: bool) -> F
         return optuna.trial.create_trial(state=TrialState.PRUNED, params=params, distributions=dists)
     if state_name in ("complete", "fail"):
         # A "complete" entry without a finite value is a failure as far as a sampler can tell.
+        assert failure is None or failure_as == "fail" or failure.value is not None
+        if failure_as == "infeasible":
+            # A failure violates "failed" only: its constraint results are unknown.
+            return optuna.trial.create_trial(
+                state=TrialState.COMPLETE,
+                value=failure.value,  # type: ignore[union-attr]
+                params=params,
+                distributions=dists,
+                constraints={"feasible": 0.0, "failed": 1.0},
+            )
+        if failure_as == "worst":
+            return optuna.trial.create_trial(
+                state=TrialState.COMPLETE,
+                value=failure.value,  # type: ignore[union-attr]
+                params=params,
+                distributions=dists,
+                constraints=constraints,
+            )
         return optuna.trial.create_trial(state=TrialState.FAIL, params=params, distributions=dists)
     raise BadRequest(f"history.{index}.state: expected complete, fail or pruned, got {state_name!r}")
+
+
+def is_failure(entry: dict[str, Any]) -> bool:
+    """Whether an entry is a failed trial (state fail, or complete without a finite value)."""
+    state = entry.get("state", "complete")
+    if state == "fail":
+        return True
+    value = entry.get("value")
+    return state == "complete" and not (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
 class CachedStudy:
@@ -220,10 +309,16 @@ class StudyCache:
         self.entries: OrderedDict[str, CachedStudy] = OrderedDict()
 
     def study_for(
-        self, key: str | None, space: Space, direction: str, history: list[Any], with_constraints: bool
+        self,
+        key: str | None,
+        space: Space,
+        direction: str,
+        history: list[Any],
+        with_constraints: bool,
+        failure: FailurePolicy | None = None,
     ) -> tuple[optuna.Study, int]:
         digests = [entry_digest(e) for e in history]
-        tag = f"{space.fingerprint}:{direction}:{with_constraints}"
+        tag = f"{space.fingerprint}:{direction}:{with_constraints}:{failure.tag if failure else 'fail'}"
         cached = self.entries.get(key) if key else None
         ids = [e.get("id") if isinstance(e, dict) else None for e in history]
         if key and ids and all(isinstance(i, str) for i in ids):
@@ -233,7 +328,7 @@ class StudyCache:
                 cached = CachedStudy(tag, direction)
             fresh = [i for i, trial_id in enumerate(ids) if trial_id not in cached.ids]
             reused = len(history) - len(fresh)
-            new = [to_frozen(space, history[i], i, with_constraints) for i in fresh]
+            new = [to_frozen(space, history[i], i, with_constraints, failure) for i in fresh]
             cached.study.add_trials([t for t in new if t is not None])
             cached.ids.update(ids[i] for i in fresh)
             cached.digests = digests
@@ -250,7 +345,7 @@ class StudyCache:
         ):
             cached = CachedStudy(tag, direction)
         reused = len(cached.digests)
-        new = [to_frozen(space, history[i], i, with_constraints) for i in range(reused, len(history))]
+        new = [to_frozen(space, history[i], i, with_constraints, failure) for i in range(reused, len(history))]
         cached.study.add_trials([t for t in new if t is not None])
         cached.digests = digests
         if key:
@@ -326,12 +421,18 @@ def suggest(req: dict[str, Any]) -> dict[str, Any]:
     if key is not None and not isinstance(key, str):
         raise BadRequest("key: must be a string")
 
+    failures = req.get("failures", "avoid")
+    if failures not in ("avoid", "ignore"):
+        raise BadRequest("failures: expected avoid or ignore")
+
     # numpy seeds must fit in 32 bits.
     sampler = make_sampler(sampler_name, seed % (2**32), space)
+    failure = FailurePolicy(failures, sampler_name, worst_value(history, direction))
     with_constraints = sampler_name in CONSTRAINT_AWARE and any(
-        isinstance(e, dict) and e.get("feasible", True) is False for e in history
+        isinstance(e, dict) and (e.get("feasible", True) is False or (failure.as_ == "infeasible" and is_failure(e)))
+        for e in history
     )
-    study, reused = CACHE.study_for(key, space, direction, history, with_constraints)
+    study, reused = CACHE.study_for(key, space, direction, history, with_constraints, failure)
     study.sampler = sampler
     t1 = time.perf_counter()
 

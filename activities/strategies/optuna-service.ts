@@ -32,6 +32,11 @@ export interface OptunaRequest {
   n: number;
   /** Cache key (the campaign id): the service extends its cached study while history only grows. */
   key?: string;
+  /**
+   * How failed entries are told to the sampler: `avoid` as infeasible (TPE, GP) or worst-value
+   * (CMA-ES, random) trials, `ignore` as FAIL (skipped by every sampler). @default 'avoid'
+   */
+  failures?: 'avoid' | 'ignore';
 }
 
 export interface OptunaReply {

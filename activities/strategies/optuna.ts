@@ -7,7 +7,11 @@ import type { StrategyResult, StrategyView, TrialView } from '../../domain/strat
 import { TriedSet, diffConfig } from './common.js';
 import type { OptunaHistoryEntry, OptunaSampler, OptunaService } from './optuna-service.js';
 
-/** The history as Optuna sees it; cancelled trials say nothing about their configuration. */
+/**
+ * The history as Optuna sees it; cancelled trials say nothing about their configuration. Failed
+ * and timed-out trials go as `fail`: the service decides per sampler how a failure is told
+ * (python/optuna_service.py), so that the sampler avoids where they happened.
+ */
 export function toOptunaHistory(history: readonly TrialView[]): OptunaHistoryEntry[] {
   const out: OptunaHistoryEntry[] = [];
   for (const t of history) {
@@ -40,6 +44,7 @@ export async function proposeOptuna(
     history: toOptunaHistory(view.history),
     sampler,
     key: `${view.campaignId}:${sampler}`,
+    failures: view.strategy.settings.onFailure ?? 'avoid',
   };
   const result: StrategyResult = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [] };
   const tried = new TriedSet(space, view);

@@ -51,4 +51,60 @@ describe('random strategy', () => {
     for (const p of r.proposals)
       expect(findDuplicate(space, applyChanges(space, { opt: 'a' }, p.changes), tried)).toBeNull();
   });
+
+  describe('near failures', () => {
+    const space = [
+      { name: 'x1', kind: 'float' as const, low: 0, high: 1, log: false },
+      { name: 'x2', kind: 'float' as const, low: 0, high: 1, log: false },
+    ];
+    const base = testView({ name: 'random' });
+    const trialAt = (id: string, x1: number, x2: number, status: 'succeeded' | 'failed') => ({
+      ...base.history[0]!,
+      id,
+      params: { x1, x2 },
+      status,
+      ...(status === 'failed' ? { failureReason: 'timed out after 2 s' } : {}),
+    });
+    // Repeated failures all over the strip x1 < 0.2 (20% of the space), one success elsewhere.
+    const failures = Array.from({ length: 12 }, (_, i) =>
+      trialAt(`F${i}`, 0.03 + (0.14 * ((i * 7) % 12)) / 11, 0.04 + (0.92 * i) / 11, 'failed'),
+    );
+    const view = (history: ReturnType<typeof trialAt>[]) => ({
+      ...base,
+      count: 300,
+      seed: 42,
+      problem: { ...base.problem, space, baseline: { x1: 0.5, x2: 0.5 } },
+      history,
+    });
+    const inStrip = (v: ReturnType<typeof view>, r: ReturnType<typeof proposeRandom>) =>
+      r.proposals.filter(
+        (p) => (applyChanges(space, v.problem.baseline, p.changes).x1 as number) < 0.2,
+      ).length;
+
+    it('gives the neighbourhood of repeated failures less weight', () => {
+      const v = view([...failures, trialAt('S', 0.7, 0.7, 'succeeded')]);
+      const weighted = proposeRandom(v);
+      const uniform = proposeRandom(v, { failures: false });
+      expect(weighted.proposals).toHaveLength(300);
+      expect(uniform.proposals).toHaveLength(300);
+      // Uniform sampling puts about 20% (60) there; the kernel turns most of those draws away.
+      expect(inStrip(v, uniform)).toBeGreaterThan(40);
+      expect(inStrip(v, weighted)).toBeLessThan(inStrip(v, uniform) / 2);
+      expect(weighted.proposals[0]!.rationale).toMatch(/less weight near the 12 failed trial/);
+      // deterministic for a seed
+      expect(proposeRandom(v)).toEqual(weighted);
+    });
+
+    it('samples exactly as before when nothing failed', () => {
+      const v = view([trialAt('S', 0.7, 0.7, 'succeeded')]);
+      expect(proposeRandom(v)).toEqual(proposeRandom(v, { failures: false }));
+    });
+
+    it('still proposes when every draw lands near failures', () => {
+      const v = { ...view(failures), count: 3 };
+      const r = proposeRandom(v, { maxAttempts: 2, failures: { maxRejection: 1, bandwidth: 10 } });
+      expect(r.proposals).toHaveLength(3);
+      expect(r.dropped).toEqual([]);
+    });
+  });
 });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { Rng } from '../lib/rng.js';
 import type { ExperimentDefinition, MetricInfo } from '../types.js';
 import { branin, hartmann6, mixed } from './functions.js';
+import { failingBranin } from './failing.js';
 
 const unit = z.number().min(0).max(1);
 const BraninParams = z
@@ -92,6 +93,7 @@ const definitions: ExperimentDefinition[] = [
   benchmark('hartmann6', HARTMANN, evalHartmann, 0, 'hartmann6'),
   benchmark('hartmann6-noisy', HARTMANN, evalHartmann, 0.05),
   benchmark('mixed', MIXED, evalMixed, 0, 'mixed'),
+  failingBranin,
 ];
 
 export default definitions;
