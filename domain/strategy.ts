@@ -11,9 +11,12 @@ import type { Config, HypothesisProposal, Param } from './schemas.js';
 export const StrategyName = z.enum(['claude', 'optuna', 'random']);
 export type StrategyName = z.infer<typeof StrategyName>;
 
+/** The current Sonnet (claude-sonnet-4-5 reaches end of life on 2026-11-30). */
+export const DEFAULT_CLAUDE_MODEL = 'claude-sonnet-5-5';
+
 export const ClaudeSettings = z.object({
-  /** @default 'claude-sonnet-4-5' */
-  model: z.string().min(1).max(128).default('claude-sonnet-4-5'),
+  /** @default 'claude-sonnet-5-5' */
+  model: z.string().min(1).max(128).default(DEFAULT_CLAUDE_MODEL),
   /** Research directions, one agent each. Derived from the spec when empty. */
   directions: z.array(z.string().min(1).max(1000)).max(16).default([]),
   /** Number of agents when no directions are given. @default 2 */
@@ -108,6 +111,8 @@ export interface StrategyView {
   /** Every finished search trial so far, oldest first. */
   history: TrialView[];
   notebook: Note[];
+  /** Agents whose last call failed on an outage: they speak first in this call. */
+  retryAgents?: string[];
   budgetLeft: {
     trials?: number;
     iterations?: number;
@@ -118,10 +123,32 @@ export interface StrategyView {
   strategy: StrategyConfig;
 }
 
+/**
+ * What became of a proposal: it ran (or waits to run), was a duplicate, was sent back to its
+ * author for repair (the repair reply's proposals are counted on their own), or was dropped.
+ * Every proposal a strategy receives ends in exactly one fate, so sent = run + duplicate +
+ * repaired + dropped.
+ */
+export const ProposalFate = z.enum(['run', 'duplicate', 'repaired', 'dropped']);
+export type ProposalFate = z.infer<typeof ProposalFate>;
+
+/** A proposal the strategy received but does not return, with why. */
+export interface DroppedProposal {
+  title: string;
+  /** In a person's words. */
+  reason: string;
+  /** @default 'dropped' */
+  fate?: Exclude<ProposalFate, 'run'>;
+  /** A short stable code for counting: invalid, unknown_parent, over_quota, duplicate, ... */
+  cause?: string;
+  /** Who proposed it (agent name). */
+  author?: string;
+}
+
 export interface StrategyResult {
   proposals: HypothesisProposal[];
-  /** Proposals the strategy dropped, with why (invalid after repair, duplicates). */
-  dropped: { title: string; reason: string }[];
+  /** Proposals the strategy received and did not return: duplicates, sent back for repair, dropped. */
+  dropped: DroppedProposal[];
   /** Findings the strategy wants in the shared notebook. */
   notes: Omit<Note, 'at'>[];
   /** LLM spend of this call, in US dollars. */
@@ -136,6 +163,15 @@ export interface StrategyResult {
   authors: string[];
   /** Set when the strategy cannot go on (bad key, invalid request): the campaign stops with it. */
   fatalError?: string;
+  /**
+   * Agents whose calls failed on overload, rate limits or the network after the SDK's retries:
+   * the workflow asks them again in a later round, with growing backoff.
+   */
+  unavailable?: { agents: string[]; reason: string };
+  /** Reported usage beyond what was sent plus max_tokens: charged, and the campaign stops. */
+  usageAnomaly?: string;
+  /** About the model (deprecated, unchecked id): the workflow notes each once per campaign. */
+  warnings?: string[];
 }
 
 export const MetricName = Name;

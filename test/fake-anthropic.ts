@@ -1,8 +1,11 @@
 /**
- * A local fake of the Anthropic Messages API (POST /v1/messages) for tests: a real HTTP server on
- * 127.0.0.1 that the real SDK talks to. It records every request and answers from a script of
- * replies, then from a default generator that proposes valid hypotheses read off the prompt's
- * machine-readable `<search_space>` and `<baseline>` blocks.
+ * A local fake of the Anthropic Messages API (POST /v1/messages and /v1/messages/count_tokens)
+ * for tests: a real HTTP server on 127.0.0.1 that the real SDK talks to. It records every request
+ * and answers messages from a script of replies, then from a default generator that proposes
+ * valid hypotheses read off the prompt's machine-readable `<search_space>` and `<baseline>`
+ * blocks. count_tokens answers with the number of characters of the prompt (system, messages and
+ * output schema): more than any real tokenizer gives, so usage reported by the default replies
+ * stays within what was counted.
  *
  *   const fake = await startFakeAnthropic();
  *   fake.script({ kind: 'error', status: 429 }, { kind: 'json', body: {...} });
@@ -37,6 +40,8 @@ export type FakeReply =
   | { kind: 'json'; body: unknown; usage?: Partial<FakeUsage>; stopReason?: string }
   /** A 200 whose text block is `text` as is (invalid JSON, hostile prose...). */
   | { kind: 'text'; text: string; usage?: Partial<FakeUsage>; stopReason?: string }
+  /** A 200 whose whole message body is `message` (no usage, tool_use blocks, negative counts...). */
+  | { kind: 'message'; message: Json }
   /** An API error: 429 rate_limit_error, 529 overloaded_error, 401 authentication_error, ... */
   | {
       kind: 'error';
@@ -59,6 +64,12 @@ export interface FakeAnthropic {
   requests: RecordedRequest[];
   /** Appends replies to the queue; once it is empty, the default generator answers. */
   script(...replies: FakeReply[]): void;
+  /** Message requests only (POST /v1/messages), in order, retries included. */
+  messageRequests(): RecordedRequest[];
+  /** count_tokens requests only. */
+  countRequests(): RecordedRequest[];
+  /** What count_tokens answers. @default countPromptChars */
+  countTokens: (body: Json) => number;
   /** Usage the default generator and replies without `usage` report. */
   defaultUsage: FakeUsage;
   close(): Promise<void>;
@@ -97,6 +108,11 @@ function block(text: string, tag: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** Characters of a request's prompt and output schema: an over-count, as a stand-in for a tokenizer. */
+export function countPromptChars(body: Json): number {
+  return requestText(body).length + JSON.stringify(body?.output_config ?? {}).length;
 }
 
 let counter = 0;
@@ -155,6 +171,10 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     url: '',
     requests,
     script: (...replies) => void queue.push(...replies),
+    messageRequests: () => requests.filter((r) => r.path.split('?')[0] === '/v1/messages'),
+    countRequests: () =>
+      requests.filter((r) => r.path.split('?')[0] === '/v1/messages/count_tokens'),
+    countTokens: countPromptChars,
     defaultUsage: {
       input_tokens: 1200,
       output_tokens: 300,
@@ -177,6 +197,14 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       return;
     }
     if (res.destroyed) return;
+    if (reply.kind === 'message') {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'request-id': `req_fake_${served}`,
+      });
+      res.end(JSON.stringify(reply.message));
+      return;
+    }
     if (reply.kind === 'error') {
       const type = reply.type ?? ERROR_TYPES[reply.status] ?? 'api_error';
       res.writeHead(reply.status, {
@@ -237,7 +265,13 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       };
       requests.push(recorded);
       served++;
-      if (req.method !== 'POST' || !(req.url ?? '').startsWith('/v1/messages')) {
+      const route = (req.url ?? '').split('?')[0];
+      if (req.method === 'POST' && route === '/v1/messages/count_tokens' && body) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ input_tokens: fake.countTokens(body) }));
+        return;
+      }
+      if (req.method !== 'POST' || route !== '/v1/messages') {
         send(res, recorded, {
           kind: 'error',
           status: 404,

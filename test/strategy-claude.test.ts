@@ -62,7 +62,9 @@ const hyp = (
   expectedEffect: 'higher dev_acc',
 });
 
-const since = (n: number) => fake.requests.slice(n);
+/** Message requests since the n-th (count_tokens requests left out). */
+const since = (n: number) =>
+  fake.requests.slice(n).filter((r) => r.path.split('?')[0] === '/v1/messages');
 
 describe('claude strategy against the fake Messages API', () => {
   it('turns structured replies into proposals, notes and exact cost', async () => {
@@ -195,8 +197,11 @@ describe('claude strategy against the fake Messages API', () => {
     expect(repair[2].content).toContain('warmup: unknown parameter');
     expect(repair[2].content).toContain('exactly 1 corrected hypotheses');
     expect(r.proposals.map((p) => p.title)).toEqual(['good one', 'fast but valid']);
-    // 'unknown knob' was over the count once 'good one' was accepted and the repair filled it.
-    expect(r.dropped.map((d) => d.title)).toEqual([]);
+    // Both invalid ones were sent back for repair; the repair reply's one ran in their place.
+    expect(r.dropped.map((d) => [d.title, d.fate, d.cause])).toEqual([
+      ['too fast', 'repaired', 'invalid'],
+      ['unknown knob', 'repaired', 'invalid'],
+    ]);
     expect(r.notes[0]).toMatchObject({ kind: 'insight', text: 'first try' });
   });
 
@@ -223,12 +228,17 @@ describe('claude strategy against the fake Messages API', () => {
     const r = await activities().proposeHypotheses(view({ count: 2 }, { agents: 1 }), hidden);
     expect(r.fatalError).toBeUndefined();
     expect(r.proposals).toEqual([]);
-    expect(r.dropped).toHaveLength(2);
-    expect(r.dropped[0]).toMatchObject({ title: 'still bad' });
-    expect(r.dropped[0]!.reason).toMatch(
-      /invalid after repair: optimizer: "rmsprop" is not one of "sgd", "adam"/,
+    // Every proposal has a fate: the first two went back for repair, the repair's two failed.
+    expect(r.dropped.map((d) => [d.title, d.fate, d.cause])).toEqual([
+      ['bad parent', 'repaired', 'unknown_parent'],
+      ['inactive child', 'repaired', 'invalid'],
+      ['still bad', 'dropped', 'invalid'],
+      ['dup of T1', 'duplicate', 'duplicate'],
+    ]);
+    expect(r.dropped[2]!.reason).toMatch(
+      /optimizer: "rmsprop" is not one of "sgd", "adam".*still invalid after the repair round/,
     );
-    expect(r.dropped[1]!.reason).toMatch(/duplicate of trial T1/);
+    expect(r.dropped[3]!.reason).toMatch(/duplicate of trial T1/);
   });
 
   it('repairs a reply that is not JSON, and survives hostile output', async () => {
@@ -253,12 +263,15 @@ describe('claude strategy against the fake Messages API', () => {
     );
     const r = await activities().proposeHypotheses(view({ count: 2 }, { agents: 1 }), hidden);
     expect(since(n0)).toHaveLength(2);
-    expect(since(n0)[1]!.body.messages[2].content).toMatch(
-      /could not be used: Failed to parse structured output/,
-    );
+    expect(since(n0)[1]!.body.messages[2].content).toMatch(/your reply was not JSON/);
     expect(r.proposals).toEqual([]);
     expect(r.dropped.length).toBe(2);
     expect(r.dropped.some((d) => /not one of/.test(d.reason))).toBe(true);
+    expect(r.notes).toContainEqual({
+      kind: 'error',
+      author: 'claude/exploit',
+      text: 'the reply was prose, not the JSON that was asked for',
+    });
     // Hostile text is only data: kept as a note, never acted upon.
     expect(r.notes).toContainEqual({
       kind: 'insight',
@@ -310,23 +323,29 @@ describe('claude strategy against the fake Messages API', () => {
     expect(r.fatalError).toMatch(/400 invalid_request_error: max_tokens: too large/);
   });
 
-  it('throws a retryable error when overloads outlast the retries', async () => {
+  it('reports agents whose overloads outlast the retries, for the workflow to ask again', async () => {
     const n0 = fake.requests.length;
     fake.script(...Array.from({ length: 2 }, () => ({ kind: 'error' as const, status: 529 })));
-    await expect(
-      activities({ maxRetries: 1 }).proposeHypotheses(view({ count: 1 }, { agents: 1 }), hidden),
-    ).rejects.toThrow(/TransientAgentError|still failing after retries \(529 overloaded_error/);
+    const r = await activities({ maxRetries: 1 }).proposeHypotheses(
+      view({ count: 1 }, { agents: 1 }),
+      hidden,
+    );
+    expect(r.fatalError).toBeUndefined();
+    expect(r.unavailable).toEqual({
+      agents: ['claude/exploit'],
+      reason: expect.stringMatching(/still failing after retries \(529 overloaded_error/),
+    });
+    expect(r.dollars).toBe(0);
     expect(since(n0)).toHaveLength(2);
   });
 
-  it('treats a timeout as retryable', async () => {
+  it('treats a timeout as an outage to retry later', async () => {
     fake.script({ kind: 'delay', ms: 2000, then: { kind: 'default' } });
-    await expect(
-      activities({ maxRetries: 0, timeoutMs: 200 }).proposeHypotheses(
-        view({ count: 1 }, { agents: 1 }),
-        hidden,
-      ),
-    ).rejects.toThrow(/cannot reach the Claude API/);
+    const r = await activities({ maxRetries: 0, timeoutMs: 200 }).proposeHypotheses(
+      view({ count: 1 }, { agents: 1 }),
+      hidden,
+    );
+    expect(r.unavailable?.reason).toMatch(/cannot reach the Claude API/);
   });
 
   it('refuses an unknown model before any request, and a call it cannot afford', async () => {

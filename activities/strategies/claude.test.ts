@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { applyChanges } from '../../domain/space.js';
-import { checkHypothesis, estimateCallCost, planAgents } from './claude.js';
+import {
+  checkHypothesis,
+  countSlack,
+  estimateCallCost,
+  planAgents,
+  validateReply,
+} from './claude.js';
 import { TriedSet } from './common.js';
 import { TEST_SPACE, testView } from './testing.js';
 
@@ -79,5 +85,54 @@ describe('estimateCallCost', () => {
     expect(two.maxDollars).toBeGreaterThan(one.maxDollars);
     expect(big.maxDollars).toBeGreaterThan(one.maxDollars + 2 * 7000 * 15e-6 - 1e-9);
     expect(() => estimateCallCost(view({ model: 'nope' }))).toThrow(/no price is known/);
+  });
+});
+
+describe('validateReply', () => {
+  const usage = { input_tokens: 10, output_tokens: 5 };
+  const ok = JSON.stringify({ hypotheses: [], insight: 'i' });
+  const text = (t: string) => [{ type: 'text' as const, text: t, citations: null }];
+  const kinds = (m: Record<string, unknown>) =>
+    validateReply(m as never, 100).problems.map((p) => p.kind);
+
+  it('accepts a complete reply', () => {
+    const r = validateReply({ content: text(ok), usage, stop_reason: 'end_turn' } as never, 100);
+    expect(r.problems).toEqual([]);
+    expect(r.output).toEqual({ hypotheses: [], insight: 'i' });
+  });
+
+  it('names each way a reply is unusable, in words a person reads', () => {
+    expect(kinds({ content: text(ok), stop_reason: 'end_turn' })).toEqual(['usage']);
+    expect(kinds({ content: text(ok), usage: { input_tokens: -1, output_tokens: 2 } })).toEqual([
+      'usage',
+    ]);
+    expect(
+      kinds({ content: [{ type: 'tool_use', id: 'x', name: 'n', input: {} }], usage }),
+    ).toEqual(['wrong_content']);
+    expect(
+      kinds({ content: text('{"hypotheses": [{"ti'), usage, stop_reason: 'max_tokens' }),
+    ).toEqual(['truncated']);
+    expect(kinds({ content: text(''), usage, stop_reason: 'refusal' })).toEqual(['refusal']);
+    expect(kinds({ content: text('I think x = 1 is best.'), usage })).toEqual(['prose']);
+    expect(kinds({ content: text('{"ideas": []}'), usage })).toEqual(['schema']);
+    const all = validateReply({ content: text('{"ideas": []}') } as never, 100);
+    // A usage problem does not void the content, a content problem does.
+    expect(all.output).toBeUndefined();
+    for (const p of all.problems) expect(p.message).not.toMatch(/TypeError|undefined|Error|parse/);
+  });
+
+  it('bounds a counted prompt with a small slack', () => {
+    expect(countSlack(1000)).toBeGreaterThan(1000);
+    expect(countSlack(1000)).toBeLessThan(1200);
+  });
+});
+
+describe('planAgents after an outage', () => {
+  it('gives agents whose call failed their quota first', () => {
+    const base = view({ agents: 3, hypothesesPerAgent: 1 }, { count: 1, iteration: 0 });
+    const first = planAgents(base)[0]!.name;
+    const other = planAgents({ ...base, retryAgents: ['claude/mechanism'] });
+    expect(first).not.toBe('claude/mechanism');
+    expect(other.map((a) => a.name)).toEqual(['claude/mechanism']);
   });
 });

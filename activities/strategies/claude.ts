@@ -3,22 +3,43 @@
  * hypotheses through the Messages API with zod-validated structured output (`messages.parse`
  * with `zodOutputFormat`), share one notebook, and are charged per token.
  *
- * Every proposal is checked against the search space, its parent and what was already tried;
- * invalid ones get one repair round, then are dropped with the reason. Errors a retry cannot fix
- * (bad key, invalid request, unknown model) come back as `fatalError` instead of a throw, so the
- * campaign stops with a clear reason rather than retrying forever.
+ * What holds against a hostile or broken model:
+ * - Every proposal in every reply gets a fate (accepted, duplicate, sent back for repair,
+ *   dropped) with a reason; invalid ones get one repair round.
+ * - Each reply is validated as a whole ({@link ReplyProblem}): usage, content type, truncation,
+ *   refusal, prose where JSON was asked. An unusable reply is charged at the call's worst case
+ *   (or its reported cost if higher) and named in people's words.
+ * - The dollar cap holds: before each call its exact bound comes from the counted input tokens
+ *   (`messages.countTokens`) and max_tokens at the model's prices, and is reserved from what is
+ *   left; usage beyond that bound is an anomaly that is charged and stops the campaign.
+ * - Overloads and rate limits that outlast the SDK's retries come back as `unavailable` agents
+ *   for the workflow to ask again later; errors a retry cannot fix (bad key, invalid request,
+ *   unknown model) come back as `fatalError`.
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { APIConnectionError, APIError, type AutoParseableOutputFormat } from '@anthropic-ai/sdk';
 import { zodOutputFormat } from '@anthropic-ai/sdk/helpers/zod';
-import type { MessageParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages/messages';
+import type {
+  Message,
+  MessageCreateParamsNonStreaming,
+  MessageParam,
+  TextBlockParam,
+} from '@anthropic-ai/sdk/resources/messages/messages';
 import { z } from 'zod';
 import { InvalidConfigError, formatPath } from '../../domain/errors.js';
 import { HypothesisProposal, type Config, type ParamValue } from '../../domain/schemas.js';
 import { applyChanges } from '../../domain/space.js';
-import type { ClaudeSettings, StrategyResult, StrategyView } from '../../domain/strategy.js';
+import type {
+  ClaudeSettings,
+  DroppedProposal,
+  StrategyResult,
+  StrategyView,
+} from '../../domain/strategy.js';
 import { TriedSet, diffConfig } from './common.js';
 import {
+  DEPRECATED_MODELS,
+  boundNanoDollars,
+  modelWarning,
   priceOf,
   usageNanoDollars,
   nanoToDollars,
@@ -68,21 +89,147 @@ export const AgentOutput = z.object({
 export type AgentOutput = z.infer<typeof AgentOutput>;
 type WireHypothesis = AgentOutput['hypotheses'][number];
 
-type Parsed = { ok: true; value: AgentOutput } | { ok: false; error: string };
-
 const strictFormat = zodOutputFormat(AgentOutput);
-/** Never throws: a reply that fails the schema still has usage to charge and deserves a repair. */
-const outputFormat: AutoParseableOutputFormat<Parsed> = {
+/**
+ * Never throws: the reply is validated as a whole in {@link validateReply}, which also needs the
+ * usage and stop reason, so parsing here only hands the text through.
+ */
+const outputFormat: AutoParseableOutputFormat<string> = {
   type: strictFormat.type,
   schema: strictFormat.schema,
-  parse: (content: string): Parsed => {
-    try {
-      return { ok: true, value: strictFormat.parse(content) };
-    } catch (err) {
-      return { ok: false, error: err instanceof Error ? err.message : String(err) };
-    }
-  },
+  parse: (content: string): string => content,
 };
+/** The wire form of the output format (what count_tokens and a raw request carry). */
+const wireFormat = { type: strictFormat.type, schema: strictFormat.schema };
+
+// ---------------------------------------------------------------------------------------------
+// Reply validation
+// ---------------------------------------------------------------------------------------------
+
+/** The ways a reply can be unusable or untrustworthy. */
+export type ReplyProblemKind =
+  'usage' | 'wrong_content' | 'truncated' | 'refusal' | 'prose' | 'schema' | 'empty';
+
+/**
+ * Thrown (or returned) when a reply cannot be used as it is. `message` is in a person's words for
+ * the notebook; `detail` is for the model's repair message and the worker log.
+ */
+export class ReplyProblem extends Error {
+  constructor(
+    readonly kind: ReplyProblemKind,
+    message: string,
+    readonly detail: string = message,
+  ) {
+    super(message);
+    this.name = 'ReplyProblem';
+  }
+}
+
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+const optionalCount = (x: unknown): boolean => x === undefined || x === null || isCount(x);
+
+/** The usage of a reply when it is complete and non-negative, else null. */
+export function checkUsage(usage: unknown): UsageLike | null {
+  if (!usage || typeof usage !== 'object') return null;
+  const u = usage as Record<string, unknown>;
+  if (!isCount(u.input_tokens) || !isCount(u.output_tokens)) return null;
+  if (!optionalCount(u.cache_creation_input_tokens) || !optionalCount(u.cache_read_input_tokens))
+    return null;
+  const cc = u.cache_creation as Record<string, unknown> | null | undefined;
+  if (
+    cc &&
+    (!optionalCount(cc.ephemeral_5m_input_tokens) || !optionalCount(cc.ephemeral_1h_input_tokens))
+  )
+    return null;
+  return usage as UsageLike;
+}
+
+/**
+ * Validates a whole reply: usage, content blocks, stop reason and the JSON against the schema.
+ * Content problems void the reply (it gets one repair round); a usage problem does not, but the
+ * call is then charged at its worst case.
+ */
+export function validateReply(
+  message: Partial<Message> | undefined,
+  maxTokens: number,
+): { output?: AgentOutput; text: string; usage: UsageLike | null; problems: ReplyProblem[] } {
+  const problems: ReplyProblem[] = [];
+  const usage = checkUsage(message?.usage);
+  if (!usage)
+    problems.push(
+      new ReplyProblem(
+        'usage',
+        'the API reply did not report its token usage (missing or negative counts); the call was charged at its worst case',
+      ),
+    );
+  const blocks = Array.isArray(message?.content) ? message.content : [];
+  const text = blocks.map((b) => (b && b.type === 'text' ? String(b.text ?? '') : '')).join('');
+  // Thinking blocks are the model's own reasoning and are allowed; anything else is not text.
+  const foreign = blocks.filter(
+    (b) => !b || !['text', 'thinking', 'redacted_thinking'].includes(b.type),
+  );
+  const fail = (p: ReplyProblem) => ({ text, usage, problems: [...problems, p] });
+  if (message?.stop_reason === 'refusal')
+    return fail(new ReplyProblem('refusal', 'the model declined to answer'));
+  if (foreign.length > 0 && text.trim() === '')
+    return fail(
+      new ReplyProblem(
+        'wrong_content',
+        'the reply was a tool call, not the JSON text that was asked for',
+        `the reply had a ${String(foreign[0]?.type)} block; reply with JSON text only`,
+      ),
+    );
+  if (text.trim() === '') {
+    return fail(
+      message?.stop_reason === 'max_tokens'
+        ? new ReplyProblem(
+            'truncated',
+            `the reply was cut off at the output limit (max_tokens ${maxTokens}) before any text`,
+          )
+        : new ReplyProblem('empty', 'the reply was empty'),
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return fail(
+      message?.stop_reason === 'max_tokens'
+        ? new ReplyProblem(
+            'truncated',
+            `the reply was cut off at the output limit (max_tokens ${maxTokens}) before its JSON was complete`,
+            `your reply was cut off at max_tokens (${maxTokens}); be more concise`,
+          )
+        : new ReplyProblem(
+            'prose',
+            'the reply was prose, not the JSON that was asked for',
+            'your reply was not JSON; reply with the JSON object only, no prose around it',
+          ),
+    );
+  }
+  const parsed = AgentOutput.safeParse(json);
+  if (!parsed.success) {
+    const where = parsed.error.issues
+      .slice(0, 5)
+      .map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`)
+      .join('; ');
+    return fail(
+      new ReplyProblem(
+        'schema',
+        "the reply's JSON did not have the fields that were asked for",
+        `your JSON does not match the schema (${where})`,
+      ),
+    );
+  }
+  if (foreign.length > 0)
+    problems.push(
+      new ReplyProblem(
+        'wrong_content',
+        'the reply carried a tool call next to its JSON text; the tool call was ignored',
+      ),
+    );
+  return { output: parsed.data, text, usage, problems };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -103,14 +250,6 @@ export interface ClaudeStrategyOptions {
   signal?: AbortSignal;
 }
 
-/** Thrown when every agent call failed with an error a later retry may fix (rate limit, overload, network). */
-export class TransientAgentError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TransientAgentError';
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Cost estimate
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +268,10 @@ export interface CostEstimate {
   maxDollars: number;
 }
 
-/** Agents that speak in this call and how many hypotheses each owes (rotates with the iteration). */
+/**
+ * Agents that speak in this call and how many hypotheses each owes: agents whose last call failed
+ * on an outage first, then the rest in an order that rotates with the iteration.
+ */
 export function planAgents(view: StrategyView): AgentBrief[] {
   if (view.strategy.name !== 'claude') return [];
   const settings = view.strategy.settings;
@@ -138,9 +280,15 @@ export function planAgents(view: StrategyView): AgentBrief[] {
   const quota = new Map<number, number>();
   let left = Math.min(view.count, all.length * settings.hypothesesPerAgent);
   const start = view.iteration % all.length;
+  const retry = new Set(view.retryAgents ?? []);
+  const rotation = all.map((_, k) => (start + k) % all.length);
+  const order = [
+    ...rotation.filter((i) => retry.has(all[i]!.name)),
+    ...rotation.filter((i) => !retry.has(all[i]!.name)),
+  ];
   for (let round = 0; left > 0; round++) {
-    for (let k = 0; k < all.length && left > 0; k++) {
-      const i = (start + k) % all.length;
+    for (let k = 0; k < order.length && left > 0; k++) {
+      const i = order[k]!;
       if ((quota.get(i) ?? 0) < settings.hypothesesPerAgent) {
         quota.set(i, (quota.get(i) ?? 0) + 1);
         left--;
@@ -152,15 +300,7 @@ export function planAgents(view: StrategyView): AgentBrief[] {
     .map(([i, count]) => ({ ...all[i]!, count }));
 }
 
-/** Upper bound of one call in nano-dollars: the whole prompt at the dearest input rate. */
-function callNano(price: ModelPrice, promptTokens: number, outputTokens: number): number {
-  const band =
-    price.longPrompt && promptTokens > price.longPrompt.aboveTokens
-      ? price.longPrompt.rates
-      : price;
-  const inputRate = Math.max(band.input, band.cacheWrite5m);
-  return Math.ceil(promptTokens * inputRate * 1000) + Math.ceil(outputTokens * band.output * 1000);
-}
+const callNano = boundNanoDollars;
 
 /**
  * What the next proposeHypotheses call may cost, for the workflow's dollar budget. Claude only;
@@ -210,6 +350,8 @@ const clip = (s: string, n: number): string => (s.length <= n ? s : `${s.slice(0
 interface Checked {
   proposal?: HypothesisProposal;
   errors: string[];
+  /** Why it was refused, for counting: unknown_parent, duplicate, invalid. */
+  cause?: 'unknown_parent' | 'duplicate' | 'invalid';
 }
 
 /** Checks one wire hypothesis against parent, space and what was tried; accepts it into `tried`. */
@@ -220,6 +362,7 @@ export function checkHypothesis(
   label: string,
 ): Checked {
   const errors: string[] = [];
+  let cause: Checked['cause'] = 'invalid';
   const { space, baseline } = view.problem;
   let parentId = h.parentTrialId;
   // Models sometimes spell "the baseline" as a string.
@@ -228,11 +371,12 @@ export function checkHypothesis(
   let parentConfig: Config = baseline;
   if (parentId !== null) {
     const parent = view.history.find((t) => t.id === parentId);
-    if (!parent)
+    if (!parent) {
+      cause = 'unknown_parent';
       errors.push(
         `parentTrialId "${clip(parentId, 80)}" is not a finished trial (use an id from the lists, or null for the baseline)`,
       );
-    else parentConfig = parent.params;
+    } else parentConfig = parent.params;
   }
   const entries = new Map<string, ParamValue>();
   for (const c of h.changes) {
@@ -243,19 +387,22 @@ export function checkHypothesis(
   const changes: Record<string, ParamValue> = Object.fromEntries(entries);
   if (h.changes.length === 0)
     errors.push('changes: empty (a hypothesis must change at least one parameter)');
-  if (errors.length > 0) return { errors };
+  if (errors.length > 0) return { errors, cause };
 
   let config: Config;
   try {
     config = applyChanges(space, parentConfig, changes, { baseline });
   } catch (err) {
     if (err instanceof InvalidConfigError) {
-      return { errors: err.issues.map((i) => `${formatPath(i.path)}: ${i.message}`) };
+      return {
+        errors: err.issues.map((i) => `${formatPath(i.path)}: ${i.message}`),
+        cause: 'invalid',
+      };
     }
     throw err;
   }
   const dup = tried.duplicateOf(config);
-  if (dup) return { errors: [`the resulting configuration is a ${dup}`] };
+  if (dup) return { errors: [`the resulting configuration is a ${dup}`], cause: 'duplicate' };
 
   const parsed = HypothesisProposal.safeParse({
     title: clip(h.title.trim() || 'untitled hypothesis', 200),
@@ -266,7 +413,8 @@ export function checkHypothesis(
     changes: diffConfig(space, parentConfig, config),
     expectedEffect: clip(h.expectedEffect, 2000),
   });
-  if (!parsed.success) return { errors: [z.prettifyError(parsed.error).replace(/\s+/g, ' ')] };
+  if (!parsed.success)
+    return { errors: [z.prettifyError(parsed.error).replace(/\s+/g, ' ')], cause: 'invalid' };
   tried.add(config, `proposal "${label}"`);
   return { proposal: parsed.data, errors: [] };
 }
@@ -275,11 +423,27 @@ export function checkHypothesis(
 // One agent
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Prompt tokens a call may report beyond its count: count_tokens is documented as an estimate
+ * that can differ from the billed count by a little. The slack is part of the reserved bound, so
+ * the cap still holds, and reported usage beyond it is an anomaly.
+ */
+export const countSlack = (counted: number): number => counted + Math.ceil(counted / 20) + 64;
+
+/**
+ * When the endpoint has no count_tokens route (some proxies), the request's size in UTF-8 bytes:
+ * a token always stands for at least one byte of text, and the JSON framing more than covers the
+ * role and format tokens, so this bounds the count from above.
+ */
+const byteBound = (body: unknown): number => Buffer.byteLength(JSON.stringify(body), 'utf8') + 64;
+
 interface AgentOutcome {
   agent: AgentBrief;
   proposals: HypothesisProposal[];
-  dropped: { title: string; reason: string }[];
+  dropped: DroppedProposal[];
   insight?: string;
+  /** Problems with this agent's replies, in people's words (for the notebook). */
+  problems: string[];
   nano: number;
   usage: {
     inputTokens: number;
@@ -322,7 +486,9 @@ function classify(err: unknown): { fatal?: string; transient?: string } {
             : '';
     return { fatal: `Claude API rejected the request (${detail})${hint}` };
   }
-  return {};
+  // A bug or an SDK surprise: the campaign stops with a plain reason, the details go to the log.
+  console.error('gaplab: unexpected error in the Claude strategy', err);
+  return { fatal: 'the Claude strategy failed unexpectedly; the worker log has the details' };
 }
 
 interface AgentContext {
@@ -336,7 +502,13 @@ interface AgentContext {
   /** Dollars (nano) still allowed, shared by all agents of the call; undefined = no cap. */
   budget: { leftNano: number | undefined };
   price: ModelPrice;
+  /** Set once a reply's usage broke its bound: no agent calls again. */
+  halt: { anomaly?: string };
 }
+
+type Reply =
+  | { output: AgentOutput; text: string; problem?: undefined }
+  | { output?: undefined; text: string; problem: ReplyProblem };
 
 async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutcome> {
   const { view, settings, options, redactor, tried } = ctx;
@@ -345,92 +517,139 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
     agent,
     proposals: [],
     dropped: [],
+    problems: [],
     nano: 0,
     usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
   };
   const messages: MessageParam[] = [
     { role: 'user', content: redactor.apply(buildAgentMessage(view, agent, limits)) },
   ];
-  const systemText = ctx.system.map((b) => b.text).join('\n');
+  const requestOptions = {
+    timeout: options.timeoutMs ?? 180_000,
+    maxRetries: options.maxRetries ?? 4,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  // The SDK prints a deprecation notice on every call to a deprecated model; the campaign gets
+  // one warning instead, and such calls go through the SDK's generic request path.
+  const deprecated = Object.prototype.hasOwnProperty.call(DEPRECATED_MODELS, settings.model);
 
-  const call = async (): Promise<{ parsed: Parsed; raw: string } | undefined> => {
-    const promptText =
-      systemText + messages.map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
-    const worst = callNano(
-      ctx.price,
-      estimateTokens(promptText) + SCHEMA_OVERHEAD,
-      settings.maxTokens,
-    );
-    if (ctx.budget.leftNano !== undefined && worst > ctx.budget.leftNano) {
-      outcome.skipped = `not called: a call may cost up to $${nanoToDollars(worst).toFixed(4)}, more than the $${nanoToDollars(Math.max(0, ctx.budget.leftNano)).toFixed(4)} left of the dollar budget`;
+  const failed = (err: unknown): undefined => {
+    if (options.signal?.aborted) throw err;
+    const c = classify(err);
+    if (c.fatal) outcome.fatal = c.fatal;
+    else outcome.transient = c.transient ?? 'the Claude API failed';
+    return undefined;
+  };
+
+  const call = async (): Promise<Reply | undefined> => {
+    if (ctx.halt.anomaly) {
+      outcome.skipped ??= 'not called: the campaign is stopping on a usage anomaly';
       return undefined;
     }
+    const body: MessageCreateParamsNonStreaming = {
+      model: settings.model,
+      max_tokens: settings.maxTokens,
+      system: ctx.system,
+      messages: [...messages],
+      ...(settings.temperature !== undefined ? { temperature: settings.temperature } : {}),
+    };
+
+    // The exact bound: counted input tokens (with the count's slack) and max_tokens.
+    let counted: number;
     try {
-      const response = await ctx.client.messages.parse(
+      const c = await ctx.client.messages.countTokens(
         {
-          model: settings.model,
-          max_tokens: settings.maxTokens,
+          model: body.model,
           system: ctx.system,
-          messages,
-          output_config: { format: outputFormat },
-          ...(settings.temperature !== undefined ? { temperature: settings.temperature } : {}),
+          messages: body.messages,
+          output_config: { format: wireFormat },
         },
-        {
-          timeout: options.timeoutMs ?? 180_000,
-          maxRetries: options.maxRetries ?? 4,
-          ...(options.signal ? { signal: options.signal } : {}),
-        },
+        requestOptions,
       );
-      const usage = response.usage as UsageLike;
-      // Priced by the requested model: the response may name a dated snapshot of it.
-      const nano = usageNanoDollars(settings.model, usage, options.prices);
-      outcome.nano += nano;
-      if (ctx.budget.leftNano !== undefined) ctx.budget.leftNano -= nano;
-      outcome.usage.inputTokens += usage.input_tokens;
-      outcome.usage.outputTokens += usage.output_tokens;
-      outcome.usage.cacheReadTokens += usage.cache_read_input_tokens ?? 0;
-      outcome.usage.cacheWriteTokens += usage.cache_creation_input_tokens ?? 0;
-      const raw = response.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
-      let parsed: Parsed = response.parsed_output ?? {
-        ok: false,
-        error: `the reply had no text (stop_reason ${response.stop_reason})`,
-      };
-      if (response.stop_reason === 'max_tokens' && !parsed.ok) {
-        parsed = {
-          ok: false,
-          error: `the reply was cut off at max_tokens (${settings.maxTokens}); be more concise. ${parsed.error}`,
-        };
-      } else if (response.stop_reason === 'refusal') {
-        parsed = { ok: false, error: 'the reply was a refusal' };
-      }
-      return { parsed, raw };
+      counted = isCount(c?.input_tokens)
+        ? c.input_tokens
+        : byteBound({ ...body, output_config: { format: wireFormat } });
     } catch (err) {
-      if (options.signal?.aborted) throw err;
-      const c = classify(err);
-      if (c.fatal) outcome.fatal = c.fatal;
-      else if (c.transient) outcome.transient = c.transient;
-      else throw err;
-      return undefined;
+      if (err instanceof APIError && (err.status === 404 || err.status === 405))
+        counted = byteBound({ ...body, output_config: { format: wireFormat } });
+      else return failed(err);
     }
+    const allowedPrompt = countSlack(counted);
+    const bound = callNano(ctx.price, allowedPrompt, settings.maxTokens);
+    if (ctx.budget.leftNano !== undefined) {
+      if (bound > ctx.budget.leftNano) {
+        outcome.skipped = `not called: a call may cost up to $${nanoToDollars(bound).toFixed(4)}, more than the $${nanoToDollars(Math.max(0, ctx.budget.leftNano)).toFixed(4)} left of the dollar budget`;
+        return undefined;
+      }
+      // Reserved before the call, so agents running in parallel cannot overspend together.
+      ctx.budget.leftNano -= bound;
+    }
+
+    let message: Message;
+    try {
+      message = deprecated
+        ? await ctx.client.post<Message>('/v1/messages', {
+            body: { ...body, output_config: { format: wireFormat } },
+            ...requestOptions,
+          })
+        : await ctx.client.messages.parse(
+            { ...body, output_config: { format: outputFormat } },
+            requestOptions,
+          );
+    } catch (err) {
+      // A failed request is not billed: give the reservation back.
+      if (ctx.budget.leftNano !== undefined) ctx.budget.leftNano += bound;
+      return failed(err);
+    }
+
+    const reply = validateReply(message, settings.maxTokens);
+    const reported = reply.usage
+      ? usageNanoDollars(settings.model, reply.usage, options.prices)
+      : 0;
+    let charge = reported;
+    if (reply.usage) {
+      const u = reply.usage;
+      const prompt =
+        u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
+      outcome.usage.inputTokens += u.input_tokens;
+      outcome.usage.outputTokens += u.output_tokens;
+      outcome.usage.cacheReadTokens += u.cache_read_input_tokens ?? 0;
+      outcome.usage.cacheWriteTokens += u.cache_creation_input_tokens ?? 0;
+      if (prompt > allowedPrompt || u.output_tokens > settings.maxTokens || reported > bound) {
+        charge = Math.max(reported, bound);
+        ctx.halt.anomaly ??= `usage anomaly: ${agent.name}'s reply reported ${prompt} input and ${u.output_tokens} output tokens for a request of at most ${allowedPrompt} input tokens and max_tokens ${settings.maxTokens}; it was charged $${nanoToDollars(charge).toFixed(4)} (its reported cost) and the campaign stops`;
+      }
+    }
+    // An unusable reply, or one without usable usage, is charged at its worst case.
+    if (!reply.usage || !reply.output) charge = Math.max(charge, bound);
+    if (ctx.budget.leftNano !== undefined) ctx.budget.leftNano += bound - charge;
+    outcome.nano += charge;
+    for (const p of reply.problems) outcome.problems.push(p.message);
+    if (reply.output) return { output: reply.output, text: reply.text };
+    return { text: reply.text, problem: reply.problems.at(-1)! };
   };
 
   const first = await call();
   if (!first) return outcome;
 
-  // Round 1: validate; collect what needs repair.
-  let toRepair: { title: string; errors: string[] }[] = [];
   let missing = agent.count;
-  let parseError: string | undefined;
-  const accept = (
-    hs: readonly WireHypothesis[],
-    round: number,
-  ): { title: string; errors: string[] }[] => {
-    const bad: { title: string; errors: string[] }[] = [];
+  interface Bad {
+    title: string;
+    errors: string[];
+    cause: NonNullable<Checked['cause']>;
+  }
+  /** Accepts what is valid within the quota; returns the invalid ones. */
+  const accept = (hs: readonly WireHypothesis[], pass: 'first' | 'repair'): Bad[] => {
+    const bad: Bad[] = [];
     for (const h of hs) {
+      const title = clip(h.title.trim() || 'untitled', 200);
       if (missing <= 0) {
         outcome.dropped.push({
-          title: clip(h.title || 'untitled', 200),
-          reason: `beyond the ${agent.count} hypotheses asked of ${agent.name}`,
+          title,
+          reason: `beyond the ${agent.count} hypotheses asked of ${agent.name}${pass === 'repair' ? ' in the repair round' : ''}`,
+          fate: 'dropped',
+          cause: 'over_quota',
+          author: agent.name,
         });
         continue;
       }
@@ -438,57 +657,68 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
       if (checked.proposal) {
         outcome.proposals.push(checked.proposal);
         missing--;
-      } else bad.push({ title: h.title || 'untitled', errors: checked.errors });
+      } else bad.push({ title, errors: checked.errors, cause: checked.cause ?? 'invalid' });
     }
-    if (round === 2)
-      for (const b of bad)
-        outcome.dropped.push({
-          title: clip(b.title, 200),
-          reason: `invalid after repair: ${clip(b.errors.join('; '), 1500)}`,
-        });
     return bad;
   };
+  /** Drops invalid proposals that get no (further) repair. */
+  const dropBad = (bad: readonly Bad[], why: string) => {
+    for (const b of bad)
+      outcome.dropped.push({
+        title: b.title,
+        reason: clip(`${b.errors.join('; ')}; ${why}`, 1500),
+        fate: b.cause === 'duplicate' ? 'duplicate' : 'dropped',
+        cause: b.cause,
+        author: agent.name,
+      });
+  };
 
-  if (first.parsed.ok) {
-    toRepair = accept(first.parsed.value.hypotheses, 1);
-    if (first.parsed.value.insight.trim()) outcome.insight = first.parsed.value.insight.trim();
-  } else parseError = first.parsed.error;
+  let toRepair: Bad[] = [];
+  if (first.output) {
+    toRepair = accept(first.output.hypotheses, 'first');
+    if (first.output.insight.trim()) outcome.insight = first.output.insight.trim();
+  }
 
   // One repair round for invalid hypotheses, an unusable reply, or too few hypotheses.
-  if (missing > 0) {
-    const problems =
-      toRepair.length > 0 || parseError !== undefined
-        ? toRepair
-        : [
-            {
-              title: '(missing)',
-              errors: [
-                `you proposed ${agent.count - missing} of the ${agent.count} hypotheses asked`,
-              ],
-            },
-          ];
-    messages.push({ role: 'assistant', content: first.raw.trim() || '(empty reply)' });
-    messages.push({ role: 'user', content: buildRepairMessage(problems, missing, parseError) });
-    const second = await call();
-    if (second?.parsed.ok) {
-      accept(second.parsed.value.hypotheses, 2);
-      if (!outcome.insight && second.parsed.value.insight.trim())
-        outcome.insight = second.parsed.value.insight.trim();
-    } else {
-      const why = second
-        ? `reply unusable after repair: ${second.parsed.ok ? '' : second.parsed.error}`
-        : (outcome.fatal ?? outcome.transient ?? outcome.skipped ?? 'repair not possible');
-      for (const b of toRepair)
-        outcome.dropped.push({
-          title: clip(b.title, 200),
-          reason: `invalid (${clip(b.errors.join('; '), 1000)}); ${clip(why, 500)}`,
-        });
-      if (parseError !== undefined && !second?.parsed.ok)
-        outcome.dropped.push({
-          title: `${agent.name} reply`,
-          reason: clip(`unusable reply: ${parseError}; ${why}`, 2000),
-        });
-    }
+  if (missing <= 0) {
+    dropBad(toRepair, 'not repaired: the other hypotheses filled the quota');
+    return outcome;
+  }
+  const problems =
+    toRepair.length > 0 || first.problem
+      ? toRepair
+      : [
+          {
+            title: '(missing)',
+            errors: [
+              `you proposed ${agent.count - missing} of the ${agent.count} hypotheses asked`,
+            ],
+          },
+        ];
+  messages.push({ role: 'assistant', content: first.text.trim() || '(empty reply)' });
+  messages.push({
+    role: 'user',
+    content: redactor.apply(buildRepairMessage(problems, missing, first.problem?.detail)),
+  });
+  const second = await call();
+  if (second?.output) {
+    for (const b of toRepair)
+      outcome.dropped.push({
+        title: b.title,
+        reason: clip(`sent back for repair: ${b.errors.join('; ')}`, 1500),
+        fate: 'repaired',
+        cause: b.cause,
+        author: agent.name,
+      });
+    const still = accept(second.output.hypotheses, 'repair');
+    dropBad(still, 'still invalid after the repair round');
+    if (!outcome.insight && second.output.insight.trim())
+      outcome.insight = second.output.insight.trim();
+  } else {
+    const why = second
+      ? `the repair reply was unusable: ${second.problem.message}`
+      : `not repaired: ${outcome.fatal ?? outcome.transient ?? outcome.skipped ?? 'the repair call was not made'}`;
+    dropBad(toRepair, why);
   }
   return outcome;
 }
@@ -496,6 +726,23 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
 // ---------------------------------------------------------------------------------------------
 // The strategy
 // ---------------------------------------------------------------------------------------------
+
+/** Campaigns whose model warning this worker process has logged (bounded). */
+const loggedWarnings = new Set<string>();
+
+function logOnce(key: string, text: string): void {
+  if (loggedWarnings.has(key)) return;
+  if (loggedWarnings.size > 10_000) loggedWarnings.clear();
+  loggedWarnings.add(key);
+  console.warn(`gaplab: ${text}`);
+}
+
+/** "2 invalid, 1 unknown_parent" for a list of drops. */
+function causes(dropped: readonly DroppedProposal[]): string {
+  const n = new Map<string, number>();
+  for (const d of dropped) n.set(d.cause ?? 'other', (n.get(d.cause ?? 'other') ?? 0) + 1);
+  return [...n.entries()].map(([k, v]) => `${v} ${k.replace(/_/g, ' ')}`).join(', ');
+}
 
 /**
  * Runs the call's agents (the first alone so it writes the prompt cache, the rest in parallel
@@ -527,6 +774,11 @@ export async function proposeClaude(
     if (err instanceof UnknownModelPricingError) return { ...result, fatalError: err.message };
     throw err;
   }
+  const warning = modelWarning(settings.model);
+  if (warning) {
+    result.warnings = [warning];
+    logOnce(`${view.campaignId}:${settings.model}`, `campaign ${view.campaignId}: ${warning}`);
+  }
   const agents = planAgents(view);
   if (agents.length === 0) return result;
 
@@ -551,16 +803,16 @@ export async function proposeClaude(
           : Math.floor(view.budgetLeft.dollars * 1e9),
     },
     price,
+    halt: {},
   };
 
   const outcomes: AgentOutcome[] = [];
   const firstOutcome = await runAgent(ctx, agents[0]!);
   outcomes.push(firstOutcome);
-  if (!firstOutcome.fatal && agents.length > 1)
+  if (!firstOutcome.fatal && !ctx.halt.anomaly && agents.length > 1)
     outcomes.push(...(await Promise.all(agents.slice(1).map((a) => runAgent(ctx, a)))));
 
   let nano = 0;
-  const failures: string[] = [];
   for (const o of outcomes) {
     nano += o.nano;
     for (const k of ['inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens'] as const)
@@ -572,18 +824,28 @@ export async function proposeClaude(
     result.dropped.push(...o.dropped);
     if (o.insight)
       result.notes.push({ kind: 'insight', author: o.agent.name, text: clip(o.insight, 5000) });
+    for (const p of new Set(o.problems))
+      result.notes.push({ kind: 'error', author: o.agent.name, text: clip(p, 5000) });
+    const lost = o.dropped.filter((d) => d.fate !== 'repaired');
+    if (lost.length > 0)
+      result.notes.push({
+        kind: 'error',
+        author: o.agent.name,
+        text: `${lost.length} of its proposals were not kept (${causes(lost)}); the proposal audit has each one with its reason`,
+      });
     const problem = o.fatal ?? o.transient ?? o.skipped;
-    if (problem) {
-      failures.push(`${o.agent.name}: ${problem}`);
+    if (problem)
       result.notes.push({ kind: 'error', author: o.agent.name, text: clip(problem, 5000) });
-    }
   }
   result.dollars = nanoToDollars(nano);
+  if (ctx.halt.anomaly) result.usageAnomaly = ctx.halt.anomaly;
   const fatal = outcomes.find((o) => o.fatal)?.fatal;
   if (fatal) return { ...result, fatalError: fatal };
-  // Nothing spent and nothing proposed because of rate limits or outages: let the activity retry.
-  if (nano === 0 && result.proposals.length === 0 && outcomes.every((o) => o.transient)) {
-    throw new TransientAgentError(failures.join('; '));
-  }
+  const unavailable = outcomes.filter((o) => o.transient);
+  if (unavailable.length > 0)
+    result.unavailable = {
+      agents: unavailable.map((o) => o.agent.name),
+      reason: unavailable[0]!.transient!,
+    };
   return result;
 }

@@ -20,6 +20,15 @@ import type { PromptLimits } from './prompt.js';
 import { Redactor } from './prompt.js';
 import { proposeRandom } from './random.js';
 
+/**
+ * What the workflow knows of the hidden metrics, for redaction only: their names and their real
+ * values (trial and reference means). Never part of the view a prompt is built from.
+ */
+export interface HiddenInfo {
+  names: string[];
+  values: number[];
+}
+
 export interface StrategyDeps {
   /** Builds an Anthropic client; required only by campaigns that use the claude strategy. */
   anthropic?: () => Anthropic;
@@ -67,11 +76,18 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
 
   async function propose(
     view: StrategyView,
-    hidden: readonly string[],
+    hiddenInput: readonly string[] | HiddenInfo,
     signal: AbortSignal | undefined,
   ): Promise<StrategyResult> {
-    const redactor = Redactor.forView(view, hidden);
-    const safe = stripHidden(view, [...hidden]);
+    const hidden = Array.isArray(hiddenInput)
+      ? { names: [...hiddenInput], values: [] }
+      : (hiddenInput as HiddenInfo);
+    // Values the workflow handed over, and any left in the view (defence in depth).
+    const values = [...hidden.values];
+    for (const t of view.history)
+      for (const h of hidden.names) if (typeof t.metrics[h] === 'number') values.push(t.metrics[h]);
+    const redactor = new Redactor(hidden.names, values);
+    const safe = stripHidden(view, hidden.names);
     switch (safe.strategy.name) {
       case 'random':
         return proposeRandom(safe);
@@ -118,13 +134,17 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
   return {
     /**
      * Proposes `view.count` hypotheses. Hidden metrics are stripped again here (defence in
-     * depth) and redacted from any free text before a prompt is built.
+     * depth), and their names and real values (`hidden.values`, from the workflow) are redacted
+     * from all prompt text: notes, titles, rationales and failure messages are free text.
      *
      * Returns `fatalError` for what no retry can fix (bad API key, invalid request, unknown model
      * price, missing Python environment); throws for what may pass (rate limits, outages, a
      * crashed Optuna process), so the activity's retry policy applies.
      */
-    async proposeHypotheses(view: StrategyView, hidden: string[]): Promise<StrategyResult> {
+    async proposeHypotheses(
+      view: StrategyView,
+      hidden: string[] | HiddenInfo,
+    ): Promise<StrategyResult> {
       return withHeartbeats((signal) => propose(view, hidden, signal));
     },
 
@@ -136,10 +156,11 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
      */
     async estimateStrategyCost(
       view: StrategyView,
-      hidden: string[] = [],
+      hidden: string[] | HiddenInfo = [],
     ): Promise<CostEstimate & { error?: string }> {
+      const names = Array.isArray(hidden) ? hidden : hidden.names;
       try {
-        return estimateCallCost(stripHidden(view, hidden), deps.prices, deps.claude?.limits);
+        return estimateCallCost(stripHidden(view, names), deps.prices, deps.claude?.limits);
       } catch (err) {
         if (err instanceof UnknownModelPricingError)
           return { calls: 0, expectedDollars: 0, maxDollars: 0, error: err.message };

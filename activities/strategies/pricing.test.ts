@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { ClaudeSettings } from '../../domain/strategy.js';
 import {
+  DEPRECATED_MODELS,
+  KNOWN_MODELS,
+  boundNanoDollars,
+  modelWarning,
   MODEL_PRICES,
   UnknownModelPricingError,
   priceOf,
@@ -83,5 +91,55 @@ describe('pricing', () => {
     );
     expect(() => priceOf('toString')).toThrow(UnknownModelPricingError);
     expect(Object.keys(MODEL_PRICES).length).toBeGreaterThan(10);
+  });
+});
+
+describe('models', () => {
+  const sdkDir = path.dirname(createRequire(import.meta.url).resolve('@anthropic-ai/sdk'));
+  const sdkFile = (f: string) => readFileSync(path.join(sdkDir, f), 'utf8');
+
+  it('defaults to a current, priced model that is not deprecated', () => {
+    const model = ClaudeSettings.parse({}).model;
+    expect(model).toBe('claude-sonnet-5-5');
+    expect(() => priceOf(model)).not.toThrow();
+    expect(modelWarning(model)).toBeNull();
+  });
+
+  it("keeps the deprecation table in step with the installed SDK's", () => {
+    const sdk = sdkFile('internal/data/deprecated-models.js');
+    const ids = [...sdk.matchAll(/'(claude-[^']+)':/g)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(Object.keys(DEPRECATED_MODELS).sort()).toEqual([...ids].sort());
+    const types = sdkFile('resources/messages/messages.d.ts');
+    const known = /export type Model = ([^;]+);/.exec(types)![1]!;
+    for (const id of known.matchAll(/'(claude-[^']+)'/g)) expect(KNOWN_MODELS).toContain(id[1]);
+  });
+
+  it('warns about deprecated and unchecked models, and prices every current one', () => {
+    expect(modelWarning('claude-sonnet-4-5')).toMatch(/deprecated.*2026-11-30.*claude-sonnet-5-5/);
+    expect(modelWarning('my-proxy-model')).toMatch(/not one this version of gaplab knows/);
+    for (const m of KNOWN_MODELS.filter(
+      (k) => !(k in DEPRECATED_MODELS) && !/5-2$|preview/.test(k),
+    ))
+      expect(() => priceOf(m)).not.toThrow();
+  });
+
+  it('bounds what any honest usage of a call can cost', () => {
+    for (const model of ['claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-opus-4-8']) {
+      const price = priceOf(model);
+      for (const prompt of [100, 99_000, 150_000]) {
+        const bound = boundNanoDollars(price, prompt, 4096);
+        for (const split of [0, 0.3, 1]) {
+          const write = Math.floor(prompt * split);
+          const usage = {
+            input_tokens: prompt - write,
+            output_tokens: 4096,
+            cache_creation_input_tokens: write,
+            cache_read_input_tokens: 0,
+          };
+          expect(usageNanoDollars(model, usage)).toBeLessThanOrEqual(bound);
+        }
+      }
+    }
   });
 });

@@ -7,6 +7,10 @@
  * tier, 5-minute and 1-hour cache writes, cache hits. Batch, fast mode, data-residency and
  * regional premiums are not used by gaplab and are not priced here.
  */
+import { DEFAULT_CLAUDE_MODEL as DEFAULT_MODEL } from '../../domain/strategy.js';
+
+/** The model campaigns use when the strategy settings name none. */
+export { DEFAULT_MODEL };
 
 /** Prices in US dollars per million tokens. */
 export interface Rates {
@@ -63,6 +67,61 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
   'claude-haiku-4-5': haiku45,
   'claude-haiku-4-5-20251001': haiku45,
 };
+
+/**
+ * Models past their announcement of retirement, with the end-of-life date. The same table as the
+ * installed SDK's deprecation list (@anthropic-ai/sdk `internal/data/deprecated-models`, which
+ * the package does not export; a unit test keeps the two in step). gaplab warns once per
+ * campaign instead of the SDK's notice on every call.
+ */
+export const DEPRECATED_MODELS: Readonly<Record<string, string>> = {
+  'claude-mythos-preview': '2026-06-30',
+  'claude-opus-4-5': '2027-01-22',
+  'claude-opus-4-5-20251101': '2027-01-22',
+  'claude-sonnet-4-5': '2026-11-30',
+  'claude-sonnet-4-5-20250929': '2026-11-30',
+};
+
+/**
+ * Models the installed SDK names as current or recent (its `Model` type). A priced model outside
+ * this list (a custom price table) works but gets a warning: nobody has checked its id.
+ */
+export const KNOWN_MODELS: readonly string[] = [
+  'claude-fable-5-2',
+  'claude-mythos-5-2',
+  'claude-haiku-5-5',
+  'claude-sonnet-5-5',
+  'claude-fable-5-1',
+  'claude-opus-5-5',
+  'claude-mythos-5-1',
+  'claude-sonnet-5',
+  'claude-fable-5',
+  'claude-mythos-5',
+  'claude-opus-5',
+  'claude-opus-4-8',
+  'claude-opus-4-7',
+  'claude-mythos-preview',
+  'claude-opus-4-6',
+  'claude-sonnet-4-6',
+  'claude-haiku-4-5',
+  'claude-haiku-4-5-20251001',
+  'claude-opus-4-5',
+  'claude-opus-4-5-20251101',
+  'claude-sonnet-4-5',
+  'claude-sonnet-4-5-20250929',
+];
+
+/** A warning about the model for the campaign's notebook (deprecated or unchecked), or null. */
+export function modelWarning(model: string): string | null {
+  const eol = Object.prototype.hasOwnProperty.call(DEPRECATED_MODELS, model)
+    ? DEPRECATED_MODELS[model]
+    : undefined;
+  if (eol)
+    return `the model ${model} is deprecated and reaches end of life on ${eol}; choose a current model such as ${DEFAULT_MODEL} (strategy.settings.model)`;
+  if (!KNOWN_MODELS.includes(model))
+    return `the model ${model} is not one this version of gaplab knows; it is priced from the configured price table, check that the id and prices are right`;
+  return null;
+}
 
 /** Thrown when a model has no price: gaplab refuses to call a model it cannot charge for. */
 export class UnknownModelPricingError extends Error {
@@ -140,3 +199,21 @@ export function usageDollars(
 }
 
 export const nanoToDollars = (nano: number): number => nano / NANO;
+
+/**
+ * The most one call can cost, in nano-dollars: every prompt token at the dearest input rate (a
+ * cache write costs more than plain input) and `outputTokens` out, in the price band the prompt
+ * size selects. With honest usage no response of such a call costs more.
+ */
+export function boundNanoDollars(
+  price: ModelPrice,
+  promptTokens: number,
+  outputTokens: number,
+): number {
+  const band =
+    price.longPrompt && promptTokens > price.longPrompt.aboveTokens
+      ? price.longPrompt.rates
+      : price;
+  const inputRate = Math.max(band.input, band.cacheWrite5m);
+  return promptTokens * milli(inputRate) + outputTokens * milli(band.output);
+}
