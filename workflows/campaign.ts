@@ -135,7 +135,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         params: req.hypothesis.params,
         seed,
         objective: input.criteria.criteria.metric,
-        timeoutSeconds: input.experiment.timeoutSeconds,
+        // Adaptive for search trials (campaign-state seedTimeoutSeconds), never above the limit.
+        timeoutSeconds: req.timeoutSeconds ?? input.experiment.timeoutSeconds,
         campaignId: input.campaignId,
         trialId: req.id,
       });

@@ -1,5 +1,6 @@
 /** The campaign report as markdown. Pure: used by the workflow's recorder, the CLI and the API. */
 import type { CampaignReport } from './types.js';
+import type { FailureSummary } from '../domain/failures.js';
 
 const f = (x: number | null | undefined, digits = 3) =>
   x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits);
@@ -55,6 +56,7 @@ export function renderReportMarkdown(r: CampaignReport): string {
     }
     lines.push('');
   }
+  if (r.failures) lines.push(...renderFailures(r.failures));
   if (r.notebook.length > 0) {
     lines.push('## Notebook', '');
     for (const n of r.notebook.slice(-30))
@@ -67,4 +69,42 @@ export function renderReportMarkdown(r: CampaignReport): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** Text from experiments (failure reasons) in a table cell: one line, nothing that makes markup. */
+const cell = (text: string, max = 200): string =>
+  text
+    .replace(/[\r\n\u2028\u2029]+/g, ' ')
+    .slice(0, max)
+    .replace(/[\\`*_{}[\]()<>#|~&]/g, (c) => `\\${c}`);
+
+/** The report's failure section: what failures cost, and where they repeat. */
+export function renderFailures(x: FailureSummary): string[] {
+  if (x.failedTrials === 0) return [];
+  const share = x.totalComputeSeconds > 0 ? x.computeSeconds / x.totalComputeSeconds : 0;
+  const lines = [
+    '## Failures',
+    '',
+    `${x.failedTrials} of ${x.trials} search trials failed (${x.timedOutTrials} timed out); ` +
+      `${f(x.computeSeconds, 1)} of ${f(x.totalComputeSeconds, 1)} compute-seconds (${f(100 * share, 1)}%) went to failed trials.`,
+    '',
+  ];
+  if (x.regions.length > 0) {
+    lines.push('Regions of repeated failures (parameter ranges of the failed trials in each):', '');
+    lines.push('| kind | trials | compute s | parameters | reason |', '|---|---|---|---|---|');
+    for (const g of x.regions) {
+      const ranges = Object.entries(g.ranges)
+        .map(([k, v]) =>
+          'values' in v
+            ? `${k} in {${v.values.map(String).join(', ')}}`
+            : `${k} in [${v.low.toPrecision(3)}, ${v.high.toPrecision(3)}]`,
+        )
+        .join('; ');
+      lines.push(
+        `| ${g.kind} | ${g.trials} | ${f(g.computeSeconds, 1)} | ${cell(ranges, 500)} | ${cell(g.reason)} |`,
+      );
+    }
+    lines.push('');
+  }
+  return lines;
 }
