@@ -13,14 +13,27 @@ import type { ActivityOptions } from '@temporalio/workflow';
  */
 export const recordingQueue = (mainQueue: string): string => `${mainQueue}-recording`;
 
+/**
+ * How long a seed may wait for a worker of its queue. Seeds also wait here while every worker of
+ * the queue is busy, so it is generous; the campaign's concurrency budget keeps that wait short
+ * when workers exist.
+ */
+export const DEFAULT_SCHEDULE_TO_START_SECONDS = 1800;
+
 export const presets = {
-  /** One seed of one configuration. startToClose is set per call from the experiment's timeout. */
+  /**
+   * One seed of one configuration. startToClose is set per call from the experiment's timeout;
+   * scheduleToStart bounds the wait for a worker polling the experiment's queue, so a spec on a
+   * queue nobody polls fails instead of waiting forever.
+   */
   experimentRun: (
     timeoutSeconds: number,
     heartbeatTimeoutSeconds: number,
     taskQueue: string,
+    scheduleToStartSeconds: number = DEFAULT_SCHEDULE_TO_START_SECONDS,
   ): ActivityOptions => ({
     taskQueue,
+    scheduleToStartTimeout: `${scheduleToStartSeconds}s`,
     startToCloseTimeout: `${Math.ceil(timeoutSeconds + 60)}s`,
     heartbeatTimeout: `${heartbeatTimeoutSeconds}s`,
     retry: {

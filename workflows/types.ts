@@ -15,7 +15,6 @@ import type {
 } from '../domain/schemas.js';
 import type { Note, StrategyConfig } from '../domain/strategy.js';
 import type { BudgetLedger, StagnationState, StopReason } from '../domain/budget.js';
-import type { FailureSummary } from '../domain/failures.js';
 
 /** What the workflow needs to know of the registered experiment (resolved by the starter). */
 export interface ExperimentInfo {
@@ -28,15 +27,15 @@ export interface ExperimentInfo {
 }
 
 export interface CampaignTiming {
-  /**
-   * Seeds' time limits adapt: after a few successful seeds, a multiple of their durations, never
-   * above the experiment's limit (domain/failures.ts adaptiveTimeoutSeconds). @default true
-   */
-  adaptiveTimeouts?: boolean;
   /** Heartbeat timeout of experiment runs: how soon a dead worker's work moves elsewhere. @default 30 */
   heartbeatTimeoutSeconds?: number;
   /** Continue-as-new once the history has this many events. @default 8000 */
   historyEventLimit?: number;
+  /**
+   * How long a seed waits for a worker polling its queue before the campaign fails with "no
+   * worker polls queue X for N s". @default 1800
+   */
+  scheduleToStartSeconds?: number;
 }
 
 export interface CampaignInput {
@@ -75,8 +74,6 @@ export interface TrialSummary {
   params: Config;
   changes: Config;
   seeds: number[];
-  /** The time limit each seed ran with, in seconds (search trials; adaptive, see CampaignTiming). */
-  timeoutSeconds?: number;
   status: 'succeeded' | 'failed' | 'cancelled';
   /** Means of every metric, hidden ones included (never sent to a strategy). */
   metrics: Record<string, number>;
@@ -89,17 +86,6 @@ export interface TrialSummary {
   mlflowRunId?: string;
   startedAt: string;
   finishedAt: string;
-}
-
-/** Failure totals over a whole campaign, and the durations of its most recent successful seeds. */
-export interface FailureLedger {
-  /** Compute-seconds of failed search trials. */
-  computeSeconds: number;
-  /** Compute-seconds of every finished search trial. */
-  totalComputeSeconds: number;
-  timedOutTrials: number;
-  /** Durations of the most recent successful seeds, oldest first (bounded). */
-  seedDurations: number[];
 }
 
 export interface TrialCounts {
@@ -164,8 +150,6 @@ export interface CarriedState {
   /** Fingerprints of the configurations of trials compacted out of memory (duplicate checks). */
   archivedConfigs: string[];
   lastCallDollars: number;
-  /** What failures cost and how long successful seeds take (adaptive timeouts, the report). */
-  failures?: FailureLedger;
   mlflowParentRunId?: string;
   mlflowExperimentId?: string;
   stopRequest?: { actor: Actor; reason: string; cancelRunning: boolean };
@@ -233,8 +217,6 @@ export interface CampaignReport {
   verifiedPgr: number | null;
   notebook: Note[];
   dropped: { title: string; reason: string; at: string }[];
-  /** Compute spent on failed trials and the regions where failures repeat (absent in older reports). */
-  failures?: FailureSummary;
 }
 
 export type { Actor, HypothesisProposal, Budgets };

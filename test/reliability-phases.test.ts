@@ -1,0 +1,129 @@
+/**
+ * Every phase obeys a PI stop and the deadline: reference measurement, verification, and a spec
+ * whose experiment sits on a task queue nobody polls (which fails with the reason instead of
+ * waiting forever).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
+import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+
+/** Seeds of the baseline sleep 25 s (the experiment's timeout is 30 s). */
+const slowBaselineSpec = {
+  ...quadraticSpec,
+  space: [
+    { name: 'x', kind: 'float', low: -5, high: 5 },
+    { name: 'y', kind: 'float', low: -5, high: 5 },
+    { name: 'delay_ms', kind: 'int', low: 0, high: 25_000 },
+  ],
+  baseline: { x: -4, y: 3, delay_ms: 25_000 },
+  configurations: {},
+};
+
+/** Every run (baseline, search, verification) sleeps 8 s. */
+const slowSpec = {
+  ...slowBaselineSpec,
+  space: [
+    { name: 'x', kind: 'float', low: -5, high: 5 },
+    { name: 'y', kind: 'float', low: -5, high: 5 },
+    { name: 'delay_ms', kind: 'int', low: 8000, high: 8001 },
+  ],
+  baseline: { x: -4, y: 3, delay_ms: 8000 },
+};
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv({ registry: testRegistry() });
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+async function start(
+  service: TestEnv['service'],
+  criteria: Record<string, unknown>,
+  spec: Record<string, unknown> = slowBaselineSpec,
+) {
+  const problemId = uniqueId('phases');
+  await service.submitProblem(researcher, { ...spec, id: problemId });
+  await service.setCriteria(pi, problemId, { ...quadraticCriteria, ...criteria });
+  return service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 3 });
+}
+
+/** The report, waiting at most `boundMs` (far less than the work the stop cut short). */
+async function reportWithin(service: TestEnv['service'], campaignId: string, boundMs: number) {
+  return Promise.race([
+    service.result(campaignId),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`campaign still running after ${boundMs} ms`)), boundMs),
+    ),
+  ]);
+}
+
+describe('every phase obeys stop and deadline', () => {
+  it('a PI stop during the reference measurement ends the campaign within seconds', async () => {
+    const { campaignId } = await start(env.service, {
+      baseline: { kind: 'measure', configuration: 'baseline', seeds: 2 },
+    });
+    await eventually(async () => (await env.service.status(campaignId)).phase === 'measuring');
+    // The baseline's seeds are running (each sleeps 25 s) when the stop arrives.
+    await new Promise((r) => setTimeout(r, 1000));
+    await env.service.stop(pi, campaignId, { reason: 'wrong problem' });
+    const report = await reportWithin(env.service, campaignId, 15_000);
+    expect(report.stopReason).toBe('stopped_by_pi');
+    const { trials } = await env.service.trials(campaignId, { limit: 10 });
+    expect(trials.filter((t) => t.kind === 'search')).toEqual([]);
+    expect(trials.find((t) => t.id === 'baseline')?.status ?? 'cancelled').toBe('cancelled');
+  });
+
+  it('the deadline ends the reference measurement', async () => {
+    const { campaignId } = await start(env.service, {
+      budgets: { maxWallSeconds: 3, concurrency: 2 },
+    });
+    const report = await reportWithin(env.service, campaignId, 20_000);
+    expect(report.stopReason).toBe('deadline');
+  });
+
+  it('a PI stop during verification ends it; the report says the best is not verified', async () => {
+    const { campaignId } = await start(
+      env.service,
+      {
+        seedsPerTrial: 1,
+        budgets: { maxTrials: 1, concurrency: 2 },
+        verification: { topK: 1, seeds: 2 },
+      },
+      slowSpec,
+    );
+    await eventually(
+      async () => (await env.service.status(campaignId)).phase === 'verifying',
+      60_000,
+      100,
+    );
+    await env.service.stop(pi, campaignId, { reason: 'seen enough' });
+    const report = await reportWithin(env.service, campaignId, 6_000);
+    expect(report.stopReason).toBe('max_trials');
+    expect(report.verification).toEqual([]);
+    expect(report.verifiedPgr).toBeNull();
+  });
+
+  it('a spec on a queue nobody polls fails with the reason', async () => {
+    const queue = `nobody-${uniqueId('q')}`;
+    const unpolled = await createTestEnv({
+      registry: testRegistry(queue),
+      timing: { scheduleToStartSeconds: 3 },
+    });
+    try {
+      const { campaignId } = await start(
+        unpolled.service,
+        { budgets: { maxTrials: 2, concurrency: 2 } },
+        { ...quadraticSpec, experiment: 'quadratic-pinned' },
+      );
+      const report = await reportWithin(unpolled.service, campaignId, 60_000);
+      expect(report.stopReason).toBe('error');
+      expect(report.notebook.map((n) => n.text).join('\n')).toContain(
+        `no worker polls queue ${queue} for 3 s`,
+      );
+    } finally {
+      await unpolled.close();
+    }
+  });
+});
