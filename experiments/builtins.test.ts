@@ -43,6 +43,7 @@ describe('built-in experiments', () => {
       'sklearn-digits',
       'sleep',
       'weak-to-strong',
+      'weak-to-strong-code',
     ]);
     expect(registry.get('sklearn-digits').runner).toMatchObject({
       kind: 'command',
@@ -58,6 +59,7 @@ describe('built-in experiments', () => {
       'mixed',
       'sklearn-digits',
       'weak-to-strong',
+      'weak-to-strong-code',
     ]);
     for (const e of withProblems) {
       const spec = parseProblemSpec(await readFile(e.problem!.spec, 'utf8'), e.problem!.spec);

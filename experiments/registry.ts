@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Name, Slug } from '../domain/schemas.js';
 import { paths, PROJECT_ROOT } from '../stack/paths.js';
+import { CodeSpecSchema, isCodeExperiment } from './code.js';
 import type { ExperimentDefinition, MetricInfo, RegisteredExperiment } from './types.js';
 
 /** The folder the built-in experiments live in. */
@@ -110,6 +111,8 @@ const DefinitionSchema = z.object({
     }),
   ]),
   problem: z.object({ spec: z.string().min(1), criteria: z.string().min(1) }).optional(),
+  /** Code experiments (code.ts): editable source, its interface, the trusted harness. */
+  code: CodeSpecSchema.optional(),
 });
 
 export interface PlaceholderValues {
@@ -156,6 +159,8 @@ export interface ExperimentDescription {
   description: string;
   metrics: MetricInfo[];
   defaultTimeoutSeconds: number;
+  /** Code experiments: what a candidate implements and which files an edit may change. */
+  code?: { language: string; interface: string; editable: string[] };
 }
 
 export class ExperimentRegistry {
@@ -209,6 +214,15 @@ export class ExperimentRegistry {
       description: e.description,
       metrics: e.metrics.filter((m) => !hidden.has(m.name)).map((m) => ({ ...m })),
       defaultTimeoutSeconds: e.defaultTimeoutSeconds,
+      ...(isCodeExperiment(e)
+        ? {
+            code: {
+              language: e.code.language,
+              interface: e.code.interface,
+              editable: [...e.code.editable],
+            },
+          }
+        : {}),
     };
   }
 }

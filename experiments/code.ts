@@ -1,0 +1,287 @@
+/**
+ * Code experiments: the method itself is the thing under test. The definition declares editable
+ * source implementing a documented interface and a trusted harness. The harness owns the data
+ * and the ground truth, gives the candidate only what the interface allows, runs it in the
+ * sandbox (sandbox.ts), and computes every metric itself from the candidate's outputs: nothing a
+ * candidate prints or writes can set a metric.
+ *
+ * To the rest of the worker a code experiment is a function experiment that runs its starting
+ * source (so baselines, registries and activities need nothing new); `runCodeSeed` runs any
+ * other source snapshot of it, which is what a code hypothesis resolves to.
+ */
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { SourceSnapshot } from '../domain/code.js';
+import type { Config } from '../domain/schemas.js';
+import { paths } from '../stack/paths.js';
+import { runSeed, type RunSeedOptions } from './runner.js';
+import {
+  runSandboxed,
+  SandboxUnavailableError,
+  type SandboxLimits,
+  type SandboxOptions,
+  type SandboxResult,
+} from './sandbox.js';
+import type { ExperimentDefinition, RunContext, SeedRunResult } from './types.js';
+
+/** What a harness gets to run one source for one seed. */
+export interface CodeRunContext extends RunContext {
+  /** Sandbox settings (bwrap path, unprivileged uid) from the worker. */
+  sandbox?: SandboxOptions;
+}
+
+/** The code part of a code experiment's definition. */
+export interface CodeSpec {
+  language: 'python';
+  /** The interface the candidate implements, for people and agents (Markdown). */
+  interface: string;
+  /** Files an edit may change; a candidate snapshot holds exactly these. */
+  editable: string[];
+  /** The starting source: what the baseline runs. */
+  initialSource: SourceSnapshot;
+  /**
+   * The trusted harness: runs `source` for one seed in the sandbox and returns the metrics it
+   * computed. A candidate's failure is thrown as CandidateError; a missing sandbox as
+   * SandboxUnavailableError.
+   */
+  evaluate(
+    source: SourceSnapshot,
+    params: Config,
+    ctx: CodeRunContext,
+  ): Promise<Record<string, number>>;
+}
+
+/** Checks the code section of a definition loaded from experiment.ts. */
+export const CodeSpecSchema = z.object({
+  language: z.literal('python'),
+  interface: z.string().min(1).max(20_000),
+  editable: z.array(z.string().min(1)).min(1).max(32),
+  initialSource: SourceSnapshot,
+  evaluate: z.custom<CodeSpec['evaluate']>((f) => typeof f === 'function', 'must be a function'),
+});
+
+export type CodeExperimentDefinition = ExperimentDefinition & { code: CodeSpec };
+
+export function isCodeExperiment(def: ExperimentDefinition): def is CodeExperimentDefinition {
+  return 'code' in def && typeof (def as { code?: unknown }).code === 'object';
+}
+
+/** Thrown when a candidate fails: crash, limit, timeout, bad output. Its stack is the candidate's log tail. */
+export class CandidateError extends Error {
+  override readonly name = 'CandidateError';
+  constructor(
+    readonly reason: string,
+    readonly logTail = '',
+  ) {
+    super(reason);
+    // The runner keeps an error's stack as the seed's log tail: make that the candidate's output.
+    this.stack = logTail ? `${reason}\n${logTail}` : reason;
+  }
+}
+
+/** Thrown when a snapshot does not fit the experiment's editable files. */
+export class InvalidSourceError extends Error {
+  override readonly name = 'InvalidSourceError';
+}
+
+/** Validates a candidate snapshot against the experiment: the editable files, nothing else. */
+export function checkSource(spec: CodeSpec, source: unknown): SourceSnapshot {
+  const parsed = SourceSnapshot.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidSourceError(
+      `invalid source: ${issue ? `${issue.path.join('/') || '(snapshot)'}: ${issue.message}` : ''}`,
+    );
+  }
+  const extra = Object.keys(parsed.data).filter((f) => !spec.editable.includes(f));
+  if (extra.length)
+    throw new InvalidSourceError(
+      `invalid source: ${extra.join(', ')} not editable (editable: ${spec.editable.join(', ')})`,
+    );
+  const missing = spec.editable.filter((f) => !(f in parsed.data));
+  if (missing.length) throw new InvalidSourceError(`invalid source: missing ${missing.join(', ')}`);
+  return parsed.data;
+}
+
+/** Builds a code experiment: a function experiment whose run is the harness on the starting source. */
+export function defineCodeExperiment(
+  def: Omit<ExperimentDefinition, 'runner'> & { code: CodeSpec; sandbox?: SandboxOptions },
+): CodeExperimentDefinition {
+  const { sandbox, ...rest } = def;
+  checkSource(def.code, def.code.initialSource);
+  return {
+    ...rest,
+    runner: {
+      kind: 'function',
+      run: (params, ctx) =>
+        def.code.evaluate(def.code.initialSource, params, sandbox ? { ...ctx, sandbox } : ctx),
+    },
+  };
+}
+
+/**
+ * Runs one seed of a code experiment with the given source (a code hypothesis's snapshot).
+ * Like runSeed it never throws for the candidate's failure: the result is `failed` with the
+ * reason. An invalid source or a missing sandbox is also a failed seed naming the problem.
+ */
+export async function runCodeSeed(
+  def: CodeExperimentDefinition,
+  source: SourceSnapshot,
+  params: Config,
+  opts: RunSeedOptions & { sandbox?: SandboxOptions },
+): Promise<SeedRunResult> {
+  const { sandbox, ...seedOpts } = opts;
+  const checked = checkSource(def.code, source);
+  return runSeed(
+    {
+      ...def,
+      runner: {
+        kind: 'function',
+        run: (p, ctx) => def.code.evaluate(checked, p, sandbox ? { ...ctx, sandbox } : ctx),
+      },
+    },
+    params,
+    seedOpts,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python candidates
+// ---------------------------------------------------------------------------------------------
+
+/** Where candidates find numpy: the project venv's site-packages, shown read-only. */
+export const SANDBOX_SITE_PACKAGES = '/opt/gaplab/site-packages';
+
+async function venvSitePackages(): Promise<string> {
+  const lib = path.join(paths.venv, 'lib');
+  let entries: string[] = [];
+  try {
+    entries = await readdir(lib);
+  } catch {
+    // no venv
+  }
+  const py = entries.find((e) => /^python3\.\d+$/.test(e));
+  const site = py ? path.join(lib, py, 'site-packages') : undefined;
+  if (!site || !existsSync(site))
+    throw new SandboxUnavailableError(
+      `the project's Python environment (${paths.venv}) with numpy is missing`,
+    );
+  return site;
+}
+
+export interface PythonCandidateRun {
+  source: SourceSnapshot;
+  /** The trusted driver script (run as /input/driver.py). */
+  driver: string;
+  /** Input files the harness shows the candidate (name -> bytes), under /input. */
+  inputs: Record<string, Uint8Array | string>;
+  limits?: Partial<SandboxLimits>;
+  signal?: AbortSignal;
+  sandbox?: SandboxOptions;
+}
+
+/**
+ * Inputs live under the system's temporary folder, whatever the worker's folders are: the
+ * unprivileged sandbox user must be able to reach them (and nothing else of the worker's).
+ */
+const INPUTS_ROOT = path.join(os.tmpdir(), 'gaplab-sandbox-inputs');
+
+async function writeInputs(run: PythonCandidateRun): Promise<string> {
+  await mkdir(INPUTS_ROOT, { recursive: true, mode: 0o711 });
+  await chmod(INPUTS_ROOT, 0o711); // traversable, not listable
+  const dir = await mkdtemp(path.join(INPUTS_ROOT, 'run-'));
+  await chmod(dir, 0o755);
+  for (const [name, data] of Object.entries(run.inputs))
+    await writeFile(path.join(dir, name), data, { mode: 0o644 });
+  await writeFile(path.join(dir, 'driver.py'), run.driver, { mode: 0o644 });
+  const candidateDir = path.join(dir, 'candidate');
+  await mkdir(candidateDir, { mode: 0o755 });
+  for (const [file, text] of Object.entries(run.source)) {
+    const target = path.join(candidateDir, file);
+    for (let d = path.dirname(target); d !== candidateDir; d = path.dirname(d))
+      await mkdir(d, { recursive: true, mode: 0o755 });
+    await writeFile(target, text, { mode: 0o644 });
+  }
+  return dir;
+}
+
+const pythonChecked = new Map<string, Promise<void>>();
+
+/** Proves once per process that python3 can import numpy inside the sandbox. */
+function checkPython(site: string, sandbox: SandboxOptions | undefined): Promise<void> {
+  const key = JSON.stringify([site, sandbox ?? {}]);
+  let p = pythonChecked.get(key);
+  if (!p) {
+    p = runSandboxed({
+      argv: ['/usr/bin/python3', '-B', '-s', '-c', 'import numpy'],
+      readOnly: [{ source: site, target: SANDBOX_SITE_PACKAGES }],
+      env: { PYTHONPATH: SANDBOX_SITE_PACKAGES },
+      limits: { wallSeconds: 30 },
+      ...(sandbox ? { sandbox } : {}),
+    }).then((r) => {
+      if (r.outcome === 'exited' && r.exitCode === 0) return;
+      throw new SandboxUnavailableError(
+        `python3 with numpy does not run inside the sandbox (${r.reason ?? 'failed'}: ${r.stderr.trim().split('\n').pop()?.slice(0, 300) ?? ''})`,
+      );
+    });
+    p.catch(() => pythonChecked.delete(key));
+    pythonChecked.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * Runs a Python candidate: writes the inputs, the trusted driver and the source to a fresh
+ * folder shown read-only at /input, shows the project's site-packages read-only at
+ * /opt/gaplab/site-packages, and runs the system's `python3 /input/driver.py` in the sandbox.
+ * Returns the raw result; the harness decides what it means.
+ *
+ * @throws SandboxUnavailableError when bwrap, python3 or numpy is not usable in the sandbox
+ */
+export async function runPythonCandidate(run: PythonCandidateRun): Promise<SandboxResult> {
+  const site = await venvSitePackages();
+  await checkPython(site, run.sandbox);
+  const inputDir = await writeInputs(run);
+  try {
+    return await runSandboxed({
+      argv: ['/usr/bin/python3', '-B', '-s', '/input/driver.py'],
+      readOnly: [
+        { source: inputDir, target: '/input' },
+        { source: site, target: SANDBOX_SITE_PACKAGES },
+      ],
+      env: { PYTHONPATH: SANDBOX_SITE_PACKAGES },
+      ...(run.limits ? { limits: run.limits } : {}),
+      ...(run.signal ? { signal: run.signal } : {}),
+      ...(run.sandbox ? { sandbox: run.sandbox } : {}),
+    });
+  } finally {
+    await rm(inputDir, { recursive: true, force: true });
+  }
+}
+
+/** The candidate's failure, from a sandbox result, or undefined when it exited 0. */
+export function candidateFailure(r: SandboxResult): CandidateError | undefined {
+  if (r.outcome === 'exited' && r.exitCode === 0) return undefined;
+  const tail = [
+    r.stderr.trim() && `--- stderr ---\n${r.stderr.trimEnd()}`,
+    r.stdout.trim() && `--- stdout ---\n${r.stdout.trimEnd()}`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  const last = lastErrorLine(r.stderr);
+  const reason = `candidate ${r.reason ?? 'failed'}${last ? `: ${last}` : ''}`;
+  return new CandidateError(reason.slice(0, 1000), tail.slice(-16_384));
+}
+
+/** The exception line of a Python traceback, e.g. `MemoryError` or `OSError: [Errno 101] ...`. */
+function lastErrorLine(stderr: string): string | undefined {
+  const lines = stderr.trimEnd().split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = (lines[i] as string).trim();
+    if (/^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b/.test(l)) return l.slice(0, 300);
+  }
+  return undefined;
+}

@@ -1,0 +1,412 @@
+/**
+ * The jail every candidate (code written by an agent or a person) runs in: bubblewrap (bwrap).
+ *
+ * What the candidate gets: a read-only system (/usr and its /bin, /lib symlinks), fresh /proc and
+ * /dev, the read-only folders the harness chose to show it (its inputs, the Python packages),
+ * a writable scratch folder of its own (/work, a size-limited tmpfs that never touches the
+ * worker's disk) and a size-limited /tmp. Everything else is absent: the project, the state
+ * folder, other trials, the harness's labels, /etc, /root, /home, the network (own network,
+ * PID, IPC, UTS, cgroup and user namespaces), the worker's environment (--clearenv), further
+ * user namespaces. Limits: CPU seconds, address space, processes (RLIMIT_NPROC, counted in the
+ * sandbox's own user namespace), open files and file size via prlimit inside; output is capped by
+ * the reader; a wall-clock timeout kills the whole sandbox (its PID namespace dies with bwrap).
+ *
+ * A worker running as root starts bwrap as an unprivileged user (nobody by default), because
+ * RLIMIT_NPROC does not bind processes whose real user is root.
+ *
+ * No sandbox, no candidate: when bwrap is missing or fails its self-test, `checkSandbox` and
+ * `runSandboxed` throw SandboxUnavailableError naming what is missing. Nothing here ever runs a
+ * candidate without the jail.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, lstatSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+
+/** Resource limits of one sandboxed run. */
+export interface SandboxLimits {
+  /** CPU seconds per process (RLIMIT_CPU); SIGXCPU, then SIGKILL. @default 60 */
+  cpuSeconds: number;
+  /** Address space per process in bytes (RLIMIT_AS). @default 2 GiB */
+  memoryBytes: number;
+  /** Processes and threads (RLIMIT_NPROC, counted inside the sandbox). @default 64 */
+  processes: number;
+  /** Open files per process (RLIMIT_NOFILE). @default 256 */
+  openFiles: number;
+  /** Largest file a process may write (RLIMIT_FSIZE). @default 64 MiB */
+  fileBytes: number;
+  /** Size of each writable tmpfs (/work and /tmp). @default 256 MiB */
+  scratchBytes: number;
+  /** stdout + stderr bytes read before the sandbox is killed. @default 8 MiB */
+  outputBytes: number;
+  /** Bytes accepted on the result channel (fd 3) before the sandbox is killed. @default 64 MiB */
+  resultBytes: number;
+  /** Wall-clock seconds before the whole sandbox is killed. @default 60 */
+  wallSeconds: number;
+}
+
+export const DEFAULT_LIMITS: SandboxLimits = {
+  cpuSeconds: 60,
+  memoryBytes: 2 * 1024 ** 3,
+  processes: 64,
+  openFiles: 256,
+  fileBytes: 64 * 1024 ** 2,
+  scratchBytes: 256 * 1024 ** 2,
+  outputBytes: 8 * 1024 ** 2,
+  resultBytes: 64 * 1024 ** 2,
+  wallSeconds: 60,
+};
+
+/** A host folder shown read-only inside the sandbox. */
+export interface ReadOnlyMount {
+  source: string;
+  /** Absolute path inside the sandbox (e.g. /input). */
+  target: string;
+}
+
+export interface SandboxRunOptions {
+  /** Command inside the sandbox; resolved against PATH=/usr/bin:/bin there. */
+  argv: string[];
+  readOnly?: ReadOnlyMount[];
+  /** Environment inside, on top of a minimal one (PATH, HOME=/work, TMPDIR, LANG, 1-thread BLAS). */
+  env?: Record<string, string>;
+  limits?: Partial<SandboxLimits>;
+  /** Aborting it kills the sandbox (outcome `cancelled`). */
+  signal?: AbortSignal;
+  /** Bytes of stdout/stderr kept as the tail. @default 65536 */
+  tailBytes?: number;
+  sandbox?: SandboxOptions;
+}
+
+export interface SandboxOptions {
+  /** @default GAPLAB_BWRAP, else bwrap on PATH, else /usr/bin/bwrap */
+  bwrapPath?: string;
+  /** User and group bwrap runs as when the worker is root. @default 65534 (nobody) */
+  uid?: number;
+  gid?: number;
+}
+
+export interface SandboxResult {
+  /**
+   * - `exited`: the command ended by itself (see exitCode / signal);
+   * - `timeout`, `cancelled`: the sandbox was killed from outside;
+   * - `output-limit`, `result-limit`: it wrote more than it may and was killed.
+   */
+  outcome: 'exited' | 'timeout' | 'cancelled' | 'output-limit' | 'result-limit';
+  exitCode: number | null;
+  /** Signal that ended the command inside the sandbox, when known (SIGKILL, SIGXCPU, ...). */
+  signal: string | null;
+  /** A one-line reason when the run did not exit 0 by itself. */
+  reason?: string;
+  stdout: string;
+  stderr: string;
+  /** What the command wrote on fd 3, the result channel. */
+  result: Buffer;
+  durationSeconds: number;
+}
+
+/** Thrown when no sandbox can be made here; the message names what is missing and how to get it. */
+export class SandboxUnavailableError extends Error {
+  override readonly name = 'SandboxUnavailableError';
+  constructor(readonly missing: string) {
+    super(`code experiments need a bubblewrap sandbox: ${missing}; run "gaplab setup"`);
+  }
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where bwrap is, or undefined. */
+export function findBwrap(explicit?: string): string | undefined {
+  if (explicit !== undefined) return isExecutable(explicit) ? explicit : undefined;
+  const candidates = [
+    process.env.GAPLAB_BWRAP,
+    ...(process.env.PATH ?? '').split(':').map((d) => (d ? path.join(d, 'bwrap') : undefined)),
+    '/usr/bin/bwrap',
+  ];
+  for (const c of candidates) if (c && isExecutable(c)) return c;
+  return undefined;
+}
+
+/** The system part of the jail: /usr read-only and the top-level links or folders into it. */
+function systemMounts(): string[] {
+  const args = ['--ro-bind', '/usr', '/usr'];
+  for (const top of ['bin', 'sbin', 'lib', 'lib32', 'lib64']) {
+    const p = `/${top}`;
+    try {
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(p), p);
+      else if (st.isDirectory()) args.push('--ro-bind', p, p);
+    } catch {
+      // absent on this system
+    }
+  }
+  return args;
+}
+
+const BASE_ENV: Record<string, string> = {
+  PATH: '/usr/bin:/bin',
+  HOME: '/work',
+  TMPDIR: '/tmp',
+  LANG: 'C.UTF-8',
+  PYTHONDONTWRITEBYTECODE: '1',
+  PYTHONUNBUFFERED: '1',
+  // BLAS threads count against the process limit and multiply memory: one is enough here.
+  OPENBLAS_NUM_THREADS: '1',
+  OMP_NUM_THREADS: '1',
+  MKL_NUM_THREADS: '1',
+};
+
+/** The bwrap argv for one run (exported for tests and for the record of what a candidate got). */
+export function bwrapArgs(
+  argv: readonly string[],
+  limits: SandboxLimits,
+  readOnly: readonly ReadOnlyMount[] = [],
+  env: Record<string, string> = {},
+): string[] {
+  for (const m of readOnly)
+    if (!path.isAbsolute(m.target) || m.target.split('/').includes('..'))
+      throw new RangeError(`sandbox mount target must be an absolute path: ${m.target}`);
+  const args = [
+    '--unshare-all',
+    '--unshare-user',
+    '--disable-userns',
+    '--die-with-parent',
+    '--new-session',
+    '--hostname',
+    'sandbox',
+    '--clearenv',
+    ...systemMounts(),
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    String(limits.scratchBytes),
+    '--tmpfs',
+    '/work',
+    '--size',
+    String(limits.scratchBytes),
+    '--tmpfs',
+    '/tmp',
+    ...readOnly.flatMap((m) => ['--ro-bind', m.source, m.target]),
+    // bwrap builds / and /dev on unbounded tmpfs: freeze them, or a candidate could fill memory.
+    '--remount-ro',
+    '/dev',
+    '--remount-ro',
+    '/',
+    '--chdir',
+    '/work',
+  ];
+  for (const [k, v] of Object.entries({ ...BASE_ENV, ...env })) args.push('--setenv', k, v);
+  args.push(
+    '--',
+    '/usr/bin/prlimit',
+    // SIGXCPU at the soft limit (a clear reason), SIGKILL a second later for a process that ignores it.
+    `--cpu=${Math.ceil(limits.cpuSeconds)}:${Math.ceil(limits.cpuSeconds) + 1}`,
+    `--as=${Math.floor(limits.memoryBytes)}`,
+    `--nproc=${Math.floor(limits.processes)}`,
+    `--nofile=${Math.floor(limits.openFiles)}`,
+    `--fsize=${Math.floor(limits.fileBytes)}`,
+    '--core=0',
+    '--',
+    ...argv,
+  );
+  return args;
+}
+
+/** Keeps the last `max` bytes of a stream and counts all of them. */
+class ByteTail {
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+  constructor(private readonly max: number) {}
+  push(b: Buffer): void {
+    this.total += b.length;
+    this.chunks.push(b);
+    this.kept += b.length;
+    while (this.kept - (this.chunks[0]?.length ?? 0) >= this.max) {
+      this.kept -= (this.chunks.shift() as Buffer).length;
+    }
+  }
+  text(): string {
+    const all = Buffer.concat(this.chunks);
+    const tail = all.length > this.max ? all.subarray(all.length - this.max) : all;
+    return (
+      (this.total > tail.length ? '[... earlier output dropped]\n' : '') + tail.toString('utf8')
+    );
+  }
+}
+
+const SIGNAL_REASON: Record<string, string> = {
+  SIGXCPU: 'CPU time limit reached',
+  SIGXFSZ: 'file size limit reached',
+  SIGKILL: 'killed (SIGKILL: CPU time or a limit)',
+  SIGSEGV: 'crashed (SIGSEGV)',
+  SIGABRT: 'aborted (SIGABRT)',
+};
+
+const SIGNALS_BY_NUMBER: Record<number, string> = {
+  6: 'SIGABRT',
+  9: 'SIGKILL',
+  11: 'SIGSEGV',
+  15: 'SIGTERM',
+  24: 'SIGXCPU',
+  25: 'SIGXFSZ',
+};
+
+function spawnIdentity(opts: SandboxOptions | undefined): { uid?: number; gid?: number } {
+  // RLIMIT_NPROC never binds a process whose real user is root: drop to an ordinary user.
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return {};
+  return { uid: opts?.uid ?? 65534, gid: opts?.gid ?? 65534 };
+}
+
+/** Runs a command in a fresh sandbox. Never runs it unsandboxed: throws SandboxUnavailableError. */
+export async function runSandboxed(opts: SandboxRunOptions): Promise<SandboxResult> {
+  const bwrap = await checkSandbox(opts.sandbox);
+  const r = await runBwrap(bwrap, opts);
+  if (!r.started)
+    throw new SandboxUnavailableError(
+      `bubblewrap could not set up the sandbox (${r.stderr.trim().split('\n').pop()?.slice(0, 300) ?? 'no output'})`,
+    );
+  return r;
+}
+
+function runBwrap(
+  bwrap: string,
+  opts: SandboxRunOptions,
+): Promise<SandboxResult & { started: boolean }> {
+  const limits: SandboxLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  // bwrap reports the command's pid on fd 4 once the jail is built: no report, no jail.
+  const args = ['--json-status-fd', '4', ...bwrapArgs(opts.argv, limits, opts.readOnly, opts.env)];
+  const started = performance.now();
+  const tailBytes = opts.tailBytes ?? 64 * 1024;
+  const out = new ByteTail(tailBytes);
+  const err = new ByteTail(tailBytes);
+  const result: Buffer[] = [];
+  let resultBytes = 0;
+  return new Promise((resolve) => {
+    let killedFor: SandboxResult['outcome'] | undefined;
+    const child = spawn(bwrap, args, {
+      // Own process group; bwrap itself sees no worker variable either.
+      detached: true,
+      env: { PATH: '/usr/bin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      ...spawnIdentity(opts.sandbox),
+    });
+    const kill = (why: SandboxResult['outcome']): void => {
+      killedFor ??= why;
+      // --die-with-parent and the PID namespace take every process inside with bwrap.
+      if (child.pid !== undefined)
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+    };
+    const timer = setTimeout(() => kill('timeout'), limits.wallSeconds * 1000);
+    const onAbort = (): void => kill('cancelled');
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const watchOutput = (): void => {
+      if (out.total + err.total > limits.outputBytes) kill('output-limit');
+    };
+    (child.stdout as Readable).on('data', (b: Buffer) => {
+      out.push(b);
+      watchOutput();
+    });
+    (child.stderr as Readable).on('data', (b: Buffer) => {
+      err.push(b);
+      watchOutput();
+    });
+    let status = '';
+    const statusStream = child.stdio[4] as Readable;
+    statusStream.on('data', (b: Buffer) => {
+      if (status.length < 4096) status += b.toString('utf8');
+    });
+    statusStream.on('error', () => {});
+    const resultStream = child.stdio[3] as Readable;
+    resultStream.on('data', (b: Buffer) => {
+      resultBytes += b.length;
+      if (resultBytes > limits.resultBytes) kill('result-limit');
+      else result.push(b);
+    });
+    resultStream.on('error', () => {});
+    let spawnError: Error | undefined;
+    child.once('error', (e) => {
+      spawnError = e;
+    });
+    child.once('close', (code, sig) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      const stderr = err.text();
+      // bwrap exits 128 + n when the command died of signal n.
+      const inner = code !== null && code > 128 ? (SIGNALS_BY_NUMBER[code - 128] ?? null) : null;
+      const signal = sig ?? inner;
+      let reason: string | undefined;
+      if (spawnError) reason = `could not start bwrap: ${spawnError.message}`;
+      else if (killedFor === 'timeout')
+        reason = `timed out after ${limits.wallSeconds} s (sandbox killed)`;
+      else if (killedFor === 'cancelled') reason = 'cancelled';
+      else if (killedFor === 'output-limit')
+        reason = `wrote more than ${limits.outputBytes} bytes of output (sandbox killed)`;
+      else if (killedFor === 'result-limit')
+        reason = `wrote more than ${limits.resultBytes} bytes of results (sandbox killed)`;
+      else if (signal) reason = `${SIGNAL_REASON[signal] ?? `killed by ${signal}`}`;
+      else if (code !== 0) reason = `exited with code ${code}`;
+      resolve({
+        started: status.includes('"child-pid"'),
+        outcome: killedFor ?? 'exited',
+        exitCode: killedFor ? null : code,
+        signal: killedFor ? null : signal,
+        ...(reason ? { reason } : {}),
+        stdout: out.text(),
+        stderr,
+        result: Buffer.concat(result),
+        durationSeconds: (performance.now() - started) / 1000,
+      });
+    });
+  });
+}
+
+const checked = new Map<string, Promise<string>>();
+
+/**
+ * Finds bwrap and proves it can build the jail (once per process and options): runs `true`
+ * inside the same jail candidates get. Resolves to the bwrap path.
+ *
+ * @throws SandboxUnavailableError naming what is missing
+ */
+export function checkSandbox(opts?: SandboxOptions): Promise<string> {
+  const bwrap = findBwrap(opts?.bwrapPath);
+  if (!bwrap)
+    return Promise.reject(
+      new SandboxUnavailableError(
+        `bubblewrap is not installed (no executable bwrap ${opts?.bwrapPath !== undefined ? `at ${opts.bwrapPath}` : 'on PATH'})`,
+      ),
+    );
+  const key = JSON.stringify([bwrap, opts?.uid, opts?.gid]);
+  let p = checked.get(key);
+  if (!p) {
+    p = runBwrap(bwrap, {
+      argv: ['/bin/sh', '-c', 'test -d /work && test ! -e /etc/passwd && ! touch /x 2>/dev/null'],
+      limits: { wallSeconds: 20 },
+      ...(opts ? { sandbox: opts } : {}),
+    }).then((r) => {
+      if (r.outcome === 'exited' && r.exitCode === 0) return bwrap;
+      throw new SandboxUnavailableError(
+        `bubblewrap (${bwrap}) failed its self-test (${r.reason ?? 'unknown'}): ${r.stderr.trim().slice(-500) || 'no output'} — user namespaces may be disabled`,
+      );
+    });
+    // A failed check is retried next time (the administrator may have fixed it).
+    p.catch(() => checked.delete(key));
+    checked.set(key, p);
+  }
+  return p;
+}

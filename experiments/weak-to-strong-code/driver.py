@@ -1,0 +1,33 @@
+"""Trusted driver, run inside the sandbox: loads the inputs the harness allows, calls the
+candidate's train() and sends its predictions back on fd 3 as little-endian float64.
+
+It never sees a label: the harness keeps the ground truth outside the sandbox and computes
+every metric itself from these predictions. Anything the candidate prints is only a log line.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+INPUT = "/input"
+
+
+def main() -> None:
+    features = np.load(os.path.join(INPUT, "features.npy"))
+    weak_labels = np.load(os.path.join(INPUT, "weak_labels.npy"))
+    unlabelled = np.load(os.path.join(INPUT, "unlabelled_features.npy"))
+    with open(os.path.join(INPUT, "call.json")) as f:
+        call = json.load(f)
+    sys.path.insert(0, os.path.join(INPUT, "candidate"))
+    import method  # noqa: E402  (the candidate's module)
+
+    rng = np.random.default_rng(call["seed"])
+    out = method.train(features, weak_labels, unlabelled, dict(call["params"]), rng)
+    pred = np.asarray(out, dtype="<f8").reshape(-1)
+    with os.fdopen(3, "wb") as channel:
+        channel.write(pred.tobytes())
+
+
+if __name__ == "__main__":
+    main()
