@@ -14,6 +14,7 @@ import {
   type StopReason,
 } from '../domain/budget.js';
 import { InvalidConfigError } from '../domain/errors.js';
+import { adaptiveTimeoutSeconds, failureKind, summarizeFailures } from '../domain/failures.js';
 import type {
   Actor,
   Budgets,
@@ -46,6 +47,8 @@ export interface TrialRequest {
   label?: string;
   hypothesis: Hypothesis;
   seeds: number[];
+  /** Each seed's time limit in seconds (search trials; else the experiment's own). */
+  timeoutSeconds?: number;
   /** For verification: the trial it re-runs. */
   verifies?: string;
 }
@@ -67,6 +70,8 @@ const DROPPED_LIMIT = 500;
 /** Consecutive strategy calls that yield nothing runnable before the campaign gives up. */
 const EMPTY_ROUNDS_LIMIT = 3;
 const SEED_SPACE = 2 ** 31 - 1;
+/** Successful seed durations kept for adaptive timeouts: the most recent ones. */
+const SEED_DURATIONS = 200;
 
 const pad = (n: number) => String(n).padStart(4, '0');
 
@@ -103,6 +108,8 @@ export class CampaignState {
   pgrSeries: CarriedState['pgrSeries'];
   private archivedConfigs: Set<string>;
   lastCallDollars: number;
+  /** Failure costs and recent successful seed durations (adaptive timeouts, the report). */
+  failureLedger: NonNullable<CarriedState['failures']>;
   mlflowParentRunId: string | undefined;
   mlflowExperimentId: string | undefined;
   stopRequest: CarriedState['stopRequest'];
@@ -147,6 +154,12 @@ export class CampaignState {
     this.pgrSeries = c?.pgrSeries ?? [];
     this.archivedConfigs = new Set(c?.archivedConfigs ?? []);
     this.lastCallDollars = c?.lastCallDollars ?? 0;
+    this.failureLedger = c?.failures ?? {
+      computeSeconds: 0,
+      totalComputeSeconds: 0,
+      timedOutTrials: 0,
+      seedDurations: [],
+    };
     this.mlflowParentRunId = c?.mlflowParentRunId;
     this.mlflowExperimentId = c?.mlflowExperimentId;
     this.stopRequest = c?.stopRequest;
@@ -189,6 +202,7 @@ export class CampaignState {
       pgrSeries: this.pgrSeries,
       archivedConfigs: [...this.archivedConfigs],
       lastCallDollars: this.lastCallDollars,
+      failures: this.failureLedger,
       verification: this.verification,
       ...(this.mlflowParentRunId ? { mlflowParentRunId: this.mlflowParentRunId } : {}),
       ...(this.mlflowExperimentId ? { mlflowExperimentId: this.mlflowExperimentId } : {}),
@@ -443,7 +457,42 @@ export class CampaignState {
     const index = this.nextTrialIndex++;
     this.ledger = { ...this.ledger, trialsStarted: this.ledger.trialsStarted + 1 };
     this.running++;
-    return { id: `t${pad(index)}`, index, kind: 'search', hypothesis, seeds: this.searchSeeds() };
+    return {
+      id: `t${pad(index)}`,
+      index,
+      kind: 'search',
+      hypothesis,
+      seeds: this.searchSeeds(),
+      timeoutSeconds: this.seedTimeoutSeconds(),
+    };
+  }
+
+  /**
+   * The time limit of the next search trial's seeds: the experiment's own until a few seeds
+   * succeeded, then a multiple of their durations (domain/failures.ts), so a hang is stopped
+   * after a few typical run times instead of at a limit set for the worst case.
+   */
+  seedTimeoutSeconds(): number {
+    const limit = this.input.experiment.timeoutSeconds;
+    if (this.input.timing?.adaptiveTimeouts === false) return limit;
+    return adaptiveTimeoutSeconds(this.failureLedger.seedDurations, limit);
+  }
+
+  /** Successful seeds' durations (any trial kind) and what failed search trials cost. */
+  private noteFailureCosts(req: TrialRequest, trial: TrialSummary, seeds: SeedResult[]): void {
+    const ok = seeds.filter((s) => s.status === 'succeeded').map((s) => s.durationSeconds);
+    const l = this.failureLedger;
+    const durations =
+      ok.length > 0 ? [...l.seedDurations, ...ok].slice(-SEED_DURATIONS) : l.seedDurations;
+    const search = req.kind === 'search';
+    const failed = search && trial.status === 'failed';
+    this.failureLedger = {
+      computeSeconds: l.computeSeconds + (failed ? trial.computeSeconds : 0),
+      totalComputeSeconds: l.totalComputeSeconds + (search ? trial.computeSeconds : 0),
+      timedOutTrials:
+        l.timedOutTrials + (failed && failureKind(trial.failureReason) === 'timeout' ? 1 : 0),
+      seedDurations: durations,
+    };
   }
 
   finishTrial(
@@ -480,6 +529,7 @@ export class CampaignState {
       params: req.hypothesis.params,
       changes: req.hypothesis.changes,
       seeds: req.seeds,
+      ...(req.timeoutSeconds !== undefined ? { timeoutSeconds: req.timeoutSeconds } : {}),
       status: score.status,
       metrics: Object.fromEntries(Object.entries(score.aggregates).map(([k, v]) => [k, v.mean])),
       objective,
@@ -526,6 +576,7 @@ export class CampaignState {
         });
       }
     }
+    this.noteFailureCosts(req, trial, seeds);
     this.bump();
     return trial;
   }
@@ -1148,6 +1199,17 @@ export class CampaignState {
       verifiedPgr: verifiedValues.length > 0 ? Math.max(...verifiedValues) : null,
       notebook: this.notebook,
       dropped: this.dropped,
+      failures: summarizeFailures(
+        this.space,
+        this.trials.filter((t) => t.kind === 'search'),
+        {
+          trials: this.counts.total,
+          failedTrials: this.counts.failed,
+          timedOutTrials: this.failureLedger.timedOutTrials,
+          computeSeconds: this.failureLedger.computeSeconds,
+          totalComputeSeconds: this.failureLedger.totalComputeSeconds,
+        },
+      ),
     };
   }
 }

@@ -14,6 +14,7 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
   allHandlersFinished,
@@ -22,7 +23,7 @@ import type { createActivities } from '../activities/index.js';
 import type { Actor, Budgets, HypothesisProposalInput, SeedResult } from '../domain/schemas.js';
 import type { StrategyResult } from '../domain/strategy.js';
 import { CampaignState, type TrialRequest } from './campaign-state.js';
-import { presets } from './options.js';
+import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from './options.js';
 import type {
   AuditEntry,
   CampaignInput,
@@ -85,12 +86,15 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const heartbeat = input.timing?.heartbeatTimeoutSeconds ?? 30;
   const historyLimit = input.timing?.historyEventLimit ?? 8000;
   const record = input.mlflow !== false;
+  const scheduleToStartSeconds =
+    input.timing?.scheduleToStartSeconds ?? DEFAULT_SCHEDULE_TO_START_SECONDS;
 
   const experimentActs = proxyActivities<Activities>({
     ...presets.experimentRun(
       input.experiment.timeoutSeconds,
       heartbeat,
       input.experiment.taskQueue,
+      scheduleToStartSeconds,
     ),
     cancellationType: ActivityCancellationType.TRY_CANCEL,
   });
@@ -143,6 +147,14 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     } catch (err) {
       if (isCancellation(err))
         return { seed, status: 'cancelled', metrics: {}, durationSeconds: 0, error: 'cancelled' };
+      if (err instanceof Error && err.cause instanceof TimeoutFailure) {
+        if (err.cause.timeoutType === 'SCHEDULE_TO_START') {
+          // Nothing will ever run here: end the campaign with the reason rather than fail every trial.
+          const error = `no worker polls queue ${input.experiment.taskQueue} for ${scheduleToStartSeconds} s`;
+          state.requestStop('error', error);
+          return { seed, status: 'failed', metrics: {}, durationSeconds: 0, error };
+        }
+      }
       return {
         seed,
         status: 'failed',
@@ -203,6 +215,35 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     state.setReference(which, trial);
   }
 
+  /**
+   * Runs `work` until it ends or a PI stop (and, unless told otherwise, the deadline) comes due;
+   * then cancels `scope`, records the stop reason and waits for the cancelled work to wind down.
+   */
+  async function untilHardStop(
+    work: () => Promise<void>,
+    scope: CancellationScope,
+    opts: { deadline?: boolean } = {},
+  ): Promise<void> {
+    let done = false;
+    const running = work().finally(() => {
+      done = true;
+    });
+    const due = () =>
+      opts.deadline === false
+        ? state.stopRequest !== undefined
+        : state.hardStopNow(Date.now()) !== null;
+    while (!done) {
+      const waitMs = opts.deadline === false ? null : state.msUntilNextDeadline(Date.now());
+      await condition(() => done || due(), waitMs ?? undefined);
+      if (done || !due()) continue;
+      // During verification the search's own stop reason stands; the audit shows the PI stop.
+      state.stopReason ??= state.hardStopNow(Date.now())!;
+      scope.cancel();
+      break;
+    }
+    await running;
+  }
+
   // ---- start ------------------------------------------------------------------------------
   if (state.runs === 0) {
     state.audit(
@@ -228,8 +269,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     state.phase = 'measuring';
     setStatusAttribute('measuring');
     // Baseline first: relative constraints and the optimum's sanity check need it.
-    await measure('baseline');
-    await measure('optimum');
+    await untilHardStop(async () => {
+      await measure('baseline');
+      if (!state.stopReason) await measure('optimum');
+    }, trialScope);
     const problem = state.referenceProblem();
     if (problem) state.requestStop('error', problem);
     state.phase = 'running';
@@ -338,10 +381,19 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
   state.phase = 'verifying';
   setStatusAttribute('verifying');
-  for (const req of state.verificationRequests()) {
-    const trial = await runTrial(req);
-    state.addVerification(req, trial);
-  }
+  // A PI stop ends verification too: the report then says what was not verified.
+  const verifyScope = new CancellationScope();
+  await untilHardStop(
+    async () => {
+      for (const req of state.verificationRequests()) {
+        const trial = await verifyScope.run(() => runTrial(req));
+        if (state.stopRequest) break;
+        state.addVerification(req, trial);
+      }
+    },
+    verifyScope,
+    { deadline: false },
+  );
 
   await Promise.all([...recordings]);
   const report = state.buildReport(new Date().toISOString());
@@ -424,9 +476,13 @@ function registerHandlers(state: CampaignState): void {
       state.audit(actor, 'stop', reason);
     },
     {
+      // A PI can stop a campaign in every phase, verification included.
       validator: ({ actor }) => {
         requireRole(actor, ['pi'], 'stop a campaign');
-        requireOpen();
+        if (state.phase === 'finished')
+          throw ApplicationFailure.nonRetryable('the campaign has finished', 'Conflict');
+        if (state.stopRequest)
+          throw ApplicationFailure.nonRetryable('the campaign is already stopping', 'Conflict');
       },
     },
   );

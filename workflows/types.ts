@@ -15,6 +15,7 @@ import type {
 } from '../domain/schemas.js';
 import type { Note, StrategyConfig } from '../domain/strategy.js';
 import type { BudgetLedger, StagnationState, StopReason } from '../domain/budget.js';
+import type { FailureSummary } from '../domain/failures.js';
 
 /** What the workflow needs to know of the registered experiment (resolved by the starter). */
 export interface ExperimentInfo {
@@ -27,6 +28,11 @@ export interface ExperimentInfo {
 }
 
 export interface CampaignTiming {
+  /**
+   * Seeds' time limits adapt: after a few successful seeds, a multiple of their durations, never
+   * above the experiment's limit (domain/failures.ts adaptiveTimeoutSeconds). @default true
+   */
+  adaptiveTimeouts?: boolean;
   /** Heartbeat timeout of experiment runs: how soon a dead worker's work moves elsewhere. @default 30 */
   heartbeatTimeoutSeconds?: number;
   /** Continue-as-new once the history has this many events. @default 8000 */
@@ -74,6 +80,8 @@ export interface TrialSummary {
   params: Config;
   changes: Config;
   seeds: number[];
+  /** The time limit each seed ran with, in seconds (search trials; adaptive, see CampaignTiming). */
+  timeoutSeconds?: number;
   status: 'succeeded' | 'failed' | 'cancelled';
   /** Means of every metric, hidden ones included (never sent to a strategy). */
   metrics: Record<string, number>;
@@ -86,6 +94,17 @@ export interface TrialSummary {
   mlflowRunId?: string;
   startedAt: string;
   finishedAt: string;
+}
+
+/** Failure totals over a whole campaign, and the durations of its most recent successful seeds. */
+export interface FailureLedger {
+  /** Compute-seconds of failed search trials. */
+  computeSeconds: number;
+  /** Compute-seconds of every finished search trial. */
+  totalComputeSeconds: number;
+  timedOutTrials: number;
+  /** Durations of the most recent successful seeds, oldest first (bounded). */
+  seedDurations: number[];
 }
 
 export interface TrialCounts {
@@ -150,6 +169,8 @@ export interface CarriedState {
   /** Fingerprints of the configurations of trials compacted out of memory (duplicate checks). */
   archivedConfigs: string[];
   lastCallDollars: number;
+  /** What failures cost and how long successful seeds take (adaptive timeouts, the report). */
+  failures?: FailureLedger;
   mlflowParentRunId?: string;
   mlflowExperimentId?: string;
   stopRequest?: { actor: Actor; reason: string; cancelRunning: boolean };
@@ -217,6 +238,8 @@ export interface CampaignReport {
   verifiedPgr: number | null;
   notebook: Note[];
   dropped: { title: string; reason: string; at: string }[];
+  /** Compute spent on failed trials and the regions where failures repeat (absent in older reports). */
+  failures?: FailureSummary;
 }
 
 export type { Actor, HypothesisProposal, Budgets };
