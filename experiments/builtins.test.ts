@@ -35,6 +35,7 @@ describe('built-in experiments', () => {
   it('are all registered', () => {
     expect(registry.names()).toEqual([
       'branin',
+      'branin-failures',
       'branin-noisy',
       'hartmann6',
       'hartmann6-noisy',
@@ -55,6 +56,7 @@ describe('built-in experiments', () => {
     const withProblems = registry.list().filter((e) => e.problem);
     expect(withProblems.map((e) => e.name)).toEqual([
       'branin',
+      'branin-failures',
       'hartmann6',
       'mixed',
       'sklearn-digits',
