@@ -27,6 +27,13 @@ import { ACTIONS, ROLES, type Action } from './permissions.js';
 /** A number that may be missing: MLflow and JSON turn NaN and Infinity into null. */
 const MaybeNumber = z.number().nullable();
 
+/**
+ * Hidden metrics whose values are withheld from the caller: they are absent from `metrics` (and
+ * `hiddenPgr`) and the UI shows "hidden". While a campaign runs, only PIs see hidden values
+ * unless its criteria say `hiddenMetricsVisibility: everyone` (see server/hidden.ts).
+ */
+export const Withheld = z.array(z.string()).optional();
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
@@ -248,8 +255,9 @@ export const TrialSummary = z.object({
   changes: Config,
   seeds: z.array(z.number()),
   status: z.enum(['succeeded', 'failed', 'cancelled']),
-  /** Means of every metric, hidden ones included (people may see them; agents never do). */
+  /** Means of every metric; hidden ones only for those who may see them (agents never do). */
   metrics: z.record(z.string(), MaybeNumber),
+  withheld: Withheld,
   objective: Estimate.nullable(),
   pgr: Estimate.nullable(),
   feasible: z.boolean(),
@@ -304,6 +312,7 @@ export const VerificationResult = z.object({
   visiblePgr: Estimate.nullable(),
   freshPgr: Estimate.nullable(),
   hiddenPgr: z.record(z.string(), Estimate.nullable()),
+  withheld: Withheld,
   verificationTrialId: z.string(),
   gapFlag: z.boolean(),
 });
@@ -370,8 +379,9 @@ export const TrialRecord = z.object({
   status: TrialStatus,
   /** Parameter values as MLflow stores them (strings). */
   params: z.record(z.string(), z.string()),
-  /** Metric means (hidden ones included), without per-seed values. */
+  /** Metric means (hidden ones only for those who may see them), without per-seed values. */
   metrics: z.record(z.string(), MaybeNumber),
+  withheld: Withheld,
   pgr: z.object({ mean: z.number(), ciLow: MaybeNumber, ciHigh: MaybeNumber }).nullable(),
   /** Review flags raised when the trial was recorded (clearing is in the campaign's audit trail). */
   flags: z.array(z.string()),
@@ -436,6 +446,7 @@ export const SeedRecord = z.object({
   seed: z.number(),
   status: z.enum(['succeeded', 'failed', 'cancelled']),
   metrics: z.record(z.string(), MaybeNumber),
+  withheld: Withheld,
   durationSeconds: MaybeNumber,
   error: z.string().optional(),
   logTail: z.string().optional(),

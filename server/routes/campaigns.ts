@@ -1,4 +1,5 @@
 /** Campaigns: start, list, status, human control (pause, stop, budgets, approvals, injection, notes, flags) and reports. */
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { renderReportMarkdown } from '../../workflows/report.js';
@@ -31,6 +32,7 @@ import {
 } from '../api-types.js';
 import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
+import { campaignRedactor } from '../hidden.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -38,6 +40,15 @@ const ok = { ok: true as const };
 
 export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
   const { service, lineage } = app.gaplab;
+
+  /** What a read returns, without the hidden values the caller may not see yet. */
+  const redacted = async <T>(req: FastifyRequest, campaignId: string, read: Promise<T>) => {
+    const [value, redactor] = await Promise.all([
+      read,
+      campaignRedactor(service, req.principal?.role, campaignId),
+    ]);
+    return redactor ? redactor.redact(value) : value;
+  };
 
   app.post(
     '/campaigns',
@@ -91,7 +102,16 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: CampaignStatus, ...errors },
       },
     },
-    async (req) => service.status(req.params.campaignId),
+    async (req) => {
+      const status = await service.status(req.params.campaignId);
+      const redactor = await campaignRedactor(
+        service,
+        req.principal?.role,
+        req.params.campaignId,
+        status,
+      );
+      return redactor ? redactor.redact(status) : status;
+    },
   );
 
   app.post(
@@ -179,7 +199,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.array(PendingApproval), ...errors },
       },
     },
-    async (req) => service.pending(req.params.campaignId),
+    async (req) => redacted(req, req.params.campaignId, service.pending(req.params.campaignId)),
   );
 
   app.post(
@@ -232,7 +252,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.array(Note), ...errors },
       },
     },
-    async (req) => service.notebook(req.params.campaignId),
+    async (req) => redacted(req, req.params.campaignId, service.notebook(req.params.campaignId)),
   );
 
   app.post(
@@ -288,7 +308,12 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.array(TrialSummary), ...errors },
       },
     },
-    async (req) => service.leaderboard(req.params.campaignId, req.query.limit),
+    async (req) =>
+      redacted(
+        req,
+        req.params.campaignId,
+        service.leaderboard(req.params.campaignId, req.query.limit),
+      ),
   );
 
   app.get(
@@ -301,7 +326,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.array(AuditEntry), ...errors },
       },
     },
-    async (req) => service.audit(req.params.campaignId),
+    async (req) => redacted(req, req.params.campaignId, service.audit(req.params.campaignId)),
   );
 
   app.get(
@@ -350,6 +375,17 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
           'Conflict',
           `campaign ${campaignId} has not finished: its report is written when it ends`,
         );
+      // A report is written when the campaign ends; should one be read before its workflow has
+      // closed, it is treated as the running campaign's.
+      if (!closed) {
+        const redactor = await campaignRedactor(service, req.principal?.role, campaignId).catch(
+          (err: unknown) => {
+            if (err instanceof ServiceError && err.code === 'NotFound') return null;
+            throw err;
+          },
+        );
+        if (redactor) report = redactor.redact(report);
+      }
       if (req.query.format === 'markdown')
         return reply.type('text/markdown; charset=utf-8').send(renderReportMarkdown(report));
       return reply.type('application/json; charset=utf-8').send(report);

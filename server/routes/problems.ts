@@ -12,6 +12,7 @@ import {
 } from '../api-types.js';
 import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
+import { redactForRole, visibilityResolver } from '../hidden.js';
 import { compareSeries } from '../lineage.js';
 
 const ProblemParams = z.object({ problemId: Slug });
@@ -118,14 +119,16 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!recorded && !problem)
         throw new ServiceError('NotFound', `problem ${problemId} not found`);
       const refs = new Map((problem?.campaigns ?? []).map((c) => [c.campaignId, c]));
-      return {
-        problemId,
-        campaigns: (recorded ?? []).map((r) => {
+      const role = req.principal?.role;
+      const resolver = visibilityResolver(service);
+      const campaigns = await Promise.all(
+        (recorded ?? []).map(async (r) => {
+          const redactor = role === 'pi' ? null : redactForRole(role, await resolver.ofRecords(r));
           const ref = refs.get(r.location.campaignId);
           const tags = r.parent.data.tags;
           const { best, bestMean, series, trials } = compareSeries(r);
           const version = Number(tags[TAG.criteriaVersion]);
-          return {
+          const entry = {
             campaignId: r.location.campaignId,
             strategy: tags[TAG.strategy] ?? ref?.strategy ?? '',
             label: ref?.label ?? null,
@@ -144,8 +147,10 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
             bestMean,
             series,
           };
+          return redactor ? redactor.redact(entry) : entry;
         }),
-      };
+      );
+      return { problemId, campaigns };
     },
   );
 };

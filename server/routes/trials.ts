@@ -7,6 +7,7 @@
  * A finished campaign read from its workflow warms the MLflow cache in the background, so later
  * reads come from the record without a slow first search.
  */
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -24,11 +25,15 @@ import { runLink, workflowLink, type AppContext } from '../context.js';
 import { lineagePath, type CampaignRecords } from '../lineage.js';
 import type { LiveCampaign } from '../live-trials.js';
 import { ServiceError } from '../errors.js';
+import { redactForRole, visibilityResolver, type HiddenRedactor } from '../hidden.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 
-type Source = { kind: 'mlflow'; r: CampaignRecords } | { kind: 'workflow'; live: LiveCampaign };
+/** Where the trials come from; `running` is whether the workflow still runs, when known. */
+type Source =
+  | { kind: 'mlflow'; r: CampaignRecords; running?: boolean }
+  | { kind: 'workflow'; live: LiveCampaign };
 
 /** Where to read a campaign's trials from (see the module comment). */
 async function resolve(
@@ -37,7 +42,8 @@ async function resolve(
   log: { debug: (o: object, m: string) => void },
 ): Promise<Source> {
   const cached = ctx.lineage.cached(campaignId);
-  if (cached) return { kind: 'mlflow', r: cached };
+  // A cached record has ended: the campaign is over.
+  if (cached) return { kind: 'mlflow', r: cached, ...(cached.finished ? { running: false } : {}) };
   const fromWorkflow = async (): Promise<Source> => {
     const live = await ctx.live.get(campaignId);
     if (live.status.phase === 'finished') {
@@ -67,10 +73,26 @@ async function resolve(
   }
   // When MLflow is down too, its error (503) explains more than the workflow's "not found".
   const r = await ctx.lineage.records(campaignId);
-  if (r) return { kind: 'mlflow', r };
+  if (r) return { kind: 'mlflow', r, ...(running !== undefined ? { running } : {}) };
   if (workflowError !== undefined) throw workflowError;
   // Closed, and MLflow has no record (campaigns run without MLflow): the workflow still knows.
   return fromWorkflow();
+}
+
+/** What the caller may not see of the campaign's hidden metrics (null: everything is theirs to see). */
+async function redactorOf(
+  ctx: AppContext,
+  req: FastifyRequest,
+  s: Source,
+): Promise<HiddenRedactor | null> {
+  const role = req.principal?.role;
+  if (role === 'pi') return null;
+  const resolver = visibilityResolver(ctx.service);
+  const v =
+    s.kind === 'mlflow'
+      ? await resolver.ofRecords(s.r, s.running)
+      : await resolver.ofStatus(s.live.status);
+  return redactForRole(role, v);
 }
 
 function recordsOf(s: Source): { records: TrialRecord[]; byId: Map<string, TrialRecord> } {
@@ -81,6 +103,8 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.gaplab;
   /** Lineage responses by cache entry (entries are replaced, never changed, when trials arrive). */
   const serialized = new WeakMap<object, string>();
+  /** The same for callers from whom hidden values are withheld (the hidden names of an entry never change). */
+  const redactedSerialized = new WeakMap<object, string>();
 
   app.get(
     '/campaigns/:campaignId/trials',
@@ -97,16 +121,18 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       const { campaignId } = req.params;
       const { offset, limit, kind } = req.query;
       const source = await resolve(ctx, campaignId, req.log);
+      const redactor = await redactorOf(ctx, req, source);
       const all = kind
         ? recordsOf(source).records.filter((t) => t.kind === kind)
         : recordsOf(source).records;
+      const trials = all.slice(offset, offset + limit);
       return {
         campaignId,
         offset,
         limit,
         source: source.kind,
         total: all.length,
-        trials: all.slice(offset, offset + limit),
+        trials: redactor ? redactor.redact(trials) : trials,
       };
     },
   );
@@ -143,7 +169,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
         runId && trial.status !== 'running'
           ? await ctx.lineage.trialArtifact(runId)
           : { summary: null, seeds: [] };
-      return {
+      const detail: TrialDetail = {
         campaignId,
         trial,
         summary:
@@ -157,6 +183,8 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
           temporalWorkflow: workflowLink(ctx, campaignId),
         },
       };
+      const redactor = await redactorOf(ctx, req, source);
+      return redactor ? redactor.redact(detail) : detail;
     },
   );
 
@@ -175,8 +203,10 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       const { campaignId } = req.params;
       const s = await resolve(ctx, campaignId, req.log);
       const entry = s.kind === 'mlflow' ? s.r : s.live;
+      const redactor = await redactorOf(ctx, req, s);
+      const cache = redactor ? redactedSerialized : serialized;
       // Serialized once per cache entry: re-encoding 10,000 nodes per request is most of the cost.
-      let json = serialized.get(entry);
+      let json = cache.get(entry);
       if (json === undefined) {
         const body: Lineage =
           s.kind === 'mlflow'
@@ -196,8 +226,8 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
                 total: s.live.nodes.length,
                 nodes: s.live.nodes,
               };
-        json = JSON.stringify(z.encode(Lineage, body));
-        serialized.set(entry, json);
+        json = JSON.stringify(z.encode(Lineage, redactor ? redactor.redact(body) : body));
+        cache.set(entry, json);
       }
       return reply
         .type('application/json; charset=utf-8')

@@ -423,7 +423,11 @@ function TrialsTable({
 
 function Verification({ report, campaignId }: { report: CampaignReport; campaignId: string }) {
   if (report.verification.length === 0) return null;
-  const hidden = Object.keys(report.verification[0]?.hiddenPgr ?? {});
+  const hidden = [
+    ...new Set(
+      report.verification.flatMap((v) => [...Object.keys(v.hiddenPgr), ...(v.withheld ?? [])]),
+    ),
+  ];
   return (
     <Card
       title="Verification on fresh seeds"
@@ -465,7 +469,13 @@ function Verification({ report, campaignId }: { report: CampaignReport; campaign
               </td>
               {hidden.map((h) => (
                 <td key={h}>
-                  <PgrChip pgr={v.hiddenPgr[h]?.mean} />
+                  {v.withheld?.includes(h) ? (
+                    <span className="tag-hidden" data-testid="withheld">
+                      hidden
+                    </span>
+                  ) : (
+                    <PgrChip pgr={v.hiddenPgr[h]?.mean} />
+                  )}
                 </td>
               ))}
               <td>{v.gapFlag && <Pill tone="warn">⚑ gap</Pill>}</td>

@@ -66,6 +66,8 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
     t.hiddenMetrics.length ? t.hiddenMetrics : (criteria?.hiddenMetrics ?? []),
   );
   const metrics: Record<string, number | null> = { ...t.metrics, ...(s?.metrics ?? {}) };
+  /** Hidden metrics whose values this person may not see while the campaign runs. */
+  const withheld = new Set([...(t.withheld ?? []), ...(s?.withheld ?? [])]);
   const baselineMetrics = baseline.data
     ? { ...baseline.data.trial.metrics, ...(baseline.data.summary?.metrics ?? {}) }
     : trialId === 'baseline'
@@ -174,7 +176,13 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
             </dl>
           </Card>
           <ParamsDiff detail={d} parent={parent.data ?? null} />
-          <Metrics seeds={d.seeds} means={metrics} hidden={hidden} objective={criteria?.metric} />
+          <Metrics
+            seeds={d.seeds}
+            means={metrics}
+            hidden={hidden}
+            withheld={withheld}
+            objective={criteria?.metric}
+          />
           <Logs seeds={d.seeds} />
         </div>
         <div className="stack">
@@ -292,15 +300,21 @@ function Metrics({
   seeds,
   means,
   hidden,
+  withheld,
   objective,
 }: {
   seeds: SeedRecord[];
   means: Record<string, number | null>;
   hidden: Set<string>;
+  withheld: Set<string>;
   objective: string | undefined;
 }) {
   const names = [
-    ...new Set([...Object.keys(means), ...seeds.flatMap((s) => Object.keys(s.metrics))]),
+    ...new Set([
+      ...Object.keys(means),
+      ...seeds.flatMap((s) => Object.keys(s.metrics)),
+      ...withheld,
+    ]),
   ].filter(
     (n) =>
       !['pgr', 'pgr_ci_low', 'pgr_ci_high', 'objective_stderr', 'compute_seconds'].includes(n) &&
@@ -352,13 +366,29 @@ function Metrics({
                   {n === objective && <Pill tone="accent">objective</Pill>}
                   {hidden.has(n) && <span className="tag-hidden">hidden from agents</span>}
                 </td>
-                <td className="num">{fmtNum(means[n] ?? null, 5)}</td>
-                <td className="num faint">{fmtNum(stderr(n), 2)}</td>
-                {seeds.map((s) => (
-                  <td key={s.seed} className="num small">
-                    {fmtNum(s.metrics[n] ?? null, 5)}
-                  </td>
-                ))}
+                {withheld.has(n) ? (
+                  <>
+                    <td className="num">
+                      <Withheld />
+                    </td>
+                    <td />
+                    {seeds.map((s) => (
+                      <td key={s.seed} className="num small">
+                        <Withheld />
+                      </td>
+                    ))}
+                  </>
+                ) : (
+                  <>
+                    <td className="num">{fmtNum(means[n] ?? null, 5)}</td>
+                    <td className="num faint">{fmtNum(stderr(n), 2)}</td>
+                    {seeds.map((s) => (
+                      <td key={s.seed} className="num small">
+                        {fmtNum(s.metrics[n] ?? null, 5)}
+                      </td>
+                    ))}
+                  </>
+                )}
               </tr>
             ))}
             <tr>
@@ -482,5 +512,18 @@ function FlagItem({
       )}
       {clear.error && <ErrorNote error={clear.error} />}
     </div>
+  );
+}
+
+/** A hidden metric's value, withheld from this person until the campaign finishes. */
+function Withheld() {
+  return (
+    <span
+      className="tag-hidden"
+      data-testid="withheld"
+      title="Hidden metric: only PIs see its values until the campaign finishes"
+    >
+      hidden
+    </span>
   );
 }

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { recordOfSummary, type TrialDetail } from './api-types.js';
+import { ServiceError } from './errors.js';
+import {
+  HIDDEN_MARK,
+  HiddenRedactor,
+  redactForRole,
+  WITHHELD_FLAG_MESSAGE,
+  withholds,
+  type CampaignVisibility,
+} from './hidden.js';
+
+const running: CampaignVisibility = {
+  hiddenMetrics: ['heldout_acc'],
+  visibility: 'pi-until-finished',
+  finished: false,
+};
+
+const summary = {
+  id: 't0003',
+  index: 3,
+  kind: 'search' as const,
+  parentTrialId: null,
+  title: 'lower lr',
+  rationale: '',
+  author: { kind: 'human' as const, name: 'ann' },
+  params: { lr: 0.1 },
+  changes: { lr: 0.1 },
+  seeds: [1, 2],
+  status: 'succeeded' as const,
+  metrics: { acc: 0.812345, heldout_acc: 0.734512 },
+  objective: null,
+  pgr: { mean: 0.5, stderr: 0.1, n: 2, ciLow: 0.3, ciHigh: 0.7 },
+  feasible: true,
+  flags: [
+    {
+      kind: 'hidden_gap' as const,
+      message: 'hidden metric "heldout_acc" disagrees with "acc" by 0.41 PGR',
+    },
+    { kind: 'high_variance' as const, message: 'seed spread 0.2 PGR' },
+  ],
+  computeSeconds: 2,
+  failureReason: 'note: held-out was 0.734512',
+  startedAt: '2026-01-01T00:00:00Z',
+  finishedAt: '2026-01-01T00:00:01Z',
+};
+
+describe('who sees hidden values', () => {
+  it('PIs always; researchers and viewers only once the campaign finished or when criteria say everyone', () => {
+    expect(withholds('pi', running)).toBe(false);
+    expect(withholds('researcher', running)).toBe(true);
+    expect(withholds('viewer', running)).toBe(true);
+    expect(withholds('viewer', { ...running, finished: true })).toBe(false);
+    expect(withholds('viewer', { ...running, visibility: 'everyone' })).toBe(false);
+    expect(withholds('viewer', { ...running, hiddenMetrics: [] })).toBe(false);
+    expect(redactForRole('pi', running)).toBeNull();
+    expect(redactForRole('viewer', running)).toBeInstanceOf(HiddenRedactor);
+  });
+
+  it('fails closed when the hidden metrics of a running campaign are unknown', () => {
+    const unknown = {
+      hiddenMetrics: [],
+      visibility: 'pi-until-finished',
+      finished: false,
+      unknown: true,
+    } as const;
+    expect(() => redactForRole('researcher', unknown)).toThrow(ServiceError);
+    expect(redactForRole('pi', unknown)).toBeNull();
+    expect(redactForRole('researcher', { ...unknown, finished: true })).toBeNull();
+  });
+});
+
+describe('HiddenRedactor', () => {
+  const r = new HiddenRedactor(['heldout_acc']);
+
+  it('lists hidden metrics as withheld with no value, and keeps visible ones', () => {
+    const record = recordOfSummary(summary, ['heldout_acc']);
+    const out = r.redact(record);
+    expect(out.metrics).toEqual({ acc: 0.812345 });
+    expect(out.withheld).toEqual(['heldout_acc']);
+    expect(out.pgr).toEqual(record.pgr);
+    expect(record.metrics.heldout_acc).toBe(0.734512); // the input is not changed
+  });
+
+  it('withholds review flags about hidden metrics and scrubs hidden values from free text', () => {
+    const detail = {
+      summary,
+      seeds: [
+        {
+          seed: 1,
+          status: 'succeeded',
+          metrics: { acc: 0.8, heldout_acc: 0.7123 },
+          durationSeconds: 1,
+          logTail: 'epoch 3\n{"acc": 0.8, "heldout_acc": 0.7123}\nheldout_acc=0.71 done',
+        },
+      ],
+    } as unknown as TrialDetail;
+    const out = r.redact(detail);
+    const text = JSON.stringify(out);
+    for (const v of ['0.734512', '0.7345', '0.7123', '0.71 ']) expect(text).not.toContain(v);
+    expect(out.summary!.flags.map((f) => f.message)).toEqual([
+      WITHHELD_FLAG_MESSAGE,
+      'seed spread 0.2 PGR',
+    ]);
+    expect(out.summary!.failureReason).toBe(`note: held-out was ${HIDDEN_MARK}`);
+    expect(out.seeds[0]!.logTail).toBe(
+      `epoch 3\n{"acc": 0.8, "heldout_acc": ${HIDDEN_MARK}}\nheldout_acc=${HIDDEN_MARK} done`,
+    );
+    expect(out.seeds[0]!.metrics).toEqual({ acc: 0.8 });
+  });
+
+  it('empties hidden PGRs of verification results and marks them withheld', () => {
+    const v = {
+      trialId: 't1',
+      hiddenPgr: { heldout_acc: { mean: 0.4321, stderr: 0, n: 5, ciLow: 0.4, ciHigh: 0.45 } },
+      note: 'hidden PGR 0.4321',
+    };
+    expect(r.redact(v)).toEqual({
+      trialId: 't1',
+      hiddenPgr: {},
+      note: `hidden PGR ${HIDDEN_MARK}`,
+      withheld: ['heldout_acc'],
+    });
+  });
+});

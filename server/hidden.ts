@@ -1,0 +1,315 @@
+/**
+ * Hidden metrics stay hidden from people too, while a campaign runs. The held-out metrics exist
+ * to catch gaming; a researcher who watches them can steer by them, and then they no longer
+ * hold anything out. So by default (criteria `hiddenMetricsVisibility: pi-until-finished`) only
+ * PIs see hidden values until the campaign has finished; researchers and viewers get the metric
+ * listed in `withheld` with no value, and the UI shows "hidden". Once the campaign has finished,
+ * everyone sees them (the verdict is in; hiding it would only hide the evidence). Agents never see
+ * them at all: that is the strategies' redaction, not this module.
+ *
+ * Every read route passes what it sends through {@link redactForRole}; the event stream does so
+ * per client at send time, so clients sharing one poller still each get what their role may see.
+ * The redaction is structural (metric records, hidden PGRs, review flags that concern hidden
+ * metrics) and then textual (free text: failure reasons, log tails, notes, audit details), so a
+ * value echoed in a log line or a note does not slip through either.
+ */
+import type { HiddenMetricsVisibility } from '../domain/schemas.js';
+import { TAG } from '../activities/recording.js';
+import type { CampaignStatus } from './api-types.js';
+import type { ApiService } from './context.js';
+import { ServiceError } from './errors.js';
+import type { CampaignRecords } from './lineage.js';
+
+/** What decides whether a campaign's hidden values are withheld from someone. */
+export interface CampaignVisibility {
+  /** The campaign's hidden metric names. */
+  hiddenMetrics: readonly string[];
+  visibility: HiddenMetricsVisibility;
+  /** The campaign has finished (its workflow closed or its record ended). */
+  finished: boolean;
+  /** The criteria could not be read, so which metrics are hidden is not known. */
+  unknown?: boolean;
+}
+
+/** Marker that replaces a withheld value in free text. */
+export const HIDDEN_MARK = 'hidden';
+
+/** What replaces the message of a review flag that is about hidden metrics. */
+export const WITHHELD_FLAG_MESSAGE =
+  'concerns hidden metrics: details are shown to PIs until the campaign finishes';
+
+/** Whether `role` may not see the campaign's hidden values now. */
+export function withholds(role: string | undefined, v: CampaignVisibility): boolean {
+  return (
+    v.hiddenMetrics.length > 0 &&
+    !v.finished &&
+    v.visibility === 'pi-until-finished' &&
+    role !== 'pi' &&
+    role !== 'system'
+  );
+}
+
+/**
+ * The redaction a caller with `role` needs for the campaign, or null when they may see
+ * everything (PIs; anyone once the campaign has finished; criteria with `everyone`).
+ * @throws ServiceError Unavailable when the campaign runs, the caller is no PI and its hidden
+ *   metrics cannot be determined: failing closed beats guessing.
+ */
+export function redactForRole(
+  role: string | undefined,
+  v: CampaignVisibility,
+): HiddenRedactor | null {
+  if (v.unknown && !v.finished && role !== 'pi' && role !== 'system')
+    throw new ServiceError(
+      'Unavailable',
+      "the campaign's criteria cannot be read now, so its hidden metrics cannot be withheld: try again",
+    );
+  return withholds(role, v) ? new HiddenRedactor(v.hiddenMetrics) : null;
+}
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+const NUMBER = String.raw`-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|-?Infinity|NaN`;
+/** Values this short (0, 1, 0.5) are everywhere and say nothing; longer ones are redacted wherever they appear. */
+const MIN_SIGNIFICANT_DIGITS = 3;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Removes hidden values from API payloads (trial records and summaries, seeds, statuses,
+ * reports, notes, audit entries, SSE events). Pure; returns copies, never changes its input.
+ */
+export class HiddenRedactor {
+  private readonly hidden: Set<string>;
+  /** `name: 0.123`, `"name": 0.123`, `name=0.123` in free text. */
+  private readonly namedValue: RegExp | null;
+  /** Mentions of a hidden name, for flag messages. */
+  private readonly mention: RegExp | null;
+
+  constructor(hiddenMetrics: readonly string[]) {
+    this.hidden = new Set(hiddenMetrics);
+    const names = hiddenMetrics.filter((n) => n.length > 0).map(escapeRe);
+    this.namedValue =
+      names.length > 0
+        ? new RegExp(
+            `((?<![A-Za-z0-9_])(?:${names.join('|')})(?![A-Za-z0-9_])["']?\\s*[:=]\\s*)(${NUMBER})`,
+            'g',
+          )
+        : null;
+    this.mention =
+      names.length > 0
+        ? new RegExp(`(?<![A-Za-z0-9_])(?:${names.join('|')})(?![A-Za-z0-9_])`)
+        : null;
+  }
+
+  /** The hidden metric names (what `withheld` lists). */
+  get names(): string[] {
+    return [...this.hidden];
+  }
+
+  /**
+   * A copy of `value` with hidden values removed:
+   *   - every `metrics` record loses its hidden keys, and its object gets `withheld: [names]`;
+   *   - every `hiddenPgr` record is emptied, its object gets `withheld` too;
+   *   - review flags that concern hidden metrics (`hidden_gap`, verification flags, or any whose
+   *     message names a hidden metric) keep their kind but lose their message;
+   *   - in all text, `<hidden name>: <number>` loses the number, and every hidden value found in
+   *     the payload (three significant digits or more) is replaced wherever it appears.
+   */
+  redact<T>(value: T): T {
+    const values = new Set<string>();
+    this.collect(value, values);
+    const valueRe = values.size > 0 ? new RegExp(`(?<![\\d.])(${NUMBER})(?![\\d])`, 'g') : null;
+    return this.walk(value, (s) => this.scrub(s, values, valueRe)) as T;
+  }
+
+  /** Free text with hidden values taken out (no payload values known: names only). */
+  text(s: string): string {
+    return this.scrub(s, new Set(), null);
+  }
+
+  status(s: CampaignStatus): CampaignStatus {
+    return this.redact(s);
+  }
+
+  private scrub(s: string, values: ReadonlySet<string>, valueRe: RegExp | null): string {
+    let out = this.namedValue ? s.replace(this.namedValue, `$1${HIDDEN_MARK}`) : s;
+    if (valueRe) out = out.replace(valueRe, (tok) => (values.has(tok) ? HIDDEN_MARK : tok));
+    return out;
+  }
+
+  /** Hidden values in the payload, as text may print them (full precision, 4 significant digits, fixed 2-4 decimals). */
+  private collect(v: unknown, out: Set<string>): void {
+    if (Array.isArray(v)) {
+      for (const x of v) this.collect(x, out);
+      return;
+    }
+    if (!isPlainObject(v)) return;
+    const add = (n: unknown) => {
+      if (typeof n !== 'number' || !Number.isFinite(n)) return;
+      const forms = [
+        String(n),
+        String(Number(n.toPrecision(4))),
+        ...[2, 3, 4].map((d) => n.toFixed(d)),
+      ];
+      for (const f of forms)
+        if (f.replace(/[^0-9]/g, '').replace(/^0+/, '').length >= MIN_SIGNIFICANT_DIGITS)
+          out.add(f);
+    };
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'metrics' && isPlainObject(x)) {
+        for (const h of this.hidden) add(x[h]);
+      } else if (k === 'hiddenPgr' && isPlainObject(x)) {
+        for (const e of Object.values(x))
+          if (isPlainObject(e)) for (const f of ['mean', 'ciLow', 'ciHigh']) add(e[f]);
+      } else if (typeof x === 'object') this.collect(x, out);
+    }
+  }
+
+  private isHiddenFlag(o: Record<string, unknown>): boolean {
+    const kind = String(o.kind);
+    return (
+      kind.startsWith('hidden') ||
+      kind.startsWith('verification') ||
+      (typeof o.message === 'string' && this.mention !== null && this.mention.test(o.message))
+    );
+  }
+
+  private walk(v: unknown, text: (s: string) => string): unknown {
+    if (typeof v === 'string') return text(v);
+    if (Array.isArray(v)) return v.map((x) => this.walk(x, text));
+    if (!isPlainObject(v)) return v;
+    const out: Record<string, unknown> = {};
+    let withheld = false;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'metrics' && isPlainObject(x)) {
+        const kept: Record<string, unknown> = {};
+        for (const [m, n] of Object.entries(x)) {
+          if (this.hidden.has(m)) withheld = true;
+          else kept[m] = n;
+        }
+        out[k] = kept;
+      } else if (k === 'hiddenPgr' && isPlainObject(x)) {
+        out[k] = {};
+        withheld = withheld || Object.keys(x).length > 0;
+      } else if (k === 'hiddenMetrics' || k === 'withheld') {
+        out[k] = x;
+      } else {
+        out[k] = this.walk(x, text);
+      }
+    }
+    // A review flag: `{ kind, message, cleared? }`.
+    if (typeof v.kind === 'string' && typeof v.message === 'string' && this.isHiddenFlag(v))
+      out.message = WITHHELD_FLAG_MESSAGE;
+    if (withheld || Array.isArray(v.hiddenMetrics)) out.withheld = this.names;
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where a campaign's visibility comes from
+// ---------------------------------------------------------------------------------------------
+
+type CriteriaFacts = Pick<CampaignVisibility, 'hiddenMetrics' | 'visibility'>;
+
+/** Criteria versions never change, so their facts are kept (bounded). */
+const MAX_CACHED = 512;
+
+/**
+ * Finds a campaign's {@link CampaignVisibility} from its status (workflow) or its MLflow record,
+ * reading the hidden metrics and the visibility option from the problem's criteria version.
+ * When the criteria cannot be read, the default (PIs only until finished) applies.
+ */
+export class VisibilityResolver {
+  private readonly cache = new Map<string, Promise<CriteriaFacts | null>>();
+
+  constructor(private readonly service: Pick<ApiService, 'getProblem'>) {}
+
+  private criteria(problemId: string, version: number): Promise<CriteriaFacts | null> {
+    const key = `${problemId}@${version}`;
+    let p = this.cache.get(key);
+    if (!p) {
+      p = this.service.getProblem(problemId).then(
+        (problem) => {
+          const c = problem.criteria.find((x) => x.version === version)?.criteria;
+          return c
+            ? {
+                hiddenMetrics: c.hiddenMetrics,
+                visibility: c.hiddenMetricsVisibility ?? 'pi-until-finished',
+              }
+            : null;
+        },
+        () => null,
+      );
+      // Failures are not kept: the problem may answer next time.
+      void p.then((r) => {
+        if (r === null) this.cache.delete(key);
+      });
+      if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, p);
+    }
+    return p;
+  }
+
+  /** From a status the workflow answered. */
+  async ofStatus(
+    s: Pick<CampaignStatus, 'problemId' | 'criteriaVersion' | 'phase'>,
+  ): Promise<CampaignVisibility> {
+    const facts = await this.criteria(s.problemId, s.criteriaVersion);
+    return {
+      hiddenMetrics: facts?.hiddenMetrics ?? [],
+      visibility: facts?.visibility ?? 'pi-until-finished',
+      finished: s.phase === 'finished',
+      ...(facts ? {} : { unknown: true }),
+    };
+  }
+
+  /**
+   * From the MLflow record; `running` is whether the workflow still runs, when known (a closed
+   * workflow whose record was never ended has finished all the same).
+   */
+  async ofRecords(r: CampaignRecords, running?: boolean): Promise<CampaignVisibility> {
+    const version = Number(r.parent.data.tags[TAG.criteriaVersion]);
+    const facts =
+      r.location.problemId && Number.isInteger(version)
+        ? await this.criteria(r.location.problemId, version)
+        : null;
+    const recorded = new Set(r.records.flatMap((t) => t.hiddenMetrics));
+    for (const h of facts?.hiddenMetrics ?? []) recorded.add(h);
+    return {
+      hiddenMetrics: [...recorded],
+      visibility: facts?.visibility ?? 'pi-until-finished',
+      finished: r.finished || running === false,
+      // Trial runs carry the hidden names as a tag, so records alone are enough to redact.
+      ...(facts || r.records.length > 0 ? {} : { unknown: true }),
+    };
+  }
+}
+
+const resolvers = new WeakMap<object, VisibilityResolver>();
+
+/** One resolver (and criteria cache) per service. */
+export function visibilityResolver(service: Pick<ApiService, 'getProblem'>): VisibilityResolver {
+  let r = resolvers.get(service);
+  if (!r) {
+    r = new VisibilityResolver(service);
+    resolvers.set(service, r);
+  }
+  return r;
+}
+
+/**
+ * The redaction for `role` on a running campaign read through its workflow (status, leaderboard,
+ * notes, audit, approvals, report): the status tells the criteria version and whether it has
+ * finished. PIs need no status query.
+ */
+export async function campaignRedactor(
+  service: Pick<ApiService, 'getProblem' | 'status'>,
+  role: string | undefined,
+  campaignId: string,
+  status?: CampaignStatus,
+): Promise<HiddenRedactor | null> {
+  if (role === 'pi' || role === 'system') return null;
+  const s = status ?? (await service.status(campaignId));
+  return redactForRole(role, await visibilityResolver(service).ofStatus(s));
+}
