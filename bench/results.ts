@@ -10,7 +10,7 @@ export const RESULTS_MD = fileURLToPath(new URL('./RESULTS.md', import.meta.url)
 export const SIZES = ['tiny', 'quick', 'full'] as const;
 export type Size = (typeof SIZES)[number];
 
-export const BENCHMARKS = ['overhead', 'slots', 'quality', 'scale', 'agent'] as const;
+export const BENCHMARKS = ['overhead', 'slots', 'quality', 'scale', 'agent', 'failures'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface BenchResult<T = unknown> {
