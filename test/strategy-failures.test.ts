@@ -7,10 +7,13 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { createStrategyActivities } from '../activities/strategies/index.js';
+import { OptunaService } from '../activities/strategies/optuna-service.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { failingBranin, failingRegion } from '../experiments/benchmarks/failing.js';
 import { renderReportMarkdown } from '../workflows/report.js';
 import type { TrialSummary } from '../workflows/types.js';
+import { hartmann6Problem, simulateSearch } from '../bench/strategy-quality.js';
 import { createTestEnv, eventually, pi, uniqueId, type TestEnv } from './helpers.js';
 
 const DIR = new URL('../experiments/benchmarks/', import.meta.url);
@@ -127,5 +130,25 @@ describe('failure-aware search on a problem with a crash and a hang region', () 
     expect(hang.timeoutSeconds!).toBeLessThan(limit);
     expect(hang.failureReason).toContain(`timed out after ${hang.timeoutSeconds} s`);
     expect(report.failures!.timedOutTrials).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('what failure-awareness leaves alone', () => {
+  const optuna = new OptunaService();
+  const acts = createStrategyActivities({ optuna });
+  afterAll(() => optuna.close());
+
+  it('TPE proposes exactly as before on a problem where nothing fails (search quality is unchanged)', async () => {
+    const problem = hartmann6Problem();
+    const run = (onFailure: 'avoid' | 'ignore') =>
+      simulateSearch(acts, problem, {
+        strategy: { name: 'optuna', settings: { sampler: 'tpe', onFailure } },
+        seed: 3,
+        budget: 24,
+        batch: 4,
+      });
+    const now = await run('avoid');
+    expect(now).toHaveLength(24);
+    expect(now).toEqual(await run('ignore'));
   });
 });
