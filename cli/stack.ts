@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Stack, type StackInfo } from '../stack/index.js';
-import { ensureChromium, ensureInstalled } from '../stack/install.js';
+import { ensureBubblewrap, ensureChromium, ensureInstalled } from '../stack/install.js';
 
 const log = (line: string) => console.log(line);
 
@@ -20,13 +20,16 @@ export function registerStackCommands(program: Command): void {
   program
     .command('setup')
     .description(
-      'Install what the stack needs (Temporal CLI, Python venv with MLflow and Optuna); idempotent.',
+      'Install what the stack needs (Temporal CLI, Python venv with MLflow and Optuna, bubblewrap for code experiments); idempotent.',
     )
     .option('--browser', 'also Chromium for the browser tests')
     .action(async (o: { browser?: boolean }) => {
       const res = await ensureInstalled(log);
       console.log(`Temporal CLI: ${res.temporal.path} (${res.temporal.source})`);
       console.log(`Python:       ${res.python}`);
+      console.log(
+        `Sandbox:      ${(await ensureBubblewrap(log)) ?? 'bubblewrap missing: code experiments refused'}`,
+      );
       if (o.browser) console.log(`Chromium:     ${(await ensureChromium(log)) ?? 'not installed'}`);
     });
 

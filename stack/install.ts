@@ -188,3 +188,24 @@ export async function ensureChromium(log: Log = () => {}): Promise<string | null
   await run(apt, ['install', '-y', '-qq', 'chromium'], { env, log });
   return (await which('chromium')) ?? null;
 }
+
+/**
+ * bubblewrap, the sandbox code experiments' candidates run in: Debian's package, installed with
+ * apt-get when running as root. Without it code experiments are refused, never run unsandboxed.
+ */
+export async function ensureBubblewrap(log: Log = () => {}): Promise<string | null> {
+  const found = process.env.GAPLAB_BWRAP ?? (await which('bwrap'));
+  if (found) return found;
+  const apt = await which('apt-get');
+  if (!apt || process.getuid?.() !== 0) {
+    log(
+      'bubblewrap is not installed: code experiments will be refused. Install the `bubblewrap` package.',
+    );
+    return null;
+  }
+  log("Installing bubblewrap from Debian's packages for the code-experiment sandbox...");
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run(apt, ['update', '-qq'], { env, log });
+  await run(apt, ['install', '-y', '-qq', 'bubblewrap'], { env, log });
+  return (await which('bwrap')) ?? null;
+}
