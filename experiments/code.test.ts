@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { candidateFailure, checkSource, InvalidSourceError, type CodeSpec } from './code.js';
+import type { SandboxResult } from './sandbox.js';
+import {
+  BadPredictionsError,
+  decodePredictions,
+  npy,
+  prepareSeed,
+  score,
+} from './weak-to-strong-code/harness.js';
+
+const spec: CodeSpec = {
+  language: 'python',
+  interface: 'train()',
+  editable: ['method.py'],
+  initialSource: { 'method.py': 'def train(): pass\n' },
+  evaluate: () => Promise.resolve({}),
+};
+
+describe('checkSource', () => {
+  it('accepts exactly the editable files', () => {
+    expect(checkSource(spec, { 'method.py': 'x = 1\n' })).toEqual({ 'method.py': 'x = 1\n' });
+  });
+  it('refuses other files, missing files and bad paths, naming them', () => {
+    expect(() => checkSource(spec, { 'method.py': '', 'harness.py': '' })).toThrow(
+      'invalid source: harness.py not editable (editable: method.py)',
+    );
+    expect(() => checkSource(spec, {})).toThrow('invalid source: missing method.py');
+    expect(() => checkSource(spec, { '../method.py': '' })).toThrow(InvalidSourceError);
+  });
+});
+
+describe('candidateFailure', () => {
+  const base: SandboxResult = {
+    outcome: 'exited',
+    exitCode: 0,
+    signal: null,
+    stdout: '',
+    stderr: '',
+    result: Buffer.alloc(0),
+    durationSeconds: 0.1,
+  };
+  it('is undefined for a clean exit', () => {
+    expect(candidateFailure(base)).toBeUndefined();
+  });
+  it('names the limit or the exception, and keeps the output as the log tail', () => {
+    const e = candidateFailure({
+      ...base,
+      exitCode: 1,
+      reason: 'exited with code 1',
+      stderr:
+        'Traceback (most recent call last):\n  File "x"\nZeroDivisionError: division by zero\n',
+      stdout: 'epoch 1\n',
+    });
+    expect(e?.message).toBe('candidate exited with code 1: ZeroDivisionError: division by zero');
+    expect(e?.stack).toContain('--- stdout ---\nepoch 1');
+    expect(
+      candidateFailure({
+        ...base,
+        outcome: 'timeout',
+        exitCode: null,
+        reason: 'timed out after 5 s (sandbox killed)',
+      })?.message,
+    ).toBe('candidate timed out after 5 s (sandbox killed)');
+  });
+});
+
+describe('weak-to-strong-code harness', () => {
+  const prep = prepareSeed(3);
+
+  it('hands the candidate features and weak labels only; the unlabelled rows are dev and shifted held-out, shuffled', () => {
+    expect(prep.features.length).toBe(prep.nTrain * prep.dim);
+    expect(prep.unlabelled.length).toBe(prep.nEval * prep.dim);
+    expect(prep.key.filter((k) => k.split === 'dev')).toHaveLength(prep.dev.n);
+    // Shuffled: not dev-then-held-out.
+    expect(prep.key.slice(0, 50).some((k) => k.split === 'heldout')).toBe(true);
+    // The held-out split is shifted: surface factors (features 1..3) have a non-zero mean.
+    const colMean = (rows: Float64Array, n: number, j: number): number => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += rows[i * prep.dim + j] as number;
+      return s / n;
+    };
+    expect(colMean(prep.heldout.strong, prep.heldout.n, 1)).toBeGreaterThan(0.5);
+    expect(Math.abs(colMean(prep.dev.strong, prep.dev.n, 1))).toBeLessThan(0.15);
+  });
+
+  it('scores predictions against the ground truth it kept', () => {
+    const perfect = Float64Array.from(prep.key, (k) =>
+      (k.split === 'dev' ? prep.dev : prep.heldout).y[k.index] === 1 ? 1 : 0,
+    );
+    const m = score(prep, perfect);
+    expect(m.student_dev_acc).toBe(1);
+    expect(m.student_heldout_acc).toBe(1);
+    expect(m.pgr_dev).toBeGreaterThan(1);
+    const coin = score(prep, new Float64Array(prep.nEval).fill(0.9));
+    expect(coin.student_dev_acc).toBeLessThan(0.6);
+  });
+
+  it('decodes exactly n probabilities and refuses anything else, saying what train() must return', () => {
+    const buf = Buffer.alloc(16);
+    buf.writeDoubleLE(0.25, 0);
+    buf.writeDoubleLE(1, 8);
+    expect(Array.from(decodePredictions(buf, 2))).toEqual([0.25, 1]);
+    expect(() => decodePredictions(buf, 3)).toThrow(/must return 3 probabilities.*got 2/);
+    buf.writeDoubleLE(Number.NaN, 8);
+    expect(() => decodePredictions(buf, 2)).toThrow(BadPredictionsError);
+    buf.writeDoubleLE(1.5, 8);
+    expect(() => decodePredictions(buf, 2)).toThrow(/row 1 is 1.5/);
+  });
+
+  it('writes .npy files numpy reads: magic, header aligned to 64 bytes, little-endian float64', () => {
+    const f = npy(Float64Array.from([1, 2, 3, 4, 5, 6]), [2, 3]);
+    expect(f.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY');
+    const headerLen = f.readUInt16LE(8);
+    expect((10 + headerLen) % 64).toBe(0);
+    expect(f.subarray(10, 10 + headerLen).toString('latin1')).toMatch(
+      /^\{'descr': '<f8', 'fortran_order': False, 'shape': \(2, 3\), \} *\n$/,
+    );
+    expect(f.readDoubleLE(10 + headerLen + 8 * 5)).toBe(6);
+  });
+});
+
+describe('registry', () => {
+  it('describes a code experiment to agents with its interface and editable files, never its harness', async () => {
+    const { ExperimentRegistry } = await import('./registry.js');
+    const { defineCodeExperiment } = await import('./code.js');
+    const def = defineCodeExperiment({
+      name: 'code-x',
+      description: 'a code experiment',
+      metrics: [{ name: 'acc', description: '' }],
+      defaultTimeoutSeconds: 10,
+      code: spec,
+    });
+    const d = ExperimentRegistry.of(def).describe('code-x');
+    expect(d.code).toEqual({ language: 'python', interface: 'train()', editable: ['method.py'] });
+    expect(JSON.stringify(d)).not.toMatch(/initialSource|evaluate/);
+    expect(ExperimentRegistry.of(def).get('code-x').runner.kind).toBe('function');
+  });
+});
