@@ -16,6 +16,10 @@ export const StopReason = z.enum([
   'stagnation',
   'stopped_by_pi',
   'strategy_failed',
+  /** The strategy's API stayed unavailable (overload, rate limits) for too many rounds in a row. */
+  'strategy_unavailable',
+  /** A model reply reported more usage than its request could produce: charged, and stopped. */
+  'usage_anomaly',
   'no_proposals',
   'error',
 ]);

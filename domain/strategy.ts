@@ -170,6 +170,8 @@ export interface StrategyResult {
   unavailable?: { agents: string[]; reason: string };
   /** Reported usage beyond what was sent plus max_tokens: charged, and the campaign stops. */
   usageAnomaly?: string;
+  /** Nothing proposed because no call fits in the dollars left: the campaign winds down. */
+  budgetExhausted?: string;
   /** About the model (deprecated, unchecked id): the workflow notes each once per campaign. */
   warnings?: string[];
 }

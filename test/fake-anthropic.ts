@@ -64,6 +64,8 @@ export interface FakeAnthropic {
   requests: RecordedRequest[];
   /** Appends replies to the queue; once it is empty, the default generator answers. */
   script(...replies: FakeReply[]): void;
+  /** Drops the replies still scripted. */
+  clear(): void;
   /** Message requests only (POST /v1/messages), in order, retries included. */
   messageRequests(): RecordedRequest[];
   /** count_tokens requests only. */
@@ -171,6 +173,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     url: '',
     requests,
     script: (...replies) => void queue.push(...replies),
+    clear: () => void queue.splice(0),
     messageRequests: () => requests.filter((r) => r.path.split('?')[0] === '/v1/messages'),
     countRequests: () =>
       requests.filter((r) => r.path.split('?')[0] === '/v1/messages/count_tokens'),

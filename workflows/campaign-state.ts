@@ -27,6 +27,12 @@ import { Budgets as BudgetsSchema, HypothesisProposal } from '../domain/schemas.
 import { bestTrial, rankTrials, scoreTrial } from '../domain/scoring.js';
 import { applyChanges, findDuplicate } from '../domain/space.js';
 import type { Note, StrategyResult, StrategyView, TrialView } from '../domain/strategy.js';
+import {
+  ProposalAudit,
+  strategyRetryDelayMs,
+  type ProposalAuditState,
+  type StrategyOutage,
+} from './proposal-audit.js';
 import type {
   AuditEntry,
   CampaignInput,
@@ -127,6 +133,12 @@ export class CampaignState {
   private idleReason: StopReason | undefined;
   private draining: { reason: StopReason; detail: string } | null | undefined;
   private strategyFailure: string | undefined;
+  /** Every strategy proposal's fate (counts exact, recent reasons kept). */
+  readonly proposals: ProposalAudit;
+  /** Strategy calls failing on an outage: when to ask again. */
+  outage: StrategyOutage | undefined;
+  /** Model warnings already in the notebook (once per campaign). */
+  private warned: string[];
   private readonly trialIndex = new Map<string, TrialSummary>();
 
   constructor(input: CampaignInput, nowMs: number) {
@@ -168,6 +180,9 @@ export class CampaignState {
     this.verification = c?.verification ?? [];
     for (const t of this.trials) this.trialIndex.set(t.id, t);
     this.hypothesisCounter = c?.hypothesisCounter ?? 0;
+    this.proposals = new ProposalAudit(c?.proposals);
+    this.outage = c?.outage;
+    this.warned = c?.warned ?? [];
   }
 
   private get criteria() {
@@ -204,6 +219,9 @@ export class CampaignState {
       lastCallDollars: this.lastCallDollars,
       failures: this.failureLedger,
       verification: this.verification,
+      proposals: this.proposals.state,
+      warned: this.warned,
+      ...(this.outage ? { outage: this.outage } : {}),
       ...(this.mlflowParentRunId ? { mlflowParentRunId: this.mlflowParentRunId } : {}),
       ...(this.mlflowExperimentId ? { mlflowExperimentId: this.mlflowExperimentId } : {}),
       ...(this.stopRequest ? { stopRequest: this.stopRequest } : {}),
@@ -454,6 +472,7 @@ export class CampaignState {
   nextTrialRequest(): TrialRequest | null {
     const hypothesis = this.queue.shift();
     if (!hypothesis) return null;
+    this.proposals.ran(hypothesis.id);
     const index = this.nextTrialIndex++;
     this.ledger = { ...this.ledger, trialsStarted: this.ledger.trialsStarted + 1 };
     this.running++;
@@ -650,7 +669,7 @@ export class CampaignState {
   }
 
   canPropose(nowMs: number): boolean {
-    return this.cannotProposeReason(nowMs) === null;
+    return this.cannotProposeReason(nowMs) === null && !this.waitingForStrategy(nowMs);
   }
 
   strategyView(count: number): StrategyView {
@@ -700,6 +719,7 @@ export class CampaignState {
       ),
       history,
       notebook: this.notebook.slice(-100),
+      ...(this.outage ? { retryAgents: this.outage.agents } : {}),
       budgetLeft: remaining(this.budgets, this.ledger, Date.now()),
       strategy: this.input.strategy,
     };
@@ -755,44 +775,142 @@ export class CampaignState {
   }
 
   acceptProposals(result: StrategyResult, nowMs: number): void {
+    const at = new Date(nowMs).toISOString();
     this.ledger = { ...this.ledger, dollars: this.ledger.dollars + result.dollars };
     if (result.dollars > 0) this.lastCallDollars = result.dollars;
     for (const n of result.notes) this.addNote(n);
-    for (const d of result.dropped) this.drop(d.title, d.reason);
+    for (const w of result.warnings ?? []) {
+      if (this.warned.includes(w)) continue;
+      this.warned.push(w);
+      this.addNote({ kind: 'error', author: 'gaplab', text: `warning: ${w}`.slice(0, 5000) });
+    }
+    const strategyName = this.input.strategy.name;
+    for (const d of result.dropped) {
+      this.drop(d.title, d.reason);
+      this.proposals.settled(d, d.author ?? strategyName, at);
+    }
     if (result.fatalError) {
       this.strategyFailure = result.fatalError;
       this.addNote({
         kind: 'error',
-        author: this.input.strategy.name,
+        author: strategyName,
         text: `strategy stopped: ${result.fatalError}`.slice(0, 5000),
       });
     }
+    if (result.usageAnomaly)
+      this.requestStop(
+        'usage_anomaly',
+        `${result.usageAnomaly}; $${this.ledger.dollars.toFixed(4)} spent in all`,
+      );
     let accepted = 0;
     result.proposals.forEach((proposal, i) => {
-      const name = result.authors[i] ?? result.authors[0] ?? this.input.strategy.name;
+      const name = result.authors[i] ?? result.authors[0] ?? strategyName;
       const author: Hypothesis['author'] =
-        this.input.strategy.name === 'claude'
+        strategyName === 'claude'
           ? {
               kind: 'agent',
               name,
               model: (this.input.strategy.settings as { model?: string }).model ?? 'unknown',
             }
           : { kind: 'strategy', name };
+      const title = proposal.title ?? '(untitled)';
       try {
         const h = this.resolve(proposal, author);
         this.enqueue(h, nowMs, true);
+        this.proposals.queued(name, h.title, h.id, at);
         accepted++;
       } catch (err) {
-        this.drop(proposal.title ?? '(untitled)', err instanceof Error ? err.message : String(err));
+        const message = err instanceof Error ? err.message : String(err);
+        this.drop(title, message);
+        const duplicate = /duplicate/.test(message);
+        this.proposals.refused(
+          name,
+          title,
+          duplicate ? 'duplicate' : 'dropped',
+          duplicate
+            ? 'duplicate'
+            : message.startsWith('parentTrialId: unknown')
+              ? 'unknown_parent'
+              : 'invalid',
+          message,
+          at,
+        );
       }
     });
-    this.emptyProposalRounds = accepted > 0 ? 0 : this.emptyProposalRounds + 1;
+    this.noteOutage(result, accepted, nowMs);
+    // Rounds lost to an outage are not empty rounds: the outage has its own limit.
+    if (!(result.unavailable && accepted === 0))
+      this.emptyProposalRounds = accepted > 0 ? 0 : this.emptyProposalRounds + 1;
     this.stagnation = stepStagnation(
       this.stagnation,
       this.bestSearch()?.pgr?.ciLow ?? null,
       this.criteria.stagnation?.minImprovement ?? 0.01,
     );
     this.bump();
+  }
+
+  /**
+   * Agents that failed on an outage are asked again later (first in the next call). A round in
+   * which nothing could be proposed waits longer each time; after `strategyRetryRounds` such
+   * rounds in a row the campaign stops with the reason and the dollars spent.
+   */
+  private noteOutage(result: StrategyResult, accepted: number, nowMs: number): void {
+    if (!result.unavailable) {
+      this.outage = undefined;
+      return;
+    }
+    const { agents, reason } = result.unavailable;
+    const initial = this.input.timing?.strategyRetrySeconds ?? 30;
+    const limit = this.input.timing?.strategyRetryRounds ?? 6;
+    const since = this.outage?.since ?? new Date(nowMs).toISOString();
+    if (accepted > 0) {
+      // Others proposed: the failed agents simply speak first next time.
+      this.outage = { rounds: 0, since, retryAtMs: nowMs, agents, reason };
+      return;
+    }
+    const rounds = (this.outage?.rounds ?? 0) + 1;
+    if (rounds >= limit) {
+      this.outage = undefined;
+      this.requestStop(
+        'strategy_unavailable',
+        `the Claude API stayed unavailable for ${rounds} rounds in a row since ${since} (${reason}); $${this.ledger.dollars.toFixed(4)} spent`,
+      );
+      return;
+    }
+    const delay = strategyRetryDelayMs(rounds, initial);
+    this.outage = { rounds, since, retryAtMs: nowMs + delay, agents, reason };
+    this.addNote({
+      kind: 'error',
+      author: 'gaplab',
+      text: `${agents.join(', ')} could not be reached (${reason}); asking again in ${Math.round(delay / 1000)} s (round ${rounds} of at most ${limit})`.slice(
+        0,
+        5000,
+      ),
+    });
+  }
+
+  /** True while the strategy waits out an outage's backoff. */
+  waitingForStrategy(nowMs: number): boolean {
+    return this.outage !== undefined && nowMs < this.outage.retryAtMs;
+  }
+
+  /**
+   * The hidden metrics' names and the real values the campaign has measured (trial and reference
+   * means, reference seeds), for the strategy to redact from prompts. Never part of a view.
+   */
+  hiddenForRedaction(): { names: string[]; values: number[] } {
+    const names = [...this.criteria.hiddenMetrics];
+    const values: number[] = [];
+    const take = (m: Record<string, number> | undefined) => {
+      for (const n of names) if (typeof m?.[n] === 'number') values.push(m[n]);
+    };
+    for (const t of this.trials) take(t.metrics);
+    for (const r of Object.values(this.references)) {
+      take(r?.metrics);
+      for (const n of names)
+        for (const v of r?.bySeed?.values[n] ?? []) if (typeof v === 'number') values.push(v);
+    }
+    return { names, values };
   }
 
   private enqueue(h: Hypothesis, nowMs: number, moderated: boolean): void {
@@ -849,7 +967,14 @@ export class CampaignState {
     const [p] = this.pending.splice(i, 1);
     this.decisions[hypothesisId] = decision;
     if (decision === 'approve') this.queue.push(p!.hypothesis);
-    else this.drop(p!.hypothesis.title, `rejected by ${actor.name}${reason ? `: ${reason}` : ''}`);
+    else {
+      this.drop(p!.hypothesis.title, `rejected by ${actor.name}${reason ? `: ${reason}` : ''}`);
+      this.proposals.unqueued(
+        hypothesisId,
+        'rejected',
+        `rejected by ${actor.name}${reason ? `: ${reason}` : ''}`,
+      );
+    }
     this.audit(
       actor,
       decision,
@@ -920,8 +1045,10 @@ export class CampaignState {
     if (hard) return hard;
     this.draining ??= this.drainReason(nowMs);
     if (this.draining && this.running === 0) {
-      for (const h of this.queue.splice(0))
+      for (const h of this.queue.splice(0)) {
         this.drop(h.title, `not run: the campaign stopped (${this.draining.reason})`);
+        this.proposals.unqueued(h.id, 'not_run', `the campaign stopped (${this.draining.reason})`);
+      }
       this.stopDetail = this.draining.detail;
       return this.draining.reason;
     }
@@ -1002,6 +1129,7 @@ export class CampaignState {
     const times: number[] = this.pending.map((p) => p.deadlineMs);
     if (this.budgets.maxWallSeconds !== undefined)
       times.push(this.ledger.startedAtMs + this.budgets.maxWallSeconds * 1000);
+    if (this.outage && this.outage.retryAtMs > nowMs) times.push(this.outage.retryAtMs);
     if (times.length === 0) return null;
     return Math.max(1, Math.min(...times) - nowMs);
   }
@@ -1106,6 +1234,7 @@ export class CampaignState {
       optimumScore: this.references.optimum?.score.mean ?? null,
       targetPgr: this.criteria.targetPgr,
       pendingApprovals: this.pending.length,
+      proposals: this.proposals.state.counts,
       stopReason: this.stopReason ?? null,
       runs: this.runs,
       ...(this.mlflowParentRunId ? { mlflowParentRunId: this.mlflowParentRunId } : {}),
@@ -1150,6 +1279,8 @@ export class CampaignState {
   }
 
   buildReport(finishedAt: string): CampaignReport {
+    // Proposals still queued when the campaign ends never run.
+    this.proposals.settleOpen(`the campaign stopped (${this.stopReason ?? 'error'})`);
     const best = this.bestSearch();
     let bestLow: number | null = null;
     const pgrOverTrials = [...this.pgrSeries]
@@ -1199,6 +1330,7 @@ export class CampaignState {
       verifiedPgr: verifiedValues.length > 0 ? Math.max(...verifiedValues) : null,
       notebook: this.notebook,
       dropped: this.dropped,
+      proposals: this.proposals.state,
       failures: summarizeFailures(
         this.space,
         this.trials.filter((t) => t.kind === 'search'),

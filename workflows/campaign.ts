@@ -22,6 +22,7 @@ import {
 import type { createActivities } from '../activities/index.js';
 import type { Actor, Budgets, HypothesisProposalInput, SeedResult } from '../domain/schemas.js';
 import type { StrategyResult } from '../domain/strategy.js';
+import type { ProposalAuditState } from './proposal-audit.js';
 import { CampaignState, type TrialRequest } from './campaign-state.js';
 import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from './options.js';
 import type {
@@ -76,6 +77,8 @@ export const pendingQuery = defineQuery<PendingApproval[]>('pendingApprovals');
 export const auditQuery = defineQuery<AuditEntry[]>('audit');
 export const notebookQuery = defineQuery<Note[]>('notebook');
 export const reportQuery = defineQuery<CampaignReport | null>('report');
+/** Every strategy proposal's fate: exact counts and the most recent with their reasons. */
+export const proposalsQuery = defineQuery<ProposalAuditState>('proposals');
 
 // ---------------------------------------------------------------------------------------------
 // The workflow
@@ -339,21 +342,23 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
             `the next strategy call may cost up to $${estimate.maxDollars.toFixed(4)}, more than the $${(view.budgetLeft.dollars ?? 0).toFixed(4)} left`,
           );
         } else {
-          result = await strategyActs.proposeHypotheses(
-            view,
-            input.criteria.criteria.hiddenMetrics,
-          );
+          // Hidden names and real values go along for redaction only, never into the view.
+          result = await strategyActs.proposeHypotheses(view, state.hiddenForRedaction());
         }
       } catch (err) {
+        // The notebook gets a plain reason; the error itself goes to the audit trail.
+        state.audit({ name: 'gaplab', role: 'system' }, 'strategy error', failureMessage(err));
         result = {
           proposals: [],
           dropped: [],
           notes: [],
           dollars: 0,
           authors: [],
-          fatalError: failureMessage(err),
+          fatalError:
+            'the strategy step kept failing after its retries (the audit trail and the worker log have the details)',
         };
       }
+      if (result.budgetExhausted) state.refuseForBudget(result.budgetExhausted);
       proposing = false;
       state.acceptProposals(result, Date.now());
       continue;
@@ -366,7 +371,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       inFlight.size === 0 &&
       state.queueLength() === 0 &&
       state.pending.length === 0 &&
-      !state.canPropose(Date.now())
+      !state.canPropose(Date.now()) &&
+      !state.waitingForStrategy(Date.now())
     ) {
       // Idle with nothing runnable and no way to get more: the budget check above will end it.
       state.markIdle();
@@ -598,4 +604,5 @@ function registerHandlers(state: CampaignState): void {
   setHandler(auditQuery, () => state.auditTrail);
   setHandler(notebookQuery, () => state.notebook);
   setHandler(reportQuery, () => state.report ?? null);
+  setHandler(proposalsQuery, () => state.proposals.state);
 }

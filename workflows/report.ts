@@ -63,6 +63,7 @@ export function renderReportMarkdown(r: CampaignReport): string {
       lines.push(`- *${n.kind}* (${n.author}): ${n.text.replace(/\n/g, ' ')}`);
     lines.push('');
   }
+  if (r.proposals) lines.push(...renderProposals(r.proposals));
   if (r.dropped.length > 0) {
     lines.push(`## Dropped proposals (${r.dropped.length})`, '');
     for (const d of r.dropped.slice(-20)) lines.push(`- ${d.title}: ${d.reason}`);
@@ -107,4 +108,20 @@ export function renderFailures(x: FailureSummary): string[] {
     lines.push('');
   }
   return lines;
+}
+
+/** Proposal accounting: what strategies sent and what became of it, with the causes counted. */
+function renderProposals(p: NonNullable<CampaignReport['proposals']>): string[] {
+  const c = p.counts;
+  if (c.sent === 0) return [];
+  const causes = Object.entries(c.byCause)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${v} ${k.replace(/_/g, ' ')}`)
+    .join(', ');
+  return [
+    '## Proposals',
+    '',
+    `${c.sent} sent by the strategy: ${c.run} run, ${c.duplicate} duplicate, ${c.repaired} sent back for repair, ${c.dropped} dropped${c.queued > 0 ? `, ${c.queued} still queued` : ''}.${causes ? ` Causes: ${causes}.` : ''} The most recent ${p.recent.length} with their reasons are in the JSON report and the proposals query.`,
+    '',
+  ];
 }

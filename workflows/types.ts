@@ -15,6 +15,7 @@ import type {
 } from '../domain/schemas.js';
 import type { Note, StrategyConfig } from '../domain/strategy.js';
 import type { BudgetLedger, StagnationState, StopReason } from '../domain/budget.js';
+import type { ProposalAuditState, ProposalCounts, StrategyOutage } from './proposal-audit.js';
 import type { FailureSummary } from '../domain/failures.js';
 
 /** What the workflow needs to know of the registered experiment (resolved by the starter). */
@@ -37,6 +38,10 @@ export interface CampaignTiming {
   heartbeatTimeoutSeconds?: number;
   /** Continue-as-new once the history has this many events. @default 8000 */
   historyEventLimit?: number;
+  /** First wait before asking a strategy again after an outage (doubles per round, at most 10 min). @default 30 */
+  strategyRetrySeconds?: number;
+  /** Rounds in a row lost to an outage before the campaign stops (strategy_unavailable). @default 6 */
+  strategyRetryRounds?: number;
   /**
    * How long a seed waits for a worker polling its queue before the campaign fails with "no
    * worker polls queue X for N s". @default 1800
@@ -171,6 +176,12 @@ export interface CarriedState {
   lastCallDollars: number;
   /** What failures cost and how long successful seeds take (adaptive timeouts, the report). */
   failures?: FailureLedger;
+  /** Every strategy proposal's fate: exact counts, the most recent with reasons. */
+  proposals?: ProposalAuditState;
+  /** Strategy calls failing on an outage (overload, rate limits): when to ask again. */
+  outage?: StrategyOutage;
+  /** Model warnings already noted (once per campaign). */
+  warned?: string[];
   mlflowParentRunId?: string;
   mlflowExperimentId?: string;
   stopRequest?: { actor: Actor; reason: string; cancelRunning: boolean };
@@ -194,6 +205,8 @@ export interface CampaignStatus {
   optimumScore: number | null;
   targetPgr: number;
   pendingApprovals: number;
+  /** What became of the strategy's proposals so far (sent = queued + run + duplicate + repaired + dropped). */
+  proposals?: ProposalCounts;
   stopReason: StopReason | null;
   runs: number;
   mlflowParentRunId?: string;
@@ -238,6 +251,11 @@ export interface CampaignReport {
   verifiedPgr: number | null;
   notebook: Note[];
   dropped: { title: string; reason: string; at: string }[];
+  /**
+   * Every proposal strategies made and its fate: exact counts, and the most recent with their
+   * reasons (absent in reports written before it).
+   */
+  proposals?: ProposalAuditState;
   /** Compute spent on failed trials and the regions where failures repeat (absent in older reports). */
   failures?: FailureSummary;
 }

@@ -244,7 +244,7 @@ export interface ClaudeStrategyOptions {
   limits?: PromptLimits;
   /** Per-request timeout in ms (each retry gets its own). @default 180_000 */
   timeoutMs?: number;
-  /** SDK retries per request for 408/409/429/5xx/529 and connection errors. @default 4 */
+  /** SDK retries per request for 408/409/429/5xx/529 and connection errors. @default the client's own */
   maxRetries?: number;
   /** Aborts in-flight requests (the activity's cancellation signal). */
   signal?: AbortSignal;
@@ -526,7 +526,7 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
   ];
   const requestOptions = {
     timeout: options.timeoutMs ?? 180_000,
-    maxRetries: options.maxRetries ?? 4,
+    ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
   // The SDK prints a deprecation notice on every call to a deprecated model; the campaign gets
@@ -841,6 +841,8 @@ export async function proposeClaude(
   if (ctx.halt.anomaly) result.usageAnomaly = ctx.halt.anomaly;
   const fatal = outcomes.find((o) => o.fatal)?.fatal;
   if (fatal) return { ...result, fatalError: fatal };
+  const poor = outcomes.find((o) => o.skipped?.startsWith('not called: a call may cost'));
+  if (poor && result.proposals.length === 0) result.budgetExhausted = poor.skipped!;
   const unavailable = outcomes.filter((o) => o.transient);
   if (unavailable.length > 0)
     result.unavailable = {
