@@ -7,7 +7,12 @@ import type { Budgets, Stagnation } from './schemas.js';
 
 /** Why a campaign stopped. */
 export const StopReason = z.enum([
+  /** The best eligible trial reached the target and its verification (fresh seeds, hidden metrics) held. */
+  'target_verified',
+  /** Records written before a target had to be verified. */
   'target_reached',
+  /** The measured optimum is within noise of the baseline: PGR would be noise. */
+  'references_within_noise',
   'max_trials',
   'max_iterations',
   'deadline',

@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { EvaluationCriteria } from './schemas.js';
 import type { SeedResult } from './schemas.js';
+import fc from 'fast-check';
 import {
   bestTrial,
   constraintVerdict,
+  eligible,
   rankTrials,
   referenceProblem,
   scoreTrial,
+  trustState,
   verificationGapFlag,
+  verificationVerdict,
+  type FlagState,
 } from './scoring.js';
 import { UNBOUNDED } from './stats.js';
 
@@ -76,7 +81,8 @@ describe('scoreTrial', () => {
       },
     ]);
     expect(s.feasible).toBe(true);
-    expect(s.flags).toEqual([]);
+    // Seed 4 failed while the others succeeded.
+    expect(s.flags.map((f) => f.kind)).toEqual(['failed_seeds']);
     expect(s.failureReason).toBeUndefined();
   });
 
@@ -253,6 +259,7 @@ describe('rankTrials / bestTrial', () => {
     status: 'succeeded',
     feasible: true,
     pgr: { mean, ciLow, ciHigh: mean + (mean - ciLow) },
+    flags: [] as FlagState[],
     ...extra,
   });
   const trials = [
@@ -262,7 +269,7 @@ describe('rankTrials / bestTrial', () => {
     t('single-seed', 2, -UNBOUNDED),
     t('infeasible', 0.9, 0.8, { feasible: false }),
     t('failed', 0.9, 0.8, { status: 'failed' }),
-    { id: 'no-pgr', status: 'succeeded', feasible: true, pgr: null },
+    { id: 'no-pgr', status: 'succeeded', feasible: true, pgr: null, flags: [] },
   ];
   it('ranks by lower bound then mean, leaving out failed, infeasible and unscored trials', () => {
     expect(rankTrials(trials).map((x) => x.id)).toEqual([
@@ -310,5 +317,167 @@ describe('verificationGapFlag', () => {
       message:
         "on fresh seeds PGR is 0.4 (n=5), below the search result's interval 0.66 to 0.94 (mean 0.8)",
     });
+  });
+});
+
+describe('trust states', () => {
+  const by = { actor: { name: 'Pat', role: 'pi' as const }, reason: 'checked', at: 'now' };
+  it('puts a trial with an open review flag under review, a cleared one back in, a confirmed one out for good', () => {
+    expect(trustState([])).toBe('eligible');
+    expect(trustState([{ kind: 'hidden_gap' }])).toBe('under_review');
+    expect(trustState([{ kind: 'hidden_gap', cleared: by }])).toBe('eligible');
+    expect(trustState([{ kind: 'hidden_gap', cleared: by }, { kind: 'failed_seeds' }])).toBe(
+      'under_review',
+    );
+    expect(trustState([{ kind: 'hidden_gap', confirmed: by }])).toBe('excluded');
+    expect(
+      trustState([
+        { kind: 'non_finite', cleared: by },
+        { kind: 'pgr_above_one', confirmed: by },
+      ]),
+    ).toBe('excluded');
+  });
+
+  it('a flagged trial with the best lower bound is neither best nor ranked until cleared', () => {
+    const gamed = {
+      id: 'gamed',
+      status: 'succeeded',
+      feasible: true,
+      pgr: { mean: 1.3, ciLow: 1.25 },
+      flags: [{ kind: 'pgr_above_one' as const }] as FlagState[],
+    };
+    const honest = { ...gamed, id: 'honest', pgr: { mean: 0.8, ciLow: 0.7 }, flags: [] };
+    expect(bestTrial([gamed, honest])?.id).toBe('honest');
+    expect(rankTrials([gamed, honest]).map((t) => t.id)).toEqual(['honest']);
+    gamed.flags = [{ kind: 'pgr_above_one', cleared: by }];
+    expect(bestTrial([gamed, honest])?.id).toBe('gamed');
+  });
+
+  // Generated campaigns: trials with random PGRs and random flags in every state.
+  const flagArb = fc.record({
+    kind: fc.constantFrom(
+      'pgr_above_one',
+      'hidden_gap',
+      'non_finite',
+      'high_variance',
+      'verification_gap',
+      'failed_seeds',
+    ) as fc.Arbitrary<FlagState['kind']>,
+    state: fc.constantFrom('open', 'cleared', 'confirmed'),
+  });
+  const trialArb = fc.record({
+    status: fc.constantFrom('succeeded', 'succeeded', 'succeeded', 'failed'),
+    feasible: fc.boolean(),
+    mean: fc.double({ min: -2, max: 3, noNaN: true }),
+    width: fc.double({ min: 0, max: 2, noNaN: true }),
+    hasPgr: fc.boolean(),
+    flags: fc.array(flagArb, { maxLength: 3 }),
+  });
+  const build = (raw: (typeof trialArb extends fc.Arbitrary<infer T> ? T : never)[]) =>
+    raw.map((r, i) => ({
+      id: `t${i}`,
+      status: r.status,
+      feasible: r.feasible,
+      pgr: r.hasPgr ? { mean: r.mean, ciLow: r.mean - r.width } : null,
+      flags: r.flags.map((f) => ({
+        kind: f.kind,
+        ...(f.state === 'cleared' ? { cleared: by } : {}),
+        ...(f.state === 'confirmed' ? { confirmed: by } : {}),
+      })) as FlagState[],
+    }));
+  const target = fc.double({ min: -1, max: 2, noNaN: true });
+
+  it('best, leaderboard and the target never pick a trial with an open or confirmed flag', () => {
+    fc.assert(
+      fc.property(fc.array(trialArb, { maxLength: 30 }), target, (raw, targetPgr) => {
+        const trials = build(raw);
+        const best = bestTrial(trials);
+        const board = rankTrials(trials);
+        for (const t of [...(best ? [best] : []), ...board])
+          expect(t.flags.every((f) => (f as { cleared?: unknown }).cleared)).toBe(true);
+        // The target stop looks only at the best: a flagged trial can never trigger it.
+        const targetBy = best?.pgr && best.pgr.ciLow >= targetPgr ? best : null;
+        if (targetBy) expect(trustState(targetBy.flags)).toBe('eligible');
+        // The best heads the leaderboard.
+        expect(board[0]?.id ?? null).toBe(best?.id ?? null);
+      }),
+    );
+  });
+
+  it('clearing every open flag of a trial makes it eligible; confirming one excludes it', () => {
+    fc.assert(
+      fc.property(fc.array(trialArb, { minLength: 1, maxLength: 30 }), fc.nat(), (raw, k) => {
+        const trials = build(raw);
+        const t = trials[k % trials.length]!;
+        const cleared = {
+          ...t,
+          flags: t.flags.map((f) => ({ kind: f.kind, cleared: by })) as FlagState[],
+        };
+        const others = trials.filter((x) => x !== t);
+        const ok = t.status === 'succeeded' && t.feasible && t.pgr !== null;
+        expect(eligible(cleared)).toBe(ok);
+        expect(rankTrials([...others, cleared]).includes(cleared)).toBe(ok);
+        if (ok && cleared.pgr!.ciLow > Math.max(...others.map((o) => o.pgr?.ciLow ?? -Infinity)))
+          expect(bestTrial([...others, cleared])).toBe(cleared);
+        const confirmed = {
+          ...cleared,
+          flags: [{ kind: 'hidden_gap', confirmed: by }] as FlagState[],
+        };
+        expect(rankTrials([...others, confirmed]).includes(confirmed)).toBe(false);
+      }),
+    );
+  });
+});
+
+describe('failed seeds', () => {
+  it('flags a trial some of whose seeds failed', () => {
+    const seeds: SeedResult[] = [
+      { seed: 1, status: 'succeeded', metrics: { acc: 0.8 }, durationSeconds: 1 },
+      { seed: 2, status: 'failed', metrics: {}, durationSeconds: 1, error: 'CUDA out of memory' },
+      { seed: 3, status: 'succeeded', metrics: { acc: 0.82 }, durationSeconds: 1 },
+    ];
+    const score = scoreTrial({ seeds, criteria, baselineScore: 0.7, optimumScore: 0.9 });
+    expect(score.status).toBe('succeeded');
+    expect(score.flags.map((f) => f.kind)).toContain('failed_seeds');
+    expect(score.flags.find((f) => f.kind === 'failed_seeds')!.message).toMatch(
+      /1 of 3 seeds failed \(seeds 2\).*CUDA out of memory/,
+    );
+  });
+});
+
+describe('verificationVerdict', () => {
+  const search = { mean: 0.95, stderr: 0.01, n: 3, ciLow: 0.91, ciHigh: 0.99 };
+  const est = (mean: number) => ({
+    mean,
+    stderr: 0.01,
+    n: 3,
+    ciLow: mean - 0.04,
+    ciHigh: mean + 0.04,
+  });
+  it('is verified when fresh seeds and hidden metrics reproduce within the search interval', () => {
+    expect(
+      verificationVerdict({ searchPgr: search, freshPgr: est(0.93), hiddenPgr: { h: est(0.92) } }),
+    ).toEqual({ verdict: 'verified', reasons: [], flag: null });
+  });
+  it('fails on a hidden gap, a fresh-seed gap, or a run whose seeds all failed', () => {
+    const hidden = verificationVerdict({
+      searchPgr: search,
+      freshPgr: est(0.93),
+      hiddenPgr: { h: est(0.4) },
+    });
+    expect(hidden.verdict).toBe('failed_verification');
+    expect(hidden.reasons[0]).toMatch(/hidden metric "h"/);
+    expect(hidden.flag?.kind).toBe('verification_gap');
+    expect(
+      verificationVerdict({ searchPgr: search, freshPgr: est(0.02), hiddenPgr: {} }).reasons[0],
+    ).toMatch(/^fresh seeds: on fresh seeds PGR is 0.02/);
+    const failed = verificationVerdict({
+      searchPgr: search,
+      freshPgr: null,
+      hiddenPgr: { h: null },
+      failure: 'no seed succeeded (3 failed)',
+    });
+    expect(failed.verdict).toBe('failed_verification');
+    expect(failed.reasons[0]).toMatch(/no seed succeeded/);
   });
 });

@@ -13,6 +13,7 @@ import type {
   EvaluationCriteria,
   Flag,
   SeedResult,
+  TrustState,
 } from './schemas.js';
 import { estimate } from './stats.js';
 
@@ -293,6 +294,20 @@ export function scoreTrial(input: ScoreTrialInput): TrialScore {
   );
 
   const succeeded = seeds.filter((s) => s.status === 'succeeded');
+  const failedSeeds = seeds.filter((s) => s.status === 'failed');
+  // Seeds that failed while others succeeded leave an estimate over the survivors: a
+  // configuration that fails on its hard seeds would look better than it is. (Cancelled seeds
+  // say nothing about the configuration: a stop or a deadline cancelled them.)
+  if (succeeded.length > 0 && failedSeeds.length > 0) {
+    const first = failedSeeds.find((s) => s.error);
+    flags.push({
+      kind: 'failed_seeds',
+      message:
+        `${failedSeeds.length} of ${seeds.length} seeds failed (seeds ${failedSeeds.map((s) => s.seed).join(', ')}); ` +
+        `the estimate rests on the ${succeeded.length} that succeeded` +
+        (first?.error ? `; seed ${first.seed}: ${first.error.slice(0, 200)}` : ''),
+    });
+  }
   const objectiveScores = succeeded.map((s) => s.metrics[criteria.metric]).filter(isFiniteNumber);
   const failed = (status: 'failed' | 'cancelled', failureReason: string): TrialScore => ({
     status,
@@ -379,16 +394,48 @@ function aggregateSd(values: readonly number[]): number | null {
   return e.stderr * Math.sqrt(e.n);
 }
 
-/** What ranking needs of a trial; Trial and TrialView both fit. */
+/** Flags that put a trial under review until a PI clears them: every kind there is. */
+export const REVIEW_FLAGS: ReadonlySet<Flag['kind']> = new Set<Flag['kind']>([
+  'pgr_above_one',
+  'hidden_gap',
+  'non_finite',
+  'high_variance',
+  'verification_gap',
+  'failed_seeds',
+]);
+
+/** What trust needs of a flag. */
+export type FlagState = Pick<Flag, 'kind'> & { cleared?: unknown; confirmed?: unknown };
+
+/**
+ * A trial's trust state from its flags: `excluded` once a PI confirmed any flag, `under_review`
+ * while a review flag is neither cleared nor confirmed, `eligible` otherwise.
+ */
+export function trustState(flags: readonly FlagState[]): TrustState {
+  if (flags.some((f) => f.confirmed)) return 'excluded';
+  if (flags.some((f) => REVIEW_FLAGS.has(f.kind) && !f.cleared)) return 'under_review';
+  return 'eligible';
+}
+
+/** The open review flags of a trial (neither cleared nor confirmed), for "under review: ..." marks. */
+export function openFlags<F extends FlagState>(flags: readonly F[]): F[] {
+  return flags.filter((f) => REVIEW_FLAGS.has(f.kind) && !f.cleared && !f.confirmed);
+}
+
+/** What ranking needs of a trial. */
 export interface RankableTrial {
   status: string;
   feasible: boolean;
   pgr: { mean: number; ciLow: number } | null;
+  /** Review flags: a trial with an open or confirmed flag is never ranked. */
+  flags: readonly FlagState[];
 }
 
 /**
- * Succeeded, feasible trials with a PGR, best first: by PGR lower confidence bound, then by PGR
- * mean, then earlier first (stable). Everything else is left out.
+ * Succeeded, feasible, eligible (no open or confirmed review flag) trials with a PGR, best
+ * first: by PGR lower confidence bound, then by PGR mean, then earlier first (stable).
+ * Everything else is left out: a trial under review is never the best, never the reason for a
+ * target stop and never a leader offered to strategies.
  */
 export function rankTrials<T extends RankableTrial>(trials: readonly T[]): T[] {
   return trials
@@ -398,8 +445,9 @@ export function rankTrials<T extends RankableTrial>(trials: readonly T[]): T[] {
     .map(({ t }) => t);
 }
 
-const eligible = (t: RankableTrial): boolean =>
-  t.status === 'succeeded' && t.feasible && t.pgr !== null;
+/** Whether a trial may be ranked at all (see {@link rankTrials}). */
+export const eligible = (t: RankableTrial): boolean =>
+  t.status === 'succeeded' && t.feasible && t.pgr !== null && trustState(t.flags) === 'eligible';
 
 /** Negative when a ranks before b (compares without subtracting: bounds may be ±UNBOUNDED). */
 function compareRank(a: RankableTrial, b: RankableTrial): number {
@@ -415,4 +463,59 @@ export function bestTrial<T extends RankableTrial>(trials: readonly T[]): T | nu
   let best: T | null = null;
   for (const t of trials) if (eligible(t) && (best === null || compareRank(t, best) < 0)) best = t;
   return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification verdict
+// ---------------------------------------------------------------------------------------------
+
+/** The one word a report ends with about its best trial. */
+export type Verdict = 'verified' | 'failed_verification' | 'not_verified';
+
+export const VERDICT_WORDS: Record<Verdict, string> = {
+  verified: 'verified',
+  failed_verification: 'failed verification',
+  not_verified: 'not verified',
+};
+
+export interface VerificationInput {
+  /** The search result being verified. */
+  searchPgr: Estimate;
+  /** Objective PGR on fresh seeds (paired with the baseline on the same seeds); null when it could not be computed. */
+  freshPgr: Estimate | null;
+  /** Each hidden metric's PGR on the fresh seeds, against the baseline's hidden score on the same seeds. */
+  hiddenPgr: Readonly<Record<string, Estimate | null>>;
+  /** Why the verification run produced no estimate (e.g. every seed failed). */
+  failure?: string;
+}
+
+/**
+ * The verdict of a verification run, with the reasons it failed. It fails when no seed of the
+ * re-run succeeded (nothing reproduced), or when the fresh-seed PGR or any hidden PGR falls
+ * below the search result's own lower confidence bound ({@link verificationGapFlag}: the claim
+ * does not reproduce within its interval). Hidden metrics the run did not report are skipped.
+ */
+export function verificationVerdict(v: VerificationInput): {
+  verdict: Exclude<Verdict, 'not_verified'>;
+  reasons: string[];
+  flag: Flag | null;
+} {
+  const reasons: string[] = [];
+  if (v.failure || v.freshPgr === null)
+    reasons.push(`the verification run produced no estimate: ${v.failure ?? 'no objective value'}`);
+  else {
+    const gap = verificationGapFlag(v.searchPgr, v.freshPgr);
+    if (gap) reasons.push(`fresh seeds: ${gap.message}`);
+  }
+  for (const [name, est] of Object.entries(v.hiddenPgr)) {
+    if (!est) continue;
+    const gap = verificationGapFlag(v.searchPgr, est);
+    if (gap) reasons.push(`hidden metric "${name}": ${gap.message}`);
+  }
+  if (reasons.length === 0) return { verdict: 'verified', reasons, flag: null };
+  return {
+    verdict: 'failed_verification',
+    reasons,
+    flag: { kind: 'verification_gap', message: `failed verification: ${reasons.join('; ')}` },
+  };
 }

@@ -201,3 +201,27 @@ export function improvementOver(
     significant: p < alpha,
   };
 }
+
+/** A pooled variance with its degrees of freedom. */
+export interface PooledVariance {
+  variance: number;
+  df: number;
+}
+
+/**
+ * Pooled within-group variance: Σ (n_i - 1) s_i² / Σ (n_i - 1) over groups of at least two
+ * finite values (others add nothing). Null when no group has two values. Under the usual model
+ * of replicated trials (each configuration has its own mean, seed noise has one variance) this is
+ * the best estimate of that variance, with Σ (n_i - 1) degrees of freedom instead of n - 1.
+ */
+export function pooledVariance(groups: readonly (readonly number[])[]): PooledVariance | null {
+  let ss = 0;
+  let df = 0;
+  for (const g of groups) {
+    const values = g.filter(Number.isFinite);
+    if (values.length < 2) continue;
+    ss += sampleVariance(values) * (values.length - 1);
+    df += values.length - 1;
+  }
+  return df > 0 ? { variance: ss / df, df } : null;
+}

@@ -15,6 +15,7 @@ import {
   EvaluationCriteria,
   Flag,
   FlagKind,
+  TrustState,
   Hypothesis,
   HypothesisProposal,
   ProblemSpec,
@@ -214,6 +215,15 @@ export const CampaignPhase = z.enum([
   'finished',
 ]);
 
+/** A search trial held back by review flags (open, or confirmed when excluded). */
+export const UnderReview = z.object({
+  trialId: z.string(),
+  title: z.string(),
+  trust: TrustState,
+  flags: z.array(z.object({ kind: FlagKind, message: z.string() })),
+});
+export type UnderReview = z.infer<typeof UnderReview>;
+
 export const CampaignStatus = z.object({
   campaignId: z.string(),
   problemId: z.string(),
@@ -228,6 +238,7 @@ export const CampaignStatus = z.object({
   ledger: BudgetLedger,
   remaining: z.record(z.string(), MaybeNumber),
   best: z.object({ trialId: z.string(), title: z.string(), pgr: Estimate }).nullable(),
+  underReview: z.array(UnderReview).optional(),
   baselineScore: MaybeNumber,
   optimumScore: MaybeNumber,
   targetPgr: z.number(),
@@ -262,6 +273,9 @@ export const TrialSummary = z.object({
   pgr: Estimate.nullable(),
   feasible: z.boolean(),
   flags: z.array(Flag),
+  /** eligible, under_review (an open flag) or excluded (a PI confirmed a flag); absent in old records. */
+  trust: TrustState.optional(),
+  seedScores: z.array(MaybeNumber).optional(),
   computeSeconds: z.number(),
   failureReason: z.string().optional(),
   mlflowRunId: z.string().optional(),
@@ -299,6 +313,9 @@ export const NoteBody = z
 export const ClearFlagBody = z
   .object({ reason: z.string().trim().min(1, 'say why the flag is cleared').max(2000) })
   .strict();
+export const ConfirmFlagBody = z
+  .object({ reason: z.string().trim().min(1, 'say why the flag is confirmed').max(2000) })
+  .strict();
 export { FlagKind };
 
 export const InjectResult = z.object({ hypothesisId: z.string() });
@@ -315,6 +332,20 @@ export const VerificationResult = z.object({
   withheld: Withheld,
   verificationTrialId: z.string(),
   gapFlag: z.boolean(),
+  verdict: z.enum(['verified', 'failed_verification']).optional(),
+  reasons: z.array(z.string()).optional(),
+  trigger: z.enum(['target', 'final']).optional(),
+});
+
+/** The report's one verdict: the reported best's own verification, in one word. */
+export const ReportVerdict = z.object({
+  trialId: z.string().nullable(),
+  verdict: z.enum(['verified', 'failed_verification', 'not_verified']),
+  visiblePgr: Estimate.nullable(),
+  freshPgr: Estimate.nullable(),
+  hiddenPgr: z.record(z.string(), Estimate.nullable()),
+  reasons: z.array(z.string()),
+  headline: z.string(),
 });
 
 export const CampaignReport = z.object({
@@ -323,6 +354,7 @@ export const CampaignReport = z.object({
   criteriaVersion: z.number().int(),
   strategy: StrategyConfig,
   stopReason: StopReason,
+  stopDetail: z.string().optional(),
   startedAt: z.string(),
   finishedAt: z.string(),
   budgets: Budgets,
@@ -350,6 +382,8 @@ export const CampaignReport = z.object({
     .nullable(),
   pgrOverTrials: z.array(z.object({ index: z.number(), pgr: MaybeNumber, bestCiLow: MaybeNumber })),
   verification: z.array(VerificationResult),
+  verdict: ReportVerdict.optional(),
+  underReview: z.array(UnderReview).optional(),
   verifiedPgr: MaybeNumber,
   notebook: z.array(Note),
   dropped: z.array(z.object({ title: z.string(), reason: z.string(), at: z.string() })),

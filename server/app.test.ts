@@ -40,6 +40,10 @@ const SAMPLES: Record<
     params: { campaignId: 'c1', trialId: 't0002', flag: 'high_variance' },
     body: { reason: 'checked the seeds' },
   },
+  confirmFlag: {
+    params: { campaignId: 'c1', trialId: 't0002', flag: 'high_variance' },
+    body: { reason: 'the seeds disagree for real' },
+  },
 };
 
 const fill = (url: string, params: Record<string, string>) =>

@@ -36,6 +36,7 @@ export type ApiService = Pick<
   | 'inject'
   | 'addNote'
   | 'clearFlag'
+  | 'confirmFlag'
 > & {
   registry: Pick<ExperimentRegistry, 'list'>;
   /** Whether Temporal answers (for /api/ready). */

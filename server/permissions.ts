@@ -21,6 +21,7 @@ export const PERMISSIONS = {
   inject: ['researcher', 'pi'],
   addNote: ['researcher', 'pi'],
   clearFlag: ['pi'],
+  confirmFlag: ['pi'],
 } as const satisfies Record<string, readonly PersonRole[]>;
 
 export type Action = keyof typeof PERMISSIONS;
@@ -63,5 +64,10 @@ export const MUTATING_ROUTES: readonly RoutePermission[] = [
     method: 'POST',
     url: '/api/campaigns/:campaignId/trials/:trialId/flags/:flag/clear',
     action: 'clearFlag',
+  },
+  {
+    method: 'POST',
+    url: '/api/campaigns/:campaignId/trials/:trialId/flags/:flag/confirm',
+    action: 'confirmFlag',
   },
 ];

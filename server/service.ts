@@ -23,6 +23,7 @@ import {
   campaignWorkflow,
   changeBudgetsUpdate,
   clearFlagUpdate,
+  confirmFlagUpdate,
   decideUpdate,
   injectHypothesisUpdate,
   leaderboardQuery,
@@ -518,6 +519,19 @@ export class GaplabService {
     requireRole(actor, PERMISSIONS.clearFlag, 'clear review flags');
     return this.update(campaignId, (h) =>
       h.executeUpdate(clearFlagUpdate, { args: [{ actor, trialId, flag, reason }] }),
+    );
+  }
+  /** Confirms a review flag: the trial is excluded for good. */
+  async confirmFlag(
+    actor: Actor,
+    campaignId: string,
+    trialId: string,
+    flag: string,
+    reason: string,
+  ) {
+    requireRole(actor, PERMISSIONS.confirmFlag, 'confirm review flags');
+    return this.update(campaignId, (h) =>
+      h.executeUpdate(confirmFlagUpdate, { args: [{ actor, trialId, flag, reason }] }),
     );
   }
 }

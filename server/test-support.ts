@@ -98,6 +98,7 @@ export function trialSummary(i: number, parent: string | null = 'baseline'): Tri
     objective: estimate(i),
     pgr: i === 0 ? estimate(0) : estimate(i / 10),
     feasible: true,
+    trust: i === 2 ? 'under_review' : 'eligible',
     flags: i === 2 ? [{ kind: 'high_variance', message: 'noisy' }] : [],
     computeSeconds: 1,
     startedAt: '2026-01-01T00:00:00.000Z',
@@ -517,6 +518,25 @@ export class FakeService implements ApiService {
       throw new ServiceError('Conflict', `flag ${flag} of trial ${trialId} is already cleared`);
     this.call('clearFlag', actor, campaignId, trialId, flag, reason);
     f.cleared = { actor, reason, at: new Date().toISOString() };
+  }
+  async confirmFlag(
+    actor: Actor,
+    campaignId: string,
+    trialId: string,
+    flag: string,
+    reason: string,
+  ) {
+    requireRole(actor, PERMISSIONS.confirmFlag, 'confirm review flags');
+    const c = this.campaign(campaignId);
+    const t = c.trials.find((x) => x.id === trialId);
+    if (!t) throw new ServiceError('NotFound', `trialId: unknown trial ${trialId}`);
+    const f = t.flags.find((x) => x.kind === flag);
+    if (!f) throw new ServiceError('NotFound', `flag: trial ${trialId} has no flag ${flag}`);
+    if (f.cleared || f.confirmed)
+      throw new ServiceError('Conflict', `flag ${flag} of trial ${trialId} is already decided`);
+    this.call('confirmFlag', actor, campaignId, trialId, flag, reason);
+    f.confirmed = { actor, reason, at: new Date().toISOString() };
+    t.trust = 'excluded';
   }
 }
 

@@ -81,9 +81,12 @@ describe('budgets', () => {
     );
   });
 
-  it('target PGR: stops once the best lower bound reaches the target', async () => {
+  it('target PGR: stops once the best lower bound reaches the target and its verification holds', async () => {
     const { report } = await run({ targetPgr: 0.5, budgets: { maxTrials: 200, concurrency: 2 } });
-    expect(report.stopReason).toBe('target_reached');
+    expect(report.stopReason).toBe('target_verified');
+    expect(report.verification.find((v) => v.trialId === report.best!.id)?.verdict).toBe(
+      'verified',
+    );
     expect(report.best!.pgr!.ciLow).toBeGreaterThanOrEqual(0.5);
     expect(report.trials.total).toBeLessThan(200);
   });

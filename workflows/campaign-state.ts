@@ -24,8 +24,18 @@ import type {
   SeedResult,
 } from '../domain/schemas.js';
 import { Budgets as BudgetsSchema, HypothesisProposal } from '../domain/schemas.js';
-import { bestTrial, rankTrials, scoreTrial } from '../domain/scoring.js';
+import { trialPgr, referencesWithinNoise, type PairedBaseline } from '../domain/pgr.js';
+import {
+  bestTrial,
+  openFlags,
+  rankTrials,
+  scoreTrial,
+  trustState,
+  verificationVerdict,
+} from '../domain/scoring.js';
+import type { PooledVariance } from '../domain/stats.js';
 import { applyChanges, findDuplicate } from '../domain/space.js';
+import { reportVerdict } from './report.js';
 import type { Note, StrategyResult, StrategyView, TrialView } from '../domain/strategy.js';
 import {
   ProposalAudit,
@@ -42,6 +52,7 @@ import type {
   CarriedState,
   PendingApproval,
   TrialSummary,
+  UnderReview,
   VerificationResult,
 } from './types.js';
 
@@ -57,6 +68,24 @@ export interface TrialRequest {
   timeoutSeconds?: number;
   /** For verification: the trial it re-runs. */
   verifies?: string;
+  /** For verification: the target was reached, or the end-of-campaign check. */
+  trigger?: 'target' | 'final';
+}
+
+/** Every metric on each seed (null: failed seed or no finite value), in seed order. */
+function bySeed(seeds: readonly SeedResult[]): {
+  seeds: number[];
+  values: Record<string, (number | null)[]>;
+} {
+  const values: Record<string, (number | null)[]> = {};
+  seeds.forEach((r, i) => {
+    if (r.status !== 'succeeded') return;
+    for (const [k, v] of Object.entries(r.metrics)) {
+      values[k] ??= seeds.map(() => null);
+      values[k]![i] = typeof v === 'number' && Number.isFinite(v) ? v : null;
+    }
+  });
+  return { seeds: seeds.map((r) => r.seed), values };
 }
 
 const NOTEBOOK_LIMIT = 500;
@@ -71,6 +100,8 @@ const KEEP_TOP = 100;
 /** Trials a strategy call carries at most: the leaders with their ancestors, then the most recent. */
 const VIEW_TRIALS = 500;
 const VIEW_TOP = 100;
+/** Failed trials a strategy call carries at most beyond the leaders (failures are information). */
+const VIEW_FAILED = 100;
 const AUDIT_LIMIT = 2000;
 const DROPPED_LIMIT = 500;
 /** Consecutive strategy calls that yield nothing runnable before the campaign gives up. */
@@ -140,6 +171,15 @@ export class CampaignState {
   /** Model warnings already in the notebook (once per campaign). */
   private warned: string[];
   private readonly trialIndex = new Map<string, TrialSummary>();
+  /** The standard-error floor in force (see rescore); recomputed as evidence accumulates. */
+  private floor: PooledVariance | null = null;
+  private floorDf = 0;
+  /** Per-seed PGR variance and n of each scored search trial, for the pooled floor. */
+  private readonly spread = new Map<string, { variance: number; n: number }>();
+  /** The trial reaching the target that waits for its verification. */
+  private targetCandidate: string | undefined;
+  /** Trials whose verification is running. */
+  private readonly verifying = new Set<string>();
 
   constructor(input: CampaignInput, nowMs: number) {
     this.input = input;
@@ -178,7 +218,10 @@ export class CampaignState {
     this.stopReason = c?.stopReason;
     this.stopDetail = c?.stopDetail;
     this.verification = c?.verification ?? [];
-    for (const t of this.trials) this.trialIndex.set(t.id, t);
+    for (const t of this.trials) {
+      this.trialIndex.set(t.id, t);
+      t.trust ??= trustState(t.flags);
+    }
     this.hypothesisCounter = c?.hypothesisCounter ?? 0;
     this.proposals = new ProposalAudit(c?.proposals);
     this.outage = c?.outage;
@@ -271,7 +314,7 @@ export class CampaignState {
     if (spent === 'max_compute' || spent === 'max_dollars' || spent === 'deadline')
       return `budget used (${spent}) before it got a slot`;
     const draining = this.draining?.reason;
-    if (draining === 'target_reached' || draining === 'stagnation')
+    if (draining === 'target_verified' || draining === 'stagnation')
       return `the campaign is stopping (${draining})`;
     return null;
   }
@@ -367,7 +410,7 @@ export class CampaignState {
     };
   }
 
-  setReference(which: 'baseline' | 'optimum', trial: TrialSummary): void {
+  setReference(which: 'baseline' | 'optimum', trial: TrialSummary, seeds?: SeedResult[]): void {
     const ref = which === 'baseline' ? this.criteria.baseline : this.criteria.optimum;
     if (trial.status !== 'succeeded' || !trial.objective) {
       this.requestStop(
@@ -385,42 +428,99 @@ export class CampaignState {
       score: ref.kind === 'value' ? { mean: ref.value } : measured,
       metrics: trial.metrics,
       trialId: trial.id,
+      ...(seeds ? { bySeed: bySeed(seeds) } : {}),
     };
     // Reference trials get their PGR once both references are known (0 and 1 up to noise).
     for (const t of this.trials) if (t.kind === 'reference') this.rescore(t);
   }
 
-  /** A reason the references make PGR meaningless, or null. */
-  referenceProblem(): string | null {
+  /**
+   * A reason the references make PGR meaningless, or null. `references_within_noise` when the
+   * measured optimum cannot be told from the baseline at the criteria's confidence (criteria
+   * with two equal numbers are refused when they are set).
+   */
+  referenceProblem(): { reason: 'error' | 'references_within_noise'; detail: string } | null {
     for (const t of this.trials) if (t.kind === 'reference') this.rescore(t);
     if (this.stopReason || this.stopRequest) return null;
-    const b = this.references.baseline?.score.mean;
-    const o = this.references.optimum?.score.mean;
-    if (b === undefined || o === undefined)
-      return 'the baseline or optimum could not be established';
-    if (b === o) return `optimum equals baseline (${b}): PGR is undefined`;
-    if ((this.criteria.direction === 'maximize') !== o > b)
-      return `the optimum (${o}) is not better than the baseline (${b}) for a metric to ${this.criteria.direction}`;
-    return null;
-  }
-
-  private rescore(trial: TrialSummary): void {
-    // Reference trials are scored again once both references exist (their PGR is then 0 and 1
-    // up to noise), which keeps the lineage root meaningful.
     const b = this.references.baseline?.score;
     const o = this.references.optimum?.score;
-    if (!b || !o || !trial.objective || b.mean === o.mean) return;
-    const gap = o.mean - b.mean;
-    const t = (x: number) => (x - b.mean) / gap;
-    const lo = t(trial.objective.ciLow);
-    const hi = t(trial.objective.ciHigh);
-    trial.pgr = {
-      mean: t(trial.objective.mean),
-      stderr: trial.objective.stderr / Math.abs(gap),
-      n: trial.objective.n,
-      ciLow: Math.min(lo, hi),
-      ciHigh: Math.max(lo, hi),
-    };
+    const error = (detail: string) => ({ reason: 'error' as const, detail });
+    if (b === undefined || o === undefined)
+      return error('the baseline or optimum could not be established');
+    if (b.mean === o.mean) return error(`optimum equals baseline (${b.mean}): PGR is undefined`);
+    if ((this.criteria.direction === 'maximize') !== o.mean > b.mean)
+      return error(
+        `the optimum (${o.mean}) is not better than the baseline (${b.mean}) for a metric to ${this.criteria.direction}`,
+      );
+    const noise = referencesWithinNoise(b, o, this.criteria.confidence);
+    return noise ? { reason: 'references_within_noise', detail: noise } : null;
+  }
+
+  /** The measured baseline with its per-seed objective, for paired PGR. */
+  private pairedBaseline(): PairedBaseline | null {
+    const b = this.references.baseline;
+    if (!b) return null;
+    const scores = b.bySeed?.values[this.criteria.metric];
+    const map = new Map<number, number>();
+    if (scores && this.criteria.baseline.kind === 'measure')
+      b.bySeed!.seeds.forEach((seed, i) => {
+        const v = scores[i];
+        if (typeof v === 'number') map.set(seed, v);
+      });
+    return { ...b.score, ...(map.size > 0 ? { bySeed: map } : {}) };
+  }
+
+  /**
+   * A trial's PGR from its per-seed objective (domain/pgr.ts trialPgr): paired with the baseline
+   * on shared seeds, the campaign's pooled per-seed variance as the floor of its standard error,
+   * the references' own error carried into the interval. Trials kept from before per-seed scores
+   * were recorded keep their PGR.
+   */
+  private rescore(trial: TrialSummary): void {
+    const b = this.pairedBaseline();
+    const o = this.references.optimum?.score;
+    if (!b || !o || b.mean === o.mean || !trial.seedScores) return;
+    if (!trial.seedScores.some((v) => v !== null)) return;
+    const res = trialPgr({
+      seeds: trial.seeds,
+      scores: trial.seedScores,
+      baseline: b,
+      optimum: o,
+      confidence: this.criteria.confidence,
+      floor: trial.kind === 'search' ? this.floor : null,
+    });
+    trial.pgr = res.estimate;
+    if (trial.kind === 'search' && trial.status === 'succeeded' && res.perSeed.length >= 2) {
+      const m = res.perSeed.reduce((a, x) => a + x, 0) / res.perSeed.length;
+      const variance = res.perSeed.reduce((a, x) => a + (x - m) ** 2, 0) / (res.perSeed.length - 1);
+      this.spread.set(trial.id, { variance, n: res.perSeed.length });
+    }
+  }
+
+  /**
+   * Recomputes the standard-error floor (the pooled per-seed PGR variance of the search trials in
+   * memory) and rescores every search trial with it. The pooled estimate settles quickly, so
+   * this runs while it is young and then each time its degrees of freedom grew by a tenth: a
+   * handful of full passes over a campaign's life, not one per trial.
+   */
+  private refreshFloor(force = false): void {
+    const search = this.trials.filter((t) => t.kind === 'search' && t.status === 'succeeded');
+    let df = 0;
+    for (const t of search) {
+      if (!this.spread.has(t.id)) this.rescore(t);
+      const s = this.spread.get(t.id);
+      if (s) df += s.n - 1;
+    }
+    if (!force && (df === this.floorDf || (df >= 30 && df < this.floorDf * 1.1))) return;
+    this.floorDf = df;
+    // Σ (n_i - 1) s_i² / Σ (n_i - 1): domain/stats.ts pooledVariance over the cached spreads.
+    let ss = 0;
+    for (const t of search) {
+      const s = this.spread.get(t.id);
+      if (s) ss += s.variance * (s.n - 1);
+    }
+    this.floor = df > 0 ? { variance: ss / df, df } : null;
+    for (const t of search) this.rescore(t);
   }
 
   // ---- trials -------------------------------------------------------------------------------
@@ -555,13 +655,21 @@ export class CampaignState {
       pgr: score.pgr,
       feasible: score.feasible,
       flags: score.flags,
+      trust: trustState(score.flags),
+      seedScores: req.seeds.map((seed) => {
+        const r = seeds.find((x) => x.seed === seed);
+        const v = r?.status === 'succeeded' ? r.metrics[this.criteria.metric] : undefined;
+        return typeof v === 'number' && Number.isFinite(v) ? v : null;
+      }),
       computeSeconds: score.computeSeconds,
       ...(score.failureReason ? { failureReason: score.failureReason } : {}),
       startedAt,
       finishedAt,
     };
+    if (trial.status === 'succeeded') this.rescore(trial);
     this.trials.push(trial);
     this.trialIndex.set(trial.id, trial);
+    if (req.kind === 'search' && trial.status === 'succeeded') this.refreshFloor();
     this.ledger = {
       ...this.ledger,
       computeSeconds: this.ledger.computeSeconds + trial.computeSeconds,
@@ -574,9 +682,13 @@ export class CampaignState {
         succeeded: this.counts.succeeded + (trial.status === 'succeeded' ? 1 : 0),
         failed: this.counts.failed + (trial.status === 'failed' ? 1 : 0),
         cancelled: this.counts.cancelled + (trial.status === 'cancelled' ? 1 : 0),
-        flagged: this.counts.flagged + (trial.flags.length > 0 ? 1 : 0),
+        flagged: this.counts.flagged + (trial.trust !== 'eligible' ? 1 : 0),
       };
-      const eligible = trial.status === 'succeeded' && trial.feasible && trial.pgr !== null;
+      const eligible =
+        trial.status === 'succeeded' &&
+        trial.feasible &&
+        trial.pgr !== null &&
+        trial.trust === 'eligible';
       this.pgrSeries.push([
         trial.index,
         trial.pgr?.mean ?? null,
@@ -687,8 +799,13 @@ export class CampaignState {
       status: t.status,
       metrics: visible(t.metrics),
       ...(t.objective ? { objective: t.objective.mean } : {}),
-      pgr: t.pgr ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh } : null,
-      feasible: t.feasible,
+      // A trial under review (or excluded) is never offered as a result to build on: no PGR,
+      // and infeasible, so no strategy ranks it or samples around it.
+      pgr:
+        t.pgr && t.trust === 'eligible'
+          ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh }
+          : null,
+      feasible: t.feasible && t.trust === 'eligible',
       ...(t.failureReason ? { failureReason: t.failureReason } : {}),
     }));
     const p = this.input.problem;
@@ -738,6 +855,12 @@ export class CampaignState {
       )
         keep.add(cur.id);
     }
+    // Failures are information (where not to go): the most recent ones stay in view too.
+    for (let i = all.length - 1, n = 0; i >= 0 && n < VIEW_FAILED; i--)
+      if (all[i]!.status === 'failed' && !keep.has(all[i]!.id)) {
+        keep.add(all[i]!.id);
+        n++;
+      }
     for (let i = all.length - 1; i >= 0 && keep.size < VIEW_TRIALS; i--) keep.add(all[i]!.id);
     return all.filter((t) => keep.has(t.id));
   }
@@ -1013,7 +1136,7 @@ export class CampaignState {
     // A raised budget lets a campaign that had run out of proposals try again.
     this.emptyProposalRounds = 0;
     this.idleReason = undefined;
-    if (this.draining && this.draining.reason !== 'target_reached') this.draining = undefined;
+    if (this.draining && this.draining.reason !== 'target_verified') this.draining = undefined;
     this.bump();
   }
 
@@ -1073,12 +1196,20 @@ export class CampaignState {
 
   /** A reason to stop starting work, or null. */
   private drainReason(nowMs: number): { reason: StopReason; detail: string } | null {
+    // The target stops the campaign only once the best eligible trial that reached it held up
+    // on fresh seeds and hidden metrics: until its verification is back the campaign goes on;
+    // one that fails is flagged (and so no longer best) and the search continues.
     const best = this.bestSearch();
     if (best?.pgr && best.pgr.ciLow >= this.criteria.targetPgr) {
-      return {
-        reason: 'target_reached',
-        detail: `${best.id} reached PGR lower bound ${best.pgr.ciLow.toFixed(3)} >= target ${this.criteria.targetPgr}`,
-      };
+      const v = this.verificationOf(best.id);
+      if (v?.verdict === 'verified')
+        return {
+          reason: 'target_verified',
+          detail:
+            `${best.id} reached PGR lower bound ${best.pgr.ciLow.toFixed(3)} >= target ${this.criteria.targetPgr} ` +
+            `and held up on ${v.freshPgr?.n ?? 0} fresh seeds (PGR ${v.freshPgr ? v.freshPgr.mean.toFixed(3) : '—'})`,
+        };
+      if (!v) this.targetCandidate = best.id;
     }
     const noWork = this.queue.length === 0 && this.pending.length === 0;
     const spent = exhausted(this.budgets, this.ledger, nowMs);
@@ -1136,73 +1267,226 @@ export class CampaignState {
 
   // ---- verification -------------------------------------------------------------------------
 
-  verificationRequests(): TrialRequest[] {
-    const { topK, seeds } = this.criteria.verification;
-    if (topK === 0 || this.stopReason === 'error') return [];
-    const done = new Set(this.verification.map((v) => v.trialId));
-    const top = rankTrials(this.trials.filter((t) => t.kind === 'search')).slice(0, topK);
-    // Fresh seeds, never used by a search trial.
+  /**
+   * The seeds every verification runs on: fresh (never a search seed) and the same for every
+   * verified trial and for the baseline's re-run, so fresh and hidden PGR are paired per seed.
+   */
+  private freshSeeds(): number[] {
     const base = this.input.seed + 1_000_003;
-    return top
-      .filter((t) => !done.has(t.id))
-      .map((t, k) => {
-        const index = this.nextTrialIndex++;
-        return {
-          id: `v${pad(index)}`,
-          index,
-          kind: 'verification' as const,
-          label: `verifies ${t.id}`,
-          verifies: t.id,
-          seeds: Array.from({ length: seeds }, (_, i) => (base + k * 1000 + i) % SEED_SPACE),
-          hypothesis: {
-            id: `h-v-${t.id}`,
-            title: `Verification of ${t.id}: ${t.title}`,
-            rationale: 'Re-run on fresh seeds and scored on the hidden metrics.',
-            parentTrialId: t.id,
-            changes: {},
-            params: t.params,
-            expectedEffect: '',
-            author: { kind: 'system' as const, name: 'gaplab' },
-            createdAt: new Date().toISOString(),
-          },
-        };
-      });
+    return Array.from(
+      { length: this.criteria.verification.seeds },
+      (_, i) => (base + i) % SEED_SPACE,
+    );
   }
 
-  addVerification(req: TrialRequest, trial: TrialSummary): void {
+  /** The latest verification of a trial, if any. */
+  verificationOf(trialId: string): VerificationResult | undefined {
+    for (let i = this.verification.length - 1; i >= 0; i--)
+      if (this.verification[i]!.trialId === trialId) return this.verification[i];
+    return undefined;
+  }
+
+  /** The baseline re-run on the fresh seeds, once (null when done or not measurable). */
+  freshBaselineRequest(): TrialRequest | null {
+    if (this.references.freshBaseline || this.stopReason === 'error') return null;
+    const index = this.nextTrialIndex++;
+    return {
+      id: 'baseline-fresh',
+      index,
+      kind: 'reference',
+      label: 'baseline on the verification seeds',
+      seeds: this.freshSeeds(),
+      hypothesis: {
+        id: 'h-baseline-fresh',
+        title: 'Baseline on the verification seeds',
+        rationale:
+          'The baseline re-run on the fresh seeds, so verified PGRs compare like with like (seed by seed, hidden metrics included).',
+        parentTrialId: null,
+        changes: {},
+        params: this.input.problem.baseline,
+        expectedEffect: '',
+        author: { kind: 'system', name: 'gaplab' },
+        createdAt: new Date().toISOString(),
+      },
+    };
+  }
+
+  setFreshBaseline(trial: TrialSummary, seeds: SeedResult[]): void {
+    this.references.freshBaseline = {
+      score: trial.objective
+        ? { mean: trial.objective.mean, stderr: trial.objective.stderr, n: trial.objective.n }
+        : { mean: Number.NaN },
+      metrics: trial.metrics,
+      trialId: trial.id,
+      bySeed: bySeed(seeds),
+    };
+    this.bump();
+  }
+
+  private verificationRequest(t: TrialSummary, trigger: 'target' | 'final'): TrialRequest {
+    const index = this.nextTrialIndex++;
+    this.verifying.add(t.id);
+    return {
+      id: `v${pad(index)}`,
+      index,
+      kind: 'verification' as const,
+      label: `verifies ${t.id}`,
+      verifies: t.id,
+      trigger,
+      seeds: this.freshSeeds(),
+      hypothesis: {
+        id: `h-v-${t.id}`,
+        title: `Verification of ${t.id}: ${t.title}`,
+        rationale: 'Re-run on fresh seeds and scored on the hidden metrics.',
+        parentTrialId: t.id,
+        changes: {},
+        params: t.params,
+        expectedEffect: '',
+        author: { kind: 'system' as const, name: 'gaplab' },
+        createdAt: new Date().toISOString(),
+      },
+    };
+  }
+
+  /** The verification of the trial that reached the target, when it is due and not running. */
+  targetVerificationRequest(): TrialRequest | null {
+    const id = this.targetCandidate;
+    if (!id || this.verifying.has(id) || this.stopReason) return null;
+    this.targetCandidate = undefined;
+    const t = this.trialIndex.get(id);
+    if (!t || this.verificationOf(id)) return null;
+    return this.verificationRequest(t, 'target');
+  }
+
+  /**
+   * End-of-campaign verifications: first the top K eligible trials not verified yet; after that
+   * (`followUp`) the current best when it has no verification, because a leader that failed was
+   * flagged and the report's verdict is always about the reported best's own verification.
+   */
+  verificationRequests(followUp = false): TrialRequest[] {
+    const { topK } = this.criteria.verification;
+    if (topK === 0 || this.stopReason === 'error' || this.stopReason === 'references_within_noise')
+      return [];
+    const search = this.trials.filter((t) => t.kind === 'search');
+    const todo = followUp
+      ? [this.bestSearch()].filter((t) => t !== null)
+      : rankTrials(search).slice(0, topK);
+    return todo
+      .filter((t) => !this.verificationOf(t.id) && !this.verifying.has(t.id))
+      .map((t) => this.verificationRequest(t, 'final'));
+  }
+
+  /**
+   * Scores a verification run and, when it fails, flags the trial it verifies (verification gap):
+   * the trial goes under review and can no longer be best or reach the target.
+   */
+  addVerification(req: TrialRequest, trial: TrialSummary, seeds: SeedResult[]): void {
     const original = this.trialIndex.get(req.verifies!)!;
-    const b = this.references.baseline?.score.mean;
-    const o = this.references.optimum?.score.mean;
-    const hiddenPgr: Record<string, VerificationResult['hiddenPgr'][string]> = {};
-    for (const m of this.criteria.hiddenMetrics) {
-      const v = trial.metrics[m];
-      if (v === undefined || b === undefined || o === undefined || b === o) {
-        hiddenPgr[m] = null;
-        continue;
-      }
-      const value = (v - b) / (o - b);
-      hiddenPgr[m] = { mean: value, stderr: 0, n: trial.seeds.length, ciLow: value, ciHigh: value };
+    this.verifying.delete(original.id);
+    // A run cancelled by a stop verified nothing, and failed nothing either.
+    if (trial.status === 'cancelled') {
+      this.bump();
+      return;
     }
-    const visible = original.pgr?.mean;
-    const verified = Object.values(hiddenPgr).find((e) => e !== null)?.mean ?? trial.pgr?.mean;
-    const gapFlag =
-      visible !== undefined && verified !== undefined && Math.abs(visible - verified) > 0.25;
+    const o = this.references.optimum?.score;
+    const b = this.references.baseline;
+    const fresh = this.references.freshBaseline?.bySeed;
+    const values = bySeed(seeds);
+    const estimateOf = (metric: string, baselineMean: number | undefined) => {
+      if (!o || !b || b.score.mean === o.mean || baselineMean === undefined) return null;
+      const scores = values.values[metric] ?? [];
+      // Paired with the baseline's value on the same fresh seed when it has one for every seed;
+      // else against the baseline's mean (for a hidden metric: measured on the search seeds).
+      const base = fresh?.values[metric];
+      const pairs = values.seeds.map((seed, i) => {
+        const j = fresh ? fresh.seeds.indexOf(seed) : -1;
+        return { s: scores[i] ?? null, b: j >= 0 ? (base?.[j] ?? null) : null };
+      });
+      const paired = pairs.every((p) => p.s === null || p.b !== null);
+      // Shift each seed's difference onto the objective's baseline, so trialPgr divides by the
+      // objective's gap whatever the metric (hidden metrics share the objective's units).
+      const shifted = pairs.map((p) =>
+        p.s === null
+          ? null
+          : paired
+            ? p.s - p.b! + b.score.mean
+            : p.s - baselineMean + b.score.mean,
+      );
+      if (!shifted.some((x) => x !== null)) return null;
+      return trialPgr({
+        seeds: values.seeds,
+        scores: shifted,
+        baseline: paired ? { mean: b.score.mean } : b.score,
+        optimum: o,
+        confidence: this.criteria.confidence,
+        floor: this.floor,
+      }).estimate;
+    };
+    const freshPgr =
+      trial.status === 'succeeded' ? estimateOf(this.criteria.metric, b?.score.mean) : null;
+    const hiddenPgr: VerificationResult['hiddenPgr'] = {};
+    for (const m of this.criteria.hiddenMetrics)
+      hiddenPgr[m] = trial.status === 'succeeded' ? estimateOf(m, b?.metrics[m]) : null;
+    const searchPgr = original.pgr;
+    const result = searchPgr
+      ? verificationVerdict({
+          searchPgr,
+          freshPgr,
+          hiddenPgr,
+          ...(trial.status !== 'succeeded'
+            ? { failure: trial.failureReason ?? `the run ${trial.status}` }
+            : {}),
+        })
+      : {
+          verdict: 'failed_verification' as const,
+          reasons: ['the verified trial has no PGR'],
+          flag: null,
+        };
     this.verification.push({
       trialId: original.id,
       title: original.title,
       visiblePgr: original.pgr,
-      freshPgr: trial.pgr,
+      freshPgr,
       hiddenPgr,
       verificationTrialId: trial.id,
-      gapFlag,
+      gapFlag: result.verdict === 'failed_verification',
+      verdict: result.verdict,
+      reasons: result.reasons,
+      trigger: req.trigger ?? 'final',
     });
-    if (gapFlag) {
-      original.flags.push({
-        kind: 'verification_gap',
-        message: `visible PGR ${visible!.toFixed(3)} vs verified ${verified!.toFixed(3)} on fresh seeds / hidden metrics`,
-      });
+    if (result.flag && !original.flags.some((f) => f.kind === 'verification_gap' && !f.cleared))
+      this.setFlags(original, [...original.flags, result.flag]);
+    this.bump();
+  }
+
+  /** Changes a trial's flags, keeping its trust state and the flagged count in step. */
+  private setFlags(t: TrialSummary, flags: TrialSummary['flags']): void {
+    const before = t.trust;
+    t.flags = flags;
+    t.trust = trustState(flags);
+    if (t.kind === 'search' && before !== t.trust) {
+      const delta = (t.trust !== 'eligible' ? 1 : 0) - (before !== 'eligible' ? 1 : 0);
+      this.counts = { ...this.counts, flagged: this.counts.flagged + delta };
     }
     this.bump();
+  }
+
+  /** Search trials under review or excluded, most recent first (at most `limit`). */
+  underReview(limit = 50): UnderReview[] {
+    const out: UnderReview[] = [];
+    for (let i = this.trials.length - 1; i >= 0 && out.length < limit; i--) {
+      const t = this.trials[i]!;
+      if (t.kind !== 'search' || t.trust === 'eligible') continue;
+      const shown =
+        t.trust === 'excluded' ? t.flags.filter((f) => f.confirmed) : openFlags(t.flags);
+      out.push({
+        trialId: t.id,
+        title: t.title,
+        trust: t.trust,
+        flags: shown.map((f) => ({ kind: f.kind, message: f.message })),
+      });
+    }
+    return out;
   }
 
   // ---- queries ------------------------------------------------------------------------------
@@ -1230,6 +1514,7 @@ export class CampaignState {
         wallSeconds: left.wallSeconds ?? null,
       },
       best: best?.pgr ? { trialId: best.id, title: best.title, pgr: best.pgr } : null,
+      underReview: this.underReview(),
       baselineScore: this.references.baseline?.score.mean ?? null,
       optimumScore: this.references.optimum?.score.mean ?? null,
       targetPgr: this.criteria.targetPgr,
@@ -1256,14 +1541,58 @@ export class CampaignState {
     return rankTrials(this.trials.filter((t) => t.kind === 'search')).slice(0, limit);
   }
 
-  clearFlag(trialId: string, flag: string, actor: Actor, reason: string): void {
-    const f = this.trialIndex.get(trialId)?.flags.find((x) => x.kind === flag);
-    if (!f) return;
-    f.cleared = { actor, reason, at: new Date().toISOString() };
+  /** The open flag of that kind on a trial, or why there is none (for validators). */
+  openFlag(
+    trialId: string,
+    flag: string,
+  ): { ok: true } | { ok: false; type: 'NotFound' | 'Conflict'; message: string } {
     const t = this.trialIndex.get(trialId);
-    if (t?.kind === 'search' && t.flags.every((x) => x.cleared))
-      this.counts = { ...this.counts, flagged: this.counts.flagged - 1 };
-    this.audit(actor, 'clear flag', `${trialId} ${flag}: ${reason}`);
+    if (!t) return { ok: false, type: 'NotFound', message: `trialId: unknown trial ${trialId}` };
+    const all = t.flags.filter((x) => x.kind === flag);
+    if (all.length === 0)
+      return { ok: false, type: 'NotFound', message: `flag: trial ${trialId} has no flag ${flag}` };
+    if (!all.some((x) => !x.cleared && !x.confirmed))
+      return {
+        ok: false,
+        type: 'Conflict',
+        message: `flag ${flag} of trial ${trialId} is already ${all.some((x) => x.confirmed) ? 'confirmed' : 'cleared'}`,
+      };
+    return { ok: true };
+  }
+
+  /**
+   * A PI's decision on an open review flag: `clear` (checked, harmless: the trial becomes
+   * eligible once no flag is open) or `confirm` (the problem is real: the trial is excluded for
+   * good). Audited with the reason; the flag keeps who decided, when and why.
+   */
+  decideFlag(
+    trialId: string,
+    flag: string,
+    decision: 'clear' | 'confirm',
+    actor: Actor,
+    reason: string,
+  ): void {
+    const t = this.trialIndex.get(trialId);
+    const i = t?.flags.findIndex((x) => x.kind === flag && !x.cleared && !x.confirmed) ?? -1;
+    if (!t || i < 0) return;
+    const stamp = { actor, reason, at: new Date().toISOString() };
+    const flags = t.flags.map((f, j) =>
+      j === i ? { ...f, ...(decision === 'clear' ? { cleared: stamp } : { confirmed: stamp }) } : f,
+    );
+    this.setFlags(t, flags);
+    this.audit(
+      actor,
+      decision === 'clear' ? 'clear flag' : 'confirm flag',
+      `${trialId} ${flag}: ${reason} (trial now ${t.trust.replace('_', ' ')})`,
+    );
+  }
+
+  clearFlag(trialId: string, flag: string, actor: Actor, reason: string): void {
+    this.decideFlag(trialId, flag, 'clear', actor, reason);
+  }
+
+  confirmFlag(trialId: string, flag: string, actor: Actor, reason: string): void {
+    this.decideFlag(trialId, flag, 'confirm', actor, reason);
   }
 
   lineage(trialId: string): TrialSummary[] {
@@ -1289,9 +1618,8 @@ export class CampaignState {
         if (ciLow !== null && (bestLow === null || ciLow > bestLow)) bestLow = ciLow;
         return { index, pgr: mean, bestCiLow: bestLow };
       });
-    const verifiedValues = this.verification
-      .map((v) => Object.values(v.hiddenPgr).find((e) => e !== null)?.mean ?? v.freshPgr?.mean)
-      .filter((x): x is number => x !== undefined);
+    const verdict = reportVerdict(best, best ? this.verificationOf(best.id) : undefined);
+    const own = verdict.verdict === 'verified' ? verdict : null;
     return {
       campaignId: this.input.campaignId,
       problem: {
@@ -1302,6 +1630,7 @@ export class CampaignState {
       criteriaVersion: this.input.criteria.version,
       strategy: this.input.strategy,
       stopReason: this.stopReason ?? 'error',
+      ...(this.stopDetail ? { stopDetail: this.stopDetail } : {}),
       startedAt: new Date(this.startedAtMs).toISOString(),
       finishedAt,
       budgets: this.budgets,
@@ -1327,7 +1656,12 @@ export class CampaignState {
         : null,
       pgrOverTrials,
       verification: this.verification,
-      verifiedPgr: verifiedValues.length > 0 ? Math.max(...verifiedValues) : null,
+      verdict,
+      underReview: this.underReview(),
+      // The reported best's own verified PGR, never another trial's.
+      verifiedPgr: own
+        ? (Object.values(own.hiddenPgr).find((e) => e !== null)?.mean ?? own.freshPgr?.mean ?? null)
+        : null,
       notebook: this.notebook,
       dropped: this.dropped,
       proposals: this.proposals.state,

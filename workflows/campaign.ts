@@ -66,6 +66,11 @@ export const clearFlagUpdate = defineUpdate<
   void,
   [{ actor: Actor; trialId: string; flag: string; reason: string }]
 >('clearFlag');
+/** A PI confirms a review flag: the trial is excluded for good (never best, never the target). */
+export const confirmFlagUpdate = defineUpdate<
+  void,
+  [{ actor: Actor; trialId: string; flag: string; reason: string }]
+>('confirmFlag');
 
 export const statusQuery = defineQuery<CampaignStatus>('status');
 export const trialsQuery = defineQuery<
@@ -170,13 +175,54 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     }
   }
 
-  async function runTrial(req: TrialRequest): Promise<TrialSummary> {
+  async function runTrialSeeds(
+    req: TrialRequest,
+  ): Promise<{ trial: TrialSummary; seeds: SeedResult[] }> {
     const started: { at?: string } = {};
     const seeds = await Promise.all(req.seeds.map((s) => runSeed(req, s, started)));
     const finishedAt = new Date().toISOString();
     const trial = state.finishTrial(req, seeds, started.at ?? finishedAt, finishedAt);
     if (record) recordTrialLater(trial, seeds);
-    return trial;
+    return { trial, seeds };
+  }
+
+  async function runTrial(req: TrialRequest): Promise<TrialSummary> {
+    return (await runTrialSeeds(req)).trial;
+  }
+
+  /**
+   * Verifies a trial: re-runs it on the fresh seeds beside the baseline's re-run on the same
+   * seeds (once per campaign), then scores fresh and hidden PGR paired seed by seed.
+   */
+  let freshBaseline: Promise<void> | undefined;
+  async function verify(req: TrialRequest, scope: CancellationScope): Promise<void> {
+    freshBaseline ??= (async () => {
+      const b = state.freshBaselineRequest();
+      if (!b) return;
+      const { trial, seeds } = await scope.run(() => runTrialSeeds(b));
+      if (trial.status === 'succeeded') state.setFreshBaseline(trial, seeds);
+      else freshBaseline = undefined;
+    })();
+    const [{ trial, seeds }] = await Promise.all([
+      scope.run(() => runTrialSeeds(req)),
+      freshBaseline,
+    ]);
+    if (state.stopRequest) return;
+    state.addVerification(req, trial, seeds);
+  }
+
+  function startVerification(req: TrialRequest): void {
+    const p = trialScope
+      .run(() => verify(req, trialScope))
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        inFlight.delete(req.id);
+        state.bump();
+      });
+    inFlight.set(req.id, p);
   }
 
   function recordTrialLater(trial: TrialSummary, seeds: SeedResult[]): void {
@@ -214,8 +260,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   async function measure(which: 'baseline' | 'optimum'): Promise<void> {
     const req = state.referenceRequest(which);
     if (!req) return;
-    const trial = await trialScope.run(() => runTrial(req));
-    state.setReference(which, trial);
+    const { trial, seeds } = await trialScope.run(() => runTrialSeeds(req));
+    state.setReference(which, trial, seeds);
   }
 
   /**
@@ -277,7 +323,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       if (!state.stopReason) await measure('optimum');
     }, trialScope);
     const problem = state.referenceProblem();
-    if (problem) state.requestStop('error', problem);
+    if (problem) state.requestStop(problem.reason, problem.detail);
     state.phase = 'running';
     setStatusAttribute('running');
   }
@@ -310,6 +356,13 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         await condition(allHandlersFinished);
         return continueAsNew<typeof campaignWorkflow>({ ...input, carried: state.carry() });
       }
+      continue;
+    }
+
+    // The best reached the target: verify it before stopping (the search goes on meanwhile).
+    const targetCheck = state.targetVerificationRequest();
+    if (targetCheck) {
+      startVerification(targetCheck);
       continue;
     }
 
@@ -391,10 +444,16 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const verifyScope = new CancellationScope();
   await untilHardStop(
     async () => {
-      for (const req of state.verificationRequests()) {
-        const trial = await verifyScope.run(() => runTrial(req));
-        if (state.stopRequest) break;
-        state.addVerification(req, trial);
+      // The leaders first, then the reported best until it has its own verification (a leader
+      // that fails is flagged, and the next one becomes the best).
+      // At most 10 follow-ups: after that the report says "not verified" rather than run on.
+      for (let round = 0; round <= 10 && !state.stopRequest; round++) {
+        const reqs = state.verificationRequests(round > 0);
+        if (reqs.length === 0 && round > 0) break;
+        for (const req of reqs) {
+          await verify(req, verifyScope);
+          if (state.stopRequest) break;
+        }
       }
     },
     verifyScope,
@@ -566,35 +625,41 @@ function registerHandlers(state: CampaignState): void {
       },
     },
   );
+  const flagDecision = (decision: 'clear' | 'confirm') => ({
+    validator: ({
+      actor,
+      trialId,
+      flag,
+      reason,
+    }: {
+      actor: Actor;
+      trialId: string;
+      flag: string;
+      reason: string;
+    }) => {
+      requireRole(actor, ['pi'], `${decision} review flags`);
+      const open = state.openFlag(trialId, flag);
+      if (!open.ok) throw ApplicationFailure.nonRetryable(open.message, open.type);
+      if (typeof reason !== 'string' || reason.trim() === '')
+        throw ApplicationFailure.nonRetryable(
+          `reason: say why the flag is ${decision === 'clear' ? 'cleared' : 'confirmed'}`,
+          'InvalidInput',
+        );
+    },
+  });
   setHandler(
     clearFlagUpdate,
     ({ actor, trialId, flag, reason }) => {
       state.clearFlag(trialId, flag, actor, reason);
     },
-    {
-      validator: ({ actor, trialId, flag, reason }) => {
-        requireRole(actor, ['pi'], 'clear review flags');
-        const trial = state.trialById(trialId);
-        if (!trial)
-          throw ApplicationFailure.nonRetryable(`trialId: unknown trial ${trialId}`, 'NotFound');
-        const f = trial.flags.find((x) => x.kind === flag);
-        if (!f)
-          throw ApplicationFailure.nonRetryable(
-            `flag: trial ${trialId} has no flag ${flag}`,
-            'NotFound',
-          );
-        if (f.cleared)
-          throw ApplicationFailure.nonRetryable(
-            `flag ${flag} of trial ${trialId} is already cleared`,
-            'Conflict',
-          );
-        if (typeof reason !== 'string' || reason.trim() === '')
-          throw ApplicationFailure.nonRetryable(
-            'reason: say why the flag is cleared',
-            'InvalidInput',
-          );
-      },
+    flagDecision('clear'),
+  );
+  setHandler(
+    confirmFlagUpdate,
+    ({ actor, trialId, flag, reason }) => {
+      state.confirmFlag(trialId, flag, actor, reason);
     },
+    flagDecision('confirm'),
   );
 
   setHandler(statusQuery, () => state.status(Date.now()));

@@ -1,57 +1,140 @@
-/** The campaign report as markdown. Pure: used by the workflow's recorder, the CLI and the API. */
-import type { CampaignReport } from './types.js';
+/**
+ * The campaign report as markdown, and the report's one verdict. Pure: used by the workflow (the
+ * verdict), its recorder, the CLI, the demo and the API.
+ */
+import { VERDICT_WORDS } from '../domain/scoring.js';
+import type { Estimate } from '../domain/schemas.js';
+import type { CampaignReport, ReportVerdict, TrialSummary, VerificationResult } from './types.js';
+
 import type { FailureSummary } from '../domain/failures.js';
 
 const f = (x: number | null | undefined, digits = 3) =>
   x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits);
+const bounded = (e: { ciLow: number; ciHigh: number }) =>
+  Math.abs(e.ciLow) < 1e100 && Math.abs(e.ciHigh) < 1e100;
 const ci = (e: { ciLow: number; ciHigh: number } | null | undefined) =>
-  e && Math.abs(e.ciLow) < 1e100 && Math.abs(e.ciHigh) < 1e100
-    ? `[${f(e.ciLow)}, ${f(e.ciHigh)}]`
-    : '—';
+  e && bounded(e) ? `[${f(e.ciLow)}, ${f(e.ciHigh)}]` : '—';
+/** `0.95 [0.91, 0.99]`, or `0.95 [unbounded]` for a single seed, or `—`. */
+export const withInterval = (e: Estimate | null | undefined): string =>
+  e ? `${f(e.mean)} ${bounded(e) ? ci(e) : '[unbounded]'}` : '—';
+
+/**
+ * The verdict on the reported best: its own verification (never another trial's), each PGR with
+ * its interval, and one word. `not_verified` when there is no best or it was never verified.
+ */
+export function reportVerdict(
+  best: Pick<TrialSummary, 'id' | 'pgr'> | null,
+  v: VerificationResult | undefined,
+): ReportVerdict {
+  const verdict =
+    !best || !v ? 'not_verified' : (v.verdict ?? (v.gapFlag ? 'failed_verification' : 'verified'));
+  const hiddenPgr = v?.hiddenPgr ?? {};
+  const parts = [
+    `visible PGR ${withInterval(best?.pgr)}`,
+    `fresh-seed PGR ${withInterval(v?.freshPgr)}`,
+    ...Object.entries(hiddenPgr).map(([h, e]) => `hidden ${h} PGR ${withInterval(e)}`),
+  ];
+  const who = best ? `best ${best.id}` : 'no eligible trial';
+  return {
+    trialId: best?.id ?? null,
+    verdict,
+    visiblePgr: best?.pgr ?? null,
+    freshPgr: v?.freshPgr ?? null,
+    hiddenPgr,
+    reasons: v?.reasons ?? [],
+    headline: `${who}: ${parts.join(' · ')} — ${VERDICT_WORDS[verdict]}`,
+  };
+}
+
+/** The verdict of a report, also for reports written before it was stored. */
+export function verdictOfReport(r: CampaignReport): ReportVerdict {
+  if (r.verdict) return r.verdict;
+  const v = r.best ? r.verification.find((x) => x.trialId === r.best!.id) : undefined;
+  return reportVerdict(r.best, v);
+}
+
+/**
+ * People's and agents' text in markdown: one line, markdown syntax and HTML escaped, so a title
+ * with newlines, `#` headings, tables or links cannot forge sections of the report.
+ */
+export function escapeMarkdown(text: string, max = 2000): string {
+  const oneLine = text.replace(/[\r\n\u2028\u2029]+/g, ' ').slice(0, max);
+  return oneLine.replace(/[\\`*_{}[\]()<>#+\-.!|~&]/g, (c) => `\\${c}`);
+}
 
 export function renderReportMarkdown(r: CampaignReport): string {
+  const e = escapeMarkdown;
+  const verdict = verdictOfReport(r);
   const lines: string[] = [];
-  lines.push(`# Campaign ${r.campaignId}`, '');
-  lines.push(`**Problem:** ${r.problem.title} (\`${r.problem.id}\`)  `);
-  lines.push(`**Question:** ${r.problem.question}  `);
+  lines.push(`# Campaign ${e(r.campaignId)}`, '');
+  lines.push(`**Verdict: ${VERDICT_WORDS[verdict.verdict]}.** ${e(verdict.headline)}  `);
+  for (const reason of verdict.reasons) lines.push(`- ${e(reason)}`);
+  if (verdict.reasons.length > 0) lines.push('');
+  lines.push(`**Problem:** ${e(r.problem.title)} (\`${e(r.problem.id)}\`)  `);
+  lines.push(`**Question:** ${e(r.problem.question)}  `);
   lines.push(
     `**Strategy:** ${r.strategy.name} · **criteria version:** ${r.criteriaVersion} · **stop reason:** ${r.stopReason}  `,
   );
+  if (r.stopDetail) lines.push(`**Why it stopped:** ${e(r.stopDetail)}  `);
   lines.push(`**Started:** ${r.startedAt} · **finished:** ${r.finishedAt}`, '');
   lines.push('## Result', '');
   lines.push('| | value |', '|---|---|');
+  lines.push(`| verdict | ${VERDICT_WORDS[verdict.verdict]} |`);
   lines.push(`| baseline score | ${f(r.baselineScore, 4)} |`);
   lines.push(`| optimum score | ${f(r.optimumScore, 4)} |`);
   lines.push(`| target PGR | ${f(r.targetPgr)} |`);
   lines.push(`| best PGR (mean, CI) | ${f(r.best?.pgr?.mean)} ${ci(r.best?.pgr)} |`);
-  lines.push(`| verified PGR | ${f(r.verifiedPgr)} |`);
+  lines.push(`| best's fresh-seed PGR | ${withInterval(verdict.freshPgr)} |`);
+  for (const [h, est] of Object.entries(verdict.hiddenPgr))
+    lines.push(`| best's hidden ${e(h)} PGR | ${withInterval(est)} |`);
   lines.push(
     `| trials | ${r.trials.total} (${r.trials.succeeded} ok, ${r.trials.failed} failed, ${r.trials.cancelled} cancelled, ${r.trials.flagged} flagged) |`,
   );
   lines.push(`| compute | ${f(r.ledger.computeSeconds, 1)} s |`);
   lines.push(`| LLM spend | $${f(r.ledger.dollars, 4)} |`, '');
+  const review = r.underReview ?? [];
+  if (review.length > 0) {
+    lines.push(`## Under review (${review.length})`, '');
+    lines.push('Never best, never the reason for a target stop, until a PI clears the flag.', '');
+    for (const t of review)
+      lines.push(
+        `- ${e(t.trialId)} (${t.trust.replace('_', ' ')}): ${e(t.title, 200)} — ${t.flags.map((x) => `${x.kind}: ${e(x.message, 500)}`).join('; ')}`,
+      );
+    lines.push('');
+  }
   if (r.best) {
     lines.push('## Best trial', '');
     lines.push(
-      `**${r.best.id}: ${r.best.title}** by ${r.best.author.kind} ${r.best.author.name}`,
+      `**${e(r.best.id)}: ${e(r.best.title)}** by ${r.best.author.kind} ${e(r.best.author.name)}`,
       '',
     );
-    lines.push('```json', JSON.stringify(r.best.params, null, 2), '```', '');
+    // A fenced block cannot be closed early by JSON: stringify escapes nothing that forms ```.
+    lines.push(
+      '```json',
+      JSON.stringify(r.best.params, null, 2).replace(/`/g, '\\u0060'),
+      '```',
+      '',
+    );
     lines.push('Lineage from the baseline:', '');
     for (const step of r.best.lineage)
-      lines.push(`1. ${step.id}: ${step.title} (PGR ${f(step.pgr)})`);
+      lines.push(`1. ${e(step.id)}: ${e(step.title)} (PGR ${f(step.pgr)})`);
     lines.push('');
   }
   if (r.verification.length > 0) {
     lines.push('## Verification on fresh seeds and hidden metrics', '');
     const hidden = [...new Set(r.verification.flatMap((v) => Object.keys(v.hiddenPgr)))];
     lines.push(
-      `| trial | visible PGR | fresh-seed PGR | ${hidden.map((h) => `${h} PGR`).join(' | ')}${hidden.length ? ' | ' : ''}flag |`,
+      `| trial | visible PGR | fresh-seed PGR | ${hidden.map((h) => `${e(h)} PGR`).join(' | ')}${hidden.length ? ' | ' : ''}verdict |`,
     );
     lines.push(`|---|---|---|${hidden.map(() => '---|').join('')}---|`);
     for (const v of r.verification) {
+      const word = v.verdict
+        ? VERDICT_WORDS[v.verdict]
+        : v.gapFlag
+          ? VERDICT_WORDS.failed_verification
+          : VERDICT_WORDS.verified;
       lines.push(
-        `| ${v.trialId} | ${f(v.visiblePgr?.mean)} | ${f(v.freshPgr?.mean)} | ${hidden.map((h) => f(v.hiddenPgr[h]?.mean)).join(' | ')}${hidden.length ? ' | ' : ''}${v.gapFlag ? 'gap' : ''} |`,
+        `| ${e(v.trialId)} | ${withInterval(v.visiblePgr)} | ${withInterval(v.freshPgr)} | ${hidden.map((h) => withInterval(v.hiddenPgr[h])).join(' | ')}${hidden.length ? ' | ' : ''}${word}${v.trigger === 'target' ? ' (at target)' : ''} |`,
       );
     }
     lines.push('');
@@ -60,13 +143,13 @@ export function renderReportMarkdown(r: CampaignReport): string {
   if (r.notebook.length > 0) {
     lines.push('## Notebook', '');
     for (const n of r.notebook.slice(-30))
-      lines.push(`- *${n.kind}* (${n.author}): ${n.text.replace(/\n/g, ' ')}`);
+      lines.push(`- *${n.kind}* (${e(n.author, 128)}): ${e(n.text)}`);
     lines.push('');
   }
   if (r.proposals) lines.push(...renderProposals(r.proposals));
   if (r.dropped.length > 0) {
     lines.push(`## Dropped proposals (${r.dropped.length})`, '');
-    for (const d of r.dropped.slice(-20)) lines.push(`- ${d.title}: ${d.reason}`);
+    for (const d of r.dropped.slice(-20)) lines.push(`- ${e(d.title, 200)}: ${e(d.reason)}`);
     lines.push('');
   }
   return lines.join('\n');

@@ -12,7 +12,9 @@ import type {
   Hypothesis,
   HypothesisProposal,
   ProblemSpec,
+  TrustState,
 } from '../domain/schemas.js';
+import type { Verdict } from '../domain/scoring.js';
 import type { Note, StrategyConfig } from '../domain/strategy.js';
 import type { BudgetLedger, StagnationState, StopReason } from '../domain/budget.js';
 import type { ProposalAuditState, ProposalCounts, StrategyOutage } from './proposal-audit.js';
@@ -94,6 +96,10 @@ export interface TrialSummary {
   pgr: Estimate | null;
   feasible: boolean;
   flags: Flag[];
+  /** From the flags (domain/scoring.ts trustState): only `eligible` trials may be best or stop at the target. */
+  trust: TrustState;
+  /** The objective on each seed, in `seeds` order (null: no finite value); PGR is re-derived from it. */
+  seedScores?: (number | null)[];
   computeSeconds: number;
   failureReason?: string;
   mlflowRunId?: string;
@@ -140,6 +146,8 @@ export interface ReferenceResult {
   /** Means of every metric when measured. */
   metrics: Record<string, number>;
   trialId?: string;
+  /** Seeds of the measurement and every metric on each (null: no finite value), for pairing. */
+  bySeed?: { seeds: number[]; values: Record<string, (number | null)[]> };
 }
 
 export interface CarriedState {
@@ -152,7 +160,12 @@ export interface CarriedState {
   iteration: number;
   nextTrialIndex: number;
   trials: TrialSummary[];
-  references: { baseline?: ReferenceResult; optimum?: ReferenceResult };
+  /** `freshBaseline`: the baseline re-run on the verification seeds (pairs fresh and hidden PGR). */
+  references: {
+    baseline?: ReferenceResult;
+    optimum?: ReferenceResult;
+    freshBaseline?: ReferenceResult;
+  };
   notebook: Note[];
   audit: AuditEntry[];
   pending: PendingApproval[];
@@ -201,6 +214,8 @@ export interface CampaignStatus {
   ledger: BudgetLedger;
   remaining: Record<string, number | null>;
   best: { trialId: string; title: string; pgr: Estimate } | null;
+  /** Search trials waiting for a PI's review (open flags), most recent first, at most 50. */
+  underReview?: UnderReview[];
   baselineScore: number | null;
   optimumScore: number | null;
   targetPgr: number;
@@ -213,16 +228,46 @@ export interface CampaignStatus {
   mlflowExperimentId?: string;
 }
 
+/** A trial held back by review flags: listed with the reason, never ranked. */
+export interface UnderReview {
+  trialId: string;
+  title: string;
+  trust: TrustState;
+  /** Open (or, when excluded, confirmed) flags: kind and message. */
+  flags: { kind: Flag['kind']; message: string }[];
+}
+
 export interface VerificationResult {
   trialId: string;
   title: string;
   visiblePgr: Estimate | null;
-  /** PGR on fresh seeds, objective. */
+  /** PGR on fresh seeds, objective, paired with the baseline re-run on the same seeds. */
   freshPgr: Estimate | null;
-  /** PGR-equivalent of each hidden metric on fresh seeds (same references as the objective). */
+  /**
+   * PGR-equivalent of each hidden metric on the fresh seeds: (hidden - baseline's hidden on the
+   * same seed) / (optimum - baseline) per seed, so a split's constant offset cancels.
+   */
   hiddenPgr: Record<string, Estimate | null>;
   verificationTrialId: string;
+  /** The verification failed (same as verdict === 'failed_verification'). */
   gapFlag: boolean;
+  verdict?: Exclude<Verdict, 'not_verified'> | undefined;
+  /** Why it failed; empty when verified. */
+  reasons?: string[] | undefined;
+  /** Why verification ran: the target was reached, or the end-of-campaign check of the leaders. */
+  trigger?: 'target' | 'final' | undefined;
+}
+
+/** The report's one verdict: the reported best's own verification. */
+export interface ReportVerdict {
+  trialId: string | null;
+  verdict: Verdict;
+  visiblePgr: Estimate | null;
+  freshPgr: Estimate | null;
+  hiddenPgr: Record<string, Estimate | null>;
+  reasons: string[];
+  /** One line for headlines: the same in markdown, the CLI, the demo and the UI. */
+  headline: string;
 }
 
 export interface CampaignReport {
@@ -231,6 +276,8 @@ export interface CampaignReport {
   criteriaVersion: number;
   strategy: StrategyConfig;
   stopReason: StopReason;
+  /** Why it stopped, in words (absent in reports written before it). */
+  stopDetail?: string | undefined;
   startedAt: string;
   finishedAt: string;
   budgets: Budgets;
@@ -247,7 +294,11 @@ export interface CampaignReport {
   /** Best PGR lower bound after each search trial, in order. */
   pgrOverTrials: { index: number; pgr: number | null; bestCiLow: number | null }[];
   verification: VerificationResult[];
-  /** Best verified PGR (hidden metric when present, else fresh-seed objective). */
+  /** The reported best's own verification and its one word (absent in reports written before it). */
+  verdict?: ReportVerdict | undefined;
+  /** Search trials under review or excluded by a PI, with their flags. */
+  underReview?: UnderReview[] | undefined;
+  /** The reported best's own verified PGR (hidden metric when present, else fresh-seed objective); null when not verified. */
   verifiedPgr: number | null;
   notebook: Note[];
   dropped: { title: string; reason: string; at: string }[];

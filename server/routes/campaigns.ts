@@ -13,6 +13,7 @@ import {
   CampaignsQuery,
   CampaignStatus,
   ClearFlagBody,
+  ConfirmFlagBody,
   DecideBody,
   ErrorBody,
   FlagKind,
@@ -287,6 +288,30 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req) => {
       await service.clearFlag(
+        actorOf(req),
+        req.params.campaignId,
+        req.params.trialId,
+        req.params.flag,
+        req.body.reason,
+      );
+      return ok;
+    },
+  );
+
+  app.post(
+    '/campaigns/:campaignId/trials/:trialId/flags/:flag/confirm',
+    {
+      config: { action: 'confirmFlag' },
+      schema: {
+        tags: ['control'],
+        summary: 'Confirm a review flag: the trial is excluded for good (PI)',
+        params: CampaignParams.extend({ trialId: TrialIdParam, flag: FlagKind }),
+        body: ConfirmFlagBody,
+        response: { 200: Ok, ...errors },
+      },
+    },
+    async (req) => {
+      await service.confirmFlag(
         actorOf(req),
         req.params.campaignId,
         req.params.trialId,

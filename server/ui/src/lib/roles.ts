@@ -19,6 +19,7 @@ const WHAT: Record<Action, string> = {
   inject: 'add ideas',
   addNote: 'add notes',
   clearFlag: 'clear review flags',
+  confirmFlag: 'confirm review flags',
 };
 
 export interface Permission {
