@@ -60,6 +60,8 @@ export const ServerConfig = z.object({
   sseIntervalMs: int(50, 60_000).default(1000),
   /** Heartbeat comment interval of event streams. @default 15000 */
   sseHeartbeatMs: int(100, 300_000).default(15_000),
+  /** Event streams one token may hold open at once (429 beyond). @default 32 */
+  sseStreamsPerToken: int(1, 100_000).default(32),
   /** How long the lineage of a running campaign is reused before MLflow is asked again. @default 2000 */
   lineageTtlMs: int(0, 3_600_000).default(2000),
   /** Keep a finished campaign's trial records as one MLflow artifact, so reads after a restart skip the search. @default true */
@@ -91,6 +93,7 @@ export const ENV: Record<keyof ServerConfig, string> = {
   trustProxy: 'GAPLAB_TRUST_PROXY',
   sseIntervalMs: 'GAPLAB_SSE_INTERVAL_MS',
   sseHeartbeatMs: 'GAPLAB_SSE_HEARTBEAT_MS',
+  sseStreamsPerToken: 'GAPLAB_SSE_STREAMS_PER_TOKEN',
   lineageTtlMs: 'GAPLAB_LINEAGE_TTL_MS',
   lineageSnapshots: 'GAPLAB_LINEAGE_SNAPSHOTS',
   lineageCacheCampaigns: 'GAPLAB_LINEAGE_CACHE_CAMPAIGNS',

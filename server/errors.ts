@@ -7,7 +7,13 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 
 export type ServiceErrorCode =
-  'InvalidInput' | 'NotFound' | 'Forbidden' | 'Conflict' | 'Unauthorized' | 'Unavailable';
+  | 'InvalidInput'
+  | 'NotFound'
+  | 'Forbidden'
+  | 'Conflict'
+  | 'Unauthorized'
+  | 'RateLimited'
+  | 'Unavailable';
 
 const STATUS: Record<ServiceErrorCode, number> = {
   InvalidInput: 400,
@@ -15,6 +21,7 @@ const STATUS: Record<ServiceErrorCode, number> = {
   Forbidden: 403,
   NotFound: 404,
   Conflict: 409,
+  RateLimited: 429,
   Unavailable: 503,
 };
 

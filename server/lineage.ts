@@ -72,6 +72,11 @@ export interface LineageReaderOptions {
   snapshots?: boolean;
   /** Told about failures of background work (snapshot writes). */
   onError?: (err: unknown) => void;
+  /**
+   * How long the list of every campaign in MLflow answers lookups by id before an id it does
+   * not hold makes it list again: unknown ids cost no search of their own. @default 5000
+   */
+  indexTtlMs?: number;
 }
 
 /** Where a campaign lives in MLflow. */
@@ -295,6 +300,10 @@ export class LineageReader {
   /** campaignId → records, most recently used last. */
   private readonly cache = new Map<string, CampaignRecords>();
   private readonly inflight = new Map<string, Promise<CampaignRecords | null>>();
+  private readonly indexTtlMs: number;
+  /** Every campaign MLflow held when last listed (negative cache of unknown ids). */
+  private index: { at: number; byId: Map<string, CampaignLocation> } | undefined;
+  private indexing: Promise<Map<string, CampaignLocation>> | undefined;
 
   constructor(opts: LineageReaderOptions) {
     this.mlflow = opts.mlflow;
@@ -306,6 +315,7 @@ export class LineageReader {
     this.now = opts.now ?? Date.now;
     this.snapshots = opts.snapshots ?? true;
     this.onError = opts.onError;
+    this.indexTtlMs = opts.indexTtlMs ?? 5000;
   }
 
   private async searchAll(
@@ -355,13 +365,15 @@ export class LineageReader {
     const known = this.locations.get(campaignId);
     if (known) return known;
     const filter = `${tagFilter(TAG.campaignId, campaignId)} and ${tagFilter(TAG.kind, 'campaign')}`;
-    let experimentIds: string[];
-    if (problemId) {
-      const exp = await this.mlflow.getExperimentByName(experimentName(problemId));
-      experimentIds = exp ? [exp.experimentId] : [];
-    } else {
-      experimentIds = (await this.listExperiments()).map((e) => e.experimentId);
+    if (!problemId) {
+      // One listing of every campaign answers all lookups for a while: ids that do not exist
+      // (a mistyped link, a scan) never cost a search across every experiment each.
+      const loc = (await this.campaignIndex(campaignId)).get(campaignId) ?? null;
+      if (loc) this.remember(loc);
+      return loc;
     }
+    const exp = await this.mlflow.getExperimentByName(experimentName(problemId));
+    const experimentIds = exp ? [exp.experimentId] : [];
     for (let i = 0; i < experimentIds.length; i += EXPERIMENT_CHUNK) {
       const runs = await this.searchAll(experimentIds.slice(i, i + EXPERIMENT_CHUNK), filter);
       const run = LineageReader.oldest(runs);
@@ -372,6 +384,35 @@ export class LineageReader {
       }
     }
     return null;
+  }
+
+  /** Campaign id → location of every campaign in MLflow, listed at most once per `indexTtlMs`. */
+  private async campaignIndex(campaignId: string): Promise<Map<string, CampaignLocation>> {
+    const idx = this.index;
+    if (idx && (idx.byId.has(campaignId) || this.now() - idx.at < this.indexTtlMs)) return idx.byId;
+    this.indexing ??= this.listCampaigns().finally(() => (this.indexing = undefined));
+    return this.indexing;
+  }
+
+  private async listCampaigns(): Promise<Map<string, CampaignLocation>> {
+    const at = this.now();
+    const experimentIds = (await this.listExperiments()).map((e) => e.experimentId);
+    const runsById = new Map<string, Run[]>();
+    for (let i = 0; i < experimentIds.length; i += EXPERIMENT_CHUNK) {
+      const runs = await this.searchAll(
+        experimentIds.slice(i, i + EXPERIMENT_CHUNK),
+        tagFilter(TAG.kind, 'campaign'),
+      );
+      for (const run of runs) {
+        const id = run.data.tags[TAG.campaignId];
+        if (id) runsById.set(id, [...(runsById.get(id) ?? []), run]);
+      }
+    }
+    const byId = new Map<string, CampaignLocation>();
+    for (const [id, runs] of runsById)
+      byId.set(id, LineageReader.locationOf(LineageReader.oldest(runs)!, id));
+    this.index = { at, byId };
+    return byId;
   }
 
   private remember(loc: CampaignLocation): void {

@@ -232,9 +232,13 @@ describe('the research agent holds against a hostile Messages API (real campaign
     const report = await done;
     fake.clear();
     expect(report.stopReason).toBe('strategy_unavailable');
-    expect(report.stopDetail).toMatch(
-      /unavailable for 3 rounds.*529 overloaded_error.*\$0\.0000 spent/,
-    );
+    expect(
+      report.notebook.some((n) =>
+        /stopping \(strategy_unavailable\): .*unavailable for 3 rounds.*529 overloaded_error.*\$0\.0000 spent/.test(
+          n.text,
+        ),
+      ),
+    ).toBe(true);
     expect(report.ledger.dollars).toBe(0);
     checkCommon('persistent 529 outage', report, messagesSince(first), 1);
   });

@@ -102,6 +102,8 @@ const VIEW_TRIALS = 500;
 const VIEW_TOP = 100;
 /** Failed trials a strategy call carries at most beyond the leaders (failures are information). */
 const VIEW_FAILED = 100;
+/** Failed trials a strategy call carries at most beyond the leaders (failures are information). */
+const VIEW_FAILED = 100;
 const AUDIT_LIMIT = 2000;
 const DROPPED_LIMIT = 500;
 /** Consecutive strategy calls that yield nothing runnable before the campaign gives up. */
@@ -855,6 +857,12 @@ export class CampaignState {
       )
         keep.add(cur.id);
     }
+    // Failures are information (where not to go): the most recent ones stay in view too.
+    for (let i = all.length - 1, n = 0; i >= 0 && n < VIEW_FAILED; i--)
+      if (all[i]!.status === 'failed' && !keep.has(all[i]!.id)) {
+        keep.add(all[i]!.id);
+        n++;
+      }
     // Failures are information (where not to go): the most recent ones stay in view too.
     for (let i = all.length - 1, n = 0; i >= 0 && n < VIEW_FAILED; i--)
       if (all[i]!.status === 'failed' && !keep.has(all[i]!.id)) {

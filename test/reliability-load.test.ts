@@ -1,0 +1,192 @@
+/**
+ * Reads that cost the same at any fan-out: 200 event-stream clients and 500 requests for
+ * unknown campaign ids while a campaign runs. The server answers no 5xx, every stream sees the
+ * campaign end, every trial is done, and the trial throughput is compared with a quiet run
+ * (printed; benchmarks measure speed, this test checks behaviour).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenTable, type TokenEntry } from '../server/auth.js';
+import { startServer, type RunningServer } from '../server/server.js';
+import type { CampaignReport } from '../workflows/types.js';
+import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
+import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+
+const VIEWERS = 10;
+const STREAMS_PER_TOKEN = 20;
+const tokens: TokenEntry[] = [
+  { token: 'load-pi-token-0123456789', name: 'Pat PI', role: 'pi' },
+  ...Array.from({ length: VIEWERS }, (_, i) => ({
+    token: `load-viewer-token-${String(i).padStart(6, '0')}`,
+    name: `Viewer ${i}`,
+    role: 'viewer' as const,
+  })),
+];
+
+let env: TestEnv;
+let server: RunningServer;
+let worker: ChildProcess | undefined;
+beforeAll(async () => {
+  env = await createTestEnv({ registry: testRegistry(), noWorker: true });
+  // The worker runs in a process of its own, as in production: the clients and the server
+  // share this one.
+  worker = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'worker-process.ts')],
+    {
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.temporalAddress,
+        MLFLOW_TRACKING_URI: env.mlflowUri,
+        TASK_QUEUE: env.taskQueue,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    worker!.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('worker ready')) resolve();
+    });
+    worker!.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  server = await startServer({
+    service: env.service,
+    mlflow: env.mlflow,
+    tokens: new TokenTable(tokens),
+    config: {
+      port: 0,
+      temporalAddress: env.temporalAddress,
+      mlflowUri: env.mlflowUri,
+      sseIntervalMs: 500,
+      sseStreamsPerToken: STREAMS_PER_TOKEN,
+      rateLimitPerMinute: 100_000,
+    },
+    env: {},
+    logger: false,
+    print: () => {},
+    closeGraceMs: 2000,
+  });
+});
+afterAll(async () => {
+  worker?.kill('SIGTERM');
+  await server?.close();
+  await env?.close();
+});
+
+const spec = {
+  ...quadraticSpec,
+  space: [
+    { name: 'x', kind: 'float', low: -5, high: 5 },
+    { name: 'y', kind: 'float', low: -5, high: 5 },
+    { name: 'delay_ms', kind: 'int', low: 300, high: 301 },
+  ],
+  baseline: { x: -4, y: 3, delay_ms: 300 },
+  configurations: {},
+};
+const TRIALS = 24;
+
+async function campaign(): Promise<{ campaignId: string; done: Promise<CampaignReport> }> {
+  const problemId = uniqueId('load');
+  await env.service.submitProblem(researcher, { ...spec, id: problemId });
+  await env.service.setCriteria(pi, problemId, {
+    ...quadraticCriteria,
+    seedsPerTrial: 2,
+    budgets: { maxTrials: TRIALS, concurrency: 4 },
+    verification: { topK: 0, seeds: 2 },
+  });
+  const { campaignId } = await env.service.startCampaign(researcher, {
+    problemId,
+    strategy: { name: 'random' },
+    seed: 11,
+  });
+  return { campaignId, done: env.service.result(campaignId) };
+}
+
+/** Search trials per second between the first and the last search trial's start and finish. */
+async function throughput(campaignId: string): Promise<number> {
+  const { trials } = await env.service.trials(campaignId, { limit: 1000, kind: 'search' });
+  const start = Math.min(...trials.map((t) => Date.parse(t.startedAt)));
+  const end = Math.max(...trials.map((t) => Date.parse(t.finishedAt)));
+  return trials.length / ((end - start) / 1000);
+}
+
+/** Reads an event stream to its end; resolves with what it received. */
+async function follow(url: string, controller: AbortController) {
+  const res = await fetch(url, { signal: controller.signal });
+  if (res.status !== 200) return { status: res.status, text: await res.text() };
+  let text = '';
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of res.body!) text += decoder.decode(chunk as Uint8Array);
+  } catch {
+    // aborted at the end of the test
+  }
+  return { status: 200, text };
+}
+
+describe('fan-out', () => {
+  it('200 event streams and 500 unknown-id requests during a campaign: no 5xx, every trial done', async () => {
+    const quiet = await campaign();
+    const quietReport = await quiet.done;
+    expect(quietReport.trials.total).toBe(TRIALS);
+    const quietRate = await throughput(quiet.campaignId);
+
+    const busy = await campaign();
+    const controller = new AbortController();
+    const streams = Array.from({ length: VIEWERS * STREAMS_PER_TOKEN }, (_, i) =>
+      follow(
+        `${server.url}/api/campaigns/${encodeURIComponent(busy.campaignId)}/events?token=${tokens[1 + (i % VIEWERS)]!.token}`,
+        controller,
+      ),
+    );
+    // Let the streams open, then one more for a token that holds its share: refused.
+    await new Promise((r) => setTimeout(r, 3000));
+    const extra = await fetch(
+      `${server.url}/api/campaigns/${encodeURIComponent(busy.campaignId)}/events?token=${tokens[1]!.token}`,
+    );
+    expect(extra.status).toBe(429);
+
+    const statuses: number[] = [];
+    const paths = ['', '/trials', '/report', '/events', '/lineage'];
+    for (let batch = 0; batch < 10; batch++) {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const id = `no-such-campaign-${batch}-${i}`;
+          const res = await fetch(
+            `${server.url}/api/campaigns/${id}${paths[i % paths.length]}?token=${tokens[0]!.token}`,
+            { headers: { authorization: `Bearer ${tokens[0]!.token}` } },
+          );
+          await res.arrayBuffer();
+          return res.status;
+        }),
+      );
+      statuses.push(...answers);
+    }
+    const busyReport = await busy.done;
+    const received = await Promise.race([
+      Promise.all(streams),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('streams did not end with the campaign')), 30_000),
+      ),
+    ]);
+    controller.abort();
+    const busyRate = await throughput(busy.campaignId);
+    console.log(
+      `fan-out: quiet ${quietRate.toFixed(2)} trials/s, with 200 streams and 500 unknown-id requests ${busyRate.toFixed(2)} trials/s (${((busyRate / quietRate) * 100).toFixed(0)}%)`,
+    );
+
+    expect(statuses).toHaveLength(500);
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+    expect(new Set(statuses)).toEqual(new Set([404]));
+    expect(busyReport.trials.total).toBe(TRIALS);
+    expect(busyReport.stopReason).toBe('max_trials');
+    expect(received.filter((r) => r.status !== 200)).toEqual([]);
+    for (const r of received) {
+      expect(r.text).toContain('event: status');
+      expect(r.text).toContain('event: end');
+    }
+  });
+});

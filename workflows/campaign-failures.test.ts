@@ -1,0 +1,171 @@
+/**
+ * The campaign state's side of failure-aware search: adaptive seed timeouts, what failures cost
+ * in the report, and failures kept in the strategy's view of a long campaign.
+ */
+import { describe, expect, it } from 'vitest';
+import { EvaluationCriteria, ProblemSpec, type SeedResult } from '../domain/schemas.js';
+import { StrategyConfig } from '../domain/strategy.js';
+import { CampaignState } from './campaign-state.js';
+import type { CampaignInput, CampaignTiming } from './types.js';
+
+const spec = ProblemSpec.parse({
+  id: 'quad',
+  title: 'Quadratic',
+  question: 'Where is the top?',
+  experiment: 'quadratic',
+  space: [
+    { name: 'x', kind: 'float', low: -5, high: 5 },
+    { name: 'y', kind: 'float', low: -5, high: 5 },
+  ],
+  baseline: { x: -4, y: 3 },
+});
+const criteria = EvaluationCriteria.parse({
+  metric: 'score',
+  direction: 'maximize',
+  baseline: { kind: 'value', value: -40 },
+  optimum: { kind: 'value', value: 10 },
+  seedsPerTrial: 1,
+  budgets: { maxTrials: 100_000, concurrency: 8 },
+});
+
+const LIMIT = 10;
+
+function state(timing?: CampaignTiming): CampaignState {
+  const input: CampaignInput = {
+    campaignId: 'c1',
+    problem: spec,
+    criteria: {
+      version: 1,
+      criteria,
+      actor: { name: 'pi', role: 'pi' },
+      reason: '',
+      createdAt: '2026-01-01T00:00:00Z',
+    },
+    strategy: StrategyConfig.parse({ name: 'random' }),
+    experiment: {
+      name: 'quadratic',
+      description: '',
+      metrics: [{ name: 'score', description: '' }],
+      taskQueue: 'q',
+      timeoutSeconds: LIMIT,
+    },
+    seed: 1,
+    startedBy: { name: 'r', role: 'researcher' },
+    ...(timing ? { timing } : {}),
+  };
+  const s = new CampaignState(input, 0);
+  s.phase = 'running';
+  s.references.baseline = { score: { mean: -40 }, metrics: {} };
+  s.references.optimum = { score: { mean: 10 }, metrics: {} };
+  return s;
+}
+
+let counter = 0;
+/** Proposes one configuration, starts it and finishes it as `outcome` says; returns the trial. */
+function run(
+  s: CampaignState,
+  outcome: { ok: true; seconds: number } | { ok: false; seconds: number; error: string },
+  at?: { x: number; y: number },
+) {
+  const i = ++counter;
+  const config = at ?? {
+    x: -5 + ((i * 0.6180339887) % 1) * 10,
+    y: -5 + ((i * 0.4142135) % 1) * 10,
+  };
+  s.acceptProposals(
+    {
+      proposals: [
+        { title: `p${i}`, rationale: '', parentTrialId: null, changes: config, expectedEffect: '' },
+      ],
+      dropped: [],
+      notes: [],
+      dollars: 0,
+      authors: ['random'],
+    },
+    0,
+  );
+  const req = s.nextTrialRequest()!;
+  const seeds: SeedResult[] = req.seeds.map((seed) =>
+    outcome.ok
+      ? { seed, status: 'succeeded', metrics: { score: 1 }, durationSeconds: outcome.seconds }
+      : {
+          seed,
+          status: 'failed',
+          metrics: {},
+          durationSeconds: outcome.seconds,
+          error: outcome.error,
+        },
+  );
+  return { req, trial: s.finishTrial(req, seeds, '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z') };
+}
+
+describe('adaptive seed timeouts', () => {
+  it("use the experiment's limit until five seeds succeeded, then a multiple of their durations", () => {
+    const s = state();
+    const limits: number[] = [];
+    for (let i = 0; i < 5; i++) limits.push(run(s, { ok: true, seconds: 0.5 }).req.timeoutSeconds!);
+    expect(limits).toEqual([LIMIT, LIMIT, LIMIT, LIMIT, LIMIT]);
+    // max(3 x p95 = 1.5 s, 1.5 x longest = 0.75 s, floor max(1 s, 10% of 10 s)) = 1.5 s
+    const { req, trial } = run(s, { ok: false, seconds: 1.5, error: 'timed out after 1.5 s' });
+    expect(req.timeoutSeconds).toBe(1.5);
+    expect(trial.timeoutSeconds).toBe(1.5);
+    // Failures do not count as durations; slower successes raise the limit again.
+    for (let i = 0; i < 5; i++) run(s, { ok: true, seconds: 3 });
+    expect(s.seedTimeoutSeconds()).toBe(9);
+  });
+
+  it('stay at the limit when the campaign turns them off', () => {
+    const s = state({ adaptiveTimeouts: false });
+    for (let i = 0; i < 10; i++) run(s, { ok: true, seconds: 0.1 });
+    expect(run(s, { ok: true, seconds: 0.1 }).req.timeoutSeconds).toBe(LIMIT);
+  });
+
+  it('survive continue-as-new', () => {
+    const s = state();
+    for (let i = 0; i < 6; i++) run(s, { ok: true, seconds: 2 });
+    const next = new CampaignState({ ...s.input, carried: s.carry() }, 0);
+    expect(next.seedTimeoutSeconds()).toBe(s.seedTimeoutSeconds());
+    expect(next.seedTimeoutSeconds()).toBe(6);
+  });
+});
+
+describe('failures in the report', () => {
+  it('counts compute spent on failed trials and names the regions where they repeat', () => {
+    const s = state();
+    for (let i = 0; i < 4; i++) run(s, { ok: true, seconds: 1 });
+    run(s, { ok: false, seconds: 10, error: 'timed out after 10 s' }, { x: -4.9, y: -4.9 });
+    run(s, { ok: false, seconds: 10, error: 'timed out after 10 s' }, { x: -4.5, y: -4.6 });
+    run(s, { ok: false, seconds: 0.2, error: 'exited with code 1' }, { x: 4.9, y: 4.9 });
+    const report = s.buildReport('2026-01-01T01:00:00Z');
+    expect(report.failures).toMatchObject({
+      trials: 7,
+      failedTrials: 3,
+      timedOutTrials: 2,
+      computeSeconds: 20.2,
+      totalComputeSeconds: 24.2,
+    });
+    expect(report.failures!.regions).toHaveLength(1);
+    expect(report.failures!.regions[0]).toMatchObject({
+      kind: 'timeout',
+      trials: 2,
+      ranges: { x: { low: -4.9, high: -4.5 }, y: { low: -4.9, high: -4.6 } },
+    });
+  });
+});
+
+describe("the strategy's view of a long campaign", () => {
+  it('keeps the most recent failures in view even when they are older than the recent window', () => {
+    const s = state();
+    const early = [0, 1, 2].map(
+      (k) =>
+        run(s, { ok: false, seconds: 0.1, error: 'exited with code 1' }, { x: 4 + k / 10, y: 4 })
+          .trial.id,
+    );
+    for (let i = 0; i < 600; i++) run(s, { ok: true, seconds: 0.1 });
+    const view = s.strategyView(1);
+    expect(view.history.length).toBeLessThanOrEqual(600);
+    const ids = new Set(view.history.map((t) => t.id));
+    for (const id of early) expect(ids.has(id)).toBe(true);
+    expect(view.history.filter((t) => t.status === 'failed')).toHaveLength(3);
+  });
+});
