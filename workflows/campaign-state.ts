@@ -102,8 +102,6 @@ const VIEW_TRIALS = 500;
 const VIEW_TOP = 100;
 /** Failed trials a strategy call carries at most beyond the leaders (failures are information). */
 const VIEW_FAILED = 100;
-/** Failed trials a strategy call carries at most beyond the leaders (failures are information). */
-const VIEW_FAILED = 100;
 const AUDIT_LIMIT = 2000;
 const DROPPED_LIMIT = 500;
 /** Consecutive strategy calls that yield nothing runnable before the campaign gives up. */
@@ -863,12 +861,6 @@ export class CampaignState {
         keep.add(all[i]!.id);
         n++;
       }
-    // Failures are information (where not to go): the most recent ones stay in view too.
-    for (let i = all.length - 1, n = 0; i >= 0 && n < VIEW_FAILED; i--)
-      if (all[i]!.status === 'failed' && !keep.has(all[i]!.id)) {
-        keep.add(all[i]!.id);
-        n++;
-      }
     for (let i = all.length - 1; i >= 0 && keep.size < VIEW_TRIALS; i--) keep.add(all[i]!.id);
     return all.filter((t) => keep.has(t.id));
   }
@@ -1038,8 +1030,11 @@ export class CampaignState {
     for (const t of this.trials) take(t.metrics);
     for (const r of Object.values(this.references)) {
       take(r?.metrics);
+      // Per-seed values, where the reference keeps them.
+      const perSeed = (r as { bySeed?: { values: Record<string, (number | null)[]> } } | undefined)
+        ?.bySeed?.values;
       for (const n of names)
-        for (const v of r?.bySeed?.values[n] ?? []) if (typeof v === 'number') values.push(v);
+        for (const v of perSeed?.[n] ?? []) if (typeof v === 'number') values.push(v);
     }
     return { names, values };
   }
