@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,6 +65,20 @@ describe('tokens', () => {
     expect(() => loadTokens({ file: path.join(dir, 'missing.yaml') })).toThrow(
       /cannot read the tokens file/,
     );
+  });
+
+  it('refuses the example file and other placeholder tokens at start-up', () => {
+    const example = readFileSync(
+      path.join(import.meta.dirname, '..', 'docker', 'tokens.example.yaml'),
+      'utf8',
+    );
+    expect(() => parseTokensFile(example, 'tokens.yaml')).toThrow(
+      /tokens\.yaml: tokens\.0\.token: a placeholder from the example file/,
+    );
+    for (const t of ['change-me-0123456789', 'CHANGEME0123456789ab', 'your-token-0123456789'])
+      expect(() => parseTokensEnv(`${t}:Pat:pi`)).toThrow(/entry 0\.token: a placeholder/);
+    // Real random tokens pass, whatever letters they happen to contain.
+    expect(parseTokensEnv(`glpi_Xreplac3me-not4:Pat:pi`)).toHaveLength(1);
   });
 
   it('looks tokens up exactly', () => {

@@ -21,12 +21,23 @@ export interface Principal {
 /** Shortest token accepted: 16 characters keeps guessing out of reach even without rate limits. */
 export const MIN_TOKEN_LENGTH = 16;
 
+/**
+ * Tokens copied unchanged from docker/tokens.example.yaml or a README (`replace-me-…`,
+ * `change-me`, `changeme`, `example`, `placeholder`): the server refuses to start with them,
+ * since anyone who read the example would hold a role.
+ */
+const PLACEHOLDER_TOKEN = /replace[-_]?me|change[-_]?me|placeholder|^(?:example|your)[-_]/i;
+
 export const TokenEntry = z.object({
   token: z
     .string()
     .min(MIN_TOKEN_LENGTH, `a token needs at least ${MIN_TOKEN_LENGTH} characters`)
     .max(512)
-    .regex(/^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces'),
+    .regex(/^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces')
+    .refine(
+      (t) => !PLACEHOLDER_TOKEN.test(t),
+      'a placeholder from the example file: replace it with a long random token',
+    ),
   name: z.string().trim().min(1).max(128),
   role: z.enum(ROLES),
 });
