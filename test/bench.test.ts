@@ -14,6 +14,7 @@ import type { SlotsData } from '../bench/slots.js';
 import type { QualityData } from '../bench/quality.js';
 import type { ScaleData } from '../bench/scale.js';
 import type { AgentData } from '../bench/agent.js';
+import { FAILURE_RUNNERS, type FailuresData } from '../bench/failures.js';
 
 let dir: string;
 let results: BenchResult[];
@@ -66,6 +67,7 @@ describe('npm run bench -- --size tiny', () => {
       'Search quality',
       'Scale',
       'Cost of the agent',
+      'Failure-aware search',
     ])
       expect(md).toContain(heading);
     expect(md).not.toContain('_Not run yet._');
@@ -119,5 +121,17 @@ describe('npm run bench -- --size tiny', () => {
     expect(fake!.dollarsPerHypothesis.withCaching).toBeLessThanOrEqual(
       fake!.dollarsPerHypothesis.withoutCaching,
     );
+  });
+
+  it('runs Optuna before and after and random on the crash-and-hang problem at equal budget', () => {
+    const f = get<FailuresData>('failures');
+    expect(f.data.runs.map((r) => r.runner).sort()).toEqual([...FAILURE_RUNNERS].sort());
+    for (const r of f.data.runs) {
+      expect(r.trials).toBe(f.params.budget);
+      expect(r.share).toBeCloseTo((r.crash + r.hang) / r.trials, 3);
+      expect(r.wastedSeconds).toBeLessThanOrEqual(r.computeSeconds);
+      // Before: every hang waits out the full 2 s limit.
+      if (r.runner === 'optuna tpe, before' && r.hang > 0) expect(r.hangTimeoutSeconds).toBe(2);
+    }
   });
 });
