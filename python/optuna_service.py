@@ -30,6 +30,10 @@ hanging region again and again. Instead, per sampler:
 - CMA-ES and random have no constraint support: a failure becomes a COMPLETE trial with the worst
   value seen, so CMA-ES ranks it last and moves its mean away (random ignores history anyway).
   Until one trial has succeeded there is no worst value; failures stay FAIL until then.
+  Caveat: Optuna 5's CmaEsSampler learns only from trials tagged with its own generation
+  (system attr "cma:generation"), which trials rebuilt from a campaign's records are not; so
+  here CMA-ES learns from neither successes nor failures until the service keeps its optimizer
+  state across calls.
 "failures": "ignore" keeps the old behaviour (FAIL) for comparison.
 """
 
