@@ -7,6 +7,7 @@
  * sandbox with the venv's site-packages shown read-only (about 0.1 s of start-up per seed).
  */
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -101,6 +102,9 @@ export default defineCodeExperiment({
         signal: ctx.signal,
         ...(ctx.sandbox ? { sandbox: ctx.sandbox } : {}),
       });
+      // The candidate's output (bounded tails) is kept with the seed for people, never parsed.
+      await writeFile(path.join(ctx.outDir, 'candidate-stdout.log'), result.stdout);
+      await writeFile(path.join(ctx.outDir, 'candidate-stderr.log'), result.stderr);
       const failure = candidateFailure(result);
       if (failure) throw failure;
       let predictions;
