@@ -242,8 +242,10 @@ export const agent: Benchmark<AgentData> = {
           tally.hypotheses += r.proposals.length;
         },
       });
-      tally.requests = fake.requests.length;
-      for (const req of fake.requests) {
+      // Message requests only: each call's count_tokens request is free.
+      const messages = fake.messageRequests();
+      tally.requests = messages.length;
+      for (const req of messages) {
         const body = req.body as { system?: { text: string }[] };
         tally.systemPromptTokens = Math.max(
           tally.systemPromptTokens,
@@ -252,7 +254,7 @@ export const agent: Benchmark<AgentData> = {
       }
       // Re-derive the usage the fake reported, request by request, with a fresh cache.
       const replay = new Map<string, number>();
-      fake.requests.forEach((req, i) => {
+      messages.forEach((req, i) => {
         const u = fakeUsage(
           req,
           'x'.repeat(REPLY_CHARS_PER_HYPOTHESIS * requestedCount(req)),
