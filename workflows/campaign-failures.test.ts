@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EvaluationCriteria, ProblemSpec, type SeedResult } from '../domain/schemas.js';
 import { StrategyConfig } from '../domain/strategy.js';
 import { CampaignState } from './campaign-state.js';
+import { renderFailures, renderReportMarkdown } from './report.js';
 import type { CampaignInput, CampaignTiming } from './types.js';
 
 const spec = ProblemSpec.parse({
@@ -150,6 +151,26 @@ describe('failures in the report', () => {
       trials: 2,
       ranges: { x: { low: -4.9, high: -4.5 }, y: { low: -4.9, high: -4.6 } },
     });
+  });
+
+  it('renders them as a short markdown section, reasons kept to one table cell', () => {
+    const s = state();
+    run(s, { ok: true, seconds: 1 });
+    const reason = 'exited | with code 1\n# not a heading';
+    run(s, { ok: false, seconds: 0.5, error: reason }, { x: 4.9, y: 4.9 });
+    run(s, { ok: false, seconds: 0.5, error: reason }, { x: 4.8, y: 4.7 });
+    const report = s.buildReport('2026-01-01T01:00:00Z');
+    const md = renderReportMarkdown(report);
+    expect(md).toContain('## Failures');
+    expect(md).toContain(
+      '2 of 3 search trials failed (0 timed out); 1.0 of 2.0 compute-seconds (50.0%)',
+    );
+    const row = md.split('\n').find((l) => l.startsWith('| crash |'))!;
+    expect(row).toContain('x in [4.80, 4.90]; y in [4.70, 4.90]');
+    expect(row).toContain('exited \\| with code 1 \\# not a heading');
+    expect(row.split(' | ')).toHaveLength(5);
+    // nothing failed, nothing to say
+    expect(renderFailures({ ...report.failures!, failedTrials: 0, regions: [] })).toEqual([]);
   });
 });
 

@@ -185,7 +185,7 @@ export function renderFailures(x: FailureSummary): string[] {
         )
         .join('; ');
       lines.push(
-        `| ${g.kind} | ${g.trials} | ${f(g.computeSeconds, 1)} | ${cell(ranges, 500)} | ${cell(g.reason)} |`,
+        `| ${g.kind} | ${g.trials} | ${f(g.computeSeconds, 1)} | ${ranges.replace(/[\r\n]+/g, ' ').replace(/\|/g, '\\|')} | ${cell(g.reason)} |`,
       );
     }
     lines.push('');
