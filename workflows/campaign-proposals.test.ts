@@ -1,0 +1,126 @@
+/** The campaign state's side of the agent's audit trail, outages and model warnings. */
+import { describe, expect, it } from 'vitest';
+import { EvaluationCriteria, ProblemSpec } from '../domain/schemas.js';
+import { StrategyConfig, type StrategyResult } from '../domain/strategy.js';
+import { CampaignState } from './campaign-state.js';
+import type { CampaignInput } from './types.js';
+
+const spec = ProblemSpec.parse({
+  id: 'quad',
+  title: 'Quadratic',
+  question: 'Where is the top?',
+  experiment: 'quadratic',
+  space: [
+    { name: 'x', kind: 'float', low: -5, high: 5 },
+    { name: 'y', kind: 'float', low: -5, high: 5 },
+  ],
+  baseline: { x: -4, y: 3 },
+});
+const criteria = EvaluationCriteria.parse({
+  metric: 'score',
+  direction: 'maximize',
+  baseline: { kind: 'value', value: -40 },
+  optimum: { kind: 'value', value: 10 },
+  hiddenMetrics: ['heldout'],
+  budgets: { maxTrials: 100, concurrency: 2 },
+});
+const input = (): CampaignInput => ({
+  campaignId: 'c1',
+  problem: spec,
+  criteria: {
+    version: 1,
+    criteria,
+    actor: { name: 'pi', role: 'pi' },
+    reason: '',
+    createdAt: '2026-01-01T00:00:00Z',
+  },
+  strategy: StrategyConfig.parse({ name: 'claude', settings: { agents: 2 } }),
+  experiment: {
+    name: 'quadratic',
+    description: '',
+    metrics: [{ name: 'score', description: '' }],
+    taskQueue: 'q',
+    timeoutSeconds: 10,
+  },
+  seed: 1,
+  startedBy: { name: 'r', role: 'researcher' },
+  timing: { strategyRetrySeconds: 10, strategyRetryRounds: 3 },
+});
+
+const result = (r: Partial<StrategyResult>): StrategyResult => ({
+  proposals: [],
+  dropped: [],
+  notes: [],
+  dollars: 0,
+  authors: [],
+  ...r,
+});
+const proposal = (title: string, x: number, parentTrialId: string | null = null) => ({
+  title,
+  rationale: '',
+  parentTrialId,
+  changes: { x },
+  expectedEffect: '',
+});
+
+describe('campaign state: proposals, outages and warnings', () => {
+  it('accounts for every proposal, in the strategy and in the workflow', () => {
+    const s = new CampaignState(input(), 0);
+    s.phase = 'running';
+    s.acceptProposals(
+      result({
+        proposals: [proposal('a', 1), proposal('dup of a', 1), proposal('ghost', 2, 't0999')],
+        authors: ['claude/explore', 'claude/explore', 'claude/exploit'],
+        dropped: [
+          { title: 'b', reason: 'x: 9 above 5', fate: 'repaired', cause: 'invalid' },
+          { title: 'c', reason: 'quota', cause: 'over_quota', author: 'claude/exploit' },
+        ],
+      }),
+      0,
+    );
+    const c = s.proposals.state.counts;
+    expect(c).toMatchObject({ sent: 5, queued: 1, duplicate: 1, repaired: 1, dropped: 2 });
+    expect(c.byCause).toMatchObject({ duplicate: 1, unknown_parent: 1, over_quota: 1 });
+    expect(s.nextTrialRequest()).not.toBeNull();
+    expect(s.proposals.state.counts).toMatchObject({ queued: 0, run: 1 });
+    expect(s.status(0).proposals).toEqual(s.proposals.state.counts);
+    const carried = new CampaignState({ ...input(), carried: s.carry() }, 0);
+    expect(carried.proposals.state.counts).toEqual(s.proposals.state.counts);
+  });
+
+  it('asks agents again after an outage with growing waits, then stops with the reason', () => {
+    const s = new CampaignState(input(), 0);
+    s.phase = 'running';
+    const down = result({
+      unavailable: { agents: ['claude/explore'], reason: 'Claude API still failing (529)' },
+    });
+    s.acceptProposals(down, 1_000);
+    expect(s.waitingForStrategy(5_000)).toBe(true);
+    expect(s.canPropose(5_000)).toBe(false);
+    expect(s.canPropose(11_000)).toBe(true);
+    expect(s.strategyView(1).retryAgents).toEqual(['claude/explore']);
+    s.acceptProposals(down, 11_000);
+    expect(s.msUntilNextDeadline(11_000)).toBe(20_000);
+    expect(s.stopReason).toBeUndefined();
+    s.acceptProposals(down, 31_000);
+    expect(s.stopReason).toBe('strategy_unavailable');
+    expect(s.notebook.at(-1)!.text).toMatch(/unavailable for 3 rounds in a row.*\$0\.0000 spent/);
+    // Outage rounds are not "empty" rounds.
+    expect(s.emptyProposalRounds).toBe(0);
+  });
+
+  it('stops on a usage anomaly, and notes a model warning once per campaign', () => {
+    const s = new CampaignState(input(), 0);
+    s.phase = 'running';
+    const w = 'the model claude-sonnet-4-5 is deprecated';
+    s.acceptProposals(result({ warnings: [w], dollars: 0.01 }), 0);
+    s.acceptProposals(result({ warnings: [w], dollars: 0.01 }), 0);
+    expect(s.notebook.filter((n) => n.text.includes(w))).toHaveLength(1);
+    s.acceptProposals(
+      result({ usageAnomaly: 'usage anomaly: 2000000 input tokens', dollars: 2 }),
+      0,
+    );
+    expect(s.stopReason).toBe('usage_anomaly');
+    expect(s.ledger.dollars).toBeCloseTo(2.02, 9);
+  });
+});
