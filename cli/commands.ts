@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { CampaignReport, CampaignStatus, PendingApproval } from '../workflows/types.js';
 import { loadDocument } from '../domain/parse.js';
-import { renderReportMarkdown } from '../workflows/report.js';
+import { renderReportMarkdown, verdictLine } from '../workflows/report.js';
 import { ApiClient, type ApiOptions } from './api.js';
 import { ProgressPrinter, progressLine } from './progress.js';
 
@@ -159,7 +159,7 @@ export function registerApiCommands(program: Command): void {
         () => api.get(`/campaigns/${campaign}/report`),
       );
       console.log(
-        `finished: ${r.stopReason}, best PGR ${r.best?.pgr?.mean.toFixed(3) ?? '—'}, verified ${r.verifiedPgr?.toFixed(3) ?? '—'}`,
+        `finished: ${r.stopReason}. ${verdictLine(r)}`,
       );
     });
 

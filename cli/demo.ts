@@ -15,7 +15,7 @@ import { ServiceError } from '../server/errors.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { GaplabService } from '../server/service.js';
 import { Stack, mlflowHealthy, temporalHealthy } from '../stack/index.js';
-import { renderReportMarkdown } from '../workflows/report.js';
+import { renderReportMarkdown, verdictLine } from '../workflows/report.js';
 import type { CampaignReport } from '../workflows/types.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
 import { writeDevTokens } from './api.js';
@@ -159,8 +159,11 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     log('');
     log(renderReportMarkdown(report));
     log(
-      `PGR reached: ${report.best?.pgr?.mean.toFixed(3) ?? '—'} (lower bound ${report.best?.pgr?.ciLow.toFixed(3) ?? '—'}); verified PGR on fresh seeds and the hidden held-out split: ${report.verifiedPgr?.toFixed(3) ?? '—'}; stop reason: ${report.stopReason}.`,
+      `PGR reached: ${report.best?.pgr?.mean.toFixed(3) ?? '—'} (lower bound ${report.best?.pgr?.ciLow.toFixed(3) ?? '—'}); stop reason: ${report.stopReason}.`,
     );
+    // The same verdict as the report's headline: the best's own check on fresh seeds and the
+    // hidden held-out split.
+    log(verdictLine(report));
 
     if (!opts.exit) {
       log(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UndefinedPgrError } from './errors.js';
-import { pgr, pgrEstimate } from './pgr.js';
-import { UNBOUNDED } from './stats.js';
+import { pgr, pgrEstimate, referencesWithinNoise, trialPgr } from './pgr.js';
+import { estimate, UNBOUNDED } from './stats.js';
 
 describe('pgr', () => {
   it('maximize: 0 at baseline, 1 at optimum, linear between and beyond', () => {
@@ -57,5 +57,105 @@ describe('pgrEstimate', () => {
   });
   it('throws when the references coincide', () => {
     expect(() => pgrEstimate([1, 2], 0.5, 0.5, 0.95)).toThrow(UndefinedPgrError);
+  });
+});
+
+describe('trialPgr', () => {
+  const seeds = [1, 2, 3];
+  const bySeed = new Map([
+    [1, 0.1],
+    [2, 0.3],
+    [3, 0.2],
+  ]);
+  const baseline = { mean: 0.2, stderr: 0.0577, n: 3, bySeed };
+
+  it('pairs each seed with the baseline on the same seed: shared seed luck cancels', () => {
+    // The trial is the baseline plus 0.5 on every seed: paired, no spread at all.
+    const r = trialPgr({
+      seeds,
+      scores: [0.6, 0.8, 0.7],
+      baseline,
+      optimum: 1.2,
+      confidence: 0.95,
+    });
+    expect(r.paired).toBe(true);
+    expect(r.perSeed).toEqual([0.5, 0.5, 0.5].map((x) => expect.closeTo(x, 12)));
+    expect(r.estimate.mean).toBeCloseTo(0.5, 12);
+    expect(r.estimate.ciLow).toBeCloseTo(0.5, 12);
+    // Unpaired (the baseline ran other seeds), the same scores vary by the seed luck.
+    const unpaired = trialPgr({
+      seeds: [7, 8, 9],
+      scores: [0.6, 0.8, 0.7],
+      baseline,
+      optimum: 1.2,
+      confidence: 0.95,
+    });
+    expect(unpaired.paired).toBe(false);
+    expect(unpaired.estimate.mean).toBeCloseTo(0.5, 12);
+    expect(unpaired.estimate.ciLow).toBeLessThan(0.5 - 0.2);
+  });
+
+  it('floors the standard error with the pooled variance: identical seeds claim no certainty', () => {
+    const frozen = { seeds, scores: [0.9, 0.9, 0.9], baseline: { mean: 0 }, optimum: 1 };
+    const bare = trialPgr({ ...frozen, confidence: 0.95 });
+    expect(bare.estimate.ciLow).toBe(0.9); // zero width without a floor
+    const floored = trialPgr({ ...frozen, confidence: 0.95, floor: { variance: 0.01, df: 40 } });
+    // stderr = sqrt(0.01 / 3); the interval keeps the trial's own 2 degrees of freedom.
+    expect(floored.estimate.stderr).toBeCloseTo(Math.sqrt(0.01 / 3), 12);
+    expect(floored.estimate.ciLow).toBeCloseTo(0.9 - 4.302652729911275 * Math.sqrt(0.01 / 3), 6);
+    // A trial noisier than the floor keeps its own spread.
+    const noisy = trialPgr({
+      ...frozen,
+      scores: [0.5, 0.9, 1.3],
+      confidence: 0.95,
+      floor: { variance: 0.01, df: 40 },
+    });
+    expect(noisy.estimate.stderr).toBeCloseTo(estimate([0.5, 0.9, 1.3], 0.95).stderr, 12);
+  });
+
+  it('carries the optimum (and an unpaired baseline) error into the interval', () => {
+    const base = { seeds, scores: [0.79, 0.8, 0.81], baseline: { mean: 0 }, confidence: 0.95 };
+    const given = trialPgr({ ...base, optimum: 1 });
+    const measured = trialPgr({ ...base, optimum: { mean: 1, stderr: 0.05, n: 5 } });
+    expect(measured.estimate.mean).toBeCloseTo(given.estimate.mean, 12);
+    // Var = s²/n + p² se_o² / gap² = 1e-4/3 + 0.64 * 0.0025
+    expect(measured.estimate.stderr).toBeCloseTo(Math.sqrt(1e-4 / 3 + 0.64 * 0.0025), 12);
+    expect(measured.estimate.ciLow).toBeLessThan(given.estimate.ciLow);
+  });
+
+  it('a single seed has an unbounded interval; no finite score is an error', () => {
+    const one = trialPgr({
+      seeds: [1],
+      scores: [0.5],
+      baseline: { mean: 0 },
+      optimum: 1,
+      confidence: 0.95,
+    });
+    expect(one.estimate.ciLow).toBe(-UNBOUNDED);
+    expect(() =>
+      trialPgr({ seeds: [1], scores: [null], baseline: { mean: 0 }, optimum: 1, confidence: 0.95 }),
+    ).toThrow();
+  });
+});
+
+describe('referencesWithinNoise', () => {
+  it('refuses references whose difference is inside its interval, names both numbers', () => {
+    expect(
+      referencesWithinNoise(
+        { mean: 0.7, stderr: 0.01, n: 5 },
+        { mean: 0.9, stderr: 0.01, n: 5 },
+        0.95,
+      ),
+    ).toBeNull();
+    const msg = referencesWithinNoise(
+      { mean: 0.7, stderr: 0.05, n: 3 },
+      { mean: 0.72, stderr: 0.05, n: 3 },
+      0.95,
+    );
+    expect(msg).toMatch(
+      /measured optimum \(0\.72\d*\) is within noise of the baseline \(0\.7\d*\)/,
+    );
+    // Numbers the PI gave carry no error: nothing to refuse here.
+    expect(referencesWithinNoise({ mean: 0.7 }, { mean: 0.71 }, 0.95)).toBeNull();
   });
 });

@@ -4,6 +4,7 @@ import {
   estimate,
   improvementOver,
   mean,
+  pooledVariance,
   tInterval,
   tQuantile,
   UNBOUNDED,
@@ -109,5 +110,16 @@ describe('improvementOver', () => {
     expect(r.improvement).toBeCloseTo(1.5125 - 1.0333333333333334, 12);
     expect(r.t).toBeCloseTo(4.890297438969465, 8);
     expect(r.p).toBeCloseTo(0.008572936914996665, 7);
+  });
+});
+
+describe('pooledVariance', () => {
+  it('weights each group by its degrees of freedom and skips groups without two values', () => {
+    // variances 1 (n=3) and 4 (n=2): (2 * 1 + 1 * 4) / 3 = 2
+    expect(pooledVariance([[1, 2, 3], [0, 2 * Math.SQRT2], [5]])).toEqual({
+      variance: expect.closeTo(2, 12),
+      df: 3,
+    });
+    expect(pooledVariance([[1], []])).toBeNull();
   });
 });

@@ -47,7 +47,10 @@ describe('demo', () => {
     expect(out).toMatch(/Web UI: +http:\/\/127\.0\.0\.1:\d+\//);
     expect(out).toContain('# Campaign weak-to-strong-optuna-');
     expect(out).toMatch(/\| best PGR \(mean, CI\) \| -?\d\.\d{3}/);
-    expect(out).toMatch(/\| verified PGR \| -?\d\.\d{3}/);
+    expect(out).toMatch(/\| verdict \| (verified|failed verification|not verified) \|/);
+    expect(out).toMatch(
+      /^Verdict: (verified|failed verification|not verified)\. best t\d+: visible PGR -?\d\.\d{3} .* fresh-seed PGR /m,
+    );
     const reached = /PGR reached: (-?\d\.\d{3})/.exec(out);
     expect(reached, out).not.toBeNull();
     expect(Number(reached![1])).toBeGreaterThan(0);

@@ -62,6 +62,12 @@ export function escapeMarkdown(text: string, max = 2000): string {
   return oneLine.replace(/[\\`*_{}[\]()<>#+\-.!|~&]/g, (c) => `\\${c}`);
 }
 
+/** The verdict in one plain line (CLI, demo): `Verdict: verified. best t0012: visible PGR ...`. */
+export function verdictLine(r: CampaignReport): string {
+  const v = verdictOfReport(r);
+  return `Verdict: ${VERDICT_WORDS[v.verdict]}. ${v.headline}`;
+}
+
 export function renderReportMarkdown(r: CampaignReport): string {
   const e = escapeMarkdown;
   const verdict = verdictOfReport(r);

@@ -60,7 +60,9 @@ export function fmtRelative(iso: string | number, now = Date.now()): string {
 
 /** Stop reasons as a person reads them. */
 export const STOP_REASON_TEXT: Record<string, string> = {
-  target_reached: 'target PGR reached',
+  target_verified: 'target PGR reached and verified on fresh seeds',
+  target_reached: 'target PGR reached (not verified: an older record)',
+  references_within_noise: 'the measured optimum is within noise of the baseline',
   max_trials: 'trial budget used up',
   max_iterations: 'iteration budget used up',
   deadline: 'wall-clock deadline reached',

@@ -149,7 +149,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
 
       {s.stopReason && (
         <div
-          className={`notice ${s.stopReason === 'error' || s.stopReason === 'strategy_failed' ? 'error' : s.stopReason === 'target_reached' ? 'ok' : ''}`}
+          className={`notice ${s.stopReason === 'error' || s.stopReason === 'strategy_failed' ? 'error' : s.stopReason === 'target_verified' ? 'ok' : ''}`}
           style={{ marginBottom: 16 }}
           data-testid="stop-reason"
         >
@@ -226,6 +226,11 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
           <Card title="Budgets">
             <BudgetGauges status={s} />
           </Card>
+          {report.data && <VerdictCard report={report.data} campaignId={campaignId} />}
+          <UnderReviewCard
+            items={report.data?.underReview ?? s.underReview ?? []}
+            campaignId={campaignId}
+          />
           {report.data && <Verification report={report.data} campaignId={campaignId} />}
           <Card
             title="Leaderboard"
@@ -421,6 +426,89 @@ function TrialsTable({
   );
 }
 
+const VERDICT_TONE = {
+  verified: 'ok',
+  failed_verification: 'danger',
+  not_verified: 'warn',
+} as const;
+
+/**
+ * The report's one verdict: the reported best's own verification (visible, fresh-seed and hidden
+ * PGR with intervals) and one word, the same as the markdown report, the CLI and the demo.
+ */
+function VerdictCard({ report, campaignId }: { report: CampaignReport; campaignId: string }) {
+  const v = report.verdict;
+  if (!v) return null;
+  return (
+    <Card title="Verdict" hint="The reported best's own verification." testId="verdict">
+      <div className="row" style={{ gap: 8, marginBottom: 8 }}>
+        <Pill tone={VERDICT_TONE[v.verdict]}>
+          <span data-testid="verdict-word">{v.verdict.replace('_', ' ')}</span>
+        </Pill>
+        {v.trialId && (
+          <Link href={`/campaigns/${enc(campaignId)}/trials/${enc(v.trialId)}`}>{v.trialId}</Link>
+        )}
+      </div>
+      <div className="small" data-testid="verdict-headline">
+        {v.headline}
+      </div>
+      {v.reasons.length > 0 && (
+        <ul className="small">
+          {v.reasons.map((r) => (
+            <li key={r}>{r}</li>
+          ))}
+        </ul>
+      )}
+    </Card>
+  );
+}
+
+/** Search trials held back by review flags: listed with the reason, never on the leaderboard. */
+function UnderReviewCard({
+  items,
+  campaignId,
+}: {
+  items: readonly {
+    trialId: string;
+    title: string;
+    trust: string;
+    flags: readonly { kind: string; message: string }[];
+  }[];
+  campaignId: string;
+}) {
+  if (items.length === 0) return null;
+  return (
+    <Card
+      title={`Under review (${items.length})`}
+      hint="Never best, never the reason for a target stop, not offered to strategies, until a PI decides."
+      testId="under-review"
+    >
+      <table className="table">
+        <tbody>
+          {items.map((t) => (
+            <tr key={t.trialId} data-testid="under-review-trial" data-trust={t.trust}>
+              <td>
+                <Link href={`/campaigns/${enc(campaignId)}/trials/${enc(t.trialId)}`}>
+                  {t.title}
+                </Link>
+                <div className="small faint mono">{t.trialId}</div>
+              </td>
+              <td>
+                <Pill tone={t.trust === 'excluded' ? 'danger' : 'warn'}>
+                  {t.trust.replace('_', ' ')}
+                </Pill>
+              </td>
+              <td>
+                <FlagPills flags={t.flags} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Card>
+  );
+}
+
 function Verification({ report, campaignId }: { report: CampaignReport; campaignId: string }) {
   if (report.verification.length === 0) return null;
   const hidden = [
@@ -478,7 +566,18 @@ function Verification({ report, campaignId }: { report: CampaignReport; campaign
                   )}
                 </td>
               ))}
-              <td>{v.gapFlag && <Pill tone="warn">⚑ gap</Pill>}</td>
+              <td data-testid="verification-verdict">
+                {v.gapFlag ? (
+                  <Pill
+                    tone="danger"
+                    {...(v.reasons?.length ? { title: v.reasons.join('; ') } : {})}
+                  >
+                    failed verification
+                  </Pill>
+                ) : (
+                  <Pill tone="ok">verified</Pill>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -17,6 +17,7 @@ import {
   PgrChip,
   Pill,
 } from '../components/ui.js';
+import { trustState } from '../../../../domain/trust.js';
 import { judgeConstraints } from '../lib/constraints.js';
 import { fmtDuration, fmtNum, fmtPgr, fmtTime, fmtValue } from '../lib/format.js';
 import { useCampaignEvents } from '../live.js';
@@ -89,6 +90,7 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
               {t.status}
             </Pill>
             {t.kind !== 'search' && <Pill tone="neutral">{t.kind}</Pill>}
+            <TrustPill flags={flags} />
             <FlagPills flags={flags} />
           </div>
           <div className="sub">
@@ -466,13 +468,17 @@ function FlagItem({
 }) {
   const can = useCan('clearFlag');
   const [reason, setReason] = useState('');
-  const clear = useAction(
-    () =>
-      api(`/campaigns/${enc(campaignId)}/trials/${enc(trialId)}/flags/${enc(flag.kind)}/clear`, {
-        body: { reason: reason.trim() },
-      }),
-    [keys.trial(campaignId, trialId), keys.lineage(campaignId), keys.leaderboard(campaignId)],
-  );
+  const decide = (what: 'clear' | 'confirm') => () =>
+    api(`/campaigns/${enc(campaignId)}/trials/${enc(trialId)}/flags/${enc(flag.kind)}/${what}`, {
+      body: { reason: reason.trim() },
+    });
+  const invalidate = [
+    keys.trial(campaignId, trialId),
+    keys.lineage(campaignId),
+    keys.leaderboard(campaignId),
+  ];
+  const clear = useAction(decide('clear'), invalidate);
+  const confirm = useAction(decide('confirm'), invalidate);
   return (
     <div className="approval" data-testid="flag" data-flag={flag.kind}>
       <div>
@@ -480,8 +486,13 @@ function FlagItem({
         {flag.message && <span className="small">{flag.message}</span>}
       </div>
       {flag.cleared ? (
-        <div className="small muted">
+        <div className="small muted" data-testid="flag-decision">
           Cleared by {flag.cleared.actor.name} {fmtTime(flag.cleared.at)}: {flag.cleared.reason}
+        </div>
+      ) : flag.confirmed ? (
+        <div className="small" style={{ color: 'var(--danger)' }} data-testid="flag-decision">
+          Confirmed by {flag.confirmed.actor.name} {fmtTime(flag.confirmed.at)}:{' '}
+          {flag.confirmed.reason} — the trial is excluded for good.
         </div>
       ) : (
         <form
@@ -497,21 +508,56 @@ function FlagItem({
               value={reason}
               onChange={(e) => setReason(e.target.value)}
               style={{ flex: 1 }}
-              aria-label="Reason for clearing"
+              aria-label="Reason for clearing or confirming"
             />
           )}
           <ActionButton
             action="clearFlag"
             type="submit"
             className="small"
-            disabled={!reason.trim() || clear.isPending}
+            title="Checked: harmless. The trial becomes eligible to be best once no flag is open."
+            disabled={!reason.trim() || clear.isPending || confirm.isPending}
           >
             Clear flag
+          </ActionButton>
+          <ActionButton
+            action="confirmFlag"
+            type="button"
+            className="small danger"
+            title="The problem is real: the trial is excluded for good."
+            disabled={!reason.trim() || clear.isPending || confirm.isPending}
+            onClick={() => confirm.mutate(undefined)}
+          >
+            Confirm
           </ActionButton>
         </form>
       )}
       {clear.error && <ErrorNote error={clear.error} />}
+      {confirm.error && <ErrorNote error={confirm.error} />}
     </div>
+  );
+}
+
+/**
+ * The trial's trust state from its flags (domain/scoring.ts): under review while a flag is open,
+ * excluded once a PI confirmed one. Eligible trials show nothing.
+ */
+function TrustPill({ flags }: { flags: Flag[] }) {
+  const trust = trustState(flags);
+  if (trust === 'eligible') return null;
+  return (
+    <span data-testid="trust" data-trust={trust}>
+      <Pill
+        tone={trust === 'excluded' ? 'danger' : 'warn'}
+        title={
+          trust === 'excluded'
+            ? 'A PI confirmed a review flag: never best, never the target'
+            : 'An open review flag: not best, not the target, not offered to strategies until a PI decides'
+        }
+      >
+        {trust === 'excluded' ? 'excluded' : 'under review'}
+      </Pill>
+    </span>
   );
 }
 

@@ -1,0 +1,168 @@
+/** Trust states inside the campaign: flagged trials wait for a PI; clearing and confirming are real. */
+import { describe, expect, it } from 'vitest';
+import { EvaluationCriteria, ProblemSpec } from '../domain/schemas.js';
+import { StrategyConfig } from '../domain/strategy.js';
+import { CampaignState } from './campaign-state.js';
+import { renderReportMarkdown } from './report.js';
+import type { CampaignInput } from './types.js';
+
+const pi = { name: 'Pat', role: 'pi' as const };
+
+function newState(): CampaignState {
+  const input: CampaignInput = {
+    campaignId: 'c1',
+    problem: ProblemSpec.parse({
+      id: 'p',
+      title: 'P',
+      question: 'Q?',
+      experiment: 'e',
+      space: [{ name: 'x', kind: 'float', low: 0, high: 100 }],
+      baseline: { x: 0 },
+    }),
+    criteria: {
+      version: 1,
+      criteria: EvaluationCriteria.parse({
+        metric: 'score',
+        direction: 'maximize',
+        baseline: { kind: 'value', value: 0 },
+        optimum: { kind: 'value', value: 10 },
+        seedsPerTrial: 3,
+        hiddenMetrics: ['heldout'],
+        targetPgr: 5,
+        budgets: { maxTrials: 100 },
+      }),
+      actor: pi,
+      reason: '',
+      createdAt: '2026-01-01T00:00:00Z',
+    },
+    strategy: StrategyConfig.parse({ name: 'random' }),
+    experiment: { name: 'e', description: '', metrics: [], taskQueue: 'q', timeoutSeconds: 10 },
+    seed: 1,
+    startedBy: pi,
+  };
+  const state = new CampaignState(input, 0);
+  state.references = {
+    baseline: { score: { mean: 0 }, metrics: { score: 0, heldout: 0 } },
+    optimum: { score: { mean: 10 }, metrics: {} },
+  };
+  state.phase = 'running';
+  return state;
+}
+
+/** Runs a trial with x as its param whose seeds score `score` (+ a little noise) and `heldout`. */
+function run(state: CampaignState, x: number, score: number, heldout: number) {
+  state.acceptProposals(
+    {
+      proposals: [
+        { title: `x=${x}`, rationale: '', parentTrialId: null, changes: { x }, expectedEffect: '' },
+      ],
+      dropped: [],
+      notes: [],
+      dollars: 0,
+      authors: ['random'],
+    },
+    0,
+  );
+  const req = state.nextTrialRequest()!;
+  return state.finishTrial(
+    req,
+    req.seeds.map((seed, k) => ({
+      seed,
+      status: 'succeeded' as const,
+      metrics: { score: score + k * 0.01, heldout: heldout + k * 0.01 },
+      durationSeconds: 0.01,
+    })),
+    '2026-01-01T00:00:00Z',
+    '2026-01-01T00:00:01Z',
+  );
+}
+
+describe('trust states in a campaign', () => {
+  it('a flagged trial is listed under review, never best, never offered to strategies; clearing makes it eligible', () => {
+    const state = newState();
+    const gamed = run(state, 1, 12, 2); // PGR 1.2, far from its hidden score
+    const honest = run(state, 2, 8, 8);
+    expect(gamed.trust).toBe('under_review');
+    expect(gamed.flags.map((f) => f.kind).sort()).toEqual(['hidden_gap', 'pgr_above_one']);
+    expect(state.status(0).best?.trialId).toBe(honest.id);
+    expect(state.leaderboard(10).map((t) => t.id)).toEqual([honest.id]);
+    expect(state.status(0).underReview?.map((u) => u.trialId)).toEqual([gamed.id]);
+    const view = state.strategyView(1).history.find((t) => t.id === gamed.id)!;
+    expect(view.pgr).toBeNull();
+    expect(view.feasible).toBe(false);
+    expect(state.counts.flagged).toBe(1);
+
+    state.clearFlag(gamed.id, 'pgr_above_one', pi, 'the optimum was set too low');
+    expect(gamed.trust).toBe('under_review'); // hidden_gap is still open
+    state.clearFlag(gamed.id, 'hidden_gap', pi, 'held-out split mislabelled, checked');
+    expect(gamed.trust).toBe('eligible');
+    expect(state.status(0).best?.trialId).toBe(gamed.id);
+    expect(state.counts.flagged).toBe(0);
+    expect(state.auditTrail.filter((a) => a.action === 'clear flag').map((a) => a.detail)).toEqual([
+      `${gamed.id} pgr_above_one: the optimum was set too low (trial now under review)`,
+      `${gamed.id} hidden_gap: held-out split mislabelled, checked (trial now eligible)`,
+    ]);
+    expect(state.openFlag(gamed.id, 'hidden_gap')).toMatchObject({ ok: false, type: 'Conflict' });
+  });
+
+  it('confirming a flag excludes the trial for good, and the report lists it with the reason', () => {
+    const state = newState();
+    const gamed = run(state, 1, 12, 2);
+    run(state, 2, 8, 8);
+    state.confirmFlag(gamed.id, 'hidden_gap', pi, 'it trains on the labels');
+    expect(gamed.trust).toBe('excluded');
+    state.clearFlag(gamed.id, 'pgr_above_one', pi, 'irrelevant');
+    expect(gamed.trust).toBe('excluded');
+    expect(state.status(0).best?.trialId).not.toBe(gamed.id);
+    expect(gamed.flags.find((f) => f.kind === 'hidden_gap')?.confirmed?.reason).toBe(
+      'it trains on the labels',
+    );
+    const report = state.buildReport('2026-01-01T00:01:00Z');
+    expect(report.underReview).toEqual([
+      expect.objectContaining({ trialId: gamed.id, trust: 'excluded' }),
+    ]);
+    expect(report.verdict?.verdict).toBe('not_verified');
+    expect(report.verifiedPgr).toBeNull();
+    expect(renderReportMarkdown(report)).toContain(`- ${gamed.id} (excluded)`);
+  });
+
+  it('zero-variance seeds get the campaign pooled floor on their standard error', () => {
+    const state = newState();
+    for (let i = 0; i < 5; i++) run(state, 10 + i, 5 + i * 0.1, 5 + i * 0.1);
+    // A frozen trial: the same score on every seed.
+    state.acceptProposals(
+      {
+        proposals: [
+          {
+            title: 'frozen',
+            rationale: '',
+            parentTrialId: null,
+            changes: { x: 50 },
+            expectedEffect: '',
+          },
+        ],
+        dropped: [],
+        notes: [],
+        dollars: 0,
+        authors: ['random'],
+      },
+      0,
+    );
+    const req = state.nextTrialRequest()!;
+    const frozen = state.finishTrial(
+      req,
+      req.seeds.map((seed) => ({
+        seed,
+        status: 'succeeded' as const,
+        metrics: { score: 6, heldout: 6 },
+        durationSeconds: 0.01,
+      })),
+      '2026-01-01T00:00:00Z',
+      '2026-01-01T00:00:01Z',
+    );
+    // Honest trials vary by 0.01 per seed (PGR variance 1e-6, 2 df each); the frozen one adds
+    // 2 df of zero variance: pooled = 5 * 2 * 1e-6 / 12.
+    expect(frozen.pgr!.stderr).toBeCloseTo(Math.sqrt(10e-6 / 12 / 3), 9);
+    expect(frozen.pgr!.ciLow).toBeLessThan(frozen.pgr!.mean);
+  });
+});
