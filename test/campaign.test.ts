@@ -56,10 +56,11 @@ describe('campaign loop on the real Temporal and MLflow servers', () => {
     expect(parent[0]!.info.status).toBe('FINISHED');
     expect(parent[0]!.data.tags[TAG.stopReason]).toBe('max_trials');
     const trialRuns = runs.filter((r) => r.data.tags[TAG.kind] === 'trial');
-    // 8 search trials, the baseline reference, 2 verification re-runs.
-    expect(trialRuns).toHaveLength(11);
+    // 8 search trials, the baseline reference, its re-run on the verification seeds (pairs the
+    // verified PGRs), 2 verification re-runs.
+    expect(trialRuns).toHaveLength(12);
     const keys = trialRuns.map((r) => r.data.tags[TAG.trialKey]);
-    expect(new Set(keys).size).toBe(11);
+    expect(new Set(keys).size).toBe(12);
     for (const r of trialRuns) {
       expect(r.info.status).toBe('FINISHED');
       expect(r.data.tags['mlflow.parentRunId']).toBe(parent[0]!.info.runId);
