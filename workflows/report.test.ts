@@ -67,7 +67,7 @@ describe('the report verdict', () => {
     expect(md.split('\n')[2]).toMatch(
       /^\*\*Verdict: failed verification\.\*\* best t1: visible PGR/,
     );
-    expect(md).toContain('- fresh seeds: on fresh seeds PGR is 0\\.1');
+    expect(md).toContain('- fresh seeds: on fresh seeds PGR is 0.1');
   });
 
   it('escapes text from people and agents: a title cannot forge a section or a verdict', () => {

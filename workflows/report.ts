@@ -54,12 +54,14 @@ export function verdictOfReport(r: CampaignReport): ReportVerdict {
 }
 
 /**
- * People's and agents' text in markdown: one line, markdown syntax and HTML escaped, so a title
- * with newlines, `#` headings, tables or links cannot forge sections of the report.
+ * People's and agents' text in markdown: one line, and the characters that make structure or
+ * emphasis escaped (headings, tables, links, HTML, code, emphasis), so a title with newlines or
+ * `#` headings cannot forge sections of the report. Every escaped text sits mid-line after a
+ * prefix, so line-start syntax (lists, `1.`) cannot arise.
  */
 export function escapeMarkdown(text: string, max = 2000): string {
   const oneLine = text.replace(/[\r\n\u2028\u2029]+/g, ' ').slice(0, max);
-  return oneLine.replace(/[\\`*_{}[\]()<>#+\-.!|~&]/g, (c) => `\\${c}`);
+  return oneLine.replace(/[\\`*_[\]<>#|~&]/g, (c) => `\\${c}`);
 }
 
 /** The verdict in one plain line (CLI, demo): `Verdict: verified. best t0012: visible PGR ...`. */
