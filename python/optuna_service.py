@@ -259,12 +259,12 @@ def to_frozen(
         return optuna.trial.create_trial(state=TrialState.PRUNED, params=params, distributions=dists)
     if state_name in ("complete", "fail"):
         # A "complete" entry without a finite value is a failure as far as a sampler can tell.
-        assert failure is None or failure_as == "fail" or failure.value is not None
+        told = failure.value if failure else 0.0
         if failure_as == "infeasible":
             # A failure violates "failed" only: its constraint results are unknown.
             return optuna.trial.create_trial(
                 state=TrialState.COMPLETE,
-                value=failure.value,  # type: ignore[union-attr]
+                value=told,
                 params=params,
                 distributions=dists,
                 constraints={"feasible": 0.0, "failed": 1.0},
@@ -272,7 +272,7 @@ def to_frozen(
         if failure_as == "worst":
             return optuna.trial.create_trial(
                 state=TrialState.COMPLETE,
-                value=failure.value,  # type: ignore[union-attr]
+                value=told,
                 params=params,
                 distributions=dists,
                 constraints=constraints,
