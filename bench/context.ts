@@ -99,6 +99,7 @@ export class BenchContext {
       // A fresh stack per run: an MLflow database full of earlier runs would slow its searches.
       await stack.down();
       fs.rmSync(path.join(dir, 'data'), { recursive: true, force: true });
+      fs.rmSync(path.join(dir, 'postgres'), { recursive: true, force: true });
       await stack.up();
       temporalAddress = stack.temporalAddress;
       mlflowUri = stack.mlflowUri;

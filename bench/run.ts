@@ -119,6 +119,7 @@ function parseCli(argv: string[]): RunOptions {
       'no-real-model': { type: 'boolean', default: false },
       'in-process-worker': { type: 'boolean', default: false },
       'keep-stack': { type: 'boolean', default: false },
+      postgres: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -133,11 +134,14 @@ function parseCli(argv: string[]): RunOptions {
         '  --no-real-model                 never call the real Claude API (it is called when ANTHROPIC_API_KEY is set)',
         '  --in-process-worker             run the worker in this process (default: a child process)',
         '  --keep-stack                    leave the bench stack running',
+        "  --postgres                      the bench stack's MLflow on PostgreSQL (gaplab setup --postgres) instead of SQLite",
         'TEMPORAL_ADDRESS and MLFLOW_TRACKING_URI (both) use running servers instead of a fresh stack.',
       ].join('\n'),
     );
     process.exit(0);
   }
+  // The bench stack reads it (stack/index.ts): MLflow's records go to a PostgreSQL cluster.
+  if (values.postgres) process.env.GAPLAB_POSTGRES = '1';
   const size = values.size as Size;
   if (!SIZES.includes(size))
     throw new Error(`--size: expected ${SIZES.join(', ')}, got "${values.size}"`);

@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
 import { Stack, type StackInfo } from '../stack/index.js';
-import { ensureBubblewrap, ensureChromium, ensureInstalled } from '../stack/install.js';
+import {
+  ensureBubblewrap,
+  ensureChromium,
+  ensureInstalled,
+  ensurePostgres,
+} from '../stack/install.js';
 
 const log = (line: string) => console.log(line);
 
@@ -23,7 +28,8 @@ export function registerStackCommands(program: Command): void {
       'Install what the stack needs (Temporal CLI, Python venv with MLflow and Optuna, bubblewrap for code experiments); idempotent.',
     )
     .option('--browser', 'also Chromium for the browser tests')
-    .action(async (o: { browser?: boolean }) => {
+    .option('--postgres', "also PostgreSQL (Debian's package) for `stack up --postgres`")
+    .action(async (o: { browser?: boolean; postgres?: boolean }) => {
       const res = await ensureInstalled(log);
       console.log(`Temporal CLI: ${res.temporal.path} (${res.temporal.source})`);
       console.log(`Python:       ${res.python}`);
@@ -31,6 +37,7 @@ export function registerStackCommands(program: Command): void {
         `Sandbox:      ${(await ensureBubblewrap(log)) ?? 'bubblewrap missing: code experiments refused'}`,
       );
       if (o.browser) console.log(`Chromium:     ${(await ensureChromium(log)) ?? 'not installed'}`);
+      if (o.postgres) console.log(`PostgreSQL:   ${await ensurePostgres(log)}`);
     });
 
   const stack = program
@@ -41,8 +48,12 @@ export function registerStackCommands(program: Command): void {
     .description(
       'Install if needed, start (or reuse) the services and wait until they are healthy.',
     )
-    .action(async () => {
-      const info = await new Stack({ log }).up();
+    .option(
+      '--postgres',
+      "MLflow's records on a PostgreSQL cluster of the stack's own (port GAPLAB_POSTGRES_PORT, default 5433) instead of SQLite",
+    )
+    .action(async (o: { postgres?: boolean }) => {
+      const info = await new Stack({ log, ...(o.postgres ? { postgres: true } : {}) }).up();
       printStack(info);
     });
   stack

@@ -1,13 +1,15 @@
 /**
  * The local stack: the Temporal dev server (SQLite file, UI on) and the MLflow tracking server
- * (SQLite backend, proxied local artifact store), run as processes the project starts, checks
- * and stops itself. Used by the demo, the tests and `gaplab stack up|down|status`.
+ * (SQLite backend, or with `postgres` a PostgreSQL cluster of the stack's own; proxied local
+ * artifact store), run as processes the project starts, checks and stops itself. Used by the
+ * demo, the tests, the benchmarks and `gaplab stack up|down|status`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { ensureInstalled, type Log } from './install.js';
+import { ensureInstalled, ensurePostgres, type Log } from './install.js';
 import { paths, STATE_DIR } from './paths.js';
+import { PostgresCluster } from './postgres.js';
 import { isAlive, logTail, portOpen, startDetached, stopGroup, waitUntil } from './process.js';
 
 export interface StackOptions {
@@ -23,10 +25,17 @@ export interface StackOptions {
   mlflowPort?: number;
   /** Start-up timeout per service. @default 120000 */
   startTimeoutMs?: number;
+  /**
+   * MLflow's backend store on a PostgreSQL cluster of the stack's own instead of SQLite.
+   * @default GAPLAB_POSTGRES=1
+   */
+  postgres?: boolean;
+  /** PostgreSQL port (loopback). @default GAPLAB_POSTGRES_PORT or 5433 */
+  postgresPort?: number;
   log?: Log;
 }
 
-export type ServiceName = 'temporal' | 'mlflow';
+export type ServiceName = 'temporal' | 'mlflow' | 'postgres';
 
 export interface ServiceStatus {
   name: ServiceName;
@@ -83,6 +92,8 @@ export class Stack {
   readonly temporalPort: number;
   readonly temporalUiPort: number;
   readonly mlflowPort: number;
+  readonly postgres: boolean;
+  readonly postgresPort: number;
   private readonly startTimeoutMs: number;
   private readonly log: Log;
 
@@ -93,6 +104,8 @@ export class Stack {
     this.temporalUiPort = opts.temporalUiPort ?? this.temporalPort + 1000;
     this.mlflowPort = opts.mlflowPort ?? Number(process.env.GAPLAB_MLFLOW_PORT ?? 5050);
     this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
+    this.postgres = opts.postgres ?? process.env.GAPLAB_POSTGRES === '1';
+    this.postgresPort = opts.postgresPort ?? Number(process.env.GAPLAB_POSTGRES_PORT ?? 5433);
     this.log = opts.log ?? (() => {});
   }
 
@@ -126,9 +139,12 @@ export class Stack {
   }
 
   async status(): Promise<StackInfo> {
-    const [t, m] = await Promise.all([
+    const [t, m, pg] = await Promise.all([
       temporalHealthy(this.temporalAddress),
       mlflowHealthy(this.mlflowUri),
+      this.postgres || this.readPid('postgres') !== undefined
+        ? portOpen(this.postgresPort, this.host)
+        : Promise.resolve(false),
     ]);
     const describe = (
       name: ServiceName,
@@ -154,6 +170,9 @@ export class Stack {
       services: [
         describe('temporal', t, this.temporalAddress, this.temporalUi),
         describe('mlflow', m, this.mlflowUri),
+        ...(this.postgres || this.readPid('postgres') !== undefined
+          ? [describe('postgres', pg, `${this.host}:${this.postgresPort}`)]
+          : []),
       ],
     };
   }
@@ -219,9 +238,42 @@ export class Stack {
     });
   }
 
+  /** The stack's PostgreSQL cluster (created and started when needed); returns MLflow's URI. */
+  async upPostgres(): Promise<string> {
+    const cluster = new PostgresCluster({
+      dir: path.join(this.dir, 'postgres'),
+      host: this.host,
+      port: this.postgresPort,
+      binDir: await ensurePostgres(this.log),
+    });
+    await cluster.init();
+    if (!(await cluster.ready())) {
+      if (await portOpen(this.postgresPort, this.host))
+        throw new Error(
+          `port ${this.postgresPort} is in use by something that is not this stack's PostgreSQL`,
+        );
+      const proc = startDetached(cluster.serverBinary, cluster.serverArgs(), {
+        logFile: this.logFile('postgres'),
+        ...(cluster.runAs ?? {}),
+      });
+      this.writePid('postgres', proc.pid);
+      this.log(`Starting PostgreSQL (pid ${proc.pid}) at ${this.host}:${this.postgresPort}`);
+      await waitUntil(() => cluster.ready(), {
+        timeoutMs: this.startTimeoutMs,
+        pid: proc.pid,
+        what: 'PostgreSQL',
+        logFile: proc.logFile,
+      });
+    }
+    await cluster.ensureDatabase();
+    return cluster.uri();
+  }
+
   async upMlflow(): Promise<void> {
     if (await mlflowHealthy(this.mlflowUri)) {
-      this.log(`MLflow already running at ${this.mlflowUri}`);
+      this.log(
+        `MLflow already running at ${this.mlflowUri}${this.postgres ? ' (reused as it is: stop it first to move it onto PostgreSQL)' : ''}`,
+      );
       return;
     }
     if (await portOpen(this.mlflowPort, this.host)) {
@@ -239,7 +291,7 @@ export class Stack {
       '--port',
       String(this.mlflowPort),
       '--backend-store-uri',
-      `sqlite:///${path.join(dataDir, 'mlflow.db')}`,
+      this.postgres ? await this.upPostgres() : `sqlite:///${path.join(dataDir, 'mlflow.db')}`,
       '--artifacts-destination',
       artifacts,
       '--serve-artifacts',
@@ -269,17 +321,18 @@ export class Stack {
 
   /** Stops the services this stack started (never one it found running). */
   async down(only?: ServiceName): Promise<void> {
-    const names: ServiceName[] = only ? [only] : ['temporal', 'mlflow'];
-    await Promise.all(
-      names.map(async (name) => {
-        const pid = this.readPid(name);
-        if (pid !== undefined) {
-          this.log(`Stopping ${name} (pid ${pid})`);
-          await stopGroup(pid);
-        }
-        fs.rmSync(this.pidFile(name), { force: true });
-      }),
-    );
+    const stop = async (name: ServiceName) => {
+      const pid = this.readPid(name);
+      if (pid !== undefined) {
+        this.log(`Stopping ${name} (pid ${pid})`);
+        await stopGroup(pid);
+      }
+      fs.rmSync(this.pidFile(name), { force: true });
+    };
+    if (only) return stop(only);
+    await Promise.all([stop('temporal'), stop('mlflow')]);
+    // Last: PostgreSQL's shutdown waits for MLflow's connections to close.
+    await stop('postgres');
   }
 
   /** Kills a service hard (for failure tests): SIGKILL to its process group. */

@@ -209,3 +209,48 @@ export async function ensureBubblewrap(log: Log = () => {}): Promise<string | nu
   await run(apt, ['install', '-y', '-qq', 'bubblewrap'], { env, log });
   return (await which('bwrap')) ?? null;
 }
+
+/** Where Debian puts PostgreSQL's server programs (`/usr/lib/postgresql/<major>/bin`), newest first. */
+function postgresBinDirs(): string[] {
+  const root = '/usr/lib/postgresql';
+  try {
+    return fs
+      .readdirSync(root)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a))
+      .map((v) => path.join(root, v, 'bin'));
+  } catch {
+    return [];
+  }
+}
+
+/** The folder holding `initdb` and `postgres`, or null: GAPLAB_POSTGRES_BIN, Debian's folder, PATH. */
+export async function findPostgres(): Promise<string | null> {
+  const dirs = [process.env.GAPLAB_POSTGRES_BIN, ...postgresBinDirs()].filter(
+    (d): d is string => !!d,
+  );
+  for (const dir of dirs) if (fs.existsSync(path.join(dir, 'initdb'))) return dir;
+  const initdb = await which('initdb');
+  return initdb ? path.dirname(fs.realpathSync(initdb)) : null;
+}
+
+/**
+ * PostgreSQL for MLflow's backend store (`gaplab setup --postgres`): Debian's `postgresql`
+ * package, installed with apt-get when running as root. Returns the folder of its programs.
+ */
+export async function ensurePostgres(log: Log = () => {}): Promise<string> {
+  const found = await findPostgres();
+  if (found) return found;
+  const apt = await which('apt-get');
+  if (!apt || process.getuid?.() !== 0)
+    throw new Error(
+      'PostgreSQL is not installed: install the `postgresql` package (Debian/Ubuntu), or set GAPLAB_POSTGRES_BIN to the folder holding initdb and postgres.',
+    );
+  log("Installing PostgreSQL from Debian's packages (first run only)...");
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run(apt, ['update', '-qq'], { env, log });
+  await run(apt, ['install', '-y', '-qq', 'postgresql'], { env, log });
+  const dir = await findPostgres();
+  if (!dir) throw new Error('apt-get installed postgresql but initdb was not found');
+  return dir;
+}

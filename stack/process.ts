@@ -18,7 +18,14 @@ export interface ServiceProcess {
 export function startDetached(
   command: string,
   args: readonly string[],
-  opts: { logFile: string; cwd?: string; env?: NodeJS.ProcessEnv },
+  opts: {
+    logFile: string;
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    /** Run as this user and group (PostgreSQL refuses to run as root). */
+    uid?: number;
+    gid?: number;
+  },
 ): ServiceProcess {
   fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const fd = fs.openSync(opts.logFile, 'a');
@@ -28,6 +35,8 @@ export function startDetached(
     env: opts.env ?? process.env,
     detached: true,
     stdio: ['ignore', fd, fd],
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
   fs.closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
