@@ -10,7 +10,7 @@ import gaming from '../experiments/gaming/experiment.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { renderReportMarkdown } from '../workflows/report.js';
 import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
 
 let fake: FakeAnthropic;
 let env: TestEnv;
@@ -167,4 +167,84 @@ describe('gamed experiments never win', () => {
           expect(md).toMatch(/verification_gap: failed verification: fresh seeds/);
         }
       });
+});
+
+describe('a PI decides on review flags in a running campaign', () => {
+  it('confirming excludes a trial for good, clearing makes it eligible (and best); both audited, PI only', async () => {
+    const problemId = uniqueId('gaming-leak');
+    await env.service.submitProblem(researcher, {
+      id: problemId,
+      title: 'flags',
+      question: 'Which x?',
+      experiment: 'gaming-leak',
+      space: [
+        { name: 'x', kind: 'float', low: 0, high: 1 },
+        { name: 'peek', kind: 'boolean' },
+      ],
+      baseline: { x: 0, peek: false },
+    });
+    await env.service.setCriteria(pi, problemId, {
+      metric: 'score',
+      direction: 'maximize',
+      baseline: { kind: 'measure', configuration: 'baseline', seeds: 3 },
+      optimum: { kind: 'value', value: 1 },
+      seedsPerTrial: 3,
+      hiddenMetrics: ['heldout_score'],
+      targetPgr: 2,
+      budgets: { maxTrials: 500, concurrency: 6 },
+      verification: { topK: 0, seeds: 3 },
+    });
+    const { campaignId } = await env.service.startCampaign(researcher, {
+      problemId,
+      strategy: { name: 'random' },
+      seed: 3,
+    });
+    const a = await env.service.inject(pi, campaignId, {
+      title: 'peek A',
+      changes: { x: 0.5, peek: true },
+    });
+    const b = await env.service.inject(pi, campaignId, {
+      title: 'peek B',
+      changes: { x: 0.2, peek: true },
+    });
+    const find = async () => {
+      const { trials } = await env.service.trials(campaignId, { kind: 'search', limit: 1000 });
+      const ta = trials.find((t) => t.hypothesisId === a.hypothesisId);
+      const tb = trials.find((t) => t.hypothesisId === b.hypothesisId);
+      return ta && tb ? { ta, tb } : null;
+    };
+    const { ta, tb } = await eventually(find);
+    await env.service.pause(pi, campaignId, 'reviewing flags');
+    expect(ta.trust).toBe('under_review');
+    expect(tb.trust).toBe('under_review');
+    const before = await env.service.status(campaignId);
+    expect([ta.id, tb.id]).not.toContain(before.best?.trialId);
+
+    await expect(
+      env.service.confirmFlag(researcher, campaignId, ta.id, 'hidden_gap', 'leaks'),
+    ).rejects.toThrow(/may not confirm review flags/);
+    await env.service.confirmFlag(pi, campaignId, ta.id, 'hidden_gap', 'it trains on the labels');
+    await env.service.clearFlag(pi, campaignId, tb.id, 'hidden_gap', 'held-out labels were stale');
+    await env.service.clearFlag(pi, campaignId, tb.id, 'pgr_above_one', 'optimum set too low');
+    await expect(
+      env.service.clearFlag(pi, campaignId, ta.id, 'hidden_gap', 'changed my mind'),
+    ).rejects.toThrow(/already confirmed/);
+
+    const after = await find();
+    expect(after!.ta.trust).toBe('excluded');
+    expect(after!.tb.trust).toBe('eligible');
+    const status = await env.service.status(campaignId);
+    // B's visible PGR beats every honest trial once it is eligible.
+    expect(status.best?.trialId).toBe(tb.id);
+    expect(status.underReview?.find((u) => u.trialId === ta.id)?.trust).toBe('excluded');
+    const board = await env.service.leaderboard(campaignId, 50);
+    expect(board.map((t) => t.id)).not.toContain(ta.id);
+    const audit = await env.service.audit(campaignId);
+    expect(audit.filter((e) => e.action === 'confirm flag').map((e) => e.detail)).toEqual([
+      `${ta.id} hidden_gap: it trains on the labels (trial now excluded)`,
+    ]);
+    expect(audit.filter((e) => e.action === 'clear flag')).toHaveLength(2);
+    await env.service.stop(pi, campaignId, { reason: 'done' });
+    await env.service.result(campaignId);
+  });
 });
