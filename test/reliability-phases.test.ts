@@ -105,6 +105,40 @@ describe('every phase obeys stop and deadline', () => {
     expect(report.verifiedPgr).toBeNull();
   });
 
+  it('a seed that waits for busy workers waits again; only a queue nobody ever served fails', async () => {
+    const busy = await createTestEnv({
+      registry: testRegistry(),
+      timing: { scheduleToStartSeconds: 2 },
+      worker: { maxConcurrentActivities: 1 },
+    });
+    try {
+      // One worker slot, two 3 s seeds at once: the second waits longer than 2 s for it.
+      const { campaignId } = await start(
+        busy.service,
+        {
+          baseline: { kind: 'measure', configuration: 'baseline', seeds: 1 },
+          seedsPerTrial: 2,
+          budgets: { maxTrials: 2, concurrency: 2 },
+          verification: { topK: 0, seeds: 2 },
+        },
+        {
+          ...slowSpec,
+          space: [
+            { name: 'x', kind: 'float', low: -5, high: 5 },
+            { name: 'y', kind: 'float', low: -5, high: 5 },
+            { name: 'delay_ms', kind: 'int', low: 3000, high: 3001 },
+          ],
+          baseline: { x: -4, y: 3, delay_ms: 3000 },
+        },
+      );
+      const report = await reportWithin(busy.service, campaignId, 90_000);
+      expect(report.stopReason).toBe('max_trials');
+      expect(report.trials.succeeded).toBe(2);
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('a spec on a queue nobody polls fails with the reason', async () => {
     const queue = `nobody-${uniqueId('q')}`;
     const unpolled = await createTestEnv({

@@ -96,6 +96,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const record = input.mlflow !== false;
   const scheduleToStartSeconds =
     input.timing?.scheduleToStartSeconds ?? DEFAULT_SCHEDULE_TO_START_SECONDS;
+  /** Some seed of this campaign ran on a worker of the experiment's queue. */
+  let queueServed = state.trials.some((t) => t.status !== 'cancelled');
 
   const experimentActs = proxyActivities<Activities>({
     ...presets.experimentRun(
@@ -142,26 +144,36 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     }
     started.at ??= new Date().toISOString();
     try {
-      return await experimentActs.runExperimentSeed({
-        experiment: input.experiment.name,
-        params: req.hypothesis.params,
-        seed,
-        objective: input.criteria.criteria.metric,
-        // Adaptive for search trials (campaign-state seedTimeoutSeconds), never above the limit.
-        timeoutSeconds: req.timeoutSeconds ?? input.experiment.timeoutSeconds,
-        campaignId: input.campaignId,
-        trialId: req.id,
-      });
+      for (;;) {
+        try {
+          const result = await experimentActs.runExperimentSeed({
+            experiment: input.experiment.name,
+            params: req.hypothesis.params,
+            seed,
+            objective: input.criteria.criteria.metric,
+            // Adaptive for search trials (campaign-state seedTimeoutSeconds), never above the limit.
+            timeoutSeconds: req.timeoutSeconds ?? input.experiment.timeoutSeconds,
+            campaignId: input.campaignId,
+            trialId: req.id,
+          });
+          queueServed = true;
+          return result;
+        } catch (err) {
+          // A seed that waited out its schedule-to-start timeout on a queue whose workers ran
+          // seeds before met busy workers, not missing ones: it waits again.
+          if (queueServed && isScheduleToStart(err)) continue;
+          throw err;
+        }
+      }
     } catch (err) {
       if (isCancellation(err))
         return { seed, status: 'cancelled', metrics: {}, durationSeconds: 0, error: 'cancelled' };
-      if (err instanceof Error && err.cause instanceof TimeoutFailure) {
-        if (err.cause.timeoutType === 'SCHEDULE_TO_START') {
-          // Nothing will ever run here: end the campaign with the reason rather than fail every trial.
-          const error = `no worker polls queue ${input.experiment.taskQueue} for ${scheduleToStartSeconds} s`;
-          state.requestStop('error', error);
-          return { seed, status: 'failed', metrics: {}, durationSeconds: 0, error };
-        }
+      if (isScheduleToStart(err)) {
+        // No worker of the queue ever took a seed: end the campaign with the reason rather than
+        // fail every trial.
+        const error = `no worker polls queue ${input.experiment.taskQueue} for ${scheduleToStartSeconds} s`;
+        state.requestStop('error', error);
+        return { seed, status: 'failed', metrics: {}, durationSeconds: 0, error };
       }
       return {
         seed,
@@ -474,6 +486,15 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   setStatusAttribute('finished');
   await condition(allHandlersFinished);
   return report;
+}
+
+/** The activity waited its whole schedule-to-start timeout without a worker taking it. */
+function isScheduleToStart(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_START'
+  );
 }
 
 function failureMessage(err: unknown): string {
