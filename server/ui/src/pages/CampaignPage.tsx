@@ -278,7 +278,12 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
               }
             </QueryState>
           </Card>
-          <TrialsTable campaignId={campaignId} nodes={nodes} onOpen={openTrial} />
+          <TrialsTable
+            campaignId={campaignId}
+            nodes={nodes}
+            onOpen={openTrial}
+            review={report.data?.underReview ?? s.underReview ?? []}
+          />
           <AuditLog campaignId={campaignId} />
         </div>
         <div className="stack">
@@ -322,11 +327,15 @@ function TrialsTable({
   campaignId,
   nodes,
   onOpen,
+  review,
 }: {
   campaignId: string;
   nodes: readonly LineageNode[];
   onOpen: (id: string) => void;
+  /** Trials under review or excluded (the campaign's own list: it knows a PI's decisions). */
+  review: readonly { trialId: string; trust: string }[];
 }) {
+  const trustOf = useMemo(() => new Map(review.map((r) => [r.trialId, r.trust])), [review]);
   const [page, setPage] = useState(0);
   const [kind, setKind] = useState<'search' | 'all'>('all');
   const rows = useMemo(
@@ -397,6 +406,13 @@ function TrialsTable({
                     )}
                   </td>
                   <td>
+                    {trustOf.has(n.id) && (
+                      <span data-testid="trial-trust" data-trust={trustOf.get(n.id)}>
+                        <Pill tone={trustOf.get(n.id) === 'excluded' ? 'danger' : 'warn'}>
+                          {trustOf.get(n.id)!.replace('_', ' ')}
+                        </Pill>{' '}
+                      </span>
+                    )}
                     <FlagPills flags={n.flags.map((k) => ({ kind: k }))} />
                   </td>
                 </tr>
