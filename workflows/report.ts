@@ -75,7 +75,9 @@ export function renderReportMarkdown(r: CampaignReport): string {
   const verdict = verdictOfReport(r);
   const lines: string[] = [];
   lines.push(`# Campaign ${e(r.campaignId)}`, '');
-  lines.push(`**Verdict: ${VERDICT_WORDS[verdict.verdict]}.** ${e(verdict.headline)}  `);
+  // The headline is built from trial ids, numbers and metric names (letters, digits, `_.-`):
+  // nothing in it can make markdown structure.
+  lines.push(`**Verdict: ${VERDICT_WORDS[verdict.verdict]}.** ${verdict.headline}  `);
   for (const reason of verdict.reasons) lines.push(`- ${e(reason)}`);
   if (verdict.reasons.length > 0) lines.push('');
   lines.push(`**Problem:** ${e(r.problem.title)} (\`${e(r.problem.id)}\`)  `);
