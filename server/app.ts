@@ -243,7 +243,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         new ServiceError(
           'InvalidInput',
           issue && issue.message.startsWith('duplicate key')
-            ? `body.${formatPath(issue.path)}: ${issue.message}`
+            ? `body${issue.path.length ? `.${formatPath(issue.path)}` : ''}: ${issue.message}`
             : `body: not valid YAML: ${(err as Error).message.replace(/^body: (not valid YAML or JSON: )?/, '').split('\n')[0]}`,
         ),
         undefined,
