@@ -56,8 +56,11 @@ async function resolve(
   // A closed workflow answers queries only after a worker replays its history (seconds for a
   // big campaign): read closed campaigns from MLflow first, running ones from their workflow.
   let running: boolean | undefined;
+  /** Temporal said whether it runs (not found or unreachable tell nothing about its end). */
+  let described = false;
   try {
     running = ctx.live.has(campaignId) ? true : await ctx.service.isRunning?.(campaignId);
+    described = running !== undefined;
   } catch (err) {
     if (!(err instanceof ServiceError && err.code === 'NotFound'))
       log.debug({ err }, 'describing the campaign failed');
@@ -73,7 +76,8 @@ async function resolve(
   }
   // When MLflow is down too, its error (503) explains more than the workflow's "not found".
   const r = await ctx.lineage.records(campaignId);
-  if (r) return { kind: 'mlflow', r, ...(running !== undefined ? { running } : {}) };
+  // Without a workflow to ask, whether the campaign has ended is the record's to say.
+  if (r) return { kind: 'mlflow', r, ...(described ? { running: running! } : {}) };
   if (workflowError !== undefined) throw workflowError;
   // Closed, and MLflow has no record (campaigns run without MLflow): the workflow still knows.
   return fromWorkflow();
