@@ -57,6 +57,8 @@ describe('event streams', () => {
           poller,
           since: 0,
           heartbeatMs: 60_000,
+          // Half share their rendered events, half render their own: both see the same.
+          ...(clients.indexOf(res) % 2 ? { shareKey: 'viewer' } : {}),
         }),
     );
     for (const s of streams) s.start();
@@ -74,6 +76,7 @@ describe('event streams', () => {
       expect(res.text.match(/"title":"late idea"/g)).toHaveLength(1);
       expect(res.text).toContain(`id: ${c.trials.length}\nevent: trial`);
     }
+    expect(new Set(clients.map((r) => r.text)).size).toBe(1);
     for (const s of streams) s.close();
     expect(hub.pollerCount).toBe(0);
     const after = calls.status;

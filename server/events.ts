@@ -185,6 +185,21 @@ export interface EventStreamOptions {
    * server/hidden.ts): events are redacted per client at send time. Absent: nothing is withheld.
    */
   redact?: (status: CampaignStatus) => Promise<HiddenRedactor | null>;
+  /**
+   * Streams with the same key see the same redaction (their caller's role): they share the
+   * redacted, serialized events instead of each redacting and serializing them again.
+   */
+  shareKey?: string;
+}
+
+/** Serialized event data per object the poller read and per share key (see `shareKey`). */
+const rendered = new WeakMap<object, Map<string, unknown>>();
+function renderOnce<T>(of: object, key: string | undefined, make: () => T): T {
+  if (key === undefined) return make();
+  let byKey = rendered.get(of);
+  if (!byKey) rendered.set(of, (byKey = new Map()));
+  if (!byKey.has(key)) byKey.set(key, make());
+  return byKey.get(key) as T;
 }
 
 /** One client's stream: follows its campaign's poller, redacts and writes for this client. */
@@ -236,12 +251,14 @@ export class CampaignEventStream implements PollerListener {
     this.enqueue(async () => {
       if (this.closed) return;
       if (status) {
-        this.redactor = (await this.opts.redact?.(status)) ?? null;
-        const shown = this.redactor ? this.redactor.redact(status) : status;
-        const json = JSON.stringify(shown);
-        if (json !== this.lastStatus) {
-          this.lastStatus = json;
-          this.write(sseMessage('status', shown));
+        const view = await renderOnce(status, this.opts.shareKey, async () => {
+          const redactor = (await this.opts.redact?.(status)) ?? null;
+          return { redactor, json: JSON.stringify(redactor ? redactor.redact(status) : status) };
+        });
+        this.redactor = view.redactor;
+        if (view.json !== this.lastStatus) {
+          this.lastStatus = view.json;
+          this.write(`event: status\ndata: ${view.json}\n\n`);
         }
       }
       await this.sendTrials();
@@ -278,10 +295,11 @@ export class CampaignEventStream implements PollerListener {
 
   private sendTrial(t: TrialSummary): void {
     this.sent += 1;
-    const record: TrialRecord = recordOfSummary(t);
-    this.write(
-      sseMessage('trial', this.redactor ? this.redactor.redact(record) : record, this.sent),
-    );
+    const json = renderOnce(t, this.opts.shareKey, () => {
+      const record: TrialRecord = recordOfSummary(t);
+      return JSON.stringify(this.redactor ? this.redactor.redact(record) : record);
+    });
+    this.write(`id: ${this.sent}\nevent: trial\ndata: ${json}\n\n`);
   }
 
   private write(chunk: string): void {
@@ -429,6 +447,7 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
           heartbeatMs: ctx.config.sseHeartbeatMs,
           redact: (status) =>
             campaignRedactor(ctx.service, req.principal?.role, campaignId, status),
+          shareKey: req.principal?.role ?? 'anonymous',
         });
         ctx.streams.add(shutdown);
         void stream.finished.then(() => {
