@@ -418,6 +418,13 @@ function CriteriaView({ version }: { version: CriteriaVersion }) {
                 </span>
               ))
             : '—'}
+          {c.hiddenMetrics.length > 0 && (
+            <div className="faint small" data-testid="hidden-visibility">
+              {c.hiddenMetricsVisibility === 'everyone'
+                ? 'Their values are shown to every person.'
+                : 'Their values are shown to PIs only until a campaign finishes.'}
+            </div>
+          )}
         </dd>
         <dt>Constraints</dt>
         <dd>
