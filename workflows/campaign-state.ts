@@ -90,6 +90,55 @@ function bySeed(seeds: readonly SeedResult[]): {
 
 const NOTEBOOK_LIMIT = 500;
 /**
+ * Byte budgets (JSON) of the state carried over continue-as-new. With the workflow input (spec,
+ * criteria, strategy) the whole continue-as-new payload stays under a quarter of Temporal's
+ * 2 MiB payload limit at any trial count and any amount of human input. Each part is bounded
+ * where it grows (most recent kept, counts exact, evicted entries archived to MLflow); `carry()`
+ * then fits the kept trials into what the other parts leave. workflows/README.md has the table.
+ */
+export const CARRY_BUDGET = {
+  /** The whole continue-as-new input: carried state and the workflow input. */
+  total: 512 * 1024,
+  /** Kept trials (references, verification runs, leaders and their ancestors, the most recent). */
+  trials: 160 * 1024,
+  /** Queued hypotheses and those waiting for approval. */
+  queue: 64 * 1024,
+  notebook: 32 * 1024,
+  audit: 16 * 1024,
+  dropped: 12 * 1024,
+} as const;
+/** Texts kept in workflow state; longer ones are archived whole in MLflow and cut here. */
+export const KEPT_CHARS = {
+  note: 1000,
+  rationale: 500,
+  expectedEffect: 300,
+  /** A kept trial's copy of its rationale (the hypothesis and MLflow keep more). */
+  trialRationale: 200,
+  title: 200,
+  reason: 500,
+  auditDetail: 500,
+} as const;
+/** Queued plus pending hypotheses at most (beyond: "retry once some have run"). */
+export const QUEUE_LIMIT = 100;
+/** Points of the PGR-over-trials series kept: every improvement of the best, then thinned. */
+const PGR_SERIES_LIMIT = 1000;
+/** Hashes of archived configurations kept for duplicate checks (the most recent). */
+const ARCHIVED_LIMIT = 4096;
+/** PI decisions on hypotheses kept (to tell "already decided" from "unknown"). */
+const DECISIONS_LIMIT = 500;
+/**
+ * Temporal's default limit of updates per workflow run (dynamic config `history.maxTotalUpdates`,
+ * 2000; `history.maxInFlightUpdates` allows 10 at once). The campaign continues as new well
+ * before it, refuses other updates with "too many updates in this run, retry shortly" past
+ * `refuseAt`, and keeps the rest for a PI's stop.
+ */
+export const UPDATE_LIMITS = { temporal: 2000, continueAt: 1500, refuseAt: 1800, stopUntil: 1990 };
+/**
+ * Log tails carried back from seeds: at most `perSeed` each and `perTrial` over a trial's seeds
+ * (the full logs are MLflow artifacts).
+ */
+export const TAIL_BUDGET = { perSeed: 4096, perTrial: 64 * 1024 } as const;
+/**
  * Trials kept in workflow memory. Past this, the state keeps the references, the verification
  * runs, the most recent search trials and the leaders with their ancestors; MLflow keeps every
  * trial. This bounds the continue-as-new payload and what each strategy call carries.
@@ -119,6 +168,59 @@ function fingerprint(config: Config): string {
       .sort()
       .map((k) => [k, config[k]]),
   );
+}
+
+/** JSON size in UTF-16 code units: a close, cheap stand-in for the payload's bytes. */
+export function jsonSize(value: unknown): number {
+  return JSON.stringify(value)?.length ?? 0;
+}
+
+/** `text` cut to `max` characters, saying so. */
+export function cut(text: string, max: number, note = ''): string {
+  if (text.length <= max) return text;
+  const tail = ` … [cut${note ? `; ${note}` : ''}]`;
+  return text.slice(0, Math.max(0, max - tail.length)) + tail;
+}
+
+/** A short stable hash of a configuration's fingerprint (two FNV-style hashes, 40 bits, base 36). */
+function hashFingerprint(fp: string): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < fp.length; i++) {
+    const c = fp.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+  }
+  return ((h2 & 0xff) * 0x100000000 + h1).toString(36);
+}
+
+/**
+ * The PGR series thinned to at most `limit` points: every point that raised the best lower bound
+ * stays (the report's step curve), the others are halved, oldest first, until it fits.
+ */
+export function thinSeries(
+  series: CarriedState['pgrSeries'],
+  limit: number,
+): CarriedState['pgrSeries'] {
+  let out = series;
+  while (out.length > limit) {
+    let best = -Infinity;
+    const step = out.map(([, , low]) => {
+      if (low !== null && low > best) {
+        best = low;
+        return true;
+      }
+      return false;
+    });
+    let other = 0;
+    const thinner = out.filter((_, i) => step[i] || i === out.length - 1 || other++ % 2 === 0);
+    // Improvements alone over the limit: halve those too.
+    out =
+      thinner.length < out.length
+        ? thinner
+        : out.filter((_, i) => i % 2 === 0 || i === out.length - 1);
+  }
+  return out;
 }
 
 export class CampaignState {
@@ -180,6 +282,17 @@ export class CampaignState {
   private targetCandidate: string | undefined;
   /** Trials whose verification is running. */
   private readonly verifying = new Set<string>();
+  /**
+   * Texts to write to the campaign's MLflow run: full notes and rationales cut in state, and
+   * notebook, audit and dropped entries evicted from it. Drained by the workflow before it
+   * continues as new or ends; never carried.
+   */
+  readonly outbox: { path: string; text: string }[] = [];
+  private outboxSeq = 0;
+  /** JSON sizes of the bounded lists (notebook, audit, dropped), kept as they change. */
+  private readonly listBytes = new Map<unknown[], number>();
+  /** Updates accepted in this run (Temporal limits them per run; see UPDATE_LIMITS). */
+  updatesThisRun = 0;
 
   constructor(input: CampaignInput, nowMs: number) {
     this.input = input;
@@ -204,7 +317,12 @@ export class CampaignState {
     this.decisions = c?.decisions ?? {};
     this.counts = c?.counts ?? { total: 0, succeeded: 0, failed: 0, cancelled: 0, flagged: 0 };
     this.pgrSeries = c?.pgrSeries ?? [];
-    this.archivedConfigs = new Set(c?.archivedConfigs ?? []);
+    // Older runs carried whole fingerprints: keep their hashes.
+    this.archivedConfigs = new Set(
+      (c?.archivedConfigs ?? [])
+        .map((f) => (f.startsWith('[') ? hashFingerprint(f) : f))
+        .slice(-ARCHIVED_LIMIT),
+    );
     this.lastCallDollars = c?.lastCallDollars ?? 0;
     this.failureLedger = c?.failures ?? {
       computeSeconds: 0,
@@ -235,7 +353,30 @@ export class CampaignState {
     return this.input.problem.space;
   }
 
-  carry(): CarriedState {
+  /**
+   * The state to continue as new with. Every part is already bounded where it grows; the kept
+   * trials are then compacted until the whole fits CARRY_BUDGET (with `inputBytes`, the size of
+   * the workflow input that goes along).
+   */
+  carry(inputBytes = 0): CarriedState {
+    const budget = (rest: number) =>
+      Math.min(CARRY_BUDGET.trials, CARRY_BUDGET.total - inputBytes - rest);
+    let carried = this.carryAll();
+    let recent = KEEP_RECENT;
+    let top = KEEP_TOP;
+    for (;;) {
+      const trialBytes = jsonSize(this.trials);
+      if (trialBytes <= budget(jsonSize(carried) - trialBytes) || (recent === 0 && top === 0))
+        break;
+      recent = Math.floor(recent / 2);
+      top = Math.floor(top / 2);
+      this.compact(recent, top);
+      carried = this.carryAll();
+    }
+    return carried;
+  }
+
+  private carryAll(): CarriedState {
     return {
       runs: this.runs,
       startedAtMs: this.startedAtMs,
@@ -275,6 +416,32 @@ export class CampaignState {
 
   bump(): void {
     this.version++;
+  }
+
+  // ---- updates per run ----------------------------------------------------------------------
+
+  /** Counts an accepted update (handlers call it; see UPDATE_LIMITS). */
+  countUpdate(): void {
+    this.updatesThisRun++;
+    this.bump();
+  }
+
+  /** True once this run took enough updates that it should continue as new. */
+  get updatesNearLimit(): boolean {
+    return this.updatesThisRun >= UPDATE_LIMITS.continueAt;
+  }
+
+  /**
+   * Refuses an update (429) when this run is close to Temporal's per-run limit: other updates
+   * stop at `refuseAt`, a PI's stop is taken until `stopUntil`, so a stop always gets through.
+   */
+  checkUpdateRoom(kind: 'stop' | 'other' = 'other'): void {
+    const limit = kind === 'stop' ? UPDATE_LIMITS.stopUntil : UPDATE_LIMITS.refuseAt;
+    if (this.updatesThisRun >= limit)
+      throw ApplicationFailure.nonRetryable(
+        'too many updates in this run, retry shortly (the campaign continues as new first)',
+        'RateLimited',
+      );
   }
 
   // ---- slots (experiment runs at once) ------------------------------------------------------
@@ -339,24 +506,63 @@ export class CampaignState {
       at: new Date().toISOString(),
       actor,
       action,
-      ...(detail ? { detail } : {}),
+      ...(detail ? { detail: cut(detail, KEPT_CHARS.auditDetail) } : {}),
     });
-    if (this.auditTrail.length > AUDIT_LIMIT)
-      this.auditTrail.splice(0, this.auditTrail.length - AUDIT_LIMIT);
+    this.evict('audit', this.auditTrail, AUDIT_LIMIT, CARRY_BUDGET.audit);
     this.bump();
   }
 
   addNote(note: Omit<Note, 'at'>): void {
-    this.notebook.push({ ...note, at: new Date().toISOString() });
-    if (this.notebook.length > NOTEBOOK_LIMIT)
-      this.notebook.splice(0, this.notebook.length - NOTEBOOK_LIMIT);
+    const at = new Date().toISOString();
+    let text = note.text;
+    if (text.length > KEPT_CHARS.note) {
+      const path = this.archive('notebook/note', JSON.stringify({ ...note, at }));
+      text = cut(text, KEPT_CHARS.note, `full note: MLflow artifact ${path}`);
+    }
+    this.notebook.push({ ...note, text, at });
+    this.evict('notebook', this.notebook, NOTEBOOK_LIMIT, CARRY_BUDGET.notebook);
     this.bump();
   }
 
   private drop(title: string, reason: string): void {
-    this.dropped.push({ title, reason, at: new Date().toISOString() });
-    if (this.dropped.length > DROPPED_LIMIT)
-      this.dropped.splice(0, this.dropped.length - DROPPED_LIMIT);
+    this.dropped.push({
+      title: cut(title, KEPT_CHARS.title),
+      reason: cut(reason, KEPT_CHARS.reason),
+      at: new Date().toISOString(),
+    });
+    this.evict('dropped', this.dropped, DROPPED_LIMIT, CARRY_BUDGET.dropped);
+  }
+
+  /** Queues `text` for the campaign's MLflow run; returns its artifact path. */
+  private archive(prefix: string, text: string, ext = 'json'): string {
+    const path = `${prefix}-${pad(this.runs)}-${String(++this.outboxSeq).padStart(5, '0')}.${ext}`;
+    this.outbox.push({ path, text });
+    return path;
+  }
+
+  /**
+   * Keeps the most recent entries of `list` within `maxCount` and `maxBytes`; the older ones go
+   * to MLflow (JSON lines), so nothing is lost and the carried state stays bounded.
+   */
+  private evict<T>(kind: string, list: T[], maxCount: number, maxBytes: number): void {
+    // Called after each push: the size is kept up to date instead of re-measured.
+    const known = this.listBytes.get(list);
+    let bytes = known === undefined ? jsonSize(list) : known + jsonSize(list[list.length - 1]) + 1;
+    let n = Math.max(0, list.length - maxCount);
+    for (let i = 0; i < n; i++) bytes -= jsonSize(list[i]) + 1;
+    while (bytes > maxBytes && n < list.length - 1) bytes -= jsonSize(list[n++]) + 1;
+    this.listBytes.set(list, bytes);
+    if (n === 0) return;
+    const gone = list.splice(0, n);
+    this.archive(`${kind}/evicted`, gone.map((e) => JSON.stringify(e)).join('\n'), 'jsonl');
+  }
+
+  private archiveConfig(params: Config): void {
+    const h = hashFingerprint(fingerprint(params));
+    this.archivedConfigs.delete(h);
+    this.archivedConfigs.add(h);
+    if (this.archivedConfigs.size > ARCHIVED_LIMIT)
+      this.archivedConfigs.delete(this.archivedConfigs.values().next().value!);
   }
 
   // ---- references ---------------------------------------------------------------------------
@@ -511,6 +717,11 @@ export class CampaignState {
       const s = this.spread.get(t.id);
       if (s) df += s.n - 1;
     }
+    // Trials compacted out of memory leave the pool (their spread was counted while kept).
+    if (this.spread.size > 2 * search.length + 100) {
+      const kept = new Set(search.map((t) => t.id));
+      for (const id of [...this.spread.keys()]) if (!kept.has(id)) this.spread.delete(id);
+    }
     if (!force && (df === this.floorDf || (df >= 30 && df < this.floorDf * 1.1))) return;
     this.floorDf = df;
     // Σ (n_i - 1) s_i² / Σ (n_i - 1): domain/stats.ts pooledVariance over the cached spreads.
@@ -642,8 +853,8 @@ export class CampaignState {
           : req.kind === 'verification'
             ? (req.verifies ?? null)
             : null,
-      title: req.hypothesis.title,
-      rationale: req.hypothesis.rationale,
+      title: cut(req.hypothesis.title, KEPT_CHARS.title),
+      rationale: cut(req.hypothesis.rationale, KEPT_CHARS.trialRationale),
       author: req.hypothesis.author,
       params: req.hypothesis.params,
       changes: req.hypothesis.changes,
@@ -694,6 +905,8 @@ export class CampaignState {
         trial.pgr?.mean ?? null,
         eligible ? trial.pgr!.ciLow : null,
       ]);
+      if (this.pgrSeries.length > PGR_SERIES_LIMIT)
+        this.pgrSeries = thinSeries(this.pgrSeries, Math.floor(PGR_SERIES_LIMIT * 0.75));
       if (this.trials.length > KEEP_TRIALS) this.compact();
       if (trial.status === 'failed') {
         this.addNote({
@@ -713,12 +926,12 @@ export class CampaignState {
   }
 
   /** Keeps references, verification runs, recent trials and the leaders with their ancestors. */
-  private compact(): void {
+  private compact(recent = KEEP_RECENT, top = KEEP_TOP): void {
     const search = this.trials.filter((t) => t.kind === 'search');
     const keep = new Set<string>();
     for (const t of this.trials) if (t.kind !== 'search') keep.add(t.id);
-    for (const t of search.slice(-KEEP_RECENT)) keep.add(t.id);
-    for (const t of rankTrials(search).slice(0, KEEP_TOP)) {
+    for (const t of recent > 0 ? search.slice(-recent) : []) keep.add(t.id);
+    for (const t of rankTrials(search).slice(0, top)) {
       for (
         let cur: TrialSummary | undefined = t;
         cur && !keep.has(`lineage:${cur.id}`);
@@ -732,7 +945,7 @@ export class CampaignState {
     for (const t of this.trials) {
       if (keep.has(t.id)) kept.push(t);
       else {
-        this.archivedConfigs.add(fingerprint(t.params));
+        this.archiveConfig(t.params);
         this.trialIndex.delete(t.id);
       }
     }
@@ -759,6 +972,7 @@ export class CampaignState {
     const left = remaining(this.budgets, this.ledger, 0);
     if (left.trials !== undefined)
       wanted = Math.min(wanted, left.trials - this.queue.length - this.pending.length);
+    wanted = Math.min(wanted, QUEUE_LIMIT - this.queue.length - this.pending.length);
     return Math.max(0, wanted);
   }
 
@@ -885,7 +1099,7 @@ export class CampaignState {
     });
     const dup =
       findDuplicate(this.space, params, this.triedConfigs()) ??
-      (this.archivedConfigs.has(fingerprint(params)) ? true : null);
+      (this.archivedConfigs.has(hashFingerprint(fingerprint(params))) ? true : null);
     if (dup) throw new Error(`changes: duplicate of a configuration already tried or queued`);
     return {
       ...p,
@@ -938,7 +1152,9 @@ export class CampaignState {
           : { kind: 'strategy', name };
       const title = proposal.title ?? '(untitled)';
       try {
-        const h = this.resolve(proposal, author);
+        const h = this.bounded(this.resolve(proposal, author));
+        const full = this.queueFull(h);
+        if (full) throw new Error(`queue: ${full}`);
         this.enqueue(h, nowMs, true);
         this.proposals.queued(name, h.title, h.id, at);
         accepted++;
@@ -1039,6 +1255,44 @@ export class CampaignState {
     return { names, values };
   }
 
+  /**
+   * The hypothesis as the state keeps it: rationale and expected effect cut to KEPT_CHARS, the
+   * full texts archived in MLflow (`hypotheses/...`) and named in the cut text.
+   */
+  private bounded(h: Hypothesis): Hypothesis {
+    if (
+      h.rationale.length <= KEPT_CHARS.rationale &&
+      h.expectedEffect.length <= KEPT_CHARS.expectedEffect
+    )
+      return h;
+    const path = this.archive(
+      `hypotheses/${h.id}`,
+      JSON.stringify({
+        id: h.id,
+        title: h.title,
+        rationale: h.rationale,
+        expectedEffect: h.expectedEffect,
+      }),
+    );
+    const note = `full text: MLflow artifact ${path}`;
+    return {
+      ...h,
+      rationale: cut(h.rationale, KEPT_CHARS.rationale, note),
+      expectedEffect: cut(h.expectedEffect, KEPT_CHARS.expectedEffect, note),
+    };
+  }
+
+  /** Why one more hypothesis cannot wait in the queue (count or bytes), or null. */
+  queueFull(h?: Hypothesis): string | null {
+    const waiting = this.queue.length + this.pending.length;
+    if (waiting >= QUEUE_LIMIT)
+      return `${waiting} ideas are queued or awaiting approval (at most ${QUEUE_LIMIT}); retry once some have run`;
+    const bytes = jsonSize(this.queue) + jsonSize(this.pending) + (h ? jsonSize(h) : 0);
+    if (bytes > CARRY_BUDGET.queue)
+      return `the queued ideas fill their ${CARRY_BUDGET.queue / 1024} KiB; retry once some have run`;
+    return null;
+  }
+
   private enqueue(h: Hypothesis, nowMs: number, moderated: boolean): void {
     if (moderated && this.criteria.approval.enabled) {
       this.pending.push({
@@ -1053,10 +1307,11 @@ export class CampaignState {
   }
 
   validateHumanProposal(proposal: HypothesisProposalInput): void {
+    let h: Hypothesis;
     try {
       // Resolve without keeping the result: the same checks the handler will apply.
       const counter = this.hypothesisCounter;
-      this.resolve(proposal, { kind: 'human', name: 'validator' });
+      h = this.resolve(proposal, { kind: 'human', name: 'validator' });
       this.hypothesisCounter = counter;
     } catch (err) {
       const message =
@@ -1066,10 +1321,16 @@ export class CampaignState {
         message.startsWith('parentTrialId: unknown') ? 'NotFound' : 'InvalidInput',
       );
     }
+    const full = this.queueFull({
+      ...h,
+      rationale: h.rationale.slice(0, KEPT_CHARS.rationale + 100),
+      expectedEffect: h.expectedEffect.slice(0, KEPT_CHARS.expectedEffect + 100),
+    });
+    if (full) throw ApplicationFailure.nonRetryable(`queue: ${full}`, 'RateLimited');
   }
 
   injectHuman(actor: Actor, proposal: HypothesisProposalInput): Hypothesis {
-    const h = this.resolve(proposal, { kind: 'human', name: actor.name });
+    const h = this.bounded(this.resolve(proposal, { kind: 'human', name: actor.name }));
     // Ideas from people go first. A PI's run at once; a researcher's wait for approval when the
     // campaign is in approval mode.
     const moderated = actor.role !== 'pi';
@@ -1092,6 +1353,9 @@ export class CampaignState {
     if (i < 0) return;
     const [p] = this.pending.splice(i, 1);
     this.decisions[hypothesisId] = decision;
+    const decided = Object.keys(this.decisions);
+    for (const id of decided.slice(0, Math.max(0, decided.length - DECISIONS_LIMIT)))
+      delete this.decisions[id];
     if (decision === 'approve') this.queue.push(p!.hypothesis);
     else {
       this.drop(p!.hypothesis.title, `rejected by ${actor.name}${reason ? `: ${reason}` : ''}`);
