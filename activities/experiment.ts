@@ -4,6 +4,7 @@
  * experiment's process group, and an experiment's own failure is a `failed` result, not an
  * activity failure: activity attempts are for infrastructure only.
  */
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -11,6 +12,7 @@ import { Config } from '../domain/schemas.js';
 import { UnknownExperimentError, type ExperimentRegistry } from '../experiments/registry.js';
 import { runSeed, type ProcessGroupGuard } from '../experiments/runner.js';
 import type { ProgressUpdate, SeedRunResult } from '../experiments/types.js';
+import type { MlflowClient } from '../mlflow-ts-client/index.js';
 
 export interface ExperimentActivityDeps {
   registry: ExperimentRegistry;
@@ -22,6 +24,10 @@ export interface ExperimentActivityDeps {
   progressThrottleMs?: number;
   /** Kills experiment process groups when the worker dies (the worker's ProcessGuard). */
   guard?: ProcessGroupGuard;
+  /** Where full seed logs are uploaded (the campaign's run, `logRunId`); kept on disk only without it. */
+  mlflow?: MlflowClient;
+  /** Largest log file uploaded whole; a larger one is uploaded as its last this many bytes. @default 8388608 */
+  maxLogUploadBytes?: number;
 }
 
 export interface RunExperimentSeedInput {
@@ -34,10 +40,17 @@ export interface RunExperimentSeedInput {
   timeoutSeconds?: number;
   campaignId?: string;
   trialId?: string;
+  /**
+   * Characters of log tail the result carries (the end of stdout and stderr); the full logs
+   * are uploaded to `logRunId`'s artifacts when given. @default 4096
+   */
+  tailChars?: number;
+  /** MLflow run that receives the full logs, as `logs/<trial>/seed-<n>/{stdout,stderr}.log`. */
+  logRunId?: string;
 }
 
 /** What one seed produced; the domain's SeedResult plus where the full logs are. */
-export type ExperimentSeedResult = SeedRunResult & { seed: number };
+export type ExperimentSeedResult = SeedRunResult & { seed: number; logArtifact?: string };
 
 /** Heartbeat details: the latest progress, so a retry or a UI can see how far the seed got. */
 export interface SeedHeartbeat {
@@ -122,6 +135,10 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
         const reason: unknown = ctx.cancellationSignal.reason;
         throw reason instanceof Error ? reason : new CancelledFailure(String(reason));
       }
+      const tailChars = input.tailChars ?? 4096;
+      if (result.logTail && result.logTail.length > tailChars)
+        result = { ...result, logTail: result.logTail.slice(-tailChars) };
+      const logArtifact = await uploadLogs(input, result);
       ctx.log.info('experiment seed finished', {
         experiment: input.experiment,
         seed: input.seed,
@@ -129,7 +146,44 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
         durationSeconds: result.durationSeconds,
         ...(result.error ? { error: result.error } : {}),
       });
-      return { seed: input.seed, ...result };
+      return { seed: input.seed, ...result, ...(logArtifact ? { logArtifact } : {}) };
     },
   };
+
+  /**
+   * Uploads a seed's full stdout and stderr to the campaign's MLflow run; returns where
+   * (`runs:/<run>/logs/<trial>/seed-<n>`), or undefined when there is nothing or nowhere to
+   * upload. A failed upload keeps the logs on the worker's disk and never fails the seed.
+   */
+  async function uploadLogs(
+    input: RunExperimentSeedInput,
+    result: SeedRunResult,
+  ): Promise<string | undefined> {
+    if (!deps.mlflow || !input.logRunId || !result.stdoutPath) return undefined;
+    const dir = `logs/${safeSegment(input.trialId ?? 'adhoc')}/seed-${input.seed}`;
+    const max = deps.maxLogUploadBytes ?? 8 * 1024 * 1024;
+    try {
+      for (const [file, name] of [
+        [result.stdoutPath, 'stdout.log'],
+        [result.stderrPath, 'stderr.log'],
+      ] as const) {
+        if (!file) continue;
+        const size = (await stat(file).catch(() => null))?.size;
+        if (size === undefined) continue;
+        const bytes = await readFile(file);
+        await deps.mlflow.uploadArtifact(
+          input.logRunId,
+          `${dir}/${name}`,
+          size > max ? bytes.subarray(size - max) : bytes,
+          'text/plain; charset=utf-8',
+        );
+      }
+      return `runs:/${input.logRunId}/${dir}`;
+    } catch (err) {
+      Context.current().log.warn('seed logs not uploaded (kept on the worker)', {
+        error: (err as Error).message,
+      });
+      return undefined;
+    }
+  }
 }

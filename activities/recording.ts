@@ -58,6 +58,12 @@ export interface RecordTrialInput {
   hiddenMetrics: string[];
 }
 
+/** Texts for a campaign's run: full notes and rationales, entries evicted from workflow state. */
+export interface RecordTextsInput {
+  runId: string;
+  texts: { path: string; text: string }[];
+}
+
 export interface RecordCampaignEndInput {
   campaignId: string;
   parentRunId: string;
@@ -253,6 +259,17 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
         endTime: Date.parse(t.finishedAt),
       });
       return { runId };
+    },
+
+    /** Writes each text as an artifact of the run (idempotent: a retry overwrites the same paths). */
+    async recordTexts(input: RecordTextsInput): Promise<void> {
+      for (const t of input.texts)
+        await mlflow.uploadArtifact(
+          input.runId,
+          t.path,
+          t.text,
+          t.path.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8',
+        );
     },
 
     async recordCampaignEnd(input: RecordCampaignEndInput): Promise<void> {

@@ -32,8 +32,13 @@ export const FiniteNumber = z.number().refine(Number.isFinite, 'must be a finite
 export const ParamValue = z.union([z.string().max(256), FiniteNumber, z.boolean()]);
 export type ParamValue = z.infer<typeof ParamValue>;
 
+/** Parameters of one configuration at most (as many as a search space may declare). */
+export const MAX_PARAMS = 200;
+
 /** A configuration: parameter name to value. */
-export const Config = z.record(Name, ParamValue);
+export const Config = z
+  .record(Name, ParamValue)
+  .refine((c) => Object.keys(c).length <= MAX_PARAMS, `at most ${MAX_PARAMS} parameters`);
 export type Config = z.infer<typeof Config>;
 
 export const Actor = z.object({
@@ -49,7 +54,7 @@ export type Actor = z.infer<typeof Actor>;
 /** A parameter exists only when its parent parameter takes one of the listed values. */
 export const Condition = z.strictObject({
   parent: Name,
-  values: z.array(ParamValue).min(1),
+  values: z.array(ParamValue).min(1).max(256),
 });
 export type Condition = z.infer<typeof Condition>;
 
@@ -124,7 +129,7 @@ export type Param = z.infer<typeof Param>;
 export const SearchSpace = z
   .array(Param)
   .min(1)
-  .max(200)
+  .max(MAX_PARAMS)
   .superRefine((params, ctx) => {
     const seen = new Map<string, number>();
     params.forEach((p, i) => {
@@ -160,6 +165,9 @@ export type SearchSpace = z.infer<typeof SearchSpace>;
 // Problem spec (researcher)
 // ---------------------------------------------------------------------------------------------
 
+/** A problem spec's size as JSON at most: it travels with every continue-as-new of its campaigns. */
+export const MAX_SPEC_BYTES = 64 * 1024;
+
 export const ProblemSpec = z.strictObject({
   id: Slug,
   title: z.string().min(1).max(200),
@@ -177,6 +185,14 @@ export const ProblemSpec = z.strictObject({
   /** Task queue for this problem's experiments; the experiment's own queue when absent. */
   taskQueue: z.string().min(1).max(200).optional(),
   tags: z.array(z.string().max(64)).max(32).default([]),
+}).superRefine((spec, ctx) => {
+  const size = JSON.stringify(spec).length;
+  if (size > MAX_SPEC_BYTES)
+    ctx.addIssue({
+      code: 'custom',
+      path: [],
+      message: `the spec is ${Math.ceil(size / 1024)} KiB as JSON; at most ${MAX_SPEC_BYTES / 1024} KiB (shorten context, descriptions or configurations)`,
+    });
 });
 export type ProblemSpec = z.infer<typeof ProblemSpec>;
 export type ProblemSpecInput = z.input<typeof ProblemSpec>;
@@ -445,10 +461,10 @@ export const FlagKind = z.enum([
 ]);
 export type FlagKind = z.infer<typeof FlagKind>;
 /** A PI's decision on a review flag, with who, when and why (also in the audit trail). */
-export const FlagDecision = z.object({ actor: Actor, reason: z.string(), at: z.string() });
+export const FlagDecision = z.object({ actor: Actor, reason: z.string().max(2000), at: z.string() });
 export const Flag = z.object({
   kind: FlagKind,
-  message: z.string(),
+  message: z.string().max(2000),
   /** A PI checked the trial and found the flag harmless: it no longer holds the trial back. */
   cleared: FlagDecision.optional(),
   /** A PI confirmed the problem: the trial is excluded for good. */

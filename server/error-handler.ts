@@ -117,6 +117,13 @@ export function toErrorResponse(err: unknown, requestId: string): ErrorResponse 
         body: { error: 'Unavailable', message: 'Temporal is unreachable; try again shortly' },
         internal: false,
       };
+    // RESOURCE_EXHAUSTED (8): e.g. Temporal's per-run update limits (10 in flight, 2000 in all).
+    if (code === 8)
+      return {
+        status: 429,
+        body: { error: 'RateLimited', message: 'too many updates in this run, retry shortly' },
+        internal: false,
+      };
   }
   if (typeof err === 'object' && err !== null && !isResponseSerializationErrorSafe(err)) {
     const status = (err as FastifyError).statusCode;

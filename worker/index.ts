@@ -138,7 +138,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
         workflowBundle: opts.workflowBundle ?? (await workflowBundle()),
         activities: createActivities({
-          experiments: { registry, workDir, guard },
+          experiments: { registry, workDir, guard, mlflow },
           strategies: { anthropic, optuna },
           mlflow,
         }),
@@ -156,7 +156,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       await Worker.create({
         ...common,
         taskQueue: queue,
-        activities: createExperimentActivities({ registry, workDir, guard }),
+        activities: createExperimentActivities({ registry, workDir, guard, mlflow }),
       }),
     );
   }

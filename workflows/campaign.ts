@@ -23,7 +23,7 @@ import type { createActivities } from '../activities/index.js';
 import type { Actor, Budgets, HypothesisProposalInput, SeedResult } from '../domain/schemas.js';
 import type { StrategyResult } from '../domain/strategy.js';
 import type { ProposalAuditState } from './proposal-audit.js';
-import { CampaignState, type TrialRequest } from './campaign-state.js';
+import { CampaignState, TAIL_BUDGET, type TrialRequest } from './campaign-state.js';
 import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from './options.js';
 import type {
   AuditEntry,
@@ -113,6 +113,48 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
   registerHandlers(state);
 
+  const newRunDue = () =>
+    workflowInfo().continueAsNewSuggested ||
+    workflowInfo().historyLength > historyLimit ||
+    state.updatesNearLimit;
+
+  // Long texts and entries evicted from the bounded state go to the campaign's MLflow run, in
+  // batches, in the background; drained before continuing as new and before the end.
+  let archiving = false;
+  void (async () => {
+    for (;;) {
+      await condition(
+        () => state.outbox.length > 0 && (!record || state.mlflowParentRunId !== undefined),
+      );
+      if (!record) {
+        state.outbox.splice(0);
+        continue;
+      }
+      archiving = true;
+      // Batches stay far below the payload limit (one text is at most a note or an eviction).
+      let size = 0;
+      let n = 0;
+      while (
+        n < state.outbox.length &&
+        (n === 0 || size + state.outbox[n]!.text.length < 256 * 1024)
+      )
+        size += state.outbox[n++]!.text.length;
+      const texts = state.outbox.slice(0, n);
+      try {
+        await CancellationScope.nonCancellable(() =>
+          recordActs.recordTexts({ runId: state.mlflowParentRunId!, texts }),
+        );
+      } catch (err) {
+        // Recording retries without limit; this is a permanent refusal: say so, go on.
+        state.audit({ name: 'gaplab', role: 'system' }, 'archive failed', failureMessage(err));
+      }
+      state.outbox.splice(0, n);
+      archiving = false;
+      state.bump();
+    }
+  })();
+  const outboxDrained = () => condition(() => state.outbox.length === 0 && !archiving);
+
   const setStatusAttribute = (phase: string) => {
     if (input.indexed) upsertSearchAttributes({ GaplabStatus: [phase] });
   };
@@ -155,6 +197,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
             timeoutSeconds: req.timeoutSeconds ?? input.experiment.timeoutSeconds,
             campaignId: input.campaignId,
             trialId: req.id,
+            // Tails stay small and bounded per trial; the full logs go to the campaign's MLflow run.
+            tailChars: tailChars(req.seeds.length),
+            ...(record && state.mlflowParentRunId ? { logRunId: state.mlflowParentRunId } : {}),
           });
           queueServed = true;
           return result;
@@ -191,10 +236,15 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     req: TrialRequest,
   ): Promise<{ trial: TrialSummary; seeds: SeedResult[] }> {
     const started: { at?: string } = {};
-    const seeds = await Promise.all(req.seeds.map((s) => runSeed(req, s, started)));
+    const limit = tailChars(req.seeds.length);
+    // Seeds from a worker that ignores the tail budget are cut here.
+    const seeds = (await Promise.all(req.seeds.map((s) => runSeed(req, s, started)))).map((r) =>
+      r.logTail && r.logTail.length > limit ? { ...r, logTail: r.logTail.slice(-limit) } : r,
+    );
     const finishedAt = new Date().toISOString();
     const trial = state.finishTrial(req, seeds, started.at ?? finishedAt, finishedAt);
-    if (record) recordTrialLater(trial, seeds);
+    // MLflow gets the hypothesis's rationale (the state's trial keeps a shorter prefix).
+    if (record) recordTrialLater({ ...trial, rationale: req.hypothesis.rationale }, seeds);
     return { trial, seeds };
   }
 
@@ -350,24 +400,29 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       state.stopReason = stop;
       break;
     }
-    if (state.paused) {
-      setStatusAttribute('paused');
-      await condition(() => !state.paused || state.stopRequest !== undefined);
-      setStatusAttribute('running');
-      continue;
-    }
-
-    const historyTooLong =
-      workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-    if (historyTooLong) {
+    // A long history or many updates (notes, approvals) in this run: continue as new, in every
+    // phase of the loop (paused and waiting for approvals included), so Temporal's per-run
+    // limits are never reached and a PI's stop always gets through.
+    if (newRunDue()) {
       // Drain: start nothing new, let running trials and their records finish, then carry on
       // in a fresh history with only the state that matters.
       await condition(() => inFlight.size === 0 || state.stopRequest !== undefined);
       if (inFlight.size === 0) {
         await Promise.all([...recordings]);
         await condition(allHandlersFinished);
-        return continueAsNew<typeof campaignWorkflow>({ ...input, carried: state.carry() });
+        await outboxDrained();
+        const { carried: _previous, ...rest } = input;
+        return continueAsNew<typeof campaignWorkflow>({
+          ...rest,
+          carried: state.carry(JSON.stringify(rest).length),
+        });
       }
+      continue;
+    }
+    if (state.paused) {
+      setStatusAttribute('paused');
+      await condition(() => !state.paused || state.stopRequest !== undefined || newRunDue());
+      setStatusAttribute(state.paused ? 'paused' : 'running');
       continue;
     }
 
@@ -473,6 +528,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   );
 
   await Promise.all([...recordings]);
+  await outboxDrained();
   const report = state.buildReport(new Date().toISOString());
   if (record) {
     await recordActs.recordCampaignEnd({
@@ -485,7 +541,13 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   state.report = report;
   setStatusAttribute('finished');
   await condition(allHandlersFinished);
+  await outboxDrained();
   return report;
+}
+
+/** Log tail each seed carries back: TAIL_BUDGET per seed, and per trial over all its seeds. */
+function tailChars(seeds: number): number {
+  return Math.max(256, Math.min(TAIL_BUDGET.perSeed, Math.floor(TAIL_BUDGET.perTrial / seeds)));
 }
 
 /** The activity waited its whole schedule-to-start timeout without a worker taking it. */
@@ -528,11 +590,13 @@ function registerHandlers(state: CampaignState): void {
   setHandler(
     pauseUpdate,
     ({ actor, reason }) => {
+      state.countUpdate();
       state.paused = true;
       state.audit(actor, 'pause', reason);
     },
     {
       validator: ({ actor }) => {
+        state.checkUpdateRoom();
         requireRole(actor, ['researcher', 'pi'], 'pause a campaign');
         requireOpen();
         if (state.paused)
@@ -543,11 +607,13 @@ function registerHandlers(state: CampaignState): void {
   setHandler(
     resumeUpdate,
     ({ actor, reason }) => {
+      state.countUpdate();
       state.paused = false;
       state.audit(actor, 'resume', reason);
     },
     {
       validator: ({ actor }) => {
+        state.checkUpdateRoom();
         requireRole(actor, ['researcher', 'pi'], 'resume a campaign');
         requireOpen();
         if (!state.paused)
@@ -558,12 +624,14 @@ function registerHandlers(state: CampaignState): void {
   setHandler(
     stopUpdate,
     ({ actor, reason, cancelRunning }) => {
+      state.countUpdate();
       state.stopRequest = { actor, reason: reason ?? '', cancelRunning: cancelRunning ?? true };
       state.audit(actor, 'stop', reason);
     },
     {
       // A PI can stop a campaign in every phase, verification included.
       validator: ({ actor }) => {
+        state.checkUpdateRoom('stop');
         requireRole(actor, ['pi'], 'stop a campaign');
         if (state.phase === 'finished')
           throw ApplicationFailure.nonRetryable('the campaign has finished', 'Conflict');
@@ -575,6 +643,7 @@ function registerHandlers(state: CampaignState): void {
   setHandler(
     changeBudgetsUpdate,
     ({ actor, budgets, reason }) => {
+      state.countUpdate();
       const before = JSON.stringify(state.budgets);
       state.changeBudgets(budgets);
       state.audit(
@@ -586,6 +655,7 @@ function registerHandlers(state: CampaignState): void {
     },
     {
       validator: ({ actor, budgets }) => {
+        state.checkUpdateRoom();
         requireRole(actor, ['pi'], 'change budgets');
         requireOpen();
         state.validateBudgetChange(budgets);
@@ -595,10 +665,12 @@ function registerHandlers(state: CampaignState): void {
   setHandler(
     decideUpdate,
     ({ actor, hypothesisId, decision, reason }) => {
+      state.countUpdate();
       state.decide(hypothesisId, decision, actor, reason);
     },
     {
       validator: ({ actor, hypothesisId }) => {
+        state.checkUpdateRoom();
         requireRole(actor, ['pi'], 'approve or reject hypotheses');
         requireOpen();
         if (!state.pending.some((p) => p.hypothesis.id === hypothesisId)) {
@@ -616,11 +688,13 @@ function registerHandlers(state: CampaignState): void {
   setHandler(
     injectHypothesisUpdate,
     ({ actor, proposal }) => {
+      state.countUpdate();
       const h = state.injectHuman(actor, proposal);
       return { hypothesisId: h.id };
     },
     {
       validator: ({ actor, proposal }) => {
+        state.checkUpdateRoom();
         requireRole(actor, ['researcher', 'pi'], 'inject hypotheses');
         requireOpen();
         state.validateHumanProposal(proposal);
@@ -630,11 +704,13 @@ function registerHandlers(state: CampaignState): void {
   setHandler(
     addNoteUpdate,
     ({ actor, text, trialId }) => {
+      state.countUpdate();
       state.addNote({ kind: 'human', author: actor.name, text, ...(trialId ? { trialId } : {}) });
       state.audit(actor, 'note', text.slice(0, 200));
     },
     {
       validator: ({ actor, text, trialId }) => {
+        state.checkUpdateRoom();
         requireRole(actor, ['researcher', 'pi'], 'add notes');
         if (typeof text !== 'string' || text.trim() === '' || text.length > 5000)
           throw ApplicationFailure.nonRetryable(
@@ -658,12 +734,13 @@ function registerHandlers(state: CampaignState): void {
       flag: string;
       reason: string;
     }) => {
+      state.checkUpdateRoom();
       requireRole(actor, ['pi'], `${decision} review flags`);
       const open = state.openFlag(trialId, flag);
       if (!open.ok) throw ApplicationFailure.nonRetryable(open.message, open.type);
-      if (typeof reason !== 'string' || reason.trim() === '')
+      if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 2000)
         throw ApplicationFailure.nonRetryable(
-          `reason: say why the flag is ${decision === 'clear' ? 'cleared' : 'confirmed'}`,
+          `reason: say why the flag is ${decision === 'clear' ? 'cleared' : 'confirmed'} (at most 2000 characters)`,
           'InvalidInput',
         );
     },
@@ -671,6 +748,7 @@ function registerHandlers(state: CampaignState): void {
   setHandler(
     clearFlagUpdate,
     ({ actor, trialId, flag, reason }) => {
+      state.countUpdate();
       state.clearFlag(trialId, flag, actor, reason);
     },
     flagDecision('clear'),
@@ -678,6 +756,7 @@ function registerHandlers(state: CampaignState): void {
   setHandler(
     confirmFlagUpdate,
     ({ actor, trialId, flag, reason }) => {
+      state.countUpdate();
       state.confirmFlag(trialId, flag, actor, reason);
     },
     flagDecision('confirm'),
