@@ -168,32 +168,34 @@ export type SearchSpace = z.infer<typeof SearchSpace>;
 /** A problem spec's size as JSON at most: it travels with every continue-as-new of its campaigns. */
 export const MAX_SPEC_BYTES = 64 * 1024;
 
-export const ProblemSpec = z.strictObject({
-  id: Slug,
-  title: z.string().min(1).max(200),
-  /** The research question, shown to agents. */
-  question: z.string().min(1).max(5000),
-  /** Background for agents: what is known, what has been tried, what matters. */
-  context: z.string().max(20000).default(''),
-  /** Name of an experiment registered on the workers. Never a command. */
-  experiment: Slug,
-  space: SearchSpace,
-  /** The baseline configuration (values for every active parameter). */
-  baseline: Config,
-  /** Named extra configurations, e.g. `ceiling` for the strong model trained on ground truth. */
-  configurations: z.record(Slug, Config).default({}),
-  /** Task queue for this problem's experiments; the experiment's own queue when absent. */
-  taskQueue: z.string().min(1).max(200).optional(),
-  tags: z.array(z.string().max(64)).max(32).default([]),
-}).superRefine((spec, ctx) => {
-  const size = JSON.stringify(spec).length;
-  if (size > MAX_SPEC_BYTES)
-    ctx.addIssue({
-      code: 'custom',
-      path: [],
-      message: `the spec is ${Math.ceil(size / 1024)} KiB as JSON; at most ${MAX_SPEC_BYTES / 1024} KiB (shorten context, descriptions or configurations)`,
-    });
-});
+export const ProblemSpec = z
+  .strictObject({
+    id: Slug,
+    title: z.string().min(1).max(200),
+    /** The research question, shown to agents. */
+    question: z.string().min(1).max(5000),
+    /** Background for agents: what is known, what has been tried, what matters. */
+    context: z.string().max(20000).default(''),
+    /** Name of an experiment registered on the workers. Never a command. */
+    experiment: Slug,
+    space: SearchSpace,
+    /** The baseline configuration (values for every active parameter). */
+    baseline: Config,
+    /** Named extra configurations, e.g. `ceiling` for the strong model trained on ground truth. */
+    configurations: z.record(Slug, Config).default({}),
+    /** Task queue for this problem's experiments; the experiment's own queue when absent. */
+    taskQueue: z.string().min(1).max(200).optional(),
+    tags: z.array(z.string().max(64)).max(32).default([]),
+  })
+  .superRefine((spec, ctx) => {
+    const size = JSON.stringify(spec).length;
+    if (size > MAX_SPEC_BYTES)
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `the spec is ${Math.ceil(size / 1024)} KiB as JSON; at most ${MAX_SPEC_BYTES / 1024} KiB (shorten context, descriptions or configurations)`,
+      });
+  });
 export type ProblemSpec = z.infer<typeof ProblemSpec>;
 export type ProblemSpecInput = z.input<typeof ProblemSpec>;
 
@@ -217,7 +219,12 @@ export const ConstraintOp = z.enum(['<=', '>=', '<', '>']);
 export type ConstraintOp = z.infer<typeof ConstraintOp>;
 
 export const Constraint = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('absolute'), metric: Name, op: ConstraintOp, value: FiniteNumber }),
+  z.strictObject({
+    kind: z.literal('absolute'),
+    metric: Name,
+    op: ConstraintOp,
+    value: FiniteNumber,
+  }),
   /** Relative to the baseline's measured mean, e.g. latency <= 1.1 x baseline. */
   z.strictObject({
     kind: z.literal('relative'),
@@ -461,7 +468,11 @@ export const FlagKind = z.enum([
 ]);
 export type FlagKind = z.infer<typeof FlagKind>;
 /** A PI's decision on a review flag, with who, when and why (also in the audit trail). */
-export const FlagDecision = z.object({ actor: Actor, reason: z.string().max(2000), at: z.string() });
+export const FlagDecision = z.object({
+  actor: Actor,
+  reason: z.string().max(2000),
+  at: z.string(),
+});
 export const Flag = z.object({
   kind: FlagKind,
   message: z.string().max(2000),

@@ -48,9 +48,9 @@ export function fromTemporal(err: unknown, what: string): unknown {
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;
     if (cause instanceof ApplicationFailure) {
-      const code = (['InvalidInput', 'NotFound', 'Forbidden', 'Conflict', 'RateLimited'] as const).find(
-        (c) => c === cause.type,
-      );
+      const code = (
+        ['InvalidInput', 'NotFound', 'Forbidden', 'Conflict', 'RateLimited'] as const
+      ).find((c) => c === cause.type);
       return new ServiceError(code ?? 'Conflict', cause.message);
     }
     return new ServiceError('Conflict', err.message);
