@@ -123,3 +123,14 @@ describe('HiddenRedactor', () => {
     });
   });
 });
+
+describe('HiddenRedactor.nodes', () => {
+  it('scrubs lineage node text and keeps untouched nodes as they are', () => {
+    const r = new HiddenRedactor(['heldout_acc']);
+    const plain = { id: 't1', title: 'lower lr', author: 'ann', pgr: 0.5 };
+    const leaky = { id: 't2', title: 'heldout_acc=0.7345 looks good', author: 'ann', pgr: 0.6 };
+    const [a, b] = r.nodes([plain, leaky]);
+    expect(a).toBe(plain);
+    expect(b).toEqual({ ...leaky, title: `heldout_acc=${HIDDEN_MARK} looks good` });
+  });
+});

@@ -230,7 +230,9 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
                 total: s.live.nodes.length,
                 nodes: s.live.nodes,
               };
-        json = JSON.stringify(z.encode(Lineage, redactor ? redactor.redact(body) : body));
+        json = JSON.stringify(
+          z.encode(Lineage, redactor ? { ...body, nodes: redactor.nodes(body.nodes) } : body),
+        );
         cache.set(entry, json);
       }
       return reply
