@@ -102,7 +102,7 @@ export const CARRY_BUDGET = {
   /** Kept trials (references, verification runs, leaders and their ancestors, the most recent). */
   trials: 160 * 1024,
   /** Queued hypotheses and those waiting for approval. */
-  queue: 64 * 1024,
+  queue: 96 * 1024,
   notebook: 32 * 1024,
   audit: 16 * 1024,
   dropped: 12 * 1024,
