@@ -116,6 +116,8 @@ export const KEPT_CHARS = {
   trialRationale: 200,
   title: 200,
   reason: 500,
+  /** Reasons in the proposal audit's recent records (300 of them are kept). */
+  proposalReason: 200,
   auditDetail: 500,
 } as const;
 /** Queued plus pending hypotheses at most (beyond: "retry once some have run"). */
@@ -1124,7 +1126,15 @@ export class CampaignState {
     const strategyName = this.input.strategy.name;
     for (const d of result.dropped) {
       this.drop(d.title, d.reason);
-      this.proposals.settled(d, d.author ?? strategyName, at);
+      this.proposals.settled(
+        {
+          ...d,
+          title: cut(d.title, KEPT_CHARS.title),
+          reason: cut(d.reason, KEPT_CHARS.proposalReason),
+        },
+        d.author ?? strategyName,
+        at,
+      );
     }
     if (result.fatalError) {
       this.strategyFailure = result.fatalError;
@@ -1171,7 +1181,7 @@ export class CampaignState {
             : message.startsWith('parentTrialId: unknown')
               ? 'unknown_parent'
               : 'invalid',
-          message,
+          cut(message, KEPT_CHARS.proposalReason),
           at,
         );
       }
@@ -1362,7 +1372,7 @@ export class CampaignState {
       this.proposals.unqueued(
         hypothesisId,
         'rejected',
-        `rejected by ${actor.name}${reason ? `: ${reason}` : ''}`,
+        cut(`rejected by ${actor.name}${reason ? `: ${reason}` : ''}`, KEPT_CHARS.proposalReason),
       );
     }
     this.audit(
