@@ -106,6 +106,7 @@ export const CARRY_BUDGET = {
   notebook: 32 * 1024,
   audit: 16 * 1024,
   dropped: 12 * 1024,
+  verification: 64 * 1024,
 } as const;
 /** Texts kept in workflow state; longer ones are archived whole in MLflow and cut here. */
 export const KEPT_CHARS = {
@@ -126,6 +127,8 @@ export const QUEUE_LIMIT = 100;
 const PGR_SERIES_LIMIT = 1000;
 /** Hashes of archived configurations kept for duplicate checks (the most recent). */
 const ARCHIVED_LIMIT = 4096;
+/** Verification results kept (the most recent; the report's verdict needs only the best's own). */
+const VERIFICATION_LIMIT = 60;
 /** PI decisions on hypotheses kept (to tell "already decided" from "unknown"). */
 const DECISIONS_LIMIT = 500;
 /**
@@ -1731,6 +1734,8 @@ export class CampaignState {
       reasons: result.reasons,
       trigger: req.trigger ?? 'final',
     });
+    // Older verifications (their trials are flagged or outranked) go to MLflow past the bound.
+    this.evict('verification', this.verification, VERIFICATION_LIMIT, CARRY_BUDGET.verification);
     if (result.flag && !original.flags.some((f) => f.kind === 'verification_gap' && !f.cleared))
       this.setFlags(original, [...original.flags, result.flag]);
     this.bump();
