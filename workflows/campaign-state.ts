@@ -40,7 +40,6 @@ import type { Note, StrategyResult, StrategyView, TrialView } from '../domain/st
 import {
   ProposalAudit,
   strategyRetryDelayMs,
-  type ProposalAuditState,
   type StrategyOutage,
 } from './proposal-audit.js';
 import type {
