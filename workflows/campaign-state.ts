@@ -37,11 +37,7 @@ import type { PooledVariance } from '../domain/stats.js';
 import { applyChanges, findDuplicate } from '../domain/space.js';
 import { reportVerdict } from './report.js';
 import type { Note, StrategyResult, StrategyView, TrialView } from '../domain/strategy.js';
-import {
-  ProposalAudit,
-  strategyRetryDelayMs,
-  type StrategyOutage,
-} from './proposal-audit.js';
+import { ProposalAudit, strategyRetryDelayMs, type StrategyOutage } from './proposal-audit.js';
 import type {
   AuditEntry,
   CampaignInput,
