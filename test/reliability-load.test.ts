@@ -113,18 +113,31 @@ async function throughput(campaignId: string): Promise<number> {
   return trials.length / ((end - start) / 1000);
 }
 
-/** Reads an event stream to its end; resolves with what it received. */
-async function follow(url: string, controller: AbortController) {
-  const res = await fetch(url, { signal: controller.signal });
-  if (res.status !== 200) return { status: res.status, text: await res.text() };
-  let text = '';
-  const decoder = new TextDecoder();
-  try {
-    for await (const chunk of res.body!) text += decoder.decode(chunk as Uint8Array);
-  } catch {
-    // aborted at the end of the test
-  }
-  return { status: 200, text };
+/**
+ * Reads an event stream to its end; resolves with what it received. `opened` resolves once the
+ * server has answered (and so counted) the stream.
+ */
+function follow(url: string, controller: AbortController) {
+  let opened!: () => void;
+  const isOpen = new Promise<void>((resolve) => (opened = resolve));
+  const received = (async () => {
+    try {
+      const res = await fetch(url, { signal: controller.signal });
+      opened();
+      if (res.status !== 200) return { status: res.status, text: await res.text() };
+      let text = '';
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body!) text += decoder.decode(chunk as Uint8Array);
+      } catch {
+        // aborted at the end of the test
+      }
+      return { status: 200, text };
+    } finally {
+      opened();
+    }
+  })();
+  return { opened: isOpen, received };
 }
 
 describe('fan-out', () => {
@@ -135,19 +148,24 @@ describe('fan-out', () => {
     const quietRate = await throughput(quiet.campaignId);
 
     const busy = await campaign();
+    // Paused while the streams open, so that the campaign cannot end before every stream is
+    // counted; the unknown-id requests then run while its trials do.
+    await env.service.pause(researcher, busy.campaignId, 'streams opening');
     const controller = new AbortController();
-    const streams = Array.from({ length: VIEWERS * STREAMS_PER_TOKEN }, (_, i) =>
+    const followers = Array.from({ length: VIEWERS * STREAMS_PER_TOKEN }, (_, i) =>
       follow(
         `${server.url}/api/campaigns/${encodeURIComponent(busy.campaignId)}/events?token=${tokens[1 + (i % VIEWERS)]!.token}`,
         controller,
       ),
     );
-    // Let the streams open, then one more for a token that holds its share: refused.
-    await new Promise((r) => setTimeout(r, 3000));
+    const streams = followers.map((f) => f.received);
+    await Promise.all(followers.map((f) => f.opened));
+    // One more for a token that holds its share: refused.
     const extra = await fetch(
       `${server.url}/api/campaigns/${encodeURIComponent(busy.campaignId)}/events?token=${tokens[1]!.token}`,
     );
     expect(extra.status).toBe(429);
+    await env.service.resume(researcher, busy.campaignId);
 
     const statuses: number[] = [];
     const paths = ['', '/trials', '/report', '/events', '/lineage'];
@@ -169,7 +187,7 @@ describe('fan-out', () => {
     const received = await Promise.race([
       Promise.all(streams),
       new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error('streams did not end with the campaign')), 30_000),
+        setTimeout(() => reject(new Error('streams did not end with the campaign')), 120_000),
       ),
     ]);
     controller.abort();

@@ -252,6 +252,8 @@ export class CampaignState {
   mlflowParentRunId: string | undefined;
   mlflowExperimentId: string | undefined;
   stopRequest: CarriedState['stopRequest'];
+  /** A PI stopped the verification phase itself (a stop before it still lets the best be verified). */
+  verificationStopped = false;
   stopReason: StopReason | undefined;
   stopDetail: string | undefined;
   verification: VerificationResult[];

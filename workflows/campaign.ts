@@ -269,7 +269,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       scope.run(() => runTrialSeeds(req)),
       freshBaseline,
     ]);
-    if (state.stopRequest) return;
+    // A stop of the verification phase itself discards what it cut short; a stop that ended
+    // the search does not (the best is still verified).
+    if (state.verificationStopped) return;
     state.addVerification(req, trial, seeds);
   }
 
@@ -333,7 +335,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   async function untilHardStop(
     work: () => Promise<void>,
     scope: CancellationScope,
-    opts: { deadline?: boolean } = {},
+    opts: { deadline?: boolean; stopped?: () => boolean } = {},
   ): Promise<void> {
     let done = false;
     const running = work().finally(() => {
@@ -341,7 +343,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     });
     const due = () =>
       opts.deadline === false
-        ? state.stopRequest !== undefined
+        ? (opts.stopped?.() ?? state.stopRequest !== undefined)
         : state.hardStopNow(Date.now()) !== null;
     while (!done) {
       const waitMs = opts.deadline === false ? null : state.msUntilNextDeadline(Date.now());
@@ -507,24 +509,25 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
   state.phase = 'verifying';
   setStatusAttribute('verifying');
-  // A PI stop ends verification too: the report then says what was not verified.
+  // A PI stop that arrives during verification ends it (the report then says what was not
+  // verified); a stop that ended the search still lets the best be verified.
   const verifyScope = new CancellationScope();
   await untilHardStop(
     async () => {
       // The leaders first, then the reported best until it has its own verification (a leader
       // that fails is flagged, and the next one becomes the best).
       // At most 10 follow-ups: after that the report says "not verified" rather than run on.
-      for (let round = 0; round <= 10 && !state.stopRequest; round++) {
+      for (let round = 0; round <= 10 && !state.verificationStopped; round++) {
         const reqs = state.verificationRequests(round > 0);
         if (reqs.length === 0 && round > 0) break;
         for (const req of reqs) {
           await verify(req, verifyScope);
-          if (state.stopRequest) break;
+          if (state.verificationStopped) break;
         }
       }
     },
     verifyScope,
-    { deadline: false },
+    { deadline: false, stopped: () => state.verificationStopped },
   );
 
   await Promise.all([...recordings]);
@@ -625,8 +628,9 @@ function registerHandlers(state: CampaignState): void {
     stopUpdate,
     ({ actor, reason, cancelRunning }) => {
       state.countUpdate();
-      state.stopRequest = { actor, reason: reason ?? '', cancelRunning: cancelRunning ?? true };
-      state.audit(actor, 'stop', reason);
+      if (state.phase === 'verifying') state.verificationStopped = true;
+      state.stopRequest ??= { actor, reason: reason ?? '', cancelRunning: cancelRunning ?? true };
+      state.audit(actor, state.phase === 'verifying' ? 'stop verification' : 'stop', reason);
     },
     {
       // A PI can stop a campaign in every phase, verification included.
@@ -635,7 +639,7 @@ function registerHandlers(state: CampaignState): void {
         requireRole(actor, ['pi'], 'stop a campaign');
         if (state.phase === 'finished')
           throw ApplicationFailure.nonRetryable('the campaign has finished', 'Conflict');
-        if (state.stopRequest)
+        if (state.phase === 'verifying' ? state.verificationStopped : state.stopRequest)
           throw ApplicationFailure.nonRetryable('the campaign is already stopping', 'Conflict');
       },
     },
