@@ -10,7 +10,15 @@ import { Connection } from '@temporalio/client';
 import { ensureInstalled, ensurePostgres, type Log } from './install.js';
 import { paths, STATE_DIR } from './paths.js';
 import { PostgresCluster } from './postgres.js';
-import { isAlive, logTail, portOpen, startDetached, stopGroup, waitUntil } from './process.js';
+import {
+  isAlive,
+  killGroup,
+  logTail,
+  portOpen,
+  startDetached,
+  stopGroup,
+  waitUntil,
+} from './process.js';
 
 export interface StackOptions {
   /** Folder for this stack's data, logs and pid files. @default <state>/stack */
@@ -336,10 +344,11 @@ export class Stack {
   }
 
   /** Kills a service hard (for failure tests): SIGKILL to its process group. */
-  async kill(name: ServiceName): Promise<void> {
+  /** Stops a service at once: SIGKILL to its process group when `hard`, else SIGTERM without grace. */
+  async kill(name: ServiceName, opts: { hard?: boolean } = {}): Promise<void> {
     const pid = this.readPid(name);
     if (pid === undefined) return;
-    await stopGroup(pid, 0);
+    await (opts.hard ? killGroup(pid) : stopGroup(pid, 0));
     fs.rmSync(this.pidFile(name), { force: true });
   }
 

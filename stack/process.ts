@@ -62,6 +62,16 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
+/** SIGKILL to the whole group at once (what a crash looks like), then waits for it to go. */
+export async function killGroup(pgid: number): Promise<void> {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 50 && groupAlive(pgid); i++) await sleep(100);
+}
+
 /** SIGTERM to the whole group, then SIGKILL after `graceMs` if anything is left. */
 export async function stopGroup(pgid: number, graceMs = 10_000): Promise<void> {
   try {

@@ -105,6 +105,9 @@ async function setUp(
   return problemId;
 }
 
+/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED. */
+const PENDING_ACTIVITY_STATE_STARTED = 2;
+
 describe('reliability', () => {
   it('kill -9 of a worker mid-campaign: the other worker takes over, no trial lost or recorded twice', async () => {
     const env = await createTestEnv({
@@ -127,6 +130,24 @@ describe('reliability', () => {
         seed: 5,
       });
       await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 3, 120_000);
+      // Killed while it provably runs a seed: Temporal lists a started seed of this worker's.
+      const handle = env.client.workflow.getHandle(campaignId);
+      const inFlight = await eventually(
+        async () => {
+          const pending = (await handle.describe()).raw.pendingActivities ?? [];
+          return pending.some(
+            (p) =>
+              p.activityType?.name === 'runExperimentSeed' &&
+              Number(p.state) === PENDING_ACTIVITY_STATE_STARTED &&
+              (p.lastWorkerIdentity ?? '').endsWith(`:${a.pid}`),
+          )
+            ? true
+            : undefined;
+        },
+        120_000,
+        20,
+      );
+      expect(inFlight).toBe(true);
       a.kill('SIGKILL');
       const report = await env.service.result(campaignId);
       expect(report.stopReason).toBe('max_trials');
@@ -193,7 +214,7 @@ describe('reliability', () => {
     }
   });
 
-  it('survives a restart of the Temporal dev server on its SQLite file', async () => {
+  it('survives a kill -9 and restart of the Temporal dev server on its SQLite file', async () => {
     const binary = await resolveTemporalBinary();
     const stack = new Stack({
       dir: stackDir('temporal'),
@@ -215,7 +236,7 @@ describe('reliability', () => {
         seed: 9,
       });
       await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 2, 120_000);
-      await stack.down('temporal');
+      await stack.kill('temporal', { hard: true }); // kill -9, not a clean shutdown
       await new Promise((r) => setTimeout(r, 2000));
       await stack.upTemporal(binary.path);
       const report = await eventually(() => env.service.result(campaignId), 170_000, 1000);
