@@ -23,6 +23,8 @@ import {
   TrialKind,
 } from '../domain/schemas.js';
 import { Note, StrategyConfig, StrategyName } from '../domain/strategy.js';
+import { FailureSummary } from '../domain/failures.js';
+import { ProposalAuditState } from '../workflows/proposal-audit.js';
 import { ACTIONS, ROLES, type Action } from './permissions.js';
 
 /** A number that may be missing: MLflow and JSON turn NaN and Infinity into null. */
@@ -387,6 +389,10 @@ export const CampaignReport = z.object({
   verifiedPgr: MaybeNumber,
   notebook: z.array(Note),
   dropped: z.array(z.object({ title: z.string(), reason: z.string(), at: z.string() })),
+  /** What became of the strategy's proposals, with the reasons of the most recent ones. */
+  proposals: ProposalAuditState.optional(),
+  /** Compute spent on failed trials and the regions where failures repeat. */
+  failures: FailureSummary.optional(),
 });
 export type CampaignReport = z.infer<typeof CampaignReport>;
 

@@ -335,6 +335,16 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     }, 90_000);
     expect(report.stopReason).toBe('stopped_by_pi');
     expect(report.dropped.some((d) => d.reason.includes('rejected by Pat PI'))).toBe(true);
+    // The proposal accounting reaches API readers whole: every proposal has a fate, the PI's
+    // rejection among the reasons.
+    const p = report.proposals!;
+    const c = p.counts;
+    expect(c.sent).toBeGreaterThan(0);
+    expect(c.sent).toBe(c.queued + c.run + c.duplicate + c.repaired + c.dropped);
+    expect(p.recent.some((r) => r.fate === 'dropped' && /rejected/.test(r.reason ?? ''))).toBe(
+      true,
+    );
+    expect(report.failures).toBeDefined();
     const md = await call('viewer', 'GET', `/campaigns/${campaignId}/report?format=markdown`);
     expect(md.headers.get('content-type')).toMatch(/^text\/markdown/);
     expect(md.text).toContain(`# Campaign ${campaignId}`);

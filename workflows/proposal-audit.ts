@@ -7,43 +7,47 @@
  * Also the backoff of strategy calls that failed on an outage (overload, rate limits).
  * Deterministic and pure: times come in as arguments.
  */
-import type { DroppedProposal, ProposalFate } from '../domain/strategy.js';
+import { z } from 'zod';
+import { ProposalFate, type DroppedProposal } from '../domain/strategy.js';
 
 /** Proposal records kept with their reasons; counts cover every proposal. */
 export const PROPOSAL_RECORDS = 300;
 
 /** One proposal and its fate. `queued` until it runs or is dropped. */
-export interface ProposalRecord {
-  at: string;
-  author: string;
-  title: string;
-  fate: ProposalFate | 'queued';
+export const ProposalRecord = z.object({
+  at: z.string(),
+  author: z.string(),
+  title: z.string(),
+  fate: z.union([ProposalFate, z.literal('queued')]),
   /** A short code for counting: invalid, unknown_parent, over_quota, duplicate, rejected, not_run... */
-  cause?: string;
-  reason?: string;
-  hypothesisId?: string;
-}
+  cause: z.string().optional(),
+  reason: z.string().optional(),
+  hypothesisId: z.string().optional(),
+});
+export type ProposalRecord = z.infer<typeof ProposalRecord>;
 
 /** sent = queued + run + duplicate + repaired + dropped, at every moment. */
-export interface ProposalCounts {
-  sent: number;
+export const ProposalCounts = z.object({
+  sent: z.number().int(),
   /** Accepted and waiting to run (or for a PI's approval). */
-  queued: number;
-  run: number;
-  duplicate: number;
-  repaired: number;
-  dropped: number;
+  queued: z.number().int(),
+  run: z.number().int(),
+  duplicate: z.number().int(),
+  repaired: z.number().int(),
+  dropped: z.number().int(),
   /** Proposals per cause, over duplicate, repaired and dropped ones. */
-  byCause: Record<string, number>;
-}
+  byCause: z.record(z.string(), z.number().int()),
+});
+export type ProposalCounts = z.infer<typeof ProposalCounts>;
 
-export interface ProposalAuditState {
-  counts: ProposalCounts;
+export const ProposalAuditState = z.object({
+  counts: ProposalCounts,
   /** The most recent proposals, oldest first, at most PROPOSAL_RECORDS. */
-  recent: ProposalRecord[];
+  recent: z.array(ProposalRecord),
   /** Hypothesis ids of queued strategy proposals (bounded by the queue). */
-  open: string[];
-}
+  open: z.array(z.string()),
+});
+export type ProposalAuditState = z.infer<typeof ProposalAuditState>;
 
 export const emptyProposalAudit = (): ProposalAuditState => ({
   counts: { sent: 0, queued: 0, run: 0, duplicate: 0, repaired: 0, dropped: 0, byCause: {} },

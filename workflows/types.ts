@@ -306,9 +306,9 @@ export interface CampaignReport {
    * Every proposal strategies made and its fate: exact counts, and the most recent with their
    * reasons (absent in reports written before it).
    */
-  proposals?: ProposalAuditState;
+  proposals?: ProposalAuditState | undefined;
   /** Compute spent on failed trials and the regions where failures repeat (absent in older reports). */
-  failures?: FailureSummary;
+  failures?: FailureSummary | undefined;
 }
 
 export type { Actor, HypothesisProposal, Budgets };
