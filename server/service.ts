@@ -4,7 +4,12 @@
  * errors come out as ServiceErrors with an HTTP status.
  */
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  ServiceError as TemporalRpcError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { formatPath } from '../domain/errors.js';
 import type {
   Actor,
@@ -368,14 +373,29 @@ export class GaplabService {
     }
   }
 
+  /**
+   * A query, tried up to three times when Temporal answers DEADLINE_EXCEEDED or UNAVAILABLE: a
+   * query on a closed campaign makes a worker replay its history, which a busy worker may not
+   * finish within the call's deadline.
+   */
   private async query<T>(
     campaignId: string,
     fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<T>,
   ): Promise<T> {
-    try {
-      return await fn(this.campaign(campaignId));
-    } catch (err) {
-      throw fromTemporal(err, `campaign ${campaignId}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn(this.campaign(campaignId));
+      } catch (err) {
+        const code =
+          err instanceof TemporalRpcError
+            ? (err.cause as { code?: number } | undefined)?.code
+            : undefined;
+        if ((code === 4 || code === 14) && attempt < 3) {
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+          continue;
+        }
+        throw fromTemporal(err, `campaign ${campaignId}`);
+      }
     }
   }
 
@@ -435,9 +455,16 @@ export class GaplabService {
     campaignId: string,
     fn: (h: WorkflowHandle<typeof campaignWorkflow>) => Promise<R>,
   ): Promise<R> {
-    await this.status(campaignId); // 404 for unknown campaigns before anything else
+    // 404 for unknown campaigns and 409 for closed ones before anything else. describe reads the
+    // execution itself: no query, so a closed campaign costs no replay on a busy worker.
+    const handle = this.campaign(campaignId);
+    const described = await handle.describe().catch((err: unknown) => {
+      throw fromTemporal(err, `campaign ${campaignId}`);
+    });
+    if (described.status.name !== 'RUNNING')
+      throw new ServiceError('Conflict', `campaign ${campaignId} has finished`);
     try {
-      return await fn(this.campaign(campaignId));
+      return await fn(handle);
     } catch (err) {
       // The campaign exists (its status answered): "not found" from an update means it has closed.
       if (err instanceof WorkflowNotFoundError)
