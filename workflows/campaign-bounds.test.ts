@@ -4,8 +4,7 @@
  * continues as new with stays under a quarter of Temporal's 2 MiB limit.
  */
 import { describe, expect, it } from 'vitest';
-import { EvaluationCriteria, ProblemSpec } from '../domain/schemas.js';
-import { StrategyConfig } from '../domain/strategy.js';
+import { campaignInput, quadCriteria } from '../test/fixtures/campaign-input.js';
 import {
   CARRY_BUDGET,
   CampaignState,
@@ -16,51 +15,12 @@ import {
 } from './campaign-state.js';
 import type { CampaignInput, CarriedState } from './types.js';
 
-const spec = ProblemSpec.parse({
-  id: 'quad',
-  title: 'Quadratic',
-  question: 'Where is the top?',
-  experiment: 'quadratic',
-  space: [
-    { name: 'x', kind: 'float', low: -5, high: 5 },
-    { name: 'y', kind: 'float', low: -5, high: 5 },
-  ],
-  baseline: { x: -4, y: 3 },
-});
-const criteria = EvaluationCriteria.parse({
-  metric: 'score',
-  direction: 'maximize',
-  baseline: { kind: 'value', value: -40 },
-  optimum: { kind: 'value', value: 10 },
+const criteria = quadCriteria({
   seedsPerTrial: 5,
   hiddenMetrics: ['heldout'],
   budgets: { maxTrials: 1_000_000, concurrency: 8 },
 });
-
-const input = (): CampaignInput => ({
-  campaignId: 'c1',
-  problem: spec,
-  criteria: {
-    version: 1,
-    criteria,
-    actor: { name: 'pi', role: 'pi' },
-    reason: '',
-    createdAt: '2026-01-01T00:00:00Z',
-  },
-  strategy: StrategyConfig.parse({ name: 'random' }),
-  experiment: {
-    name: 'quadratic',
-    description: '',
-    metrics: [
-      { name: 'score', description: '' },
-      { name: 'heldout', description: '' },
-    ],
-    taskQueue: 'q',
-    timeoutSeconds: 10,
-  },
-  seed: 1,
-  startedBy: { name: 'r', role: 'researcher' },
-});
+const input = (): CampaignInput => campaignInput({ criteria, metrics: ['score', 'heldout'] });
 
 const pi = { name: 'pat', role: 'pi' } as const;
 const long = (n: number, c = 'x') => c.repeat(n);

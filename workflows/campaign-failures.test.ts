@@ -3,28 +3,13 @@
  * in the report, and failures kept in the strategy's view of a long campaign.
  */
 import { describe, expect, it } from 'vitest';
-import { EvaluationCriteria, ProblemSpec, type SeedResult } from '../domain/schemas.js';
-import { StrategyConfig } from '../domain/strategy.js';
+import { campaignInput, quadCriteria } from '../test/fixtures/campaign-input.js';
+import type { SeedResult } from '../domain/schemas.js';
 import { CampaignState } from './campaign-state.js';
 import { renderFailures, renderReportMarkdown } from './report.js';
-import type { CampaignInput, CampaignTiming } from './types.js';
+import type { CampaignTiming } from './types.js';
 
-const spec = ProblemSpec.parse({
-  id: 'quad',
-  title: 'Quadratic',
-  question: 'Where is the top?',
-  experiment: 'quadratic',
-  space: [
-    { name: 'x', kind: 'float', low: -5, high: 5 },
-    { name: 'y', kind: 'float', low: -5, high: 5 },
-  ],
-  baseline: { x: -4, y: 3 },
-});
-const criteria = EvaluationCriteria.parse({
-  metric: 'score',
-  direction: 'maximize',
-  baseline: { kind: 'value', value: -40 },
-  optimum: { kind: 'value', value: 10 },
+const criteria = quadCriteria({
   seedsPerTrial: 1,
   budgets: { maxTrials: 100_000, concurrency: 8 },
 });
@@ -32,28 +17,11 @@ const criteria = EvaluationCriteria.parse({
 const LIMIT = 10;
 
 function state(timing?: CampaignTiming): CampaignState {
-  const input: CampaignInput = {
-    campaignId: 'c1',
-    problem: spec,
-    criteria: {
-      version: 1,
-      criteria,
-      actor: { name: 'pi', role: 'pi' },
-      reason: '',
-      createdAt: '2026-01-01T00:00:00Z',
-    },
-    strategy: StrategyConfig.parse({ name: 'random' }),
-    experiment: {
-      name: 'quadratic',
-      description: '',
-      metrics: [{ name: 'score', description: '' }],
-      taskQueue: 'q',
-      timeoutSeconds: LIMIT,
-    },
-    seed: 1,
-    startedBy: { name: 'r', role: 'researcher' },
+  const input = campaignInput({
+    criteria,
+    timeoutSeconds: LIMIT,
     ...(timing ? { timing } : {}),
-  };
+  });
   const s = new CampaignState(input, 0);
   s.phase = 'running';
   s.references.baseline = { score: { mean: -40 }, metrics: {} };

@@ -1,51 +1,20 @@
 /** The campaign state's side of the agent's audit trail, outages and model warnings. */
 import { describe, expect, it } from 'vitest';
-import { EvaluationCriteria, ProblemSpec } from '../domain/schemas.js';
-import { StrategyConfig, type StrategyResult } from '../domain/strategy.js';
+import { campaignInput, quadCriteria } from '../test/fixtures/campaign-input.js';
+import type { StrategyResult } from '../domain/strategy.js';
 import { CampaignState } from './campaign-state.js';
 import type { CampaignInput } from './types.js';
 
-const spec = ProblemSpec.parse({
-  id: 'quad',
-  title: 'Quadratic',
-  question: 'Where is the top?',
-  experiment: 'quadratic',
-  space: [
-    { name: 'x', kind: 'float', low: -5, high: 5 },
-    { name: 'y', kind: 'float', low: -5, high: 5 },
-  ],
-  baseline: { x: -4, y: 3 },
-});
-const criteria = EvaluationCriteria.parse({
-  metric: 'score',
-  direction: 'maximize',
-  baseline: { kind: 'value', value: -40 },
-  optimum: { kind: 'value', value: 10 },
+const criteria = quadCriteria({
   hiddenMetrics: ['heldout'],
   budgets: { maxTrials: 100, concurrency: 2 },
 });
-const input = (): CampaignInput => ({
-  campaignId: 'c1',
-  problem: spec,
-  criteria: {
-    version: 1,
+const input = (): CampaignInput =>
+  campaignInput({
     criteria,
-    actor: { name: 'pi', role: 'pi' },
-    reason: '',
-    createdAt: '2026-01-01T00:00:00Z',
-  },
-  strategy: StrategyConfig.parse({ name: 'claude', settings: { agents: 2 } }),
-  experiment: {
-    name: 'quadratic',
-    description: '',
-    metrics: [{ name: 'score', description: '' }],
-    taskQueue: 'q',
-    timeoutSeconds: 10,
-  },
-  seed: 1,
-  startedBy: { name: 'r', role: 'researcher' },
-  timing: { strategyRetrySeconds: 10, strategyRetryRounds: 3 },
-});
+    strategy: { name: 'claude', settings: { agents: 2 } },
+    timing: { strategyRetrySeconds: 10, strategyRetryRounds: 3 },
+  });
 
 const result = (r: Partial<StrategyResult>): StrategyResult => ({
   proposals: [],
