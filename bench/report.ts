@@ -21,7 +21,7 @@ export function renderResults(dir: string): string {
     'present (full > quick > tiny). Benchmarks report numbers; they are not tests (the test suite only checks',
     'that the tiny size runs and writes well-formed results).',
     '',
-    '    npm run bench -- --size full                 # all five, ~30 min on 2 cores; quick ~12 min, tiny ~1 min',
+    '    npm run bench -- --size full                 # all six, ~35 min on 2 cores; quick ~12 min, tiny ~1 min',
     '    npm run bench -- --size quick --only slots,overhead',
     '    npm run bench -- --help',
     '',
