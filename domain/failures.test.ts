@@ -158,17 +158,19 @@ describe('adaptiveTimeoutSeconds', () => {
   });
 
   it('becomes a multiple of the p95 of successful durations, with a floor', () => {
-    expect(adaptiveTimeoutSeconds([2, 2, 2, 2, 3], 100)).toBe(10); // floor 10% of 100 s
-    expect(adaptiveTimeoutSeconds([2, 2, 2, 2, 3], 1000)).toBe(100);
-    expect(adaptiveTimeoutSeconds([20, 20, 20, 20, 30], 1000)).toBe(100); // 90 < floor 100
-    expect(adaptiveTimeoutSeconds(Array(20).fill(100), 3600)).toBe(360);
+    expect(adaptiveTimeoutSeconds([2, 2, 2, 2, 3], 100)).toBe(25); // floor 25% of 100 s
+    expect(adaptiveTimeoutSeconds([2, 2, 2, 2, 3], 1000)).toBe(250);
+    expect(adaptiveTimeoutSeconds([20, 20, 20, 20, 30], 1000)).toBe(250); // 90 < floor 250
+    expect(adaptiveTimeoutSeconds([20, 20, 20, 20, 30], 10_000)).toBe(2500);
+    expect(adaptiveTimeoutSeconds([20, 20, 20, 20, 30], 10_000, { floorShare: 0 })).toBe(90); // 3 x p95
+    expect(adaptiveTimeoutSeconds(Array(20).fill(100), 3600)).toBe(900);
     expect(adaptiveTimeoutSeconds(Array(20).fill(0.003), 2)).toBe(1); // floor of 1 s
   });
 
   it('never stops a run as long as the longest success, nor exceeds the limit', () => {
     const durations = [...Array(99).fill(10), 200];
-    expect(adaptiveTimeoutSeconds(durations, 3600)).toBe(360); // 10% floor
-    expect(adaptiveTimeoutSeconds(durations, 36000, { floorShare: 0 })).toBe(300); // 1.5 x 200 > 3 x p95
+    expect(adaptiveTimeoutSeconds(durations, 3600)).toBe(900); // 25% floor
+    expect(adaptiveTimeoutSeconds(durations, 36000, { floorShare: 0 })).toBe(400); // 2 x 200 > 3 x p95
     expect(adaptiveTimeoutSeconds(Array(10).fill(50), 60)).toBe(60);
   });
 });

@@ -261,11 +261,15 @@ export interface AdaptiveTimeoutOptions {
   minSuccesses?: number;
   /** The timeout is at least this multiple of the 95th percentile of successful durations. @default 3 */
   multiple?: number;
-  /** ... and at least this multiple of the longest successful duration. @default 1.5 */
+  /** ... and at least this multiple of the longest successful duration. @default 2 */
   longestMultiple?: number;
   /** ... and never below this many seconds. @default 1 */
   floorSeconds?: number;
-  /** ... nor below this share of the experiment's limit. @default 0.1 */
+  /**
+   * ... nor below this share of the experiment's limit. Run time often depends on parameters
+   * (epochs, sizes) the successes so far did not cover: a quarter of the limit leaves room for a
+   * slower configuration. @default 0.25
+   */
   floorShare?: number;
 }
 
@@ -289,11 +293,11 @@ export function adaptiveTimeoutSeconds(
 ): number {
   const ok = successDurations.filter((d) => Number.isFinite(d) && d >= 0);
   if (ok.length < (options.minSuccesses ?? 5)) return limitSeconds;
-  const floor = Math.max(options.floorSeconds ?? 1, (options.floorShare ?? 0.1) * limitSeconds);
+  const floor = Math.max(options.floorSeconds ?? 1, (options.floorShare ?? 0.25) * limitSeconds);
   const adaptive = Math.max(
     floor,
     (options.multiple ?? 3) * quantile(ok, 0.95),
-    (options.longestMultiple ?? 1.5) * Math.max(...ok),
+    (options.longestMultiple ?? 2) * Math.max(...ok),
   );
   return Math.min(limitSeconds, Math.ceil(adaptive * 10) / 10);
 }

@@ -74,10 +74,10 @@ describe('adaptive seed timeouts', () => {
     const limits: number[] = [];
     for (let i = 0; i < 5; i++) limits.push(run(s, { ok: true, seconds: 0.5 }).req.timeoutSeconds!);
     expect(limits).toEqual([LIMIT, LIMIT, LIMIT, LIMIT, LIMIT]);
-    // max(3 x p95 = 1.5 s, 1.5 x longest = 0.75 s, floor max(1 s, 10% of 10 s)) = 1.5 s
-    const { req, trial } = run(s, { ok: false, seconds: 1.5, error: 'timed out after 1.5 s' });
-    expect(req.timeoutSeconds).toBe(1.5);
-    expect(trial.timeoutSeconds).toBe(1.5);
+    // max(3 x p95 = 1.5 s, 2 x longest = 1 s, floor max(1 s, 25% of 10 s)) = 2.5 s
+    const { req, trial } = run(s, { ok: false, seconds: 2.5, error: 'timed out after 2.5 s' });
+    expect(req.timeoutSeconds).toBe(2.5);
+    expect(trial.timeoutSeconds).toBe(2.5);
     // Failures do not count as durations; slower successes raise the limit again.
     for (let i = 0; i < 5; i++) run(s, { ok: true, seconds: 3 });
     expect(s.seedTimeoutSeconds()).toBe(9);
