@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../stack/process.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -27,11 +28,12 @@ describe('demo', () => {
       ],
       {
         cwd: root,
-        // Ports of their own, so the demo never touches a stack someone else runs.
+        // Free ports of their own, so the demo never touches a stack someone else runs (another
+        // checkout's test run included).
         env: {
           ...process.env,
-          GAPLAB_TEMPORAL_PORT: '47233',
-          GAPLAB_MLFLOW_PORT: '45050',
+          GAPLAB_TEMPORAL_PORT: String(await freePort()),
+          GAPLAB_MLFLOW_PORT: String(await freePort()),
           TEMPORAL_ADDRESS: '',
           MLFLOW_TRACKING_URI: '',
         },
