@@ -11,7 +11,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{docker,domain,worker,workflows,activities,experiments,server,cli,stack,mlflow-ts-client,bench}/**/*.test.ts',
+            '{api,docker,domain,worker,workflows,activities,experiments,server,cli,stack,mlflow-ts-client,bench}/**/*.test.ts',
           ],
           exclude: ['**/node_modules/**', 'server/ui/**/node_modules/**'],
           pool: 'forks',

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorBody } from './api-types.js';
+import { ErrorBody } from '../api/schemas.js';
 import { TokenTable } from './auth.js';
-import { MUTATING_ROUTES, PERMISSIONS, ROLES, type Action } from './permissions.js';
+import { MUTATING_ROUTES, PERMISSIONS, ROLES, type Action } from '../api/permissions.js';
 import { auth, buildTestApp, criteriaInput, FakeService, spec, TOKENS } from './test-support.js';
 
 let app: FastifyInstance | undefined;

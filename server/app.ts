@@ -28,7 +28,7 @@ import {
 import { z } from 'zod';
 import { formatPath, ValidationError } from '../domain/errors.js';
 import { loadDocument } from '../domain/parse.js';
-import * as api from './api-types.js';
+import * as api from '../api/schemas.js';
 import { bearerToken, type Principal, type TokenTable } from './auth.js';
 import { ServerConfig, uiLinks, type ServerConfigInput } from './config.js';
 import type { ApiService, AppContext } from './context.js';
@@ -37,7 +37,7 @@ import { ServiceError } from './errors.js';
 import { eventRoutes } from './events.js';
 import { LineageReader, type LineageMlflow } from './lineage.js';
 import { LiveTrials } from './live-trials.js';
-import { can, MUTATING_ROUTES, type Action } from './permissions.js';
+import { can, MUTATING_ROUTES, type Action } from '../api/permissions.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { problemRoutes } from './routes/problems.js';
 import { systemRoutes } from './routes/system.js';
@@ -207,7 +207,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         title: 'gaplab API',
         version: VERSION,
         description:
-          'Research campaigns that report the performance gap recovered (PGR). Every route except health, readiness and these docs needs `Authorization: Bearer <token>`; mutating routes check the role (see server/permissions.ts).',
+          'Research campaigns that report the performance gap recovered (PGR). Every route except health, readiness and these docs needs `Authorization: Bearer <token>`; mutating routes check the role (see api/permissions.ts).',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],

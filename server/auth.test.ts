@@ -16,7 +16,7 @@ import {
   UnsafeBindError,
 } from './auth.js';
 import { ConfigError, loadConfig, uiLinks } from './config.js';
-import { actionsOf, can } from './permissions.js';
+import { actionsOf, can } from '../api/permissions.js';
 
 const T1 = 'aaaaaaaaaaaaaaaa-1';
 const T2 = 'bbbbbbbbbbbbbbbb-2';

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatPath } from '../domain/errors.js';
-import { ROLES, type PersonRole } from './permissions.js';
+import { ROLES, type PersonRole } from '../api/permissions.js';
 
 /** The person a request acts for. */
 export interface Principal {

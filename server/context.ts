@@ -10,7 +10,7 @@ import type { Principal, TokenTable } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { LineageReader } from './lineage.js';
 import type { LiveTrials } from './live-trials.js';
-import type { Action } from './permissions.js';
+import type { Action } from '../api/permissions.js';
 
 /** The operations the API calls on the service layer (GaplabService; tests pass a fake). */
 export type ApiService = Pick<

@@ -12,7 +12,7 @@ import {
 import { ZodError } from 'zod';
 import { formatPath } from '../domain/errors.js';
 import { MlflowError } from '../mlflow-ts-client/index.js';
-import type { ErrorBody, ErrorIssue } from './api-types.js';
+import type { ErrorBody, ErrorIssue } from '../api/schemas.js';
 import { ServiceError } from './errors.js';
 
 /** Stable error codes of common 4xx statuses raised by fastify and its plugins. */

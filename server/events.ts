@@ -24,7 +24,7 @@ import {
   recordOfSummary,
   type CampaignStatus,
   type TrialRecord,
-} from './api-types.js';
+} from '../api/schemas.js';
 import type { ApiService } from './context.js';
 import { toErrorResponse } from './error-handler.js';
 import { ServiceError } from './errors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordOfSummary, type TrialDetail } from './api-types.js';
+import { recordOfSummary, type TrialDetail } from '../api/schemas.js';
 import { ServiceError } from './errors.js';
 import {
   HIDDEN_MARK,

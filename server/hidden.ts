@@ -15,7 +15,7 @@
  */
 import type { HiddenMetricsVisibility } from '../domain/schemas.js';
 import { TAG } from '../activities/recording.js';
-import type { CampaignStatus } from './api-types.js';
+import type { CampaignStatus } from '../api/schemas.js';
 import type { ApiService } from './context.js';
 import { ServiceError } from './errors.js';
 import type { CampaignRecords } from './lineage.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lineage, TrialDetail, TrialsPage } from './api-types.js';
+import { Lineage, TrialDetail, TrialsPage } from '../api/schemas.js';
 import {
   compareSeries,
   indexOfTrialId,

@@ -17,7 +17,7 @@ import {
   SeedRecord,
   toLineageNode,
   type LineageNode,
-} from './api-types.js';
+} from '../api/schemas.js';
 import {
   MlflowError,
   type Run,

@@ -15,7 +15,7 @@ import {
   type LineageNode,
   type TrialRecord,
   type TrialSummary,
-} from './api-types.js';
+} from '../api/schemas.js';
 import type { ApiService } from './context.js';
 
 export interface LiveCampaign {

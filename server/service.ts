@@ -59,7 +59,7 @@ import type {
   TrialSummary,
 } from '../workflows/types.js';
 import { fromTemporal, ServiceError } from './errors.js';
-import { PERMISSIONS } from './permissions.js';
+import { PERMISSIONS } from '../api/permissions.js';
 
 export type Role = Actor['role'];
 

@@ -32,7 +32,7 @@ import { TokenTable } from './auth.js';
 import type { ApiService } from './context.js';
 import { ServiceError } from './errors.js';
 import type { LineageMlflow } from './lineage.js';
-import { PERMISSIONS } from './permissions.js';
+import { PERMISSIONS } from '../api/permissions.js';
 import { requireRole, type CampaignListItem, type StartCampaignRequest } from './service.js';
 
 export const TOKENS = {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentName, TAG } from '../activities/recording.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
-import { Lineage, TrialsPage } from '../server/api-types.js';
+import { Lineage, TrialsPage } from '../api/schemas.js';
 import { RECORDS_SNAPSHOT } from '../server/lineage.js';
 import { TokenTable } from '../server/auth.js';
 import { startServer, type RunningServer } from '../server/server.js';

@@ -11,7 +11,7 @@ import {
   TrialDetail,
   TrialsPage,
   type CampaignStatus,
-} from '../server/api-types.js';
+} from '../api/schemas.js';
 import { TokenTable } from '../server/auth.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';

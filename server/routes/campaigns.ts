@@ -30,7 +30,7 @@ import {
   StopBody,
   TrialIdParam,
   TrialSummary,
-} from '../api-types.js';
+} from '../../api/schemas.js';
 import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { campaignRedactor } from '../hidden.js';

@@ -9,7 +9,7 @@ import {
   ErrorBody,
   ProblemState,
   SetCriteriaBody,
-} from '../api-types.js';
+} from '../../api/schemas.js';
 import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { redactForRole, visibilityResolver } from '../hidden.js';

@@ -1,9 +1,9 @@
 /** Liveness, readiness, who am I, links and the experiment registry. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiConfig, ErrorBody, ExperimentSummary, Health, Me, Ready } from '../api-types.js';
+import { ApiConfig, ErrorBody, ExperimentSummary, Health, Me, Ready } from '../../api/schemas.js';
 import { actorOf } from '../context.js';
-import { actionsOf } from '../permissions.js';
+import { actionsOf } from '../../api/permissions.js';
 
 /** Resolves to false when `check` fails or takes longer than `ms`. */
 async function within(check: () => Promise<boolean>, ms: number): Promise<boolean> {

@@ -20,7 +20,7 @@ import {
   TrialsQuery,
   toLineageNode,
   type TrialRecord,
-} from '../api-types.js';
+} from '../../api/schemas.js';
 import { runLink, workflowLink, type AppContext } from '../context.js';
 import { lineagePath, type CampaignRecords } from '../lineage.js';
 import type { LiveCampaign } from '../live-trials.js';

@@ -1,6 +1,6 @@
 /**
  * The API's response types as the UI uses them. Everything is imported from the server's
- * contract (server/api-types.ts) and the domain (never copied), so a change of shape there
+ * contract (api/schemas.ts) and the domain (never copied), so a change of shape there
  * breaks the UI's type check. Type-only: no zod reaches the bundle.
  */
 export type {
@@ -26,7 +26,7 @@ export type {
   TrialRecord,
   TrialsPage,
   TrialSummary,
-} from '../../api-types.js';
+} from '../../../api/schemas.js';
 export type {
   Config,
   Constraint,

@@ -1,9 +1,9 @@
 /**
- * What the signed-in person may do, from the server's own permission table (server/permissions.ts),
+ * What the signed-in person may do, from the server's own permission table (api/permissions.ts),
  * with the reason in words for the tooltip of a control they cannot use. The API still enforces
  * every rule; this only keeps the UI honest about it.
  */
-import { PERMISSIONS, can, type Action } from '../../../permissions.js';
+import { PERMISSIONS, can, type Action } from '../../../../api/permissions.js';
 
 export type { Action };
 

@@ -73,7 +73,7 @@ export const AuthMode = z.enum(['tokens']);
 export const Me = z.object({
   name: z.string(),
   role: z.enum(ROLES),
-  /** Actions this person may take (see server/permissions.ts). */
+  /** Actions this person may take (see api/permissions.ts). */
   can: z.array(z.enum(ACTIONS as [Action, ...Action[]])),
   auth: AuthMode,
 });
