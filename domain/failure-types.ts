@@ -1,0 +1,117 @@
+/**
+ * The failure types: the names a failure carries across the Temporal boundary (an
+ * ApplicationFailure's `type`) and in the API's error body (`error`). Workflow validators,
+ * activities and the service throw these names; the server, retry policies and tests catch them
+ * by name. Nothing here imports Temporal: the throw helpers live beside the code that throws
+ * (workflows/failures.ts, activities/failures.ts).
+ *
+ * `retryable`: whether the same call can succeed later without changing it. Activities throw a
+ * non-retryable type as non-retryable, and the activity presets stop retrying on it.
+ * `thrownBy`: where the type is raised: `update` (a workflow's update validator or handler),
+ * `experiment` (the experiment activity), `service` (the API's service layer and routes).
+ */
+
+export const FAILURE_TYPES = {
+  InvalidInput: {
+    meaning: 'the request or its input is malformed; the message names each field',
+    retryable: false,
+    thrownBy: ['update', 'service'],
+  },
+  Unauthorized: {
+    meaning: 'no valid bearer token came with the request',
+    retryable: false,
+    thrownBy: ['service'],
+  },
+  Forbidden: {
+    meaning: "the caller's role may not do this",
+    retryable: false,
+    thrownBy: ['update', 'service'],
+  },
+  NotFound: {
+    meaning:
+      'a named campaign, problem, trial, flag, hypothesis or criteria version does not exist',
+    retryable: false,
+    thrownBy: ['update', 'service'],
+  },
+  Conflict: {
+    meaning: 'the request does not fit the current state (finished, already paused, exists)',
+    retryable: false,
+    thrownBy: ['update', 'service'],
+  },
+  RateLimited: {
+    meaning: 'too many updates or queued ideas right now; the same request may pass shortly',
+    retryable: true,
+    thrownBy: ['update', 'service'],
+  },
+  Unavailable: {
+    meaning: 'a service the answer needs (MLflow, Temporal) cannot be reached now',
+    retryable: true,
+    thrownBy: ['service'],
+  },
+  UnknownExperiment: {
+    meaning: 'no experiment of that name is registered on the worker',
+    retryable: false,
+    thrownBy: ['experiment'],
+  },
+  InvalidParams: {
+    meaning: "the experiment's parameters or seed are not valid values",
+    retryable: false,
+    thrownBy: ['experiment'],
+  },
+} as const satisfies Record<
+  string,
+  {
+    meaning: string;
+    retryable: boolean;
+    thrownBy: readonly ('update' | 'experiment' | 'service')[];
+  }
+>;
+
+export type FailureType = keyof typeof FAILURE_TYPES;
+export type FailureSource = (typeof FAILURE_TYPES)[FailureType]['thrownBy'][number];
+
+export const FAILURE_TYPE_NAMES = Object.keys(FAILURE_TYPES) as FailureType[];
+
+export function isFailureType(name: unknown): name is FailureType {
+  return typeof name === 'string' && Object.hasOwn(FAILURE_TYPES, name);
+}
+
+/** The non-retryable types a source throws: the retry policy's `nonRetryableErrorTypes`. */
+export function nonRetryableTypes(source: FailureSource): FailureType[] {
+  return FAILURE_TYPE_NAMES.filter((t) => {
+    const d = FAILURE_TYPES[t];
+    return !d.retryable && (d.thrownBy as readonly FailureSource[]).includes(source);
+  });
+}
+
+/**
+ * Thrown by pure code (domain, workflow state) that knows which failure type applies; the
+ * Temporal boundary turns it into an ApplicationFailure of the same type.
+ */
+export class TypedFailure extends Error {
+  override readonly name = 'TypedFailure';
+  constructor(
+    readonly type: FailureType,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The failure type of an error: the first `type` on it or along its `.cause` chain that names a
+ * failure type (an ApplicationFailure inside an ActivityFailure or WorkflowUpdateFailedError, a
+ * TypedFailure, a ServiceError's `code`). Undefined when none does.
+ */
+export function failureTypeOf(err: unknown): FailureType | undefined {
+  const seen = new Set<unknown>();
+  let e: unknown = err;
+  while (typeof e === 'object' && e !== null && !seen.has(e)) {
+    seen.add(e);
+    const { type, code } = e as { type?: unknown; code?: unknown };
+    if (isFailureType(type)) return type;
+    if (isFailureType(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
