@@ -4,7 +4,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorBody } from '../api/schemas.js';
 import { TokenTable } from './auth.js';
 import { MUTATING_ROUTES, PERMISSIONS, ROLES, type Action } from '../api/permissions.js';
-import { auth, buildTestApp, criteriaInput, FakeService, spec, TOKENS } from './test-support.js';
+import {
+  auth,
+  buildTestApp,
+  criteriaInput,
+  FakeService,
+  spec,
+  TOKENS,
+} from '../test/support/fake-service.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -458,7 +465,7 @@ describe('not found and conflicts', () => {
       throw new Error('database password is hunter2');
     };
     const { buildApp } = await import('./app.js');
-    const { FakeMlflow } = await import('./test-support.js');
+    const { FakeMlflow } = await import('../test/support/fake-mlflow.js');
     const { Writable } = await import('node:stream');
     app = await buildApp({
       service: fake,

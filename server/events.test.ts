@@ -3,7 +3,8 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CampaignEventStream, EventStreamHub } from './events.js';
 import { LineageReader } from './lineage.js';
-import { FakeMlflow, FakeService } from './test-support.js';
+import { FakeMlflow } from '../test/support/fake-mlflow.js';
+import { FakeService } from '../test/support/fake-service.js';
 
 /** A response that keeps what is written; `unread` simulates a client that stopped reading. */
 class FakeResponse extends EventEmitter {

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TAG } from '../activities/recording.js';
-import { auth, buildTestApp, FakeMlflow } from './test-support.js';
+import { FakeMlflow } from '../test/support/fake-mlflow.js';
+import { auth, buildTestApp } from '../test/support/fake-service.js';
 
 const HIDDEN_VALUES = [0.4321987, 0.4321988, 0.4321989, 0.432199];
 

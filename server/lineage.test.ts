@@ -9,15 +9,14 @@ import {
   quote,
   runToRecord,
 } from './lineage.js';
+import { campaignRuns, FakeMlflow } from '../test/support/fake-mlflow.js';
 import {
   auth,
   buildTestApp,
-  campaignRuns,
-  FakeMlflow,
   FakeService,
   report,
   trialSummary,
-} from './test-support.js';
+} from '../test/support/fake-service.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {

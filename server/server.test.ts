@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { UnsafeBindError } from './auth.js';
 import { sseMessage } from './events.js';
 import { startServer } from './server.js';
-import { FakeMlflow, FakeService, TOKENS } from './test-support.js';
+import { FakeMlflow } from '../test/support/fake-mlflow.js';
+import { FakeService, TOKENS } from '../test/support/fake-service.js';
 
 /** Reads an event stream until `until` matches the text so far (or the stream ends). */
 async function readEvents(

@@ -10,7 +10,7 @@ import { Lineage, TrialsPage } from '../api/schemas.js';
 import { RECORDS_SNAPSHOT } from '../server/lineage.js';
 import { TokenTable } from '../server/auth.js';
 import { startServer, type RunningServer } from '../server/server.js';
-import { FakeService } from '../server/test-support.js';
+import { FakeService } from './support/fake-service.js';
 import { inject } from 'vitest';
 
 const N = Number(process.env.GAPLAB_LINEAGE_TRIALS ?? 500);
