@@ -11,7 +11,7 @@ export default tseslint.config(
       'node_modules/**',
       '.gaplab/**',
       'dist/**',
-      'server/ui/dist/**',
+      'ui/dist/**',
       'bench/results/**',
       '**/*.py',
     ],

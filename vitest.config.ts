@@ -11,9 +11,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{api,docker,domain,worker,workflows,activities,experiments,server,cli,stack,mlflow-ts-client,bench}/**/*.test.ts',
+            '{api,docker,domain,worker,workflows,activities,experiments,server,ui,cli,stack,mlflow-ts-client,bench}/**/*.test.ts',
           ],
-          exclude: ['**/node_modules/**', 'server/ui/**/node_modules/**'],
+          exclude: ['**/node_modules/**'],
           pool: 'forks',
           testTimeout: 30_000,
           sequence: { groupOrder: 0 },

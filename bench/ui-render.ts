@@ -22,6 +22,7 @@ import { STATE_DIR } from '../stack/paths.js';
 import {
   buildUi,
   launchBrowser,
+  lineageTimings,
   SCREENSHOT_DIR,
   seededTrials,
   seedLineage,
@@ -143,7 +144,7 @@ async function main() {
       await page.goto('about:blank');
       await page.goto(`${server.url}/#/campaigns/${campaignId}/lineage`);
       await page.waitForSelector('body[data-lineage-ready]', { timeout: 120_000 });
-      const t = await page.evaluate(() => window.__gaplabLineage!);
+      const t = await lineageTimings(page);
       if (t.nodes !== trials) throw new Error(`page drew ${t.nodes} nodes, expected ${trials}`);
       results.push({
         readyMs: round(t.readyMs),

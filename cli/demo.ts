@@ -36,14 +36,14 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
-/** Builds the web UI into server/ui/dist when a checkout has not built it yet. */
+/** Builds the web UI into ui/dist when a checkout has not built it yet. */
 async function ensureUiBuilt(log: (line: string) => void): Promise<void> {
   const root = path.resolve(EXPERIMENTS_DIR, '..');
-  if (fs.existsSync(path.join(root, 'server', 'ui', 'dist', 'index.html'))) return;
+  if (fs.existsSync(path.join(root, 'ui', 'dist', 'index.html'))) return;
   log('   building the web UI (first run only)...');
   const { build } = await import('vite');
   await build({
-    configFile: path.join(root, 'server', 'ui', 'vite.config.ts'),
+    configFile: path.join(root, 'ui', 'vite.config.ts'),
     mode: 'production',
     logLevel: 'warn',
   });

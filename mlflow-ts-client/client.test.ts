@@ -26,7 +26,10 @@ type Handler = (call: Call, index: number) => Response | Promise<Response>;
 /** A fetch that records calls and answers from `handler`. */
 function fakeFetch(handler: Handler): { fetch: typeof fetch; calls: Call[] } {
   const calls: Call[] = [];
-  const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  const fetchImpl = async (
+    input: string | URL | Request,
+    init?: RequestInit,
+  ): Promise<Response> => {
     const body = init?.body;
     const call: Call = {
       url: new URL(String(input)),

@@ -7,8 +7,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-/** Where the UI build lands (`vite build --config server/ui/vite.config.ts`). */
-export const DEFAULT_UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ui', 'dist');
+/** Where the UI build lands (`vite build --config ui/vite.config.ts`). */
+export const DEFAULT_UI_DIR = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'ui',
+  'dist',
+);
 
 const bool = z
   .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])])
@@ -43,7 +48,7 @@ export const ServerConfig = z.object({
   devTokens: bool.default(false),
   /** Requests per minute per client (token, else IP); 0 turns the limit off. @default 600 */
   rateLimitPerMinute: int(0, 1_000_000).default(600),
-  /** Built UI to serve; ignored when the folder does not exist. @default server/ui/dist */
+  /** Built UI to serve; ignored when the folder does not exist. @default ui/dist */
   uiDir: z.string().min(1).default(DEFAULT_UI_DIR),
   /** Experiments folder the server's registry is loaded from. @default the built-in folder */
   experimentsDir: z.string().min(1).optional(),

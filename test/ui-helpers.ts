@@ -13,6 +13,7 @@ import type { MlflowClient } from '../mlflow-ts-client/index.js';
 import { TokenTable, type TokenEntry } from '../server/auth.js';
 import type { ApiService } from '../server/context.js';
 import { startServer, type RunningServer } from '../server/server.js';
+import type { LineageTimings } from '../ui/src/lib/lineage-timings.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -42,7 +43,7 @@ export const UI_TOKENS: Record<'pi' | 'researcher' | 'viewer', TokenEntry> = {
 
 /**
  * Builds the UI into a fresh folder (each test file its own, so parallel files never race on
- * server/ui/dist) and returns the folder.
+ * ui/dist) and returns the folder.
  */
 export async function buildUi(): Promise<string> {
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'gaplab-ui-'));
@@ -52,7 +53,7 @@ export async function buildUi(): Promise<string> {
   process.env.NODE_ENV = 'production';
   try {
     await build({
-      configFile: path.join(ROOT, 'server', 'ui', 'vite.config.ts'),
+      configFile: path.join(ROOT, 'ui', 'vite.config.ts'),
       mode: 'production',
       logLevel: 'warn',
       build: { outDir, emptyOutDir: true, sourcemap: false },
@@ -159,6 +160,26 @@ export async function signIn(
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByTestId('role').filter({ hasText: role }).waitFor();
   return { context, page, problems };
+}
+
+/**
+ * The page's globals that code run in the browser (page.evaluate) touches. Node code has no DOM
+ * library, so a callback names them through this: `(globalThis as unknown as PageGlobals)`.
+ */
+export interface PageGlobals {
+  sessionStorage: { getItem(key: string): string | null };
+  localStorage: { readonly length: number };
+  /** Set by the lineage page once its first frame is drawn. */
+  __gaplabLineage?: LineageTimings;
+  /** A mark a test leaves on a document to see whether the page reloaded. */
+  __mark?: number;
+}
+
+/** The lineage page's render timings; fails when the page has not drawn yet. */
+export async function lineageTimings(page: Page): Promise<LineageTimings> {
+  const t = await page.evaluate(() => (globalThis as unknown as PageGlobals).__gaplabLineage);
+  if (!t) throw new Error('the lineage page has not reported its timings');
+  return t;
 }
 
 /** Saves a full-page screenshot to test-results/screenshots/<name>.png and returns the path. */

@@ -9,6 +9,7 @@ import { testRegistry } from './fixtures/experiments.js';
 import { createTestEnv, uniqueId, type TestEnv } from './helpers.js';
 import {
   launchBrowser,
+  lineageTimings,
   screenshot,
   seedLineage,
   signIn,
@@ -56,7 +57,7 @@ describe(`the lineage view of ${TRIALS} trials seeded into MLflow`, () => {
     const { page, context, problems } = await signIn(browser, ui.url, 'viewer');
     await page.goto(`${ui.url}/#/campaigns/${campaignId}/lineage`);
     await page.waitForSelector('body[data-lineage-ready]', { timeout: 120_000 });
-    const timings = await page.evaluate(() => window.__gaplabLineage!);
+    const timings = await lineageTimings(page);
     expect(timings.nodes).toBe(TRIALS);
     expect(Number(await page.getByTestId('lineage-canvas').getAttribute('data-nodes'))).toBe(
       TRIALS,

@@ -10,10 +10,12 @@ import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/exper
 import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
 import {
   launchBrowser,
+  lineageTimings,
   screenshot,
   signIn,
   startUiServer,
   UI_TOKENS,
+  type PageGlobals,
   type SignedIn,
   type UiServer,
 } from './ui-helpers.js';
@@ -119,10 +121,14 @@ describe('the web UI in headless Chromium against the real server', () => {
         expect(await submit.isEnabled()).toBe(true);
       }
       // The token lives in this tab's sessionStorage only.
-      expect(await page.evaluate(() => sessionStorage.getItem('gaplab.token'))).toBe(
-        UI_TOKENS[role].token,
-      );
-      expect(await page.evaluate(() => localStorage.length)).toBe(0);
+      expect(
+        await page.evaluate(() =>
+          (globalThis as unknown as PageGlobals).sessionStorage.getItem('gaplab.token'),
+        ),
+      ).toBe(UI_TOKENS[role].token);
+      expect(
+        await page.evaluate(() => (globalThis as unknown as PageGlobals).localStorage.length),
+      ).toBe(0);
       expect(problems).toEqual([]);
     }
   });
@@ -186,7 +192,7 @@ describe('the web UI in headless Chromium against the real server', () => {
     campaignA = decodeURIComponent(page.url().split('#/campaigns/')[1]!);
     await page.getByTestId('campaign-page').waitFor();
     // Marks this document: if the page reloads, the mark is gone.
-    await page.evaluate(() => ((window as unknown as { __mark: number }).__mark = 42));
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).__mark = 42));
 
     const done = async () =>
       Number((await page.getByTestId('trials-done').locator('.big-number').textContent()) ?? '0');
@@ -199,7 +205,7 @@ describe('the web UI in headless Chromium against the real server', () => {
         timeout: 30_000,
       })
       .toBeGreaterThanOrEqual(2);
-    expect(await page.evaluate(() => (window as unknown as { __mark?: number }).__mark)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__mark)).toBe(42);
 
     // Add an idea: x and y at the bowl's centre.
     await page.getByTestId('idea-toggle').click();
@@ -221,7 +227,7 @@ describe('the web UI in headless Chromium against the real server', () => {
       .getByTestId('leaderboard')
       .locator('tr', { hasText: ideaTitle })
       .waitFor({ timeout: 60_000 });
-    expect(await page.evaluate(() => (window as unknown as { __mark?: number }).__mark)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).__mark)).toBe(42);
     await page
       .getByTestId('note-text')
       .fill('The centre idea should win; check the hidden metric.');
@@ -247,13 +253,9 @@ describe('the web UI in headless Chromium against the real server', () => {
     expect(await page.getByTestId('campaign-table').textContent()).toContain('random B');
     // Both campaigns have a drawn best-PGR line.
     await expect
-      .poll(
-        async () =>
-          chart
-            .locator('path[data-campaign]')
-            .evaluateAll((ps) => ps.filter((p) => (p.getAttribute('d') ?? '').length > 0).length),
-        { timeout: 30_000 },
-      )
+      .poll(async () => chart.locator('path[data-campaign][d]:not([d=""])').count(), {
+        timeout: 30_000,
+      })
       .toBe(2);
     await page.getByRole('button', { name: 'over time' }).click();
     expect(await chart.textContent()).toContain('time since start');
@@ -270,7 +272,7 @@ describe('the web UI in headless Chromium against the real server', () => {
     await page.waitForSelector('body[data-lineage-ready]');
     const nodes = Number(await page.getByTestId('lineage-canvas').getAttribute('data-nodes'));
     expect(nodes).toBeGreaterThanOrEqual(4);
-    const timings = await page.evaluate(() => window.__gaplabLineage!);
+    const timings = await lineageTimings(page);
     expect(timings.nodes).toBe(nodes);
     await page.getByTestId('lineage-search').fill('straight to the centre');
     await expect.poll(() => page.getByTestId('match-count').textContent()).toBe('1 / 1');
@@ -355,7 +357,7 @@ describe('the web UI in headless Chromium against the real server', () => {
     expect(await page.getByTestId('edit-criteria').isDisabled()).toBe(true);
     // The API refuses a viewer too, whatever the UI shows.
     const status = await page.evaluate(async (id) => {
-      const token = sessionStorage.getItem('gaplab.token');
+      const token = (globalThis as unknown as PageGlobals).sessionStorage.getItem('gaplab.token');
       const res = await fetch(`/api/campaigns/${encodeURIComponent(id)}/pause`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

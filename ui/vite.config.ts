@@ -1,6 +1,6 @@
 /**
- * The web UI's build. Run from the repository root: `vite build --config server/ui/vite.config.ts`
- * (output server/ui/dist, served by the API server) or `vite --config server/ui/vite.config.ts`
+ * The web UI's build. Run from the repository root: `vite build --config ui/vite.config.ts`
+ * (output ui/dist, served by the API server) or `vite --config ui/vite.config.ts`
  * for development, where /api goes to the API server named by GAPLAB_API_URL.
  */
 import path from 'node:path';

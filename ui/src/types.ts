@@ -26,7 +26,7 @@ export type {
   TrialRecord,
   TrialsPage,
   TrialSummary,
-} from '../../../api/schemas.js';
+} from '../../api/schemas.js';
 export type {
   Config,
   Constraint,
@@ -35,4 +35,4 @@ export type {
   HypothesisProposalInput,
   Param,
   ProblemSpec,
-} from '../../../domain/schemas.js';
+} from '../../domain/schemas.js';

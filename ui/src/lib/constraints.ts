@@ -3,7 +3,7 @@
  * judges them (absolute limits, or a factor of the baseline's mean). The campaign's own
  * `feasible` stays the authority; this shows which constraint made the difference.
  */
-import type { Constraint } from '../../../../domain/schemas.js';
+import type { Constraint } from '../../../domain/schemas.js';
 
 export interface Verdict {
   description: string;

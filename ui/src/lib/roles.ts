@@ -3,7 +3,7 @@
  * with the reason in words for the tooltip of a control they cannot use. The API still enforces
  * every rule; this only keeps the UI honest about it.
  */
-import { PERMISSIONS, can, type Action } from '../../../../api/permissions.js';
+import { PERMISSIONS, can, type Action } from '../../../api/permissions.js';
 
 export type { Action };
 

@@ -33,17 +33,8 @@ import {
 } from '../lib/pgr-color.js';
 import { useCampaignEvents } from '../live.js';
 import { lineageTiming, useLineage } from '../queries.js';
+import type { LineageTimings } from '../lib/lineage-timings.js';
 import type { LineageNode } from '../types.js';
-
-/** Render timings, read by the browser benchmark and tests. */
-export interface LineageTimings {
-  nodes: number;
-  fetchMs: number;
-  layoutMs: number;
-  drawMs: number;
-  /** ms from navigation start to the first complete frame. */
-  readyMs: number;
-}
 
 declare global {
   interface Window {

@@ -17,7 +17,7 @@ import {
   PgrChip,
   Pill,
 } from '../components/ui.js';
-import { trustState } from '../../../../domain/trust.js';
+import { trustState } from '../../../domain/trust.js';
 import { judgeConstraints } from '../lib/constraints.js';
 import { fmtDuration, fmtNum, fmtPgr, fmtTime, fmtValue } from '../lib/format.js';
 import { useCampaignEvents } from '../live.js';
