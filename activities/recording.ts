@@ -5,35 +5,20 @@
  */
 import { Context } from '@temporalio/activity';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
-import type { Actor, CriteriaVersion, ProblemSpec, SeedResult } from '../domain/schemas.js';
+import type { Actor, CriteriaVersion, ProblemSpec } from '../domain/schemas.js';
 import type { StrategyConfig } from '../domain/strategy.js';
-import type { CampaignReport, TrialSummary } from '../workflows/types.js';
+import type { CampaignReport } from '../workflows/types.js';
 import { renderReportMarkdown } from '../workflows/report.js';
+import {
+  encodeSnapshot,
+  encodeTrial,
+  experimentName,
+  RECORDS_SNAPSHOT,
+  TAG,
+  type TrialToEncode,
+} from './trial-codec.js';
 
-export const TAG = {
-  kind: 'gaplab.kind',
-  campaignId: 'gaplab.campaignId',
-  problemId: 'gaplab.problemId',
-  trialKey: 'gaplab.trialKey',
-  trialId: 'gaplab.trialId',
-  trialKind: 'gaplab.trialKind',
-  parentTrialId: 'gaplab.parentTrialId',
-  title: 'gaplab.hypothesis.title',
-  rationale: 'gaplab.hypothesis.rationale',
-  expectedEffect: 'gaplab.hypothesis.expectedEffect',
-  author: 'gaplab.author',
-  authorKind: 'gaplab.authorKind',
-  status: 'gaplab.status',
-  failureReason: 'gaplab.failureReason',
-  flags: 'gaplab.flags',
-  hiddenMetrics: 'gaplab.hiddenMetrics',
-  strategy: 'gaplab.strategy',
-  criteriaVersion: 'gaplab.criteriaVersion',
-  stopReason: 'gaplab.stopReason',
-  startedBy: 'gaplab.startedBy',
-} as const;
-
-export const experimentName = (problemId: string) => `gaplab/${problemId}`;
+export { experimentName, TAG };
 
 export interface RecordingDeps {
   mlflow: MlflowClient;
@@ -48,20 +33,22 @@ export interface RecordCampaignStartInput {
   seed: number;
 }
 
-export interface RecordTrialInput {
-  campaignId: string;
-  problemId: string;
+export interface RecordTrialInput extends TrialToEncode {
   experimentId: string;
   parentRunId: string;
-  trial: TrialSummary;
-  seeds: SeedResult[];
-  hiddenMetrics: string[];
 }
 
 /** Texts for a campaign's run: full notes and rationales, entries evicted from workflow state. */
 export interface RecordTextsInput {
   runId: string;
   texts: { path: string; text: string }[];
+}
+
+/** Where a finished campaign's records snapshot goes (see RECORDS_SNAPSHOT). */
+export interface RecordRecordsSnapshotInput {
+  campaignId: string;
+  experimentId: string;
+  parentRunId: string;
 }
 
 export interface RecordCampaignEndInput {
@@ -179,85 +166,31 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     },
 
     async recordTrial(input: RecordTrialInput): Promise<{ runId: string }> {
-      const t = input.trial;
-      const key = `${input.campaignId}/${t.id}`;
+      const run = encodeTrial(input);
       const { runId, fresh } = await getOrCreateRun(
         input.experimentId,
         TAG.trialKey,
-        key,
+        run.key,
         async () => {
-          const run = await mlflow.createRun({
+          const created = await mlflow.createRun({
             experimentId: input.experimentId,
             parentRunId: input.parentRunId,
-            runName: `${t.id} ${t.title}`.slice(0, 250),
-            startTime: Date.parse(t.startedAt),
-            tags: {
-              [TAG.kind]: 'trial',
-              [TAG.trialKey]: key,
-              [TAG.campaignId]: input.campaignId,
-              [TAG.problemId]: input.problemId,
-              [TAG.trialId]: t.id,
-            },
+            runName: run.runName,
+            startTime: run.startTime,
+            tags: run.identityTags,
           });
-          return run.info.runId;
+          return created.info.runId;
         },
       );
       if (!fresh) {
-        const run = await mlflow.getRun(runId);
-        if (
-          run.info.status === 'FINISHED' ||
-          run.info.status === 'FAILED' ||
-          run.info.status === 'KILLED'
-        )
+        const { info } = await mlflow.getRun(runId);
+        if (info.status === 'FINISHED' || info.status === 'FAILED' || info.status === 'KILLED')
           return { runId };
       }
-
-      const metrics: { key: string; value: number; step?: number }[] = [];
-      for (const [name, mean] of Object.entries(t.metrics))
-        metrics.push({ key: name, value: mean });
-      if (t.pgr) {
-        metrics.push(
-          { key: 'pgr', value: t.pgr.mean },
-          { key: 'pgr_ci_low', value: t.pgr.ciLow },
-          { key: 'pgr_ci_high', value: t.pgr.ciHigh },
-        );
-      }
-      if (t.objective) metrics.push({ key: 'objective_stderr', value: t.objective.stderr });
-      metrics.push({ key: 'compute_seconds', value: t.computeSeconds });
-      input.seeds.forEach((s, i) => {
-        for (const [name, value] of Object.entries(s.metrics))
-          metrics.push({ key: `seed/${name}`, value, step: i });
-      });
-      await mlflow.logBatch(runId, {
-        metrics,
-        params: { ...t.params, gaplab_seeds: t.seeds.join(',') },
-        tags: {
-          [TAG.trialKind]: t.kind,
-          [TAG.parentTrialId]: t.parentTrialId ?? '',
-          [TAG.title]: t.title,
-          [TAG.rationale]: t.rationale,
-          [TAG.author]: t.author.name,
-          [TAG.authorKind]: t.author.kind,
-          [TAG.status]: t.status,
-          [TAG.flags]: t.flags.map((f) => f.kind).join(','),
-          [TAG.hiddenMetrics]: input.hiddenMetrics.join(','),
-          ...(t.failureReason ? { [TAG.failureReason]: t.failureReason } : {}),
-        },
-      });
-      await mlflow.uploadArtifact(
-        runId,
-        'trial.json',
-        JSON.stringify({ trial: t, seeds: input.seeds }, null, 2),
-        'application/json',
-      );
-      for (const s of input.seeds) {
-        if (s.logTail) await mlflow.uploadArtifact(runId, `logs/seed-${s.seed}.txt`, s.logTail);
-      }
-      await mlflow.updateRun(runId, {
-        status:
-          t.status === 'succeeded' ? 'FINISHED' : t.status === 'cancelled' ? 'KILLED' : 'FAILED',
-        endTime: Date.parse(t.finishedAt),
-      });
+      await mlflow.logBatch(runId, { metrics: run.metrics, params: run.params, tags: run.tags });
+      for (const a of run.artifacts)
+        await mlflow.uploadArtifact(runId, a.path, a.content, a.contentType);
+      await mlflow.updateRun(runId, { status: run.status, endTime: run.endTime });
       return { runId };
     },
 
@@ -308,6 +241,28 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
         status: r.stopReason === 'error' ? 'FAILED' : 'FINISHED',
         endTime: Date.parse(r.finishedAt),
       });
+    },
+
+    /**
+     * Writes the campaign's records snapshot on its parent run, once every trial is recorded
+     * (the last step of a campaign): readers then load the campaign with one download instead
+     * of a search of all its runs. Idempotent: a retry writes the same document again.
+     */
+    async recordRecordsSnapshot(input: RecordRecordsSnapshotInput): Promise<{ trials: number }> {
+      const runs = await mlflow.searchAllRuns({
+        experimentIds: [input.experimentId],
+        filter: `tags.\`${TAG.campaignId}\` = ${q(input.campaignId)} and tags.\`${TAG.kind}\` = 'trial'`,
+        // Large pages: a campaign of 10,000 trials in two requests, well inside the 2-minute limit.
+        maxResults: 5000,
+      });
+      const doc = encodeSnapshot(input.campaignId, runs);
+      await mlflow.uploadArtifact(
+        input.parentRunId,
+        RECORDS_SNAPSHOT,
+        JSON.stringify(doc),
+        'application/json',
+      );
+      return { trials: doc.records.length };
     },
   };
 }

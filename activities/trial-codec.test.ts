@@ -1,0 +1,360 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Run } from '../mlflow-ts-client/index.js';
+import type { Config, SeedResult } from '../domain/schemas.js';
+import type { TrialSummary } from '../workflows/types.js';
+import {
+  decodeSnapshot,
+  decodeTrial,
+  decodeTrials,
+  encodeSnapshot,
+  encodeTrial,
+  TAG,
+  type EncodedTrial,
+  type TrialToEncode,
+} from './trial-codec.js';
+
+/**
+ * The run MLflow hands back for what recording.ts wrote: params and tags as strings, the latest
+ * value (highest step) of each metric, the run's times and status.
+ */
+function asRun(e: EncodedTrial, runId = 'run-1'): Run {
+  const metrics: Record<string, number> = {};
+  const steps: Record<string, number> = {};
+  for (const m of e.metrics) {
+    const step = m.step ?? 0;
+    if (!(m.key in steps) || step >= steps[m.key]!) {
+      steps[m.key] = step;
+      metrics[m.key] = m.value;
+    }
+  }
+  return {
+    info: {
+      runId,
+      experimentId: '7',
+      runName: e.runName,
+      userId: '',
+      status: e.status,
+      startTime: e.startTime,
+      endTime: e.endTime,
+      artifactUri: '',
+      lifecycleStage: 'active',
+    },
+    data: { metrics, params: { ...e.params }, tags: { ...e.identityTags, ...e.tags } },
+  };
+}
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+function trial(over: Partial<TrialSummary> & { expectedEffect?: string } = {}): TrialToEncode {
+  return {
+    campaignId: 'c1',
+    problemId: 'quad',
+    hiddenMetrics: ['heldout'],
+    seeds: [],
+    trial: {
+      id: 't0002',
+      index: 2,
+      hypothesisId: 'h2',
+      kind: 'search',
+      parentTrialId: 'baseline',
+      title: 'wider',
+      rationale: 'because',
+      author: { kind: 'strategy', name: 'random' },
+      params: { x: 0.5 },
+      changes: { x: 0.5 },
+      seeds: [1, 2],
+      status: 'succeeded',
+      metrics: { score: 1, heldout: 0.9 },
+      objective: { mean: 1, stderr: 0.1, n: 2, ciLow: 0.8, ciHigh: 1.2 },
+      pgr: { mean: 0.4, stderr: 0.05, n: 2, ciLow: 0.3, ciHigh: 0.5 },
+      feasible: true,
+      flags: [],
+      trust: 'eligible',
+      computeSeconds: 2,
+      startedAt: new Date(T0).toISOString(),
+      finishedAt: new Date(T0 + 5000).toISOString(),
+      ...over,
+    },
+  };
+}
+
+/** Names that are not the codec's own metrics or params. */
+const name = fc.stringMatching(/^[a-z][a-z0-9_]{0,11}$/).filter((n) => !n.startsWith('pgr'));
+const finite = fc.double({ noNaN: true, noDefaultInfinity: true }).filter((v) => !Object.is(v, -0));
+/** Categorical strings include ones that look like numbers and booleans: they must stay strings. */
+const categoricalString = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.constantFrom('1', '0.5', 'true', 'false', '1e3', ' 2', 'NaN'),
+);
+/** One value of each parameter kind; `undefined` is a conditional parameter that is off (absent). */
+const paramValue = fc.oneof(
+  finite, // float
+  fc.integer({ min: -1_000_000, max: 1_000_000 }), // int
+  categoricalString, // categorical over strings
+  fc.constantFrom(1, 2, 4, 8, 0.25), // categorical over numbers
+  fc.boolean(), // boolean
+  fc.constant(undefined), // conditional, absent
+);
+const config = fc
+  .dictionary(name, paramValue, { maxKeys: 12 })
+  .map((d) => Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) as Config);
+const estimate = fc
+  .tuple(finite, fc.double({ min: 0, max: 10, noNaN: true }))
+  .map(([mean, half]) => ({
+    mean,
+    stderr: half / 2,
+    n: 3,
+    ciLow: mean - half,
+    ciHigh: mean + half,
+  }));
+const text = fc.string({ maxLength: 300 });
+
+const anyTrial = fc.record({
+  id: fc.oneof(
+    fc.constantFrom('baseline', 'optimum', 'optimum-ceiling', 't0042', 'v0107'),
+    fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/),
+  ),
+  index: fc.nat({ max: 100_000 }),
+  kind: fc.constantFrom('search', 'reference', 'verification') as fc.Arbitrary<
+    TrialSummary['kind']
+  >,
+  parentTrialId: fc.option(fc.stringMatching(/^[a-z][a-z0-9]{0,9}$/), { nil: null }),
+  title: fc.string({ minLength: 1, maxLength: 200 }),
+  rationale: text,
+  expectedEffect: fc.option(text, { nil: undefined }),
+  author: fc.oneof(
+    fc.record({
+      kind: fc.constant('agent' as const),
+      name: fc.string({ minLength: 1, maxLength: 20 }),
+    }),
+    fc.record({
+      kind: fc.constant('strategy' as const),
+      name: fc.string({ minLength: 1, maxLength: 20 }),
+    }),
+    fc.record({
+      kind: fc.constant('human' as const),
+      name: fc.string({ minLength: 1, maxLength: 20 }),
+    }),
+    fc.record({
+      kind: fc.constant('system' as const),
+      name: fc.string({ minLength: 1, maxLength: 20 }),
+    }),
+  ),
+  params: config,
+  status: fc.constantFrom('succeeded', 'failed', 'cancelled') as fc.Arbitrary<
+    TrialSummary['status']
+  >,
+  metrics: fc.dictionary(name, finite, { maxKeys: 6 }),
+  pgr: fc.option(estimate, { nil: null }),
+  feasible: fc.boolean(),
+  flags: fc.uniqueArray(
+    fc.constantFrom('pgr_above_one', 'hidden_gap', 'high_variance', 'failed_seeds') as fc.Arbitrary<
+      TrialSummary['flags'][number]['kind']
+    >,
+  ),
+  computeSeconds: fc.double({ min: 0, max: 1e6, noNaN: true }),
+  failureReason: fc.option(fc.string({ minLength: 1, maxLength: 200 }), { nil: undefined }),
+  hiddenMetrics: fc.uniqueArray(name, { maxLength: 3 }),
+  startMs: fc.integer({ min: T0, max: T0 + 1e10 }),
+  durationMs: fc.integer({ min: 0, max: 1e7 }),
+});
+
+describe('trial codec', () => {
+  it('round-trips every parameter kind and every trial kind through an MLflow run', () => {
+    fc.assert(
+      fc.property(anyTrial, (a) => {
+        const { failureReason, expectedEffect } = a;
+        const input = trial({
+          id: a.id,
+          index: a.index,
+          kind: a.kind,
+          parentTrialId: a.parentTrialId,
+          title: a.title,
+          rationale: a.rationale,
+          author: a.author,
+          params: a.params,
+          changes: {},
+          status: a.status,
+          metrics: a.metrics,
+          pgr: a.pgr,
+          feasible: a.feasible,
+          flags: a.flags.map((kind) => ({ kind, message: 'm' })),
+          computeSeconds: a.computeSeconds,
+          startedAt: new Date(a.startMs).toISOString(),
+          finishedAt: new Date(a.startMs + a.durationMs).toISOString(),
+          ...(failureReason !== undefined ? { failureReason } : {}),
+          ...(expectedEffect !== undefined ? { expectedEffect } : {}),
+        });
+        input.hiddenMetrics = a.hiddenMetrics;
+        const back = decodeTrial(asRun(encodeTrial(input)));
+        expect(back).toEqual({
+          id: a.id,
+          index: a.index,
+          kind: a.kind,
+          parentTrialId: a.parentTrialId,
+          title: a.title,
+          rationale: a.rationale,
+          expectedEffect: expectedEffect ?? '',
+          author: { name: a.author.name, kind: a.author.kind },
+          status: a.status,
+          params: a.params,
+          metrics: a.metrics,
+          pgr: a.pgr ? { mean: a.pgr.mean, ciLow: a.pgr.ciLow, ciHigh: a.pgr.ciHigh } : null,
+          feasible: a.feasible,
+          flags: a.flags,
+          computeSeconds: a.computeSeconds,
+          failureReason: failureReason ?? null,
+          hiddenMetrics: a.hiddenMetrics,
+          mlflowRunId: 'run-1',
+          startedAt: new Date(a.startMs).toISOString(),
+          finishedAt: new Date(a.startMs + a.durationMs).toISOString(),
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps per-seed and bookkeeping metrics out of the experiment metrics, and writes seed logs as artifacts', () => {
+    const seeds: SeedResult[] = [
+      { seed: 1, status: 'succeeded', metrics: { score: 1 }, durationSeconds: 1, logTail: 'ok 1' },
+      { seed: 2, status: 'succeeded', metrics: { score: 3 }, durationSeconds: 1 },
+    ];
+    const e = encodeTrial({ ...trial(), seeds });
+    expect(e.metrics.filter((m) => m.key === 'seed/score')).toEqual([
+      { key: 'seed/score', value: 1, step: 0 },
+      { key: 'seed/score', value: 3, step: 1 },
+    ]);
+    expect(e.params['gaplab_seeds']).toBe('1,2');
+    expect(e.artifacts.map((a) => a.path)).toEqual(['trial.json', 'logs/seed-1.txt']);
+    const back = decodeTrial(asRun(e));
+    expect(Object.keys(back.metrics).sort()).toEqual(['heldout', 'score']);
+    expect(back.params).toEqual({ x: 0.5 });
+  });
+
+  it('splits a parameter-type list longer than a tag can hold over several tags', () => {
+    const params: Config = {};
+    for (let i = 0; i < 200; i++) params[`p${String(i).padStart(3, '0')}_${'n'.repeat(56)}`] = i;
+    const e = encodeTrial(trial({ params }));
+    expect(e.tags[`${TAG.paramTypes}.1`]).toBeDefined();
+    for (const v of Object.values(e.tags)) expect(v.length).toBeLessThanOrEqual(8000);
+    expect(decodeTrial(asRun(e)).params).toEqual(params);
+  });
+
+  it('turns non-finite metric values into null', () => {
+    const run = asRun(encodeTrial(trial()));
+    run.data.metrics['score'] = NaN;
+    run.data.metrics['pgr_ci_low'] = -Infinity;
+    const back = decodeTrial(run);
+    expect(back.metrics['score']).toBeNull();
+    expect(back.pgr).toEqual({ mean: 0.4, ciLow: null, ciHigh: 0.5 });
+  });
+});
+
+describe('decoding runs written before the codec (format 1)', () => {
+  /** A run as recording.ts wrote it before: no format, index, feasibility, types or expected effect. */
+  function formatOne(over: Parameters<typeof trial>[0]): Run {
+    const run = asRun(encodeTrial(trial(over)));
+    for (const k of [TAG.format, TAG.index, TAG.feasible, TAG.paramTypes, TAG.expectedEffect])
+      delete run.data.tags[k];
+    return run;
+  }
+
+  it('falls back to the id for the index, keeps params as strings, assumes feasible', () => {
+    const back = decodeTrial(
+      formatOne({ id: 't0042', index: 42, params: { lr: 0.1, cache: false, arch: 'wide' } }),
+    );
+    expect(back).toMatchObject({
+      id: 't0042',
+      index: 42,
+      kind: 'search',
+      feasible: true,
+      expectedEffect: '',
+      params: { lr: '0.1', cache: 'false', arch: 'wide' },
+    });
+    expect(decodeTrial(formatOne({ id: 'v0107', index: 107, kind: 'verification' })).index).toBe(
+      107,
+    );
+    expect(
+      decodeTrial(formatOne({ id: 'optimum-ceiling', index: 1, kind: 'reference' })),
+    ).toMatchObject({ index: 1, kind: 'reference' });
+  });
+
+  it('takes the kind from the id when the run has no kind tag yet', () => {
+    for (const [id, kind] of [
+      ['baseline', 'reference'],
+      ['optimum', 'reference'],
+      ['v0003', 'verification'],
+      ['t0003', 'search'],
+    ] as const) {
+      const run = formatOne({ id });
+      delete run.data.tags[TAG.trialKind];
+      expect(decodeTrial(run).kind).toBe(kind);
+    }
+  });
+
+  it('reads a run whose tags are still being written', () => {
+    const run = formatOne({ id: 't0003', title: 'idea 3' });
+    run.info.status = 'RUNNING';
+    for (const k of [TAG.status, TAG.trialKind, TAG.title, TAG.parentTrialId])
+      delete run.data.tags[k];
+    run.data.metrics = {};
+    expect(decodeTrial(run)).toMatchObject({
+      id: 't0003',
+      index: 3,
+      status: 'running',
+      kind: 'search',
+      title: 'idea 3',
+      parentTrialId: null,
+      pgr: null,
+      finishedAt: null,
+    });
+  });
+
+  it('reads the new tags over what the id would say', () => {
+    const back = decodeTrial(
+      asRun(encodeTrial(trial({ id: 't0042', index: 7, kind: 'verification' }))),
+    );
+    expect(back).toMatchObject({ index: 7, kind: 'verification' });
+  });
+});
+
+describe('trials of a campaign and their snapshot', () => {
+  const runs = [
+    asRun(encodeTrial(trial({ id: 't0002', index: 2 })), 'r2'),
+    asRun(
+      encodeTrial(trial({ id: 'baseline', index: 0, kind: 'reference', parentTrialId: null })),
+      'r0',
+    ),
+    asRun(
+      encodeTrial(trial({ id: 'optimum', index: 1, kind: 'reference', parentTrialId: null })),
+      'r1',
+    ),
+  ];
+  // A racing retry's later duplicate, and the campaign's parent run.
+  const duplicate = asRun(encodeTrial(trial({ id: 't0002', index: 2 })), 'r2-late');
+  duplicate.info.startTime = duplicate.info.startTime! + 1;
+  const parent = asRun(encodeTrial(trial()), 'parent');
+  parent.data.tags[TAG.kind] = 'campaign';
+
+  it('keeps one record per trial (the oldest run), sorted by index, without the parent', () => {
+    const records = decodeTrials([duplicate, ...runs, parent]);
+    expect(records.map((r) => [r.id, r.mlflowRunId])).toEqual([
+      ['baseline', 'r0'],
+      ['optimum', 'r1'],
+      ['t0002', 'r2'],
+    ]);
+    expect(records[0]!.hiddenMetrics).toEqual(['heldout']);
+  });
+
+  it('reads a snapshot back, and refuses one of another campaign, format or an unreadable one', () => {
+    const doc = encodeSnapshot('c1', runs);
+    const text = JSON.stringify(doc);
+    expect(decodeSnapshot(text, 'c1')).toEqual(decodeTrials(runs));
+    expect(decodeSnapshot(text, 'c2')).toBeNull();
+    expect(
+      decodeSnapshot(JSON.stringify({ ...doc, format: 'gaplab.trial-records/1' }), 'c1'),
+    ).toBeNull();
+    expect(decodeSnapshot('{"format": "gaplab.trial-records/2", "records": [tru', 'c1')).toBeNull();
+  });
+});

@@ -1,0 +1,384 @@
+/**
+ * How a trial is written to MLflow and read back: the one place that knows the run name, tags,
+ * params, metrics and artifacts of a trial run. activities/recording.ts does the IO with what
+ * `encodeTrial` returns; server/lineage.ts reads runs with `decodeTrial`. Pure (no IO), so the
+ * round trip is a unit property test (trial-codec.test.ts).
+ *
+ * Facts travel as tags, never re-derived from ids: index, kind, feasibility, expected effect, the
+ * hidden metrics, and each parameter's type (MLflow params are strings: `gaplab.paramTypes` says
+ * which ones are numbers or booleans, so `0.1`, `3` and `false` come back typed and a categorical
+ * string `"1"` stays a string).
+ *
+ * Runs written before these tags existed (format 1) still decode: the index and kind fall back
+ * to the trial id's shape (`t0042`, `v0107`, `baseline`, `optimum*`), feasibility to "feasible"
+ * (what was assumed when it was not recorded), parameters stay the strings MLflow holds, and the
+ * expected effect is empty.
+ */
+import { z } from 'zod';
+import type { Run } from '../mlflow-ts-client/index.js';
+import { ParamValue, type Config, type SeedResult } from '../domain/schemas.js';
+import { TrialRecord } from '../api/schemas.js';
+import type { TrialSummary } from '../workflows/types.js';
+
+export const TAG = {
+  kind: 'gaplab.kind',
+  campaignId: 'gaplab.campaignId',
+  problemId: 'gaplab.problemId',
+  trialKey: 'gaplab.trialKey',
+  trialId: 'gaplab.trialId',
+  trialKind: 'gaplab.trialKind',
+  /** The trial's position in its campaign's single sequence (references first). */
+  index: 'gaplab.index',
+  parentTrialId: 'gaplab.parentTrialId',
+  title: 'gaplab.hypothesis.title',
+  rationale: 'gaplab.hypothesis.rationale',
+  expectedEffect: 'gaplab.hypothesis.expectedEffect',
+  author: 'gaplab.author',
+  authorKind: 'gaplab.authorKind',
+  status: 'gaplab.status',
+  /** `true` when every constraint held, `false` otherwise. */
+  feasible: 'gaplab.feasible',
+  failureReason: 'gaplab.failureReason',
+  flags: 'gaplab.flags',
+  hiddenMetrics: 'gaplab.hiddenMetrics',
+  /** JSON `{ "number": [names], "boolean": [names] }`; parameters not listed are strings. */
+  paramTypes: 'gaplab.paramTypes',
+  /** Version of the trial encoding; absent on runs written before this module (format 1). */
+  format: 'gaplab.format',
+  strategy: 'gaplab.strategy',
+  criteriaVersion: 'gaplab.criteriaVersion',
+  stopReason: 'gaplab.stopReason',
+  startedBy: 'gaplab.startedBy',
+} as const;
+
+/** The trial encoding this module writes (see TAG.format). */
+export const TRIAL_FORMAT = '2';
+
+/** The param holding a trial's seeds (comma-separated): not a parameter of the experiment. */
+export const SEEDS_PARAM = 'gaplab_seeds';
+
+/** Metrics written about the trial itself rather than the experiment's metrics. */
+export const META_METRICS: ReadonlySet<string> = new Set([
+  'pgr',
+  'pgr_ci_low',
+  'pgr_ci_high',
+  'objective_stderr',
+  'compute_seconds',
+]);
+
+/** MLflow's limit on a run tag's value (mlflow-ts-client MLFLOW_LIMITS.tagValueLength). */
+const TAG_VALUE_LENGTH = 8000;
+
+export const experimentName = (problemId: string) => `gaplab/${problemId}`;
+
+/** What a trial run holds, as MLflow stores it (params as strings). */
+export interface EncodedTrial {
+  /** `campaignId/trialId`: finds the run an earlier attempt created. */
+  key: string;
+  runName: string;
+  startTime: number;
+  endTime: number;
+  /** Tags set when the run is created: enough to find it and tell whose it is. */
+  identityTags: Record<string, string>;
+  /** Everything else about the trial, logged once its result is known. */
+  tags: Record<string, string>;
+  params: Record<string, string>;
+  metrics: { key: string; value: number; step?: number }[];
+  artifacts: { path: string; content: string; contentType?: string }[];
+  /** The run's terminal status. */
+  status: 'FINISHED' | 'FAILED' | 'KILLED';
+}
+
+export interface TrialToEncode {
+  campaignId: string;
+  problemId: string;
+  trial: TrialSummary & { expectedEffect?: string };
+  seeds: readonly SeedResult[];
+  /** The campaign's hidden metrics (from its criteria), marked on every trial. */
+  hiddenMetrics: readonly string[];
+}
+
+/** Splits a long tag value over `key`, `key.1`, `key.2`, ... (MLflow caps a value at 8,000 characters). */
+function chunked(key: string, value: string): Record<string, string> {
+  const out: Record<string, string> = { [key]: value.slice(0, TAG_VALUE_LENGTH) };
+  for (let i = 1; i * TAG_VALUE_LENGTH < value.length; i++)
+    out[`${key}.${i}`] = value.slice(i * TAG_VALUE_LENGTH, (i + 1) * TAG_VALUE_LENGTH);
+  return out;
+}
+
+function unchunked(tags: Readonly<Record<string, string>>, key: string): string | undefined {
+  let value = tags[key];
+  if (value === undefined) return undefined;
+  for (let i = 1; tags[`${key}.${i}`] !== undefined; i++) value += tags[`${key}.${i}`];
+  return value;
+}
+
+interface ParamTypes {
+  number?: string[];
+  boolean?: string[];
+}
+
+function paramTypesOf(params: Config): ParamTypes {
+  const types: ParamTypes = {};
+  for (const [name, v] of Object.entries(params)) {
+    if (typeof v === 'number') (types.number ??= []).push(name);
+    else if (typeof v === 'boolean') (types.boolean ??= []).push(name);
+  }
+  return types;
+}
+
+/** The run of one trial: what recording.ts writes. */
+export function encodeTrial(input: TrialToEncode): EncodedTrial {
+  const t = input.trial;
+  const key = `${input.campaignId}/${t.id}`;
+  const metrics: EncodedTrial['metrics'] = [];
+  for (const [name, mean] of Object.entries(t.metrics)) metrics.push({ key: name, value: mean });
+  if (t.pgr) {
+    metrics.push(
+      { key: 'pgr', value: t.pgr.mean },
+      { key: 'pgr_ci_low', value: t.pgr.ciLow },
+      { key: 'pgr_ci_high', value: t.pgr.ciHigh },
+    );
+  }
+  if (t.objective) metrics.push({ key: 'objective_stderr', value: t.objective.stderr });
+  metrics.push({ key: 'compute_seconds', value: t.computeSeconds });
+  input.seeds.forEach((s, i) => {
+    for (const [name, value] of Object.entries(s.metrics))
+      metrics.push({ key: `seed/${name}`, value, step: i });
+  });
+  const params: Record<string, string> = {};
+  for (const [name, v] of Object.entries(t.params)) params[name] = String(v);
+  params[SEEDS_PARAM] = t.seeds.join(',');
+  const artifacts: EncodedTrial['artifacts'] = [
+    {
+      path: 'trial.json',
+      content: JSON.stringify({ trial: t, seeds: input.seeds }, null, 2),
+      contentType: 'application/json',
+    },
+  ];
+  for (const s of input.seeds)
+    if (s.logTail) artifacts.push({ path: `logs/seed-${s.seed}.txt`, content: s.logTail });
+  return {
+    key,
+    runName: `${t.id} ${t.title}`.slice(0, 250),
+    startTime: Date.parse(t.startedAt),
+    endTime: Date.parse(t.finishedAt),
+    identityTags: {
+      [TAG.kind]: 'trial',
+      [TAG.trialKey]: key,
+      [TAG.campaignId]: input.campaignId,
+      [TAG.problemId]: input.problemId,
+      [TAG.trialId]: t.id,
+    },
+    tags: {
+      [TAG.format]: TRIAL_FORMAT,
+      [TAG.index]: String(t.index),
+      [TAG.trialKind]: t.kind,
+      [TAG.parentTrialId]: t.parentTrialId ?? '',
+      [TAG.title]: t.title,
+      [TAG.rationale]: t.rationale,
+      [TAG.expectedEffect]: t.expectedEffect ?? '',
+      [TAG.author]: t.author.name,
+      [TAG.authorKind]: t.author.kind,
+      [TAG.status]: t.status,
+      [TAG.feasible]: String(t.feasible),
+      [TAG.flags]: t.flags.map((f) => f.kind).join(','),
+      [TAG.hiddenMetrics]: input.hiddenMetrics.join(','),
+      ...chunked(TAG.paramTypes, JSON.stringify(paramTypesOf(t.params))),
+      ...(t.failureReason ? { [TAG.failureReason]: t.failureReason } : {}),
+    },
+    params,
+    metrics,
+    artifacts,
+    status: t.status === 'succeeded' ? 'FINISHED' : t.status === 'cancelled' ? 'KILLED' : 'FAILED',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------
+
+const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED']);
+const TRIAL_STATUS = new Set(['succeeded', 'failed', 'cancelled']);
+const TRIAL_KINDS = new Set(['search', 'reference', 'verification']);
+
+const num = (v: number | undefined): number | null =>
+  typeof v === 'number' && Number.isFinite(v) ? v : null;
+const iso = (ms: number | undefined): string | null =>
+  typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null;
+const list = (s: string | undefined): string[] =>
+  s
+    ? s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '')
+    : [];
+
+/**
+ * Format 1 only (runs without `gaplab.index`): the index the workflow's id scheme carries
+ * (baseline 0, optimum reference 1, search `t0002`..., verification `v0042`).
+ */
+function legacyIndex(id: string): number {
+  const m = /^[tv](\d+)$/.exec(id);
+  if (m) return Number(m[1]);
+  return id.startsWith('optimum') ? 1 : 0;
+}
+
+/** Format 1 only (runs without `gaplab.trialKind`): the kind the id scheme implies. */
+function legacyKind(id: string): TrialRecord['kind'] {
+  if (id === 'baseline' || id.startsWith('optimum')) return 'reference';
+  return /^v\d+$/.test(id) ? 'verification' : 'search';
+}
+
+function statusOf(run: Run): TrialRecord['status'] {
+  const tag = run.data.tags[TAG.status];
+  if (tag && TRIAL_STATUS.has(tag)) return tag as TrialRecord['status'];
+  switch (run.info.status) {
+    case 'FINISHED':
+      return 'succeeded';
+    case 'FAILED':
+      return 'failed';
+    case 'KILLED':
+      return 'cancelled';
+    default:
+      return 'running';
+  }
+}
+
+function parseParamTypes(text: string | undefined): ParamTypes | null {
+  if (text === undefined) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+    const names = (x: unknown) =>
+      Array.isArray(x) ? x.filter((n): n is string => typeof n === 'string') : [];
+    return {
+      number: names((v as ParamTypes).number),
+      boolean: names((v as ParamTypes).boolean),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Parameter values with their types (strings when the run does not say: format 1). */
+function paramsOf(run: Run): Record<string, ParamValue> {
+  const types = parseParamTypes(unchunked(run.data.tags, TAG.paramTypes));
+  const numbers = new Set(types?.number);
+  const booleans = new Set(types?.boolean);
+  const out: Record<string, ParamValue> = {};
+  for (const [k, v] of Object.entries(run.data.params)) {
+    if (k === SEEDS_PARAM) continue;
+    if (numbers.has(k)) {
+      const n = Number(v);
+      out[k] = v.trim() !== '' && Number.isFinite(n) ? n : v;
+    } else if (booleans.has(k) && (v === 'true' || v === 'false')) out[k] = v === 'true';
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** What `decodeTrial` reads of a run: the trial record and the facts the record schema lacks. */
+export const DecodedTrial = TrialRecord.extend({
+  params: z.record(z.string(), ParamValue),
+  /** Every constraint held (true on format-1 runs, which did not record it). */
+  feasible: z.boolean(),
+});
+export type DecodedTrial = z.infer<typeof DecodedTrial>;
+
+/** The trial a run holds (tags, params and metrics written by {@link encodeTrial}). */
+export function decodeTrial(run: Run): DecodedTrial {
+  const { tags, metrics } = run.data;
+  const id = tags[TAG.trialId] ?? run.info.runName.split(' ')[0] ?? run.info.runId;
+  const experimentMetrics: Record<string, number | null> = {};
+  for (const [k, v] of Object.entries(metrics)) {
+    if (!k.startsWith('seed/') && !META_METRICS.has(k)) experimentMetrics[k] = num(v);
+  }
+  const pgr = num(metrics['pgr']);
+  const title =
+    tags[TAG.title] ??
+    (run.info.runName.startsWith(`${id} `)
+      ? run.info.runName.slice(id.length + 1)
+      : run.info.runName);
+  const indexTag = tags[TAG.index];
+  const index = indexTag !== undefined && /^\d+$/.test(indexTag) ? Number(indexTag) : undefined;
+  const kindTag = tags[TAG.trialKind];
+  return {
+    id,
+    index: index ?? legacyIndex(id),
+    kind: kindTag && TRIAL_KINDS.has(kindTag) ? (kindTag as TrialRecord['kind']) : legacyKind(id),
+    parentTrialId: tags[TAG.parentTrialId] || null,
+    title,
+    rationale: tags[TAG.rationale] ?? '',
+    expectedEffect: tags[TAG.expectedEffect] ?? '',
+    author: { name: tags[TAG.author] ?? '', kind: tags[TAG.authorKind] ?? '' },
+    status: statusOf(run),
+    params: paramsOf(run),
+    metrics: experimentMetrics,
+    pgr:
+      pgr === null
+        ? null
+        : { mean: pgr, ciLow: num(metrics['pgr_ci_low']), ciHigh: num(metrics['pgr_ci_high']) },
+    feasible: tags[TAG.feasible] !== 'false',
+    flags: list(tags[TAG.flags]),
+    computeSeconds: num(metrics['compute_seconds']),
+    failureReason: tags[TAG.failureReason] ?? null,
+    hiddenMetrics: list(tags[TAG.hiddenMetrics]),
+    mlflowRunId: run.info.runId,
+    startedAt: iso(run.info.startTime),
+    finishedAt: TERMINAL.has(run.info.status) ? iso(run.info.endTime) : null,
+  };
+}
+
+/**
+ * The trials of a campaign's runs (any runs: the campaign's parent and foreign runs are skipped),
+ * one per trial id, sorted by index then id. Of two runs for one trial (racing retries) the
+ * oldest stays, as recording keeps it.
+ */
+export function decodeTrials(runs: readonly Run[]): DecodedTrial[] {
+  const byId = new Map<string, Run>();
+  for (const run of runs) {
+    if (run.data.tags[TAG.kind] !== 'trial') continue;
+    const id = run.data.tags[TAG.trialId] ?? run.info.runId;
+    const prior = byId.get(id);
+    if (!prior || (run.info.startTime ?? 0) < (prior.info.startTime ?? 0)) byId.set(id, run);
+  }
+  return [...byId.values()]
+    .map(decodeTrial)
+    .sort((a, b) => a.index - b.index || a.id.localeCompare(b.id));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The records snapshot
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Artifact on a finished campaign's parent run holding its decoded trials: one download instead
+ * of a search that costs MLflow about 3 ms per run (half a minute at 10,000 trials). Written once
+ * when the campaign ends (recording.ts `recordRecordsSnapshot`); readers use it when present and
+ * search the runs otherwise. Snapshots of format 1 (written by readers before the trial codec,
+ * without feasibility or typed params) are ignored, so those campaigns are searched.
+ */
+export const RECORDS_SNAPSHOT = 'gaplab/trial-records.json';
+export const RECORDS_SNAPSHOT_FORMAT = 'gaplab.trial-records/2';
+export const RecordsSnapshot = z.object({
+  format: z.literal(RECORDS_SNAPSHOT_FORMAT),
+  campaignId: z.string(),
+  records: z.array(DecodedTrial),
+});
+export type RecordsSnapshot = z.infer<typeof RecordsSnapshot>;
+
+/** The snapshot document of a campaign's runs. */
+export function encodeSnapshot(campaignId: string, runs: readonly Run[]): RecordsSnapshot {
+  return { format: RECORDS_SNAPSHOT_FORMAT, campaignId, records: decodeTrials(runs) };
+}
+
+/** The records of a snapshot's text, or null when it is unreadable, of another format or campaign. */
+export function decodeSnapshot(text: string, campaignId: string): DecodedTrial[] | null {
+  try {
+    const doc = RecordsSnapshot.safeParse(JSON.parse(text));
+    return doc.success && doc.data.campaignId === campaignId ? doc.data.records : null;
+  } catch {
+    return null;
+  }
+}
