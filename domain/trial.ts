@@ -86,19 +86,19 @@ export const SeedResult = z.object({
   metrics: z.record(z.string(), z.number()),
   durationSeconds: z.number().nonnegative(),
   /** Why the seed failed or was cancelled. */
-  error: z.string().optional(),
+  error: z.string().exactOptional(),
   /** The last lines of stdout and stderr (bounded). */
-  logTail: z.string().optional(),
+  logTail: z.string().exactOptional(),
   /** MLflow artifact path of the full logs, when uploaded. */
-  logArtifact: z.string().optional(),
+  logArtifact: z.string().exactOptional(),
 });
 export type SeedResult = z.infer<typeof SeedResult>;
 
 /** Where a command experiment's full output is, on the worker that ran the seed. */
 const SeedOutputFiles = z.object({
   /** Full stdout, kept in the seed's output folder (command experiments). */
-  stdoutPath: z.string().optional(),
-  stderrPath: z.string().optional(),
+  stdoutPath: z.string().exactOptional(),
+  stderrPath: z.string().exactOptional(),
 });
 
 /**
@@ -208,12 +208,12 @@ export const Trial = z.object({
   hypothesisId: z.string(),
   kind: TrialKind,
   /** For reference and verification trials: what they measure or verify. */
-  label: z.string().optional(),
+  label: z.string().exactOptional(),
   parentTrialId: z.string().nullable(),
   title: z.string(),
   rationale: z.string(),
   /** What the author expected to happen (absent when they said nothing). */
-  expectedEffect: z.string().optional(),
+  expectedEffect: z.string().exactOptional(),
   author: Author,
   /** The full configuration that ran (typed values). */
   params: Config,
@@ -221,7 +221,7 @@ export const Trial = z.object({
   changes: Config,
   seeds: z.array(z.number().int()),
   /** The time limit each seed ran with, in seconds (search trials; adaptive). */
-  timeoutSeconds: z.number().optional(),
+  timeoutSeconds: z.number().exactOptional(),
   status: TrialOutcome,
   /** Means of every metric, hidden ones included (never sent to a strategy). */
   metrics: z.record(z.string(), z.number()),
@@ -233,10 +233,10 @@ export const Trial = z.object({
   /** From the flags (domain/trust.ts): only `eligible` trials may be best or stop at the target. */
   trust: TrustState,
   /** The objective on each seed, in `seeds` order (null: no finite value); PGR is re-derived from it. */
-  seedScores: z.array(z.number().nullable()).optional(),
+  seedScores: z.array(z.number().nullable()).exactOptional(),
   computeSeconds: z.number().nonnegative(),
-  failureReason: z.string().optional(),
-  mlflowRunId: z.string().optional(),
+  failureReason: z.string().exactOptional(),
+  mlflowRunId: z.string().exactOptional(),
   startedAt: z.string(),
   finishedAt: z.string(),
 });

@@ -5,13 +5,13 @@
 import type {
   Actor,
   Budgets,
-  Config,
   CriteriaVersion,
   Estimate,
   Flag,
   Hypothesis,
   HypothesisProposal,
   ProblemSpec,
+  Trial,
   TrustState,
 } from '../domain/schemas.js';
 import type { Verdict } from '../domain/scoring.js';
@@ -72,40 +72,11 @@ export interface CampaignInput {
 export type CampaignPhase =
   'starting' | 'measuring' | 'running' | 'paused' | 'verifying' | 'finished';
 
-/** One trial as the campaign keeps it in memory (the full record lives in MLflow). */
-export interface TrialSummary {
-  id: string;
-  index: number;
-  hypothesisId: string;
-  kind: 'search' | 'reference' | 'verification';
-  /** For reference and verification trials: what they measure or verify. */
-  label?: string;
-  parentTrialId: string | null;
-  title: string;
-  rationale: string;
-  author: Hypothesis['author'];
-  params: Config;
-  changes: Config;
-  seeds: number[];
-  /** The time limit each seed ran with, in seconds (search trials; adaptive, see CampaignTiming). */
-  timeoutSeconds?: number;
-  status: 'succeeded' | 'failed' | 'cancelled';
-  /** Means of every metric, hidden ones included (never sent to a strategy). */
-  metrics: Record<string, number>;
-  objective: Estimate | null;
-  pgr: Estimate | null;
-  feasible: boolean;
-  flags: Flag[];
-  /** From the flags (domain/scoring.ts trustState): only `eligible` trials may be best or stop at the target. */
-  trust: TrustState;
-  /** The objective on each seed, in `seeds` order (null: no finite value); PGR is re-derived from it. */
-  seedScores?: (number | null)[];
-  computeSeconds: number;
-  failureReason?: string;
-  mlflowRunId?: string;
-  startedAt: string;
-  finishedAt: string;
-}
+/**
+ * One trial as the campaign keeps it in memory (the full record lives in MLflow): the domain's
+ * one trial shape (domain/trial.ts), never redeclared here.
+ */
+export type TrialSummary = Trial;
 
 /** Failure totals over a whole campaign, and the durations of its most recent successful seeds. */
 export interface FailureLedger {
