@@ -3,11 +3,10 @@
  * interval, constraint verdicts, feasibility and review flags. Also the ranking rule for "best":
  * by the lower confidence bound of PGR, never by a lucky mean.
  */
+import { constraintVerdict, fmt } from './constraints.js';
 import type { ReferenceScore } from './pgr.js';
 import { pgrEstimate } from './pgr.js';
 import type {
-  Constraint,
-  ConstraintOp,
   ConstraintVerdict,
   Estimate,
   EvaluationCriteria,
@@ -16,6 +15,8 @@ import type {
 } from './schemas.js';
 import { estimate } from './stats.js';
 import { trustState, type FlagState } from './trust.js';
+
+export { constraintVerdict, describeConstraint, fmt } from './constraints.js';
 
 /** Thresholds of the review flags. */
 export interface ScoringOptions {
@@ -75,11 +76,6 @@ export interface TrialScore {
 
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-/** Compact number for messages: 4 significant digits. */
-export function fmt(x: number): string {
-  return Number.isFinite(x) ? String(Number(x.toPrecision(4))) : String(x);
-}
-
 export interface TrialAggregates {
   aggregates: Record<string, Estimate>;
   /** Non-finite values found in succeeded seeds (dropped from the aggregates). */
@@ -112,63 +108,6 @@ export function aggregateTrial(seeds: readonly SeedResult[], confidence: number)
   const aggregates: Record<string, Estimate> = {};
   for (const [metric, list] of values) aggregates[metric] = estimate(list, confidence);
   return { aggregates, nonFinite, computeSeconds };
-}
-
-function compare(value: number, op: ConstraintOp, limit: number): boolean {
-  // Non-strict comparisons forgive rounding (1.1 x 0.52 is 0.5720000000000001).
-  const eps = 1e-9 * Math.max(1, Math.abs(limit));
-  switch (op) {
-    case '<=':
-      return value <= limit + eps;
-    case '>=':
-      return value >= limit - eps;
-    case '<':
-      return value < limit;
-    case '>':
-      return value > limit;
-  }
-}
-
-/**
- * Human-readable constraint, e.g. `latency <= 1.1 x baseline (0.572)`: the number in brackets is
- * the resulting limit, or "baseline not measured" when the baseline mean is unknown.
- */
-export function describeConstraint(
-  c: Constraint,
-  baselineMetricMeans?: Readonly<Record<string, number>>,
-): string {
-  if (c.kind === 'absolute') return `${c.metric} ${c.op} ${fmt(c.value)}`;
-  const base = baselineMetricMeans?.[c.metric];
-  const limit = isFiniteNumber(base) ? fmt(c.factor * base) : 'baseline not measured';
-  return `${c.metric} ${c.op} ${fmt(c.factor)} x baseline (${limit})`;
-}
-
-/**
- * Verdict of one constraint on a trial, judged on the metric's mean over succeeded seeds.
- * A missing metric, or a relative constraint whose baseline mean is unknown, fails the
- * constraint (limit is then reported as 0 and the description says why).
- */
-export function constraintVerdict(
-  c: Constraint,
-  aggregates: Readonly<Record<string, Estimate>>,
-  baselineMetricMeans?: Readonly<Record<string, number>>,
-): ConstraintVerdict {
-  const value = aggregates[c.metric]?.mean ?? null;
-  const description = describeConstraint(c, baselineMetricMeans);
-  let limit: number | null;
-  if (c.kind === 'absolute') limit = c.value;
-  else {
-    const base = baselineMetricMeans?.[c.metric];
-    limit = isFiniteNumber(base) ? c.factor * base : null;
-  }
-  const ok = value !== null && limit !== null && compare(value, c.op, limit);
-  return {
-    description: value === null ? `${description}: metric not reported` : description,
-    metric: c.metric,
-    value,
-    limit: limit ?? 0,
-    ok,
-  };
 }
 
 /**
