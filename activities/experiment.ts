@@ -7,9 +7,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import { Config } from '../domain/schemas.js';
 import { UnknownExperimentError, type ExperimentRegistry } from '../experiments/registry.js';
+import { activityFailure } from './failures.js';
 import { runSeed, type ProcessGroupGuard } from '../experiments/runner.js';
 import type { ProgressUpdate, SeedRunResult } from '../experiments/types.js';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
@@ -49,8 +50,8 @@ export interface RunExperimentSeedInput {
   logRunId?: string;
 }
 
-/** What one seed produced; the domain's SeedResult plus where the full logs are. */
-export type ExperimentSeedResult = SeedRunResult & { seed: number; logArtifact?: string };
+/** What one seed produced: the domain's SeedResult plus where the full logs are (domain/trial.ts). */
+export type { ExperimentSeedResult } from '../domain/schemas.js';
 
 /** Heartbeat details: the latest progress, so a retry or a UI can see how far the seed got. */
 export interface SeedHeartbeat {
@@ -76,20 +77,17 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
         def = deps.registry.get(input.experiment);
       } catch (err) {
         if (err instanceof UnknownExperimentError)
-          throw ApplicationFailure.nonRetryable(err.message, 'UnknownExperiment');
+          throw activityFailure('UnknownExperiment', err.message);
         throw err;
       }
       const params = Config.safeParse(input.params);
       if (!params.success)
-        throw ApplicationFailure.nonRetryable(
-          `invalid params: ${params.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        throw activityFailure(
           'InvalidParams',
+          `invalid params: ${params.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
         );
       if (!Number.isInteger(input.seed))
-        throw ApplicationFailure.nonRetryable(
-          `seed must be an integer, got ${input.seed}`,
-          'InvalidParams',
-        );
+        throw activityFailure('InvalidParams', `seed must be an integer, got ${input.seed}`);
 
       const attempt = ctx.info.attempt;
       const outDir = path.join(

@@ -7,9 +7,16 @@
  *
  * `retryable`: whether the same call can succeed later without changing it. Activities throw a
  * non-retryable type as non-retryable, and the activity presets stop retrying on it.
- * `thrownBy`: where the type is raised: `update` (a workflow's update validator or handler),
- * `experiment` (the experiment activity), `service` (the API's service layer and routes).
+ * `thrownBy`: where the type is raised (see FailureSource).
  */
+
+/**
+ * Where failures are raised: `update` (a workflow's update validator or handler), `experiment`
+ * (the experiment activity), `strategy` (the strategy activities: they report what no retry can
+ * fix as a result's `fatalError`, so they throw no type of this table), `service` (the API's
+ * service layer and routes).
+ */
+export type FailureSource = 'update' | 'experiment' | 'strategy' | 'service';
 
 export const FAILURE_TYPES = {
   InvalidInput: {
@@ -63,12 +70,11 @@ export const FAILURE_TYPES = {
   {
     meaning: string;
     retryable: boolean;
-    thrownBy: readonly ('update' | 'experiment' | 'service')[];
+    thrownBy: readonly FailureSource[];
   }
 >;
 
 export type FailureType = keyof typeof FAILURE_TYPES;
-export type FailureSource = (typeof FAILURE_TYPES)[FailureType]['thrownBy'][number];
 
 export const FAILURE_TYPE_NAMES = Object.keys(FAILURE_TYPES) as FailureType[];
 
@@ -99,19 +105,25 @@ export class TypedFailure extends Error {
 }
 
 /**
- * The failure type of an error: the first `type` on it or along its `.cause` chain that names a
- * failure type (an ApplicationFailure inside an ActivityFailure or WorkflowUpdateFailedError, a
- * TypedFailure, a ServiceError's `code`). Undefined when none does.
+ * The error that names a failure type: the first on `err`'s `.cause` chain whose `type` (an
+ * ApplicationFailure inside an ActivityFailure or WorkflowUpdateFailedError, a TypedFailure) or
+ * `code` (a ServiceError) is in the table, with its message. Undefined when none is.
  */
-export function failureTypeOf(err: unknown): FailureType | undefined {
+export function typedFailureOf(err: unknown): { type: FailureType; message: string } | undefined {
   const seen = new Set<unknown>();
   let e: unknown = err;
   while (typeof e === 'object' && e !== null && !seen.has(e)) {
     seen.add(e);
-    const { type, code } = e as { type?: unknown; code?: unknown };
-    if (isFailureType(type)) return type;
-    if (isFailureType(code)) return code;
+    const { type, code, message } = e as { type?: unknown; code?: unknown; message?: unknown };
+    const name = isFailureType(type) ? type : isFailureType(code) ? code : undefined;
+    if (name !== undefined)
+      return { type: name, message: typeof message === 'string' ? message : '' };
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** The failure type named along `err`'s cause chain (see typedFailureOf). */
+export function failureTypeOf(err: unknown): FailureType | undefined {
+  return typedFailureOf(err)?.type;
 }

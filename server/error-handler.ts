@@ -11,24 +11,23 @@ import {
 } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
 import { formatPath } from '../domain/errors.js';
+import { FAILURE_TYPE_NAMES, typedFailureOf } from '../domain/failure-types.js';
 import { MlflowError } from '../mlflow-ts-client/index.js';
 import type { ErrorBody, ErrorIssue } from '../api/schemas.js';
-import { ServiceError } from './errors.js';
+import { HTTP_STATUS } from './errors.js';
 
-/** Stable error codes of common 4xx statuses raised by fastify and its plugins. */
+/**
+ * Stable error codes of common 4xx statuses raised by fastify and its plugins: the failure type
+ * of that status where there is one, else a name of fastify's own.
+ */
 const CODE_BY_STATUS: Record<number, string> = {
-  400: 'InvalidInput',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
   405: 'MethodNotAllowed',
   406: 'NotAcceptable',
-  409: 'Conflict',
   413: 'PayloadTooLarge',
   415: 'UnsupportedMediaType',
-  429: 'RateLimited',
-  503: 'Unavailable',
 };
+// The table's order decides a shared status: 400 is InvalidInput.
+for (const type of FAILURE_TYPE_NAMES) CODE_BY_STATUS[HTTP_STATUS[type]] ??= type;
 
 type Location = NonNullable<ErrorIssue['in']>;
 const LOCATIONS = new Set<string>(['body', 'querystring', 'params', 'headers']);
@@ -78,13 +77,18 @@ export function toErrorResponse(err: unknown, requestId: string): ErrorResponse 
       internal: false,
     };
   }
-  if (err instanceof ServiceError) {
+  // A failure typed by name, however wrapped: a ServiceError's code, a workflow's
+  // ApplicationFailure, a TypedFailure. The status comes from the name, never from the message.
+  const typed = err instanceof ZodError ? undefined : typedFailureOf(err);
+  if (typed !== undefined) {
+    const { type } = typed;
+    const message = typed.message || type;
     return {
-      status: err.status,
+      status: HTTP_STATUS[type],
       body: {
-        error: err.code,
-        message: err.message,
-        ...(err.code === 'InvalidInput' ? { issues: issuesFromMessage(err.message) } : {}),
+        error: type,
+        message,
+        ...(type === 'InvalidInput' ? { issues: issuesFromMessage(message) } : {}),
       },
       internal: false,
     };

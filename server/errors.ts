@@ -5,17 +5,15 @@ import {
   WorkflowExecutionAlreadyStartedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE_TYPES, failureTypeOf, type FailureType } from '../domain/failure-types.js';
 
-export type ServiceErrorCode =
-  | 'InvalidInput'
-  | 'NotFound'
-  | 'Forbidden'
-  | 'Conflict'
-  | 'Unauthorized'
-  | 'RateLimited'
-  | 'Unavailable';
+/** The failure types the service layer and routes throw (`thrownBy` includes `service`). */
+export type ServiceErrorCode = {
+  [K in FailureType]: 'service' extends (typeof FAILURE_TYPES)[K]['thrownBy'][number] ? K : never;
+}[FailureType];
 
-const STATUS: Record<ServiceErrorCode, number> = {
+/** The HTTP status of each failure type, wherever it was thrown. */
+export const HTTP_STATUS: Readonly<Record<FailureType, number>> = {
   InvalidInput: 400,
   Unauthorized: 401,
   Forbidden: 403,
@@ -23,6 +21,9 @@ const STATUS: Record<ServiceErrorCode, number> = {
   Conflict: 409,
   RateLimited: 429,
   Unavailable: 503,
+  // Activity failures reach the API only inside another error; both describe bad input.
+  UnknownExperiment: 400,
+  InvalidParams: 400,
 };
 
 /** Thrown when a request cannot be served as asked; `status` is the HTTP answer. */
@@ -34,7 +35,7 @@ export class ServiceError extends Error {
   ) {
     super(message);
     this.name = 'ServiceError';
-    this.status = STATUS[code];
+    this.status = HTTP_STATUS[code];
   }
 }
 
@@ -46,14 +47,13 @@ export function fromTemporal(err: unknown, what: string): unknown {
   if (err instanceof WorkflowExecutionAlreadyStartedError)
     return new ServiceError('Conflict', `${what} exists already`);
   if (err instanceof WorkflowUpdateFailedError) {
+    // A validator's rejection, answered by its failure type's name.
     const cause = err.cause;
-    if (cause instanceof ApplicationFailure) {
-      const code = (
-        ['InvalidInput', 'NotFound', 'Forbidden', 'Conflict', 'RateLimited'] as const
-      ).find((c) => c === cause.type);
-      return new ServiceError(code ?? 'Conflict', cause.message);
-    }
-    return new ServiceError('Conflict', err.message);
+    const type = failureTypeOf(cause);
+    const message = cause instanceof ApplicationFailure ? cause.message : err.message;
+    return type !== undefined && isServiceErrorCode(type)
+      ? new ServiceError(type, message)
+      : new ServiceError('Conflict', message);
   }
   const message = err instanceof Error ? err.message : String(err);
   // An update or query to a workflow that has closed.
@@ -63,4 +63,8 @@ export function fromTemporal(err: unknown, what: string): unknown {
   if (/not found/i.test(message) && /workflow/i.test(message))
     return new ServiceError('NotFound', `${what} not found`);
   return err;
+}
+
+function isServiceErrorCode(type: FailureType): type is ServiceErrorCode {
+  return (FAILURE_TYPES[type].thrownBy as readonly string[]).includes('service');
 }

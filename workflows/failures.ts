@@ -4,6 +4,7 @@
  * it is always non-retryable; RateLimited tells the caller to try again later.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
+import { can, type Action } from '../api/permissions.js';
 import { failureTypeOf, type FailureType } from '../domain/failure-types.js';
 
 /** The failure an update validator throws: `throw reject('Conflict', 'the campaign has stopped')`. */
@@ -12,10 +13,23 @@ export function reject(type: FailureType, message: string): ApplicationFailure {
 }
 
 /**
- * The rejection for an error raised by pure code (a TypedFailure or anything carrying a failure
- * type along its cause chain); `fallback` when it carries none.
+ * The rejection for an error raised by pure code (a TypedFailure, or anything naming a failure
+ * type along its cause chain); `fallback` when it names none.
  */
 export function rejectFrom(err: unknown, fallback: FailureType): ApplicationFailure {
   const message = err instanceof Error ? err.message : String(err);
   return reject(failureTypeOf(err) ?? fallback, message);
+}
+
+/**
+ * Throws Forbidden unless the permission table (api/permissions) lets the actor's role take the
+ * action: validators check the same table as the API. `what` completes "<name> (<role>) may not".
+ */
+export function requirePermission(
+  actor: { name: string; role: string },
+  action: Action,
+  what: string,
+): void {
+  if (!can(actor.role, action))
+    throw reject('Forbidden', `${actor.name} (${actor.role}) may not ${what}`);
 }

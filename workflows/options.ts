@@ -5,6 +5,7 @@
  * input and leave rate limits to the SDK.
  */
 import type { ActivityOptions } from '@temporalio/workflow';
+import { nonRetryableTypes } from '../domain/failure-types.js';
 
 /**
  * MLflow recording runs on a queue of its own next to the main one, polled with a small
@@ -41,13 +42,17 @@ export const presets = {
       backoffCoefficient: 2,
       maximumInterval: '30s',
       // A worker that dies mid-run is retried elsewhere; an experiment that fails reports a
-      // failed seed instead of throwing, so attempts here are for infrastructure only.
+      // failed seed instead of throwing, so attempts here are for infrastructure only. Bad input
+      // (an unknown experiment, invalid params) is not retried.
       maximumAttempts: 5,
-      nonRetryableErrorTypes: ['UnknownExperiment', 'InvalidParams'],
+      nonRetryableErrorTypes: nonRetryableTypes('experiment'),
     },
     cancellationType: 'WAIT_CANCELLATION_COMPLETED' as never,
   }),
-  /** A strategy's proposal step (LLM calls, Optuna, random). */
+  /**
+   * A strategy's proposal step (LLM calls, Optuna, random). What no retry can fix (bad key,
+   * unknown model price) comes back as the result's `fatalError`, so every throw is retried.
+   */
   strategyCall: (): ActivityOptions => ({
     startToCloseTimeout: '15m',
     heartbeatTimeout: '2m',
@@ -56,7 +61,7 @@ export const presets = {
       backoffCoefficient: 2,
       maximumInterval: '1m',
       maximumAttempts: 4,
-      nonRetryableErrorTypes: ['StrategyFatal', 'UnknownModel', 'InvalidRequest'],
+      nonRetryableErrorTypes: nonRetryableTypes('strategy'),
     },
   }),
   /** MLflow recording: retried until MLflow is back. */
