@@ -5,6 +5,7 @@ import {
   ensureChromium,
   ensureInstalled,
   ensurePostgres,
+  resolveTimeSkippingServer,
 } from '../stack/install.js';
 
 const log = (line: string) => console.log(line);
@@ -29,7 +30,11 @@ export function registerStackCommands(program: Command): void {
     )
     .option('--browser', 'also Chromium for the browser tests')
     .option('--postgres', "also PostgreSQL (Debian's package) for `stack up --postgres`")
-    .action(async (o: { browser?: boolean; postgres?: boolean }) => {
+    .option(
+      '--time-skipping',
+      "also Temporal's time-skipping test server for the workflow tests (from Maven Central; needs java and mvn)",
+    )
+    .action(async (o: { browser?: boolean; postgres?: boolean; timeSkipping?: boolean }) => {
       const res = await ensureInstalled(log);
       console.log(`Temporal CLI: ${res.temporal.path} (${res.temporal.source})`);
       console.log(`Python:       ${res.python}`);
@@ -38,6 +43,10 @@ export function registerStackCommands(program: Command): void {
       );
       if (o.browser) console.log(`Chromium:     ${(await ensureChromium(log)) ?? 'not installed'}`);
       if (o.postgres) console.log(`PostgreSQL:   ${await ensurePostgres(log)}`);
+      if (o.timeSkipping) {
+        const server = await resolveTimeSkippingServer(log);
+        console.log(`Test server:  ${server.path} (${server.source})`);
+      }
     });
 
   const stack = program

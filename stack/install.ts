@@ -254,3 +254,91 @@ export async function ensurePostgres(log: Log = () => {}): Promise<string> {
   if (!dir) throw new Error('apt-get installed postgresql but initdb was not found');
   return dir;
 }
+
+/** Version of Temporal's Java test server (Maven Central io.temporal:temporal-test-server). */
+export const TEMPORAL_TEST_SERVER_VERSION = '1.31.0';
+
+export interface ResolvedTestServer {
+  /** An executable taking the test server's arguments (`<port> --enable-time-skipping`). */
+  path: string;
+  source: 'GAPLAB_TEMPORAL_TEST_SERVER' | 'cache' | 'maven';
+}
+
+/** The launcher of the cached test server install, whether it exists or not. */
+export function timeSkippingServerPath(): string {
+  return path.join(paths.testServer, TEMPORAL_TEST_SERVER_VERSION, 'temporal-test-server');
+}
+
+/**
+ * Finds or installs Temporal's time-skipping test server, which the workflow tests under
+ * test/workflows run against (a day of workflow time passes in milliseconds). The SDK normally
+ * downloads a native build from temporal.download; this installs the same server from Maven
+ * Central instead, where package registries are all a machine may reach: `mvn` copies the jars
+ * of io.temporal:temporal-test-server into the state folder and a launcher runs them with `java`.
+ * Order: GAPLAB_TEMPORAL_TEST_SERVER (any launcher or native binary), the cached install, Maven.
+ */
+export async function resolveTimeSkippingServer(log: Log = () => {}): Promise<ResolvedTestServer> {
+  const fromEnv = process.env.GAPLAB_TEMPORAL_TEST_SERVER;
+  if (fromEnv) {
+    if (!fs.existsSync(fromEnv))
+      throw new Error(`GAPLAB_TEMPORAL_TEST_SERVER=${fromEnv} does not exist`);
+    return { path: fromEnv, source: 'GAPLAB_TEMPORAL_TEST_SERVER' };
+  }
+  const launcher = timeSkippingServerPath();
+  if (fs.existsSync(launcher)) return { path: launcher, source: 'cache' };
+
+  const [java, mvn] = [await which('java'), await which('mvn')];
+  const missing = [java ? null : 'java (a JDK or JRE, 11 or newer)', mvn ? null : 'mvn (Maven)'];
+  if (!java || !mvn)
+    throw new Error(
+      `Temporal's time-skipping test server needs ${missing.filter(Boolean).join(' and ')} on PATH ` +
+        `to install (Debian: apt-get install openjdk-17-jre-headless maven), or set ` +
+        `GAPLAB_TEMPORAL_TEST_SERVER to a test server executable.`,
+    );
+  log(
+    `Installing Temporal's time-skipping test server ${TEMPORAL_TEST_SERVER_VERSION} from Maven Central (first run only, about a minute)...`,
+  );
+  // Built beside the final folder and renamed into place: an interrupted install leaves no
+  // launcher behind, so the next run starts over.
+  const dir = path.dirname(launcher);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  fs.writeFileSync(
+    path.join(tmp, 'pom.xml'),
+    `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>gaplab</groupId>
+  <artifactId>temporal-test-server</artifactId>
+  <version>${TEMPORAL_TEST_SERVER_VERSION}</version>
+  <dependencies>
+    <dependency>
+      <groupId>io.temporal</groupId>
+      <artifactId>temporal-test-server</artifactId>
+      <version>${TEMPORAL_TEST_SERVER_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+`,
+  );
+  try {
+    await run(mvn, ['-q', '-B', 'dependency:copy-dependencies', '-DoutputDirectory=lib'], {
+      cwd: tmp,
+      log,
+    });
+    fs.writeFileSync(
+      path.join(tmp, 'temporal-test-server'),
+      `#!/bin/sh\n# Temporal's Java test server ${TEMPORAL_TEST_SERVER_VERSION}, installed by gaplab setup.\n` +
+        `exec '${java}' -cp '${path.join(dir, 'lib')}/*' io.temporal.testserver.TestServer "$@"\n`,
+      { mode: 0o755 },
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw new Error(
+      `installing Temporal's test server with Maven failed: ${(err as Error).message}`,
+    );
+  }
+  return { path: launcher, source: 'maven' };
+}

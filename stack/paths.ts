@@ -20,4 +20,6 @@ export const paths = {
   run: path.join(STATE_DIR, 'run'),
   data: path.join(STATE_DIR, 'data'),
   requirements: path.join(PROJECT_ROOT, 'python', 'requirements.txt'),
+  /** Temporal's Java time-skipping test server (jars and a launcher), one folder per version. */
+  testServer: path.join(STATE_DIR, 'temporal-test-server'),
 } as const;
