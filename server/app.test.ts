@@ -3,6 +3,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorBody } from '../api/schemas.js';
 import { TokenTable } from './auth.js';
+import { ServiceError } from './errors.js';
 import { MUTATING_ROUTES, PERMISSIONS, ROLES, type Action } from '../api/permissions.js';
 import {
   auth,
@@ -277,6 +278,25 @@ describe('bad input: 4xx with a field path, never a 500', () => {
   });
 
   it('maps service InvalidInput messages to field issues', async () => {
+    const fake = new FakeService();
+    fake.inject = async () => {
+      throw new ServiceError('InvalidInput', 'changes.x: above 5; expectedEffect: too long');
+    };
+    await setup({ fake });
+    const res = await app!.inject({
+      method: 'POST',
+      url: '/api/campaigns/c1/hypotheses',
+      headers: auth('pi'),
+      payload: { title: 't', changes: { x: 9 } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(issuesOf(res.body)).toEqual([
+      { path: 'changes.x', message: 'above 5' },
+      { path: 'expectedEffect', message: 'too long' },
+    ]);
+  });
+
+  it('an idea built on an unknown trial: 404 naming the field', async () => {
     await setup();
     const res = await app!.inject({
       method: 'POST',
@@ -284,10 +304,8 @@ describe('bad input: 4xx with a field path, never a 500', () => {
       headers: auth('pi'),
       payload: { title: 't', changes: { x: 1 }, parentTrialId: 'nope' },
     });
-    expect(res.statusCode).toBe(400);
-    expect(issuesOf(res.body)).toEqual([
-      { path: 'proposal.parentTrialId', message: 'unknown trial nope' },
-    ]);
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ message: 'parentTrialId: unknown trial nope' });
   });
 
   it('every generated body on every mutating route: a 4xx with field paths or a success, never a 5xx', async () => {
@@ -485,6 +503,26 @@ describe('not found and conflicts', () => {
       message: expect.stringMatching(/server log has the details \(request \S+\)/),
     });
     expect(lines.join('')).toContain('hunter2');
+  });
+
+  it('a flag decided once answers 409 naming the decision; clearing it makes the trial eligible and the best', async () => {
+    await setup();
+    const h = auth('pi');
+    const url = '/api/campaigns/c1/trials/t0002/flags/high_variance';
+    const status = async () =>
+      (await app!.inject({ url: '/api/campaigns/c1', headers: h })).json() as {
+        best: { trialId: string } | null;
+      };
+    // Under review, t0002 (PGR 0.2) is never the best: t0001 (PGR 0.1) is.
+    expect((await status()).best?.trialId).toBe('t0001');
+    const clear = { method: 'POST' as const, url: `${url}/clear`, headers: h };
+    expect((await app!.inject({ ...clear, payload: { reason: 'seeds checked' } })).statusCode).toBe(
+      200,
+    );
+    expect((await status()).best?.trialId).toBe('t0002');
+    const again = await app!.inject({ ...clear, payload: { reason: 'twice' } });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ message: expect.stringMatching(/already cleared/) });
   });
 });
 

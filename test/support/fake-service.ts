@@ -1,15 +1,28 @@
 /**
- * In-memory fakes of the service layer and MLflow for the API's unit tests (`app.inject`):
- * enough behaviour to exercise routing, auth, validation and error mapping without Temporal.
+ * An in-memory fake of the service layer for the API's unit tests (`app.inject`): enough behaviour
+ * to exercise routing, auth, validation and error mapping without Temporal.
+ *
+ * Where the fake answers with a campaign rule, it calls the real one: roles from api/permissions,
+ * trust from the flags (domain trustState/openFlags), the best trial and the leaderboard from
+ * domain/scoring, budgets through the Budgets schema with what is left and the budget stop reason
+ * from domain/budget, and injected ideas through the HypothesisProposal schema and applyChanges.
  */
 import type {
   Actor,
-  Budgets,
   CriteriaVersion,
   HypothesisProposalInput,
   ProblemSpec,
 } from '../../domain/schemas.js';
-import { EvaluationCriteria, ProblemSpec as ProblemSpecSchema } from '../../domain/schemas.js';
+import {
+  Budgets,
+  EvaluationCriteria,
+  HypothesisProposal,
+  ProblemSpec as ProblemSpecSchema,
+} from '../../domain/schemas.js';
+import { exhausted, remaining, type BudgetLedger } from '../../domain/budget.js';
+import { bestTrial, rankTrials } from '../../domain/scoring.js';
+import { applyChanges } from '../../domain/space.js';
+import { openFlags, trustState } from '../../domain/trust.js';
 import { ExperimentRegistry } from '../../experiments/registry.js';
 import type {
   AuditEntry,
@@ -78,6 +91,7 @@ const estimate = (mean: number) => ({
 
 export function trialSummary(i: number, parent: string | null = 'baseline'): TrialSummary {
   const id = i === 0 ? 'baseline' : `t${String(i).padStart(4, '0')}`;
+  const flags: TrialSummary['flags'] = i === 2 ? [{ kind: 'high_variance', message: 'noisy' }] : [];
   return {
     id,
     index: i,
@@ -95,17 +109,45 @@ export function trialSummary(i: number, parent: string | null = 'baseline'): Tri
     objective: estimate(i),
     pgr: i === 0 ? estimate(0) : estimate(i / 10),
     feasible: true,
-    trust: i === 2 ? 'under_review' : 'eligible',
-    flags: i === 2 ? [{ kind: 'high_variance', message: 'noisy' }] : [],
+    trust: trustState(flags),
+    flags,
     computeSeconds: 1,
     startedAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:00:01.000Z',
   };
 }
 
-const budgets: Budgets = { maxTrials: 10, concurrency: 4 };
+/** The running campaign has room left; the finished one used up its trials. */
+const budgetsOf = (finished: boolean): Budgets => ({
+  maxTrials: finished ? 2 : 10,
+  concurrency: 4,
+});
 
+/** Two search trials finished; the running campaign has a third in flight. */
+const ledgerOf = (finished: boolean): BudgetLedger => ({
+  trialsStarted: finished ? 2 : 3,
+  trialsFinished: 2,
+  iterations: 1,
+  dollars: 0,
+  computeSeconds: 3,
+  startedAtMs: 0,
+});
+
+/** When the finished campaign ended (the ledger's clock). */
+const FINISHED_MS = Date.parse('2026-01-01T00:01:00.000Z');
+
+/** The trials every campaign starts with: the baseline, t0001 and t0002 (flagged, under review). */
+const initialTrials = (): TrialSummary[] => [
+  trialSummary(0),
+  trialSummary(1),
+  trialSummary(2, 't0001'),
+];
+
+/** A campaign's stored status; `best` and `remaining` are derived when it is read. */
 function status(campaignId: string, phase: CampaignStatus['phase'] = 'running'): CampaignStatus {
+  const finished = phase === 'finished';
+  const budgets = budgetsOf(finished);
+  const ledger = ledgerOf(finished);
   return {
     campaignId,
     problemId: 'quad',
@@ -114,67 +156,80 @@ function status(campaignId: string, phase: CampaignStatus['phase'] = 'running'):
     phase,
     paused: false,
     iteration: 1,
-    trialsDone: 2,
-    trialsRunning: 1,
+    trialsDone: ledger.trialsFinished,
+    trialsRunning: ledger.trialsStarted - ledger.trialsFinished,
     budgets,
-    ledger: {
-      trialsStarted: 3,
-      trialsFinished: 2,
-      iterations: 1,
-      dollars: 0,
-      computeSeconds: 3,
-      startedAtMs: 0,
-    },
+    ledger,
     remaining: {
-      trials: 7,
+      trials: null,
       iterations: null,
       dollars: null,
       computeSeconds: null,
       wallSeconds: null,
     },
-    best: { trialId: 't0002', title: 'idea 2', pgr: estimate(0.2) },
+    best: null,
     baselineScore: 0,
     optimumScore: 10,
     targetPgr: 1,
     pendingApprovals: 1,
-    stopReason: phase === 'finished' ? 'max_trials' : null,
+    stopReason: finished ? exhausted(budgets, ledger, FINISHED_MS) : null,
     runs: 1,
   };
 }
 
+/** What is left of each budget, as the campaign's status query reports it. */
+function remainingView(s: CampaignStatus, nowMs: number): CampaignStatus['remaining'] {
+  const left = remaining(s.budgets, s.ledger, nowMs);
+  return {
+    trials: left.trials ?? null,
+    iterations: left.iterations ?? null,
+    dollars: left.dollars ?? null,
+    computeSeconds: left.computeSeconds ?? null,
+    wallSeconds: left.wallSeconds ?? null,
+  };
+}
+
+/** The campaign's best: the best eligible search trial by the domain's ranking. */
+const bestOf = (trials: readonly TrialSummary[]) =>
+  bestTrial(trials.filter((t) => t.kind === 'search'));
+
+/** The report of a finished campaign over the initial trials. */
 export function report(campaignId: string): CampaignReport {
+  const trials = initialTrials();
+  const best = bestOf(trials)!;
+  const budgets = budgetsOf(true);
+  const ledger = ledgerOf(true);
+  const lineage: TrialSummary[] = [];
+  for (let t: TrialSummary | undefined = best; t; t = trials.find((x) => x.id === t!.parentTrialId))
+    lineage.unshift(t);
   return {
     campaignId,
     problem: { id: 'quad', title: 'Quadratic bowl', question: 'Where is the maximum?' },
     criteriaVersion: 1,
     strategy: { name: 'random', settings: {} },
-    stopReason: 'max_trials',
+    stopReason: exhausted(budgets, ledger, FINISHED_MS) ?? 'error',
     startedAt: '2026-01-01T00:00:00.000Z',
-    finishedAt: '2026-01-01T00:01:00.000Z',
+    finishedAt: new Date(FINISHED_MS).toISOString(),
     budgets,
-    ledger: {
-      trialsStarted: 2,
-      trialsFinished: 2,
-      iterations: 1,
-      dollars: 0,
-      computeSeconds: 3,
-      startedAtMs: 0,
-    },
+    ledger,
     baselineScore: 0,
     optimumScore: 10,
     targetPgr: 1,
-    trials: { total: 3, succeeded: 3, failed: 0, cancelled: 0, flagged: 1 },
+    trials: {
+      total: trials.length,
+      succeeded: trials.filter((t) => t.status === 'succeeded').length,
+      failed: 0,
+      cancelled: 0,
+      flagged: trials.filter((t) => t.kind === 'search' && t.trust !== 'eligible').length,
+    },
     best: {
-      id: 't0002',
-      title: 'idea 2',
-      params: { x: 2, y: 0 },
-      pgr: estimate(0.2),
-      objective: estimate(2),
-      author: { kind: 'strategy', name: 'random' },
-      lineage: [
-        { id: 'baseline', title: 'Baseline', pgr: 0 },
-        { id: 't0002', title: 'idea 2', pgr: 0.2 },
-      ],
+      id: best.id,
+      title: best.title,
+      params: best.params,
+      pgr: best.pgr,
+      objective: best.objective,
+      author: best.author,
+      lineage: lineage.map((t) => ({ id: t.id, title: t.title, pgr: t.pgr?.mean ?? null })),
     },
     pgrOverTrials: [{ index: 1, pgr: 0.1, bestCiLow: 0.05 }],
     verification: [],
@@ -192,6 +247,8 @@ interface FakeCampaign {
   audit: AuditEntry[];
   notebook: Note[];
   report: CampaignReport | null;
+  /** A PI asked it to stop (the workflow's stop request). */
+  stopping: boolean;
 }
 
 /** A fake GaplabService: one problem `quad`, a running campaign `c1` and a finished one `c2`. */
@@ -244,7 +301,7 @@ export class FakeService implements ApiService {
     for (const id of ['c1', 'c2']) {
       this.campaigns.set(id, {
         status: status(id, id === 'c2' ? 'finished' : 'running'),
-        trials: [trialSummary(0), trialSummary(1), trialSummary(2, 't0001')],
+        trials: initialTrials(),
         pending: [
           {
             hypothesis: {
@@ -272,6 +329,7 @@ export class FakeService implements ApiService {
         ],
         notebook: [],
         report: id === 'c2' ? report(id) : null,
+        stopping: false,
       });
     }
   }
@@ -289,8 +347,15 @@ export class FakeService implements ApiService {
     if (!p) throw new ServiceError('NotFound', `problem ${id} not found`);
     return p;
   }
-  private open(c: FakeCampaign) {
+  /** The service's rule: a campaign whose workflow has closed takes no update. */
+  private running(c: FakeCampaign) {
     if (c.status.phase === 'finished')
+      throw new ServiceError('Conflict', `campaign ${c.status.campaignId} has finished`);
+  }
+  /** The workflow's rule: no new work once the campaign is stopping, verifying or finished. */
+  private open(c: FakeCampaign) {
+    this.running(c);
+    if (c.status.phase === 'verifying' || c.status.stopReason || c.stopping)
       throw new ServiceError('Conflict', 'the campaign has stopped');
   }
 
@@ -364,7 +429,14 @@ export class FakeService implements ApiService {
     }));
   }
   async status(campaignId: string) {
-    return structuredClone(this.campaign(campaignId).status);
+    const c = this.campaign(campaignId);
+    const best = bestOf(c.trials);
+    const nowMs = c.status.phase === 'finished' ? FINISHED_MS : Date.now();
+    return structuredClone({
+      ...c.status,
+      remaining: remainingView(c.status, nowMs),
+      best: best?.pgr ? { trialId: best.id, title: best.title, pgr: best.pgr } : null,
+    });
   }
   async trials(
     campaignId: string,
@@ -392,9 +464,10 @@ export class FakeService implements ApiService {
     return { trial, lineage };
   }
   async leaderboard(campaignId: string, limit = 10) {
-    return this.campaign(campaignId)
-      .trials.filter((t) => t.kind === 'search')
-      .slice(0, limit);
+    return rankTrials(this.campaign(campaignId).trials.filter((t) => t.kind === 'search')).slice(
+      0,
+      limit,
+    );
   }
   async pending(campaignId: string) {
     return this.campaign(campaignId).pending;
@@ -440,8 +513,11 @@ export class FakeService implements ApiService {
   ) {
     requireRole(actor, PERMISSIONS.stop, 'stop campaigns');
     const c = this.campaign(campaignId);
-    this.open(c);
+    this.running(c);
+    // A PI may stop a campaign in every phase, once.
+    if (c.stopping) throw new ServiceError('Conflict', 'the campaign is already stopping');
     this.call('stop', actor, campaignId, opts);
+    c.stopping = true;
   }
   async changeBudgets(
     actor: Actor,
@@ -452,8 +528,13 @@ export class FakeService implements ApiService {
     requireRole(actor, PERMISSIONS.changeBudgets, 'change budgets');
     const c = this.campaign(campaignId);
     this.open(c);
+    const merged = Budgets.safeParse({ ...c.status.budgets, ...(budgets as Partial<Budgets>) });
+    if (!merged.success) {
+      const issue = merged.error.issues[0]!;
+      throw new ServiceError('InvalidInput', `budgets.${issue.path.join('.')}: ${issue.message}`);
+    }
     this.call('changeBudgets', actor, campaignId, budgets, reason);
-    c.status.budgets = { ...c.status.budgets, ...(budgets as Partial<Budgets>) };
+    c.status.budgets = merged.data;
     return c.status.budgets;
   }
   async decide(
@@ -482,17 +563,34 @@ export class FakeService implements ApiService {
     const c = this.campaign(campaignId);
     this.open(c);
     this.call('inject', actor, campaignId, proposal);
-    if (proposal.parentTrialId && !c.trials.some((t) => t.id === proposal.parentTrialId)) {
+    const parsed = HypothesisProposal.safeParse(proposal);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
       throw new ServiceError(
         'InvalidInput',
-        `proposal.parentTrialId: unknown trial ${proposal.parentTrialId}`,
+        `${issue.path.join('.') || 'proposal'}: ${issue.message}`,
       );
+    }
+    const { parentTrialId, changes } = parsed.data;
+    const problem = this.problem(c.status.problemId).spec;
+    let parentParams = problem.baseline;
+    if (parentTrialId !== null && parentTrialId !== 'baseline') {
+      const parent = c.trials.find((t) => t.id === parentTrialId);
+      if (!parent || parent.kind === 'verification')
+        throw new ServiceError('NotFound', `parentTrialId: unknown trial ${parentTrialId}`);
+      parentParams = parent.params;
+    }
+    try {
+      applyChanges(problem.space, parentParams, changes, { baseline: problem.baseline });
+    } catch (err) {
+      throw new ServiceError('InvalidInput', (err as Error).message);
     }
     return { hypothesisId: 'h-human-1' };
   }
   async addNote(actor: Actor, campaignId: string, text: string, trialId?: string) {
     requireRole(actor, PERMISSIONS.addNote, 'add notes');
     const c = this.campaign(campaignId);
+    this.running(c);
     if (trialId !== undefined && !c.trials.some((t) => t.id === trialId))
       throw new ServiceError('NotFound', `trialId: unknown trial ${trialId}`);
     this.call('addNote', actor, campaignId, text, trialId);
@@ -506,15 +604,7 @@ export class FakeService implements ApiService {
   }
   async clearFlag(actor: Actor, campaignId: string, trialId: string, flag: string, reason: string) {
     requireRole(actor, PERMISSIONS.clearFlag, 'clear review flags');
-    const c = this.campaign(campaignId);
-    const t = c.trials.find((x) => x.id === trialId);
-    if (!t) throw new ServiceError('NotFound', `trialId: unknown trial ${trialId}`);
-    const f = t.flags.find((x) => x.kind === flag);
-    if (!f) throw new ServiceError('NotFound', `flag: trial ${trialId} has no flag ${flag}`);
-    if (f.cleared)
-      throw new ServiceError('Conflict', `flag ${flag} of trial ${trialId} is already cleared`);
-    this.call('clearFlag', actor, campaignId, trialId, flag, reason);
-    f.cleared = { actor, reason, at: new Date().toISOString() };
+    this.decideFlag(actor, campaignId, trialId, flag, 'clear', reason);
   }
   async confirmFlag(
     actor: Actor,
@@ -524,16 +614,42 @@ export class FakeService implements ApiService {
     reason: string,
   ) {
     requireRole(actor, PERMISSIONS.confirmFlag, 'confirm review flags');
+    this.decideFlag(actor, campaignId, trialId, flag, 'confirm', reason);
+  }
+  /** A decision on an open review flag; the trial's trust follows from its flags. */
+  private decideFlag(
+    actor: Actor,
+    campaignId: string,
+    trialId: string,
+    flag: string,
+    decision: 'clear' | 'confirm',
+    reason: string,
+  ) {
     const c = this.campaign(campaignId);
+    this.running(c);
     const t = c.trials.find((x) => x.id === trialId);
     if (!t) throw new ServiceError('NotFound', `trialId: unknown trial ${trialId}`);
-    const f = t.flags.find((x) => x.kind === flag);
-    if (!f) throw new ServiceError('NotFound', `flag: trial ${trialId} has no flag ${flag}`);
-    if (f.cleared || f.confirmed)
-      throw new ServiceError('Conflict', `flag ${flag} of trial ${trialId} is already decided`);
-    this.call('confirmFlag', actor, campaignId, trialId, flag, reason);
-    f.confirmed = { actor, reason, at: new Date().toISOString() };
-    t.trust = 'excluded';
+    const all = t.flags.filter((x) => x.kind === flag);
+    if (all.length === 0)
+      throw new ServiceError('NotFound', `flag: trial ${trialId} has no flag ${flag}`);
+    const open = openFlags(all)[0];
+    if (!open)
+      throw new ServiceError(
+        'Conflict',
+        `flag ${flag} of trial ${trialId} is already ${all.some((x) => x.confirmed) ? 'confirmed' : 'cleared'}`,
+      );
+    this.call(
+      decision === 'clear' ? 'clearFlag' : 'confirmFlag',
+      actor,
+      campaignId,
+      trialId,
+      flag,
+      reason,
+    );
+    const stamp = { actor, reason, at: new Date().toISOString() };
+    if (decision === 'clear') open.cleared = stamp;
+    else open.confirmed = stamp;
+    t.trust = trustState(t.flags);
   }
 }
 
