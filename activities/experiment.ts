@@ -51,7 +51,8 @@ export interface RunExperimentSeedInput {
 }
 
 /** What one seed produced: the domain's SeedResult plus where the full logs are (domain/trial.ts). */
-export type { ExperimentSeedResult } from '../domain/schemas.js';
+import type { ExperimentSeedResult } from '../domain/schemas.js';
+export type { ExperimentSeedResult };
 
 /** Heartbeat details: the latest progress, so a retry or a UI can see how far the seed got. */
 export interface SeedHeartbeat {

@@ -3,7 +3,7 @@
  * experiment registered here; it can never make a worker run a command it does not know.
  */
 import type { z } from 'zod';
-import type { Config } from '../domain/schemas.js';
+import type { Config, SeedRun } from '../domain/schemas.js';
 
 /** A progress report from a running seed; becomes a Temporal heartbeat. */
 export interface ProgressUpdate {
@@ -80,15 +80,5 @@ export interface RegisteredExperiment extends ExperimentDefinition {
   source: string;
 }
 
-export interface SeedRunResult {
-  status: 'succeeded' | 'failed' | 'cancelled';
-  metrics: Record<string, number>;
-  durationSeconds: number;
-  /** Why the seed failed or was cancelled. */
-  error?: string;
-  /** The last lines of stdout and stderr (bounded). */
-  logTail?: string;
-  /** Full stdout, kept in the seed's output folder (command experiments). */
-  stdoutPath?: string;
-  stderrPath?: string;
-}
+/** A seed's result as a runner returns it: the domain's `SeedRun` view of `SeedResult`. */
+export type SeedRunResult = SeedRun;
