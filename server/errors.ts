@@ -5,12 +5,10 @@ import {
   WorkflowExecutionAlreadyStartedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE_TYPES, failureTypeOf, type FailureType } from '../domain/failure-types.js';
+import { failureTypeOf, type FailureType } from '../domain/failure-types.js';
 
-/** The failure types the service layer and routes throw (`thrownBy` includes `service`). */
-export type ServiceErrorCode = {
-  [K in FailureType]: 'service' extends (typeof FAILURE_TYPES)[K]['thrownBy'][number] ? K : never;
-}[FailureType];
+/** A service error's code is a failure type's name. */
+export type ServiceErrorCode = FailureType;
 
 /** The HTTP status of each failure type, wherever it was thrown. */
 export const HTTP_STATUS: Readonly<Record<FailureType, number>> = {
@@ -51,9 +49,7 @@ export function fromTemporal(err: unknown, what: string): unknown {
     const cause = err.cause;
     const type = failureTypeOf(cause);
     const message = cause instanceof ApplicationFailure ? cause.message : err.message;
-    return type !== undefined && isServiceErrorCode(type)
-      ? new ServiceError(type, message)
-      : new ServiceError('Conflict', message);
+    return new ServiceError(type ?? 'Conflict', message);
   }
   const message = err instanceof Error ? err.message : String(err);
   // An update or query to a workflow that has closed.
@@ -63,8 +59,4 @@ export function fromTemporal(err: unknown, what: string): unknown {
   if (/not found/i.test(message) && /workflow/i.test(message))
     return new ServiceError('NotFound', `${what} not found`);
   return err;
-}
-
-function isServiceErrorCode(type: FailureType): type is ServiceErrorCode {
-  return (FAILURE_TYPES[type].thrownBy as readonly string[]).includes('service');
 }

@@ -4,7 +4,6 @@
  * audit trail. Temporal is the store: no database of our own.
  */
 import {
-  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -23,6 +22,7 @@ import type {
 import { EvaluationCriteria } from '../domain/schemas.js';
 import { checkSpecAndCriteria } from '../domain/space.js';
 import type { StrategyConfig } from '../domain/strategy.js';
+import { reject, requirePermission } from './failures.js';
 import type { AuditEntry, ExperimentInfo } from './types.js';
 
 export const problemWorkflowId = (problemId: string) => `problem:${problemId}`;
@@ -74,7 +74,7 @@ export function validateCriteria(
     const msg = parsed.error.issues
       .map((i) => `criteria.${formatPath(i.path)}: ${i.message}`)
       .join('; ');
-    throw ApplicationFailure.nonRetryable(msg, 'InvalidInput');
+    throw reject('InvalidInput', msg);
   }
   const issues = checkSpecAndCriteria(
     spec,
@@ -82,9 +82,9 @@ export function validateCriteria(
     experiment.metrics.map((m) => m.name),
   );
   if (issues.length > 0) {
-    throw ApplicationFailure.nonRetryable(
-      issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '),
+    throw reject(
       'InvalidInput',
+      issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '),
     );
   }
   return parsed.data;
@@ -129,11 +129,7 @@ export async function problemWorkflow(input: ProblemInput): Promise<void> {
     },
     {
       validator: ({ actor, criteria }) => {
-        if (actor.role !== 'pi')
-          throw ApplicationFailure.nonRetryable(
-            `${actor.name} (${actor.role}) may not set evaluation criteria`,
-            'Forbidden',
-          );
+        requirePermission(actor, 'setCriteria', 'set evaluation criteria');
         validateCriteria(state.spec, state.experiment, criteria);
       },
     },
@@ -152,21 +148,14 @@ export async function problemWorkflow(input: ProblemInput): Promise<void> {
     },
     {
       validator: ({ actor, campaign }) => {
-        if (actor.role !== 'pi' && actor.role !== 'researcher')
-          throw ApplicationFailure.nonRetryable(
-            `${actor.name} (${actor.role}) may not start campaigns`,
-            'Forbidden',
-          );
+        requirePermission(actor, 'startCampaign', 'start campaigns');
         if (!state.criteria.some((c) => c.version === campaign.criteriaVersion))
-          throw ApplicationFailure.nonRetryable(
-            `criteriaVersion: no criteria version ${campaign.criteriaVersion}`,
+          throw reject(
             'NotFound',
+            `criteriaVersion: no criteria version ${campaign.criteriaVersion}`,
           );
         if (state.campaigns.some((c) => c.campaignId === campaign.campaignId))
-          throw ApplicationFailure.nonRetryable(
-            `campaign ${campaign.campaignId} exists already`,
-            'Conflict',
-          );
+          throw reject('Conflict', `campaign ${campaign.campaignId} exists already`);
       },
     },
   );
