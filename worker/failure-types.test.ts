@@ -1,0 +1,247 @@
+/**
+ * The failure types the worker's two sides share: the retry presets stop on exactly the table's
+ * non-retryable names, and no code throws or compares a failure type the table does not hold.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { FAILURE_TYPES, FAILURE_TYPE_NAMES, isFailureType } from '../domain/failure-types.js';
+import { presets } from '../workflows/options.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const DIRS = [
+  'api',
+  'activities',
+  'bench',
+  'cli',
+  'docker',
+  'domain',
+  'experiments',
+  'server',
+  'stack',
+  'test',
+  'ui',
+  'worker',
+  'workflows',
+];
+/** Modules that build failures from a typed FailureType parameter. */
+const HELPERS = new Set(['workflows/failures.ts', 'activities/failures.ts']);
+
+describe('retry presets', () => {
+  const activityPresets = {
+    experiment: presets.experimentRun(60, 30, 'q'),
+    strategy: presets.strategyCall(),
+  } as const;
+
+  it.each(Object.keys(activityPresets) as (keyof typeof activityPresets)[])(
+    "the %s preset stops on exactly the table's non-retryable types that activity throws",
+    (source) => {
+      const expected = FAILURE_TYPE_NAMES.filter(
+        (t) =>
+          !FAILURE_TYPES[t].retryable &&
+          (FAILURE_TYPES[t].thrownBy as readonly string[]).includes(source),
+      );
+      expect([...(activityPresets[source].retry?.nonRetryableErrorTypes ?? [])].sort()).toEqual(
+        [...expected].sort(),
+      );
+    },
+  );
+
+  it('the experiment activity stops on an unknown experiment and on invalid params', () => {
+    expect(presets.experimentRun(60, 30, 'q').retry?.nonRetryableErrorTypes).toEqual([
+      'UnknownExperiment',
+      'InvalidParams',
+    ]);
+  });
+
+  it('recording retries every failure', () => {
+    expect(presets.recording('q').retry?.nonRetryableErrorTypes).toBeUndefined();
+  });
+});
+
+interface Use {
+  file: string;
+  line: number;
+  text: string;
+  /** The failure type named there: a literal, or undefined when the code passes an expression. */
+  name: string | undefined;
+  expr?: ts.Expression;
+}
+
+function sourceFiles(): string[] {
+  const out: string[] = [];
+  for (const dir of DIRS) {
+    let entries: string[];
+    try {
+      entries = readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const rel = path.join(dir, e).split(path.sep).join('/');
+      if (/(^|\/)(node_modules|dist)\//.test(rel) || rel.endsWith('.d.ts')) continue;
+      if (/\.tsx?$/.test(rel)) out.push(rel);
+    }
+  }
+  return out;
+}
+
+const stringOf = (e: ts.Expression | undefined): string | undefined =>
+  e && (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) ? e.text : undefined;
+
+/** `x.type` on something named like a failure: `err.type`, `cause.type`, `(e as ApplicationFailure).type`. */
+function isFailureTypeAccess(e: ts.Expression): boolean {
+  if (!ts.isPropertyAccessExpression(e) || e.name.text !== 'type') return false;
+  const target = e.expression.getText();
+  return /ApplicationFailure|failure|cause|\berr(or)?\b|^\(?e\b/i.test(target);
+}
+
+/** Where code names a failure type: what it throws and what it compares `.type` with. */
+function failureTypeUses(file: string, text: string): Use[] {
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const uses: Use[] = [];
+  const add = (node: ts.Node, arg: ts.Expression | undefined) => {
+    if (!arg) return;
+    uses.push({
+      file,
+      line: sf.getLineAndCharacterOfPosition(node.getStart()).line + 1,
+      text: node.getText().slice(0, 120),
+      name: stringOf(arg),
+      expr: arg,
+    });
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) || ts.isNewExpression(node)) {
+      const callee = node.expression;
+      const args = node.arguments ?? ts.factory.createNodeArray();
+      const calleeText = callee.getText();
+      if (/^ApplicationFailure\.(nonRetryable|retryable)$/.test(calleeText)) add(node, args[1]);
+      else if (ts.isNewExpression(node) && calleeText === 'ApplicationFailure') add(node, args[1]);
+      else if (calleeText === 'ApplicationFailure.create') {
+        const opts = args[0];
+        if (opts && ts.isObjectLiteralExpression(opts))
+          for (const p of opts.properties)
+            if (ts.isPropertyAssignment(p) && p.name.getText() === 'type') add(node, p.initializer);
+      } else if (
+        ['reject', 'activityFailure', 'TypedFailure', 'ServiceError'].includes(calleeText)
+      ) {
+        add(node, args[0]);
+      } else if (
+        /^expect\(.*\)\.(toBe|toEqual)$/s.test(calleeText) &&
+        ts.isPropertyAccessExpression(callee) &&
+        ts.isCallExpression(callee.expression) &&
+        callee.expression.arguments[0] &&
+        isFailureTypeAccess(callee.expression.arguments[0]) &&
+        stringOf(args[0]) !== undefined
+      ) {
+        add(node, args[0]);
+      }
+    }
+    if (
+      ts.isBinaryExpression(node) &&
+      [ts.SyntaxKind.EqualsEqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsEqualsToken].includes(
+        node.operatorToken.kind,
+      )
+    ) {
+      if (isFailureTypeAccess(node.left) && stringOf(node.right) !== undefined)
+        add(node, node.right);
+      if (isFailureTypeAccess(node.right) && stringOf(node.left) !== undefined)
+        add(node, node.left);
+    }
+    if (ts.isSwitchStatement(node) && isFailureTypeAccess(node.expression)) {
+      for (const clause of node.caseBlock.clauses)
+        if (ts.isCaseClause(clause) && stringOf(clause.expression) !== undefined)
+          add(clause, clause.expression);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return uses;
+}
+
+/**
+ * The failure type names an expression can hold, from TypeScript's checker: a literal or a
+ * union of literals. Undefined when the type is wider (a plain string).
+ */
+function namesOfExpressions(uses: Use[]): Map<Use, string[] | undefined> {
+  const out = new Map<Use, string[] | undefined>();
+  if (uses.length === 0) return out;
+  const config = ts.getParsedCommandLineOfConfigFile(
+    path.join(ROOT, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: () => {},
+    },
+  )!;
+  const files = [...new Set(uses.map((u) => path.join(ROOT, u.file)))];
+  const program = ts.createProgram(files, {
+    ...config.options,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+    lib: ['lib.es2023.d.ts'],
+  });
+  const checker = program.getTypeChecker();
+  for (const use of uses) {
+    const sf = program.getSourceFile(path.join(ROOT, use.file))!;
+    const start = use.expr!.getStart();
+    const find = (n: ts.Node): ts.Node | undefined =>
+      n.getStart(sf) === start && n.getText(sf) === use.expr!.getText()
+        ? n
+        : ts.forEachChild(n, find);
+    const node = find(sf);
+    const type = node && checker.getTypeAtLocation(node);
+    const parts = type ? (type.isUnion() ? type.types : [type]) : [];
+    out.set(
+      use,
+      type && parts.every((p) => p.isStringLiteral())
+        ? parts.map((p) => (p as ts.StringLiteralType).value)
+        : undefined,
+    );
+  }
+  return out;
+}
+
+describe('failure type names in the code base', () => {
+  const uses = sourceFiles().flatMap((file) => {
+    const text = readFileSync(path.join(ROOT, file), 'utf8');
+    return /ApplicationFailure|reject\(|activityFailure|TypedFailure|ServiceError|\.type\b/.test(
+      text,
+    )
+      ? failureTypeUses(file, text)
+      : [];
+  });
+  const where = (u: Use) => `${u.file}:${u.line}: ${u.text}`;
+
+  it('finds the throws and comparisons it checks (the scan itself works)', () => {
+    const files = new Set(uses.map((u) => u.file));
+    for (const f of ['activities/experiment.ts', 'workflows/problem.ts', 'server/service.ts'])
+      expect(files, f).toContain(f);
+    expect(uses.filter((u) => u.name === 'UnknownExperiment').length).toBeGreaterThan(1);
+  });
+
+  it('every literal thrown as a failure type or compared to .type is in the table', () => {
+    const unknown = uses.filter((u) => u.name !== undefined && !isFailureType(u.name));
+    expect(unknown.map(where)).toEqual([]);
+  });
+
+  it('a failure type passed as an expression outside tests is typed by table names', () => {
+    const open = uses.filter(
+      (u) =>
+        u.name === undefined &&
+        !HELPERS.has(u.file) &&
+        !/\.test\.tsx?$/.test(u.file) &&
+        // Helpers whose parameter is a FailureType or ServiceErrorCode are checked by tsc.
+        !/^(reject|activityFailure|new TypedFailure|new ServiceError)\(/.test(u.text),
+    );
+    const names = namesOfExpressions(open);
+    const bad = open.filter((u) => {
+      const n = names.get(u);
+      return n === undefined || !n.every(isFailureType);
+    });
+    expect(bad.map((u) => `${where(u)} -> ${names.get(u)?.join(' | ') ?? 'string'}`)).toEqual([]);
+    // Type-checking the files that pass an expression parses what they import.
+  }, 120_000);
+});
