@@ -13,22 +13,25 @@ import {
   CriteriaVersion,
   Estimate,
   EvaluationCriteria,
-  Flag,
   FlagKind,
   TrustState,
   Hypothesis,
   HypothesisProposal,
+  LineageNode,
+  MaybeNumber,
+  ParamValue,
   ProblemSpec,
+  RecordedEstimate,
+  SeedResult,
   Slug,
+  Trial,
   TrialKind,
+  TrialStatus,
 } from '../domain/schemas.js';
 import { Note, StrategyConfig, StrategyName } from '../domain/strategy.js';
 import { FailureSummary } from '../domain/failures.js';
-import { ProposalAuditState } from '../workflows/proposal-audit.js';
+import { ProposalAuditState } from '../domain/proposal-audit.js';
 import { ACTIONS, ROLES, type Action } from './permissions.js';
-
-/** A number that may be missing: MLflow and JSON turn NaN and Infinity into null. */
-const MaybeNumber = z.number().nullable();
 
 /**
  * Hidden metrics whose values are withheld from the caller: they are absent from `metrics` (and
@@ -252,37 +255,17 @@ export const CampaignStatus = z.object({
 });
 export type CampaignStatus = z.infer<typeof CampaignStatus>;
 
-/** A trial as the running campaign keeps it (leaderboard, event stream, trial detail). */
-export const TrialSummary = z.object({
-  id: z.string(),
-  index: z.number().int(),
-  /** The hypothesis this trial ran (absent in records written before it was kept). */
-  hypothesisId: z.string().optional(),
-  kind: TrialKind,
-  label: z.string().optional(),
-  parentTrialId: z.string().nullable(),
-  title: z.string(),
-  rationale: z.string(),
-  author: Author,
-  params: Config,
-  changes: Config,
-  seeds: z.array(z.number()),
-  status: z.enum(['succeeded', 'failed', 'cancelled']),
+/**
+ * A trial as the running campaign keeps it (trial detail, the trial.json artifact): the domain's
+ * `Trial` as JSON carries it. Non-finite metric means and seed scores are null; `hypothesisId` and
+ * `trust` are absent in records written before they were kept; hidden values may be withheld.
+ */
+export const TrialSummary = Trial.extend({
+  hypothesisId: Trial.shape.hypothesisId.exactOptional(),
+  trust: Trial.shape.trust.exactOptional(),
   /** Means of every metric; hidden ones only for those who may see them (agents never do). */
   metrics: z.record(z.string(), MaybeNumber),
   withheld: Withheld,
-  objective: Estimate.nullable(),
-  pgr: Estimate.nullable(),
-  feasible: z.boolean(),
-  flags: z.array(Flag),
-  /** eligible, under_review (an open flag) or excluded (a PI confirmed a flag); absent in old records. */
-  trust: TrustState.optional(),
-  seedScores: z.array(MaybeNumber).optional(),
-  computeSeconds: z.number(),
-  failureReason: z.string().optional(),
-  mlflowRunId: z.string().optional(),
-  startedAt: z.string(),
-  finishedAt: z.string(),
 });
 export type TrialSummary = z.infer<typeof TrialSummary>;
 
@@ -402,28 +385,40 @@ export const ReportQuery = z.object({ format: z.enum(['json', 'markdown']).defau
 // Trials and lineage (read from MLflow, the permanent record)
 // ---------------------------------------------------------------------------------------------
 
-export const TrialStatus = z.enum(['succeeded', 'failed', 'cancelled', 'running']);
+export { TrialStatus };
 
-/** A trial as MLflow records it: tags, params and metrics of its nested run. */
-export const TrialRecord = z.object({
-  id: z.string(),
-  /** Order of the trial within its campaign (references first). */
-  index: z.number().int(),
-  kind: TrialKind,
-  parentTrialId: z.string().nullable(),
-  title: z.string(),
-  rationale: z.string(),
+/**
+ * A trial as lists, pages and the event stream serve it, from the workflow or the MLflow record:
+ * the domain's `Trial`, picked down and extended for readers.
+ * - `params` are the typed values (numbers stay numbers, booleans booleans), never strings.
+ * - `feasible`: every constraint held (records written before it was recorded say true).
+ * - `status` is `running` while the record is being written.
+ * - `pgr` is an Estimate as recorded (null bounds when not finite; `stderr` and `n` absent in
+ *   older records).
+ * - Fields a record may lack are null rather than absent: `computeSeconds`, `failureReason`,
+ *   `mlflowRunId`, `startedAt`, `finishedAt`; `expectedEffect` is `''` when none was given.
+ * - `author` is the author's name and kind; `flags` the kinds of the flags raised when the trial
+ *   was recorded (clearing is in the campaign's audit trail); `hiddenMetrics` the hidden metrics
+ *   of the criteria the trial was scored under.
+ */
+export const TrialRecord = Trial.pick({
+  id: true,
+  index: true,
+  kind: true,
+  parentTrialId: true,
+  title: true,
+  rationale: true,
+  feasible: true,
+}).extend({
   expectedEffect: z.string(),
   author: z.object({ name: z.string(), kind: z.string() }),
-  /** `running` while the record is being written. */
   status: TrialStatus,
-  /** Parameter values as MLflow stores them (strings). */
-  params: z.record(z.string(), z.string()),
+  /** Typed parameter values (keys as recorded). */
+  params: z.record(z.string(), ParamValue),
   /** Metric means (hidden ones only for those who may see them), without per-seed values. */
   metrics: z.record(z.string(), MaybeNumber),
   withheld: Withheld,
-  pgr: z.object({ mean: z.number(), ciLow: MaybeNumber, ciHigh: MaybeNumber }).nullable(),
-  /** Review flags raised when the trial was recorded (clearing is in the campaign's audit trail). */
+  pgr: RecordedEstimate.nullable(),
   flags: z.array(z.string()),
   computeSeconds: MaybeNumber,
   failureReason: z.string().nullable(),
@@ -453,22 +448,8 @@ export const TrialsPage = z.object({
 });
 export type TrialsPage = z.infer<typeof TrialsPage>;
 
-/** One node of a campaign's lineage tree: compact, for drawing 10,000 of them. */
-export const LineageNode = z.object({
-  id: z.string(),
-  parentId: z.string().nullable(),
-  title: z.string(),
-  author: z.string(),
-  authorKind: z.string(),
-  status: TrialStatus,
-  pgr: MaybeNumber,
-  ciLow: MaybeNumber,
-  ciHigh: MaybeNumber,
-  flags: z.array(z.string()),
-  kind: TrialKind,
-  index: z.number().int(),
-});
-export type LineageNode = z.infer<typeof LineageNode>;
+/** One node of a campaign's lineage tree: compact, for drawing 10,000 of them (domain/trial.ts). */
+export { LineageNode };
 
 export const Lineage = z.object({
   campaignId: z.string(),
@@ -481,16 +462,15 @@ export const Lineage = z.object({
 });
 export type Lineage = z.infer<typeof Lineage>;
 
-/** A seed's result as stored in the trial.json artifact. */
-export const SeedRecord = z.object({
+/**
+ * A seed's result as stored in the trial.json artifact: the domain's `SeedResult` as JSON carries
+ * it (non-finite numbers are null), with hidden values possibly withheld.
+ */
+export const SeedRecord = SeedResult.extend({
   seed: z.number(),
-  status: z.enum(['succeeded', 'failed', 'cancelled']),
   metrics: z.record(z.string(), MaybeNumber),
   withheld: Withheld,
   durationSeconds: MaybeNumber,
-  error: z.string().optional(),
-  logTail: z.string().optional(),
-  logArtifact: z.string().optional(),
 });
 export type SeedRecord = z.infer<typeof SeedRecord>;
 
@@ -566,7 +546,7 @@ export const SseEvents = {
 export function toLineageNode(t: TrialRecord): LineageNode {
   return {
     id: t.id,
-    parentId: t.parentTrialId,
+    parentTrialId: t.parentTrialId,
     title: t.title,
     author: t.author.name,
     authorKind: t.author.kind,
@@ -596,13 +576,20 @@ export function recordOfSummary(
     parentTrialId: t.parentTrialId,
     title: t.title,
     rationale: t.rationale,
-    expectedEffect: '',
+    expectedEffect: t.expectedEffect ?? '',
     author: { name: t.author.name, kind: t.author.kind },
     status: t.status,
-    params: Object.fromEntries(Object.entries(t.params).map(([k, v]) => [k, String(v)])),
+    params: { ...t.params },
+    feasible: t.feasible,
     metrics: Object.fromEntries(Object.entries(t.metrics).map(([k, v]) => [k, finiteOrNull(v)])),
     pgr: t.pgr
-      ? { mean: t.pgr.mean, ciLow: finiteOrNull(t.pgr.ciLow), ciHigh: finiteOrNull(t.pgr.ciHigh) }
+      ? {
+          mean: t.pgr.mean,
+          stderr: finiteOrNull(t.pgr.stderr),
+          n: t.pgr.n,
+          ciLow: finiteOrNull(t.pgr.ciLow),
+          ciHigh: finiteOrNull(t.pgr.ciHigh),
+        }
       : null,
     flags: t.flags.map((f) => f.kind),
     computeSeconds: finiteOrNull(t.computeSeconds),

@@ -8,3 +8,4 @@ export * from './scoring.js';
 export * from './space.js';
 export * from './parse.js';
 export * from './budget.js';
+export * from './proposal-audit.js';

@@ -304,7 +304,7 @@ describe('trial and lineage routes', () => {
       ).json(),
     );
     expect(l).toMatchObject({ source: 'mlflow', finished: true, problemId: 'other', total: 13 });
-    expect(l.nodes[4]).toMatchObject({ id: 't0004', parentId: 't0002', kind: 'search', pgr: 0.4 });
+    expect(l.nodes[4]).toMatchObject({ id: 't0004', parentTrialId: 't0002', kind: 'search', pgr: 0.4 });
     const cmp = (
       await app.inject({ url: '/api/problems/other/compare', headers: auth('viewer') })
     ).json();
@@ -328,7 +328,7 @@ describe('trial and lineage routes', () => {
       (await app.inject({ url: '/api/campaigns/c1/lineage', headers: auth('viewer') })).json(),
     );
     expect(l).toMatchObject({ source: 'workflow', total: 3, problemId: 'quad', finished: false });
-    expect(l.nodes.map((n) => n.parentId)).toEqual([null, 'baseline', 't0001']);
+    expect(l.nodes.map((n) => n.parentTrialId)).toEqual([null, 'baseline', 't0001']);
     // Trials finish out of order: the workflow's list has t0005 before t0004; readers get index order.
     const c = fake.campaigns.get('c1')!;
     c.trials.push({ ...trialSummary(5), parentTrialId: 't0002' }, trialSummary(4));

@@ -172,7 +172,7 @@ describe(`lineage of a ${N}-trial campaign seeded straight into MLflow`, () => {
     const lineage = Lineage.parse(cold.body);
     expect(lineage).toMatchObject({ source: 'mlflow', finished: true, total: N + 1, problemId });
     const ids = new Set(lineage.nodes.map((n) => n.id));
-    for (const n of lineage.nodes) if (n.parentId) expect(ids.has(n.parentId)).toBe(true);
+    for (const n of lineage.nodes) if (n.parentTrialId) expect(ids.has(n.parentTrialId)).toBe(true);
     expect(lineage.nodes.map((n) => n.index)).toEqual(lineage.nodes.map((_, i) => i));
 
     const warm: number[] = [];

@@ -387,13 +387,13 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     expect(lineage.total).toBe(page.total);
     expect(new Set(lineage.nodes.map((n) => n.id))).toEqual(new Set(page.trials.map((t) => t.id)));
     expect(lineage.nodes.find((n) => n.id === 'baseline')).toMatchObject({
-      parentId: null,
+      parentTrialId: null,
       kind: 'reference',
     });
     expect(lineage.nodes.find((n) => n.id === human.id)).toMatchObject({
       author: 'Pat PI',
       authorKind: 'human',
-      parentId: 'baseline',
+      parentTrialId: 'baseline',
     });
 
     const detail = TrialDetail.parse(

@@ -7,47 +7,20 @@
  * Also the backoff of strategy calls that failed on an outage (overload, rate limits).
  * Deterministic and pure: times come in as arguments.
  */
-import { z } from 'zod';
-import { ProposalFate, type DroppedProposal } from '../domain/strategy.js';
+import type { ProposalFate, DroppedProposal } from '../domain/strategy.js';
+import {
+  PROPOSAL_RECORDS,
+  type ProposalAuditState,
+  type ProposalRecord,
+} from '../domain/proposal-audit.js';
 
-/** Proposal records kept with their reasons; counts cover every proposal. */
-export const PROPOSAL_RECORDS = 300;
-
-/** One proposal and its fate. `queued` until it runs or is dropped. */
-export const ProposalRecord = z.object({
-  at: z.string(),
-  author: z.string(),
-  title: z.string(),
-  fate: z.union([ProposalFate, z.literal('queued')]),
-  /** A short code for counting: invalid, unknown_parent, over_quota, duplicate, rejected, not_run... */
-  cause: z.string().optional(),
-  reason: z.string().optional(),
-  hypothesisId: z.string().optional(),
-});
-export type ProposalRecord = z.infer<typeof ProposalRecord>;
-
-/** sent = queued + run + duplicate + repaired + dropped, at every moment. */
-export const ProposalCounts = z.object({
-  sent: z.number().int(),
-  /** Accepted and waiting to run (or for a PI's approval). */
-  queued: z.number().int(),
-  run: z.number().int(),
-  duplicate: z.number().int(),
-  repaired: z.number().int(),
-  dropped: z.number().int(),
-  /** Proposals per cause, over duplicate, repaired and dropped ones. */
-  byCause: z.record(z.string(), z.number().int()),
-});
-export type ProposalCounts = z.infer<typeof ProposalCounts>;
-
-export const ProposalAuditState = z.object({
-  counts: ProposalCounts,
-  /** The most recent proposals, oldest first, at most PROPOSAL_RECORDS. */
-  recent: z.array(ProposalRecord),
-  /** Hypothesis ids of queued strategy proposals (bounded by the queue). */
-  open: z.array(z.string()),
-});
-export type ProposalAuditState = z.infer<typeof ProposalAuditState>;
+export {
+  PROPOSAL_RECORDS,
+  ProposalAuditState,
+  ProposalCounts,
+  ProposalRecord,
+  StrategyOutage,
+} from '../domain/proposal-audit.js';
 
 export const emptyProposalAudit = (): ProposalAuditState => ({
   counts: { sent: 0, queued: 0, run: 0, duplicate: 0, repaired: 0, dropped: 0, byCause: {} },
@@ -143,15 +116,4 @@ export class ProposalAudit {
 /** Overload backoff: the first retry after `initialSeconds`, doubling per failed round, at most 10 min. */
 export function strategyRetryDelayMs(failedRounds: number, initialSeconds: number): number {
   return Math.min(600_000, initialSeconds * 1000 * 2 ** Math.max(0, failedRounds - 1));
-}
-
-/** Strategy calls that failed on an outage, in a row. */
-export interface StrategyOutage {
-  /** Consecutive rounds with unavailable agents and nothing proposed. */
-  rounds: number;
-  since: string;
-  /** Workflow time (ms) before which the strategy is not asked again. */
-  retryAtMs: number;
-  agents: string[];
-  reason: string;
 }
