@@ -62,4 +62,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The API contract is imported by the server, the browser UI and the CLI: zod, the domain
+    // and itself only (never workflows/, server/ or anything with IO).
+    files: ['api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!zod$|\\.\\./domain/[^/]+\\.js$|\\./[^/]+\\.js$)',
+              message: 'api/ imports only zod, domain/ and api/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
