@@ -4,15 +4,16 @@
  * continues as new with stays under a quarter of Temporal's 2 MiB limit.
  */
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/fixtures/campaign-input.js';
+import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
 import {
   CARRY_BUDGET,
   CampaignState,
   KEPT_CHARS,
   QUEUE_LIMIT,
   UPDATE_LIMITS,
-  thinSeries,
 } from './campaign-state.js';
+import { thinSeries } from './state/trials.js';
+import { carriedOf, searchingState } from './state/testing.js';
 import type { CampaignInput, CarriedState } from './types.js';
 
 const criteria = quadCriteria({
@@ -37,7 +38,9 @@ function payloadBytes(state: CampaignState): { carried: number; total: number } 
 /** What the workflow sends to MLflow, by path prefix (the outbox is drained as the workflow does). */
 const archived = new Map<string, { path: string; text: string }>();
 function drain(state: CampaignState): void {
-  for (const o of state.outbox.splice(0)) {
+  const texts = [...state.outbox];
+  state.archived(texts.length);
+  for (const o of texts) {
     const kind = o.path.replace(/-\d+-\d+\.jsonl?$/, '').replace(/^hypotheses\/.*/, 'hypotheses');
     archived.set(kind, o);
   }
@@ -53,7 +56,7 @@ function drive(state: CampaignState, from: number, to: number): void {
     // Most trials skip the strategy path (its duplicate checks cost what they cost at any
     // scale); every tenth goes through it with maximal texts and hostile extras.
     if (i % 10 !== 0) {
-      state.queue.push({
+      carriedOf(state).queue.push({
         id: `hx${i}`,
         title: `${i} ${long(190)}`,
         rationale: long(KEPT_CHARS.rationale, 'r'),
@@ -130,10 +133,7 @@ describe('campaign state bounds', () => {
     'the continue-as-new payload stays under 512 KiB through 100,000 trials (sizes printed at 10k and 100k)',
     { timeout: 600_000 },
     () => {
-      const state = new CampaignState(input(), 0);
-      state.phase = 'running';
-      state.references.baseline = { score: { mean: -40 }, metrics: {} };
-      state.references.optimum = { score: { mean: 10 }, metrics: {} };
+      const state = searchingState(input());
       const sizes: { carried: number; total: number }[] = [];
       let done = 0;
       for (const at of [10_000, 100_000]) {
@@ -200,10 +200,7 @@ describe('campaign state bounds', () => {
   );
 
   it('a full queue refuses more ideas with a reason, and strategies are asked for none', () => {
-    const state = new CampaignState(input(), 0);
-    state.phase = 'running';
-    state.references.baseline = { score: { mean: -40 }, metrics: {} };
-    state.references.optimum = { score: { mean: 10 }, metrics: {} };
+    const state = searchingState(input());
     for (let q = 0; q < QUEUE_LIMIT; q++)
       state.injectHuman(pi, { title: `idea ${q}`, changes: { x: -4 + q * 0.01 } });
     expect(state.queueFull()).toMatch(/at most 100/);

@@ -3,9 +3,10 @@
  * in the report, and failures kept in the strategy's view of a long campaign.
  */
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/fixtures/campaign-input.js';
+import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
 import type { SeedResult } from '../domain/schemas.js';
 import { CampaignState } from './campaign-state.js';
+import { searchingState } from './state/testing.js';
 import { renderFailures, renderReportMarkdown } from './report.js';
 import type { CampaignTiming } from './types.js';
 
@@ -22,10 +23,7 @@ function state(timing?: CampaignTiming): CampaignState {
     timeoutSeconds: LIMIT,
     ...(timing ? { timing } : {}),
   });
-  const s = new CampaignState(input, 0);
-  s.phase = 'running';
-  s.references.baseline = { score: { mean: -40 }, metrics: {} };
-  s.references.optimum = { score: { mean: 10 }, metrics: {} };
+  const s = searchingState(input);
   return s;
 }
 

@@ -1,8 +1,9 @@
 /** The campaign state's side of the agent's audit trail, outages and model warnings. */
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/fixtures/campaign-input.js';
+import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
 import type { StrategyResult } from '../domain/strategy.js';
 import { CampaignState } from './campaign-state.js';
+import { searchingState } from './state/testing.js';
 import type { CampaignInput } from './types.js';
 
 const criteria = quadCriteria({
@@ -34,8 +35,7 @@ const proposal = (title: string, x: number, parentTrialId: string | null = null)
 
 describe('campaign state: proposals, outages and warnings', () => {
   it('accounts for every proposal, in the strategy and in the workflow', () => {
-    const s = new CampaignState(input(), 0);
-    s.phase = 'running';
+    const s = searchingState(input(), {});
     s.acceptProposals(
       result({
         proposals: [proposal('a', 1), proposal('dup of a', 1), proposal('ghost', 2, 't0999')],
@@ -47,19 +47,18 @@ describe('campaign state: proposals, outages and warnings', () => {
       }),
       0,
     );
-    const c = s.proposals.state.counts;
+    const c = s.proposals.counts;
     expect(c).toMatchObject({ sent: 5, queued: 1, duplicate: 1, repaired: 1, dropped: 2 });
     expect(c.byCause).toMatchObject({ duplicate: 1, unknown_parent: 1, over_quota: 1 });
     expect(s.nextTrialRequest()).not.toBeNull();
-    expect(s.proposals.state.counts).toMatchObject({ queued: 0, run: 1 });
-    expect(s.status(0).proposals).toEqual(s.proposals.state.counts);
+    expect(s.proposals.counts).toMatchObject({ queued: 0, run: 1 });
+    expect(s.status(0).proposals).toEqual(s.proposals.counts);
     const carried = new CampaignState({ ...input(), carried: s.carry() }, 0);
-    expect(carried.proposals.state.counts).toEqual(s.proposals.state.counts);
+    expect(carried.proposals.counts).toEqual(s.proposals.counts);
   });
 
   it('asks agents again after an outage with growing waits, then stops with the reason', () => {
-    const s = new CampaignState(input(), 0);
-    s.phase = 'running';
+    const s = searchingState(input(), {});
     const down = result({
       unavailable: { agents: ['claude/explore'], reason: 'Claude API still failing (529)' },
     });
@@ -79,8 +78,7 @@ describe('campaign state: proposals, outages and warnings', () => {
   });
 
   it('stops on a usage anomaly, and notes a model warning once per campaign', () => {
-    const s = new CampaignState(input(), 0);
-    s.phase = 'running';
+    const s = searchingState(input(), {});
     const w = 'the model claude-sonnet-4-5 is deprecated';
     s.acceptProposals(result({ warnings: [w], dollars: 0.01 }), 0);
     s.acceptProposals(result({ warnings: [w], dollars: 0.01 }), 0);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/fixtures/campaign-input.js';
+import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
 import { CampaignState } from './campaign-state.js';
+import { searchingState } from './state/testing.js';
 import type { CampaignInput } from './types.js';
 
 const criteria = quadCriteria({
@@ -57,10 +58,7 @@ function runTrials(
 
 describe('CampaignState at scale', () => {
   it('keeps memory and the continue-as-new payload bounded while counts, series, leaders and lineage stay whole', () => {
-    const state = new CampaignState(input(), 0);
-    state.phase = 'running';
-    state.references.baseline = { score: { mean: -40 }, metrics: {} };
-    state.references.optimum = { score: { mean: 10 }, metrics: {} };
+    const state = searchingState(input());
     // A chain of improving children of one early trial, then many random-ish trials.
     runTrials(state, 3000, (i) => ({
       x: -5 + ((i * 0.6180339887) % 1) * 10,
@@ -112,10 +110,7 @@ describe('CampaignState at scale', () => {
   });
 
   it('survives continue-as-new: a state rebuilt from carry() answers the same', () => {
-    const state = new CampaignState(input(), 0);
-    state.phase = 'running';
-    state.references.baseline = { score: { mean: -40 }, metrics: {} };
-    state.references.optimum = { score: { mean: 10 }, metrics: {} };
+    const state = searchingState(input());
     runTrials(state, 50, (i) => ({ x: -4 + i * 0.1, y: 3 - i * 0.1 }));
     const next = new CampaignState(
       { ...input(), carried: JSON.parse(JSON.stringify(state.carry())) },

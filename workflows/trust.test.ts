@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { EvaluationCriteria, ProblemSpec } from '../domain/schemas.js';
 import { StrategyConfig } from '../domain/strategy.js';
-import { CampaignState } from './campaign-state.js';
+import type { CampaignState } from './campaign-state.js';
+import { searchingState } from './state/testing.js';
 import { renderReportMarkdown } from './report.js';
 import type { CampaignInput } from './types.js';
 
@@ -40,13 +41,10 @@ function newState(): CampaignState {
     seed: 1,
     startedBy: pi,
   };
-  const state = new CampaignState(input, 0);
-  state.references = {
+  return searchingState(input, {
     baseline: { score: { mean: 0 }, metrics: { score: 0, heldout: 0 } },
     optimum: { score: { mean: 10 }, metrics: {} },
-  };
-  state.phase = 'running';
-  return state;
+  });
 }
 
 /** Runs a trial with x as its param whose seeds score `score` (+ a little noise) and `heldout`. */

@@ -1,0 +1,204 @@
+/**
+ * The campaign's message handlers: validators refuse bad input with a reason (roles from the
+ * permission table in api/permissions.ts, the rest from the state's rules); handlers count the
+ * update, change the state through its commands and audit it.
+ */
+import { ApplicationFailure, setHandler } from '@temporalio/workflow';
+import { can, type Action } from '../../api/permissions.js';
+import type { Actor } from '../../domain/schemas.js';
+import type { CampaignState } from '../campaign-state.js';
+import {
+  addNoteUpdate,
+  auditQuery,
+  changeBudgetsUpdate,
+  clearFlagUpdate,
+  confirmFlagUpdate,
+  decideUpdate,
+  injectHypothesisUpdate,
+  leaderboardQuery,
+  notebookQuery,
+  pauseUpdate,
+  pendingQuery,
+  proposalsQuery,
+  reportQuery,
+  resumeUpdate,
+  statusQuery,
+  stopUpdate,
+  trialsQuery,
+} from './messages.js';
+
+/** Refuses an actor whose role may not take `action` (the API checks the same table first). */
+function requireRole(actor: Actor, action: Action, what: string): void {
+  if (!can(actor.role, action))
+    throw ApplicationFailure.nonRetryable(
+      `${actor.name} (${actor.role}) may not ${what}`,
+      'Forbidden',
+    );
+}
+
+export function registerHandlers(state: CampaignState): void {
+  const pauseOrResume = (pause: boolean) => ({
+    validator: ({ actor }: { actor: Actor }) => {
+      state.checkUpdateRoom();
+      requireRole(actor, pause ? 'pause' : 'resume', `${pause ? 'pause' : 'resume'} a campaign`);
+      state.checkPause(pause);
+    },
+  });
+  setHandler(
+    pauseUpdate,
+    ({ actor, reason }) => {
+      state.countUpdate();
+      state.setPaused(actor, true, reason);
+    },
+    pauseOrResume(true),
+  );
+  setHandler(
+    resumeUpdate,
+    ({ actor, reason }) => {
+      state.countUpdate();
+      state.setPaused(actor, false, reason);
+    },
+    pauseOrResume(false),
+  );
+  setHandler(
+    stopUpdate,
+    ({ actor, reason, cancelRunning }) => {
+      state.countUpdate();
+      state.piStop(actor, reason, cancelRunning ?? true);
+    },
+    {
+      // A PI can stop a campaign in every phase, verification included.
+      validator: ({ actor }) => {
+        state.checkUpdateRoom('stop');
+        requireRole(actor, 'stop', 'stop a campaign');
+        state.checkStop();
+      },
+    },
+  );
+  setHandler(
+    changeBudgetsUpdate,
+    ({ actor, budgets, reason }) => {
+      state.countUpdate();
+      const before = JSON.stringify(state.budgets);
+      state.changeBudgets(budgets);
+      state.audit(
+        actor,
+        'change budgets',
+        `${before} -> ${JSON.stringify(state.budgets)}${reason ? ` (${reason})` : ''}`,
+      );
+      return state.budgets;
+    },
+    {
+      validator: ({ actor, budgets }) => {
+        state.checkUpdateRoom();
+        requireRole(actor, 'changeBudgets', 'change budgets');
+        state.checkOpen();
+        state.validateBudgetChange(budgets);
+      },
+    },
+  );
+  setHandler(
+    decideUpdate,
+    ({ actor, hypothesisId, decision, reason }) => {
+      state.countUpdate();
+      state.decide(hypothesisId, decision, actor, reason);
+    },
+    {
+      validator: ({ actor, hypothesisId }) => {
+        state.checkUpdateRoom();
+        requireRole(actor, 'decide', 'approve or reject hypotheses');
+        state.checkOpen();
+        state.checkPending(hypothesisId);
+      },
+    },
+  );
+  setHandler(
+    injectHypothesisUpdate,
+    ({ actor, proposal }) => {
+      state.countUpdate();
+      const h = state.injectHuman(actor, proposal);
+      return { hypothesisId: h.id };
+    },
+    {
+      validator: ({ actor, proposal }) => {
+        state.checkUpdateRoom();
+        requireRole(actor, 'inject', 'inject hypotheses');
+        state.checkOpen();
+        state.validateHumanProposal(proposal);
+      },
+    },
+  );
+  setHandler(
+    addNoteUpdate,
+    ({ actor, text, trialId }) => {
+      state.countUpdate();
+      state.addNote({ kind: 'human', author: actor.name, text, ...(trialId ? { trialId } : {}) });
+      state.audit(actor, 'note', text.slice(0, 200));
+    },
+    {
+      validator: ({ actor, text, trialId }) => {
+        state.checkUpdateRoom();
+        requireRole(actor, 'addNote', 'add notes');
+        if (typeof text !== 'string' || text.trim() === '' || text.length > 5000)
+          throw ApplicationFailure.nonRetryable(
+            'text: a note needs 1 to 5000 characters',
+            'InvalidInput',
+          );
+        if (trialId !== undefined && !state.trialById(trialId))
+          throw ApplicationFailure.nonRetryable(`trialId: unknown trial ${trialId}`, 'NotFound');
+      },
+    },
+  );
+  const flagDecision = (decision: 'clear' | 'confirm') => ({
+    validator: ({
+      actor,
+      trialId,
+      flag,
+      reason,
+    }: {
+      actor: Actor;
+      trialId: string;
+      flag: string;
+      reason: string;
+    }) => {
+      state.checkUpdateRoom();
+      requireRole(
+        actor,
+        decision === 'clear' ? 'clearFlag' : 'confirmFlag',
+        `${decision} review flags`,
+      );
+      const open = state.openFlag(trialId, flag);
+      if (!open.ok) throw ApplicationFailure.nonRetryable(open.message, open.type);
+      if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 2000)
+        throw ApplicationFailure.nonRetryable(
+          `reason: say why the flag is ${decision === 'clear' ? 'cleared' : 'confirmed'} (at most 2000 characters)`,
+          'InvalidInput',
+        );
+    },
+  });
+  setHandler(
+    clearFlagUpdate,
+    ({ actor, trialId, flag, reason }) => {
+      state.countUpdate();
+      state.clearFlag(trialId, flag, actor, reason);
+    },
+    flagDecision('clear'),
+  );
+  setHandler(
+    confirmFlagUpdate,
+    ({ actor, trialId, flag, reason }) => {
+      state.countUpdate();
+      state.confirmFlag(trialId, flag, actor, reason);
+    },
+    flagDecision('confirm'),
+  );
+
+  setHandler(statusQuery, () => state.status(Date.now()));
+  setHandler(trialsQuery, (opts) => state.trialsPage(opts ?? {}));
+  setHandler(leaderboardQuery, (opts) => state.leaderboard(opts?.limit ?? 10));
+  setHandler(pendingQuery, () => [...state.pending]);
+  setHandler(auditQuery, () => [...state.auditTrail]);
+  setHandler(notebookQuery, () => [...state.notebook]);
+  setHandler(reportQuery, () => state.report ?? null);
+  setHandler(proposalsQuery, () => state.proposals);
+}

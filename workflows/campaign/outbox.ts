@@ -1,0 +1,51 @@
+/**
+ * Long texts and entries evicted from the bounded state go to the campaign's MLflow run, in
+ * batches, in the background; the workflow drains the outbox before it continues as new and
+ * before it ends, so nothing is lost.
+ */
+import { CancellationScope, condition } from '@temporalio/workflow';
+import type { CampaignState } from '../campaign-state.js';
+import type { Activities } from './runner.js';
+import { failureMessage } from './runner.js';
+
+/** Starts the background writer; returns a function that resolves once the outbox is empty. */
+export function startArchiver(
+  state: CampaignState,
+  recordActs: Activities,
+  record: boolean,
+): () => Promise<void> {
+  let archiving = false;
+  void (async () => {
+    for (;;) {
+      await condition(
+        () => state.outbox.length > 0 && (!record || state.mlflowParentRunId !== undefined),
+      );
+      if (!record) {
+        state.archived(state.outbox.length);
+        continue;
+      }
+      archiving = true;
+      // Batches stay far below the payload limit (one text is at most a note or an eviction).
+      let size = 0;
+      let n = 0;
+      while (
+        n < state.outbox.length &&
+        (n === 0 || size + state.outbox[n]!.text.length < 256 * 1024)
+      )
+        size += state.outbox[n++]!.text.length;
+      const texts = state.outbox.slice(0, n);
+      try {
+        await CancellationScope.nonCancellable(() =>
+          recordActs.recordTexts({ runId: state.mlflowParentRunId!, texts }),
+        );
+      } catch (err) {
+        // Recording retries without limit; this is a permanent refusal: say so, go on.
+        state.audit({ name: 'gaplab', role: 'system' }, 'archive failed', failureMessage(err));
+      }
+      state.archived(n);
+      archiving = false;
+      state.bump();
+    }
+  })();
+  return () => condition(() => state.outbox.length === 0 && !archiving);
+}

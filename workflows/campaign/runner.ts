@@ -1,0 +1,278 @@
+/**
+ * Runs trials: each seed on the experiment's queue behind the concurrency slots, scored by the
+ * state, recorded to MLflow in the background; verification runs beside the baseline's re-run
+ * on the fresh seeds. Trials run in one cancellation scope so a PI stop or a deadline can cancel
+ * them together.
+ */
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  TimeoutFailure,
+} from '@temporalio/workflow';
+import type { createActivities } from '../../activities/index.js';
+import type { SeedResult } from '../../domain/schemas.js';
+import { TAIL_BUDGET, type CampaignState, type TrialRequest } from '../campaign-state.js';
+import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from '../options.js';
+import type { CampaignInput, TrialSummary } from '../types.js';
+
+export type Activities = ReturnType<typeof createActivities>;
+
+export class TrialRunner {
+  /** Trials running now (search and target verifications), by id. */
+  readonly inFlight = new Map<string, Promise<void>>();
+  /** Trials in flight may be cancelled together (PI stop, deadline). */
+  readonly scope = new CancellationScope();
+  private readonly recordings = new Set<Promise<void>>();
+  private readonly experimentActs: Activities;
+  private readonly scheduleToStartSeconds: number;
+  private readonly record: boolean;
+  /** Some seed of this campaign ran on a worker of the experiment's queue. */
+  private queueServed: boolean;
+  private freshBaseline: Promise<void> | undefined;
+
+  constructor(
+    private readonly input: CampaignInput,
+    private readonly state: CampaignState,
+    private readonly recordActs: Activities,
+  ) {
+    this.record = input.mlflow !== false;
+    this.scheduleToStartSeconds =
+      input.timing?.scheduleToStartSeconds ?? DEFAULT_SCHEDULE_TO_START_SECONDS;
+    this.queueServed = state.trials.some((t) => t.status !== 'cancelled');
+    this.experimentActs = proxyActivities<Activities>({
+      ...presets.experimentRun(
+        input.experiment.timeoutSeconds,
+        input.timing?.heartbeatTimeoutSeconds ?? 30,
+        input.experiment.taskQueue,
+        this.scheduleToStartSeconds,
+      ),
+      cancellationType: ActivityCancellationType.TRY_CANCEL,
+    });
+  }
+
+  /** Resolves once every trial record started so far is written. */
+  async recorded(): Promise<void> {
+    await Promise.all([...this.recordings]);
+  }
+
+  /** Resolves once every trial in flight has ended. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.inFlight.values()]);
+  }
+
+  /** Runs one seed on the experiment's queue; infrastructure failures become a failed seed. */
+  private async runSeed(
+    req: TrialRequest,
+    seed: number,
+    started: { at?: string },
+  ): Promise<SeedResult> {
+    const { input, state } = this;
+    await state.acquireSlot();
+    // A trial starts when its first seed gets a slot, not when it was queued behind the slots;
+    // if a budget ran out meanwhile, it does not start at all.
+    const skip = started.at === undefined ? state.newWorkRefused(Date.now(), req) : null;
+    if (skip) {
+      state.releaseSlot();
+      return {
+        seed,
+        status: 'cancelled',
+        metrics: {},
+        durationSeconds: 0,
+        error: `not run: ${skip}`,
+      };
+    }
+    started.at ??= new Date().toISOString();
+    try {
+      for (;;) {
+        try {
+          const result = await this.experimentActs.runExperimentSeed({
+            experiment: input.experiment.name,
+            params: req.hypothesis.params,
+            seed,
+            objective: input.criteria.criteria.metric,
+            // Adaptive for search trials (state/trials.ts seedTimeoutSeconds), never above the limit.
+            timeoutSeconds: req.timeoutSeconds ?? input.experiment.timeoutSeconds,
+            campaignId: input.campaignId,
+            trialId: req.id,
+            // Tails stay small and bounded per trial; the full logs go to the campaign's MLflow run.
+            tailChars: tailChars(req.seeds.length),
+            ...(this.record && state.mlflowParentRunId
+              ? { logRunId: state.mlflowParentRunId }
+              : {}),
+          });
+          this.queueServed = true;
+          return result;
+        } catch (err) {
+          // A seed that waited out its schedule-to-start timeout on a queue whose workers ran
+          // seeds before met busy workers, not missing ones: it waits again.
+          if (this.queueServed && isScheduleToStart(err)) continue;
+          throw err;
+        }
+      }
+    } catch (err) {
+      if (isCancellation(err))
+        return { seed, status: 'cancelled', metrics: {}, durationSeconds: 0, error: 'cancelled' };
+      if (isScheduleToStart(err)) {
+        // No worker of the queue ever took a seed: end the campaign with the reason rather than
+        // fail every trial.
+        const error = `no worker polls queue ${input.experiment.taskQueue} for ${this.scheduleToStartSeconds} s`;
+        state.requestStop('error', error);
+        return { seed, status: 'failed', metrics: {}, durationSeconds: 0, error };
+      }
+      return {
+        seed,
+        status: 'failed',
+        metrics: {},
+        durationSeconds: 0,
+        error: failureMessage(err),
+      };
+    } finally {
+      state.releaseSlot();
+    }
+  }
+
+  /** Runs a trial's seeds, has the state score it, and records it in the background. */
+  async runTrialSeeds(req: TrialRequest): Promise<{ trial: TrialSummary; seeds: SeedResult[] }> {
+    const started: { at?: string } = {};
+    const limit = tailChars(req.seeds.length);
+    // Seeds from a worker that ignores the tail budget are cut here.
+    const seeds = (await Promise.all(req.seeds.map((s) => this.runSeed(req, s, started)))).map(
+      (r) =>
+        r.logTail && r.logTail.length > limit ? { ...r, logTail: r.logTail.slice(-limit) } : r,
+    );
+    const finishedAt = new Date().toISOString();
+    const trial = this.state.finishTrial(req, seeds, started.at ?? finishedAt, finishedAt);
+    // MLflow gets the hypothesis's rationale (the state's trial keeps a shorter prefix).
+    if (this.record)
+      this.recordTrialLater({ ...trial, rationale: req.hypothesis.rationale }, seeds);
+    return { trial, seeds };
+  }
+
+  private recordTrialLater(trial: TrialSummary, seeds: SeedResult[]): void {
+    const { input, state } = this;
+    // Recording waits out an MLflow outage (retries without limit) without holding up the loop.
+    const p = CancellationScope.nonCancellable(async () => {
+      const res = await this.recordActs.recordTrial({
+        campaignId: input.campaignId,
+        problemId: input.problem.id,
+        experimentId: state.mlflowExperimentId!,
+        parentRunId: state.mlflowParentRunId!,
+        trial,
+        seeds,
+        hiddenMetrics: input.criteria.criteria.hiddenMetrics,
+      });
+      state.setRunId(trial.id, res.runId);
+    });
+    this.recordings.add(p);
+    void p.finally(() => this.recordings.delete(p));
+  }
+
+  /** Measures a reference (baseline or optimum) unless it is known. */
+  async measure(which: 'baseline' | 'optimum'): Promise<void> {
+    const req = this.state.referenceRequest(which);
+    if (!req) return;
+    const { trial, seeds } = await this.scope.run(() => this.runTrialSeeds(req));
+    this.state.setReference(which, trial, seeds);
+  }
+
+  /**
+   * Verifies a trial: re-runs it on the fresh seeds beside the baseline's re-run on the same
+   * seeds (once per campaign), then scores fresh and hidden PGR paired seed by seed.
+   */
+  async verify(req: TrialRequest, scope: CancellationScope): Promise<void> {
+    const { state } = this;
+    this.freshBaseline ??= (async () => {
+      const b = state.freshBaselineRequest();
+      if (!b) return;
+      const { trial, seeds } = await scope.run(() => this.runTrialSeeds(b));
+      if (trial.status === 'succeeded') state.setFreshBaseline(trial, seeds);
+      else this.freshBaseline = undefined;
+    })();
+    const [{ trial, seeds }] = await Promise.all([
+      scope.run(() => this.runTrialSeeds(req)),
+      this.freshBaseline,
+    ]);
+    // A stop of the verification phase itself discards what it cut short; a stop that ended
+    // the search does not (the best is still verified).
+    if (state.verificationStopped) return;
+    state.addVerification(req, trial, seeds);
+  }
+
+  /** Starts a search trial, or a target verification, in the background. */
+  start(req: TrialRequest): void {
+    const work =
+      req.kind === 'verification'
+        ? () => this.verify(req, this.scope)
+        : async () => {
+            await this.runTrialSeeds(req);
+          };
+    const p = this.scope
+      .run(work)
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        this.inFlight.delete(req.id);
+        this.state.bump();
+      });
+    this.inFlight.set(req.id, p);
+  }
+
+  /**
+   * Runs `work` until it ends or a PI stop (and, unless told otherwise, the deadline) comes due;
+   * then cancels `scope`, records the stop and waits for the cancelled work to wind down.
+   */
+  async untilHardStop(
+    work: () => Promise<void>,
+    scope: CancellationScope,
+    opts: { deadline?: boolean; stopped?: () => boolean } = {},
+  ): Promise<void> {
+    const { state } = this;
+    let done = false;
+    const running = work().finally(() => {
+      done = true;
+    });
+    const due = () =>
+      opts.deadline === false
+        ? (opts.stopped?.() ?? state.stopRequest !== undefined)
+        : state.hardStopDue(Date.now()) !== null;
+    while (!done) {
+      const waitMs = opts.deadline === false ? null : state.msUntilNextDeadline(Date.now());
+      await condition(() => done || due(), waitMs ?? undefined);
+      if (done || !due()) continue;
+      // During verification the search's own stop reason stands; the audit shows the PI stop.
+      state.stopHard(Date.now());
+      scope.cancel();
+      break;
+    }
+    await running;
+  }
+}
+
+/** Log tail each seed carries back: TAIL_BUDGET per seed, and per trial over all its seeds. */
+function tailChars(seeds: number): number {
+  return Math.max(256, Math.min(TAIL_BUDGET.perSeed, Math.floor(TAIL_BUDGET.perTrial / seeds)));
+}
+
+/** The activity waited its whole schedule-to-start timeout without a worker taking it. */
+function isScheduleToStart(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_START'
+  );
+}
+
+export function failureMessage(err: unknown): string {
+  if (err instanceof ApplicationFailure && err.message) return err.message;
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,142 @@
+/**
+ * What every part of the campaign state shares: the workflow input, the carried data (ONE object,
+ * carried over continue-as-new as it is), the clock, the change counter the main loop waits on,
+ * and lookups over the carried data. Each field of the carried data has one owner, named below;
+ * other parts only read it.
+ */
+import { emptyLedger, initialStagnation } from '../../domain/budget.js';
+import { bestTrial, trustState } from '../../domain/scoring.js';
+import { emptyProposalAudit, ProposalAudit } from '../proposal-audit.js';
+import type {
+  CampaignInput,
+  CarriedState,
+  FailureLedger,
+  TrialSummary,
+  VerificationResult,
+} from '../types.js';
+import { ARCHIVED_LIMIT, hashFingerprint } from './limits.js';
+
+/**
+ * The carried data with every defaulted field present. Owners: stopping.ts (phase, paused,
+ * budgets, stopRequest, stopReason, stopDetail), trials.ts (trials, counts, pgrSeries,
+ * archivedConfigs, failures, nextTrialIndex, ledger's compute and trial counts),
+ * references.ts (references), queue.ts (queue, pending, decisions, hypothesisCounter),
+ * proposals.ts (iteration, stagnation, emptyProposalRounds, lastCallDollars, outage, warned,
+ * proposals, ledger's dollars and iterations), records.ts (notebook, audit, dropped),
+ * verification.ts (verification), the workflow through commands (runs, startedAtMs, mlflow ids).
+ */
+export type Carried = CarriedState & {
+  failures: FailureLedger;
+  warned: string[];
+  proposals: NonNullable<CarriedState['proposals']>;
+};
+
+/** Time in ms since the epoch; the workflow passes Temporal's deterministic `Date.now`. */
+export type Clock = () => number;
+
+/** The carried data of a new campaign, or the carried one of the previous run brought up to date. */
+export function restoreCarried(input: CampaignInput, nowMs: number): Carried {
+  const c = input.carried;
+  const fresh: Carried = {
+    runs: 0,
+    startedAtMs: nowMs,
+    phase: 'starting',
+    paused: false,
+    budgets: input.criteria.criteria.budgets,
+    ledger: emptyLedger(nowMs),
+    iteration: 0,
+    nextTrialIndex: 0,
+    trials: [],
+    references: {},
+    notebook: [],
+    audit: [],
+    pending: [],
+    queue: [],
+    stagnation: initialStagnation,
+    dropped: [],
+    emptyProposalRounds: 0,
+    decisions: {},
+    hypothesisCounter: 0,
+    counts: { total: 0, succeeded: 0, failed: 0, cancelled: 0, flagged: 0 },
+    pgrSeries: [],
+    archivedConfigs: [],
+    lastCallDollars: 0,
+    failures: { computeSeconds: 0, totalComputeSeconds: 0, timedOutTrials: 0, seedDurations: [] },
+    verification: [],
+    proposals: emptyProposalAudit(),
+    warned: [],
+  };
+  if (!c) return fresh;
+  const data: Carried = { ...fresh, ...definedOnly(c), runs: c.runs + 1 };
+  // Older runs carried whole fingerprints: keep their hashes.
+  data.archivedConfigs = data.archivedConfigs
+    .map((f) => (f.startsWith('[') ? hashFingerprint(f) : f))
+    .slice(-ARCHIVED_LIMIT);
+  for (const t of data.trials) t.trust ??= trustState(t.flags);
+  return data;
+}
+
+/** The carried data as it goes over continue-as-new: the same object, absent fields left out. */
+export function carriedPayload(data: Carried): CarriedState {
+  return definedOnly(data) as CarriedState;
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export class StateContext {
+  readonly data: Carried;
+  /** Bumped on every change the main loop may be waiting for. */
+  version = 0;
+  /** Every strategy proposal's fate (counts exact, recent reasons kept); its state is carried. */
+  readonly proposalAudit: ProposalAudit;
+  private readonly trialIndex = new Map<string, TrialSummary>();
+
+  constructor(
+    readonly input: CampaignInput,
+    readonly now: Clock,
+  ) {
+    this.data = restoreCarried(input, now());
+    this.proposalAudit = new ProposalAudit(this.data.proposals);
+    for (const t of this.data.trials) this.trialIndex.set(t.id, t);
+  }
+
+  bump(): void {
+    this.version++;
+  }
+
+  /** The clock's time as an ISO string (timestamps of notes, audit entries, hypotheses). */
+  nowIso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  get criteria() {
+    return this.input.criteria.criteria;
+  }
+  get space() {
+    return this.input.problem.space;
+  }
+
+  trialById(id: string): TrialSummary | undefined {
+    return this.trialIndex.get(id);
+  }
+  indexTrial(t: TrialSummary): void {
+    this.trialIndex.set(t.id, t);
+  }
+  forgetTrial(id: string): void {
+    this.trialIndex.delete(id);
+  }
+
+  /** The best eligible, feasible search trial, or null. */
+  bestSearch(): TrialSummary | null {
+    return bestTrial(this.data.trials.filter((t) => t.kind === 'search'));
+  }
+
+  /** The latest verification of a trial, if any. */
+  verificationOf(trialId: string): VerificationResult | undefined {
+    const list = this.data.verification;
+    for (let i = list.length - 1; i >= 0; i--) if (list[i]!.trialId === trialId) return list[i];
+    return undefined;
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * When the campaign takes work and when it stops: its phase and pause, the budgets, the one
+ * "still accepting work?" rule, drains (nothing new starts, running trials finish), hard stops
+ * (a PI's stop, the deadline) and the per-run update limit. Deterministic: time comes in as
+ * `nowMs`.
+ */
+import { ApplicationFailure } from '@temporalio/workflow';
+import { exhausted, isStagnant, remaining, type StopReason } from '../../domain/budget.js';
+import type { Actor, Budgets } from '../../domain/schemas.js';
+import { Budgets as BudgetsSchema } from '../../domain/schemas.js';
+import type { CampaignPhase } from '../types.js';
+import type { StateContext } from './context.js';
+import type { Records } from './records.js';
+import { EMPTY_ROUNDS_LIMIT, UPDATE_LIMITS } from './limits.js';
+
+/**
+ * The kinds of work the campaign may refuse:
+ * - `message`: a person's pause, resume, budget change, decision or idea;
+ * - `trial`: a queued search trial starting (and the strategy being asked for more);
+ * - `seed`: a search trial that waited behind the slots taking its first one;
+ * - `proposal`: a strategy call.
+ */
+export type Work = 'message' | 'trial' | 'seed' | 'proposal';
+
+/** Why work is refused: a stop reason when one applies, and a sentence. */
+export interface Refusal {
+  reason: StopReason | null;
+  detail: string;
+}
+
+export class Stopping {
+  /** The campaign winds down for this reason: nothing new starts, running trials finish. */
+  private draining: { reason: StopReason; detail: string } | null | undefined;
+  /** Nothing ran, nothing waited and no proposal could be asked for, for this reason. */
+  private idleReason: StopReason | undefined;
+  private strategyFailure: string | undefined;
+  /** A PI stopped the verification phase itself (a stop before it still lets the best be verified). */
+  private verificationStop = false;
+  /** Updates accepted in this run (Temporal limits them per run; see UPDATE_LIMITS). */
+  private updatesThisRun = 0;
+  /** The trial reaching the target that waits for its verification. */
+  private targetCandidate: string | undefined;
+
+  constructor(
+    private readonly ctx: StateContext,
+    private readonly records: Records,
+    /** Search trials started and not finished. */
+    private readonly running: () => number,
+  ) {}
+
+  private get d() {
+    return this.ctx.data;
+  }
+
+  get phase(): CampaignPhase {
+    return this.d.phase;
+  }
+  get paused(): boolean {
+    return this.d.paused;
+  }
+  get budgets(): Budgets {
+    return this.d.budgets;
+  }
+  get stopReason(): StopReason | undefined {
+    return this.d.stopReason;
+  }
+  get stopRequest() {
+    return this.d.stopRequest;
+  }
+  get verificationStopped(): boolean {
+    return this.verificationStop;
+  }
+  /** True once the campaign is winding down: nothing new starts. */
+  get stopping(): boolean {
+    return this.draining !== null && this.draining !== undefined;
+  }
+
+  setPhase(phase: CampaignPhase): void {
+    this.d.phase = phase;
+    this.ctx.bump();
+  }
+
+  // ---- the one "still accepting work?" rule -------------------------------------------------
+
+  /** Why the campaign does not take `work` now, or null when it does. */
+  refusal(work: Work, nowMs: number): Refusal | null {
+    const d = this.d;
+    const refuse = (reason: StopReason | null, detail: string): Refusal => ({ reason, detail });
+    switch (work) {
+      case 'message':
+        if (d.phase === 'finished' || d.phase === 'verifying' || d.stopReason)
+          return refuse(d.stopReason ?? null, 'the campaign has stopped');
+        return null;
+      case 'trial':
+        if (d.phase !== 'running') return refuse(null, `the campaign is ${d.phase}`);
+        if (d.paused) return refuse(null, 'the campaign is paused');
+        if (d.stopRequest) return refuse('stopped_by_pi', 'the campaign was stopped');
+        if (d.stopReason) return refuse(d.stopReason, 'the campaign has stopped');
+        if (this.draining) return refuse(this.draining.reason, this.draining.detail);
+        return null;
+      case 'seed': {
+        // Trial and iteration budgets were checked when it was queued; compute, dollars, the
+        // deadline, a stop, the target and stagnation can end the campaign while it waits.
+        if (d.stopRequest) return refuse('stopped_by_pi', 'the campaign was stopped');
+        const spent = exhausted(d.budgets, d.ledger, nowMs);
+        if (spent === 'max_compute' || spent === 'max_dollars' || spent === 'deadline')
+          return refuse(spent, `budget used (${spent}) before it got a slot`);
+        const draining = this.draining?.reason;
+        if (draining === 'target_verified' || draining === 'stagnation')
+          return refuse(draining, `the campaign is stopping (${draining})`);
+        return null;
+      }
+      case 'proposal': {
+        if (this.draining) return refuse(this.draining.reason, this.draining.detail);
+        if (this.strategyFailure) return refuse('strategy_failed', this.strategyFailure);
+        if (d.emptyProposalRounds >= EMPTY_ROUNDS_LIMIT)
+          return refuse('no_proposals', 'the strategy proposed nothing runnable');
+        const spent = exhausted(d.budgets, d.ledger, nowMs);
+        if (spent) return refuse(spent, `budget used: ${spent}`);
+        const left = remaining(d.budgets, d.ledger, nowMs);
+        // Never start a call the dollar budget cannot cover by the last call's cost.
+        if (left.dollars !== undefined && d.lastCallDollars > 0 && d.lastCallDollars > left.dollars)
+          return refuse('max_dollars', 'the last strategy call cost more than the dollars left');
+        return null;
+      }
+    }
+  }
+
+  /** Refuses a person's message when the campaign has stopped (for update validators). */
+  checkOpen(): void {
+    const r = this.refusal('message', this.ctx.now());
+    if (r) throw ApplicationFailure.nonRetryable(r.detail, 'Conflict');
+  }
+
+  // ---- pause, stop, budgets -----------------------------------------------------------------
+
+  checkPause(pause: boolean): void {
+    this.checkOpen();
+    if (pause && this.d.paused)
+      throw ApplicationFailure.nonRetryable('the campaign is already paused', 'Conflict');
+    if (!pause && !this.d.paused)
+      throw ApplicationFailure.nonRetryable('the campaign is not paused', 'Conflict');
+  }
+
+  setPaused(paused: boolean): void {
+    this.d.paused = paused;
+    this.ctx.bump();
+  }
+
+  /** A PI can stop a campaign in every phase, verification included. */
+  checkStop(): void {
+    if (this.d.phase === 'finished')
+      throw ApplicationFailure.nonRetryable('the campaign has finished', 'Conflict');
+    if (this.d.phase === 'verifying' ? this.verificationStop : this.d.stopRequest)
+      throw ApplicationFailure.nonRetryable('the campaign is already stopping', 'Conflict');
+  }
+
+  /** A PI's stop; during verification it ends the verification. Returns the audit action. */
+  piStop(actor: Actor, reason: string, cancelRunning: boolean): string {
+    const verifying = this.d.phase === 'verifying';
+    if (verifying) this.verificationStop = true;
+    this.d.stopRequest ??= { actor, reason, cancelRunning };
+    this.ctx.bump();
+    return verifying ? 'stop verification' : 'stop';
+  }
+
+  validateBudgetChange(change: Partial<Budgets>): void {
+    const merged = BudgetsSchema.safeParse({ ...this.d.budgets, ...change });
+    if (!merged.success) {
+      const issue = merged.error.issues[0]!;
+      throw ApplicationFailure.nonRetryable(
+        `budgets.${issue.path.join('.')}: ${issue.message}`,
+        'InvalidInput',
+      );
+    }
+  }
+
+  changeBudgets(change: Partial<Budgets>): void {
+    this.d.budgets = BudgetsSchema.parse({ ...this.d.budgets, ...change });
+    this.idleReason = undefined;
+    // A raised budget lets a campaign that had run out of proposals try again.
+    if (this.draining && this.draining.reason !== 'target_verified') this.draining = undefined;
+    this.ctx.bump();
+  }
+
+  // ---- stop reasons -------------------------------------------------------------------------
+
+  requestStop(reason: StopReason, detail: string): void {
+    if (this.d.stopReason) return;
+    this.d.stopReason = reason;
+    this.d.stopDetail = detail;
+    this.records.addError(`stopping (${reason}): ${detail}`);
+    this.ctx.bump();
+  }
+
+  /** The strategy failed for good: no more proposals (the campaign ends once idle). */
+  strategyFailed(reason: string): void {
+    this.strategyFailure = reason;
+  }
+
+  /**
+   * Stops now when it is time: returns the stop reason (and records it), or null to go on. A PI
+   * stop and the deadline stop at once; every other reason first drains: nothing new starts,
+   * running trials finish, then `discardQueue` drops what never ran and the campaign stops.
+   */
+  stopNow(nowMs: number, discardQueue: (reason: StopReason) => void): StopReason | null {
+    if (this.d.stopReason) return this.d.stopReason;
+    if (this.stopHard(nowMs)) return this.d.stopReason!;
+    this.draining ??= this.drainReason(nowMs);
+    if (this.draining && this.running() === 0) {
+      discardQueue(this.draining.reason);
+      this.d.stopDetail = this.draining.detail;
+      this.d.stopReason = this.draining.reason;
+      return this.draining.reason;
+    }
+    return null;
+  }
+
+  /** A PI stop or the deadline, which end every phase at once (measuring included); else null. */
+  hardStop(nowMs: number): { reason: 'stopped_by_pi' | 'deadline'; detail: string } | null {
+    const { stopRequest, budgets, ledger } = this.d;
+    if (stopRequest)
+      return {
+        reason: 'stopped_by_pi',
+        detail: `stopped by ${stopRequest.actor.name}${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`,
+      };
+    if (
+      budgets.maxWallSeconds !== undefined &&
+      nowMs - ledger.startedAtMs >= budgets.maxWallSeconds * 1000
+    )
+      return {
+        reason: 'deadline',
+        detail: `wall-clock budget of ${budgets.maxWallSeconds} s used`,
+      };
+    return null;
+  }
+
+  /**
+   * Acts on a hard stop when one is due: its detail is recorded, its reason unless the campaign
+   * already stopped for another (during verification the search's own reason stands; the audit
+   * shows the PI stop). True when one was due.
+   */
+  stopHard(nowMs: number): boolean {
+    const hard = this.hardStop(nowMs);
+    if (!hard) return false;
+    this.d.stopDetail = hard.detail;
+    this.d.stopReason ??= hard.reason;
+    return true;
+  }
+
+  /** A reason to stop starting work, or null. */
+  private drainReason(nowMs: number): { reason: StopReason; detail: string } | null {
+    const d = this.d;
+    const criteria = this.ctx.criteria;
+    // The target stops the campaign only once the best eligible trial that reached it held up
+    // on fresh seeds and hidden metrics: until its verification is back the campaign goes on;
+    // one that fails is flagged (and so no longer best) and the search continues.
+    const best = this.ctx.bestSearch();
+    if (best?.pgr && best.pgr.ciLow >= criteria.targetPgr) {
+      const v = this.ctx.verificationOf(best.id);
+      if (v?.verdict === 'verified')
+        return {
+          reason: 'target_verified',
+          detail:
+            `${best.id} reached PGR lower bound ${best.pgr.ciLow.toFixed(3)} >= target ${criteria.targetPgr} ` +
+            `and held up on ${v.freshPgr?.n ?? 0} fresh seeds (PGR ${v.freshPgr ? v.freshPgr.mean.toFixed(3) : '—'})`,
+        };
+      if (!v) this.targetCandidate = best.id;
+    }
+    const noWork = d.queue.length === 0 && d.pending.length === 0;
+    const spent = exhausted(d.budgets, d.ledger, nowMs);
+    // Hypotheses proposed in the last allowed iteration still run.
+    if (spent && (spent !== 'max_iterations' || noWork))
+      return { reason: spent, detail: `budget used: ${spent}` };
+    if (criteria.stagnation && isStagnant(d.stagnation, criteria.stagnation)) {
+      return {
+        reason: 'stagnation',
+        detail: `no improvement of the best PGR lower bound by ${criteria.stagnation.minImprovement} in ${criteria.stagnation.iterations} iterations`,
+      };
+    }
+    if (this.idleReason && noWork) {
+      const detail =
+        this.idleReason === 'strategy_failed'
+          ? `strategy failed: ${this.strategyFailure}`
+          : `nothing left to run (${this.idleReason})`;
+      return { reason: this.idleReason, detail };
+    }
+    return null;
+  }
+
+  /** The trial that reached the target and waits for its verification (taken once). */
+  takeTargetCandidate(): string | undefined {
+    const id = this.targetCandidate;
+    this.targetCandidate = undefined;
+    return id;
+  }
+  get targetCandidatePending(): string | undefined {
+    return this.targetCandidate;
+  }
+
+  /** The dollar budget cannot cover the next strategy call: wind down. */
+  refuseForBudget(detail: string): void {
+    this.draining ??= { reason: 'max_dollars', detail };
+    this.ctx.bump();
+  }
+
+  /** Called when nothing runs, nothing waits, and no proposal can be asked for. */
+  markIdle(nowMs: number): void {
+    this.idleReason = this.refusal('proposal', nowMs)?.reason ?? 'no_proposals';
+    this.ctx.bump();
+  }
+
+  /** PI stops and deadlines cancel running trials; budget stops let them finish. */
+  shouldCancelRunning(): boolean {
+    const reason = this.d.stopReason;
+    if (reason === 'deadline' || reason === 'error') return true;
+    if (reason === 'stopped_by_pi') return this.d.stopRequest?.cancelRunning ?? true;
+    return false;
+  }
+
+  /** Until the next approval deadline, the wall-clock deadline or the strategy's retry. */
+  msUntilNextDeadline(nowMs: number): number | null {
+    const { pending, budgets, ledger, outage } = this.d;
+    const times: number[] = pending.map((p) => p.deadlineMs);
+    if (budgets.maxWallSeconds !== undefined)
+      times.push(ledger.startedAtMs + budgets.maxWallSeconds * 1000);
+    if (outage && outage.retryAtMs > nowMs) times.push(outage.retryAtMs);
+    if (times.length === 0) return null;
+    return Math.max(1, Math.min(...times) - nowMs);
+  }
+
+  // ---- updates per run ----------------------------------------------------------------------
+
+  /** Counts an accepted update (handlers call it; see UPDATE_LIMITS). */
+  countUpdate(): void {
+    this.updatesThisRun++;
+    this.ctx.bump();
+  }
+
+  /** True once this run took enough updates that it should continue as new. */
+  get updatesNearLimit(): boolean {
+    return this.updatesThisRun >= UPDATE_LIMITS.continueAt;
+  }
+
+  /**
+   * Refuses an update (429) when this run is close to Temporal's per-run limit: other updates
+   * stop at `refuseAt`, a PI's stop is taken until `stopUntil`, so a stop always gets through.
+   */
+  checkUpdateRoom(kind: 'stop' | 'other' = 'other'): void {
+    const limit = kind === 'stop' ? UPDATE_LIMITS.stopUntil : UPDATE_LIMITS.refuseAt;
+    if (this.updatesThisRun >= limit)
+      throw ApplicationFailure.nonRetryable(
+        'too many updates in this run, retry shortly (the campaign continues as new first)',
+        'RateLimited',
+      );
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * For unit tests only: states that no sequence of commands reaches cheaply (references set by
+ * hand, a queue filled without the strategy path). Never imported by workflow code.
+ */
+import { CampaignState } from '../campaign-state.js';
+import type { CampaignInput, ReferenceResult } from '../types.js';
+import type { Carried } from './context.js';
+
+/** The carried data behind the façade. */
+export function carriedOf(state: CampaignState): Carried {
+  return (state as unknown as { ctx: { data: Carried } }).ctx.data;
+}
+
+/** A state in the search phase with the quadratic fixture's references (baseline -40, optimum 10). */
+export function searchingState(
+  input: CampaignInput,
+  references: { baseline?: ReferenceResult; optimum?: ReferenceResult } = {
+    baseline: { score: { mean: -40 }, metrics: {} },
+    optimum: { score: { mean: 10 }, metrics: {} },
+  },
+): CampaignState {
+  const state = new CampaignState(input, 0);
+  state.beginSearch();
+  Object.assign(carriedOf(state).references, references);
+  return state;
+}

@@ -1,0 +1,193 @@
+/**
+ * Verification: a trial that reached the target, and the leaders at the end, re-run on fresh
+ * seeds beside the baseline's re-run on the same seeds, scored on the objective and the hidden
+ * metrics paired seed by seed. A trial that fails its verification is flagged (verification gap).
+ */
+import { trialPgr } from '../../domain/pgr.js';
+import type { SeedResult } from '../../domain/schemas.js';
+import { rankTrials, verificationVerdict } from '../../domain/scoring.js';
+import type { TrialSummary, VerificationResult } from '../types.js';
+import type { StateContext } from './context.js';
+import { CARRY_BUDGET, pad, VERIFICATION_LIMIT } from './limits.js';
+import type { Records } from './records.js';
+import { bySeed, type References } from './references.js';
+import type { TrialRequest } from './requests.js';
+import type { Stopping } from './stopping.js';
+import type { Trials } from './trials.js';
+
+export class Verification {
+  /** Trials whose verification is running. */
+  private readonly verifying = new Set<string>();
+
+  constructor(
+    private readonly ctx: StateContext,
+    private readonly records: Records,
+    private readonly refs: References,
+    private readonly trials: Trials,
+    private readonly stopping: Stopping,
+  ) {}
+
+  private get d() {
+    return this.ctx.data;
+  }
+
+  /**
+   * The seeds every verification runs on: fresh (never a search seed) and the same for every
+   * verified trial and for the baseline's re-run, so fresh and hidden PGR are paired per seed.
+   */
+  freshSeeds(): number[] {
+    return this.refs.seeds(this.ctx.criteria.verification.seeds, 1_000_003);
+  }
+
+  freshBaselineRequest(): TrialRequest | null {
+    return this.refs.freshBaselineRequest(this.freshSeeds());
+  }
+
+  private request(t: TrialSummary, trigger: 'target' | 'final'): TrialRequest {
+    const index = this.trials.nextIndex();
+    this.verifying.add(t.id);
+    return {
+      id: `v${pad(index)}`,
+      index,
+      kind: 'verification' as const,
+      label: `verifies ${t.id}`,
+      verifies: t.id,
+      trigger,
+      seeds: this.freshSeeds(),
+      hypothesis: {
+        id: `h-v-${t.id}`,
+        title: `Verification of ${t.id}: ${t.title}`,
+        rationale: 'Re-run on fresh seeds and scored on the hidden metrics.',
+        parentTrialId: t.id,
+        changes: {},
+        params: t.params,
+        expectedEffect: '',
+        author: { kind: 'system' as const, name: 'gaplab' },
+        createdAt: this.ctx.nowIso(),
+      },
+    };
+  }
+
+  /** The verification of the trial that reached the target, when it is due and not running. */
+  targetRequest(): TrialRequest | null {
+    const id = this.stopping.targetCandidatePending;
+    if (!id || this.verifying.has(id) || this.d.stopReason) return null;
+    this.stopping.takeTargetCandidate();
+    const t = this.ctx.trialById(id);
+    if (!t || this.ctx.verificationOf(id)) return null;
+    return this.request(t, 'target');
+  }
+
+  /**
+   * End-of-campaign verifications: first the top K eligible trials not verified yet; after that
+   * (`followUp`) the current best when it has no verification, because a leader that failed was
+   * flagged and the report's verdict is always about the reported best's own verification.
+   */
+  finalRequests(followUp = false): TrialRequest[] {
+    const { topK } = this.ctx.criteria.verification;
+    const reason = this.d.stopReason;
+    if (topK === 0 || reason === 'error' || reason === 'references_within_noise') return [];
+    const search = this.d.trials.filter((t) => t.kind === 'search');
+    const todo = followUp
+      ? [this.ctx.bestSearch()].filter((t) => t !== null)
+      : rankTrials(search).slice(0, topK);
+    return todo
+      .filter((t) => !this.ctx.verificationOf(t.id) && !this.verifying.has(t.id))
+      .map((t) => this.request(t, 'final'));
+  }
+
+  /**
+   * Scores a verification run and, when it fails, flags the trial it verifies (verification gap):
+   * the trial goes under review and can no longer be best or reach the target.
+   */
+  add(req: TrialRequest, trial: TrialSummary, seeds: SeedResult[]): void {
+    const original = this.ctx.trialById(req.verifies!)!;
+    this.verifying.delete(original.id);
+    // A run cancelled by a stop verified nothing, and failed nothing either.
+    if (trial.status === 'cancelled') {
+      this.ctx.bump();
+      return;
+    }
+    const criteria = this.ctx.criteria;
+    const b = this.d.references.baseline;
+    const succeeded = trial.status === 'succeeded';
+    const estimate = this.estimator(seeds);
+    const freshPgr = succeeded ? estimate(criteria.metric, b?.score.mean) : null;
+    const hiddenPgr: VerificationResult['hiddenPgr'] = {};
+    for (const m of criteria.hiddenMetrics)
+      hiddenPgr[m] = succeeded ? estimate(m, b?.metrics[m]) : null;
+    const searchPgr = original.pgr;
+    const result = searchPgr
+      ? verificationVerdict({
+          searchPgr,
+          freshPgr,
+          hiddenPgr,
+          ...(!succeeded ? { failure: trial.failureReason ?? `the run ${trial.status}` } : {}),
+        })
+      : {
+          verdict: 'failed_verification' as const,
+          reasons: ['the verified trial has no PGR'],
+          flag: null,
+        };
+    this.d.verification.push({
+      trialId: original.id,
+      title: original.title,
+      visiblePgr: original.pgr,
+      freshPgr,
+      hiddenPgr,
+      verificationTrialId: trial.id,
+      gapFlag: result.verdict === 'failed_verification',
+      verdict: result.verdict,
+      reasons: result.reasons,
+      trigger: req.trigger ?? 'final',
+    });
+    // Older verifications (their trials are flagged or outranked) go to MLflow past the bound.
+    this.records.evict(
+      'verification',
+      this.d.verification,
+      VERIFICATION_LIMIT,
+      CARRY_BUDGET.verification,
+    );
+    if (result.flag && !original.flags.some((f) => f.kind === 'verification_gap' && !f.cleared))
+      this.trials.setFlags(original, [...original.flags, result.flag]);
+    this.ctx.bump();
+  }
+
+  /** A metric's PGR on the verification seeds, against the baseline's value on the same seed. */
+  private estimator(seeds: SeedResult[]) {
+    const o = this.d.references.optimum?.score;
+    const b = this.d.references.baseline;
+    const fresh = this.d.references.freshBaseline?.bySeed;
+    const values = bySeed(seeds);
+    return (metric: string, baselineMean: number | undefined) => {
+      if (!o || !b || b.score.mean === o.mean || baselineMean === undefined) return null;
+      const scores = values.values[metric] ?? [];
+      // Paired with the baseline's value on the same fresh seed when it has one for every seed;
+      // else against the baseline's mean (for a hidden metric: measured on the search seeds).
+      const base = fresh?.values[metric];
+      const pairs = values.seeds.map((seed, i) => {
+        const j = fresh ? fresh.seeds.indexOf(seed) : -1;
+        return { s: scores[i] ?? null, b: j >= 0 ? (base?.[j] ?? null) : null };
+      });
+      const paired = pairs.every((p) => p.s === null || p.b !== null);
+      // Shift each seed's difference onto the objective's baseline, so trialPgr divides by the
+      // objective's gap whatever the metric (hidden metrics share the objective's units).
+      const shifted = pairs.map((p) =>
+        p.s === null
+          ? null
+          : paired
+            ? p.s - p.b! + b.score.mean
+            : p.s - baselineMean + b.score.mean,
+      );
+      if (!shifted.some((x) => x !== null)) return null;
+      return trialPgr({
+        seeds: values.seeds,
+        scores: shifted,
+        baseline: paired ? { mean: b.score.mean } : b.score,
+        optimum: o,
+        confidence: this.ctx.criteria.confidence,
+        floor: this.refs.floor,
+      }).estimate;
+    };
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * What the campaign shows: its status, pages of trials, the leaderboard, the final report, and
+ * the view a strategy gets (hidden metrics left out, trials under review never offered as
+ * results to build on). Reads only.
+ */
+import { remaining } from '../../domain/budget.js';
+import { summarizeFailures } from '../../domain/failures.js';
+import { rankTrials } from '../../domain/scoring.js';
+import type { StrategyView, TrialView } from '../../domain/strategy.js';
+import { reportVerdict } from '../report.js';
+import type { CampaignReport, CampaignStatus, TrialSummary } from '../types.js';
+import type { StateContext } from './context.js';
+import { KEEP_TRIALS, SEED_SPACE, VIEW_FAILED, VIEW_TOP, VIEW_TRIALS } from './limits.js';
+import type { Trials } from './trials.js';
+
+export class Views {
+  constructor(
+    private readonly ctx: StateContext,
+    private readonly trials: Trials,
+  ) {}
+
+  private get d() {
+    return this.ctx.data;
+  }
+
+  status(nowMs: number): CampaignStatus {
+    const { input, data: d } = this.ctx;
+    const best = this.ctx.bestSearch();
+    const left = remaining(d.budgets, d.ledger, nowMs);
+    return {
+      campaignId: input.campaignId,
+      problemId: input.problem.id,
+      strategy: input.strategy.name,
+      criteriaVersion: input.criteria.version,
+      phase: d.phase,
+      paused: d.paused,
+      iteration: d.iteration,
+      trialsDone: d.ledger.trialsFinished,
+      trialsRunning: this.trials.running,
+      budgets: d.budgets,
+      ledger: d.ledger,
+      remaining: {
+        trials: left.trials ?? null,
+        iterations: left.iterations ?? null,
+        dollars: left.dollars ?? null,
+        computeSeconds: left.computeSeconds ?? null,
+        wallSeconds: left.wallSeconds ?? null,
+      },
+      best: best?.pgr ? { trialId: best.id, title: best.title, pgr: best.pgr } : null,
+      underReview: this.trials.underReview(),
+      baselineScore: d.references.baseline?.score.mean ?? null,
+      optimumScore: d.references.optimum?.score.mean ?? null,
+      targetPgr: this.ctx.criteria.targetPgr,
+      pendingApprovals: d.pending.length,
+      proposals: d.proposals.counts,
+      stopReason: d.stopReason ?? null,
+      runs: d.runs,
+      ...(d.mlflowParentRunId ? { mlflowParentRunId: d.mlflowParentRunId } : {}),
+      ...(d.mlflowExperimentId ? { mlflowExperimentId: d.mlflowExperimentId } : {}),
+    };
+  }
+
+  trialsPage(opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] }): {
+    total: number;
+    trials: TrialSummary[];
+  } {
+    const all = opts.kind ? this.d.trials.filter((t) => t.kind === opts.kind) : this.d.trials;
+    const offset = Math.max(0, opts.offset ?? 0);
+    const limit = Math.min(KEEP_TRIALS * 2, Math.max(1, opts.limit ?? 100));
+    return { total: all.length, trials: all.slice(offset, offset + limit) };
+  }
+
+  leaderboard(limit: number): TrialSummary[] {
+    return rankTrials(this.d.trials.filter((t) => t.kind === 'search')).slice(0, limit);
+  }
+
+  /** What the strategy sees for `iteration`, asking it for `count` proposals. */
+  strategyView(iteration: number, count: number, nowMs: number): StrategyView {
+    const { input, data: d, criteria } = this.ctx;
+    const hidden = new Set(criteria.hiddenMetrics);
+    const visible = (m: Record<string, number>) =>
+      Object.fromEntries(Object.entries(m).filter(([k]) => !hidden.has(k)));
+    const history: TrialView[] = this.viewTrials().map((t) => ({
+      id: t.id,
+      parentTrialId: t.id === 'baseline' ? null : t.parentTrialId,
+      title: t.title,
+      author: t.author.name,
+      params: t.params,
+      status: t.status,
+      metrics: visible(t.metrics),
+      ...(t.objective ? { objective: t.objective.mean } : {}),
+      // A trial under review (or excluded) is never offered as a result to build on: no PGR,
+      // and infeasible, so no strategy ranks it or samples around it.
+      pgr:
+        t.pgr && t.trust === 'eligible'
+          ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh }
+          : null,
+      feasible: t.feasible && t.trust === 'eligible',
+      ...(t.failureReason ? { failureReason: t.failureReason } : {}),
+    }));
+    const p = input.problem;
+    return {
+      campaignId: input.campaignId,
+      iteration,
+      count,
+      seed: (input.seed * 7919 + iteration) % SEED_SPACE,
+      problem: {
+        id: p.id,
+        title: p.title,
+        question: p.question,
+        context: p.context,
+        experiment: input.experiment.name,
+        experimentDescription: input.experiment.description,
+        space: p.space,
+        baseline: p.baseline,
+      },
+      objective: { metric: criteria.metric, direction: criteria.direction },
+      visibleMetrics: input.experiment.metrics.filter((m) => !hidden.has(m.name)),
+      baselineScore: d.references.baseline?.score.mean ?? null,
+      optimumScore: d.references.optimum?.score.mean ?? null,
+      targetPgr: criteria.targetPgr,
+      constraints: criteria.constraints.map((c) =>
+        c.kind === 'absolute'
+          ? `${c.metric} ${c.op} ${c.value}`
+          : `${c.metric} ${c.op} ${c.factor} x baseline`,
+      ),
+      history,
+      notebook: d.notebook.slice(-100),
+      ...(d.outage ? { retryAgents: d.outage.agents } : {}),
+      budgetLeft: remaining(d.budgets, d.ledger, nowMs),
+      strategy: input.strategy,
+    };
+  }
+
+  /** The trials a strategy sees, oldest first; bounded so a call's payload stays small. */
+  private viewTrials(): TrialSummary[] {
+    const all = this.d.trials.filter((t) => t.kind === 'search' || t.id === 'baseline');
+    if (all.length <= VIEW_TRIALS) return all;
+    const keep = new Set<string>(['baseline']);
+    for (const t of rankTrials(all.filter((x) => x.kind === 'search')).slice(0, VIEW_TOP)) {
+      for (
+        let cur: TrialSummary | undefined = t;
+        cur && !keep.has(cur.id);
+        cur = cur.parentTrialId ? this.ctx.trialById(cur.parentTrialId) : undefined
+      )
+        keep.add(cur.id);
+    }
+    // Failures are information (where not to go): the most recent ones stay in view too.
+    for (let i = all.length - 1, n = 0; i >= 0 && n < VIEW_FAILED; i--)
+      if (all[i]!.status === 'failed' && !keep.has(all[i]!.id)) {
+        keep.add(all[i]!.id);
+        n++;
+      }
+    for (let i = all.length - 1; i >= 0 && keep.size < VIEW_TRIALS; i--) keep.add(all[i]!.id);
+    return all.filter((t) => keep.has(t.id));
+  }
+
+  /**
+   * The hidden metrics' names and the real values the campaign has measured (trial and reference
+   * means, reference seeds), for the strategy to redact from prompts. Never part of a view.
+   */
+  hiddenForRedaction(): { names: string[]; values: number[] } {
+    const names = [...this.ctx.criteria.hiddenMetrics];
+    const values: number[] = [];
+    const take = (m: Record<string, number> | undefined) => {
+      for (const n of names) if (typeof m?.[n] === 'number') values.push(m[n]);
+    };
+    for (const t of this.d.trials) take(t.metrics);
+    for (const r of Object.values(this.d.references)) {
+      take(r?.metrics);
+      // Per-seed values, where the reference keeps them.
+      for (const n of names)
+        for (const v of r?.bySeed?.values[n] ?? []) if (typeof v === 'number') values.push(v);
+    }
+    return { names, values };
+  }
+
+  /** The campaign's report; `finishedAt` as an ISO time. */
+  report(finishedAt: string): CampaignReport {
+    const { input, data: d, criteria } = this.ctx;
+    const best = this.ctx.bestSearch();
+    let bestLow: number | null = null;
+    const pgrOverTrials = [...d.pgrSeries]
+      .sort((a, b) => a[0] - b[0])
+      .map(([index, mean, ciLow]) => {
+        if (ciLow !== null && (bestLow === null || ciLow > bestLow)) bestLow = ciLow;
+        return { index, pgr: mean, bestCiLow: bestLow };
+      });
+    const verdict = reportVerdict(best, best ? this.ctx.verificationOf(best.id) : undefined);
+    const own = verdict.verdict === 'verified' ? verdict : null;
+    return {
+      campaignId: input.campaignId,
+      problem: {
+        id: input.problem.id,
+        title: input.problem.title,
+        question: input.problem.question,
+      },
+      criteriaVersion: input.criteria.version,
+      strategy: input.strategy,
+      stopReason: d.stopReason ?? 'error',
+      ...(d.stopDetail ? { stopDetail: d.stopDetail } : {}),
+      startedAt: new Date(d.startedAtMs).toISOString(),
+      finishedAt,
+      budgets: d.budgets,
+      ledger: d.ledger,
+      baselineScore: d.references.baseline?.score.mean ?? null,
+      optimumScore: d.references.optimum?.score.mean ?? null,
+      targetPgr: criteria.targetPgr,
+      trials: d.counts,
+      best: best
+        ? {
+            id: best.id,
+            title: best.title,
+            params: best.params,
+            pgr: best.pgr,
+            objective: best.objective,
+            author: best.author,
+            lineage: this.trials.lineage(best.id).map((t) => ({
+              id: t.id,
+              title: t.title,
+              pgr: t.pgr?.mean ?? null,
+            })),
+          }
+        : null,
+      pgrOverTrials,
+      verification: d.verification,
+      verdict,
+      underReview: this.trials.underReview(),
+      // The reported best's own verified PGR, never another trial's.
+      verifiedPgr: own
+        ? (Object.values(own.hiddenPgr).find((e) => e !== null)?.mean ?? own.freshPgr?.mean ?? null)
+        : null,
+      notebook: d.notebook,
+      dropped: d.dropped,
+      proposals: d.proposals,
+      failures: summarizeFailures(
+        this.ctx.space,
+        d.trials.filter((t) => t.kind === 'search'),
+        {
+          trials: d.counts.total,
+          failedTrials: d.counts.failed,
+          timedOutTrials: d.failures.timedOutTrials,
+          computeSeconds: d.failures.computeSeconds,
+          totalComputeSeconds: d.failures.totalComputeSeconds,
+        },
+      ),
+    };
+  }
+}
