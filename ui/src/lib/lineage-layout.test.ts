@@ -4,12 +4,12 @@ import { FAILED_COLOR, pgrBin, pgrColor, PGR_BINS } from './pgr-color.js';
 
 const node = (
   id: string,
-  parentId: string | null,
+  parentTrialId: string | null,
   pgr: number | null,
   extra: Partial<LineageInput> = {},
 ): LineageInput => ({
   id,
-  parentId,
+  parentTrialId,
   title: `idea ${id}`,
   author: 'agent-1',
   status: pgr === null ? 'failed' : 'succeeded',

@@ -6,22 +6,24 @@
  * allocating. Pure: no DOM, unit-tested.
  */
 import { stratify, tree, type HierarchyPointNode } from 'd3-hierarchy';
+import type { LineageNode } from '../types.js';
 import { pgrBin } from './pgr-color.js';
 
-/** What the layout needs of a lineage node (the API's compact lineage node fits it). */
-export interface LineageInput {
-  id: string;
-  parentId: string | null;
-  title: string;
-  author: string;
-  status: string;
-  pgr: number | null;
-  ciLow: number | null;
-  ciHigh?: number | null;
-  flags: readonly string[];
-  kind: string;
-  index: number;
-}
+/** What the layout needs of a lineage node: the API's compact node, picked. */
+export type LineageInput = Pick<
+  LineageNode,
+  | 'id'
+  | 'parentTrialId'
+  | 'title'
+  | 'author'
+  | 'status'
+  | 'pgr'
+  | 'ciLow'
+  | 'ciHigh'
+  | 'flags'
+  | 'kind'
+  | 'index'
+>;
 
 export type LayoutMode = 'tree' | 'radial';
 
@@ -96,7 +98,7 @@ export function layoutLineage<N extends LineageInput>(
   type Row = { id: string; parentId: string | null; node: N | null };
   const rows: Row[] = [{ id: ROOT, parentId: null, node: null }];
   for (const n of unique) {
-    let parentId = n.parentId && n.parentId !== n.id ? n.parentId : null;
+    let parentId = n.parentTrialId && n.parentTrialId !== n.id ? n.parentTrialId : null;
     if (parentId !== null && !ids.has(parentId)) {
       orphans++;
       parentId = null;

@@ -63,7 +63,7 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
     const t0 = performance.now();
     // A run still being written has no parent tag yet: leave it out until it has one.
     const nodes = lineage.data.nodes.filter(
-      (n) => n.status !== 'running' || n.parentId !== null || n.kind === 'reference',
+      (n) => n.status !== 'running' || n.parentTrialId !== null || n.kind === 'reference',
     );
     const l = layoutLineage<LineageNode>(nodes, mode);
     return { layout: l, ms: performance.now() - t0 };
@@ -307,19 +307,19 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
                   </dd>
                   <dt>Parent</dt>
                   <dd>
-                    {selectedNode.parentId ? (
+                    {selectedNode.parentTrialId ? (
                       <a
                         href="#"
                         onClick={(e) => {
                           e.preventDefault();
-                          const p = layout.indexById.get(selectedNode.parentId!);
+                          const p = layout.indexById.get(selectedNode.parentTrialId!);
                           if (p !== undefined) {
-                            setSelectedId(selectedNode.parentId);
+                            setSelectedId(selectedNode.parentTrialId);
                             canvas.current?.focus(p);
                           }
                         }}
                       >
-                        {selectedNode.parentId}
+                        {selectedNode.parentTrialId}
                       </a>
                     ) : (
                       '—'

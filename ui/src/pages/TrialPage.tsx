@@ -1,7 +1,9 @@
 /**
- * One trial: its hypothesis (title, rationale, author), parameters as a diff against the parent,
- * per-seed and aggregate metrics (hidden metrics shown to people, marked), constraint verdicts,
- * review flags, logs, its lineage, and links to its MLflow run and Temporal workflow.
+ * One trial: its hypothesis (title, rationale, expected effect, author), parameters as a diff
+ * against the parent, per-seed and aggregate metrics (hidden metrics shown to people, marked),
+ * feasibility with each constraint's verdict, review flags, logs, its lineage, and links to its
+ * MLflow run and Temporal workflow. Every fact is the recorded one (the running workflow's or
+ * MLflow's); constraint verdicts come from the domain's rule, the one the campaign judged with.
  */
 import { useState } from 'react';
 import { Link } from 'wouter';
@@ -17,8 +19,8 @@ import {
   PgrChip,
   Pill,
 } from '../components/ui.js';
+import { constraintVerdicts } from '../../../domain/constraints.js';
 import { trustState } from '../../../domain/trust.js';
-import { judgeConstraints } from '../lib/constraints.js';
 import { fmtDuration, fmtNum, fmtPgr, fmtTime, fmtValue } from '../lib/format.js';
 import { useCampaignEvents } from '../live.js';
 import { keys, useAction, useProblem, useStatus, useTrial } from '../queries.js';
@@ -63,9 +65,8 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
   const d = detail.data;
   const t = d.trial;
   const s = d.summary;
-  const hidden = new Set(
-    t.hiddenMetrics.length ? t.hiddenMetrics : (criteria?.hiddenMetrics ?? []),
-  );
+  /** The hidden metrics recorded with the trial (those of the criteria it was scored under). */
+  const hidden = new Set(t.hiddenMetrics);
   const metrics: Record<string, number | null> = { ...t.metrics, ...(s?.metrics ?? {}) };
   /** Hidden metrics whose values this person may not see while the campaign runs. */
   const withheld = new Set([...(t.withheld ?? []), ...(s?.withheld ?? [])]);
@@ -74,7 +75,11 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
     : trialId === 'baseline'
       ? metrics
       : undefined;
-  const verdicts = criteria ? judgeConstraints(criteria.constraints, metrics, baselineMetrics) : [];
+  const verdicts = criteria
+    ? constraintVerdicts(criteria.constraints, metrics, baselineMetrics)
+    : [];
+  /** The campaign's recorded verdict (judged on the same rule); failed trials are never feasible. */
+  const feasible = t.status === 'running' ? null : t.feasible;
   const flags: Flag[] =
     s?.flags ?? t.flags.map((kind) => ({ kind: kind as Flag['kind'], message: '' }));
 
@@ -164,7 +169,9 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
                 {t.rationale || <span className="faint">—</span>}
               </dd>
               <dt>Expected effect</dt>
-              <dd>{t.expectedEffect || <span className="faint">—</span>}</dd>
+              <dd data-testid="trial-expected-effect" style={{ whiteSpace: 'pre-wrap' }}>
+                {t.expectedEffect || <span className="faint">—</span>}
+              </dd>
               <dt>Builds on</dt>
               <dd>
                 {t.parentTrialId ? (
@@ -212,12 +219,15 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
           <Card
             title="Constraints"
             hint={
-              s
-                ? s.feasible
+              feasible === null
+                ? 'Not judged yet.'
+                : feasible
                   ? 'Feasible: every constraint holds.'
-                  : 'Infeasible: a constraint fails.'
-                : undefined
+                  : t.status === 'succeeded'
+                    ? 'Infeasible: a constraint fails.'
+                    : 'Infeasible: the trial did not succeed.'
             }
+            actions={<Feasibility feasible={feasible} />}
             testId="constraints"
           >
             {verdicts.length === 0 ? (
@@ -228,11 +238,9 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
               <table className="table">
                 <tbody>
                   {verdicts.map((v, i) => (
-                    <tr key={i}>
+                    <tr key={i} data-testid="constraint" data-ok={String(v.ok)}>
                       <td className="mono small">{v.description}</td>
-                      <td className="num small">
-                        {fmtNum(v.value)} <span className="faint">vs {fmtNum(v.limit)}</span>
-                      </td>
+                      <td className="num small">{fmtNum(v.value)}</td>
                       <td>
                         {v.ok ? <Pill tone="ok">holds</Pill> : <Pill tone="danger">fails</Pill>}
                       </td>
@@ -366,7 +374,11 @@ function Metrics({
                 <td>
                   <span className="mono">{n}</span>
                   {n === objective && <Pill tone="accent">objective</Pill>}
-                  {hidden.has(n) && <span className="tag-hidden">hidden from agents</span>}
+                  {hidden.has(n) && (
+                    <span className="tag-hidden" data-testid="hidden-mark">
+                      hidden from agents
+                    </span>
+                  )}
                 </td>
                 {withheld.has(n) ? (
                   <>
@@ -557,6 +569,16 @@ function TrustPill({ flags }: { flags: Flag[] }) {
       >
         {trust === 'excluded' ? 'excluded' : 'under review'}
       </Pill>
+    </span>
+  );
+}
+
+/** The campaign's feasibility verdict on the trial: met or violated constraints. */
+function Feasibility({ feasible }: { feasible: boolean | null }) {
+  if (feasible === null) return null;
+  return (
+    <span data-testid="feasibility" data-feasible={String(feasible)}>
+      <Pill tone={feasible ? 'ok' : 'danger'}>{feasible ? 'feasible' : 'infeasible'}</Pill>
     </span>
   );
 }
