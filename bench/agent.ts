@@ -1,7 +1,7 @@
 /**
  * 5. Cost of the agent: tokens and dollars per hypothesis of the Claude strategy on the
  * weak-to-strong problem, with and without prompt caching, from the requests the real strategy
- * code sends to the fake Messages API (test/fake-anthropic.ts), and from a real model when
+ * code sends to the fake Messages API (test/support/fake-anthropic.ts), and from a real model when
  * ANTHROPIC_API_KEY is set.
  *
  * The fake answers with usage computed from each request: prompt tokens estimated from its text
@@ -21,7 +21,7 @@ import {
   type FakeReply,
   type FakeUsage,
   type RecordedRequest,
-} from '../test/fake-anthropic.js';
+} from '../test/support/fake-anthropic.js';
 import { qualityProblems } from './experiments.js';
 import { fmt, table, type BenchResult, type Size } from './results.js';
 import { round } from './stats.js';

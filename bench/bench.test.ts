@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RecordedRequest } from '../test/fake-anthropic.js';
+import type { RecordedRequest } from '../test/support/fake-anthropic.js';
 import { estimateTokens, fakeUsage, requestedCount } from './agent.js';
 import type { Environment } from './environment.js';
 import { summarize, type QualityRun } from './quality.js';

@@ -10,9 +10,9 @@ import {
   buildTestApp,
   criteriaInput,
   FakeService,
-  spec,
   TOKENS,
 } from '../test/support/fake-service.js';
+import { quadSpec } from '../test/support/quadratic.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -31,7 +31,7 @@ const SAMPLES: Record<
   Action,
   { params: Record<string, string>; body?: unknown; prepare?: (s: FakeService) => void }
 > = {
-  submitProblem: { params: {}, body: { ...spec, id: 'fresh' } },
+  submitProblem: { params: {}, body: { ...quadSpec, id: 'fresh' } },
   setCriteria: { params: { problemId: 'quad' }, body: { criteria: criteriaInput, reason: 'v2' } },
   startCampaign: { params: {}, body: { problemId: 'quad', strategy: { name: 'random' } } },
   pause: { params: { campaignId: 'c1' }, body: { reason: 'lunch' } },

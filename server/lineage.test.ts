@@ -9,6 +9,7 @@ import {
   quote,
   runToRecord,
 } from './lineage.js';
+import { eventually } from '../test/support/eventually.js';
 import { campaignRuns, FakeMlflow } from '../test/support/fake-mlflow.js';
 import {
   auth,
@@ -436,18 +437,3 @@ describe('trial and lineage routes', () => {
     ).toBe(200);
   });
 });
-
-/** Polls until `check` returns a value. */
-async function eventually<T>(
-  check: () => Promise<T | null>,
-  timeoutMs: number,
-  everyMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met');
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

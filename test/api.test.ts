@@ -12,100 +12,38 @@ import {
   TrialsPage,
   type CampaignStatus,
 } from '../api/schemas.js';
-import { TokenTable } from '../server/auth.js';
-import { startServer, type RunningServer } from '../server/server.js';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import { createTestEnv, eventually, uniqueId, type TestEnv } from './helpers.js';
-
-const TOKENS = {
-  pi: 'it-pi-token-0123456789',
-  researcher: 'it-researcher-token-0123',
-  viewer: 'it-viewer-token-01234567',
-} as const;
-type Who = keyof typeof TOKENS;
+import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
+import { createTestEnv, uniqueId, type TestEnv } from './support/env.js';
+import { eventually } from './support/eventually.js';
+import {
+  HTTP_TOKENS,
+  sseEvents,
+  startTestServer,
+  type SseEvent,
+  type TestServer,
+} from './support/http.js';
 
 let env: TestEnv;
-let server: RunningServer;
+let http: TestServer;
+const call = (...args: Parameters<TestServer['call']>) => http.call(...args);
 
 beforeAll(async () => {
   env = await createTestEnv({ registry: testRegistry() });
-  server = await startServer({
-    service: env.service,
-    mlflow: env.mlflow,
-    tokens: new TokenTable([
-      { token: TOKENS.pi, name: 'Pat PI', role: 'pi' },
-      { token: TOKENS.researcher, name: 'Rae Researcher', role: 'researcher' },
-      { token: TOKENS.viewer, name: 'Vic Viewer', role: 'viewer' },
-    ]),
-    config: {
-      port: 0,
-      temporalAddress: env.temporalAddress,
-      mlflowUri: env.mlflowUri,
-      sseIntervalMs: 200,
-      lineageTtlMs: 500,
-    },
-    env: {},
-    logger: false,
-    print: () => {},
-    closeGraceMs: 2000,
-  });
+  http = await startTestServer(env, { sseIntervalMs: 200, lineageTtlMs: 500 });
 });
 afterAll(async () => {
-  await server?.close();
+  await http?.close();
   await env?.close();
 });
 
-async function call(
-  who: Who | null,
-  method: string,
-  path: string,
-  body?: unknown,
-  contentType = 'application/json',
-) {
-  const headers: Record<string, string> = who ? { authorization: `Bearer ${TOKENS[who]}` } : {};
-  if (body !== undefined) headers['content-type'] = contentType;
-  const res = await fetch(`${server.url}/api${path}`, {
-    method,
-    headers,
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  const json =
-    res.headers.get('content-type')?.includes('json') && text
-      ? (JSON.parse(text) as unknown)
-      : undefined;
-  return { status: res.status, json: json as any, text, headers: res.headers }; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
 /** Collects server-sent events in the background until stopped. */
 function listen(url: string) {
-  const events: { event: string; data: unknown; id?: string }[] = [];
+  const events: SseEvent[] = [];
   const controller = new AbortController();
   const done = (async () => {
     const res = await fetch(url, { signal: controller.signal });
     if (res.status !== 200) throw new Error(`event stream answered ${res.status}`);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let cut: number;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const fields = Object.fromEntries(
-          block
-            .split('\n')
-            .filter((l) => !l.startsWith(':'))
-            .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
-        );
-        if (fields['event'])
-          events.push({
-            event: fields['event'],
-            data: JSON.parse(fields['data'] ?? 'null'),
-            ...(fields['id'] ? { id: fields['id'] } : {}),
-          });
-      }
-    }
+    for await (const e of sseEvents(res.body)) events.push(e);
   })().catch((err: unknown) => {
     if ((err as Error).name !== 'AbortError') throw err;
   });
@@ -114,18 +52,18 @@ function listen(url: string) {
 
 describe('the HTTP API against real Temporal, MLflow and a worker', () => {
   it('is up, ready, documented and refuses anonymous callers', async () => {
-    expect((await call(null, 'GET', '/health')).status).toBe(200);
-    expect((await call(null, 'GET', '/ready')).json).toEqual({
+    expect((await call(null, 'GET', '/api/health')).status).toBe(200);
+    expect((await call(null, 'GET', '/api/ready')).json).toEqual({
       ready: true,
       temporal: true,
       mlflow: true,
     });
-    expect((await call(null, 'GET', '/openapi.json')).json.openapi).toBe('3.1.0');
-    expect((await call(null, 'GET', '/problems')).status).toBe(401);
-    const cfg = await call('viewer', 'GET', '/config');
+    expect((await call(null, 'GET', '/api/openapi.json')).json.openapi).toBe('3.1.0');
+    expect((await call(null, 'GET', '/api/problems')).status).toBe(401);
+    const cfg = await call('viewer', 'GET', '/api/config');
     expect(cfg.json.mlflowUi).toBe(env.mlflowUri);
     expect(
-      (await call('viewer', 'GET', '/experiments')).json.map((e: { name: string }) => e.name),
+      (await call('viewer', 'GET', '/api/experiments')).json.map((e: { name: string }) => e.name),
     ).toContain('quadratic');
   });
 
@@ -134,18 +72,19 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
 
     // Submit (researcher) and set criteria (PI, as YAML) with approval mode on.
     expect(
-      (await call('viewer', 'POST', '/problems', { ...quadraticSpec, id: problemId })).status,
+      (await call('viewer', 'POST', '/api/problems', { ...quadraticSpec, id: problemId })).status,
     ).toBe(403);
-    const submitted = await call('researcher', 'POST', '/problems', {
+    const submitted = await call('researcher', 'POST', '/api/problems', {
       ...quadraticSpec,
       id: problemId,
     });
     expect(submitted.status, submitted.text).toBe(201);
     expect(submitted.json.createdBy).toEqual({ name: 'Rae Researcher', role: 'researcher' });
     expect(
-      (await call('researcher', 'POST', '/problems', { ...quadraticSpec, id: problemId })).status,
+      (await call('researcher', 'POST', '/api/problems', { ...quadraticSpec, id: problemId }))
+        .status,
     ).toBe(409);
-    const badSpec = await call('researcher', 'POST', '/problems', {
+    const badSpec = await call('researcher', 'POST', '/api/problems', {
       ...quadraticSpec,
       id: uniqueId('bad'),
       experiment: 'no-such-experiment',
@@ -159,9 +98,10 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
       budgets: { maxTrials: 50, concurrency: 2 },
     };
     expect(
-      (await call('researcher', 'POST', `/problems/${problemId}/criteria`, { criteria })).status,
+      (await call('researcher', 'POST', `/api/problems/${problemId}/criteria`, { criteria }))
+        .status,
     ).toBe(403);
-    const badCriteria = await call('pi', 'POST', `/problems/${problemId}/criteria`, {
+    const badCriteria = await call('pi', 'POST', `/api/problems/${problemId}/criteria`, {
       criteria: { ...criteria, metric: 'nope' },
     });
     expect(badCriteria.status).toBe(400);
@@ -172,7 +112,7 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     const set = await call(
       'pi',
       'POST',
-      `/problems/${problemId}/criteria`,
+      `/api/problems/${problemId}/criteria`,
       stringify({ criteria, reason: 'first version' }),
       'application/yaml',
     );
@@ -182,14 +122,16 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
       actor: { name: 'Pat PI' },
       reason: 'first version',
     });
-    expect((await call('viewer', 'GET', `/problems/${problemId}/criteria`)).json).toHaveLength(1);
+    expect((await call('viewer', 'GET', `/api/problems/${problemId}/criteria`)).json).toHaveLength(
+      1,
+    );
 
     // Start (researcher).
     expect(
-      (await call('viewer', 'POST', '/campaigns', { problemId, strategy: { name: 'random' } }))
+      (await call('viewer', 'POST', '/api/campaigns', { problemId, strategy: { name: 'random' } }))
         .status,
     ).toBe(403);
-    const started = await call('researcher', 'POST', '/campaigns', {
+    const started = await call('researcher', 'POST', '/api/campaigns', {
       problemId,
       strategy: { name: 'random' },
       seed: 3,
@@ -198,16 +140,16 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     expect(started.status, started.text).toBe(201);
     const campaignId = started.json.campaignId as string;
     const events = listen(
-      `${server.url}/api/campaigns/${encodeURIComponent(campaignId)}/events?since=0&token=${TOKENS.viewer}`,
+      `${http.url}/api/campaigns/${encodeURIComponent(campaignId)}/events?since=0&token=${HTTP_TOKENS.viewer}`,
     );
 
-    const listed = await call('viewer', 'GET', `/campaigns?problemId=${problemId}`);
+    const listed = await call('viewer', 'GET', `/api/campaigns?problemId=${problemId}`);
     expect(listed.json.map((c: { campaignId: string }) => c.campaignId)).toEqual([campaignId]);
 
     // Approvals: the PI approves one and rejects one; the researcher may not.
     const pending = await eventually(async () => {
       const p = PendingApproval.array().parse(
-        (await call('viewer', 'GET', `/campaigns/${campaignId}/approvals`)).json,
+        (await call('viewer', 'GET', `/api/campaigns/${campaignId}/approvals`)).json,
       );
       return p.length >= 2 ? p : null;
     });
@@ -217,14 +159,14 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
         await call(
           'researcher',
           'POST',
-          `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`,
+          `/api/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`,
           { decision: 'approve' },
         )
       ).status,
     ).toBe(403);
     expect(
       (
-        await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, {
+        await call('pi', 'POST', `/api/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, {
           decision: 'approve',
           reason: 'plausible',
         })
@@ -232,43 +174,48 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     ).toBe(200);
     expect(
       (
-        await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${second!.hypothesis.id}`, {
-          decision: 'reject',
-          reason: 'too far out',
-        })
+        await call(
+          'pi',
+          'POST',
+          `/api/campaigns/${campaignId}/approvals/${second!.hypothesis.id}`,
+          {
+            decision: 'reject',
+            reason: 'too far out',
+          },
+        )
       ).status,
     ).toBe(200);
     const again = await call(
       'pi',
       'POST',
-      `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`,
+      `/api/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`,
       { decision: 'approve' },
     );
     expect(again.status).toBe(409);
     expect(again.json.message).toMatch(/already decided/);
     expect(
       (
-        await call('pi', 'POST', `/campaigns/${campaignId}/approvals/h-nope`, {
+        await call('pi', 'POST', `/api/campaigns/${campaignId}/approvals/h-nope`, {
           decision: 'approve',
         })
       ).status,
     ).toBe(404);
     expect(
       (
-        await call('pi', 'POST', `/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, {
+        await call('pi', 'POST', `/api/campaigns/${campaignId}/approvals/${first!.hypothesis.id}`, {
           decision: 'maybe',
         })
       ).status,
     ).toBe(400);
 
     // Inject (PI): runs without approval.
-    const injected = await call('pi', 'POST', `/campaigns/${campaignId}/hypotheses`, {
+    const injected = await call('pi', 'POST', `/api/campaigns/${campaignId}/hypotheses`, {
       title: 'Go to the centre',
       rationale: 'bowl centre',
       changes: { x: 1, y: -2 },
     });
     expect(injected.status, injected.text).toBe(201);
-    const outside = await call('researcher', 'POST', `/campaigns/${campaignId}/hypotheses`, {
+    const outside = await call('researcher', 'POST', `/api/campaigns/${campaignId}/hypotheses`, {
       title: 'too far',
       changes: { x: 99 },
     });
@@ -277,37 +224,41 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
 
     // Pause, note, budgets, resume.
     expect(
-      (await call('researcher', 'POST', `/campaigns/${campaignId}/pause`, { reason: 'lunch' }))
+      (await call('researcher', 'POST', `/api/campaigns/${campaignId}/pause`, { reason: 'lunch' }))
         .status,
     ).toBe(200);
     expect(
-      ((await call('viewer', 'GET', `/campaigns/${campaignId}`)).json as CampaignStatus).paused,
+      ((await call('viewer', 'GET', `/api/campaigns/${campaignId}`)).json as CampaignStatus).paused,
     ).toBe(true);
-    expect((await call('researcher', 'POST', `/campaigns/${campaignId}/pause`)).status).toBe(409);
+    expect((await call('researcher', 'POST', `/api/campaigns/${campaignId}/pause`)).status).toBe(
+      409,
+    );
     expect(
       (
-        await call('researcher', 'POST', `/campaigns/${campaignId}/notes`, {
+        await call('researcher', 'POST', `/api/campaigns/${campaignId}/notes`, {
           text: 'x near 1 looks promising',
         })
       ).status,
     ).toBe(201);
     expect(
       (
-        await call('researcher', 'PATCH', `/campaigns/${campaignId}/budgets`, {
+        await call('researcher', 'PATCH', `/api/campaigns/${campaignId}/budgets`, {
           budgets: { maxTrials: 6 },
         })
       ).status,
     ).toBe(403);
-    const budgets = await call('pi', 'PATCH', `/campaigns/${campaignId}/budgets`, {
+    const budgets = await call('pi', 'PATCH', `/api/campaigns/${campaignId}/budgets`, {
       budgets: { maxTrials: 6 },
       reason: 'keep it short',
     });
     expect(budgets.status, budgets.text).toBe(200);
     // Only the given budget changes: concurrency stays as the criteria set it.
     expect(budgets.json).toMatchObject({ maxTrials: 6, concurrency: 2 });
-    expect((await call('researcher', 'POST', `/campaigns/${campaignId}/resume`)).status).toBe(200);
+    expect((await call('researcher', 'POST', `/api/campaigns/${campaignId}/resume`)).status).toBe(
+      200,
+    );
     expect(
-      (await call('viewer', 'GET', `/campaigns/${campaignId}/notes`)).json.some(
+      (await call('viewer', 'GET', `/api/campaigns/${campaignId}/notes`)).json.some(
         (n: { author: string }) => n.author === 'Rae Researcher',
       ),
     ).toBe(true);
@@ -315,7 +266,8 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     // The injected trial runs.
     const human = await eventually(async () => {
       const page = TrialsPage.parse(
-        (await call('viewer', 'GET', `/campaigns/${campaignId}/trials?kind=search&limit=100`)).json,
+        (await call('viewer', 'GET', `/api/campaigns/${campaignId}/trials?kind=search&limit=100`))
+          .json,
       );
       return page.trials.find((t) => t.author.kind === 'human' && t.status !== 'running');
     }, 90_000);
@@ -324,13 +276,14 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
 
     // Stop (PI only) and the report.
     expect(
-      (await call('researcher', 'POST', `/campaigns/${campaignId}/stop`, { reason: 'no' })).status,
+      (await call('researcher', 'POST', `/api/campaigns/${campaignId}/stop`, { reason: 'no' }))
+        .status,
     ).toBe(403);
     expect(
-      (await call('pi', 'POST', `/campaigns/${campaignId}/stop`, { reason: 'enough' })).status,
+      (await call('pi', 'POST', `/api/campaigns/${campaignId}/stop`, { reason: 'enough' })).status,
     ).toBe(200);
     const report = await eventually(async () => {
-      const r = await call('viewer', 'GET', `/campaigns/${campaignId}/report`);
+      const r = await call('viewer', 'GET', `/api/campaigns/${campaignId}/report`);
       return r.status === 200 ? CampaignReport.parse(r.json) : null;
     }, 90_000);
     expect(report.stopReason).toBe('stopped_by_pi');
@@ -345,13 +298,13 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
       true,
     );
     expect(report.failures).toBeDefined();
-    const md = await call('viewer', 'GET', `/campaigns/${campaignId}/report?format=markdown`);
+    const md = await call('viewer', 'GET', `/api/campaigns/${campaignId}/report?format=markdown`);
     expect(md.headers.get('content-type')).toMatch(/^text\/markdown/);
     expect(md.text).toContain(`# Campaign ${campaignId}`);
-    expect((await call('pi', 'POST', `/campaigns/${campaignId}/pause`)).status).toBe(409);
+    expect((await call('pi', 'POST', `/api/campaigns/${campaignId}/pause`)).status).toBe(409);
 
     // The audit trail names the people.
-    const audit = (await call('viewer', 'GET', `/campaigns/${campaignId}/audit`)).json as {
+    const audit = (await call('viewer', 'GET', `/api/campaigns/${campaignId}/audit`)).json as {
       action: string;
       actor: { name: string };
       detail?: string;
@@ -368,12 +321,12 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
 
     // Lineage from the finished workflow first; that read warms the MLflow record, which answers next.
     const live = Lineage.parse(
-      (await call('viewer', 'GET', `/campaigns/${campaignId}/lineage`)).json,
+      (await call('viewer', 'GET', `/api/campaigns/${campaignId}/lineage`)).json,
     );
     expect(live.finished).toBe(true);
     const lineage = await eventually(async () => {
       const l = Lineage.parse(
-        (await call('viewer', 'GET', `/campaigns/${campaignId}/lineage`)).json,
+        (await call('viewer', 'GET', `/api/campaigns/${campaignId}/lineage`)).json,
       );
       return l.source === 'mlflow' ? l : null;
     });
@@ -381,7 +334,7 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     expect(new Set(lineage.nodes.map((n) => n.id))).toEqual(new Set(live.nodes.map((n) => n.id)));
     expect(lineage.problemId).toBe(problemId);
     const page = TrialsPage.parse(
-      (await call('viewer', 'GET', `/campaigns/${campaignId}/trials?limit=1000`)).json,
+      (await call('viewer', 'GET', `/api/campaigns/${campaignId}/trials?limit=1000`)).json,
     );
     expect(page.source).toBe('mlflow');
     expect(lineage.total).toBe(page.total);
@@ -397,16 +350,18 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     });
 
     const detail = TrialDetail.parse(
-      (await call('viewer', 'GET', `/campaigns/${campaignId}/trials/${human.id}`)).json,
+      (await call('viewer', 'GET', `/api/campaigns/${campaignId}/trials/${human.id}`)).json,
     );
     expect(detail.lineage.map((n) => n.id)).toEqual(['baseline', human.id]);
     expect(detail.seeds).toHaveLength(2);
     expect(detail.summary?.params).toMatchObject({ x: 1, y: -2 });
     expect(detail.links.mlflowRun).toContain(`${env.mlflowUri}/#/experiments/`);
     expect(detail.links.temporalWorkflow).toContain(encodeURIComponent(campaignId));
-    expect((await call('viewer', 'GET', `/campaigns/${campaignId}/trials/t9999`)).status).toBe(404);
+    expect((await call('viewer', 'GET', `/api/campaigns/${campaignId}/trials/t9999`)).status).toBe(
+      404,
+    );
 
-    const compare = await call('viewer', 'GET', `/problems/${problemId}/compare`);
+    const compare = await call('viewer', 'GET', `/api/problems/${problemId}/compare`);
     expect(compare.json.campaigns).toHaveLength(1);
     expect(compare.json.campaigns[0]).toMatchObject({
       campaignId,

@@ -10,8 +10,9 @@ import type { ExperimentDefinition } from '../experiments/types.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { ServiceError } from '../server/errors.js';
 import { CARRY_BUDGET, KEPT_CHARS, TAIL_BUDGET } from '../workflows/campaign-state.js';
-import { quadratic, quadraticSpec } from './fixtures/experiments.js';
-import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import { quadratic, quadraticSpec } from './support/quadratic.js';
+import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
+import { eventually } from './support/eventually.js';
 
 /** Prints about 80 KB to stdout and a little to stderr, then its score (10 - (x-1)^2). */
 const chatty: ExperimentDefinition = {

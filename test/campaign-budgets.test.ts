@@ -1,7 +1,7 @@
 /** Each budget kind, on its own, stops a campaign without starting work beyond it. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import { quadraticSpec, slowQuadraticSpec, testRegistry } from './support/quadratic.js';
+import { createTestEnv, researcher, submitQuadratic, type TestEnv } from './support/env.js';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -12,19 +12,16 @@ afterAll(async () => {
 });
 
 /** A slow variant: every seed sleeps 300-400 ms. */
-const slowSpace = [
-  { name: 'x', kind: 'float', low: -5, high: 5 },
-  { name: 'y', kind: 'float', low: -5, high: 5 },
-  { name: 'delay_ms', kind: 'int', low: 300, high: 400 },
-];
+const slowSpec = slowQuadraticSpec([300, 400]);
 
-async function run(criteria: Record<string, unknown>, spec: Record<string, unknown> = {}) {
-  const problemId = uniqueId('budget');
-  await env.service.submitProblem(researcher, { ...quadraticSpec, id: problemId, ...spec });
-  await env.service.setCriteria(pi, problemId, {
-    ...quadraticCriteria,
-    verification: { topK: 0, seeds: 1 },
-    ...criteria,
+async function run(
+  criteria: Record<string, unknown>,
+  spec: Record<string, unknown> = quadraticSpec,
+) {
+  const problemId = await submitQuadratic(env.service, {
+    prefix: 'budget',
+    spec,
+    criteria: { verification: { topK: 0, seeds: 1 }, ...criteria },
   });
   const { campaignId } = await env.service.startCampaign(researcher, {
     problemId,
@@ -50,7 +47,7 @@ describe('budgets', () => {
   it('max compute-seconds: no trial starts once the compute budget is spent', async () => {
     const { report, trials } = await run(
       { seedsPerTrial: 1, budgets: { maxComputeSeconds: 2, concurrency: 2 } },
-      { space: slowSpace, baseline: { x: -4, y: 3, delay_ms: 300 }, configurations: {} },
+      slowSpec,
     );
     expect(report.stopReason).toBe('max_compute');
     expect(report.ledger.computeSeconds).toBeGreaterThanOrEqual(2);
@@ -73,7 +70,7 @@ describe('budgets', () => {
   it('wall-clock deadline: a durable timer stops the campaign and cancels running trials', async () => {
     const { report } = await run(
       { seedsPerTrial: 1, budgets: { maxWallSeconds: 3, concurrency: 2 } },
-      { space: slowSpace, baseline: { x: -4, y: 3, delay_ms: 300 }, configurations: {} },
+      slowSpec,
     );
     expect(report.stopReason).toBe('deadline');
     expect(Date.parse(report.finishedAt) - Date.parse(report.startedAt)).toBeGreaterThanOrEqual(

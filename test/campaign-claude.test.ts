@@ -2,31 +2,28 @@
  * A whole campaign driven by the Claude strategy: the real @anthropic-ai/sdk on a real worker,
  * pointed at a local fake of the Messages API that records every request.
  */
-import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usageDollars } from '../activities/strategies/pricing.js';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
+import type { FakeAnthropic } from './support/fake-anthropic.js';
+import {
+  createClaudeTestEnv,
+  pi,
+  researcher,
+  uniqueId,
+  type ClaudeTestEnv,
+} from './support/env.js';
 
 const MODEL = 'claude-haiku-4-5';
 let fake: FakeAnthropic;
-let env: TestEnv;
+let env: ClaudeTestEnv;
 
 beforeAll(async () => {
-  fake = await startFakeAnthropic();
-  process.env.ANTHROPIC_BASE_URL = fake.url;
-  env = await createTestEnv({
-    registry: testRegistry(),
-    worker: {
-      anthropic: () => new Anthropic({ apiKey: 'test-key', baseURL: fake.url, maxRetries: 3 }),
-    },
-  });
+  env = await createClaudeTestEnv({ registry: testRegistry(), sdkRetries: 3 });
+  fake = env.fake;
 });
 afterAll(async () => {
   await env?.close();
-  await fake?.close();
-  delete process.env.ANTHROPIC_BASE_URL;
 });
 
 describe('a campaign run by Claude agents (fake Messages API)', () => {

@@ -2,16 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TAG, experimentName } from '../activities/recording.js';
 import { ServiceError } from '../server/errors.js';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import {
-  createTestEnv,
-  eventually,
-  pi,
-  researcher,
-  uniqueId,
-  viewer,
-  type TestEnv,
-} from './helpers.js';
+import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
+import { createTestEnv, pi, researcher, uniqueId, viewer, type TestEnv } from './support/env.js';
+import { eventually } from './support/eventually.js';
 
 let env: TestEnv;
 beforeAll(async () => {

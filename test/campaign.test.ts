@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
+import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 import { experimentName, TAG } from '../activities/recording.js';
 
 let env: TestEnv;

@@ -4,30 +4,28 @@
  * never best and never stops the campaign at its target, the report names it, and the honest
  * optimum (x near 0.7) is still found within the budget.
  */
-import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import gaming from '../experiments/gaming/experiment.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { renderReportMarkdown } from '../workflows/report.js';
-import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
-import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import type { FakeAnthropic } from './support/fake-anthropic.js';
+import {
+  createClaudeTestEnv,
+  pi,
+  researcher,
+  uniqueId,
+  type ClaudeTestEnv,
+} from './support/env.js';
+import { eventually } from './support/eventually.js';
 
 let fake: FakeAnthropic;
-let env: TestEnv;
+let env: ClaudeTestEnv;
 beforeAll(async () => {
-  fake = await startFakeAnthropic();
-  process.env.ANTHROPIC_BASE_URL = fake.url;
-  env = await createTestEnv({
-    registry: ExperimentRegistry.of(...gaming),
-    worker: {
-      anthropic: () => new Anthropic({ apiKey: 'test-key', baseURL: fake.url, maxRetries: 2 }),
-    },
-  });
+  env = await createClaudeTestEnv({ registry: ExperimentRegistry.of(...gaming), sdkRetries: 2 });
+  fake = env.fake;
 });
 afterAll(async () => {
   await env?.close();
-  await fake?.close();
-  delete process.env.ANTHROPIC_BASE_URL;
 });
 
 /** Each gamed experiment, its gaming parameter, and the flag that must catch it. */

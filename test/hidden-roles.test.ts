@@ -19,17 +19,16 @@ import { readDocument } from '../cli/commands.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import type { ExperimentDefinition } from '../experiments/types.js';
 import w2s from '../experiments/weak-to-strong/experiment.js';
-import { TokenTable } from '../server/auth.js';
-import { startServer, type RunningServer } from '../server/server.js';
 import { problemWorkflowId, setCriteriaUpdate } from '../workflows/problem.js';
-import { createTestEnv, eventually, pi, uniqueId, type TestEnv } from './helpers.js';
-
-const TOKENS = {
-  pi: 'hr-pi-token-0123456789ab',
-  researcher: 'hr-researcher-token-0123',
-  viewer: 'hr-viewer-token-01234567',
-} as const;
-type Who = keyof typeof TOKENS;
+import { createTestEnv, pi, uniqueId, type TestEnv } from './support/env.js';
+import { eventually } from './support/eventually.js';
+import {
+  HTTP_TOKENS,
+  sseEvents,
+  startTestServer,
+  type TestServer,
+  type Who,
+} from './support/http.js';
 
 const HIDDEN = 'heldout_score';
 
@@ -79,52 +78,21 @@ const criteria = {
 };
 
 let env: TestEnv;
-let server: RunningServer;
+let http: TestServer;
+const call = (...args: Parameters<TestServer['call']>) => http.call(...args);
 
 beforeAll(async () => {
   env = await createTestEnv({ registry: ExperimentRegistry.of(echo, w2s) });
-  server = await startServer({
-    service: env.service,
-    mlflow: env.mlflow,
-    tokens: new TokenTable([
-      { token: TOKENS.pi, name: 'Pat PI', role: 'pi' },
-      { token: TOKENS.researcher, name: 'Rae Researcher', role: 'researcher' },
-      { token: TOKENS.viewer, name: 'Vic Viewer', role: 'viewer' },
-    ]),
-    config: {
-      port: 0,
-      temporalAddress: env.temporalAddress,
-      mlflowUri: env.mlflowUri,
-      sseIntervalMs: 200,
-      lineageTtlMs: 200,
-    },
-    env: {},
-    logger: false,
-    print: () => {},
-    closeGraceMs: 2000,
-  });
+  http = await startTestServer(env, { sseIntervalMs: 200, lineageTtlMs: 200 });
 });
 afterAll(async () => {
-  await server?.close();
+  await http?.close();
   await env?.close();
 });
 
-async function call(who: Who, method: string, url: string, body?: unknown, type?: string) {
-  const headers: Record<string, string> = { authorization: `Bearer ${TOKENS[who]}` };
-  if (body !== undefined) headers['content-type'] = type ?? 'application/json';
-  const res = await fetch(`${server.url}${url}`, {
-    method,
-    headers,
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  const json = res.headers.get('content-type')?.includes('json') && text ? JSON.parse(text) : null;
-  return { status: res.status, text, json: json as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
 /** Every GET route of the app under /api, from fastify's route table. */
 function getRoutes(): string[] {
-  const tree = server.app.printRoutes({ commonPrefix: false });
+  const tree = http.server.app.printRoutes({ commonPrefix: false });
   const stack: { depth: number; path: string }[] = [];
   const out: string[] = [];
   for (const line of tree.split('\n')) {
@@ -150,24 +118,9 @@ async function readEvents(url: string, untilTrials: number, ms = 15_000) {
   try {
     const res = await fetch(url, { signal: controller.signal });
     expect(res.status).toBe(200);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let cut: number;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const fields = Object.fromEntries(
-          block
-            .split('\n')
-            .filter((l) => !l.startsWith(':') && l.includes(':'))
-            .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
-        );
-        if (fields['event'])
-          events.push({ event: fields['event'], data: JSON.parse(fields['data'] ?? 'null') });
-      }
-      if (events.filter((e) => e.event === 'trial').length >= untilTrials) break;
+    for await (const e of sseEvents(res.body)) {
+      events.push({ event: e.event, data: e.data });
+      if (events.filter((x) => x.event === 'trial').length >= untilTrials) break;
     }
   } catch (err) {
     if ((err as Error).name !== 'AbortError') throw err;
@@ -374,7 +327,7 @@ describe('hidden values of a running campaign', () => {
 
   it('nor through the event stream, which carries them to PIs', async () => {
     const url = (who: Who) =>
-      `${server.url}/api/campaigns/${encodeURIComponent(campaignId)}/events?since=0&token=${TOKENS[who]}`;
+      `${http.url}/api/campaigns/${encodeURIComponent(campaignId)}/events?since=0&token=${HTTP_TOKENS[who]}`;
     const [researcherEvents, viewerEvents, piEvents] = await Promise.all([
       readEvents(url('researcher'), trialIds.length),
       readEvents(url('viewer'), trialIds.length),

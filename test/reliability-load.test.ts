@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenTable, type TokenEntry } from '../server/auth.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import type { CampaignReport } from '../workflows/types.js';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import { slowQuadraticSpec, testRegistry } from './support/quadratic.js';
+import { createTestEnv, researcher, submitQuadratic, type TestEnv } from './support/env.js';
 
 const VIEWERS = 10;
 const STREAMS_PER_TOKEN = 20;
@@ -76,26 +76,18 @@ afterAll(async () => {
   await env?.close();
 });
 
-const spec = {
-  ...quadraticSpec,
-  space: [
-    { name: 'x', kind: 'float', low: -5, high: 5 },
-    { name: 'y', kind: 'float', low: -5, high: 5 },
-    { name: 'delay_ms', kind: 'int', low: 300, high: 301 },
-  ],
-  baseline: { x: -4, y: 3, delay_ms: 300 },
-  configurations: {},
-};
+const spec = slowQuadraticSpec([300, 301]);
 const TRIALS = 24;
 
 async function campaign(): Promise<{ campaignId: string; done: Promise<CampaignReport> }> {
-  const problemId = uniqueId('load');
-  await env.service.submitProblem(researcher, { ...spec, id: problemId });
-  await env.service.setCriteria(pi, problemId, {
-    ...quadraticCriteria,
-    seedsPerTrial: 2,
-    budgets: { maxTrials: TRIALS, concurrency: 4 },
-    verification: { topK: 0, seeds: 2 },
+  const problemId = await submitQuadratic(env.service, {
+    prefix: 'load',
+    spec,
+    criteria: {
+      seedsPerTrial: 2,
+      budgets: { maxTrials: TRIALS, concurrency: 4 },
+      verification: { topK: 0, seeds: 2 },
+    },
   });
   const { campaignId } = await env.service.startCampaign(researcher, {
     problemId,

@@ -4,31 +4,22 @@
  * waiting forever).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import { quadraticSpec, slowQuadraticSpec, testRegistry } from './support/quadratic.js';
+import {
+  createTestEnv,
+  pi,
+  researcher,
+  uniqueId,
+  submitQuadratic,
+  type TestEnv,
+} from './support/env.js';
+import { eventually } from './support/eventually.js';
 
 /** Seeds of the baseline sleep 25 s (the experiment's timeout is 30 s). */
-const slowBaselineSpec = {
-  ...quadraticSpec,
-  space: [
-    { name: 'x', kind: 'float', low: -5, high: 5 },
-    { name: 'y', kind: 'float', low: -5, high: 5 },
-    { name: 'delay_ms', kind: 'int', low: 0, high: 25_000 },
-  ],
-  baseline: { x: -4, y: 3, delay_ms: 25_000 },
-  configurations: {},
-};
+const slowBaselineSpec = slowQuadraticSpec([0, 25_000], 25_000);
 
 /** Every run (baseline, search, verification) sleeps 8 s. */
-const slowSpec = {
-  ...slowBaselineSpec,
-  space: [
-    { name: 'x', kind: 'float', low: -5, high: 5 },
-    { name: 'y', kind: 'float', low: -5, high: 5 },
-    { name: 'delay_ms', kind: 'int', low: 8000, high: 8001 },
-  ],
-  baseline: { x: -4, y: 3, delay_ms: 8000 },
-};
+const slowSpec = slowQuadraticSpec([8000, 8001]);
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -43,9 +34,7 @@ async function start(
   criteria: Record<string, unknown>,
   spec: Record<string, unknown> = slowBaselineSpec,
 ) {
-  const problemId = uniqueId('phases');
-  await service.submitProblem(researcher, { ...spec, id: problemId });
-  await service.setCriteria(pi, problemId, { ...quadraticCriteria, ...criteria });
+  const problemId = await submitQuadratic(service, { prefix: 'phases', spec, criteria });
   return service.startCampaign(researcher, { problemId, strategy: { name: 'random' }, seed: 3 });
 }
 
@@ -128,15 +117,7 @@ describe('every phase obeys stop and deadline', () => {
           budgets: { maxTrials: 2, concurrency: 2 },
           verification: { topK: 0, seeds: 2 },
         },
-        {
-          ...slowSpec,
-          space: [
-            { name: 'x', kind: 'float', low: -5, high: 5 },
-            { name: 'y', kind: 'float', low: -5, high: 5 },
-            { name: 'delay_ms', kind: 'int', low: 3000, high: 3001 },
-          ],
-          baseline: { x: -4, y: 3, delay_ms: 3000 },
-        },
+        slowQuadraticSpec([3000, 3001]),
       );
       const report = await reportWithin(busy.service, campaignId, 90_000);
       expect(report.stopReason).toBe('max_trials');

@@ -12,8 +12,8 @@ import { findPostgres } from '../stack/install.js';
 import { STATE_DIR } from '../stack/paths.js';
 import { PostgresCluster } from '../stack/postgres.js';
 import { freePort } from '../stack/process.js';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
+import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 
 const pgBin = await findPostgres();
 let stack: Stack;

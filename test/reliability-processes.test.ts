@@ -9,10 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { procState } from '../experiments/runner.js';
-import { createTestEnv, eventually, pi, researcher, uniqueId } from './helpers.js';
+import { createTestEnv, pi, researcher, uniqueId } from './support/env.js';
+import { eventually } from './support/eventually.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
-import { quadratic } from './fixtures/experiments.js';
-import { sleeper, sleeperCriteria, sleeperSpec } from './fixtures/sleeper.js';
+import { quadratic } from './support/quadratic.js';
+import { sleeper, sleeperCriteria, sleeperSpec } from './support/sleeper.js';
 
 const registry = () => ExperimentRegistry.of(quadratic, sleeper);
 

@@ -17,20 +17,23 @@ import { STATE_DIR } from '../stack/paths.js';
 import { resolveTemporalBinary } from '../stack/install.js';
 import { freePort } from '../stack/process.js';
 import { WORKFLOWS_PATH } from '../worker/index.js';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './fixtures/experiments.js';
-import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import {
+  quadraticCriteria,
+  quadraticSpec,
+  slowQuadraticSpec,
+  testRegistry,
+} from './support/quadratic.js';
+import {
+  createTestEnv,
+  pi,
+  researcher,
+  uniqueId,
+  submitQuadratic,
+  type TestEnv,
+} from './support/env.js';
+import { eventually } from './support/eventually.js';
 
-const slowSpace = [
-  { name: 'x', kind: 'float', low: -5, high: 5 },
-  { name: 'y', kind: 'float', low: -5, high: 5 },
-  { name: 'delay_ms', kind: 'int', low: 400, high: 700 },
-];
-const slowSpec = {
-  ...quadraticSpec,
-  space: slowSpace,
-  baseline: { x: -4, y: 3, delay_ms: 400 },
-  configurations: {},
-};
+const slowSpec = slowQuadraticSpec([400, 700]);
 
 let bundlePath: string;
 const children: ChildProcess[] = [];
@@ -95,14 +98,11 @@ async function setUp(
   criteria: Record<string, unknown>,
   spec: Record<string, unknown> = slowSpec,
 ) {
-  const problemId = uniqueId('rel');
-  await env.service.submitProblem(researcher, { ...spec, id: problemId });
-  await env.service.setCriteria(pi, problemId, {
-    ...quadraticCriteria,
-    verification: { topK: 1, seeds: 2 },
-    ...criteria,
+  return submitQuadratic(env.service, {
+    prefix: 'rel',
+    spec,
+    criteria: { verification: { topK: 1, seeds: 2 }, ...criteria },
   });
-  return problemId;
 }
 
 /** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED. */

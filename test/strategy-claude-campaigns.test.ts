@@ -1,20 +1,26 @@
 /**
  * The research agent against a hostile, broken stand-in for the Messages API: real campaigns on a
- * real worker, the real SDK pointed at test/fake-anthropic.ts, one campaign per scenario. Each
+ * real worker, the real SDK pointed at test/support/fake-anthropic.ts, one campaign per scenario. Each
  * ends with every proposal accounted for, no section delimiter from model text in any prompt, the
  * ledger within the cap (or stopped on the usage anomaly) and no internal error text in the
  * notebook. A table of what each scenario sent and spent is printed at the end.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDefinition } from '../experiments/types.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { usageDollars } from '../activities/strategies/pricing.js';
 import type { CampaignReport } from '../workflows/types.js';
-import { quadratic, quadraticCriteria, quadraticSpec } from './fixtures/experiments.js';
-import { startFakeAnthropic, type FakeAnthropic, type RecordedRequest } from './fake-anthropic.js';
-import { createTestEnv, eventually, pi, researcher, uniqueId, type TestEnv } from './helpers.js';
+import { quadratic, quadraticCriteria, quadraticSpec } from './support/quadratic.js';
+import type { FakeAnthropic, RecordedRequest } from './support/fake-anthropic.js';
+import {
+  createClaudeTestEnv,
+  pi,
+  researcher,
+  uniqueId,
+  type ClaudeTestEnv,
+} from './support/env.js';
+import { eventually } from './support/eventually.js';
 
 const MODEL = 'claude-haiku-4-5';
 const SEED = 7;
@@ -73,26 +79,20 @@ const leaky: ExperimentDefinition = {
 };
 
 let fake: FakeAnthropic;
-let env: TestEnv;
+let env: ClaudeTestEnv;
 const table: string[] = [];
 
 beforeAll(async () => {
-  fake = await startFakeAnthropic();
-  // The service refuses claude campaigns without a key or base URL configured.
-  process.env.ANTHROPIC_BASE_URL = fake.url;
-  env = await createTestEnv({
+  env = await createClaudeTestEnv({
     registry: ExperimentRegistry.of(quadratic, leaky),
     timing: { strategyRetrySeconds: 1, strategyRetryRounds: 3 },
-    worker: {
-      // One SDK retry: a storm of two or more 529s per request outlasts it.
-      anthropic: () => new Anthropic({ apiKey: 'test-key', baseURL: fake.url, maxRetries: 1 }),
-    },
+    // One SDK retry: a storm of two or more 529s per request outlasts it.
+    sdkRetries: 1,
   });
+  fake = env.fake;
 });
 afterAll(async () => {
   await env?.close();
-  await fake?.close();
-  delete process.env.ANTHROPIC_BASE_URL;
   if (table.length > 0)
     console.log(
       [

@@ -16,7 +16,7 @@ import {
   TEST_SPACE,
   testView,
 } from '../activities/strategies/testing.js';
-import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
+import { startFakeAnthropic, type FakeAnthropic } from './support/fake-anthropic.js';
 
 let fake: FakeAnthropic;
 const hidden = [...HIDDEN];

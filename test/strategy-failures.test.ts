@@ -14,7 +14,8 @@ import { failingBranin, failingRegion } from '../experiments/benchmarks/failing.
 import { renderReportMarkdown } from '../workflows/report.js';
 import type { TrialSummary } from '../workflows/types.js';
 import { hartmann6Problem, simulateSearch } from '../bench/strategy-quality.js';
-import { createTestEnv, eventually, pi, uniqueId, type TestEnv } from './helpers.js';
+import { createTestEnv, pi, uniqueId, type TestEnv } from './support/env.js';
+import { eventually } from './support/eventually.js';
 
 const DIR = new URL('../experiments/benchmarks/', import.meta.url);
 let env: TestEnv;

@@ -7,12 +7,7 @@
  * domain/scoring, budgets through the Budgets schema with what is left and the budget stop reason
  * from domain/budget, and injected ideas through the HypothesisProposal schema and applyChanges.
  */
-import type {
-  Actor,
-  CriteriaVersion,
-  HypothesisProposalInput,
-  ProblemSpec,
-} from '../../domain/schemas.js';
+import type { Actor, CriteriaVersion, HypothesisProposalInput } from '../../domain/schemas.js';
 import {
   Budgets,
   EvaluationCriteria,
@@ -38,6 +33,7 @@ import { TokenTable } from '../../server/auth.js';
 import type { ApiService } from '../../server/context.js';
 import { ServiceError } from '../../server/errors.js';
 import { FakeMlflow } from './fake-mlflow.js';
+import { quadSpec } from './quadratic.js';
 import { PERMISSIONS } from '../../api/permissions.js';
 import {
   requireRole,
@@ -59,18 +55,6 @@ export const testTokens = () =>
   ]);
 
 export const auth = (role: keyof typeof TOKENS) => ({ authorization: `Bearer ${TOKENS[role]}` });
-
-export const spec: ProblemSpec = ProblemSpecSchema.parse({
-  id: 'quad',
-  title: 'Quadratic bowl',
-  question: 'Where is the maximum?',
-  experiment: 'quadratic',
-  space: [
-    { name: 'x', kind: 'float', low: -5, high: 5 },
-    { name: 'y', kind: 'float', low: -5, high: 5 },
-  ],
-  baseline: { x: -4, y: 3 },
-});
 
 export const criteriaInput = {
   metric: 'score',
@@ -204,7 +188,7 @@ export function report(campaignId: string): CampaignReport {
     lineage.unshift(t);
   return {
     campaignId,
-    problem: { id: 'quad', title: 'Quadratic bowl', question: 'Where is the maximum?' },
+    problem: { id: quadSpec.id, title: quadSpec.title, question: quadSpec.question },
     criteriaVersion: 1,
     strategy: { name: 'random', settings: {} },
     stopReason: exhausted(budgets, ledger, FINISHED_MS) ?? 'error',
@@ -275,7 +259,7 @@ export class FakeService implements ApiService {
       createdAt: '2026-01-01T00:00:00.000Z',
     };
     this.problems.set('quad', {
-      spec,
+      spec: quadSpec,
       experiment: {
         name: 'quadratic',
         description: 'A bowl',
