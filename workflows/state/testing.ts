@@ -4,7 +4,7 @@
  */
 import { CampaignState } from '../campaign-state.js';
 import type { CampaignInput, ReferenceResult } from '../types.js';
-import type { Carried } from './context.js';
+import type { Carried, Clock } from './context.js';
 
 /** The carried data behind the façade. */
 export function carriedOf(state: CampaignState): Carried {
@@ -18,8 +18,9 @@ export function searchingState(
     baseline: { score: { mean: -40 }, metrics: {} },
     optimum: { score: { mean: 10 }, metrics: {} },
   },
+  now: Clock | number = 0,
 ): CampaignState {
-  const state = new CampaignState(input, 0);
+  const state = new CampaignState(input, now);
   state.beginSearch();
   Object.assign(carriedOf(state).references, references);
   return state;

@@ -1,0 +1,216 @@
+/**
+ * When the campaign still takes work and how it stops, on the state alone with a test clock:
+ * PI stops, the wall-clock deadline, drains after a budget runs out, approval timeouts and the
+ * messages refused once the campaign has stopped.
+ */
+import { describe, expect, it } from 'vitest';
+import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
+import type { StrategyResult } from '../domain/strategy.js';
+import type { CampaignState } from './campaign-state.js';
+import { searchingState } from './state/testing.js';
+
+const pi = { name: 'Pat', role: 'pi' } as const;
+const researcher = { name: 'Rae', role: 'researcher' } as const;
+
+/** A clock the test moves by hand. */
+function clock(start = 0) {
+  let t = start;
+  const now = () => t;
+  return Object.assign(now, { set: (ms: number) => void (t = ms) });
+}
+
+function state(criteria: Record<string, unknown>, now: ReturnType<typeof clock>) {
+  return searchingState(campaignInput({ criteria: quadCriteria(criteria) }), undefined, now);
+}
+
+const proposals = (...xs: number[]): StrategyResult => ({
+  proposals: xs.map((x) => ({
+    title: `x=${x}`,
+    rationale: '',
+    parentTrialId: null,
+    changes: { x },
+    expectedEffect: '',
+  })),
+  dropped: [],
+  notes: [],
+  dollars: 0,
+  authors: ['random'],
+});
+
+/** Finishes a search trial with two good seeds. */
+function finish(s: CampaignState, req: NonNullable<ReturnType<CampaignState['nextTrialRequest']>>) {
+  return s.finishTrial(
+    req,
+    req.seeds.map((seed) => ({
+      seed,
+      status: 'succeeded' as const,
+      metrics: { score: -30 },
+      durationSeconds: 1,
+    })),
+    '2026-01-01T00:00:00Z',
+    '2026-01-01T00:00:01Z',
+  );
+}
+
+describe('campaign state: accepting work and stopping', () => {
+  it('a PI stop refuses new work at once and names who stopped; running trials may keep running', () => {
+    const now = clock();
+    const s = state({ budgets: { maxTrials: 10 } }, now);
+    s.acceptProposals(proposals(1, 2), 0);
+    expect(s.canStartTrial(0, 0)).toBe(true);
+    const req = s.nextTrialRequest()!;
+
+    s.checkStop();
+    s.piStop(pi, 'enough', false);
+    expect(() => s.checkStop()).toThrow(expect.objectContaining({ type: 'Conflict' }));
+    expect(s.canStartTrial(0, 1)).toBe(false);
+    expect(s.proposalsWanted(1)).toBe(0);
+    expect(s.newWorkRefused(0, req)).toBe('the campaign was stopped');
+    // Reference and verification trials are never refused for a slot.
+    expect(s.newWorkRefused(0, { ...req, kind: 'reference' })).toBeNull();
+
+    expect(s.stopNow(0)).toBe('stopped_by_pi');
+    expect(s.shouldCancelRunning()).toBe(false);
+    expect(s.buildReport('2026-01-02T00:00:00Z')).toMatchObject({
+      stopReason: 'stopped_by_pi',
+      stopDetail: 'stopped by Pat: enough',
+    });
+    expect(s.auditTrail.at(-1)).toMatchObject({ action: 'stop', detail: 'enough' });
+  });
+
+  it('the wall-clock deadline is a hard stop, timed by the clock it is given', () => {
+    const now = clock(1_000);
+    const s = state({ budgets: { maxWallSeconds: 60 } }, now);
+    expect(s.msUntilNextDeadline(1_000)).toBe(60_000);
+    expect(s.hardStopDue(60_999)).toBeNull();
+    expect(s.stopNow(60_999)).toBeNull();
+    expect(s.hardStopDue(61_000)).toBe('deadline');
+    expect(s.stopNow(61_000)).toBe('deadline');
+    expect(s.shouldCancelRunning()).toBe(true);
+    // Once stopped, people's messages are refused.
+    expect(() => s.checkOpen()).toThrow(
+      expect.objectContaining({ type: 'Conflict', message: 'the campaign has stopped' }),
+    );
+  });
+
+  it('a spent budget drains: nothing new starts, the running trial finishes, then the campaign stops', () => {
+    const now = clock();
+    const s = state({ budgets: { maxTrials: 1, concurrency: 4 } }, now);
+    s.acceptProposals(proposals(1, 2), 0);
+    const req = s.nextTrialRequest()!;
+    expect(s.canStartTrial(0, 1)).toBe(false);
+    // The trial budget is used, but the started trial is still running: no stop yet.
+    expect(s.stopNow(0)).toBeNull();
+    expect(s.proposalsWanted(1)).toBe(0);
+    finish(s, req);
+    expect(s.stopNow(0)).toBe('max_trials');
+    expect(s.shouldCancelRunning()).toBe(false);
+    // The idea that never ran is dropped with the reason.
+    expect(s.queueLength()).toBe(0);
+    expect(s.dropped.at(-1)?.reason).toBe('not run: the campaign stopped (max_trials)');
+    expect(s.proposals.counts.byCause).toMatchObject({ not_run: 1 });
+  });
+
+  it('a raised budget lifts a drain that has not stopped the campaign yet', () => {
+    const now = clock();
+    const s = state({ budgets: { maxTrials: 1, concurrency: 4 } }, now);
+    s.acceptProposals(proposals(1, 2), 0);
+    const req = s.nextTrialRequest()!;
+    expect(s.stopNow(0)).toBeNull();
+    s.validateBudgetChange({ maxTrials: 5 });
+    expect(() => s.validateBudgetChange({ maxTrials: -1 })).toThrow(
+      expect.objectContaining({
+        type: 'InvalidInput',
+        message: expect.stringMatching(/^budgets\.maxTrials/),
+      }),
+    );
+    s.changeBudgets({ maxTrials: 5 });
+    finish(s, req);
+    expect(s.stopNow(0)).toBeNull();
+    expect(s.canStartTrial(0, 0)).toBe(true);
+  });
+
+  it('a pending approval times out at its deadline by the clock, and is decided by onTimeout', () => {
+    const now = clock(5_000);
+    const s = state(
+      {
+        budgets: { maxTrials: 10 },
+        approval: { enabled: true, timeoutSeconds: 10, onTimeout: 'reject' },
+      },
+      now,
+    );
+    s.acceptProposals(proposals(1), 5_000);
+    expect(s.pending).toHaveLength(1);
+    expect(s.queueLength()).toBe(0);
+    expect(s.msUntilNextDeadline(5_000)).toBe(10_000);
+    s.applyApprovalTimeouts(14_999);
+    expect(s.pending).toHaveLength(1);
+    now.set(15_000);
+    s.applyApprovalTimeouts(15_000);
+    expect(s.pending).toHaveLength(0);
+    expect(s.queueLength()).toBe(0);
+    expect(s.dropped.at(-1)?.reason).toBe('rejected by gaplab: approval timed out');
+    // The audit entry's time is the clock's, not the machine's.
+    expect(s.auditTrail.at(-1)).toMatchObject({
+      action: 'reject',
+      at: new Date(15_000).toISOString(),
+      actor: { name: 'gaplab', role: 'system' },
+    });
+  });
+
+  it("a researcher's idea waits for approval; a PI's runs first; decided ideas are told apart from unknown ones", () => {
+    const now = clock();
+    const s = state(
+      { budgets: { maxTrials: 10 }, approval: { enabled: true, timeoutSeconds: 60 } },
+      now,
+    );
+    const waiting = s.injectHuman(researcher, { title: 'r', changes: { x: 3 } });
+    expect(s.pending.map((p) => p.hypothesis.id)).toEqual([waiting.id]);
+    s.acceptProposals(proposals(1), 0);
+    const first = s.injectHuman(pi, { title: 'p', changes: { x: 4 } });
+    expect(s.queueLength()).toBe(1);
+    expect(s.nextTrialRequest()?.hypothesis.id).toBe(first.id);
+
+    s.checkPending(waiting.id);
+    s.decide(waiting.id, 'approve', pi);
+    expect(() => s.checkPending(waiting.id)).toThrow(
+      expect.objectContaining({
+        type: 'Conflict',
+        message: expect.stringMatching(/already decided/),
+      }),
+    );
+    expect(() => s.checkPending('h9999')).toThrow(expect.objectContaining({ type: 'NotFound' }));
+    expect(s.queueLength()).toBe(1);
+  });
+
+  it('pause and resume are refused when they change nothing, and every message once stopped', () => {
+    const s = state({ budgets: { maxTrials: 10 } }, clock());
+    expect(() => s.checkPause(false)).toThrow(/not paused/);
+    s.checkPause(true);
+    s.setPaused(researcher, true, 'lunch');
+    expect(s.paused).toBe(true);
+    expect(s.canStartTrial(0, 0)).toBe(false);
+    expect(() => s.checkPause(true)).toThrow(/already paused/);
+    s.setPaused(researcher, false);
+    s.requestStop('error', 'broken');
+    expect(() => s.checkPause(true)).toThrow(/has stopped/);
+    expect(() => s.checkOpen()).toThrow(/has stopped/);
+    // A PI's stop is still taken while the campaign stops for another reason.
+    expect(() => s.checkStop()).not.toThrow();
+  });
+
+  it('a stop during verification ends the verification; the search stop reason stands', () => {
+    const s = state({ budgets: { maxTrials: 1 } }, clock());
+    s.acceptProposals(proposals(1), 0);
+    finish(s, s.nextTrialRequest()!);
+    expect(s.stopNow(0)).toBe('max_trials');
+    s.beginVerification();
+    expect(s.verificationStopped).toBe(false);
+    s.piStop(pi, 'no time', true);
+    expect(s.verificationStopped).toBe(true);
+    expect(() => s.checkStop()).toThrow(/already stopping/);
+    expect(s.stopHard(0)).toBe(true);
+    expect(s.stopReason).toBe('max_trials');
+    expect(s.auditTrail.at(-1)?.action).toBe('stop verification');
+  });
+});
