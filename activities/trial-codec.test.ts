@@ -200,7 +200,7 @@ describe('trial codec', () => {
           status: a.status,
           params: a.params,
           metrics: a.metrics,
-          pgr: a.pgr ? { mean: a.pgr.mean, ciLow: a.pgr.ciLow, ciHigh: a.pgr.ciHigh } : null,
+          pgr: a.pgr,
           feasible: a.feasible,
           flags: a.flags,
           computeSeconds: a.computeSeconds,
@@ -247,7 +247,7 @@ describe('trial codec', () => {
     run.data.metrics['pgr_ci_low'] = -Infinity;
     const back = decodeTrial(run);
     expect(back.metrics['score']).toBeNull();
-    expect(back.pgr).toEqual({ mean: 0.4, ciLow: null, ciHigh: 0.5 });
+    expect(back.pgr).toEqual({ mean: 0.4, stderr: 0.05, n: 2, ciLow: null, ciHigh: 0.5 });
   });
 });
 
@@ -257,6 +257,8 @@ describe('decoding runs written before the codec (format 1)', () => {
     const run = asRun(encodeTrial(trial(over)));
     for (const k of [TAG.format, TAG.index, TAG.feasible, TAG.paramTypes, TAG.expectedEffect])
       delete run.data.tags[k];
+    delete run.data.metrics['pgr_stderr'];
+    delete run.data.metrics['pgr_n'];
     return run;
   }
 
@@ -272,6 +274,7 @@ describe('decoding runs written before the codec (format 1)', () => {
       expectedEffect: '',
       params: { lr: '0.1', cache: 'false', arch: 'wide' },
     });
+    expect(back.pgr).toEqual({ mean: 0.4, ciLow: 0.3, ciHigh: 0.5 });
     expect(decodeTrial(formatOne({ id: 'v0107', index: 107, kind: 'verification' })).index).toBe(
       107,
     );

@@ -16,9 +16,8 @@
  */
 import { z } from 'zod';
 import type { Run } from '../mlflow-ts-client/index.js';
-import { ParamValue, type Config, type SeedResult } from '../domain/schemas.js';
+import type { Config, ParamValue, SeedResult, Trial } from '../domain/schemas.js';
 import { TrialRecord } from '../api/schemas.js';
-import type { TrialSummary } from '../workflows/types.js';
 
 export const TAG = {
   kind: 'gaplab.kind',
@@ -60,6 +59,8 @@ export const SEEDS_PARAM = 'gaplab_seeds';
 /** Metrics written about the trial itself rather than the experiment's metrics. */
 export const META_METRICS: ReadonlySet<string> = new Set([
   'pgr',
+  'pgr_stderr',
+  'pgr_n',
   'pgr_ci_low',
   'pgr_ci_high',
   'objective_stderr',
@@ -92,7 +93,7 @@ export interface EncodedTrial {
 export interface TrialToEncode {
   campaignId: string;
   problemId: string;
-  trial: TrialSummary & { expectedEffect?: string };
+  trial: Trial;
   seeds: readonly SeedResult[];
   /** The campaign's hidden metrics (from its criteria), marked on every trial. */
   hiddenMetrics: readonly string[];
@@ -136,6 +137,8 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
   if (t.pgr) {
     metrics.push(
       { key: 'pgr', value: t.pgr.mean },
+      { key: 'pgr_stderr', value: t.pgr.stderr },
+      { key: 'pgr_n', value: t.pgr.n },
       { key: 'pgr_ci_low', value: t.pgr.ciLow },
       { key: 'pgr_ci_high', value: t.pgr.ciHigh },
     );
@@ -278,16 +281,20 @@ function paramsOf(run: Run): Record<string, ParamValue> {
   return out;
 }
 
-/** What `decodeTrial` reads of a run: the trial record and the facts the record schema lacks. */
-export const DecodedTrial = TrialRecord.extend({
-  params: z.record(z.string(), ParamValue),
-  /** Every constraint held (true on format-1 runs, which did not record it). */
-  feasible: z.boolean(),
-});
-export type DecodedTrial = z.infer<typeof DecodedTrial>;
+/** PGR as recorded: `stderr` and `n` are absent from runs written before they were (format 1). */
+function pgrOf(mean: number, metrics: Readonly<Record<string, number>>): TrialRecord['pgr'] {
+  const n = metrics['pgr_n'];
+  return {
+    mean,
+    ...('pgr_stderr' in metrics ? { stderr: num(metrics['pgr_stderr']) } : {}),
+    ...(n !== undefined && Number.isInteger(n) ? { n } : {}),
+    ciLow: num(metrics['pgr_ci_low']),
+    ciHigh: num(metrics['pgr_ci_high']),
+  };
+}
 
 /** The trial a run holds (tags, params and metrics written by {@link encodeTrial}). */
-export function decodeTrial(run: Run): DecodedTrial {
+export function decodeTrial(run: Run): TrialRecord {
   const { tags, metrics } = run.data;
   const id = tags[TAG.trialId] ?? run.info.runName.split(' ')[0] ?? run.info.runId;
   const experimentMetrics: Record<string, number | null> = {};
@@ -315,10 +322,7 @@ export function decodeTrial(run: Run): DecodedTrial {
     status: statusOf(run),
     params: paramsOf(run),
     metrics: experimentMetrics,
-    pgr:
-      pgr === null
-        ? null
-        : { mean: pgr, ciLow: num(metrics['pgr_ci_low']), ciHigh: num(metrics['pgr_ci_high']) },
+    pgr: pgr === null ? null : pgrOf(pgr, metrics),
     feasible: tags[TAG.feasible] !== 'false',
     flags: list(tags[TAG.flags]),
     computeSeconds: num(metrics['compute_seconds']),
@@ -335,7 +339,7 @@ export function decodeTrial(run: Run): DecodedTrial {
  * one per trial id, sorted by index then id. Of two runs for one trial (racing retries) the
  * oldest stays, as recording keeps it.
  */
-export function decodeTrials(runs: readonly Run[]): DecodedTrial[] {
+export function decodeTrials(runs: readonly Run[]): TrialRecord[] {
   const byId = new Map<string, Run>();
   for (const run of runs) {
     if (run.data.tags[TAG.kind] !== 'trial') continue;
@@ -364,7 +368,7 @@ export const RECORDS_SNAPSHOT_FORMAT = 'gaplab.trial-records/2';
 export const RecordsSnapshot = z.object({
   format: z.literal(RECORDS_SNAPSHOT_FORMAT),
   campaignId: z.string(),
-  records: z.array(DecodedTrial),
+  records: z.array(TrialRecord),
 });
 export type RecordsSnapshot = z.infer<typeof RecordsSnapshot>;
 
@@ -374,7 +378,7 @@ export function encodeSnapshot(campaignId: string, runs: readonly Run[]): Record
 }
 
 /** The records of a snapshot's text, or null when it is unreadable, of another format or campaign. */
-export function decodeSnapshot(text: string, campaignId: string): DecodedTrial[] | null {
+export function decodeSnapshot(text: string, campaignId: string): TrialRecord[] | null {
   try {
     const doc = RecordsSnapshot.safeParse(JSON.parse(text));
     return doc.success && doc.data.campaignId === campaignId ? doc.data.records : null;

@@ -121,7 +121,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         ttlMs: config.lineageTtlMs,
         cacheCampaigns: config.lineageCacheCampaigns,
         snapshots: config.lineageSnapshots,
-        onError: (err) => app.log.warn({ err }, 'saving a lineage snapshot to MLflow failed'),
       }),
     live: new LiveTrials({
       service: opts.service,

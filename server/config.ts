@@ -69,7 +69,7 @@ export const ServerConfig = z.object({
   sseStreamsPerToken: int(1, 100_000).default(32),
   /** How long the lineage of a running campaign is reused before MLflow is asked again. @default 2000 */
   lineageTtlMs: int(0, 3_600_000).default(2000),
-  /** Keep a finished campaign's trial records as one MLflow artifact, so reads after a restart skip the search. @default true */
+  /** Read a finished campaign's trial records from the snapshot it wrote to MLflow when it ended, instead of searching its runs. @default true */
   lineageSnapshots: bool.default(true),
   /** Finished campaigns whose lineage stays in memory. @default 16 */
   lineageCacheCampaigns: int(0, 10_000).default(16),

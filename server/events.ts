@@ -29,6 +29,7 @@ import type { ApiService } from './context.js';
 import { toErrorResponse } from './error-handler.js';
 import { ServiceError } from './errors.js';
 import { campaignRedactor, type HiddenRedactor } from './hidden.js';
+import { readClosed } from './reader.js';
 
 type TrialSummary = Awaited<ReturnType<ApiService['trials']>>['trials'][number];
 
@@ -406,22 +407,19 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
 
         // A closed campaign is answered from its MLflow record (a query on a closed workflow
         // makes a worker replay its history); unknown ones get a plain 404 before the stream opens.
-        const running = ctx.live.has(campaignId) ? true : await ctx.service.isRunning?.(campaignId);
-        if (running === false) {
-          const report = await ctx.lineage.report(campaignId).catch(() => null);
-          const records = report ? await ctx.lineage.records(campaignId).catch(() => null) : null;
-          if (report && records) {
-            // Finished: its hidden values are no longer withheld from anyone.
-            const res = openStream(reply);
-            res.write('retry: 3000\n\n');
-            const since = Math.min(asked ?? records.records.length, records.records.length);
-            records.records.slice(since).forEach((r, i) => {
-              res.write(sseMessage('trial', r, since + i + 1));
-            });
-            res.end(sseMessage('end', { stopReason: report.stopReason }));
-            release();
-            return;
-          }
+        const closed = await readClosed(ctx, campaignId);
+        if (closed) {
+          const { report, records } = closed;
+          // Finished: its hidden values are no longer withheld from anyone.
+          const res = openStream(reply);
+          res.write('retry: 3000\n\n');
+          const since = Math.min(asked ?? records.records.length, records.records.length);
+          records.records.slice(since).forEach((r, i) => {
+            res.write(sseMessage('trial', r, since + i + 1));
+          });
+          res.end(sseMessage('end', { stopReason: report.stopReason }));
+          release();
+          return;
         }
 
         const poller = hub.poller(campaignId);

@@ -1,14 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lineage, TrialDetail, TrialsPage } from '../api/schemas.js';
+import { compareSeries, lineagePath, LineageReader, quote } from './lineage.js';
 import {
-  compareSeries,
-  indexOfTrialId,
-  lineagePath,
-  LineageReader,
-  quote,
-  runToRecord,
-} from './lineage.js';
+  decodeTrial as runToRecord,
+  encodeSnapshot,
+  RECORDS_SNAPSHOT,
+  TAG,
+} from '../activities/trial-codec.js';
 import { eventually } from '../test/support/eventually.js';
 import { campaignRuns, FakeMlflow } from '../test/support/fake-mlflow.js';
 import {
@@ -84,13 +83,6 @@ describe('run -> record mapping', () => {
     expect(r.pgr?.ciHigh).toBeNull();
   });
 
-  it('derives indices from trial ids', () => {
-    expect(indexOfTrialId('t0042')).toBe(42);
-    expect(indexOfTrialId('v0107')).toBe(107);
-    expect(indexOfTrialId('baseline')).toBe(0);
-    expect(indexOfTrialId('optimum-ceiling')).toBe(1);
-  });
-
   it('walks lineage to the root and stops on cycles', () => {
     const byId = new Map([
       ['a', { id: 'a', parentTrialId: null }],
@@ -120,14 +112,18 @@ describe('LineageReader', () => {
     });
   }
 
-  it('saves a finished campaign as one artifact and reads it back after a restart without a search', async () => {
+  it('reads a finished campaign from the snapshot written at its end without a search, and never writes one', async () => {
     const mlflow = new FakeMlflow();
     mlflow.addCampaign('quad', 'done', 40);
     const first = new LineageReader({ mlflow, listExperiments: mlflow.listExperiments });
     const a = (await first.records('done'))!;
     expect(a.fromSnapshot).toBe(false);
-    await new Promise((r) => setTimeout(r, 10));
-    expect(mlflow.uploads).toBe(1);
+    expect(mlflow.uploads).toBe(0);
+    // What recording.ts recordRecordsSnapshot writes when the campaign ends.
+    mlflow.artifacts.set(
+      `done-parent/${RECORDS_SNAPSHOT}`,
+      JSON.stringify(encodeSnapshot('done', mlflow.runs)),
+    );
     const searches = mlflow.searches;
     const restarted = new LineageReader({ mlflow, listExperiments: mlflow.listExperiments });
     const b = (await restarted.records('done'))!;
@@ -232,6 +228,21 @@ describe('LineageReader', () => {
     expect(lows).toEqual([...lows].sort((x, y) => x - y));
     expect(series[0]).toMatchObject({ n: 1, trialId: 't0001', seconds: 2 });
   });
+
+  it('compares by the domain ranking: an infeasible or flagged trial is never the best', async () => {
+    const mlflow = new FakeMlflow();
+    mlflow.addCampaign('quad', 'a', 30);
+    const tags = (id: string) =>
+      mlflow.runs.find((r) => r.data.tags[TAG.trialId] === id)!.data.tags;
+    // t0009, t0019 and t0029 share the highest PGR (0.9); the first of a tie is the best.
+    tags('t0009')[TAG.feasible] = 'false';
+    tags('t0019')[TAG.flags] = 'pgr_above_one';
+    const { best, bestMean, series } = compareSeries((await reader(mlflow).records('a'))!);
+    expect(best).toMatchObject({ trialId: 't0029', mean: 0.9 });
+    expect(bestMean).toEqual({ trialId: 't0029', mean: 0.9 });
+    // Before t0029 the best is an 0.8 (t0008), not the infeasible or flagged 0.9s.
+    expect(series.find((p) => p.trialId === 't0028')!.bestMean).toBe(0.8);
+  });
 });
 
 describe('trial and lineage routes', () => {
@@ -305,7 +316,12 @@ describe('trial and lineage routes', () => {
       ).json(),
     );
     expect(l).toMatchObject({ source: 'mlflow', finished: true, problemId: 'other', total: 13 });
-    expect(l.nodes[4]).toMatchObject({ id: 't0004', parentTrialId: 't0002', kind: 'search', pgr: 0.4 });
+    expect(l.nodes[4]).toMatchObject({
+      id: 't0004',
+      parentTrialId: 't0002',
+      kind: 'search',
+      pgr: 0.4,
+    });
     const cmp = (
       await app.inject({ url: '/api/problems/other/compare', headers: auth('viewer') })
     ).json();
@@ -316,6 +332,22 @@ describe('trial and lineage routes', () => {
       trials: 12,
       label: null,
     });
+  });
+
+  it("marks a live campaign's trials, references included, with the criteria's hidden metrics", async () => {
+    const fake = new FakeService();
+    fake.problems.get('quad')!.criteria[0]!.criteria.hiddenMetrics = ['heldout_score'];
+    ({ app } = await buildTestApp({ fake }));
+    const page = TrialsPage.parse(
+      (await app.inject({ url: '/api/campaigns/c1/trials', headers: auth('pi') })).json(),
+    );
+    expect(page.source).toBe('workflow');
+    expect(page.trials[0]).toMatchObject({ id: 'baseline', kind: 'reference' });
+    for (const t of page.trials) expect(t.hiddenMetrics, t.id).toEqual(['heldout_score']);
+    const detail = TrialDetail.parse(
+      (await app.inject({ url: '/api/campaigns/c1/trials/baseline', headers: auth('pi') })).json(),
+    );
+    expect(detail.trial.hiddenMetrics).toEqual(['heldout_score']);
   });
 
   it('reads a live campaign from its workflow, asking only for trials it has not seen', async () => {

@@ -3,16 +3,17 @@
  * trial's detail, the final report and the per-problem comparison. It works for campaigns whose
  * workflow is long gone and for runs written straight into MLflow, because it relies only on
  * what activities/recording.ts writes: a parent run per campaign (gaplab.kind=campaign) and a
- * nested run per trial (gaplab.kind=trial) with lineage tags, params and metrics.
+ * nested run per trial (gaplab.kind=trial), decoded by the trial codec (activities/trial-codec.ts).
+ * It only reads: a finished campaign's records snapshot is written when the campaign ends.
  *
- * Speed at 10,000 trials: one paged search (5,000 runs a page) per read, one pass mapping
- * runs to compact records, finished campaigns kept in memory (a bounded LRU), running ones
- * reused for a short TTL, concurrent requests for the same campaign share one fetch.
+ * Speed at 10,000 trials: one download of the records snapshot of a finished campaign, else one
+ * paged search (5,000 runs a page) and one pass decoding runs to records; finished campaigns kept
+ * in memory (a bounded LRU), running ones reused for a short TTL, concurrent requests for the
+ * same campaign share one fetch.
  */
-import { z } from 'zod';
 import {
   CampaignReport,
-  TrialRecord,
+  type TrialRecord,
   TrialSummary,
   SeedRecord,
   toLineageNode,
@@ -24,7 +25,17 @@ import {
   type SearchRunsPage,
   type SearchRunsOptions,
 } from '../mlflow-ts-client/index.js';
-import { experimentName, TAG } from '../activities/recording.js';
+import {
+  decodeSnapshot,
+  decodeTrials,
+  experimentName,
+  RECORDS_SNAPSHOT,
+  TAG,
+} from '../activities/trial-codec.js';
+import { bestTrial, eligible, type RankableTrial } from '../domain/scoring.js';
+import type { FlagKind } from '../domain/schemas.js';
+
+export { RECORDS_SNAPSHOT };
 
 /** What the reader needs of MlflowClient (a structural subset, so tests can fake it). */
 export interface LineageMlflow {
@@ -33,21 +44,7 @@ export interface LineageMlflow {
   getRun(runId: string): Promise<Run>;
   getExperimentByName(name: string): Promise<{ experimentId: string } | null>;
   downloadArtifactText(runId: string, path: string): Promise<string>;
-  uploadArtifact(runId: string, path: string, content: string, contentType?: string): Promise<void>;
 }
-
-/**
- * Artifact on a finished campaign's parent run holding its trial records: one download instead
- * of a search that costs MLflow about 3 ms per run (half a minute at 10,000 trials). The server
- * writes it after the first full read; a recorder may write it at campaign end in the same format.
- */
-export const RECORDS_SNAPSHOT = 'gaplab/trial-records.json';
-export const RecordsSnapshot = z.object({
-  format: z.literal('gaplab.trial-records/1'),
-  campaignId: z.string(),
-  records: z.array(TrialRecord),
-});
-export type RecordsSnapshot = z.infer<typeof RecordsSnapshot>;
 
 export interface ExperimentRef {
   experimentId: string;
@@ -68,10 +65,8 @@ export interface LineageReaderOptions {
   pageSize?: number;
   /** @default Date.now */
   now?: () => number;
-  /** Read a finished campaign's records from its snapshot artifact, and write one after a full read (see RECORDS_SNAPSHOT). @default true */
+  /** Read a finished campaign's records from its snapshot artifact when it has one (see RECORDS_SNAPSHOT). @default true */
   snapshots?: boolean;
-  /** Told about failures of background work (snapshot writes). */
-  onError?: (err: unknown) => void;
   /**
    * How long the list of every campaign in MLflow answers lookups by id before an id it does
    * not hold makes it list again: unknown ids cost no search of their own. @default 5000
@@ -105,109 +100,12 @@ export interface CampaignRecords {
 }
 
 const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED']);
-const TRIAL_STATUS = new Set(['succeeded', 'failed', 'cancelled']);
-const TRIAL_KINDS = new Set(['search', 'reference', 'verification']);
-/** Metrics recording.ts writes about the trial itself rather than the experiment's metrics. */
-const META_METRICS = new Set([
-  'pgr',
-  'pgr_ci_low',
-  'pgr_ci_high',
-  'objective_stderr',
-  'compute_seconds',
-]);
 /** MLflow caps experiment ids per search; chunks stay well below. */
 const EXPERIMENT_CHUNK = 100;
 
 /** Quotes a value for an MLflow filter string. */
 export const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const tagFilter = (key: string, value: string) => `tags.\`${key}\` = ${quote(value)}`;
-
-const num = (v: number | undefined): number | null =>
-  typeof v === 'number' && Number.isFinite(v) ? v : null;
-const iso = (ms: number | undefined): string | null =>
-  typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null;
-const list = (s: string | undefined): string[] =>
-  s
-    ? s
-        .split(',')
-        .map((x) => x.trim())
-        .filter((x) => x !== '')
-    : [];
-
-/**
- * A trial's index: the workflow numbers trials in one sequence (baseline 0, optimum reference 1,
- * then t0002, ..., verification v0042) and the search and verification ids carry it.
- */
-export function indexOfTrialId(id: string): number {
-  const m = /^[tv](\d+)$/.exec(id);
-  if (m) return Number(m[1]);
-  if (id === 'baseline') return 0;
-  if (id.startsWith('optimum')) return 1;
-  return 0;
-}
-
-function kindOf(tag: string | undefined, id: string): TrialRecord['kind'] {
-  if (tag && TRIAL_KINDS.has(tag)) return tag as TrialRecord['kind'];
-  if (id === 'baseline' || id.startsWith('optimum')) return 'reference';
-  return /^v\d+$/.test(id) ? 'verification' : 'search';
-}
-
-function statusOf(run: Run): TrialRecord['status'] {
-  const tag = run.data.tags[TAG.status];
-  if (tag && TRIAL_STATUS.has(tag)) return tag as TrialRecord['status'];
-  switch (run.info.status) {
-    case 'FINISHED':
-      return 'succeeded';
-    case 'FAILED':
-      return 'failed';
-    case 'KILLED':
-      return 'cancelled';
-    default:
-      return 'running';
-  }
-}
-
-/** The record of one trial run (tags, params and metrics written by activities/recording.ts). */
-export function runToRecord(run: Run): TrialRecord {
-  const { tags, params, metrics } = run.data;
-  const id = tags[TAG.trialId] ?? run.info.runName.split(' ')[0] ?? run.info.runId;
-  const experimentMetrics: Record<string, number | null> = {};
-  for (const [k, v] of Object.entries(metrics)) {
-    if (!k.startsWith('seed/') && !META_METRICS.has(k)) experimentMetrics[k] = num(v);
-  }
-  const trialParams: Record<string, string> = {};
-  for (const [k, v] of Object.entries(params)) if (k !== 'gaplab_seeds') trialParams[k] = v;
-  const pgr = num(metrics['pgr']);
-  const title =
-    tags[TAG.title] ??
-    (run.info.runName.startsWith(`${id} `)
-      ? run.info.runName.slice(id.length + 1)
-      : run.info.runName);
-  return {
-    id,
-    index: indexOfTrialId(id),
-    kind: kindOf(tags[TAG.trialKind], id),
-    parentTrialId: tags[TAG.parentTrialId] || null,
-    title,
-    rationale: tags[TAG.rationale] ?? '',
-    expectedEffect: tags[TAG.expectedEffect] ?? '',
-    author: { name: tags[TAG.author] ?? '', kind: tags[TAG.authorKind] ?? '' },
-    status: statusOf(run),
-    params: trialParams,
-    metrics: experimentMetrics,
-    pgr:
-      pgr === null
-        ? null
-        : { mean: pgr, ciLow: num(metrics['pgr_ci_low']), ciHigh: num(metrics['pgr_ci_high']) },
-    flags: list(tags[TAG.flags]),
-    computeSeconds: num(metrics['compute_seconds']),
-    failureReason: tags[TAG.failureReason] ?? null,
-    hiddenMetrics: list(tags[TAG.hiddenMetrics]),
-    mlflowRunId: run.info.runId,
-    startedAt: iso(run.info.startTime),
-    finishedAt: TERMINAL.has(run.info.status) ? iso(run.info.endTime) : null,
-  };
-}
 
 /** Records sorted by index, then id (two records for one trial cannot both stay: recording keeps the oldest). */
 function sortRecords(records: TrialRecord[]): TrialRecord[] {
@@ -294,7 +192,6 @@ export class LineageReader {
   private readonly pageSize: number;
   private readonly now: () => number;
   private readonly snapshots: boolean;
-  private readonly onError: ((err: unknown) => void) | undefined;
   /** campaignId → location; locations never change. */
   private readonly locations = new Map<string, CampaignLocation>();
   /** campaignId → records, most recently used last. */
@@ -314,7 +211,6 @@ export class LineageReader {
     this.pageSize = opts.pageSize ?? 5000;
     this.now = opts.now ?? Date.now;
     this.snapshots = opts.snapshots ?? true;
-    this.onError = opts.onError;
     this.indexTtlMs = opts.indexTtlMs ?? 5000;
   }
 
@@ -454,47 +350,15 @@ export class LineageReader {
       [location.experimentId],
       tagFilter(TAG.campaignId, campaignId),
     );
-    let parent: Run | undefined;
-    const trialRuns = new Map<string, Run>();
-    for (const run of runs) {
-      const kind = run.data.tags[TAG.kind];
-      if (kind === 'campaign') {
-        if (run.info.runId === location.parentRunId) parent = run;
-      } else if (kind === 'trial') {
-        const id = run.data.tags[TAG.trialId] ?? run.info.runId;
-        const prior = trialRuns.get(id);
-        if (!prior || (run.info.startTime ?? 0) < (prior.info.startTime ?? 0))
-          trialRuns.set(id, run);
-      }
-    }
+    const parent = runs.find(
+      (run) => run.data.tags[TAG.kind] === 'campaign' && run.info.runId === location.parentRunId,
+    );
     if (!parent) {
       // The parent run was deleted since it was located.
       this.locations.delete(campaignId);
       return null;
     }
-    const entry = this.store(
-      location,
-      parent,
-      sortRecords([...trialRuns.values()].map(runToRecord)),
-      t0,
-      false,
-    );
-    if (entry.finished && this.snapshots) {
-      const doc: RecordsSnapshot = {
-        format: 'gaplab.trial-records/1',
-        campaignId,
-        records: entry.records,
-      };
-      void this.mlflow
-        .uploadArtifact(
-          location.parentRunId,
-          RECORDS_SNAPSHOT,
-          JSON.stringify(doc),
-          'application/json',
-        )
-        .catch((err: unknown) => this.onError?.(err));
-    }
-    return entry;
+    return this.store(location, parent, decodeTrials(runs), t0, false);
   }
 
   /** The records snapshot of a finished campaign, or null (running, absent, unreadable). */
@@ -507,14 +371,8 @@ export class LineageReader {
       .downloadArtifactText(location.parentRunId, RECORDS_SNAPSHOT)
       .catch(() => null);
     if (text === null) return null;
-    try {
-      const doc = RecordsSnapshot.safeParse(JSON.parse(text));
-      return doc.success && doc.data.campaignId === location.campaignId
-        ? { parent, records: sortRecords(doc.data.records) }
-        : null;
-    } catch {
-      return null;
-    }
+    const records = decodeSnapshot(text, location.campaignId);
+    return records ? { parent, records: sortRecords(records) } : null;
   }
 
   private store(
@@ -657,20 +515,34 @@ export class LineageReader {
   }
 }
 
-/** Best-so-far series and bests of a campaign's search trials, for side-by-side comparison. */
+/** What the domain's ranking needs of a record: a missing lower bound never wins. */
+function rankable(t: TrialRecord): RankableTrial {
+  return {
+    status: t.status,
+    feasible: t.feasible,
+    pgr: t.pgr ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow ?? -Infinity } : null,
+    // Flags as recorded when the trial finished: a flag a PI cleared later still counts here.
+    flags: t.flags.map((kind) => ({ kind: kind as FlagKind })),
+  };
+}
+
+/**
+ * Best-so-far series and bests of a campaign's search trials, for side-by-side comparison.
+ * "Best" is the domain's ranking (domain/scoring.ts): succeeded, feasible, unflagged trials with
+ * a PGR, by lower confidence bound, then mean.
+ */
 export function compareSeries(r: CampaignRecords) {
   const start = r.parent.info.startTime ?? null;
   const search = r.records.filter((t) => t.kind === 'search');
-  let best: { trialId: string; mean: number; ciLow: number | null; ciHigh: number | null } | null =
-    null;
+  let best: { trial: TrialRecord; rank: RankableTrial } | null = null;
   let bestMean: { trialId: string; mean: number } | null = null;
   const series = [];
   for (const [i, t] of search.entries()) {
-    if (t.status === 'succeeded' && t.pgr) {
-      // "Best" is by the lower confidence bound, as everywhere in gaplab; a missing bound never wins.
-      if (!best || (t.pgr.ciLow ?? -Infinity) > (best.ciLow ?? -Infinity))
-        best = { trialId: t.id, mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh };
-      if (!bestMean || t.pgr.mean > bestMean.mean) bestMean = { trialId: t.id, mean: t.pgr.mean };
+    const rank = rankable(t);
+    if (eligible(rank)) {
+      // bestTrial keeps the earlier of two exact ties, so the incumbent stays.
+      if (!best || bestTrial([best.rank, rank]) === rank) best = { trial: t, rank };
+      if (!bestMean || t.pgr!.mean > bestMean.mean) bestMean = { trialId: t.id, mean: t.pgr!.mean };
     }
     const end = t.finishedAt ? Date.parse(t.finishedAt) : null;
     series.push({
@@ -678,9 +550,17 @@ export function compareSeries(r: CampaignRecords) {
       trialId: t.id,
       seconds: start !== null && end !== null ? Math.max(0, (end - start) / 1000) : null,
       pgr: t.pgr?.mean ?? null,
-      bestCiLow: best?.ciLow ?? null,
+      bestCiLow: best?.trial.pgr?.ciLow ?? null,
       bestMean: bestMean?.mean ?? null,
     });
   }
-  return { best, bestMean, series, trials: search.length };
+  const top = best?.trial;
+  return {
+    best: top?.pgr
+      ? { trialId: top.id, mean: top.pgr.mean, ciLow: top.pgr.ciLow, ciHigh: top.pgr.ciHigh }
+      : null,
+    bestMean,
+    series,
+    trials: search.length,
+  };
 }

@@ -4,10 +4,9 @@
  * (default 500; the 10,000-trial measurement is `GAPLAB_LINEAGE_TRIALS=10000`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { experimentName, TAG } from '../activities/recording.js';
+import { createRecordingActivities, experimentName, TAG } from '../activities/recording.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { Lineage, TrialsPage } from '../api/schemas.js';
-import { RECORDS_SNAPSHOT } from '../server/lineage.js';
 import { TokenTable } from '../server/auth.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { FakeService } from './support/fake-service.js';
@@ -183,30 +182,22 @@ describe(`lineage of a ${N}-trial campaign seeded straight into MLflow`, () => {
     const compare = await timed(`/problems/${problemId}/compare`);
     const median = [...warm].sort((a, b) => a - b)[2]!;
 
-    // After a restart: the first server that may write the records snapshot does (if none is
-    // there yet), and the next one reads the snapshot instead of searching.
-    await server.close();
-    server = await serve(true);
-    await timed(`/campaigns/${campaignId}/lineage`);
-    // The snapshot is written in the background: wait until it is there (not for a fixed time).
+    // The campaign's end writes its records snapshot (recording.ts recordRecordsSnapshot); a
+    // restarted server then reads the snapshot instead of searching.
+    const experimentId = (await mlflow.getExperimentByName(experimentName(problemId)))!
+      .experimentId;
     const parentRunId = (
       await mlflow.searchRuns({
-        experimentIds: [
-          (await mlflow.getExperimentByName(experimentName(problemId)))!.experimentId,
-        ],
+        experimentIds: [experimentId],
         filter: `tags.\`${TAG.kind}\` = 'campaign'`,
       })
     ).runs[0]!.info.runId;
-    for (let i = 0; i < 600; i++) {
-      const text = await mlflow
-        .downloadArtifactText(parentRunId, RECORDS_SNAPSHOT)
-        .catch(() => null);
-      if (text !== null) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(
-      await mlflow.downloadArtifactText(parentRunId, RECORDS_SNAPSHOT).catch(() => null),
-    ).not.toBeNull();
+    const written = await createRecordingActivities({ mlflow }).recordRecordsSnapshot({
+      campaignId,
+      experimentId,
+      parentRunId,
+    });
+    expect(written.trials).toBe(N + 1);
     await server.close();
     server = await serve(true);
     const restarted = await timed(`/campaigns/${campaignId}/lineage`);

@@ -34,13 +34,14 @@ import {
 import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { campaignRedactor } from '../hidden.js';
+import { readReport } from '../reader.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const ok = { ok: true as const };
 
 export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { service, lineage } = app.gaplab;
+  const { service } = app.gaplab;
 
   /** What a read returns, without the hidden values the caller may not see yet. */
   const redacted = async <T>(req: FastifyRequest, campaignId: string, read: Promise<T>) => {
@@ -377,24 +378,9 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { campaignId } = req.params;
-      // A closed campaign's report is in MLflow (report.json): reading it there spares a worker
-      // the replay a query on a closed workflow costs, and works after the workflow is gone.
-      const closed = await service.isRunning?.(campaignId).then(
-        (running) => !running,
-        () => true,
-      );
-      let report: CampaignReport | null = closed
-        ? await lineage.report(campaignId).catch(() => null)
-        : null;
-      if (!report) {
-        try {
-          report = await service.report(campaignId);
-        } catch (err) {
-          if (!(err instanceof ServiceError && err.code === 'NotFound')) throw err;
-          report = await lineage.report(campaignId);
-          if (!report) throw err;
-        }
-      }
+      const read = await readReport(app.gaplab, campaignId);
+      const closed = read.closed;
+      let report = read.report;
       if (!report)
         throw new ServiceError(
           'Conflict',

@@ -4,8 +4,7 @@
  *     incrementally: see live-trials.ts);
  *   - `mlflow`: the permanent record, for campaigns whose workflow is gone, runs written straight
  *     into MLflow, and finished campaigns once their record is in memory (lineage.ts).
- * A finished campaign read from its workflow warms the MLflow cache in the background, so later
- * reads come from the record without a slow first search.
+ * Which one answers is server/reader.ts's decision.
  */
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -22,66 +21,12 @@ import {
   type TrialRecord,
 } from '../../api/schemas.js';
 import { runLink, workflowLink, type AppContext } from '../context.js';
-import { lineagePath, type CampaignRecords } from '../lineage.js';
-import type { LiveCampaign } from '../live-trials.js';
-import { ServiceError } from '../errors.js';
+import { lineagePath } from '../lineage.js';
+import { readTrials, withHiddenMarks, type TrialSource as Source } from '../reader.js';
 import { redactForRole, visibilityResolver, type HiddenRedactor } from '../hidden.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
-
-/** Where the trials come from; `running` is whether the workflow still runs, when known. */
-type Source =
-  | { kind: 'mlflow'; r: CampaignRecords; running?: boolean }
-  | { kind: 'workflow'; live: LiveCampaign };
-
-/** Where to read a campaign's trials from (see the module comment). */
-async function resolve(
-  ctx: AppContext,
-  campaignId: string,
-  log: { debug: (o: object, m: string) => void },
-): Promise<Source> {
-  const cached = ctx.lineage.cached(campaignId);
-  // A cached record has ended: the campaign is over.
-  if (cached) return { kind: 'mlflow', r: cached, ...(cached.finished ? { running: false } : {}) };
-  const fromWorkflow = async (): Promise<Source> => {
-    const live = await ctx.live.get(campaignId);
-    if (live.status.phase === 'finished') {
-      void ctx.lineage
-        .records(campaignId, live.status.problemId)
-        .catch((err: unknown) => log.debug({ err }, 'warming the MLflow lineage cache failed'));
-    }
-    return { kind: 'workflow', live };
-  };
-  // A closed workflow answers queries only after a worker replays its history (seconds for a
-  // big campaign): read closed campaigns from MLflow first, running ones from their workflow.
-  let running: boolean | undefined;
-  /** Temporal said whether it runs (not found or unreachable tell nothing about its end). */
-  let described = false;
-  try {
-    running = ctx.live.has(campaignId) ? true : await ctx.service.isRunning?.(campaignId);
-    described = running !== undefined;
-  } catch (err) {
-    if (!(err instanceof ServiceError && err.code === 'NotFound'))
-      log.debug({ err }, 'describing the campaign failed');
-    running = false;
-  }
-  let workflowError: unknown;
-  if (running !== false) {
-    try {
-      return await fromWorkflow();
-    } catch (err) {
-      workflowError = err;
-    }
-  }
-  // When MLflow is down too, its error (503) explains more than the workflow's "not found".
-  const r = await ctx.lineage.records(campaignId);
-  // Without a workflow to ask, whether the campaign has ended is the record's to say.
-  if (r) return { kind: 'mlflow', r, ...(described ? { running: running! } : {}) };
-  if (workflowError !== undefined) throw workflowError;
-  // Closed, and MLflow has no record (campaigns run without MLflow): the workflow still knows.
-  return fromWorkflow();
-}
 
 /** What the caller may not see of the campaign's hidden metrics (null: everything is theirs to see). */
 async function redactorOf(
@@ -124,12 +69,12 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const { campaignId } = req.params;
       const { offset, limit, kind } = req.query;
-      const source = await resolve(ctx, campaignId, req.log);
+      const source = await readTrials(ctx, campaignId, req.log);
       const redactor = await redactorOf(ctx, req, source);
       const all = kind
         ? recordsOf(source).records.filter((t) => t.kind === kind)
         : recordsOf(source).records;
-      const trials = all.slice(offset, offset + limit);
+      const trials = all.slice(offset, offset + limit).map((t) => withHiddenMarks(source, t));
       return {
         campaignId,
         offset,
@@ -154,14 +99,15 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { campaignId, trialId } = req.params;
-      const source = await resolve(ctx, campaignId, req.log);
+      const source = await readTrials(ctx, campaignId, req.log);
       const { byId } = recordsOf(source);
-      const trial = byId.get(trialId);
-      if (!trial)
+      const found = byId.get(trialId);
+      if (!found)
         return reply.code(404).send({
           error: 'NotFound',
           message: `trial ${trialId} not found in campaign ${campaignId}`,
         });
+      const trial = withHiddenMarks(source, found);
       const lineage = lineagePath(byId, trialId).map((id) => toLineageNode(byId.get(id)!));
       const experimentId =
         source.kind === 'mlflow'
@@ -205,7 +151,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { campaignId } = req.params;
-      const s = await resolve(ctx, campaignId, req.log);
+      const s = await readTrials(ctx, campaignId, req.log);
       const entry = s.kind === 'mlflow' ? s.r : s.live;
       const redactor = await redactorOf(ctx, req, s);
       const cache = redactor ? redactedSerialized : serialized;

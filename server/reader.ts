@@ -1,0 +1,152 @@
+/**
+ * The one place that decides whether a campaign is read from its workflow or from MLflow. Routes
+ * and the event stream ask here instead of deciding on their own.
+ *
+ * The rule: a running campaign is read from its workflow (live, ahead of MLflow, whose recording
+ * is asynchronous; see live-trials.ts). A closed one is read from MLflow, the permanent record
+ * (lineage.ts): a query on a closed workflow makes a worker replay its whole history (seconds
+ * for a big campaign), and MLflow answers after the workflow is gone. When MLflow has no record
+ * (campaigns run without MLflow) the workflow answers all the same.
+ *
+ * Reads never write: a finished campaign's records snapshot is written by the campaign itself
+ * when it ends (activities/recording.ts `recordRecordsSnapshot`).
+ */
+import type { CampaignReport, TrialRecord } from '../api/schemas.js';
+import type { AppContext } from './context.js';
+import { ServiceError } from './errors.js';
+import { visibilityResolver } from './hidden.js';
+import type { CampaignRecords } from './lineage.js';
+import type { LiveCampaign } from './live-trials.js';
+
+type ReaderContext = Pick<AppContext, 'service' | 'lineage' | 'live'>;
+
+interface DebugLog {
+  debug: (o: object, m: string) => void;
+}
+
+/**
+ * Where a campaign's trials come from; `running` is whether the workflow still runs, when known.
+ * `hiddenMetrics` (workflow): the criteria's hidden metrics, which MLflow records carry per trial.
+ */
+export type TrialSource =
+  | { kind: 'mlflow'; r: CampaignRecords; running?: boolean }
+  | { kind: 'workflow'; live: LiveCampaign; hiddenMetrics: readonly string[] };
+
+/**
+ * The trial with its hidden-metric marks: a trial the workflow holds has none of its own, so it
+ * gets the criteria's (as its MLflow record will), references and verifications included.
+ */
+export function withHiddenMarks<T extends Pick<TrialRecord, 'hiddenMetrics'>>(
+  s: TrialSource,
+  t: T,
+): T {
+  return s.kind === 'workflow' && t.hiddenMetrics.length === 0 && s.hiddenMetrics.length > 0
+    ? { ...t, hiddenMetrics: [...s.hiddenMetrics] }
+    : t;
+}
+
+const isNotFound = (err: unknown) => err instanceof ServiceError && err.code === 'NotFound';
+
+/**
+ * Whether the campaign's workflow runs: `true`, `false`, or `undefined` when Temporal cannot say
+ * (the service has no cheap check). Not found counts as not running.
+ */
+async function isRunning(
+  ctx: ReaderContext,
+  campaignId: string,
+  log?: DebugLog,
+): Promise<{ running: boolean | undefined; described: boolean }> {
+  if (ctx.live.has(campaignId)) return { running: true, described: true };
+  try {
+    const running = await ctx.service.isRunning?.(campaignId);
+    return { running, described: running !== undefined };
+  } catch (err) {
+    // Not found or unreachable tell nothing about the campaign's end.
+    if (!isNotFound(err)) log?.debug({ err }, 'describing the campaign failed');
+    return { running: false, described: false };
+  }
+}
+
+/** The campaign's trials: from MLflow once it has closed (or its record is in memory), else from its workflow. */
+export async function readTrials(
+  ctx: ReaderContext,
+  campaignId: string,
+  log: DebugLog,
+): Promise<TrialSource> {
+  const cached = ctx.lineage.cached(campaignId);
+  // A cached record has ended: the campaign is over.
+  if (cached) return { kind: 'mlflow', r: cached, ...(cached.finished ? { running: false } : {}) };
+  const fromWorkflow = async (): Promise<TrialSource> => {
+    const live = await ctx.live.get(campaignId);
+    // A finished campaign warms the MLflow cache in the background, so later reads come from
+    // the record without a slow first search.
+    if (live.status.phase === 'finished') {
+      void ctx.lineage
+        .records(campaignId, live.status.problemId)
+        .catch((err: unknown) => log.debug({ err }, 'warming the MLflow lineage cache failed'));
+    }
+    const { hiddenMetrics } = await visibilityResolver(ctx.service).ofStatus(live.status);
+    return { kind: 'workflow', live, hiddenMetrics };
+  };
+  const { running, described } = await isRunning(ctx, campaignId, log);
+  let workflowError: unknown;
+  if (running !== false) {
+    try {
+      return await fromWorkflow();
+    } catch (err) {
+      workflowError = err;
+    }
+  }
+  // When MLflow is down too, its error (503) explains more than the workflow's "not found".
+  const r = await ctx.lineage.records(campaignId);
+  // Without a workflow to ask, whether the campaign has ended is the record's to say.
+  if (r) return { kind: 'mlflow', r, ...(described ? { running: running! } : {}) };
+  if (workflowError !== undefined) throw workflowError;
+  // Closed, and MLflow has no record (campaigns run without MLflow): the workflow still knows.
+  return fromWorkflow();
+}
+
+/**
+ * The campaign's final report, and whether its workflow has closed; null while it runs.
+ * @throws ServiceError NotFound when neither the workflow nor MLflow knows the campaign
+ */
+export async function readReport(
+  ctx: ReaderContext,
+  campaignId: string,
+): Promise<{ report: CampaignReport | null; closed: boolean }> {
+  // A closed campaign's report is in MLflow (report.json): reading it there spares a worker
+  // the replay a query on a closed workflow costs, and works after the workflow is gone.
+  const closed =
+    (await ctx.service.isRunning?.(campaignId).then(
+      (running) => !running,
+      () => true,
+    )) ?? false;
+  let report: CampaignReport | null = closed
+    ? await ctx.lineage.report(campaignId).catch(() => null)
+    : null;
+  if (!report) {
+    try {
+      report = await ctx.service.report(campaignId);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      report = await ctx.lineage.report(campaignId);
+      if (!report) throw err;
+    }
+  }
+  return { report, closed };
+}
+
+/**
+ * A closed campaign's report and records from MLflow, or null when the campaign runs (or Temporal
+ * cannot say) or MLflow lacks either: then the workflow is to be asked.
+ */
+export async function readClosed(
+  ctx: ReaderContext,
+  campaignId: string,
+): Promise<{ report: CampaignReport; records: CampaignRecords } | null> {
+  const running = ctx.live.has(campaignId) ? true : await ctx.service.isRunning?.(campaignId);
+  if (running !== false) return null;
+  const report = await ctx.lineage.report(campaignId).catch(() => null);
+  const records = report ? await ctx.lineage.records(campaignId).catch(() => null) : null;
+  return report && records ? { report, records } : null;
+}
