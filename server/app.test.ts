@@ -206,6 +206,18 @@ describe('bad input: 4xx with a field path, never a 500', () => {
     );
   });
 
+  it('names the parameter of a baseline outside its space', async () => {
+    await setup();
+    const res = await app!.inject({
+      method: 'POST',
+      url: '/api/problems',
+      headers: auth('researcher'),
+      payload: { ...quadSpec, id: 'outside', baseline: { x: 99, y: 0 } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(issuesOf(res.body).map((i) => i.path)).toEqual(['spec.baseline.x']);
+  });
+
   it('names the fields of bad criteria (JSON and YAML)', async () => {
     await setup();
     const res = await app!.inject({

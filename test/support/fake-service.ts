@@ -5,7 +5,8 @@
  * Where the fake answers with a campaign rule, it calls the real one: roles from api/permissions,
  * trust from the flags (domain trustState/openFlags), the best trial and the leaderboard from
  * domain/scoring, budgets through the Budgets schema with what is left and the budget stop reason
- * from domain/budget, and injected ideas through the HypothesisProposal schema and applyChanges.
+ * from domain/budget, injected ideas through the HypothesisProposal schema and applyChanges, and
+ * a problem's baseline and configurations through checkSpecConfigs.
  */
 import type { Actor, CriteriaVersion, HypothesisProposalInput } from '../../domain/schemas.js';
 import {
@@ -16,7 +17,8 @@ import {
 } from '../../domain/schemas.js';
 import { exhausted, remaining, type BudgetLedger } from '../../domain/budget.js';
 import { bestTrial, rankTrials } from '../../domain/scoring.js';
-import { applyChanges } from '../../domain/space.js';
+import { applyChanges, checkSpecConfigs } from '../../domain/space.js';
+import { formatPath } from '../../domain/errors.js';
 import { openFlags, trustState } from '../../domain/trust.js';
 import { ExperimentRegistry } from '../../experiments/registry.js';
 import type {
@@ -359,6 +361,12 @@ export class FakeService implements ApiService {
       throw new ServiceError(
         'InvalidInput',
         `spec.experiment: unknown experiment "${s.experiment}"`,
+      );
+    const issues = checkSpecConfigs(s);
+    if (issues.length > 0)
+      throw new ServiceError(
+        'InvalidInput',
+        issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; '),
       );
     const state: ProblemState = {
       ...this.problems.get('quad')!,
