@@ -1,7 +1,7 @@
 /** Commands that drive problems and campaigns through the HTTP API. */
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import type { CampaignReport, CampaignStatus, PendingApproval } from '../workflows/types.js';
+import type { CampaignReport, CampaignStatus, PendingApproval } from '../api/schemas.js';
 import { loadDocument } from '../domain/parse.js';
 import { renderReportMarkdown, verdictLine } from '../workflows/report.js';
 import { ApiClient, type ApiOptions } from './api.js';

@@ -16,7 +16,7 @@ import { startServer, type RunningServer } from '../server/server.js';
 import { GaplabService } from '../server/service.js';
 import { Stack, mlflowHealthy, temporalHealthy } from '../stack/index.js';
 import { renderReportMarkdown, verdictLine } from '../workflows/report.js';
-import type { CampaignReport } from '../workflows/types.js';
+import type { CampaignReport } from '../api/schemas.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
 import { writeDevTokens } from './api.js';
 import { readDocument, watchCampaign } from './commands.js';

@@ -1,5 +1,5 @@
 /** One live progress line for a campaign (rewritten in place on a terminal, printed on change otherwise). */
-import type { CampaignStatus } from '../workflows/types.js';
+import type { CampaignStatus } from '../api/schemas.js';
 
 const bar = (fraction: number, width = 20) => {
   const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
