@@ -1,12 +1,13 @@
 /**
  * The campaign's message handlers: validators refuse bad input with a reason (roles from the
  * permission table in api/permissions.ts, the rest from the state's rules); handlers count the
- * update, change the state through its commands and audit it.
+ * update, change the state through its commands and audit it. Rejections are typed by name
+ * (domain/failure-types.ts) through workflows/failures.ts.
  */
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
-import { can, type Action } from '../../api/permissions.js';
+import { setHandler } from '@temporalio/workflow';
 import type { Actor } from '../../domain/schemas.js';
 import type { CampaignState } from '../campaign-state.js';
+import { reject, requirePermission } from '../failures.js';
 import {
   addNoteUpdate,
   auditQuery,
@@ -27,20 +28,15 @@ import {
   trialsQuery,
 } from './messages.js';
 
-/** Refuses an actor whose role may not take `action` (the API checks the same table first). */
-function requireRole(actor: Actor, action: Action, what: string): void {
-  if (!can(actor.role, action))
-    throw ApplicationFailure.nonRetryable(
-      `${actor.name} (${actor.role}) may not ${what}`,
-      'Forbidden',
-    );
-}
-
 export function registerHandlers(state: CampaignState): void {
   const pauseOrResume = (pause: boolean) => ({
     validator: ({ actor }: { actor: Actor }) => {
       state.checkUpdateRoom();
-      requireRole(actor, pause ? 'pause' : 'resume', `${pause ? 'pause' : 'resume'} a campaign`);
+      requirePermission(
+        actor,
+        pause ? 'pause' : 'resume',
+        `${pause ? 'pause' : 'resume'} a campaign`,
+      );
       state.checkPause(pause);
     },
   });
@@ -70,7 +66,7 @@ export function registerHandlers(state: CampaignState): void {
       // A PI can stop a campaign in every phase, verification included.
       validator: ({ actor }) => {
         state.checkUpdateRoom('stop');
-        requireRole(actor, 'stop', 'stop a campaign');
+        requirePermission(actor, 'stop', 'stop a campaign');
         state.checkStop();
       },
     },
@@ -91,7 +87,7 @@ export function registerHandlers(state: CampaignState): void {
     {
       validator: ({ actor, budgets }) => {
         state.checkUpdateRoom();
-        requireRole(actor, 'changeBudgets', 'change budgets');
+        requirePermission(actor, 'changeBudgets', 'change budgets');
         state.checkOpen();
         state.validateBudgetChange(budgets);
       },
@@ -106,7 +102,7 @@ export function registerHandlers(state: CampaignState): void {
     {
       validator: ({ actor, hypothesisId }) => {
         state.checkUpdateRoom();
-        requireRole(actor, 'decide', 'approve or reject hypotheses');
+        requirePermission(actor, 'decide', 'approve or reject hypotheses');
         state.checkOpen();
         state.checkPending(hypothesisId);
       },
@@ -122,7 +118,7 @@ export function registerHandlers(state: CampaignState): void {
     {
       validator: ({ actor, proposal }) => {
         state.checkUpdateRoom();
-        requireRole(actor, 'inject', 'inject hypotheses');
+        requirePermission(actor, 'inject', 'inject hypotheses');
         state.checkOpen();
         state.validateHumanProposal(proposal);
       },
@@ -138,14 +134,11 @@ export function registerHandlers(state: CampaignState): void {
     {
       validator: ({ actor, text, trialId }) => {
         state.checkUpdateRoom();
-        requireRole(actor, 'addNote', 'add notes');
+        requirePermission(actor, 'addNote', 'add notes');
         if (typeof text !== 'string' || text.trim() === '' || text.length > 5000)
-          throw ApplicationFailure.nonRetryable(
-            'text: a note needs 1 to 5000 characters',
-            'InvalidInput',
-          );
+          throw reject('InvalidInput', 'text: a note needs 1 to 5000 characters');
         if (trialId !== undefined && !state.trialById(trialId))
-          throw ApplicationFailure.nonRetryable(`trialId: unknown trial ${trialId}`, 'NotFound');
+          throw reject('NotFound', `trialId: unknown trial ${trialId}`);
       },
     },
   );
@@ -162,17 +155,17 @@ export function registerHandlers(state: CampaignState): void {
       reason: string;
     }) => {
       state.checkUpdateRoom();
-      requireRole(
+      requirePermission(
         actor,
         decision === 'clear' ? 'clearFlag' : 'confirmFlag',
         `${decision} review flags`,
       );
       const open = state.openFlag(trialId, flag);
-      if (!open.ok) throw ApplicationFailure.nonRetryable(open.message, open.type);
+      if (!open.ok) throw reject(open.type, open.message);
       if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 2000)
-        throw ApplicationFailure.nonRetryable(
-          `reason: say why the flag is ${decision === 'clear' ? 'cleared' : 'confirmed'} (at most 2000 characters)`,
+        throw reject(
           'InvalidInput',
+          `reason: say why the flag is ${decision === 'clear' ? 'cleared' : 'confirmed'} (at most 2000 characters)`,
         );
     },
   });

@@ -5,6 +5,7 @@
  * may be asked again.
  */
 import { stepStagnation } from '../../domain/budget.js';
+import { failureTypeOf } from '../../domain/failure-types.js';
 import type { Hypothesis } from '../../domain/schemas.js';
 import type { StrategyResult } from '../../domain/strategy.js';
 import { strategyRetryDelayMs } from '../proposal-audit.js';
@@ -109,7 +110,7 @@ export class Proposals {
           duplicate ? 'duplicate' : 'dropped',
           duplicate
             ? 'duplicate'
-            : message.startsWith('parentTrialId: unknown')
+            : failureTypeOf(err) === 'NotFound'
               ? 'unknown_parent'
               : 'invalid',
           cut(message, KEPT_CHARS.proposalReason),

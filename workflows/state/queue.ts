@@ -3,12 +3,12 @@
  * the queue, approvals by a PI (with their deadlines), people's injected ideas, and the next
  * search trial taken from the queue. Bounded by QUEUE_LIMIT and CARRY_BUDGET.queue.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
 import { canStartTrial as budgetAllowsTrial, remaining } from '../../domain/budget.js';
-import { InvalidConfigError } from '../../domain/errors.js';
+import { failureTypeOf, TypedFailure } from '../../domain/failure-types.js';
 import type { Actor, Config, Hypothesis, HypothesisProposalInput } from '../../domain/schemas.js';
 import { HypothesisProposal } from '../../domain/schemas.js';
 import { applyChanges, findDuplicate } from '../../domain/space.js';
+import { reject } from '../failures.js';
 import type { StateContext } from './context.js';
 import {
   CARRY_BUDGET,
@@ -61,7 +61,10 @@ export class Queue {
     ];
   }
 
-  /** Resolves a proposal into a hypothesis, or throws an InvalidConfigError / Error with the reason. */
+  /**
+   * Resolves a proposal into a hypothesis, or throws with the reason (a TypedFailure NotFound for
+   * an unknown parent; an Error naming the field otherwise).
+   */
   resolve(proposal: HypothesisProposalInput, author: Hypothesis['author']): Hypothesis {
     const parsed = HypothesisProposal.safeParse(proposal);
     if (!parsed.success) {
@@ -74,7 +77,7 @@ export class Queue {
     if (p.parentTrialId !== null && p.parentTrialId !== 'baseline') {
       const parent = this.ctx.trialById(p.parentTrialId);
       if (!parent || parent.kind === 'verification')
-        throw new Error(`parentTrialId: unknown trial ${p.parentTrialId}`);
+        throw new TypedFailure('NotFound', `parentTrialId: unknown trial ${p.parentTrialId}`);
       parentParams = parent.params;
     }
     const params = applyChanges(space, parentParams, p.changes, { baseline });
@@ -153,19 +156,15 @@ export class Queue {
       h = this.resolve(proposal, { kind: 'human', name: 'validator' });
       this.d.hypothesisCounter = counter;
     } catch (err) {
-      const message =
-        err instanceof InvalidConfigError || err instanceof Error ? err.message : String(err);
-      throw ApplicationFailure.nonRetryable(
-        message,
-        message.startsWith('parentTrialId: unknown') ? 'NotFound' : 'InvalidInput',
-      );
+      const message = err instanceof Error ? err.message : String(err);
+      throw reject(failureTypeOf(err) === 'NotFound' ? 'NotFound' : 'InvalidInput', message);
     }
     const full = this.queueFull({
       ...h,
       rationale: h.rationale.slice(0, KEPT_CHARS.rationale + 100),
       expectedEffect: h.expectedEffect.slice(0, KEPT_CHARS.expectedEffect + 100),
     });
-    if (full) throw ApplicationFailure.nonRetryable(`queue: ${full}`, 'RateLimited');
+    if (full) throw reject('RateLimited', `queue: ${full}`);
   }
 
   injectHuman(actor: Actor, proposal: HypothesisProposalInput): Hypothesis {
@@ -186,11 +185,11 @@ export class Queue {
   checkPending(hypothesisId: string): void {
     if (this.d.pending.some((p) => p.hypothesis.id === hypothesisId)) return;
     const known = this.knowsHypothesis(hypothesisId);
-    throw ApplicationFailure.nonRetryable(
+    throw reject(
+      known ? 'Conflict' : 'NotFound',
       known
         ? `hypothesis ${hypothesisId} is not pending (already decided)`
         : `unknown hypothesis ${hypothesisId}`,
-      known ? 'Conflict' : 'NotFound',
     );
   }
 

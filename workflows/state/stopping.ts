@@ -4,11 +4,11 @@
  * (a PI's stop, the deadline) and the per-run update limit. Deterministic: time comes in as
  * `nowMs`.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
 import { exhausted, isStagnant, remaining, type StopReason } from '../../domain/budget.js';
 import type { Actor, Budgets } from '../../domain/schemas.js';
 import { Budgets as BudgetsSchema } from '../../domain/schemas.js';
 import type { CampaignPhase } from '../types.js';
+import { reject } from '../failures.js';
 import type { StateContext } from './context.js';
 import type { Records } from './records.js';
 import { EMPTY_ROUNDS_LIMIT, UPDATE_LIMITS } from './limits.js';
@@ -129,17 +129,15 @@ export class Stopping {
   /** Refuses a person's message when the campaign has stopped (for update validators). */
   checkOpen(): void {
     const r = this.refusal('message', this.ctx.now());
-    if (r) throw ApplicationFailure.nonRetryable(r.detail, 'Conflict');
+    if (r) throw reject('Conflict', r.detail);
   }
 
   // ---- pause, stop, budgets -----------------------------------------------------------------
 
   checkPause(pause: boolean): void {
     this.checkOpen();
-    if (pause && this.d.paused)
-      throw ApplicationFailure.nonRetryable('the campaign is already paused', 'Conflict');
-    if (!pause && !this.d.paused)
-      throw ApplicationFailure.nonRetryable('the campaign is not paused', 'Conflict');
+    if (pause && this.d.paused) throw reject('Conflict', 'the campaign is already paused');
+    if (!pause && !this.d.paused) throw reject('Conflict', 'the campaign is not paused');
   }
 
   setPaused(paused: boolean): void {
@@ -149,10 +147,9 @@ export class Stopping {
 
   /** A PI can stop a campaign in every phase, verification included. */
   checkStop(): void {
-    if (this.d.phase === 'finished')
-      throw ApplicationFailure.nonRetryable('the campaign has finished', 'Conflict');
+    if (this.d.phase === 'finished') throw reject('Conflict', 'the campaign has finished');
     if (this.d.phase === 'verifying' ? this.verificationStop : this.d.stopRequest)
-      throw ApplicationFailure.nonRetryable('the campaign is already stopping', 'Conflict');
+      throw reject('Conflict', 'the campaign is already stopping');
   }
 
   /** A PI's stop; during verification it ends the verification. Returns the audit action. */
@@ -168,10 +165,7 @@ export class Stopping {
     const merged = BudgetsSchema.safeParse({ ...this.d.budgets, ...change });
     if (!merged.success) {
       const issue = merged.error.issues[0]!;
-      throw ApplicationFailure.nonRetryable(
-        `budgets.${issue.path.join('.')}: ${issue.message}`,
-        'InvalidInput',
-      );
+      throw reject('InvalidInput', `budgets.${issue.path.join('.')}: ${issue.message}`);
     }
   }
 
@@ -349,9 +343,9 @@ export class Stopping {
   checkUpdateRoom(kind: 'stop' | 'other' = 'other'): void {
     const limit = kind === 'stop' ? UPDATE_LIMITS.stopUntil : UPDATE_LIMITS.refuseAt;
     if (this.updatesThisRun >= limit)
-      throw ApplicationFailure.nonRetryable(
-        'too many updates in this run, retry shortly (the campaign continues as new first)',
+      throw reject(
         'RateLimited',
+        'too many updates in this run, retry shortly (the campaign continues as new first)',
       );
   }
 }
