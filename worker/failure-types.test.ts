@@ -6,7 +6,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { FAILURE_TYPES, FAILURE_TYPE_NAMES, isFailureType } from '../domain/failure-types.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { ACTIONS, ROLES, can } from '../api/permissions.js';
+import {
+  FAILURE_TYPES,
+  FAILURE_TYPE_NAMES,
+  TypedFailure,
+  isFailureType,
+} from '../domain/failure-types.js';
+import { reject, rejectFrom, requirePermission } from '../workflows/failures.js';
 import { presets } from '../workflows/options.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -57,6 +65,36 @@ describe('retry presets', () => {
 
   it('recording retries every failure', () => {
     expect(presets.recording('q').retry?.nonRetryableErrorTypes).toBeUndefined();
+  });
+});
+
+describe('workflow rejections', () => {
+  it('a validator rejection is a non-retryable failure of the named type', () => {
+    const f = reject('RateLimited', 'queue: full');
+    expect(f).toBeInstanceOf(ApplicationFailure);
+    expect(f).toMatchObject({ type: 'RateLimited', message: 'queue: full', nonRetryable: true });
+  });
+
+  it('rejectFrom keeps the type pure code named, else the fallback', () => {
+    const known = rejectFrom(
+      new TypedFailure('NotFound', 'parentTrialId: unknown trial t9'),
+      'InvalidInput',
+    );
+    expect(known).toMatchObject({ type: 'NotFound', message: 'parentTrialId: unknown trial t9' });
+    const plain = rejectFrom(new Error('changes.lr: out of range'), 'InvalidInput');
+    expect(plain).toMatchObject({ type: 'InvalidInput', message: 'changes.lr: out of range' });
+  });
+
+  it('requirePermission follows the permission table for every role and action', () => {
+    for (const role of [...ROLES, 'system'])
+      for (const action of ACTIONS) {
+        const run = () => requirePermission({ name: 'ada', role }, action, 'do it');
+        if (can(role, action)) expect(run, `${role} ${action}`).not.toThrow();
+        else
+          expect(run, `${role} ${action}`).toThrow(
+            expect.objectContaining({ type: 'Forbidden', message: `ada (${role}) may not do it` }),
+          );
+      }
   });
 });
 
