@@ -91,8 +91,9 @@ export function nonRetryableTypes(source: FailureSource): FailureType[] {
 }
 
 /**
- * Thrown by pure code (domain, workflow state) that knows which failure type applies; the
- * Temporal boundary turns it into an ApplicationFailure of the same type.
+ * Thrown by pure code (domain, workflow state) that knows which failure type applies. At the
+ * Temporal boundary, convert it with `rejectFrom` (workflows/failures.ts): Temporal itself would
+ * name a plain error's failure after its class (`TypedFailure`), not after its type.
  */
 export class TypedFailure extends Error {
   override readonly name = 'TypedFailure';
