@@ -1,14 +1,17 @@
 /**
  * Browser tests of the web UI: the real API server (startServer) over the real service, worker,
  * Temporal and MLflow, and Debian's headless Chromium driven by playwright-core. Also seeds large
- * lineages straight into MLflow, as activities/recording.ts writes them (the benchmark uses it).
+ * lineages straight into MLflow, encoded by the trial codec as recording writes them (the
+ * benchmark uses it).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { experimentName, TAG } from '../activities/recording.js';
+import { encodeTrial, experimentName, TAG } from '../activities/trial-codec.js';
+import type { FlagKind, Trial } from '../domain/schemas.js';
+import { trustState } from '../domain/trust.js';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
 import { TokenTable, type TokenEntry } from '../server/auth.js';
 import type { ApiService } from '../server/context.js';
@@ -224,7 +227,7 @@ export interface SeededTrial {
   title: string;
   pgr: number | null;
   status: 'succeeded' | 'failed';
-  flags: string[];
+  flags: FlagKind[];
 }
 
 /**
@@ -265,7 +268,7 @@ export function planLineage(n: number, seed = 1): SeededTrial[] {
     const failed = rand() < 0.06;
     const base = parent.pgr ?? 0;
     const pgr = failed ? null : Math.max(-0.6, Math.min(1.15, base + (rand() - 0.42) * 0.18));
-    const flags =
+    const flags: FlagKind[] =
       pgr !== null && pgr > 1.05 ? ['pgr_above_one'] : rand() < 0.01 ? ['high_variance'] : [];
     const id = `t${String(i + 1).padStart(4, '0')}`;
     trials.push({
@@ -310,10 +313,47 @@ async function pool<T>(
   );
 }
 
+/** The trial a planned lineage node stands for, as the campaign would have kept it. */
+function trialOf(t: SeededTrial, i: number, start: number): Trial {
+  const ci = 0.04 + ((i * 7919) % 100) / 1000;
+  const at = new Date(start + i * 1000).toISOString();
+  const flags = t.flags.map((kind) => ({ kind, message: '' }));
+  return {
+    id: t.id,
+    index: i,
+    hypothesisId: `h-${t.id}`,
+    kind: t.id === 'baseline' ? 'reference' : 'search',
+    parentTrialId: t.parentId,
+    title: t.title,
+    rationale: `Try ${t.title} on top of ${t.parentId ?? 'nothing'}.`,
+    author:
+      i % 3 === 2
+        ? { kind: 'human', name: 'Rae Researcher' }
+        : { kind: 'agent', name: i % 3 === 0 ? 'agent-1' : 'agent-2' },
+    params: { lr: 0.001 * (1 + (i % 10)), epochs: 5 + (i % 7) },
+    changes: {},
+    seeds: [1, 2],
+    status: t.status,
+    metrics: t.pgr === null ? {} : { score: 0.6 + 0.3 * t.pgr, heldout: 0.58 + 0.3 * t.pgr },
+    objective: null,
+    pgr:
+      t.pgr === null
+        ? null
+        : { mean: t.pgr, stderr: ci / 2, n: 2, ciLow: t.pgr - ci, ciHigh: t.pgr + ci },
+    feasible: t.status === 'succeeded',
+    flags,
+    trust: trustState(flags),
+    computeSeconds: 3,
+    ...(t.status === 'failed' ? { failureReason: 'exit code 1' } : {}),
+    startedAt: at,
+    finishedAt: at,
+  };
+}
+
 /**
- * Writes a finished campaign with `trials` trial runs into MLflow the way recording.ts does (a
- * parent run tagged gaplab.kind=campaign, nested runs tagged gaplab.kind=trial with the lineage
- * tags and pgr metrics). Returns the plan written.
+ * Writes a finished campaign with `trials` trial runs into MLflow: a parent run tagged
+ * gaplab.kind=campaign, and one nested run per trial with the tags, params and metrics the trial
+ * codec encodes (activities/trial-codec.ts, as recording writes them). Returns the plan written.
  */
 export async function seedLineage(
   mlflow: MlflowClient,
@@ -340,51 +380,28 @@ export async function seedLineage(
   const parentRunId = parent.info.runId;
   let done = 0;
   await pool(plan, opts.concurrency ?? 8, async (t, i) => {
-    const ci = 0.04 + ((i * 7919) % 100) / 1000;
-    const run = await retry(() =>
+    const run = encodeTrial({
+      campaignId: opts.campaignId,
+      problemId: opts.problemId,
+      trial: trialOf(t, i, start),
+      seeds: [],
+      hiddenMetrics: ['heldout'],
+    });
+    const created = await retry(() =>
       mlflow.createRun({
         experimentId,
         parentRunId,
-        runName: `${t.id} ${t.title}`,
-        startTime: start + i * 1000,
-        tags: {
-          [TAG.kind]: 'trial',
-          [TAG.trialKey]: `${opts.campaignId}/${t.id}`,
-          [TAG.campaignId]: opts.campaignId,
-          [TAG.problemId]: opts.problemId,
-          [TAG.trialId]: t.id,
-          [TAG.trialKind]: t.id === 'baseline' ? 'reference' : 'search',
-          [TAG.parentTrialId]: t.parentId ?? '',
-          [TAG.title]: t.title,
-          [TAG.rationale]: `Try ${t.title} on top of ${t.parentId ?? 'nothing'}.`,
-          [TAG.author]: i % 3 === 0 ? 'agent-1' : i % 3 === 1 ? 'agent-2' : 'Rae Researcher',
-          [TAG.authorKind]: i % 3 === 2 ? 'human' : 'agent',
-          [TAG.status]: t.status,
-          [TAG.flags]: t.flags.join(','),
-          [TAG.hiddenMetrics]: 'heldout',
-          ...(t.status === 'failed' ? { [TAG.failureReason]: 'exit code 1' } : {}),
-        },
+        runName: run.runName,
+        startTime: run.startTime,
+        tags: { ...run.identityTags, ...run.tags },
       }),
     );
-    const metrics: { key: string; value: number }[] = [];
-    if (t.pgr !== null) {
-      metrics.push(
-        { key: 'pgr', value: t.pgr },
-        { key: 'pgr_ci_low', value: t.pgr - ci },
-        { key: 'pgr_ci_high', value: t.pgr + ci },
-        { key: 'score', value: 0.6 + 0.3 * t.pgr },
-        { key: 'heldout', value: 0.58 + 0.3 * t.pgr },
-      );
-    }
-    metrics.push({ key: 'compute_seconds', value: 3 });
     await retry(() =>
-      mlflow.logBatch(run.info.runId, {
-        metrics,
-        params: { lr: (0.001 * (1 + (i % 10))).toFixed(4), epochs: 5 + (i % 7) },
-      }),
+      mlflow.logBatch(created.info.runId, { metrics: run.metrics, params: run.params }),
     );
-    // The run's status stays RUNNING: the gaplab.status tag says how the trial ended, which is
-    // what the reader uses, and one request fewer per run makes seeding 10,000 a third faster.
+    // Without the trial.json artifact and the final status update recording adds: readers decode
+    // the trial from its tags (gaplab.status says how it ended), and two requests per run fewer
+    // make seeding 10,000 trials several times faster.
     done++;
     if (done % 250 === 0) opts.onProgress?.(done, plan.length);
   });
