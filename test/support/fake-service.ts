@@ -428,6 +428,7 @@ export class FakeService implements ApiService {
       ...c.status,
       remaining: remainingView(c.status, nowMs),
       best: best?.pgr ? { trialId: best.id, title: best.title, pgr: best.pgr } : null,
+      pendingApprovals: c.pending.length,
     });
   }
   async trials(
