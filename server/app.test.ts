@@ -218,6 +218,18 @@ describe('bad input: 4xx with a field path, never a 500', () => {
     expect(issuesOf(res.body).map((i) => i.path)).toEqual(['spec.baseline.x']);
   });
 
+  it('names the metric of criteria the experiment does not report', async () => {
+    await setup();
+    const res = await app!.inject({
+      method: 'POST',
+      url: '/api/problems/quad/criteria',
+      headers: auth('pi'),
+      payload: { criteria: { ...criteriaInput, metric: 'accuracy' } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(issuesOf(res.body).map((i) => i.path)).toEqual(['criteria.metric']);
+  });
+
   it('names the fields of bad criteria (JSON and YAML)', async () => {
     await setup();
     const res = await app!.inject({

@@ -6,7 +6,8 @@
  * trust from the flags (domain trustState/openFlags), the best trial and the leaderboard from
  * domain/scoring, budgets through the Budgets schema with what is left and the budget stop reason
  * from domain/budget, injected ideas through the HypothesisProposal schema and applyChanges, and
- * a problem's baseline and configurations through checkSpecConfigs.
+ * a problem's baseline and configurations through checkSpecConfigs, criteria through the problem
+ * workflow's validateCriteria.
  */
 import type { Actor, CriteriaVersion, HypothesisProposalInput } from '../../domain/schemas.js';
 import {
@@ -28,7 +29,7 @@ import type {
   PendingApproval,
   TrialSummary,
 } from '../../workflows/types.js';
-import type { ProblemState } from '../../workflows/problem.js';
+import { validateCriteria, type ProblemState } from '../../workflows/problem.js';
 import type { Note } from '../../domain/strategy.js';
 import { buildApp, type BuildAppOptions } from '../../server/app.js';
 import { TokenTable } from '../../server/auth.js';
@@ -390,7 +391,7 @@ export class FakeService implements ApiService {
     const p = this.problem(problemId);
     const v: CriteriaVersion = {
       version: p.criteria.length + 1,
-      criteria: EvaluationCriteria.parse(criteria),
+      criteria: validateCriteria(p.spec, p.experiment, criteria),
       actor,
       reason: reason ?? '',
       createdAt: new Date().toISOString(),
