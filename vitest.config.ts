@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: pure unit tests that live beside the code, and integration tests under test/
-// that share one real Temporal dev server and one real MLflow server started by globalSetup.
+// Three projects: pure unit tests that live beside the code, integration tests under test/
+// that share one real Temporal dev server and one real MLflow server started by globalSetup, and
+// the campaign-rule tests under test/workflows on Temporal's time-skipping test server.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -23,6 +24,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
+          exclude: ['test/workflows/**', '**/node_modules/**'],
           pool: 'forks',
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 180_000,
@@ -32,6 +34,19 @@ export default defineConfig({
           maxWorkers: 2,
           fileParallelism: true,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          // Campaign rules (stops, drain, deadline, approval timeouts) on Temporal's
+          // time-skipping test server: one server per file, no shared stack.
+          name: 'timeskip',
+          include: ['test/workflows/**/*.test.ts'],
+          pool: 'forks',
+          globalSetup: ['test/workflows/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+          sequence: { groupOrder: 2 },
         },
       },
     ],
