@@ -4,18 +4,13 @@
  * them instead of copying them. Pure (zod and the domain schemas only): safe in the browser.
  */
 import { z } from 'zod';
-import { BudgetLedger, StopReason } from '../domain/budget.js';
+import { StopReason } from '../domain/budget.js';
 import {
   Actor,
-  Author,
   Budgets,
-  Config,
   CriteriaVersion,
-  Estimate,
   EvaluationCriteria,
   FlagKind,
-  TrustState,
-  Hypothesis,
   HypothesisProposal,
   LineageNode,
   MaybeNumber,
@@ -29,8 +24,17 @@ import {
   TrialStatus,
 } from '../domain/schemas.js';
 import { Note, StrategyConfig, StrategyName } from '../domain/strategy.js';
-import { FailureSummary } from '../domain/failures.js';
-import { ProposalAuditState } from '../domain/proposal-audit.js';
+import {
+  AuditEntry,
+  CampaignPhase,
+  CampaignReport as DomainCampaignReport,
+  CampaignStatus as DomainCampaignStatus,
+  ExperimentInfo,
+  PendingApproval,
+  ReportVerdict,
+  UnderReview,
+  VerificationResult as DomainVerificationResult,
+} from '../domain/campaign.js';
 import { ACTIONS, ROLES, type Action } from './permissions.js';
 
 /**
@@ -112,22 +116,6 @@ export const Ok = z.object({ ok: z.literal(true) });
 // Problems
 // ---------------------------------------------------------------------------------------------
 
-export const AuditEntry = z.object({
-  at: z.string(),
-  actor: Actor,
-  action: z.string(),
-  detail: z.string().optional(),
-});
-export type AuditEntry = z.infer<typeof AuditEntry>;
-
-export const ExperimentInfo = z.object({
-  name: z.string(),
-  description: z.string(),
-  metrics: z.array(z.object({ name: z.string(), description: z.string() })),
-  taskQueue: z.string(),
-  timeoutSeconds: z.number(),
-});
-
 export const CampaignRef = z.object({
   campaignId: z.string(),
   strategy: StrategyName,
@@ -150,6 +138,7 @@ export const ProblemState = z.object({
 export type ProblemState = z.infer<typeof ProblemState>;
 
 export { CriteriaVersion };
+export { AuditEntry, CampaignPhase, ExperimentInfo, PendingApproval, ReportVerdict, UnderReview };
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -211,48 +200,8 @@ export const CampaignListItem = z.object({
 });
 export type CampaignListItem = z.infer<typeof CampaignListItem>;
 
-export const CampaignPhase = z.enum([
-  'starting',
-  'measuring',
-  'running',
-  'paused',
-  'verifying',
-  'finished',
-]);
-
-/** A search trial held back by review flags (open, or confirmed when excluded). */
-export const UnderReview = z.object({
-  trialId: z.string(),
-  title: z.string(),
-  trust: TrustState,
-  flags: z.array(z.object({ kind: FlagKind, message: z.string() })),
-});
-export type UnderReview = z.infer<typeof UnderReview>;
-
-export const CampaignStatus = z.object({
-  campaignId: z.string(),
-  problemId: z.string(),
-  strategy: StrategyName,
-  criteriaVersion: z.number().int(),
-  phase: CampaignPhase,
-  paused: z.boolean(),
-  iteration: z.number(),
-  trialsDone: z.number(),
-  trialsRunning: z.number(),
-  budgets: Budgets,
-  ledger: BudgetLedger,
-  remaining: z.record(z.string(), MaybeNumber),
-  best: z.object({ trialId: z.string(), title: z.string(), pgr: Estimate }).nullable(),
-  underReview: z.array(UnderReview).optional(),
-  baselineScore: MaybeNumber,
-  optimumScore: MaybeNumber,
-  targetPgr: z.number(),
-  pendingApprovals: z.number(),
-  stopReason: StopReason.nullable(),
-  runs: z.number(),
-  mlflowParentRunId: z.string().optional(),
-  mlflowExperimentId: z.string().optional(),
-});
+/** The campaign's status as the workflow reports it (the proposal counts are in the report). */
+export const CampaignStatus = DomainCampaignStatus.omit({ proposals: true });
 export type CampaignStatus = z.infer<typeof CampaignStatus>;
 
 /**
@@ -268,13 +217,6 @@ export const TrialSummary = Trial.extend({
   withheld: Withheld,
 });
 export type TrialSummary = z.infer<typeof TrialSummary>;
-
-export const PendingApproval = z.object({
-  hypothesis: Hypothesis,
-  submittedAt: z.string(),
-  deadlineMs: z.number(),
-});
-export type PendingApproval = z.infer<typeof PendingApproval>;
 
 export const StopBody = z
   .object({ reason: z.string().max(2000).optional(), cancelRunning: z.boolean().optional() })
@@ -308,74 +250,12 @@ export const StartCampaignResult = z.object({ campaignId: z.string() });
 
 export { Note, Budgets };
 
-export const VerificationResult = z.object({
-  trialId: z.string(),
-  title: z.string(),
-  visiblePgr: Estimate.nullable(),
-  freshPgr: Estimate.nullable(),
-  hiddenPgr: z.record(z.string(), Estimate.nullable()),
-  withheld: Withheld,
-  verificationTrialId: z.string(),
-  gapFlag: z.boolean(),
-  verdict: z.enum(['verified', 'failed_verification']).optional(),
-  reasons: z.array(z.string()).optional(),
-  trigger: z.enum(['target', 'final']).optional(),
-});
+/** A verification result; hidden-metric PGRs may be withheld from the caller. */
+export const VerificationResult = DomainVerificationResult.extend({ withheld: Withheld });
 
-/** The report's one verdict: the reported best's own verification, in one word. */
-export const ReportVerdict = z.object({
-  trialId: z.string().nullable(),
-  verdict: z.enum(['verified', 'failed_verification', 'not_verified']),
-  visiblePgr: Estimate.nullable(),
-  freshPgr: Estimate.nullable(),
-  hiddenPgr: z.record(z.string(), Estimate.nullable()),
-  reasons: z.array(z.string()),
-  headline: z.string(),
-});
-
-export const CampaignReport = z.object({
-  campaignId: z.string(),
-  problem: z.object({ id: z.string(), title: z.string(), question: z.string() }),
-  criteriaVersion: z.number().int(),
-  strategy: StrategyConfig,
-  stopReason: StopReason,
-  stopDetail: z.string().optional(),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  budgets: Budgets,
-  ledger: BudgetLedger,
-  baselineScore: MaybeNumber,
-  optimumScore: MaybeNumber,
-  targetPgr: z.number(),
-  trials: z.object({
-    total: z.number(),
-    succeeded: z.number(),
-    failed: z.number(),
-    cancelled: z.number(),
-    flagged: z.number(),
-  }),
-  best: z
-    .object({
-      id: z.string(),
-      title: z.string(),
-      params: Config,
-      pgr: Estimate.nullable(),
-      objective: Estimate.nullable(),
-      author: Author,
-      lineage: z.array(z.object({ id: z.string(), title: z.string(), pgr: MaybeNumber })),
-    })
-    .nullable(),
-  pgrOverTrials: z.array(z.object({ index: z.number(), pgr: MaybeNumber, bestCiLow: MaybeNumber })),
+/** The campaign's report (domain/campaign.ts), its verification results as the caller may see them. */
+export const CampaignReport = DomainCampaignReport.extend({
   verification: z.array(VerificationResult),
-  verdict: ReportVerdict.optional(),
-  underReview: z.array(UnderReview).optional(),
-  verifiedPgr: MaybeNumber,
-  notebook: z.array(Note),
-  dropped: z.array(z.object({ title: z.string(), reason: z.string(), at: z.string() })),
-  /** What became of the strategy's proposals, with the reasons of the most recent ones. */
-  proposals: ProposalAuditState.optional(),
-  /** Compute spent on failed trials and the regions where failures repeat. */
-  failures: FailureSummary.optional(),
 });
 export type CampaignReport = z.infer<typeof CampaignReport>;
 

@@ -9,3 +9,4 @@ export * from './space.js';
 export * from './parse.js';
 export * from './budget.js';
 export * from './proposal-audit.js';
+export * from './campaign.js';

@@ -6,29 +6,39 @@ import type {
   Actor,
   Budgets,
   CriteriaVersion,
-  Estimate,
-  Flag,
   Hypothesis,
   HypothesisProposal,
   ProblemSpec,
   Trial,
-  TrustState,
 } from '../domain/schemas.js';
-import type { Verdict } from '../domain/scoring.js';
 import type { Note, StrategyConfig } from '../domain/strategy.js';
 import type { BudgetLedger, StagnationState, StopReason } from '../domain/budget.js';
-import type { ProposalAuditState, ProposalCounts, StrategyOutage } from './proposal-audit.js';
-import type { FailureSummary } from '../domain/failures.js';
-
-/** What the workflow needs to know of the registered experiment (resolved by the starter). */
-export interface ExperimentInfo {
-  name: string;
-  description: string;
-  metrics: { name: string; description: string }[];
-  /** Task queue experiment runs go to. */
-  taskQueue: string;
-  timeoutSeconds: number;
-}
+import type { ProposalAuditState, StrategyOutage } from './proposal-audit.js';
+// The campaign's reported shapes are declared once, as zod schemas in domain/campaign.ts.
+import type {
+  AuditEntry,
+  CampaignPhase,
+  CampaignReport,
+  CampaignStatus,
+  ExperimentInfo,
+  PendingApproval,
+  ReportVerdict,
+  TrialCounts,
+  UnderReview,
+  VerificationResult,
+} from '../domain/campaign.js';
+export type {
+  AuditEntry,
+  CampaignPhase,
+  CampaignReport,
+  CampaignStatus,
+  ExperimentInfo,
+  PendingApproval,
+  ReportVerdict,
+  TrialCounts,
+  UnderReview,
+  VerificationResult,
+};
 
 export interface CampaignTiming {
   /**
@@ -69,9 +79,6 @@ export interface CampaignInput {
   carried?: CarriedState;
 }
 
-export type CampaignPhase =
-  'starting' | 'measuring' | 'running' | 'paused' | 'verifying' | 'finished';
-
 /**
  * One trial as the campaign keeps it in memory (the full record lives in MLflow): the domain's
  * one trial shape (domain/trial.ts), never redeclared here.
@@ -87,28 +94,6 @@ export interface FailureLedger {
   timedOutTrials: number;
   /** Durations of the most recent successful seeds, oldest first (bounded). */
   seedDurations: number[];
-}
-
-export interface TrialCounts {
-  total: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-  flagged: number;
-}
-
-export interface PendingApproval {
-  hypothesis: Hypothesis;
-  submittedAt: string;
-  /** ms since epoch (workflow time) after which the criteria's onTimeout applies. */
-  deadlineMs: number;
-}
-
-export interface AuditEntry {
-  at: string;
-  actor: Actor;
-  action: string;
-  detail?: string;
 }
 
 export interface ReferenceResult {
@@ -169,117 +154,6 @@ export interface CarriedState {
   mlflowParentRunId?: string;
   mlflowExperimentId?: string;
   stopRequest?: { actor: Actor; reason: string; cancelRunning: boolean };
-}
-
-export interface CampaignStatus {
-  campaignId: string;
-  problemId: string;
-  strategy: StrategyConfig['name'];
-  criteriaVersion: number;
-  phase: CampaignPhase;
-  paused: boolean;
-  iteration: number;
-  trialsDone: number;
-  trialsRunning: number;
-  budgets: Budgets;
-  ledger: BudgetLedger;
-  remaining: Record<string, number | null>;
-  best: { trialId: string; title: string; pgr: Estimate } | null;
-  /** Search trials waiting for a PI's review (open flags), most recent first, at most 50. */
-  underReview?: UnderReview[];
-  baselineScore: number | null;
-  optimumScore: number | null;
-  targetPgr: number;
-  pendingApprovals: number;
-  /** What became of the strategy's proposals so far (sent = queued + run + duplicate + repaired + dropped). */
-  proposals?: ProposalCounts;
-  stopReason: StopReason | null;
-  runs: number;
-  mlflowParentRunId?: string;
-  mlflowExperimentId?: string;
-}
-
-/** A trial held back by review flags: listed with the reason, never ranked. */
-export interface UnderReview {
-  trialId: string;
-  title: string;
-  trust: TrustState;
-  /** Open (or, when excluded, confirmed) flags: kind and message. */
-  flags: { kind: Flag['kind']; message: string }[];
-}
-
-export interface VerificationResult {
-  trialId: string;
-  title: string;
-  visiblePgr: Estimate | null;
-  /** PGR on fresh seeds, objective, paired with the baseline re-run on the same seeds. */
-  freshPgr: Estimate | null;
-  /**
-   * PGR-equivalent of each hidden metric on the fresh seeds: (hidden - baseline's hidden on the
-   * same seed) / (optimum - baseline) per seed, so a split's constant offset cancels.
-   */
-  hiddenPgr: Record<string, Estimate | null>;
-  verificationTrialId: string;
-  /** The verification failed (same as verdict === 'failed_verification'). */
-  gapFlag: boolean;
-  verdict?: Exclude<Verdict, 'not_verified'> | undefined;
-  /** Why it failed; empty when verified. */
-  reasons?: string[] | undefined;
-  /** Why verification ran: the target was reached, or the end-of-campaign check of the leaders. */
-  trigger?: 'target' | 'final' | undefined;
-}
-
-/** The report's one verdict: the reported best's own verification. */
-export interface ReportVerdict {
-  trialId: string | null;
-  verdict: Verdict;
-  visiblePgr: Estimate | null;
-  freshPgr: Estimate | null;
-  hiddenPgr: Record<string, Estimate | null>;
-  reasons: string[];
-  /** One line for headlines: the same in markdown, the CLI, the demo and the UI. */
-  headline: string;
-}
-
-export interface CampaignReport {
-  campaignId: string;
-  problem: { id: string; title: string; question: string };
-  criteriaVersion: number;
-  strategy: StrategyConfig;
-  stopReason: StopReason;
-  /** Why it stopped, in words (absent in reports written before it). */
-  stopDetail?: string | undefined;
-  startedAt: string;
-  finishedAt: string;
-  budgets: Budgets;
-  ledger: BudgetLedger;
-  baselineScore: number | null;
-  optimumScore: number | null;
-  targetPgr: number;
-  trials: { total: number; succeeded: number; failed: number; cancelled: number; flagged: number };
-  best:
-    | (Pick<TrialSummary, 'id' | 'title' | 'params' | 'pgr' | 'objective' | 'author'> & {
-        lineage: { id: string; title: string; pgr: number | null }[];
-      })
-    | null;
-  /** Best PGR lower bound after each search trial, in order. */
-  pgrOverTrials: { index: number; pgr: number | null; bestCiLow: number | null }[];
-  verification: VerificationResult[];
-  /** The reported best's own verification and its one word (absent in reports written before it). */
-  verdict?: ReportVerdict | undefined;
-  /** Search trials under review or excluded by a PI, with their flags. */
-  underReview?: UnderReview[] | undefined;
-  /** The reported best's own verified PGR (hidden metric when present, else fresh-seed objective); null when not verified. */
-  verifiedPgr: number | null;
-  notebook: Note[];
-  dropped: { title: string; reason: string; at: string }[];
-  /**
-   * Every proposal strategies made and its fate: exact counts, and the most recent with their
-   * reasons (absent in reports written before it).
-   */
-  proposals?: ProposalAuditState | undefined;
-  /** Compute spent on failed trials and the regions where failures repeat (absent in older reports). */
-  failures?: FailureSummary | undefined;
 }
 
 export type { Actor, HypothesisProposal, Budgets };
