@@ -15,6 +15,7 @@ import {
   experimentName,
   RECORDS_SNAPSHOT,
   TAG,
+  tagFilter,
   type TrialToEncode,
 } from './trial-codec.js';
 
@@ -57,8 +58,6 @@ export interface RecordCampaignEndInput {
   report: CampaignReport;
 }
 
-const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
 export function createRecordingActivities({ mlflow }: RecordingDeps) {
   /** Runs tagged key=value, oldest first; duplicates from a racing retry are deleted. */
   async function findUnique(
@@ -68,7 +67,7 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
   ): Promise<string | undefined> {
     const runs = await mlflow.searchAllRuns({
       experimentIds: [experimentId],
-      filter: `tags.\`${key}\` = ${q(value)}`,
+      filter: tagFilter(key, value),
       orderBy: ['attributes.start_time ASC'],
     });
     const sorted = runs.sort(
@@ -251,7 +250,7 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     async recordRecordsSnapshot(input: RecordRecordsSnapshotInput): Promise<{ trials: number }> {
       const runs = await mlflow.searchAllRuns({
         experimentIds: [input.experimentId],
-        filter: `tags.\`${TAG.campaignId}\` = ${q(input.campaignId)} and tags.\`${TAG.kind}\` = 'trial'`,
+        filter: `${tagFilter(TAG.campaignId, input.campaignId)} and ${tagFilter(TAG.kind, 'trial')}`,
         // Large pages: a campaign of 10,000 trials in two requests, well inside the 2-minute limit.
         maxResults: 5000,
       });

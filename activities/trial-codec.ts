@@ -72,6 +72,12 @@ const TAG_VALUE_LENGTH = 8000;
 
 export const experimentName = (problemId: string) => `gaplab/${problemId}`;
 
+/** Quotes a value for an MLflow search filter. */
+export const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** The MLflow search filter clause `tag = value`. */
+export const tagFilter = (key: string, value: string) => `tags.\`${key}\` = ${quote(value)}`;
+
 /** What a trial run holds, as MLflow stores it (params as strings). */
 export interface EncodedTrial {
   /** `campaignId/trialId`: finds the run an earlier attempt created. */

@@ -29,13 +29,15 @@ import {
   decodeSnapshot,
   decodeTrials,
   experimentName,
+  quote,
   RECORDS_SNAPSHOT,
   TAG,
+  tagFilter,
 } from '../activities/trial-codec.js';
 import { bestTrial, eligible, type RankableTrial } from '../domain/scoring.js';
 import type { FlagKind } from '../domain/schemas.js';
 
-export { RECORDS_SNAPSHOT };
+export { quote, RECORDS_SNAPSHOT };
 
 /** What the reader needs of MlflowClient (a structural subset, so tests can fake it). */
 export interface LineageMlflow {
@@ -102,10 +104,6 @@ export interface CampaignRecords {
 const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED']);
 /** MLflow caps experiment ids per search; chunks stay well below. */
 const EXPERIMENT_CHUNK = 100;
-
-/** Quotes a value for an MLflow filter string. */
-export const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-const tagFilter = (key: string, value: string) => `tags.\`${key}\` = ${quote(value)}`;
 
 /** Records sorted by index, then id (two records for one trial cannot both stay: recording keeps the oldest). */
 function sortRecords(records: TrialRecord[]): TrialRecord[] {
