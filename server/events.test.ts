@@ -118,6 +118,26 @@ describe('event streams', () => {
     expect(res.text.length).toBeLessThan(2000 + 5000);
   });
 
+  it("marks every trial event, the baseline reference included, with the campaign's hidden metrics", async () => {
+    const { service } = countingService();
+    const hub = new EventStreamHub({ service, intervalMs: 50, streamsPerCaller: 10 });
+    const res = new FakeResponse();
+    const stream = new CampaignEventStream(res as unknown as ServerResponse, {
+      poller: hub.poller('c2'),
+      since: 0,
+      heartbeatMs: 60_000,
+      hiddenMetrics: async () => ['heldout_score'],
+    });
+    stream.start();
+    await stream.finished;
+    const trials = res.text
+      .split('\n')
+      .filter((l, i, all) => all[i - 1] === 'event: trial' && l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as { id: string; kind: string; hiddenMetrics: string[] });
+    expect(trials[0]).toMatchObject({ id: 'baseline', kind: 'reference' });
+    for (const t of trials) expect(t.hiddenMetrics, t.id).toEqual(['heldout_score']);
+  });
+
   it('ends every stream of a finished campaign with its stop reason', async () => {
     const { service } = countingService();
     const hub = new EventStreamHub({ service, intervalMs: 50, streamsPerCaller: 10 });

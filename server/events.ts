@@ -28,7 +28,7 @@ import {
 import type { ApiService } from './context.js';
 import { toErrorResponse } from './error-handler.js';
 import { ServiceError } from './errors.js';
-import { campaignRedactor, type HiddenRedactor } from './hidden.js';
+import { campaignRedactor, visibilityResolver, type HiddenRedactor } from './hidden.js';
 import { readClosed } from './reader.js';
 
 type TrialSummary = Awaited<ReturnType<ApiService['trials']>>['trials'][number];
@@ -187,6 +187,11 @@ export interface EventStreamOptions {
    */
   redact?: (status: CampaignStatus) => Promise<HiddenRedactor | null>;
   /**
+   * The campaign's hidden metrics (from its criteria), marked on every trial event as MLflow
+   * records mark them. Absent: trials carry no marks.
+   */
+  hiddenMetrics?: (status: CampaignStatus) => Promise<readonly string[]>;
+  /**
    * Streams with the same key see the same redaction (their caller's role): they share the
    * redacted, serialized events instead of each redacting and serializing them again.
    */
@@ -210,6 +215,7 @@ export class CampaignEventStream implements PollerListener {
   private lastStatus = '';
   private sent: number;
   private redactor: HiddenRedactor | null = null;
+  private hidden: readonly string[] = [];
   /** Work for this client runs in order (redaction may wait for the criteria). */
   private chain: Promise<void> = Promise.resolve();
   private readonly done: Promise<void>;
@@ -257,6 +263,7 @@ export class CampaignEventStream implements PollerListener {
           return { redactor, json: JSON.stringify(redactor ? redactor.redact(status) : status) };
         });
         this.redactor = view.redactor;
+        this.hidden = (await this.opts.hiddenMetrics?.(status)) ?? [];
         if (view.json !== this.lastStatus) {
           this.lastStatus = view.json;
           this.write(`event: status\ndata: ${view.json}\n\n`);
@@ -297,7 +304,7 @@ export class CampaignEventStream implements PollerListener {
   private sendTrial(t: TrialSummary): void {
     this.sent += 1;
     const json = renderOnce(t, this.opts.shareKey, () => {
-      const record: TrialRecord = recordOfSummary(t);
+      const record: TrialRecord = recordOfSummary(t, this.hidden);
       return JSON.stringify(this.redactor ? this.redactor.redact(record) : record);
     });
     this.write(`id: ${this.sent}\nevent: trial\ndata: ${json}\n\n`);
@@ -446,6 +453,8 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
           redact: (status) =>
             campaignRedactor(ctx.service, req.principal?.role, campaignId, status),
           shareKey: req.principal?.role ?? 'anonymous',
+          hiddenMetrics: async (status) =>
+            (await visibilityResolver(ctx.service).ofStatus(status)).hiddenMetrics,
         });
         ctx.streams.add(shutdown);
         void stream.finished.then(() => {
