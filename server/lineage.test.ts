@@ -2,12 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lineage, TrialDetail, TrialsPage } from '../api/schemas.js';
 import { compareSeries, lineagePath, LineageReader, quote } from './lineage.js';
-import {
-  decodeTrial as runToRecord,
-  encodeSnapshot,
-  RECORDS_SNAPSHOT,
-  TAG,
-} from '../activities/trial-codec.js';
+import { decodeTrial, encodeSnapshot, RECORDS_SNAPSHOT, TAG } from '../activities/trial-codec.js';
 import { eventually } from '../test/support/eventually.js';
 import { campaignRuns, FakeMlflow } from '../test/support/fake-mlflow.js';
 import {
@@ -28,7 +23,7 @@ describe('run -> record mapping', () => {
   const runs = campaignRuns({ experimentId: '1', problemId: 'quad', campaignId: 'c1', trials: 7 });
 
   it('reads id, lineage, author, status, PGR, flags and metrics from what recording.ts writes', () => {
-    const t2 = runToRecord(runs.find((r) => r.data.tags['gaplab.trialId'] === 't0002')!);
+    const t2 = decodeTrial(runs.find((r) => r.data.tags['gaplab.trialId'] === 't0002')!);
     expect(t2).toMatchObject({
       id: 't0002',
       index: 2,
@@ -45,10 +40,10 @@ describe('run -> record mapping', () => {
     });
     // Per-seed and bookkeeping metrics stay out of the experiment's metrics.
     expect(Object.keys(t2.metrics)).toEqual(['score']);
-    const failed = runToRecord(runs.find((r) => r.data.tags['gaplab.trialId'] === 't0006')!);
+    const failed = decodeTrial(runs.find((r) => r.data.tags['gaplab.trialId'] === 't0006')!);
     expect(failed).toMatchObject({ status: 'failed', pgr: null, failureReason: 'boom' });
     expect(
-      runToRecord(runs.find((r) => r.data.tags['gaplab.trialId'] === 'baseline')!),
+      decodeTrial(runs.find((r) => r.data.tags['gaplab.trialId'] === 'baseline')!),
     ).toMatchObject({ index: 0, kind: 'reference', parentTrialId: null });
   });
 
@@ -63,7 +58,7 @@ describe('run -> record mapping', () => {
     ])
       delete run.data.tags[k];
     run.data.metrics = {};
-    expect(runToRecord(run)).toMatchObject({
+    expect(decodeTrial(run)).toMatchObject({
       id: 't0003',
       status: 'running',
       kind: 'search',
@@ -78,7 +73,7 @@ describe('run -> record mapping', () => {
     const run = structuredClone(runs[1]!);
     run.data.metrics['score'] = NaN;
     run.data.metrics['pgr_ci_high'] = Infinity;
-    const r = runToRecord(run);
+    const r = decodeTrial(run);
     expect(r.metrics['score']).toBeNull();
     expect(r.pgr?.ciHigh).toBeNull();
   });
