@@ -4,14 +4,14 @@
  * campaign end, every trial is done, and the trial throughput is compared with a quiet run
  * (printed; benchmarks measure speed, this test checks behaviour).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenTable, type TokenEntry } from '../server/auth.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import type { CampaignReport } from '../workflows/types.js';
 import { slowQuadraticSpec, testRegistry } from './support/quadratic.js';
 import { createTestEnv, researcher, submitQuadratic, type TestEnv } from './support/env.js';
+import { spawnWorkerProcess } from './support/worker-process.js';
 
 const VIEWERS = 10;
 const STREAMS_PER_TOKEN = 20;
@@ -26,32 +26,20 @@ const tokens: TokenEntry[] = [
 
 let env: TestEnv;
 let server: RunningServer;
-let worker: ChildProcess | undefined;
+const workers: ChildProcess[] = [];
 beforeAll(async () => {
   env = await createTestEnv({ registry: testRegistry(), noWorker: true });
   // The worker runs in a process of its own, as in production: the clients and the server
   // share this one.
-  worker = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'worker-process.ts')],
+  await spawnWorkerProcess(
+    'worker-process',
     {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: env.temporalAddress,
-        MLFLOW_TRACKING_URI: env.mlflowUri,
-        TASK_QUEUE: env.taskQueue,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      TEMPORAL_ADDRESS: env.temporalAddress,
+      MLFLOW_TRACKING_URI: env.mlflowUri,
+      TASK_QUEUE: env.taskQueue,
     },
+    workers,
   );
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    worker!.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('worker ready')) resolve();
-    });
-    worker!.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-  });
   server = await startServer({
     service: env.service,
     mlflow: env.mlflow,
@@ -71,7 +59,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  worker?.kill('SIGTERM');
+  for (const w of workers) w.kill('SIGTERM');
   await server?.close();
   await env?.close();
 });

@@ -3,7 +3,7 @@
  * experiments (each a shell with a grandchild) leaves no experiment process alive, and a worker
  * that starts reaps what a dead predecessor left behind when nothing else could.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { eventually } from './support/eventually.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { quadratic } from './support/quadratic.js';
 import { sleeper, sleeperCriteria, sleeperSpec } from './support/sleeper.js';
+import { spawnWorkerProcess } from './support/worker-process.js';
 
 const registry = () => ExperimentRegistry.of(quadratic, sleeper);
 
@@ -54,25 +55,8 @@ function watchdogOf(workerPid: number): number | undefined {
   return undefined;
 }
 
-async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'command-worker.ts')],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      output += c.toString();
-      if (output.includes('worker ready')) resolve();
-    });
-    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
-    setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 120_000);
-  });
-  return child;
-}
+const spawnWorker = (env: Record<string, string>) =>
+  spawnWorkerProcess('command-worker', env, children);
 
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

@@ -3,7 +3,7 @@
  * a restart of the Temporal server, an MLflow outage, two workers sharing work, task-queue
  * routing, continue-as-new, and replay of recorded histories.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +32,7 @@ import {
   type TestEnv,
 } from './support/env.js';
 import { eventually } from './support/eventually.js';
+import { spawnWorkerProcess } from './support/worker-process.js';
 
 const slowSpec = slowQuadraticSpec([400, 700]);
 
@@ -54,30 +55,9 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-/** Starts a worker process and resolves once it polls. */
-async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'worker-process.ts')],
-    {
-      env: { ...process.env, WORKFLOW_BUNDLE: bundlePath, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.push(child);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('worker ready')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
-    setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 60_000);
-  });
-  return child;
-}
+/** Starts a worker process on the pre-built bundle and resolves once it polls. */
+const spawnWorker = (env: Record<string, string>) =>
+  spawnWorkerProcess('worker-process', { WORKFLOW_BUNDLE: bundlePath, ...env }, children);
 
 async function trialRuns(mlflow: MlflowClient, problemId: string) {
   const experimentId = (await mlflow.getExperimentByName(experimentName(problemId)))!.experimentId;
