@@ -6,7 +6,7 @@
  * Pure and deterministic: workflow code imports it.
  */
 import { z } from 'zod';
-import type { Config, Param } from './schemas.js';
+import type { Config, Param, Trial } from './schemas.js';
 import { activeParams, distance } from './space.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -25,13 +25,8 @@ export function failureKind(reason: string | undefined): FailureKind {
 }
 
 /** The fields of a finished trial this module reads (a TrialSummary or a TrialView has them). */
-export interface FailureTrial {
-  id: string;
-  params: Config;
-  status: 'succeeded' | 'failed' | 'cancelled';
-  computeSeconds?: number;
-  failureReason?: string;
-}
+export type FailureTrial = Pick<Trial, 'id' | 'params' | 'status' | 'failureReason'> &
+  Partial<Pick<Trial, 'computeSeconds'>>;
 
 // ---------------------------------------------------------------------------------------------
 // Failure regions (for the report)

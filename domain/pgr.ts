@@ -10,13 +10,9 @@ import type { Estimate } from './schemas.js';
 import { estimate, tInterval } from './stats.js';
 
 /** A reference score (baseline or optimum): a given number, or a measured mean with its error. */
-export interface ReferenceScore {
-  mean: number;
-  /** Standard error of the mean; 0 or absent for a number the PI gave. */
-  stderr?: number;
-  /** Replicates behind the mean; absent for a given number. */
-  n?: number;
-}
+export type ReferenceScore = Pick<Estimate, 'mean'> &
+  /** `stderr` 0 or absent and `n` absent for a number the PI gave. */
+  Partial<Pick<Estimate, 'stderr' | 'n'>>;
 
 /**
  * PGR of one score.

@@ -12,6 +12,7 @@ import type {
   EvaluationCriteria,
   Flag,
   SeedResult,
+  Trial,
 } from './schemas.js';
 import { estimate } from './stats.js';
 import { trustState, type FlagState } from './trust.js';
@@ -58,21 +59,16 @@ export interface ScoreTrialInput {
 }
 
 /** The scored fields of a Trial (same names and shapes as in the Trial schema) plus the objective per seed. */
-export interface TrialScore {
-  status: 'succeeded' | 'failed' | 'cancelled';
+export type TrialScore = Pick<
+  Trial,
+  'status' | 'pgr' | 'feasible' | 'flags' | 'computeSeconds' | 'failureReason'
+> & {
   /** Per-metric estimates over succeeded seeds, non-finite values dropped. Includes hidden metrics. */
   aggregates: Record<string, Estimate>;
-  pgr: Estimate | null;
   constraints: ConstraintVerdict[];
-  /** Succeeded and every constraint holds. */
-  feasible: boolean;
-  flags: Flag[];
-  /** Sum of every seed's duration (failed seeds spent compute too). */
-  computeSeconds: number;
-  failureReason?: string;
   /** Finite objective values of the succeeded seeds, in seed order (for significance tests). */
   objectiveScores: number[];
-}
+};
 
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -336,13 +332,13 @@ function aggregateSd(values: readonly number[]): number | null {
 export { openFlags, REVIEW_FLAGS, trustState, type FlagState } from './trust.js';
 
 /** What ranking needs of a trial. */
-export interface RankableTrial {
+export type RankableTrial = Pick<Trial, 'feasible'> & {
+  /** Any status (a record may be `running`): only `succeeded` trials rank. */
   status: string;
-  feasible: boolean;
-  pgr: { mean: number; ciLow: number } | null;
+  pgr: Pick<Estimate, 'mean' | 'ciLow'> | null;
   /** Review flags: a trial with an open or confirmed flag is never ranked. */
   flags: readonly FlagState[];
-}
+};
 
 /**
  * Succeeded, feasible, eligible (no open or confirmed review flag) trials with a PGR, best

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { Name } from './schemas.js';
-import type { Config, HypothesisProposal, Param } from './schemas.js';
+import type { Config, Estimate, HypothesisProposal, Param, Trial } from './schemas.js';
 
 export const StrategyName = z.enum(['claude', 'optuna', 'random']);
 export type StrategyName = z.infer<typeof StrategyName>;
@@ -68,21 +68,18 @@ export const Note = z.object({
 export type Note = z.infer<typeof Note>;
 
 /** One finished trial as a strategy may see it: visible metrics only. */
-export interface TrialView {
-  id: string;
-  parentTrialId: string | null;
-  title: string;
+export type TrialView = Pick<
+  Trial,
+  'id' | 'parentTrialId' | 'title' | 'params' | 'status' | 'feasible' | 'failureReason'
+> & {
+  /** The author's name. */
   author: string;
-  params: Config;
-  status: 'succeeded' | 'failed' | 'cancelled';
   /** Visible metric means. */
   metrics: Record<string, number>;
   /** Objective mean (undefined when failed). */
   objective?: number;
-  pgr: { mean: number; ciLow: number; ciHigh: number } | null;
-  feasible: boolean;
-  failureReason?: string;
-}
+  pgr: Pick<Estimate, 'mean' | 'ciLow' | 'ciHigh'> | null;
+};
 
 export interface StrategyView {
   campaignId: string;
