@@ -225,6 +225,7 @@ export interface SeededTrial {
   id: string;
   parentId: string | null;
   title: string;
+  expectedEffect: string;
   pgr: number | null;
   status: 'succeeded' | 'failed';
   flags: FlagKind[];
@@ -241,6 +242,7 @@ export function planLineage(n: number, seed = 1): SeededTrial[] {
       id: 'baseline',
       parentId: null,
       title: 'Baseline configuration',
+      expectedEffect: '',
       pgr: 0,
       status: 'succeeded',
       flags: [],
@@ -275,6 +277,7 @@ export function planLineage(n: number, seed = 1): SeededTrial[] {
       id,
       parentId: parent.id,
       title: `${ideas[i % ideas.length]} #${i}`,
+      expectedEffect: `${ideas[i % ideas.length]} lifts PGR by about ${(0.01 * (i % 9)).toFixed(2)}`,
       pgr,
       status: failed ? 'failed' : 'succeeded',
       flags,
@@ -325,6 +328,7 @@ function trialOf(t: SeededTrial, i: number, start: number): Trial {
     kind: t.id === 'baseline' ? 'reference' : 'search',
     parentTrialId: t.parentId,
     title: t.title,
+    ...(t.expectedEffect ? { expectedEffect: t.expectedEffect } : {}),
     rationale: `Try ${t.title} on top of ${t.parentId ?? 'nothing'}.`,
     author:
       i % 3 === 2

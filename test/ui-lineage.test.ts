@@ -116,6 +116,13 @@ describe(`the lineage view of ${TRIALS} trials seeded into MLflow`, () => {
     expect(await page.getByTestId('mlflow-link').getAttribute('href')).toContain(
       `/runs/${run.runs[0]!.info.runId}`,
     );
+    // The facts its MLflow record carries: expected effect, feasibility, the hidden metric's mark.
+    expect(await page.getByTestId('trial-expected-effect').textContent()).toBe(
+      target.expectedEffect,
+    );
+    expect(await page.getByTestId('feasibility').getAttribute('data-feasible')).toBe(
+      String(target.status === 'succeeded'),
+    );
     expect(
       await page.locator('[data-testid=metrics] tr[data-metric=heldout]').textContent(),
     ).toContain('hidden from agents');
