@@ -14,7 +14,6 @@ import {
   HypothesisProposal,
   LineageNode,
   MaybeNumber,
-  ParamValue,
   ProblemSpec,
   RecordedEstimate,
   SeedResult,
@@ -293,8 +292,11 @@ export const TrialRecord = Trial.pick({
   expectedEffect: z.string(),
   author: z.object({ name: z.string(), kind: z.string() }),
   status: TrialStatus,
-  /** Typed parameter values (keys as recorded). */
-  params: z.record(z.string(), ParamValue),
+  /**
+   * Typed parameter values (keys as recorded): the domain's `ParamValue` types without its length
+   * limit, since a record may hold what another writer put in MLflow.
+   */
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
   /** Metric means (hidden ones only for those who may see them), without per-seed values. */
   metrics: z.record(z.string(), MaybeNumber),
   withheld: Withheld,
