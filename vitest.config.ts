@@ -44,7 +44,7 @@ export default defineConfig({
           include: ['test/workflows/**/*.test.ts'],
           pool: 'forks',
           globalSetup: ['test/workflows/global-setup.ts'],
-          testTimeout: 60_000,
+          testTimeout: 30_000,
           hookTimeout: 180_000,
           sequence: { groupOrder: 2 },
         },
