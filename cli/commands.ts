@@ -158,9 +158,7 @@ export function registerApiCommands(program: Command): void {
         () => api.get(`/campaigns/${campaign}`),
         () => api.get(`/campaigns/${campaign}/report`),
       );
-      console.log(
-        `finished: ${r.stopReason}. ${verdictLine(r)}`,
-      );
+      console.log(`finished: ${r.stopReason}. ${verdictLine(r)}`);
     });
 
   program
