@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+
+// The state folder is fixed when stack/paths.ts loads: each test imports the installer afresh
+// with its own GAPLAB_HOME and PATH.
+let home: string;
+beforeEach(() => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'gaplab-install-'));
+  vi.resetModules();
+  vi.stubEnv('GAPLAB_HOME', home);
+  vi.stubEnv('GAPLAB_TEMPORAL_TEST_SERVER', '');
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+describe('resolveTimeSkippingServer', () => {
+  test('names java and mvn when neither is on PATH', async () => {
+    vi.stubEnv('PATH', path.join(home, 'empty-bin'));
+    const { resolveTimeSkippingServer } = await import('./install.js');
+    await expect(resolveTimeSkippingServer()).rejects.toThrow(
+      /needs java \(a JDK or JRE, 11 or newer\) and mvn \(Maven\) on PATH.*GAPLAB_TEMPORAL_TEST_SERVER/,
+    );
+  });
+
+  test('uses GAPLAB_TEMPORAL_TEST_SERVER, and says so when it does not exist', async () => {
+    const exe = path.join(home, 'my-test-server');
+    vi.stubEnv('GAPLAB_TEMPORAL_TEST_SERVER', exe);
+    const { resolveTimeSkippingServer } = await import('./install.js');
+    await expect(resolveTimeSkippingServer()).rejects.toThrow(
+      `GAPLAB_TEMPORAL_TEST_SERVER=${exe} does not exist`,
+    );
+    fs.writeFileSync(exe, '#!/bin/sh\n', { mode: 0o755 });
+    await expect(resolveTimeSkippingServer()).resolves.toEqual({
+      path: exe,
+      source: 'GAPLAB_TEMPORAL_TEST_SERVER',
+    });
+  });
+
+  test('a cached install is used without java or mvn', async () => {
+    vi.stubEnv('PATH', path.join(home, 'empty-bin'));
+    const { resolveTimeSkippingServer, timeSkippingServerPath } = await import('./install.js');
+    const launcher = timeSkippingServerPath();
+    expect(launcher.startsWith(home)).toBe(true);
+    fs.mkdirSync(path.dirname(launcher), { recursive: true });
+    fs.writeFileSync(launcher, '#!/bin/sh\n', { mode: 0o755 });
+    await expect(resolveTimeSkippingServer()).resolves.toEqual({ path: launcher, source: 'cache' });
+  });
+});
