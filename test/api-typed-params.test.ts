@@ -203,9 +203,11 @@ describe('typed parameter values in the trials API', () => {
       const r = await http.call('viewer', 'GET', `/api/campaigns/${campaignId}/report`);
       return r.status === 200;
     }, 120_000);
+    // Recording is asynchronous: wait until the record holds every trial read before.
     const recorded = await eventually(async () => {
       const p = await page();
-      return p.source === 'mlflow' ? p : null;
+      const ids = new Set(p.trials.map((t) => t.id));
+      return p.source === 'mlflow' && fromWorkflow.every((t) => ids.has(t.id)) ? p : null;
     }, 60_000);
     const byId = new Map(recorded.trials.map((t) => [t.id, t]));
     for (const t of fromWorkflow) {
