@@ -66,6 +66,7 @@ export default tseslint.config(
     // The API contract is imported by the server, the browser UI and the CLI: zod, the domain
     // and itself only (never workflows/, server/ or anything with IO).
     files: ['api/**/*.ts'],
+    ignores: ['api/**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
