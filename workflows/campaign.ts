@@ -10,6 +10,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
@@ -222,6 +223,23 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       parentRunId: state.mlflowParentRunId!,
       report,
     });
+    // One snapshot of every trial record, so readers of a finished campaign load one file
+    // instead of searching its runs. Readers fall back to the search when it is missing.
+    if (patched('records-snapshot-at-end')) {
+      try {
+        await recordActs.recordRecordsSnapshot({
+          campaignId: input.campaignId,
+          experimentId: state.mlflowExperimentId!,
+          parentRunId: state.mlflowParentRunId!,
+        });
+      } catch (err) {
+        state.addNote({
+          kind: 'error',
+          author: 'gaplab',
+          text: `the trial-records snapshot was not written (readers search the runs instead): ${failureMessage(err)}`,
+        });
+      }
+    }
   }
   state.finish(report);
   setStatusAttribute('finished');

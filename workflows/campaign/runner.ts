@@ -146,9 +146,18 @@ export class TrialRunner {
     );
     const finishedAt = new Date().toISOString();
     const trial = this.state.finishTrial(req, seeds, started.at ?? finishedAt, finishedAt);
-    // MLflow gets the hypothesis's rationale (the state's trial keeps a shorter prefix).
+    // MLflow gets the hypothesis's full rationale and expected effect (the state keeps prefixes).
     if (this.record)
-      this.recordTrialLater({ ...trial, rationale: req.hypothesis.rationale }, seeds);
+      this.recordTrialLater(
+        {
+          ...trial,
+          rationale: req.hypothesis.rationale,
+          ...(req.hypothesis.expectedEffect
+            ? { expectedEffect: req.hypothesis.expectedEffect }
+            : {}),
+        },
+        seeds,
+      );
     return { trial, seeds };
   }
 

@@ -158,6 +158,9 @@ export class Trials {
             : null,
       title: cut(req.hypothesis.title, KEPT_CHARS.title),
       rationale: cut(req.hypothesis.rationale, KEPT_CHARS.trialRationale),
+      ...(req.hypothesis.expectedEffect
+        ? { expectedEffect: cut(req.hypothesis.expectedEffect, KEPT_CHARS.trialRationale) }
+        : {}),
       author: req.hypothesis.author,
       params: req.hypothesis.params,
       changes: req.hypothesis.changes,
