@@ -344,7 +344,7 @@ export async function createTimeSkippingEnv(): Promise<TimeSkippingEnv> {
       });
       return new Campaign(handle, input);
     },
-    async until(check, what, timeoutMs = 5000) {
+    async until(check, what, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       let last: unknown;
       for (;;) {
