@@ -227,7 +227,7 @@ export const Trial = z.object({
   metrics: z.record(z.string(), z.number()),
   objective: Estimate.nullable(),
   pgr: Estimate.nullable(),
-  /** Succeeded, and every constraint holds (judged by domain/constraints.ts, with its rounding allowance). */
+  /** Succeeded, and every constraint holds (domain/constraints.ts, with its rounding allowance). */
   feasible: z.boolean(),
   flags: z.array(Flag),
   /** From the flags (domain/trust.ts): only `eligible` trials may be best or stop at the target. */
