@@ -3,8 +3,7 @@
  * author wrote, feasibility with each constraint's verdict, and which metrics are hidden from
  * agents. Checked in headless Chromium on the same trials twice: while the campaign runs (the
  * API reads its workflow) and once it has finished (the API reads MLflow). Screenshots go to
- * test-results/screenshots/. (The expected effect of a record written by the trial codec is also
- * checked on a seeded lineage, in ui-lineage.test.ts.)
+ * test-results/screenshots/.
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -192,7 +191,7 @@ describe('the trial page shows what the campaign recorded', () => {
     await screenshot(infeasible, 'trial-facts-running-infeasible');
   });
 
-  it.skip("while the campaign runs: the expected effect each idea was injected with (skipped: the workflow does not keep a hypothesis's expected effect on its trial yet, so no source has it)", async () => {
+  it('while the campaign runs: the expected effect each idea was injected with', async () => {
     expect((await trials()).source).toBe('workflow');
     await expectExpectedEffects();
   });
@@ -220,7 +219,7 @@ describe('the trial page shows what the campaign recorded', () => {
     await screenshot(baseline, 'trial-facts-mlflow-baseline');
   });
 
-  it.skip("once the campaign has finished: the expected effect read back from MLflow (skipped: the workflow does not keep a hypothesis's expected effect on its trial yet, so recording writes an empty one)", async () => {
+  it('once the campaign has finished: the expected effect read back from MLflow', async () => {
     expect((await trials()).source).toBe('mlflow');
     await expectExpectedEffects();
   });
