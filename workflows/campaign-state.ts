@@ -233,6 +233,10 @@ export class CampaignState {
   // ---- accepting work, stopping -----------------------------------------------------------
 
   /** Why a search trial that waited for a slot must not start now (state/stopping.ts), or null. */
+  /** A finished seed's compute, counted against the budget until its trial is charged. */
+  noteSeedCompute(trialId: string, seconds: number): void {
+    this.ctx.addSeedCompute(trialId, seconds);
+  }
   newWorkRefused(nowMs: number, req: TrialRequest): string | null {
     return req.kind === 'search' ? (this.stops.refusal('seed', nowMs)?.detail ?? null) : null;
   }

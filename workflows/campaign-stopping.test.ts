@@ -111,6 +111,21 @@ describe('campaign state: accepting work and stopping', () => {
     expect(s.proposals.counts.byCause).toMatchObject({ not_run: 1 });
   });
 
+  it('seeds that finished in a running trial count against the compute budget before their trial is charged', () => {
+    const s = state({ budgets: { maxComputeSeconds: 10, concurrency: 2 } }, clock());
+    s.acceptProposals(proposals(1, 2), 0);
+    const first = s.nextTrialRequest()!;
+    const waiting = s.nextTrialRequest()!;
+    expect(s.newWorkRefused(0, waiting)).toBeNull();
+    // One seed of the first trial ran 12 s and freed its slot; the trial is not scored yet.
+    s.noteSeedCompute(first.id, 12);
+    expect(s.newWorkRefused(0, waiting)).toBe('budget used (max_compute) before it got a slot');
+    // Once the trial is charged, its seeds are counted once, in the ledger.
+    finish(s, first);
+    expect(s.ledger.computeSeconds).toBe(first.seeds.length);
+    expect(s.newWorkRefused(0, waiting)).toBeNull();
+  });
+
   it('a raised budget lifts a drain that has not stopped the campaign yet', () => {
     const now = clock();
     const s = state({ budgets: { maxTrials: 1, concurrency: 4 } }, now);

@@ -105,6 +105,8 @@ export class TrialRunner {
               : {}),
           });
           this.queueServed = true;
+          // Charged provisionally before the slot is free, so a trial waiting for it sees it.
+          state.noteSeedCompute(req.id, result.durationSeconds);
           return result;
         } catch (err) {
           // A seed that waited out its schedule-to-start timeout on a queue whose workers ran

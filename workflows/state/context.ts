@@ -92,6 +92,12 @@ export class StateContext {
   /** Every strategy proposal's fate (counts exact, recent reasons kept); its state is carried. */
   readonly proposalAudit: ProposalAudit;
   private readonly trialIndex = new Map<string, TrialSummary>();
+  /**
+   * Compute of seeds that finished in trials still running: their slots are free again before
+   * the trial is scored and charged, so a trial waiting for a slot must see it. Not carried
+   * (nothing runs across continue-as-new).
+   */
+  private readonly seedCompute = new Map<string, number>();
 
   constructor(
     readonly input: CampaignInput,
@@ -104,6 +110,21 @@ export class StateContext {
 
   bump(): void {
     this.version++;
+  }
+
+  /** A finished seed's compute, counted until its trial is charged (settleSeedCompute). */
+  addSeedCompute(trialId: string, seconds: number): void {
+    if (!(seconds > 0)) return;
+    this.seedCompute.set(trialId, (this.seedCompute.get(trialId) ?? 0) + seconds);
+  }
+  settleSeedCompute(trialId: string): void {
+    this.seedCompute.delete(trialId);
+  }
+  /** Compute spent by finished seeds of trials not charged yet. */
+  get unsettledCompute(): number {
+    let sum = 0;
+    for (const s of this.seedCompute.values()) sum += s;
+    return sum;
   }
 
   /** The clock's time as an ISO string (timestamps of notes, audit entries, hypotheses). */

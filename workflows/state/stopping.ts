@@ -102,7 +102,13 @@ export class Stopping {
         // Trial and iteration budgets were checked when it was queued; compute, dollars, the
         // deadline, a stop, the target and stagnation can end the campaign while it waits.
         if (d.stopRequest) return refuse('stopped_by_pi', 'the campaign was stopped');
-        const spent = exhausted(d.budgets, d.ledger, nowMs);
+        // Seeds that finished in trials still running count too: they freed the slot this one
+        // waited for before their trial was charged.
+        const ledger = {
+          ...d.ledger,
+          computeSeconds: d.ledger.computeSeconds + this.ctx.unsettledCompute,
+        };
+        const spent = exhausted(d.budgets, ledger, nowMs);
         if (spent === 'max_compute' || spent === 'max_dollars' || spent === 'deadline')
           return refuse(spent, `budget used (${spent}) before it got a slot`);
         const draining = this.draining?.reason;

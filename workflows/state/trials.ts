@@ -191,6 +191,7 @@ export class Trials {
       ...this.d.ledger,
       computeSeconds: this.d.ledger.computeSeconds + trial.computeSeconds,
     };
+    this.ctx.settleSeedCompute(req.id);
     if (req.kind === 'search') this.countSearch(trial);
     this.noteFailureCosts(req, trial, seeds);
     this.ctx.bump();
