@@ -12,6 +12,8 @@ import { Config } from '../domain/schemas.js';
 import { UnknownExperimentError, type ExperimentRegistry } from '../experiments/registry.js';
 import { activityFailure } from './failures.js';
 import { runSeed, type ProcessGroupGuard } from '../experiments/runner.js';
+import { isCodeExperiment, runCodeSeed } from '../experiments/code.js';
+import { createSourceActivities, SourceNotFoundError, SourceStore } from './sources.js';
 import type { ProgressUpdate, SeedRunResult } from '../experiments/types.js';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
 
@@ -29,6 +31,8 @@ export interface ExperimentActivityDeps {
   mlflow?: MlflowClient;
   /** Largest log file uploaded whole; a larger one is uploaded as its last this many bytes. @default 8388608 */
   maxLogUploadBytes?: number;
+  /** Where code trials' snapshots are read. @default a SourceStore on `mlflow` and the state folder */
+  sources?: SourceStore;
 }
 
 export interface RunExperimentSeedInput {
@@ -48,6 +52,11 @@ export interface RunExperimentSeedInput {
   tailChars?: number;
   /** MLflow run that receives the full logs, as `logs/<trial>/seed-<n>/{stdout,stderr}.log`. */
   logRunId?: string;
+  /**
+   * Code experiments: the snapshot to run, by content hash (activities/sources.ts), fetched from
+   * the worker's cache, else from `logRunId`'s `sources/`. Absent: the initial source.
+   */
+  sourceHash?: string;
 }
 
 /** What one seed produced: the domain's SeedResult plus where the full logs are (domain/trial.ts). */
@@ -69,8 +78,11 @@ function safeSegment(s: string): string {
 export function createExperimentActivities(deps: ExperimentActivityDeps) {
   const heartbeatEvery = deps.heartbeatIntervalMs ?? 2000;
   const throttle = deps.progressThrottleMs ?? 1000;
+  const sources = deps.sources ?? new SourceStore(deps.mlflow ? { mlflow: deps.mlflow } : {});
 
   return {
+    // Resolving edits needs the experiment's definition: it runs where the experiment runs.
+    ...createSourceActivities({ registry: deps.registry, store: sources }),
     async runExperimentSeed(input: RunExperimentSeedInput): Promise<ExperimentSeedResult> {
       const ctx = Context.current();
       let def;
@@ -116,7 +128,7 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
       const timer = setInterval(beat, heartbeatEvery);
       let result: SeedRunResult;
       try {
-        result = await runSeed(def, params.data, {
+        const seedOpts = {
           seed: input.seed,
           outDir,
           signal: ctx.cancellationSignal,
@@ -124,7 +136,27 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
           objective: input.objective,
           ...(deps.guard ? { guard: deps.guard } : {}),
           ...(input.timeoutSeconds !== undefined ? { timeoutSeconds: input.timeoutSeconds } : {}),
-        });
+        };
+        if (input.sourceHash === undefined) result = await runSeed(def, params.data, seedOpts);
+        else {
+          if (!isCodeExperiment(def))
+            throw activityFailure(
+              'InvalidParams',
+              `sourceHash: experiment ${input.experiment} has no editable source`,
+            );
+          let source;
+          try {
+            source = await sources.get(input.sourceHash, input.logRunId);
+          } catch (err) {
+            // Permanent: retrying the seed cannot bring back a snapshot that was never stored.
+            if (err instanceof SourceNotFoundError)
+              throw activityFailure('InvalidParams', err.message);
+            throw err;
+          }
+          // The harness runs the candidate in the sandbox; without one the seed fails with
+          // SandboxUnavailableError naming what is missing, never unsandboxed.
+          result = await runCodeSeed(def, source, params.data, seedOpts);
+        }
       } finally {
         clearInterval(timer);
       }

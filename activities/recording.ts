@@ -9,6 +9,8 @@ import type { Actor, CriteriaVersion, ProblemSpec } from '../domain/schemas.js';
 import type { StrategyConfig } from '../domain/strategy.js';
 import type { CampaignReport } from '../workflows/types.js';
 import { renderReportMarkdown } from '../workflows/report.js';
+import { diffSnapshots } from '../domain/code.js';
+import { SourceNotFoundError, SourceStore } from './sources.js';
 import {
   encodeSnapshot,
   encodeTrial,
@@ -59,6 +61,30 @@ export interface RecordCampaignEndInput {
 }
 
 export function createRecordingActivities({ mlflow }: RecordingDeps) {
+  const sources = new SourceStore({ mlflow });
+
+  /**
+   * A code trial's snapshot and its diff from the parent's, read from the campaign's stored
+   * sources. A snapshot that cannot be found leaves the trial recorded without them, saying so.
+   */
+  async function trialSource(
+    input: RecordTrialInput,
+  ): Promise<{ source?: { files: Record<string, string>; diff: string } }> {
+    const { sourceHash, parentSourceHash } = input.trial;
+    if (!sourceHash) return {};
+    try {
+      const files = await sources.get(sourceHash, input.parentRunId);
+      const parent =
+        parentSourceHash && parentSourceHash !== sourceHash
+          ? await sources.get(parentSourceHash, input.parentRunId)
+          : files;
+      return { source: { files, diff: diffSnapshots(parent, files) } };
+    } catch (err) {
+      if (!(err instanceof SourceNotFoundError)) throw err;
+      return { source: { files: {}, diff: `(source not recorded: ${err.message})` } };
+    }
+  }
+
   /** Runs tagged key=value, oldest first; duplicates from a racing retry are deleted. */
   async function findUnique(
     experimentId: string,
@@ -165,7 +191,7 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     },
 
     async recordTrial(input: RecordTrialInput): Promise<{ runId: string }> {
-      const run = encodeTrial(input);
+      const run = encodeTrial({ ...input, ...(await trialSource(input)) });
       const { runId, fresh } = await getOrCreateRun(
         input.experimentId,
         TAG.trialKey,

@@ -7,6 +7,7 @@ import {
   decodeSnapshot,
   decodeTrial,
   decodeTrials,
+  DIFF_TAG_CHARS,
   encodeSnapshot,
   encodeTrial,
   TAG,
@@ -239,6 +240,27 @@ describe('trial codec', () => {
     expect(e.tags[`${TAG.paramTypes}.1`]).toBeDefined();
     for (const v of Object.values(e.tags)) expect(v.length).toBeLessThanOrEqual(8000);
     expect(decodeTrial(asRun(e)).params).toEqual(params);
+  });
+
+  it("keeps a code trial's source hash and diff, cutting a long diff in the tags but not in diff.patch", () => {
+    const sourceHash = 'a'.repeat(64);
+    const diff = '--- a/method.py\n+++ b/method.py\n@@ -1 +1 @@\n-x\n+y\n';
+    const e = encodeTrial({
+      ...trial({ sourceHash, parentSourceHash: 'b'.repeat(64) }),
+      source: { files: { 'method.py': 'y\n' }, diff },
+    });
+    expect(e.artifacts.map((a) => a.path)).toEqual(
+      expect.arrayContaining(['source/method.py', 'diff.patch']),
+    );
+    const back = decodeTrial(asRun(e));
+    expect(back).toMatchObject({ sourceHash, diff });
+    expect(decodeTrial(asRun(encodeTrial(trial())))).not.toHaveProperty('diff');
+
+    const long = `+${'z'.repeat(DIFF_TAG_CHARS + 100)}\n`;
+    const big = encodeTrial({ ...trial({ sourceHash }), source: { files: {}, diff: long } });
+    for (const v of Object.values(big.tags)) expect(v.length).toBeLessThanOrEqual(8000);
+    expect(decodeTrial(asRun(big)).diff).toMatch(/cut: the whole diff is the run's diff\.patch\)$/);
+    expect(big.artifacts.find((a) => a.path === 'diff.patch')?.content).toBe(long);
   });
 
   it('turns non-finite metric values into null', () => {

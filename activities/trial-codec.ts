@@ -48,7 +48,15 @@ export const TAG = {
   criteriaVersion: 'gaplab.criteriaVersion',
   stopReason: 'gaplab.stopReason',
   startedBy: 'gaplab.startedBy',
+  /** Code trials: the content hash of the source that ran, and of its parent's. */
+  sourceHash: 'gaplab.sourceHash',
+  parentSourceHash: 'gaplab.parentSourceHash',
+  /** Code trials: the diff from the parent's source (chunked; cut past DIFF_TAG_CHARS). */
+  diff: 'gaplab.diff',
 } as const;
+
+/** Longest diff kept in the run's tags (readers get it without an artifact read); the run's `diff.patch` has it whole. */
+export const DIFF_TAG_CHARS = 32_000;
 
 /** The trial encoding this module writes (see TAG.format). */
 export const TRIAL_FORMAT = '2';
@@ -103,6 +111,8 @@ export interface TrialToEncode {
   seeds: readonly SeedResult[];
   /** The campaign's hidden metrics (from its criteria), marked on every trial. */
   hiddenMetrics: readonly string[];
+  /** Code trials: the snapshot that ran and the diff from the parent's (`source/...`, `diff.patch`). */
+  source?: { files: Readonly<Record<string, string>>; diff: string };
 }
 
 /** Splits a long tag value over `key`, `key.1`, `key.2`, ... (MLflow caps a value at 8,000 characters). */
@@ -167,6 +177,16 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
   ];
   for (const s of input.seeds)
     if (s.logTail) artifacts.push({ path: `logs/seed-${s.seed}.txt`, content: s.logTail });
+  const source = input.source;
+  if (source) {
+    for (const [file, text] of Object.entries(source.files))
+      artifacts.push({ path: `source/${file}`, content: text });
+    artifacts.push({ path: 'diff.patch', content: source.diff, contentType: 'text/x-diff' });
+  }
+  const diffTag =
+    source && source.diff.length > DIFF_TAG_CHARS
+      ? `${source.diff.slice(0, DIFF_TAG_CHARS)}\n… (cut: the whole diff is the run's diff.patch)`
+      : source?.diff;
   return {
     key,
     runName: `${t.id} ${t.title}`.slice(0, 250),
@@ -195,6 +215,9 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
       [TAG.hiddenMetrics]: input.hiddenMetrics.join(','),
       ...chunked(TAG.paramTypes, JSON.stringify(paramTypesOf(t.params))),
       ...(t.failureReason ? { [TAG.failureReason]: t.failureReason } : {}),
+      ...(t.sourceHash ? { [TAG.sourceHash]: t.sourceHash } : {}),
+      ...(t.parentSourceHash ? { [TAG.parentSourceHash]: t.parentSourceHash } : {}),
+      ...(diffTag !== undefined ? chunked(TAG.diff, diffTag) : {}),
     },
     params,
     metrics,
@@ -316,6 +339,8 @@ export function decodeTrial(run: Run): TrialRecord {
   const indexTag = tags[TAG.index];
   const index = indexTag !== undefined && /^\d+$/.test(indexTag) ? Number(indexTag) : undefined;
   const kindTag = tags[TAG.trialKind];
+  const sourceHash = tags[TAG.sourceHash];
+  const diff = unchunked(tags, TAG.diff);
   return {
     id,
     index: index ?? legacyIndex(id),
@@ -337,6 +362,8 @@ export function decodeTrial(run: Run): TrialRecord {
     mlflowRunId: run.info.runId,
     startedAt: iso(run.info.startTime),
     finishedAt: TERMINAL.has(run.info.status) ? iso(run.info.endTime) : null,
+    ...(sourceHash && /^[0-9a-f]{64}$/.test(sourceHash) ? { sourceHash } : {}),
+    ...(diff !== undefined ? { diff } : {}),
   };
 }
 

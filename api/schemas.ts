@@ -308,6 +308,13 @@ export const TrialRecord = Trial.pick({
   mlflowRunId: z.string().nullable(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
+  /** Code trials: the content hash of the source that ran (`sources/<hash>.json` in MLflow). */
+  sourceHash: Trial.shape.sourceHash,
+  /**
+   * Code trials: the unified diff from the parent trial's source (empty when only parameters
+   * changed; cut past DIFF_TAG_CHARS, the whole one is the run's `diff.patch`).
+   */
+  diff: z.string().exactOptional(),
 });
 export type TrialRecord = z.infer<typeof TrialRecord>;
 
@@ -480,5 +487,7 @@ export function recordOfSummary(
     mlflowRunId: t.mlflowRunId ?? null,
     startedAt: t.startedAt,
     finishedAt: t.finishedAt,
+    // The diff is read from MLflow once the trial is recorded; the live record has the hash.
+    ...(t.sourceHash ? { sourceHash: t.sourceHash } : {}),
   };
 }

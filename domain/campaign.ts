@@ -45,6 +45,8 @@ export const ExperimentInfo = z.object({
   /** Task queue experiment runs go to. */
   taskQueue: z.string(),
   timeoutSeconds: z.number(),
+  /** A code experiment (experiments/code.ts): hypotheses may carry edits to its source. */
+  code: z.boolean().exactOptional(),
 });
 export type ExperimentInfo = z.infer<typeof ExperimentInfo>;
 

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { Actor, Config } from './atoms.js';
+import { SourceEdits } from './code.js';
 
 /** A number that may be missing: JSON and MLflow turn NaN and Infinity into null. */
 export const MaybeNumber = z.number().nullable();
@@ -44,14 +45,34 @@ export const HypothesisProposal = z.object({
   /** Parameter values to change relative to the parent's configuration. */
   changes: Config,
   expectedEffect: z.string().max(2000).default(''),
+  /**
+   * Code experiments only: edits to the parent trial's source (the baseline's is the
+   * experiment's initial source). They resolve to a content-addressed snapshot before the idea
+   * is queued; proposed on any other experiment they are refused.
+   */
+  edits: SourceEdits.exactOptional(),
 });
 export type HypothesisProposal = z.infer<typeof HypothesisProposal>;
 export type HypothesisProposalInput = z.input<typeof HypothesisProposal>;
 
-export const Hypothesis = HypothesisProposal.extend({
+/** A SHA-256 content hash of a source snapshot (domain/code.ts hashSnapshot). */
+export const SourceHash = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
+
+/**
+ * The source a code trial runs, by hash only (snapshots live in MLflow and the workers' caches,
+ * never in workflow state): `sourceHash` is what runs, `parentSourceHash` what the edits applied
+ * to. Both absent: the experiment's initial source.
+ */
+const SourceRef = z.object({
+  sourceHash: SourceHash.exactOptional(),
+  parentSourceHash: SourceHash.exactOptional(),
+});
+
+export const Hypothesis = HypothesisProposal.omit({ edits: true }).extend({
   id: z.string().min(1).max(200),
   /** The full configuration that runs: parent configuration + changes, conditional params resolved. */
   params: Config,
+  ...SourceRef.shape,
   author: Author,
   createdAt: z.string(),
 });
@@ -219,6 +240,7 @@ export const Trial = z.object({
   params: Config,
   /** The values changed relative to the parent's configuration. */
   changes: Config,
+  ...SourceRef.shape,
   seeds: z.array(z.number().int()),
   /** The time limit each seed ran with, in seconds (search trials; adaptive). */
   timeoutSeconds: z.number().exactOptional(),

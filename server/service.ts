@@ -60,6 +60,7 @@ import type {
 } from '../workflows/types.js';
 import { fromTemporal, ServiceError } from './errors.js';
 import { PERMISSIONS } from '../api/permissions.js';
+import { isCodeExperiment } from '../experiments/code.js';
 
 export type Role = Actor['role'];
 
@@ -144,6 +145,7 @@ export class GaplabService {
       metrics: e.metrics.map((m) => ({ name: m.name, description: m.description })),
       taskQueue: taskQueue ?? e.taskQueue ?? this.taskQueue,
       timeoutSeconds: e.defaultTimeoutSeconds,
+      ...(isCodeExperiment(e) ? { code: true } : {}),
     };
   }
 

@@ -28,6 +28,7 @@ import type {
   TrialSummary,
   UnderReview,
 } from './types.js';
+import type { ResolvedSourceRef, SourceResolution } from './state/source-ref.js';
 
 export * from './state/limits.js';
 export type { Clock } from './state/context.js';
@@ -326,8 +327,15 @@ export class CampaignState {
   validateHumanProposal(proposal: HypothesisProposalInput): void {
     this.ideas.validateHumanProposal(proposal);
   }
-  injectHuman(actor: Actor, proposal: HypothesisProposalInput) {
-    return this.ideas.injectHuman(actor, proposal);
+  injectHuman(actor: Actor, proposal: HypothesisProposalInput, source?: ResolvedSourceRef) {
+    return this.ideas.injectHuman(actor, proposal, source);
+  }
+  dropHuman(actor: Actor, title: string, reason: string): void {
+    this.ideas.dropHuman(actor, title, reason);
+  }
+  /** The source hash a proposal builds on (none: the initial source). */
+  parentSourceHash(proposal: HypothesisProposalInput): string | undefined {
+    return this.ideas.parentSourceHash(proposal);
   }
   queueFull(): string | null {
     return this.ideas.queueFull();
@@ -371,8 +379,12 @@ export class CampaignState {
   strategyView(count: number): StrategyView {
     return this.views.strategyView(this.strategy.beginCall(), count, this.ctx.now());
   }
-  acceptProposals(result: StrategyResult, nowMs: number): void {
-    this.strategy.accept(result, nowMs);
+  acceptProposals(
+    result: StrategyResult,
+    nowMs: number,
+    sources?: readonly SourceResolution[],
+  ): void {
+    this.strategy.accept(result, nowMs, sources);
   }
   freshBaselineRequest(): TrialRequest | null {
     return this.verifications.freshBaselineRequest();

@@ -19,6 +19,7 @@ import type { StrategyResult } from '../domain/strategy.js';
 import { CampaignState } from './campaign-state.js';
 import { registerHandlers } from './campaign/handlers.js';
 import { startArchiver } from './campaign/outbox.js';
+import { resolveResultSources, sourceResolver } from './campaign/sources.js';
 import { failureMessage, TrialRunner, type Activities } from './campaign/runner.js';
 import { presets } from './options.js';
 import type { CampaignInput, CampaignReport } from './types.js';
@@ -33,7 +34,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const recordActs = proxyActivities<Activities>(presets.recording(workflowInfo().taskQueue));
   const system = { name: 'gaplab', role: 'system' } as const;
 
-  registerHandlers(state);
+  const resolveSource = sourceResolver(input, state);
+  registerHandlers(state, resolveSource);
   const runner = new TrialRunner(input, state, recordActs);
   const outboxDrained = startArchiver(state, recordActs, record);
 
@@ -165,8 +167,12 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         };
       }
       if (result.budgetExhausted) state.refuseForBudget(result.budgetExhausted);
+      // Code hypotheses' edits become stored snapshots (hashes in the state) before queueing.
+      const sources = result.proposals.some((p) => p.edits)
+        ? await resolveResultSources(result, resolveSource)
+        : [];
       proposing = false;
-      state.acceptProposals(result, Date.now());
+      state.acceptProposals(result, Date.now(), sources);
       continue;
     }
 

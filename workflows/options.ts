@@ -64,6 +64,23 @@ export const presets = {
       nonRetryableErrorTypes: nonRetryableTypes('strategy'),
     },
   }),
+  /**
+   * Resolving a code hypothesis's edits to a stored snapshot, on the experiment's queue (it
+   * needs the experiment's definition). Edits that do not apply are a result, not a throw, so
+   * attempts are for infrastructure (MLflow, a lost worker) only.
+   */
+  sourceResolve: (taskQueue: string, scheduleToStartSeconds: number): ActivityOptions => ({
+    taskQueue,
+    scheduleToStartTimeout: `${scheduleToStartSeconds}s`,
+    startToCloseTimeout: '2m',
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '20s',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: nonRetryableTypes('experiment'),
+    },
+  }),
   /** MLflow recording: retried until MLflow is back. */
   recording: (mainQueue: string): ActivityOptions => ({
     taskQueue: recordingQueue(mainQueue),

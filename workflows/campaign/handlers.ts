@@ -7,6 +7,7 @@
 import { setHandler } from '@temporalio/workflow';
 import type { Actor } from '../../domain/schemas.js';
 import type { CampaignState } from '../campaign-state.js';
+import { failureTypeOf } from '../../domain/failure-types.js';
 import { reject, requirePermission } from '../failures.js';
 import {
   addNoteUpdate,
@@ -27,8 +28,12 @@ import {
   stopUpdate,
   trialsQuery,
 } from './messages.js';
+import type { ResolveProposalSource } from './sources.js';
 
-export function registerHandlers(state: CampaignState): void {
+export function registerHandlers(
+  state: CampaignState,
+  resolveSource: ResolveProposalSource = () => Promise.resolve(undefined),
+): void {
   const pauseOrResume = (pause: boolean) => ({
     validator: ({ actor }: { actor: Actor }) => {
       state.checkUpdateRoom();
@@ -112,8 +117,24 @@ export function registerHandlers(state: CampaignState): void {
     injectHypothesisUpdate,
     ({ actor, proposal }) => {
       state.countUpdate();
-      const h = state.injectHuman(actor, proposal);
-      return { hypothesisId: h.id };
+      if (!proposal.edits) return { hypothesisId: state.injectHuman(actor, proposal).id };
+      // Edits resolve to a stored snapshot first; edits that do not apply drop the idea with
+      // the reason, and the person gets it back as InvalidInput.
+      return (async () => {
+        const source = await resolveSource(proposal);
+        if (source && 'error' in source) {
+          state.dropHuman(actor, proposal.title ?? '(untitled)', source.error);
+          throw reject('InvalidInput', source.error);
+        }
+        try {
+          return { hypothesisId: state.injectHuman(actor, proposal, source).id };
+        } catch (err) {
+          // The state changed while the edits resolved (e.g. the same source was queued).
+          const message = err instanceof Error ? err.message : String(err);
+          state.dropHuman(actor, proposal.title ?? '(untitled)', message);
+          throw reject(failureTypeOf(err) === 'NotFound' ? 'NotFound' : 'InvalidInput', message);
+        }
+      })();
     },
     {
       validator: ({ actor, proposal }) => {

@@ -92,6 +92,7 @@ export class TrialRunner {
           const result = await this.experimentActs.runExperimentSeed({
             experiment: input.experiment.name,
             params: req.hypothesis.params,
+            ...(req.hypothesis.sourceHash ? { sourceHash: req.hypothesis.sourceHash } : {}),
             seed,
             objective: input.criteria.criteria.metric,
             // Adaptive for search trials (state/trials.ts seedTimeoutSeconds), never above the limit.

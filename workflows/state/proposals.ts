@@ -14,6 +14,7 @@ import { cut, KEPT_CHARS } from './limits.js';
 import type { Queue } from './queue.js';
 import type { Records } from './records.js';
 import type { Stopping } from './stopping.js';
+import type { SourceResolution } from './source-ref.js';
 
 export class Proposals {
   constructor(
@@ -43,7 +44,7 @@ export class Proposals {
     return this.stopping.refusal('proposal', nowMs) === null && !this.waitingForStrategy(nowMs);
   }
 
-  accept(result: StrategyResult, nowMs: number): void {
+  accept(result: StrategyResult, nowMs: number, sources: readonly SourceResolution[] = []): void {
     const d = this.d;
     const audit = this.ctx.proposalAudit;
     const at = new Date(nowMs).toISOString();
@@ -94,7 +95,9 @@ export class Proposals {
           : { kind: 'strategy', name };
       const title = proposal.title ?? '(untitled)';
       try {
-        const h = this.queue.bounded(this.queue.resolve(proposal, author));
+        const source = sources[i];
+        if (source && 'error' in source) throw new Error(source.error);
+        const h = this.queue.bounded(this.queue.resolve(proposal, author, source));
         const full = this.queue.queueFull(h);
         if (full) throw new Error(`queue: ${full}`);
         this.queue.enqueue(h, nowMs, true);

@@ -23,6 +23,7 @@ import type { Records } from './records.js';
 import type { References } from './references.js';
 import type { TrialRequest } from './requests.js';
 import type { Stopping } from './stopping.js';
+import type { ResolvedSourceRef } from './source-ref.js';
 import type { Trials } from './trials.js';
 
 export class Queue {
@@ -52,44 +53,92 @@ export class Queue {
     );
   }
 
-  /** Params of every configuration tried, queued or awaiting approval (for duplicate checks). */
-  private triedConfigs(): Config[] {
+  /**
+   * Params of every configuration tried, queued or awaiting approval with the same source (for
+   * duplicate checks: a configuration is its source hash and its params; no hash is the
+   * experiment's initial source).
+   */
+  private triedConfigs(sourceHash: string | undefined): Config[] {
+    const same = (x: { sourceHash?: string }) => x.sourceHash === sourceHash;
     return [
-      ...this.d.trials.filter((t) => t.kind !== 'verification').map((t) => t.params),
-      ...this.d.queue.map((h) => h.params),
-      ...this.d.pending.map((p) => p.hypothesis.params),
+      ...this.d.trials.filter((t) => t.kind !== 'verification' && same(t)).map((t) => t.params),
+      ...this.d.queue.filter(same).map((h) => h.params),
+      ...this.d.pending.filter((p) => same(p.hypothesis)).map((p) => p.hypothesis.params),
     ];
+  }
+
+  /**
+   * The source hash a proposal builds on: its parent trial's (none for the baseline or a trial
+   * that ran the initial source). Throws like `resolve` for an unknown parent.
+   */
+  parentSourceHash(proposal: HypothesisProposalInput): string | undefined {
+    const id = proposal.parentTrialId;
+    if (id === null || id === undefined || id === 'baseline') return undefined;
+    const parent = this.ctx.trialById(id);
+    if (!parent || parent.kind === 'verification')
+      throw new TypedFailure('NotFound', `parentTrialId: unknown trial ${id}`);
+    return parent.sourceHash;
   }
 
   /**
    * Resolves a proposal into a hypothesis, or throws with the reason (a TypedFailure NotFound for
    * an unknown parent; an Error naming the field otherwise).
    */
-  resolve(proposal: HypothesisProposalInput, author: Hypothesis['author']): Hypothesis {
+  resolve(
+    proposal: HypothesisProposalInput,
+    author: Hypothesis['author'],
+    /** What the proposal's edits resolved to (the resolveSource activity); required with edits. */
+    source?: ResolvedSourceRef,
+  ): Hypothesis {
     const parsed = HypothesisProposal.safeParse(proposal);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new Error(`${issue.path.join('.') || 'proposal'}: ${issue.message}`);
     }
-    const p = parsed.data;
+    const { edits, ...p } = parsed.data;
+    if (edits && !this.ctx.input.experiment.code)
+      throw new Error(
+        `edits: experiment ${this.ctx.input.experiment.name} is not a code experiment (it has no editable source)`,
+      );
+    if (edits && !source) throw new Error('edits: not resolved to a source snapshot');
     const { space, baseline } = this.ctx.input.problem;
     let parentParams: Config = baseline;
+    let parentSourceHash: string | undefined;
     if (p.parentTrialId !== null && p.parentTrialId !== 'baseline') {
       const parent = this.ctx.trialById(p.parentTrialId);
       if (!parent || parent.kind === 'verification')
         throw new TypedFailure('NotFound', `parentTrialId: unknown trial ${p.parentTrialId}`);
       parentParams = parent.params;
+      parentSourceHash = parent.sourceHash;
     }
+    // Without edits a child runs its parent's source.
+    const sourceHash = edits && source ? source.hash : parentSourceHash;
     const params = applyChanges(space, parentParams, p.changes, { baseline });
     const dup =
-      findDuplicate(space, params, this.triedConfigs()) ??
-      (this.trials.isArchived(params) ? true : null);
-    if (dup) throw new Error(`changes: duplicate of a configuration already tried or queued`);
+      findDuplicate(space, params, this.triedConfigs(sourceHash)) ??
+      // Archived configurations are hashed without their source: only initial-source ones match.
+      (sourceHash === undefined && this.trials.isArchived(params) ? true : null);
+    if (dup)
+      throw new Error(
+        sourceHash === undefined
+          ? `changes: duplicate of a configuration already tried or queued`
+          : `edits: duplicate of a source and configuration already tried or queued (source ${sourceHash.slice(0, 12)})`,
+      );
+    const sourceRef =
+      edits && source
+        ? {
+            sourceHash: source.hash,
+            ...(source.parentHash ? { parentSourceHash: source.parentHash } : {}),
+          }
+        : sourceHash
+          ? { sourceHash, parentSourceHash: sourceHash }
+          : {};
     return {
       ...p,
       parentTrialId: p.parentTrialId === 'baseline' ? null : p.parentTrialId,
       id: `h${pad(++this.d.hypothesisCounter)}`,
       params,
+      ...sourceRef,
       author,
       createdAt: this.ctx.nowIso(),
     };
@@ -151,9 +200,14 @@ export class Queue {
   validateHumanProposal(proposal: HypothesisProposalInput): void {
     let h: Hypothesis;
     try {
-      // Resolve without keeping the result: the same checks the handler will apply.
+      // Resolve without keeping the result: the same checks the handler will apply. Edits are
+      // resolved by the handler; a placeholder source stands for them here.
       const counter = this.d.hypothesisCounter;
-      h = this.resolve(proposal, { kind: 'human', name: 'validator' });
+      h = this.resolve(
+        proposal,
+        { kind: 'human', name: 'validator' },
+        proposal.edits ? { hash: '(unresolved)' } : undefined,
+      );
       this.d.hypothesisCounter = counter;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -167,8 +221,12 @@ export class Queue {
     if (full) throw reject('RateLimited', `queue: ${full}`);
   }
 
-  injectHuman(actor: Actor, proposal: HypothesisProposalInput): Hypothesis {
-    const h = this.bounded(this.resolve(proposal, { kind: 'human', name: actor.name }));
+  injectHuman(
+    actor: Actor,
+    proposal: HypothesisProposalInput,
+    source?: ResolvedSourceRef,
+  ): Hypothesis {
+    const h = this.bounded(this.resolve(proposal, { kind: 'human', name: actor.name }, source));
     // Ideas from people go first. A PI's run at once; a researcher's wait for approval when the
     // campaign is in approval mode.
     const moderated = actor.role !== 'pi';
@@ -179,6 +237,15 @@ export class Queue {
     }
     this.records.audit(actor, 'inject hypothesis', `${h.id}: ${h.title}`);
     return h;
+  }
+
+  /**
+   * A person's idea whose edits did not resolve: dropped with the reason and audited (the
+   * proposal audit counts strategies' proposals only).
+   */
+  dropHuman(actor: Actor, title: string, reason: string): void {
+    this.records.drop(title, reason);
+    this.records.audit(actor, 'inject hypothesis', `dropped: ${title}: ${reason}`);
   }
 
   /** Refuses a decision on a hypothesis that is not pending (for the update validator). */

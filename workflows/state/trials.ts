@@ -164,6 +164,10 @@ export class Trials {
       author: req.hypothesis.author,
       params: req.hypothesis.params,
       changes: req.hypothesis.changes,
+      ...(req.hypothesis.sourceHash ? { sourceHash: req.hypothesis.sourceHash } : {}),
+      ...(req.hypothesis.parentSourceHash
+        ? { parentSourceHash: req.hypothesis.parentSourceHash }
+        : {}),
       seeds: req.seeds,
       ...(req.timeoutSeconds !== undefined ? { timeoutSeconds: req.timeoutSeconds } : {}),
       status: score.status,

@@ -61,6 +61,8 @@ export class Verification {
         parentTrialId: t.id,
         changes: {},
         params: t.params,
+        // A code trial is verified with the source it ran.
+        ...(t.sourceHash ? { sourceHash: t.sourceHash, parentSourceHash: t.sourceHash } : {}),
         expectedEffect: '',
         author: { kind: 'system' as const, name: 'gaplab' },
         createdAt: this.ctx.nowIso(),

@@ -1,0 +1,164 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diffSnapshots, hashSnapshot } from '../domain/code.js';
+import { defineCodeExperiment } from '../experiments/code.js';
+import { ExperimentRegistry } from '../experiments/registry.js';
+import { runSandboxed } from '../experiments/sandbox.js';
+import { createExperimentActivities, type ExperimentSeedResult } from './experiment.js';
+import { createSourceActivities, SourceNotFoundError, SourceStore } from './sources.js';
+
+const initial = { 'method.py': 'def train(x):\n    return 0\n' };
+const better = { 'method.py': 'def train(x):\n    return 1\n' };
+
+let tmp: string;
+let store: SourceStore;
+let registry: ExperimentRegistry;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'gaplab-sources-'));
+  store = new SourceStore({ cacheDir: path.join(tmp, 'cache') });
+  registry = ExperimentRegistry.of(
+    defineCodeExperiment({
+      name: 'code',
+      description: 'a code experiment whose harness needs the sandbox',
+      metrics: [{ name: 'acc', description: 'accuracy' }],
+      defaultTimeoutSeconds: 30,
+      code: {
+        language: 'python',
+        interface: 'train(x)',
+        editable: ['method.py'],
+        initialSource: initial,
+        // A worker without bubblewrap: the jail cannot be built.
+        evaluate: async () => {
+          await runSandboxed({
+            argv: ['/bin/true'],
+            sandbox: { bwrapPath: path.join(tmp, 'no-bwrap') },
+          });
+          return { acc: 1 };
+        },
+      },
+    }),
+    {
+      name: 'plain',
+      description: 'no source',
+      metrics: [{ name: 'acc', description: 'accuracy' }],
+      defaultTimeoutSeconds: 30,
+      runner: { kind: 'function', run: () => Promise.resolve({ acc: 1 }) },
+    },
+  );
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('resolveSource', () => {
+  const { resolveSource } = createSourceActivities({
+    get registry() {
+      return registry;
+    },
+    get store() {
+      return store;
+    },
+  });
+
+  it('applies a diff to the initial source, stores both snapshots and returns the hash and diff', async () => {
+    const r = await resolveSource({
+      experiment: 'code',
+      edits: [{ kind: 'diff', diff: diffSnapshots(initial, better) }],
+    });
+    expect(r).toEqual({
+      ok: true,
+      hash: hashSnapshot(better),
+      parentHash: hashSnapshot(initial),
+      diff: diffSnapshots(initial, better),
+    });
+    expect(await store.get(hashSnapshot(better))).toEqual(better);
+    // Edits on top of a stored snapshot.
+    const again = await resolveSource({
+      experiment: 'code',
+      parentHash: hashSnapshot(better),
+      edits: [
+        { kind: 'search_replace', file: 'method.py', search: 'return 1', replace: 'return 2' },
+      ],
+    });
+    expect(again).toMatchObject({ ok: true, parentHash: hashSnapshot(better) });
+  });
+
+  it('says why edits do not apply, or why the result is not a source of the experiment', async () => {
+    expect(
+      await resolveSource({
+        experiment: 'code',
+        edits: [{ kind: 'search_replace', file: 'method.py', search: 'absent', replace: 'x' }],
+      }),
+    ).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^edits do not apply: method\.py: edit 1: .*search text/),
+    });
+    expect(
+      await resolveSource({
+        experiment: 'code',
+        edits: [{ kind: 'search_replace', file: 'harness.py', search: '', replace: 'x = 1' }],
+      }),
+    ).toEqual({ ok: false, reason: expect.stringMatching(/harness\.py not editable/) });
+    expect(
+      await resolveSource({
+        experiment: 'code',
+        parentHash: 'f'.repeat(64),
+        edits: [{ kind: 'search_replace', file: 'method.py', search: 'return', replace: 'x' }],
+      }),
+    ).toEqual({ ok: false, reason: expect.stringMatching(/^parent source: source f+ is neither/) });
+    await expect(
+      resolveSource({ experiment: 'plain', edits: [{ kind: 'diff', diff: 'x' }] }),
+    ).rejects.toThrow(/edits: experiment plain has no editable source/);
+  });
+
+  it('ignores a cache file whose content does not match its hash', async () => {
+    const hash = await store.put({ 'method.py': 'ok\n' });
+    const file = path.join(tmp, 'cache', `${hash}.json`);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ 'method.py': 'ok\n' });
+    await writeFile(file, JSON.stringify({ 'method.py': 'tampered\n' }));
+    await expect(store.get(hash)).rejects.toThrow(SourceNotFoundError);
+  });
+});
+
+describe('runExperimentSeed with a source hash', () => {
+  it('runs the stored snapshot through the harness, and fails the seed naming the missing sandbox', async () => {
+    const hash = await store.put(better);
+    const { runExperimentSeed } = createExperimentActivities({
+      registry,
+      workDir: tmp,
+      sources: store,
+    });
+    const r: ExperimentSeedResult = await new MockActivityEnvironment().run(runExperimentSeed, {
+      experiment: 'code',
+      params: {},
+      seed: 1,
+      objective: 'acc',
+      sourceHash: hash,
+    });
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(
+      /^SandboxUnavailableError: code experiments need a bubblewrap sandbox: bubblewrap is not installed/,
+    );
+  });
+
+  it('refuses a hash it cannot find, without retrying', async () => {
+    const { runExperimentSeed } = createExperimentActivities({
+      registry,
+      workDir: tmp,
+      sources: store,
+    });
+    await expect(
+      new MockActivityEnvironment().run(runExperimentSeed, {
+        experiment: 'code',
+        params: {},
+        seed: 1,
+        objective: 'acc',
+        sourceHash: 'e'.repeat(64),
+      }),
+    ).rejects.toMatchObject({ type: 'InvalidParams', nonRetryable: true });
+  });
+});
