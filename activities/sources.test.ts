@@ -31,15 +31,16 @@ beforeAll(async () => {
         interface: 'train(x)',
         editable: ['method.py'],
         initialSource: initial,
-        // A worker without bubblewrap: the jail cannot be built.
-        evaluate: async () => {
+        evaluate: async (_source, _params, ctx) => {
           await runSandboxed({
             argv: ['/bin/true'],
-            sandbox: { bwrapPath: path.join(tmp, 'no-bwrap') },
+            ...(ctx.sandbox ? { sandbox: ctx.sandbox } : {}),
           });
           return { acc: 1 };
         },
       },
+      // A worker whose bubblewrap is missing: the jail cannot be built.
+      sandbox: { bwrapPath: path.join(tmp, 'no-bwrap') },
     }),
     {
       name: 'plain',

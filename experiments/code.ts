@@ -63,7 +63,11 @@ export const CodeSpecSchema = z.object({
   evaluate: z.custom<CodeSpec['evaluate']>((f) => typeof f === 'function', 'must be a function'),
 });
 
-export type CodeExperimentDefinition = ExperimentDefinition & { code: CodeSpec };
+export type CodeExperimentDefinition = ExperimentDefinition & {
+  code: CodeSpec;
+  /** Sandbox settings every source of this experiment runs with (runCodeSeed's default). */
+  sandbox?: SandboxOptions;
+};
 
 export function isCodeExperiment(def: ExperimentDefinition): def is CodeExperimentDefinition {
   return 'code' in def && typeof (def as { code?: unknown }).code === 'object';
@@ -110,10 +114,10 @@ export function checkSource(spec: CodeSpec, source: unknown): SourceSnapshot {
 export function defineCodeExperiment(
   def: Omit<ExperimentDefinition, 'runner'> & { code: CodeSpec; sandbox?: SandboxOptions },
 ): CodeExperimentDefinition {
-  const { sandbox, ...rest } = def;
+  const { sandbox } = def;
   checkSource(def.code, def.code.initialSource);
   return {
-    ...rest,
+    ...def,
     runner: {
       kind: 'function',
       run: (params, ctx) =>
@@ -133,7 +137,8 @@ export async function runCodeSeed(
   params: Config,
   opts: RunSeedOptions & { sandbox?: SandboxOptions },
 ): Promise<SeedRunResult> {
-  const { sandbox, ...seedOpts } = opts;
+  const { sandbox: given, ...seedOpts } = opts;
+  const sandbox = given ?? def.sandbox;
   const checked = checkSource(def.code, source);
   return runSeed(
     {
