@@ -191,6 +191,45 @@ export function registerApiCommands(program: Command): void {
       },
     );
 
+  program
+    .command('propose <campaign>')
+    .description(
+      "Propose an idea to a running campaign: parameter changes (--set) and, on a code experiment, a patch to the parent trial's source (--patch). The campaign's approval rules apply.",
+    )
+    .requiredOption('--title <text>', 'a short title')
+    .option(
+      '--patch <file>',
+      "a unified diff (git diff, diff -u) against the parent trial's source",
+    )
+    .option('--parent <trial>', 'the trial the idea builds on (default: the baseline)')
+    .option('--rationale <text>', 'why it should work')
+    .option('--expected <text>', 'the effect you expect')
+    .option(
+      '--set <name=value>',
+      'a parameter change (repeatable); numbers and true/false are typed',
+      (v: string, all: string[] = []) => [...all, v],
+    )
+    .action(
+      async (
+        campaign: string,
+        o: {
+          title: string;
+          patch?: string;
+          parent?: string;
+          rationale?: string;
+          expected?: string;
+          set?: string[];
+        },
+        cmd: Command,
+      ) => {
+        const r = await client(cmd).post<{ hypothesisId: string }>(
+          `/campaigns/${encodeURIComponent(campaign)}/hypotheses`,
+          proposalOf(o),
+        );
+        console.log(`proposed ${r.hypothesisId}: ${o.title}`);
+      },
+    );
+
   for (const action of ['pause', 'resume', 'stop'] as const) {
     program
       .command(`${action} <campaign>`)
@@ -217,4 +256,49 @@ export function registerApiCommands(program: Command): void {
         );
       console.log(o.json ? JSON.stringify(r, null, 2) : renderReportMarkdown(r));
     });
+}
+
+/** The API body of `gaplab propose`: the patch file read whole, `--set` values typed. */
+export function proposalOf(o: {
+  title: string;
+  patch?: string;
+  parent?: string;
+  rationale?: string;
+  expected?: string;
+  set?: string[];
+}): Record<string, unknown> {
+  const changes: Record<string, string | number | boolean> = {};
+  for (const kv of o.set ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--set ${kv}: expected name=value`);
+    const raw = kv.slice(eq + 1);
+    const n = Number(raw);
+    changes[kv.slice(0, eq)] =
+      raw === 'true'
+        ? true
+        : raw === 'false'
+          ? false
+          : raw.trim() !== '' && Number.isFinite(n)
+            ? n
+            : raw;
+  }
+  let diff: string | undefined;
+  if (o.patch !== undefined) {
+    try {
+      diff = fs.readFileSync(o.patch, 'utf8');
+    } catch (err) {
+      throw new Error(
+        `--patch: cannot read ${o.patch}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+    if (diff.trim() === '') throw new Error(`--patch: ${o.patch} is empty`);
+  }
+  return {
+    title: o.title,
+    changes,
+    ...(o.parent ? { parentTrialId: o.parent } : {}),
+    ...(o.rationale ? { rationale: o.rationale } : {}),
+    ...(o.expected ? { expectedEffect: o.expected } : {}),
+    ...(diff !== undefined ? { edits: [{ kind: 'diff', diff }] } : {}),
+  };
 }

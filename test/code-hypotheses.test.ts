@@ -1,12 +1,18 @@
 /**
  * Code hypotheses end to end on the real services (Temporal, MLflow, a worker, bwrap, python3):
- * a person injects the hand-written weak-to-strong method (a test fixture no agent sees) as a
- * unified diff against the baseline's source, and an edit that does not apply. The first
+ * a person proposes the hand-written weak-to-strong method (a test fixture no agent sees) with
+ * `gaplab propose --patch` against the baseline's source, and injects an edit that does not
+ * apply. The first
  * resolves to a content-addressed snapshot, runs in the sandbox on 5 seeds, reaches PGR >= 0.9
  * and holds on verification; the second is refused and dropped with the reason. MLflow keeps
  * the snapshot and the diff, and the trial record read back from MLflow shows both.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentName, TAG } from '../activities/recording.js';
@@ -21,7 +27,7 @@ import { isCodeExperiment, type CodeExperimentDefinition } from '../experiments/
 import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
 import { checkSandbox } from '../experiments/sandbox.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
-import { auth, testTokens } from './support/fake-service.js';
+import { auth, testTokens, TOKENS } from './support/fake-service.js';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
 
 const HAND_WRITTEN = readFileSync(
@@ -37,6 +43,7 @@ let campaignId: string;
 let report: CampaignReport;
 let refused: unknown;
 let handHash: string;
+let proposeOutput: string;
 
 beforeAll(async () => {
   await checkSandbox(); // throws naming what is missing: this test needs bubblewrap
@@ -77,6 +84,8 @@ beforeAll(async () => {
     strategy: { name: 'random' },
     seed: 3,
   }));
+  // Paused until both ideas are in, so the strategy is not asked first.
+  await env.service.pause(pi, campaignId, 'ideas from people first');
   const hand = { 'method.py': HAND_WRITTEN };
   handHash = hashSnapshot(hand);
   try {
@@ -95,12 +104,28 @@ beforeAll(async () => {
   } catch (err) {
     refused = err;
   }
-  await env.service.inject(pi, campaignId, {
-    title: 'sparse relaxed lasso',
-    rationale: 'keep the one salient direction, refit without penalty, threshold by the prior',
-    changes: {},
-    edits: [{ kind: 'diff', diff: diffSnapshots(def.code.initialSource, hand) }],
-  });
+  // The hand-written method, proposed by a person through the command line as a patch file.
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const patch = path.join(await mkdtemp(path.join(os.tmpdir(), 'gaplab-propose-')), 'lasso.diff');
+  await writeFile(patch, diffSnapshots(def.code.initialSource, hand));
+  // Asynchronously: the API answering it runs in this process.
+  const cli = await promisify(execFile)(
+    process.execPath,
+    [
+      path.join(import.meta.dirname, '..', 'bin', 'gaplab.mjs'),
+      'propose',
+      campaignId,
+      '--patch',
+      patch,
+      '--title',
+      'sparse relaxed lasso',
+      '--rationale',
+      'keep the one salient direction, refit without penalty, threshold by the prior',
+    ],
+    { env: { ...process.env, GAPLAB_URL: address, GAPLAB_TOKEN: TOKENS.pi } },
+  );
+  proposeOutput = `${cli.stdout}${cli.stderr}`;
+  await env.service.resume(pi, campaignId);
   report = await env.service.result(campaignId);
 }, 900_000);
 
@@ -116,8 +141,9 @@ async function trialRuns(): Promise<Run[]> {
   return runs;
 }
 
-describe('a code hypothesis injected by a person', () => {
-  it('runs the hand-written method in the sandbox and reaches PGR >= 0.9, verified', async () => {
+describe('a code hypothesis proposed by a person', () => {
+  it('runs the hand-written method (`gaplab propose --patch`) in the sandbox and reaches PGR >= 0.9, verified', async () => {
+    expect(proposeOutput).toMatch(/^proposed h\d+: sparse relaxed lasso$/m);
     const { trials } = await env.service.trials(campaignId, { limit: 100 });
     const t = trials.find((x) => x.title === 'sparse relaxed lasso');
     expect(t, JSON.stringify(report.dropped)).toBeDefined();

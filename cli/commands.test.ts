@@ -1,0 +1,46 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InjectBody } from '../api/schemas.js';
+import { proposalOf } from './commands.js';
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'gaplab-cli-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('gaplab propose', () => {
+  it('sends the patch as a diff edit and types --set values, in the shape the API takes', async () => {
+    const file = path.join(tmp, 'change.diff');
+    const diff = '--- a/method.py\n+++ b/method.py\n@@ -1 +1 @@\n-x\n+y\n';
+    await writeFile(file, diff);
+    const body = proposalOf({
+      title: 'T',
+      patch: file,
+      parent: 't0003',
+      set: ['lr=0.01', 'epochs=20', 'aux=true', 'mode=soft', 'empty='],
+    });
+    expect(body).toEqual({
+      title: 'T',
+      parentTrialId: 't0003',
+      changes: { lr: 0.01, epochs: 20, aux: true, mode: 'soft', empty: '' },
+      edits: [{ kind: 'diff', diff }],
+    });
+    expect(InjectBody.safeParse(body).success).toBe(true);
+  });
+
+  it('names the option that is wrong', async () => {
+    expect(() => proposalOf({ title: 'T', set: ['lr'] })).toThrow('--set lr: expected name=value');
+    expect(() => proposalOf({ title: 'T', patch: path.join(tmp, 'missing.diff') })).toThrow(
+      /^--patch: cannot read .*missing\.diff: ENOENT/,
+    );
+    await writeFile(path.join(tmp, 'empty.diff'), '\n');
+    expect(() => proposalOf({ title: 'T', patch: path.join(tmp, 'empty.diff') })).toThrow(
+      /--patch: .*empty\.diff is empty/,
+    );
+  });
+});
