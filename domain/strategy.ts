@@ -70,7 +70,15 @@ export type Note = z.infer<typeof Note>;
 /** One finished trial as a strategy may see it: visible metrics only. */
 export type TrialView = Pick<
   Trial,
-  'id' | 'parentTrialId' | 'title' | 'params' | 'status' | 'feasible' | 'failureReason'
+  | 'id'
+  | 'parentTrialId'
+  | 'title'
+  | 'params'
+  | 'status'
+  | 'feasible'
+  | 'failureReason'
+  /** Code experiments: the source the trial ran (absent: the initial source). */
+  | 'sourceHash'
 > & {
   /** The author's name. */
   author: string;
@@ -118,6 +126,12 @@ export interface StrategyView {
     wallSeconds?: number;
   };
   strategy: StrategyConfig;
+  /**
+   * Present on a code experiment: hypotheses may carry edits to their parent's source. The
+   * strategy activity reads the interface and the sources (by the trials' `sourceHash`) itself;
+   * `runId` is the campaign's MLflow run that stores them.
+   */
+  code?: { runId?: string };
 }
 
 /**

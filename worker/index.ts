@@ -21,6 +21,7 @@ import { createActivities } from '../activities/index.js';
 import { createRecordingActivities } from '../activities/recording.js';
 import { recordingQueue } from '../workflows/options.js';
 import { createExperimentActivities } from '../activities/experiment.js';
+import { SourceStore } from '../activities/sources.js';
 import { OptunaService } from '../activities/strategies/index.js';
 import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
@@ -139,7 +140,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         workflowBundle: opts.workflowBundle ?? (await workflowBundle()),
         activities: createActivities({
           experiments: { registry, workDir, guard, mlflow },
-          strategies: { anthropic, optuna },
+          strategies: { anthropic, optuna, code: { registry, store: new SourceStore({ mlflow }) } },
           mlflow,
         }),
       }),

@@ -35,6 +35,8 @@ import type {
   StrategyResult,
   StrategyView,
 } from '../../domain/strategy.js';
+import type { SourceEdit } from '../../domain/code.js';
+import { checkEdits, codePrompt, type CodeContext } from './code.js';
 import { TriedSet, diffConfig } from './common.js';
 import {
   DEPRECATED_MODELS,
@@ -67,40 +69,67 @@ import {
  * object schema with no properties and `additionalProperties: false`, which would only admit `{}`.
  * Lengths are checked after parsing (and clipped), so one long title does not void a whole reply.
  */
-export const AgentOutput = z.object({
+const WireHypothesisSchema = z.object({
+  title: z.string().describe('Short name of the idea, at most 120 characters.'),
+  rationale: z.string().describe('Why this should help, grounded in the results so far.'),
+  parentTrialId: z
+    .string()
+    .nullable()
+    .describe('Id of the finished trial this builds on, or null for the baseline.'),
+  changes: z
+    .array(z.object({ param: z.string(), value: z.union([z.string(), z.number(), z.boolean()]) }))
+    .describe('Parameter values to set on top of the parent configuration.'),
+  expectedEffect: z.string().describe('What result would confirm or refute the idea.'),
+});
+const WireEditSchema = z.object({
+  file: z.string().describe('An editable file, e.g. method.py.'),
+  search: z
+    .string()
+    .describe(
+      "Text that occurs exactly once in the parent trial's source, copied exactly (empty: create the file).",
+    ),
+  replace: z.string().describe('The text that replaces it.'),
+});
+const insight = z.string().describe('One to three sentences for the shared notebook.');
+
+export const AgentOutput = z.object({ hypotheses: z.array(WireHypothesisSchema), insight });
+/** On a code experiment each hypothesis also carries edits to its parent's source (maybe none). */
+export const CodeAgentOutput = z.object({
   hypotheses: z.array(
-    z.object({
-      title: z.string().describe('Short name of the idea, at most 120 characters.'),
-      rationale: z.string().describe('Why this should help, grounded in the results so far.'),
-      parentTrialId: z
-        .string()
-        .nullable()
-        .describe('Id of the finished trial this builds on, or null for the baseline.'),
-      changes: z
-        .array(
-          z.object({ param: z.string(), value: z.union([z.string(), z.number(), z.boolean()]) }),
-        )
-        .describe('Parameter values to set on top of the parent configuration.'),
-      expectedEffect: z.string().describe('What result would confirm or refute the idea.'),
+    WireHypothesisSchema.extend({
+      edits: z
+        .array(WireEditSchema)
+        .describe("Search/replace edits to the parent's source, applied in order; [] for none."),
     }),
   ),
-  insight: z.string().describe('One to three sentences for the shared notebook.'),
+  insight,
 });
-export type AgentOutput = z.infer<typeof AgentOutput>;
+/** What replies are read with: one schema for both formats (edits optional). */
+const ReplyOutput = z.object({
+  hypotheses: z.array(WireHypothesisSchema.extend({ edits: z.array(WireEditSchema).optional() })),
+  insight,
+});
+export type AgentOutput = z.infer<typeof ReplyOutput>;
 type WireHypothesis = AgentOutput['hypotheses'][number];
 
-const strictFormat = zodOutputFormat(AgentOutput);
-/**
- * Never throws: the reply is validated as a whole in {@link validateReply}, which also needs the
- * usage and stop reason, so parsing here only hands the text through.
- */
-const outputFormat: AutoParseableOutputFormat<string> = {
-  type: strictFormat.type,
-  schema: strictFormat.schema,
-  parse: (content: string): string => content,
-};
-/** The wire form of the output format (what count_tokens and a raw request carry). */
-const wireFormat = { type: strictFormat.type, schema: strictFormat.schema };
+function formatsOf(schema: typeof AgentOutput | typeof CodeAgentOutput) {
+  const strict = zodOutputFormat(schema);
+  return {
+    /**
+     * Never throws: the reply is validated as a whole in {@link validateReply}, which also needs
+     * the usage and stop reason, so parsing here only hands the text through.
+     */
+    output: {
+      type: strict.type,
+      schema: strict.schema,
+      parse: (content: string): string => content,
+    } as AutoParseableOutputFormat<string>,
+    /** The wire form of the output format (what count_tokens and a raw request carry). */
+    wire: { type: strict.type, schema: strict.schema },
+  };
+}
+const FORMATS = { params: formatsOf(AgentOutput), code: formatsOf(CodeAgentOutput) };
+const strictFormat = FORMATS.params.wire;
 
 // ---------------------------------------------------------------------------------------------
 // Reply validation
@@ -207,7 +236,7 @@ export function validateReply(
           ),
     );
   }
-  const parsed = AgentOutput.safeParse(json);
+  const parsed = ReplyOutput.safeParse(json);
   if (!parsed.success) {
     const where = parsed.error.issues
       .slice(0, 5)
@@ -248,6 +277,8 @@ export interface ClaudeStrategyOptions {
   maxRetries?: number;
   /** Aborts in-flight requests (the activity's cancellation signal). */
   signal?: AbortSignal;
+  /** A code experiment's interface and sources: agents may then propose edits. */
+  code?: CodeContext;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,6 +289,13 @@ export interface ClaudeStrategyOptions {
 const estimateTokens = (text: string): number => Math.ceil(text.length / 3) + 50;
 /** The output schema and message framing, in tokens. */
 const SCHEMA_OVERHEAD = estimateTokens(JSON.stringify(strictFormat.schema)) + 100;
+const CODE_SCHEMA_OVERHEAD = estimateTokens(JSON.stringify(FORMATS.code.wire.schema)) + 100;
+
+/** The system prompt: the view's, and on a code experiment its interface and sources. */
+function systemPrompt(view: StrategyView, code: CodeContext | undefined): string {
+  const base = buildSystemPrompt(view);
+  return code ? `${base}\n\n${codePrompt(view, code)}` : base;
+}
 
 export interface CostEstimate {
   /** Model calls planned (one per agent; the repair round may add one each). */
@@ -312,16 +350,18 @@ export function estimateCallCost(
   view: StrategyView,
   prices?: Readonly<Record<string, ModelPrice>>,
   limits: PromptLimits = DEFAULT_LIMITS,
+  code?: CodeContext,
 ): CostEstimate {
   if (view.strategy.name !== 'claude') return { calls: 0, expectedDollars: 0, maxDollars: 0 };
   const settings = view.strategy.settings;
   const price = priceOf(settings.model, prices);
   const agents = planAgents(view);
-  const system = estimateTokens(buildSystemPrompt(view));
+  const system = estimateTokens(systemPrompt(view, code));
+  const overhead = code ? CODE_SCHEMA_OVERHEAD : SCHEMA_OVERHEAD;
   let expected = 0;
   let max = 0;
   agents.forEach((agent, i) => {
-    const user = estimateTokens(buildAgentMessage(view, agent, limits)) + SCHEMA_OVERHEAD;
+    const user = estimateTokens(buildAgentMessage(view, agent, limits)) + overhead;
     const prompt = system + user;
     // Expected: the first agent writes the cache, the others read it.
     const expectedNano =
@@ -360,6 +400,7 @@ export function checkHypothesis(
   h: WireHypothesis,
   tried: TriedSet,
   label: string,
+  code?: CodeContext,
 ): Checked {
   const errors: string[] = [];
   let cause: Checked['cause'] = 'invalid';
@@ -369,6 +410,7 @@ export function checkHypothesis(
   if (parentId !== null && ['', 'null', 'none', 'baseline'].includes(parentId.trim().toLowerCase()))
     parentId = null;
   let parentConfig: Config = baseline;
+  let parentSourceHash: string | undefined;
   if (parentId !== null) {
     const parent = view.history.find((t) => t.id === parentId);
     if (!parent) {
@@ -376,7 +418,16 @@ export function checkHypothesis(
       errors.push(
         `parentTrialId "${clip(parentId, 80)}" is not a finished trial (use an id from the lists, or null for the baseline)`,
       );
-    } else parentConfig = parent.params;
+    } else {
+      parentConfig = parent.params;
+      parentSourceHash = parent.sourceHash;
+    }
+  }
+  let edits: SourceEdit[] | undefined;
+  if (h.edits && h.edits.length > 0 && errors.length === 0) {
+    const checked = checkEdits(code, parentSourceHash, parentId ?? 'the baseline', h.edits);
+    errors.push(...checked.errors);
+    edits = checked.edits;
   }
   const entries = new Map<string, ParamValue>();
   for (const c of h.changes) {
@@ -385,8 +436,12 @@ export function checkHypothesis(
   }
   // fromEntries makes own data properties, so a "__proto__" param is just an unknown name.
   const changes: Record<string, ParamValue> = Object.fromEntries(entries);
-  if (h.changes.length === 0)
-    errors.push('changes: empty (a hypothesis must change at least one parameter)');
+  if (h.changes.length === 0 && !h.edits?.length)
+    errors.push(
+      code
+        ? 'changes and edits: both empty (a hypothesis must change a parameter or the source)'
+        : 'changes: empty (a hypothesis must change at least one parameter)',
+    );
   if (errors.length > 0) return { errors, cause };
 
   let config: Config;
@@ -401,7 +456,8 @@ export function checkHypothesis(
     }
     throw err;
   }
-  const dup = tried.duplicateOf(config);
+  // A code change is a new configuration whatever its params: the campaign checks source + params.
+  const dup = edits ? undefined : tried.duplicateOf(config);
   if (dup) return { errors: [`the resulting configuration is a ${dup}`], cause: 'duplicate' };
 
   const parsed = HypothesisProposal.safeParse({
@@ -412,10 +468,11 @@ export function checkHypothesis(
     // that runs does not depend on how the caller fills defaults.
     changes: diffConfig(space, parentConfig, config),
     expectedEffect: clip(h.expectedEffect, 2000),
+    ...(edits ? { edits } : {}),
   });
   if (!parsed.success)
     return { errors: [z.prettifyError(parsed.error).replace(/\s+/g, ' ')], cause: 'invalid' };
-  tried.add(config, `proposal "${label}"`);
+  if (!edits) tried.add(config, `proposal "${label}"`);
   return { proposal: parsed.data, errors: [] };
 }
 
@@ -513,6 +570,7 @@ type Reply =
 async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutcome> {
   const { view, settings, options, redactor, tried } = ctx;
   const limits = options.limits ?? DEFAULT_LIMITS;
+  const { output: outputFormat, wire: wireFormat } = options.code ? FORMATS.code : FORMATS.params;
   const outcome: AgentOutcome = {
     agent,
     proposals: [],
@@ -653,7 +711,7 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
         });
         continue;
       }
-      const checked = checkHypothesis(view, h, tried, h.title);
+      const checked = checkHypothesis(view, h, tried, h.title, options.code);
       if (checked.proposal) {
         outcome.proposals.push(checked.proposal);
         missing--;
@@ -788,7 +846,7 @@ export async function proposeClaude(
     system: [
       {
         type: 'text',
-        text: redactor.apply(buildSystemPrompt(view)),
+        text: redactor.apply(systemPrompt(view, options.code)),
         cache_control: { type: 'ephemeral' },
       },
     ],

@@ -19,6 +19,7 @@ import { UnknownModelPricingError } from './pricing.js';
 import type { PromptLimits } from './prompt.js';
 import { Redactor } from './prompt.js';
 import { proposeRandom } from './random.js';
+import { loadCodeContext, type CodeDeps } from './code.js';
 
 /**
  * What the workflow knows of the hidden metrics, for redaction only: their names and their real
@@ -41,6 +42,8 @@ export interface StrategyDeps {
   prices?: Readonly<Record<string, ModelPrice>>;
   /** Claude request options. */
   claude?: Pick<ClaudeStrategyOptions, 'timeoutMs' | 'maxRetries'> & { limits?: PromptLimits };
+  /** Code experiments' definitions and stored sources: Claude agents then see and edit code. */
+  code?: CodeDeps;
 }
 
 /** The activity context when running as a Temporal activity (tests call the functions directly). */
@@ -119,8 +122,10 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
               'the claude strategy needs an Anthropic API key: set ANTHROPIC_API_KEY for the worker (or use the optuna strategy)',
           };
         }
+        const code = deps.code ? await loadCodeContext(safe, deps.code) : undefined;
         return proposeClaude(safe, redactor, {
           client: deps.anthropic,
+          ...(code ? { code } : {}),
           ...(deps.prices ? { prices: deps.prices } : {}),
           ...(deps.claude?.timeoutMs !== undefined ? { timeoutMs: deps.claude.timeoutMs } : {}),
           ...(deps.claude?.maxRetries !== undefined ? { maxRetries: deps.claude.maxRetries } : {}),
@@ -160,7 +165,9 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
     ): Promise<CostEstimate & { error?: string }> {
       const names = Array.isArray(hidden) ? hidden : hidden.names;
       try {
-        return estimateCallCost(stripHidden(view, names), deps.prices, deps.claude?.limits);
+        const safe = stripHidden(view, names);
+        const code = deps.code ? await loadCodeContext(safe, deps.code) : undefined;
+        return estimateCallCost(safe, deps.prices, deps.claude?.limits, code);
       } catch (err) {
         if (err instanceof UnknownModelPricingError)
           return { calls: 0, expectedDollars: 0, maxDollars: 0, error: err.message };

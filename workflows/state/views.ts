@@ -97,6 +97,7 @@ export class Views {
           : null,
       feasible: t.feasible && t.trust === 'eligible',
       ...(t.failureReason ? { failureReason: t.failureReason } : {}),
+      ...(t.sourceHash ? { sourceHash: t.sourceHash } : {}),
     }));
     const p = input.problem;
     return {
@@ -129,6 +130,9 @@ export class Views {
       ...(d.outage ? { retryAgents: d.outage.agents } : {}),
       budgetLeft: remaining(d.budgets, d.ledger, nowMs),
       strategy: input.strategy,
+      ...(input.experiment.code
+        ? { code: d.mlflowParentRunId ? { runId: d.mlflowParentRunId } : {} }
+        : {}),
     };
   }
 

@@ -1,0 +1,148 @@
+/**
+ * What the Claude agents see and may change on a code experiment: the interface, the starting
+ * source and the sources of the leading trials (read by hash from the campaign's store), and the
+ * check of the edits they return against their parent's source, so an edit that does not apply
+ * goes back to its author in the repair round with the reason.
+ */
+import {
+  applyEdits,
+  DiffParseError,
+  EditApplyError,
+  type SourceEdit,
+  type SourceSnapshot,
+} from '../../domain/code.js';
+import type { StrategyView } from '../../domain/strategy.js';
+import { isCodeExperiment } from '../../experiments/code.js';
+import type { ExperimentRegistry } from '../../experiments/registry.js';
+import { SourceNotFoundError, type SourceStore } from '../sources.js';
+import { rankTrials } from './prompt.js';
+
+/** Sources shown besides the starting one: the leading trials' (distinct), at most this many. */
+export const SHOWN_SOURCES = 3;
+/** Characters of one file shown in the prompt; a longer file is shown cut (and named so). */
+export const SHOWN_FILE_CHARS = 30_000;
+
+export interface CodeContext {
+  interface: string;
+  editable: string[];
+  initial: SourceSnapshot;
+  /** The sources shown to the agents, by content hash. */
+  sources: Record<string, SourceSnapshot>;
+}
+
+export interface CodeDeps {
+  registry: ExperimentRegistry;
+  store: SourceStore;
+}
+
+/** The code context of a view on a code experiment; undefined for any other. */
+export async function loadCodeContext(
+  view: StrategyView,
+  deps: CodeDeps,
+): Promise<CodeContext | undefined> {
+  if (!view.code || !deps.registry.has(view.problem.experiment)) return undefined;
+  const def = deps.registry.get(view.problem.experiment);
+  if (!isCodeExperiment(def)) return undefined;
+  const sources: Record<string, SourceSnapshot> = {};
+  for (const t of rankTrials(view)) {
+    if (Object.keys(sources).length >= SHOWN_SOURCES) break;
+    if (!t.sourceHash || t.sourceHash in sources) continue;
+    try {
+      sources[t.sourceHash] = await deps.store.get(t.sourceHash, view.code.runId);
+    } catch (err) {
+      // A source that cannot be read is not shown; edits on that trial are refused with why.
+      if (!(err instanceof SourceNotFoundError)) throw err;
+    }
+  }
+  return {
+    interface: def.code.interface,
+    editable: def.code.editable,
+    initial: def.code.initialSource,
+    sources,
+  };
+}
+
+function files(snapshot: SourceSnapshot): string {
+  return Object.entries(snapshot)
+    .map(([file, text]) =>
+      text.length > SHOWN_FILE_CHARS
+        ? `=== ${file} (first ${SHOWN_FILE_CHARS} of ${text.length} characters) ===\n${text.slice(0, SHOWN_FILE_CHARS)}`
+        : `=== ${file} ===\n${text}`,
+    )
+    .join('\n');
+}
+
+/** The system prompt's part about the editable source. */
+export function codePrompt(view: StrategyView, code: CodeContext): string {
+  const shown = view.history.filter((t) => t.sourceHash && t.sourceHash in code.sources);
+  const byHash = new Map<string, string[]>();
+  for (const t of shown) byHash.set(t.sourceHash!, [...(byHash.get(t.sourceHash!) ?? []), t.id]);
+  const parts = [
+    '<editable_source>',
+    'This experiment tests a method written as code. A hypothesis may change the method: its',
+    "`edits` are search/replace blocks applied in order to its PARENT trial's source (the",
+    'baseline runs the starting source). Each `search` must occur exactly once in that source,',
+    'copied exactly, whitespace included; an empty `search` creates a file. Leave `edits` empty to',
+    "change parameters only (the parent's source then runs as is). The harness runs the method",
+    'in a sandbox without network or files beyond its inputs and computes every metric itself.',
+    `Files you may edit: ${code.editable.join(', ')}.`,
+    '<interface>',
+    code.interface,
+    '</interface>',
+    '<source of="the baseline (the starting source)">',
+    files(code.initial),
+    '</source>',
+  ];
+  for (const [hash, ids] of byHash)
+    parts.push(`<source of="${ids.join(', ')}">`, files(code.sources[hash]!), '</source>');
+  parts.push(
+    'Trials not listed here ran a source that is not shown: build code changes on the baseline or on a trial whose source is shown.',
+    '</editable_source>',
+  );
+  return parts.join('\n');
+}
+
+/** One search/replace block as an agent writes it. */
+export interface WireEdit {
+  file: string;
+  search: string;
+  replace: string;
+}
+
+/**
+ * Checks an agent's edits against the parent's source; returns them as domain edits, or the
+ * reasons they cannot be used (for the repair round).
+ */
+export function checkEdits(
+  code: CodeContext | undefined,
+  parentSourceHash: string | undefined,
+  parentLabel: string,
+  wire: readonly WireEdit[],
+): { edits?: SourceEdit[]; errors: string[] } {
+  if (!code)
+    return { errors: ['edits: this experiment has no editable source; leave edits empty'] };
+  const parent = parentSourceHash ? code.sources[parentSourceHash] : code.initial;
+  if (!parent)
+    return {
+      errors: [
+        `edits: the source of ${parentLabel} is not shown to you; build code changes on the baseline or on a trial whose source is shown`,
+      ],
+    };
+  const edits: SourceEdit[] = wire.map((e) => ({ kind: 'search_replace', ...e }));
+  let child: SourceSnapshot;
+  try {
+    child = applyEdits(parent, edits);
+  } catch (err) {
+    if (err instanceof EditApplyError || err instanceof DiffParseError)
+      return { errors: [`edits do not apply to the source of ${parentLabel}: ${err.message}`] };
+    throw err;
+  }
+  const extra = Object.keys(child).filter((f) => !code.editable.includes(f));
+  if (extra.length)
+    return {
+      errors: [
+        `edits: ${extra.join(', ')} is not editable (editable: ${code.editable.join(', ')})`,
+      ],
+    };
+  return { edits, errors: [] };
+}

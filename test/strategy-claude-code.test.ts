@@ -1,0 +1,128 @@
+/**
+ * Claude agents on a code experiment, through the real SDK against the local fake Messages API:
+ * they see the interface and the sources, answer with edits in a schema that asks for them, and
+ * an edit that does not apply to its parent's source gets one repair round with the reason.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStrategyActivities } from '../activities/strategies/index.js';
+import { testView } from '../activities/strategies/testing.js';
+import { SourceStore } from '../activities/sources.js';
+import { defineCodeExperiment } from '../experiments/code.js';
+import { ExperimentRegistry } from '../experiments/registry.js';
+import { startFakeAnthropic, type FakeAnthropic } from './support/fake-anthropic.js';
+
+const initial = { 'method.py': 'def train(x):\n    return 0\n' };
+let fake: FakeAnthropic;
+let tmp: string;
+
+beforeAll(async () => {
+  fake = await startFakeAnthropic();
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'gaplab-claude-code-'));
+});
+afterAll(async () => {
+  await fake.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const registry = ExperimentRegistry.of(
+  defineCodeExperiment({
+    name: 'method-code',
+    description: 'a method written as code',
+    metrics: [{ name: 'dev_acc', description: 'accuracy' }],
+    defaultTimeoutSeconds: 30,
+    code: {
+      language: 'python',
+      interface: 'train(x) returns a prediction for x',
+      editable: ['method.py'],
+      initialSource: initial,
+      evaluate: () => Promise.resolve({ dev_acc: 0 }),
+    },
+  }),
+);
+
+const hyp = (title: string, edits: { file: string; search: string; replace: string }[]) => ({
+  title,
+  rationale: `because ${title}`,
+  parentTrialId: null,
+  changes: [],
+  expectedEffect: 'higher dev_acc',
+  edits,
+});
+
+describe('claude agents on a code experiment', () => {
+  it('see the source, propose edits, and repair one that does not apply', async () => {
+    const n0 = fake.requests.length;
+    fake.script(
+      {
+        kind: 'json',
+        body: {
+          hypotheses: [
+            hyp('return one', [{ file: 'method.py', search: 'return 0', replace: 'return 1' }]),
+            hyp('misquoted', [{ file: 'method.py', search: 'return  0', replace: 'return 2' }]),
+          ],
+          insight: 'the starting method returns a constant',
+        },
+      },
+      {
+        kind: 'json',
+        body: {
+          hypotheses: [
+            hyp('return two', [{ file: 'method.py', search: 'return 0', replace: 'return 2' }]),
+          ],
+          insight: '',
+        },
+      },
+    );
+    const acts = createStrategyActivities({
+      anthropic: () => new Anthropic({ apiKey: 'test-key', baseURL: fake.url }),
+      claude: { maxRetries: 0, timeoutMs: 10_000 },
+      code: { registry, store: new SourceStore({ cacheDir: tmp }) },
+    });
+    const view = testView(
+      { name: 'claude', settings: { model: 'claude-haiku-4-5', agents: 1, hypothesesPerAgent: 2 } },
+      {
+        count: 2,
+        code: {},
+        problem: { ...testView({ name: 'claude' }).problem, experiment: 'method-code' },
+      },
+    );
+    const result = await acts.proposeHypotheses(view, []);
+
+    expect(result.fatalError).toBeUndefined();
+    expect(result.proposals.map((p) => [p.title, p.edits])).toEqual([
+      [
+        'return one',
+        [{ kind: 'search_replace', file: 'method.py', search: 'return 0', replace: 'return 1' }],
+      ],
+      [
+        'return two',
+        [{ kind: 'search_replace', file: 'method.py', search: 'return 0', replace: 'return 2' }],
+      ],
+    ]);
+    expect(result.dropped).toEqual([
+      expect.objectContaining({
+        title: 'misquoted',
+        fate: 'repaired',
+        cause: 'invalid',
+        reason: expect.stringMatching(
+          /^sent back for repair: edits do not apply to the source of the baseline: method\.py: edit 1/,
+        ),
+      }),
+    ]);
+
+    const calls = fake.requests.slice(n0).filter((r) => r.path.split('?')[0] === '/v1/messages');
+    expect(calls).toHaveLength(2);
+    const first = calls[0]!.body;
+    const system = JSON.stringify(first.system);
+    expect(system).toContain('train(x) returns a prediction for x');
+    expect(system).toContain('def train(x):\\n    return 0');
+    const item = first.output_config.format.schema.properties.hypotheses.items;
+    expect(item.required).toContain('edits');
+    // The repair message carries the reason.
+    expect(JSON.stringify(calls[1]!.body.messages.at(-1))).toMatch(/edits do not apply/);
+  });
+});
