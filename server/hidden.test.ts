@@ -1,11 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { recordOfSummary, type TrialDetail } from '../api/schemas.js';
 import { ServiceError } from './errors.js';
 import {
+  CRITERIA_LOOKUP_MS,
+  CRITERIA_RETRY_MS,
   HIDDEN_MARK,
   HiddenRedactor,
   redactForRole,
   WITHHELD_FLAG_MESSAGE,
+  VisibilityResolver,
   withholds,
   type CampaignVisibility,
 } from './hidden.js';
@@ -132,5 +135,80 @@ describe('HiddenRedactor.nodes', () => {
     const [a, b] = r.nodes([plain, leaky]);
     expect(a).toBe(plain);
     expect(b).toEqual({ ...leaky, title: `heldout_acc=${HIDDEN_MARK} looks good` });
+  });
+});
+
+describe('VisibilityResolver when the criteria cannot be read', () => {
+  const records = {
+    parent: { data: { tags: { 'gaplab.criteriaVersion': '1' } } },
+    location: { problemId: 'p1' },
+    records: [{ hiddenMetrics: ['heldout'] }],
+    finished: true,
+  } as unknown as Parameters<VisibilityResolver['ofRecords']>[0];
+
+  it('goes on with the recorded hidden names after a bounded wait, and does not wait again for a while', async () => {
+    vi.useFakeTimers();
+    try {
+      let calls = 0;
+      let now = 0;
+      // Temporal unreachable: the lookup never answers in time.
+      const service = {
+        getProblem: () => {
+          calls++;
+          return new Promise<never>(() => {});
+        },
+      };
+      const resolver = new VisibilityResolver(service as never, () => now);
+      const first = resolver.ofRecords(records);
+      await vi.advanceTimersByTimeAsync(CRITERIA_LOOKUP_MS);
+      expect(await first).toMatchObject({
+        hiddenMetrics: ['heldout'],
+        visibility: 'pi-until-finished',
+        finished: true,
+      });
+      // Within the retry window the next read does not ask (nor wait) again.
+      now += CRITERIA_RETRY_MS - 1;
+      expect(await resolver.ofRecords(records)).toMatchObject({ hiddenMetrics: ['heldout'] });
+      expect(calls).toBe(1);
+      now += 1;
+      void resolver.ofRecords(records);
+      expect(calls).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('keeps an answer that arrives after the read went on', async () => {
+    vi.useFakeTimers();
+    try {
+      let answer!: (v: unknown) => void;
+      let calls = 0;
+      const service = {
+        getProblem: () => {
+          calls++;
+          return new Promise((resolve) => (answer = resolve));
+        },
+      };
+      const resolver = new VisibilityResolver(service as never, () => 0);
+      const first = resolver.ofRecords(records);
+      await vi.advanceTimersByTimeAsync(CRITERIA_LOOKUP_MS);
+      expect((await first).visibility).toBe('pi-until-finished');
+      answer({
+        criteria: [
+          {
+            version: 1,
+            criteria: { hiddenMetrics: ['heldout', 'other'], hiddenMetricsVisibility: 'everyone' },
+          },
+        ],
+      });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(await resolver.ofRecords(records)).toMatchObject({
+        visibility: 'everyone',
+        hiddenMetrics: ['heldout', 'other'],
+      });
+      expect(calls).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

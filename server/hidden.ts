@@ -228,6 +228,14 @@ type CriteriaFacts = Pick<CampaignVisibility, 'hiddenMetrics' | 'visibility'>;
 
 /** Criteria versions never change, so their facts are kept (bounded). */
 const MAX_CACHED = 512;
+/**
+ * How long a read waits for the criteria before it goes on with the default (PIs only until
+ * finished, the hidden names the records carry), and how long a failed lookup is remembered:
+ * with Temporal unreachable, reads from MLflow stay fast instead of each waiting out a
+ * connection timeout.
+ */
+export const CRITERIA_LOOKUP_MS = 2_000;
+export const CRITERIA_RETRY_MS = 15_000;
 
 /**
  * Finds a campaign's {@link CampaignVisibility} from its status (workflow) or its MLflow record,
@@ -236,33 +244,59 @@ const MAX_CACHED = 512;
  */
 export class VisibilityResolver {
   private readonly cache = new Map<string, Promise<CriteriaFacts | null>>();
+  /** Lookups that failed or timed out, by key: when to try again (ms since the epoch). */
+  private readonly failedUntil = new Map<string, number>();
 
-  constructor(private readonly service: Pick<ApiService, 'getProblem'>) {}
+  constructor(
+    private readonly service: Pick<ApiService, 'getProblem'>,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   private criteria(problemId: string, version: number): Promise<CriteriaFacts | null> {
     const key = `${problemId}@${version}`;
     let p = this.cache.get(key);
-    if (!p) {
-      p = this.service.getProblem(problemId).then(
-        (problem) => {
-          const c = problem.criteria.find((x) => x.version === version)?.criteria;
-          return c
-            ? {
-                hiddenMetrics: c.hiddenMetrics,
-                visibility: c.hiddenMetricsVisibility ?? 'pi-until-finished',
-              }
-            : null;
-        },
-        () => null,
-      );
-      // Failures are not kept: the problem may answer next time.
-      void p.then((r) => {
-        if (r === null) this.cache.delete(key);
-      });
-      if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(key, p);
-    }
-    return p;
+    if (p) return p;
+    const retryAt = this.failedUntil.get(key);
+    if (retryAt !== undefined && this.now() < retryAt) return Promise.resolve(null);
+    this.failedUntil.delete(key);
+    p = this.service.getProblem(problemId).then(
+      (problem) => {
+        const c = problem.criteria.find((x) => x.version === version)?.criteria;
+        return c
+          ? {
+              hiddenMetrics: c.hiddenMetrics,
+              visibility: c.hiddenMetricsVisibility ?? 'pi-until-finished',
+            }
+          : null;
+      },
+      () => null,
+    );
+    // Failures are kept only briefly: the problem may answer later.
+    const failed = () => {
+      if (this.cache.get(key) === p) this.cache.delete(key);
+      if (this.failedUntil.size >= MAX_CACHED) this.failedUntil.clear();
+      this.failedUntil.set(key, this.now() + CRITERIA_RETRY_MS);
+    };
+    const answer = p;
+    void p.then((r) => {
+      if (r === null) return failed();
+      // A late answer (after the read went on with the default) is kept all the same.
+      this.failedUntil.delete(key);
+      this.cache.set(key, answer);
+    });
+    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, p);
+    // A slow answer (Temporal unreachable) does not hold the read up: it goes on with the
+    // default, and a late answer still fills the cache.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => {
+        failed();
+        resolve(null);
+      }, CRITERIA_LOOKUP_MS);
+      timer.unref?.();
+    });
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }
 
   /** From a status the workflow answered. */
