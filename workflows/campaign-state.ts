@@ -28,7 +28,7 @@ import type {
   TrialSummary,
   UnderReview,
 } from './types.js';
-import type { ResolvedSourceRef, SourceResolution } from './state/source-ref.js';
+import type { ResolvedSourceRef, SourceResolutions } from './state/source-ref.js';
 
 export * from './state/limits.js';
 export type { Clock } from './state/context.js';
@@ -52,10 +52,8 @@ export class CampaignState {
     const ctx = new StateContext(input, typeof now === 'number' ? () => now : now);
     this.ctx = ctx;
     this.records = new Records(ctx);
-    this.slots = new Slots(
-      () => ctx.data.budgets.concurrency,
-      () => ctx.bump(),
-    );
+    const concurrency = () => ctx.data.budgets.concurrency;
+    this.slots = new Slots(concurrency, () => ctx.bump());
     this.stops = new Stopping(ctx, this.records, () => this.trialSet.running);
     this.refs = new References(
       ctx,
@@ -70,7 +68,6 @@ export class CampaignState {
   }
 
   // ---- reads ------------------------------------------------------------------------------
-
   get input(): CampaignInput {
     return this.ctx.input;
   }
@@ -190,7 +187,6 @@ export class CampaignState {
   }
 
   // ---- the workflow's commands ------------------------------------------------------------
-
   bump(): void {
     this.ctx.bump();
   }
@@ -223,7 +219,6 @@ export class CampaignState {
   }
 
   // ---- slots ------------------------------------------------------------------------------
-
   acquireSlot(): Promise<void> {
     return this.slots.acquire();
   }
@@ -232,12 +227,11 @@ export class CampaignState {
   }
 
   // ---- accepting work, stopping -----------------------------------------------------------
-
-  /** Why a search trial that waited for a slot must not start now (state/stopping.ts), or null. */
   /** A finished seed's compute, counted against the budget until its trial is charged. */
   noteSeedCompute(trialId: string, seconds: number): void {
     this.ctx.addSeedCompute(trialId, seconds);
   }
+  /** Why a search trial that waited for a slot must not start now (state/stopping.ts), or null. */
   newWorkRefused(nowMs: number, req: TrialRequest): string | null {
     return req.kind === 'search' ? (this.stops.refusal('seed', nowMs)?.detail ?? null) : null;
   }
@@ -282,7 +276,6 @@ export class CampaignState {
   }
 
   // ---- people's messages: validators throw, commands change state and audit it -----------
-
   countUpdate(): void {
     this.stops.countUpdate();
   }
@@ -351,7 +344,6 @@ export class CampaignState {
   }
 
   // ---- references, trials, proposals, verification ----------------------------------------
-
   referenceRequest(which: 'baseline' | 'optimum'): TrialRequest | null {
     return this.refs.referenceRequest(which);
   }
@@ -379,11 +371,7 @@ export class CampaignState {
   strategyView(count: number): StrategyView {
     return this.views.strategyView(this.strategy.beginCall(), count, this.ctx.now());
   }
-  acceptProposals(
-    result: StrategyResult,
-    nowMs: number,
-    sources?: readonly SourceResolution[],
-  ): void {
+  acceptProposals(result: StrategyResult, nowMs: number, sources?: SourceResolutions): void {
     this.strategy.accept(result, nowMs, sources);
   }
   freshBaselineRequest(): TrialRequest | null {

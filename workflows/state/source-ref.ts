@@ -8,3 +8,6 @@ export interface ResolvedSourceRef {
 
 /** What a proposal's edits came to: a snapshot, a reason they do not apply, or nothing to resolve. */
 export type SourceResolution = ResolvedSourceRef | { error: string } | undefined;
+
+/** One resolution per proposal of a strategy call, in order. */
+export type SourceResolutions = readonly SourceResolution[];
