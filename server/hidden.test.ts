@@ -178,6 +178,27 @@ describe('VisibilityResolver when the criteria cannot be read', () => {
     }
   });
 
+  it('settles once no lookup is in flight, reads that went on without one included', async () => {
+    vi.useFakeTimers();
+    try {
+      let answer!: (v: unknown) => void;
+      const service = { getProblem: () => new Promise((resolve) => (answer = resolve)) };
+      const resolver = new VisibilityResolver(service as never, () => 0);
+      const read = resolver.ofRecords(records);
+      await vi.advanceTimersByTimeAsync(CRITERIA_LOOKUP_MS);
+      await read;
+      let settled = false;
+      void resolver.settled().then(() => (settled = true));
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(settled).toBe(false);
+      answer({ criteria: [] });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(settled).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('keeps an answer that arrives after the read went on', async () => {
     vi.useFakeTimers();
     try {

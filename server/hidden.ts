@@ -246,6 +246,8 @@ export class VisibilityResolver {
   private readonly cache = new Map<string, Promise<CriteriaFacts | null>>();
   /** Lookups that failed or timed out, by key: when to try again (ms since the epoch). */
   private readonly failedUntil = new Map<string, number>();
+  /** Lookups still in flight, reads that went on without them included. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly service: Pick<ApiService, 'getProblem'>,
@@ -278,6 +280,8 @@ export class VisibilityResolver {
       this.failedUntil.set(key, this.now() + CRITERIA_RETRY_MS);
     };
     const answer = p;
+    this.inFlight.add(answer);
+    void answer.finally(() => this.inFlight.delete(answer));
     void p.then((r) => {
       if (r === null) return failed();
       // A late answer (after the read went on with the default) is kept all the same.
@@ -300,6 +304,14 @@ export class VisibilityResolver {
   }
 
   /** From a status the workflow answered. */
+  /**
+   * Resolves once no lookup is in flight. The server waits for this before it closes its Temporal
+   * connection: a lookup that a read stopped waiting for may still be retrying on it.
+   */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
   async ofStatus(
     s: Pick<CampaignStatus, 'problemId' | 'criteriaVersion' | 'phase'>,
   ): Promise<CampaignVisibility> {

@@ -17,7 +17,11 @@ import {
 } from './auth.js';
 import { loadConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 import type { ApiService } from './context.js';
+import { visibilityResolver } from './hidden.js';
 import { GaplabService } from './service.js';
+
+/** How long close() waits for criteria lookups still retrying before it closes the connection. */
+const LOOKUP_GRACE_MS = 30_000;
 
 export interface StartServerOptions {
   /** Settings that take precedence over the environment (e.g. CLI flags). */
@@ -85,6 +89,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       indexed: config.indexed,
     });
   }
+  const api = service;
   const mlflow =
     opts.mlflow ??
     new MlflowClient({
@@ -109,6 +114,14 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       force.unref();
       await app.close();
       clearTimeout(force);
+      // Criteria lookups that reads stopped waiting for (Temporal slow or unreachable) may still
+      // be retrying on the connection: closing it under them would throw from their retry timer.
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        visibilityResolver(api).settled(),
+        new Promise<void>((resolve) => (grace = setTimeout(resolve, LOOKUP_GRACE_MS))),
+      ]);
+      clearTimeout(grace);
       for (const c of cleanups.reverse()) await c().catch(() => {});
     })());
 
