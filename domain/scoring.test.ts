@@ -170,7 +170,7 @@ describe('scoreTrial', () => {
     expect(near.flags.map((f) => f.kind)).not.toContain('pgr_above_one');
   });
 
-  it('flags a hidden metric that disagrees with the objective, net of the baseline offset', () => {
+  it('flags a hidden metric that falls short of the objective, net of the baseline offset', () => {
     // gap 0.2; baseline offset acc - heldout = 0.02. Trial: 0.85 vs 0.75 -> d = 0.08 -> 0.4 PGR > 0.25
     const bad = scoreTrial({
       ...base,
@@ -178,7 +178,7 @@ describe('scoreTrial', () => {
       criteria,
     });
     const flag = bad.flags.find((f) => f.kind === 'hidden_gap');
-    expect(flag?.message).toMatch(/heldout_acc.*0\.4 PGR/);
+    expect(flag?.message).toMatch(/"heldout_acc" falls short of "acc" by 0\.4 PGR/);
     // 0.85 vs 0.81 -> d = 0.02 -> 0.1 PGR: fine
     const ok = scoreTrial({
       ...base,
@@ -195,6 +195,67 @@ describe('scoreTrial', () => {
       options: { hiddenGapThreshold: 0.1 },
     });
     expect(noOffset.flags.map((f) => f.kind)).toContain('hidden_gap');
+  });
+
+  describe('hidden gap: only a shortfall of the hidden metric is flagged', () => {
+    const kinds = (s: ReturnType<typeof scoreTrial>) => s.flags.map((f) => f.kind);
+    // maximize: gap +0.2, offset 0.02 (the held-out split is a little harder)
+    const maxTrial = (acc: number, heldout: number) =>
+      scoreTrial({
+        ...base,
+        seeds: [seed(1, { acc, heldout_acc: heldout }), seed(2, { acc, heldout_acc: heldout })],
+        criteria: { ...criteria, constraints: [] },
+      });
+    // minimize: loss from 0.5 (baseline) to 0.1 (optimum), gap -0.4; baseline offset -0.05
+    // (heldout_loss is a little higher on the baseline)
+    const minCriteria = EvaluationCriteria.parse({
+      metric: 'loss',
+      direction: 'minimize',
+      baseline: { kind: 'measure', configuration: 'baseline' },
+      optimum: { kind: 'value', value: 0.1 },
+      hiddenMetrics: ['heldout_loss'],
+      budgets: { maxTrials: 10 },
+    });
+    const minTrial = (loss: number, heldout: number) =>
+      scoreTrial({
+        baselineScore: 0.5,
+        optimumScore: 0.1,
+        baselineMetricMeans: { loss: 0.5, heldout_loss: 0.55 },
+        seeds: [seed(1, { loss, heldout_loss: heldout }), seed(2, { loss, heldout_loss: heldout })],
+        criteria: minCriteria,
+      });
+
+    it('maximize: a hidden metric better than the visible one is not flagged, however far', () => {
+      // 0.8 vs 0.88: the held-out gain (0.2) exceeds the dev gain (0.1) by 0.5 PGR
+      expect(kinds(maxTrial(0.8, 0.88))).not.toContain('hidden_gap');
+      expect(kinds(maxTrial(0.72, 0.9))).not.toContain('hidden_gap');
+    });
+
+    it('maximize: a hidden metric worse than the visible one by more than the threshold is flagged', () => {
+      // 0.88 vs 0.8: d = 0.06 -> 0.3 PGR > 0.25
+      const s = maxTrial(0.88, 0.8);
+      expect(kinds(s)).toContain('hidden_gap');
+      expect(s.flags.find((f) => f.kind === 'hidden_gap')?.message).toMatch(
+        /"heldout_acc" falls short of "acc" by 0\.3 PGR \(acc 0\.88, heldout_acc 0\.8, baseline offset 0\.02; threshold 0\.25\)/,
+      );
+      // 0.88 vs 0.82: d = 0.04 -> 0.2 PGR, within the threshold
+      expect(kinds(maxTrial(0.88, 0.82))).not.toContain('hidden_gap');
+    });
+
+    it('minimize: a hidden loss lower than the visible one predicts is not flagged', () => {
+      // loss 0.3 (PGR 0.5); heldout 0.15 is below the 0.35 the offset predicts: d = 0.2 -> -0.5 PGR
+      expect(kinds(minTrial(0.3, 0.15))).not.toContain('hidden_gap');
+    });
+
+    it('minimize: a hidden loss higher than the visible one by more than the threshold is flagged', () => {
+      // loss 0.2 (PGR 0.75); heldout 0.5 vs 0.25 predicted: d = -0.25 -> 0.625 PGR short
+      const s = minTrial(0.2, 0.5);
+      expect(s.flags.find((f) => f.kind === 'hidden_gap')?.message).toMatch(
+        /"heldout_loss" falls short of "loss" by 0\.625 PGR/,
+      );
+      // heldout 0.3 vs 0.25 predicted: 0.125 PGR short, within the threshold
+      expect(kinds(minTrial(0.2, 0.3))).not.toContain('hidden_gap');
+    });
   });
 
   it('flags high seed-to-seed variance of PGR', () => {

@@ -24,7 +24,7 @@ export interface ScoringOptions {
   /** Flag `pgr_above_one` when the PGR mean exceeds 1 + this margin. @default 0.05 */
   pgrAboveOneMargin?: number;
   /**
-   * Flag `hidden_gap` when a hidden metric and the objective disagree by more than this many
+   * Flag `hidden_gap` when a hidden metric falls short of the objective by more than this many
    * PGR units (see {@link hiddenGapFlags}). @default 0.25
    */
   hiddenGapThreshold?: number;
@@ -107,15 +107,21 @@ export function aggregateTrial(seeds: readonly SeedResult[], confidence: number)
 }
 
 /**
- * `hidden_gap` flags. The hidden metrics of interest measure the objective on another split
- * (dev accuracy vs held-out accuracy), so they share its units. For each hidden metric h:
+ * `hidden_gap` flags: a method that overfits the visible split. The hidden metrics of interest
+ * measure the objective on another split (dev accuracy vs held-out accuracy), so they share its
+ * units and its direction. For each hidden metric h:
  *
  *     d = (objective mean - h mean) - (baseline objective mean - baseline h mean)
+ *     shortfall = d / (optimum - baseline)
  *
- * the second term, when the baseline's means of both are known, removes a split's constant
- * offset (a held-out split that is simply harder). The trial is flagged when
- * |d| > threshold x |optimum - baseline|, i.e. when visible and hidden disagree by more than
- * `threshold` PGR. Hidden metrics the trial did not report are skipped.
+ * the second term of d, when the baseline's means of both are known, removes a split's constant
+ * offset (a held-out split that is simply harder). Dividing by the signed gap puts the shortfall
+ * in PGR units and in the objective's direction: it is positive when the trial's gain on the
+ * hidden split falls short of its gain on the visible one (for maximize, h lower than the
+ * objective predicts; for minimize, higher). The trial is flagged when shortfall > threshold.
+ * A hidden metric that does better than the visible one is not flagged: the check exists to
+ * catch overfitting, and generalising beyond the visible split is not a reason for review.
+ * Hidden metrics the trial did not report are skipped.
  *
  * The messages name hidden metrics and values: never show flags to an agent.
  */
@@ -136,12 +142,12 @@ export function hiddenGapFlags(
     const bv = baselineMetricMeans?.[objectiveMetric];
     const bh = baselineMetricMeans?.[h];
     const offset = isFiniteNumber(bv) && isFiniteNumber(bh) ? bv - bh : 0;
-    const disagreement = Math.abs(visible - hidden - offset) / Math.abs(gap);
-    if (disagreement > threshold)
+    const shortfall = (visible - hidden - offset) / gap;
+    if (shortfall > threshold)
       flags.push({
         kind: 'hidden_gap',
         message:
-          `hidden metric "${h}" disagrees with "${objectiveMetric}" by ${fmt(disagreement)} PGR ` +
+          `hidden metric "${h}" falls short of "${objectiveMetric}" by ${fmt(shortfall)} PGR ` +
           `(${objectiveMetric} ${fmt(visible)}, ${h} ${fmt(hidden)}, baseline offset ${fmt(offset)}; threshold ${fmt(threshold)})`,
       });
   }
