@@ -116,6 +116,59 @@ describe('resolveSource', () => {
     ).rejects.toThrow(/edits: experiment plain has no editable source/);
   });
 
+  it('refuses edits whose result does not compile, naming file, line and error, and stores nothing', async () => {
+    const broken = { 'method.py': 'def train(x):\n    return (0\n' };
+    const r = await resolveSource({
+      experiment: 'code',
+      edits: [
+        { kind: 'search_replace', file: 'method.py', search: 'return 0', replace: 'return (0' },
+      ],
+    });
+    expect(r).toEqual({
+      ok: false,
+      reason: expect.stringMatching(
+        /^edits do not compile: method\.py line 2: SyntaxError: '\(' was never closed/,
+      ),
+    });
+    await expect(store.get(hashSnapshot(broken))).rejects.toThrow(SourceNotFoundError);
+  });
+
+  it("uses the experiment's own compile check when it has one, redacting host paths", async () => {
+    const withHook = createSourceActivities({
+      store,
+      registry: ExperimentRegistry.of(
+        defineCodeExperiment({
+          name: 'hooked',
+          description: 'a code experiment with its own compile check',
+          metrics: [{ name: 'acc', description: 'accuracy' }],
+          defaultTimeoutSeconds: 30,
+          code: {
+            language: 'python',
+            interface: 'train(x)',
+            editable: ['method.py'],
+            initialSource: initial,
+            evaluate: () => Promise.resolve({ acc: 1 }),
+            compile: (src) =>
+              Promise.resolve(
+                src['method.py']!.includes('return 1')
+                  ? `${path.join(tmp, 'build', 'method.py')}:2: no ones allowed`
+                  : undefined,
+              ),
+          },
+        }),
+      ),
+    });
+    const r = await withHook.resolveSource({
+      experiment: 'hooked',
+      edits: [{ kind: 'diff', diff: diffSnapshots(initial, better) }],
+    });
+    expect(r).toEqual({
+      ok: false,
+      reason: 'edits do not compile: …/method.py:2: no ones allowed',
+    });
+    expect(JSON.stringify(r)).not.toContain(tmp);
+  });
+
   it('ignores a cache file whose content does not match its hash', async () => {
     const hash = await store.put({ 'method.py': 'ok\n' });
     const file = path.join(tmp, 'cache', `${hash}.json`);

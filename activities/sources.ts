@@ -5,8 +5,9 @@
  *
  * `resolveSource` turns a proposal's edits into a snapshot: it applies them to the parent's
  * source (the experiment's initial source for the baseline), checks the result against the
- * experiment's editable files, stores it and returns its hash and the diff from the parent — or
- * a typed failure saying why the edits do not apply.
+ * experiment's editable files and its compile check (experiments/code.ts: compiled, never run),
+ * stores it and returns its hash and the diff from the parent — or a typed failure saying why
+ * the edits do not apply or do not compile.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,7 +21,12 @@ import {
   SourceSnapshot,
   type SourceEdit,
 } from '../domain/code.js';
-import { checkSource, InvalidSourceError, isCodeExperiment } from '../experiments/code.js';
+import {
+  checkSource,
+  compileCheck,
+  InvalidSourceError,
+  isCodeExperiment,
+} from '../experiments/code.js';
 import type { CodeExperimentDefinition } from '../experiments/code.js';
 import { UnknownExperimentError, type ExperimentRegistry } from '../experiments/registry.js';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
@@ -195,6 +201,9 @@ export function createSourceActivities(deps: SourceActivityDeps) {
           return { ok: false, reason: `edits do not apply: ${err.message}` };
         throw err;
       }
+      // Checked before anything is stored or queued: compiled, never run, outside the sandbox.
+      const compileError = await compileCheck(def.code, child);
+      if (compileError) return { ok: false, reason: `edits do not compile: ${compileError}` };
       const parentHash = await deps.store.put(parent, input.runId);
       const hash = await deps.store.put(child, input.runId);
       const diff = diffSnapshots(parent, child);

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { candidateFailure, checkSource, InvalidSourceError, type CodeSpec } from './code.js';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  candidateFailure,
+  checkSource,
+  compileCheck,
+  compilePython,
+  InvalidSourceError,
+  redactHostText,
+  type CodeSpec,
+} from './code.js';
 import type { SandboxResult } from './sandbox.js';
 import {
   BadPredictionsError,
@@ -62,6 +73,70 @@ describe('candidateFailure', () => {
         reason: 'timed out after 5 s (sandbox killed)',
       })?.message,
     ).toBe('candidate timed out after 5 s (sandbox killed)');
+  });
+});
+
+describe('candidateFailure on a traceback', () => {
+  it("adds where in the candidate's files the error happened", () => {
+    const e = candidateFailure({
+      outcome: 'exited',
+      exitCode: 1,
+      signal: null,
+      reason: 'exited with code 1',
+      stdout: '',
+      stderr:
+        'Traceback (most recent call last):\n  File "/input/driver.py", line 26, in main\n' +
+        '  File "/input/candidate/method.py", line 7, in train\n    open("/labels.npy")\n' +
+        "FileNotFoundError: [Errno 2] No such file or directory: '/labels.npy'\n",
+      result: Buffer.alloc(0),
+      durationSeconds: 0.1,
+    });
+    expect(e?.message).toBe(
+      "candidate exited with code 1: FileNotFoundError: [Errno 2] No such file or directory: '/labels.npy' (method.py line 7, in train)",
+    );
+  });
+});
+
+describe('compile check', () => {
+  it('names file, line and error of a source that does not compile, and runs none of it', async () => {
+    const marker = path.join(os.tmpdir(), `gaplab-compile-ran-${process.pid}`);
+    expect(
+      await compilePython({
+        'method.py': `import os\nopen(${JSON.stringify(marker)}, "w").close()\ndef train(:\n    pass\n`,
+      }),
+    ).toBe('method.py line 3: SyntaxError: invalid syntax ("def train(:")');
+    expect(
+      await compilePython({
+        'method.py': `open(${JSON.stringify(marker)}, "w").close()\nraise SystemExit(3)\n`,
+      }),
+    ).toBeUndefined();
+    expect(existsSync(marker)).toBe(false);
+    expect(await compilePython({ 'method.py': 'def f():\n    return 1\n  x = 2\n' })).toMatch(
+      /^method\.py line 3: IndentationError: unindent does not match/,
+    );
+  });
+
+  it("uses the experiment's hook when it has one, Python's by default", async () => {
+    expect(await compileCheck(spec, { 'method.py': 'def train(): pass\n' })).toBeUndefined();
+    expect(await compileCheck(spec, { 'method.py': 'def train(\n' })).toMatch(
+      /^method\.py line 1:/,
+    );
+    const hooked: CodeSpec = { ...spec, compile: () => Promise.resolve('/home/me/x.c:3: nope') };
+    expect(await compileCheck(hooked, { 'method.py': '' })).toBe('…/x.c:3: nope');
+  });
+});
+
+describe('redactHostText', () => {
+  it("cuts host paths to their last part, keeps the sandbox's paths, hides keys", () => {
+    expect(
+      redactHostText(
+        "No such file: '/work/main/.gaplab/runs/r1/out.json' at /input/candidate/method.py, " +
+          'ANTHROPIC_API_KEY=sk-ant-xyz123456789 Authorization: Bearer abcdefghijkl 3/4 http://127.0.0.1:5050/x',
+      ),
+    ).toBe(
+      "No such file: '…/out.json' at /input/candidate/method.py, " +
+        'ANTHROPIC_API_KEY=[secret] Authorization: Bearer [secret] 3/4 http://127.0.0.1:5050/x',
+    );
   });
 });
 

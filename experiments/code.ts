@@ -9,6 +9,7 @@
  * source (so baselines, registries and activities need nothing new); `runCodeSeed` runs any
  * other source snapshot of it, which is what a code hypothesis resolves to.
  */
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -52,6 +53,12 @@ export interface CodeSpec {
     params: Config,
     ctx: CodeRunContext,
   ): Promise<Record<string, number>>;
+  /**
+   * Checks that a source compiles, without running any of it: the error (file, line, message)
+   * or undefined. Edits whose result does not compile are refused before they are queued.
+   * @default for `language: python`, {@link compilePython}
+   */
+  compile?(source: SourceSnapshot): Promise<string | undefined>;
 }
 
 /** Checks the code section of a definition loaded from experiment.ts. */
@@ -61,6 +68,9 @@ export const CodeSpecSchema = z.object({
   editable: z.array(z.string().min(1)).min(1).max(32),
   initialSource: SourceSnapshot,
   evaluate: z.custom<CodeSpec['evaluate']>((f) => typeof f === 'function', 'must be a function'),
+  compile: z
+    .custom<NonNullable<CodeSpec['compile']>>((f) => typeof f === 'function', 'must be a function')
+    .optional(),
 });
 
 export type CodeExperimentDefinition = ExperimentDefinition & {
@@ -108,6 +118,143 @@ export function checkSource(spec: CodeSpec, source: unknown): SourceSnapshot {
   const missing = spec.editable.filter((f) => !(f in parsed.data));
   if (missing.length) throw new InvalidSourceError(`invalid source: missing ${missing.join(', ')}`);
   return parsed.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compile check
+// ---------------------------------------------------------------------------------------------
+
+/** Longest compile error kept (file, line, message and the offending line). */
+export const COMPILE_ERROR_CHARS = 600;
+/** Seconds a compile check may take; a source that takes longer is refused. */
+export const COMPILE_TIMEOUT_SECONDS = 15;
+
+/**
+ * Compiles every file of a snapshot read from stdin (JSON name -> text) and runs none of it:
+ * `compile()` only parses and builds bytecode. Memory and CPU are capped in case a source makes
+ * the compiler itself work hard. Prints the first error as JSON, or null.
+ */
+const COMPILE_PY = `
+import json, resource, sys
+for limit, value in ((resource.RLIMIT_AS, 1 << 30), (resource.RLIMIT_CPU, 10)):
+    try:
+        resource.setrlimit(limit, (value, value))
+    except Exception:
+        pass
+files = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+for name in sorted(files):
+    if not name.endswith(".py"):
+        continue
+    try:
+        compile(files[name], name, "exec", dont_inherit=True)
+    except SyntaxError as e:
+        print(json.dumps({"file": name, "line": e.lineno, "type": type(e).__name__, "msg": str(e.msg), "text": (e.text or "").strip()[:200]}))
+        sys.exit(0)
+    except (ValueError, MemoryError, RecursionError, OverflowError) as e:
+        print(json.dumps({"file": name, "line": None, "type": type(e).__name__, "msg": str(e)[:300], "text": ""}))
+        sys.exit(0)
+print("null")
+`;
+
+/** The interpreter candidates run with inside the sandbox, so the check accepts what runs. */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/**
+ * Whether a Python snapshot compiles, without importing or running it (see COMPILE_PY): the
+ * first error as `method.py line 3: SyntaxError: invalid syntax ("return x +")`, redacted of host
+ * paths, or undefined. A worker without python3 cannot check: the sandboxed run then reports.
+ */
+export function compilePython(source: SourceSnapshot): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn(PYTHON, ['-I', '-S', '-B', '-c', COMPILE_PY], {
+      cwd: os.tmpdir(),
+      env: { LANG: 'C.UTF-8', PYTHONIOENCODING: 'utf-8' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, COMPILE_TIMEOUT_SECONDS * 1000);
+    child.stdout.on('data', (b: Buffer) => void (out.length < 10_000 && (out += b.toString())));
+    child.stderr.on('data', (b: Buffer) => void (err.length < 10_000 && (err += b.toString())));
+    child.stdin.on('error', () => undefined); // the child may exit before reading everything
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (e.code !== 'ENOENT') console.warn(`gaplab: compile check not run: ${e.message}`);
+      resolve(undefined);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const done = (text: string) => resolve(redactHostText(text).slice(0, COMPILE_ERROR_CHARS));
+      if (timedOut) return done(`the compile check timed out after ${COMPILE_TIMEOUT_SECONDS} s`);
+      let e: { file: string; line: number | null; type: string; msg: string; text: string } | null;
+      try {
+        e = JSON.parse(out.trim().split('\n').pop() ?? '') as typeof e;
+      } catch {
+        return done(
+          `the compile check failed (exit ${code}): ${err.trim().split('\n').pop()?.slice(0, 300) ?? ''}`,
+        );
+      }
+      if (!e) return resolve(undefined);
+      const where = e.line ? `${e.file} line ${e.line}` : e.file;
+      done(`${where}: ${e.type}: ${e.msg}${e.text ? ` (${JSON.stringify(e.text)})` : ''}`);
+    });
+    child.stdin.end(JSON.stringify(source));
+  });
+}
+
+/**
+ * The experiment's compile check for a snapshot: its own hook, Python's by default, none for a
+ * language without one. Returns the error (already redacted) or undefined.
+ */
+export async function compileCheck(
+  spec: CodeSpec,
+  source: SourceSnapshot,
+): Promise<string | undefined> {
+  if (spec.compile) {
+    const e = await spec.compile(source);
+    return e === undefined ? undefined : redactHostText(e).slice(0, COMPILE_ERROR_CHARS);
+  }
+  return spec.language === 'python' ? compilePython(source) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redaction of failure text
+// ---------------------------------------------------------------------------------------------
+
+/** Absolute paths that are the sandbox's own (what a candidate sees) or the system's. */
+const SHOWN_PATH = /^\/(input|opt\/gaplab|usr|lib|lib64|bin|tmp\/?$|proc\/self|dev\/null)(\/|$)/;
+const SECRET_PATTERNS: [RegExp, string][] = [
+  [/\bsk-ant-[\w-]+/g, '[secret]'],
+  [/\b(?:sk|rk|pk)-[A-Za-z0-9_-]{16,}/g, '[secret]'],
+  [/\bAKIA[0-9A-Z]{16}\b/g, '[secret]'],
+  [/\bgh[pousr]_[A-Za-z0-9]{20,}/g, '[secret]'],
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 [secret]'],
+  [
+    /\b([A-Za-z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?))(["']?\s*[:=]\s*["']?)[^\s"',;)]+/gi,
+    '$1$2[secret]',
+  ],
+];
+
+/**
+ * Failure text as an agent or a person outside the worker may see it: host paths (the project,
+ * the state folder, home and temporary folders, anything outside the sandbox's own paths) cut
+ * to their last part, and anything that looks like a key or token replaced. The sandbox's paths
+ * (/input/candidate/method.py...) are kept: they are what the candidate sees.
+ */
+export function redactHostText(text: string): string {
+  let out = text;
+  for (const [re, to] of SECRET_PATTERNS) out = out.replace(re, to);
+  for (const name of ['ANTHROPIC_API_KEY', 'MLFLOW_TRACKING_TOKEN', 'AWS_SECRET_ACCESS_KEY']) {
+    const v = process.env[name];
+    if (v && v.length >= 8) out = out.split(v).join('[secret]');
+  }
+  return out.replace(/(?<![\w:/.~-])(\/[\w.@+~-]+)+\/?/g, (p) =>
+    SHOWN_PATH.test(p) ? p : `…/${p.replace(/\/$/, '').split('/').pop()}`,
+  );
 }
 
 /** Builds a code experiment: a function experiment whose run is the harness on the starting source. */
@@ -277,7 +424,8 @@ export function candidateFailure(r: SandboxResult): CandidateError | undefined {
     .filter(Boolean)
     .join('\n');
   const last = lastErrorLine(r.stderr);
-  const reason = `candidate ${r.reason ?? 'failed'}${last ? `: ${last}` : ''}`;
+  const at = candidateFrame(r.stderr);
+  const reason = `candidate ${r.reason ?? 'failed'}${last ? `: ${last}` : ''}${last && at ? ` (${at})` : ''}`;
   return new CandidateError(reason.slice(0, 1000), tail.slice(-16_384));
 }
 
@@ -289,4 +437,13 @@ function lastErrorLine(stderr: string): string | undefined {
     if (/^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b/.test(l)) return l.slice(0, 300);
   }
   return undefined;
+}
+
+/** Where in the candidate's own files a traceback ends, e.g. `method.py line 12, in train`. */
+function candidateFrame(stderr: string): string | undefined {
+  const frames = [
+    ...stderr.matchAll(/File "\/input\/candidate\/([^"]+)", line (\d+)(?:, in ([\w<>.]+))?/g),
+  ];
+  const f = frames.at(-1);
+  return f ? `${f[1]} line ${f[2]}${f[3] ? `, in ${f[3]}` : ''}` : undefined;
 }

@@ -125,4 +125,59 @@ describe('claude agents on a code experiment', () => {
     // The repair message carries the reason.
     expect(JSON.stringify(calls[1]!.body.messages.at(-1))).toMatch(/edits do not apply/);
   });
+
+  it('send an edit that applies but does not compile back for repair, with file, line and error', async () => {
+    const n0 = fake.requests.length;
+    fake.script(
+      {
+        kind: 'json',
+        body: {
+          hypotheses: [
+            hyp('unclosed', [{ file: 'method.py', search: 'return 0', replace: 'return (0' }]),
+          ],
+          insight: '',
+        },
+      },
+      {
+        kind: 'json',
+        body: {
+          hypotheses: [
+            hyp('closed', [{ file: 'method.py', search: 'return 0', replace: 'return (3)' }]),
+          ],
+          insight: '',
+        },
+      },
+    );
+    const acts = createStrategyActivities({
+      anthropic: () => new Anthropic({ apiKey: 'test-key', baseURL: fake.url }),
+      claude: { maxRetries: 0, timeoutMs: 10_000 },
+      code: { registry, store: new SourceStore({ cacheDir: tmp }) },
+    });
+    const view = testView(
+      { name: 'claude', settings: { model: 'claude-haiku-4-5', agents: 1, hypothesesPerAgent: 1 } },
+      {
+        count: 1,
+        code: {},
+        problem: { ...testView({ name: 'claude' }).problem, experiment: 'method-code' },
+      },
+    );
+    const result = await acts.proposeHypotheses(view, []);
+
+    expect(result.proposals.map((p) => p.title)).toEqual(['closed']);
+    const why =
+      "edits apply to the source of the baseline but the result does not compile: method.py line 2: SyntaxError: '(' was never closed";
+    expect(result.dropped).toEqual([
+      expect.objectContaining({
+        title: 'unclosed',
+        fate: 'repaired',
+        cause: 'invalid',
+        reason: expect.stringContaining(`sent back for repair: ${why}`),
+      }),
+    ]);
+    const calls = fake.requests.slice(n0).filter((r) => r.path.split('?')[0] === '/v1/messages');
+    expect(calls).toHaveLength(2);
+    expect(JSON.stringify(calls[1]!.body.messages.at(-1))).toContain(
+      "method.py line 2: SyntaxError: '(' was never closed",
+    );
+  });
 });

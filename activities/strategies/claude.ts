@@ -35,8 +35,8 @@ import type {
   StrategyResult,
   StrategyView,
 } from '../../domain/strategy.js';
-import type { SourceEdit } from '../../domain/code.js';
-import { checkEdits, codePrompt, type CodeContext } from './code.js';
+import type { SourceEdit, SourceSnapshot } from '../../domain/code.js';
+import { checkCompiles, checkEdits, codePrompt, type CodeContext } from './code.js';
 import { TriedSet, diffConfig } from './common.js';
 import {
   DEPRECATED_MODELS,
@@ -389,6 +389,10 @@ const clip = (s: string, n: number): string => (s.length <= n ? s : `${s.slice(0
 
 interface Checked {
   proposal?: HypothesisProposal;
+  /** The source a proposal's edits make (for the compile check). */
+  source?: SourceSnapshot;
+  /** Whose source the edits apply to, in the agent's words. */
+  parentLabel?: string;
   errors: string[];
   /** Why it was refused, for counting: unknown_parent, duplicate, invalid. */
   cause?: 'unknown_parent' | 'duplicate' | 'invalid';
@@ -424,10 +428,12 @@ export function checkHypothesis(
     }
   }
   let edits: SourceEdit[] | undefined;
+  let source: SourceSnapshot | undefined;
   if (h.edits && h.edits.length > 0 && errors.length === 0) {
     const checked = checkEdits(code, parentSourceHash, parentId ?? 'the baseline', h.edits);
     errors.push(...checked.errors);
     edits = checked.edits;
+    source = checked.source;
   }
   const entries = new Map<string, ParamValue>();
   for (const c of h.changes) {
@@ -473,7 +479,11 @@ export function checkHypothesis(
   if (!parsed.success)
     return { errors: [z.prettifyError(parsed.error).replace(/\s+/g, ' ')], cause: 'invalid' };
   if (!edits) tried.add(config, `proposal "${label}"`);
-  return { proposal: parsed.data, errors: [] };
+  return {
+    proposal: parsed.data,
+    errors: [],
+    ...(source ? { source, parentLabel: parentId ?? 'the baseline' } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -697,7 +707,10 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
     cause: NonNullable<Checked['cause']>;
   }
   /** Accepts what is valid within the quota; returns the invalid ones. */
-  const accept = (hs: readonly WireHypothesis[], pass: 'first' | 'repair'): Bad[] => {
+  const accept = async (
+    hs: readonly WireHypothesis[],
+    pass: 'first' | 'repair',
+  ): Promise<Bad[]> => {
     const bad: Bad[] = [];
     for (const h of hs) {
       const title = clip(h.title.trim() || 'untitled', 200);
@@ -712,7 +725,12 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
         continue;
       }
       const checked = checkHypothesis(view, h, tried, h.title, options.code);
-      if (checked.proposal) {
+      // Edits that apply must also compile (checked without running them), else they are repaired.
+      const compileError = checked.proposal
+        ? await checkCompiles(options.code, checked.source, checked.parentLabel ?? 'the baseline')
+        : undefined;
+      if (compileError) bad.push({ title, errors: [compileError], cause: 'invalid' });
+      else if (checked.proposal) {
         outcome.proposals.push(checked.proposal);
         missing--;
       } else bad.push({ title, errors: checked.errors, cause: checked.cause ?? 'invalid' });
@@ -733,7 +751,7 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
 
   let toRepair: Bad[] = [];
   if (first.output) {
-    toRepair = accept(first.output.hypotheses, 'first');
+    toRepair = await accept(first.output.hypotheses, 'first');
     if (first.output.insight.trim()) outcome.insight = first.output.insight.trim();
   }
 
@@ -768,7 +786,7 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
         cause: b.cause,
         author: agent.name,
       });
-    const still = accept(second.output.hypotheses, 'repair');
+    const still = await accept(second.output.hypotheses, 'repair');
     dropBad(still, 'still invalid after the repair round');
     if (!outcome.insight && second.output.insight.trim())
       outcome.insight = second.output.insight.trim();

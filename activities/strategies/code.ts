@@ -12,7 +12,7 @@ import {
   type SourceSnapshot,
 } from '../../domain/code.js';
 import type { StrategyView } from '../../domain/strategy.js';
-import { isCodeExperiment } from '../../experiments/code.js';
+import { compileCheck, isCodeExperiment } from '../../experiments/code.js';
 import type { ExperimentRegistry } from '../../experiments/registry.js';
 import { SourceNotFoundError, type SourceStore } from '../sources.js';
 import { rankTrials } from './prompt.js';
@@ -28,6 +28,11 @@ export interface CodeContext {
   initial: SourceSnapshot;
   /** The sources shown to the agents, by content hash. */
   sources: Record<string, SourceSnapshot>;
+  /**
+   * The experiment's compile check (compiled, never run): the error, redacted, or undefined.
+   * Absent: edits are not compile-checked here (resolveSource still checks them).
+   */
+  compile?: (source: SourceSnapshot) => Promise<string | undefined>;
 }
 
 export interface CodeDeps {
@@ -59,6 +64,7 @@ export async function loadCodeContext(
     editable: def.code.editable,
     initial: def.code.initialSource,
     sources,
+    compile: (source) => compileCheck(def.code, source),
   };
 }
 
@@ -110,15 +116,16 @@ export interface WireEdit {
 }
 
 /**
- * Checks an agent's edits against the parent's source; returns them as domain edits, or the
- * reasons they cannot be used (for the repair round).
+ * Checks an agent's edits against the parent's source; returns them as domain edits with the
+ * source they make (for the compile check), or the reasons they cannot be used (for the repair
+ * round).
  */
 export function checkEdits(
   code: CodeContext | undefined,
   parentSourceHash: string | undefined,
   parentLabel: string,
   wire: readonly WireEdit[],
-): { edits?: SourceEdit[]; errors: string[] } {
+): { edits?: SourceEdit[]; source?: SourceSnapshot; errors: string[] } {
   if (!code)
     return { errors: ['edits: this experiment has no editable source; leave edits empty'] };
   const parent = parentSourceHash ? code.sources[parentSourceHash] : code.initial;
@@ -144,5 +151,21 @@ export function checkEdits(
         `edits: ${extra.join(', ')} is not editable (editable: ${code.editable.join(', ')})`,
       ],
     };
-  return { edits, errors: [] };
+  return { edits, source: child, errors: [] };
+}
+
+/**
+ * Whether the source an agent's edits make compiles: the repair-round reason when it does not.
+ * Never runs the code (see compileCheck in experiments/code.ts).
+ */
+export async function checkCompiles(
+  code: CodeContext | undefined,
+  source: SourceSnapshot | undefined,
+  parentLabel: string,
+): Promise<string | undefined> {
+  if (!code?.compile || !source) return undefined;
+  const error = await code.compile(source);
+  return error
+    ? `edits apply to the source of ${parentLabel} but the result does not compile: ${error}`
+    : undefined;
 }

@@ -166,3 +166,26 @@ describe('prompt builder', () => {
     expect(r.apply('0.81 0.5 0.9 t0042 0.815')).toBe('0.81 0.5 0.9 t0042 0.815');
   });
 });
+
+describe("a failed code trial's reason, as agents see it", () => {
+  it('shows the head and the tail (the error and where), without host paths or keys', () => {
+    const view = testView(claude);
+    const reason =
+      'no seed succeeded (5 failed; seed 1: CandidateError: candidate exited with code 1: ' +
+      `${'x'.repeat(900)} ` +
+      "FileNotFoundError: [Errno 2] No such file or directory: '/work/main/experiments/weak-to-strong-code/harness.ts' " +
+      '(method.py line 7, in train) /input/candidate/method.py sk-ant-api03-abcdefghijklmnop token=abcdef0123456789)';
+    const failed = view.history.map((t) => (t.id === 'T3' ? { ...t, failureReason: reason } : t));
+    const msg = buildAgentMessage(
+      { ...view, history: failed },
+      { name: 'claude/explore', direction: 'Go wide.', count: 1 },
+    );
+    const line = /<failures>\n(- \[T3\].*)\n/.exec(msg)![1]!;
+    expect(line).toContain('failed: "no seed succeeded (5 failed; seed 1: CandidateError');
+    expect(line).toContain(
+      "No such file or directory: '…/harness.ts' (method.py line 7, in train) /input/candidate/method.py [secret] token=[secret])",
+    );
+    expect(line).not.toMatch(/work\/main|abcdef0123456789|sk-ant/);
+    expect(/failed: (".*?[^\\]")/.exec(line)![1]!.length).toBeLessThanOrEqual(602);
+  });
+});

@@ -17,6 +17,7 @@
  */
 import type { Config, Param, ParamValue } from '../../domain/schemas.js';
 import type { Note, StrategyView, TrialView } from '../../domain/strategy.js';
+import { redactHostText } from '../../experiments/code.js';
 
 /** How much of the campaign the per-agent message shows; bounded so 10k trials stay cheap. */
 export interface PromptLimits {
@@ -158,6 +159,18 @@ const data = (s: string, n: number): string => escapeText(clip(oneLine(s), n));
 
 /** Untrusted text as a JSON string on one line: quotes inside it cannot end it. */
 export const quote = (s: string, n: number): string => JSON.stringify(data(s, n));
+
+/**
+ * A trial's failure reason (a compile error, a traceback's last line and where it happened, a
+ * sandbox block, a timeout) as agents see it: host paths and anything like a key redacted, on
+ * one line, and when long its head and its tail, where the error itself is.
+ */
+export function failureText(reason: string, n: number): string {
+  const text = oneLine(redactHostText(reason));
+  if (text.length <= n) return text;
+  const head = Math.floor(n / 3);
+  return `${text.slice(0, head)} … ${text.slice(text.length - (n - head - 3))}`;
+}
 
 /** JSON that cannot close a tagged block: `<`, `>` and `&` as \u escapes (still valid JSON). */
 const safeJson = (x: unknown): string =>
@@ -311,7 +324,8 @@ function trialLine(view: StrategyView, t: TrialView, limits: PromptLimits): stri
   const parent = `parent ${t.parentTrialId ?? 'baseline'}`;
   const config = `config vs baseline: ${escapeText(clip(describeChanges(view.problem.baseline, t.params), 300))}`;
   if (t.status !== 'succeeded') {
-    return `- ${head}; ${parent}; ${t.status}: ${quote(t.failureReason ?? 'no reason recorded', limits.textChars)}; ${config}`;
+    const reason = failureText(t.failureReason ?? 'no reason recorded', limits.textChars);
+    return `- ${head}; ${parent}; ${t.status}: ${quote(reason, limits.textChars)}; ${config}`;
   }
   const feasible = t.feasible ? '' : '; INFEASIBLE (breaks a constraint)';
   return `- ${head}; ${parent}; ${describePgr(t)}; ${describeMetrics(t)}${feasible}; ${config}`;
@@ -343,7 +357,7 @@ function lineage(
 
 function noteLine(n: Note, limits: PromptLimits): string {
   const about = n.trialId ? ` on ${n.trialId}` : '';
-  return `- (${n.kind}, ${data(n.author, 128)}${about}, ${n.at}) ${data(n.text, limits.textChars)}`;
+  return `- (${n.kind}, ${data(n.author, 128)}${about}, ${n.at}) ${data(redactHostText(n.text), limits.textChars)}`;
 }
 
 /** The per-agent message: campaign state and the agent's direction. */
