@@ -199,8 +199,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
   state.beginVerification();
   setStatusAttribute('verifying');
-  // A PI stop that arrives during verification ends it (the report then says what was not
-  // verified); a stop that ended the search still lets the best be verified.
+  // A PI stop that arrives during verification ends it, and so does the deadline (the report
+  // then says what was not verified); a stop that ended the search still lets the best be verified.
   const verifyScope = new CancellationScope();
   await runner.untilHardStop(
     async () => {
@@ -217,7 +217,6 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       }
     },
     verifyScope,
-    { deadline: false, stopped: () => state.verificationStopped },
   );
 
   await runner.recorded();

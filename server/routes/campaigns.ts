@@ -159,7 +159,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['control'],
         summary:
-          'Stop the campaign (PI); running trials are cancelled unless cancelRunning is false',
+          'Stop the campaign (PI) in any phase; what runs (reference measurement, trials, the verification in progress) is cancelled unless cancelRunning is false, then it finishes and counts',
         params: CampaignParams,
         body: StopBody.nullish(),
         response: { 200: Ok, ...errors },

@@ -29,7 +29,7 @@ const searchTrialsRun = () =>
 const heldCount = (n: number) => () => ts.lab.held().length === n;
 
 describe('PI stop', () => {
-  test('while the references are measured: the measurement is cut short even with cancelRunning false, and no search starts', async () => {
+  test('while the references are measured: the measurement is cut short, and no search starts', async () => {
     const campaign = await ts.start({
       criteria: {
         seedsPerTrial: 2,
@@ -40,7 +40,7 @@ describe('PI stop', () => {
     ts.lab.hold = () => true;
     await ts.until(heldCount(2), 'the baseline seeds running');
     expect((await campaign.status()).phase).toBe('measuring');
-    await campaign.stop({ reason: 'wrong baseline', cancelRunning: false });
+    await campaign.stop({ reason: 'wrong baseline' });
     const report = await campaign.result();
 
     expect(report.stopReason).toBe('stopped_by_pi');

@@ -208,9 +208,9 @@ export class TrialRunner {
       scope.run(() => this.runTrialSeeds(req)),
       this.freshBaseline,
     ]);
-    // A stop of the verification phase itself discards what it cut short; a stop that ended
-    // the search does not (the best is still verified).
-    if (state.verificationStopped) return;
+    // A stop of the verification phase itself (a PI's, or the deadline) discards what it cut
+    // short: it verified nothing and failed nothing. A run it let finish counts.
+    if (scope !== this.scope && scope.consideredCancelled) return;
     state.addVerification(req, trial, seeds);
   }
 
@@ -236,33 +236,33 @@ export class TrialRunner {
   }
 
   /**
-   * Runs `work` until it ends or a PI stop (and, unless told otherwise, the deadline) comes due;
-   * then cancels `scope`, records the stop and waits for the cancelled work to wind down.
+   * Runs `work` (the reference measurement, the verification) until it ends or a hard stop comes
+   * due: a PI stop or the deadline (during verification, a stop of the verification itself).
+   * Then records the stop and cancels `scope`, unless the PI asked to let running work finish
+   * (`cancelRunning: false`): then it finishes, and the deadline still cuts it short. `work`
+   * starts nothing new once stopped (it checks the stop reason / `verificationStopped`).
    */
-  async untilHardStop(
-    work: () => Promise<void>,
-    scope: CancellationScope,
-    opts: { deadline?: boolean; stopped?: () => boolean } = {},
-  ): Promise<void> {
+  async untilHardStop(work: () => Promise<void>, scope: CancellationScope): Promise<void> {
     const { state } = this;
     let done = false;
     const running = work().finally(() => {
       done = true;
     });
-    const due = () =>
-      opts.deadline === false
-        ? (opts.stopped?.() ?? state.stopRequest !== undefined)
-        : state.hardStopDue(Date.now()) !== null;
+    const due = () => state.hardStopDue(Date.now()) !== null;
+    const waitMs = () => state.msUntilNextDeadline(Date.now()) ?? undefined;
     while (!done) {
-      const waitMs = opts.deadline === false ? null : state.msUntilNextDeadline(Date.now());
-      await condition(() => done || due(), waitMs ?? undefined);
+      await condition(() => done || due(), waitMs());
       if (done || !due()) continue;
       // During verification the search's own stop reason stands; the audit shows the PI stop.
       state.stopHard(Date.now());
-      scope.cancel();
+      while (!done && !state.shouldCancelRunning())
+        await condition(() => done || state.shouldCancelRunning(), waitMs());
+      if (!done) scope.cancel();
       break;
     }
     await running;
+    // Work that ended on its own as the deadline passed: the report still says so.
+    if (state.hardStopDue(Date.now()) === 'deadline') state.stopHard(Date.now());
   }
 }
 

@@ -35,7 +35,9 @@ export class Stopping {
   private idleReason: StopReason | undefined;
   private strategyFailure: string | undefined;
   /** A PI stopped the verification phase itself (a stop before it still lets the best be verified). */
-  private verificationStop = false;
+  private verificationStop: { actor: Actor; reason: string; cancelRunning: boolean } | undefined;
+  /** The deadline cut the verification short (its detail is added to the stop detail once). */
+  private verificationCutByDeadline = false;
   /** Updates accepted in this run (Temporal limits them per run; see UPDATE_LIMITS). */
   private updatesThisRun = 0;
   /** The trial reaching the target that waits for its verification. */
@@ -67,8 +69,12 @@ export class Stopping {
   get stopRequest() {
     return this.d.stopRequest;
   }
+  /** Verification ends: a PI stopped it, or the deadline has passed (it obeys both). */
   get verificationStopped(): boolean {
-    return this.verificationStop;
+    return (
+      this.verificationStop !== undefined ||
+      (this.d.phase === 'verifying' && this.deadlinePassed(this.ctx.now()))
+    );
   }
   /** True once the campaign is winding down: nothing new starts. */
   get stopping(): boolean {
@@ -154,14 +160,14 @@ export class Stopping {
   /** A PI can stop a campaign in every phase, verification included. */
   checkStop(): void {
     if (this.d.phase === 'finished') throw reject('Conflict', 'the campaign has finished');
-    if (this.d.phase === 'verifying' ? this.verificationStop : this.d.stopRequest)
+    if (this.d.phase === 'verifying' ? this.verificationStop !== undefined : this.d.stopRequest)
       throw reject('Conflict', 'the campaign is already stopping');
   }
 
   /** A PI's stop; during verification it ends the verification. Returns the audit action. */
   piStop(actor: Actor, reason: string, cancelRunning: boolean): string {
     const verifying = this.d.phase === 'verifying';
-    if (verifying) this.verificationStop = true;
+    if (verifying) this.verificationStop = { actor, reason, cancelRunning };
     this.d.stopRequest ??= { actor, reason, cancelRunning };
     this.ctx.bump();
     return verifying ? 'stop verification' : 'stop';
@@ -216,18 +222,20 @@ export class Stopping {
     return null;
   }
 
-  /** A PI stop or the deadline, which end every phase at once (measuring included); else null. */
+  /**
+   * A PI stop or the deadline, which end every phase (measuring and verifying included); else
+   * null. During verification only a stop of the verification itself counts (a stop that ended
+   * the search still lets the best be verified), and the deadline.
+   */
   hardStop(nowMs: number): { reason: 'stopped_by_pi' | 'deadline'; detail: string } | null {
-    const { stopRequest, budgets, ledger } = this.d;
+    const { budgets } = this.d;
+    const stopRequest = this.d.phase === 'verifying' ? this.verificationStop : this.d.stopRequest;
     if (stopRequest)
       return {
         reason: 'stopped_by_pi',
         detail: `stopped by ${stopRequest.actor.name}${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`,
       };
-    if (
-      budgets.maxWallSeconds !== undefined &&
-      nowMs - ledger.startedAtMs >= budgets.maxWallSeconds * 1000
-    )
+    if (this.deadlinePassed(nowMs))
       return {
         reason: 'deadline',
         detail: `wall-clock budget of ${budgets.maxWallSeconds} s used`,
@@ -235,16 +243,33 @@ export class Stopping {
     return null;
   }
 
+  private deadlinePassed(nowMs: number): boolean {
+    const { budgets, ledger } = this.d;
+    return (
+      budgets.maxWallSeconds !== undefined &&
+      nowMs - ledger.startedAtMs >= budgets.maxWallSeconds * 1000
+    );
+  }
+
   /**
    * Acts on a hard stop when one is due: its detail is recorded, its reason unless the campaign
    * already stopped for another (during verification the search's own reason stands; the audit
-   * shows the PI stop). True when one was due.
+   * shows the PI stop, the detail says the deadline cut the verification short). True when one
+   * was due.
    */
   stopHard(nowMs: number): boolean {
     const hard = this.hardStop(nowMs);
     if (!hard) return false;
-    this.d.stopDetail = hard.detail;
+    if (this.d.phase === 'verifying' && hard.reason === 'deadline') {
+      if (!this.verificationCutByDeadline) {
+        this.verificationCutByDeadline = true;
+        const cut = `verification cut short by the deadline (${hard.detail}): trials it did not verify are reported as not verified`;
+        this.d.stopDetail = this.d.stopDetail ? `${this.d.stopDetail}; ${cut}` : cut;
+        this.records.addError(cut);
+      }
+    } else this.d.stopDetail = hard.detail;
     this.d.stopReason ??= hard.reason;
+    this.ctx.bump();
     return true;
   }
 
@@ -310,8 +335,14 @@ export class Stopping {
     this.ctx.bump();
   }
 
-  /** PI stops and deadlines cancel running trials; budget stops let them finish. */
+  /**
+   * PI stops and deadlines cancel running trials; budget stops let them finish. A PI stop with
+   * `cancelRunning: false` lets running work finish in every phase (reference measurement and
+   * verification included) until the deadline, which always cancels it.
+   */
   shouldCancelRunning(): boolean {
+    if (this.deadlinePassed(this.ctx.now())) return true;
+    if (this.d.phase === 'verifying') return this.verificationStop?.cancelRunning ?? false;
     const reason = this.d.stopReason;
     if (reason === 'deadline' || reason === 'error') return true;
     if (reason === 'stopped_by_pi') return this.d.stopRequest?.cancelRunning ?? true;
