@@ -69,10 +69,6 @@ beforeAll(async () => {
     problemId,
     {
       ...criteria,
-      // The held-out metrics are read below instead of flagging: the hidden-gap rule flags a
-      // method whose held-out gain exceeds its dev gain, and compares pgr_heldout (a PGR) with
-      // dev accuracy, so the hand-written method would wait for a PI's review.
-      hiddenMetrics: [],
       // The injected idea is the only search trial; its verification and the fresh baseline run.
       budgets: { maxTrials: 1, concurrency: 5, maxWallSeconds: 1800 },
       verification: { topK: 1, seeds: 5 },
