@@ -91,6 +91,7 @@ export function codePrompt(view: StrategyView, code: CodeContext): string {
     'copied exactly, whitespace included; an empty `search` creates a file. Leave `edits` empty to',
     "change parameters only (the parent's source then runs as is). The harness runs the method",
     'in a sandbox without network or files beyond its inputs and computes every metric itself.',
+    'Edited source is compiled (never run) before it is queued: edits that do not compile come back to you with the file, line and error. A failed trial lists its reason: the last line of its traceback and where in your files it happened, a sandbox limit or a timeout.',
     `Files you may edit: ${code.editable.join(', ')}.`,
     '<interface>',
     code.interface,
