@@ -8,6 +8,7 @@
  *     npx tsx bench/w2s-code.ts                # prints the tables
  *     npx tsx bench/w2s-code.ts --write        # and writes its section of bench/RESULTS.md
  *     npx tsx bench/w2s-code.ts --search 60    # re-runs the search for the best-in-space configuration
+ *     npx tsx bench/w2s-code.ts --extra my_method.py   # one more candidate method.py, same seeds
  *
  * Real candidates in the real sandbox (bwrap, python3 with numpy), seeds 1-5 by default. The
  * best-in-space configuration runs in-process: the weak-to-strong problem's own training code
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { SourceSnapshot } from '../domain/code.js';
 import { parseCriteria, parseProblemSpec } from '../domain/parse.js';
-import type { EvaluationCriteria } from '../domain/schemas.js';
+import type { Config, EvaluationCriteria } from '../domain/schemas.js';
 import { scoreTrial } from '../domain/scoring.js';
 import { sampleConfig, seededRng } from '../domain/space.js';
 import { estimate } from '../domain/stats.js';
@@ -161,11 +162,11 @@ async function runMethods(
       name: string,
       what: string,
       source: SourceSnapshot,
-      params: Record<string, unknown>,
+      params: Config,
     ): Promise<MethodRun> => {
       const out: MethodRun['seeds'] = [];
       for (const seed of seeds) {
-        const r = await runCodeSeed(def, source, params as never, {
+        const r = await runCodeSeed(def, source, params, {
           seed,
           outDir: path.join(tmp, name, `seed-${seed}`),
           objective: 'student_dev_acc',
