@@ -12,6 +12,7 @@
  * when it ends (activities/recording.ts `recordRecordsSnapshot`).
  */
 import type { CampaignReport, TrialRecord } from '../api/schemas.js';
+import { remaining } from '../domain/budget.js';
 import type { AppContext } from './context.js';
 import { ServiceError } from './errors.js';
 import { visibilityResolver } from './hidden.js';
@@ -149,4 +150,68 @@ export async function readClosed(
   const report = await ctx.lineage.report(campaignId).catch(() => null);
   const records = report ? await ctx.lineage.records(campaignId).catch(() => null) : null;
   return report && records ? { report, records } : null;
+}
+
+type Status = Awaited<ReturnType<ReaderContext['service']['status']>>;
+
+/**
+ * A campaign's status: a running one's from its workflow (live), a closed one's from its
+ * report in MLflow, which holds everything the status says once the campaign has ended (a query
+ * on a closed workflow makes a worker replay its history). `runs` (how often it continued as
+ * new) is not recorded: a status read from the record says 0. Falls back to the workflow when
+ * Temporal cannot say whether it runs or MLflow has no report (campaigns run without MLflow).
+ */
+export async function readStatus(ctx: ReaderContext, campaignId: string): Promise<Status> {
+  const running = ctx.live.has(campaignId)
+    ? true
+    : await ctx.service.isRunning?.(campaignId).catch(() => undefined);
+  if (running === false) {
+    const report = await ctx.lineage.report(campaignId).catch(() => null);
+    if (report) {
+      const location = await ctx.lineage.locate(campaignId).catch(() => null);
+      return statusFromReport(report, location);
+    }
+  }
+  return ctx.service.status(campaignId);
+}
+
+/** The status a finished campaign's workflow would answer, from its final report. */
+export function statusFromReport(
+  report: CampaignReport,
+  location: { experimentId: string; parentRunId: string } | null,
+): Status {
+  const left = remaining(report.budgets, report.ledger, Date.parse(report.finishedAt));
+  const best = report.best;
+  return {
+    campaignId: report.campaignId,
+    problemId: report.problem.id,
+    strategy: report.strategy.name,
+    criteriaVersion: report.criteriaVersion,
+    phase: 'finished',
+    paused: false,
+    iteration: report.ledger.iterations,
+    trialsDone: report.ledger.trialsFinished,
+    trialsRunning: 0,
+    budgets: report.budgets,
+    ledger: report.ledger,
+    remaining: {
+      trials: left.trials ?? null,
+      iterations: left.iterations ?? null,
+      dollars: left.dollars ?? null,
+      computeSeconds: left.computeSeconds ?? null,
+      wallSeconds: left.wallSeconds ?? null,
+    },
+    best: best?.pgr ? { trialId: best.id, title: best.title, pgr: best.pgr } : null,
+    underReview: report.underReview ?? [],
+    baselineScore: report.baselineScore,
+    optimumScore: report.optimumScore,
+    targetPgr: report.targetPgr,
+    pendingApprovals: 0,
+    ...(report.proposals ? { proposals: report.proposals.counts } : {}),
+    stopReason: report.stopReason,
+    runs: 0,
+    ...(location
+      ? { mlflowParentRunId: location.parentRunId, mlflowExperimentId: location.experimentId }
+      : {}),
+  };
 }

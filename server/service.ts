@@ -62,6 +62,11 @@ import { fromTemporal, ServiceError } from './errors.js';
 import { PERMISSIONS } from '../api/permissions.js';
 import { isCodeExperiment } from '../experiments/code.js';
 
+/** How long the problem list waits for one problem's state (a problem no worker answers for). */
+const PROBLEM_QUERY_MS = 5_000;
+/** A problem the list could not read is tried again after this long (or once it changes). */
+const PROBLEM_RETRY_MS = 60_000;
+
 export type Role = Actor['role'];
 
 export interface ServiceOptions {
@@ -190,6 +195,47 @@ export class GaplabService {
    */
   private readonly knownProblems = new Set<string>();
 
+  /**
+   * Problem states as last read, with the run and history length of the problem workflow they
+   * were read at: every change to a problem (criteria, a campaign registered) is an update, which
+   * lengthens its history, so an unchanged length means an unchanged state. `state: null`: the
+   * read failed (no worker answers the problem's queue); tried again after PROBLEM_RETRY_MS.
+   */
+  private readonly problemCache = new Map<
+    string,
+    { runId: string; historyLength: number; state: ProblemState | null; readAtMs: number }
+  >();
+
+  /**
+   * A problem's state for the list, or null when it cannot be read: a describe (answered by the
+   * Temporal server from the execution itself, no worker involved) says whether the state read
+   * last is still current; only a changed problem is queried, within PROBLEM_QUERY_MS.
+   */
+  private async problemForList(problemId: string): Promise<ProblemState | null> {
+    const handle = this.client.workflow.getHandle(problemWorkflowId(problemId));
+    const d = await handle.describe().catch(() => null);
+    if (!d) return null;
+    const hit = this.problemCache.get(problemId);
+    if (hit && hit.runId === d.runId && hit.historyLength === d.historyLength)
+      if (hit.state || Date.now() - hit.readAtMs < PROBLEM_RETRY_MS) return hit.state;
+    // Read after the describe: a change in between shows as a longer history next time.
+    const state = await this.client
+      .withDeadline(Date.now() + PROBLEM_QUERY_MS, () => handle.query(problemQuery))
+      .catch(() => null);
+    this.problemCache.set(problemId, {
+      runId: d.runId,
+      historyLength: d.historyLength,
+      state,
+      readAtMs: Date.now(),
+    });
+    return state;
+  }
+
+  /**
+   * Every problem: one visibility list, plus the problems this service started (visibility is
+   * eventually consistent; the problem entity is not), each queried only when it changed since
+   * it was last read (`problemForList`), so the list costs no worker at any number of readers.
+   */
   async listProblems(): Promise<ProblemState[]> {
     const ids = new Set<string>(this.knownProblems);
     for await (const wf of this.client.workflow.list({
@@ -197,7 +243,8 @@ export class GaplabService {
     })) {
       ids.add(wf.workflowId.replace(/^problem:/, ''));
     }
-    const problems = await Promise.all([...ids].map((id) => this.getProblem(id).catch(() => null)));
+    for (const id of this.problemCache.keys()) if (!ids.has(id)) this.problemCache.delete(id);
+    const problems = await Promise.all([...ids].map((id) => this.problemForList(id)));
     return problems
       .filter((p): p is ProblemState => p !== null)
       .sort((a, b) => a.spec.id.localeCompare(b.spec.id));

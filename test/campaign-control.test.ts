@@ -1,9 +1,18 @@
 /** Human control through workflow messages: roles, approvals, injection, pause/resume, budgets, stop, audit. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TAG, experimentName } from '../activities/recording.js';
 import { ServiceError } from '../server/errors.js';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
-import { createTestEnv, pi, researcher, uniqueId, viewer, type TestEnv } from './support/env.js';
+import {
+  createTestEnv,
+  pi,
+  researcher,
+  submitQuadratic,
+  uniqueId,
+  viewer,
+  type TestEnv,
+} from './support/env.js';
+import { startTestServer } from './support/http.js';
 import { eventually } from './support/eventually.js';
 
 let env: TestEnv;
@@ -165,5 +174,73 @@ describe('human control of a campaign', () => {
       /parentTrialId/,
     );
     await env.service.result(campaignId);
+  });
+});
+
+/** Counts the workflow queries the env's Temporal connection sends, by workflow id. */
+function countQueries() {
+  const spy = vi.spyOn(env.connection.workflowService, 'queryWorkflow');
+  return {
+    of: (workflowId: string) =>
+      spy.mock.calls.filter(([req]) => req.execution?.workflowId === workflowId).length,
+    restore: () => spy.mockRestore(),
+  };
+}
+
+describe('reads that cost the same at any fan-out', () => {
+  it('lists problems without querying one that did not change; a new or changed problem shows at once', async () => {
+    const problemId = uniqueId('listing');
+    const workflowId = `problem:${problemId}`;
+    const queries = countQueries();
+    try {
+      await env.service.submitProblem(researcher, { ...quadraticSpec, id: problemId });
+      // Listed as soon as its submit returns (visibility may not have it yet).
+      expect((await env.service.listProblems()).map((p) => p.spec.id)).toContain(problemId);
+      const listed = queries.of(workflowId);
+      await env.service.listProblems();
+      await env.service.listProblems();
+      expect(queries.of(workflowId)).toBe(listed);
+      // A change (an update, so a longer history) is read once, by the next list.
+      await env.service.setCriteria(pi, problemId, quadraticCriteria);
+      const changed = queries.of(workflowId);
+      const problem = (await env.service.listProblems()).find((p) => p.spec.id === problemId);
+      expect(problem?.criteria.map((c) => c.version)).toEqual([1]);
+      expect(queries.of(workflowId)).toBe(changed + 1);
+      await env.service.listProblems();
+      expect(queries.of(workflowId)).toBe(changed + 1);
+    } finally {
+      queries.restore();
+    }
+  });
+
+  it("answers a closed campaign's status from its MLflow record, without querying its workflow", async () => {
+    const problemId = await submitQuadratic(env.service, {
+      prefix: 'closed-status',
+      criteria: {
+        seedsPerTrial: 1,
+        budgets: { maxTrials: 2, concurrency: 2 },
+        verification: { topK: 0, seeds: 1 },
+      },
+    });
+    const { campaignId } = await env.service.startCampaign(researcher, {
+      problemId,
+      strategy: { name: 'random' },
+      seed: 5,
+    });
+    const report = await env.service.result(campaignId);
+    // What the workflow itself answers, to compare with.
+    const { proposals: _omitted, ...fromWorkflow } = await env.service.status(campaignId);
+    const http = await startTestServer(env, { sseIntervalMs: 200, lineageTtlMs: 300 });
+    const queries = countQueries();
+    try {
+      const res = await http.call('viewer', 'GET', `/api/campaigns/${campaignId}`);
+      expect(res.status).toBe(200);
+      expect(queries.of(campaignId)).toBe(0);
+      expect(res.json).toEqual({ ...fromWorkflow, iteration: report.ledger.iterations });
+      expect(res.json).toMatchObject({ phase: 'finished', stopReason: 'max_trials' });
+    } finally {
+      queries.restore();
+      await http.close();
+    }
   });
 });

@@ -34,7 +34,7 @@ import {
 import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { campaignRedactor } from '../hidden.js';
-import { readReport } from '../reader.js';
+import { readReport, readStatus } from '../reader.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -99,13 +99,14 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['campaigns'],
-        summary: 'Live status: phase, budgets used and left, best trial',
+        summary:
+          'Live status: phase, budgets used and left, best trial (a closed campaign: from its record)',
         params: CampaignParams,
         response: { 200: CampaignStatus, ...errors },
       },
     },
     async (req) => {
-      const status = await service.status(req.params.campaignId);
+      const status = await readStatus(app.gaplab, req.params.campaignId);
       const redactor = await campaignRedactor(
         service,
         req.principal?.role,
