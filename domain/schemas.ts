@@ -263,6 +263,13 @@ export const EvaluationCriteria = z
     /** Metrics never shown to any agent; used for verification. */
     hiddenMetrics: z.array(Name).max(50).default([]),
     /**
+     * The hidden metrics on the objective's scale (the objective measured elsewhere, e.g. on a
+     * held-out split): each is checked for a hidden gap against the objective and gets a hidden
+     * PGR at verification. A hidden metric in other units (a held-out PGR next to an accuracy) is
+     * withheld like any hidden metric but left out of both. @default all of `hiddenMetrics`
+     */
+    hiddenGapMetrics: z.array(Name).max(50).optional(),
+    /**
      * Who sees the values of the hidden metrics in the API and UI (agents never do):
      * `pi-until-finished` shows them to PIs only while the campaign runs, so researchers cannot
      * steer by the held-out set, and to everyone once it has finished; `everyone` always shows
@@ -284,6 +291,14 @@ export const EvaluationCriteria = z
         path: ['hiddenMetrics'],
         message: `the objective "${c.metric}" cannot be hidden from the agents that optimise it`,
       });
+    (c.hiddenGapMetrics ?? []).forEach((m, i) => {
+      if (!c.hiddenMetrics.includes(m))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['hiddenGapMetrics', i],
+          message: `"${m}" is not a hidden metric: hiddenGapMetrics lists some of hiddenMetrics`,
+        });
+    });
     if (new Set(c.hiddenMetrics).size !== c.hiddenMetrics.length)
       ctx.addIssue({
         code: 'custom',
@@ -345,6 +360,11 @@ export const EvaluationCriteria = z
   });
 export type EvaluationCriteria = z.infer<typeof EvaluationCriteria>;
 export type EvaluationCriteriaInput = z.input<typeof EvaluationCriteria>;
+
+/** The hidden metrics checked against the objective (see `EvaluationCriteria.hiddenGapMetrics`). */
+export const hiddenGapMetricsOf = (
+  c: Pick<EvaluationCriteria, 'hiddenMetrics' | 'hiddenGapMetrics'>,
+): readonly string[] => c.hiddenGapMetrics ?? c.hiddenMetrics;
 
 export const CriteriaVersion = z.object({
   version: z.number().int().min(1),

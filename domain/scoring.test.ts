@@ -256,6 +256,39 @@ describe('scoreTrial', () => {
       // heldout 0.3 vs 0.25 predicted: 0.125 PGR short, within the threshold
       expect(kinds(minTrial(0.2, 0.3))).not.toContain('hidden_gap');
     });
+
+    it('a hidden metric left out of hiddenGapMetrics (other units) is withheld but never compared', () => {
+      const twoHidden = EvaluationCriteria.parse({
+        ...minCriteria,
+        hiddenMetrics: ['heldout_loss', 'heldout_pgr'],
+        hiddenGapMetrics: ['heldout_loss'],
+      });
+      // heldout_pgr 0.0 vs a loss of 0.2 would be "1.125 PGR short" if compared like a loss
+      const s = scoreTrial({
+        baselineScore: 0.5,
+        optimumScore: 0.1,
+        baselineMetricMeans: { loss: 0.5, heldout_loss: 0.55, heldout_pgr: 0 },
+        seeds: [1, 2].map((i) => seed(i, { loss: 0.2, heldout_loss: 0.26, heldout_pgr: 0 })),
+        criteria: twoHidden,
+      });
+      expect(kinds(s)).not.toContain('hidden_gap');
+      // the same trial with both compared (the default) is flagged on heldout_pgr
+      const both = scoreTrial({
+        baselineScore: 0.5,
+        optimumScore: 0.1,
+        baselineMetricMeans: { loss: 0.5, heldout_loss: 0.55, heldout_pgr: 0 },
+        seeds: [1, 2].map((i) => seed(i, { loss: 0.2, heldout_loss: 0.26, heldout_pgr: 0 })),
+        criteria: { ...twoHidden, hiddenGapMetrics: undefined },
+      });
+      expect(both.flags.find((f) => f.kind === 'hidden_gap')?.message).toMatch(/"heldout_pgr"/);
+    });
+
+    it('hiddenGapMetrics names only hidden metrics', () => {
+      const r = EvaluationCriteria.safeParse({ ...minCriteria, hiddenGapMetrics: ['loss'] });
+      expect(r.success).toBe(false);
+      expect(r.error?.issues[0]?.path).toEqual(['hiddenGapMetrics', 0]);
+      expect(r.error?.issues[0]?.message).toMatch(/"loss" is not a hidden metric/);
+    });
   });
 
   it('flags high seed-to-seed variance of PGR', () => {

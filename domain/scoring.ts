@@ -4,6 +4,7 @@
  * by the lower confidence bound of PGR, never by a lucky mean.
  */
 import { constraintVerdict, fmt } from './constraints.js';
+import { hiddenGapMetricsOf } from './schemas.js';
 import type { ReferenceScore } from './pgr.js';
 import { pgrEstimate } from './pgr.js';
 import type {
@@ -45,7 +46,7 @@ export interface ScoreTrialInput {
   seeds: readonly SeedResult[];
   criteria: Pick<
     EvaluationCriteria,
-    'metric' | 'direction' | 'confidence' | 'constraints' | 'hiddenMetrics'
+    'metric' | 'direction' | 'confidence' | 'constraints' | 'hiddenMetrics' | 'hiddenGapMetrics'
   >;
   /** Baseline score of the objective; null while unknown (then PGR is null). */
   baselineScore: number | ReferenceScore | null;
@@ -53,7 +54,7 @@ export interface ScoreTrialInput {
   optimumScore: number | ReferenceScore | null;
   /** Means of the baseline configuration's metrics: limits of relative constraints, hidden-gap offset. */
   baselineMetricMeans?: Readonly<Record<string, number>>;
-  /** Hidden metrics to check for a hidden gap. @default criteria.hiddenMetrics */
+  /** Hidden metrics to check for a hidden gap. @default hiddenGapMetricsOf(criteria) */
   hiddenMetrics?: readonly string[];
   options?: ScoringOptions;
 }
@@ -310,7 +311,7 @@ export function scoreTrial(input: ScoreTrialInput): TrialScore {
       ...hiddenGapFlags(
         criteria.metric,
         aggregates,
-        input.hiddenMetrics ?? criteria.hiddenMetrics,
+        input.hiddenMetrics ?? hiddenGapMetricsOf(criteria),
         gap,
         opts.hiddenGapThreshold,
         input.baselineMetricMeans,

@@ -97,6 +97,15 @@ describe('built-in experiments', () => {
     expect(spec.space.map((p) => p.name)).not.toContain('train_on');
   });
 
+  it('the weak-to-strong-code criteria withhold every held-out metric, and compare only the accuracy with the objective', async () => {
+    const e = registry.get('weak-to-strong-code');
+    const criteria = parseCriteria(await readFile(e.problem!.criteria, 'utf8'));
+    const heldout = e.metrics.map((m) => m.name).filter((m) => m.includes('heldout'));
+    expect(heldout.length).toBeGreaterThanOrEqual(2);
+    expect([...criteria.hiddenMetrics].sort()).toEqual([...heldout].sort());
+    expect(criteria.hiddenGapMetrics).toEqual(['student_heldout_acc']);
+  });
+
   it('each function built-in runs its baseline and reports the objective', async () => {
     for (const e of registry.list().filter((x) => x.runner.kind === 'function' && x.problem)) {
       const spec = parseProblemSpec(await readFile(e.problem!.spec, 'utf8'));

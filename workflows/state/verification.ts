@@ -4,7 +4,7 @@
  * metrics paired seed by seed. A trial that fails its verification is flagged (verification gap).
  */
 import { trialPgr } from '../../domain/pgr.js';
-import type { SeedResult } from '../../domain/schemas.js';
+import { hiddenGapMetricsOf, type SeedResult } from '../../domain/schemas.js';
 import { rankTrials, verificationVerdict } from '../../domain/scoring.js';
 import type { TrialSummary, VerificationResult } from '../types.js';
 import type { StateContext } from './context.js';
@@ -116,7 +116,7 @@ export class Verification {
     const estimate = this.estimator(seeds);
     const freshPgr = succeeded ? estimate(criteria.metric, b?.score.mean) : null;
     const hiddenPgr: VerificationResult['hiddenPgr'] = {};
-    for (const m of criteria.hiddenMetrics)
+    for (const m of hiddenGapMetricsOf(criteria))
       hiddenPgr[m] = succeeded ? estimate(m, b?.metrics[m]) : null;
     const searchPgr = original.pgr;
     const result = searchPgr
