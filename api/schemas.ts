@@ -18,11 +18,13 @@ import {
   RecordedEstimate,
   SeedResult,
   Slug,
+  SourceHash,
   Trial,
   TrialKind,
   TrialStatus,
 } from '../domain/schemas.js';
 import { Note, StrategyConfig, StrategyName } from '../domain/strategy.js';
+import { SourceSnapshot } from '../domain/code.js';
 import {
   AuditEntry,
   CampaignPhase,
@@ -363,6 +365,35 @@ export const SeedRecord = SeedResult.extend({
 });
 export type SeedRecord = z.infer<typeof SeedRecord>;
 
+/**
+ * A code trial's whole diff from its parent's source (`GET .../trials/:trialId/diff`): the trial
+ * run's `diff.patch` once recorded, else recomputed from the campaign's stored snapshots.
+ */
+export const TrialDiff = z.object({
+  campaignId: z.string(),
+  trialId: z.string(),
+  sourceHash: SourceHash.nullable(),
+  parentSourceHash: SourceHash.nullable(),
+  /** The unified diff, whole (empty when only parameters changed or the trial has no source). */
+  diff: z.string(),
+  /** Where it was read: the run's `diff.patch`, the stored snapshots, or nowhere (no source). */
+  from: z.enum(['artifact', 'snapshots', 'none']),
+});
+export type TrialDiff = z.infer<typeof TrialDiff>;
+
+/** `initial` (the experiment's starting source, what the baseline runs) or a snapshot's hash. */
+export const SourceRefParam = z.union([z.literal('initial'), SourceHash]);
+
+/** A source snapshot by hash (`GET /campaigns/:campaignId/sources/:ref`): every editable file. */
+export const SourceView = z.object({
+  campaignId: z.string(),
+  hash: SourceHash,
+  /** The experiment's starting source. */
+  initial: z.boolean(),
+  files: SourceSnapshot,
+});
+export type SourceView = z.infer<typeof SourceView>;
+
 export const TrialDetail = z.object({
   campaignId: z.string(),
   trial: TrialRecord,
@@ -446,6 +477,7 @@ export function toLineageNode(t: TrialRecord): LineageNode {
     flags: t.flags,
     kind: t.kind,
     index: t.index,
+    ...(t.sourceHash ? { sourceHash: t.sourceHash } : {}),
   };
 }
 

@@ -279,6 +279,8 @@ export const LineageNode = Trial.pick({
   kind: true,
   parentTrialId: true,
   title: true,
+  /** Code trials: the source that ran (a child with another hash than its parent changed the code). */
+  sourceHash: true,
 }).extend({
   author: z.string(),
   authorKind: z.string(),

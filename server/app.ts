@@ -41,6 +41,7 @@ import { can, MUTATING_ROUTES, type Action } from '../api/permissions.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { problemRoutes } from './routes/problems.js';
 import { systemRoutes } from './routes/system.js';
+import { sourceRoutes } from './routes/sources.js';
 import { trialRoutes } from './routes/trials.js';
 
 export interface BuildAppOptions {
@@ -292,6 +293,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(problemRoutes);
       await api.register(campaignRoutes);
       await api.register(trialRoutes);
+      await api.register(sourceRoutes);
       await api.register(eventRoutes);
     },
     { prefix: '/api' },

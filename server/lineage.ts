@@ -449,6 +449,11 @@ export class LineageReader {
     return { records: r, trial, lineage, summary, seeds };
   }
 
+  /** An artifact's text (a code trial's `diff.patch`, a campaign's `sources/<hash>.json`), or null when absent. */
+  async artifactText(runId: string, path: string): Promise<string | null> {
+    return this.mlflow.downloadArtifactText(runId, path).catch(() => null);
+  }
+
   /** The full trial and its per-seed results from a trial run's trial.json (empty when missing or unreadable). */
   async trialArtifact(
     runId: string,

@@ -14,7 +14,9 @@ import type {
   Note,
   PendingApproval,
   ProblemState,
+  SourceView,
   TrialDetail,
+  TrialDiff,
   TrialsPage,
   TrialSummary,
 } from './types.js';
@@ -36,6 +38,8 @@ export const keys = {
   report: (id: string) => ['campaign', id, 'report'] as const,
   lineage: (id: string) => ['campaign', id, 'lineage'] as const,
   trial: (id: string, trialId: string) => ['campaign', id, 'trial', trialId] as const,
+  diff: (id: string, trialId: string) => ['campaign', id, 'trial', trialId, 'diff'] as const,
+  source: (id: string, ref: string) => ['campaign', id, 'source', ref] as const,
 };
 
 export const useUiConfig = () =>
@@ -124,6 +128,24 @@ export const useTrial = (id: string, trialId: string | null) =>
     queryKey: keys.trial(id, trialId ?? ''),
     queryFn: () => api<TrialDetail>(`/campaigns/${enc(id)}/trials/${enc(trialId!)}`),
     enabled: trialId !== null,
+  });
+
+/** A code trial's whole diff from its parent's source; asked only when `enabled`. */
+export const useTrialDiff = (id: string, trialId: string, enabled: boolean) =>
+  useQuery({
+    queryKey: keys.diff(id, trialId),
+    queryFn: () => api<TrialDiff>(`/campaigns/${enc(id)}/trials/${enc(trialId)}/diff`),
+    enabled,
+    staleTime: Infinity,
+  });
+/** A source snapshot by hash, or `initial` (the experiment's starting source); null asks nothing. */
+export const useSource = (id: string, ref: string | null) =>
+  useQuery({
+    queryKey: keys.source(id, ref ?? ''),
+    queryFn: () => api<SourceView>(`/campaigns/${enc(id)}/sources/${enc(ref!)}`),
+    enabled: ref !== null,
+    // A snapshot never changes: it is addressed by its content.
+    staleTime: Infinity,
   });
 
 /** A mutation that refreshes the given keys once it succeeds. */

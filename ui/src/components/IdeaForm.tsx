@@ -1,14 +1,49 @@
 /**
  * "Add an idea": a person's hypothesis, injected into a running campaign. Changes are given per
  * parameter of the problem's search space, relative to the chosen parent trial (or the baseline).
+ * On a code experiment the idea may also carry edits to the parent's source: a unified diff or a
+ * search/replace block, with the parent's source one click away. The campaign resolves the edits;
+ * when they do not apply, its reason is shown under the edit.
  */
 import { useMemo, useState } from 'react';
-import { api, enc } from '../api.js';
+import { api, ApiError, enc } from '../api.js';
 import { useCan } from '../auth.js';
 import { fmtPgr, fmtValue } from '../lib/format.js';
-import { keys, useAction } from '../queries.js';
-import type { Config, LineageNode, Param, ProblemSpec, TrialSummary } from '../types.js';
+import { keys, useAction, useSource } from '../queries.js';
+import type {
+  Config,
+  HypothesisProposalInput,
+  LineageNode,
+  Param,
+  ProblemSpec,
+  TrialSummary,
+} from '../types.js';
+import { SourceFiles } from './DiffView.js';
 import { ActionButton, Card, ErrorNote } from './ui.js';
+
+type EditMode = 'diff' | 'search_replace';
+type Edits = NonNullable<HypothesisProposalInput['edits']>;
+
+/** The edits the editor's fields stand for; undefined when they are left blank. */
+export function editsOf(
+  mode: EditMode,
+  f: { diff: string; file: string; search: string; replace: string },
+): Edits | undefined {
+  if (mode === 'diff')
+    return f.diff.trim() === ''
+      ? undefined
+      : [{ kind: 'diff', diff: f.diff.endsWith('\n') ? f.diff : `${f.diff}\n` }];
+  if (f.search === '' && f.replace === '') return undefined;
+  return [{ kind: 'search_replace', file: f.file, search: f.search, replace: f.replace }];
+}
+
+/** Whether an API error is about the edits (shown beside the editor rather than under the form). */
+function aboutEdits(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof ApiError && error.issues.some((i) => i.path.startsWith('edits')))
+    return true;
+  return /\bedits\b/.test(error.message);
+}
 
 /** The value an input's text stands for, by the parameter's kind; undefined when blank or invalid. */
 export function parseParamInput(p: Param, text: string): Config[string] | undefined {
@@ -35,11 +70,14 @@ export function IdeaForm({
   spec,
   nodes,
   leaderboard,
+  code = false,
 }: {
   campaignId: string;
   spec: ProblemSpec | undefined;
   nodes: readonly LineageNode[];
   leaderboard: readonly TrialSummary[];
+  /** The campaign runs a code experiment: ideas may carry edits to the parent's source. */
+  code?: boolean;
 }) {
   const can = useCan('inject');
   const [open, setOpen] = useState(false);
@@ -49,6 +87,9 @@ export function IdeaForm({
   const [parent, setParent] = useState<string>('');
   const [values, setValues] = useState<Record<string, string>>({});
   const [done, setDone] = useState<string | null>(null);
+  const [mode, setMode] = useState<EditMode>('diff');
+  const [edit, setEdit] = useState({ diff: '', file: '', search: '', replace: '' });
+  const [showSource, setShowSource] = useState(false);
   const inject = useAction(
     (body: unknown) =>
       api<{ hypothesisId: string }>(`/campaigns/${enc(campaignId)}/hypotheses`, { body }),
@@ -65,6 +106,11 @@ export function IdeaForm({
   );
   const parentParams: Config | undefined =
     parent === '' ? spec?.baseline : leaderboard.find((t) => t.id === parent)?.params;
+  /** The parent's source: its snapshot, or the starting source for the baseline and its kin. */
+  const parentSourceRef =
+    parent === '' ? 'initial' : (nodes.find((n) => n.id === parent)?.sourceHash ?? 'initial');
+  const source = useSource(campaignId, code && open ? parentSourceRef : null);
+  const sourceFiles = Object.keys(source.data?.files ?? {});
 
   if (!can.ok) {
     return (
@@ -84,7 +130,14 @@ export function IdeaForm({
     if (v === undefined) invalid.push(p.name);
     else changes[p.name] = v;
   }
-  const ready = title.trim() !== '' && Object.keys(changes).length > 0 && invalid.length === 0;
+  const edits = code
+    ? editsOf(mode, { ...edit, file: edit.file || (sourceFiles[0] ?? '') })
+    : undefined;
+  const ready =
+    title.trim() !== '' &&
+    (Object.keys(changes).length > 0 || edits !== undefined) &&
+    invalid.length === 0;
+  const editsError = inject.error && aboutEdits(inject.error) ? inject.error : null;
 
   return (
     <Card
@@ -114,6 +167,7 @@ export function IdeaForm({
               parentTrialId: parent === '' ? null : parent,
               changes,
               expectedEffect: expected.trim(),
+              ...(edits ? { edits } : {}),
             };
             inject.mutate(body, {
               onSuccess: (r) => {
@@ -122,6 +176,7 @@ export function IdeaForm({
                 setRationale('');
                 setExpected('');
                 setValues({});
+                setEdit({ diff: '', file: '', search: '', replace: '' });
                 setOpen(false);
               },
             });
@@ -147,6 +202,96 @@ export function IdeaForm({
               ))}
             </select>
           </label>
+          {code && (
+            <div className="stack" data-testid="idea-code" style={{ gap: 8 }}>
+              <div className="row" style={{ gap: 8 }}>
+                <span className="small muted">Edits to the parent's source</span>
+                <select
+                  value={mode}
+                  onChange={(e) => setMode(e.target.value as EditMode)}
+                  name="idea-edit-mode"
+                >
+                  <option value="diff">unified diff</option>
+                  <option value="search_replace">search/replace</option>
+                </select>
+                <button
+                  type="button"
+                  className="small"
+                  onClick={() => setShowSource((v) => !v)}
+                  data-testid="idea-show-source"
+                >
+                  {showSource ? "Hide the parent's source" : "Show the parent's source"}
+                </button>
+              </div>
+              {showSource &&
+                (source.error ? (
+                  <ErrorNote error={source.error} prefix="The parent's source could not be read" />
+                ) : source.data ? (
+                  <SourceFiles files={source.data.files} testId="idea-parent-source" />
+                ) : (
+                  <div className="small muted">Loading the parent's source…</div>
+                ))}
+              {mode === 'diff' ? (
+                <label className="field">
+                  Unified diff (`diff -u` or `git diff`, against the parent's source)
+                  <textarea
+                    rows={8}
+                    className="mono"
+                    spellCheck={false}
+                    value={edit.diff}
+                    onChange={(e) => setEdit({ ...edit, diff: e.target.value })}
+                    name="idea-diff"
+                    placeholder={'--- a/method.py\n+++ b/method.py\n@@ -1,3 +1,3 @@\n …'}
+                    style={editsError ? { borderColor: 'var(--danger)' } : undefined}
+                  />
+                </label>
+              ) : (
+                <>
+                  <label className="field">
+                    File
+                    <select
+                      value={edit.file || (sourceFiles[0] ?? '')}
+                      onChange={(e) => setEdit({ ...edit, file: e.target.value })}
+                      name="idea-edit-file"
+                    >
+                      {sourceFiles.map((f) => (
+                        <option key={f} value={f}>
+                          {f}
+                        </option>
+                      ))}
+                    </select>
+                  </label>
+                  <label className="field">
+                    Search (exactly once in the file)
+                    <textarea
+                      rows={4}
+                      className="mono"
+                      spellCheck={false}
+                      value={edit.search}
+                      onChange={(e) => setEdit({ ...edit, search: e.target.value })}
+                      name="idea-search"
+                    />
+                  </label>
+                  <label className="field">
+                    Replace with
+                    <textarea
+                      rows={4}
+                      className="mono"
+                      spellCheck={false}
+                      value={edit.replace}
+                      onChange={(e) => setEdit({ ...edit, replace: e.target.value })}
+                      name="idea-replace"
+                    />
+                  </label>
+                </>
+              )}
+              {editsError && (
+                <div className="notice error small" role="alert" data-testid="idea-edits-error">
+                  {editsError.message}
+                </div>
+              )}
+            </div>
+          )}
           <div className="small muted">
             Changes (leave a parameter blank to keep the parent's value)
           </div>
@@ -211,7 +356,7 @@ export function IdeaForm({
           {invalid.length > 0 && (
             <div className="notice warn small">Not a valid value for {invalid.join(', ')}.</div>
           )}
-          {inject.error && (
+          {inject.error && !editsError && (
             <ErrorNote error={inject.error} prefix="The campaign refused the idea" />
           )}
           <div className="row">

@@ -294,6 +294,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
           <IdeaForm
             campaignId={campaignId}
             spec={problem.data?.spec}
+            code={problem.data?.experiment.code === true}
             nodes={nodes}
             leaderboard={leaderboard.data ?? []}
           />

@@ -83,6 +83,11 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
   const selected =
     layout && selectedId !== null ? (layout.indexById.get(selectedId) ?? null) : null;
   const selectedNode = selected !== null && layout ? layout.nodes[selected]! : null;
+  /** A node's source hash (code experiments), to tell a code change from a parameter change. */
+  const nodeSource = (id: string) => {
+    const i = layout?.indexById.get(id);
+    return i === undefined ? undefined : layout?.nodes[i]?.sourceHash;
+  };
 
   useEffect(() => setMatchAt(0), [query]);
 
@@ -325,6 +330,22 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
                       '—'
                     )}
                   </dd>
+                  {selectedNode.sourceHash && (
+                    <>
+                      <dt>Source</dt>
+                      <dd data-testid="node-source">
+                        <span className="mono small" title={selectedNode.sourceHash}>
+                          {selectedNode.sourceHash.slice(0, 12)}
+                        </span>{' '}
+                        <span className="faint">
+                          {selectedNode.parentTrialId !== null &&
+                          nodeSource(selectedNode.parentTrialId) === selectedNode.sourceHash
+                            ? "(the parent's)"
+                            : '(code changed)'}
+                        </span>
+                      </dd>
+                    </>
+                  )}
                   {selectedNode.flags.length > 0 && (
                     <>
                       <dt>Flags</dt>

@@ -23,8 +23,10 @@ import { constraintVerdicts } from '../../../domain/constraints.js';
 import { trustState } from '../../../domain/trust.js';
 import { fmtDuration, fmtNum, fmtPgr, fmtTime, fmtValue } from '../lib/format.js';
 import { useCampaignEvents } from '../live.js';
-import { keys, useAction, useProblem, useStatus, useTrial } from '../queries.js';
-import type { Flag, SeedRecord, TrialDetail } from '../types.js';
+import { keys, useAction, useProblem, useStatus, useTrial, useTrialDiff } from '../queries.js';
+import type { Flag, SeedRecord, TrialDetail, TrialRecord } from '../types.js';
+import { DiffView } from '../components/DiffView.js';
+import { isCutDiff } from '../lib/diff.js';
 
 export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId: string }) {
   const detail = useTrial(campaignId, trialId);
@@ -185,6 +187,7 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
             </dl>
           </Card>
           <ParamsDiff detail={d} parent={parent.data ?? null} />
+          {t.sourceHash && <CodeDiff campaignId={campaignId} trial={t} />}
           <Metrics
             seeds={d.seeds}
             means={metrics}
@@ -254,6 +257,65 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
         </div>
       </div>
     </main>
+  );
+}
+
+/**
+ * A code trial's diff from its parent's source. The record carries it (cut when long) once read
+ * from MLflow; while the campaign runs, or when the record's is cut, the whole one is asked for.
+ */
+function CodeDiff({ campaignId, trial }: { campaignId: string; trial: TrialRecord }) {
+  const recorded = trial.diff;
+  const cut = recorded !== undefined && isCutDiff(recorded);
+  const [wantWhole, setWantWhole] = useState(false);
+  const whole = useTrialDiff(campaignId, trial.id, recorded === undefined || wantWhole);
+  const diff = whole.data?.diff ?? recorded;
+  const shownCut = whole.data === undefined && cut;
+  const hash = trial.sourceHash ?? '';
+  return (
+    <Card
+      title="Code"
+      hint={
+        trial.parentTrialId
+          ? `Diff from the source of ${trial.parentTrialId}.`
+          : 'The source this trial ran.'
+      }
+      actions={
+        <span className="mono small" title={hash} data-testid="source-hash">
+          source {hash.slice(0, 12)}
+        </span>
+      }
+      testId="trial-code"
+    >
+      {diff === undefined ? (
+        whole.error ? (
+          <ErrorNote error={whole.error} prefix="The diff could not be read" />
+        ) : (
+          <Loading what="Loading the diff" />
+        )
+      ) : diff.trim() === '' ? (
+        <div className="empty small" data-testid="trial-diff" data-empty="true">
+          The same source as its parent: only parameters changed.
+        </div>
+      ) : (
+        <DiffView diff={diff} testId="trial-diff" />
+      )}
+      {shownCut && (
+        <div className="row section-gap small">
+          <span className="muted">The diff is cut here.</span>
+          <button
+            type="button"
+            className="small"
+            onClick={() => setWantWhole(true)}
+            disabled={whole.isFetching}
+            data-testid="diff-whole"
+          >
+            {whole.isFetching ? 'Loading…' : 'Show the whole diff'}
+          </button>
+        </div>
+      )}
+      {wantWhole && whole.error && <ErrorNote error={whole.error} />}
+    </Card>
   );
 }
 

@@ -1,0 +1,152 @@
+/**
+ * Code trials' sources, for people reading and proposing code (viewer permission): a trial's
+ * whole diff from its parent, and a snapshot by content hash. Snapshots live as
+ * `sources/<hash>.json` on the campaign's MLflow parent run (activities/sources.ts); the
+ * experiment's starting source is served from the registry, since it is stored only once an edit
+ * has been resolved against it. Works while the campaign runs and once it is read back from MLflow.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  CampaignIdParam,
+  ErrorBody,
+  SourceRefParam,
+  SourceView,
+  TrialDiff,
+  TrialIdParam,
+} from '../../api/schemas.js';
+import { sourceArtifactPath } from '../../activities/sources.js';
+import { diffSnapshots, hashSnapshot, SourceSnapshot } from '../../domain/code.js';
+import { isCodeExperiment } from '../../experiments/code.js';
+import type { AppContext } from '../context.js';
+import { ServiceError } from '../errors.js';
+import { readTrials, type TrialSource } from '../reader.js';
+
+const CampaignParams = z.object({ campaignId: CampaignIdParam });
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
+
+/** Where the campaign's snapshots are and which experiment it runs. */
+async function campaignSources(
+  ctx: AppContext,
+  s: TrialSource,
+): Promise<{ parentRunId: string | null; initial: SourceSnapshot | null }> {
+  const problemId = s.kind === 'mlflow' ? s.r.location.problemId : s.live.status.problemId;
+  const parentRunId =
+    s.kind === 'mlflow' ? s.r.location.parentRunId : (s.live.status.mlflowParentRunId ?? null);
+  let initial: SourceSnapshot | null = null;
+  if (problemId) {
+    const problem = await ctx.service.getProblem(problemId).catch(() => null);
+    const def = problem
+      ? ctx.service.registry.list().find((e) => e.name === problem.experiment.name)
+      : undefined;
+    if (def && isCodeExperiment(def)) initial = def.code.initialSource;
+  }
+  return { parentRunId, initial };
+}
+
+/** The snapshot with this hash, checked against it; null when neither the registry nor MLflow has it. */
+async function snapshotOf(
+  ctx: AppContext,
+  where: { parentRunId: string | null; initial: SourceSnapshot | null },
+  hash: string,
+): Promise<SourceSnapshot | null> {
+  if (where.initial && hashSnapshot(where.initial) === hash) return where.initial;
+  if (!where.parentRunId) return null;
+  const text = await ctx.lineage.artifactText(where.parentRunId, sourceArtifactPath(hash));
+  if (text === null) return null;
+  try {
+    const parsed = SourceSnapshot.safeParse(JSON.parse(text));
+    return parsed.success && hashSnapshot(parsed.data) === hash ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
+  const ctx = app.gaplab;
+
+  app.get(
+    '/campaigns/:campaignId/trials/:trialId/diff',
+    {
+      schema: {
+        tags: ['trials'],
+        summary: "A code trial's whole unified diff from its parent trial's source",
+        params: CampaignParams.extend({ trialId: TrialIdParam }),
+        response: { 200: TrialDiff, ...errors },
+      },
+    },
+    async (req): Promise<TrialDiff> => {
+      const { campaignId, trialId } = req.params;
+      const s = await readTrials(ctx, campaignId, req.log);
+      const trial = (s.kind === 'mlflow' ? s.r : s.live).byId.get(trialId);
+      if (!trial)
+        throw new ServiceError('NotFound', `trial ${trialId} not found in campaign ${campaignId}`);
+      const base = { campaignId, trialId, sourceHash: trial.sourceHash ?? null };
+      if (!trial.sourceHash) return { ...base, parentSourceHash: null, diff: '', from: 'none' };
+      const recorded = trial.mlflowRunId && trial.status !== 'running';
+      const summary =
+        s.kind === 'workflow'
+          ? await ctx.live.summary(s.live, trialId)
+          : recorded
+            ? (await ctx.lineage.trialArtifact(trial.mlflowRunId!)).summary
+            : null;
+      const parentSourceHash = summary?.parentSourceHash ?? null;
+      if (recorded) {
+        const patch = await ctx.lineage.artifactText(trial.mlflowRunId!, 'diff.patch');
+        if (patch !== null) return { ...base, parentSourceHash, diff: patch, from: 'artifact' };
+      }
+      const where = await campaignSources(ctx, s);
+      const child = await snapshotOf(ctx, where, trial.sourceHash);
+      const parent =
+        parentSourceHash === null || parentSourceHash === trial.sourceHash
+          ? child
+          : await snapshotOf(ctx, where, parentSourceHash);
+      if (!child || !parent)
+        throw new ServiceError(
+          'NotFound',
+          `source ${(child ? parentSourceHash : trial.sourceHash)?.slice(0, 12)} of trial ${trialId} is not stored yet`,
+        );
+      return { ...base, parentSourceHash, diff: diffSnapshots(parent, child), from: 'snapshots' };
+    },
+  );
+
+  app.get(
+    '/campaigns/:campaignId/sources/:ref',
+    {
+      schema: {
+        tags: ['trials'],
+        summary:
+          "A source snapshot by content hash, or `initial`: the experiment's starting source (what the baseline runs)",
+        params: CampaignParams.extend({ ref: SourceRefParam }),
+        response: { 200: SourceView, ...errors },
+      },
+    },
+    async (req) => {
+      const { campaignId, ref } = req.params;
+      const s = await readTrials(ctx, campaignId, req.log);
+      const where = await campaignSources(ctx, s);
+      if (ref === 'initial') {
+        if (!where.initial)
+          throw new ServiceError(
+            'NotFound',
+            `campaign ${campaignId} does not run a code experiment: it has no source`,
+          );
+        return {
+          campaignId,
+          hash: hashSnapshot(where.initial),
+          initial: true,
+          files: where.initial,
+        };
+      }
+      const files = await snapshotOf(ctx, where, ref);
+      if (!files)
+        throw new ServiceError('NotFound', `source ${ref} not found in campaign ${campaignId}`);
+      return {
+        campaignId,
+        hash: ref,
+        initial: where.initial !== null && hashSnapshot(where.initial) === ref,
+        files,
+      };
+    },
+  );
+};
