@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SourceSnapshot } from '../domain/code.js';
 import { parseCriteria, parseProblemSpec } from '../domain/parse.js';
-import type { EvaluationCriteria } from '../domain/schemas.js';
+import { hiddenGapMetricsOf, type EvaluationCriteria } from '../domain/schemas.js';
 import { scoreTrial, type TrialScore } from '../domain/scoring.js';
 import {
   isCodeExperiment,
@@ -88,9 +88,10 @@ afterAll(async () => {
 });
 
 describe('hidden-gap check on weak-to-strong-code (seeds 1-5, real sandbox)', () => {
-  it('the problem hides held-out accuracy: the same units as the objective', () => {
+  it('the problem hides both held-out metrics and compares only held-out accuracy: the same units as the objective', () => {
     expect(criteria.metric).toBe('student_dev_acc');
-    expect(criteria.hiddenMetrics).toEqual(['student_heldout_acc']);
+    expect(criteria.hiddenMetrics).toEqual(['student_heldout_acc', 'pgr_heldout']);
+    expect(hiddenGapMetricsOf(criteria)).toEqual(['student_heldout_acc']);
   });
 
   it('does not flag the hand-written method, which does better on held-out than dev promises', async () => {
