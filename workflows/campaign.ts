@@ -84,6 +84,19 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   // ---- main loop --------------------------------------------------------------------------
   const inFlight = runner.inFlight;
   let proposing = false;
+  // A cheap strategy (not the agent) is asked for one wave of trials (at least two) more than
+  // the slots need, in the same call: one call (and its workflow task) then feeds several
+  // finished trials instead of one call per finished trial.
+  const lookahead =
+    input.strategy.name !== 'claude' && patched('proposals-ahead')
+      ? () =>
+          Math.max(2, Math.ceil(state.budgets.concurrency / input.criteria.criteria.seedsPerTrial))
+      : () => 0;
+  const proposalsWanted = (): number => {
+    const due = state.proposalsWanted(inFlight.size);
+    // The same caps (trials left, queue limit) with `lookahead` more trials' worth of room.
+    return due > 0 && lookahead() > 0 ? state.proposalsWanted(inFlight.size - lookahead()) : due;
+  };
   while (state.phase !== 'finished' && state.phase !== 'verifying') {
     const now = Date.now();
     state.applyApprovalTimeouts(now);
@@ -132,7 +145,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     if (started) continue;
 
     // Ask the strategy for more when there is room for them.
-    const wanted = state.proposalsWanted(inFlight.size);
+    const wanted = proposalsWanted();
     if (!proposing && wanted > 0 && state.canPropose(Date.now())) {
       proposing = true;
       const view = state.strategyView(wanted);
