@@ -80,6 +80,7 @@ beforeAll(async () => {
       baseline: { kind: 'measure', configuration: 'baseline', seeds: 2 },
       seedsPerTrial: 2,
       hiddenMetrics: [],
+      hiddenGapMetrics: [],
       approval: { enabled: true, timeoutSeconds: 3600, onTimeout: 'reject' },
       budgets: { maxTrials: 2, concurrency: 1, maxWallSeconds: 900 },
       verification: { topK: 0, seeds: 1 },
@@ -232,6 +233,18 @@ describe('code in the UI', () => {
     expect(mineDiff).toContain(`+    ${MINE_MARK}`);
     expect(mineDiff).toContain('-    for _ in range(epochs):');
     expect(await page.getByTestId('trial-page').textContent()).toContain('Rae Researcher');
+    // On the lineage tree the good edit hangs under the baseline, its code changed.
+    await page.goto(`${ui.url}/#/campaigns/${encodeURIComponent(campaignId)}/lineage`);
+    await page.waitForSelector('body[data-lineage-ready]');
+    await page.getByTestId('lineage-search').fill(GOOD);
+    await page.getByTestId('lineage-search').press('Enter');
+    const selected = page.getByTestId('lineage-selected');
+    await expect.poll(() => selected.locator('h2').textContent()).toBe(GOOD);
+    expect(await selected.textContent()).toContain('baseline');
+    expect(await page.getByTestId('node-source').textContent()).toMatch(
+      new RegExp(`${good.sourceHash!.slice(0, 12)} \\(code changed\\)`),
+    );
+    await screenshot(page, 'code-lineage', false);
     expect(problems).toEqual([]);
   }, 300_000);
 });
