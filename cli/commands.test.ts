@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InjectBody } from '../api/schemas.js';
-import { proposalOf } from './commands.js';
+import { InjectBody, StopBody } from '../api/schemas.js';
+import { controlBody, proposalOf } from './commands.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -42,5 +42,14 @@ describe('gaplab propose', () => {
     expect(() => proposalOf({ title: 'T', patch: path.join(tmp, 'empty.diff') })).toThrow(
       /--patch: .*empty\.diff is empty/,
     );
+  });
+});
+
+describe('gaplab stop', () => {
+  it('--let-running-finish asks the API not to cancel running work, in the shape the API takes', () => {
+    const body = controlBody({ reason: 'enough', letRunningFinish: true });
+    expect(body).toEqual({ reason: 'enough', cancelRunning: false });
+    expect(StopBody.safeParse(body).success).toBe(true);
+    expect(controlBody({})).toEqual({});
   });
 });

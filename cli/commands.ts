@@ -231,17 +231,25 @@ export function registerApiCommands(program: Command): void {
     );
 
   for (const action of ['pause', 'resume', 'stop'] as const) {
-    program
+    const c = program
       .command(`${action} <campaign>`)
-      .description(`${action[0]!.toUpperCase()}${action.slice(1)} a campaign.`)
-      .option('--reason <text>', 'why')
-      .action(async (campaign: string, o: { reason?: string }, cmd: Command) => {
-        await client(cmd).post(
-          `/campaigns/${campaign}/${action}`,
-          o.reason ? { reason: o.reason } : {},
-        );
-        console.log(`${action}: ${campaign}`);
-      });
+      .description(
+        action === 'stop'
+          ? 'Stop a campaign (PI), in any phase. What runs is cancelled, unless --let-running-finish.'
+          : `${action[0]!.toUpperCase()}${action.slice(1)} a campaign.`,
+      )
+      .option('--reason <text>', 'why');
+    if (action === 'stop')
+      c.option(
+        '--let-running-finish',
+        'let running work (reference measurement, trials, the verification in progress) finish and count; nothing new starts, and the deadline still cuts it short',
+      );
+    c.action(async (campaign: string, o: ControlOptions, cmd: Command) => {
+      await client(cmd).post(`/campaigns/${campaign}/${action}`, controlBody(o));
+      console.log(
+        `${action}: ${campaign}${o.letRunningFinish ? ' (running work finishes first)' : ''}`,
+      );
+    });
   }
 
   program
@@ -256,6 +264,19 @@ export function registerApiCommands(program: Command): void {
         );
       console.log(o.json ? JSON.stringify(r, null, 2) : renderReportMarkdown(r));
     });
+}
+
+interface ControlOptions {
+  reason?: string;
+  letRunningFinish?: boolean;
+}
+
+/** The API body of `gaplab pause|resume|stop`. */
+export function controlBody(o: ControlOptions): { reason?: string; cancelRunning?: boolean } {
+  return {
+    ...(o.reason ? { reason: o.reason } : {}),
+    ...(o.letRunningFinish ? { cancelRunning: false } : {}),
+  };
 }
 
 /** The API body of `gaplab propose`: the patch file read whole, `--set` values typed. */
