@@ -1,6 +1,17 @@
 /** Renders bench/RESULTS.md from the result files: per benchmark, its largest run. */
+import fs from 'node:fs';
+import path from 'node:path';
 import { pickLargest, readResults, type BenchResult } from './results.js';
 import { SUITE } from './registry.js';
+
+/**
+ * A benchmark's hand-kept addendum, bench/results/<name>.changes.md (before/after measurements
+ * of a change, which one result file cannot hold): rendered under the benchmark's section.
+ */
+function addendum(dir: string, name: string): string | null {
+  const file = path.join(dir, `${name}.changes.md`);
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : null;
+}
 
 function environmentLine(r: BenchResult): string {
   const { machine: m, versions: v } = r.environment;
@@ -49,6 +60,8 @@ export function renderResults(dir: string): string {
       );
     }
     if (r.notes.length > 0) parts.push(...r.notes.map((n) => `- ${n}`), '');
+    const extra = addendum(dir, bench.name);
+    if (extra) parts.push(extra, '');
   }
   return `${parts.join('\n').trimEnd()}\n`;
 }
