@@ -232,6 +232,12 @@ export class Stack {
       // Larger payloads and histories stay within the dev server's defaults; search attributes
       // let the API list campaigns by problem, strategy and status.
       ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, v]) => ['--search-attribute', `${k}=${v}`]),
+      // Eager activity dispatch: the worker that schedules an experiment (or strategy call) in a
+      // workflow task gets the activity in the task's reply, without a round trip through the
+      // server's matching (about 110 ms to 0.2 ms from scheduled to started, at concurrency 8).
+      // The SDK asks for it by default; the dev server honours it only when enabled.
+      '--dynamic-config-value',
+      'system.enableActivityEagerExecution=true',
     ];
     const proc = startDetached(binary, args, { logFile: this.logFile('temporal') });
     this.writePid('temporal', proc.pid);
