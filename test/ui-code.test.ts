@@ -39,6 +39,7 @@ const HAND_WRITTEN = readFileSync(
 const ADDED_LINE = 'def _fit(x, t, steps=2000, lr=0.5):';
 const GOOD = 'sparse relaxed lasso';
 const MINE = 'fewer gradient steps';
+const HALF_STEP = 'half the default step size';
 /** The researcher's small edit: a marker comment and at most 200 gradient steps. */
 const MINE_MARK = '# at most 200 steps: stop before the weak labels are learnt exactly';
 
@@ -139,7 +140,7 @@ async function trialDiff(page: Page, trialId: string): Promise<string> {
 }
 
 describe('code in the UI', () => {
-  it('a researcher sees the parent source, a bad diff is refused beside the editor, and a small diff is queued', async () => {
+  it('a researcher sees the parent source, a bad diff is refused beside the editor, and a diff and a search/replace edit wait for a PI', async () => {
     const { page, problems } = await open(
       'researcher',
       `/campaigns/${encodeURIComponent(campaignId)}`,
@@ -174,14 +175,24 @@ describe('code in the UI', () => {
       .fill(diffSnapshots(def.code.initialSource, { 'method.py': mine }));
     await page.getByTestId('idea-submit').click();
     await page.getByTestId('idea-done').waitFor();
+    const queued = (await page.getByTestId('idea-done').textContent()) ?? '';
     expect(await page.getByTestId('idea-edits-error').count()).toBe(0);
+    // The same through a search/replace block (the file defaults to the parent's only one).
+    await page.getByTestId('idea-toggle').click();
+    await page.locator('input[name=idea-title]').fill(HALF_STEP);
+    await page.locator('select[name=idea-edit-mode]').selectOption('search_replace');
+    await page.locator('textarea[name=idea-search]').fill('float(params.get("lr", 0.5))');
+    await page.locator('textarea[name=idea-replace]').fill('float(params.get("lr", 0.25))');
+    await page.getByTestId('idea-submit').click();
+    await expect.poll(() => page.getByTestId('idea-done').textContent()).not.toContain(queued);
+    const pending = await env.service.pending(campaignId);
+    expect(pending.map((p) => p.hypothesis.title)).toEqual(
+      expect.arrayContaining([MINE, HALF_STEP]),
+    );
     expect(problems).toEqual([]);
   }, 120_000);
 
   it('shows the good edit’s diff on its trial page while the campaign runs', async () => {
-    // The researcher's idea waits for a PI, as any idea of a non-PI does.
-    const pending = await env.service.pending(campaignId);
-    expect(pending.map((p) => p.hypothesis.title)).toContain(MINE);
     const good = await eventually(
       async () => {
         const page = await trials();
