@@ -84,11 +84,16 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   // ---- main loop --------------------------------------------------------------------------
   const inFlight = runner.inFlight;
   let proposing = false;
-  // A cheap strategy (not the agent) is asked for one wave of trials (at least two) more than
-  // the slots need, in the same call: one call (and its workflow task) then feeds several
-  // finished trials instead of one call per finished trial.
+  // A model-free sampler (random search, Optuna's random sampler) is asked for one wave of
+  // trials (at least two) more than the slots need, in the same call: one call (and its workflow
+  // task) then feeds several finished trials instead of one call per finished trial. Not a
+  // strategy that learns from each result (TPE, GP, CMA-ES, the agent: asking ahead would hide
+  // results from it), and not under approval (a PI would face ideas asked for before their time).
+  const modelFree =
+    input.strategy.name === 'random' ||
+    (input.strategy.name === 'optuna' && input.strategy.settings.sampler === 'random');
   const lookahead =
-    input.strategy.name !== 'claude' && patched('proposals-ahead')
+    modelFree && !input.criteria.criteria.approval.enabled && patched('proposals-ahead')
       ? () =>
           Math.max(2, Math.ceil(state.budgets.concurrency / input.criteria.criteria.seedsPerTrial))
       : () => 0;
@@ -215,22 +220,19 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   // A PI stop that arrives during verification ends it, and so does the deadline (the report
   // then says what was not verified); a stop that ended the search still lets the best be verified.
   const verifyScope = new CancellationScope();
-  await runner.untilHardStop(
-    async () => {
-      // The leaders first, then the reported best until it has its own verification (a leader
-      // that fails is flagged, and the next one becomes the best).
-      // At most 10 follow-ups: after that the report says "not verified" rather than run on.
-      for (let round = 0; round <= 10 && !state.verificationStopped; round++) {
-        const reqs = state.verificationRequests(round > 0);
-        if (reqs.length === 0 && round > 0) break;
-        for (const req of reqs) {
-          await runner.verify(req, verifyScope);
-          if (state.verificationStopped) break;
-        }
+  await runner.untilHardStop(async () => {
+    // The leaders first, then the reported best until it has its own verification (a leader
+    // that fails is flagged, and the next one becomes the best).
+    // At most 10 follow-ups: after that the report says "not verified" rather than run on.
+    for (let round = 0; round <= 10 && !state.verificationStopped; round++) {
+      const reqs = state.verificationRequests(round > 0);
+      if (reqs.length === 0 && round > 0) break;
+      for (const req of reqs) {
+        await runner.verify(req, verifyScope);
+        if (state.verificationStopped) break;
       }
-    },
-    verifyScope,
-  );
+    }
+  }, verifyScope);
 
   await runner.recorded();
   await outboxDrained();
