@@ -31,7 +31,7 @@ import {
   submitQuadratic,
   type TestEnv,
 } from './support/env.js';
-import { eventually } from './support/eventually.js';
+import { eventually, STRESS_TIMEOUT_MS } from './support/eventually.js';
 import { spawnWorkerProcess } from './support/worker-process.js';
 
 const slowSpec = slowQuadraticSpec([400, 700]);
@@ -89,70 +89,77 @@ async function setUp(
 const PENDING_ACTIVITY_STATE_STARTED = 2;
 
 describe('reliability', () => {
-  it('kill -9 of a worker mid-campaign: the other worker takes over, no trial lost or recorded twice', async () => {
-    const env = await createTestEnv({
-      registry: testRegistry(),
-      noWorker: true,
-      timing: { heartbeatTimeoutSeconds: 3 },
-    });
-    try {
-      const workerEnv = {
-        TEMPORAL_ADDRESS: env.temporalAddress,
-        MLFLOW_TRACKING_URI: env.mlflowUri,
-        TASK_QUEUE: env.taskQueue,
-      };
-      const a = await spawnWorker(workerEnv);
-      const b = await spawnWorker(workerEnv);
-      const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 4 } });
-      const { campaignId } = await env.service.startCampaign(researcher, {
-        problemId,
-        strategy: { name: 'random' },
-        seed: 5,
+  it(
+    'kill -9 of a worker mid-campaign: the other worker takes over, no trial lost or recorded twice',
+    async () => {
+      const env = await createTestEnv({
+        registry: testRegistry(),
+        noWorker: true,
+        timing: { heartbeatTimeoutSeconds: 3 },
       });
-      await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 3, 120_000);
-      // Killed while it provably runs a seed: Temporal lists a started seed of this worker's.
-      const handle = env.client.workflow.getHandle(campaignId);
-      const inFlight = await eventually(
-        async () => {
-          const pending = (await handle.describe()).raw.pendingActivities ?? [];
-          return pending.some(
-            (p) =>
-              p.activityType?.name === 'runExperimentSeed' &&
-              Number(p.state) === PENDING_ACTIVITY_STATE_STARTED &&
-              (p.lastWorkerIdentity ?? '').endsWith(`:${a.pid}`),
-          )
-            ? true
-            : undefined;
-        },
-        120_000,
-        20,
-      );
-      expect(inFlight).toBe(true);
-      a.kill('SIGKILL');
-      const report = await env.service.result(campaignId);
-      expect(report.stopReason).toBe('max_trials');
-      expect(report.trials.total).toBe(10);
-      const { trials } = await env.service.trials(campaignId, { limit: 1000 });
-      // Both workers ran seeds; the killed worker's in-flight seeds were retried on the other.
-      const pids = new Set(
-        trials.flatMap((t) => (t.metrics.worker_pid ? [t.metrics.worker_pid] : [])),
-      );
-      expect(report.trials.succeeded).toBe(10);
-      expect(pids.has(b.pid!)).toBe(true);
-      await eventually(
-        async () => (await trialRuns(env.mlflow, problemId)).length === trials.length,
-        60_000,
-      );
-      await expectExactlyOnce(
-        env.mlflow,
-        problemId,
-        trials.map((t) => t.id),
-      );
-      b.kill('SIGTERM');
-    } finally {
-      await env.close();
-    }
-  });
+      try {
+        const workerEnv = {
+          TEMPORAL_ADDRESS: env.temporalAddress,
+          MLFLOW_TRACKING_URI: env.mlflowUri,
+          TASK_QUEUE: env.taskQueue,
+        };
+        const a = await spawnWorker(workerEnv);
+        const b = await spawnWorker(workerEnv);
+        const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 4 } });
+        const { campaignId } = await env.service.startCampaign(researcher, {
+          problemId,
+          strategy: { name: 'random' },
+          seed: 5,
+        });
+        await eventually(
+          async () => (await env.service.status(campaignId)).trialsDone >= 3,
+          120_000,
+        );
+        // Killed while it provably runs a seed: Temporal lists a started seed of this worker's.
+        const handle = env.client.workflow.getHandle(campaignId);
+        const inFlight = await eventually(
+          async () => {
+            const pending = (await handle.describe()).raw.pendingActivities ?? [];
+            return pending.some(
+              (p) =>
+                p.activityType?.name === 'runExperimentSeed' &&
+                Number(p.state) === PENDING_ACTIVITY_STATE_STARTED &&
+                (p.lastWorkerIdentity ?? '').endsWith(`:${a.pid}`),
+            )
+              ? true
+              : undefined;
+          },
+          120_000,
+          20,
+        );
+        expect(inFlight).toBe(true);
+        a.kill('SIGKILL');
+        const report = await env.service.result(campaignId);
+        expect(report.stopReason).toBe('max_trials');
+        expect(report.trials.total).toBe(10);
+        const { trials } = await env.service.trials(campaignId, { limit: 1000 });
+        // Both workers ran seeds; the killed worker's in-flight seeds were retried on the other.
+        const pids = new Set(
+          trials.flatMap((t) => (t.metrics.worker_pid ? [t.metrics.worker_pid] : [])),
+        );
+        expect(report.trials.succeeded).toBe(10);
+        expect(pids.has(b.pid!)).toBe(true);
+        await eventually(
+          async () => (await trialRuns(env.mlflow, problemId)).length === trials.length,
+          60_000,
+        );
+        await expectExactlyOnce(
+          env.mlflow,
+          problemId,
+          trials.map((t) => t.id),
+        );
+        b.kill('SIGTERM');
+      } finally {
+        await env.close();
+      }
+    },
+    STRESS_TIMEOUT_MS,
+  );
 
   it('an experiment that names its own task queue runs only on workers polling it', async () => {
     const env = await createTestEnv({ registry: testRegistry('unused'), noWorker: true });
@@ -194,89 +201,103 @@ describe('reliability', () => {
     }
   });
 
-  it('survives a kill -9 and restart of the Temporal dev server on its SQLite file', async () => {
-    const binary = await resolveTemporalBinary();
-    const stack = new Stack({
-      dir: stackDir('temporal'),
-      temporalPort: await freePort(),
-      mlflowPort: 1,
-    });
-    await stack.upTemporal(binary.path);
-    const address = stack.temporalAddress;
-    const env = await createTestEnv({
-      registry: testRegistry(),
-      temporalAddress: address,
-      timing: { heartbeatTimeoutSeconds: 3 },
-    });
-    try {
-      const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 2 } });
-      const { campaignId } = await env.service.startCampaign(researcher, {
-        problemId,
-        strategy: { name: 'random' },
-        seed: 9,
+  it(
+    'survives a kill -9 and restart of the Temporal dev server on its SQLite file',
+    async () => {
+      const binary = await resolveTemporalBinary();
+      const stack = new Stack({
+        dir: stackDir('temporal'),
+        temporalPort: await freePort(),
+        mlflowPort: 1,
       });
-      await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 2, 120_000);
-      await stack.kill('temporal', { hard: true }); // kill -9, not a clean shutdown
-      await new Promise((r) => setTimeout(r, 2000));
       await stack.upTemporal(binary.path);
-      const report = await eventually(() => env.service.result(campaignId), 170_000, 1000);
-      expect(report.stopReason).toBe('max_trials');
-      expect(report.trials.total).toBe(10);
-      const { trials } = await env.service.trials(campaignId, { limit: 100 });
-      await eventually(
-        async () => (await trialRuns(env.mlflow, problemId)).length === trials.length,
-        60_000,
-      );
-      await expectExactlyOnce(
-        env.mlflow,
-        problemId,
-        trials.map((t) => t.id),
-      );
-    } finally {
-      await env.close().catch(() => {});
-      await stack.down();
-      fs.rmSync(stack.dir, { recursive: true, force: true });
-    }
-  });
-
-  it('an MLflow outage delays recording without failing the campaign; recording catches up exactly once', async () => {
-    const stack = new Stack({
-      dir: stackDir('mlflow'),
-      temporalPort: 1,
-      mlflowPort: await freePort(),
-    });
-    await stack.upMlflow();
-    const env = await createTestEnv({ registry: testRegistry(), mlflowUri: stack.mlflowUri });
-    try {
-      const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 2 } });
-      const { campaignId } = await env.service.startCampaign(researcher, {
-        problemId,
-        strategy: { name: 'random' },
-        seed: 13,
+      const address = stack.temporalAddress;
+      const env = await createTestEnv({
+        registry: testRegistry(),
+        temporalAddress: address,
+        timing: { heartbeatTimeoutSeconds: 3 },
       });
-      await eventually(async () => (await env.service.status(campaignId)).trialsDone >= 2, 120_000);
-      await stack.down('mlflow');
-      // Trials go on while MLflow is down.
-      const during = (await env.service.status(campaignId)).trialsDone;
-      await eventually(
-        async () => (await env.service.status(campaignId)).trialsDone >= during + 3,
-        120_000,
-      );
+      try {
+        const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 2 } });
+        const { campaignId } = await env.service.startCampaign(researcher, {
+          problemId,
+          strategy: { name: 'random' },
+          seed: 9,
+        });
+        await eventually(
+          async () => (await env.service.status(campaignId)).trialsDone >= 2,
+          120_000,
+        );
+        await stack.kill('temporal', { hard: true }); // kill -9, not a clean shutdown
+        await new Promise((r) => setTimeout(r, 2000));
+        await stack.upTemporal(binary.path);
+        const report = await eventually(() => env.service.result(campaignId), 170_000, 1000);
+        expect(report.stopReason).toBe('max_trials');
+        expect(report.trials.total).toBe(10);
+        const { trials } = await env.service.trials(campaignId, { limit: 100 });
+        await eventually(
+          async () => (await trialRuns(env.mlflow, problemId)).length === trials.length,
+          60_000,
+        );
+        await expectExactlyOnce(
+          env.mlflow,
+          problemId,
+          trials.map((t) => t.id),
+        );
+      } finally {
+        await env.close().catch(() => {});
+        await stack.down();
+        fs.rmSync(stack.dir, { recursive: true, force: true });
+      }
+    },
+    STRESS_TIMEOUT_MS,
+  );
+
+  it(
+    'an MLflow outage delays recording without failing the campaign; recording catches up exactly once',
+    async () => {
+      const stack = new Stack({
+        dir: stackDir('mlflow'),
+        temporalPort: 1,
+        mlflowPort: await freePort(),
+      });
       await stack.upMlflow();
-      const report = await env.service.result(campaignId);
-      expect(report.stopReason).toBe('max_trials');
-      const { trials } = await env.service.trials(campaignId, { limit: 100 });
-      await expectExactlyOnce(
-        env.mlflow,
-        problemId,
-        trials.map((t) => t.id),
-      );
-    } finally {
-      await env.close().catch(() => {});
-      await stack.down();
-      fs.rmSync(stack.dir, { recursive: true, force: true });
-    }
-  });
+      const env = await createTestEnv({ registry: testRegistry(), mlflowUri: stack.mlflowUri });
+      try {
+        const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 2 } });
+        const { campaignId } = await env.service.startCampaign(researcher, {
+          problemId,
+          strategy: { name: 'random' },
+          seed: 13,
+        });
+        await eventually(
+          async () => (await env.service.status(campaignId)).trialsDone >= 2,
+          120_000,
+        );
+        await stack.down('mlflow');
+        // Trials go on while MLflow is down.
+        const during = (await env.service.status(campaignId)).trialsDone;
+        await eventually(
+          async () => (await env.service.status(campaignId)).trialsDone >= during + 3,
+          120_000,
+        );
+        await stack.upMlflow();
+        const report = await env.service.result(campaignId);
+        expect(report.stopReason).toBe('max_trials');
+        const { trials } = await env.service.trials(campaignId, { limit: 100 });
+        await expectExactlyOnce(
+          env.mlflow,
+          problemId,
+          trials.map((t) => t.id),
+        );
+      } finally {
+        await env.close().catch(() => {});
+        await stack.down();
+        fs.rmSync(stack.dir, { recursive: true, force: true });
+      }
+    },
+    STRESS_TIMEOUT_MS,
+  );
 
   it('continues as new several times and keeps the full lineage and ledger; histories replay deterministically', async () => {
     const env = await createTestEnv({

@@ -19,3 +19,10 @@ export async function eventually<T>(
   }
   throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
 }
+
+/**
+ * The time limit of the stress tests (thousands of updates, kills and restarts of real
+ * processes): they check behaviour, not speed, and on two cores shared with another CPU-heavy
+ * job they can take several times the suite's default of 180 s.
+ */
+export const STRESS_TIMEOUT_MS = 480_000;
