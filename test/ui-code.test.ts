@@ -80,8 +80,6 @@ beforeAll(async () => {
       // approved, the campaign keeps running and runs nothing else.
       baseline: { kind: 'measure', configuration: 'baseline', seeds: 2 },
       seedsPerTrial: 2,
-      hiddenMetrics: [],
-      hiddenGapMetrics: [],
       approval: { enabled: true, timeoutSeconds: 3600, onTimeout: 'reject' },
       budgets: { maxTrials: 2, concurrency: 1, maxWallSeconds: 900 },
       verification: { topK: 0, seeds: 1 },
