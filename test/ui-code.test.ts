@@ -237,6 +237,10 @@ describe('code in the UI', () => {
     expect(good.diff).toContain(`+${ADDED_LINE}`);
     const { page, problems } = await open('viewer', '/');
     expect(await trialDiff(page, good.id)).toContain(`+${ADDED_LINE}`);
+    // The closed campaign's status (read from its record) names its criteria: the page finds them.
+    await expect
+      .poll(() => page.getByTestId('trial-page').textContent(), { timeout: 30_000 })
+      .toContain('No constraints in these criteria.');
     await screenshot(page, 'code-trial-diff');
     const mineDiff = await trialDiff(page, mine.id);
     expect(mineDiff).toContain(`+    ${MINE_MARK}`);
