@@ -142,7 +142,7 @@ export function IdeaForm({
   return (
     <Card
       title="Add an idea"
-      hint="A hypothesis of your own; it runs like the strategy's, always allowed."
+      hint="A hypothesis of your own. It runs like the strategy's, and waits for a PI's decision when the criteria ask for approval (a PI's own ideas never wait)."
       actions={
         <button className="small" onClick={() => setOpen((o) => !o)} data-testid="idea-toggle">
           {open ? 'Close' : 'New idea'}
