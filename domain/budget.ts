@@ -82,6 +82,22 @@ export function remaining(budgets: Budgets, ledger: BudgetLedger, nowMs: number)
   return left;
 }
 
+/** What is left of each budget, in the status's shape: null for a budget that is not set. */
+export function remainingOrNull(
+  budgets: Budgets,
+  ledger: BudgetLedger,
+  nowMs: number,
+): Record<'trials' | 'iterations' | 'dollars' | 'computeSeconds' | 'wallSeconds', number | null> {
+  const left = remaining(budgets, ledger, nowMs);
+  return {
+    trials: left.trials ?? null,
+    iterations: left.iterations ?? null,
+    dollars: left.dollars ?? null,
+    computeSeconds: left.computeSeconds ?? null,
+    wallSeconds: left.wallSeconds ?? null,
+  };
+}
+
 /**
  * The first budget used up, or null. "Used up" means no new trial or iteration should begin;
  * trials already running may finish. Checked in this order: deadline, max_dollars, max_compute,

@@ -12,7 +12,7 @@
  * when it ends (activities/recording.ts `recordRecordsSnapshot`).
  */
 import type { CampaignReport, TrialRecord } from '../api/schemas.js';
-import { remaining } from '../domain/budget.js';
+import { remainingOrNull } from '../domain/budget.js';
 import type { AppContext } from './context.js';
 import { ServiceError } from './errors.js';
 import { visibilityResolver } from './hidden.js';
@@ -180,7 +180,6 @@ export function statusFromReport(
   report: CampaignReport,
   location: { experimentId: string; parentRunId: string } | null,
 ): Status {
-  const left = remaining(report.budgets, report.ledger, Date.parse(report.finishedAt));
   const best = report.best;
   return {
     campaignId: report.campaignId,
@@ -194,13 +193,7 @@ export function statusFromReport(
     trialsRunning: 0,
     budgets: report.budgets,
     ledger: report.ledger,
-    remaining: {
-      trials: left.trials ?? null,
-      iterations: left.iterations ?? null,
-      dollars: left.dollars ?? null,
-      computeSeconds: left.computeSeconds ?? null,
-      wallSeconds: left.wallSeconds ?? null,
-    },
+    remaining: remainingOrNull(report.budgets, report.ledger, Date.parse(report.finishedAt)),
     best: best?.pgr ? { trialId: best.id, title: best.title, pgr: best.pgr } : null,
     underReview: report.underReview ?? [],
     baselineScore: report.baselineScore,

@@ -3,7 +3,7 @@
  * the view a strategy gets (hidden metrics left out, trials under review never offered as
  * results to build on). Reads only.
  */
-import { remaining } from '../../domain/budget.js';
+import { remaining, remainingOrNull } from '../../domain/budget.js';
 import { summarizeFailures } from '../../domain/failures.js';
 import { rankTrials } from '../../domain/scoring.js';
 import type { StrategyView, TrialView } from '../../domain/strategy.js';
@@ -26,7 +26,6 @@ export class Views {
   status(nowMs: number): CampaignStatus {
     const { input, data: d } = this.ctx;
     const best = this.ctx.bestSearch();
-    const left = remaining(d.budgets, d.ledger, nowMs);
     return {
       campaignId: input.campaignId,
       problemId: input.problem.id,
@@ -39,13 +38,7 @@ export class Views {
       trialsRunning: this.trials.running,
       budgets: d.budgets,
       ledger: d.ledger,
-      remaining: {
-        trials: left.trials ?? null,
-        iterations: left.iterations ?? null,
-        dollars: left.dollars ?? null,
-        computeSeconds: left.computeSeconds ?? null,
-        wallSeconds: left.wallSeconds ?? null,
-      },
+      remaining: remainingOrNull(d.budgets, d.ledger, nowMs),
       best: best?.pgr ? { trialId: best.id, title: best.title, pgr: best.pgr } : null,
       underReview: this.trials.underReview(),
       baselineScore: d.references.baseline?.score.mean ?? null,
