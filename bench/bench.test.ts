@@ -200,6 +200,21 @@ describe('result files and RESULTS.md', () => {
     expect(md).toContain('_Not run yet._');
   });
 
+  it('keeps the addenda and the sections of benchmarks run on their own', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-results-'));
+    writeResult(dir, result('quick', 5));
+    fs.writeFileSync(path.join(dir, 'overhead.changes.md'), '### Before/after\n\n| a | b |');
+    fs.writeFileSync(
+      path.join(dir, 'w2s-code.standalone.md'),
+      '## Weak-to-strong as code\n\nPGR 1.0',
+    );
+    const md = renderResults(dir);
+    expect(md.indexOf('### Before/after')).toBeGreaterThan(
+      md.indexOf('## 1. Orchestration overhead'),
+    );
+    expect(md.trimEnd().endsWith('## Weak-to-strong as code\n\nPGR 1.0')).toBe(true);
+  });
+
   it('right-aligns numeric columns', () => {
     expect(
       table(

@@ -63,5 +63,12 @@ export function renderResults(dir: string): string {
     const extra = addendum(dir, bench.name);
     if (extra) parts.push(extra, '');
   }
+  // Sections of benchmarks run on their own (e.g. bench/w2s-code.ts --write), kept as they are.
+  if (fs.existsSync(dir))
+    for (const f of fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.standalone.md'))
+      .sort())
+      parts.push(fs.readFileSync(path.join(dir, f), 'utf8').trim(), '');
   return `${parts.join('\n').trimEnd()}\n`;
 }

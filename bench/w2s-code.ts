@@ -370,6 +370,9 @@ function writeSection(body: string): void {
       ? `${md.slice(0, a)}${section}${md.slice(b + SECTION_END.length)}`
       : `${md.trimEnd()}\n\n${section}\n`;
   writeFileSync(RESULTS_MD, next);
+  // Kept beside the suite's results too, so that `npm run bench`, which renders RESULTS.md from
+  // bench/results, keeps this section (bench/report.ts appends bench/results/*.standalone.md).
+  writeFileSync(path.join(ROOT, 'bench/results/w2s-code.standalone.md'), `${section}\n`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
