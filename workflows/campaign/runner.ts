@@ -17,6 +17,7 @@ import type { createActivities } from '../../activities/index.js';
 import type { SeedResult } from '../../domain/schemas.js';
 import { TAIL_BUDGET, type CampaignState, type TrialRequest } from '../campaign-state.js';
 import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from '../options.js';
+import { phaseStopsPatched } from '../state/stopping.js';
 import type { CampaignInput, TrialSummary } from '../types.js';
 
 export type Activities = ReturnType<typeof createActivities>;
@@ -33,6 +34,8 @@ export class TrialRunner {
   /** Some seed of this campaign ran on a worker of the experiment's queue. */
   private queueServed: boolean;
   private freshBaseline: Promise<void> | undefined;
+  /** PHASE_STOPS_PATCH (state/stopping.ts): false replays a campaign started before it. */
+  private readonly phaseStops = phaseStopsPatched();
 
   constructor(
     private readonly input: CampaignInput,
@@ -210,7 +213,12 @@ export class TrialRunner {
     ]);
     // A stop of the verification phase itself (a PI's, or the deadline) discards what it cut
     // short: it verified nothing and failed nothing. A run it let finish counts.
-    if (scope !== this.scope && scope.consideredCancelled) return;
+    if (
+      this.phaseStops
+        ? scope !== this.scope && scope.consideredCancelled
+        : state.verificationStopped
+    )
+      return;
     state.addVerification(req, trial, seeds);
   }
 
@@ -248,6 +256,7 @@ export class TrialRunner {
     const running = work().finally(() => {
       done = true;
     });
+    if (!this.phaseStops) return this.untilHardStopBeforePhaseStops(running, () => done, scope);
     const due = () => state.hardStopDue(Date.now()) !== null;
     const waitMs = () => state.msUntilNextDeadline(Date.now()) ?? undefined;
     while (!done) {
@@ -263,6 +272,31 @@ export class TrialRunner {
     await running;
     // Work that ended on its own as the deadline passed: the report still says so.
     if (state.hardStopDue(Date.now()) === 'deadline') state.stopHard(Date.now());
+  }
+
+  /**
+   * The old rules, for campaigns started before PHASE_STOPS_PATCH: the verification (run in its
+   * own scope) waits for a PI stop of the verification only, without deadline timers; a stop
+   * cancels at once.
+   */
+  private async untilHardStopBeforePhaseStops(
+    running: Promise<void>,
+    done: () => boolean,
+    scope: CancellationScope,
+  ): Promise<void> {
+    const { state } = this;
+    const verifying = scope !== this.scope;
+    const due = () =>
+      verifying ? state.verificationStopped : state.hardStopDue(Date.now()) !== null;
+    while (!done()) {
+      const waitMs = verifying ? null : state.msUntilNextDeadline(Date.now());
+      await condition(() => done() || due(), waitMs ?? undefined);
+      if (done() || !due()) continue;
+      state.stopHard(Date.now());
+      scope.cancel();
+      break;
+    }
+    await running;
   }
 }
 

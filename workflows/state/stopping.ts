@@ -9,6 +9,7 @@ import type { Actor, Budgets } from '../../domain/schemas.js';
 import { Budgets as BudgetsSchema } from '../../domain/schemas.js';
 import type { CampaignPhase } from '../types.js';
 import { reject } from '../failures.js';
+import { inWorkflowContext, patched } from '@temporalio/workflow';
 import type { StateContext } from './context.js';
 import type { Records } from './records.js';
 import { EMPTY_ROUNDS_LIMIT, UPDATE_LIMITS } from './limits.js';
@@ -28,7 +29,22 @@ export interface Refusal {
   detail: string;
 }
 
+/**
+ * Every phase obeys the deadline and a PI stop alike (the deadline ends verification,
+ * `cancelRunning: false` holds in every phase). Campaigns started before it replay with the old
+ * rules: the deadline did not reach verification, and stops cancelled measuring and verification
+ * at once. Checked once as the campaign (or its new run) starts; workflows/README.md.
+ */
+export const PHASE_STOPS_PATCH = 'phase-stops';
+
+/** True in a workflow started with PHASE_STOPS_PATCH, and outside a workflow (unit tests). */
+export function phaseStopsPatched(): boolean {
+  return inWorkflowContext() ? patched(PHASE_STOPS_PATCH) : true;
+}
+
 export class Stopping {
+  /** PHASE_STOPS_PATCH: false replays the old rules (the `!this.phaseStops` branches below). */
+  private readonly phaseStops = phaseStopsPatched();
   /** The campaign winds down for this reason: nothing new starts, running trials finish. */
   private draining: { reason: StopReason; detail: string } | null | undefined;
   /** Nothing ran, nothing waited and no proposal could be asked for, for this reason. */
@@ -71,6 +87,7 @@ export class Stopping {
   }
   /** Verification ends: a PI stopped it, or the deadline has passed (it obeys both). */
   get verificationStopped(): boolean {
+    if (!this.phaseStops) return this.verificationStop !== undefined;
     return (
       this.verificationStop !== undefined ||
       (this.d.phase === 'verifying' && this.deadlinePassed(this.ctx.now()))
@@ -229,7 +246,8 @@ export class Stopping {
    */
   hardStop(nowMs: number): { reason: 'stopped_by_pi' | 'deadline'; detail: string } | null {
     const { budgets } = this.d;
-    const stopRequest = this.d.phase === 'verifying' ? this.verificationStop : this.d.stopRequest;
+    const stopRequest =
+      this.phaseStops && this.d.phase === 'verifying' ? this.verificationStop : this.d.stopRequest;
     if (stopRequest)
       return {
         reason: 'stopped_by_pi',
@@ -260,6 +278,11 @@ export class Stopping {
   stopHard(nowMs: number): boolean {
     const hard = this.hardStop(nowMs);
     if (!hard) return false;
+    if (!this.phaseStops) {
+      this.d.stopDetail = hard.detail;
+      this.d.stopReason ??= hard.reason;
+      return true;
+    }
     if (this.d.phase === 'verifying' && hard.reason === 'deadline') {
       if (!this.verificationCutByDeadline) {
         this.verificationCutByDeadline = true;
@@ -341,8 +364,9 @@ export class Stopping {
    * verification included) until the deadline, which always cancels it.
    */
   shouldCancelRunning(): boolean {
-    if (this.deadlinePassed(this.ctx.now())) return true;
-    if (this.d.phase === 'verifying') return this.verificationStop?.cancelRunning ?? false;
+    if (this.phaseStops && this.deadlinePassed(this.ctx.now())) return true;
+    if (this.phaseStops && this.d.phase === 'verifying')
+      return this.verificationStop?.cancelRunning ?? false;
     const reason = this.d.stopReason;
     if (reason === 'deadline' || reason === 'error') return true;
     if (reason === 'stopped_by_pi') return this.d.stopRequest?.cancelRunning ?? true;
