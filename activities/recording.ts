@@ -212,9 +212,12 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
         if (info.status === 'FINISHED' || info.status === 'FAILED' || info.status === 'KILLED')
           return { runId };
       }
-      await mlflow.logBatch(runId, { metrics: run.metrics, params: run.params, tags: run.tags });
-      for (const a of run.artifacts)
-        await mlflow.uploadArtifact(runId, a.path, a.content, a.contentType);
+      // The data and the artifacts go at once (the artifacts bypass MLflow's database); the run
+      // is closed only when all are in, so a closed run is a complete one.
+      await Promise.all([
+        mlflow.logBatch(runId, { metrics: run.metrics, params: run.params, tags: run.tags }),
+        ...run.artifacts.map((a) => mlflow.uploadArtifact(runId, a.path, a.content, a.contentType)),
+      ]);
       await mlflow.updateRun(runId, { status: run.status, endTime: run.endTime });
       return { runId };
     },
