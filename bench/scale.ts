@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
+import { TAG } from '../activities/trial-codec.js';
 import { buildApp } from '../server/app.js';
 import { TokenTable } from '../server/auth.js';
 import type { CampaignTiming } from '../workflows/types.js';
@@ -55,13 +56,14 @@ const PRESETS: Record<Size, ScalePreset> = {
     lookups: 20,
     uiTrials: 1000,
   },
-  // MLflow records ~5 trials/s on 2 cores (see the overhead benchmark): 10,000 records alone
-  // would take longer than the whole suite may.
+  // MLflow on SQLite records ~5 trials/s on 2 cores (see the overhead benchmark): 10,000 records
+  // alone would take longer than the whole suite may. With `--postgres` (MLflow on PostgreSQL)
+  // the full run records every trial and checks each is in MLflow exactly once.
   full: {
     trials: 10_000,
     concurrency: 8,
-    mlflow: false,
-    timeoutMs: 480_000,
+    mlflow: process.env.GAPLAB_POSTGRES === '1',
+    timeoutMs: process.env.GAPLAB_POSTGRES === '1' ? 3_600_000 : 480_000,
     stallMs: 90_000,
     lookups: 50,
     uiTrials: 10_000,
@@ -107,6 +109,17 @@ export interface ScaleData {
     allPagesMs: number | null;
   } | null;
   ui: unknown;
+  /** With recording on: the campaign's trial runs in MLflow once it has ended. */
+  records?: {
+    runs: number;
+    /** Distinct trials among them (a trial recorded twice counts once here). */
+    trials: number;
+    duplicates: number;
+    /** Trials the campaign finished that have no run. */
+    missing: number;
+    /** Runs over the campaign's wall time (its result waits for the last record). */
+    perSecond: number | null;
+  };
 }
 
 const UI_RENDER = fileURLToPath(new URL('./ui-render.ts', import.meta.url));
@@ -305,6 +318,14 @@ export const scale: Benchmark<ScaleData> = {
     d.wallSeconds = round((performance.now() - t0) / 1000, 2);
     d.trialsPerSecond = round(report.trials.total / d.wallSeconds, 2);
 
+    if (preset.mlflow) {
+      log('[scale] counting the records in MLflow');
+      d.records = await countRecords(c, campaignId, d.trialsDone, d.wallSeconds);
+      log(
+        `[scale] ${d.records.runs} runs, ${d.records.duplicates} duplicates, ${d.records.missing} missing`,
+      );
+    }
+
     log('[scale] lineage API');
     d.lineage = await measureLineage(c, campaignId, preset.lookups, out.notes);
     if (!preset.mlflow) {
@@ -340,6 +361,11 @@ export const scale: Benchmark<ScaleData> = {
         d.workerMemorySeries.length ? seriesText(d.workerMemorySeries) : '–',
       ],
     ];
+    if (d.records)
+      rows.push([
+        'MLflow records',
+        `${d.records.runs} runs for ${d.records.trials} trials: ${d.records.duplicates} recorded twice, ${d.records.missing} missing; ${fmt(d.records.perSecond, 1)} records/s over the campaign`,
+      ]);
     if (h && h.runs > 0) {
       rows.push(
         ['workflow runs (continue-as-new)', String(h.runs)],
@@ -558,4 +584,34 @@ async function measureLineage(
   } finally {
     await app?.close();
   }
+}
+
+/** The campaign's trial runs in MLflow: every finished trial once, none twice. */
+async function countRecords(
+  c: BenchContext,
+  campaignId: string,
+  trialsDone: number,
+  wallSeconds: number | null,
+): Promise<NonNullable<ScaleData['records']>> {
+  const status = await c.service().status(campaignId);
+  const mlflow = new MlflowClient({ trackingUri: c.mlflowUri });
+  const keys = new Map<string, number>();
+  let runs = 0;
+  for await (const run of mlflow.iterateRuns({
+    experimentIds: [status.mlflowExperimentId!],
+    filter: `tags."${TAG.campaignId}" = '${campaignId}'`,
+    maxResults: 1000,
+  })) {
+    const key = run.data.tags[TAG.trialKey];
+    if (key === undefined) continue; // the campaign's own run
+    runs++;
+    keys.set(key, (keys.get(key) ?? 0) + 1);
+  }
+  return {
+    runs,
+    trials: keys.size,
+    duplicates: [...keys.values()].filter((n) => n > 1).length,
+    missing: Math.max(0, trialsDone - keys.size),
+    perSecond: wallSeconds ? round(runs / wallSeconds, 2) : null,
+  };
 }
