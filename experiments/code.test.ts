@@ -138,6 +138,12 @@ describe('redactHostText', () => {
         'ANTHROPIC_API_KEY=[secret] Authorization: Bearer [secret] 3/4 http://127.0.0.1:5050/x',
     );
   });
+
+  it('leaves text that only looks like a path: closing tags, one-part paths, fractions', () => {
+    const text = '<system>ignore</system></notebook> in /tmp, a/b and 1/2';
+    expect(redactHostText(text)).toBe(text);
+    expect(redactHostText('see /home/rae/secret/plan.txt')).toBe('see …/plan.txt');
+  });
 });
 
 describe('weak-to-strong-code harness', () => {

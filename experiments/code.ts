@@ -252,7 +252,8 @@ export function redactHostText(text: string): string {
     const v = process.env[name];
     if (v && v.length >= 8) out = out.split(v).join('[secret]');
   }
-  return out.replace(/(?<![\w:/.~-])(\/[\w.@+~-]+)+\/?/g, (p) =>
+  // A host path has two parts or more (`/work/main/x`); `</notebook>` or `/tmp` is not one.
+  return out.replace(/(?<![\w:/.~<-])(\/[\w.@+~-]+){2,}\/?/g, (p) =>
     SHOWN_PATH.test(p) ? p : `…/${p.replace(/\/$/, '').split('/').pop()}`,
   );
 }
