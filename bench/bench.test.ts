@@ -9,6 +9,7 @@ import type { Environment } from './environment.js';
 import { summarize, type QualityRun } from './quality.js';
 import { renderResults } from './report.js';
 import { pickLargest, readResults, table, writeResult, type BenchResult } from './results.js';
+import { scalePreset } from './scale.js';
 import { bestSoFar, distribution, quantileSorted, slotOverheads, trialsToReach } from './stats.js';
 
 const env: Environment = {
@@ -225,5 +226,16 @@ describe('result files and RESULTS.md', () => {
         ],
       ),
     ).toContain('| --- | ---: |');
+  });
+});
+
+describe('scale presets', () => {
+  it('records every trial at the full size only on PostgreSQL (--postgres), read when the run starts', () => {
+    expect(scalePreset('full', {}).mlflow).toBe(false);
+    expect(scalePreset('full', { GAPLAB_POSTGRES: '1' })).toMatchObject({
+      trials: 10_000,
+      mlflow: true,
+    });
+    expect(scalePreset('quick', { GAPLAB_POSTGRES: '1' }).mlflow).toBe(true);
   });
 });

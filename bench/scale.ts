@@ -35,6 +35,17 @@ interface ScalePreset {
   uiTrials: number | null;
 }
 
+/**
+ * The preset of a size. `--postgres` (GAPLAB_POSTGRES=1, set once the command line is read, so
+ * looked up here and not when the module loads) turns recording on at the full size.
+ */
+export function scalePreset(size: Size, env: NodeJS.ProcessEnv = process.env): ScalePreset {
+  const preset = PRESETS[size];
+  return size === 'full' && env.GAPLAB_POSTGRES === '1'
+    ? { ...preset, mlflow: true, timeoutMs: 3_600_000 }
+    : preset;
+}
+
 const PRESETS: Record<Size, ScalePreset> = {
   // A small event limit makes even the tiny run continue-as-new a few times.
   tiny: {
@@ -62,8 +73,8 @@ const PRESETS: Record<Size, ScalePreset> = {
   full: {
     trials: 10_000,
     concurrency: 8,
-    mlflow: process.env.GAPLAB_POSTGRES === '1',
-    timeoutMs: process.env.GAPLAB_POSTGRES === '1' ? 3_600_000 : 480_000,
+    mlflow: false,
+    timeoutMs: 480_000,
     stallMs: 90_000,
     lookups: 50,
     uiTrials: 10_000,
@@ -219,7 +230,7 @@ export const scale: Benchmark<ScaleData> = {
   }),
 
   async run({ size, ctx, out, log }) {
-    const preset = PRESETS[size];
+    const preset = scalePreset(size);
     const c = ctx!;
     const d = out.data;
     d.requested = preset.trials;
