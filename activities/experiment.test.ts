@@ -9,6 +9,7 @@ import type { ExperimentDefinition } from '../experiments/types.js';
 import {
   createExperimentActivities,
   type ExperimentSeedResult,
+  type SeedBatchResult,
   type SeedHeartbeat,
 } from './experiment.js';
 import { procState } from '../experiments/runner.js';
@@ -150,5 +151,103 @@ describe('runExperimentSeed', () => {
       })
       .catch((e: unknown) => e);
     expect((err as ApplicationFailure).type).toBe('InvalidParams');
+  });
+});
+
+describe('runExperimentSeeds (a batch of seeds in one slot)', () => {
+  const job = (
+    experiment: string,
+    seed: number,
+    params: Record<string, string | number | boolean> = {},
+  ) => ({
+    experiment,
+    params,
+    seed,
+    objective: 'acc',
+    campaignId: 'c1',
+    trialId: `t${seed}`,
+  });
+
+  it('runs the seeds one after another and returns each result with its timing', async () => {
+    const { runExperimentSeeds } = createExperimentActivities({ registry, workDir: tmp });
+    const out = (await new MockActivityEnvironment().run(runExperimentSeeds, {
+      jobs: [job('slow', 1), job('crash', 2), job('slow', 3)],
+    })) as SeedBatchResult;
+    expect(out.results.map((r) => [r.seed, r.status])).toEqual([
+      [1, 'succeeded'],
+      [2, 'failed'],
+      [3, 'succeeded'],
+    ]);
+    // One at a time: each seed starts after the one before it ended.
+    for (let i = 1; i < out.timings.length; i++)
+      expect(out.timings[i]!.startedMs).toBeGreaterThanOrEqual(out.timings[i - 1]!.endedMs);
+    expect(out.timings[0]!.endedMs - out.timings[0]!.startedMs).toBeGreaterThanOrEqual(600);
+  });
+
+  it("a seed's own bad input fails that seed alone", async () => {
+    const { runExperimentSeeds } = createExperimentActivities({ registry, workDir: tmp });
+    const out = (await new MockActivityEnvironment().run(runExperimentSeeds, {
+      jobs: [job('nope', 1), job('crash', 2, { lr: { bad: true } } as never), job('crash', 3)],
+    })) as SeedBatchResult;
+    expect(out.results[0]).toMatchObject({ seed: 1, status: 'failed' });
+    expect(out.results[0]!.error).toContain('nope');
+    expect(out.results[1]).toMatchObject({ seed: 2, status: 'failed' });
+    expect(out.results[1]!.error).toContain('invalid params');
+    expect(out.results[2]).toMatchObject({
+      seed: 3,
+      status: 'failed',
+      error: 'exited with code 2',
+    });
+  });
+
+  it('does not start seeds once the campaign deadline has passed', async () => {
+    const { runExperimentSeeds } = createExperimentActivities({ registry, workDir: tmp });
+    const out = (await new MockActivityEnvironment().run(runExperimentSeeds, {
+      jobs: [job('slow', 1), job('slow', 2)],
+      notAfterMs: Date.now() - 1,
+    })) as SeedBatchResult;
+    expect(out.results.map((r) => r.status)).toEqual(['cancelled', 'cancelled']);
+    expect(out.results[0]!.error).toContain('deadline');
+    expect(out.timings).toEqual([
+      { startedMs: 0, endedMs: 0 },
+      { startedMs: 0, endedMs: 0 },
+    ]);
+  });
+
+  it('a retry runs only the seeds its heartbeats do not list as done', async () => {
+    const { runExperimentSeeds } = createExperimentActivities({ registry, workDir: tmp });
+    const done: ExperimentSeedResult = {
+      seed: 1,
+      status: 'succeeded',
+      metrics: { acc: 0.5 },
+      durationSeconds: 0.7,
+    };
+    const env = new MockActivityEnvironment({
+      attempt: 2,
+      heartbeatDetails: { done: [done], timings: [{ startedMs: 5, endedMs: 6 }] },
+    });
+    const beats: { done: unknown[] }[] = [];
+    env.on('heartbeat', (d: { done: unknown[] }) => beats.push(d));
+    const out = (await env.run(runExperimentSeeds, {
+      jobs: [job('crash', 1), job('slow', 2)],
+    })) as SeedBatchResult;
+    // Seed 1 (a crash if it ran again) keeps its recorded result; seed 2 runs.
+    expect(out.results[0]).toEqual(done);
+    expect(out.timings[0]).toEqual({ startedMs: 5, endedMs: 6 });
+    expect(out.results[1]).toMatchObject({ seed: 2, status: 'succeeded', metrics: { acc: 0.8 } });
+    // The last beat lists both as done, for a further retry.
+    expect(beats.at(-1)!.done).toHaveLength(2);
+  });
+
+  it('cancellation mid-batch stops the running seed and fails the activity as cancelled', async () => {
+    const { runExperimentSeeds } = createExperimentActivities({
+      registry,
+      workDir: tmp,
+      heartbeatIntervalMs: 50,
+    });
+    const env = new MockActivityEnvironment();
+    const run = env.run(runExperimentSeeds, { jobs: [job('hang', 1), job('slow', 2)] });
+    setTimeout(() => env.cancel(), 500);
+    await expect(run).rejects.toBeInstanceOf(CancelledFailure);
   });
 });

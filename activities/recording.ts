@@ -41,6 +41,14 @@ export interface RecordTrialInput extends TrialToEncode {
   parentRunId: string;
 }
 
+/** Several trials of one campaign recorded in one activity (the trials that finished together). */
+export interface RecordTrialsInput extends Omit<RecordTrialInput, 'trial' | 'seeds'> {
+  items: Pick<RecordTrialInput, 'trial' | 'seeds'>[];
+}
+
+/** MLflow writes in flight at once for one batch of trial records. */
+export const RECORD_PARALLEL = 4;
+
 /** Texts for a campaign's run: full notes and rationales, entries evicted from workflow state. */
 export interface RecordTextsInput {
   runId: string;
@@ -114,6 +122,39 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     }
   };
 
+  /** One trial's run: created (or found, on a retry), its data and artifacts, then closed. */
+  async function recordTrial(input: RecordTrialInput): Promise<{ runId: string }> {
+    const run = encodeTrial({ ...input, ...(await trialSource(input)) });
+    const { runId, fresh } = await getOrCreateRun(
+      input.experimentId,
+      TAG.trialKey,
+      run.key,
+      async () => {
+        const created = await mlflow.createRun({
+          experimentId: input.experimentId,
+          parentRunId: input.parentRunId,
+          runName: run.runName,
+          startTime: run.startTime,
+          tags: run.identityTags,
+        });
+        return created.info.runId;
+      },
+    );
+    if (!fresh) {
+      const { info } = await mlflow.getRun(runId);
+      if (info.status === 'FINISHED' || info.status === 'FAILED' || info.status === 'KILLED')
+        return { runId };
+    }
+    // The data and the artifacts go at once (the artifacts bypass MLflow's database); the run
+    // is closed only when all are in, so a closed run is a complete one.
+    await Promise.all([
+      mlflow.logBatch(runId, { metrics: run.metrics, params: run.params, tags: run.tags }),
+      ...run.artifacts.map((a) => mlflow.uploadArtifact(runId, a.path, a.content, a.contentType)),
+    ]);
+    await mlflow.updateRun(runId, { status: run.status, endTime: run.endTime });
+    return { runId };
+  }
+
   async function getOrCreateRun(
     experimentId: string,
     key: string,
@@ -158,68 +199,46 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
           return run.info.runId;
         },
       );
-      await mlflow.logBatch(runId, {
-        params: {
-          strategy: input.strategy.name,
-          criteria_version: input.criteria.version,
-          seed: input.seed,
-          objective: input.criteria.criteria.metric,
-          direction: input.criteria.criteria.direction,
-          seeds_per_trial: input.criteria.criteria.seedsPerTrial,
-          target_pgr: input.criteria.criteria.targetPgr,
-        },
-      });
-      await mlflow.uploadArtifact(
-        runId,
-        'problem.json',
-        JSON.stringify(input.problem, null, 2),
-        'application/json',
-      );
-      await mlflow.uploadArtifact(
-        runId,
-        'criteria.json',
-        JSON.stringify(input.criteria, null, 2),
-        'application/json',
-      );
-      await mlflow.uploadArtifact(
-        runId,
-        'strategy.json',
-        JSON.stringify(input.strategy, null, 2),
-        'application/json',
-      );
+      // The params and the three documents go at once (artifacts bypass MLflow's database).
+      const json = (path: string, value: unknown) =>
+        mlflow.uploadArtifact(runId, path, JSON.stringify(value, null, 2), 'application/json');
+      await Promise.all([
+        mlflow.logBatch(runId, {
+          params: {
+            strategy: input.strategy.name,
+            criteria_version: input.criteria.version,
+            seed: input.seed,
+            objective: input.criteria.criteria.metric,
+            direction: input.criteria.criteria.direction,
+            seeds_per_trial: input.criteria.criteria.seedsPerTrial,
+            target_pgr: input.criteria.criteria.targetPgr,
+          },
+        }),
+        json('problem.json', input.problem),
+        json('criteria.json', input.criteria),
+        json('strategy.json', input.strategy),
+      ]);
       return { experimentId, runId };
     },
 
-    async recordTrial(input: RecordTrialInput): Promise<{ runId: string }> {
-      const run = encodeTrial({ ...input, ...(await trialSource(input)) });
-      const { runId, fresh } = await getOrCreateRun(
-        input.experimentId,
-        TAG.trialKey,
-        run.key,
-        async () => {
-          const created = await mlflow.createRun({
-            experimentId: input.experimentId,
-            parentRunId: input.parentRunId,
-            runName: run.runName,
-            startTime: run.startTime,
-            tags: run.identityTags,
-          });
-          return created.info.runId;
-        },
-      );
-      if (!fresh) {
-        const { info } = await mlflow.getRun(runId);
-        if (info.status === 'FINISHED' || info.status === 'FAILED' || info.status === 'KILLED')
-          return { runId };
-      }
-      // The data and the artifacts go at once (the artifacts bypass MLflow's database); the run
-      // is closed only when all are in, so a closed run is a complete one.
-      await Promise.all([
-        mlflow.logBatch(runId, { metrics: run.metrics, params: run.params, tags: run.tags }),
-        ...run.artifacts.map((a) => mlflow.uploadArtifact(runId, a.path, a.content, a.contentType)),
-      ]);
-      await mlflow.updateRun(runId, { status: run.status, endTime: run.endTime });
-      return { runId };
+    recordTrial,
+
+    /**
+     * Records several trials (each exactly as recordTrial does, so a retry finds what an earlier
+     * attempt wrote), RECORD_PARALLEL at a time. Returns the runs in the order of `items`.
+     */
+    async recordTrials(input: RecordTrialsInput): Promise<{ runIds: string[] }> {
+      const { items, ...common } = input;
+      const runIds: string[] = new Array<string>(items.length);
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < items.length) {
+          const i = next++;
+          runIds[i] = (await recordTrial({ ...common, ...items[i]! })).runId;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(RECORD_PARALLEL, items.length) }, lane));
+      return { runIds };
     },
 
     /** Writes each text as an artifact of the run (idempotent: a retry overwrites the same paths). */
@@ -235,18 +254,6 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
 
     async recordCampaignEnd(input: RecordCampaignEndInput): Promise<void> {
       const r = input.report;
-      await mlflow.uploadArtifact(
-        input.parentRunId,
-        'report.json',
-        JSON.stringify(r, null, 2),
-        'application/json',
-      );
-      await mlflow.uploadArtifact(
-        input.parentRunId,
-        'report.md',
-        renderReportMarkdown(r),
-        'text/markdown',
-      );
       const metrics: { key: string; value: number }[] = [
         { key: 'trials', value: r.trials.total },
         { key: 'dollars', value: r.ledger.dollars },
@@ -258,13 +265,28 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
           { key: 'best_pgr_ci_low', value: r.best.pgr.ciLow },
         );
       if (r.verifiedPgr !== null) metrics.push({ key: 'verified_pgr', value: r.verifiedPgr });
-      await mlflow.logBatch(input.parentRunId, {
-        metrics,
-        tags: {
-          [TAG.stopReason]: r.stopReason,
-          ...(r.best ? { 'gaplab.bestTrialId': r.best.id } : {}),
-        },
-      });
+      // The report, its rendering and the summary go at once; the run is closed when all are in.
+      await Promise.all([
+        mlflow.uploadArtifact(
+          input.parentRunId,
+          'report.json',
+          JSON.stringify(r, null, 2),
+          'application/json',
+        ),
+        mlflow.uploadArtifact(
+          input.parentRunId,
+          'report.md',
+          renderReportMarkdown(r),
+          'text/markdown',
+        ),
+        mlflow.logBatch(input.parentRunId, {
+          metrics,
+          tags: {
+            [TAG.stopReason]: r.stopReason,
+            ...(r.best ? { 'gaplab.bestTrialId': r.best.id } : {}),
+          },
+        }),
+      ]);
       await mlflow.updateRun(input.parentRunId, {
         status: r.stopReason === 'error' ? 'FAILED' : 'FINISHED',
         endTime: Date.parse(r.finishedAt),

@@ -221,8 +221,11 @@ export async function workflowTaskFailures(client: Client, workflowId: string): 
 const SEARCH_TRIAL = /^t\d+$/;
 
 /**
- * Experiment activities (one per seed) of all runs, in schedule order: of the search trials only
- * (the default), or of every trial (the baseline reference, verification re-runs).
+ * Experiment seeds of all runs, in schedule order, one timing per seed: of the search trials only
+ * (the default), or of every trial (the baseline reference, verification re-runs). A batch of
+ * seeds (runExperimentSeeds) becomes one timing per seed it ran: the first from the batch's
+ * scheduling, the others from their start on the worker; the last ends when the batch closed, so
+ * the round trip to the next batch stays in the slot's overhead.
  */
 export function experimentTimings(
   runs: readonly RunHistory[],
@@ -230,13 +233,44 @@ export function experimentTimings(
 ): ActivityTiming[] {
   return runs
     .flatMap((r) => r.activities)
-    .filter((a) => a.type === 'runExperimentSeed')
+    .flatMap(seedTimings)
     .filter(
       (a) =>
         which === 'all' ||
         SEARCH_TRIAL.test(String((a.input as { trialId?: unknown } | undefined)?.trialId ?? '')),
     )
     .sort((a, b) => a.scheduledMs - b.scheduledMs);
+}
+
+interface BatchInput {
+  jobs?: unknown[];
+}
+interface BatchResult {
+  results?: unknown[];
+  timings?: { startedMs: number; endedMs: number }[];
+}
+
+/** One timing per seed of an experiment activity (none for other activities). */
+export function seedTimings(a: ActivityTiming): ActivityTiming[] {
+  if (a.type === 'runExperimentSeed') return [a];
+  if (a.type !== 'runExperimentSeeds') return [];
+  const jobs = (a.input as BatchInput | undefined)?.jobs ?? [];
+  const out = a.result as BatchResult | undefined;
+  if (!out?.timings || !out.results)
+    return jobs.map((input) => ({ ...a, type: 'runExperimentSeed', input, result: undefined }));
+  const ran = jobs.flatMap((input, i) => {
+    const t = out.timings![i];
+    return t && t.startedMs > 0 ? [{ input, result: out.results![i], t }] : [];
+  });
+  return ran.map(({ input, result, t }, i) => ({
+    type: 'runExperimentSeed',
+    scheduledMs: i === 0 ? a.scheduledMs : t.startedMs,
+    startedMs: i === 0 ? a.startedMs : t.startedMs,
+    closedMs: i === ran.length - 1 ? a.closedMs : t.endedMs,
+    status: a.status,
+    input,
+    result,
+  }));
 }
 
 /** The experiment's own run time reported by a completed runExperimentSeed, ms (0 when unknown). */

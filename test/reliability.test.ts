@@ -122,7 +122,7 @@ describe('reliability', () => {
             const pending = (await handle.describe()).raw.pendingActivities ?? [];
             return pending.some(
               (p) =>
-                p.activityType?.name === 'runExperimentSeed' &&
+                ['runExperimentSeed', 'runExperimentSeeds'].includes(p.activityType?.name ?? '') &&
                 Number(p.state) === PENDING_ACTIVITY_STATE_STARTED &&
                 (p.lastWorkerIdentity ?? '').endsWith(`:${a.pid}`),
             )
@@ -302,7 +302,7 @@ describe('reliability', () => {
   it('continues as new several times and keeps the full lineage and ledger; histories replay deterministically', async () => {
     const env = await createTestEnv({
       registry: testRegistry(),
-      timing: { historyEventLimit: 150 },
+      timing: { historyEventLimit: 80 },
     });
     try {
       const problemId = await setUp(

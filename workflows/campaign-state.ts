@@ -177,6 +177,14 @@ export class CampaignState {
   seedTimeoutSeconds(): number {
     return this.trialSet.seedTimeoutSeconds();
   }
+  /** Seeds one slot runs back to back now (1: no batching; domain/batches.ts). */
+  seedBatchSize(): number {
+    return this.ctx.seedBatchSize();
+  }
+  /** When the deadline falls, ms since the epoch; null without one. */
+  deadlineMs(): number | null {
+    return this.stops.deadlineMs();
+  }
 
   /**
    * The state to continue as new with: the carried data itself, its kept trials compacted until
@@ -216,6 +224,11 @@ export class CampaignState {
   }
   addNote(note: Omit<Note, 'at'>): void {
     this.records.addNote(note);
+  }
+
+  /** Short search seeds run in batches from now on (TrialRunner.enableBatches). */
+  enableSeedBatches(): void {
+    this.ctx.batchSeeds = true;
   }
 
   // ---- slots ------------------------------------------------------------------------------

@@ -97,6 +97,16 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       ? () =>
           Math.max(2, Math.ceil(state.budgets.concurrency / input.criteria.criteria.seedsPerTrial))
       : () => 0;
+  // Their short seeds also run several to a slot (domain/batches.ts), so a slot does not wait a
+  // workflow task and an activity dispatch between one-second seeds.
+  if (modelFree && !input.criteria.criteria.approval.enabled && patched('seed-batches'))
+    runner.enableBatches(
+      () =>
+        state.phase === 'running' &&
+        !state.paused &&
+        !newRunDue() &&
+        state.canStartTrial(Date.now(), 0),
+    );
   const proposalsWanted = (): number => {
     const due = state.proposalsWanted(inFlight.size);
     // The same caps (trials left, queue limit) with `lookahead` more trials' worth of room.
@@ -148,6 +158,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       started = true;
     }
     if (started) continue;
+    // Free slots start queued trials themselves when seeds are batched.
+    runner.fillLanes();
 
     // Ask the strategy for more when there is room for them.
     const wanted = proposalsWanted();

@@ -114,6 +114,11 @@ async function main(): Promise<void> {
       workflowBundle: { code },
       activities: {
         runExperimentSeed: runSeed,
+        runExperimentSeeds: async ({ jobs }: { jobs: Parameters<typeof runSeed>[0][] }) => {
+          const results = [];
+          for (const job of jobs) results.push(await runSeed(job));
+          return { results, timings: results.map(() => ({ startedMs: 1, endedMs: 1 })) };
+        },
         proposeHypotheses: strategies.proposeHypotheses,
         estimateStrategyCost: strategies.estimateStrategyCost,
       },
@@ -124,10 +129,11 @@ async function main(): Promise<void> {
       activities: Object.fromEntries(
         recorded.map((name) => [
           name,
-          async (input: { trial?: { id: string } }) =>
+          async (input: { trial?: { id: string }; items?: { trial: { id: string } }[] }) =>
             ({
               recordCampaignStart: { experimentId: 'exp-1', runId: 'campaign-run' },
               recordTrial: { runId: `run-${input?.trial?.id ?? 'unknown'}` },
+              recordTrials: { runIds: (input?.items ?? []).map((it) => `run-${it.trial.id}`) },
               recordRecordsSnapshot: { trials: 0 },
             })[name],
         ]),

@@ -133,7 +133,7 @@ export class FakeLab {
 /** What the in-memory recording activities were asked to write. */
 export interface RecordingLog {
   calls: { activity: string; input: unknown }[];
-  /** Trial ids recordTrial received, in order. */
+  /** Trial ids recordTrial and recordTrials received, in order. */
   trials(): string[];
 }
 
@@ -146,9 +146,15 @@ function memoryRecording(): {
   log: RecordingLog;
 } {
   const calls: RecordingLog['calls'] = [];
-  const answers: Record<string, (input: { trial?: { id: string } }) => unknown> = {
+  const answers: Record<
+    string,
+    (input: { trial?: { id: string }; items?: { trial: { id: string } }[] }) => unknown
+  > = {
     recordCampaignStart: () => ({ experimentId: 'exp-1', runId: 'campaign-run' }),
     recordTrial: (input) => ({ runId: `run-${input.trial?.id ?? 'unknown'}` }),
+    recordTrials: (input) => ({
+      runIds: (input.items ?? []).map((it) => `run-${it.trial.id}`),
+    }),
     recordRecordsSnapshot: () => ({ trials: 0 }),
   };
   // The names come from the real module, so an activity added there is at least registered
@@ -168,9 +174,13 @@ function memoryRecording(): {
     log: {
       calls,
       trials: () =>
-        calls
-          .filter((c) => c.activity === 'recordTrial')
-          .map((c) => (c.input as { trial: { id: string } }).trial.id),
+        calls.flatMap((c) =>
+          c.activity === 'recordTrial'
+            ? [(c.input as { trial: { id: string } }).trial.id]
+            : c.activity === 'recordTrials'
+              ? (c.input as { items: { trial: { id: string } }[] }).items.map((it) => it.trial.id)
+              : [],
+        ),
     },
   };
 }
@@ -289,6 +299,17 @@ export async function createTimeSkippingEnv(): Promise<TimeSkippingEnv> {
     workflowBundle: { code: inject('campaignBundle') },
     activities: {
       runExperimentSeed: (input: SeedInput) => current.lab.run(input),
+      // Batched short seeds (domain/batches.ts): the same fake, one seed after another.
+      runExperimentSeeds: async ({ jobs }: { jobs: SeedInput[] }) => {
+        const results: SeedOutput[] = [];
+        const timings: { startedMs: number; endedMs: number }[] = [];
+        for (const job of jobs) {
+          const startedMs = Date.now();
+          results.push(await current.lab.run(job));
+          timings.push({ startedMs, endedMs: Date.now() });
+        }
+        return { results, timings };
+      },
       proposeHypotheses: strategies.proposeHypotheses,
       estimateStrategyCost: strategies.estimateStrategyCost,
     },

@@ -4,6 +4,7 @@
  * and lookups over the carried data. Each field of the carried data has one owner, named below;
  * other parts only read it.
  */
+import { seedBatchSize } from '../../domain/batches.js';
 import { emptyLedger, initialStagnation } from '../../domain/budget.js';
 import { bestTrial, trustState } from '../../domain/scoring.js';
 import { emptyProposalAudit, ProposalAudit } from '../proposal-audit.js';
@@ -14,7 +15,7 @@ import type {
   TrialSummary,
   VerificationResult,
 } from '../types.js';
-import { ARCHIVED_LIMIT, hashFingerprint } from './limits.js';
+import { ARCHIVED_LIMIT, hashFingerprint, MAX_BATCHED_IN_FLIGHT } from './limits.js';
 
 /**
  * The carried data with every defaulted field present. Owners: stopping.ts (phase, paused,
@@ -110,6 +111,20 @@ export class StateContext {
 
   bump(): void {
     this.version++;
+  }
+
+  /** Short search seeds run in batches (TrialRunner.enableBatches). Not carried: each run sets it. */
+  batchSeeds = false;
+  /** Seeds one slot runs back to back now: 1 unless batching is on (domain/batches.ts). */
+  seedBatchSize(): number {
+    if (!this.batchSeeds) return 1;
+    // A running batch and a waiting one per slot stay within MAX_BATCHED_IN_FLIGHT trials.
+    const cap = Math.floor(MAX_BATCHED_IN_FLIGHT / (2 * this.wave()));
+    return Math.max(1, Math.min(cap, seedBatchSize(this.data.failures.seedDurations)));
+  }
+  /** Trials that fill every slot once. */
+  wave(): number {
+    return Math.max(1, Math.ceil(this.data.budgets.concurrency / this.criteria.seedsPerTrial));
   }
 
   /** A finished seed's compute, counted until its trial is charged (settleSeedCompute). */

@@ -81,6 +81,8 @@ export const EMPTY_ROUNDS_LIMIT = 3;
 export const SEED_SPACE = 2 ** 31 - 1;
 /** Successful seed durations kept for adaptive timeouts: the most recent ones. */
 export const SEED_DURATIONS = 200;
+/** Trials waiting behind the running wave when seeds are batched (domain/batches.ts). */
+export const MAX_BATCHED_IN_FLIGHT = 256;
 
 export const pad = (n: number) => String(n).padStart(4, '0');
 

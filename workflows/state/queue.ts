@@ -318,8 +318,16 @@ export class Queue {
    * the next is already queued behind the slots instead of waiting for a strategy call.
    */
   private maxInFlight(): number {
-    const { concurrency } = this.d.budgets;
-    return 2 * Math.max(1, Math.ceil(concurrency / this.ctx.criteria.seedsPerTrial));
+    return 2 * this.ctx.wave();
+  }
+
+  /**
+   * Trials in flight and waiting in the queue that keep every slot busy: with batched seeds
+   * (domain/batches.ts) a batch runs in every slot and the next batch's trials wait queued,
+   * where a free slot takes them (TrialRunner's lanes).
+   */
+  private wantedInFlight(): number {
+    return this.maxInFlight() * this.ctx.seedBatchSize();
   }
 
   canStartTrial(nowMs: number, inFlight: number): boolean {
@@ -338,7 +346,7 @@ export class Queue {
   proposalsWanted(inFlight: number): number {
     if (this.stopping.refusal('trial', this.ctx.now())) return 0;
     const waiting = this.d.queue.length + this.d.pending.length;
-    let wanted = this.maxInFlight() - inFlight - waiting;
+    let wanted = this.wantedInFlight() - inFlight - waiting;
     const left = remaining(this.d.budgets, this.d.ledger, 0);
     if (left.trials !== undefined) wanted = Math.min(wanted, left.trials - waiting);
     wanted = Math.min(wanted, QUEUE_LIMIT - waiting);

@@ -261,6 +261,14 @@ export class Stopping {
     return null;
   }
 
+  /** When the deadline (max_wall) falls, ms since the epoch; null without one. */
+  deadlineMs(): number | null {
+    const { budgets, ledger } = this.d;
+    return budgets.maxWallSeconds !== undefined
+      ? ledger.startedAtMs + budgets.maxWallSeconds * 1000
+      : null;
+  }
+
   private deadlinePassed(nowMs: number): boolean {
     const { budgets, ledger } = this.d;
     return (
