@@ -147,6 +147,7 @@ export const slots: Benchmark<SlotsData> = {
     out.notes.push(
       'Ideal time = ceil(trials / concurrency) x 1 s. Efficiency counts the whole campaign (start request to result: the baseline reference trial every campaign runs first, alone, and the MLflow records included); steady efficiency runs from the first search trial scheduled to the last one done.',
       'The Optuna peer runs without MLflow recording (its MLflowCallback-style recording is serialised and would dominate); gaplab records every trial.',
+      'gaplab runs the one-second seeds of its random search several to a slot (about 5 s of work per experiment activity; workflows/README.md, "Throughput"), and records several trials per recording activity.',
       'Anchor: Ray Tune reports 87% for 10,000 one-second trials on 16 CPUs. Target: 95% or better.',
     );
   },

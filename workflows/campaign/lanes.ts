@@ -1,0 +1,195 @@
+/**
+ * Batched seeds (domain/batches.ts): short search seeds of model-free samplers run several to a
+ * slot, one after another in one `runExperimentSeeds` activity, so a slot does not wait a
+ * workflow task and an activity dispatch between them. A *lane* is one slot's turn: it takes the
+ * seeds waiting and starts queued trials itself to fill its batch.
+ */
+import { ActivityCancellationType, isCancellation, proxyActivities } from '@temporalio/workflow';
+import type { RunExperimentSeedInput } from '../../activities/experiment.js';
+import { batchTake } from '../../domain/batches.js';
+import type { SeedResult } from '../../domain/schemas.js';
+import type { CampaignState, TrialRequest } from '../campaign-state.js';
+import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from '../options.js';
+import type { CampaignInput } from '../types.js';
+import type { Activities } from './runner.js';
+import {
+  failureMessage,
+  isScheduleToStart,
+  notRun,
+  type QueueServed,
+  type TrialStart,
+} from './seed-results.js';
+
+/** A search seed waiting for a lane. */
+interface BatchedSeed {
+  req: TrialRequest;
+  seed: number;
+  started: TrialStart;
+  resolve: (r: SeedResult) => void;
+}
+
+export class SeedLanes {
+  private enabled = false;
+  private readonly waitingSeeds: BatchedSeed[] = [];
+  private lanesWaiting = 0;
+  private mayPull: () => boolean = () => false;
+  private readonly scheduleToStartSeconds: number;
+
+  constructor(
+    private readonly input: CampaignInput,
+    private readonly state: CampaignState,
+    private readonly served: QueueServed,
+    private readonly hooks: {
+      /** The experiment activity's input for one seed of a trial. */
+      seedInput: (req: TrialRequest, seed: number) => RunExperimentSeedInput;
+      /** Starts a trial (its seeds come back through `submit` at once). */
+      start: (req: TrialRequest) => void;
+    },
+  ) {
+    this.scheduleToStartSeconds =
+      input.timing?.scheduleToStartSeconds ?? DEFAULT_SCHEDULE_TO_START_SECONDS;
+  }
+
+  /**
+   * Batches from now on. A lane starts queued trials while `mayStartTrials` (the main loop's
+   * own rule: running, not paused, not draining, budgets and stops allowing).
+   */
+  enable(mayStartTrials: () => boolean): void {
+    this.enabled = true;
+    this.mayPull = () => this.state.seedBatchSize() > 1 && mayStartTrials();
+    this.state.enableSeedBatches();
+  }
+
+  /** Whether search seeds go through the lanes now (on, and seeds short enough to batch). */
+  active(): boolean {
+    return this.enabled && this.state.seedBatchSize() > 1;
+  }
+
+  /** A search seed waits for a lane; it resolves with the seed's result. */
+  submit(req: TrialRequest, seed: number, started: TrialStart): Promise<SeedResult> {
+    return new Promise<SeedResult>((resolve) => {
+      this.waitingSeeds.push({ req, seed, started, resolve });
+      if (this.lanesWaiting === 0) void this.lane();
+    });
+  }
+
+  /**
+   * One slot's turn: takes the seeds waiting (an even share of the work there is, at most a
+   * batch), starting queued trials for more while the campaign may start new work, and runs
+   * them. Trials start only here, as a slot takes them, so a drain (continue-as-new, a stop)
+   * waits for the batches running, not for trials queued behind them.
+   */
+  private async lane(): Promise<void> {
+    const { state } = this;
+    this.lanesWaiting++;
+    try {
+      await state.acquireSlot();
+    } finally {
+      this.lanesWaiting--;
+    }
+    const jobs: BatchedSeed[] = [];
+    try {
+      const queued = this.mayPull()
+        ? state.queueLength() * this.input.criteria.criteria.seedsPerTrial
+        : 0;
+      const take = batchTake(
+        this.waitingSeeds.length + queued,
+        state.seedBatchSize(),
+        state.budgets.concurrency,
+      );
+      while (jobs.length < take) {
+        if (this.waitingSeeds.length === 0) {
+          // Start the next queued trial: its seeds join the waiting ones at once.
+          const req = this.mayPull() ? state.nextTrialRequest() : null;
+          if (!req) break;
+          this.hooks.start(req);
+          if (this.waitingSeeds.length === 0) break;
+          continue;
+        }
+        const job = this.waitingSeeds.shift()!;
+        // A trial starts when its first seed gets a slot; if a budget ran out meanwhile, it
+        // does not start at all.
+        const skip =
+          job.started.at === undefined ? state.newWorkRefused(Date.now(), job.req) : null;
+        if (skip) {
+          job.resolve(notRun(job.seed, `not run: ${skip}`));
+          continue;
+        }
+        job.started.at ??= new Date().toISOString();
+        jobs.push(job);
+      }
+      // More work than this lane took: the next free slot serves it.
+      this.fill();
+      if (jobs.length > 0) await this.runBatch(jobs);
+    } finally {
+      state.releaseSlot();
+      this.fill();
+    }
+  }
+
+  /** A lane waits for the next free slot whenever there is work for it and none waits yet. */
+  fill(): void {
+    if (!this.enabled || this.lanesWaiting > 0) return;
+    if (this.waitingSeeds.length > 0 || (this.mayPull() && this.state.queueLength() > 0))
+      void this.lane();
+  }
+
+  private async runBatch(jobs: BatchedSeed[]): Promise<void> {
+    const { input, state } = this;
+    const inputs = jobs.map((j) => this.hooks.seedInput(j.req, j.seed));
+    const timeouts = inputs.reduce((s, i) => s + (i.timeoutSeconds ?? 0), 0);
+    const acts = proxyActivities<Activities>({
+      ...presets.experimentRun(
+        timeouts,
+        input.timing?.heartbeatTimeoutSeconds ?? 30,
+        input.experiment.taskQueue,
+        this.scheduleToStartSeconds,
+      ),
+      cancellationType: ActivityCancellationType.TRY_CANCEL,
+    });
+    const deadline = state.deadlineMs();
+    let results: SeedResult[];
+    try {
+      for (;;) {
+        try {
+          const out = await acts.runExperimentSeeds({
+            jobs: inputs,
+            ...(deadline !== null ? { notAfterMs: deadline } : {}),
+          });
+          this.served.yes = true;
+          results = jobs.map(
+            (j, i) =>
+              out.results[i] ?? notRun(j.seed, 'the worker returned no result for it', 'failed'),
+          );
+          // The trial started when its first seed did, by the worker's clock.
+          jobs.forEach((j, i) => {
+            const t = out.timings[i];
+            if (t && t.startedMs > 0 && !j.started.byWorker) {
+              j.started.at = new Date(t.startedMs).toISOString();
+              j.started.byWorker = true;
+            }
+          });
+          break;
+        } catch (err) {
+          if (this.served.yes && isScheduleToStart(err)) continue;
+          throw err;
+        }
+      }
+    } catch (err) {
+      if (isCancellation(err)) results = jobs.map((j) => notRun(j.seed, 'cancelled'));
+      else if (isScheduleToStart(err)) {
+        const error = `no worker polls queue ${input.experiment.taskQueue} for ${this.scheduleToStartSeconds} s`;
+        state.requestStop('error', error);
+        results = jobs.map((j) => notRun(j.seed, error, 'failed'));
+      } else {
+        const error = failureMessage(err);
+        results = jobs.map((j) => notRun(j.seed, error, 'failed'));
+      }
+    }
+    jobs.forEach((j, i) => {
+      const r = results[i]!;
+      if (r.status !== 'cancelled') state.noteSeedCompute(j.req.id, r.durationSeconds);
+      j.resolve(r);
+    });
+  }
+}
