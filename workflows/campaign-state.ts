@@ -254,6 +254,9 @@ export class CampaignState {
   proposalsWanted(inFlight: number): number {
     return this.ideas.proposalsWanted(inFlight);
   }
+  proposalsForBatches(): number {
+    return this.ideas.proposalsForBatches();
+  }
   canPropose(nowMs: number): boolean {
     return this.strategy.canPropose(nowMs);
   }

@@ -98,8 +98,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
           Math.max(2, Math.ceil(state.budgets.concurrency / input.criteria.criteria.seedsPerTrial))
       : () => 0;
   // Their short seeds also run several to a slot (domain/batches.ts), so a slot does not wait a
-  // workflow task and an activity dispatch between one-second seeds.
-  if (modelFree && !input.criteria.criteria.approval.enabled && patched('seed-batches'))
+  // workflow task and an activity dispatch between one-second seeds; the queue is then refilled
+  // in fewer, larger calls.
+  const batches = modelFree && !input.criteria.criteria.approval.enabled && patched('seed-batches');
+  if (batches)
     runner.enableBatches(
       () =>
         state.phase === 'running' &&
@@ -108,6 +110,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         state.canStartTrial(Date.now(), 0),
     );
   const proposalsWanted = (): number => {
+    if (batches && state.seedBatchSize() > 1) return state.proposalsForBatches();
     const due = state.proposalsWanted(inFlight.size);
     // The same caps (trials left, queue limit) with `lookahead` more trials' worth of room.
     return due > 0 && lookahead() > 0 ? state.proposalsWanted(inFlight.size - lookahead()) : due;

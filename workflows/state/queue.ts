@@ -344,9 +344,30 @@ export class Queue {
 
   /** How many proposals to ask the strategy for now (0: none). */
   proposalsWanted(inFlight: number): number {
-    if (this.stopping.refusal('trial', this.ctx.now())) return 0;
     const waiting = this.d.queue.length + this.d.pending.length;
-    let wanted = this.wantedInFlight() - inFlight - waiting;
+    return this.capped(this.wantedInFlight() - inFlight - waiting, waiting);
+  }
+
+  /**
+   * A model-free sampler whose seeds are batched: nothing while half the target waits in the
+   * queue, then enough to fill it to the target, two batches per slot. Fewer, larger calls than
+   * `proposalsWanted`: each call carries the strategy view (up to VIEW_TRIALS trials) into the
+   * history. The target is at most a tenth of the trial budget (at least two waves), so a small
+   * campaign's sampler still sees its failures before it proposes most of its trials.
+   */
+  proposalsForBatches(): number {
+    const waiting = this.d.queue.length + this.d.pending.length;
+    const wave = this.ctx.wave();
+    const target = Math.min(
+      2 * wave * this.ctx.seedBatchSize(),
+      Math.max(2 * wave, Math.ceil((this.d.budgets.maxTrials ?? Infinity) / 10)),
+    );
+    return 2 * waiting >= target ? 0 : this.capped(target - waiting, waiting);
+  }
+
+  /** `wanted`, within the trials left, QUEUE_LIMIT and the stop rules (0: none). */
+  private capped(wanted: number, waiting: number): number {
+    if (this.stopping.refusal('trial', this.ctx.now())) return 0;
     const left = remaining(this.d.budgets, this.d.ledger, 0);
     if (left.trials !== undefined) wanted = Math.min(wanted, left.trials - waiting);
     wanted = Math.min(wanted, QUEUE_LIMIT - waiting);

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
+import { BATCH_SECONDS } from '../domain/batches.js';
+import { carriedOf, searchingState } from './state/testing.js';
+
+/** A searching state at concurrency 8, one seed per trial, `durations` of successful seeds seen. */
+function state(durations: number[], batching = true, maxTrials = 10_000) {
+  const s = searchingState(
+    campaignInput({
+      criteria: quadCriteria({ seedsPerTrial: 1, budgets: { maxTrials, concurrency: 8 } }),
+    }),
+  );
+  carriedOf(s).failures.seedDurations.push(...durations);
+  if (batching) s.enableSeedBatches();
+  return s;
+}
+
+const queue = (s: ReturnType<typeof state>, n: number) => {
+  for (let i = 0; i < n; i++)
+    carriedOf(s).queue.push({
+      id: `h${i}`,
+      title: `h${i}`,
+      rationale: '',
+      parentTrialId: null,
+      changes: { x: i / 1000, y: 0 },
+      params: { x: i / 1000, y: 0 },
+      expectedEffect: '',
+      author: { kind: 'strategy', name: 'random' },
+      createdAt: '2026-01-01T00:00:00Z',
+    });
+};
+
+describe('batched seeds in the campaign state', () => {
+  it('batches only when turned on and after five successes', () => {
+    expect(state(Array(20).fill(1), false).seedBatchSize()).toBe(1);
+    expect(state([1, 1, 1, 1]).seedBatchSize()).toBe(1);
+    expect(state(Array(20).fill(1)).seedBatchSize()).toBe(BATCH_SECONDS);
+  });
+
+  it('keeps a batch per slot within 256 trials in flight', () => {
+    // 0-second seeds want 16 to a batch; 2 x 8 slots x 16 = 256 is the cap.
+    expect(state(Array(20).fill(0)).seedBatchSize()).toBe(16);
+  });
+
+  it('refills the queue in large calls: nothing while half the target waits, then up to it', () => {
+    const s = state(Array(20).fill(1)); // 5 seeds a batch, 8 slots: a target of 80 queued
+    expect(s.proposalsForBatches()).toBe(80);
+    queue(s, 40);
+    expect(s.proposalsForBatches()).toBe(0);
+    carriedOf(s).queue.splice(0, 1);
+    expect(s.proposalsForBatches()).toBe(41);
+    // Never past the queue limit.
+    const tiny = state(Array(20).fill(0)); // 16 a batch: 256 wanted, 100 at most
+    expect(tiny.proposalsForBatches()).toBe(100);
+  });
+
+  it("a small campaign's sampler is asked for a tenth of its trial budget at a time (two waves at least)", () => {
+    // 300 trials: a target of 30, asked for again once fewer than 15 wait.
+    const s = state(Array(20).fill(1), true, 300);
+    expect(s.proposalsForBatches()).toBe(30);
+    queue(s, 15);
+    expect(s.proposalsForBatches()).toBe(0);
+    carriedOf(s).queue.splice(0, 1);
+    expect(s.proposalsForBatches()).toBe(16);
+    // 60 trials: two waves (16), not six.
+    expect(state(Array(20).fill(1), true, 60).proposalsForBatches()).toBe(16);
+  });
+});
