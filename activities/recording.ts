@@ -294,9 +294,11 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     },
 
     /**
-     * Writes the campaign's records snapshot on its parent run, once every trial is recorded
-     * (the last step of a campaign): readers then load the campaign with one download instead
-     * of a search of all its runs. Idempotent: a retry writes the same document again.
+     * Writes the campaign's records snapshot on its parent run, once every trial and the
+     * campaign's end are recorded: readers then load the campaign with one download instead of a
+     * search of all its runs. Run by the workflow the campaign starts as it ends
+     * (workflows/records-snapshot.ts), which the campaign does not wait for; campaigns started
+     * before that ran it as their last step. Idempotent: a retry writes the same document again.
      */
     async recordRecordsSnapshot(input: RecordRecordsSnapshotInput): Promise<{ trials: number }> {
       const runs = await mlflow.searchAllRuns({

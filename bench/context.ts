@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { Actor } from '../domain/schemas.js';
 import type { StrategyConfigInput } from '../domain/strategy.js';
 import type { ExperimentRegistry } from '../experiments/registry.js';
@@ -19,6 +19,8 @@ import { Stack } from '../stack/index.js';
 import { STATE_DIR } from '../stack/paths.js';
 import type { CampaignReport, CampaignTiming, TrialSummary } from '../workflows/types.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
+import { dataConverter } from '../worker/data-converter.js';
+import { recordsSnapshotWorkflowId } from '../workflows/records-snapshot.js';
 import { benchRegistry, type BenchProblem } from './experiments.js';
 import { MemorySampler, processGroupPids } from './memory.js';
 import type { ChildMessage, ParentMessage, WorkerProcessOptions } from './worker-process.js';
@@ -59,6 +61,8 @@ export interface CampaignRun {
   /** From the start request to the result, in ms (client clock). */
   wallMs: number;
   startedAtMs: number;
+  /** The records snapshot written after the result (workflows/records-snapshot.ts), ms; null: none. */
+  snapshotMs: number | null;
 }
 
 export class BenchContext {
@@ -108,7 +112,7 @@ export class BenchContext {
     }
     const registry = await benchRegistry();
     const connection = await Connection.connect({ address: temporalAddress });
-    const client = new Client({ connection, namespace: 'default' });
+    const client = new Client({ connection, namespace: 'default', dataConverter });
     const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
     const workerOpts: WorkerProcessOptions = {
       temporalAddress,
@@ -190,14 +194,35 @@ export class BenchContext {
       `campaign ${campaignId}`,
     );
     const wallMs = performance.now() - t0;
+    // The records snapshot is written after the result (workflows/records-snapshot.ts): wait
+    // for it, outside the campaign's time, so the next campaign measured does not share MLflow
+    // with it.
+    const snapshotMs = (opts.mlflow ?? true) ? await this.recordsSnapshotMs(campaignId) : null;
     return {
       campaignId,
       problemId,
       report,
+      snapshotMs,
       trials: await this.allTrials(campaignId),
       wallMs,
       startedAtMs,
     };
+  }
+
+  /**
+   * Waits for a finished campaign's records snapshot workflow; its run time in ms, or null when
+   * the campaign started none (recording off, or a campaign from before snapshots).
+   */
+  private async recordsSnapshotMs(campaignId: string): Promise<number | null> {
+    const handle = this.client.workflow.getHandle(recordsSnapshotWorkflowId(campaignId));
+    try {
+      await handle.result();
+      const d = await handle.describe();
+      return d.closeTime ? d.closeTime.getTime() - d.startTime.getTime() : null;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
   }
 
   /** Every trial of a campaign, page by page (the trials query returns at most 1000 at once). */

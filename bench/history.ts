@@ -5,7 +5,7 @@
  * slot rather than when its experiment is scheduled.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { decodePayload } from '../worker/data-converter.js';
 
 export interface ActivityTiming {
   type: string;
@@ -42,11 +42,14 @@ interface Payload {
 const toMs = (t: Timestamp | null | undefined): number =>
   t ? Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : NaN;
 
-function decode(payloads: { payloads?: Payload[] | null } | null | undefined): unknown {
+/** The first payload's value (compressed or plain, worker/data-converter.ts), or undefined. */
+async function decode(
+  payloads: { payloads?: Payload[] | null } | null | undefined,
+): Promise<unknown> {
   const p = payloads?.payloads?.[0];
   if (!p) return undefined;
   try {
-    return defaultPayloadConverter.fromPayload(p as never);
+    return await decodePayload(p as never);
   } catch {
     return undefined;
   }
@@ -154,7 +157,7 @@ export async function runHistory(
         startedMs: null,
         closedMs: null,
         status: 'open',
-        input: decode(a.input),
+        input: await decode(a.input),
         result: undefined,
       });
     } else if (e.activityTaskStartedEventAttributes) {
@@ -166,7 +169,7 @@ export async function runHistory(
         Object.assign(t, {
           closedMs: toMs(e.eventTime),
           status: 'completed',
-          result: decode(e.activityTaskCompletedEventAttributes.result),
+          result: await decode(e.activityTaskCompletedEventAttributes.result),
         });
     } else if (e.activityTaskFailedEventAttributes) {
       const t = byScheduled.get(idNum(e.activityTaskFailedEventAttributes.scheduledEventId));

@@ -18,6 +18,7 @@ import { Stack, mlflowHealthy, temporalHealthy } from '../stack/index.js';
 import { renderReportMarkdown, verdictLine } from '../workflows/report.js';
 import type { CampaignReport } from '../api/schemas.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
+import { dataConverter } from '../worker/data-converter.js';
 import { writeDevTokens } from './api.js';
 import { readDocument, watchCampaign } from './commands.js';
 import { portOpen } from '../stack/process.js';
@@ -107,7 +108,10 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
 
     const connection = await Connection.connect({ address: stack.temporalAddress });
     cleanups.push(() => connection.close());
-    const service = new GaplabService({ client: new Client({ connection }), registry });
+    const service = new GaplabService({
+      client: new Client({ connection, dataConverter }),
+      registry,
+    });
 
     log('3. The researcher submits the problem; the PI sets the evaluation criteria.');
     const dir = path.join(EXPERIMENTS_DIR, 'weak-to-strong');

@@ -9,6 +9,11 @@ describe('seedBatchSize', () => {
     expect(seedBatchSize(Array(20).fill(1))).toBe(BATCH_SECONDS);
     expect(seedBatchSize(Array(20).fill(2.5))).toBe(2);
   });
+  it('lets a batch run up to a tenth over rather than hold one seed fewer', () => {
+    expect(seedBatchSize(Array(20).fill(1.05))).toBe(5);
+    expect(seedBatchSize(Array(20).fill(1.2))).toBe(4);
+    expect(seedBatchSize(Array(20).fill(3))).toBe(1);
+  });
   it('runs long seeds one per activity', () => {
     expect(seedBatchSize(Array(20).fill(BATCH_SECONDS * 0.75))).toBe(1);
     expect(seedBatchSize(Array(20).fill(600))).toBe(1);
@@ -34,6 +39,16 @@ describe('batchTake', () => {
   it('spreads the last seeds over the slots', () => {
     expect(batchTake(16, 5, 8)).toBe(2);
     expect(batchTake(3, 5, 8)).toBe(1);
+  });
+  it('shares the remaining work, not the queue: a short queue mid-campaign still fills a batch', () => {
+    // 12 queued between strategy calls, 400 seeds left in the campaign: a whole batch.
+    expect(batchTake(12, 5, 16, 400)).toBe(5);
+    // Only what is there can be taken.
+    expect(batchTake(3, 5, 16, 400)).toBe(3);
+    // The end of the campaign: 32 seeds left over 16 slots, two each.
+    expect(batchTake(32, 5, 16, 32)).toBe(2);
+    // A remaining count below what is available (unknown budgets) counts what is available.
+    expect(batchTake(40, 5, 8, 0)).toBe(5);
   });
   it('takes nothing when nothing waits, and at least one otherwise', () => {
     expect(batchTake(0, 5, 8)).toBe(0);

@@ -182,6 +182,29 @@ describe('normalize, distance, duplicates', () => {
     expect(near?.index).toBe(1);
     expect(findDuplicate(space, { ...adam, width: 65 }, tried)).toBeNull();
   });
+  it('finds what the distance to each earlier configuration finds (the first of equals)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 0, max: 40 }),
+        fc.constantFrom(1e-6, 0.05, 0.3),
+        (seed, n, tol) => {
+          const rng = seededRng(seed);
+          const tried = Array.from({ length: n }, () => sampleConfig(space, rng));
+          // Some exact repeats, and an invalid value, among them.
+          if (n > 2) tried.push({ ...tried[1]! }, { ...tried[0]!, width: -3 });
+          const probe = n > 0 && rng() < 0.5 ? { ...tried[n - 1]! } : sampleConfig(space, rng);
+          let brute: { index: number; distance: number } | null = null;
+          tried.forEach((t, index) => {
+            const d = distance(space, probe, t);
+            if (d <= tol && (brute === null || d < brute.distance)) brute = { index, distance: d };
+          });
+          expect(findDuplicate(space, probe, tried, tol)).toEqual(brute);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe('sampling', () => {

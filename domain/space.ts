@@ -256,10 +256,40 @@ export function findDuplicate(
   tried: readonly LooseConfig[],
   tolerance = 1e-6,
 ): { index: number; distance: number } | null {
+  // The same as `distance` against each, with the new configuration's side worked out once and
+  // each comparison stopped at the first parameter beyond the closest match so far: a campaign
+  // checks every proposal against all its trials.
+  const conditional = space.some((p) => p.condition);
+  const sideOf = (c: LooseConfig) => {
+    const active = conditional ? new Set(activeParams(space, c).map((p) => p.name)) : null;
+    return space.map(
+      (p) => (active === null || active.has(p.name)) && checkParamValue(p, c[p.name]) === null,
+    );
+  };
+  const onA = sideOf(config);
+  const posA = space.map((p, i) =>
+    onA[i] && (p.kind === 'float' || p.kind === 'int')
+      ? unitPosition(p, config[p.name] as number)
+      : 0,
+  );
   let best: { index: number; distance: number } | null = null;
-  tried.forEach((t, index) => {
-    const d = distance(space, config, t);
-    if (d <= tolerance && (best === null || d < best.distance)) best = { index, distance: d };
+  tried.forEach((b, index) => {
+    const bound = best === null ? tolerance : Math.min(tolerance, best.distance);
+    const activeB = conditional ? new Set(activeParams(space, b).map((p) => p.name)) : null;
+    let d = 0;
+    for (let i = 0; i < space.length && d <= bound; i++) {
+      const p = space[i]!;
+      const vb = b[p.name];
+      const onB = (activeB === null || activeB.has(p.name)) && checkParamValue(p, vb) === null;
+      let dp: number;
+      if (!onA[i] && !onB) dp = 0;
+      else if (onA[i] !== onB) dp = 1;
+      else if (p.kind === 'float' || p.kind === 'int')
+        dp = Math.abs(posA[i]! - unitPosition(p, vb as number));
+      else dp = config[p.name] === vb ? 0 : 1;
+      if (dp > d) d = dp;
+    }
+    if (d <= bound && (best === null || d < best.distance)) best = { index, distance: d };
   });
   return best;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { freshConnectionFetch, isLoopbackHttp } from './fresh-connection-fetch.js';
 import {
   MLFLOW_LIMITS,
   checkKey,
@@ -44,7 +45,11 @@ import {
 export interface MlflowClientOptions {
   /** Base URL of the tracking server, e.g. `http://127.0.0.1:5000` (a trailing `/` is ignored). */
   trackingUri: string;
-  /** The fetch implementation (tests inject fakes). @default globalThis.fetch */
+  /**
+   * The fetch implementation (tests inject fakes). @default a fresh connection per request for
+   * `http://` on loopback (fresh-connection-fetch.ts: MLflow answers kept-alive connections
+   * 20-40 ms late), else globalThis.fetch
+   */
   fetch?: typeof globalThis.fetch;
   /** Retry policy for transient failures; partial values merge with the defaults. @default {attempts: 3, baseDelayMs: 200, maxDelayMs: 10000} */
   retries?: Partial<RetryOptions>;
@@ -161,7 +166,11 @@ export class MlflowClient {
     this.longValues = options.longValues ?? 'truncate';
     this.http = new Transport({
       baseUrl: this.trackingUri,
-      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      fetch:
+        options.fetch ??
+        (isLoopbackHttp(this.trackingUri)
+          ? freshConnectionFetch
+          : globalThis.fetch.bind(globalThis)),
       retries,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       headers: options.headers ?? {},

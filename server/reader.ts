@@ -8,8 +8,9 @@
  * for a big campaign), and MLflow answers after the workflow is gone. When MLflow has no record
  * (campaigns run without MLflow) the workflow answers all the same.
  *
- * Reads never write: a finished campaign's records snapshot is written by the campaign itself
- * when it ends (activities/recording.ts `recordRecordsSnapshot`).
+ * Reads never write: a finished campaign's records snapshot is written by a workflow the
+ * campaign starts when it ends and does not wait for (workflows/records-snapshot.ts, which runs
+ * activities/recording.ts `recordRecordsSnapshot`); until it is there, the runs are searched.
  */
 import type { CampaignReport, TrialRecord } from '../api/schemas.js';
 import { remainingOrNull } from '../domain/budget.js';

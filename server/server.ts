@@ -19,6 +19,7 @@ import { loadConfig, type ServerConfig, type ServerConfigInput } from './config.
 import type { ApiService } from './context.js';
 import { visibilityResolver } from './hidden.js';
 import { GaplabService } from './service.js';
+import { dataConverter } from '../worker/data-converter.js';
 
 /** How long close() waits for criteria lookups still retrying before it closes the connection. */
 const LOOKUP_GRACE_MS = 30_000;
@@ -80,7 +81,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     // Lazy: the server starts while Temporal is still coming up, and /api/ready says so.
     const connection = Connection.lazy({ address: config.temporalAddress });
     cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.namespace });
+    const client = new Client({ connection, namespace: config.namespace, dataConverter });
     const registry = await loadRegistry(config.experimentsDir);
     service = new GaplabService({
       client,

@@ -182,8 +182,9 @@ describe(`lineage of a ${N}-trial campaign seeded straight into MLflow`, () => {
     const compare = await timed(`/problems/${problemId}/compare`);
     const median = [...warm].sort((a, b) => a - b)[2]!;
 
-    // The campaign's end writes its records snapshot (recording.ts recordRecordsSnapshot); a
-    // restarted server then reads the snapshot instead of searching.
+    // A campaign's end has its records snapshot written (recording.ts recordRecordsSnapshot, in
+    // workflows/records-snapshot.ts); written here directly, a restarted server then reads the
+    // snapshot instead of searching.
     const experimentId = (await mlflow.getExperimentByName(experimentName(problemId)))!
       .experimentId;
     const parentRunId = (

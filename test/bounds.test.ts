@@ -10,6 +10,7 @@ import type { ExperimentDefinition } from '../experiments/types.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { ServiceError } from '../server/errors.js';
 import { CARRY_BUDGET, KEPT_CHARS, TAIL_BUDGET } from '../workflows/campaign-state.js';
+import { CompressionCodec } from '../worker/data-converter.js';
 import { quadratic, quadraticSpec } from './support/quadratic.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 import { eventually, STRESS_TIMEOUT_MS } from './support/eventually.js';
@@ -75,11 +76,27 @@ async function flood(n: number, width: number, fn: (i: number) => Promise<unknow
   return { failures, rateLimited };
 }
 
-/** The largest event of the campaign's current run, as JSON (payloads included). */
+/** Replaces every compressed payload under `node` by its plain form, in place. */
+async function decompress(node: unknown, codec: CompressionCodec): Promise<void> {
+  if (!node || typeof node !== 'object' || node instanceof Uint8Array) return;
+  const o = node as Record<string, unknown>;
+  if (Array.isArray(o.payloads)) {
+    o.payloads = await codec.decode(o.payloads as Parameters<typeof codec.decode>[0]);
+    return;
+  }
+  for (const v of Array.isArray(node) ? node : Object.values(o)) await decompress(v, codec);
+}
+
+/**
+ * The largest event of the campaign's current run, as JSON (payloads included, as the workflow
+ * wrote them: before compression, so the bound holds for what the campaign produces).
+ */
 async function largestEvent(campaignId: string): Promise<{ size: number; type: string }> {
   const history = await env.client.workflow.getHandle(campaignId).fetchHistory();
+  const codec = new CompressionCodec();
   let largest = { size: 0, type: '' };
   for (const e of history.events ?? []) {
+    await decompress(e, codec);
     const size = JSON.stringify(e).length;
     if (size > largest.size) largest = { size, type: String(e.eventType) };
   }

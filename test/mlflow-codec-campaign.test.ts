@@ -2,7 +2,8 @@
  * A real campaign (Temporal, a worker, MLflow) read back from MLflow once it has closed: the
  * trial page's facts survive the record (expected effect of an injected idea, each trial's
  * feasibility as the workflow judged it, hidden-metric marks on references too), and the
- * campaign's last step wrote the records snapshot a fresh reader loads instead of searching.
+ * records snapshot a fresh reader loads instead of searching, written by the workflow the
+ * campaign starts as it ends (workflows/records-snapshot.ts; the campaign does not wait for it).
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { RECORDS_SNAPSHOT } from '../activities/trial-codec.js';
 import { TrialsPage } from '../api/schemas.js';
 import { buildApp } from '../server/app.js';
 import { LineageReader } from '../server/lineage.js';
+import { recordsSnapshotWorkflowId } from '../workflows/records-snapshot.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 import { testTokens, auth } from './support/fake-service.js';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
@@ -95,6 +97,11 @@ describe('a real campaign read back from MLflow', () => {
     expect(page.trials.find((t) => t.title === 'move to the top')?.expectedEffect).toBe(
       expectedEffect,
     );
+    // The campaign returned without waiting for its snapshot: wait for the snapshot workflow.
+    const written = (await env.client.workflow
+      .getHandle(recordsSnapshotWorkflowId(campaignId))
+      .result()) as { trials: number };
+    expect(written.trials).toBe(live.length);
     const experimentId = (await env.mlflow.getExperimentByName(experimentName(problemId)))!
       .experimentId;
     const parent = (

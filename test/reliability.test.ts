@@ -16,6 +16,7 @@ import { Stack } from '../stack/index.js';
 import { STATE_DIR } from '../stack/paths.js';
 import { resolveTemporalBinary } from '../stack/install.js';
 import { freePort } from '../stack/process.js';
+import { dataConverter } from '../worker/data-converter.js';
 import { WORKFLOWS_PATH } from '../worker/index.js';
 import {
   quadraticCriteria,
@@ -339,7 +340,7 @@ describe('reliability', () => {
       expect(histories.length).toBeGreaterThanOrEqual(2);
       for (const h of histories) {
         await Worker.runReplayHistory(
-          { workflowBundle: { codePath: bundlePath } },
+          { workflowBundle: { codePath: bundlePath }, dataConverter },
           h.history,
           h.workflowId,
         );

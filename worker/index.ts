@@ -27,6 +27,7 @@ import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.j
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { STATE_DIR } from '../stack/paths.js';
 import { ProcessGuard } from './process-guard.js';
+import { dataConverter } from './data-converter.js';
 
 export const DEFAULT_TASK_QUEUE = 'gaplab';
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -125,6 +126,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     connection,
     namespace,
     identity,
+    dataConverter,
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 16,
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
   } as const;

@@ -4,14 +4,14 @@ import { BATCH_SECONDS } from '../domain/batches.js';
 import { carriedOf, searchingState } from './state/testing.js';
 
 /** A searching state at concurrency 8, one seed per trial, `durations` of successful seeds seen. */
-function state(durations: number[], batching = true, maxTrials = 10_000) {
+function state(durations: number[], batching = true, maxTrials = 10_000, slack = true) {
   const s = searchingState(
     campaignInput({
       criteria: quadCriteria({ seedsPerTrial: 1, budgets: { maxTrials, concurrency: 8 } }),
     }),
   );
   carriedOf(s).failures.seedDurations.push(...durations);
-  if (batching) s.enableSeedBatches();
+  if (batching) s.enableSeedBatches(slack);
   return s;
 }
 
@@ -35,6 +35,19 @@ describe('batched seeds in the campaign state', () => {
     expect(state(Array(20).fill(1), false).seedBatchSize()).toBe(1);
     expect(state([1, 1, 1, 1]).seedBatchSize()).toBe(1);
     expect(state(Array(20).fill(1)).seedBatchSize()).toBe(BATCH_SECONDS);
+  });
+
+  it('sizes batches a tenth over their target only in runs that began with that rule', () => {
+    expect(state(Array(20).fill(1.05)).seedBatchSize()).toBe(5);
+    expect(state(Array(20).fill(1.05), true, 10_000, false).seedBatchSize()).toBe(4);
+  });
+
+  it('knows how many trials the budget still allows to start', () => {
+    const s = state(Array(20).fill(1), true, 300);
+    expect(s.trialsNotStarted()).toBe(300);
+    queue(s, 10);
+    s.nextTrialRequest();
+    expect(s.trialsNotStarted()).toBe(299);
   });
 
   it('keeps a batch per slot within 256 trials in flight', () => {

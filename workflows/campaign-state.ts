@@ -5,7 +5,7 @@
  * decisions take `nowMs`; timestamps come from the clock given at construction (the workflow
  * passes Temporal's `Date.now`, tests any clock).
  */
-import type { StopReason } from '../domain/budget.js';
+import { remaining, type StopReason } from '../domain/budget.js';
 import type { Actor, Budgets, HypothesisProposalInput, SeedResult } from '../domain/schemas.js';
 import type { Note, StrategyResult, StrategyView } from '../domain/strategy.js';
 import type { ProposalAuditState } from './proposal-audit.js';
@@ -181,6 +181,10 @@ export class CampaignState {
   seedBatchSize(): number {
     return this.ctx.seedBatchSize();
   }
+  /** Search trials the trial budget still allows to start (queued ones included); null without one. */
+  trialsNotStarted(): number | null {
+    return remaining(this.budgets, this.ledger, 0).trials ?? null;
+  }
   /** When the deadline falls, ms since the epoch; null without one. */
   deadlineMs(): number | null {
     return this.stops.deadlineMs();
@@ -226,9 +230,13 @@ export class CampaignState {
     this.records.addNote(note);
   }
 
-  /** Short search seeds run in batches from now on (TrialRunner.enableBatches). */
-  enableSeedBatches(): void {
+  /**
+   * Short search seeds run in batches from now on (TrialRunner.enableBatches); `slack`: batch
+   * sizes may run a tenth over their target (domain/batches.ts BATCH_SLACK).
+   */
+  enableSeedBatches(slack: boolean): void {
     this.ctx.batchSeeds = true;
+    this.ctx.batchSlack = slack;
   }
 
   // ---- slots ------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  ParentClosePolicy,
   patched,
   proxyActivities,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -22,6 +24,11 @@ import { startArchiver } from './campaign/outbox.js';
 import { resolveResultSources, sourceResolver } from './campaign/sources.js';
 import { failureMessage, TrialRunner, type Activities } from './campaign/runner.js';
 import { presets } from './options.js';
+import {
+  RECORDS_SNAPSHOT_CHILD_PATCH,
+  recordsSnapshotWorkflow,
+  recordsSnapshotWorkflowId,
+} from './records-snapshot.js';
 import type { CampaignInput, CampaignReport } from './types.js';
 
 export * from './campaign/messages.js';
@@ -261,18 +268,44 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     // One snapshot of every trial record, so readers of a finished campaign load one file
     // instead of searching its runs. Readers fall back to the search when it is missing.
     if (patched('records-snapshot-at-end')) {
-      try {
-        await recordActs.recordRecordsSnapshot({
-          campaignId: input.campaignId,
-          experimentId: state.mlflowExperimentId!,
-          parentRunId: state.mlflowParentRunId!,
-        });
-      } catch (err) {
-        state.addNote({
-          kind: 'error',
-          author: 'gaplab',
-          text: `the trial-records snapshot was not written (readers search the runs instead): ${failureMessage(err)}`,
-        });
+      if (patched(RECORDS_SNAPSHOT_CHILD_PATCH)) {
+        // Off the critical path: a child workflow writes it (seconds at thousands of trials),
+        // abandoned when the campaign closes; only its start is awaited, not its result.
+        try {
+          await startChild(recordsSnapshotWorkflow, {
+            workflowId: recordsSnapshotWorkflowId(workflowInfo().workflowId),
+            taskQueue: workflowInfo().taskQueue,
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            args: [
+              {
+                campaignId: input.campaignId,
+                experimentId: state.mlflowExperimentId!,
+                parentRunId: state.mlflowParentRunId!,
+              },
+            ],
+          });
+        } catch (err) {
+          // E.g. the workflow id is taken (a reset campaign ending again while the first runs).
+          state.addNote({
+            kind: 'error',
+            author: 'gaplab',
+            text: `the trial-records snapshot was not started (readers search the runs instead): ${failureMessage(err)}`,
+          });
+        }
+      } else {
+        try {
+          await recordActs.recordRecordsSnapshot({
+            campaignId: input.campaignId,
+            experimentId: state.mlflowExperimentId!,
+            parentRunId: state.mlflowParentRunId!,
+          });
+        } catch (err) {
+          state.addNote({
+            kind: 'error',
+            author: 'gaplab',
+            text: `the trial-records snapshot was not written (readers search the runs instead): ${failureMessage(err)}`,
+          });
+        }
       }
     }
   }

@@ -10,6 +10,7 @@ import { MlflowClient } from '../../mlflow-ts-client/index.js';
 import { GaplabService } from '../../server/service.js';
 import type { CampaignTiming } from '../../workflows/types.js';
 import { startWorker, type RunningWorker, type WorkerOptions } from '../../worker/index.js';
+import { dataConverter } from '../../worker/data-converter.js';
 import type { Actor } from '../../domain/schemas.js';
 import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
 import { quadraticCriteria, quadraticSpec } from './quadratic.js';
@@ -42,7 +43,7 @@ export async function createTestEnv(opts: {
   const temporalAddress = opts.temporalAddress ?? inject('temporalAddress');
   const mlflowUri = opts.mlflowUri ?? inject('mlflowUri');
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default', dataConverter });
   const taskQueue = `test-${randomUUID().slice(0, 8)}`;
   const worker = opts.noWorker
     ? (undefined as unknown as RunningWorker)

@@ -4,8 +4,9 @@
  * sits in, each exported as a JSON history into test/fixtures/histories/<name>.json.
  *
  * Together they cover every phase: the reference measurement, a search with several trials and a
- * failed one, an injected idea approved by a PI, a deadline (maxWallSeconds) that ends the
- * verification, and a PI stop during verification (cancelling, and letting the run finish).
+ * failed one, a campaign recorded to (in-memory) MLflow to its end (the records snapshot), an
+ * injected idea approved by a PI, a deadline (maxWallSeconds) that ends the verification, and a
+ * PI stop during verification (cancelling, and letting the run finish).
  *
  * Refresh at a release (the released code is what campaigns in flight were started with):
  *
@@ -33,6 +34,7 @@ import type { EvaluationCriteria, SeedResult } from '../../domain/schemas.js';
 import type { MlflowClient } from '../../mlflow-ts-client/index.js';
 import { resolveTimeSkippingServer } from '../../stack/install.js';
 import { recordingQueue } from '../../workflows/options.js';
+import { dataConverter } from '../../worker/data-converter.js';
 import type { CampaignInput, PendingApproval } from '../../workflows/types.js';
 import { campaignInput, quadCriteria } from './quadratic.js';
 
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
   const server = await resolveTimeSkippingServer();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: server.path } },
+    client: { dataConverter },
   });
   const { code } = await bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
@@ -105,6 +108,7 @@ async function main(): Promise<void> {
     maxHeartbeatThrottleInterval: '50ms',
     defaultHeartbeatThrottleInterval: '50ms',
     shutdownGraceTime: '1s',
+    dataConverter,
   } as const;
   const recorded = Object.keys(createRecordingActivities({ mlflow: {} as MlflowClient }));
   const workers = [
@@ -142,13 +146,13 @@ async function main(): Promise<void> {
   ];
   const running = Promise.all(workers.map((w) => w.run()));
 
-  const start = async (name: string, criteria: Record<string, unknown>) => {
+  const start = async (name: string, criteria: Record<string, unknown>, mlflow = false) => {
     const base = campaignInput({ criteria: quadCriteria(criteria) as EvaluationCriteria });
     const input: CampaignInput = {
       ...base,
       campaignId: `${name}-${randomUUID().slice(0, 8)}`,
       experiment: { ...base.experiment, taskQueue, timeoutSeconds: DAY },
-      mlflow: false,
+      mlflow,
     };
     return env.client.workflow.start('campaignWorkflow', {
       taskQueue,
@@ -182,6 +186,17 @@ async function main(): Promise<void> {
       await start('search', { seedsPerTrial: 2, budgets: { maxTrials: 4, concurrency: 2 } }),
     );
   lab.fails = () => false;
+
+  // Recorded to MLflow (in memory) to its end: the campaign's end record, then its records snapshot.
+  if (wanted('recorded-to-mlflow'))
+    await save(
+      'recorded-to-mlflow',
+      await start(
+        'recorded',
+        { seedsPerTrial: 1, budgets: { maxTrials: 3, concurrency: 2 } },
+        true,
+      ),
+    );
 
   // A PI's idea injected and approved beside the strategy's, approval on.
   if (wanted('injected-idea-approved')) {

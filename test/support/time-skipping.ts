@@ -32,6 +32,7 @@ import type { Actor, EvaluationCriteria } from '../../domain/schemas.js';
 import type { MlflowClient } from '../../mlflow-ts-client/index.js';
 import { resolveTimeSkippingServer } from '../../stack/install.js';
 import { recordingQueue } from '../../workflows/options.js';
+import { dataConverter } from '../../worker/data-converter.js';
 import type {
   AuditEntry,
   CampaignInput,
@@ -135,17 +136,26 @@ export interface RecordingLog {
   calls: { activity: string; input: unknown }[];
   /** Trial ids recordTrial and recordTrials received, in order. */
   trials(): string[];
+  /** Recording activities that wait for `release` before they answer (by name). @default none */
+  hold: (activity: string) => boolean;
+  /** The input of the first call of `activity`, once it is made. */
+  called(activity: string): Promise<unknown>;
+  /** Lets held calls answer and holds no new ones. */
+  release(): void;
 }
 
 /**
  * The recording activities in memory: every activity the real recording module has, answering
  * what the workflow reads back (run ids), so recording runs its production path on its own queue.
+ * A test may hold calls (`hold`, e.g. the records snapshot) until it releases them.
  */
 function memoryRecording(): {
   activities: Record<string, (input: never) => Promise<unknown>>;
   log: RecordingLog;
 } {
   const calls: RecordingLog['calls'] = [];
+  const waiting = new Set<() => void>();
+  const callers = new Set<() => void>();
   const answers: Record<
     string,
     (input: { trial?: { id: string }; items?: { trial: { id: string } }[] }) => unknown
@@ -165,24 +175,43 @@ function memoryRecording(): {
       name,
       async (input: never) => {
         calls.push({ activity: name, input });
+        for (const wake of [...callers]) wake();
+        if (log.hold(name)) await new Promise<void>((resolve) => waiting.add(resolve));
         return answers[name]?.(input);
       },
     ]),
   );
-  return {
-    activities,
-    log: {
-      calls,
-      trials: () =>
-        calls.flatMap((c) =>
-          c.activity === 'recordTrial'
-            ? [(c.input as { trial: { id: string } }).trial.id]
-            : c.activity === 'recordTrials'
-              ? (c.input as { items: { trial: { id: string } }[] }).items.map((it) => it.trial.id)
-              : [],
-        ),
+  const log: RecordingLog = {
+    calls,
+    hold: () => false,
+    async called(activity) {
+      for (;;) {
+        const call = calls.find((c) => c.activity === activity);
+        if (call) return call.input;
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            callers.delete(wake);
+            resolve();
+          };
+          callers.add(wake);
+        });
+      }
     },
+    release() {
+      log.hold = () => false;
+      for (const resolve of [...waiting]) resolve();
+      waiting.clear();
+    },
+    trials: () =>
+      calls.flatMap((c) =>
+        c.activity === 'recordTrial'
+          ? [(c.input as { trial: { id: string } }).trial.id]
+          : c.activity === 'recordTrials'
+            ? (c.input as { items: { trial: { id: string } }[] }).items.map((it) => it.trial.id)
+            : [],
+      ),
   };
+  return { activities, log };
 }
 
 export interface CampaignOptions {
@@ -259,6 +288,7 @@ async function startServer(executable: string): Promise<TestWorkflowEnvironment>
     try {
       return await TestWorkflowEnvironment.createTimeSkipping({
         server: { executable: { type: 'existing-path', path: executable } },
+        client: { dataConverter },
       });
     } catch (err) {
       if (attempt === 3 || !/did not start within/.test(String(err))) throw err;
@@ -292,6 +322,7 @@ export async function createTimeSkippingEnv(): Promise<TimeSkippingEnv> {
     defaultHeartbeatThrottleInterval: '50ms',
     maxConcurrentActivityTaskExecutions: 200,
     shutdownGraceTime: '1s',
+    dataConverter,
   } as const;
   const main = await Worker.create({
     ...common,
@@ -384,6 +415,7 @@ export async function createTimeSkippingEnv(): Promise<TimeSkippingEnv> {
     },
     async close() {
       current.lab.release();
+      current.recording.log.release();
       main.shutdown();
       recorder.shutdown();
       await running;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { inject } from 'vitest';
+import { dataConverter } from '../../worker/data-converter.js';
 import { historyFromFixture } from '../support/replay-fixtures.js';
 import { createTimeSkippingEnv, type TimeSkippingEnv } from '../support/time-skipping.js';
 
@@ -43,7 +44,7 @@ describe('histories of the last release replay against the current workflow code
     const history = historyFromFixture(readFileSync(`${dir}${file}`, 'utf8'));
     expect(history.events?.length).toBeGreaterThan(10);
     await Worker.runReplayHistory(
-      { workflowBundle: { code: inject('campaignBundle') } },
+      { workflowBundle: { code: inject('campaignBundle') }, dataConverter },
       history,
       file.replace(/\.json$/, ''),
     );
@@ -83,7 +84,7 @@ describe('a campaign started with the current code', () => {
     );
     expect(patches.some((p) => p.includes('"phase-stops"'))).toBe(true);
     await Worker.runReplayHistory(
-      { workflowBundle: { code: inject('campaignBundle') } },
+      { workflowBundle: { code: inject('campaignBundle') }, dataConverter },
       history,
       campaign.handle.workflowId,
     );

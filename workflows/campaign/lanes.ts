@@ -4,7 +4,12 @@
  * workflow task and an activity dispatch between them. A *lane* is one slot's turn: it takes the
  * seeds waiting and starts queued trials itself to fill its batch.
  */
-import { ActivityCancellationType, isCancellation, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  isCancellation,
+  patched,
+  proxyActivities,
+} from '@temporalio/workflow';
 import type { RunExperimentSeedInput } from '../../activities/experiment.js';
 import { batchTake } from '../../domain/batches.js';
 import type { SeedResult } from '../../domain/schemas.js';
@@ -33,6 +38,7 @@ export class SeedLanes {
   private readonly waitingSeeds: BatchedSeed[] = [];
   private lanesWaiting = 0;
   private mayPull: () => boolean = () => false;
+  private shareRemaining = false;
   private readonly scheduleToStartSeconds: number;
 
   constructor(
@@ -57,7 +63,10 @@ export class SeedLanes {
   enable(mayStartTrials: () => boolean): void {
     this.enabled = true;
     this.mayPull = () => this.state.seedBatchSize() > 1 && mayStartTrials();
-    this.state.enableSeedBatches();
+    // Batches sized with BATCH_SLACK, shares of the campaign's remaining work (domain/batches.ts);
+    // runs that began before keep the old rules so their histories replay.
+    this.shareRemaining = patched('batch-share-remaining');
+    this.state.enableSeedBatches(this.shareRemaining);
   }
 
   /** Whether search seeds go through the lanes now (on, and seeds short enough to batch). */
@@ -89,13 +98,16 @@ export class SeedLanes {
     }
     const jobs: BatchedSeed[] = [];
     try {
-      const queued = this.mayPull()
-        ? state.queueLength() * this.input.criteria.criteria.seedsPerTrial
-        : 0;
+      const perTrial = this.input.criteria.criteria.seedsPerTrial;
+      const queued = this.mayPull() ? state.queueLength() * perTrial : 0;
+      // The even share is of the campaign's remaining seeds: those waiting, and every trial
+      // the trial budget still allows (queued or not yet proposed).
+      const notStarted = this.shareRemaining && this.mayPull() ? state.trialsNotStarted() : null;
       const take = batchTake(
         this.waitingSeeds.length + queued,
         state.seedBatchSize(),
         state.budgets.concurrency,
+        notStarted === null ? undefined : this.waitingSeeds.length + notStarted * perTrial,
       );
       while (jobs.length < take) {
         if (this.waitingSeeds.length === 0) {

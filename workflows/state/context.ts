@@ -4,7 +4,7 @@
  * and lookups over the carried data. Each field of the carried data has one owner, named below;
  * other parts only read it.
  */
-import { seedBatchSize } from '../../domain/batches.js';
+import { BATCH_SLACK, seedBatchSize } from '../../domain/batches.js';
 import { emptyLedger, initialStagnation } from '../../domain/budget.js';
 import { bestTrial, trustState } from '../../domain/scoring.js';
 import { emptyProposalAudit, ProposalAudit } from '../proposal-audit.js';
@@ -115,13 +115,30 @@ export class StateContext {
 
   /** Short search seeds run in batches (TrialRunner.enableBatches). Not carried: each run sets it. */
   batchSeeds = false;
+  /**
+   * Batch sizes may run a tenth over BATCH_SECONDS (domain/batches.ts BATCH_SLACK); off in runs
+   * that began before that rule (patch `batch-share-remaining`), so their histories replay.
+   */
+  batchSlack = false;
   /** Seeds one slot runs back to back now: 1 unless batching is on (domain/batches.ts). */
   seedBatchSize(): number {
     if (!this.batchSeeds) return 1;
     // A running batch and a waiting one per slot stay within MAX_BATCHED_IN_FLIGHT trials.
     const cap = Math.floor(MAX_BATCHED_IN_FLIGHT / (2 * this.wave()));
-    return Math.max(1, Math.min(cap, seedBatchSize(this.data.failures.seedDurations)));
+    // Asked several times per workflow task; the durations array is replaced when it changes.
+    const durations = this.data.failures.seedDurations;
+    const slack = this.batchSlack ? BATCH_SLACK : 1;
+    const c = this.batchSizeCache;
+    if (c?.durations !== durations || c.length !== durations.length || c.slack !== slack)
+      this.batchSizeCache = {
+        durations,
+        length: durations.length,
+        slack,
+        size: seedBatchSize(durations, slack),
+      };
+    return Math.max(1, Math.min(cap, this.batchSizeCache!.size));
   }
+  private batchSizeCache?: { durations: number[]; length: number; slack: number; size: number };
   /** Trials that fill every slot once. */
   wave(): number {
     return Math.max(1, Math.ceil(this.data.budgets.concurrency / this.criteria.seedsPerTrial));

@@ -179,10 +179,20 @@ export class References {
     this.ctx.bump();
   }
 
-  /** The measured baseline with its per-seed objective, for paired PGR. */
+  /** The last pairedBaseline, for the reference it was built from. */
+  private paired: { from: ReferenceResult; value: PairedBaseline } | null = null;
+
+  /** The measured baseline with its per-seed objective, for paired PGR (built once per baseline). */
   private pairedBaseline(): PairedBaseline | null {
     const b = this.ctx.data.references.baseline;
     if (!b) return null;
+    if (this.paired?.from === b) return this.paired.value;
+    const value = this.buildPairedBaseline(b);
+    this.paired = { from: b, value };
+    return value;
+  }
+
+  private buildPairedBaseline(b: ReferenceResult): PairedBaseline {
     const scores = b.bySeed?.values[this.criteria.metric];
     const map = new Map<number, number>();
     if (scores && this.criteria.baseline.kind === 'measure')
@@ -232,7 +242,13 @@ export class References {
     );
     let df = 0;
     for (const t of search) {
-      if (!this.spread.has(t.id)) this.rescore(t);
+      if (!this.spread.has(t.id)) {
+        this.rescore(t);
+        // Scored without a spread (one seed, or one usable seed): counted once, as no spread,
+        // so the next pass does not score it again (one pass per finished trial stays O(1)
+        // per trial, not O(trials)).
+        if (!this.spread.has(t.id) && t.pgr) this.spread.set(t.id, { variance: 0, n: 1 });
+      }
       const s = this.spread.get(t.id);
       if (s) df += s.n - 1;
     }

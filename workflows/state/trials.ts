@@ -130,8 +130,19 @@ export class Trials {
   seedTimeoutSeconds(): number {
     const limit = this.ctx.input.experiment.timeoutSeconds;
     if (this.ctx.input.timing?.adaptiveTimeouts === false) return limit;
-    return adaptiveTimeoutSeconds(this.d.failures.seedDurations, limit);
+    // Asked for every trial started; the durations array is replaced when it changes.
+    const durations = this.d.failures.seedDurations;
+    const c = this.timeoutCache;
+    if (c?.durations !== durations || c.length !== durations.length || c.limit !== limit)
+      this.timeoutCache = {
+        durations,
+        length: durations.length,
+        limit,
+        seconds: adaptiveTimeoutSeconds(durations, limit),
+      };
+    return this.timeoutCache!.seconds;
   }
+  private timeoutCache?: { durations: number[]; length: number; limit: number; seconds: number };
 
   finish(req: TrialRequest, seeds: SeedResult[], startedAt: string, finishedAt: string) {
     const criteria = this.ctx.criteria;
