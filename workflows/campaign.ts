@@ -114,6 +114,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         state.phase === 'running' &&
         !state.paused &&
         !newRunDue() &&
+        runner.recordsKeepUp() &&
         state.canStartTrial(Date.now(), 0),
     );
   const proposalsWanted = (): number => {
@@ -161,7 +162,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
     // Start queued (approved or unmoderated) hypotheses while budget and slots allow.
     let started = false;
-    while (state.canStartTrial(Date.now(), inFlight.size)) {
+    while (runner.recordsKeepUp() && state.canStartTrial(Date.now(), inFlight.size)) {
       const req = state.nextTrialRequest();
       if (!req) break;
       runner.start(req);

@@ -50,6 +50,11 @@ export interface CampaignTiming {
   heartbeatTimeoutSeconds?: number;
   /** Continue-as-new once the history has this many events. @default 8000 */
   historyEventLimit?: number;
+  /**
+   * Finished trials waiting for MLflow beyond which no new search trial starts
+   * (campaign/recorder.ts RECORD_BACKLOG). @default 500
+   */
+  recordBacklog?: number;
   /** First wait before asking a strategy again after an outage (doubles per round, at most 10 min). @default 30 */
   strategyRetrySeconds?: number;
   /** Rounds in a row lost to an outage before the campaign stops (strategy_unavailable). @default 6 */

@@ -15,17 +15,41 @@ export const RECORD_BATCHES_PATCH = 'record-batches';
 /** Trial records per recording activity, their JSON size, and such activities at once. */
 export const RECORD_BATCH = { items: 50, bytes: 512 * 1024, inFlight: 2 } as const;
 
+/**
+ * Campaigns started before it start search trials however far the records lag behind; since,
+ * no new search trial starts while RECORD_BACKLOG trials wait to be recorded.
+ */
+export const RECORD_BACKPRESSURE_PATCH = 'record-backpressure';
+/**
+ * Finished trials waiting for MLflow (queued or being written) beyond which no new search trial
+ * starts: when trials finish faster than MLflow records them (instant trials, a slow or
+ * unreachable MLflow), the backlog, the workflow's memory and the wait at a continue-as-new or at
+ * the end stay bounded (about 20-30 s of MLflow at 17-25 records/s). A slow MLflow still never
+ * stops running trials or the loop; it only keeps new ones from piling up behind it.
+ */
+export const RECORD_BACKLOG = 500;
+
 export class TrialRecorder {
   private readonly batches = patched(RECORD_BATCHES_PATCH);
+  /** New search trials wait while RECORD_BACKLOG records do (RECORD_BACKPRESSURE_PATCH). */
+  readonly backpressure = this.batches && patched(RECORD_BACKPRESSURE_PATCH);
   private readonly recordings = new Set<Promise<void>>();
   private readonly queue: { trial: TrialSummary; seeds: SeedResult[] }[] = [];
   private batchesInFlight = 0;
+  /** Records in the recording activities now running. */
+  private itemsInFlight = 0;
 
   constructor(
     private readonly input: CampaignInput,
     private readonly state: CampaignState,
     private readonly recordActs: Activities,
   ) {}
+
+  /** Whether a new search trial may start: fewer than RECORD_BACKLOG records wait. */
+  roomForTrials(): boolean {
+    const limit = this.input.timing?.recordBacklog ?? RECORD_BACKLOG;
+    return !this.backpressure || this.queue.length + this.itemsInFlight < limit;
+  }
 
   /** Resolves once every trial record added so far is written. */
   async recorded(): Promise<void> {
@@ -74,6 +98,7 @@ export class TrialRecorder {
         bytes += size;
       }
       this.batchesInFlight++;
+      this.itemsInFlight += items.length;
       // Recording waits out an MLflow outage (retries without limit) without holding up the loop.
       const p = CancellationScope.nonCancellable(async () => {
         const res = await this.recordActs.recordTrials({
@@ -93,6 +118,9 @@ export class TrialRecorder {
       void p.finally(() => {
         this.recordings.delete(p);
         this.batchesInFlight--;
+        this.itemsInFlight -= items.length;
+        // A loop held back by the backlog (RECORD_BACKLOG) looks again.
+        if (this.backpressure) state.bump();
         this.send();
       });
     }

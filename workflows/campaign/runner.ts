@@ -87,6 +87,11 @@ export class TrialRunner {
     this.lanes.fill();
   }
 
+  /** Whether new search trials may start as far as recording goes (recorder.ts RECORD_BACKLOG). */
+  recordsKeepUp(): boolean {
+    return this.recorder.roomForTrials();
+  }
+
   /** Resolves once every trial record started so far is written. */
   recorded(): Promise<void> {
     return this.recorder.recorded();
