@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
 import { BATCH_SECONDS } from '../domain/batches.js';
+import { memoOnDurations } from './state/context.js';
 import { carriedOf, searchingState } from './state/testing.js';
 
 /** A searching state at concurrency 8, one seed per trial, `durations` of successful seeds seen. */
@@ -77,5 +78,24 @@ describe('batched seeds in the campaign state', () => {
     expect(s.proposalsForBatches()).toBe(16);
     // 60 trials: two waves (16), not six.
     expect(state(Array(20).fill(1), true, 60).proposalsForBatches()).toBe(16);
+  });
+});
+
+describe('memoOnDurations', () => {
+  it('answers again only for another array, another length or another key', () => {
+    let calls = 0;
+    const sorted = memoOnDurations((d: readonly number[], k: number) => {
+      calls++;
+      return [...d].sort((a, b) => a - b)[0]! * k;
+    });
+    const a = [3, 1, 2];
+    expect(sorted(a, 2)).toBe(2);
+    expect(sorted(a, 2)).toBe(2);
+    expect(calls).toBe(1);
+    expect(sorted(a, 3)).toBe(3);
+    a.push(0.5); // grown in place (tests do this): the length tells
+    expect(sorted(a, 3)).toBe(1.5);
+    expect(sorted([5, 4], 3)).toBe(12);
+    expect(calls).toBe(4);
   });
 });

@@ -269,6 +269,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     // One snapshot of every trial record, so readers of a finished campaign load one file
     // instead of searching its runs. Readers fall back to the search when it is missing.
     if (patched('records-snapshot-at-end')) {
+      const snapshot = {
+        campaignId: input.campaignId,
+        experimentId: state.mlflowExperimentId!,
+        parentRunId: state.mlflowParentRunId!,
+      };
       if (patched(RECORDS_SNAPSHOT_CHILD_PATCH)) {
         // Off the critical path: a child workflow writes it (seconds at thousands of trials),
         // abandoned when the campaign closes; only its start is awaited, not its result.
@@ -277,13 +282,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
             workflowId: recordsSnapshotWorkflowId(workflowInfo().workflowId),
             taskQueue: workflowInfo().taskQueue,
             parentClosePolicy: ParentClosePolicy.ABANDON,
-            args: [
-              {
-                campaignId: input.campaignId,
-                experimentId: state.mlflowExperimentId!,
-                parentRunId: state.mlflowParentRunId!,
-              },
-            ],
+            args: [snapshot],
           });
         } catch (err) {
           // E.g. the workflow id is taken (a reset campaign ending again while the first runs).
@@ -295,11 +294,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         }
       } else {
         try {
-          await recordActs.recordRecordsSnapshot({
-            campaignId: input.campaignId,
-            experimentId: state.mlflowExperimentId!,
-            parentRunId: state.mlflowParentRunId!,
-          });
+          await recordActs.recordRecordsSnapshot(snapshot);
         } catch (err) {
           state.addNote({
             kind: 'error',

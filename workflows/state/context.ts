@@ -125,20 +125,14 @@ export class StateContext {
     if (!this.batchSeeds) return 1;
     // A running batch and a waiting one per slot stay within MAX_BATCHED_IN_FLIGHT trials.
     const cap = Math.floor(MAX_BATCHED_IN_FLIGHT / (2 * this.wave()));
-    // Asked several times per workflow task; the durations array is replaced when it changes.
-    const durations = this.data.failures.seedDurations;
-    const slack = this.batchSlack ? BATCH_SLACK : 1;
-    const c = this.batchSizeCache;
-    if (c?.durations !== durations || c.length !== durations.length || c.slack !== slack)
-      this.batchSizeCache = {
-        durations,
-        length: durations.length,
-        slack,
-        size: seedBatchSize(durations, slack),
-      };
-    return Math.max(1, Math.min(cap, this.batchSizeCache!.size));
+    const size = this.batchSize(
+      this.data.failures.seedDurations,
+      this.batchSlack ? BATCH_SLACK : 1,
+    );
+    return Math.max(1, Math.min(cap, size));
   }
-  private batchSizeCache?: { durations: number[]; length: number; slack: number; size: number };
+  /** Asked several times per workflow task: remembered per durations array. */
+  private readonly batchSize = memoOnDurations(seedBatchSize);
   /** Trials that fill every slot once. */
   wave(): number {
     return Math.max(1, Math.ceil(this.data.budgets.concurrency / this.criteria.seedsPerTrial));
@@ -192,4 +186,20 @@ export class StateContext {
     for (let i = list.length - 1; i >= 0; i--) if (list[i]!.trialId === trialId) return list[i];
     return undefined;
   }
+}
+
+/**
+ * `f` remembering its last answer for the same durations array (same object, same length: the
+ * state replaces the array when seeds finish) and the same second argument. For rules asked at
+ * every start (batch sizes, adaptive timeouts) that sort the durations.
+ */
+export function memoOnDurations<K, R>(
+  f: (durations: readonly number[], key: K) => R,
+): (durations: readonly number[], key: K) => R {
+  let last: { durations: readonly number[]; length: number; key: K; value: R } | undefined;
+  return (durations, key) => {
+    if (last?.durations !== durations || last.length !== durations.length || last.key !== key)
+      last = { durations, length: durations.length, key, value: f(durations, key) };
+    return last.value;
+  };
 }

@@ -7,7 +7,7 @@ import { adaptiveTimeoutSeconds, failureKind } from '../../domain/failures.js';
 import type { Actor, Config, SeedResult } from '../../domain/schemas.js';
 import { openFlags, rankTrials, scoreTrial, trustState } from '../../domain/scoring.js';
 import type { CarriedState, TrialSummary, UnderReview } from '../types.js';
-import { carriedPayload, type StateContext } from './context.js';
+import { carriedPayload, memoOnDurations, type StateContext } from './context.js';
 import {
   ARCHIVED_LIMIT,
   CARRY_BUDGET,
@@ -130,19 +130,10 @@ export class Trials {
   seedTimeoutSeconds(): number {
     const limit = this.ctx.input.experiment.timeoutSeconds;
     if (this.ctx.input.timing?.adaptiveTimeouts === false) return limit;
-    // Asked for every trial started; the durations array is replaced when it changes.
-    const durations = this.d.failures.seedDurations;
-    const c = this.timeoutCache;
-    if (c?.durations !== durations || c.length !== durations.length || c.limit !== limit)
-      this.timeoutCache = {
-        durations,
-        length: durations.length,
-        limit,
-        seconds: adaptiveTimeoutSeconds(durations, limit),
-      };
-    return this.timeoutCache!.seconds;
+    return this.adaptiveTimeout(this.d.failures.seedDurations, limit);
   }
-  private timeoutCache?: { durations: number[]; length: number; limit: number; seconds: number };
+  /** Asked for every trial started: remembered per durations array. */
+  private readonly adaptiveTimeout = memoOnDurations(adaptiveTimeoutSeconds);
 
   finish(req: TrialRequest, seeds: SeedResult[], startedAt: string, finishedAt: string) {
     const criteria = this.ctx.criteria;
