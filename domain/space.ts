@@ -225,22 +225,53 @@ export function normalizedDimension(space: Space): number {
  * each other exactly when every parameter is within d of its range.
  */
 export function distance(space: Space, a: LooseConfig, b: LooseConfig): number {
-  const activeA = new Set(activeParams(space, a).map((p) => p.name));
-  const activeB = new Set(activeParams(space, b).map((p) => p.name));
+  return distanceFrom(space, side(space, a), b, 1);
+}
+
+/** One configuration's side of {@link distance}: which parameters it has, and where. */
+interface Side {
+  config: LooseConfig;
+  /** Per parameter of the space: active and valid. */
+  on: boolean[];
+  /** Per numeric parameter that is on: its unit position. */
+  pos: number[];
+}
+
+const isNumeric = (p: Param) => p.kind === 'float' || p.kind === 'int';
+
+function activeSet(space: Space, c: LooseConfig): Set<string> | null {
+  // Without conditions every parameter is active: no set to build.
+  return space.some((p) => p.condition) ? new Set(activeParams(space, c).map((p) => p.name)) : null;
+}
+
+function side(space: Space, config: LooseConfig): Side {
+  const active = activeSet(space, config);
+  const on = space.map(
+    (p) => (active === null || active.has(p.name)) && checkParamValue(p, config[p.name]) === null,
+  );
+  const pos = space.map((p, i) =>
+    on[i] && isNumeric(p) ? unitPosition(p, config[p.name] as number) : 0,
+  );
+  return { config, on, pos };
+}
+
+/**
+ * {@link distance} from a prepared side to `b`, stopped as soon as it exceeds `stopAbove` (the
+ * value returned is then only known to be above it) or reaches 1.
+ */
+function distanceFrom(space: Space, a: Side, b: LooseConfig, stopAbove: number): number {
+  const activeB = activeSet(space, b);
   let d = 0;
-  for (const p of space) {
-    const va = a[p.name];
+  for (let i = 0; i < space.length && d <= stopAbove && d < 1; i++) {
+    const p = space[i]!;
     const vb = b[p.name];
-    const onA = activeA.has(p.name) && checkParamValue(p, va) === null;
-    const onB = activeB.has(p.name) && checkParamValue(p, vb) === null;
+    const onB = (activeB === null || activeB.has(p.name)) && checkParamValue(p, vb) === null;
     let dp: number;
-    if (!onA && !onB) dp = 0;
-    else if (onA !== onB) dp = 1;
-    else if (p.kind === 'float' || p.kind === 'int')
-      dp = Math.abs(unitPosition(p, va as number) - unitPosition(p, vb as number));
-    else dp = va === vb ? 0 : 1;
+    if (!a.on[i] && !onB) dp = 0;
+    else if (a.on[i] !== onB) dp = 1;
+    else if (isNumeric(p)) dp = Math.abs(a.pos[i]! - unitPosition(p, vb as number));
+    else dp = a.config[p.name] === vb ? 0 : 1;
     if (dp > d) d = dp;
-    if (d === 1) break;
   }
   return d;
 }
@@ -256,39 +287,14 @@ export function findDuplicate(
   tried: readonly LooseConfig[],
   tolerance = 1e-6,
 ): { index: number; distance: number } | null {
-  // The same as `distance` against each, with the new configuration's side worked out once and
-  // each comparison stopped at the first parameter beyond the closest match so far: a campaign
-  // checks every proposal against all its trials.
-  const conditional = space.some((p) => p.condition);
-  const sideOf = (c: LooseConfig) => {
-    const active = conditional ? new Set(activeParams(space, c).map((p) => p.name)) : null;
-    return space.map(
-      (p) => (active === null || active.has(p.name)) && checkParamValue(p, c[p.name]) === null,
-    );
-  };
-  const onA = sideOf(config);
-  const posA = space.map((p, i) =>
-    onA[i] && (p.kind === 'float' || p.kind === 'int')
-      ? unitPosition(p, config[p.name] as number)
-      : 0,
-  );
+  // The new configuration's side is worked out once, and each comparison stops at the first
+  // parameter beyond the closest match so far: a campaign checks every proposal against all
+  // the trials it keeps.
+  const a = side(space, config);
   let best: { index: number; distance: number } | null = null;
   tried.forEach((b, index) => {
     const bound = best === null ? tolerance : Math.min(tolerance, best.distance);
-    const activeB = conditional ? new Set(activeParams(space, b).map((p) => p.name)) : null;
-    let d = 0;
-    for (let i = 0; i < space.length && d <= bound; i++) {
-      const p = space[i]!;
-      const vb = b[p.name];
-      const onB = (activeB === null || activeB.has(p.name)) && checkParamValue(p, vb) === null;
-      let dp: number;
-      if (!onA[i] && !onB) dp = 0;
-      else if (onA[i] !== onB) dp = 1;
-      else if (p.kind === 'float' || p.kind === 'int')
-        dp = Math.abs(posA[i]! - unitPosition(p, vb as number));
-      else dp = config[p.name] === vb ? 0 : 1;
-      if (dp > d) d = dp;
-    }
+    const d = distanceFrom(space, a, b, bound);
     if (d <= bound && (best === null || d < best.distance)) best = { index, distance: d };
   });
   return best;

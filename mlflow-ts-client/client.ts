@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { freshConnectionFetch, isLoopbackHttp } from './fresh-connection-fetch.js';
+import { isLoopbackHttp } from './connections.js';
 import {
   MLFLOW_LIMITS,
   checkKey,
@@ -46,9 +46,9 @@ export interface MlflowClientOptions {
   /** Base URL of the tracking server, e.g. `http://127.0.0.1:5000` (a trailing `/` is ignored). */
   trackingUri: string;
   /**
-   * The fetch implementation (tests inject fakes). @default a fresh connection per request for
-   * `http://` on loopback (fresh-connection-fetch.ts: MLflow answers kept-alive connections
-   * 20-40 ms late), else globalThis.fetch
+   * The fetch implementation (tests inject fakes). @default globalThis.fetch, asking for a fresh
+   * connection per request (`Connection: close`) for `http://` on loopback (connections.ts:
+   * MLflow answers kept-alive connections 20-40 ms late)
    */
   fetch?: typeof globalThis.fetch;
   /** Retry policy for transient failures; partial values merge with the defaults. @default {attempts: 3, baseDelayMs: 200, maxDelayMs: 10000} */
@@ -166,14 +166,13 @@ export class MlflowClient {
     this.longValues = options.longValues ?? 'truncate';
     this.http = new Transport({
       baseUrl: this.trackingUri,
-      fetch:
-        options.fetch ??
-        (isLoopbackHttp(this.trackingUri)
-          ? freshConnectionFetch
-          : globalThis.fetch.bind(globalThis)),
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
       retries,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      headers: options.headers ?? {},
+      headers: {
+        ...(!options.fetch && isLoopbackHttp(this.trackingUri) ? { connection: 'close' } : {}),
+        ...options.headers,
+      },
       signal: options.signal,
       onRetry: options.onRetry,
       random: options.random ?? Math.random,
