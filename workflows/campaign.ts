@@ -33,6 +33,13 @@ import type { CampaignInput, CampaignReport } from './types.js';
 
 export * from './campaign/messages.js';
 
+/**
+ * Campaigns started before it measure the references before their search starts; since, the
+ * search of an unmoderated model-free strategy runs beside the measurement (its trials scored
+ * once the references are known).
+ */
+export const SEARCH_BESIDE_REFERENCES_PATCH = 'search-beside-references';
+
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignReport> {
   const state = new CampaignState(input, () => Date.now());
   const historyLimit = input.timing?.historyEventLimit ?? 8000;
@@ -74,16 +81,45 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     state.setMlflowRun(res.experimentId, res.runId);
   }
 
+  // A model-free sampler (random search, Optuna's random sampler) proposes the same whatever
+  // the results so far. Not a strategy that learns from each result (TPE, GP, CMA-ES, the
+  // agent), and not under approval (a PI would face ideas asked for before their time).
+  const modelFree =
+    input.strategy.name === 'random' ||
+    (input.strategy.name === 'optuna' && input.strategy.settings.sampler === 'random');
+  const unmoderatedModelFree = modelFree && !input.criteria.criteria.approval.enabled;
+
   if (state.phase === 'starting' || state.phase === 'measuring') {
     state.beginMeasuring();
     setStatusAttribute('measuring');
-    // Baseline first: relative constraints and the optimum's sanity check need it.
-    await runner.untilHardStop(async () => {
+    // The baseline, then the optimum unless it is a number.
+    const measureReferences = async () => {
       await runner.measure('baseline');
       if (!state.stopReason) await runner.measure('optimum');
-    }, runner.scope);
-    const problem = state.referenceProblem();
-    if (problem) state.requestStop(problem.reason, problem.detail);
+    };
+    // Whether the references make PGR meaningful.
+    const checkReferences = () => {
+      const problem = state.referenceProblem();
+      if (problem) state.requestStop(problem.reason, problem.detail);
+    };
+    if (
+      unmoderatedModelFree &&
+      !input.timing?.referencesFirst &&
+      patched(SEARCH_BESIDE_REFERENCES_PATCH)
+    ) {
+      // Its proposals do not depend on the references, so its search starts at once in the
+      // slots the measurement leaves free; each search trial is scored only once the references
+      // are known (TrialRunner.measureBeside), and nothing is verified before.
+      runner.measureBeside(async () => {
+        await measureReferences();
+        checkReferences();
+      });
+    } else {
+      // Baseline first: the strategy sees it, and relative constraints and the optimum's sanity
+      // check need it.
+      await runner.untilHardStop(measureReferences, runner.scope);
+      checkReferences();
+    }
     state.beginSearch();
     setStatusAttribute('running');
   }
@@ -91,23 +127,19 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   // ---- main loop --------------------------------------------------------------------------
   const inFlight = runner.inFlight;
   let proposing = false;
-  // A model-free sampler (random search, Optuna's random sampler) is asked for one wave of
-  // trials (at least two) more than the slots need, in the same call: one call (and its workflow
-  // task) then feeds several finished trials instead of one call per finished trial. Not a
-  // strategy that learns from each result (TPE, GP, CMA-ES, the agent: asking ahead would hide
-  // results from it), and not under approval (a PI would face ideas asked for before their time).
-  const modelFree =
-    input.strategy.name === 'random' ||
-    (input.strategy.name === 'optuna' && input.strategy.settings.sampler === 'random');
+  // A model-free sampler is asked for one wave of trials (at least two) more than the slots
+  // need, in the same call: one call (and its workflow task) then feeds several finished trials
+  // instead of one call per finished trial (asking ahead would hide results from a strategy
+  // that learns from them).
   const lookahead =
-    modelFree && !input.criteria.criteria.approval.enabled && patched('proposals-ahead')
+    unmoderatedModelFree && patched('proposals-ahead')
       ? () =>
           Math.max(2, Math.ceil(state.budgets.concurrency / input.criteria.criteria.seedsPerTrial))
       : () => 0;
   // Their short seeds also run several to a slot (domain/batches.ts), so a slot does not wait a
   // workflow task and an activity dispatch between one-second seeds; the queue is then refilled
   // in fewer, larger calls.
-  const batches = modelFree && !input.criteria.criteria.approval.enabled && patched('seed-batches');
+  const batches = unmoderatedModelFree && patched('seed-batches');
   if (batches)
     runner.enableBatches(
       () =>
@@ -133,8 +165,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     if (newRunDue()) {
       // Drain: start nothing new, let running trials and their records finish, then carry on
       // in a fresh history with only the state that matters.
-      await condition(() => inFlight.size === 0 || state.stopRequest !== undefined);
-      if (inFlight.size === 0) {
+      // The references too: a new run carries them, or measures them if they are not known.
+      const drained = () => inFlight.size === 0 && runner.referencesDone();
+      await condition(() => drained() || state.stopRequest !== undefined);
+      if (drained()) {
         await runner.recorded();
         await condition(allHandlersFinished);
         await outboxDrained();
@@ -237,6 +271,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   // ---- wind down and verify ---------------------------------------------------------------
   if (state.shouldCancelRunning()) runner.scope.cancel();
   await runner.settled();
+  // A search that ended before the references it ran beside (a budget of a few trials).
+  await runner.referencesMeasured();
 
   state.beginVerification();
   setStatusAttribute('verifying');

@@ -46,6 +46,15 @@ export interface CampaignTiming {
    * above the experiment's limit (domain/failures.ts adaptiveTimeoutSeconds). @default true
    */
   adaptiveTimeouts?: boolean;
+  /**
+   * Measure the references (baseline, optimum) before any search trial starts, whatever the
+   * strategy. By default an unmoderated model-free strategy (random search, Optuna's random
+   * sampler), whose proposals do not depend on results, starts its search in the slots the
+   * measurement leaves free, and its trials are scored once the references are known; should
+   * the references fail or make PGR meaningless, the campaign stops as it would have, with the
+   * compute of the trials that ran beside them spent. @default false
+   */
+  referencesFirst?: boolean;
   /** Heartbeat timeout of experiment runs: how soon a dead worker's work moves elsewhere. @default 30 */
   heartbeatTimeoutSeconds?: number;
   /** Continue-as-new once the history has this many events. @default 8000 */

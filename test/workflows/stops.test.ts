@@ -36,6 +36,9 @@ describe('PI stop', () => {
         baseline: { kind: 'measure', configuration: 'baseline', seeds: 2 },
         budgets: { maxTrials: 4, concurrency: 4 },
       },
+      // References measured before the search, as for every strategy that learns from results
+      // (references-beside.test.ts has the random search beside the measurement).
+      timing: { referencesFirst: true },
     });
     ts.lab.hold = () => true;
     await ts.until(heldCount(2), 'the baseline seeds running');

@@ -50,6 +50,8 @@ export class SeedLanes {
       seedInput: (req: TrialRequest, seed: number) => RunExperimentSeedInput;
       /** Starts a trial (its seeds come back through `submit` at once). */
       start: (req: TrialRequest) => void;
+      /** Whether the trial runs while the references are measured beside it. */
+      besideReferences: (req: TrialRequest) => boolean;
     },
   ) {
     this.scheduleToStartSeconds =
@@ -183,7 +185,12 @@ export class SeedLanes {
           });
           break;
         } catch (err) {
-          if (this.served.yes && isScheduleToStart(err)) continue;
+          // Busy workers, not missing ones (runner.ts runSeed).
+          if (
+            isScheduleToStart(err) &&
+            (this.served.yes || jobs.some((j) => this.hooks.besideReferences(j.req)))
+          )
+            continue;
           throw err;
         }
       }

@@ -16,6 +16,13 @@ export const RECORD_BATCHES_PATCH = 'record-batches';
 export const RECORD_BATCH = { items: 50, bytes: 512 * 1024, inFlight: 2 } as const;
 
 /**
+ * Campaigns started before it send a recording activity every waiting record (up to
+ * RECORD_BATCH) as soon as it is free; since, at most an even share of them over
+ * RECORD_BATCH.inFlight, so the next free activity takes the rest rather than idle.
+ */
+export const RECORD_SHARE_PATCH = 'record-share';
+
+/**
  * Campaigns started before it start search trials however far the records lag behind; since,
  * no new search trial starts while RECORD_BACKLOG trials wait to be recorded.
  */
@@ -33,6 +40,8 @@ export class TrialRecorder {
   private readonly batches = patched(RECORD_BATCHES_PATCH);
   /** New search trials wait while RECORD_BACKLOG records do (RECORD_BACKPRESSURE_PATCH). */
   readonly backpressure = this.batches && patched(RECORD_BACKPRESSURE_PATCH);
+  /** Records per activity an even share of those waiting (RECORD_SHARE_PATCH). */
+  private readonly share = this.batches && patched(RECORD_SHARE_PATCH);
   private readonly recordings = new Set<Promise<void>>();
   private readonly queue: { trial: TrialSummary; seeds: SeedResult[] }[] = [];
   private batchesInFlight = 0;
@@ -88,10 +97,16 @@ export class TrialRecorder {
    */
   private send(): void {
     const { input, state } = this;
+    // An even share of the records waiting per activity: a burst of finished trials (a wave of
+    // batches ending together) goes out over every recording activity instead of one taking it
+    // all while the other, freed a moment later, finds nothing left.
+    const most = this.share
+      ? Math.min(RECORD_BATCH.items, Math.ceil(this.queue.length / RECORD_BATCH.inFlight))
+      : RECORD_BATCH.items;
     while (this.queue.length > 0 && this.batchesInFlight < RECORD_BATCH.inFlight) {
       const items: { trial: TrialSummary; seeds: SeedResult[] }[] = [];
       let bytes = 0;
-      while (this.queue.length > 0 && items.length < RECORD_BATCH.items) {
+      while (this.queue.length > 0 && items.length < most) {
         const size = JSON.stringify(this.queue[0]).length;
         if (items.length > 0 && bytes + size > RECORD_BATCH.bytes) break;
         items.push(this.queue.shift()!);

@@ -42,6 +42,12 @@ export class TrialRunner {
   /** Some seed of this campaign ran on a worker of the experiment's queue. */
   private readonly served: QueueServed;
   private freshBaseline: Promise<void> | undefined;
+  /**
+   * The reference measurement running beside the search (`measureBeside`), settled or not; null
+   * when the references were measured before the search began.
+   */
+  private referencesBeside: Promise<void> | null = null;
+  private referencesPending = false;
   private readonly recorder: TrialRecorder;
   /** Short search seeds, several to a slot (campaign/lanes.ts). */
   private readonly lanes: SeedLanes;
@@ -61,6 +67,7 @@ export class TrialRunner {
     this.lanes = new SeedLanes(input, state, this.served, {
       seedInput: (req, seed) => this.seedInput(req, seed),
       start: (req) => this.start(req),
+      besideReferences: (req) => this.besideReferences(req),
     });
     this.experimentActs = proxyActivities<Activities>({
       ...presets.experimentRun(
@@ -131,8 +138,10 @@ export class TrialRunner {
           return result;
         } catch (err) {
           // A seed that waited out its schedule-to-start timeout on a queue whose workers ran
-          // seeds before met busy workers, not missing ones: it waits again.
-          if (this.served.yes && isScheduleToStart(err)) continue;
+          // seeds before met busy workers, not missing ones: it waits again. So does a search
+          // seed beside the reference measurement, whose seeds may hold the workers (if nobody
+          // polls the queue, theirs time out too and stop the campaign).
+          if (isScheduleToStart(err) && (this.served.yes || this.besideReferences(req))) continue;
           throw err;
         }
       }
@@ -186,6 +195,9 @@ export class TrialRunner {
       (r) =>
         r.logTail && r.logTail.length > limit ? { ...r, logTail: r.logTail.slice(-limit) } : r,
     );
+    // A search trial that ran beside the reference measurement is scored against it, so it
+    // waits for it (its slot is free already).
+    if (req.kind === 'search' && this.referencesPending) await this.referencesSettled();
     const finishedAt = new Date().toISOString();
     const trial = this.state.finishTrial(req, seeds, started.at ?? finishedAt, finishedAt);
     // MLflow gets the hypothesis's full rationale and expected effect (the state keeps prefixes).
@@ -213,6 +225,42 @@ export class TrialRunner {
     if (!req) return;
     const { trial, seeds } = await this.scope.run(() => this.runTrialSeeds(req));
     this.state.setReference(which, trial, seeds);
+  }
+
+  /**
+   * Measures the references (`work`: the baseline, then the optimum unless known) in the trials'
+   * scope while the search runs beside it. Search trials that finish before it are scored once
+   * it has settled; `referencesSettled` resolves then. Stops and deadlines reach it through the
+   * search's own stop handling (a cancelled measurement stops the campaign with the reason).
+   */
+  measureBeside(work: () => Promise<void>): void {
+    this.referencesPending = true;
+    this.referencesBeside = this.scope.run(work).finally(() => {
+      this.referencesPending = false;
+      this.state.bump();
+    });
+    // Handled here (the campaign awaits it after the search, where a failure surfaces).
+    this.referencesBeside.catch(() => undefined);
+  }
+
+  /** Whether `req` is a search trial running while the references are measured beside it. */
+  private besideReferences(req: TrialRequest): boolean {
+    return req.kind === 'search' && this.referencesPending;
+  }
+
+  /** Whether the reference measurement beside the search has settled (or never ran). */
+  referencesDone(): boolean {
+    return !this.referencesPending;
+  }
+
+  /** Resolves once the reference measurement beside the search has settled, however it ended. */
+  async referencesSettled(): Promise<void> {
+    await this.referencesBeside?.catch(() => undefined);
+  }
+
+  /** Resolves once the reference measurement beside the search has ended; rethrows its failure. */
+  async referencesMeasured(): Promise<void> {
+    await this.referencesBeside;
   }
 
   /**
