@@ -7,7 +7,9 @@
  * and 17 against 21 trials recorded per second at 8 in parallel. A loopback connection costs
  * a fraction of a millisecond, so the client sends `Connection: close` to `http://` tracking URIs
  * on loopback (client.ts); remote and `https://` servers keep `fetch`'s pooled connections, where
- * a new connection (and TLS handshake) per request would cost more than it saves.
+ * a new connection (and TLS handshake) per request would cost more than it saves. Served by
+ * gunicorn's synchronous workers (as gaplab's local stack runs it), MLflow closes every
+ * connection after its answer anyway.
  */
 
 /** Whether `uri` is plain HTTP on this machine, where a fresh connection per request pays. */
