@@ -1,9 +1,9 @@
 /**
  * Failures are information. A failed or timed-out trial says something about where it ran: this
  * module turns a campaign's failures into what the report shows (compute spent on failures, the
- * regions where they repeat), what the random strategy uses to give the neighbourhood of earlier
- * failures less weight, and how long a seed may run once successful seeds show how long it takes.
- * Pure and deterministic: workflow code imports it.
+ * regions where they repeat), what the random and Optuna strategies use to give the neighbourhood
+ * of earlier failures less weight, and how long a seed may run once successful seeds show how
+ * long it takes. Pure and deterministic: workflow code imports it.
  */
 import { z } from 'zod';
 import type { Config, Param, Trial } from './schemas.js';
@@ -201,7 +201,7 @@ export function failureTotals(trials: readonly FailureTrial[]): Omit<FailureSumm
 }
 
 // ---------------------------------------------------------------------------------------------
-// Down-weighting the neighbourhood of failures (random search)
+// Down-weighting the neighbourhood of failures (random search, Optuna's suggestions)
 // ---------------------------------------------------------------------------------------------
 
 export interface FailureKernelOptions {

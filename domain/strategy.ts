@@ -32,9 +32,11 @@ export const OptunaSettings = z.object({
   sampler: z.enum(['tpe', 'gp', 'cmaes', 'random']).default('tpe'),
   /**
    * What the sampler learns from failed and timed-out trials: `avoid` tells them to Optuna so
-   * it steers away (an infeasible trial for TPE and GP, a worst-value trial for CMA-ES);
-   * `ignore` tells them as FAIL, which every Optuna sampler skips (the behaviour before failures
-   * were information; kept for comparison). @default 'avoid'
+   * it steers away (an infeasible trial for TPE and GP, a worst-value trial for CMA-ES), and
+   * turns down suggestions near failures as the random strategy does (several are asked per
+   * proposal); `ignore` tells them as FAIL, which every Optuna sampler skips, and takes the
+   * suggestions as they come (the behaviour before failures were information; kept for
+   * comparison). @default 'avoid'
    */
   onFailure: z.enum(['avoid', 'ignore']).optional(),
   /** Suggestions per iteration. @default concurrency */

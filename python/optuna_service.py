@@ -444,8 +444,12 @@ def suggest(req: dict[str, Any]) -> dict[str, Any]:
     asked = []
     try:
         for _ in range(n):
-            # Asked trials stay RUNNING until the batch is complete: TPE's constant liar then
-            # spreads one batch apart.
+            # Asked trials stay RUNNING until the batch is complete, then are closed as FAIL.
+            # Samplers skip RUNNING trials (TPE's constant_liar is not set), so the n suggestions
+            # of one call are n draws from the same model, told apart only by the sampler's
+            # random state; nothing spreads them apart. The strategy (activities/strategies/
+            # optuna.ts) asks for several per proposal when failures are known, and turns down
+            # those near them.
             trial = study.ask()
             asked.append(trial)
             configs.append(space.suggest(trial))
