@@ -4,8 +4,8 @@
  * budget, several seeds each, three runners in one run:
  * - Optuna TPE as before: failures told as FAIL (which every sampler ignores) and fixed timeouts
  *   (`onFailure: 'ignore'`, `adaptiveTimeouts: false`);
- * - Optuna TPE now: failures told as infeasible trials, suggestions near failures turned down
- *   (four asked per proposal, activities/strategies/optuna.ts), adaptive timeouts;
+ * - Optuna TPE now: failures told as infeasible trials, of four suggestions the one farthest from
+ *   failures proposed (activities/strategies/optuna.ts), adaptive timeouts;
  * - random search now: samples near failures down-weighted, adaptive timeouts.
  * Reported: the share of trials spent in the failing regions, the compute-seconds they took and
  * the best PGR reached.
@@ -255,7 +255,7 @@ export const failures: Benchmark<FailuresData> = {
     await pool(preset.parallel, tasks);
     out.notes.push(
       'Ground truth: crash when x2 > 13, hang (until the time limit) when x1 < -2.75 and x2 <= 13; 26.3% of the space. The hang region holds one of the three global minima and borders good values.',
-      '"before" is the previous behaviour in the same run: failed trials told to Optuna as FAIL (every sampler skips them) and every seed given the full 2 s limit. The others learn from failures (Optuna: infeasible trials for TPE, and of four TPE suggestions per proposal those near failures turned down with the kernel the random strategy uses; random: rejection near failures) and use adaptive timeouts (after 5 successful seeds, max(3 x p95, 2 x longest, 1 s) here, never above 2 s).',
+      '"before" is the previous behaviour in the same run: failed trials told to Optuna as FAIL (every sampler skips them) and every seed given the full 2 s limit. The others learn from failures (Optuna: infeasible trials for TPE, and of four TPE suggestions per proposal the one with the least failure pressure, by the kernel random search rejects with; random: rejection near failures) and use adaptive timeouts (after 5 successful seeds, max(3 x p95, 2 x longest, 1 s) here, never above 2 s).',
       'One seed per trial, MLflow recording off; the campaign runs its whole trial budget (one seed never reaches the target). Best PGR = best trial value against the measured baseline and the known optimum 0.397887.',
     );
   },

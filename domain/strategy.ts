@@ -33,9 +33,9 @@ export const OptunaSettings = z.object({
   /**
    * What the sampler learns from failed and timed-out trials: `avoid` tells them to Optuna so
    * it steers away (an infeasible trial for TPE and GP, a worst-value trial for CMA-ES), and
-   * turns down suggestions near failures as the random strategy does (several are asked per
-   * proposal); `ignore` tells them as FAIL, which every Optuna sampler skips, and takes the
-   * suggestions as they come (the behaviour before failures were information; kept for
+   * proposes, of four suggestions, the one with the least failure pressure (the random
+   * strategy's kernel); `ignore` tells them as FAIL, which every Optuna sampler skips, and takes
+   * the suggestions as they come (the behaviour before failures were information; kept for
    * comparison). @default 'avoid'
    */
   onFailure: z.enum(['avoid', 'ignore']).optional(),

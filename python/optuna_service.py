@@ -448,8 +448,8 @@ def suggest(req: dict[str, Any]) -> dict[str, Any]:
             # Samplers skip RUNNING trials (TPE's constant_liar is not set), so the n suggestions
             # of one call are n draws from the same model, told apart only by the sampler's
             # random state; nothing spreads them apart. The strategy (activities/strategies/
-            # optuna.ts) asks for several per proposal when failures are known, and turns down
-            # those near them.
+            # optuna.ts) asks for several per proposal when failures are known, and proposes the
+            # one farthest from them.
             trial = study.ask()
             asked.append(trial)
             configs.append(space.suggest(trial))

@@ -77,9 +77,10 @@ describe('optuna strategy near failures', () => {
     expect(requests.map((q) => q.n)).toEqual([16]);
     expect(requests[0]!.failures).toBe('avoid');
     expect(r.proposals).toHaveLength(4);
-    // Half of the suggestions sit on top of 8 failures (rejected with probability 0.98).
-    expect(configsOf(r).filter(inStrip).length).toBeLessThanOrEqual(1);
-    expect(r.proposals[0]!.rationale).toMatch(/near the 8 failed trial\(s\)/);
+    // Half of the suggestions sit among 8 failures: each proposal is the least pressed of four.
+    expect(configsOf(r)).toEqual([1, 5, 9, 13].map(alternating));
+    expect(configsOf(r).filter(inStrip)).toEqual([]);
+    expect(r.proposals[0]!.rationale).toMatch(/farthest from the 8 failed trial\(s\)/);
     // Deterministic for a view.
     const again = await proposeOptuna(
       view([...successes, ...failures]),
@@ -99,14 +100,23 @@ describe('optuna strategy near failures', () => {
     expect(configsOf(r)).toEqual([0, 1, 2, 3].map(alternating));
   });
 
-  it('still proposes when every suggestion lands near failures: the least rejected first', async () => {
-    const near = (i: number): Config => ({ x1: 0.04, x2: 0.2 + 0.05 * i });
+  it('keeps the sampler order when no failure is within reach of a group', async () => {
+    const far = (i: number): Config => ({ x1: 0.6 + 0.01 * i, x2: 0.5 });
+    const { service } = fakeService(far);
+    const r = await proposeOptuna(view([...successes, ...failures]), service);
+    // The first of each group of four: the sampler's own choice.
+    expect(configsOf(r)).toEqual([0, 4, 8, 12].map(far));
+  });
+
+  it('still proposes when every suggestion lands near failures: the least pressed of each group', async () => {
+    // Within each group of four, the suggestions move up the strip of failures (x2 from 0.1 to
+    // 0.8); the last of each group, at its end, has the fewest failures around it.
+    const near = (i: number): Config => ({ x1: 0.04, x2: 0.5 + 0.1 * (i % 4) + 0.001 * i });
     const { service } = fakeService(near);
-    const r = await proposeOptuna(view([...successes, ...failures]), service, {
-      failures: { maxRejection: 1, bandwidth: 10 },
-    });
+    const r = await proposeOptuna(view([...successes, ...failures]), service);
     expect(r.proposals).toHaveLength(4);
     expect(r.dropped).toEqual([]);
+    expect(configsOf(r)).toEqual([3, 7, 11, 15].map(near));
   });
 
   it('takes suggestions as they come with one candidate per proposal', async () => {

@@ -2,15 +2,14 @@
  * The Optuna strategy: Optuna's samplers (TPE, GP, CMA-ES, random), fed the campaign's full
  * history through the long-lived Python service.
  *
- * Failures are told to the sampler (python/optuna_service.py), and once there are any, its
- * suggestions near them are turned down as the random strategy's samples are (domain/failures.ts):
- * the service is asked for a few suggestions per proposal, and each is kept unless it lands among
- * failures, with the probability the kernel gives. Without failures (or with `onFailure: 'ignore'`)
- * the suggestions are exactly the sampler's.
+ * Failures are told to the sampler (python/optuna_service.py), and once there are any, the service
+ * is asked for a few suggestions per proposal and the one with the least failure pressure (the
+ * kernel the random strategy rejects samples with, domain/failures.ts) is proposed: the sampler's
+ * own first choice whenever no failure is within reach of any of them. Without failures (or with
+ * `onFailure: 'ignore'`) the suggestions are exactly the sampler's.
  */
-import { failureRejection, type FailureKernelOptions } from '../../domain/failures.js';
+import { failurePressure, type FailureKernelOptions } from '../../domain/failures.js';
 import type { Config } from '../../domain/schemas.js';
-import { seededRng } from '../../domain/space.js';
 import type { StrategyResult, StrategyView, TrialView } from '../../domain/strategy.js';
 import { TriedSet, diffConfig } from './common.js';
 import type { OptunaHistoryEntry, OptunaSampler, OptunaService } from './optuna-service.js';
@@ -39,19 +38,15 @@ export function toOptunaHistory(history: readonly TrialView[]): OptunaHistoryEnt
 
 export interface OptunaOptions {
   /**
-   * Suggestions asked per proposal once the history holds failures (`onFailure: 'avoid'`): the
-   * sampler's first suggestion is kept unless it lands near earlier failures, where it is turned
-   * down with the random strategy's probability (domain/failures.ts) and the next one is tried;
-   * when every one is turned down, the least rejected is kept. 1 takes the sampler's suggestions
-   * as they come. @default 4
+   * Suggestions asked per proposal once the history holds failures (`onFailure: 'avoid'`); of
+   * each group, the one with the least failure pressure is proposed, the earliest on a tie (so
+   * the sampler's own first choice when no failure is within reach). 1 takes the sampler's
+   * suggestions as they come. @default 4
    */
   candidates?: number;
-  /** How suggestions near failures are turned down; `false` takes them as they come. */
+  /** The failure kernel (its bandwidth); `false` takes the suggestions as they come. */
   failures?: FailureKernelOptions | false;
 }
-
-/** The seed of the draws that turn suggestions near failures down, apart from the sampler's. */
-const REJECTION_SEED = 0x2545f491;
 
 export async function proposeOptuna(
   view: StrategyView,
@@ -76,20 +71,17 @@ export async function proposeOptuna(
   const tried = new TriedSet(space, view);
   const first = view.history.length + 1;
   // The sampler learns from failures where they happened (python/optuna_service.py); its
-  // suggestions near repeated failures are also turned down here, as the random strategy's
-  // samples are. Without failures (or with `ignore`) its suggestions are taken as they come.
+  // suggestions are also kept away from them here, with the kernel the random strategy uses.
+  // Without failures (or with `ignore`) its suggestions are taken as they come.
   const kernel =
     onFailure === 'ignore' || options.failures === false ? null : (options.failures ?? {});
   const failures: Config[] = kernel
     ? view.history.filter((t) => t.status === 'failed').map((t) => t.params)
     : [];
   const perProposal = failures.length > 0 ? Math.max(1, Math.trunc(options.candidates ?? 4)) : 1;
-  const rng = seededRng((Math.trunc(view.seed) ^ REJECTION_SEED) >>> 0);
-  /** Suggestions turned down near failures, kept in case nothing better comes. */
-  const setAside: { config: Config; rejection: number }[] = [];
   const rationale = `Suggested by Optuna's ${sampler.toUpperCase()} sampler from ${base.history.length} finished trials${
     failures.length > 0
-      ? `; of ${perProposal} suggestions, those near the ${failures.length} failed trial(s) were given less weight.`
+      ? `; the one of ${perProposal} suggestions farthest from the ${failures.length} failed trial(s) (least failure pressure).`
       : '.'
   }`;
   const take = (config: Config) => {
@@ -104,8 +96,20 @@ export async function proposeOptuna(
     });
     result.authors.push(author);
   };
+  const pressure = (config: Config) =>
+    kernel && failures.length > 0 ? failurePressure(space, config, failures, kernel) : 0;
   const accept = (configs: readonly Config[]) => {
     const rejected: string[] = [];
+    // New suggestions in groups of `perProposal`; the least pressed of each group is proposed.
+    let group: { config: Config; pressure: number }[] = [];
+    const propose = () => {
+      const best = group.reduce<(typeof group)[number] | null>(
+        (a, b) => (a === null || b.pressure < a.pressure ? b : a),
+        null,
+      );
+      if (best) take(best.config);
+      group = [];
+    };
     for (const config of configs) {
       if (result.proposals.length >= view.count) break;
       const dup = tried.duplicateOf(config);
@@ -113,14 +117,10 @@ export async function proposeOptuna(
         rejected.push(dup);
         continue;
       }
-      const rejection = kernel ? failureRejection(space, config, failures, kernel) : 0;
-      // No draw without failures nearby: the sampler's suggestions stay as they were.
-      if (rejection > 0 && rng() < rejection) {
-        setAside.push({ config, rejection });
-        continue;
-      }
-      take(config);
+      group.push({ config, pressure: pressure(config) });
+      if (group.length >= perProposal) propose();
     }
+    if (result.proposals.length < view.count) propose();
     return rejected;
   };
 
@@ -139,12 +139,6 @@ export async function proposeOptuna(
       n: Math.min(1000, missing * 2 * perProposal),
     });
     rejected = [...rejected, ...accept(again.configs)];
-  }
-  // Every suggestion near failures: the least rejected ones, rather than none.
-  setAside.sort((a, b) => a.rejection - b.rejection);
-  for (const { config } of setAside) {
-    if (result.proposals.length >= view.count) break;
-    if (!tried.duplicateOf(config)) take(config);
   }
   const missing = view.count - result.proposals.length;
   for (let i = 0; i < missing; i++) {
