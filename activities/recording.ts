@@ -46,7 +46,7 @@ export interface RecordTrialsInput extends Omit<RecordTrialInput, 'trial' | 'see
   items: Pick<RecordTrialInput, 'trial' | 'seeds'>[];
 }
 
-/** MLflow writes in flight at once for one batch of trial records. */
+/** MLflow writes in flight at once for one batch of trial records (workflows/campaign/recorder.ts RECORD_BATCH.parallel). */
 export const RECORD_PARALLEL = 4;
 
 /** Texts for a campaign's run: full notes and rationales, entries evicted from workflow state. */

@@ -239,3 +239,42 @@ describe('scale presets', () => {
     expect(scalePreset('quick', { GAPLAB_POSTGRES: '1' }).mlflow).toBe(true);
   });
 });
+
+describe('the bench stack lock', () => {
+  it('lets one benchmark run at a time use the bench stack, and takes over a lock left by a dead run', async () => {
+    const { releaseStackLock, takeStackLock } = await import('./context.js');
+    const { spawn, spawnSync } = await import('node:child_process');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lock-'));
+    const file = path.join(dir, 'bench.lock');
+    try {
+      takeStackLock(dir);
+      expect(fs.readFileSync(file, 'utf8')).toBe(String(process.pid));
+      // Taking it again in the same run is fine.
+      takeStackLock(dir);
+
+      // Another live run holds it: refused, naming that run.
+      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+      try {
+        fs.writeFileSync(file, String(other.pid));
+        expect(() => takeStackLock(dir)).toThrow(
+          `another benchmark run (pid ${other.pid}) is using the bench stack`,
+        );
+        // Not ours: releasing leaves it.
+        releaseStackLock(dir);
+        expect(fs.readFileSync(file, 'utf8')).toBe(String(other.pid));
+      } finally {
+        other.kill();
+      }
+
+      // A run that died left it: taken over.
+      const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+      fs.writeFileSync(file, String(dead));
+      takeStackLock(dir);
+      expect(fs.readFileSync(file, 'utf8')).toBe(String(process.pid));
+      releaseStackLock(dir);
+      expect(fs.existsSync(file)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -16,6 +16,7 @@ import type { StrategyConfigInput } from '../domain/strategy.js';
 import type { ExperimentRegistry } from '../experiments/registry.js';
 import { GaplabService } from '../server/service.js';
 import { Stack } from '../stack/index.js';
+import { isAlive } from '../stack/process.js';
 import { STATE_DIR } from '../stack/paths.js';
 import type { CampaignReport, CampaignTiming, TrialSummary } from '../workflows/types.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
@@ -100,6 +101,8 @@ export class BenchContext {
         mlflowPort: opts.mlflowPort ?? 35050,
         log: (l) => log(`[stack] ${l}`),
       });
+      // One run at a time on the bench's stack: the next would stop it and wipe its data.
+      takeStackLock(dir);
       // A fresh stack per run: an MLflow database full of earlier runs would slow its searches.
       await stack.down();
       fs.rmSync(path.join(dir, 'data'), { recursive: true, force: true });
@@ -273,6 +276,46 @@ export class BenchContext {
       .catch((err: unknown) => this.log(`[bench] worker shutdown: ${String(err)}`));
     await this.connection.close();
     if (this.stack && !this.keepStack) await this.stack.down();
+    if (this.stack) releaseStackLock(this.stack.dir);
+  }
+}
+
+/** The file naming the process whose benchmark run uses a bench stack's folder. */
+const lockFile = (dir: string) => path.join(dir, 'bench.lock');
+
+/**
+ * Claims the bench stack in `dir` for this process, or throws naming the live benchmark run
+ * that holds it (a lock left by a run that died is taken over).
+ */
+export function takeStackLock(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = lockFile(dir);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(fs.readFileSync(file, 'utf8').trim());
+    if (holder === process.pid) return;
+    if (Number.isInteger(holder) && holder > 0 && isAlive(holder))
+      throw new Error(
+        `another benchmark run (pid ${holder}) is using the bench stack in ${dir}: starting this one would stop its Temporal and MLflow and wipe their data. Wait for it to finish, or point this run at other running services (TEMPORAL_ADDRESS and MLFLOW_TRACKING_URI)`,
+      );
+    // Left by a run that died: take it over.
+    fs.rmSync(file, { force: true });
+  }
+  throw new Error(`could not take the bench stack lock ${file}`);
+}
+
+/** Gives the bench stack in `dir` back, if this process holds it. */
+export function releaseStackLock(dir: string): void {
+  const file = lockFile(dir);
+  try {
+    if (Number(fs.readFileSync(file, 'utf8').trim()) === process.pid) fs.rmSync(file);
+  } catch {
+    // No lock: nothing to give back.
   }
 }
 

@@ -12,8 +12,12 @@ import type { Activities } from './runner.js';
 /** Campaigns started before it record one trial per activity (recordTrial). */
 export const RECORD_BATCHES_PATCH = 'record-batches';
 
-/** Trial records per recording activity, their JSON size, and such activities at once. */
-export const RECORD_BATCH = { items: 50, bytes: 512 * 1024, inFlight: 2 } as const;
+/**
+ * Trial records per recording activity (at most `items`, and at least `parallel` when that many
+ * wait: the activity writes that many at once, activities/recording.ts RECORD_PARALLEL), their
+ * JSON size, and such activities at once.
+ */
+export const RECORD_BATCH = { items: 50, parallel: 4, bytes: 512 * 1024, inFlight: 2 } as const;
 
 /**
  * Campaigns started before it send a recording activity every waiting record (up to
@@ -99,9 +103,13 @@ export class TrialRecorder {
     const { input, state } = this;
     // An even share of the records waiting per activity: a burst of finished trials (a wave of
     // batches ending together) goes out over every recording activity instead of one taking it
-    // all while the other, freed a moment later, finds nothing left.
+    // all while the other, freed a moment later, finds nothing left. But never fewer than an
+    // activity writes at once, so a few records waiting still keep its writers busy.
     const most = this.share
-      ? Math.min(RECORD_BATCH.items, Math.ceil(this.queue.length / RECORD_BATCH.inFlight))
+      ? Math.min(
+          RECORD_BATCH.items,
+          Math.max(RECORD_BATCH.parallel, Math.ceil(this.queue.length / RECORD_BATCH.inFlight)),
+        )
       : RECORD_BATCH.items;
     while (this.queue.length > 0 && this.batchesInFlight < RECORD_BATCH.inFlight) {
       const items: { trial: TrialSummary; seeds: SeedResult[] }[] = [];
