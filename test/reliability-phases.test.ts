@@ -59,7 +59,10 @@ describe('every phase obeys stop and deadline', () => {
     });
     // Random search runs beside the measurement (its trials are instant here): they wait for
     // the baseline to be scored.
-    await eventually(async () => (await env.service.status(campaignId)).trialsRunning > 0);
+    await eventually(async () => {
+      const s = await env.service.status(campaignId);
+      return s.phase === 'measuring' && s.trialsRunning > 0;
+    });
     // The baseline's seeds are running (each sleeps 25 s) when the stop arrives.
     await new Promise((r) => setTimeout(r, 1000));
     await env.service.stop(pi, campaignId, { reason: 'wrong problem' });

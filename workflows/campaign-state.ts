@@ -216,6 +216,14 @@ export class CampaignState {
   beginSearch(): void {
     this.stops.setPhase('running');
   }
+  /** The search starts while the references are still measured (the phase stays `measuring`). */
+  beginSearchBesideReferences(): void {
+    this.stops.allowSearchWhileMeasuring();
+  }
+  /** Whether search trials may start in this phase. */
+  get searchOpen(): boolean {
+    return this.stops.searchOpen;
+  }
   beginVerification(): void {
     this.stops.setPhase('verifying');
   }

@@ -110,18 +110,22 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       // Its proposals do not depend on the references, so its search starts at once in the
       // slots the measurement leaves free; each search trial is scored only once the references
       // are known (TrialRunner.measureBeside), and nothing is verified before.
+      // The phase stays `measuring` until they are.
+      state.beginSearchBesideReferences();
       runner.measureBeside(async () => {
         await measureReferences();
         checkReferences();
+        state.beginSearch();
+        setStatusAttribute('running');
       });
     } else {
       // Baseline first: the strategy sees it, and relative constraints and the optimum's sanity
       // check need it.
       await runner.untilHardStop(measureReferences, runner.scope);
       checkReferences();
+      state.beginSearch();
+      setStatusAttribute('running');
     }
-    state.beginSearch();
-    setStatusAttribute('running');
   }
 
   // ---- main loop --------------------------------------------------------------------------
@@ -143,7 +147,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   if (batches)
     runner.enableBatches(
       () =>
-        state.phase === 'running' &&
+        state.searchOpen &&
         !state.paused &&
         !newRunDue() &&
         runner.recordsKeepUp() &&
@@ -183,7 +187,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     if (state.paused) {
       setStatusAttribute('paused');
       await condition(() => !state.paused || state.stopRequest !== undefined || newRunDue());
-      setStatusAttribute(state.paused ? 'paused' : 'running');
+      setStatusAttribute(state.paused ? 'paused' : state.phase);
       continue;
     }
 

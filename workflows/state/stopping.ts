@@ -58,6 +58,8 @@ export class Stopping {
   private updatesThisRun = 0;
   /** The trial reaching the target that waits for its verification. */
   private targetCandidate: string | undefined;
+  /** Search trials may start while the references are measured (a model-free search beside them). */
+  private searchWhileMeasuring = false;
 
   constructor(
     private readonly ctx: StateContext,
@@ -103,6 +105,19 @@ export class Stopping {
     this.ctx.bump();
   }
 
+  /** From now on search trials may start while the phase is still `measuring`. */
+  allowSearchWhileMeasuring(): void {
+    this.searchWhileMeasuring = true;
+    this.ctx.bump();
+  }
+
+  /** Whether search trials may start in this phase (running, or measuring beside the search). */
+  get searchOpen(): boolean {
+    return (
+      this.d.phase === 'running' || (this.d.phase === 'measuring' && this.searchWhileMeasuring)
+    );
+  }
+
   // ---- the one "still accepting work?" rule -------------------------------------------------
 
   /** Why the campaign does not take `work` now, or null when it does. */
@@ -115,7 +130,8 @@ export class Stopping {
           return refuse(d.stopReason ?? null, 'the campaign has stopped');
         return null;
       case 'trial':
-        if (d.phase !== 'running') return refuse(null, `the campaign is ${d.phase}`);
+        if (d.phase !== 'running' && !(d.phase === 'measuring' && this.searchWhileMeasuring))
+          return refuse(null, `the campaign is ${d.phase}`);
         if (d.paused) return refuse(null, 'the campaign is paused');
         if (d.stopRequest) return refuse('stopped_by_pi', 'the campaign was stopped');
         if (d.stopReason) return refuse(d.stopReason, 'the campaign has stopped');
