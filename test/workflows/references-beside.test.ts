@@ -14,6 +14,7 @@ import {
   type SeedCall,
   type TimeSkippingEnv,
 } from '../support/time-skipping.js';
+import type { CampaignTiming } from '../../workflows/types.js';
 
 let ts: TimeSkippingEnv;
 beforeAll(async () => {
@@ -24,17 +25,20 @@ afterAll(async () => {
 });
 
 const baselineSeed = (c: SeedCall) => c.trialId === 'baseline';
-const measuredBaseline = { kind: 'measure', configuration: 'baseline', seeds: 2 } as const;
+/** A random search of one-seed trials at concurrency 4, its baseline measured on two seeds. */
+const startBeside = (maxTrials: number, timing?: CampaignTiming) =>
+  ts.start({
+    criteria: {
+      seedsPerTrial: 1,
+      baseline: { kind: 'measure', configuration: 'baseline', seeds: 2 },
+      budgets: { maxTrials, concurrency: 4 },
+    },
+    ...(timing ? { timing } : {}),
+  });
 
 describe('search beside the reference measurement', () => {
   test('search trials run while the baseline does; each is scored once it is known, against it', async () => {
-    const campaign = await ts.start({
-      criteria: {
-        seedsPerTrial: 1,
-        baseline: measuredBaseline,
-        budgets: { maxTrials: 12, concurrency: 4 },
-      },
-    });
+    const campaign = await startBeside(12);
     ts.lab.hold = baselineSeed;
     // Two slots hold the baseline's seeds; the other two run search trials meanwhile.
     await ts.until(
@@ -70,13 +74,7 @@ describe('search beside the reference measurement', () => {
   });
 
   test('a baseline that cannot be measured stops the campaign; the trials beside it get no PGR', async () => {
-    const campaign = await ts.start({
-      criteria: {
-        seedsPerTrial: 1,
-        baseline: measuredBaseline,
-        budgets: { maxTrials: 40, concurrency: 4 },
-      },
-    });
+    const campaign = await startBeside(40);
     ts.lab.hold = baselineSeed;
     await ts.until(
       () => ts.lab.calls.filter(searchSeed).length >= 3,
@@ -99,13 +97,7 @@ describe('search beside the reference measurement', () => {
   });
 
   test('a PI stop while the references are measured cancels them and the search beside them', async () => {
-    const campaign = await ts.start({
-      criteria: {
-        seedsPerTrial: 1,
-        baseline: measuredBaseline,
-        budgets: { maxTrials: 40, concurrency: 4 },
-      },
-    });
+    const campaign = await startBeside(40);
     ts.lab.hold = () => true;
     await ts.until(() => ts.lab.held().length === 4, 'the baseline and two search seeds running');
     expect(ts.lab.held().filter(searchSeed)).toHaveLength(2);
@@ -130,15 +122,8 @@ describe('search beside the reference measurement', () => {
 
 describe('continue-as-new', () => {
   test('waits for the references measured beside the search, and the new run does not measure them again', async () => {
-    const campaign = await ts.start({
-      criteria: {
-        seedsPerTrial: 1,
-        baseline: measuredBaseline,
-        budgets: { maxTrials: 8, concurrency: 4 },
-      },
-      // A new run is due from the first turn of the loop.
-      timing: { historyEventLimit: 10 },
-    });
+    // A new run is due from the first turn of the loop.
+    const campaign = await startBeside(8, { historyEventLimit: 10 });
     ts.lab.hold = baselineSeed;
     await ts.until(() => ts.lab.held().length === 2, 'the baseline seeds running');
     const first = (await campaign.handle.describe()).runId;
