@@ -312,11 +312,17 @@ describe('hidden values of a running campaign', () => {
         `/api/campaigns/${encodeURIComponent(campaignId)}/trials`,
       );
       for (const t of page.json.trials) expect(t.withheld).toEqual([HIDDEN]);
-      const detail = await call(
-        who,
-        'GET',
-        `/api/campaigns/${encodeURIComponent(campaignId)}/trials/${encodeURIComponent(trialIds[0]!)}`,
-      );
+      // Per-seed results come from the trial's MLflow record, written in the background: wait
+      // for it.
+      const detail = await eventually(async () => {
+        const d = await call(
+          who,
+          'GET',
+          `/api/campaigns/${encodeURIComponent(campaignId)}/trials/${encodeURIComponent(trialIds[0]!)}`,
+        );
+        expect(d.json.seeds.length).toBeGreaterThan(0);
+        return d;
+      }, 60_000);
       expect(detail.json.trial.withheld).toEqual([HIDDEN]);
       expect(detail.json.seeds.length).toBeGreaterThan(0);
       for (const s of detail.json.seeds) expect(Object.keys(s.metrics)).toEqual(['score']);
