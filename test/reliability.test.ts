@@ -12,13 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { TAG, experimentName } from '../activities/recording.js';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
-import { Stack } from '../stack/index.js';
+import { Stack, mlflowHealthy } from '../stack/index.js';
 import { STATE_DIR } from '../stack/paths.js';
 import { resolveTemporalBinary } from '../stack/install.js';
 import { freePort } from '../stack/process.js';
 import { dataConverter } from '../worker/data-converter.js';
 import { WORKFLOWS_PATH } from '../worker/index.js';
 import {
+  holdSeeds,
   quadraticCriteria,
   quadraticSpec,
   slowQuadraticSpec,
@@ -104,47 +105,50 @@ describe('reliability', () => {
           MLFLOW_TRACKING_URI: env.mlflowUri,
           TASK_QUEUE: env.taskQueue,
         };
-        const a = await spawnWorker(workerEnv);
-        const b = await spawnWorker(workerEnv);
+        // Each worker runs three seeds, then holds the next ones at their start until the file
+        // goes: one is then provably in flight when its worker dies, and the campaign cannot have
+        // ended before, whatever the pace.
+        const holdFile = path.join(tmp, `hold-${uniqueId('kill')}`);
+        fs.writeFileSync(holdFile, '');
+        const held = { ...workerEnv, HOLD_FILE: holdFile, HOLD_AFTER: '3' };
+        const workers = [await spawnWorker(held), await spawnWorker(held)];
         const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 4 } });
         const { campaignId } = await env.service.startCampaign(researcher, {
           problemId,
           strategy: { name: 'random' },
           seed: 5,
         });
-        await eventually(
-          async () => (await env.service.status(campaignId)).trialsDone >= 3,
-          120_000,
-        );
         // Killed while it provably runs a seed: Temporal lists a started seed of this worker's.
         const handle = env.client.workflow.getHandle(campaignId);
-        const inFlight = await eventually(
+        const victimPid = await eventually(
           async () => {
             const pending = (await handle.describe()).raw.pendingActivities ?? [];
-            return pending.some(
+            const started = pending.find(
               (p) =>
                 ['runExperimentSeed', 'runExperimentSeeds'].includes(p.activityType?.name ?? '') &&
                 Number(p.state) === PENDING_ACTIVITY_STATE_STARTED &&
-                (p.lastWorkerIdentity ?? '').endsWith(`:${a.pid}`),
-            )
-              ? true
-              : undefined;
+                workers.some((w) => (p.lastWorkerIdentity ?? '').endsWith(`:${w.pid}`)),
+            );
+            return started ? Number(started.lastWorkerIdentity!.split(':').at(-1)) : undefined;
           },
           120_000,
           20,
         );
-        expect(inFlight).toBe(true);
-        a.kill('SIGKILL');
+        const victim = workers.find((w) => w.pid === victimPid)!;
+        const survivor = workers.find((w) => w !== victim)!;
+        expect((await env.service.status(campaignId)).trialsDone).toBeLessThan(10);
+        victim.kill('SIGKILL');
+        fs.rmSync(holdFile);
         const report = await env.service.result(campaignId);
         expect(report.stopReason).toBe('max_trials');
         expect(report.trials.total).toBe(10);
         const { trials } = await env.service.trials(campaignId, { limit: 1000 });
-        // Both workers ran seeds; the killed worker's in-flight seeds were retried on the other.
+        // The survivor ran seeds; the killed worker's in-flight seeds were retried on it.
         const pids = new Set(
           trials.flatMap((t) => (t.metrics.worker_pid ? [t.metrics.worker_pid] : [])),
         );
         expect(report.trials.succeeded).toBe(10);
-        expect(pids.has(b.pid!)).toBe(true);
+        expect(pids.has(survivor.pid!)).toBe(true);
         await eventually(
           async () => (await trialRuns(env.mlflow, problemId)).length === trials.length,
           60_000,
@@ -154,7 +158,7 @@ describe('reliability', () => {
           problemId,
           trials.map((t) => t.id),
         );
-        b.kill('SIGTERM');
+        survivor.kill('SIGTERM');
       } finally {
         await env.close();
       }
@@ -264,6 +268,9 @@ describe('reliability', () => {
       });
       await stack.upMlflow();
       const env = await createTestEnv({ registry: testRegistry(), mlflowUri: stack.mlflowUri });
+      // The baseline's two seeds and four more run; every later seed waits at its start until
+      // MLflow is down, so at most three of the ten trials end before the outage, whatever the pace.
+      const hold = holdSeeds(6);
       try {
         const problemId = await setUp(env, { budgets: { maxTrials: 10, concurrency: 2 } });
         const { campaignId } = await env.service.startCampaign(researcher, {
@@ -271,17 +278,18 @@ describe('reliability', () => {
           strategy: { name: 'random' },
           seed: 13,
         });
-        await eventually(
-          async () => (await env.service.status(campaignId)).trialsDone >= 2,
-          120_000,
-        );
+        await eventually(async () => hold.held >= 1, 120_000);
         await stack.down('mlflow');
-        // Trials go on while MLflow is down.
-        const during = (await env.service.status(campaignId)).trialsDone;
+        const before = (await env.service.status(campaignId)).trialsDone;
+        expect(before).toBeLessThanOrEqual(3);
+        hold.release();
+        // Every trial ends while MLflow is down; the campaign waits for its records to close.
         await eventually(
-          async () => (await env.service.status(campaignId)).trialsDone >= during + 3,
+          async () => (await env.service.status(campaignId)).trialsDone >= 10,
           120_000,
         );
+        expect(await mlflowHealthy(stack.mlflowUri)).toBe(false);
+        expect((await env.service.status(campaignId)).phase).not.toBe('finished');
         await stack.upMlflow();
         const report = await env.service.result(campaignId);
         expect(report.stopReason).toBe('max_trials');
@@ -292,6 +300,7 @@ describe('reliability', () => {
           trials.map((t) => t.id),
         );
       } finally {
+        hold.release();
         await env.close().catch(() => {});
         await stack.down();
         fs.rmSync(stack.dir, { recursive: true, force: true });
