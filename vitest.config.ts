@@ -29,6 +29,8 @@ export default defineConfig({
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
+          // What a page or a campaign shows next can take seconds on a loaded machine.
+          expect: { poll: { timeout: 30_000, interval: 100 } },
           // Integration suites share one Temporal server and one MLflow server; running them
           // a couple at a time keeps a 2-core machine responsive.
           maxWorkers: 2,

@@ -180,6 +180,8 @@ export const StartCampaignBody = z
       .max(2 ** 31 - 1)
       .optional(),
     label: z.string().min(1).max(200).optional(),
+    /** Start paused: the references are measured, nothing else runs until a resume. */
+    paused: z.boolean().optional(),
   })
   .strict();
 

@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InjectBody, StopBody } from '../api/schemas.js';
-import { controlBody, proposalOf } from './commands.js';
+import { InjectBody, StartCampaignBody, StopBody } from '../api/schemas.js';
+import { controlBody, proposalOf, startBody } from './commands.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -42,6 +42,20 @@ describe('gaplab propose', () => {
     expect(() => proposalOf({ title: 'T', patch: path.join(tmp, 'empty.diff') })).toThrow(
       /--patch: .*empty\.diff is empty/,
     );
+  });
+});
+
+describe('gaplab start', () => {
+  it('--paused asks the API to start the campaign paused, in the shape the API takes', () => {
+    const body = startBody('branin', { strategy: 'random', seed: 3, paused: true });
+    expect(body).toEqual({
+      problemId: 'branin',
+      strategy: { name: 'random' },
+      seed: 3,
+      paused: true,
+    });
+    expect(StartCampaignBody.safeParse(body).success).toBe(true);
+    expect(startBody('branin', { strategy: 'random' })).not.toHaveProperty('paused');
   });
 });
 

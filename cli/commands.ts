@@ -90,6 +90,7 @@ export function registerApiCommands(program: Command): void {
     .option('--criteria-version <n>', 'criteria version (default: latest)', (v) => Number(v))
     .option('--seed <n>', 'base seed', (v) => Number(v))
     .option('--label <text>', 'a label to tell campaigns apart')
+    .option('--paused', 'start paused: queue ideas (gaplab propose), then gaplab resume')
     .option('--watch', 'follow the campaign until it finishes')
     .action(
       async (
@@ -99,20 +100,17 @@ export function registerApiCommands(program: Command): void {
           criteriaVersion?: number;
           seed?: number;
           label?: string;
+          paused?: boolean;
           watch?: boolean;
         },
         cmd: Command,
       ) => {
         const api = client(cmd);
-        const strategy = o.strategy ?? (process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna');
-        const { campaignId } = await api.post<{ campaignId: string }>('/campaigns', {
-          problemId: problem,
-          strategy: { name: strategy },
-          ...(o.criteriaVersion !== undefined ? { criteriaVersion: o.criteriaVersion } : {}),
-          ...(o.seed !== undefined ? { seed: o.seed } : {}),
-          ...(o.label ? { label: o.label } : {}),
-        });
-        console.log(`started campaign ${campaignId}`);
+        const { campaignId } = await api.post<{ campaignId: string }>(
+          '/campaigns',
+          startBody(problem, o),
+        );
+        console.log(`started campaign ${campaignId}${o.paused ? ' (paused)' : ''}`);
         if (o.watch) {
           const r = await watchCampaign(
             () => api.get(`/campaigns/${campaignId}`),
@@ -269,6 +267,28 @@ export function registerApiCommands(program: Command): void {
 interface ControlOptions {
   reason?: string;
   letRunningFinish?: boolean;
+}
+
+/** The API body of `gaplab start`: claude with ANTHROPIC_API_KEY, else optuna, by default. */
+export function startBody(
+  problem: string,
+  o: {
+    strategy?: string;
+    criteriaVersion?: number;
+    seed?: number;
+    label?: string;
+    paused?: boolean;
+  },
+) {
+  const strategy = o.strategy ?? (process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna');
+  return {
+    problemId: problem,
+    strategy: { name: strategy },
+    ...(o.criteriaVersion !== undefined ? { criteriaVersion: o.criteriaVersion } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.label ? { label: o.label } : {}),
+    ...(o.paused ? { paused: true } : {}),
+  };
 }
 
 /** The API body of `gaplab pause|resume|stop`. */

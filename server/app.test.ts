@@ -206,6 +206,29 @@ describe('bad input: 4xx with a field path, never a 500', () => {
     );
   });
 
+  it('starts a campaign paused on request, and names `paused` when it is not a boolean', async () => {
+    const { service } = await setup();
+    const ok = await app!.inject({
+      method: 'POST',
+      url: '/api/campaigns',
+      headers: auth('researcher'),
+      payload: { problemId: 'quad', strategy: { name: 'random' }, paused: true },
+    });
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(service.calls.at(-1)).toMatchObject({
+      method: 'startCampaign',
+      args: [expect.objectContaining({ paused: true })],
+    });
+    const bad = await app!.inject({
+      method: 'POST',
+      url: '/api/campaigns',
+      headers: auth('researcher'),
+      payload: { problemId: 'quad', strategy: { name: 'random' }, paused: 'yes' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(issuesOf(bad.body).map((i) => i.path)).toEqual(['paused']);
+  });
+
   it('names the parameter of a baseline outside its space', async () => {
     await setup();
     const res = await app!.inject({

@@ -89,6 +89,8 @@ export interface StartCampaignRequest {
   seed?: number;
   label?: string;
   campaignId?: string;
+  /** Start paused: nothing is proposed or started until a resume. @default false */
+  paused?: boolean;
 }
 
 export interface CampaignListItem {
@@ -321,6 +323,7 @@ export class GaplabService {
       mlflow: this.options.mlflow ?? true,
       indexed: this.options.indexed ?? false,
       ...(this.options.timing ? { timing: this.options.timing } : {}),
+      ...(req.paused ? { startPaused: true } : {}),
     };
     const ref: CampaignRef = {
       campaignId,

@@ -21,13 +21,16 @@ import {
 } from './process.js';
 
 export interface StackOptions {
-  /** Folder for this stack's data, logs and pid files. @default <state>/stack */
+  /**
+   * Folder for this stack's data, logs and pid files. @default <state>/stack, or
+   * <state>/stack-<temporalPort>-<mlflowPort> on other ports
+   */
   dir?: string;
   /** @default 127.0.0.1 */
   host?: string;
-  /** Temporal frontend gRPC port. @default 7233 */
+  /** Temporal frontend gRPC port. @default GAPLAB_TEMPORAL_PORT, else 7233 */
   temporalPort?: number;
-  /** Temporal Web UI port. @default temporalPort + 1000 */
+  /** Temporal Web UI port. @default GAPLAB_TEMPORAL_UI_PORT, else temporalPort + 1000 */
   temporalUiPort?: number;
   /** MLflow tracking server port. @default 5050 */
   mlflowPort?: number;
@@ -106,11 +109,22 @@ export class Stack {
   private readonly log: Log;
 
   constructor(opts: StackOptions = {}) {
-    this.dir = opts.dir ?? path.join(STATE_DIR, 'stack');
     this.host = opts.host ?? '127.0.0.1';
     this.temporalPort = opts.temporalPort ?? Number(process.env.GAPLAB_TEMPORAL_PORT ?? 7233);
-    this.temporalUiPort = opts.temporalUiPort ?? this.temporalPort + 1000;
+    this.temporalUiPort =
+      opts.temporalUiPort ??
+      Number(process.env.GAPLAB_TEMPORAL_UI_PORT || this.temporalPort + 1000);
     this.mlflowPort = opts.mlflowPort ?? Number(process.env.GAPLAB_MLFLOW_PORT ?? 5050);
+    // A stack on other ports keeps its data and pid files apart: two Temporal servers on one
+    // SQLite file lock each other out.
+    this.dir =
+      opts.dir ??
+      path.join(
+        STATE_DIR,
+        this.temporalPort === 7233 && this.mlflowPort === 5050
+          ? 'stack'
+          : `stack-${this.temporalPort}-${this.mlflowPort}`,
+      );
     this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
     this.postgres = opts.postgres ?? process.env.GAPLAB_POSTGRES === '1';
     this.postgresPort = opts.postgresPort ?? Number(process.env.GAPLAB_POSTGRES_PORT ?? 5433);

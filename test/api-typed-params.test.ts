@@ -75,7 +75,8 @@ const criteria = {
   optimum: { kind: 'value', value: 3 },
   seedsPerTrial: 1,
   targetPgr: 2,
-  budgets: { maxTrials: 200, concurrency: 2 },
+  // More than can run before the pause below, whatever the pace (the campaign is stopped by hand).
+  budgets: { maxTrials: 100_000, concurrency: 2 },
   verification: { topK: 0, seeds: 1 },
 };
 

@@ -130,8 +130,9 @@ describe('bounded campaigns on the real stack', () => {
         problemId,
         strategy: { name: 'random' },
         seed: 7,
+        // Collecting ideas first.
+        paused: true,
       });
-      await env.service.pause(researcher, campaignId, 'collecting ideas first');
 
       // 50 ideas with every text at its maximum length wait in the queue.
       const ideas = await flood(50, 4, (i) =>

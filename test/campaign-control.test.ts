@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TAG, experimentName } from '../activities/recording.js';
 import { ServiceError } from '../server/errors.js';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
+import { holdSeeds, quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
 import {
   createTestEnv,
   pi,
@@ -143,6 +143,44 @@ describe('human control of a campaign', () => {
     expect(runs[0]!.data.tags[TAG.authorKind]).toBe('human');
   });
 
+  it('starts paused on request: the references are measured, nothing else runs until a resume', async () => {
+    const problemId = uniqueId('paused');
+    await env.service.submitProblem(researcher, { ...quadraticSpec, id: problemId });
+    await env.service.setCriteria(pi, problemId, {
+      ...quadraticCriteria,
+      budgets: { maxTrials: 3, concurrency: 2 },
+      verification: { topK: 0, seeds: 1 },
+    });
+    const { campaignId } = await env.service.startCampaign(researcher, {
+      problemId,
+      strategy: { name: 'random' },
+      paused: true,
+    });
+    const baseline = await eventually(async () => {
+      const { trials } = await env.service.trials(campaignId, { limit: 100 });
+      return trials.find((t) => t.id === 'baseline' && t.status === 'succeeded');
+    }, 60_000);
+    expect(baseline.seeds).toHaveLength(2);
+    const status = await env.service.status(campaignId);
+    expect(status.paused).toBe(true);
+    expect(status.ledger.trialsStarted).toBe(0);
+    const { trials } = await env.service.trials(campaignId, { kind: 'search', limit: 100 });
+    expect(trials).toEqual([]);
+    const audit = await env.service.audit(campaignId);
+    expect(audit.map((a) => [a.action, a.actor.name, a.detail])).toEqual([
+      ['start', 'Rae Researcher', expect.stringContaining('strategy random')],
+      ['pause', 'Rae Researcher', 'started paused'],
+    ]);
+    // An idea queued while paused runs once the campaign is resumed, with the strategy's.
+    await env.service.inject(pi, campaignId, { title: 'the centre', changes: { x: 1, y: -2 } });
+    await env.service.resume(researcher, campaignId);
+    const report = await env.service.result(campaignId);
+    expect(report.stopReason).toBe('max_trials');
+    expect(report.trials.total).toBe(3);
+    const search = (await env.service.trials(campaignId, { kind: 'search', limit: 100 })).trials;
+    expect(search.map((t) => t.author.kind).sort()).toEqual(['human', 'strategy', 'strategy']);
+  });
+
   it('rejects an injected hypothesis outside the search space with the field named', async () => {
     const problemId = uniqueId('inject');
     await env.service.submitProblem(researcher, { ...quadraticSpec, id: problemId });
@@ -150,30 +188,37 @@ describe('human control of a campaign', () => {
       ...quadraticCriteria,
       budgets: { maxTrials: 3, concurrency: 1 },
     });
-    const { campaignId } = await env.service.startCampaign(researcher, {
-      problemId,
-      strategy: { name: 'random' },
-    });
-    await rejects(
-      env.service.inject(researcher, campaignId, { title: 'too far', changes: { x: 99 } }),
-      400,
-      /x/,
-    );
-    await rejects(
-      env.service.inject(researcher, campaignId, { title: 'unknown', changes: { z: 1 } }),
-      400,
-      /z/,
-    );
-    await rejects(
-      env.service.inject(researcher, campaignId, {
-        title: 'orphan',
-        parentTrialId: 't9999',
-        changes: { x: 0 },
-      }),
-      404,
-      /parentTrialId/,
-    );
-    await env.service.result(campaignId);
+    // Seeds wait until the three are refused: the campaign is still open, whatever the pace.
+    const hold = holdSeeds();
+    try {
+      const { campaignId } = await env.service.startCampaign(researcher, {
+        problemId,
+        strategy: { name: 'random' },
+      });
+      await rejects(
+        env.service.inject(researcher, campaignId, { title: 'too far', changes: { x: 99 } }),
+        400,
+        /x/,
+      );
+      await rejects(
+        env.service.inject(researcher, campaignId, { title: 'unknown', changes: { z: 1 } }),
+        400,
+        /z/,
+      );
+      await rejects(
+        env.service.inject(researcher, campaignId, {
+          title: 'orphan',
+          parentTrialId: 't9999',
+          changes: { x: 0 },
+        }),
+        404,
+        /parentTrialId/,
+      );
+      hold.release();
+      await env.service.result(campaignId);
+    } finally {
+      hold.release();
+    }
   });
 });
 

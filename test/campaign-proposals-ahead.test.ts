@@ -31,9 +31,11 @@ describe('proposals asked for ahead of need', () => {
 
     expect(report.stopReason).toBe('max_trials');
     expect(report.trials.total).toBe(24);
-    // Each call asks for at least three (the room for one trial, plus two ahead), and never more
-    // than the trial budget has left: at most 8 full calls and one short one at the end.
-    expect(report.ledger.iterations).toBeLessThanOrEqual(10);
+    // Each call asks for what keeps three waiting (the room for one trial, plus two ahead), so at
+    // least two but the last (a call made while one waits); never more than the trial budget has
+    // left. Whether a reply lands while the slot is busy or idle is the machine's pace: between
+    // 8 and 12 calls for 24 trials, against 23 without asking ahead.
+    expect(report.ledger.iterations).toBeLessThanOrEqual(12);
     const { trials } = await env.service.trials(campaignId, { limit: 1000 });
     expect(trials.filter((t) => t.kind === 'search' && t.status === 'succeeded')).toHaveLength(24);
   });

@@ -79,9 +79,9 @@ beforeAll(async () => {
     problemId,
     strategy: { name: 'random' },
     seed: 3,
+    // Paused until both ideas are in, so the strategy is not asked first.
+    paused: true,
   }));
-  // Paused until both ideas are in, so the strategy is not asked first.
-  await env.service.pause(pi, campaignId, 'ideas from people first');
   const hand = { 'method.py': HAND_WRITTEN };
   handHash = hashSnapshot(hand);
   try {

@@ -3,14 +3,25 @@
  * a worker, the API/UI server and a real Optuna campaign on the weak-to-strong problem.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Stack } from '../stack/index.js';
 import { freePort } from '../stack/process.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
 describe('demo', () => {
   it('runs a real campaign on the built-in problem and prints a report with PGR', async () => {
+    const ports = {
+      temporalPort: await freePort(),
+      temporalUiPort: await freePort(),
+      mlflowPort: await freePort(),
+    };
+    // The folder a stack on these ports keeps its data in: apart from a stack on the default
+    // ports that may be running (two Temporal servers on one SQLite file lock each other out).
+    const stackDir = new Stack(ports).dir;
+    expect(path.basename(stackDir)).toBe(`stack-${ports.temporalPort}-${ports.mlflowPort}`);
     const child = spawn(
       process.execPath,
       [
@@ -32,8 +43,9 @@ describe('demo', () => {
         // checkout's test run included).
         env: {
           ...process.env,
-          GAPLAB_TEMPORAL_PORT: String(await freePort()),
-          GAPLAB_MLFLOW_PORT: String(await freePort()),
+          GAPLAB_TEMPORAL_PORT: String(ports.temporalPort),
+          GAPLAB_TEMPORAL_UI_PORT: String(ports.temporalUiPort),
+          GAPLAB_MLFLOW_PORT: String(ports.mlflowPort),
           TEMPORAL_ADDRESS: '',
           MLFLOW_TRACKING_URI: '',
         },
@@ -44,9 +56,12 @@ describe('demo', () => {
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    fs.rmSync(stackDir, { recursive: true, force: true });
     expect(code, out).toBe(0);
     expect(out).toContain('1. The embedded stack');
     expect(out).toMatch(/Web UI: +http:\/\/127\.0\.0\.1:\d+\//);
+    expect(out).toContain('Starting Temporal (pid');
+    expect(out).toContain(`UI http://127.0.0.1:${ports.temporalUiPort}`);
     expect(out).toContain('# Campaign weak-to-strong-optuna-');
     expect(out).toMatch(/\| best PGR \(mean, CI\) \| -?\d\.\d{3}/);
     expect(out).toMatch(/\| verdict \| (verified|failed verification|not verified) \|/);

@@ -67,7 +67,9 @@ afterAll(async () => {
 const spec = slowQuadraticSpec([300, 301]);
 const TRIALS = 24;
 
-async function campaign(): Promise<{ campaignId: string; done: Promise<CampaignReport> }> {
+async function campaign(
+  paused = false,
+): Promise<{ campaignId: string; done: Promise<CampaignReport> }> {
   const problemId = await submitQuadratic(env.service, {
     prefix: 'load',
     spec,
@@ -81,6 +83,7 @@ async function campaign(): Promise<{ campaignId: string; done: Promise<CampaignR
     problemId,
     strategy: { name: 'random' },
     seed: 11,
+    paused,
   });
   return { campaignId, done: env.service.result(campaignId) };
 }
@@ -127,10 +130,9 @@ describe('fan-out', () => {
     expect(quietReport.trials.total).toBe(TRIALS);
     const quietRate = await throughput(quiet.campaignId);
 
-    const busy = await campaign();
     // Paused while the streams open, so that the campaign cannot end before every stream is
     // counted; the unknown-id requests then run while its trials do.
-    await env.service.pause(researcher, busy.campaignId, 'streams opening');
+    const busy = await campaign(true);
     const controller = new AbortController();
     const followers = Array.from({ length: VIEWERS * STREAMS_PER_TOKEN }, (_, i) =>
       follow(

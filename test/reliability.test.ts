@@ -213,6 +213,7 @@ describe('reliability', () => {
       const stack = new Stack({
         dir: stackDir('temporal'),
         temporalPort: await freePort(),
+        temporalUiPort: await freePort(),
         mlflowPort: 1,
       });
       await stack.upTemporal(binary.path);

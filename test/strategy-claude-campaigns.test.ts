@@ -11,7 +11,13 @@ import type { ExperimentDefinition } from '../experiments/types.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { usageDollars } from '../activities/strategies/pricing.js';
 import type { CampaignReport } from '../workflows/types.js';
-import { quadratic, quadraticCriteria, quadraticSpec } from './support/quadratic.js';
+import {
+  holdSeeds,
+  passSeedHold,
+  quadratic,
+  quadraticCriteria,
+  quadraticSpec,
+} from './support/quadratic.js';
 import type { FakeAnthropic, RecordedRequest } from './support/fake-anthropic.js';
 import {
   createClaudeTestEnv,
@@ -61,6 +67,7 @@ const leaky: ExperimentDefinition = {
   runner: {
     kind: 'function',
     async run(params, ctx) {
+      await passSeedHold();
       const base = (s: number) => score(-4, 3, s) - 0.1;
       if (Number(params.delay_ms) > 4000) {
         const mean = (base(SEED) + base(SEED + 1)) / 2;
@@ -432,37 +439,46 @@ describe('the research agent holds against a hostile Messages API (real campaign
 
   it('hidden values in notes, titles, rationales and failure messages never reach a request', async () => {
     fake.clear();
+    // The baseline's two seeds run; the trials wait at their start until the note and the ideas
+    // are in, and the budget leaves room for requests after them, whatever the pace.
+    const hold = holdSeeds(2);
     const { campaignId, done, first } = await campaign('leak', {
       maxDollars: 1,
-      maxTrials: 6,
+      maxTrials: 10,
       experiment: 'quadratic-leaky',
+    }).catch((err: unknown) => {
+      hold.release();
+      throw err;
     });
     const baseline = await eventually(async () => {
       const { trials } = await env.service.trials(campaignId, { limit: 10 });
       return trials.find((t) => t.id === 'baseline' && t.metrics.heldout_score !== undefined);
+    }).catch((err: unknown) => {
+      hold.release();
+      throw err;
     });
     const h = baseline.metrics.heldout_score!;
     const forms = [String(h), h.toFixed(3), h.toFixed(4), h.toPrecision(6)];
     const perSeed = [SEED, SEED + 1].map((s) => score(-4, 3, s) - 0.1);
-    await env.service.addNote(
-      researcher,
-      campaignId,
-      `LEAKNOTE heldout_score of the baseline is ${forms.join(' / ')}`,
-    );
-    await env.service
-      .inject(researcher, campaignId, {
+    try {
+      await env.service.addNote(
+        researcher,
+        campaignId,
+        `LEAKNOTE heldout_score of the baseline is ${forms.join(' / ')}`,
+      );
+      await env.service.inject(researcher, campaignId, {
         title: `LEAKTITLE beat heldout score ${h.toFixed(3)}`,
         rationale: `held-out was ${String(h)}; heldoutScore=${h.toPrecision(6)}`,
         changes: { x: 0.1 },
-      })
-      .catch(() => undefined);
-    // And a trial whose failure message quotes the baseline's hidden score.
-    await env.service
-      .inject(researcher, campaignId, {
+      });
+      // And a trial whose failure message quotes the baseline's hidden score.
+      await env.service.inject(researcher, campaignId, {
         title: 'slow one',
         changes: { delay_ms: 4500 },
-      })
-      .catch(() => undefined);
+      });
+    } finally {
+      hold.release();
+    }
     const report = await done;
     const requests = messagesSince(first);
     expect(requests.some((r) => r.raw.includes('LEAKNOTE'))).toBe(true);

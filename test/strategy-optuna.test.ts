@@ -18,6 +18,7 @@ import {
   hartmann6Problem,
   simulateSearch,
 } from '../bench/strategy-quality.js';
+import { eventually } from './support/eventually.js';
 
 const services: OptunaService[] = [];
 function service(options: ConstructorParameters<typeof OptunaService>[0] = {}): OptunaService {
@@ -162,7 +163,8 @@ describe('optuna strategy', () => {
     const pid = s.pid!;
     expect(s.starts).toBe(1);
     process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    // Once the service has seen its process go (a request before that fails as crashed).
+    await eventually(async () => s.pid === undefined, 30_000, 20);
     const version = await s.ping();
     expect(version).toMatch(/^\d+\.\d+/);
     expect(s.starts).toBe(2);

@@ -66,7 +66,8 @@ beforeAll(async () => {
     {
       ...quadraticCriteria,
       constraints: [{ kind: 'absolute', metric: 'cost', op: '<=', value: 4 }],
-      budgets: { maxTrials: 40, concurrency: 1 },
+      // More than run before the pause below, whatever the pace: the campaign is stopped by hand.
+      budgets: { maxTrials: 1000, concurrency: 1 },
       verification: { topK: 0, seeds: 1 },
     },
     'a cost limit',

@@ -68,6 +68,12 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       'start',
       `strategy ${input.strategy.name}, criteria v${input.criteria.version}`,
     );
+    if (input.startPaused)
+      state.audit(
+        { name: input.startedBy.name, role: input.startedBy.role },
+        'pause',
+        'started paused',
+      );
   }
   if (record && !state.mlflowParentRunId) {
     const res = await recordActs.recordCampaignStart({

@@ -89,6 +89,11 @@ export interface CampaignInput {
   /** Index the campaign with the Gaplab* search attributes (they must be registered). @default false */
   indexed?: boolean;
   timing?: CampaignTiming;
+  /**
+   * Start paused: the references are measured, but the search proposes and starts nothing until
+   * someone resumes it (people can queue their ideas first). @default false
+   */
+  startPaused?: boolean;
   /** State carried over continue-as-new; absent on the first run. */
   carried?: CarriedState;
 }

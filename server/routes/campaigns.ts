@@ -59,7 +59,8 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['campaigns'],
         summary: 'Start a campaign on a problem with a strategy',
-        description: 'Uses the latest criteria version unless `criteriaVersion` is given.',
+        description:
+          'Uses the latest criteria version unless `criteriaVersion` is given. With `paused`, the references are measured but nothing is proposed or started until a resume, so people can queue their ideas first.',
         body: StartCampaignBody,
         response: { 201: StartCampaignResult, ...errors },
       },
@@ -72,6 +73,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         ...(b.criteriaVersion !== undefined ? { criteriaVersion: b.criteriaVersion } : {}),
         ...(b.seed !== undefined ? { seed: b.seed } : {}),
         ...(b.label !== undefined ? { label: b.label } : {}),
+        ...(b.paused ? { paused: true } : {}),
       });
       return reply.code(201).send(res);
     },

@@ -100,11 +100,12 @@ describe('deadline', () => {
       const p = await campaign.pending();
       return p.length === 2 && p;
     }, 'two ideas awaiting approval');
-    // Two days pass with nothing to run; a second before the deadline the PI approves an idea
-    // (the clock runs in real time again from here: the running seeds hold it).
+    // Two days pass with nothing to run; ten seconds before the deadline the PI approves an idea
+    // (the clock runs in real time again from here: the running seeds hold it; ten seconds leave
+    // room for the approval's round trip on a loaded machine).
     const { ledger } = await campaign.status();
     const deadlineMs = ledger.startedAtMs + 2 * DAY * 1000;
-    await ts.env.sleep(deadlineMs - (await ts.env.currentTimeMs()) - 1000);
+    await ts.env.sleep(deadlineMs - (await ts.env.currentTimeMs()) - 10_000);
     await campaign.decide(idea!.hypothesis.id, 'approve');
     const report = await campaign.result();
 

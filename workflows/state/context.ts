@@ -42,7 +42,7 @@ export function restoreCarried(input: CampaignInput, nowMs: number): Carried {
     runs: 0,
     startedAtMs: nowMs,
     phase: 'starting',
-    paused: false,
+    paused: input.startPaused === true,
     budgets: input.criteria.criteria.budgets,
     ledger: emptyLedger(nowMs),
     iteration: 0,
