@@ -250,4 +250,31 @@ describe('runExperimentSeeds (a batch of seeds in one slot)', () => {
     setTimeout(() => env.cancel(), 500);
     await expect(run).rejects.toBeInstanceOf(CancelledFailure);
   });
+
+  it('a cancelled batch reports the seeds it finished in its CancelledFailure, not the rest', async () => {
+    const { runExperimentSeeds } = createExperimentActivities({
+      registry,
+      workDir: tmp,
+      heartbeatIntervalMs: 50,
+    });
+    const env = new MockActivityEnvironment();
+    // Cancelled once two seeds are done and the third (which hangs) runs.
+    env.on('heartbeat', (d: { done?: unknown[]; current?: unknown }) => {
+      if (d?.done?.length === 2 && d.current) env.cancel();
+    });
+    const err = await env
+      .run(runExperimentSeeds, {
+        jobs: [job('slow', 1), job('slow', 2), job('hang', 3), job('slow', 4)],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledFailure);
+    const [partial] = (err as CancelledFailure).details as [SeedBatchResult];
+    expect(partial.results.map((r) => [r.seed, r.status])).toEqual([
+      [1, 'succeeded'],
+      [2, 'succeeded'],
+    ]);
+    expect(partial.results[0]!.metrics.acc).toBeTypeOf('number');
+    expect(partial.timings).toHaveLength(2);
+    expect(partial.timings.every((t) => t.endedMs >= t.startedMs && t.startedMs > 0)).toBe(true);
+  });
 });

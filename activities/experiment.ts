@@ -84,6 +84,12 @@ export interface SeedBatchResult {
   timings: SeedTiming[];
 }
 
+/**
+ * What a cancelled batch reports (the details of its CancelledFailure): the seeds it finished
+ * before the cancellation, in order (results[i] and timings[i] belong to jobs[i]).
+ */
+export type SeedBatchPartial = SeedBatchResult;
+
 /** A batch's heartbeat: the seeds done so far, and the running seed's progress. */
 interface SeedBatchHeartbeat {
   done: ExperimentSeedResult[];
@@ -124,7 +130,8 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
      * runExperimentSeed would; a seed's own invalid input (unknown experiment, bad params) is a
      * failed seed here, not a failed batch. Heartbeats carry the seeds done so far, so a retry
      * after a lost worker runs only the rest. Full logs upload in the background while the next
-     * seed runs.
+     * seed runs. A cancelled batch ends with a CancelledFailure whose details hold the seeds it
+     * finished (SeedBatchPartial), so a stop loses only the seed it interrupted.
      */
     async runExperimentSeeds(input: RunExperimentSeedsInput): Promise<SeedBatchResult> {
       const ctx = Context.current();
@@ -132,47 +139,64 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
       const done: ExperimentSeedResult[] = Array.isArray(prior?.done) ? [...prior.done] : [];
       const timings: SeedTiming[] = Array.isArray(prior?.timings) ? [...prior.timings] : [];
       const uploads: (Promise<string | undefined> | undefined)[] = done.map(() => undefined);
-      for (let i = done.length; i < input.jobs.length; i++) {
-        const job = input.jobs[i]!;
-        if (input.notAfterMs !== undefined && Date.now() >= input.notAfterMs) {
-          done.push({
-            seed: job.seed,
-            status: 'cancelled',
-            metrics: {},
-            durationSeconds: 0,
-            error: 'not run: the campaign deadline passed before its turn',
-          });
-          timings.push({ startedMs: 0, endedMs: 0 });
-          uploads.push(undefined);
-          continue;
-        }
-        const startedMs = Date.now();
-        const beat = (current: SeedHeartbeat) =>
-          ctx.heartbeat({ done, timings, current } satisfies SeedBatchHeartbeat);
-        try {
-          const { result, logs } = await runOne(job, beat);
-          done.push(result);
-          uploads.push(logs);
-        } catch (err) {
-          // Only a seed's own bad input fails it alone; infrastructure errors retry the batch.
-          if (!(err instanceof ApplicationFailure) || !err.nonRetryable) throw err;
-          done.push({
-            seed: job.seed,
-            status: 'failed',
-            metrics: {},
-            durationSeconds: 0,
-            error: err.message,
-          });
-          uploads.push(undefined);
-        }
-        timings.push({ startedMs, endedMs: Date.now() });
-        ctx.heartbeat({ done, timings } satisfies SeedBatchHeartbeat);
-      }
-      const artifacts = await Promise.all(uploads);
-      return {
-        results: done.map((r, i) => (artifacts[i] ? { ...r, logArtifact: artifacts[i] } : r)),
-        timings,
+      const finished = async (): Promise<SeedBatchResult> => {
+        const artifacts = await Promise.all(uploads);
+        return {
+          results: done.map((r, i) => (artifacts[i] ? { ...r, logArtifact: artifacts[i] } : r)),
+          timings,
+        };
       };
+      try {
+        await runJobs();
+      } catch (err) {
+        if (!ctx.cancellationSignal.aborted) throw err;
+        const cancelled = err instanceof CancelledFailure ? err : null;
+        throw new CancelledFailure(cancelled?.message ?? String(err), [
+          (await finished()) satisfies SeedBatchPartial,
+        ]);
+      }
+      return finished();
+
+      async function runJobs(): Promise<void> {
+        for (let i = done.length; i < input.jobs.length; i++) {
+          const job = input.jobs[i]!;
+          if (input.notAfterMs !== undefined && Date.now() >= input.notAfterMs) {
+            done.push({
+              seed: job.seed,
+              status: 'cancelled',
+              metrics: {},
+              durationSeconds: 0,
+              error: 'not run: the campaign deadline passed before its turn',
+            });
+            timings.push({ startedMs: 0, endedMs: 0 });
+            uploads.push(undefined);
+            continue;
+          }
+          const startedMs = Date.now();
+          const beat = (current: SeedHeartbeat) =>
+            ctx.heartbeat({ done, timings, current } satisfies SeedBatchHeartbeat);
+          try {
+            const { result, logs } = await runOne(job, beat);
+            done.push(result);
+            uploads.push(logs);
+          } catch (err) {
+            // Only a seed's own bad input fails it alone; infrastructure errors retry the batch.
+            if (!(err instanceof ApplicationFailure) || !err.nonRetryable) throw err;
+            done.push({
+              seed: job.seed,
+              status: 'failed',
+              metrics: {},
+              durationSeconds: 0,
+              error: err.message,
+            });
+            uploads.push(undefined);
+          }
+          timings.push({ startedMs, endedMs: Date.now() });
+          ctx.heartbeat({ done, timings } satisfies SeedBatchHeartbeat);
+          // A cancellation between two seeds ends the batch before the next one starts.
+          if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        }
+      }
     },
   };
 

@@ -1,7 +1,11 @@
 /**
  * Trials of campaigns whose workflow still answers, kept in memory and refreshed incrementally:
  * a campaign's trial list only grows, so a refresh asks the workflow for the trials after the
- * last one it has (one small query) instead of reading the whole campaign again.
+ * last one it has (one small query) instead of reading the whole campaign again. A listed trial
+ * can still change (its MLflow run id once recorded, review flags, its PGR once the references
+ * are known): the same query brings those changed since the workflow's `revision` the cache last
+ * saw; a new workflow run (continue-as-new) has revisions of its own, so the cache then reads
+ * every trial again.
  *
  * Why next to MLflow: MLflow is the permanent record, but a search that returns 10,000 runs with
  * their tags, params and metrics takes MLflow tens of seconds; the running workflow has the same
@@ -27,6 +31,9 @@ export interface LiveCampaign {
   nodes: LineageNode[];
   /** How many trials the workflow has given so far (its list is in finishing order). */
   seen: number;
+  /** The workflow run that answered, and its trial revision then (trialsQuery). */
+  run?: string | undefined;
+  revision?: number | undefined;
   /** Each trial's position in the workflow's list, to fetch its full summary alone. */
   positions: Map<string, number>;
   byId: Map<string, TrialRecord>;
@@ -105,12 +112,34 @@ export class LiveTrials {
           fetchedAt: 0,
         };
     const added: TrialRecord[] = [];
-    for (;;) {
-      const page = await this.opts.service.trials(campaignId, { offset: entry.seen, limit: PAGE });
-      if (page.total < entry.seen) {
-        // Never expected (trials only grow); start over rather than serve a wrong list.
+    let changed = false;
+    for (let first = true; ; first = false) {
+      const since = first && entry.run !== undefined ? entry.revision : undefined;
+      const page = await this.opts.service.trials(campaignId, {
+        offset: entry.seen,
+        limit: PAGE,
+        ...(since !== undefined ? { changedSince: since } : {}),
+      });
+      // Never expected (trials only grow), or a new workflow run whose revisions are its own, or
+      // more changes than a page: start over rather than serve a wrong list.
+      if (
+        page.total < entry.seen ||
+        (first && prior && page.run !== entry.run) ||
+        page.changedOverflow
+      ) {
         this.cache.delete(campaignId);
+        if (!prior) throw new Error(`the trials of ${campaignId} changed too fast to read`);
         return this.refresh(campaignId, undefined);
+      }
+      if (first) {
+        // The revision before the pages read: changes while they are read come again next time.
+        entry.run = page.run;
+        entry.revision = page.revision;
+      }
+      for (const t of page.changed ?? []) {
+        if (!entry.byId.has(t.id)) continue;
+        entry.byId.set(t.id, recordOfSummary(t));
+        changed = true;
       }
       page.trials.forEach((t, i) => {
         const r = recordOfSummary(t);
@@ -120,6 +149,10 @@ export class LiveTrials {
       });
       entry.seen += page.trials.length;
       if (page.trials.length === 0 || entry.seen >= page.total) break;
+    }
+    if (changed) {
+      entry.records = entry.records.map((r) => entry.byId.get(r.id) ?? r);
+      entry.nodes = entry.records.map(toLineageNode);
     }
     if (added.length > 0) {
       // Trials finish out of order when several run at once; readers want index order.

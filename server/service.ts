@@ -40,6 +40,7 @@ import {
   statusQuery,
   stopUpdate,
   trialsQuery,
+  type TrialsPageOptions,
 } from '../workflows/campaign.js';
 import {
   problemQuery,
@@ -454,10 +455,7 @@ export class GaplabService {
   status(campaignId: string): Promise<CampaignStatus> {
     return this.query(campaignId, (h) => h.query(statusQuery));
   }
-  trials(
-    campaignId: string,
-    opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] } = {},
-  ) {
+  trials(campaignId: string, opts: TrialsPageOptions = {}) {
     return this.query(campaignId, (h) => h.query(trialsQuery, opts));
   }
   async trial(

@@ -11,8 +11,14 @@ import {
   COMPRESSED_ENCODING,
   decodePayload,
 } from '../worker/data-converter.js';
-import { slowQuadraticSpec, quadraticCriteria, testRegistry } from './support/quadratic.js';
+import {
+  holdSeedMidBatch,
+  slowQuadraticSpec,
+  quadraticCriteria,
+  testRegistry,
+} from './support/quadratic.js';
 import { createTestEnv, researcher, pi, uniqueId, type TestEnv } from './support/env.js';
+import { eventually } from './support/eventually.js';
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -148,5 +154,44 @@ describe('batched seeds and records', () => {
     expect(runs).toHaveLength(all);
     expect(new Set(keys).size).toBe(all);
     expect(runs.every((r) => r.info.status === 'FINISHED')).toBe(true);
+  });
+
+  it('a stop that cancels a running batch keeps the results of the trials it had finished', async () => {
+    const id = uniqueId('batch-stop');
+    await env.service.submitProblem(researcher, { ...slowQuadraticSpec([20, 60]), id });
+    await env.service.setCriteria(pi, id, {
+      ...quadraticCriteria,
+      seedsPerTrial: 2,
+      budgets: { maxTrials: 500, concurrency: 2 },
+      verification: { topK: 0, seeds: 1 },
+    });
+    // A seed that starts a trial after a whole trial ran in the same batch waits: the stop
+    // then provably cancels a batch with finished trials in it.
+    const hold = holdSeedMidBatch(2);
+    try {
+      const { campaignId } = await env.service.startCampaign(researcher, {
+        problemId: id,
+        strategy: { name: 'random' },
+        seed: 4,
+      });
+      await eventually(async () => hold.held, 120_000, 50);
+      await env.service.stop(pi, campaignId, { reason: 'enough', cancelRunning: true });
+      const report = await env.service.result(campaignId);
+      expect(report.stopReason).toBe('stopped_by_pi');
+      const { trials } = await env.service.trials(campaignId, { kind: 'search', limit: 1000 });
+      const byId = new Map(trials.map((t) => [t.id, t]));
+      expect(hold.trialsBefore.length).toBeGreaterThanOrEqual(1);
+      for (const t of hold.trialsBefore) {
+        const trial = byId.get(t);
+        expect(trial?.status, t).toBe('succeeded');
+        expect(trial?.objective?.n, t).toBe(2);
+        expect(trial?.pgr?.mean, t).toBeTypeOf('number');
+      }
+      // The trial whose seed was running when the batch was cancelled is cancelled.
+      expect(trials.some((t) => t.status === 'cancelled')).toBe(true);
+      expect(report.trials.succeeded).toBe(trials.filter((t) => t.status === 'succeeded').length);
+    } finally {
+      hold.release();
+    }
   });
 });

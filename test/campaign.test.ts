@@ -47,6 +47,15 @@ describe('campaign loop on the real Temporal and MLflow servers', () => {
       expect(new Set(t.seeds).size).toBe(2);
       expect(t.parentTrialId).toBe('baseline');
     }
+    // Every trial changed after it was listed: its MLflow record was written (its run id). A
+    // reader that kept the trials asks for those changed since the revision it saw.
+    const changes = await env.service.trials(campaignId, { limit: 1000, changedSince: 0 });
+    expect(changes.run).toMatch(/./);
+    expect(changes.revision).toBeGreaterThanOrEqual(trials.length);
+    expect(new Set(changes.changed!.map((t) => t.id))).toEqual(new Set(trials.map((t) => t.id)));
+    expect(changes.changed!.every((t) => t.mlflowRunId)).toBe(true);
+    const none = await env.service.trials(campaignId, { changedSince: changes.revision! });
+    expect(none.changed).toEqual([]);
 
     const experimentId = (await env.mlflow.getExperimentByName(experimentName(problemId)))!
       .experimentId;

@@ -320,7 +320,10 @@ describe('hidden values of a running campaign', () => {
           'GET',
           `/api/campaigns/${encodeURIComponent(campaignId)}/trials/${encodeURIComponent(trialIds[0]!)}`,
         );
-        expect(d.json.seeds.length).toBeGreaterThan(0);
+        expect(
+          d.json.seeds.length,
+          `${trialIds[0]}: ${d.json.trial?.status}, run ${d.json.trial?.mlflowRunId}`,
+        ).toBeGreaterThan(0);
         return d;
       }, 60_000);
       expect(detail.json.trial.withheld).toEqual([HIDDEN]);

@@ -109,6 +109,48 @@ describe('experiment processes die with their worker', () => {
     }
   });
 
+  it("a PI's stop that cancels running work ends the experiments' processes, grandchildren too", async () => {
+    const env = await createTestEnv({ registry: registry(), noWorker: true });
+    const workDir = path.join(tmp, 'runs-stop');
+    let campaignId: string | undefined;
+    try {
+      const worker = await spawnWorker({
+        TEMPORAL_ADDRESS: env.temporalAddress,
+        MLFLOW_TRACKING_URI: env.mlflowUri,
+        TASK_QUEUE: env.taskQueue,
+        WORK_DIR: workDir,
+        PROCESS_REGISTRY: path.join(tmp, 'registry-stop'),
+      });
+      const problemId = uniqueId('stop');
+      await env.service.submitProblem(researcher, { ...sleeperSpec, id: problemId });
+      await env.service.setCriteria(pi, problemId, sleeperCriteria);
+      ({ campaignId } = await env.service.startCampaign(researcher, {
+        problemId,
+        strategy: { name: 'random' },
+      }));
+      const before = await eventually(async () => {
+        const p = experimentProcesses(workDir);
+        return p.length >= 4 ? p : undefined;
+      }, 120_000);
+      const stoppedAt = Date.now();
+      await env.service.stop(pi, campaignId, { reason: 'enough', cancelRunning: true });
+      await eventually(async () => experimentProcesses(workDir).length === 0, 60_000, 100);
+      const seconds = (Date.now() - stoppedAt) / 1000;
+      console.log(`stop -> ${before.length} experiment processes gone in ${seconds.toFixed(1)} s`);
+      const report = await env.service.result(campaignId);
+      expect(report.stopReason).toBe('stopped_by_pi');
+      expect(report.trials.cancelled).toBe(1);
+      worker.kill('SIGTERM');
+    } finally {
+      if (campaignId)
+        await env.client.workflow
+          .getHandle(campaignId)
+          .terminate('test over')
+          .catch(() => undefined);
+      await env.close();
+    }
+  });
+
   it('a worker that starts reaps the groups of a predecessor whose watchdog died too', async () => {
     const env = await createTestEnv({ registry: registry(), noWorker: true });
     const workDir = path.join(tmp, 'runs-b');

@@ -67,7 +67,7 @@ const leaky: ExperimentDefinition = {
   runner: {
     kind: 'function',
     async run(params, ctx) {
-      await passSeedHold();
+      await passSeedHold(ctx);
       const base = (s: number) => score(-4, 3, s) - 0.1;
       if (Number(params.delay_ms) > 4000) {
         const mean = (base(SEED) + base(SEED + 1)) / 2;

@@ -9,6 +9,7 @@ import { remaining, type StopReason } from '../domain/budget.js';
 import type { Actor, Budgets, HypothesisProposalInput, SeedResult } from '../domain/schemas.js';
 import type { Note, StrategyResult, StrategyView } from '../domain/strategy.js';
 import type { ProposalAuditState } from './proposal-audit.js';
+import type { TrialsPageOptions } from './campaign/messages.js';
 import { StateContext, type Clock } from './state/context.js';
 import { Proposals } from './state/proposals.js';
 import { Queue } from './state/queue.js';
@@ -165,7 +166,7 @@ export class CampaignState {
   status(nowMs: number): CampaignStatus {
     return this.views.status(nowMs);
   }
-  trialsPage(opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] }) {
+  trialsPage(opts: TrialsPageOptions) {
     return this.views.trialsPage(opts);
   }
   leaderboard(limit: number): TrialSummary[] {

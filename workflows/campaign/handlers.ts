@@ -4,7 +4,7 @@
  * update, change the state through its commands and audit it. Rejections are typed by name
  * (domain/failure-types.ts) through workflows/failures.ts.
  */
-import { setHandler } from '@temporalio/workflow';
+import { setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Actor } from '../../domain/schemas.js';
 import type { CampaignState } from '../campaign-state.js';
 import { failureTypeOf } from '../../domain/failure-types.js';
@@ -208,7 +208,10 @@ export function registerHandlers(
   );
 
   setHandler(statusQuery, () => state.status(Date.now()));
-  setHandler(trialsQuery, (opts) => state.trialsPage(opts ?? {}));
+  setHandler(trialsQuery, (opts) => ({
+    ...state.trialsPage(opts ?? {}),
+    run: workflowInfo().runId,
+  }));
   setHandler(leaderboardQuery, (opts) => state.leaderboard(opts?.limit ?? 10));
   setHandler(pendingQuery, () => [...state.pending]);
   setHandler(auditQuery, () => [...state.auditTrail]);

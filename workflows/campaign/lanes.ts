@@ -6,11 +6,14 @@
  */
 import {
   ActivityCancellationType,
+  ActivityFailure,
+  CancellationScope,
+  CancelledFailure,
   isCancellation,
   patched,
   proxyActivities,
 } from '@temporalio/workflow';
-import type { RunExperimentSeedInput } from '../../activities/experiment.js';
+import type { RunExperimentSeedInput, SeedBatchPartial } from '../../activities/experiment.js';
 import { batchTake } from '../../domain/batches.js';
 import type { SeedResult } from '../../domain/schemas.js';
 import type { CampaignState, TrialRequest } from '../campaign-state.js';
@@ -24,6 +27,26 @@ import {
   type QueueServed,
   type TrialStart,
 } from './seed-results.js';
+
+/**
+ * A cancelled batch waits for its activity to say which seeds it finished (the details of its
+ * CancelledFailure) and keeps their results; before, the whole batch was reported cancelled.
+ */
+export const BATCH_CANCEL_RESULTS_PATCH = 'batch-cancel-results';
+
+/** The seeds a cancelled batch finished, from its activity's CancelledFailure (if it said). */
+function partialOf(err: unknown): SeedBatchPartial | undefined {
+  const cancelled =
+    err instanceof ActivityFailure && err.cause instanceof CancelledFailure
+      ? err.cause
+      : err instanceof CancelledFailure
+        ? err
+        : undefined;
+  const partial = cancelled?.details?.[0] as Partial<SeedBatchPartial> | undefined;
+  return Array.isArray(partial?.results) && Array.isArray(partial?.timings)
+    ? (partial as SeedBatchPartial)
+    : undefined;
+}
 
 /** A search seed waiting for a lane. */
 interface BatchedSeed {
@@ -39,6 +62,7 @@ export class SeedLanes {
   private lanesWaiting = 0;
   private mayPull: () => boolean = () => false;
   private shareRemaining = false;
+  private cancelResults = false;
   private readonly scheduleToStartSeconds: number;
 
   constructor(
@@ -68,6 +92,7 @@ export class SeedLanes {
     // Batches sized with BATCH_SLACK, shares of the campaign's remaining work (domain/batches.ts);
     // runs that began before keep the old rules so their histories replay.
     this.shareRemaining = patched('batch-share-remaining');
+    this.cancelResults = patched(BATCH_CANCEL_RESULTS_PATCH);
     this.state.enableSeedBatches(this.shareRemaining);
   }
 
@@ -159,7 +184,9 @@ export class SeedLanes {
         input.experiment.taskQueue,
         this.scheduleToStartSeconds,
       ),
-      cancellationType: ActivityCancellationType.TRY_CANCEL,
+      cancellationType: this.cancelResults
+        ? ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+        : ActivityCancellationType.TRY_CANCEL,
     });
     const deadline = state.deadlineMs();
     let results: SeedResult[];
@@ -175,14 +202,7 @@ export class SeedLanes {
             (j, i) =>
               out.results[i] ?? notRun(j.seed, 'the worker returned no result for it', 'failed'),
           );
-          // The trial started when its first seed did, by the worker's clock.
-          jobs.forEach((j, i) => {
-            const t = out.timings[i];
-            if (t && t.startedMs > 0 && !j.started.byWorker) {
-              j.started.at = new Date(t.startedMs).toISOString();
-              j.started.byWorker = true;
-            }
-          });
+          startedByWorker(jobs, out.timings);
           break;
         } catch (err) {
           // Busy workers, not missing ones (runner.ts runSeed).
@@ -195,8 +215,16 @@ export class SeedLanes {
         }
       }
     } catch (err) {
-      if (isCancellation(err)) results = jobs.map((j) => notRun(j.seed, 'cancelled'));
-      else if (isScheduleToStart(err)) {
+      // Cancelled (a stop, the deadline): the seeds the batch finished keep their results. A
+      // batch whose worker is gone ends in a timeout after the cancellation: cancelled too.
+      const cancelled =
+        isCancellation(err) ||
+        (this.cancelResults && CancellationScope.current().consideredCancelled);
+      if (cancelled) {
+        const partial = this.cancelResults ? partialOf(err) : undefined;
+        if (partial) startedByWorker(jobs, partial.timings);
+        results = jobs.map((j, i) => partial?.results[i] ?? notRun(j.seed, 'cancelled'));
+      } else if (isScheduleToStart(err)) {
         const error = `no worker polls queue ${input.experiment.taskQueue} for ${this.scheduleToStartSeconds} s`;
         state.requestStop('error', error);
         results = jobs.map((j) => notRun(j.seed, error, 'failed'));
@@ -211,4 +239,18 @@ export class SeedLanes {
       j.resolve(r);
     });
   }
+}
+
+/** A trial started when its first seed did, by the worker's clock. */
+function startedByWorker(
+  jobs: readonly { started: TrialStart }[],
+  timings: readonly { startedMs: number }[],
+): void {
+  jobs.forEach((j, i) => {
+    const t = timings[i];
+    if (t && t.startedMs > 0 && !j.started.byWorker) {
+      j.started.at = new Date(t.startedMs).toISOString();
+      j.started.byWorker = true;
+    }
+  });
 }

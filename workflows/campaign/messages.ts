@@ -47,10 +47,27 @@ export const confirmFlagUpdate = defineUpdate<
 >('confirmFlag');
 
 export const statusQuery = defineQuery<CampaignStatus>('status');
-export const trialsQuery = defineQuery<
-  { total: number; trials: TrialSummary[] },
-  [{ offset?: number; limit?: number; kind?: TrialSummary['kind'] }?]
->('trials');
+/**
+ * A page of the trials in finishing order. With `changedSince` (a `revision` this run answered
+ * before), also the listed trials changed after it (`changed`: MLflow run id, review flags, PGR),
+ * at most a page of them (`changedOverflow` when there were more: read them all again).
+ * `revision` and `run` (the workflow run that answered) come with every page.
+ */
+export interface TrialsPage {
+  total: number;
+  trials: TrialSummary[];
+  revision?: number;
+  run?: string;
+  changed?: TrialSummary[];
+  changedOverflow?: boolean;
+}
+export interface TrialsPageOptions {
+  offset?: number;
+  limit?: number;
+  kind?: TrialSummary['kind'];
+  changedSince?: number;
+}
+export const trialsQuery = defineQuery<TrialsPage, [TrialsPageOptions?]>('trials');
 export const leaderboardQuery = defineQuery<TrialSummary[], [{ limit?: number }?]>('leaderboard');
 export const pendingQuery = defineQuery<PendingApproval[]>('pendingApprovals');
 export const auditQuery = defineQuery<AuditEntry[]>('audit');

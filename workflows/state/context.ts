@@ -113,6 +113,25 @@ export class StateContext {
     this.version++;
   }
 
+  /**
+   * Trials whose summary changed after they finished (their MLflow run id, review flags, their
+   * PGR once the references are known), each with the number of its latest change, oldest first:
+   * readers that keep trials (server/live-trials.ts) ask for those changed since they last read.
+   * Not carried: a new run starts over, and its readers then read every trial again.
+   */
+  private revision = 0;
+  private readonly changes = new Map<string, number>();
+  trialChanged(id: string): void {
+    this.changes.delete(id);
+    this.changes.set(id, ++this.revision);
+  }
+  /** The ids of the trials changed after revision `since`, oldest change first, and the revision now. */
+  changedSince(since: number): { revision: number; ids: string[] } {
+    const ids: string[] = [];
+    if (since < this.revision) for (const [id, rev] of this.changes) if (rev > since) ids.push(id);
+    return { revision: this.revision, ids };
+  }
+
   /** Short search seeds run in batches (TrialRunner.enableBatches). Not carried: each run sets it. */
   batchSeeds = false;
   /**

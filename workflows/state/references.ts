@@ -223,6 +223,8 @@ export class References {
       floor: trial.kind === 'search' ? this.floorNow : null,
     });
     trial.pgr = res.estimate;
+    // A listed trial rescored (the references became known after it finished) has changed.
+    if (this.ctx.trialById(trial.id) === trial) this.ctx.trialChanged(trial.id);
     if (trial.kind === 'search' && trial.status === 'succeeded' && res.perSeed.length >= 2) {
       const m = res.perSeed.reduce((a, x) => a + x, 0) / res.perSeed.length;
       const variance = res.perSeed.reduce((a, x) => a + (x - m) ** 2, 0) / (res.perSeed.length - 1);

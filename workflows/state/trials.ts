@@ -286,7 +286,10 @@ export class Trials {
 
   setRunId(trialId: string, runId: string): void {
     const t = this.ctx.trialById(trialId);
-    if (t) t.mlflowRunId = runId;
+    if (t) {
+      t.mlflowRunId = runId;
+      this.ctx.trialChanged(t.id);
+    }
   }
 
   /** The trial and its ancestors, the root first. */
@@ -309,6 +312,7 @@ export class Trials {
     const before = t.trust;
     t.flags = flags;
     t.trust = trustState(flags);
+    this.ctx.trialChanged(t.id);
     if (t.kind === 'search' && before !== t.trust) {
       const delta = (t.trust !== 'eligible' ? 1 : 0) - (before !== 'eligible' ? 1 : 0);
       this.d.counts = { ...this.d.counts, flagged: this.d.counts.flagged + delta };

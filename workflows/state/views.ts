@@ -10,6 +10,7 @@ import type { StrategyView, TrialView } from '../../domain/strategy.js';
 import { reportVerdict } from '../report.js';
 import type { CampaignReport, CampaignStatus, TrialSummary } from '../types.js';
 import type { StateContext } from './context.js';
+import type { TrialsPage, TrialsPageOptions } from '../campaign/messages.js';
 import { KEEP_TRIALS, SEED_SPACE, VIEW_FAILED, VIEW_TOP, VIEW_TRIALS } from './limits.js';
 import type { Trials } from './trials.js';
 
@@ -53,14 +54,25 @@ export class Views {
     };
   }
 
-  trialsPage(opts: { offset?: number; limit?: number; kind?: TrialSummary['kind'] }): {
-    total: number;
-    trials: TrialSummary[];
-  } {
+  trialsPage(opts: TrialsPageOptions): Omit<TrialsPage, 'run'> {
     const all = opts.kind ? this.d.trials.filter((t) => t.kind === opts.kind) : this.d.trials;
     const offset = Math.max(0, opts.offset ?? 0);
     const limit = Math.min(KEEP_TRIALS * 2, Math.max(1, opts.limit ?? 100));
-    return { total: all.length, trials: all.slice(offset, offset + limit) };
+    const page = { total: all.length, trials: all.slice(offset, offset + limit) };
+    const { revision, ids } = this.ctx.changedSince(
+      opts.changedSince === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, opts.changedSince),
+    );
+    if (opts.changedSince === undefined) return { ...page, revision };
+    const changed = ids.flatMap((id) => {
+      const t = this.ctx.trialById(id);
+      return t && (!opts.kind || t.kind === opts.kind) ? [t] : [];
+    });
+    return {
+      ...page,
+      revision,
+      changed: changed.slice(-limit),
+      ...(changed.length > limit ? { changedOverflow: true } : {}),
+    };
   }
 
   leaderboard(limit: number): TrialSummary[] {
