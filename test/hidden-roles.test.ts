@@ -192,7 +192,7 @@ describe('hidden values of a running campaign', () => {
     expect((await call('researcher', 'POST', `${c}/pause`, {})).status).toBe(200);
     await eventually(async () => (await call('pi', 'GET', c)).json.paused === true, 60_000);
     // Trials that had started finish (a seed takes a second); nothing starts after them.
-    await sleep(4000);
+    await eventually(async () => (await call('pi', 'GET', c)).json.trialsRunning === 0, 90_000);
 
     // Every trial so far.
     const trials = await eventually(async () => {

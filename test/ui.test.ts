@@ -394,6 +394,31 @@ describe('the web UI in headless Chromium against the real server', () => {
     expect(problems).toEqual([]);
   });
 
+  it('lets a researcher start a campaign paused, then resume it', async () => {
+    const { page, problems } = await as('researcher');
+    await go(page, `/problems/${problemId}`);
+    await page.getByTestId('new-campaign').click();
+    await page.locator('select[name=strategy]').selectOption('random');
+    await page.locator('input[name=label]').fill('paused first');
+    await page.locator('input[name=paused]').check();
+    await page.getByTestId('start-submit').click();
+    await page.waitForURL(/#\/campaigns\//);
+    const campaignId = decodeURIComponent(page.url().split('#/campaigns/')[1]!);
+    await page.getByTestId('resume').waitFor();
+    const status = await env.service.status(campaignId);
+    expect(status.paused).toBe(true);
+    expect(status.ledger.trialsStarted).toBe(0);
+    await page.getByTestId('resume').click();
+    await page.getByTestId('pause').waitFor();
+    expect((await env.service.status(campaignId)).paused).toBe(false);
+    const audit = await env.service.audit(campaignId);
+    expect(audit.map((a) => a.action)).toEqual(
+      expect.arrayContaining(['start', 'pause', 'resume']),
+    );
+    await env.service.stop(pi, campaignId, { reason: 'enough', cancelRunning: true });
+    expect(problems).toEqual([]);
+  });
+
   it('lets a PI approve one hypothesis and reject another in approval mode', async () => {
     const id = uniqueId('ui-approve');
     await env.service.submitProblem(researcher, {

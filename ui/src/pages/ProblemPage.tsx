@@ -248,6 +248,7 @@ function StartCampaign({
   const [version, setVersion] = useState(String(problem.criteria.at(-1)?.version ?? ''));
   const [label, setLabel] = useState('');
   const [seed, setSeed] = useState('');
+  const [paused, setPaused] = useState(false);
   const start = useAction(
     (body: unknown) => api<{ campaignId: string }>('/campaigns', { body }),
     [keys.compare(problem.spec.id), keys.campaigns(problem.spec.id), keys.problem(problem.spec.id)],
@@ -265,6 +266,7 @@ function StartCampaign({
           ...(version ? { criteriaVersion: Number(version) } : {}),
           ...(label.trim() ? { label: label.trim() } : {}),
           ...(seed.trim() ? { seed: Number(seed) } : {}),
+          ...(paused ? { paused: true } : {}),
         };
         start.mutate(body, { onSuccess: (r) => onDone(r.campaignId) });
       }}
@@ -316,6 +318,15 @@ function StartCampaign({
           />
         </label>
       </div>
+      <label className="row small">
+        <input
+          type="checkbox"
+          name="paused"
+          checked={paused}
+          onChange={(e) => setPaused(e.target.checked)}
+        />{' '}
+        start paused: measure the baseline, then wait for ideas until resumed
+      </label>
       {start.error && <ErrorNote error={start.error} prefix="Not started" />}
       <div className="row">
         <button
