@@ -92,34 +92,21 @@ export function registerApiCommands(program: Command): void {
     .option('--label <text>', 'a label to tell campaigns apart')
     .option('--paused', 'start paused: queue ideas (gaplab propose), then gaplab resume')
     .option('--watch', 'follow the campaign until it finishes')
-    .action(
-      async (
-        problem: string,
-        o: {
-          strategy?: string;
-          criteriaVersion?: number;
-          seed?: number;
-          label?: string;
-          paused?: boolean;
-          watch?: boolean;
-        },
-        cmd: Command,
-      ) => {
-        const api = client(cmd);
-        const { campaignId } = await api.post<{ campaignId: string }>(
-          '/campaigns',
-          startBody(problem, o),
+    .action(async (problem: string, o: StartOptions & { watch?: boolean }, cmd: Command) => {
+      const api = client(cmd);
+      const { campaignId } = await api.post<{ campaignId: string }>(
+        '/campaigns',
+        startBody(problem, o),
+      );
+      console.log(`started campaign ${campaignId}${o.paused ? ' (paused)' : ''}`);
+      if (o.watch) {
+        const r = await watchCampaign(
+          () => api.get(`/campaigns/${campaignId}`),
+          () => api.get(`/campaigns/${campaignId}/report`),
         );
-        console.log(`started campaign ${campaignId}${o.paused ? ' (paused)' : ''}`);
-        if (o.watch) {
-          const r = await watchCampaign(
-            () => api.get(`/campaigns/${campaignId}`),
-            () => api.get(`/campaigns/${campaignId}/report`),
-          );
-          console.log(renderReportMarkdown(r));
-        }
-      },
-    );
+        console.log(renderReportMarkdown(r));
+      }
+    });
 
   program
     .command('list')
@@ -269,17 +256,17 @@ interface ControlOptions {
   letRunningFinish?: boolean;
 }
 
+/** The options of `gaplab start` that shape its request. */
+interface StartOptions {
+  strategy?: string;
+  criteriaVersion?: number;
+  seed?: number;
+  label?: string;
+  paused?: boolean;
+}
+
 /** The API body of `gaplab start`: claude with ANTHROPIC_API_KEY, else optuna, by default. */
-export function startBody(
-  problem: string,
-  o: {
-    strategy?: string;
-    criteriaVersion?: number;
-    seed?: number;
-    label?: string;
-    paused?: boolean;
-  },
-) {
+export function startBody(problem: string, o: StartOptions) {
   const strategy = o.strategy ?? (process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna');
   return {
     problemId: problem,

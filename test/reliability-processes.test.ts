@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { procState } from '../experiments/runner.js';
-import { createTestEnv, pi, researcher, uniqueId } from './support/env.js';
+import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 import { eventually } from './support/eventually.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { quadratic } from './support/quadratic.js';
@@ -58,6 +58,33 @@ function watchdogOf(workerPid: number): number | undefined {
 const spawnWorker = (env: Record<string, string>) =>
   spawnWorkerProcess('command-worker', env, children);
 
+/** A worker process of its own (work folder runs-<name>), and a campaign of `sleeper` seeds on it. */
+async function startSleepers(env: TestEnv, name: string) {
+  const workDir = path.join(tmp, `runs-${name}`);
+  const worker = await spawnWorker({
+    TEMPORAL_ADDRESS: env.temporalAddress,
+    MLFLOW_TRACKING_URI: env.mlflowUri,
+    TASK_QUEUE: env.taskQueue,
+    WORK_DIR: workDir,
+    PROCESS_REGISTRY: path.join(tmp, `registry-${name}`),
+  });
+  const problemId = uniqueId(name);
+  await env.service.submitProblem(researcher, { ...sleeperSpec, id: problemId });
+  await env.service.setCriteria(pi, problemId, sleeperCriteria);
+  const { campaignId } = await env.service.startCampaign(researcher, {
+    problemId,
+    strategy: { name: 'random' },
+  });
+  return { worker, workDir, campaignId };
+}
+
+/** Resolves once two seeds run, each a shell and its sleeping grandchild: their processes. */
+const sleepersInFlight = (workDir: string) =>
+  eventually(async () => {
+    const p = experimentProcesses(workDir);
+    return p.length >= 4 ? p : undefined;
+  }, 120_000);
+
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   for (const pid of experimentProcesses(tmp)) {
@@ -72,35 +99,18 @@ afterAll(() => {
 describe('experiment processes die with their worker', () => {
   it('kill -9 of a worker running long command experiments leaves none of them alive', async () => {
     const env = await createTestEnv({ registry: registry(), noWorker: true });
-    const workDir = path.join(tmp, 'runs-a');
     let campaignId: string | undefined;
     try {
-      const worker = await spawnWorker({
-        TEMPORAL_ADDRESS: env.temporalAddress,
-        MLFLOW_TRACKING_URI: env.mlflowUri,
-        TASK_QUEUE: env.taskQueue,
-        WORK_DIR: workDir,
-        PROCESS_REGISTRY: path.join(tmp, 'registry-a'),
-      });
-      const problemId = uniqueId('orphans');
-      await env.service.submitProblem(researcher, { ...sleeperSpec, id: problemId });
-      await env.service.setCriteria(pi, problemId, sleeperCriteria);
-      ({ campaignId } = await env.service.startCampaign(researcher, {
-        problemId,
-        strategy: { name: 'random' },
-      }));
-      // In flight: two seeds, each a shell and its sleeping grandchild.
-      const before = await eventually(async () => {
-        const p = experimentProcesses(workDir);
-        return p.length >= 4 ? p : undefined;
-      }, 120_000);
+      const run = await startSleepers(env, 'a');
+      campaignId = run.campaignId;
+      const before = await sleepersInFlight(run.workDir);
       expect(before.length).toBeGreaterThanOrEqual(4);
 
-      worker.kill('SIGKILL');
+      run.worker.kill('SIGKILL');
       let left = before;
       for (let i = 0; i < 50 && left.length > 0; i++) {
         await new Promise((r) => setTimeout(r, 200));
-        left = experimentProcesses(workDir);
+        left = experimentProcesses(run.workDir);
       }
       expect(left).toEqual([]);
     } finally {
@@ -111,36 +121,20 @@ describe('experiment processes die with their worker', () => {
 
   it("a PI's stop that cancels running work ends the experiments' processes, grandchildren too", async () => {
     const env = await createTestEnv({ registry: registry(), noWorker: true });
-    const workDir = path.join(tmp, 'runs-stop');
     let campaignId: string | undefined;
     try {
-      const worker = await spawnWorker({
-        TEMPORAL_ADDRESS: env.temporalAddress,
-        MLFLOW_TRACKING_URI: env.mlflowUri,
-        TASK_QUEUE: env.taskQueue,
-        WORK_DIR: workDir,
-        PROCESS_REGISTRY: path.join(tmp, 'registry-stop'),
-      });
-      const problemId = uniqueId('stop');
-      await env.service.submitProblem(researcher, { ...sleeperSpec, id: problemId });
-      await env.service.setCriteria(pi, problemId, sleeperCriteria);
-      ({ campaignId } = await env.service.startCampaign(researcher, {
-        problemId,
-        strategy: { name: 'random' },
-      }));
-      const before = await eventually(async () => {
-        const p = experimentProcesses(workDir);
-        return p.length >= 4 ? p : undefined;
-      }, 120_000);
+      const run = await startSleepers(env, 'stop');
+      campaignId = run.campaignId;
+      const before = await sleepersInFlight(run.workDir);
       const stoppedAt = Date.now();
       await env.service.stop(pi, campaignId, { reason: 'enough', cancelRunning: true });
-      await eventually(async () => experimentProcesses(workDir).length === 0, 60_000, 100);
+      await eventually(async () => experimentProcesses(run.workDir).length === 0, 60_000, 100);
       const seconds = (Date.now() - stoppedAt) / 1000;
       console.log(`stop -> ${before.length} experiment processes gone in ${seconds.toFixed(1)} s`);
       const report = await env.service.result(campaignId);
       expect(report.stopReason).toBe('stopped_by_pi');
       expect(report.trials.cancelled).toBe(1);
-      worker.kill('SIGTERM');
+      run.worker.kill('SIGTERM');
     } finally {
       if (campaignId)
         await env.client.workflow
