@@ -84,12 +84,6 @@ export interface SeedBatchResult {
   timings: SeedTiming[];
 }
 
-/**
- * What a cancelled batch reports (the details of its CancelledFailure): the seeds it finished
- * before the cancellation, in order (results[i] and timings[i] belong to jobs[i]).
- */
-export type SeedBatchPartial = SeedBatchResult;
-
 /** A batch's heartbeat: the seeds done so far, and the running seed's progress. */
 interface SeedBatchHeartbeat {
   done: ExperimentSeedResult[];
@@ -131,7 +125,7 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
      * failed seed here, not a failed batch. Heartbeats carry the seeds done so far, so a retry
      * after a lost worker runs only the rest. Full logs upload in the background while the next
      * seed runs. A cancelled batch ends with a CancelledFailure whose details hold the seeds it
-     * finished (SeedBatchPartial), so a stop loses only the seed it interrupted.
+     * finished (a SeedBatchResult of those), so a stop loses only the seed it interrupted.
      */
     async runExperimentSeeds(input: RunExperimentSeedsInput): Promise<SeedBatchResult> {
       const ctx = Context.current();
@@ -151,9 +145,7 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
       } catch (err) {
         if (!ctx.cancellationSignal.aborted) throw err;
         const cancelled = err instanceof CancelledFailure ? err : null;
-        throw new CancelledFailure(cancelled?.message ?? String(err), [
-          (await finished()) satisfies SeedBatchPartial,
-        ]);
+        throw new CancelledFailure(cancelled?.message ?? String(err), [await finished()]);
       }
       return finished();
 

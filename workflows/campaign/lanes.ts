@@ -13,7 +13,7 @@ import {
   patched,
   proxyActivities,
 } from '@temporalio/workflow';
-import type { RunExperimentSeedInput, SeedBatchPartial } from '../../activities/experiment.js';
+import type { RunExperimentSeedInput, SeedBatchResult } from '../../activities/experiment.js';
 import { batchTake } from '../../domain/batches.js';
 import type { SeedResult } from '../../domain/schemas.js';
 import type { CampaignState, TrialRequest } from '../campaign-state.js';
@@ -35,16 +35,16 @@ import {
 export const BATCH_CANCEL_RESULTS_PATCH = 'batch-cancel-results';
 
 /** The seeds a cancelled batch finished, from its activity's CancelledFailure (if it said). */
-function partialOf(err: unknown): SeedBatchPartial | undefined {
+function partialOf(err: unknown): SeedBatchResult | undefined {
   const cancelled =
     err instanceof ActivityFailure && err.cause instanceof CancelledFailure
       ? err.cause
       : err instanceof CancelledFailure
         ? err
         : undefined;
-  const partial = cancelled?.details?.[0] as Partial<SeedBatchPartial> | undefined;
+  const partial = cancelled?.details?.[0] as Partial<SeedBatchResult> | undefined;
   return Array.isArray(partial?.results) && Array.isArray(partial?.timings)
-    ? (partial as SeedBatchPartial)
+    ? (partial as SeedBatchResult)
     : undefined;
 }
 

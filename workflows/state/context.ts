@@ -119,17 +119,22 @@ export class StateContext {
    * readers that keep trials (server/live-trials.ts) ask for those changed since they last read.
    * Not carried: a new run starts over, and its readers then read every trial again.
    */
-  private revision = 0;
+  private changeCount = 0;
   private readonly changes = new Map<string, number>();
+  /** The number of the latest change. */
+  get revision(): number {
+    return this.changeCount;
+  }
   trialChanged(id: string): void {
     this.changes.delete(id);
-    this.changes.set(id, ++this.revision);
+    this.changes.set(id, ++this.changeCount);
   }
-  /** The ids of the trials changed after revision `since`, oldest change first, and the revision now. */
-  changedSince(since: number): { revision: number; ids: string[] } {
+  /** The ids of the trials changed after revision `since`, oldest change first. */
+  changedSince(since: number): string[] {
     const ids: string[] = [];
-    if (since < this.revision) for (const [id, rev] of this.changes) if (rev > since) ids.push(id);
-    return { revision: this.revision, ids };
+    if (since < this.changeCount)
+      for (const [id, rev] of this.changes) if (rev > since) ids.push(id);
+    return ids;
   }
 
   /** Short search seeds run in batches (TrialRunner.enableBatches). Not carried: each run sets it. */

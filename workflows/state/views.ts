@@ -58,18 +58,18 @@ export class Views {
     const all = opts.kind ? this.d.trials.filter((t) => t.kind === opts.kind) : this.d.trials;
     const offset = Math.max(0, opts.offset ?? 0);
     const limit = Math.min(KEEP_TRIALS * 2, Math.max(1, opts.limit ?? 100));
-    const page = { total: all.length, trials: all.slice(offset, offset + limit) };
-    const { revision, ids } = this.ctx.changedSince(
-      opts.changedSince === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, opts.changedSince),
-    );
-    if (opts.changedSince === undefined) return { ...page, revision };
-    const changed = ids.flatMap((id) => {
+    const page = {
+      total: all.length,
+      trials: all.slice(offset, offset + limit),
+      revision: this.ctx.revision,
+    };
+    if (opts.changedSince === undefined) return page;
+    const changed = this.ctx.changedSince(Math.max(0, opts.changedSince)).flatMap((id) => {
       const t = this.ctx.trialById(id);
       return t && (!opts.kind || t.kind === opts.kind) ? [t] : [];
     });
     return {
       ...page,
-      revision,
       changed: changed.slice(-limit),
       ...(changed.length > limit ? { changedOverflow: true } : {}),
     };
