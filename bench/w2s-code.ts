@@ -12,8 +12,8 @@
  *
  * Real candidates in the real sandbox (bwrap, python3 with numpy), seeds 1-5 by default. The
  * best-in-space configuration runs in-process: the weak-to-strong problem's own training code
- * (experiments/weak-to-strong/model.ts) on the code problem's data for the seed (the same
- * draws: same generator, same weak supervisor), scored by the code problem's harness.
+ * (experiments/weak-to-strong/model.ts) on the code problem's data for the seed (drawn from
+ * this machine's harness secret, as a worker here would), scored by the code problem's harness.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -34,6 +34,7 @@ import {
 } from '../experiments/code.js';
 import { loadRegistry } from '../experiments/registry.js';
 import {
+  harnessStreams,
   prepareSeed,
   score,
   type PreparedSeed,
@@ -48,7 +49,6 @@ import {
   type TrainOptions,
   type W2SParams,
 } from '../experiments/weak-to-strong/model.js';
-import { Rng } from '../experiments/lib/rng.js';
 import { benchSandbox } from './sandbox.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -103,7 +103,7 @@ export function trainInSpace(prep: PreparedSeed, params: W2SParams, seed: number
       ? { auxWeight: params.auxWeight, auxWarmup: params.auxWarmup }
       : {}),
   };
-  const rng = new Rng(seed, 4);
+  const rng = harnessStreams(seed)('bench-student');
   let student = trainLogistic(x, targets, STRONG_DIM, opts, rng);
   if (params.method === 'bootstrap')
     for (let round = 1; round < params.bootstrapRounds; round++) {
@@ -187,13 +187,8 @@ async function runMethods(
         .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(3)) : String(v)}`)
         .join(', ')}), in-process`,
       seeds: seeds.map((seed) => {
-        const prep = prepareSeed(seed);
-        const metrics = score(prep, trainInSpace(prep, bestParams, seed));
-        // Same data and training code as the weak-to-strong problem: same dev accuracy.
-        const own = runWeakToStrong(bestParams, seed).student_dev_acc;
-        if (Math.abs(own - (metrics.student_dev_acc as number)) > 1e-12)
-          throw new Error(`seed ${seed}: dev accuracy ${metrics.student_dev_acc} != ${own}`);
-        return { seed, metrics };
+        const prep = prepareSeed(harnessStreams(seed));
+        return { seed, metrics: score(prep, trainInSpace(prep, bestParams, seed)) };
       }),
     };
     const runs = [
@@ -285,7 +280,7 @@ interface SplitGaps {
 /** The weak supervisor's and the ceiling's accuracy on each split, mean over seeds. */
 function splitGaps(seeds: readonly number[]): SplitGaps {
   const per = seeds.map((seed) => {
-    const p = prepareSeed(seed);
+    const p = prepareSeed(harnessStreams(seed));
     return {
       weakDev: accuracy(p.weakDev, p.dev.y),
       ceilingDev: p.ceilingDevAcc,

@@ -73,6 +73,10 @@ describe('docker-compose.yml', () => {
       expect(s[name]!.depends_on).toHaveProperty('mlflow');
     }
     expect(s['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    // One harness secret for every worker replica: compose refuses to start without it.
+    expect(s.worker!.environment!.GAPLAB_HARNESS_SECRET).toMatch(
+      /^\$\{GAPLAB_HARNESS_SECRET:\?.+\}$/,
+    );
     expect(s.temporal!.environment!.POSTGRES_SEEDS).toBe('postgresql');
   });
 

@@ -16,6 +16,7 @@ import {
   BadPredictionsError,
   decodePredictions,
   npy,
+  harnessStreams,
   prepareSeed,
   score,
 } from './weak-to-strong-code/harness.js';
@@ -147,7 +148,7 @@ describe('redactHostText', () => {
 });
 
 describe('weak-to-strong-code harness', () => {
-  const prep = prepareSeed(3);
+  const prep = prepareSeed(harnessStreams(3, Buffer.alloc(32, 7)));
 
   it('hands the candidate features and weak labels only; the unlabelled rows are dev and shifted held-out, shuffled', () => {
     expect(prep.features.length).toBe(prep.nTrain * prep.dim);
@@ -155,14 +156,16 @@ describe('weak-to-strong-code harness', () => {
     expect(prep.key.filter((k) => k.split === 'dev')).toHaveLength(prep.dev.n);
     // Shuffled: not dev-then-held-out.
     expect(prep.key.slice(0, 50).some((k) => k.split === 'heldout')).toBe(true);
-    // The held-out split is shifted: surface factors (features 1..3) have a non-zero mean.
+    // The held-out split is shifted: surface factors (model.ts's features 1..3, wherever the
+    // seed's layout put them) have a non-zero mean.
+    const col = prep.layout.perm[1] as number;
     const colMean = (rows: Float64Array, n: number, j: number): number => {
       let s = 0;
       for (let i = 0; i < n; i++) s += rows[i * prep.dim + j] as number;
-      return s / n;
+      return (s / n) * (prep.layout.sign[1] as number);
     };
-    expect(colMean(prep.heldout.strong, prep.heldout.n, 1)).toBeGreaterThan(0.5);
-    expect(Math.abs(colMean(prep.dev.strong, prep.dev.n, 1))).toBeLessThan(0.15);
+    expect(colMean(prep.heldout.strong, prep.heldout.n, col)).toBeGreaterThan(0.5);
+    expect(Math.abs(colMean(prep.dev.strong, prep.dev.n, col))).toBeLessThan(0.15);
   });
 
   it('scores predictions against the ground truth it kept', () => {

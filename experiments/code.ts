@@ -27,11 +27,51 @@ import {
   type SandboxResult,
 } from './sandbox.js';
 import type { ExperimentDefinition, RunContext, SeedRunResult } from './types.js';
+import { KeyedRng } from './lib/keyed.js';
+import { harnessSecret, keyIdOf } from './lib/secret.js';
 
 /** What a harness gets to run one source for one seed. */
 export interface CodeRunContext extends RunContext {
   /** Sandbox settings (bwrap path, unprivileged uid) from the worker. */
   sandbox?: SandboxOptions;
+  /**
+   * The harness's random stream for `purpose` (data, ground truth, training order...): keyed by
+   * the deployment's harness secret, the experiment and the seed (lib/keyed.ts), so a candidate
+   * cannot replay it. Draw everything random in the harness from it, never from the seed.
+   */
+  random(purpose: string): KeyedRng;
+  /**
+   * The seed the candidate gets for its own randomness: drawn from the keyed stream under its
+   * own purpose, so it reveals neither the harness's seed nor its data. The same for every run
+   * of this seed under this secret.
+   */
+  candidateSeed: number;
+  /** Which harness secret the data came from (lib/secret.ts keyIdOf). */
+  harnessKeyId: string;
+}
+
+/** Options of a code seed beyond runSeed's. */
+export interface CodeSeedOptions {
+  sandbox?: SandboxOptions;
+  /** The harness secret. @default the deployment's (lib/secret.ts harnessSecret) */
+  harnessSecret?: Uint8Array;
+}
+
+/** Purpose of the stream the candidate's seed is drawn from. */
+const CANDIDATE_SEED_PURPOSE = 'candidate-seed';
+
+/** The code context for one seed: the function context plus the keyed streams and the sandbox. */
+function codeContext(experiment: string, ctx: RunContext, opts: CodeSeedOptions): CodeRunContext {
+  const key = opts.harnessSecret ?? harnessSecret().key;
+  const random = (purpose: string): KeyedRng =>
+    new KeyedRng(key, { experiment, seed: ctx.seed, purpose });
+  return {
+    ...ctx,
+    ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
+    random,
+    candidateSeed: random(CANDIDATE_SEED_PURPOSE).seed53(),
+    harnessKeyId: keyIdOf(key),
+  };
 }
 
 /** The code part of a code experiment's definition. */
@@ -248,7 +288,12 @@ const SECRET_PATTERNS: [RegExp, string][] = [
 export function redactHostText(text: string): string {
   let out = text;
   for (const [re, to] of SECRET_PATTERNS) out = out.replace(re, to);
-  for (const name of ['ANTHROPIC_API_KEY', 'MLFLOW_TRACKING_TOKEN', 'AWS_SECRET_ACCESS_KEY']) {
+  for (const name of [
+    'ANTHROPIC_API_KEY',
+    'MLFLOW_TRACKING_TOKEN',
+    'AWS_SECRET_ACCESS_KEY',
+    'GAPLAB_HARNESS_SECRET',
+  ]) {
     const v = process.env[name];
     if (v && v.length >= 8) out = out.split(v).join('[secret]');
   }
@@ -269,7 +314,11 @@ export function defineCodeExperiment(
     runner: {
       kind: 'function',
       run: (params, ctx) =>
-        def.code.evaluate(def.code.initialSource, params, sandbox ? { ...ctx, sandbox } : ctx),
+        def.code.evaluate(
+          def.code.initialSource,
+          params,
+          codeContext(def.name, ctx, sandbox ? { sandbox } : {}),
+        ),
     },
   };
 }
@@ -283,17 +332,21 @@ export async function runCodeSeed(
   def: CodeExperimentDefinition,
   source: SourceSnapshot,
   params: Config,
-  opts: RunSeedOptions & { sandbox?: SandboxOptions },
+  opts: RunSeedOptions & CodeSeedOptions,
 ): Promise<SeedRunResult> {
-  const { sandbox: given, ...seedOpts } = opts;
+  const { sandbox: given, harnessSecret: key, ...seedOpts } = opts;
   const sandbox = given ?? def.sandbox;
   const checked = checkSource(def.code, source);
+  const codeOpts: CodeSeedOptions = {
+    ...(sandbox ? { sandbox } : {}),
+    ...(key ? { harnessSecret: key } : {}),
+  };
   return runSeed(
     {
       ...def,
       runner: {
         kind: 'function',
-        run: (p, ctx) => def.code.evaluate(checked, p, sandbox ? { ...ctx, sandbox } : ctx),
+        run: (p, ctx) => def.code.evaluate(checked, p, codeContext(def.name, ctx, codeOpts)),
       },
     },
     params,

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { ensureHarnessSecret } from '../experiments/lib/secret.js';
 import { paths } from './paths.js';
 
 const execFileAsync = promisify(execFile);
@@ -168,6 +169,9 @@ export async function ensureInstalled(
   log: Log = () => {},
 ): Promise<{ temporal: ResolvedBinary; python: string }> {
   const [temporal, python] = await Promise.all([resolveTemporalBinary(log), ensurePython(log)]);
+  // Code experiments' harness data are keyed by it (experiments/lib/secret.ts); only its id is shown.
+  const harness = ensureHarnessSecret();
+  log(`Harness secret: ${harness.where} (key id ${harness.keyId})`);
   return { temporal, python };
 }
 

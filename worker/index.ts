@@ -24,6 +24,7 @@ import { createExperimentActivities } from '../activities/experiment.js';
 import { SourceStore } from '../activities/sources.js';
 import { OptunaService } from '../activities/strategies/index.js';
 import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
+import { ensureHarnessSecret } from '../experiments/lib/secret.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { STATE_DIR } from '../stack/paths.js';
 import { ProcessGuard } from './process-guard.js';
@@ -105,6 +106,8 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   installRuntime(
     opts.logLevel ?? (process.env.GAPLAB_WORKER_LOG_LEVEL as LogLevel | undefined) ?? 'WARN',
   );
+  // Created here if missing, so code experiments never start without it (experiments/lib/secret.ts).
+  ensureHarnessSecret();
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
   const namespace = opts.namespace ?? 'default';
   const registry = opts.registry ?? (await loadRegistry());

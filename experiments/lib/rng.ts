@@ -7,7 +7,24 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 
-export class Rng {
+/** What the experiments draw from: the public seeded Rng here, or a keyed stream (keyed.ts). */
+export interface Random {
+  /** Uniform in [0, 1). */
+  uniform(): number;
+  /** Standard normal. */
+  normal(): number;
+  /** Integer in [0, n). */
+  int(n: number): number;
+  /** Fisher-Yates shuffle in place. */
+  shuffle<T>(xs: T[]): T[];
+}
+
+/**
+ * Public and predictable: anyone with the seed (32 bits, so also anyone who can brute-force it
+ * from a few outputs) replays the stream. Fine for function experiments, whose code runs inside
+ * the worker; a harness that runs candidate code draws from keyed.ts instead.
+ */
+export class Rng implements Random {
   private readonly gen: RandomGenerator;
   private spare: number | undefined;
 

@@ -22,7 +22,7 @@ def main() -> None:
     sys.path.insert(0, os.path.join(INPUT, "candidate"))
     import method  # noqa: E402  (the candidate's module)
 
-    rng = np.random.default_rng(call["seed"])
+    rng = np.random.default_rng(call["rng_seed"])
     out = method.train(features, weak_labels, unlabelled, dict(call["params"]), rng)
     pred = np.asarray(out, dtype="<f8").reshape(-1)
     with os.fdopen(3, "wb") as channel:

@@ -16,7 +16,14 @@ import {
   defineCodeExperiment,
   runPythonCandidate,
 } from '../code.js';
-import { BadPredictionsError, decodePredictions, npy, prepareSeed, score } from './harness.js';
+import {
+  BadPredictionsError,
+  decodePredictions,
+  EXPERIMENT,
+  npy,
+  prepareSeed,
+  score,
+} from './harness.js';
 
 const DIR = path.dirname(fileURLToPath(import.meta.url));
 const DRIVER = readFileSync(path.join(DIR, 'driver.py'), 'utf8');
@@ -32,7 +39,9 @@ export const INTERFACE = `Edit \`method.py\`. It must define
   each training input (it is about 71% accurate). No ground truth is given anywhere.
 - \`unlabelled_features\`: (4000, 28) float64, the inputs to predict, in a shuffled order.
 - \`params\`: dict of the trial's parameters (lr, epochs, l2 in the starting method).
-- \`rng\`: numpy.random.Generator seeded by the seed; draw all randomness from it.
+- \`rng\`: numpy.random.Generator for the method's own randomness; draw all randomness from
+  it. Its seed is the harness's, per seed: the same on every run of a seed, unrelated to the
+  seed number and to the data.
 - return: (4000,) probabilities that y = 1, one per row of \`unlabelled_features\`.
 
 The harness scores the predictions against ground truth it keeps: student_dev_acc (the
@@ -42,7 +51,7 @@ directory and /tmp, and a seed has 60 s of CPU and 2 GiB of memory. What train()
 log line, never a metric.`;
 
 export default defineCodeExperiment({
-  name: 'weak-to-strong-code',
+  name: EXPERIMENT,
   description:
     "Weak-to-strong generalisation where the method is code: write the strong student's training " +
     "method (Python, numpy) from a weak supervisor's soft labels and unlabelled inputs. Same data " +
@@ -88,7 +97,7 @@ export default defineCodeExperiment({
     editable: ['method.py'],
     initialSource: { 'method.py': METHOD },
     async evaluate(source, params, ctx) {
-      const prep = prepareSeed(ctx.seed);
+      const prep = prepareSeed(ctx.random);
       const result = await runPythonCandidate({
         source,
         driver: DRIVER,
@@ -96,7 +105,8 @@ export default defineCodeExperiment({
           'features.npy': npy(prep.features, [prep.nTrain, prep.dim]),
           'weak_labels.npy': npy(prep.weakLabels, [prep.nTrain]),
           'unlabelled_features.npy': npy(prep.unlabelled, [prep.nEval, prep.dim]),
-          'call.json': JSON.stringify({ seed: ctx.seed, params }),
+          // The candidate's own seed, never the harness's (see harness.ts).
+          'call.json': JSON.stringify({ rng_seed: ctx.candidateSeed, params }),
         },
         limits: { cpuSeconds: 60, memoryBytes: 2 * 1024 ** 3, wallSeconds: 110 },
         signal: ctx.signal,

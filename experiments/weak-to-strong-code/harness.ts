@@ -8,8 +8,38 @@
  * split is drawn from a shifted distribution (the weak supervisor's surface factors move, and the
  * salient distractor no longer tracks the concept), so a method that leans on shortcuts or was
  * tuned to the dev split shows it on the hidden metric.
+ *
+ * ## Why a candidate cannot rebuild the labels
+ *
+ * A candidate has read this file and model.ts, and gets the features, the weak labels and a seed
+ * of its own. What it does not have is the deployment's harness secret (lib/secret.ts), and
+ * everything random here comes from streams keyed by it (lib/keyed.ts, AES-256-CTR under an
+ * HMAC-SHA256-derived key per experiment, seed and purpose):
+ *
+ * - the samples: the latent factors z, the label noise eta in y = [z0 + 0.25 eta > 0], the weak
+ *   supervisor's own noise. Replaying the public generator with any seed does not reproduce the
+ *   features (a public generator's 32-bit seed falls to a brute force over a few rows), and
+ *   the keystream cannot be predicted from its outputs without the key;
+ * - the layout of the student's representation (`Layout`): a secret permutation and sign of its
+ *   28 columns per seed, so "column 0 is the concept, positive" (true in model.ts) says nothing
+ *   about these features. From the features alone the concept column is at best narrowed to a
+ *   few candidates (its scale and its exact linear tie to the distractor) and its sign stays a
+ *   coin flip: the labels are not a public function of the features. The weak labels settle
+ *   both, which is what a legitimate learner does with them;
+ * - the training order of the weak supervisor and the ceiling, the dev/held-out row order, and
+ *   the candidate's own seed (`candidateSeed`: from its own stream, it reveals nothing of the
+ *   others). Neither /input/call.json nor the candidate's rng carries the harness's seed.
+ *
+ * What remains is learning: given the features, y still depends on the keyed label noise eta, so
+ * no method can beat the Bayes accuracy of the concept direction (about 0.92); the ceiling, a
+ * logistic regression trained on the ground truth, comes within about a point of it, so a PGR
+ * much above 1 cannot come from knowing more and is flagged. A permutation and signs (not a
+ * dense rotation) keep the representation's coordinates meaningful: a sparse method that finds
+ * the one salient coordinate is still a fair research answer, and the training methods here are
+ * equivariant to it, so the problem's difficulty is unchanged.
  */
-import { Rng } from '../lib/rng.js';
+import { KeyedRng } from '../lib/keyed.js';
+import { harnessSecret } from '../lib/secret.js';
 import {
   accuracy,
   CEILING_RECIPE,
@@ -78,33 +108,81 @@ export interface PreparedSeed {
   weakHeldout: Float64Array;
   ceilingDevAcc: number;
   ceilingHeldoutAcc: number;
+  /** Where model.ts's columns went in what the candidate sees; never leaves the harness. */
+  layout: Layout;
 }
 
-export function prepareSeed(seed: number): PreparedSeed {
-  const dataRng = new Rng(seed, 1);
+/** The keyed streams a seed is prepared from, one per purpose (CodeRunContext.random). */
+export type SeedStreams = (purpose: string) => KeyedRng;
+
+/** The experiment's registered name: part of every stream's label. */
+export const EXPERIMENT = 'weak-to-strong-code';
+
+/**
+ * The streams the worker's harness uses for `seed` (CodeRunContext.random), for benchmarks and
+ * tests that prepare a seed outside a run.
+ */
+export function harnessStreams(
+  seed: number,
+  secret: Uint8Array = harnessSecret().key,
+): SeedStreams {
+  return (purpose) => new KeyedRng(secret, { experiment: EXPERIMENT, seed, purpose });
+}
+
+/**
+ * Where each coordinate of the student's representation goes, and its sign: column `perm[j]` of
+ * what the candidate sees is `sign[j]` times column j of model.ts's representation.
+ */
+export interface Layout {
+  perm: Int32Array;
+  sign: Float64Array;
+}
+
+export function drawLayout(rng: KeyedRng, dim: number = STRONG_DIM): Layout {
+  const order = rng.shuffle(Array.from({ length: dim }, (_, i) => i));
+  return {
+    perm: Int32Array.from(order),
+    sign: Float64Array.from({ length: dim }, () => (rng.uniform() < 0.5 ? -1 : 1)),
+  };
+}
+
+/** Applies a layout to row-major features of width `perm.length`. */
+export function applyLayout(x: Float64Array, layout: Layout): Float64Array {
+  const dim = layout.perm.length;
+  const out = new Float64Array(x.length);
+  for (let o = 0; o < x.length; o += dim)
+    for (let j = 0; j < dim; j++)
+      out[o + (layout.perm[j] as number)] = (layout.sign[j] as number) * (x[o + j] as number);
+  return out;
+}
+
+export function prepareSeed(streams: SeedStreams): PreparedSeed {
+  const dataRng = streams('data');
   const weakTrain = sampleSplit(CODE_SPLITS.weakTrain, dataRng);
-  const studentTrain = sampleSplit(CODE_SPLITS.studentTrain, dataRng);
-  const dev = sampleSplit(CODE_SPLITS.dev, dataRng);
-  const heldout = shiftSplit(sampleSplit(CODE_SPLITS.heldout, dataRng));
+  const layout = drawLayout(streams('layout'));
+  const hide = (s: Split): Split => ({ ...s, strong: applyLayout(s.strong, layout) });
+  const studentTrain = hide(sampleSplit(CODE_SPLITS.studentTrain, dataRng));
+  const dev = hide(sampleSplit(CODE_SPLITS.dev, dataRng));
+  const heldout = hide(shiftSplit(sampleSplit(CODE_SPLITS.heldout, dataRng)));
   const weakModel = trainLogistic(
     weakTrain.weak,
     Float64Array.from(weakTrain.y),
     WEAK_DIM,
     WEAK_RECIPE,
-    new Rng(seed, 2),
+    streams('weak-model'),
   );
   const ceiling = trainLogistic(
     studentTrain.strong,
     Float64Array.from(studentTrain.y),
     STRONG_DIM,
     CEILING_RECIPE,
-    new Rng(seed, 3),
+    streams('ceiling'),
   );
   const key: PreparedSeed['key'] = [
     ...Array.from({ length: dev.n }, (_, index) => ({ split: 'dev' as const, index })),
     ...Array.from({ length: heldout.n }, (_, index) => ({ split: 'heldout' as const, index })),
   ];
-  new Rng(seed, 5).shuffle(key);
+  streams('row-order').shuffle(key);
   const unlabelled = new Float64Array(key.length * STRONG_DIM);
   key.forEach((k, row) => {
     const src = k.split === 'dev' ? dev : heldout;
@@ -127,6 +205,7 @@ export function prepareSeed(seed: number): PreparedSeed {
     weakHeldout: predictProba(weakModel, heldout.weak, heldout.n),
     ceilingDevAcc: accuracy(predictProba(ceiling, dev.strong, dev.n), dev.y),
     ceilingHeldoutAcc: accuracy(predictProba(ceiling, heldout.strong, heldout.n), heldout.y),
+    layout,
   };
 }
 

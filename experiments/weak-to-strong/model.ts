@@ -20,7 +20,7 @@
  * student and the ceiling all derive from the seed. The "world" (how features relate to the
  * concept) is fixed for the problem; a seed redraws the samples and the training order.
  */
-import { Rng } from '../lib/rng.js';
+import { Rng, type Random } from '../lib/rng.js';
 
 // ---------------------------------------------------------------------------------------------
 // The world
@@ -73,7 +73,7 @@ export interface Split {
 export const STRONG_DIM = WORLD.latentDims + WORLD.weakFeatures + WORLD.nuisanceDims + 1;
 export const WEAK_DIM = WORLD.weakFeatures;
 
-export function sampleSplit(n: number, rng: Rng): Split {
+export function sampleSplit(n: number, rng: Random): Split {
   const {
     latentDims,
     weakFeatures: k,
@@ -169,7 +169,7 @@ export function trainLogistic(
   targets: Float64Array,
   dim: number,
   opts: TrainOptions,
-  rng: Rng,
+  rng: Random,
 ): Linear {
   const n = targets.length;
   const model: Linear = { w: new Float64Array(dim), b: 0 };

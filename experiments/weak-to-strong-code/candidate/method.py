@@ -6,7 +6,7 @@ train(features, weak_labels, unlabelled_features, params, rng) -> probabilities
 - weak_labels: (n_train,) float64 in [0, 1], the weak supervisor's probability that y = 1
 - unlabelled_features: (n_eval, d) float64, inputs to predict (no labels anywhere)
 - params: dict of the trial's parameters (lr, epochs, l2)
-- rng: numpy.random.Generator seeded by the trial's seed; draw all randomness from it
+- rng: numpy.random.Generator for the method's own randomness; draw all randomness from it
 - return: (n_eval,) probabilities that y = 1, one per row of unlabelled_features
 
 This baseline trains a logistic regression on the weak labels to convergence: the student
