@@ -18,10 +18,27 @@
  * `runSandboxed` throw SandboxUnavailableError naming what is missing. Nothing here ever runs a
  * candidate without the jail.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants, lstatSync, readlinkSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { reachableBy } from '../stack/access.js';
+
+const execFileAsync = promisify(execFile);
 
 /** Resource limits of one sandboxed run. */
 export interface SandboxLimits {
@@ -267,10 +284,89 @@ function spawnIdentity(opts: SandboxOptions | undefined): { uid?: number; gid?: 
   return { uid: opts?.uid ?? 65534, gid: opts?.gid ?? 65534 };
 }
 
+/**
+ * Where read-only folders the sandbox user cannot reach are mirrored (see `reachableSource`):
+ * a root-owned 0711 folder under the system's temporary folder.
+ */
+export const MIRROR_ROOT = path.join(os.tmpdir(), 'gaplab-sandbox-mirror');
+
+const mirrors = new Map<string, Promise<string>>();
+
+/**
+ * A path of `source` that the sandbox's user can read. bwrap runs as that user and opens its
+ * bind sources itself, so a folder inside a private checkout (a root-owned 0700 folder such as
+ * /root or `mktemp -d`) is out of its reach. Such a folder is mirrored once per content under
+ * MIRROR_ROOT: hard links when it is on the same file system (`cp -al`, a second for a venv's
+ * 25,000 files), a copy otherwise. The mirror's name carries the source's path and change time,
+ * so a reinstalled venv gets a fresh mirror and concurrent workers share a finished one.
+ */
+export function reachableSource(source: string, uid: number, gid: number): Promise<string> {
+  if (reachableBy(source, uid, [gid])) return Promise.resolve(source);
+  const real = realpathSync(source);
+  const st = statSync(real);
+  const key = createHash('sha256')
+    .update(`${real}\0${st.ctimeMs}\0${st.mtimeMs}`)
+    .digest('hex')
+    .slice(0, 24);
+  let p = mirrors.get(key);
+  if (!p) {
+    p = (async () => {
+      mkdirSync(MIRROR_ROOT, { recursive: true, mode: 0o711 });
+      const root = lstatSync(MIRROR_ROOT);
+      if (!root.isDirectory() || root.uid !== process.getuid?.())
+        throw new SandboxUnavailableError(
+          `${MIRROR_ROOT} is not a folder of this user's, so ${source} cannot be shown to the sandbox`,
+        );
+      chmodSync(MIRROR_ROOT, 0o711);
+      const target = path.join(MIRROR_ROOT, key);
+      try {
+        if (lstatSync(target).isDirectory()) return target;
+      } catch {
+        // not mirrored yet
+      }
+      const partial = `${target}.${process.pid}.${randomBytes(4).toString('hex')}`;
+      try {
+        try {
+          await execFileAsync('cp', ['-al', real, partial]);
+        } catch {
+          rmSync(partial, { recursive: true, force: true });
+          await execFileAsync('cp', ['-a', real, partial]);
+        }
+        chmodSync(partial, 0o755);
+        try {
+          renameSync(partial, target);
+        } catch {
+          // Another worker finished the same mirror first: use it.
+          rmSync(partial, { recursive: true, force: true });
+        }
+      } catch (err) {
+        rmSync(partial, { recursive: true, force: true });
+        throw new SandboxUnavailableError(
+          `${source} is out of the sandbox user's reach and could not be mirrored under ${MIRROR_ROOT} (${(err as Error).message.split('\n')[0]})`,
+        );
+      }
+      return target;
+    })();
+    p.catch(() => mirrors.delete(key));
+    mirrors.set(key, p);
+  }
+  return p;
+}
+
 /** Runs a command in a fresh sandbox. Never runs it unsandboxed: throws SandboxUnavailableError. */
 export async function runSandboxed(opts: SandboxRunOptions): Promise<SandboxResult> {
   const bwrap = await checkSandbox(opts.sandbox);
-  const r = await runBwrap(bwrap, opts);
+  const id = spawnIdentity(opts.sandbox);
+  const readOnly =
+    id.uid === undefined || !opts.readOnly
+      ? opts.readOnly
+      : await Promise.all(
+          opts.readOnly.map(async (m) => ({
+            ...m,
+            source: await reachableSource(m.source, id.uid as number, id.gid as number),
+          })),
+        );
+  const r = await runBwrap(bwrap, { ...opts, ...(readOnly ? { readOnly } : {}) });
   if (!r.started)
     throw new SandboxUnavailableError(
       `bubblewrap could not set up the sandbox (${r.stderr.trim().split('\n').pop()?.slice(0, 300) ?? 'no output'})`,

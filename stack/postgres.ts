@@ -4,18 +4,32 @@
  * its own, password-protected, run as the `postgres` system user when gaplab runs as root
  * (PostgreSQL refuses to run as root). SQLite records about 5 trials/s; this is the production
  * path docker-compose.yml takes.
+ *
+ * When gaplab runs as root from a folder the `postgres` user cannot reach (a checkout under
+ * /root or in a `mktemp -d` folder: root-owned, mode 0700), the cluster's `data/` and `run/`
+ * live under {@link SYSTEM_CLUSTERS_DIR} instead, in a folder named after the stack folder's
+ * path, so the server and initdb can read their files without opening the checkout to others.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
+import { searchableBy } from './access.js';
 
 const execFileAsync = promisify(execFile);
 
 /** The database user MLflow connects as. */
 export const POSTGRES_USER = 'gaplab';
 export const MLFLOW_DATABASE = 'mlflow';
+
+/**
+ * Where a root install keeps clusters the `postgres` user could not reach in the stack's own
+ * folder (override: GAPLAB_POSTGRES_SYSTEM_DIR).
+ */
+export const SYSTEM_CLUSTERS_DIR =
+  process.env.GAPLAB_POSTGRES_SYSTEM_DIR ?? '/var/lib/gaplab/postgres';
 
 export interface PostgresClusterOptions {
   /** Folder of the cluster: `data/`, `run/` (socket, password). */
@@ -48,13 +62,20 @@ function chownTree(p: string, user: { uid: number; gid: number }): void {
 }
 
 export class PostgresCluster {
+  /** Folder holding `data/` and `run/`: `opts.dir`, or one under SYSTEM_CLUSTERS_DIR (see above). */
+  readonly location: string;
   readonly dataDir: string;
   readonly runDir: string;
   private readonly user = serviceUser();
 
   constructor(private readonly opts: PostgresClusterOptions) {
-    this.dataDir = path.join(opts.dir, 'data');
-    this.runDir = path.join(opts.dir, 'run');
+    const dir = path.resolve(opts.dir);
+    this.location =
+      this.user && !searchableBy(dir, this.user.uid, [this.user.gid])
+        ? path.join(SYSTEM_CLUSTERS_DIR, createHash('sha256').update(dir).digest('hex').slice(0, 24))
+        : dir;
+    this.dataDir = path.join(this.location, 'data');
+    this.runDir = path.join(this.location, 'run');
   }
 
   private bin(name: string): string {
@@ -82,13 +103,16 @@ export class PostgresCluster {
 
   /** Creates the cluster once (initdb); later calls find it in place. */
   async init(): Promise<void> {
+    if (this.location !== path.resolve(this.opts.dir)) {
+      // Root-owned, searchable, not listable: each cluster's own folder belongs to postgres.
+      fs.mkdirSync(SYSTEM_CLUSTERS_DIR, { recursive: true, mode: 0o711 });
+      fs.chmodSync(SYSTEM_CLUSTERS_DIR, 0o711);
+    }
     fs.mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
     if (fs.existsSync(path.join(this.dataDir, 'PG_VERSION'))) return;
     fs.mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
     fs.writeFileSync(this.passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
-    if (this.user) {
-      chownTree(this.opts.dir, this.user);
-    }
+    if (this.user) chownTree(this.location, this.user);
     await execFileAsync(
       this.bin('initdb'),
       [
@@ -101,7 +125,12 @@ export class PostgresCluster {
         '--encoding=UTF8',
         '--no-instructions',
       ],
-      { ...(this.user ?? {}), env: { ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' } },
+      {
+        ...(this.user ?? {}),
+        // The worker's own folder may be out of the postgres user's reach.
+        cwd: this.location,
+        env: { ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' },
+      },
     );
   }
 

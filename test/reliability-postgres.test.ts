@@ -19,6 +19,15 @@ const pgBin = await findPostgres();
 let stack: Stack;
 let env: TestEnv | undefined;
 
+function clusterOf(s: Stack): PostgresCluster {
+  return new PostgresCluster({
+    dir: path.join(s.dir, 'postgres'),
+    host: s.host,
+    port: s.postgresPort,
+    binDir: pgBin!,
+  });
+}
+
 beforeAll(async () => {
   if (!pgBin) return;
   stack = new Stack({
@@ -34,6 +43,8 @@ afterAll(async () => {
   await env?.close();
   if (stack) {
     await stack.down();
+    // A root run from a folder the postgres user cannot reach keeps the cluster elsewhere.
+    if (pgBin) fs.rmSync(clusterOf(stack).location, { recursive: true, force: true });
     fs.rmSync(stack.dir, { recursive: true, force: true });
   }
 });
@@ -65,12 +76,7 @@ describe.skipIf(!pgBin)('MLflow on PostgreSQL (skipped when PostgreSQL is not in
     expect(trialIds.length).toBeGreaterThanOrEqual(6);
 
     // The runs are rows in PostgreSQL, and MLflow wrote no SQLite database.
-    const cluster = new PostgresCluster({
-      dir: path.join(stack.dir, 'postgres'),
-      host: stack.host,
-      port: stack.postgresPort,
-      binDir: pgBin!,
-    });
+    const cluster = clusterOf(stack);
     const count = execFileSync(
       'psql',
       [
