@@ -16,6 +16,7 @@ import type { StrategyConfigInput } from '../domain/strategy.js';
 import type { ExperimentRegistry } from '../experiments/registry.js';
 import { GaplabService } from '../server/service.js';
 import { Stack } from '../stack/index.js';
+import { exportMlflowCredentials } from '../stack/mlflow-auth.js';
 import { isAlive } from '../stack/process.js';
 import { STATE_DIR } from '../stack/paths.js';
 import type { CampaignReport, CampaignTiming, TrialSummary } from '../workflows/types.js';
@@ -108,6 +109,7 @@ export class BenchContext {
       fs.rmSync(path.join(dir, 'data'), { recursive: true, force: true });
       fs.rmSync(path.join(dir, 'postgres'), { recursive: true, force: true });
       await stack.up();
+      exportMlflowCredentials(stack.mlflowCredentials());
       temporalAddress = stack.temporalAddress;
       mlflowUri = stack.mlflowUri;
     } else {

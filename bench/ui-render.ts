@@ -18,6 +18,7 @@ import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { startServer } from '../server/server.js';
 import { TokenTable } from '../server/auth.js';
 import { Stack } from '../stack/index.js';
+import { exportMlflowCredentials } from '../stack/mlflow-auth.js';
 import { STATE_DIR } from '../stack/paths.js';
 import {
   buildUi,
@@ -77,6 +78,7 @@ async function main() {
       log: (l) => log(l),
     });
     await stack.up();
+    exportMlflowCredentials(stack.mlflowCredentials());
     mlflowUri = stack.mlflowUri;
   }
   const mlflow = new MlflowClient({ trackingUri: mlflowUri, timeoutMs: 120_000 });

@@ -79,6 +79,12 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
       '1. The embedded stack (first run installs the Temporal CLI and a Python environment; this takes a few minutes once).',
     );
     await stack.up();
+    // The worker and the server below write to this stack's MLflow with its service account.
+    const mlflowService = stack.mlflowCredentials();
+    if (mlflowService) {
+      process.env.MLFLOW_TRACKING_USERNAME = mlflowService.username;
+      process.env.MLFLOW_TRACKING_PASSWORD = mlflowService.password;
+    }
     if (!hadTemporal) cleanups.push(() => stack.down('temporal'));
     if (!hadMlflow) cleanups.push(() => stack.down('mlflow'));
 
@@ -152,7 +158,9 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     log(`   Web UI:      ${server.url}/  (sign in with a token below)`);
     log(`   Campaign:    ${server.url}/campaigns/${campaignId}`);
     log(`   Temporal UI: ${stack.temporalUi}/namespaces/default/workflows/${campaignId}`);
-    log(`   MLflow UI:   ${stack.mlflowUri}`);
+    log(
+      `   MLflow UI:   ${stack.mlflowUri}${mlflowService ? '  (sign in: `gaplab stack credentials --role pi|researcher|viewer`)' : ''}`,
+    );
     for (const t of server.devTokens) log(`   token (${t.role.padEnd(10)}): ${t.token}`);
     log('');
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Stack, type StackInfo } from '../stack/index.js';
+import { MLFLOW_ROLES, type MlflowRole } from '../stack/mlflow-auth.js';
 import {
   ensureBubblewrap,
   ensureChromium,
@@ -20,6 +21,10 @@ export function printStack(info: StackInfo): void {
     );
     if (!s.healthy && s.owner !== 'none') console.log(`          log: ${s.logFile}`);
   }
+  if (info.mlflowCredentialsFile)
+    console.log(
+      `MLflow users: ${info.mlflowCredentialsFile} (gaplab stack credentials --role pi|researcher|viewer)`,
+    );
 }
 
 export function registerStackCommands(program: Command): void {
@@ -78,5 +83,34 @@ export function registerStackCommands(program: Command): void {
       const info = await new Stack().status();
       printStack(info);
       if (info.services.some((s) => !s.healthy)) process.exitCode = 3;
+    });
+  stack
+    .command('credentials')
+    .description(
+      "Print a role's MLflow user and password (MLflow's own UI and Python client take them; PI credentials read hidden metrics too).",
+    )
+    .option('--role <role>', `one of ${[...MLFLOW_ROLES, 'service'].join(', ')}`, 'viewer')
+    .option('--env', 'print as MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD exports')
+    .action((o: { role: string; env?: boolean }) => {
+      const roles: readonly string[] = [...MLFLOW_ROLES, 'service'];
+      if (!roles.includes(o.role))
+        throw new Error(`--role must be one of ${roles.join(', ')}, not "${o.role}"`);
+      const stack = new Stack();
+      const creds = stack.mlflowCredentials(o.role as MlflowRole | 'service');
+      if (!creds) {
+        console.error(
+          `No MLflow credentials in ${stack.dir}: this stack's MLflow runs without authentication (or has not started yet).`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      if (o.env)
+        console.log(
+          `export MLFLOW_TRACKING_URI=${stack.mlflowUri}\nexport MLFLOW_TRACKING_USERNAME=${creds.username}\nexport MLFLOW_TRACKING_PASSWORD=${creds.password}`,
+        );
+      else
+        console.log(
+          `MLflow ${stack.mlflowUri}\nuser:     ${creds.username}\npassword: ${creds.password}`,
+        );
     });
 }

@@ -33,6 +33,7 @@ describe('docker-compose.yml', () => {
   it('has every service the app needs', () => {
     expect(Object.keys(s).sort()).toEqual([
       'mlflow',
+      'mlflow-users',
       'postgresql',
       'server',
       'temporal',
@@ -88,6 +89,25 @@ describe('docker-compose.yml', () => {
     );
     expect(s.mlflow!.command).toContain('--serve-artifacts');
     expect(s.mlflow!.volumes!.some((v) => v.endsWith(':/mlflow/artifacts'))).toBe(true);
+  });
+
+  it('runs MLflow with its own authentication, no anonymous reads, gaplab as a service account', () => {
+    expect(s.mlflow!.command).toContain('--app-name=basic-auth');
+    const ini = s.mlflow!.environment!.MLFLOW_AUTH_CONFIG_PATH!;
+    const mount = s.mlflow!.volumes!.find((v) => v.endsWith(`:${ini}:ro`))!;
+    const text = fs.readFileSync(path.join(root, mount.split(':')[0]!), 'utf8');
+    expect(text).toMatch(/^default_permission = NO_PERMISSIONS$/m);
+    expect(text).not.toMatch(/admin_password/);
+    expect(s.mlflow!.environment!.MLFLOW_AUTH_ADMIN_PASSWORD).toMatch(
+      /^\$\{MLFLOW_ADMIN_PASSWORD:\?/,
+    );
+    for (const name of ['server', 'worker']) {
+      expect(s[name]!.environment!.MLFLOW_TRACKING_USERNAME, name).toBe('gaplab');
+      expect(s[name]!.environment!.MLFLOW_TRACKING_PASSWORD, name).toMatch(
+        /^\$\{MLFLOW_SERVICE_PASSWORD:\?/,
+      );
+    }
+    expect(s.server!.depends_on!['mlflow-users']!.condition).toBe('service_completed_successfully');
   });
 
   it('scales workers by replicas and never exposes a server without tokens', () => {

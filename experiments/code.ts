@@ -291,6 +291,7 @@ export function redactHostText(text: string): string {
   for (const name of [
     'ANTHROPIC_API_KEY',
     'MLFLOW_TRACKING_TOKEN',
+    'MLFLOW_TRACKING_PASSWORD',
     'AWS_SECRET_ACCESS_KEY',
     'GAPLAB_HARNESS_SECRET',
   ]) {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MLFLOW_LIMITS,
   MlflowClient,
+  authorizationHeader,
   MlflowError,
   MlflowValidationError,
   backoffDelay,
@@ -403,5 +404,47 @@ describe('planBatch', () => {
 
   it('returns no request for an empty batch', () => {
     expect(planBatch({}, 'truncate', 'test')).toEqual([]);
+  });
+});
+
+describe('authentication', () => {
+  const basicOf = (user: string, password: string) =>
+    `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+  it('sends the given credentials as basic auth on every request', async () => {
+    const { fetch, calls } = fakeFetch(() => json(200, runBody));
+    const c = client(fetch, { credentials: { username: 'gaplab', password: 'p:ss wörd' } });
+    await c.getRun('r1');
+    await c.withOptions({ timeoutMs: 1000 }).getRun('r1');
+    expect(calls.map((x) => x.headers.authorization)).toEqual([
+      basicOf('gaplab', 'p:ss wörd'),
+      basicOf('gaplab', 'p:ss wörd'),
+    ]);
+  });
+
+  it('reads MLFLOW_TRACKING_USERNAME / _PASSWORD, then MLFLOW_TRACKING_TOKEN, unless told null', () => {
+    const env = { MLFLOW_TRACKING_USERNAME: 'pi', MLFLOW_TRACKING_PASSWORD: 'secret-1' };
+    expect(authorizationHeader(undefined, env)).toBe(basicOf('pi', 'secret-1'));
+    expect(authorizationHeader(undefined, { MLFLOW_TRACKING_USERNAME: 'pi' })).toBeUndefined();
+    expect(authorizationHeader(undefined, { MLFLOW_TRACKING_TOKEN: 'tok' })).toBe('Bearer tok');
+    expect(authorizationHeader(null, env)).toBeUndefined();
+    expect(authorizationHeader({ username: 'v', password: 'w' }, env)).toBe(basicOf('v', 'w'));
+  });
+
+  it('sends no authorization header without credentials', async () => {
+    const saved = { ...process.env };
+    for (const k of [
+      'MLFLOW_TRACKING_USERNAME',
+      'MLFLOW_TRACKING_PASSWORD',
+      'MLFLOW_TRACKING_TOKEN',
+    ])
+      delete process.env[k];
+    try {
+      const { fetch, calls } = fakeFetch(() => json(200, runBody));
+      await client(fetch).getRun('r1');
+      expect(calls[0]!.headers).not.toHaveProperty('authorization');
+    } finally {
+      Object.assign(process.env, saved);
+    }
   });
 });

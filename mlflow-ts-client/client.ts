@@ -57,6 +57,13 @@ export interface MlflowClientOptions {
   timeoutMs?: number;
   /** Extra headers on every request, e.g. `{authorization: 'Bearer …'}`. @default {} */
   headers?: Record<string, string>;
+  /**
+   * HTTP basic auth for a server with authentication (`mlflow server --app-name basic-auth`);
+   * `null` sends none. @default from MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD when
+   * both are set (the variables MLflow's Python client reads), else MLFLOW_TRACKING_TOKEN as a
+   * bearer token, else none
+   */
+  credentials?: MlflowCredentials | null;
   /** Aborts in-flight requests and retry waits; the abort reason is rethrown as is. @default undefined */
   signal?: AbortSignal;
   /** Called before each retry (for logs or Temporal heartbeats). @default undefined */
@@ -65,6 +72,27 @@ export interface MlflowClientOptions {
   longValues?: LongValuePolicy;
   /** Random source for backoff jitter, in [0, 1). @default Math.random */
   random?: () => number;
+}
+
+/** A user of an MLflow server with basic auth. */
+export interface MlflowCredentials {
+  username: string;
+  password: string;
+}
+
+/** The authorization header for `credentials`, or from the environment when they are undefined. */
+export function authorizationHeader(
+  credentials: MlflowCredentials | null | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
+  if (credentials === null) return undefined;
+  const c =
+    credentials ??
+    (env.MLFLOW_TRACKING_USERNAME && env.MLFLOW_TRACKING_PASSWORD
+      ? { username: env.MLFLOW_TRACKING_USERNAME, password: env.MLFLOW_TRACKING_PASSWORD }
+      : undefined);
+  if (c) return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
+  return env.MLFLOW_TRACKING_TOKEN ? `Bearer ${env.MLFLOW_TRACKING_TOKEN}` : undefined;
 }
 
 export interface CreateExperimentOptions {
@@ -138,6 +166,8 @@ const ARTIFACT_ROOT_CACHE_SIZE = 1000;
  */
 export class MlflowClient {
   readonly trackingUri: string;
+  /** The `authorization` header this client sends (for callers of endpoints it does not wrap). */
+  readonly authorization: string | undefined;
   private readonly options: MlflowClientOptions;
   private readonly http: Transport;
   private readonly longValues: LongValuePolicy;
@@ -164,6 +194,8 @@ export class MlflowClient {
       );
     }
     this.longValues = options.longValues ?? 'truncate';
+    const authorization = authorizationHeader(options.credentials);
+    this.authorization = authorization;
     this.http = new Transport({
       baseUrl: this.trackingUri,
       fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
@@ -171,6 +203,7 @@ export class MlflowClient {
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       headers: {
         ...(!options.fetch && isLoopbackHttp(this.trackingUri) ? { connection: 'close' } : {}),
+        ...(authorization ? { authorization } : {}),
         ...options.headers,
       },
       signal: options.signal,

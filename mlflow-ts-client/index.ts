@@ -4,11 +4,13 @@
  */
 export {
   MlflowClient,
+  authorizationHeader,
   checkArtifactPath,
   proxiedArtifactRoot,
   type CreateExperimentOptions,
   type CreateRunOptions,
   type LogMetricOptions,
+  type MlflowCredentials,
   type MlflowClientOptions,
   type RunViewType,
   type SearchRunsOptions,

@@ -85,9 +85,26 @@ export function actorOf(req: FastifyRequest): Principal {
   return req.principal;
 }
 
+/**
+ * The UI links a role may follow. Temporal's UI has no authentication and a campaign's history
+ * holds every hidden value, so only PIs get it. MLflow runs with authentication (a user per
+ * role, stack/mlflow-auth.ts) and keeps hidden values in experiments only PIs may read until the
+ * campaign ends (activities/mlflow-access.ts), so every role gets its links.
+ */
+export function linksFor(
+  ctx: Pick<AppContext, 'links'>,
+  role: Principal['role'] | undefined,
+): AppContext['links'] {
+  return { temporalUi: role === 'pi' ? ctx.links.temporalUi : null, mlflowUi: ctx.links.mlflowUi };
+}
+
 /** Links into the Temporal and MLflow UIs. */
-export function workflowLink(ctx: AppContext, workflowId: string): string | null {
-  return ctx.links.temporalUi
+export function workflowLink(
+  ctx: AppContext,
+  workflowId: string,
+  role: Principal['role'] | undefined,
+): string | null {
+  return linksFor(ctx, role).temporalUi
     ? `${ctx.links.temporalUi}/namespaces/${encodeURIComponent(ctx.config.namespace)}/workflows/${encodeURIComponent(workflowId)}`
     : null;
 }

@@ -294,7 +294,24 @@ describe('trial and lineage routes', () => {
     ]);
     expect(d.summary?.id).toBe('t0008');
     expect(d.links.mlflowRun).toBe(`http://mlf:5050/#/experiments/1/runs/${run.info.runId}`);
-    expect(d.links.temporalWorkflow).toBe('http://tui:8233/namespaces/default/workflows/gone');
+    // Temporal's UI has no authentication and every hidden value: PIs only (context.ts linksFor).
+    expect(d.links.temporalWorkflow).toBeNull();
+    const asPi = TrialDetail.parse(
+      (await app.inject({ url: '/api/campaigns/gone/trials/t0008', headers: auth('pi') })).json(),
+    );
+    expect(asPi.links.temporalWorkflow).toBe('http://tui:8233/namespaces/default/workflows/gone');
+    expect(asPi.links.mlflowRun).toBe(d.links.mlflowRun);
+    const config = async (who: 'pi' | 'researcher' | 'viewer') =>
+      (await app!.inject({ url: '/api/config', headers: auth(who) })).json() as {
+        temporalUi: string | null;
+        mlflowUi: string;
+      };
+    expect(await config('pi')).toMatchObject({
+      temporalUi: 'http://tui:8233',
+      mlflowUi: 'http://mlf:5050',
+    });
+    for (const who of ['researcher', 'viewer'] as const)
+      expect(await config(who)).toMatchObject({ temporalUi: null, mlflowUi: 'http://mlf:5050' });
     expect(
       (await app.inject({ url: '/api/campaigns/gone/trials/t0100', headers: auth('viewer') }))
         .statusCode,

@@ -42,6 +42,8 @@ export { quote, RECORDS_SNAPSHOT };
 /** What the reader needs of MlflowClient (a structural subset, so tests can fake it). */
 export interface LineageMlflow {
   readonly trackingUri: string;
+  /** The `authorization` header of an MLflow with authentication. */
+  readonly authorization?: string | undefined;
   searchRuns(options: SearchRunsOptions): Promise<SearchRunsPage>;
   getRun(runId: string): Promise<Run>;
   getExperimentByName(name: string): Promise<{ experimentId: string } | null>;
@@ -132,6 +134,7 @@ export function lineagePath(
 export function restExperimentLister(
   trackingUri: string,
   fetchImpl: typeof fetch = globalThis.fetch,
+  authorization?: string,
 ): () => Promise<ExperimentRef[]> {
   return async () => {
     const out: ExperimentRef[] = [];
@@ -144,7 +147,10 @@ export function restExperimentLister(
           `${trackingUri.replace(/\/+$/, '')}/api/2.0/mlflow/experiments/search`,
           {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: {
+              'content-type': 'application/json',
+              ...(authorization ? { authorization } : {}),
+            },
             body: JSON.stringify({
               max_results: 1000,
               filter: "name LIKE 'gaplab/%'",
@@ -202,7 +208,11 @@ export class LineageReader {
 
   constructor(opts: LineageReaderOptions) {
     this.mlflow = opts.mlflow;
-    this.listExperiments = opts.listExperiments ?? restExperimentLister(opts.mlflow.trackingUri);
+    this.listExperiments = opts.listExperiments ?? restExperimentLister(
+        opts.mlflow.trackingUri,
+        globalThis.fetch,
+        opts.mlflow.authorization,
+      );
     this.ttlMs = opts.ttlMs ?? 2000;
     this.cacheCampaigns = opts.cacheCampaigns ?? 16;
     this.maxTrials = opts.maxTrials ?? 200_000;

@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { loadRegistry } from '../experiments/registry.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
+import { mlflowCredentialsOption } from '../stack/mlflow-auth.js';
 import { buildApp, type BuildAppOptions } from './app.js';
 import {
   assertSafeBind,
@@ -95,6 +96,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     opts.mlflow ??
     new MlflowClient({
       trackingUri: config.mlflowUri,
+      ...mlflowCredentialsOption(config.mlflowUri),
       retries: { attempts: 2 },
       timeoutMs: 120_000,
     });

@@ -8,6 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ensureInstalled, ensurePostgres, type Log } from './install.js';
+import {
+  credentialsPath,
+  mlflowAuthEnv,
+  prepareMlflowAuth,
+  provisionMlflowUsers,
+  readCredentialsFile,
+  type MlflowRole,
+} from './mlflow-auth.js';
+import type { MlflowCredentials } from '../mlflow-ts-client/index.js';
 import { paths, STATE_DIR } from './paths.js';
 import { PostgresCluster } from './postgres.js';
 import {
@@ -43,6 +52,11 @@ export interface StackOptions {
   postgres?: boolean;
   /** PostgreSQL port (loopback). @default GAPLAB_POSTGRES_PORT or 5433 */
   postgresPort?: number;
+  /**
+   * Run MLflow with its basic-auth app: no anonymous access, generated passwords (stack/mlflow-auth.ts).
+   * @default true, unless GAPLAB_MLFLOW_AUTH=0
+   */
+  mlflowAuth?: boolean;
   log?: Log;
 }
 
@@ -63,6 +77,8 @@ export interface StackInfo {
   temporalAddress: string;
   temporalUi: string;
   mlflowUri: string;
+  /** Where the MLflow users' passwords are (0600), when this stack runs MLflow with auth. */
+  mlflowCredentialsFile?: string;
   services: ServiceStatus[];
 }
 
@@ -105,6 +121,7 @@ export class Stack {
   readonly mlflowPort: number;
   readonly postgres: boolean;
   readonly postgresPort: number;
+  readonly mlflowAuth: boolean;
   private readonly startTimeoutMs: number;
   private readonly log: Log;
 
@@ -128,6 +145,7 @@ export class Stack {
     this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
     this.postgres = opts.postgres ?? process.env.GAPLAB_POSTGRES === '1';
     this.postgresPort = opts.postgresPort ?? Number(process.env.GAPLAB_POSTGRES_PORT ?? 5433);
+    this.mlflowAuth = opts.mlflowAuth ?? process.env.GAPLAB_MLFLOW_AUTH !== '0';
     this.log = opts.log ?? (() => {});
   }
 
@@ -139,6 +157,16 @@ export class Stack {
   }
   get mlflowUri(): string {
     return `http://${this.host}:${this.mlflowPort}`;
+  }
+
+  /**
+   * The MLflow credentials of the service account or of a role's user, from the stack's
+   * credentials file; undefined when this stack has not run MLflow with auth.
+   */
+  mlflowCredentials(role: MlflowRole | 'service' = 'service'): MlflowCredentials | undefined {
+    const creds = readCredentialsFile(credentialsPath(this.dir));
+    if (!creds) return undefined;
+    return role === 'service' ? creds.service : creds.roles[role];
   }
 
   private pidFile(name: ServiceName): string {
@@ -189,6 +217,9 @@ export class Stack {
       temporalAddress: this.temporalAddress,
       temporalUi: this.temporalUi,
       mlflowUri: this.mlflowUri,
+      ...(fs.existsSync(credentialsPath(this.dir))
+        ? { mlflowCredentialsFile: credentialsPath(this.dir) }
+        : {}),
       services: [
         describe('temporal', t, this.temporalAddress, this.temporalUi),
         describe('mlflow', m, this.mlflowUri),
@@ -312,8 +343,10 @@ export class Stack {
     const dataDir = path.join(this.dir, 'data');
     const artifacts = path.join(dataDir, 'mlflow-artifacts');
     fs.mkdirSync(artifacts, { recursive: true });
+    const auth = this.mlflowAuth ? prepareMlflowAuth(this.dir, dataDir, this.mlflowUri) : undefined;
     const args = [
       'server',
+      ...(auth ? ['--app-name', 'basic-auth'] : []),
       '--host',
       this.host,
       '--port',
@@ -342,6 +375,7 @@ export class Stack {
         MLFLOW_TRACKING_URI: '',
         PYTHONUNBUFFERED: '1',
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
+        ...(auth ? mlflowAuthEnv(auth.configPath, auth.credentials) : {}),
       },
     });
     this.writePid('mlflow', proc.pid);
@@ -352,6 +386,12 @@ export class Stack {
       what: 'MLflow server',
       logFile: proc.logFile,
     });
+    if (auth) {
+      await provisionMlflowUsers(this.mlflowUri, auth.credentials);
+      this.log(
+        `MLflow users (service account, pi, researcher, viewer): ${credentialsPath(this.dir)}`,
+      );
+    }
   }
 
   /** Stops the services this stack started (never one it found running). */

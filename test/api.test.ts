@@ -356,7 +356,11 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     expect(detail.seeds).toHaveLength(2);
     expect(detail.summary?.params).toMatchObject({ x: 1, y: -2 });
     expect(detail.links.mlflowRun).toContain(`${env.mlflowUri}/#/experiments/`);
-    expect(detail.links.temporalWorkflow).toContain(encodeURIComponent(campaignId));
+    expect(detail.links.temporalWorkflow).toBeNull();
+    const asPi = TrialDetail.parse(
+      (await call('pi', 'GET', `/api/campaigns/${campaignId}/trials/${human.id}`)).json,
+    );
+    expect(asPi.links.temporalWorkflow).toContain(encodeURIComponent(campaignId));
     expect((await call('viewer', 'GET', `/api/campaigns/${campaignId}/trials/t9999`)).status).toBe(
       404,
     );

@@ -3,6 +3,11 @@
  * Reuses TEMPORAL_ADDRESS / MLFLOW_TRACKING_URI when both are set (e.g. a stack already up);
  * otherwise starts a stack of its own under <state>/test-stack on test ports, with fresh data,
  * and stops it (and everything it started) at the end.
+ *
+ * The test stack runs MLflow with authentication (stack/mlflow-auth.ts): its service account's
+ * credentials go into MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, which the test
+ * processes (and the workers and servers they start) inherit, and every role's are provided as
+ * `mlflowUsers`. A reused stack is reached with whatever those variables hold (none: no auth).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +15,8 @@ import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { Stack } from '../stack/index.js';
 import { ensureInstalled } from '../stack/install.js';
+import { MLFLOW_ROLES } from '../stack/mlflow-auth.js';
+import type { MlflowCredentials } from '../mlflow-ts-client/index.js';
 import { STATE_DIR } from '../stack/paths.js';
 
 declare module 'vitest' {
@@ -18,8 +25,12 @@ declare module 'vitest' {
     mlflowUri: string;
     namespace: string;
     stackDir: string;
+    /** The MLflow users of the test stack by role, and its service account; null without auth. */
+    mlflowUsers: Record<'service' | 'pi' | 'researcher' | 'viewer', MlflowCredentials> | null;
   }
 }
+
+type MlflowRoleName = (typeof MLFLOW_ROLES)[number];
 
 let stack: Stack | undefined;
 
@@ -31,6 +42,7 @@ export async function setup(project: TestProject): Promise<void> {
     project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS!);
     project.provide('mlflowUri', process.env.MLFLOW_TRACKING_URI!);
     project.provide('stackDir', '');
+    project.provide('mlflowUsers', null);
   } else {
     const dir = path.join(STATE_DIR, 'test-stack');
     stack = new Stack({
@@ -45,6 +57,14 @@ export async function setup(project: TestProject): Promise<void> {
     project.provide('temporalAddress', stack.temporalAddress);
     project.provide('mlflowUri', stack.mlflowUri);
     project.provide('stackDir', dir);
+    const service = stack.mlflowCredentials();
+    if (service) {
+      process.env.MLFLOW_TRACKING_USERNAME = service.username;
+      process.env.MLFLOW_TRACKING_PASSWORD = service.password;
+      const users = { service } as Record<'service' | MlflowRoleName, MlflowCredentials>;
+      for (const role of MLFLOW_ROLES) users[role] = stack.mlflowCredentials(role)!;
+      project.provide('mlflowUsers', users);
+    } else project.provide('mlflowUsers', null);
   }
   project.provide('namespace', 'default');
 }

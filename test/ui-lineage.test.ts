@@ -46,7 +46,10 @@ afterAll(async () => {
   if (exp)
     await fetch(`${env.mlflowUri}/api/2.0/mlflow/experiments/delete`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(env.mlflow.authorization ? { authorization: env.mlflow.authorization } : {}),
+      },
       body: JSON.stringify({ experiment_id: exp.experimentId }),
     }).catch(() => {});
   await env?.close();

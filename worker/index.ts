@@ -27,6 +27,7 @@ import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.j
 import { ensureHarnessSecret } from '../experiments/lib/secret.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { STATE_DIR } from '../stack/paths.js';
+import { mlflowCredentialsOption } from '../stack/mlflow-auth.js';
 import { ProcessGuard } from './process-guard.js';
 import { dataConverter } from './data-converter.js';
 
@@ -117,7 +118,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     registryDir: opts.processRegistryDir ?? path.join(STATE_DIR, 'run', 'experiment-groups'),
   });
   const identity = opts.identity ?? `gaplab-worker@${os.hostname()}:${process.pid}`;
-  const mlflow = new MlflowClient({ trackingUri: opts.mlflowUri });
+  const mlflow = new MlflowClient({
+    trackingUri: opts.mlflowUri,
+    ...mlflowCredentialsOption(opts.mlflowUri),
+  });
   const anthropic =
     opts.anthropic ??
     (() =>

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiConfig, ErrorBody, ExperimentSummary, Health, Me, Ready } from '../../api/schemas.js';
-import { actorOf } from '../context.js';
+import { actorOf, linksFor } from '../context.js';
 import { actionsOf } from '../../api/permissions.js';
 
 /** Resolves to false when `check` fails or takes longer than `ms`. */
@@ -83,9 +83,8 @@ export const systemRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: ApiConfig },
       },
     },
-    async () => ({
-      temporalUi: ctx.links.temporalUi,
-      mlflowUi: ctx.links.mlflowUi,
+    async (req) => ({
+      ...linksFor(ctx, req.principal?.role),
       namespace: ctx.config.namespace,
       auth: ctx.authMode,
       version: ctx.version,

@@ -130,7 +130,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
         lineage,
         links: {
           mlflowRun: runId && experimentId ? runLink(ctx, experimentId, runId) : null,
-          temporalWorkflow: workflowLink(ctx, campaignId),
+          temporalWorkflow: workflowLink(ctx, campaignId, req.principal?.role),
         },
       };
       const redactor = await redactorOf(ctx, req, source);
