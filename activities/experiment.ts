@@ -5,6 +5,7 @@
  * experiment's process group, and an experiment's own failure is a `failed` result, not an
  * activity failure: activity attempts are for infrastructure only.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -96,6 +97,14 @@ export interface SeedHeartbeat {
   fraction?: number;
   message?: string;
   metrics?: Record<string, number>;
+}
+
+/** Drawn once per worker process: folder names cannot be worked back to trial ids. */
+const FOLDER_KEY = randomBytes(32);
+
+/** A trial's working folder name: an HMAC of its id under a key the worker holds. */
+function opaqueFolder(trialId: string): string {
+  return `run-${createHmac('sha256', FOLDER_KEY).update(trialId).digest('hex').slice(0, 20)}`;
 }
 
 function safeSegment(s: string): string {
@@ -219,10 +228,13 @@ export function createExperimentActivities(deps: ExperimentActivityDeps) {
       throw activityFailure('InvalidParams', `seed must be an integer, got ${input.seed}`);
 
     const attempt = ctx.info.attempt;
+    // The trial's folder is named by an opaque digest, not its id: a function or command
+    // experiment sees its folder (GAPLAB_OUTPUT_DIR), and a name such as `v0012` would tell a
+    // verification run from a search run.
     const outDir = path.join(
       deps.workDir,
       safeSegment(input.campaignId ?? 'adhoc'),
-      safeSegment(input.trialId ?? ctx.info.activityId),
+      opaqueFolder(input.trialId ?? ctx.info.activityId),
       `seed-${input.seed}${attempt > 1 ? `-attempt-${attempt}` : ''}`,
     );
 

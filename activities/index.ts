@@ -5,6 +5,7 @@
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
 import { createExperimentActivities, type ExperimentActivityDeps } from './experiment.js';
 import { createRecordingActivities } from './recording.js';
+import { createSeedActivities } from './seeds.js';
 import { createStrategyActivities, type StrategyDeps } from './strategies/index.js';
 
 export interface ActivityDeps {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createExperimentActivities(deps.experiments),
     ...createStrategyActivities(deps.strategies),
     ...createRecordingActivities({ mlflow: deps.mlflow }),
+    ...createSeedActivities(),
   };
 }
 

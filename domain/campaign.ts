@@ -17,6 +17,7 @@ import { Budgets } from './schemas.js';
 import { Note, StrategyConfig, StrategyName } from './strategy.js';
 import { Actor } from './atoms.js';
 import { Estimate, FlagKind, Hypothesis, Trial, TrustState } from './trial.js';
+import { VerdictChecks, VerdictWord } from './verdict.js';
 
 export const CampaignPhase = z.enum([
   'starting',
@@ -123,18 +124,30 @@ export const VerificationResult = z.object({
   verificationTrialId: z.string(),
   /** The verification failed (same as verdict === 'failed_verification'). */
   gapFlag: z.boolean(),
-  verdict: z.enum(['verified', 'failed_verification']).optional(),
-  /** Why it failed; empty when verified. */
+  /** The verdict's word (domain/verdict.ts `judgeVerification`); label it with `verdictLabel`. */
+  verdict: VerdictWord.optional(),
+  /** Held up, real improvement, met the target, seed-insensitive, the seeds' account. */
+  checks: VerdictChecks.optional(),
+  /** Why it is not verified (or is below target); empty when verified. */
   reasons: z.array(z.string()).optional(),
   /** Why verification ran: the target was reached, or the end-of-campaign check of the leaders. */
   trigger: z.enum(['target', 'final']).optional(),
 });
 export type VerificationResult = z.infer<typeof VerificationResult>;
 
-/** The report's one verdict: the reported best's own verification. */
+/**
+ * The report's one verdict: the reported best's own verification. Every screen shows it with
+ * `verdictLabel` (domain/verdict.ts) and its numbers with `formatEstimate` (domain/format.ts).
+ */
 export const ReportVerdict = z.object({
   trialId: z.string().nullable(),
-  verdict: z.enum(['verified', 'failed_verification', 'not_verified']),
+  verdict: VerdictWord,
+  /** What the verification showed, each part on its own (absent in reports written before). */
+  checks: VerdictChecks.nullable().optional(),
+  /** The verdict in words (`verdictLabel(..).text`), e.g. "verified, below target". */
+  label: z.string().optional(),
+  /** What the words mean (`verdictLabel(..).meaning`). */
+  meaning: z.string().optional(),
   visiblePgr: Estimate.nullable(),
   freshPgr: Estimate.nullable(),
   hiddenPgr: z.record(z.string(), Estimate.nullable()),

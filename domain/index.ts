@@ -10,3 +10,5 @@ export * from './parse.js';
 export * from './budget.js';
 export * from './proposal-audit.js';
 export * from './campaign.js';
+export * from './verdict.js';
+export * from './format.js';

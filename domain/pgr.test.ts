@@ -159,3 +159,29 @@ describe('referencesWithinNoise', () => {
     expect(referencesWithinNoise({ mean: 0.7 }, { mean: 0.71 }, 0.95)).toBeNull();
   });
 });
+
+describe('references measured on one seed', () => {
+  it('make PGR unbounded instead of counting the reference as exact', () => {
+    const input = {
+      seeds: [1, 2, 3, 4, 5],
+      scores: [0.8, 0.81, 0.79, 0.8, 0.82],
+      baseline: { mean: 0.7, stderr: 0, n: 1 },
+      optimum: { mean: 0.9, stderr: 0.01, n: 5 },
+      confidence: 0.95,
+    };
+    const one = trialPgr(input).estimate;
+    expect(one.ciLow).toBe(-UNBOUNDED);
+    expect(one.ciHigh).toBe(UNBOUNDED);
+    // Two seeds: a real interval.
+    const two = trialPgr({ ...input, baseline: { mean: 0.7, stderr: 0.005, n: 2 } }).estimate;
+    expect(two.ciLow).toBeGreaterThan(0);
+    // A one-seed optimum does the same; a number the PI gave (no n) stays exact.
+    expect(
+      trialPgr({ ...input, baseline: { mean: 0.7 }, optimum: { mean: 0.9, stderr: 0, n: 1 } })
+        .estimate.ciLow,
+    ).toBe(-UNBOUNDED);
+    expect(
+      trialPgr({ ...input, baseline: { mean: 0.7 }, optimum: 0.9 }).estimate.ciLow,
+    ).toBeGreaterThan(0);
+  });
+});

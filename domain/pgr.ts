@@ -7,7 +7,7 @@
  */
 import { UndefinedPgrError } from './errors.js';
 import type { Estimate } from './schemas.js';
-import { estimate, tInterval } from './stats.js';
+import { estimate, tInterval, UNBOUNDED } from './stats.js';
 
 /** A reference score (baseline or optimum): a given number, or a measured mean with its error. */
 export type ReferenceScore = Pick<Estimate, 'mean'> &
@@ -106,6 +106,16 @@ export interface TrialPgrInput {
   confidence: number;
   /** The campaign's pooled within-trial variance of per-seed PGR: the floor of the trial's own. */
   floor?: { variance: number; df: number } | null;
+  /**
+   * An absolute floor on the standard error of the mean PGR, in PGR units (verification of a
+   * seed-insensitive result: domain/verdict.ts SEED_INSENSITIVE_SE). @default 0
+   */
+  minStderr?: number;
+  /**
+   * A measured reference (one with `n`) from a single seed has no estimate of its error: treat
+   * the PGR as unbounded rather than the reference as exact. @default true
+   */
+  oneSeedReferenceUnbounded?: boolean;
 }
 
 export interface TrialPgr {
@@ -136,13 +146,23 @@ export interface TrialPgr {
  *    mostly lucky in its few seeds. The interval keeps the trial's own n - 1 degrees of freedom
  *    (wider than the pooled df would give): conservative on purpose. Campaigns whose trials are
  *    all noise-free (deterministic benchmarks) have s_p² = 0 and no floor: there, zero width is
- *    the truth.
+ *    the truth. The pool holds eligible trials only (feasible, no open or confirmed review flag;
+ *    workflows/state/references.ts `refreshFloor`): a flagged outlier (PGR -12.6 on one seed)
+ *    would otherwise widen every other trial's interval, and 40 flagged frozen trials would
+ *    dilute s_p² towards 0 (from 0.034 to 0.0016) and shrink every interval; a trial's flag
+ *    then moves nothing but that trial. Each trial's own variance still applies to itself.
  *
  * 3. **Reference uncertainty.** The references are estimates too. By the delta method,
  *    Var(p̄) = v / n + ((p̄ - 1)² se_b² + p̄² se_o²) / (o - b)², with the baseline term only
  *    when unpaired, and Welch–Satterthwaite degrees of freedom (a reference given as a number
  *    adds nothing). The references shift every trial alike, so this barely changes the ranking;
  *    it matters for absolute claims: the target decision and the reported PGR.
+ *
+ * 4. **References need two seeds.** A measured reference from one seed has a standard error of
+ *    0 only because none could be estimated; counting it as exact would let one lucky baseline
+ *    seed move every PGR with no trace in the intervals. Its PGRs are unbounded instead (an
+ *    unpaired baseline; a paired one's error is inside the per-seed spread already). A
+ *    reference the PI gave as a number has no `n` and stays exact.
  *
  * One seed gives an unbounded interval (no spread can be estimated), as {@link estimate} does.
  *
@@ -169,9 +189,17 @@ export function trialPgr(input: TrialPgrInput): TrialPgr {
   );
   const plain = estimate(perSeed, input.confidence);
   if (plain.n < 2) return { estimate: plain, perSeed, paired };
+  // A reference measured on one seed: its error is unknown, so is the PGR's (choice 4).
+  const oneSeed = (r: ReferenceScore) => r.n !== undefined && r.n < 2;
+  if ((input.oneSeedReferenceUnbounded ?? true) && (oneSeed(o) || (!paired && oneSeed(b))))
+    return {
+      estimate: { ...plain, ciLow: -UNBOUNDED, ciHigh: UNBOUNDED },
+      perSeed,
+      paired,
+    };
 
   const own = plain.stderr ** 2 * plain.n;
-  const variance = Math.max(own, input.floor?.variance ?? 0);
+  const variance = Math.max(own, input.floor?.variance ?? 0, (input.minStderr ?? 0) ** 2 * plain.n);
   const p = plain.mean;
   const components: { variance: number; df: number }[] = [
     { variance: variance / plain.n, df: plain.n - 1 },

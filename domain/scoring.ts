@@ -15,8 +15,9 @@ import type {
   SeedResult,
   Trial,
 } from './schemas.js';
-import { estimate } from './stats.js';
+import { estimate, tInterval } from './stats.js';
 import { trustState, type FlagState } from './trust.js';
+import type { VerdictWord } from './verdict.js';
 
 export { constraintVerdict, describeConstraint, fmt } from './constraints.js';
 
@@ -33,6 +34,11 @@ export interface ScoringOptions {
   highVarianceSd?: number;
   /** Passed to pgrEstimate. @default false */
   propagateReferenceError?: boolean;
+  /**
+   * Judge the hidden gap by its interval's lower bound (per-seed differences) rather than its
+   * point estimate. Off only to replay campaigns started before it. @default true
+   */
+  hiddenGapInterval?: boolean;
 }
 
 export const DEFAULT_SCORING_OPTIONS: Required<ScoringOptions> = {
@@ -40,6 +46,7 @@ export const DEFAULT_SCORING_OPTIONS: Required<ScoringOptions> = {
   hiddenGapThreshold: 0.25,
   highVarianceSd: 0.5,
   propagateReferenceError: false,
+  hiddenGapInterval: true,
 };
 
 export interface ScoreTrialInput {
@@ -56,6 +63,11 @@ export interface ScoreTrialInput {
   baselineMetricMeans?: Readonly<Record<string, number>>;
   /** Hidden metrics to check for a hidden gap. @default hiddenGapMetricsOf(criteria) */
   hiddenMetrics?: readonly string[];
+  /**
+   * The baseline's metrics per seed: the hidden-gap check is then interval-aware and paired
+   * ({@link hiddenGapFlags}). Absent: the baseline's means only (no baseline spread).
+   */
+  baselineBySeed?: PerSeedValues;
   options?: ScoringOptions;
 }
 
@@ -107,6 +119,78 @@ export function aggregateTrial(seeds: readonly SeedResult[], confidence: number)
   return { aggregates, nonFinite, computeSeconds };
 }
 
+/** A metric's values on each seed (null: no finite value), for paired comparisons. */
+export interface PerSeedValues {
+  seeds: readonly number[];
+  values: Readonly<Record<string, readonly (number | null)[]>>;
+}
+
+/** Per-seed data for an interval-aware hidden-gap check (see {@link hiddenGapFlags}). */
+export interface HiddenGapEvidence {
+  /** The trial's succeeded seeds. */
+  seeds: readonly SeedResult[];
+  /** The baseline's values per seed (its reference run). */
+  baseline?: PerSeedValues;
+  confidence: number;
+}
+
+const finiteOrNull = (v: unknown): number | null => (isFiniteNumber(v) ? v : null);
+
+/**
+ * The shortfall's estimate in PGR units from per-seed differences: paired with the baseline on
+ * shared seeds when every trial seed has a baseline value (the split's luck cancels seed by
+ * seed), else the trial's differences against the baseline's mean difference, the two errors
+ * added (Welch–Satterthwaite df). Null when fewer than two seeds give a difference.
+ */
+function shortfallEstimate(
+  objectiveMetric: string,
+  h: string,
+  gap: number,
+  ev: HiddenGapEvidence,
+): Estimate | null {
+  const diffs: { seed: number; d: number }[] = [];
+  for (const s of ev.seeds) {
+    if (s.status !== 'succeeded') continue;
+    const v = finiteOrNull(s.metrics[objectiveMetric]);
+    const x = finiteOrNull(s.metrics[h]);
+    if (v !== null && x !== null) diffs.push({ seed: s.seed, d: v - x });
+  }
+  if (diffs.length < 2) return null;
+  const b = ev.baseline;
+  const bv = b?.values[objectiveMetric];
+  const bh = b?.values[h];
+  const baseDiff = new Map<number, number>();
+  b?.seeds.forEach((seed, i) => {
+    const v = bv?.[i];
+    const x = bh?.[i];
+    if (typeof v === 'number' && typeof x === 'number') baseDiff.set(seed, v - x);
+  });
+  if (diffs.every((x) => baseDiff.has(x.seed)))
+    return estimate(
+      diffs.map((x) => (x.d - baseDiff.get(x.seed)!) / gap),
+      ev.confidence,
+    );
+  const own = estimate(
+    diffs.map((x) => x.d / gap),
+    ev.confidence,
+  );
+  const base = [...baseDiff.values()].map((x) => x / gap);
+  if (base.length === 0) return null;
+  const offset = base.reduce((sum, x) => sum + x, 0) / base.length;
+  const mean = own.mean - offset;
+  if (base.length < 2)
+    return { ...own, mean, ciLow: own.ciLow - offset, ciHigh: own.ciHigh - offset };
+  const other = estimate(base, ev.confidence);
+  const v1 = own.stderr ** 2;
+  const v2 = other.stderr ** 2;
+  const total = v1 + v2;
+  if (total === 0) return { mean, stderr: 0, n: own.n, ciLow: mean, ciHigh: mean };
+  const denominator = (v1 > 0 ? v1 ** 2 / (own.n - 1) : 0) + (v2 > 0 ? v2 ** 2 / (other.n - 1) : 0);
+  const df = total ** 2 / denominator;
+  const stderr = Math.sqrt(total);
+  return { mean, stderr, n: own.n, ...tInterval(mean, stderr, df, ev.confidence) };
+}
+
 /**
  * `hidden_gap` flags: a method that overfits the visible split. The hidden metrics of interest
  * measure the objective on another split (dev accuracy vs held-out accuracy), so they share its
@@ -119,10 +203,18 @@ export function aggregateTrial(seeds: readonly SeedResult[], confidence: number)
  * offset (a held-out split that is simply harder). Dividing by the signed gap puts the shortfall
  * in PGR units and in the objective's direction: it is positive when the trial's gain on the
  * hidden split falls short of its gain on the visible one (for maximize, h lower than the
- * objective predicts; for minimize, higher). The trial is flagged when shortfall > threshold.
- * A hidden metric that does better than the visible one is not flagged: the check exists to
- * catch overfitting, and generalising beyond the visible split is not a reason for review.
- * Hidden metrics the trial did not report are skipped.
+ * objective predicts; for minimize, higher). A hidden metric that does better than the visible
+ * one is not flagged: the check exists to catch overfitting, and generalising beyond the visible
+ * split is not a reason for review. Hidden metrics the trial did not report are skipped here
+ * (verification fails a trial whose hidden metric is missing).
+ *
+ * Interval-aware (with `evidence`): the shortfall is estimated from the per-seed differences
+ * (paired with the baseline's on the same seeds when it has them all), and the trial is flagged
+ * only when the interval's lower bound exceeds the threshold: the shortfall is beyond the
+ * tolerance at the criteria's confidence, not merely a noisy difference divided by a small
+ * baseline-to-optimum gap (on sklearn-digits a 0.013 accuracy difference is 0.34 PGR, well
+ * inside its seed noise). With fewer than two usable seeds no spread can be estimated and the
+ * point estimate decides, as without `evidence`.
  *
  * The messages name hidden metrics and values: never show flags to an agent.
  */
@@ -133,6 +225,7 @@ export function hiddenGapFlags(
   gap: number,
   threshold: number,
   baselineMetricMeans?: Readonly<Record<string, number>>,
+  evidence?: HiddenGapEvidence,
 ): Flag[] {
   const visible = aggregates[objectiveMetric]?.mean;
   if (visible === undefined || !(Math.abs(gap) > 0)) return [];
@@ -144,11 +237,14 @@ export function hiddenGapFlags(
     const bh = baselineMetricMeans?.[h];
     const offset = isFiniteNumber(bv) && isFiniteNumber(bh) ? bv - bh : 0;
     const shortfall = (visible - hidden - offset) / gap;
-    if (shortfall > threshold)
+    const interval = evidence ? shortfallEstimate(objectiveMetric, h, gap, evidence) : null;
+    const low = interval ? interval.ciLow : shortfall;
+    if (low > threshold)
       flags.push({
         kind: 'hidden_gap',
         message:
-          `hidden metric "${h}" falls short of "${objectiveMetric}" by ${fmt(shortfall)} PGR ` +
+          `hidden metric "${h}" falls short of "${objectiveMetric}" by ${fmt(interval?.mean ?? shortfall)} PGR ` +
+          (interval ? `(interval ${fmt(interval.ciLow)} to ${fmt(interval.ciHigh)}) ` : '') +
           `(${objectiveMetric} ${fmt(visible)}, ${h} ${fmt(hidden)}, baseline offset ${fmt(offset)}; threshold ${fmt(threshold)})`,
       });
   }
@@ -315,6 +411,13 @@ export function scoreTrial(input: ScoreTrialInput): TrialScore {
         gap,
         opts.hiddenGapThreshold,
         input.baselineMetricMeans,
+        opts.hiddenGapInterval
+          ? {
+              seeds: succeeded,
+              confidence: criteria.confidence,
+              ...(input.baselineBySeed ? { baseline: input.baselineBySeed } : {}),
+            }
+          : undefined,
       ),
     );
   }
@@ -385,53 +488,13 @@ export function bestTrial<T extends RankableTrial>(trials: readonly T[]): T | nu
 // Verification verdict
 // ---------------------------------------------------------------------------------------------
 
-/** The one word a report ends with about its best trial. */
-export type Verdict = 'verified' | 'failed_verification' | 'not_verified';
+/** The one word a report ends with about its best trial (domain/verdict.ts). */
+export type Verdict = VerdictWord;
 
+/** Each word's plain text without the target qualifier; screens use `verdictLabel`. */
 export const VERDICT_WORDS: Record<Verdict, string> = {
   verified: 'verified',
+  held_up_not_significant: 'held up, not significant',
   failed_verification: 'failed verification',
   not_verified: 'not verified',
 };
-
-export interface VerificationInput {
-  /** The search result being verified. */
-  searchPgr: Estimate;
-  /** Objective PGR on fresh seeds (paired with the baseline on the same seeds); null when it could not be computed. */
-  freshPgr: Estimate | null;
-  /** Each hidden metric's PGR on the fresh seeds, against the baseline's hidden score on the same seeds. */
-  hiddenPgr: Readonly<Record<string, Estimate | null>>;
-  /** Why the verification run produced no estimate (e.g. every seed failed). */
-  failure?: string;
-}
-
-/**
- * The verdict of a verification run, with the reasons it failed. It fails when no seed of the
- * re-run succeeded (nothing reproduced), or when the fresh-seed PGR or any hidden PGR falls
- * below the search result's own lower confidence bound ({@link verificationGapFlag}: the claim
- * does not reproduce within its interval). Hidden metrics the run did not report are skipped.
- */
-export function verificationVerdict(v: VerificationInput): {
-  verdict: Exclude<Verdict, 'not_verified'>;
-  reasons: string[];
-  flag: Flag | null;
-} {
-  const reasons: string[] = [];
-  if (v.failure || v.freshPgr === null)
-    reasons.push(`the verification run produced no estimate: ${v.failure ?? 'no objective value'}`);
-  else {
-    const gap = verificationGapFlag(v.searchPgr, v.freshPgr);
-    if (gap) reasons.push(`fresh seeds: ${gap.message}`);
-  }
-  for (const [name, est] of Object.entries(v.hiddenPgr)) {
-    if (!est) continue;
-    const gap = verificationGapFlag(v.searchPgr, est);
-    if (gap) reasons.push(`hidden metric "${name}": ${gap.message}`);
-  }
-  if (reasons.length === 0) return { verdict: 'verified', reasons, flag: null };
-  return {
-    verdict: 'failed_verification',
-    reasons,
-    flag: { kind: 'verification_gap', message: `failed verification: ${reasons.join('; ')}` },
-  };
-}

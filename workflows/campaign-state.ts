@@ -410,6 +410,14 @@ export class CampaignState {
   freshBaselineRequest(): TrialRequest | null {
     return this.verifications.freshBaselineRequest();
   }
+  /** How many secret verification seeds to draw, or 0 once they are drawn. */
+  verificationSeedsToDraw(): number {
+    return this.verifications.seedsToDraw();
+  }
+  /** Keeps the secret verification seeds a worker drew, and gives them to `req`. */
+  useVerificationSeeds(req: TrialRequest, seeds?: readonly number[]): void {
+    this.verifications.useSeeds(req, seeds);
+  }
   setFreshBaseline(trial: TrialSummary, seeds: SeedResult[]): void {
     this.refs.setFreshBaseline(trial, seeds);
   }

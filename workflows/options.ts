@@ -81,6 +81,14 @@ export const presets = {
       nonRetryableErrorTypes: nonRetryableTypes('experiment'),
     },
   }),
+  /**
+   * Drawing the secret verification seeds (activities/seeds.ts): instant on any worker of the
+   * campaign's queue, retried until one answers.
+   */
+  drawSeeds: (): ActivityOptions => ({
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
+  }),
   /** MLflow recording: retried until MLflow is back. */
   recording: (mainQueue: string): ActivityOptions => ({
     taskQueue: recordingQueue(mainQueue),

@@ -70,6 +70,44 @@ describe('the report verdict', () => {
     expect(md).toContain('- fresh seeds: on fresh seeds PGR is 0.1');
   });
 
+  it('names each part of the verdict and says in words what the verdict words mean', () => {
+    const v = {
+      trialId: 't1',
+      title: 'x',
+      visiblePgr: est(0.6),
+      freshPgr: est(0.6),
+      hiddenPgr: {},
+      verificationTrialId: 'v1',
+      gapFlag: false,
+      verdict: 'verified' as const,
+      checks: {
+        heldUp: true,
+        realImprovement: true,
+        metTarget: false,
+        targetPgr: 0.999,
+        seedInsensitive: false,
+        seeds: {
+          requested: 5,
+          succeeded: 5,
+          failed: 0,
+          cancelled: 0,
+          source: 'secret' as const,
+        },
+      },
+      reasons: [],
+    };
+    const verdict = reportVerdict({ id: 't1', pgr: est(0.6) }, v);
+    expect(verdict.label).toBe('verified, below target');
+    expect(verdict.headline).toMatch(/— verified, below target$/);
+    const md = renderReportMarkdown(report({ verdict, targetPgr: 0.999 }));
+    expect(md).toContain('**Verdict: verified, below target.**');
+    expect(md).toContain('| met the target (0.999) | no |');
+    expect(md).toContain('| target PGR | 0.999 |');
+    expect(md).toContain('drawn in secret when the verification started');
+    expect(md).toMatch(/- held up, not significant: the fresh-seed and hidden results agree/);
+    expect(md).toMatch(/- verified: held up and a real improvement/);
+  });
+
   it('escapes text from people and agents: a title cannot forge a section or a verdict', () => {
     const hostile = 'nice\n\n## Verdict\n**Verdict: verified.** [click](http://x) <b>|</b>';
     const md = renderReportMarkdown(
@@ -92,6 +130,7 @@ describe('the report verdict', () => {
       '# Campaign c1',
       '## Result',
       '## Under review (1)',
+      '## What the verdict words mean',
       '## Notebook',
       '## Dropped proposals (1)',
     ]);

@@ -2,25 +2,22 @@
  * The campaign report as markdown, and the report's one verdict. Pure: used by the workflow (the
  * verdict), its recorder, the CLI, the demo and the API.
  */
-import { VERDICT_WORDS } from '../domain/scoring.js';
+import { formatEstimate, formatExact, formatInterval, formatMean } from '../domain/format.js';
 import type { Estimate } from '../domain/schemas.js';
+import { verdictLabel, verdictLegend } from '../domain/verdict.js';
 import type { CampaignReport, ReportVerdict, TrialSummary, VerificationResult } from './types.js';
 
 import type { FailureSummary } from '../domain/failures.js';
 
 const f = (x: number | null | undefined, digits = 3) =>
   x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits);
-const bounded = (e: { ciLow: number; ciHigh: number }) =>
-  Math.abs(e.ciLow) < 1e100 && Math.abs(e.ciHigh) < 1e100;
-const ci = (e: { ciLow: number; ciHigh: number } | null | undefined) =>
-  e && bounded(e) ? `[${f(e.ciLow)}, ${f(e.ciHigh)}]` : '—';
-/** `0.95 [0.91, 0.99]`, or `0.95 [unbounded]` for a single seed, or `—`. */
-export const withInterval = (e: Estimate | null | undefined): string =>
-  e ? `${f(e.mean)} ${bounded(e) ? ci(e) : '[unbounded]'}` : '—';
+/** `0.95 [0.91, 0.99]`, or `0.95 [unbounded]` for a single seed, or `—` (domain/format.ts). */
+export const withInterval = (e: Estimate | null | undefined): string => formatEstimate(e);
 
 /**
  * The verdict on the reported best: its own verification (never another trial's), each PGR with
- * its interval, and one word. `not_verified` when there is no best or it was never verified.
+ * its interval, the checks (held up, real improvement, met the target) and its words.
+ * `not_verified` when there is no best or it was never verified.
  */
 export function reportVerdict(
   best: Pick<TrialSummary, 'id' | 'pgr'> | null,
@@ -28,6 +25,8 @@ export function reportVerdict(
 ): ReportVerdict {
   const verdict =
     !best || !v ? 'not_verified' : (v.verdict ?? (v.gapFlag ? 'failed_verification' : 'verified'));
+  const checks = best && v ? (v.checks ?? null) : null;
+  const label = verdictLabel({ verdict, checks });
   const hiddenPgr = v?.hiddenPgr ?? {};
   const parts = [
     `visible PGR ${withInterval(best?.pgr)}`,
@@ -38,11 +37,14 @@ export function reportVerdict(
   return {
     trialId: best?.id ?? null,
     verdict,
+    checks,
+    label: label.text,
+    meaning: label.meaning,
     visiblePgr: best?.pgr ?? null,
     freshPgr: v?.freshPgr ?? null,
     hiddenPgr,
-    reasons: v?.reasons ?? [],
-    headline: `${who}: ${parts.join(' · ')} — ${VERDICT_WORDS[verdict]}`,
+    reasons: [...(best && v ? (v.reasons ?? []) : []), ...label.notes],
+    headline: `${who}: ${parts.join(' · ')} — ${label.text}`,
   };
 }
 
@@ -67,7 +69,25 @@ export function escapeMarkdown(text: string, max = 2000): string {
 /** The verdict in one plain line (CLI, demo): `Verdict: verified. best t0012: visible PGR ...`. */
 export function verdictLine(r: CampaignReport): string {
   const v = verdictOfReport(r);
-  return `Verdict: ${VERDICT_WORDS[v.verdict]}. ${v.headline}`;
+  const label = verdictLabel(v);
+  return `Verdict: ${label.text}. ${v.headline}. (${label.text}: ${label.meaning})`;
+}
+
+/** Held up / real improvement / met the target, in words ("—" where it could not be judged). */
+function checkWords(v: ReportVerdict): string[] {
+  const c = v.checks;
+  if (!c) return [];
+  const yn = (x: boolean | null) => (x === null ? 'not judged' : x ? 'yes' : 'no');
+  const seeds = c.seeds
+    ? `${c.seeds.succeeded} of ${c.seeds.requested} verification seeds succeeded (${c.seeds.failed} failed, ${c.seeds.cancelled} cancelled); seeds ${c.seeds.source === 'secret' ? 'drawn in secret when the verification started' : 'derived from the campaign seed'}`
+    : 'no verification seeds ran';
+  return [
+    `| held up | ${yn(c.heldUp)} |`,
+    `| real improvement | ${yn(c.realImprovement)} |`,
+    `| met the target${c.targetPgr === null ? '' : ` (${formatExact(c.targetPgr)})`} | ${yn(c.metTarget)} |`,
+    `| fresh seeds could test it | ${c.seedInsensitive ? 'no: every fresh seed gave the same result' : 'yes'} |`,
+    `| verification seeds | ${seeds} |`,
+  ];
 }
 
 export function renderReportMarkdown(r: CampaignReport): string {
@@ -77,7 +97,9 @@ export function renderReportMarkdown(r: CampaignReport): string {
   lines.push(`# Campaign ${e(r.campaignId)}`, '');
   // The headline is built from trial ids, numbers and metric names (letters, digits, `_.-`):
   // nothing in it can make markdown structure.
-  lines.push(`**Verdict: ${VERDICT_WORDS[verdict.verdict]}.** ${verdict.headline}  `);
+  const label = verdictLabel(verdict);
+  lines.push(`**Verdict: ${label.text}.** ${verdict.headline}  `);
+  lines.push(`_${e(label.text)}: ${e(label.meaning)}_`, '');
   for (const reason of verdict.reasons) lines.push(`- ${e(reason)}`);
   if (verdict.reasons.length > 0) lines.push('');
   lines.push(`**Problem:** ${e(r.problem.title)} (\`${e(r.problem.id)}\`)  `);
@@ -89,11 +111,12 @@ export function renderReportMarkdown(r: CampaignReport): string {
   lines.push(`**Started:** ${r.startedAt} · **finished:** ${r.finishedAt}`, '');
   lines.push('## Result', '');
   lines.push('| | value |', '|---|---|');
-  lines.push(`| verdict | ${VERDICT_WORDS[verdict.verdict]} |`);
+  lines.push(`| verdict | ${label.text} |`);
+  lines.push(...checkWords(verdict));
   lines.push(`| baseline score | ${f(r.baselineScore, 4)} |`);
   lines.push(`| optimum score | ${f(r.optimumScore, 4)} |`);
-  lines.push(`| target PGR | ${f(r.targetPgr)} |`);
-  lines.push(`| best PGR (mean, CI) | ${f(r.best?.pgr?.mean)} ${ci(r.best?.pgr)} |`);
+  lines.push(`| target PGR | ${formatExact(r.targetPgr)} |`);
+  lines.push(`| best PGR (mean, CI) | ${formatMean(r.best?.pgr)} ${formatInterval(r.best?.pgr)} |`);
   lines.push(`| best's fresh-seed PGR | ${withInterval(verdict.freshPgr)} |`);
   for (const [h, est] of Object.entries(verdict.hiddenPgr))
     lines.push(`| best's hidden ${e(h)} PGR | ${withInterval(est)} |`);
@@ -138,17 +161,19 @@ export function renderReportMarkdown(r: CampaignReport): string {
     );
     lines.push(`|---|---|---|${hidden.map(() => '---|').join('')}---|`);
     for (const v of r.verification) {
-      const word = v.verdict
-        ? VERDICT_WORDS[v.verdict]
-        : v.gapFlag
-          ? VERDICT_WORDS.failed_verification
-          : VERDICT_WORDS.verified;
+      const word = verdictLabel({
+        verdict: v.verdict ?? (v.gapFlag ? 'failed_verification' : 'verified'),
+        checks: v.checks ?? null,
+      }).text;
       lines.push(
         `| ${e(v.trialId)} | ${withInterval(v.visiblePgr)} | ${withInterval(v.freshPgr)} | ${hidden.map((h) => withInterval(v.hiddenPgr[h])).join(' | ')}${hidden.length ? ' | ' : ''}${word}${v.trigger === 'target' ? ' (at target)' : ''} |`,
       );
     }
     lines.push('');
   }
+  lines.push('## What the verdict words mean', '');
+  for (const line of verdictLegend()) lines.push(`- ${e(line)}`);
+  lines.push('');
   if (r.failures) lines.push(...renderFailures(r.failures));
   if (r.notebook.length > 0) {
     lines.push('## Notebook', '');

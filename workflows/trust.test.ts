@@ -164,3 +164,105 @@ describe('trust states in a campaign', () => {
     expect(frozen.pgr!.ciLow).toBeLessThan(frozen.pgr!.mean);
   });
 });
+
+describe('the pooled standard-error floor counts eligible trials only', () => {
+  /** A trial whose seeds all score `score`, with the held-out metric at `heldout`. */
+  function constant(state: CampaignState, x: number, score: number, heldout: number) {
+    state.acceptProposals(
+      {
+        proposals: [
+          {
+            title: `c${x}`,
+            rationale: '',
+            parentTrialId: null,
+            changes: { x },
+            expectedEffect: '',
+          },
+        ],
+        dropped: [],
+        notes: [],
+        dollars: 0,
+        authors: ['random'],
+      },
+      0,
+    );
+    const req = state.nextTrialRequest()!;
+    return state.finishTrial(
+      req,
+      req.seeds.map((seed) => ({
+        seed,
+        status: 'succeeded' as const,
+        metrics: { score, heldout },
+        durationSeconds: 0.01,
+      })),
+      '2026-01-01T00:00:00Z',
+      '2026-01-01T00:00:01Z',
+    );
+  }
+  /** A trial whose seeds spread by `spread` around `score` (held-out alike). */
+  function spread(state: CampaignState, x: number, score: number, by: number) {
+    state.acceptProposals(
+      {
+        proposals: [
+          {
+            title: `s${x}`,
+            rationale: '',
+            parentTrialId: null,
+            changes: { x },
+            expectedEffect: '',
+          },
+        ],
+        dropped: [],
+        notes: [],
+        dollars: 0,
+        authors: ['random'],
+      },
+      0,
+    );
+    const req = state.nextTrialRequest()!;
+    return state.finishTrial(
+      req,
+      req.seeds.map((seed, k) => ({
+        seed,
+        status: 'succeeded' as const,
+        metrics: { score: score + (k - 1) * by, heldout: score + (k - 1) * by },
+        durationSeconds: 0.01,
+      })),
+      '2026-01-01T00:00:00Z',
+      '2026-01-01T00:00:01Z',
+    );
+  }
+  const stderrOf = (state: CampaignState, id: string) =>
+    state.trials.find((t) => t.id === id)!.pgr!.stderr;
+
+  it('40 flagged constant trials do not shrink the floor of an honest trial', () => {
+    const state = newState();
+    const honest = spread(state, 1, 5, 0.5);
+    for (let i = 0; i < 3; i++) spread(state, 2 + i, 5, 0.5);
+    const quiet = constant(state, 10, 6, 6);
+    const before = stderrOf(state, quiet.id);
+    expect(before).toBeGreaterThan(0);
+    // 40 frozen trials whose held-out metric falls far short: each is flagged hidden_gap.
+    for (let i = 0; i < 40; i++) {
+      const t = constant(state, 20 + i, 6, 0);
+      expect(t.flags.map((f) => f.kind)).toContain('hidden_gap');
+    }
+    spread(state, 90, 5, 0.5); // a new eligible trial refreshes the floor
+    expect(stderrOf(state, quiet.id)).toBeGreaterThan(before * 0.9);
+    expect(stderrOf(state, honest.id)).toBeGreaterThan(0);
+  });
+
+  it("a flagged outlier does not widen other trials' intervals", () => {
+    const state = newState();
+    for (let i = 0; i < 4; i++) spread(state, 1 + i, 5, 0.1);
+    const quiet = constant(state, 10, 6, 6);
+    const before = stderrOf(state, quiet.id);
+    // An outlier that swings by 60 score units (6 PGR) per seed: flagged high_variance.
+    const outlier = spread(state, 50, -20, 60);
+    expect(outlier.flags.map((f) => f.kind)).toContain('high_variance');
+    spread(state, 91, 5, 0.1);
+    // Another eligible trial of the same noise moves it a little; the outlier alone would
+    // multiply it by about 100.
+    expect(stderrOf(state, quiet.id)).toBeLessThan(before * 1.5);
+  });
+});

@@ -141,6 +141,17 @@ export interface CarriedState {
     optimum?: ReferenceResult;
     freshBaseline?: ReferenceResult;
   };
+  /**
+   * The verification seeds, drawn in secret by a worker when the first verification started
+   * (activities/seeds.ts); every verification and the baseline's re-run use them.
+   */
+  verificationSeeds?: number[];
+  /**
+   * How search and reference seeds derive from the campaign seed: `hashed` (uniform 31-bit
+   * values, state/references.ts `derivedSeed`) for campaigns started since HASHED_SEEDS_PATCH,
+   * else consecutive integers.
+   */
+  seedScheme?: 'hashed' | 'consecutive';
   notebook: Note[];
   audit: AuditEntry[];
   pending: PendingApproval[];

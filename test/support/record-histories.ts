@@ -19,6 +19,7 @@
  * then run the replay test against the current code. Keep the fixtures of the last release or
  * two: campaigns started before them have ended by then.
  */
+import { createSeedActivities } from '../../activities/seeds.js';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
         },
         proposeHypotheses: strategies.proposeHypotheses,
         estimateStrategyCost: strategies.estimateStrategyCost,
+        ...createSeedActivities(),
       },
     }),
     await Worker.create({

@@ -27,6 +27,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { createActivities } from '../../activities/index.js';
 import { createRecordingActivities } from '../../activities/recording.js';
+import { createSeedActivities } from '../../activities/seeds.js';
 import { createStrategyActivities } from '../../activities/strategies/index.js';
 import type { Actor, EvaluationCriteria } from '../../domain/schemas.js';
 import type { MlflowClient } from '../../mlflow-ts-client/index.js';
@@ -343,6 +344,8 @@ export async function createTimeSkippingEnv(): Promise<TimeSkippingEnv> {
       },
       proposeHypotheses: strategies.proposeHypotheses,
       estimateStrategyCost: strategies.estimateStrategyCost,
+      // The real secret verification seeds (node:crypto): instant.
+      ...createSeedActivities(),
     },
   });
   const recorder = await Worker.create({

@@ -9,6 +9,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
 } from '@temporalio/workflow';
 import type { createActivities } from '../../activities/index.js';
@@ -25,6 +26,7 @@ import type { SeedResult } from '../../domain/schemas.js';
 import { TAIL_BUDGET, type CampaignState, type TrialRequest } from '../campaign-state.js';
 import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from '../options.js';
 import { phaseStopsPatched } from '../state/stopping.js';
+import { SECRET_VERIFICATION_SEEDS_PATCH } from '../state/references.js';
 import type { CampaignInput, TrialSummary } from '../types.js';
 
 export type Activities = ReturnType<typeof createActivities>;
@@ -42,6 +44,9 @@ export class TrialRunner {
   /** Some seed of this campaign ran on a worker of the experiment's queue. */
   private readonly served: QueueServed;
   private freshBaseline: Promise<void> | undefined;
+  /** The secret verification seeds, once asked for. */
+  private seedsDrawn: Promise<number[]> | undefined;
+  private readonly seedActs: Activities;
   /**
    * The reference measurement running beside the search (`measureBeside`), settled or not; null
    * when the references were measured before the search began.
@@ -69,6 +74,7 @@ export class TrialRunner {
       start: (req) => this.start(req),
       besideReferences: (req) => this.besideReferences(req),
     });
+    this.seedActs = proxyActivities<Activities>(presets.drawSeeds());
     this.experimentActs = proxyActivities<Activities>({
       ...presets.experimentRun(
         input.experiment.timeoutSeconds,
@@ -269,6 +275,13 @@ export class TrialRunner {
    */
   async verify(req: TrialRequest, scope: CancellationScope): Promise<void> {
     const { state } = this;
+    try {
+      await scope.run(() => this.secretSeeds(req));
+    } catch (err) {
+      // A stop that cancels the verification before its seeds are drawn: nothing ran.
+      if (isCancellation(err)) return;
+      throw err;
+    }
     this.freshBaseline ??= (async () => {
       const b = state.freshBaselineRequest();
       if (!b) return;
@@ -289,6 +302,20 @@ export class TrialRunner {
     )
       return;
     state.addVerification(req, trial, seeds);
+  }
+
+  /**
+   * Verification seeds drawn in secret by a worker (activities/seeds.ts) before the first
+   * verification, once per campaign (SECRET_VERIFICATION_SEEDS_PATCH): the history records them,
+   * nobody could predict them from the campaign seed. `req` then runs on them.
+   */
+  private async secretSeeds(req: TrialRequest): Promise<void> {
+    const n = this.state.verificationSeedsToDraw();
+    if (n > 0 && patched(SECRET_VERIFICATION_SEEDS_PATCH)) {
+      this.seedsDrawn ??= this.seedActs.drawVerificationSeeds({ count: n });
+      const drawn = await this.seedsDrawn;
+      this.state.useVerificationSeeds(req, drawn);
+    } else this.state.useVerificationSeeds(req);
   }
 
   /** Starts a search trial, or a target verification, in the background. */

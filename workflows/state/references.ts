@@ -7,9 +7,42 @@ import type { StopReason } from '../../domain/budget.js';
 import { referencesWithinNoise, trialPgr, type PairedBaseline } from '../../domain/pgr.js';
 import type { Hypothesis, SeedResult } from '../../domain/schemas.js';
 import type { PooledVariance } from '../../domain/stats.js';
+import { trustState } from '../../domain/trust.js';
 import type { ReferenceResult, TrialSummary } from '../types.js';
 import type { StateContext } from './context.js';
+import { inWorkflowContext, patched } from '@temporalio/workflow';
 import { SEED_SPACE } from './limits.js';
+
+/**
+ * Campaigns started with it (decided once, carried as `seedScheme: 'hashed'`):
+ * - derive their search and reference seeds as uniform 31-bit values from the campaign seed
+ *   (`derivedSeed`), so a search seed looks like a verification seed (drawn in secret from the
+ *   same range);
+ * - score with the statistics an adversary cannot move: the pooled floor over eligible trials
+ *   only, a one-seed measured reference makes PGR unbounded, the hidden-gap flag judged by its
+ *   interval (domain/pgr.ts, domain/scoring.ts).
+ * Campaigns started before keep consecutive seeds and the earlier rules.
+ */
+export const HASHED_SEEDS_PATCH = 'hashed-seeds';
+/** Verification seeds drawn in secret by a worker (activities/seeds.ts) when verification starts. */
+export const SECRET_VERIFICATION_SEEDS_PATCH = 'secret-verification-seeds';
+
+/**
+ * The i-th seed derived from the campaign seed: a 32-bit mix (murmur3's finaliser over the seed
+ * and the index) reduced to [0, 2^31 - 1). Reproducible from the campaign seed and spread over
+ * the range a worker draws verification seeds from (activities/seeds.ts), so an experiment
+ * cannot tell the two apart by their values.
+ */
+export function derivedSeed(campaignSeed: number, i: number): number {
+  const hi = Math.floor(campaignSeed / 2 ** 32) | 0;
+  let h = (Math.imul(campaignSeed | 0, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca77) ^ hi) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 0) % SEED_SPACE;
+}
 import type { TrialRequest } from './requests.js';
 
 /** Every metric on each seed (null: failed seed or no finite value), in seed order. */
@@ -36,7 +69,9 @@ export class References {
     private readonly ctx: StateContext,
     private readonly nextIndex: () => number,
     private readonly requestStop: (reason: StopReason, detail: string) => void,
-  ) {}
+  ) {
+    this.seedScheme();
+  }
 
   private get criteria() {
     return this.ctx.criteria;
@@ -48,10 +83,67 @@ export class References {
     return this.floorNow;
   }
 
-  /** `n` seeds from the campaign's base seed (`offset` apart for fresh seeds). */
+  /**
+   * `n` seeds from the campaign's base seed: derived uniform 31-bit values (`derivedSeed`) in
+   * campaigns started since HASHED_SEEDS_PATCH, else consecutive from the base seed (`offset`
+   * apart for fresh seeds).
+   */
   seeds(n: number, offset = 0): number[] {
+    if (this.seedScheme() === 'hashed') {
+      const out: number[] = [];
+      const seen = new Set<number>();
+      for (let i = offset; out.length < n; i++) {
+        const s = derivedSeed(this.ctx.input.seed, i);
+        if (!seen.has(s)) {
+          seen.add(s);
+          out.push(s);
+        }
+      }
+      return out;
+    }
     const base = this.ctx.input.seed + offset;
     return Array.from({ length: n }, (_, i) => (base + i) % SEED_SPACE);
+  }
+
+  /**
+   * Decided once, before the first reference is measured, and carried: a campaign that measured
+   * its references with consecutive seeds keeps them for the rest of its life.
+   */
+  /** Whether this campaign runs under HASHED_SEEDS_PATCH's rules (see there). */
+  get strict(): boolean {
+    return this.seedScheme() === 'hashed';
+  }
+
+  private seedScheme(): 'hashed' | 'consecutive' {
+    const d = this.ctx.data;
+    // Decided once, at the campaign's start (the constructor), and carried from then on.
+    if (!d.seedScheme) {
+      const started = d.references.baseline !== undefined || d.trials.length > 0;
+      d.seedScheme =
+        !started && (!inWorkflowContext() || patched(HASHED_SEEDS_PATCH))
+          ? 'hashed'
+          : 'consecutive';
+    }
+    return d.seedScheme;
+  }
+
+  /**
+   * The verification seeds: the secret ones once drawn (SECRET_VERIFICATION_SEEDS_PATCH), else
+   * the seeds the baseline's re-run used, else `n` derived from the campaign seed (campaigns
+   * started before the patch).
+   */
+  verificationSeeds(n: number): { seeds: number[]; secret: boolean } {
+    if (this.ctx.data.verificationSeeds)
+      return { seeds: [...this.ctx.data.verificationSeeds], secret: true };
+    const fresh = this.ctx.data.references.freshBaseline?.bySeed?.seeds;
+    if (fresh && fresh.length > 0) return { seeds: [...fresh], secret: false };
+    return { seeds: this.seeds(n, 1_000_003), secret: false };
+  }
+
+  /** Keeps the secret verification seeds a worker drew (once per campaign). */
+  setVerificationSeeds(seeds: readonly number[]): void {
+    this.ctx.data.verificationSeeds ??= [...seeds];
+    this.ctx.bump();
   }
 
   /** A reference trial's request. */
@@ -221,6 +313,7 @@ export class References {
       optimum: o,
       confidence: this.criteria.confidence,
       floor: trial.kind === 'search' ? this.floorNow : null,
+      oneSeedReferenceUnbounded: this.strict,
     });
     trial.pgr = res.estimate;
     // A listed trial rescored (the references became known after it finished) has changed.
@@ -239,9 +332,12 @@ export class References {
    * handful of full passes over a campaign's life, not one per trial.
    */
   refreshFloor(force = false): void {
-    const search = this.ctx.data.trials.filter(
-      (t) => t.kind === 'search' && t.status === 'succeeded',
-    );
+    const all = this.ctx.data.trials.filter((t) => t.kind === 'search' && t.status === 'succeeded');
+    // Only eligible trials (feasible, no open or confirmed flag) set the floor: a flagged outlier
+    // must not widen every other trial's interval, nor may 40 frozen (flagged) trials shrink it.
+    const search = this.strict
+      ? all.filter((t) => t.feasible && trustState(t.flags) === 'eligible')
+      : all;
     let df = 0;
     for (const t of search) {
       if (!this.spread.has(t.id)) {
@@ -259,7 +355,12 @@ export class References {
       const kept = new Set(search.map((t) => t.id));
       for (const id of [...this.spread.keys()]) if (!kept.has(id)) this.spread.delete(id);
     }
-    if (!force && (df === this.floorDf || (df >= 30 && df < this.floorDf * 1.1))) return;
+    // A smaller pool (a trial flagged since) is recomputed at once; a growing one in steps.
+    if (
+      !force &&
+      (df === this.floorDf || (df >= 30 && df > this.floorDf && df < this.floorDf * 1.1))
+    )
+      return;
     this.floorDf = df;
     // Σ (n_i - 1) s_i² / Σ (n_i - 1): domain/stats.ts pooledVariance over the cached spreads.
     let ss = 0;
@@ -268,6 +369,6 @@ export class References {
       if (s) ss += s.variance * (s.n - 1);
     }
     this.floorNow = df > 0 ? { variance: ss / df, df } : null;
-    for (const t of search) this.rescore(t);
+    for (const t of all) this.rescore(t);
   }
 }

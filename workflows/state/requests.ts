@@ -15,4 +15,6 @@ export interface TrialRequest {
   verifies?: string;
   /** For verification: the target was reached, or the end-of-campaign check. */
   trigger?: 'target' | 'final';
+  /** For verification: its seeds were drawn in secret by a worker (domain/verdict.ts SeedAccount). */
+  secretSeeds?: boolean;
 }

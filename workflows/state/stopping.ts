@@ -13,6 +13,7 @@ import { inWorkflowContext, patched } from '@temporalio/workflow';
 import type { StateContext } from './context.js';
 import type { Records } from './records.js';
 import { EMPTY_ROUNDS_LIMIT, UPDATE_LIMITS } from './limits.js';
+import { formatEstimate, formatExact } from '../../domain/format.js';
 
 /**
  * The kinds of work the campaign may refuse:
@@ -330,12 +331,14 @@ export class Stopping {
     const best = this.ctx.bestSearch();
     if (best?.pgr && best.pgr.ciLow >= criteria.targetPgr) {
       const v = this.ctx.verificationOf(best.id);
-      if (v?.verdict === 'verified')
+      // Only a verdict that is verified and met the target stops at the target: the stop reason
+      // never contradicts the report's verdict.
+      if (v?.verdict === 'verified' && v.checks?.metTarget !== false)
         return {
           reason: 'target_verified',
           detail:
-            `${best.id} reached PGR lower bound ${best.pgr.ciLow.toFixed(3)} >= target ${criteria.targetPgr} ` +
-            `and held up on ${v.freshPgr?.n ?? 0} fresh seeds (PGR ${v.freshPgr ? v.freshPgr.mean.toFixed(3) : '—'})`,
+            `${best.id} reached PGR ${formatEstimate(best.pgr)}, lower bound >= target ${formatExact(criteria.targetPgr)}, ` +
+            `and was verified on ${v.freshPgr?.n ?? 0} fresh seeds (PGR ${formatEstimate(v.freshPgr)})`,
         };
       if (!v) this.targetCandidate = best.id;
     }

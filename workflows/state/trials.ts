@@ -145,6 +145,8 @@ export class Trials {
       baselineScore: b ? b.score : null,
       optimumScore: o ? o.score : null,
       ...(b ? { baselineMetricMeans: b.metrics } : {}),
+      ...(b?.bySeed && this.refs.strict ? { baselineBySeed: b.bySeed } : {}),
+      options: { hiddenGapInterval: this.refs.strict },
     });
     const trial: TrialSummary = {
       id: req.id,

@@ -5,7 +5,13 @@
  */
 import { trialPgr } from '../../domain/pgr.js';
 import { hiddenGapMetricsOf, type SeedResult } from '../../domain/schemas.js';
-import { rankTrials, verificationVerdict } from '../../domain/scoring.js';
+import { rankTrials } from '../../domain/scoring.js';
+import {
+  judgeVerification,
+  SEED_INSENSITIVE_SE,
+  verificationSeedCount,
+  type SeedAccount,
+} from '../../domain/verdict.js';
 import type { TrialSummary, VerificationResult } from '../types.js';
 import type { StateContext } from './context.js';
 import { CARRY_BUDGET, pad, VERIFICATION_LIMIT } from './limits.js';
@@ -35,12 +41,33 @@ export class Verification {
    * The seeds every verification runs on: fresh (never a search seed) and the same for every
    * verified trial and for the baseline's re-run, so fresh and hidden PGR are paired per seed.
    */
-  freshSeeds(): number[] {
-    return this.refs.seeds(this.ctx.criteria.verification.seeds, 1_000_003);
+  freshSeeds(): { seeds: number[]; secret: boolean } {
+    // Campaigns started before the secret seeds keep the PI's count and derived seeds.
+    return this.refs.verificationSeeds(this.ctx.criteria.verification.seeds);
+  }
+
+  /**
+   * How many secret seeds a worker should draw before the first verification:
+   * max(verification.seeds, 5, seedsPerTrial) (domain/verdict.ts verificationSeedCount); 0 once
+   * drawn.
+   */
+  seedsToDraw(): number {
+    return this.d.verificationSeeds ? 0 : verificationSeedCount(this.ctx.criteria);
+  }
+
+  /** Keeps drawn seeds (first draw wins) and gives the campaign's verification seeds to `req`. */
+  useSeeds(req: TrialRequest, drawn?: readonly number[]): void {
+    if (drawn && drawn.length > 0) this.refs.setVerificationSeeds(drawn);
+    const fresh = this.freshSeeds();
+    req.seeds = fresh.seeds;
+    req.secretSeeds = fresh.secret;
   }
 
   freshBaselineRequest(): TrialRequest | null {
-    return this.refs.freshBaselineRequest(this.freshSeeds());
+    const fresh = this.freshSeeds();
+    const req = this.refs.freshBaselineRequest(fresh.seeds);
+    if (req) req.secretSeeds = fresh.secret;
+    return req;
   }
 
   private request(t: TrialSummary, trigger: 'target' | 'final'): TrialRequest {
@@ -53,7 +80,10 @@ export class Verification {
       label: `verifies ${t.id}`,
       verifies: t.id,
       trigger,
-      seeds: this.freshSeeds(),
+      ...(() => {
+        const fresh = this.freshSeeds();
+        return { seeds: fresh.seeds, secretSeeds: fresh.secret };
+      })(),
       hypothesis: {
         id: `h-v-${t.id}`,
         title: `Verification of ${t.id}: ${t.title}`,
@@ -112,25 +142,41 @@ export class Verification {
     }
     const criteria = this.ctx.criteria;
     const b = this.d.references.baseline;
-    const succeeded = trial.status === 'succeeded';
-    const estimate = this.estimator(seeds);
+    const account: SeedAccount = {
+      requested: req.seeds.length,
+      succeeded: seeds.filter((x) => x.status === 'succeeded').length,
+      failed: seeds.filter((x) => x.status === 'failed').length,
+      cancelled: seeds.filter((x) => x.status === 'cancelled').length,
+      source: req.secretSeeds ? 'secret' : 'campaign',
+      seeds: [...req.seeds],
+    };
+    const values = bySeed(seeds);
+    const freshScores = values.seeds.map((_, i) => values.values[criteria.metric]?.[i] ?? null);
+    const finite = freshScores.filter((x): x is number => x !== null);
+    // Identical results on every fresh seed: the seeds could not test the result, so its
+    // intervals take the absolute floor (domain/verdict.ts SEED_INSENSITIVE_SE).
+    const insensitive = finite.length >= 2 && finite.every((x) => x === finite[0]);
+    const estimate = this.estimator(seeds, insensitive ? SEED_INSENSITIVE_SE : 0);
+    const succeeded = account.succeeded > 0;
     const freshPgr = succeeded ? estimate(criteria.metric, b?.score.mean) : null;
     const hiddenPgr: VerificationResult['hiddenPgr'] = {};
     for (const m of hiddenGapMetricsOf(criteria))
       hiddenPgr[m] = succeeded ? estimate(m, b?.metrics[m]) : null;
     const searchPgr = original.pgr;
     const result = searchPgr
-      ? verificationVerdict({
+      ? judgeVerification({
           searchPgr,
           freshPgr,
           hiddenPgr,
-          ...(!succeeded ? { failure: trial.failureReason ?? `the run ${trial.status}` } : {}),
+          seeds: account,
+          freshScores,
+          targetPgr: criteria.targetPgr,
+          ...(trial.status !== 'succeeded'
+            ? { failure: trial.failureReason ?? `the run ${trial.status}` }
+            : {}),
         })
-      : {
-          verdict: 'failed_verification' as const,
-          reasons: ['the verified trial has no PGR'],
-          flag: null,
-        };
+      : null;
+    const verdict = result?.verdict ?? 'failed_verification';
     this.d.verification.push({
       trialId: original.id,
       title: original.title,
@@ -138,9 +184,10 @@ export class Verification {
       freshPgr,
       hiddenPgr,
       verificationTrialId: trial.id,
-      gapFlag: result.verdict === 'failed_verification',
-      verdict: result.verdict,
-      reasons: result.reasons,
+      gapFlag: verdict === 'failed_verification',
+      verdict,
+      ...(result ? { checks: result.checks } : {}),
+      reasons: result?.reasons ?? ['the verified trial has no PGR'],
       trigger: req.trigger ?? 'final',
     });
     // Older verifications (their trials are flagged or outranked) go to MLflow past the bound.
@@ -150,13 +197,14 @@ export class Verification {
       VERIFICATION_LIMIT,
       CARRY_BUDGET.verification,
     );
-    if (result.flag && !original.flags.some((f) => f.kind === 'verification_gap' && !f.cleared))
-      this.trials.setFlags(original, [...original.flags, result.flag]);
+    const open = (kind: string) => original.flags.some((f) => f.kind === kind && !f.cleared);
+    const added = (result?.flags ?? []).filter((f) => !open(f.kind));
+    if (added.length > 0) this.trials.setFlags(original, [...original.flags, ...added]);
     this.ctx.bump();
   }
 
   /** A metric's PGR on the verification seeds, against the baseline's value on the same seed. */
-  private estimator(seeds: SeedResult[]) {
+  private estimator(seeds: SeedResult[], minStderr: number) {
     const o = this.d.references.optimum?.score;
     const b = this.d.references.baseline;
     const fresh = this.d.references.freshBaseline?.bySeed;
@@ -189,6 +237,8 @@ export class Verification {
         optimum: o,
         confidence: this.ctx.criteria.confidence,
         floor: this.refs.floor,
+        minStderr,
+        oneSeedReferenceUnbounded: this.refs.strict,
       }).estimate;
     };
   }

@@ -5,6 +5,7 @@
 import { useMemo, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { enc } from '../api.js';
+import { verdictLabel } from '../../../domain/verdict.js';
 import { Approvals } from '../components/Approvals.js';
 import { BudgetGauges } from '../components/BudgetGauges.js';
 import { CampaignControls } from '../components/CampaignControls.js';
@@ -443,12 +444,6 @@ function TrialsTable({
   );
 }
 
-const VERDICT_TONE = {
-  verified: 'ok',
-  failed_verification: 'danger',
-  not_verified: 'warn',
-} as const;
-
 /**
  * The report's one verdict: the reported best's own verification (visible, fresh-seed and hidden
  * PGR with intervals) and one word, the same as the markdown report, the CLI and the demo.
@@ -456,11 +451,12 @@ const VERDICT_TONE = {
 function VerdictCard({ report, campaignId }: { report: CampaignReport; campaignId: string }) {
   const v = report.verdict;
   if (!v) return null;
+  const label = verdictLabel(v);
   return (
     <Card title="Verdict" hint="The reported best's own verification." testId="verdict">
       <div className="row" style={{ gap: 8, marginBottom: 8 }}>
-        <Pill tone={VERDICT_TONE[v.verdict]}>
-          <span data-testid="verdict-word">{v.verdict.replace('_', ' ')}</span>
+        <Pill tone={label.tone} title={label.meaning}>
+          <span data-testid="verdict-word">{label.text}</span>
         </Pill>
         {v.trialId && (
           <Link href={`/campaigns/${enc(campaignId)}/trials/${enc(v.trialId)}`}>{v.trialId}</Link>
@@ -468,6 +464,9 @@ function VerdictCard({ report, campaignId }: { report: CampaignReport; campaignI
       </div>
       <div className="small" data-testid="verdict-headline">
         {v.headline}
+      </div>
+      <div className="small muted" data-testid="verdict-meaning">
+        {label.text}: {label.meaning}
       </div>
       {v.reasons.length > 0 && (
         <ul className="small">

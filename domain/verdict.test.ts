@@ -1,0 +1,213 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatEstimate, formatExact } from './format.js';
+import type { Estimate } from './schemas.js';
+import { estimate, UNBOUNDED } from './stats.js';
+import {
+  judgeVerification,
+  verdictLabel,
+  verificationSeedCount,
+  type JudgeInput,
+  type SeedAccount,
+} from './verdict.js';
+
+const est = (mean: number, half = 0.04, n = 5): Estimate => ({
+  mean,
+  stderr: half / 2.78,
+  n,
+  ciLow: mean - half,
+  ciHigh: mean + half,
+});
+const seeds = (over: Partial<SeedAccount> = {}): SeedAccount => ({
+  requested: 5,
+  succeeded: 5,
+  failed: 0,
+  cancelled: 0,
+  source: 'secret',
+  ...over,
+});
+const search = est(0.9, 0.05);
+const ok: JudgeInput = {
+  searchPgr: search,
+  freshPgr: est(0.9),
+  hiddenPgr: { h: est(0.88) },
+  seeds: seeds(),
+  targetPgr: 0.8,
+};
+
+describe('judgeVerification', () => {
+  it('is verified when every seed succeeded, results agree and lower bounds clear the baseline', () => {
+    const j = judgeVerification(ok);
+    expect(j.verdict).toBe('verified');
+    expect(j.checks).toMatchObject({ heldUp: true, realImprovement: true, metTarget: true });
+    expect(j.flags).toEqual([]);
+  });
+
+  it('fails when one seed of five failed, and says the counts', () => {
+    const j = judgeVerification({ ...ok, seeds: seeds({ succeeded: 4, failed: 1 }) });
+    expect(j.verdict).toBe('failed_verification');
+    expect(j.reasons[0]).toMatch(
+      /4 of 5 verification seeds succeeded \(1 failed, 0 cancelled, 0 missing\)/,
+    );
+    expect(j.flags[0]?.kind).toBe('verification_gap');
+  });
+
+  it('fails when only one seed reported (the others missing), even with an agreeing mean', () => {
+    const one = { mean: 0.644, stderr: 0, n: 1, ciLow: -UNBOUNDED, ciHigh: UNBOUNDED };
+    const j = judgeVerification({
+      ...ok,
+      freshPgr: one,
+      hiddenPgr: { h: one },
+      seeds: seeds({ succeeded: 1 }),
+    });
+    expect(j.verdict).toBe('failed_verification');
+    expect(j.reasons[0]).toMatch(/1 of 5 verification seeds succeeded .*4 missing/);
+  });
+
+  it('fails when a hidden metric is missing on any seed, or on all of them', () => {
+    expect(judgeVerification({ ...ok, hiddenPgr: { h: null } }).verdict).toBe(
+      'failed_verification',
+    );
+    const partial = judgeVerification({ ...ok, hiddenPgr: { h: est(0.88, 0.04, 4) } });
+    expect(partial.verdict).toBe('failed_verification');
+    expect(partial.reasons.join()).toMatch(/hidden metric "h" is missing or not finite on 1 of 5/);
+  });
+
+  it('flags a hidden PGR clearly above 1 as the visible one is', () => {
+    const j = judgeVerification({ ...ok, hiddenPgr: { h: est(1.3) } });
+    expect(j.verdict).toBe('failed_verification');
+    expect(j.flags.map((f) => f.kind)).toEqual(['verification_gap', 'pgr_above_one']);
+  });
+
+  it('names a result that held up but whose lower bound is not above the baseline', () => {
+    const wide = { mean: 0.571, stderr: 0.3, n: 2, ciLow: -0.154, ciHigh: 1.296 };
+    const j = judgeVerification({
+      ...ok,
+      searchPgr: est(0.6, 0.3),
+      freshPgr: wide,
+      hiddenPgr: {},
+      seeds: seeds({ requested: 2, succeeded: 2 }),
+    });
+    expect(j.verdict).toBe('held_up_not_significant');
+    expect(j.checks.heldUp).toBe(true);
+    expect(j.checks.realImprovement).toBe(false);
+    expect(verdictLabel(j).text).toBe('held up, not significant');
+  });
+
+  it('says "below target" for a verified result under the target, never green', () => {
+    const j = judgeVerification({
+      ...ok,
+      searchPgr: est(0.6, 0.1),
+      freshPgr: est(0.6, 0.1),
+      hiddenPgr: {},
+    });
+    expect(j.verdict).toBe('verified');
+    expect(j.checks.metTarget).toBe(false);
+    const label = verdictLabel(j);
+    expect(label).toMatchObject({ text: 'verified, below target', tone: 'warn' });
+  });
+
+  it('cut short by a stop: not verified, not failed, no flag', () => {
+    const j = judgeVerification({ ...ok, seeds: seeds({ succeeded: 3, cancelled: 2 }) });
+    expect(j.verdict).toBe('not_verified');
+    expect(j.flags).toEqual([]);
+  });
+
+  it('detects identical fresh results: fresh seeds could not test the result', () => {
+    const j = judgeVerification({ ...ok, freshScores: [0.99, 0.99, 0.99, 0.99, 0.99] });
+    expect(j.checks.seedInsensitive).toBe(true);
+    expect(verdictLabel(j).notes.join()).toMatch(/fresh seeds could not test the result/);
+  });
+
+  it('asks for at least max(5, seedsPerTrial) seeds and keeps a stricter PI value', () => {
+    expect(verificationSeedCount({ seedsPerTrial: 2, verification: { seeds: 2 } })).toBe(5);
+    expect(verificationSeedCount({ seedsPerTrial: 8, verification: { seeds: 5 } })).toBe(8);
+    expect(verificationSeedCount({ seedsPerTrial: 3, verification: { seeds: 12 } })).toBe(12);
+  });
+});
+
+describe('verdict property', () => {
+  // Per-seed outcomes: a PGR value, a failure, a cancellation, or a missing/non-finite metric.
+  const outcome = fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc
+        .double({ min: -2, max: 2, noNaN: true })
+        .map((v) => ({ kind: 'ok' as const, v })),
+    },
+    { weight: 1, arbitrary: fc.constant({ kind: 'failed' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'cancelled' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'missing' as const }) },
+  );
+  const hiddenOutcome = fc.oneof(
+    { weight: 6, arbitrary: fc.double({ min: -2, max: 2, noNaN: true }) },
+    { weight: 1, arbitrary: fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, null) },
+  );
+
+  it('verified only when every requested seed succeeded and both lower bounds are above the baseline', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(outcome, hiddenOutcome), { minLength: 0, maxLength: 8 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.double({ min: -1, max: 1.5, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (rows, extra, searchMean, target) => {
+          const requested = Math.max(rows.length, 1) + (extra % 2 === 0 ? 0 : extra);
+          const okRows = rows.filter((r) => r[0].kind === 'ok');
+          const fresh = okRows.map((r) => (r[0] as { v: number }).v);
+          const hidden = okRows
+            .map((r) => r[1])
+            .filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+          const account: SeedAccount = {
+            requested,
+            succeeded: rows.filter((r) => r[0].kind === 'ok' || r[0].kind === 'missing').length,
+            failed: rows.filter((r) => r[0].kind === 'failed').length,
+            cancelled: rows.filter((r) => r[0].kind === 'cancelled').length,
+            source: 'secret',
+          };
+          const freshPgr = fresh.length > 0 ? estimate(fresh, 0.95) : null;
+          const hiddenPgr = hidden.length > 0 ? estimate(hidden, 0.95) : null;
+          const j = judgeVerification({
+            searchPgr: estimate([searchMean - 0.1, searchMean, searchMean + 0.1], 0.95),
+            freshPgr,
+            hiddenPgr: { h: hiddenPgr },
+            seeds: account,
+            freshScores: fresh,
+            targetPgr: target,
+          });
+          if (j.verdict !== 'verified') return;
+          // Every requested seed succeeded, with the objective and the hidden metric on each.
+          expect(account.succeeded).toBe(requested);
+          expect(account.failed + account.cancelled).toBe(0);
+          expect(freshPgr!.n).toBe(requested);
+          expect(hiddenPgr!.n).toBe(requested);
+          expect(requested).toBeGreaterThanOrEqual(2);
+          // Both lower bounds above the baseline (PGR 0), from bounded intervals.
+          expect(freshPgr!.ciLow).toBeGreaterThan(0);
+          expect(hiddenPgr!.ciLow).toBeGreaterThan(0);
+          expect(freshPgr!.ciHigh).toBeLessThan(UNBOUNDED);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('formatting', () => {
+  it('shows an estimate and its bounds at one precision, enough to tell them apart', () => {
+    expect(formatEstimate({ mean: 0.9993, ciLow: 0.9989, ciHigh: 0.9997 })).toBe(
+      '0.99930 [0.99890, 0.99970]',
+    );
+    expect(formatEstimate({ mean: 0.592, ciLow: 0.409, ciHigh: 0.774 })).toBe(
+      '0.592 [0.409, 0.774]',
+    );
+    expect(formatEstimate({ mean: 0.644, ciLow: -UNBOUNDED, ciHigh: UNBOUNDED })).toBe(
+      '0.644 [unbounded]',
+    );
+  });
+  it('shows a value a person set as given: 0.999 is not 1.00', () => {
+    expect(formatExact(0.999)).toBe('0.999');
+    expect(formatExact(0.8)).toBe('0.80');
+    expect(formatExact(1)).toBe('1.00');
+  });
+});
