@@ -116,6 +116,88 @@ describe('resolveSource', () => {
     ).rejects.toThrow(/edits: experiment plain has no editable source/);
   });
 
+  it('refuses files named like Object.prototype members with a reason, never a TypeError', async () => {
+    for (const file of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const edit = await resolveSource({
+        experiment: 'code',
+        edits: [{ kind: 'search_replace', file, search: 'x', replace: 'y' }],
+      });
+      expect(edit, file).toEqual({
+        ok: false,
+        reason: expect.stringMatching(
+          file === '__proto__'
+            ? /^edits\.0\.file: "__proto__" is not allowed/
+            : new RegExp(`^edits do not apply: ${file}: edit 1: the file does not exist`),
+        ),
+      });
+      const created = await resolveSource({
+        experiment: 'code',
+        edits: [{ kind: 'diff', diff: `--- /dev/null\n+++ b/${file}\n@@ -0,0 +1 @@\n+x = 1\n` }],
+      });
+      expect(created, file).toEqual({
+        ok: false,
+        reason: expect.stringMatching(
+          file === '__proto__' ? /invalid file path "__proto__"/ : `${file} not editable`,
+        ),
+      });
+    }
+  });
+
+  it('refuses an edit past the diff limits by name, and stores nothing', async () => {
+    const huge = Array.from({ length: 4100 }, (_, i) => `    y${i} = ${i}\n`).join('');
+    const big = { 'method.py': `def train(x):\n${huge}    return 0\n` };
+    const r = await resolveSource({
+      experiment: 'code',
+      edits: [
+        {
+          kind: 'search_replace',
+          file: 'method.py',
+          search: '    return 0\n',
+          replace: `${huge}    return 0\n`,
+        },
+      ],
+    });
+    expect(r).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^edits are too large to review: method\.py: .*changed lines/),
+    });
+    // Within the limit, the same kind of edit is taken.
+    const ok = await resolveSource({
+      experiment: 'code',
+      edits: [
+        {
+          kind: 'search_replace',
+          file: 'method.py',
+          search: '    return 0\n',
+          replace: `${huge.split('\n').slice(0, 1000).join('\n')}\n    return 0\n`,
+        },
+      ],
+    });
+    expect(ok).toMatchObject({ ok: true });
+    await expect(store.get(hashSnapshot(big))).rejects.toThrow(SourceNotFoundError);
+  });
+
+  it('refuses a coding declaration other than UTF-8: the check is what the import runs', async () => {
+    const r = await resolveSource({
+      experiment: 'code',
+      edits: [
+        {
+          kind: 'search_replace',
+          file: 'method.py',
+          search: 'def train(x):\n',
+          replace:
+            '# coding: utf-7\ndef train(x):\n    # +AAo-    import os+AAo-    os.system("id")\n',
+        },
+      ],
+    });
+    expect(r).toEqual({
+      ok: false,
+      reason: expect.stringMatching(
+        /^edits do not compile: method\.py line 1: CodingError: coding declaration 'utf-7' refused/,
+      ),
+    });
+  });
+
   it('refuses edits whose result does not compile, naming file, line and error, and stores nothing', async () => {
     const broken = { 'method.py': 'def train(x):\n    return (0\n' };
     const r = await resolveSource({

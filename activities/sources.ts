@@ -13,7 +13,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   applyEdits,
-  diffSnapshots,
+  checkedDiff,
+  DiffLimitError,
   DiffParseError,
   EditApplyError,
   hashSnapshot,
@@ -201,12 +202,21 @@ export function createSourceActivities(deps: SourceActivityDeps) {
           return { ok: false, reason: `edits do not apply: ${err.message}` };
         throw err;
       }
+      // The diff people and agents review, within DIFF_LIMITS: a larger one is refused here, so
+      // recording and the API only ever diff pairs that fit (linear memory, bounded time).
+      let diff: string;
+      try {
+        diff = checkedDiff(parent, child);
+      } catch (err) {
+        if (err instanceof DiffLimitError)
+          return { ok: false, reason: `edits are too large to review: ${err.message}` };
+        throw err;
+      }
       // Checked before anything is stored or queued: compiled, never run, outside the sandbox.
       const compileError = await compileCheck(def.code, child);
       if (compileError) return { ok: false, reason: `edits do not compile: ${compileError}` };
       const parentHash = await deps.store.put(parent, input.runId);
       const hash = await deps.store.put(child, input.runId);
-      const diff = diffSnapshots(parent, child);
       return {
         ok: true,
         hash,

@@ -32,10 +32,23 @@ export const SourcePath = z
   .regex(
     /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/,
     'a relative path of [A-Za-z0-9._-] segments separated by "/", without "." or ".." segments',
-  );
+  )
+  // An object key "__proto__" sets a prototype instead of holding a file: it could never be kept.
+  .refine((p) => p !== '__proto__', '"__proto__" is not allowed as a file name');
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A file's text: its UTF-8 encoding is what is written and run, so it must have one. A lone
+ * surrogate would be written as U+FFFD, and the text shown would not be what runs.
+ */
+const FileText = z
+  .string()
+  .max(CODE_LIMITS.fileChars)
+  .refine((t) => !LONE_SURROGATE.test(t), 'text with a lone UTF-16 surrogate has no UTF-8 form');
 
 export const SourceSnapshot = z
-  .record(SourcePath, z.string().max(CODE_LIMITS.fileChars))
+  .record(SourcePath, FileText)
   .refine((s) => Object.keys(s).length <= CODE_LIMITS.files, {
     message: `at most ${CODE_LIMITS.files} files`,
   })
@@ -107,64 +120,158 @@ function toLines(text: string): string[] {
 
 const NO_EOL = '\\ No newline at end of file';
 
+/** A file's text by name, own properties only: `constructor` or `toString` is no file. */
+export const fileOf = (s: Readonly<Record<string, string>>, f: string): string | undefined =>
+  Object.hasOwn(s, f) ? s[f] : undefined;
+
 // ---------------------------------------------------------------------------------------------
-// Diff (Myers, O((N + M) D))
+// Diff (Myers with the linear-space refinement: O((N + M) D) time, O(N + M) space)
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * Thrown when a diff would pass DIFF_LIMITS: a file with too many lines, or more changed lines
+ * than a review (or a prompt) can hold. Names the file and the limit.
+ */
+export class DiffLimitError extends DomainError {
+  constructor(
+    readonly file: string,
+    readonly limit: 'fileLines' | 'changedLines',
+    readonly max: number,
+  ) {
+    super(
+      limit === 'fileLines'
+        ? `${file}: more than ${max} lines (the limit for a diffed file)`
+        : `${file}: the diff changes more than ${max} lines in all (the limit of changed lines)`,
+    );
+  }
+}
+
+/**
+ * What a diff may cost. The search is bounded by the changes (D): with at most `fileLines`
+ * lines a side and `changedLines` changes it does at most ~(2 x fileLines) x changedLines steps
+ * in O(fileLines) memory, whatever the text.
+ */
+export const DIFF_LIMITS = { fileLines: 10_000, changedLines: 4_000 } as const;
 
 type Op = { kind: ' ' | '-' | '+'; line: string };
 
-function diffLines(a: string[], b: string[]): Op[] {
-  const n = a.length;
-  const m = b.length;
-  const max = n + m;
-  const offset = max;
-  const v = new Array<number>(2 * max + 2).fill(0);
-  const trace: number[][] = [];
-  let found = false;
-  for (let d = 0; d <= max && !found; d++) {
-    trace.push(v.slice());
-    for (let k = -d; k <= d; k += 2) {
-      let x: number;
-      if (k === -d || (k !== d && (v[offset + k - 1] as number) < (v[offset + k + 1] as number)))
-        x = v[offset + k + 1] as number;
-      else x = (v[offset + k - 1] as number) + 1;
-      let y = x - k;
-      while (x < n && y < m && a[x] === b[y]) {
-        x++;
-        y++;
-      }
-      v[offset + k] = x;
-      if (x >= n && y >= m) {
-        found = true;
-        break;
-      }
-    }
-  }
-  // Walk the trace back from (n, m).
+/** Lines to small integers, so the search compares numbers, never long strings. */
+function lineIds(a: string[], b: string[]): [Int32Array, Int32Array] {
+  const ids = new Map<string, number>();
+  const map = (lines: string[]): Int32Array => {
+    const out = new Int32Array(lines.length);
+    lines.forEach((l, i) => {
+      let id = ids.get(l);
+      if (id === undefined) ids.set(l, (id = ids.size));
+      out[i] = id;
+    });
+    return out;
+  };
+  return [map(a), map(b)];
+}
+
+/** Raised inside diffLines when the top-level search passes its bound of changes. */
+class TooManyChanges extends Error {}
+
+/**
+ * A shortest edit script from a to b (Myers 1986, section 4b: the middle snake found from both
+ * ends, then each half solved the same way). `maxD` bounds the number of changes: past it,
+ * TooManyChanges is thrown after O((N + M) maxD) steps.
+ */
+function diffLines(a: string[], b: string[], maxD: number): Op[] {
+  const [A, B] = lineIds(a, b);
   const ops: Op[] = [];
-  let x = n;
-  let y = m;
-  for (let d = trace.length - 1; d >= 0; d--) {
-    const vd = trace[d] as number[];
-    const k = x - y;
-    let prevK: number;
-    if (k === -d || (k !== d && (vd[offset + k - 1] as number) < (vd[offset + k + 1] as number)))
-      prevK = k + 1;
-    else prevK = k - 1;
-    const prevX = d === 0 ? 0 : (vd[offset + prevK] as number);
-    const prevY = prevX - prevK;
-    while (x > prevX && y > prevY) {
-      ops.push({ kind: ' ', line: a[x - 1] as string });
-      x--;
-      y--;
+  const equal = (from: number, to: number) => {
+    for (let i = from; i < to; i++) ops.push({ kind: ' ', line: a[i] as string });
+  };
+  // Scratch for the two frontiers, sized once for the bound.
+  const half = Math.min(Math.ceil((A.length + B.length) / 2), Math.ceil(maxD / 2) + 1) + 1;
+  const v1 = new Int32Array(2 * half + 2);
+  const v2 = new Int32Array(2 * half + 2);
+
+  /** The split point (x, y) of the middle snake of A[a0..a1) x B[b0..b1), both non-empty. */
+  const bisect = (a0: number, a1: number, b0: number, b1: number): [number, number] => {
+    const n = a1 - a0;
+    const m = b1 - b0;
+    const maxSteps = Math.min(Math.ceil((n + m) / 2), half - 1);
+    const off = maxSteps + 1;
+    const len = 2 * off + 1;
+    v1.fill(-1, 0, len);
+    v2.fill(-1, 0, len);
+    v1[off + 1] = 0;
+    v2[off + 1] = 0;
+    const delta = n - m;
+    const front = delta % 2 !== 0;
+    let k1start = 0;
+    let k1end = 0;
+    let k2start = 0;
+    let k2end = 0;
+    for (let d = 0; d <= maxSteps; d++) {
+      for (let k1 = -d + k1start; k1 <= d - k1end; k1 += 2) {
+        const i1 = off + k1;
+        let x1 =
+          k1 === -d || (k1 !== d && (v1[i1 - 1] as number) < (v1[i1 + 1] as number))
+            ? (v1[i1 + 1] as number)
+            : (v1[i1 - 1] as number) + 1;
+        let y1 = x1 - k1;
+        while (x1 < n && y1 < m && A[a0 + x1] === B[b0 + y1]) {
+          x1++;
+          y1++;
+        }
+        v1[i1] = x1;
+        if (x1 > n) k1end += 2;
+        else if (y1 > m) k1start += 2;
+        else if (front) {
+          const i2 = off + delta - k1;
+          if (i2 >= 0 && i2 < len && v2[i2] !== -1 && x1 >= n - (v2[i2] as number))
+            return [a0 + x1, b0 + y1];
+        }
+      }
+      for (let k2 = -d + k2start; k2 <= d - k2end; k2 += 2) {
+        const i2 = off + k2;
+        let x2 =
+          k2 === -d || (k2 !== d && (v2[i2 - 1] as number) < (v2[i2 + 1] as number))
+            ? (v2[i2 + 1] as number)
+            : (v2[i2 - 1] as number) + 1;
+        let y2 = x2 - k2;
+        while (x2 < n && y2 < m && A[a1 - 1 - x2] === B[b1 - 1 - y2]) {
+          x2++;
+          y2++;
+        }
+        v2[i2] = x2;
+        if (x2 > n) k2end += 2;
+        else if (y2 > m) k2start += 2;
+        else if (!front) {
+          const i1 = off + delta - k2;
+          if (i1 >= 0 && i1 < len && v1[i1] !== -1) {
+            const x1 = v1[i1] as number;
+            const y1 = x1 - (delta - k2);
+            if (x1 >= n - x2) return [a0 + x1, b0 + y1];
+          }
+        }
+      }
     }
-    if (d === 0) break;
-    if (x === prevX) ops.push({ kind: '+', line: b[y - 1] as string });
-    else ops.push({ kind: '-', line: a[x - 1] as string });
-    x = prevX;
-    y = prevY;
-  }
-  return ops.reverse();
+    throw new TooManyChanges();
+  };
+
+  const solve = (a0: number, a1: number, b0: number, b1: number): void => {
+    let p = 0;
+    while (a0 + p < a1 && b0 + p < b1 && A[a0 + p] === B[b0 + p]) p++;
+    let s = 0;
+    while (a1 - s > a0 + p && b1 - s > b0 + p && A[a1 - 1 - s] === B[b1 - 1 - s]) s++;
+    equal(a0, a0 + p);
+    const [x0, x1, y0, y1] = [a0 + p, a1 - s, b0 + p, b1 - s];
+    if (x0 === x1) for (let j = y0; j < y1; j++) ops.push({ kind: '+', line: b[j] as string });
+    else if (y0 === y1) for (let i = x0; i < x1; i++) ops.push({ kind: '-', line: a[i] as string });
+    else {
+      const [sx, sy] = bisect(x0, x1, y0, y1);
+      solve(x0, sx, y0, sy);
+      solve(sx, x1, sy, y1);
+    }
+    equal(a1 - s, a1);
+  };
+  solve(0, A.length, 0, B.length);
+  return ops;
 }
 
 function renderLine(op: Op): string {
@@ -172,11 +279,32 @@ function renderLine(op: Op): string {
   return `${op.kind}${text}`;
 }
 
-function fileDiff(file: string, before: string | undefined, after: string | undefined): string {
+/** What is left of the changed-lines budget while a snapshot's files are diffed. */
+interface Budget {
+  changes: number;
+}
+
+function fileDiff(
+  file: string,
+  before: string | undefined,
+  after: string | undefined,
+  budget: Budget,
+): string {
   const a = before === undefined ? [] : toLines(before);
   const b = after === undefined ? [] : toLines(after);
+  if (a.length > DIFF_LIMITS.fileLines || b.length > DIFF_LIMITS.fileLines)
+    throw new DiffLimitError(file, 'fileLines', DIFF_LIMITS.fileLines);
   const header = `--- ${before === undefined ? '/dev/null' : `a/${file}`}\n+++ ${after === undefined ? '/dev/null' : `b/${file}`}\n`;
-  const ops = diffLines(a, b);
+  let ops: Op[];
+  try {
+    ops = diffLines(a, b, budget.changes);
+  } catch (err) {
+    if (err instanceof TooManyChanges)
+      throw new DiffLimitError(file, 'changedLines', DIFF_LIMITS.changedLines);
+    throw err;
+  }
+  budget.changes -= ops.reduce((n, o) => n + (o.kind === ' ' ? 0 : 1), 0);
+  if (budget.changes < 0) throw new DiffLimitError(file, 'changedLines', DIFF_LIMITS.changedLines);
   const context = 3;
   let out = '';
   let i = 0;
@@ -220,10 +348,26 @@ function fileDiff(file: string, before: string | undefined, after: string | unde
 /**
  * The unified diff from `parent` to `child` (3 lines of context, `a/` and `b/` prefixes, files
  * in path order, `/dev/null` for created and deleted files). Empty when they are equal.
+ * @throws DiffLimitError past DIFF_LIMITS (a file's lines, the changed lines in all)
+ */
+export function checkedDiff(parent: SourceSnapshot, child: SourceSnapshot): string {
+  const files = [...new Set([...Object.keys(parent), ...Object.keys(child)])].sort();
+  const budget = { changes: DIFF_LIMITS.changedLines };
+  return files.map((f) => fileDiff(f, fileOf(parent, f), fileOf(child, f), budget)).join('');
+}
+
+/**
+ * checkedDiff for display and records, which never throws: a pair past DIFF_LIMITS (refused
+ * when proposed, so only a snapshot stored by other means) gives the file headers and a cut
+ * marker naming the limit instead of hunks.
  */
 export function diffSnapshots(parent: SourceSnapshot, child: SourceSnapshot): string {
-  const files = [...new Set([...Object.keys(parent), ...Object.keys(child)])].sort();
-  return files.map((f) => fileDiff(f, parent[f], child[f])).join('');
+  try {
+    return checkedDiff(parent, child);
+  } catch (err) {
+    if (!(err instanceof DiffLimitError)) throw err;
+    return `--- a/${err.file}\n+++ b/${err.file}\n… (cut: not shown: ${err.message})\n`;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,11 +483,12 @@ function chopLast(arr: string[]): void {
   if (last !== undefined && last.endsWith('\n')) arr[arr.length - 1] = last.slice(0, -1);
 }
 
-function sameAt(lines: string[], at: number, want: string[]): boolean {
-  if (at < 0 || at + want.length > lines.length) return false;
-  for (let j = 0; j < want.length; j++) if (lines[at + j] !== want[j]) return false;
-  return true;
-}
+/**
+ * Line comparisons one diff may spend looking for hunks whose context moved (patch(1)'s offset
+ * search): enough to find any hunk in a file at the line limit many times over, and a bound on
+ * the work a diff of misplaced hunks can cause.
+ */
+export const HUNK_SEARCH_BUDGET = 20_000_000;
 
 function applyFilePatch(
   patch: FilePatch,
@@ -356,18 +501,30 @@ function applyFilePatch(
   if (patch.oldPath !== undefined && before === undefined)
     throw new EditApplyError(patch.oldPath, editLabel, 'the file does not exist');
   const lines = before === undefined ? [] : toLines(before);
-  let shift = 0; // lines added minus removed by earlier hunks
-  let minAt = 0; // hunks apply in order and never overlap
+  let budget = HUNK_SEARCH_BUDGET;
+  const sameAt = (at: number, want: string[]): boolean => {
+    if (at < 0 || at + want.length > lines.length) return false;
+    for (let j = 0; j < want.length; j++) {
+      budget--;
+      if (lines[at + j] !== want[j]) return false;
+    }
+    return true;
+  };
+  // Positions are in the original file: hunks apply in order and never overlap, so the output
+  // is built front to back (no splicing, linear in the file and the diff).
+  const out: string[] = [];
+  let minAt = 0; // the first original line the next hunk may touch
   patch.hunks.forEach((h, idx) => {
     const label = `${editLabel}, hunk ${idx + 1} (diff line ${h.at})`;
-    const expected = h.oldLines.length === 0 ? h.oldStart + shift : h.oldStart - 1 + shift;
+    const expected = h.oldLines.length === 0 ? h.oldStart : h.oldStart - 1;
     let at = -1;
-    if (sameAt(lines, expected, h.oldLines) && expected >= minAt) at = expected;
+    if (expected >= minAt && sameAt(expected, h.oldLines)) at = expected;
     else {
       // Like patch(1): the context may have moved; take the nearest exact match.
-      for (let d = 1; d <= lines.length + Math.abs(expected) && at === -1; d++) {
-        if (expected - d >= minAt && sameAt(lines, expected - d, h.oldLines)) at = expected - d;
-        else if (sameAt(lines, expected + d, h.oldLines)) at = expected + d;
+      const reach = Math.max(expected - minAt, lines.length - expected);
+      for (let d = Math.max(1, minAt - expected); d <= reach && at === -1 && budget > 0; d++) {
+        if (expected - d >= minAt && sameAt(expected - d, h.oldLines)) at = expected - d;
+        else if (expected + d >= minAt && sameAt(expected + d, h.oldLines)) at = expected + d;
       }
     }
     if (at === -1) {
@@ -375,19 +532,22 @@ function applyFilePatch(
       throw new EditApplyError(
         file,
         label,
-        `its context/removed lines were not found (first: "${first.slice(0, 80)}")`,
+        budget > 0
+          ? `its context/removed lines were not found (first: "${first.slice(0, 80)}")`
+          : `its context/removed lines were not found near line ${h.oldStart} (the search for moved hunks is bounded: give line numbers close to the real ones)`,
       );
     }
-    lines.splice(at, h.oldLines.length, ...h.newLines);
-    shift += h.newLines.length - h.oldLines.length;
-    minAt = at + h.newLines.length;
+    for (let i = minAt; i < at; i++) out.push(lines[i] as string);
+    for (const l of h.newLines) out.push(l);
+    minAt = at + h.oldLines.length;
   });
+  for (let i = minAt; i < lines.length; i++) out.push(lines[i] as string);
   if (patch.newPath === undefined) {
-    if (lines.length > 0)
+    if (out.length > 0)
       throw new EditApplyError(file, editLabel, 'deletes the file but leaves lines in it');
     return undefined;
   }
-  return lines.join('');
+  return out.join('');
 }
 
 /** Applies a unified diff; throws EditApplyError / DiffParseError naming the file and hunk. */
@@ -399,16 +559,17 @@ export function applyUnifiedDiff(
   const out: Record<string, string> = { ...snapshot };
   for (const patch of parseUnifiedDiff(diff)) {
     const from = patch.oldPath ?? (patch.newPath as string);
-    const result = applyFilePatch(patch, out[from], editLabel);
+    const result = applyFilePatch(patch, fileOf(out, from), editLabel);
     if (patch.oldPath !== undefined) delete out[patch.oldPath];
     if (result !== undefined && patch.newPath !== undefined) out[patch.newPath] = result;
   }
   return out;
 }
 
-function countOccurrences(text: string, needle: string): number {
+/** Occurrences of `needle` in `text`, counted up to `upTo` (enough to tell one from many). */
+function countOccurrences(text: string, needle: string, upTo: number): number {
   let n = 0;
-  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) n++;
+  for (let at = text.indexOf(needle); at !== -1 && n < upTo; at = text.indexOf(needle, at + 1)) n++;
   return n;
 }
 
@@ -418,7 +579,7 @@ export function applySearchReplace(
   edit: SearchReplaceEdit,
   editLabel = 'edit',
 ): SourceSnapshot {
-  const before = snapshot[edit.file];
+  const before = fileOf(snapshot, edit.file);
   if (edit.search === '') {
     if (before !== undefined && before !== '')
       throw new EditApplyError(
@@ -430,14 +591,14 @@ export function applySearchReplace(
   }
   if (before === undefined)
     throw new EditApplyError(edit.file, editLabel, 'the file does not exist');
-  const n = countOccurrences(before, edit.search);
+  const n = countOccurrences(before, edit.search, 2);
   if (n !== 1)
     throw new EditApplyError(
       edit.file,
       editLabel,
       n === 0
         ? `the search text was not found (first line: "${(edit.search.split('\n')[0] ?? '').slice(0, 80)}")`
-        : `the search text occurs ${n} times; it must occur exactly once (add surrounding lines)`,
+        : 'the search text occurs more than once; it must occur exactly once (add surrounding lines)',
     );
   const at = before.indexOf(edit.search);
   return {

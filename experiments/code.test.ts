@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -9,6 +11,7 @@ import {
   compilePython,
   InvalidSourceError,
   redactHostText,
+  sourceBytes,
   type CodeSpec,
 } from './code.js';
 import type { SandboxResult } from './sandbox.js';
@@ -124,6 +127,63 @@ describe('compile check', () => {
     );
     const hooked: CodeSpec = { ...spec, compile: () => Promise.resolve('/home/me/x.c:3: nope') };
     expect(await compileCheck(hooked, { 'method.py': '' })).toBe('…/x.c:3: nope');
+  });
+});
+
+describe('the compile check is what runs', () => {
+  // Reads as a comment after a harmless line; under UTF-7, "+AAo-" is a newline.
+  const smuggled = '# coding: utf-7\nx = 1\n# +AAo-print("SMUGGLED")\n';
+
+  it('refuses a coding declaration other than UTF-8, naming the file and line', async () => {
+    // What makes this matter: python3 runs the "comment" of the file's bytes.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gaplab-coding-'));
+    try {
+      await writeFile(path.join(dir, 'method.py'), sourceBytes(smuggled));
+      const ran = spawnSync('/usr/bin/python3', ['-I', '-B', path.join(dir, 'method.py')], {
+        encoding: 'utf8',
+      });
+      expect(ran.stdout).toBe('SMUGGLED\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(await compilePython({ 'method.py': smuggled })).toBe(
+      `method.py line 1: CodingError: coding declaration 'utf-7' refused: source files must be UTF-8 (declare utf-8 or nothing) ("# coding: utf-7")`,
+    );
+    // Every spelling the tokenizer honours, on line 1 or 2, after a BOM too.
+    for (const [text, line] of [
+      ['#!/usr/bin/env python3\n# -*- coding: UTF_7 -*-\nx = 1\n', 2],
+      ['# vim: set fileencoding=utf7 :\nx = 1\n', 1],
+      ['\uFEFF# coding=latin-1\nx = 1\n', 1],
+      ['\f# coding:cp1252\nx = 1\n', 1],
+      ['\r\n# coding: utf-16\nx = 1\n', 2],
+    ] as const)
+      expect(await compilePython({ 'lib.py': 'x = 1\n', 'm.py': text })).toMatch(
+        new RegExp(`^m\\.py line ${line}: CodingError: coding declaration `),
+      );
+    // UTF-8 in any spelling python accepts is fine, and a declaration past line 2 is a comment.
+    for (const ok of [
+      '# -*- coding: utf-8 -*-\nx = 1\n',
+      '# coding=UTF8\n',
+      '#!/usr/bin/env python3\n# vim: fileencoding=utf_8\n',
+      '# coding: utf-8-unix\n',
+      '\uFEFFx = 1\n',
+      '\n\n# coding: utf-7\nx = 1\n',
+    ])
+      expect(await compilePython({ 'm.py': ok }), JSON.stringify(ok)).toBeUndefined();
+  });
+
+  it('refuses what Python reads apart from what the diff shows: lone \\r, NUL bytes', async () => {
+    expect(await compilePython({ 'm.py': 'x = 1\ny = 2  # note\rimport os\n' })).toMatch(
+      /^m\.py line 2: LineEndError: a carriage return that is not part of \\r\\n/,
+    );
+    expect(await compilePython({ 'm.py': 'x = 1\r\ny = 2\r\n' })).toBeUndefined();
+    expect(await compilePython({ 'm.py': 'x = 1 # \0\n' })).toMatch(/^m\.py: .*null bytes/);
+  });
+
+  it("compiles the bytes the sandbox is given, and a hook never skips Python's check", async () => {
+    expect(sourceBytes('é\n')).toEqual(Buffer.from([0xc3, 0xa9, 0x0a]));
+    const hooked: CodeSpec = { ...spec, compile: () => Promise.resolve(undefined) };
+    expect(await compileCheck(hooked, { 'method.py': smuggled })).toMatch(/CodingError/);
   });
 });
 

@@ -95,8 +95,8 @@ export interface CodeSpec {
   ): Promise<Record<string, number>>;
   /**
    * Checks that a source compiles, without running any of it: the error (file, line, message)
-   * or undefined. Edits whose result does not compile are refused before they are queued.
-   * @default for `language: python`, {@link compilePython}
+   * or undefined. Edits whose result does not compile are refused before they are queued. For
+   * `language: python`, {@link compilePython} runs first and this hook only if it passes.
    */
   compile?(source: SourceSnapshot): Promise<string | undefined>;
 }
@@ -155,7 +155,7 @@ export function checkSource(spec: CodeSpec, source: unknown): SourceSnapshot {
     throw new InvalidSourceError(
       `invalid source: ${extra.join(', ')} not editable (editable: ${spec.editable.join(', ')})`,
     );
-  const missing = spec.editable.filter((f) => !(f in parsed.data));
+  const missing = spec.editable.filter((f) => !Object.hasOwn(parsed.data, f));
   if (missing.length) throw new InvalidSourceError(`invalid source: missing ${missing.join(', ')}`);
   return parsed.data;
 }
@@ -170,23 +170,50 @@ export const COMPILE_ERROR_CHARS = 600;
 export const COMPILE_TIMEOUT_SECONDS = 15;
 
 /**
- * Compiles every file of a snapshot read from stdin (JSON name -> text) and runs none of it:
- * `compile()` only parses and builds bytecode. Memory and CPU are capped in case a source makes
- * the compiler itself work hard. Prints the first error as JSON, or null.
+ * Compiles every file of a snapshot read from stdin (JSON name -> base64 of the exact bytes the
+ * sandbox is given) and runs none of it: `compile()` only parses and builds bytecode. Compiling
+ * the bytes, not a decoded text, is what the import in the sandbox does (importlib reads the file
+ * and compiles its bytes), so a coding declaration counts here exactly as it counts there.
+ * A declaration other than UTF-8 is refused: the diff people and agents read is the UTF-8 text,
+ * and `# coding: utf-7` would run code that reads as a comment. So is a carriage return that does
+ * not end a "\r\n": Python ends a line there, the diff does not. Memory and CPU are capped in
+ * case a source makes the compiler itself work hard. Prints the first error as JSON, or null.
  */
 const COMPILE_PY = `
-import json, resource, sys
+import base64, codecs, json, re, resource, sys
 for limit, value in ((resource.RLIMIT_AS, 1 << 30), (resource.RLIMIT_CPU, 10)):
     try:
         resource.setrlimit(limit, (value, value))
     except Exception:
         pass
+# PEP 263, as the tokenizer reads it, on line 1 or 2 (both always checked: stricter than Python).
+COOKIE = re.compile(rb"^[ \\t\\f]*#.*?coding[:=][ \\t]*([-\\w.]+)")
+def is_utf8(name):
+    n = name.decode("ascii").lower().replace("_", "-")
+    if n == "utf-8" or n.startswith("utf-8-"):
+        return True
+    try:
+        return codecs.lookup(n).name == "utf-8"
+    except LookupError:
+        return False
+def report(name, line, kind, msg, text=b""):
+    print(json.dumps({"file": name, "line": line, "type": kind, "msg": msg, "text": text.decode("utf-8", "replace").strip()[:200]}))
+    sys.exit(0)
 files = json.loads(sys.stdin.buffer.read().decode("utf-8"))
 for name in sorted(files):
     if not name.endswith(".py"):
         continue
+    data = base64.b64decode(files[name])
+    body = data[3:] if data.startswith(b"\\xef\\xbb\\xbf") else data
+    for i, line in enumerate(re.split(rb"\\r\\n|\\r|\\n", body, maxsplit=2)[:2]):
+        m = COOKIE.match(line)
+        if m and not is_utf8(m.group(1)):
+            report(name, i + 1, "CodingError", "coding declaration %r refused: source files must be UTF-8 (declare utf-8 or nothing)" % m.group(1).decode("ascii"), line)
+    cr = re.search(rb"\\r(?!\\n)", data)
+    if cr:
+        report(name, data.count(b"\\n", 0, cr.start()) + 1, "LineEndError", "a carriage return that is not part of \\\\r\\\\n ends a line for Python but not in the diff: use \\\\n line ends")
     try:
-        compile(files[name], name, "exec", dont_inherit=True)
+        compile(data, name, "exec", dont_inherit=True)
     except SyntaxError as e:
         print(json.dumps({"file": name, "line": e.lineno, "type": type(e).__name__, "msg": str(e.msg), "text": (e.text or "").strip()[:200]}))
         sys.exit(0)
@@ -195,6 +222,11 @@ for name in sorted(files):
         sys.exit(0)
 print("null")
 `;
+
+/** The bytes a source file is written as for the sandbox, and compile-checked as. */
+export function sourceBytes(text: string): Buffer {
+  return Buffer.from(text, 'utf8');
+}
 
 /** The interpreter candidates run with inside the sandbox, so the check accepts what runs. */
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -242,23 +274,31 @@ export function compilePython(source: SourceSnapshot): Promise<string | undefine
       const where = e.line ? `${e.file} line ${e.line}` : e.file;
       done(`${where}: ${e.type}: ${e.msg}${e.text ? ` (${JSON.stringify(e.text)})` : ''}`);
     });
-    child.stdin.end(JSON.stringify(source));
+    const encoded: Record<string, string> = {};
+    for (const [file, text] of Object.entries(source))
+      encoded[file] = sourceBytes(text).toString('base64');
+    child.stdin.end(JSON.stringify(encoded));
   });
 }
 
 /**
- * The experiment's compile check for a snapshot: its own hook, Python's by default, none for a
- * language without one. Returns the error (already redacted) or undefined.
+ * The experiment's compile check for a snapshot: Python's for `language: python`, then the
+ * experiment's own hook when it has one. Returns the error (already redacted) or undefined.
  */
 export async function compileCheck(
   spec: CodeSpec,
   source: SourceSnapshot,
 ): Promise<string | undefined> {
+  // Python's own check always runs: a hook may check more, never let a coding declaration by.
+  if (spec.language === 'python') {
+    const e = await compilePython(source);
+    if (e !== undefined) return e;
+  }
   if (spec.compile) {
     const e = await spec.compile(source);
     return e === undefined ? undefined : redactHostText(e).slice(0, COMPILE_ERROR_CHARS);
   }
-  return spec.language === 'python' ? compilePython(source) : undefined;
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -410,7 +450,7 @@ async function writeInputs(run: PythonCandidateRun): Promise<string> {
     const target = path.join(candidateDir, file);
     for (let d = path.dirname(target); d !== candidateDir; d = path.dirname(d))
       await mkdir(d, { recursive: true, mode: 0o755 });
-    await writeFile(target, text, { mode: 0o644 });
+    await writeFile(target, sourceBytes(text), { mode: 0o644 });
   }
   return dir;
 }

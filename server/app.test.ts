@@ -190,6 +190,67 @@ describe('reads', () => {
 });
 
 describe('bad input: 4xx with a field path, never a 500', () => {
+  it('refuses a repeated JSON key with 400 naming the key and its path, before the service', async () => {
+    const { service } = await setup();
+    const post = (url: string, payload: string, who: Parameters<typeof auth>[0] = 'pi') =>
+      app!.inject({
+        method: 'POST',
+        url,
+        headers: { ...auth(who), 'content-type': 'application/json; charset=utf-8' },
+        payload,
+      });
+    const stop = await post(
+      '/api/campaigns/c1/stop',
+      '{"reason":"x","cancelRunning":true,"cancelRunning":false}',
+    );
+    expect(stop.statusCode).toBe(400);
+    expect(ErrorBody.parse(stop.json())).toMatchObject({
+      error: 'InvalidInput',
+      message: 'body: duplicate key cancelRunning',
+    });
+    expect(service.calls.filter((c) => c.method === 'stop')).toHaveLength(0);
+    // Nested, escaped spellings of one key, inside arrays: the path names where.
+    const crit = await post(
+      '/api/problems/quad/criteria',
+      JSON.stringify({ criteria: criteriaInput, reason: 'v2' }).replace(
+        '"budgets":{',
+        '"budgets":{"maxTrials":3,"max\\u0054rials":30,',
+      ),
+    );
+    expect(crit.statusCode).toBe(400);
+    expect(crit.json().message).toBe('body.criteria.budgets: duplicate key maxTrials');
+    const inArray = await post(
+      '/api/campaigns/c1/hypotheses',
+      '{"title":"t","changes":{"x":1},"edits":[{"kind":"diff","diff":"a"},{"kind":"diff","kind":"x","diff":"b"}]}',
+      'researcher',
+    );
+    expect(inArray.json().message).toBe('body.edits.1: duplicate key kind');
+    // The same key in sibling objects, and key-like text inside strings, are fine.
+    const ok = await post(
+      '/api/campaigns/c1/stop',
+      '{"reason":"\\"cancelRunning\\": 1, {\\"a\\":[\\"reason\\"","cancelRunning":false}',
+    );
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(service.calls.filter((c) => c.method === 'stop')).toHaveLength(1);
+    // Prototype poisoning is still refused, and so is malformed JSON.
+    expect((await post('/api/campaigns/c1/stop', '{"__proto__":{"x":1}}')).statusCode).toBe(400);
+    expect((await post('/api/campaigns/c1/stop', '{"reason":')).statusCode).toBe(400);
+  });
+
+  it('refuses a repeated JSON key through the listening HTTP server', async () => {
+    await setup();
+    const url = await app!.listen({ host: '127.0.0.1', port: 0 });
+    const res = await fetch(`${url}/api/campaigns/c1/stop`, {
+      method: 'POST',
+      headers: { ...auth('pi'), 'content-type': 'application/json' },
+      body: '{"cancelRunning":true,"cancelRunning":false}',
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      'body: duplicate key cancelRunning',
+    );
+  });
+
   const issuesOf = (body: string) => ErrorBody.parse(JSON.parse(body)).issues ?? [];
 
   it('names the field of a bad budget', async () => {

@@ -35,6 +35,7 @@ import type { ApiService, AppContext } from './context.js';
 import { errorHandler } from './error-handler.js';
 import { ServiceError } from './errors.js';
 import { eventRoutes } from './events.js';
+import { duplicateJsonKey, duplicateKeyMessage } from './json-body.js';
 import { LineageReader, type LineageMlflow } from './lineage.js';
 import { LiveTrials } from './live-trials.js';
 import { can, MUTATING_ROUTES, type Action } from '../api/permissions.js';
@@ -249,6 +250,18 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         undefined,
       );
     }
+  });
+
+  // JSON as fastify parses it (prototype poisoning refused), and a repeated key refused too.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    void parseJson(req, body as string, (err, value) => {
+      if (err) return done(err, undefined);
+      const dup = duplicateJsonKey(body as string);
+      if (dup) return done(new ServiceError('InvalidInput', duplicateKeyMessage(dup)), undefined);
+      done(null, value);
+    });
   });
 
   // ---- authentication and roles ------------------------------------------------------------

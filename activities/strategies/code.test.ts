@@ -84,6 +84,23 @@ describe('checkHypothesis with edits', () => {
   });
 });
 
+describe('edits to files named like Object.prototype members', () => {
+  it('go back for repair with a reason, never throw', () => {
+    for (const file of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const edit = check(wire([{ file, search: 'x', replace: 'y' }]));
+      expect(edit.proposal, file).toBeUndefined();
+      expect(edit.errors.join('\n'), file).toMatch(
+        file === '__proto__' ? /__proto__/ : `${file}: edit 1: the file does not exist`,
+      );
+      const created = check(wire([{ file, search: '', replace: 'y = 1\n' }]));
+      expect(created.proposal, file).toBeUndefined();
+      expect(created.errors.join('\n'), file).toMatch(
+        file === '__proto__' ? /__proto__/ : `edits: ${file} is not editable`,
+      );
+    }
+  });
+});
+
 describe('codePrompt', () => {
   it('shows the interface, the starting source and the sources of the trials it names', () => {
     const text = codePrompt(view, code);

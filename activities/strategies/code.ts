@@ -51,7 +51,7 @@ export async function loadCodeContext(
   const sources: Record<string, SourceSnapshot> = {};
   for (const t of rankTrials(view)) {
     if (Object.keys(sources).length >= SHOWN_SOURCES) break;
-    if (!t.sourceHash || t.sourceHash in sources) continue;
+    if (!t.sourceHash || Object.hasOwn(sources, t.sourceHash)) continue;
     try {
       sources[t.sourceHash] = await deps.store.get(t.sourceHash, view.code.runId);
     } catch (err) {
@@ -86,7 +86,9 @@ function files(snapshot: SourceSnapshot): string {
 
 /** The system prompt's part about the editable source. */
 export function codePrompt(view: StrategyView, code: CodeContext): string {
-  const shown = view.history.filter((t) => t.sourceHash && t.sourceHash in code.sources);
+  const shown = view.history.filter(
+    (t) => t.sourceHash && Object.hasOwn(code.sources, t.sourceHash),
+  );
   const byHash = new Map<string, string[]>();
   for (const t of shown) byHash.set(t.sourceHash!, [...(byHash.get(t.sourceHash!) ?? []), t.id]);
   const parts = [
@@ -136,7 +138,11 @@ export function checkEdits(
 ): { edits?: SourceEdit[]; source?: SourceSnapshot; errors: string[] } {
   if (!code)
     return { errors: ['edits: this experiment has no editable source; leave edits empty'] };
-  const parent = parentSourceHash ? code.sources[parentSourceHash] : code.initial;
+  const parent = parentSourceHash
+    ? Object.hasOwn(code.sources, parentSourceHash)
+      ? code.sources[parentSourceHash]
+      : undefined
+    : code.initial;
   if (!parent)
     return {
       errors: [

@@ -1,10 +1,28 @@
 /**
  * Code on the page: a unified diff with file headers and added/removed lines coloured, and a
  * read-only view of a source snapshot's files. Monospace and scrollable; a diff the record cut
- * says so on its last line.
+ * says so on its last line. Characters a browser would not draw (controls, bidi overrides,
+ * zero-width characters) are shown as `<U+XXXX>`, so what people read is what runs.
  */
 
-import { diffLineKind } from '../lib/diff.js';
+import { diffLineKind, linePieces } from '../lib/diff.js';
+
+/** A line's text with its invisible and direction-changing characters shown by code point. */
+function Shown({ line }: { line: string }) {
+  return (
+    <>
+      {linePieces(line).map((p, i) =>
+        p.hidden ? (
+          <span key={i} className="hidden-char" title="a character that would not show">
+            {p.text}
+          </span>
+        ) : (
+          p.text
+        ),
+      )}
+    </>
+  );
+}
 
 export function DiffView({ diff, testId }: { diff: string; testId?: string }) {
   const lines = diff.replace(/\n$/, '').split('\n');
@@ -14,7 +32,7 @@ export function DiffView({ diff, testId }: { diff: string; testId?: string }) {
         const kind = diffLineKind(line);
         return (
           <span key={i} className={`line ${kind}`} data-kind={kind}>
-            {line}
+            <Shown line={line} />
           </span>
         );
       })}
@@ -40,7 +58,7 @@ export function SourceFiles({
             .split('\n')
             .map((line, i) => (
               <span key={i} className="line ctx">
-                {line}
+                <Shown line={line} />
               </span>
             ))}
         </div>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../../domain/code.js';
-import { diffLineKind, isCutDiff } from './diff.js';
+import { diffLineKind, isCutDiff, linePieces } from './diff.js';
 
 describe('diffs on the trial page', () => {
   it('tells a cut diff by the marker at its end, not by the words anywhere', () => {
@@ -19,5 +19,25 @@ describe('diffs on the trial page', () => {
       .map((l) => diffLineKind(l));
     expect(kinds).toEqual(['file', 'file', 'hunk', 'ctx', 'del', 'add']);
     expect(diffLineKind('… (cut: the whole diff is the run’s diff.patch)')).toBe('cut');
+  });
+
+  it('shows characters a browser would not draw by code point, and leaves the rest as is', () => {
+    // Trojan Source: an override that makes code read as a comment, shown by code point.
+    expect(linePieces('+x = 1 # \u202e if admin:\u2069')).toEqual([
+      { text: '+x = 1 # ' },
+      { text: '<U+202E>', hidden: true },
+      { text: ' if admin:' },
+      { text: '<U+2069>', hidden: true },
+    ]);
+    const shown = (l: string) =>
+      linePieces(l)
+        .map((p) => p.text)
+        .join('');
+    expect(shown('+a\u200bb\fc\u0000d\re\ufefff\u00adg\u2028h')).toBe(
+      '+a<U+200B>b<U+000C>c<U+0000>d<U+000D>e<U+FEFF>f<U+00AD>g<U+2028>h',
+    );
+    expect(shown(' \tdef f(): return "é😀"')).toBe(' \tdef f(): return "é😀"');
+    expect(linePieces('')).toEqual([{ text: '' }]);
+    expect(linePieces('\u202e').filter((p) => p.hidden)).toHaveLength(1);
   });
 });
