@@ -10,6 +10,7 @@ import type { StrategyConfig } from '../domain/strategy.js';
 import type { CampaignReport } from '../workflows/types.js';
 import { renderReportMarkdown } from '../workflows/report.js';
 import { diffSnapshots } from '../domain/code.js';
+import { harnessSecret } from '../experiments/lib/secret.js';
 import { SourceNotFoundError, SourceStore } from './sources.js';
 import {
   encodeSnapshot,
@@ -124,7 +125,11 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
 
   /** One trial's run: created (or found, on a retry), its data and artifacts, then closed. */
   async function recordTrial(input: RecordTrialInput): Promise<{ runId: string }> {
-    const run = encodeTrial({ ...input, ...(await trialSource(input)) });
+    const run = encodeTrial({
+      ...input,
+      ...(await trialSource(input)),
+      harnessKeyId: harnessSecret().keyId,
+    });
     const { runId, fresh } = await getOrCreateRun(
       input.experimentId,
       TAG.trialKey,

@@ -53,6 +53,11 @@ export const TAG = {
   parentSourceHash: 'gaplab.parentSourceHash',
   /** Code trials: the diff from the parent's source (chunked; cut past DIFF_TAG_CHARS). */
   diff: 'gaplab.diff',
+  /**
+   * Key id (experiments/lib/secret.ts) of the harness secret of the deployment that recorded the
+   * trial: code experiments' data depend on it, so results under different ids are not comparable.
+   */
+  harnessKeyId: 'gaplab.harnessKeyId',
 } as const;
 
 /** Longest diff kept in the run's tags (readers get it without an artifact read); the run's `diff.patch` has it whole. */
@@ -113,6 +118,8 @@ export interface TrialToEncode {
   hiddenMetrics: readonly string[];
   /** Code trials: the snapshot that ran and the diff from the parent's (`source/...`, `diff.patch`). */
   source?: { files: Readonly<Record<string, string>>; diff: string };
+  /** The recording deployment's harness key id (TAG.harnessKeyId). */
+  harnessKeyId?: string;
 }
 
 /** Splits a long tag value over `key`, `key.1`, `key.2`, ... (MLflow caps a value at 8,000 characters). */
@@ -218,6 +225,7 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
       ...(t.sourceHash ? { [TAG.sourceHash]: t.sourceHash } : {}),
       ...(t.parentSourceHash ? { [TAG.parentSourceHash]: t.parentSourceHash } : {}),
       ...(diffTag !== undefined ? chunked(TAG.diff, diffTag) : {}),
+      ...(input.harnessKeyId ? { [TAG.harnessKeyId]: input.harnessKeyId } : {}),
     },
     params,
     metrics,

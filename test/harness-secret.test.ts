@@ -32,6 +32,8 @@ import {
   type CodeExperimentDefinition,
 } from '../experiments/code.js';
 import { Rng } from '../experiments/lib/rng.js';
+import { harnessSecret } from '../experiments/lib/secret.js';
+import { experimentName, TAG } from '../activities/recording.js';
 import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
 import { checkSandbox } from '../experiments/sandbox.js';
 import {
@@ -157,6 +159,7 @@ describe('a candidate that rebuilds the labels, proposed to a real campaign', ()
   let env: TestEnv;
   let app: FastifyInstance;
   let campaignId: string;
+  let problemId: string;
   let report: CampaignReport;
   let proposeOutput: string;
 
@@ -168,7 +171,7 @@ describe('a candidate that rebuilds the labels, proposed to a real campaign', ()
       tokens: testTokens(),
       config: { rateLimitPerMinute: 0, uiDir: '/nonexistent' },
     });
-    const problemId = uniqueId('w2s-red-team');
+    problemId = uniqueId('w2s-red-team');
     const spec = parseProblemSpec(readFileSync(def.problem!.spec, 'utf8'), def.problem!.spec);
     await env.service.submitProblem(researcher, { ...spec, id: problemId });
     const criteria = parseCriteria(
@@ -252,12 +255,21 @@ describe('a candidate that rebuilds the labels, proposed to a real campaign', ()
     expect(mean(honest)).toBeGreaterThan(0.9);
     expect(redTeam).toBeLessThan(mean(honest) - 0.5);
     expect(t!.pgr?.mean ?? -Infinity).toBeLessThan(0.5);
-    // The verdict never certifies it as an improvement: it is not `verified`, or, where
-    // `verified` says only that a result held up on fresh seeds, it held up below the baseline.
-    const v = report.verdict;
-    expect(
-      v?.verdict === 'verified' && (v.freshPgr?.ciHigh ?? Infinity) >= 0,
-      JSON.stringify(v),
-    ).toBe(false);
+    // Its verification ran, and the campaign does not call it verified.
+    expect(report.verdict, JSON.stringify(report)).toBeDefined();
+    expect(report.verdict!.verdict, JSON.stringify(report.verdict)).not.toBe('verified');
+  });
+
+  it('records the key id on every trial run, and the secret nowhere in MLflow', async () => {
+    const experimentId = (await env.mlflow.getExperimentByName(experimentName(problemId)))!
+      .experimentId;
+    const runs = await env.mlflow.searchAllRuns({ experimentIds: [experimentId] });
+    const trialRuns = runs.filter((r) => r.data.tags[TAG.kind] === 'trial');
+    expect(trialRuns.length).toBeGreaterThanOrEqual(3); // baseline, the red team, its verification
+    const { key, keyId } = harnessSecret();
+    for (const r of trialRuns) expect(r.data.tags[TAG.harnessKeyId]).toBe(keyId);
+    const everything = JSON.stringify(runs);
+    expect(everything).not.toContain(key.toString('utf8'));
+    expect(everything).not.toContain(key.toString('hex'));
   });
 });
