@@ -88,7 +88,14 @@ export type TrialView = Pick<
   metrics: Record<string, number>;
   /** Objective mean (undefined when failed). */
   objective?: number;
+  /** Null while the trial is under review for a visible reason, or when it has none. */
   pgr: Pick<Estimate, 'mean' | 'ciLow' | 'ciHigh'> | null;
+  /**
+   * Held for review by a check on its visible results (PGR beyond the optimum, failed seeds,
+   * non-finite values, high variance): not a result to build on until a person clears it.
+   * Checks on hidden metrics never set it; see {@link StrategyView.leader}.
+   */
+  underReview?: true;
 };
 
 export interface StrategyView {
@@ -117,6 +124,12 @@ export interface StrategyView {
   constraints: string[];
   /** Every finished search trial so far, oldest first. */
   history: TrialView[];
+  /**
+   * The trial offered as the one to build on: the campaign's best. The one fact in a view that
+   * checks on hidden metrics can change, and only by leaving a trial out of this place: a
+   * trial held for a hidden reason is otherwise shown like any other. Absent when none is.
+   */
+  leader?: string;
   notebook: Note[];
   /** Agents whose last call failed on an outage: they speak first in this call. */
   retryAgents?: string[];
@@ -191,15 +204,74 @@ export interface StrategyResult {
 
 export const MetricName = Name;
 
-/** Removes hidden metrics from everything in a view; used defensively before any strategy call. */
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+
+/** A pattern for a metric name and its spellings: heldout_acc, heldout-acc, "heldout acc", heldoutAcc. */
+function namePattern(name: string): string {
+  const parts = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[\s_.-]+/)
+    .filter((p) => p.length > 0)
+    .map(escapeRe);
+  const body = parts.join('[\\s_.-]*');
+  // Short names (say "acc") are matched as whole words only, or they would eat visible names.
+  return name.length >= 6 ? body : `(?<![A-Za-z0-9_])${body}(?![A-Za-z0-9_])`;
+}
+
+/** One pattern for all of `names` in any usual spelling (case-insensitive); null for none. */
+export function hiddenNamesPattern(names: readonly string[]): RegExp | null {
+  const parts = names.filter((n) => n.length > 0).map(namePattern);
+  return parts.length > 0 ? new RegExp(parts.join('|'), 'gi') : null;
+}
+
+/** What replaces the part of a line that named a hidden metric. */
+export const LEFT_OUT = '[left out: it named a held-out metric]';
+
+/**
+ * Free text (a failure reason, a note, a title) without what it says about hidden metrics: on
+ * each line that names one, the clause holding the name and everything after it on that line
+ * are left out, so a value quoted next to the name goes with it. Depends on the names only,
+ * never on values, so the same text is cut the same way whatever the hidden values are.
+ */
+export function withoutHiddenMentions(text: string, pattern: RegExp | null): string {
+  if (!pattern) return text;
+  return text
+    .split('\n')
+    .map((line) => {
+      pattern.lastIndex = 0;
+      const m = pattern.exec(line);
+      pattern.lastIndex = 0;
+      if (!m) return line;
+      const before = line.slice(0, m.index);
+      const start =
+        Math.max(...[';', ':', '(', '[', '{', ','].map((c) => before.lastIndexOf(c))) + 1;
+      const head = line.slice(0, start).trimEnd();
+      return head ? `${head} ${LEFT_OUT}` : LEFT_OUT;
+    })
+    .join('\n');
+}
+
+/**
+ * Removes hidden metrics from everything in a view: their values from the trials, their names
+ * from the metric list, and what free text (titles, failure reasons, notes) says about them.
+ * The workflow builds views this way, and every strategy activity applies it again.
+ */
 export function stripHidden(view: StrategyView, hidden: readonly string[]): StrategyView {
   if (hidden.length === 0) return view;
   const hide = new Set(hidden);
+  const pattern = hiddenNamesPattern(hidden);
+  const cut = (s: string) => withoutHiddenMentions(s, pattern);
   const keep = (m: Record<string, number>) =>
     Object.fromEntries(Object.entries(m).filter(([k]) => !hide.has(k)));
   return {
     ...view,
     visibleMetrics: view.visibleMetrics.filter((m) => !hide.has(m.name)),
-    history: view.history.map((t) => ({ ...t, metrics: keep(t.metrics) })),
+    history: view.history.map((t) => ({
+      ...t,
+      title: cut(t.title),
+      metrics: keep(t.metrics),
+      ...(t.failureReason !== undefined ? { failureReason: cut(t.failureReason) } : {}),
+    })),
+    notebook: view.notebook.map((n) => ({ ...n, text: cut(n.text) })),
   };
 }

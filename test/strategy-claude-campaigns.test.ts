@@ -464,7 +464,7 @@ describe('the research agent holds against a hostile Messages API (real campaign
       await env.service.addNote(
         researcher,
         campaignId,
-        `LEAKNOTE heldout_score of the baseline is ${forms.join(' / ')}`,
+        `LEAKNOTE: heldout_score of the baseline is ${forms.join(' / ')}`,
       );
       await env.service.inject(researcher, campaignId, {
         title: `LEAKTITLE beat heldout score ${h.toFixed(3)}`,

@@ -172,8 +172,8 @@ export class CampaignState {
   leaderboard(limit: number): TrialSummary[] {
     return this.views.leaderboard(limit);
   }
-  hiddenForRedaction(): { names: string[]; values: number[] } {
-    return this.views.hiddenForRedaction();
+  hiddenNames(): string[] {
+    return this.views.hiddenNames();
   }
   seedTimeoutSeconds(): number {
     return this.trialSet.seedTimeoutSeconds();

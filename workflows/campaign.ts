@@ -235,8 +235,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
             `the next strategy call may cost up to $${estimate.maxDollars.toFixed(4)}, more than the $${(view.budgetLeft.dollars ?? 0).toFixed(4)} left`,
           );
         } else {
-          // Hidden names and real values go along for redaction only, never into the view.
-          result = await strategyActs.proposeHypotheses(view, state.hiddenForRedaction());
+          // The view holds nothing hidden; the names go along so the activity strips them again.
+          result = await strategyActs.proposeHypotheses(view, state.hiddenNames());
         }
       } catch (err) {
         // The notebook gets a plain reason; the error itself goes to the audit trail.

@@ -266,3 +266,90 @@ describe('the pooled standard-error floor counts eligible trials only', () => {
     expect(stderrOf(state, quiet.id)).toBeLessThan(before * 1.5);
   });
 });
+
+describe("the strategy's view depends on visible data only", () => {
+  /**
+   * One campaign's trials with the given hidden values: `mid` is the trial whose hidden score
+   * is set per run, and a failed trial's error quotes a hidden value.
+   */
+  function campaign(midHeldout: number, failQuote: number) {
+    const state = newState();
+    run(state, 1, 8, 7.9);
+    const mid = run(state, 2, 5, midHeldout);
+    run(state, 3, 7, 6.95);
+    state.acceptProposals(
+      {
+        proposals: [
+          {
+            title: 'x=4',
+            rationale: '',
+            parentTrialId: null,
+            changes: { x: 4 },
+            expectedEffect: '',
+          },
+        ],
+        dropped: [],
+        notes: [{ kind: 'human', author: 'Pat', text: 'keep going' }],
+        dollars: 0,
+        authors: ['random'],
+      },
+      0,
+    );
+    const req = state.nextTrialRequest()!;
+    state.finishTrial(
+      req,
+      req.seeds.map((seed) => ({
+        seed,
+        status: 'failed' as const,
+        metrics: {},
+        error: `diverged (heldout=${failQuote}, Heldout ${failQuote.toFixed(3)})`,
+        durationSeconds: 0.01,
+      })),
+      '2026-01-01T00:00:00Z',
+      '2026-01-01T00:00:01Z',
+    );
+    return { state, mid };
+  }
+
+  it('is byte-identical when only hidden values differ, a hidden-gap flag included', () => {
+    const a = campaign(5.02, 0.8127);
+    const b = campaign(0.5, 0.3311); // mid's hidden score falls short: flagged in b only
+    expect(a.mid.flags.map((f) => f.kind)).toEqual([]);
+    expect(b.mid.flags.map((f) => f.kind)).toEqual(['hidden_gap']);
+    expect(b.mid.trust).toBe('under_review');
+    const va = a.state.strategyView(2);
+    const vb = b.state.strategyView(2);
+    expect(JSON.stringify(vb)).toBe(JSON.stringify(va));
+    // The held trial looks like any other: its PGR, feasible, no mark.
+    const shown = vb.history.find((t) => t.id === b.mid.id)!;
+    expect(shown.pgr?.mean).toBeCloseTo(0.5, 1);
+    expect(shown.feasible).toBe(true);
+    expect(shown.underReview).toBeUndefined();
+    expect(vb.leader).toBe(b.state.status(0).best?.trialId);
+    const text = JSON.stringify(vb);
+    expect(text).not.toMatch(/heldout|0\.8127|0\.3311|hidden_gap/i);
+    expect(text).toContain('diverged (');
+  });
+
+  it('never offers a trial held for a hidden reason as the leader, and marks visible reviews', () => {
+    const state = newState();
+    const gamed = run(state, 1, 9, 1); // the visible best, far short on the hidden split
+    const honest = run(state, 2, 6, 6);
+    const above = run(state, 3, 12, 12); // PGR above 1: a visible reason for review
+    const view = state.strategyView(1);
+    expect(view.leader).toBe(honest.id);
+    const g = view.history.find((t) => t.id === gamed.id)!;
+    expect(g).toMatchObject({ feasible: true, pgr: { mean: expect.closeTo(0.9, 1) } });
+    expect(g.underReview).toBeUndefined();
+    const a = view.history.find((t) => t.id === above.id)!;
+    expect(a).toMatchObject({ feasible: false, pgr: null, underReview: true });
+    // A PI clearing the hidden flag makes it the leader; the rest of the view is unchanged.
+    const before = JSON.stringify({ ...view, leader: undefined });
+    state.clearFlag(gamed.id, 'hidden_gap', pi, 'checked');
+    const after = state.strategyView(1);
+    expect(after.leader).toBe(gamed.id);
+    expect(
+      JSON.stringify({ ...after, leader: undefined, iteration: view.iteration, seed: view.seed }),
+    ).toBe(before);
+  });
+});

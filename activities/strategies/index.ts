@@ -22,12 +22,12 @@ import { proposeRandom } from './random.js';
 import { loadCodeContext, type CodeDeps } from './code.js';
 
 /**
- * What the workflow knows of the hidden metrics, for redaction only: their names and their real
- * values (trial and reference means). Never part of the view a prompt is built from.
+ * What older campaign histories pass for the hidden metrics: their names and values. Only the
+ * names are used; prompts never depend on hidden values.
  */
 export interface HiddenInfo {
   names: string[];
-  values: number[];
+  values?: number[];
 }
 
 export interface StrategyDeps {
@@ -82,15 +82,10 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
     hiddenInput: readonly string[] | HiddenInfo,
     signal: AbortSignal | undefined,
   ): Promise<StrategyResult> {
-    const hidden = Array.isArray(hiddenInput)
-      ? { names: [...hiddenInput], values: [] }
-      : (hiddenInput as HiddenInfo);
-    // Values the workflow handed over, and any left in the view (defence in depth).
-    const values = [...hidden.values];
-    for (const t of view.history)
-      for (const h of hidden.names) if (typeof t.metrics[h] === 'number') values.push(t.metrics[h]);
-    const redactor = new Redactor(hidden.names, values);
-    const safe = stripHidden(view, hidden.names);
+    const names = Array.isArray(hiddenInput) ? [...hiddenInput] : (hiddenInput as HiddenInfo).names;
+    const redactor = new Redactor(names);
+    // The workflow's view holds nothing hidden; stripped again here (defence in depth).
+    const safe = stripHidden(view, names);
     switch (safe.strategy.name) {
       case 'random':
         return proposeRandom(safe);
@@ -139,8 +134,8 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
   return {
     /**
      * Proposes `view.count` hypotheses. Hidden metrics are stripped again here (defence in
-     * depth), and their names and real values (`hidden.values`, from the workflow) are redacted
-     * from all prompt text: notes, titles, rationales and failure messages are free text.
+     * depth) and their names redacted from all prompt text; values are never looked for, since
+     * the view carries none (`hidden.values` of older histories is ignored).
      *
      * Returns `fatalError` for what no retry can fix (bad API key, invalid request, unknown model
      * price, missing Python environment); throws for what may pass (rate limits, outages, a

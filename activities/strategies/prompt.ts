@@ -6,17 +6,22 @@
  * (`cache_control`); and a per-agent message with the state of the campaign (scores, leaderboard,
  * lineage, failures, notebook, budget) and the agent's own research direction.
  *
- * Hidden metrics: the view is stripped before it gets here; on top of that, {@link Redactor}
- * replaces any hidden metric name, and any hidden value the workflow knows (in any of the usual
- * roundings), in the final text: notes, failure messages, titles and rationales are free text
- * that could quote them.
+ * Hidden metrics: the view holds only visible data (workflows/state/views.ts builds it so, and
+ * `stripHidden` cuts what free text says about a hidden metric); on top of that,
+ * {@link Redactor} replaces any hidden metric name left in the final text. Nothing here depends
+ * on a hidden value, so two campaigns that differ only in hidden values get the same prompts.
  *
  * Text from models and people is data, never structure: it only ever appears inside a tagged
  * block or a JSON-quoted string, on one line, with `<`, `>` and `&` written as entities, so it
  * cannot close a block, open one, or start a heading of its own. The system prompt says so.
  */
 import type { Config, Param, ParamValue } from '../../domain/schemas.js';
-import type { Note, StrategyView, TrialView } from '../../domain/strategy.js';
+import {
+  hiddenNamesPattern,
+  type Note,
+  type StrategyView,
+  type TrialView,
+} from '../../domain/strategy.js';
 import { redactHostText } from '../../experiments/code.js';
 
 /** How much of the campaign the per-agent message shows; bounded so 10k trials stay cheap. */
@@ -59,90 +64,23 @@ export interface AgentBrief {
 // Redaction of hidden metrics
 // ---------------------------------------------------------------------------------------------
 
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
-
-/** Significant digits of a number as written ("0.0812" has 3). */
-const significant = (tok: string): number =>
-  tok
-    .replace(/e.*$/i, '')
-    .replace(/[^0-9]/g, '')
-    .replace(/^0+/, '').length;
-
 /**
- * Every way a value is commonly written, at three significant digits or more: as is, rounded or
- * truncated to 1..12 decimals, to 3..17 significant digits, and as a percentage.
+ * Replaces hidden metric names in the final prompt text. The view it is built from already holds
+ * nothing hidden (the workflow builds it from visible data, and `stripHidden` runs again in the
+ * activity); this pass catches a name in text that no field-level cut saw (a research question,
+ * a parameter description). Values are never matched: which numbers a prompt shows must not
+ * depend on hidden values, and a visible number that happens to equal one stays as it is.
  */
-function writtenForms(v: number): string[] {
-  const out = new Set<string>();
-  const add = (s: string) => {
-    if (significant(s) < 3) return;
-    out.add(s);
-    out.add(String(Number(s)));
-  };
-  for (const x of [v, v * 100]) {
-    add(String(x));
-    for (let d = 0; d <= 12; d++) {
-      add(x.toFixed(d));
-      const f = 10 ** d;
-      add((Math.trunc(x * f) / f).toFixed(d));
-    }
-    for (let p = 3; p <= 17; p++) add(x.toPrecision(p));
-  }
-  return [...out];
-}
-
-/** A pattern for a metric name and its spellings: heldout_acc, heldout-acc, "heldout acc", heldoutAcc. */
-function namePattern(name: string): string {
-  const parts = name
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .split(/[\s_.-]+/)
-    .filter((p) => p.length > 0)
-    .map(escapeRe);
-  const body = parts.join('[\\s_.-]*');
-  // Short names (say "acc") are matched as whole words only, or they would eat visible names.
-  return name.length >= 6 ? body : `(?<![A-Za-z0-9_])${body}(?![A-Za-z0-9_])`;
-}
-
-/** Replaces hidden metric names and values in free text. */
 export class Redactor {
   private readonly names: RegExp | null;
-  private readonly values: Set<string>;
 
-  /**
-   * @param names hidden metric names
-   * @param values the real hidden metric values (the workflow's trial and reference means); a
-   *   number in the text is redacted when it is one of them written at 3 or more significant
-   *   digits in any usual rounding (0, 1 or 0.5 are everywhere and say nothing)
-   */
-  constructor(names: readonly string[], values: readonly number[] = []) {
-    const parts = names.filter((n) => n.length > 0).map(namePattern);
-    this.names = parts.length > 0 ? new RegExp(parts.join('|'), 'gi') : null;
-    this.values = new Set();
-    for (const v of values) {
-      if (!Number.isFinite(v)) continue;
-      for (const s of writtenForms(v)) {
-        this.values.add(s);
-        if (!s.startsWith('-')) this.values.add(`-${s}`);
-      }
-    }
+  /** @param names hidden metric names */
+  constructor(names: readonly string[]) {
+    this.names = hiddenNamesPattern(names);
   }
 
   apply(text: string): string {
-    let out = this.names ? text.replace(this.names, '[redacted]') : text;
-    // Numbers are matched as whole tokens and looked up, so thousands of values cost one pass.
-    if (this.values.size > 0)
-      out = out.replace(/-?\d+(?:\.\d+)?(?:e[-+]?\d+)?/gi, (tok) =>
-        significant(tok) >= 3 && this.values.has(tok) ? '[redacted]' : tok,
-      );
-    return out;
-  }
-
-  /** Hidden names and the values of hidden metrics found in a view's history (before stripping). */
-  static forView(view: StrategyView, hidden: readonly string[]): Redactor {
-    const values: number[] = [];
-    for (const t of view.history)
-      for (const h of hidden) if (typeof t.metrics[h] === 'number') values.push(t.metrics[h]);
-    return new Redactor(hidden, values);
+    return this.names ? text.replace(this.names, '[redacted]') : text;
   }
 }
 
@@ -327,8 +265,12 @@ function trialLine(view: StrategyView, t: TrialView, limits: PromptLimits): stri
     const reason = failureText(t.failureReason ?? 'no reason recorded', limits.textChars);
     return `- ${head}; ${parent}; ${t.status}: ${quote(reason, limits.textChars)}; ${config}`;
   }
-  const feasible = t.feasible ? '' : '; INFEASIBLE (breaks a constraint)';
-  return `- ${head}; ${parent}; ${describePgr(t)}; ${describeMetrics(t)}${feasible}; ${config}`;
+  const held = t.underReview
+    ? '; under review (a check on its results needs a person; not a result to build on yet)'
+    : t.feasible
+      ? ''
+      : '; INFEASIBLE (breaks a constraint)';
+  return `- ${head}; ${parent}; ${describePgr(t)}; ${describeMetrics(t)}${held}; ${config}`;
 }
 
 function lineage(
@@ -357,7 +299,8 @@ function lineage(
 
 function noteLine(n: Note, limits: PromptLimits): string {
   const about = n.trialId ? ` on ${n.trialId}` : '';
-  return `- (${n.kind}, ${data(n.author, 128)}${about}, ${n.at}) ${data(redactHostText(n.text), limits.textChars)}`;
+  // Without its time: notes are in order, and when work finished says nothing about the method.
+  return `- (${n.kind}, ${data(n.author, 128)}${about}) ${data(redactHostText(n.text), limits.textChars)}`;
 }
 
 /** The per-agent message: campaign state and the agent's direction. */
@@ -369,14 +312,18 @@ export function buildAgentMessage(
   const ranked = rankTrials(view);
   const byId = new Map(view.history.map((t) => [t.id, t]));
   const failed = view.history.filter((t) => t.status === 'failed');
-  const best = ranked[0];
+  const best = view.leader ? byId.get(view.leader) : undefined;
   const out: string[] = [];
   out.push(`Iteration ${view.iteration}. Budget left: ${describeBudget(view.budgetLeft)}.`);
   out.push(
     `Scores of ${view.objective.metric}: baseline ${view.baselineScore === null ? 'not measured yet' : fmt(view.baselineScore)}, optimum ${view.optimumScore === null ? 'not measured yet' : fmt(view.optimumScore)}; target PGR ${fmt(view.targetPgr)}.`,
   );
   out.push(
-    best ? `Best so far: ${best.id} with ${describePgr(best)}.` : 'No trial has succeeded yet.',
+    best
+      ? `Best so far: ${best.id} with ${describePgr(best)}.`
+      : ranked.length > 0
+        ? 'No trial leads yet.'
+        : 'No trial has succeeded yet.',
   );
   out.push(`Finished trials: ${view.history.length} (${failed.length} failed).`);
   out.push(

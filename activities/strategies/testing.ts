@@ -125,6 +125,7 @@ export function testView(
     targetPgr: 0.9,
     constraints: [],
     history: testTrials(),
+    leader: 'T2',
     notebook: [
       {
         kind: 'human',

@@ -1,18 +1,41 @@
 /**
  * What the campaign shows: its status, pages of trials, the leaderboard, the final report, and
- * the view a strategy gets (hidden metrics left out, trials under review never offered as
- * results to build on). Reads only.
+ * the view a strategy gets. Reads only.
+ *
+ * The strategy's view is a function of visible data only (noninterference): no hidden metric,
+ * no review flag that a hidden metric raised (hidden gap, verification gap), nothing free text
+ * says about a hidden metric. A trial held for such a flag is shown exactly like any other; the
+ * one difference is that it is never the `leader`. Trials held by checks on their visible
+ * results are marked under review, without PGR, and are never the leader either.
  */
 import { remaining, remainingOrNull } from '../../domain/budget.js';
 import { summarizeFailures } from '../../domain/failures.js';
-import { rankTrials } from '../../domain/scoring.js';
-import type { StrategyView, TrialView } from '../../domain/strategy.js';
+import { rankTrials, trustState } from '../../domain/scoring.js';
+import type { Flag } from '../../domain/schemas.js';
+import { stripHidden, type StrategyView, type TrialView } from '../../domain/strategy.js';
 import { reportVerdict } from '../report.js';
 import type { CampaignReport, CampaignStatus, TrialSummary } from '../types.js';
 import type { StateContext } from './context.js';
 import type { TrialsPage, TrialsPageOptions } from '../campaign/messages.js';
 import { KEEP_TRIALS, SEED_SPACE, VIEW_FAILED, VIEW_TOP, VIEW_TRIALS } from './limits.js';
 import type { Trials } from './trials.js';
+
+/**
+ * Review flags raised by hidden data: a hidden metric short of the visible one, and a
+ * verification on fresh seeds (which also scores the hidden metrics). A strategy's view never
+ * shows them, under any label.
+ */
+const HIDDEN_FLAGS: ReadonlySet<Flag['kind']> = new Set<Flag['kind']>([
+  'hidden_gap',
+  'verification_gap',
+]);
+
+/** A trial's flags that visible data raised. */
+const visibleFlags = <F extends { kind: Flag['kind'] }>(flags: readonly F[]): F[] =>
+  flags.filter((f) => !HIDDEN_FLAGS.has(f.kind));
+
+/** The trial as ranked on visible data: its trust from the flags visible data raised. */
+const visibly = (t: TrialSummary): TrialSummary => ({ ...t, flags: visibleFlags(t.flags) });
 
 export class Views {
   constructor(
@@ -85,68 +108,81 @@ export class Views {
     const hidden = new Set(criteria.hiddenMetrics);
     const visible = (m: Record<string, number>) =>
       Object.fromEntries(Object.entries(m).filter(([k]) => !hidden.has(k)));
-    const history: TrialView[] = this.viewTrials().map((t) => ({
-      id: t.id,
-      parentTrialId: t.id === 'baseline' ? null : t.parentTrialId,
-      title: t.title,
-      author: t.author.name,
-      params: t.params,
-      status: t.status,
-      metrics: visible(t.metrics),
-      ...(t.objective ? { objective: t.objective.mean } : {}),
-      // A trial under review (or excluded) is never offered as a result to build on: no PGR,
-      // and infeasible, so no strategy ranks it or samples around it.
-      pgr:
-        t.pgr && t.trust === 'eligible'
-          ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh }
-          : null,
-      feasible: t.feasible && t.trust === 'eligible',
-      ...(t.failureReason ? { failureReason: t.failureReason } : {}),
-      ...(t.sourceHash ? { sourceHash: t.sourceHash } : {}),
-    }));
+    const history: TrialView[] = this.viewTrials().map((t) => {
+      // Only flags raised by visible data hold a trial back here; what the hidden checks hold
+      // back shows only in `leader`.
+      const held = trustState(visibleFlags(t.flags)) !== 'eligible';
+      return {
+        id: t.id,
+        parentTrialId: t.id === 'baseline' ? null : t.parentTrialId,
+        title: t.title,
+        author: t.author.name,
+        params: t.params,
+        status: t.status,
+        metrics: visible(t.metrics),
+        ...(t.objective ? { objective: t.objective.mean } : {}),
+        // A trial under review is never offered as a result to build on: no PGR, and
+        // infeasible, so no strategy ranks it or samples around it.
+        pgr: t.pgr && !held ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow, ciHigh: t.pgr.ciHigh } : null,
+        feasible: t.feasible && !held,
+        ...(held ? { underReview: true as const } : {}),
+        ...(t.failureReason ? { failureReason: t.failureReason } : {}),
+        ...(t.sourceHash ? { sourceHash: t.sourceHash } : {}),
+      };
+    });
+    const best = this.ctx.bestSearch();
+    const leader = best && history.some((t) => t.id === best.id) ? best.id : undefined;
     const p = input.problem;
-    return {
-      campaignId: input.campaignId,
-      iteration,
-      count,
-      seed: (input.seed * 7919 + iteration) % SEED_SPACE,
-      problem: {
-        id: p.id,
-        title: p.title,
-        question: p.question,
-        context: p.context,
-        experiment: input.experiment.name,
-        experimentDescription: input.experiment.description,
-        space: p.space,
-        baseline: p.baseline,
+    return stripHidden(
+      {
+        campaignId: input.campaignId,
+        iteration,
+        count,
+        seed: (input.seed * 7919 + iteration) % SEED_SPACE,
+        problem: {
+          id: p.id,
+          title: p.title,
+          question: p.question,
+          context: p.context,
+          experiment: input.experiment.name,
+          experimentDescription: input.experiment.description,
+          space: p.space,
+          baseline: p.baseline,
+        },
+        objective: { metric: criteria.metric, direction: criteria.direction },
+        visibleMetrics: input.experiment.metrics.filter((m) => !hidden.has(m.name)),
+        baselineScore: d.references.baseline?.score.mean ?? null,
+        optimumScore: d.references.optimum?.score.mean ?? null,
+        targetPgr: criteria.targetPgr,
+        constraints: criteria.constraints.map((c) =>
+          c.kind === 'absolute'
+            ? `${c.metric} ${c.op} ${c.value}`
+            : `${c.metric} ${c.op} ${c.factor} x baseline`,
+        ),
+        history,
+        ...(leader ? { leader } : {}),
+        notebook: d.notebook.slice(-100),
+        ...(d.outage ? { retryAgents: d.outage.agents } : {}),
+        budgetLeft: remaining(d.budgets, d.ledger, nowMs),
+        strategy: input.strategy,
+        ...(input.experiment.code
+          ? { code: d.mlflowParentRunId ? { runId: d.mlflowParentRunId } : {} }
+          : {}),
       },
-      objective: { metric: criteria.metric, direction: criteria.direction },
-      visibleMetrics: input.experiment.metrics.filter((m) => !hidden.has(m.name)),
-      baselineScore: d.references.baseline?.score.mean ?? null,
-      optimumScore: d.references.optimum?.score.mean ?? null,
-      targetPgr: criteria.targetPgr,
-      constraints: criteria.constraints.map((c) =>
-        c.kind === 'absolute'
-          ? `${c.metric} ${c.op} ${c.value}`
-          : `${c.metric} ${c.op} ${c.factor} x baseline`,
-      ),
-      history,
-      notebook: d.notebook.slice(-100),
-      ...(d.outage ? { retryAgents: d.outage.agents } : {}),
-      budgetLeft: remaining(d.budgets, d.ledger, nowMs),
-      strategy: input.strategy,
-      ...(input.experiment.code
-        ? { code: d.mlflowParentRunId ? { runId: d.mlflowParentRunId } : {} }
-        : {}),
-    };
+      criteria.hiddenMetrics,
+    );
   }
 
-  /** The trials a strategy sees, oldest first; bounded so a call's payload stays small. */
+  /**
+   * The trials a strategy sees, oldest first; bounded so a call's payload stays small. Which
+   * ones are kept is decided on visible data only, like everything else in the view.
+   */
   private viewTrials(): TrialSummary[] {
     const all = this.d.trials.filter((t) => t.kind === 'search' || t.id === 'baseline');
     if (all.length <= VIEW_TRIALS) return all;
     const keep = new Set<string>(['baseline']);
-    for (const t of rankTrials(all.filter((x) => x.kind === 'search')).slice(0, VIEW_TOP)) {
+    const ranked = rankTrials(all.filter((x) => x.kind === 'search').map(visibly));
+    for (const t of ranked.slice(0, VIEW_TOP)) {
       for (
         let cur: TrialSummary | undefined = t;
         cur && !keep.has(cur.id);
@@ -164,24 +200,9 @@ export class Views {
     return all.filter((t) => keep.has(t.id));
   }
 
-  /**
-   * The hidden metrics' names and the real values the campaign has measured (trial and reference
-   * means, reference seeds), for the strategy to redact from prompts. Never part of a view.
-   */
-  hiddenForRedaction(): { names: string[]; values: number[] } {
-    const names = [...this.ctx.criteria.hiddenMetrics];
-    const values: number[] = [];
-    const take = (m: Record<string, number> | undefined) => {
-      for (const n of names) if (typeof m?.[n] === 'number') values.push(m[n]);
-    };
-    for (const t of this.d.trials) take(t.metrics);
-    for (const r of Object.values(this.d.references)) {
-      take(r?.metrics);
-      // Per-seed values, where the reference keeps them.
-      for (const n of names)
-        for (const v of r?.bySeed?.values[n] ?? []) if (typeof v === 'number') values.push(v);
-    }
-    return { names, values };
+  /** The hidden metrics' names, for the strategy activity to strip and redact them again. */
+  hiddenNames(): string[] {
+    return [...this.ctx.criteria.hiddenMetrics];
   }
 
   /** The campaign's report; `finishedAt` as an ISO time. */
