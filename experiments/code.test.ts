@@ -228,6 +228,29 @@ describe('weak-to-strong-code harness', () => {
     expect(Math.abs(colMean(prep.dev.strong, prep.dev.n, col))).toBeLessThan(0.15);
   });
 
+  it("hides the concept's column and sign per seed: model.ts's public concept predicts no better than chance", () => {
+    const secret = Buffer.alloc(32, 9);
+    const devAcc = (p: ReturnType<typeof prepareSeed>, col: number, sign: number): number => {
+      let ok = 0;
+      for (let i = 0; i < p.dev.n; i++)
+        if (sign * (p.dev.strong[i * p.dim + col] as number) > 0 === (p.dev.y[i] === 1)) ok++;
+      return ok / p.dev.n;
+    };
+    const publicGuess: number[] = [];
+    const concept = new Set<number>();
+    for (let seed = 1; seed <= 12; seed++) {
+      const p = prepareSeed(harnessStreams(seed, secret));
+      const col = p.layout.perm[0] as number;
+      concept.add(col * (p.layout.sign[0] as number));
+      // Where the layout put it, the concept is as salient as ever (the Bayes rate is ~0.92) ...
+      expect(devAcc(p, col, p.layout.sign[0] as number)).toBeGreaterThan(0.88);
+      // ... but "column 0, positive" is a guess.
+      publicGuess.push(devAcc(p, 0, 1));
+    }
+    expect(concept.size).toBeGreaterThan(6);
+    expect(publicGuess.reduce((a, b) => a + b, 0) / publicGuess.length).toBeLessThan(0.65);
+  });
+
   it('scores predictions against the ground truth it kept', () => {
     const perfect = Float64Array.from(prep.key, (k) =>
       (k.split === 'dev' ? prep.dev : prep.heldout).y[k.index] === 1 ? 1 : 0,
