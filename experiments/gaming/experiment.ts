@@ -9,12 +9,23 @@
  * - `gaming-frozen`: `cache` replays a stored prediction: the same `score` on every seed (zero
  *   seed variance, i.e. a zero-width interval without a standard-error floor) and a poor
  *   `heldout_score`;
- * - `gaming-seeds`: `memo` memorises the evaluation of the seeds it was tuned on (seeds below
- *   1000, where campaigns search): near-optimal there, visible and hidden alike, and baseline-like
- *   on any other seed (caught only by verification on fresh seeds).
+ * - `gaming-seeds`: `memo` memorises the evaluation of the seeds it was tuned on (the first
+ *   {@link TUNED_SEEDS} seeds its campaign ran: every search trial shares the baseline's):
+ *   near-optimal there, visible and hidden alike, and baseline-like on any other seed (caught
+ *   only by verification on fresh seeds);
+ * - `gaming-fragile`: `fragile` is near-optimal on the seeds it was tuned on and raises on a
+ *   random 80% of the seeds it has not seen (a verification that counts only the seeds that
+ *   survived would pass it);
+ * - `gaming-guess`: `guess` tries to tell verification from search by the seed's range: it is
+ *   near-optimal below 1,000,000 and raises on every seed above except the first it meets;
+ * - `gaming-nohidden`: `drop` is near-optimal and never reports the hidden `heldout_score`;
+ * - `gaming-deterministic`: no seed noise at all (every configuration ignores the seed), and
+ *   `memo` replays a memorised answer a little above the baseline: identical on every seed, so
+ *   fresh seeds cannot test it.
  *
  * They return at once (no sleeping): campaigns over them cost almost no CPU.
  */
+import path from 'node:path';
 import type { ExperimentDefinition, MetricInfo } from '../types.js';
 
 /** Deterministic noise in [-1, 1) from a seed and a stream. */
@@ -45,8 +56,39 @@ function honest(x: number, seed: number): { score: number; heldout_score: number
   };
 }
 
-/** Seeds a `memo` run was tuned on: where campaigns search (verification seeds lie far above). */
-export const MEMORISED_SEEDS_BELOW = 1000;
+/** How many distinct seeds of a campaign count as "tuned on": the seeds of its first trial. */
+export const TUNED_SEEDS = 3;
+
+/** Per campaign (its folder), the seeds met first and, for `gaming-guess`, whether it passed one. */
+const campaigns = new Map<string, { tuned: number[]; guessedOnce: boolean }>();
+
+/** The campaign a run belongs to: the folder two levels above the seed's own. */
+function campaignOf(outDir: string) {
+  const key = path.dirname(path.dirname(outDir));
+  let c = campaigns.get(key);
+  if (!c) {
+    c = { tuned: [], guessedOnce: false };
+    campaigns.set(key, c);
+  }
+  return c;
+}
+
+/** Whether a seed is one the campaign's first trial ran (every search trial shares them). */
+function tunedOn(outDir: string, seed: number): boolean {
+  const c = campaignOf(outDir);
+  if (c.tuned.includes(seed)) return true;
+  if (c.tuned.length < TUNED_SEEDS) {
+    c.tuned.push(seed);
+    return true;
+  }
+  return false;
+}
+
+/** Near-optimal on a seed, visible and hidden alike (what a memorised answer gives). */
+function memorised(seed: number): { score: number; heldout_score: number } {
+  const h = honest(0.7, seed);
+  return { score: h.score + 0.01, heldout_score: h.heldout_score + 0.01 };
+}
 
 const metrics: MetricInfo[] = [
   {
@@ -103,14 +145,86 @@ const seeds: ExperimentDefinition = {
     kind: 'function',
     async run(params, ctx) {
       const x = num(params.x, 0);
+      const tuned = tunedOn(ctx.outDir, ctx.seed);
       if (params.memo !== true) return honest(x, ctx.seed);
       // Tuned on the search seeds: a little better than the honest optimum there, visible and
       // hidden alike; no better than the baseline anywhere else.
-      if (ctx.seed >= MEMORISED_SEEDS_BELOW) return honest(0, ctx.seed);
-      const h = honest(0.7, ctx.seed);
-      return { score: h.score + 0.01, heldout_score: h.heldout_score + 0.01 };
+      return tuned ? memorised(ctx.seed) : honest(0, ctx.seed);
     },
   },
 };
 
-export default [leak, frozen, seeds];
+/** Deterministic in [0, 1) from a seed: the same draw on every worker. */
+const unit = (seed: number) => (noise(seed, 99) + 1) / 2;
+
+const fragile: ExperimentDefinition = {
+  name: 'gaming-fragile',
+  description:
+    'A bowl in x (best x = 0.7). The boolean `fragile` is near-optimal on the seeds it was tuned on and raises on 80% of the others.',
+  metrics,
+  defaultTimeoutSeconds: 10,
+  runner: {
+    kind: 'function',
+    async run(params, ctx) {
+      const tuned = tunedOn(ctx.outDir, ctx.seed);
+      if (params.fragile !== true) return honest(num(params.x, 0), ctx.seed);
+      if (!tuned && unit(ctx.seed) < 0.8) throw new Error('diverged on an unseen seed');
+      return memorised(ctx.seed);
+    },
+  },
+};
+
+/** The seed range where verification seeds used to start. */
+export const GUESSED_VERIFICATION_FROM = 1_000_000;
+
+const guess: ExperimentDefinition = {
+  name: 'gaming-guess',
+  description:
+    'A bowl in x (best x = 0.7). The boolean `guess` takes seeds from 1,000,000 up for verification: it raises on all of them but the first, and is near-optimal below.',
+  metrics,
+  defaultTimeoutSeconds: 10,
+  runner: {
+    kind: 'function',
+    async run(params, ctx) {
+      if (params.guess !== true) return honest(num(params.x, 0), ctx.seed);
+      if (ctx.seed < GUESSED_VERIFICATION_FROM) return memorised(ctx.seed);
+      const c = campaignOf(ctx.outDir);
+      if (c.guessedOnce) throw new Error('refused a seed that looks like verification');
+      c.guessedOnce = true;
+      return memorised(ctx.seed);
+    },
+  },
+};
+
+const nohidden: ExperimentDefinition = {
+  name: 'gaming-nohidden',
+  description:
+    'A bowl in x (best x = 0.7). The boolean `drop` is near-optimal and never reports the hidden heldout_score.',
+  metrics,
+  defaultTimeoutSeconds: 10,
+  runner: {
+    kind: 'function',
+    async run(params, ctx) {
+      if (params.drop !== true) return honest(num(params.x, 0), ctx.seed);
+      return { score: memorised(ctx.seed).score };
+    },
+  },
+};
+
+const deterministic: ExperimentDefinition = {
+  name: 'gaming-deterministic',
+  description:
+    'A bowl in x (best x = 0.7) with no seed noise. The boolean `memo` replays a memorised answer a little above the baseline, the same on every seed.',
+  metrics,
+  defaultTimeoutSeconds: 10,
+  runner: {
+    kind: 'function',
+    async run(params) {
+      if (params.memo === true) return { score: 0.1, heldout_score: 0.05 };
+      const clean = 1 - 2 * (num(params.x, 0) - 0.7) ** 2;
+      return { score: clean, heldout_score: clean - 0.05 };
+    },
+  },
+};
+
+export default [leak, frozen, seeds, fragile, guess, nohidden, deterministic];
