@@ -84,6 +84,17 @@ describe('checkHypothesis with edits', () => {
   });
 });
 
+describe('edits past the diff limits', () => {
+  it('go back for repair naming the limit', () => {
+    const many = Array.from({ length: 4001 }, (_, i) => `    y${i} = ${i}\n`).join('');
+    const r = check(wire([{ file: 'method.py', search: '    return 0\n', replace: many }]));
+    expect(r.proposal).toBeUndefined();
+    expect(r.errors).toEqual([
+      'edits are too large to review: method.py: the diff changes more than 4000 lines in all (the limit of changed lines)',
+    ]);
+  });
+});
+
 describe('edits to files named like Object.prototype members', () => {
   it('go back for repair with a reason, never throw', () => {
     for (const file of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {

@@ -6,6 +6,8 @@
  */
 import {
   applyEdits,
+  checkedDiff,
+  DiffLimitError,
   DiffParseError,
   EditApplyError,
   type SourceEdit,
@@ -171,6 +173,12 @@ export function checkEdits(
         `edits: ${extra.join(', ')} is not editable (editable: ${code.editable.join(', ')})`,
       ],
     };
+  try {
+    checkedDiff(parent, child); // the campaign refuses a diff past its limits: say so now
+  } catch (err) {
+    if (!(err instanceof DiffLimitError)) throw err;
+    return { errors: [`edits are too large to review: ${err.message}`] };
+  }
   return { edits, source: child, errors: [] };
 }
 
