@@ -28,7 +28,8 @@ import {
 import type { ApiService } from './context.js';
 import { toErrorResponse } from './error-handler.js';
 import { ServiceError } from './errors.js';
-import { campaignRedactor, visibilityResolver, type HiddenRedactor } from './hidden.js';
+import { visibilityResolver, type HiddenRedactor } from './hidden.js';
+import { campaignRedactor } from './hidden-values.js';
 import { readClosed } from './reader.js';
 
 type TrialSummary = Awaited<ReturnType<ApiService['trials']>>['trials'][number];
@@ -450,8 +451,7 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
           poller,
           since: asked ?? poller.cursor,
           heartbeatMs: ctx.config.sseHeartbeatMs,
-          redact: (status) =>
-            campaignRedactor(ctx.service, req.principal?.role, campaignId, status),
+          redact: (status) => campaignRedactor(ctx, req.principal?.role, campaignId, status),
           shareKey: req.principal?.role ?? 'anonymous',
           hiddenMetrics: async (status) =>
             (await visibilityResolver(ctx.service).ofStatus(status)).hiddenMetrics,

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { recordOfSummary, type TrialDetail } from '../api/schemas.js';
 import { ServiceError } from './errors.js';
+import { ValueMatcher } from './hidden-match.js';
 import {
   CRITERIA_LOOKUP_MS,
   CRITERIA_RETRY_MS,
@@ -124,6 +125,37 @@ describe('HiddenRedactor', () => {
       note: `hidden PGR ${HIDDEN_MARK}`,
       withheld: ['heldout_acc'],
     });
+  });
+});
+
+describe('HiddenRedactor with the values of the whole problem', () => {
+  const known = new ValueMatcher([0.823461, 0.412, -0.4412]);
+  const r = new HiddenRedactor(['heldout_acc'], [known]);
+
+  it('scrubs values the payload does not carry, in any format, from every free text', () => {
+    const notes = [
+      { at: '2026-01-01T00:00:00.823Z', text: 'student_heldout_acc is 0.8234 (82.3 %)' },
+      { at: '2026-01-01T00:00:01Z', text: 'hidden PGR 0.41 and shortfall -0.44; see 8.235e-01' },
+    ];
+    expect(r.redact(notes)).toEqual([
+      { at: notes[0]!.at, text: `student_heldout_acc is ${HIDDEN_MARK} (${HIDDEN_MARK})` },
+      {
+        at: notes[1]!.at,
+        text: `hidden PGR ${HIDDEN_MARK} and shortfall ${HIDDEN_MARK}; see ${HIDDEN_MARK}`,
+      },
+    ]);
+    expect(r.text('note 0.8235')).toBe(`note ${HIDDEN_MARK}`);
+  });
+
+  it('keeps structured visible numbers and ids that coincide with a hidden value', () => {
+    const record = {
+      ...recordOfSummary(summary, ['heldout_acc']),
+      id: 'trial-0.8235',
+      metrics: { acc: 0.8235, heldout_acc: 0.823461 },
+    };
+    const out = r.redact(record);
+    expect(out.metrics).toEqual({ acc: 0.8235 });
+    expect(out.id).toBe('trial-0.8235');
   });
 });
 

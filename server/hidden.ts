@@ -10,14 +10,19 @@
  * Every read route passes what it sends through {@link redactForRole}; the event stream does so
  * per client at send time, so clients sharing one poller still each get what their role may see.
  * The redaction is structural (metric records, hidden PGRs, review flags that concern hidden
- * metrics) and then textual (free text: failure reasons, log tails, notes, audit details), so a
- * value echoed in a log line or a note does not slip through either.
+ * metrics) and then textual: in every string (failure reasons, log tails, notes, audit details,
+ * titles, diffs, sources) `<hidden name>=<number>` loses the number, and every number that is a
+ * rounding of a hidden value is replaced, whichever campaign of the problem the value came from
+ * (server/hidden-values.ts keeps them; server/hidden-match.ts matches them). A number in free text
+ * that merely coincides with a hidden value is withheld too: text cannot say which it is. Numbers
+ * in structured fields (a visible metric, a PGR) are never touched.
  */
 import type { HiddenMetricsVisibility } from '../domain/schemas.js';
 import { TAG } from '../activities/recording.js';
 import type { CampaignStatus } from '../api/schemas.js';
 import type { ApiService } from './context.js';
 import { ServiceError } from './errors.js';
+import { ValueMatcher } from './hidden-match.js';
 import type { CampaignRecords } from './lineage.js';
 
 /** What decides whether a campaign's hidden values are withheld from someone. */
@@ -58,19 +63,47 @@ export function withholds(role: string | undefined, v: CampaignVisibility): bool
 export function redactForRole(
   role: string | undefined,
   v: CampaignVisibility,
+  values: readonly ValueMatcher[] = [],
 ): HiddenRedactor | null {
   if (v.unknown && !v.finished && role !== 'pi' && role !== 'system')
     throw new ServiceError(
       'Unavailable',
       "the campaign's criteria cannot be read now, so its hidden metrics cannot be withheld: try again",
     );
-  return withholds(role, v) ? new HiddenRedactor(v.hiddenMetrics) : null;
+  return withholds(role, v) ? new HiddenRedactor(v.hiddenMetrics, values) : null;
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 const NUMBER = String.raw`-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|-?Infinity|NaN`;
-/** Values this short (0, 1, 0.5) are everywhere and say nothing; longer ones are redacted wherever they appear. */
-const MIN_SIGNIFICANT_DIGITS = 3;
+
+/**
+ * Fields that name or time things (ids, hashes, timestamps, enums): never free text, and a
+ * number in them is part of a name, not a value.
+ */
+const NOT_TEXT = new Set([
+  'id',
+  'campaignId',
+  'problemId',
+  'trialId',
+  'hypothesisId',
+  'parentTrialId',
+  'verificationTrialId',
+  'sourceHash',
+  'parentSourceHash',
+  'hash',
+  'mlflowRunId',
+  'mlflowParentRunId',
+  'mlflowExperimentId',
+  'at',
+  'startedAt',
+  'finishedAt',
+  'createdAt',
+  'kind',
+  'status',
+  'phase',
+  'role',
+  'logArtifact',
+]);
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -86,7 +119,14 @@ export class HiddenRedactor {
   /** Mentions of a hidden name, for flag messages. */
   private readonly mention: RegExp | null;
 
-  constructor(hiddenMetrics: readonly string[]) {
+  /**
+   * @param values hidden values known beyond the payload (every campaign of the problem); the
+   *   payload's own are added per call.
+   */
+  constructor(
+    hiddenMetrics: readonly string[],
+    readonly values: readonly ValueMatcher[] = [],
+  ) {
     this.hidden = new Set(hiddenMetrics);
     this.names = [...this.hidden];
     const names = hiddenMetrics.filter((n) => n.length > 0).map(escapeRe);
@@ -112,14 +152,15 @@ export class HiddenRedactor {
    *   - every `hiddenPgr` record is emptied, its object gets `withheld` too;
    *   - review flags that concern hidden metrics (`hidden_gap`, verification flags, or any whose
    *     message names a hidden metric) keep their kind but lose their message;
-   *   - in all text, `<hidden name>: <number>` loses the number, and every hidden value found in
-   *     the payload (three significant digits or more) is replaced wherever it appears.
+   *   - in all text (ids, hashes and timestamps aside), `<hidden name>: <number>` loses the
+   *     number, and every rounding (two significant digits or more) of a hidden value, known to
+   *     the redactor or found in the payload, is replaced wherever it appears.
    */
   redact<T>(value: T): T {
-    const values = new Set<string>();
-    this.collect(value, values);
-    const valueRe = values.size > 0 ? new RegExp(`(?<![\\d.])(${NUMBER})(?![\\d])`, 'g') : null;
-    return this.walk(value, (s) => this.scrub(s, values, valueRe)) as T;
+    const found: number[] = [];
+    this.collect(value, found);
+    const matchers = found.length > 0 ? [...this.values, new ValueMatcher(found)] : this.values;
+    return this.walk(value, (s) => this.scrub(s, matchers)) as T;
   }
 
   /**
@@ -135,40 +176,31 @@ export class HiddenRedactor {
     });
   }
 
-  /** Free text with hidden values taken out (no payload values known: names only). */
+  /** Free text with hidden values taken out (the values the redactor knows, and `name=<number>`). */
   text(s: string): string {
-    return this.scrub(s, new Set(), null);
+    return this.scrub(s, this.values);
   }
 
   status(s: CampaignStatus): CampaignStatus {
     return this.redact(s);
   }
 
-  private scrub(s: string, values: ReadonlySet<string>, valueRe: RegExp | null): string {
+  private scrub(s: string, matchers: readonly ValueMatcher[]): string {
     // Most strings (ids, titles, kinds) mention no hidden name: skip the regex for them.
     const named = this.namedValue && this.names.some((n) => s.includes(n));
-    let out = named ? s.replace(this.namedValue!, `$1${HIDDEN_MARK}`) : s;
-    if (valueRe) out = out.replace(valueRe, (tok) => (values.has(tok) ? HIDDEN_MARK : tok));
-    return out;
+    const out = named ? s.replace(this.namedValue!, `$1${HIDDEN_MARK}`) : s;
+    return ValueMatcher.scrub(out, matchers, HIDDEN_MARK);
   }
 
-  /** Hidden values in the payload, as text may print them (full precision, 4 significant digits, fixed 2-4 decimals). */
-  private collect(v: unknown, out: Set<string>): void {
+  /** Hidden values in the payload: metric records' hidden keys and hidden PGRs. */
+  private collect(v: unknown, out: number[]): void {
     if (Array.isArray(v)) {
       for (const x of v) this.collect(x, out);
       return;
     }
     if (!isPlainObject(v)) return;
     const add = (n: unknown) => {
-      if (typeof n !== 'number' || !Number.isFinite(n)) return;
-      const forms = [
-        String(n),
-        String(Number(n.toPrecision(4))),
-        ...[2, 3, 4].map((d) => n.toFixed(d)),
-      ];
-      for (const f of forms)
-        if (f.replace(/[^0-9]/g, '').replace(/^0+/, '').length >= MIN_SIGNIFICANT_DIGITS)
-          out.add(f);
+      if (typeof n === 'number' && Number.isFinite(n)) out.push(n);
     };
     for (const [k, x] of Object.entries(v)) {
       if (k === 'metrics' && isPlainObject(x)) {
@@ -206,7 +238,11 @@ export class HiddenRedactor {
       } else if (k === 'hiddenPgr' && isPlainObject(x)) {
         out[k] = {};
         withheld = withheld || Object.keys(x).length > 0;
-      } else if (k === 'hiddenMetrics' || k === 'withheld') {
+      } else if (
+        k === 'hiddenMetrics' ||
+        k === 'withheld' ||
+        (NOT_TEXT.has(k) && typeof x === 'string')
+      ) {
         out[k] = x;
       } else {
         out[k] = this.walk(x, text);
@@ -356,20 +392,4 @@ export function visibilityResolver(service: Pick<ApiService, 'getProblem'>): Vis
     resolvers.set(service, r);
   }
   return r;
-}
-
-/**
- * The redaction for `role` on a running campaign read through its workflow (status, leaderboard,
- * notes, audit, approvals, report): the status tells the criteria version and whether it has
- * finished. PIs need no status query.
- */
-export async function campaignRedactor(
-  service: Pick<ApiService, 'getProblem' | 'status'>,
-  role: string | undefined,
-  campaignId: string,
-  status?: CampaignStatus,
-): Promise<HiddenRedactor | null> {
-  if (role === 'pi' || role === 'system') return null;
-  const s = status ?? (await service.status(campaignId));
-  return redactForRole(role, await visibilityResolver(service).ofStatus(s));
 }

@@ -33,7 +33,7 @@ import {
 } from '../../api/schemas.js';
 import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
-import { campaignRedactor } from '../hidden.js';
+import { campaignRedactor, problemRedactor } from '../hidden-values.js';
 import { readReport, readStatus } from '../reader.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
@@ -47,7 +47,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
   const redacted = async <T>(req: FastifyRequest, campaignId: string, read: Promise<T>) => {
     const [value, redactor] = await Promise.all([
       read,
-      campaignRedactor(service, req.principal?.role, campaignId),
+      campaignRedactor(app.gaplab, req.principal?.role, campaignId),
     ]);
     return redactor ? redactor.redact(value) : value;
   };
@@ -89,11 +89,31 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.array(CampaignListItem), ...errors },
       },
     },
-    async (req) =>
-      service.listCampaigns({
+    async (req) => {
+      const items = await service.listCampaigns({
         ...(req.query.problemId ? { problemId: req.query.problemId } : {}),
         ...(req.query.strategy ? { strategy: req.query.strategy } : {}),
-      }),
+      });
+      // Labels are free text: while a problem has a running campaign, they lose its hidden values.
+      const role = req.principal?.role;
+      if (role === 'pi') return items;
+      const live = new Set(items.filter((i) => i.status === 'RUNNING').map((i) => i.problemId));
+      const redactors = new Map(
+        await Promise.all(
+          [...live].map(
+            async (id) =>
+              [
+                id,
+                await problemRedactor(app.gaplab, role, await service.getProblem(id), req.log),
+              ] as const,
+          ),
+        ),
+      );
+      return items.map((i) => {
+        const r = redactors.get(i.problemId);
+        return r && i.label !== undefined ? { ...i, label: r.text(i.label) } : i;
+      });
+    },
   );
 
   app.get(
@@ -110,7 +130,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const status = await readStatus(app.gaplab, req.params.campaignId);
       const redactor = await campaignRedactor(
-        service,
+        app.gaplab,
         req.principal?.role,
         req.params.campaignId,
         status,
@@ -392,7 +412,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
       // A report is written when the campaign ends; should one be read before its workflow has
       // closed, it is treated as the running campaign's.
       if (!closed) {
-        const redactor = await campaignRedactor(service, req.principal?.role, campaignId).catch(
+        const redactor = await campaignRedactor(app.gaplab, req.principal?.role, campaignId).catch(
           (err: unknown) => {
             if (err instanceof ServiceError && err.code === 'NotFound') return null;
             throw err;

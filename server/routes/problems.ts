@@ -12,7 +12,8 @@ import {
 } from '../../api/schemas.js';
 import { actorOf } from '../context.js';
 import { ServiceError } from '../errors.js';
-import { redactForRole, visibilityResolver } from '../hidden.js';
+import { visibilityResolver } from '../hidden.js';
+import { problemRedactor, redactorFor, redactProblem } from '../hidden-values.js';
 import { compareSeries } from '../lineage.js';
 
 const ProblemParams = z.object({ problemId: Slug });
@@ -45,7 +46,17 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.array(ProblemState) },
       },
     },
-    async () => service.listProblems(),
+    async (req) => {
+      const problems = await service.listProblems();
+      if (req.principal?.role === 'pi') return problems;
+      // Audit details and criteria reasons are free text: see GET /problems/:problemId.
+      return Promise.all(
+        problems.map(async (p) => {
+          const r = await problemRedactor(app.gaplab, req.principal?.role, p, req.log);
+          return r ? redactProblem(r, p) : p;
+        }),
+      );
+    },
   );
 
   app.get(
@@ -58,7 +69,13 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: ProblemState, ...errors },
       },
     },
-    async (req) => service.getProblem(req.params.problemId),
+    async (req) => {
+      const p = await service.getProblem(req.params.problemId);
+      // The audit and criteria reasons are free text: while a campaign of the problem runs, they
+      // lose every hidden value of the problem's campaigns for those it withholds them from.
+      const r = await problemRedactor(app.gaplab, req.principal?.role, p, req.log);
+      return r ? redactProblem(r, p) : p;
+    },
   );
 
   app.post(
@@ -93,7 +110,11 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: z.array(CriteriaVersion), ...errors },
       },
     },
-    async (req) => (await service.getProblem(req.params.problemId)).criteria,
+    async (req) => {
+      const p = await service.getProblem(req.params.problemId);
+      const r = await problemRedactor(app.gaplab, req.principal?.role, p, req.log);
+      return r ? redactProblem(r, p).criteria : p.criteria;
+    },
   );
 
   app.get(
@@ -123,7 +144,16 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
       const resolver = visibilityResolver(service);
       const campaigns = await Promise.all(
         (recorded ?? []).map(async (r) => {
-          const redactor = role === 'pi' ? null : redactForRole(role, await resolver.ofRecords(r));
+          const redactor =
+            role === 'pi'
+              ? null
+              : await redactorFor(
+                  app.gaplab,
+                  role,
+                  await resolver.ofRecords(r),
+                  problemId,
+                  req.log,
+                );
           const ref = refs.get(r.location.campaignId);
           const tags = r.parent.data.tags;
           const { best, bestMean, series, trials } = compareSeries(r);

@@ -21,6 +21,7 @@ import { isCodeExperiment } from '../../experiments/code.js';
 import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
 import { readTrials, type TrialSource } from '../reader.js';
+import { redactorOf } from './trials.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
@@ -78,6 +79,10 @@ export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req): Promise<TrialDiff> => {
       const { campaignId, trialId } = req.params;
       const s = await readTrials(ctx, campaignId, req.log);
+      // A diff is free text: a comment or a constant in it may carry a hidden value.
+      const redactor = await redactorOf(ctx, req, s);
+      const shown = (d: TrialDiff): TrialDiff =>
+        redactor ? { ...d, diff: redactor.text(d.diff) } : d;
       const trial = (s.kind === 'mlflow' ? s.r : s.live).byId.get(trialId);
       if (!trial)
         throw new ServiceError('NotFound', `trial ${trialId} not found in campaign ${campaignId}`);
@@ -93,7 +98,8 @@ export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
       const parentSourceHash = summary?.parentSourceHash ?? null;
       if (recorded) {
         const patch = await ctx.lineage.artifactText(trial.mlflowRunId!, 'diff.patch');
-        if (patch !== null) return { ...base, parentSourceHash, diff: patch, from: 'artifact' };
+        if (patch !== null)
+          return shown({ ...base, parentSourceHash, diff: patch, from: 'artifact' });
       }
       const where = await campaignSources(ctx, s);
       const child = await snapshotOf(ctx, where, trial.sourceHash);
@@ -106,7 +112,12 @@ export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
           'NotFound',
           `source ${(child ? parentSourceHash : trial.sourceHash)?.slice(0, 12)} of trial ${trialId} is not stored yet`,
         );
-      return { ...base, parentSourceHash, diff: diffSnapshots(parent, child), from: 'snapshots' };
+      return shown({
+        ...base,
+        parentSourceHash,
+        diff: diffSnapshots(parent, child),
+        from: 'snapshots',
+      });
     },
   );
 
@@ -125,6 +136,12 @@ export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
       const { campaignId, ref } = req.params;
       const s = await readTrials(ctx, campaignId, req.log);
       const where = await campaignSources(ctx, s);
+      // Source files are free text: a comment or a constant in them may carry a hidden value.
+      const redactor = await redactorOf(ctx, req, s);
+      const shown = (files: SourceSnapshot): SourceSnapshot =>
+        redactor
+          ? Object.fromEntries(Object.entries(files).map(([f, text]) => [f, redactor.text(text)]))
+          : files;
       if (ref === 'initial') {
         if (!where.initial)
           throw new ServiceError(
@@ -135,7 +152,7 @@ export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
           campaignId,
           hash: hashSnapshot(where.initial),
           initial: true,
-          files: where.initial,
+          files: shown(where.initial),
         };
       }
       const files = await snapshotOf(ctx, where, ref);
@@ -145,7 +162,7 @@ export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
         campaignId,
         hash: ref,
         initial: where.initial !== null && hashSnapshot(where.initial) === ref,
-        files,
+        files: shown(files),
       };
     },
   );

@@ -23,13 +23,14 @@ import {
 import { runLink, workflowLink, type AppContext } from '../context.js';
 import { lineagePath } from '../lineage.js';
 import { readTrials, withHiddenMarks, type TrialSource as Source } from '../reader.js';
-import { redactForRole, visibilityResolver, type HiddenRedactor } from '../hidden.js';
+import { visibilityResolver, type HiddenRedactor } from '../hidden.js';
+import { redactorFor } from '../hidden-values.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 
-/** What the caller may not see of the campaign's hidden metrics (null: everything is theirs to see). */
-async function redactorOf(
+/** What the caller may not see of the campaign's hidden values (null: everything is theirs to see). */
+export async function redactorOf(
   ctx: AppContext,
   req: FastifyRequest,
   s: Source,
@@ -41,7 +42,8 @@ async function redactorOf(
     s.kind === 'mlflow'
       ? await resolver.ofRecords(s.r, s.running)
       : await resolver.ofStatus(s.live.status);
-  return redactForRole(role, v);
+  const problemId = s.kind === 'mlflow' ? s.r.location.problemId : s.live.status.problemId;
+  return redactorFor(ctx, role, v, problemId, req.log);
 }
 
 function recordsOf(s: Source): { records: TrialRecord[]; byId: Map<string, TrialRecord> } {
@@ -52,8 +54,11 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.gaplab;
   /** Lineage responses by cache entry (entries are replaced, never changed, when trials arrive). */
   const serialized = new WeakMap<object, string>();
-  /** The same for callers from whom hidden values are withheld (the hidden names of an entry never change). */
-  const redactedSerialized = new WeakMap<object, string>();
+  /**
+   * The same for callers from whom hidden values are withheld, with the values it was redacted of
+   * (the hidden names of an entry never change; the problem's values grow).
+   */
+  const redactedSerialized = new WeakMap<object, { values: object; json: string }>();
 
   app.get(
     '/campaigns/:campaignId/trials',
@@ -154,9 +159,13 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       const s = await readTrials(ctx, campaignId, req.log);
       const entry = s.kind === 'mlflow' ? s.r : s.live;
       const redactor = await redactorOf(ctx, req, s);
-      const cache = redactor ? redactedSerialized : serialized;
       // Serialized once per cache entry: re-encoding 10,000 nodes per request is most of the cost.
-      let json = cache.get(entry);
+      const hit = redactor ? redactedSerialized.get(entry) : undefined;
+      let json = redactor
+        ? hit?.values === redactor.values
+          ? hit.json
+          : undefined
+        : serialized.get(entry);
       if (json === undefined) {
         const body: Lineage =
           s.kind === 'mlflow'
@@ -179,7 +188,8 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
         json = JSON.stringify(
           z.encode(Lineage, redactor ? { ...body, nodes: redactor.nodes(body.nodes) } : body),
         );
-        cache.set(entry, json);
+        if (redactor) redactedSerialized.set(entry, { values: redactor.values, json });
+        else serialized.set(entry, json);
       }
       return reply
         .type('application/json; charset=utf-8')

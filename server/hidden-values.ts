@@ -1,0 +1,355 @@
+/**
+ * Which hidden values people's free text is scrubbed of, and for whom: a value echoed in a note,
+ * a log line or a flag reason may come from another trial, another seed or an earlier campaign on
+ * the same problem, so the payload alone does not know it.
+ *
+ * {@link HiddenValueBook} keeps, per problem, every hidden value of every campaign of the problem,
+ * finished ones included: each trial's hidden means, each seed's hidden values (from the trial's
+ * trial.json artifact in MLflow, read once per trial since a recorded trial never changes), and
+ * the values derived from them (hidden PGR, the hidden-gap shortfall, verification's hidden PGR
+ * and its interval bounds from the report). The problem workflow lists the campaigns (one query,
+ * answered from the workflow's state); each campaign's trials come from where server/reader.ts
+ * reads them anyway (live from the workflow, or MLflow's cached records), so the book adds one
+ * artifact read per recorded trial, once, and nothing per request once it is complete.
+ */
+import { TAG } from '../activities/recording.js';
+import { hiddenGapMetricsOf } from '../domain/schemas.js';
+import type { CampaignReport, CampaignStatus, ProblemState, TrialRecord } from '../api/schemas.js';
+import type { AppContext } from './context.js';
+import { ServiceError } from './errors.js';
+import {
+  HiddenRedactor,
+  redactForRole,
+  visibilityResolver,
+  withholds,
+  type CampaignVisibility,
+} from './hidden.js';
+import { ValueMatcher } from './hidden-match.js';
+import { readTrials } from './reader.js';
+
+// ---------------------------------------------------------------------------------------------
+// Every hidden value of a problem
+// ---------------------------------------------------------------------------------------------
+
+type BookContext = Pick<AppContext, 'service' | 'lineage' | 'live'>;
+
+interface DebugLog {
+  debug: (o: object, m: string) => void;
+}
+
+const quiet: DebugLog = { debug() {} };
+
+/** What the book holds of one campaign. */
+interface CampaignValues {
+  values: Set<number>;
+  /** Trials whose per-seed values have been read (a recorded trial never changes). */
+  seedsRead: Set<string>;
+  reportRead: boolean;
+  /** Finished, every trial's seeds and the report read: nothing more to learn. */
+  complete: boolean;
+}
+
+interface ProblemValues {
+  campaigns: Map<string, CampaignValues>;
+  /** Every value but the latest few, compiled; rebuilt only once `recent` has grown. */
+  base: ValueMatcher;
+  /** Values added since `base` was built. */
+  recent: number[];
+  /** `[base, matcher of recent]`: the same array until the values change. */
+  matchers: readonly ValueMatcher[];
+  refreshedAt: number;
+  refreshing: Promise<readonly ValueMatcher[]> | null;
+}
+
+export interface HiddenValueBookOptions {
+  /** A problem's values are read again at most this often (ms). @default 250 */
+  refreshMs?: number;
+  /** Artifact reads in flight at once while a campaign's per-seed values are read. @default 8 */
+  concurrency?: number;
+  /** Problems kept. @default 256 */
+  maxProblems?: number;
+  now?: () => number;
+}
+
+const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
+
+/** Every hidden value of each problem's campaigns (see the module comment). */
+export class HiddenValueBook {
+  private readonly problems = new Map<string, ProblemValues>();
+  private readonly refreshMs: number;
+  private readonly concurrency: number;
+  private readonly maxProblems: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly ctx: BookContext,
+    opts: HiddenValueBookOptions = {},
+  ) {
+    this.refreshMs = opts.refreshMs ?? 250;
+    this.concurrency = opts.concurrency ?? 8;
+    this.maxProblems = opts.maxProblems ?? 256;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Matchers of every hidden value of the problem's campaigns known now (a number matches when one
+   * of them matches it). The array stays the same object until the values change.
+   * @throws ServiceError Unavailable when the problem's campaigns cannot be listed.
+   */
+  async matchers(problemId: string, log: DebugLog = quiet): Promise<readonly ValueMatcher[]> {
+    let p = this.problems.get(problemId);
+    if (!p) {
+      if (this.problems.size >= this.maxProblems)
+        this.problems.delete(this.problems.keys().next().value!);
+      p = {
+        campaigns: new Map(),
+        base: ValueMatcher.EMPTY,
+        recent: [],
+        matchers: [],
+        refreshedAt: -Infinity,
+        refreshing: null,
+      };
+      this.problems.set(problemId, p);
+    }
+    if (p.refreshing) return p.refreshing;
+    if (this.now() - p.refreshedAt < this.refreshMs) return p.matchers;
+    const entry = p;
+    entry.refreshing = this.refresh(problemId, entry, log).finally(() => {
+      entry.refreshing = null;
+    });
+    return entry.refreshing;
+  }
+
+  private async refresh(
+    problemId: string,
+    p: ProblemValues,
+    log: DebugLog,
+  ): Promise<readonly ValueMatcher[]> {
+    const startedAt = this.now();
+    const problem = await this.ctx.service.getProblem(problemId).catch((err: unknown) => {
+      throw new ServiceError(
+        'Unavailable',
+        `the campaigns of problem ${problemId} cannot be listed now, so their hidden values cannot be withheld: try again (${(err as Error).message})`,
+      );
+    });
+    const added: number[] = [];
+    await Promise.all(
+      problem.campaigns.map(async (ref) => {
+        let c = p.campaigns.get(ref.campaignId);
+        if (!c) {
+          c = { values: new Set(), seedsRead: new Set(), reportRead: false, complete: false };
+          p.campaigns.set(ref.campaignId, c);
+        }
+        if (!c.complete) await this.readCampaign(ref.campaignId, problem, c, added, log);
+      }),
+    );
+    if (added.length > 0) {
+      // A running campaign adds a few values per trial: they get a small matcher of their own,
+      // and the whole set is compiled again only once they are a quarter of it.
+      p.recent.push(...added);
+      if (p.recent.length > Math.max(2_000, p.base.size / 4)) {
+        const all: number[] = [];
+        for (const c of p.campaigns.values()) for (const v of c.values) all.push(v);
+        p.base = new ValueMatcher(all);
+        p.recent = [];
+      }
+      p.matchers = [p.base, new ValueMatcher(p.recent)];
+    }
+    p.refreshedAt = startedAt;
+    return p.matchers;
+  }
+
+  private async readCampaign(
+    campaignId: string,
+    problem: Awaited<ReturnType<BookContext['service']['getProblem']>>,
+    c: CampaignValues,
+    added: number[],
+    log: DebugLog,
+  ): Promise<void> {
+    const source = await readTrials(this.ctx, campaignId, log).catch((err: unknown) => {
+      // A campaign the problem lists but nobody can read (MLflow down, workflow gone) is not
+      // ignored: withholding without its values would be a guess.
+      if (err instanceof ServiceError && err.code === 'NotFound') return null;
+      throw err;
+    });
+    if (!source) {
+      c.complete = true;
+      return;
+    }
+    const records: readonly TrialRecord[] =
+      source.kind === 'mlflow' ? source.r.records : source.live.records;
+    const status = source.kind === 'workflow' ? source.live.status : null;
+    const version =
+      status?.criteriaVersion ??
+      (source.kind === 'mlflow' ? Number(source.r.parent.data.tags[TAG.criteriaVersion]) : NaN);
+    const criteria = problem.criteria.find((v) => v.version === version)?.criteria;
+    const hidden = new Set<string>(criteria?.hiddenMetrics ?? []);
+    for (const t of records) for (const h of t.hiddenMetrics) hidden.add(h);
+    if (source.kind === 'workflow') for (const h of source.hiddenMetrics) hidden.add(h);
+    const add = (n: unknown) => {
+      if (finite(n) && !c.values.has(n)) {
+        c.values.add(n);
+        added.push(n);
+      }
+    };
+
+    const finished =
+      source.kind === 'mlflow' ? source.r.finished || source.running === false : false;
+    let report: CampaignReport | null = null;
+    if (finished && !c.reportRead) {
+      report = await this.ctx.lineage.report(campaignId).catch(() => null);
+      if (report) {
+        c.reportRead = true;
+        for (const v of report.verification)
+          for (const e of Object.values(v.hiddenPgr))
+            if (e) [e.mean, e.ciLow, e.ciHigh].forEach(add);
+        for (const e of Object.values(report.verdict?.hiddenPgr ?? {}))
+          if (e) [e.mean, e.ciLow, e.ciHigh].forEach(add);
+        add(report.verifiedPgr);
+      }
+    }
+    const baseline = status?.baselineScore ?? report?.baselineScore ?? null;
+    const optimum = status?.optimumScore ?? report?.optimumScore ?? null;
+
+    // Means, and what they give: hidden PGR and the hidden-gap shortfall (against each reference
+    // trial's offset and none, since which reference is the baseline is not in the record).
+    const gap = finite(baseline) && finite(optimum) ? optimum - baseline : NaN;
+    const objective = criteria?.metric;
+    const gapMetrics = new Set(criteria ? hiddenGapMetricsOf(criteria) : hidden);
+    const references = records.filter((t) => t.kind === 'reference');
+    for (const t of records) {
+      for (const h of hidden) {
+        const mean = t.metrics[h];
+        if (!finite(mean)) continue;
+        add(mean);
+        if (!(Math.abs(gap) > 0)) continue;
+        add((mean - baseline!) / gap);
+        const visible = objective ? t.metrics[objective] : undefined;
+        if (!finite(visible) || !gapMetrics.has(h)) continue;
+        add((visible - mean) / gap);
+        for (const r of references) {
+          const bv = objective ? r.metrics[objective] : undefined;
+          const bh = r.metrics[h];
+          if (finite(bv) && finite(bh)) add((visible - mean - (bv - bh)) / gap);
+        }
+      }
+    }
+
+    // Per-seed values, once per recorded trial.
+    const unread = records.filter(
+      (t) => t.mlflowRunId && t.status !== 'running' && !c.seedsRead.has(t.id),
+    );
+    for (let i = 0; i < unread.length; i += this.concurrency) {
+      await Promise.all(
+        unread.slice(i, i + this.concurrency).map(async (t) => {
+          const { summary, seeds } = await this.ctx.lineage.trialArtifact(t.mlflowRunId!);
+          if (!summary) return; // not written yet: read again next time
+          for (const s of seeds) for (const h of hidden) add(s.metrics[h]);
+          for (const h of hidden) add(summary.metrics[h]);
+          c.seedsRead.add(t.id);
+        }),
+      );
+    }
+    c.complete =
+      finished && c.reportRead && records.every((t) => !t.mlflowRunId || c.seedsRead.has(t.id));
+  }
+}
+
+const books = new WeakMap<object, HiddenValueBook>();
+
+/** One book per service (like the visibility resolver's criteria cache). */
+export function hiddenValueBook(ctx: BookContext): HiddenValueBook {
+  let b = books.get(ctx.service);
+  if (!b) {
+    b = new HiddenValueBook(ctx);
+    books.set(ctx.service, b);
+  }
+  return b;
+}
+
+/**
+ * The redaction for `role` on a campaign with visibility `v`, knowing every hidden value of its
+ * problem; null when the caller may see everything.
+ * @throws ServiceError Unavailable when the campaign runs, the caller is no PI and what to withhold
+ *   cannot be determined.
+ */
+export async function redactorFor(
+  ctx: BookContext,
+  role: string | undefined,
+  v: CampaignVisibility,
+  problemId: string | null,
+  log?: DebugLog,
+): Promise<HiddenRedactor | null> {
+  if (!redactForRole(role, v)) return null;
+  const values = problemId ? await hiddenValueBook(ctx).matchers(problemId, log) : [];
+  return redactForRole(role, v, values);
+}
+
+/**
+ * The redaction for `role` on a campaign read through its workflow (status, leaderboard, notes,
+ * audit, approvals, report, events): the status tells the problem, the criteria version and
+ * whether it has finished. PIs need no status query.
+ */
+export async function campaignRedactor(
+  ctx: BookContext,
+  role: string | undefined,
+  campaignId: string,
+  status?: CampaignStatus,
+): Promise<HiddenRedactor | null> {
+  if (role === 'pi' || role === 'system') return null;
+  const s = status ?? (await ctx.service.status(campaignId));
+  return redactorFor(ctx, role, await visibilityResolver(ctx.service).ofStatus(s), s.problemId);
+}
+
+/**
+ * The redaction for `role` on what a problem says of itself (its audit, criteria reasons,
+ * campaign labels): while one of its campaigns runs and withholds from `role`, every hidden value
+ * of the problem is withheld in that text. A campaign whose state Temporal cannot tell counts as
+ * running.
+ */
+export async function problemRedactor(
+  ctx: BookContext,
+  role: string | undefined,
+  problem: Pick<ProblemState, 'campaigns' | 'criteria'> & { spec: { id: string } },
+  log?: DebugLog,
+): Promise<HiddenRedactor | null> {
+  if (role === 'pi' || role === 'system' || problem.campaigns.length === 0) return null;
+  const running = await Promise.all(
+    problem.campaigns.map(async (c) =>
+      ctx.live.has(c.campaignId)
+        ? true
+        : ((await ctx.service.isRunning?.(c.campaignId).catch(() => true)) ?? true),
+    ),
+  );
+  const names = new Set<string>();
+  problem.campaigns.forEach((c, i) => {
+    if (!running[i]) return;
+    const criteria = problem.criteria.find((v) => v.version === c.criteriaVersion)?.criteria;
+    const v: CampaignVisibility = criteria
+      ? {
+          hiddenMetrics: criteria.hiddenMetrics,
+          visibility: criteria.hiddenMetricsVisibility ?? 'pi-until-finished',
+          finished: false,
+        }
+      : { hiddenMetrics: [], visibility: 'pi-until-finished', finished: false, unknown: true };
+    redactForRole(role, v);
+    if (withholds(role, v)) for (const h of v.hiddenMetrics) names.add(h);
+  });
+  if (names.size === 0) return null;
+  return new HiddenRedactor([...names], await hiddenValueBook(ctx).matchers(problem.spec.id, log));
+}
+
+/** A problem's free text (spec, audit, criteria reasons, campaign labels) as `r` may show it. */
+export function redactProblem<
+  P extends Pick<ProblemState, 'spec' | 'audit' | 'criteria' | 'campaigns'>,
+>(r: HiddenRedactor, p: P): P {
+  return {
+    ...p,
+    spec: r.redact(p.spec),
+    audit: r.redact(p.audit),
+    criteria: p.criteria.map((c) => ({ ...c, reason: r.text(c.reason) })),
+    campaigns: p.campaigns.map((c) =>
+      c.label === undefined ? c : { ...c, label: r.text(c.label) },
+    ),
+  };
+}
