@@ -6,6 +6,7 @@ import { useMemo, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { enc } from '../api.js';
 import { verdictLabel } from '../../../domain/verdict.js';
+import { formatExact, formatInterval, formatMean } from '../../../domain/format.js';
 import { Approvals } from '../components/Approvals.js';
 import { BudgetGauges } from '../components/BudgetGauges.js';
 import { CampaignControls } from '../components/CampaignControls.js';
@@ -184,13 +185,13 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
             >
               <Stat label="Best PGR (by lower bound)" testId="best-pgr">
                 {s.best ? (
-                  <span className="big-number">{fmtPgr(s.best.pgr.mean)}</span>
+                  <span className="big-number">{formatMean(s.best.pgr)}</span>
                 ) : (
                   <span className="big-number faint">—</span>
                 )}
                 {s.best && (
                   <div className="small muted">
-                    CI [{fmtPgr(s.best.pgr.ciLow, 2)}, {fmtPgr(s.best.pgr.ciHigh, 2)}] ·{' '}
+                    CI {formatInterval(s.best.pgr)} ·{' '}
                     <Link href={`/campaigns/${enc(campaignId)}/trials/${enc(s.best.trialId)}`}>
                       {s.best.title}
                     </Link>
@@ -204,7 +205,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
                 </div>
               </Stat>
               <Stat label="Target PGR">
-                <span className="big-number">{fmtPgr(s.targetPgr, 2)}</span>
+                <span className="big-number">{formatExact(s.targetPgr)}</span>
               </Stat>
               <Stat label="Baseline → optimum">
                 <span className="big-number" style={{ fontSize: 18 }}>
