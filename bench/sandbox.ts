@@ -1,14 +1,22 @@
 /**
- * Start-up cost of the candidate sandbox per seed: bwrap + prlimit + `true`, against a plain
- * spawn of `true`, median of N runs each (interleaved so both see the same machine load).
+ * Start-up cost of the candidate sandbox per seed, median of N runs each (interleaved so all
+ * see the same machine load): the whole jail (launcher, cgroup, scratch mounts, pool uid,
+ * seccomp, bwrap, prlimit) running `true`, against plain bwrap + prlimit running `true` (the
+ * same bwrap arguments, no cgroup, no seccomp, as nobody when root), against a plain spawn.
  *
  *     npx tsx bench/sandbox.ts [--runs 50]
  *
- * Target: the sandbox adds at most 50 ms per seed.
+ * Target: cgroup + seccomp add at most 50 ms per seed over plain bwrap.
  */
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { checkSandbox, runSandboxed } from '../experiments/sandbox.js';
+import {
+  bwrapArgs,
+  checkSandbox,
+  DEFAULT_LIMITS,
+  findBwrap,
+  runSandboxed,
+} from '../experiments/sandbox.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -26,6 +34,23 @@ async function plainTrue(): Promise<number> {
   return performance.now() - t;
 }
 
+async function plainBwrapTrue(bwrap: string): Promise<number> {
+  const t = performance.now();
+  const root = process.getuid?.() === 0;
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn(bwrap, bwrapArgs(['/bin/true'], DEFAULT_LIMITS), {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: { PATH: '/usr/bin:/bin' },
+      ...(root ? { uid: 65534, gid: 65534 } : {}),
+    });
+    c.once('error', reject);
+    c.once('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`plain bwrap true exited ${code}`)),
+    );
+  });
+  return performance.now() - t;
+}
+
 async function sandboxedTrue(): Promise<number> {
   const t = performance.now();
   const r = await runSandboxed({ argv: ['/bin/true'] });
@@ -36,19 +61,36 @@ async function sandboxedTrue(): Promise<number> {
 export async function benchSandbox(runs = 50): Promise<{
   runs: number;
   plainMedianMs: number;
+  /** Plain bwrap + prlimit, no cgroup, no seccomp. */
+  bwrapMedianMs: number;
+  /** The whole jail. */
   sandboxMedianMs: number;
+  /** The whole jail over a plain spawn. */
   overheadMs: number;
+  /** The whole jail over plain bwrap: what cgroup, seccomp, scratch mounts and the uid pool cost. */
+  jailOverheadMs: number;
 }> {
-  await checkSandbox(); // the once-per-process self-test is not a per-seed cost
+  const bwrap = await checkSandbox(); // the once-per-process self-test is not a per-seed cost
+  if (!findBwrap(bwrap)) throw new Error('no bwrap');
   const plain: number[] = [];
+  const bare: number[] = [];
   const boxed: number[] = [];
   for (let i = 0; i < runs; i++) {
     plain.push(await plainTrue());
+    bare.push(await plainBwrapTrue(bwrap));
     boxed.push(await sandboxedTrue());
   }
   const plainMedianMs = median(plain);
+  const bwrapMedianMs = median(bare);
   const sandboxMedianMs = median(boxed);
-  return { runs, plainMedianMs, sandboxMedianMs, overheadMs: sandboxMedianMs - plainMedianMs };
+  return {
+    runs,
+    plainMedianMs,
+    bwrapMedianMs,
+    sandboxMedianMs,
+    overheadMs: sandboxMedianMs - plainMedianMs,
+    jailOverheadMs: sandboxMedianMs - bwrapMedianMs,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -56,6 +98,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await benchSandbox(Number(values.runs));
   const fmt = (x: number): string => x.toFixed(1);
   console.log(
-    `sandbox start-up, median of ${r.runs}: plain spawn ${fmt(r.plainMedianMs)} ms, bwrap+prlimit ${fmt(r.sandboxMedianMs)} ms, overhead ${fmt(r.overheadMs)} ms (target <= 50 ms)`,
+    `sandbox start-up, median of ${r.runs}: plain spawn ${fmt(r.plainMedianMs)} ms, plain bwrap + prlimit ${fmt(r.bwrapMedianMs)} ms, whole jail (cgroup, seccomp, scratch mounts, pool uid, bwrap, prlimit) ${fmt(r.sandboxMedianMs)} ms: cgroup + seccomp add ${fmt(r.jailOverheadMs)} ms over plain bwrap (target <= 50 ms), ${fmt(r.overheadMs)} ms over a plain spawn`,
   );
 }

@@ -44,7 +44,7 @@ export function registerStackCommands(program: Command): void {
       console.log(`Temporal CLI: ${res.temporal.path} (${res.temporal.source})`);
       console.log(`Python:       ${res.python}`);
       console.log(
-        `Sandbox:      ${(await ensureBubblewrap(log)) ?? 'bubblewrap missing: code experiments refused'}`,
+        `Sandbox:      ${(await ensureBubblewrap(log)) ?? 'incomplete (see above): code experiments refused'}`,
       );
       if (o.browser) console.log(`Chromium:     ${(await ensureChromium(log)) ?? 'not installed'}`);
       if (o.postgres) console.log(`PostgreSQL:   ${await ensurePostgres(log)}`);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { compileSeccomp } from './jail.js';
 import { bwrapArgs, DEFAULT_LIMITS, findBwrap } from './sandbox.js';
 
 function after(args: string[], flag: string): string[] {
@@ -74,6 +75,78 @@ describe('bwrapArgs', () => {
     expect(() =>
       bwrapArgs(['true'], DEFAULT_LIMITS, [{ source: '/x', target: '/input/../etc' }]),
     ).toThrow(/absolute/);
+  });
+});
+
+describe('bwrapArgs with the worker-made parts', () => {
+  it('binds the launcher-mounted scratch instead of making its own, and loads the seccomp filter', () => {
+    const args = bwrapArgs(
+      ['true'],
+      DEFAULT_LIMITS,
+      [],
+      {},
+      {
+        scratch: { work: '/s/work', tmp: '/s/tmp' },
+        seccompFd: 5,
+      },
+    );
+    const part = args.slice(0, args.indexOf('--'));
+    expect(after(part, '--bind')).toEqual(['/s/work', '/s/tmp']);
+    expect(part[part.indexOf('/s/work') + 1]).toBe('/work');
+    expect(part[part.indexOf('/s/tmp') + 1]).toBe('/tmp');
+    expect(after(part, '--tmpfs')).toEqual([]);
+    expect(after(part, '--seccomp')).toEqual(['5']);
+  });
+});
+
+describe('the seccomp filter, as libseccomp compiled it', async () => {
+  const pfc = (await compileSeccomp(true)).toString('utf8');
+  const bpf = await compileSeccomp();
+  /** The action libseccomp gives a call with no argument rule. */
+  const action = (name: string): string | undefined => {
+    const at = pfc.indexOf(`filter for syscall "${name}"`);
+    if (at < 0) return undefined;
+    return /action (\S+);/.exec(pfc.slice(at))?.[1];
+  };
+
+  it('refuses every call on the list with EPERM (clone3 with ENOSYS), never a kill', () => {
+    const listed = [
+      ...['shmget', 'shmat', 'shmctl', 'msgget', 'msgsnd', 'semget', 'semop', 'semctl'],
+      ...['memfd_create', 'mq_open'],
+      ...['io_uring_setup', 'io_uring_enter', 'io_uring_register', 'userfaultfd'],
+      ...['keyctl', 'add_key', 'request_key'],
+      ...['ptrace', 'process_vm_readv', 'process_vm_writev', 'bpf', 'perf_event_open'],
+      ...['unshare', 'setns', 'mount', 'umount2', 'pivot_root', 'chroot'],
+      ...['kexec_load', 'init_module', 'finit_module', 'reboot', 'swapon'],
+      ...['flock', 'inotify_init1', 'fanotify_init'],
+    ];
+    for (const name of listed) expect(action(name), name).toBe('ERRNO(1)');
+    expect(action('clone3')).toBe('ERRNO(38)');
+    // The one kill is for calls of another architecture (i386, x32).
+    expect(pfc.match(/action KILL/g)?.length).toBe(1);
+    expect(pfc).toMatch(/# invalid architecture action\s+action KILL;/);
+    expect(pfc).toMatch(/# default action\s+action ALLOW;/);
+  });
+
+  it('checks arguments: netlink and other socket families, locking fcntl, namespace clone flags', () => {
+    const rules = (name: string): string => {
+      const at = pfc.indexOf(`filter for syscall "${name}"`);
+      const next = pfc.indexOf('# filter for syscall', at + 1);
+      return pfc.slice(at, next < 0 ? undefined : next);
+    };
+    const socket = rules('socket');
+    for (const family of [16 /* netlink */, 17 /* packet */, 38 /* alg */, 40 /* vsock */])
+      // The low 32 bits only, as the kernel reads them: high bits cannot slip a family past.
+      expect(socket, `family ${family}`).toContain(`$a0.lo32 & 0xffffffff == ${family})`);
+    for (const family of [1, 2, 10])
+      expect(socket).not.toContain(`$a0.lo32 & 0xffffffff == ${family})`);
+    expect(socket).not.toMatch(/\$a0.hi32 == 0/);
+    const fcntl = rules('fcntl');
+    for (const cmd of [6, 7, 37, 38, 1024])
+      expect(fcntl, `F_ ${cmd}`).toContain(`$a1.lo32 & 0xffffffff == ${cmd})`);
+    expect(rules('clone')).toContain('& 0x10000000'); // CLONE_NEWUSER
+    expect(bpf.length % 8).toBe(0); // whole sock_filter instructions
+    expect(bpf.length).toBeGreaterThan(8 * 50);
   });
 });
 

@@ -34,19 +34,41 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { reachableBy } from '../stack/access.js';
+import {
+  LAUNCHER,
+  NO_CGROUP_ENV,
+  SandboxCgroup,
+  UID_BASE,
+  cgroupLayout,
+  leaseUid,
+  releaseUid,
+  scratchPoints,
+  seccompFilter,
+} from './jail.js';
 
 const execFileAsync = promisify(execFile);
 
 /** Resource limits of one sandboxed run. */
 export interface SandboxLimits {
-  /** CPU seconds per process (RLIMIT_CPU); SIGXCPU, then SIGKILL. @default 60 */
+  /**
+   * CPU seconds: of the whole sandbox (the worker reads its cgroup's usage and kills it past
+   * them) and of each process (RLIMIT_CPU; SIGXCPU, then SIGKILL). @default 60
+   */
   cpuSeconds: number;
-  /** Address space per process in bytes (RLIMIT_AS). @default 2 GiB */
+  /** CPU cores the sandbox may use at once (cgroup CPU quota). @default 1 */
+  cpus: number;
+  /**
+   * Memory in bytes: of the whole sandbox (cgroup: every process, shared memory, memfd, scratch
+   * tmpfs, swap) and address space per process (RLIMIT_AS). @default 2 GiB
+   */
   memoryBytes: number;
-  /** Processes and threads (RLIMIT_NPROC, counted inside the sandbox). @default 64 */
+  /**
+   * Processes and threads: RLIMIT_NPROC (counted inside the sandbox) and the cgroup's pids
+   * limit (plus bwrap's own two). @default 64
+   */
   processes: number;
   /** Open files per process (RLIMIT_NOFILE). @default 256 */
   openFiles: number;
@@ -54,6 +76,8 @@ export interface SandboxLimits {
   fileBytes: number;
   /** Size of each writable tmpfs (/work and /tmp). @default 256 MiB */
   scratchBytes: number;
+  /** Files and folders each writable tmpfs may hold (root workers: tmpfs nr_inodes). @default 16384 */
+  scratchInodes: number;
   /** stdout + stderr bytes read before the sandbox is killed. @default 8 MiB */
   outputBytes: number;
   /** Bytes accepted on the result channel (fd 3) before the sandbox is killed. @default 64 MiB */
@@ -64,11 +88,13 @@ export interface SandboxLimits {
 
 export const DEFAULT_LIMITS: SandboxLimits = {
   cpuSeconds: 60,
+  cpus: 1,
   memoryBytes: 2 * 1024 ** 3,
   processes: 64,
   openFiles: 256,
   fileBytes: 64 * 1024 ** 2,
   scratchBytes: 256 * 1024 ** 2,
+  scratchInodes: 16_384,
   outputBytes: 8 * 1024 ** 2,
   resultBytes: 64 * 1024 ** 2,
   wallSeconds: 60,
@@ -98,18 +124,27 @@ export interface SandboxRunOptions {
 export interface SandboxOptions {
   /** @default GAPLAB_BWRAP, else bwrap on PATH, else /usr/bin/bwrap */
   bwrapPath?: string;
-  /** User and group bwrap runs as when the worker is root. @default 65534 (nobody) */
+  /**
+   * User and group bwrap runs as when the worker is root.
+   * @default a uid of its own per concurrent sandbox, from the pool at UID_BASE (jail.ts)
+   */
   uid?: number;
   gid?: number;
+  /**
+   * Ceilings on whatever limits a harness asks for (the lower wins): what a worker or an
+   * experiment's operator allows its candidates at most.
+   */
+  maxLimits?: Partial<SandboxLimits>;
 }
 
 export interface SandboxResult {
   /**
    * - `exited`: the command ended by itself (see exitCode / signal);
    * - `timeout`, `cancelled`: the sandbox was killed from outside;
-   * - `output-limit`, `result-limit`: it wrote more than it may and was killed.
+   * - `output-limit`, `result-limit`: it wrote more than it may and was killed;
+   * - `cpu-limit`: its processes together used more CPU seconds than it may, and it was killed.
    */
-  outcome: 'exited' | 'timeout' | 'cancelled' | 'output-limit' | 'result-limit';
+  outcome: 'exited' | 'timeout' | 'cancelled' | 'output-limit' | 'result-limit' | 'cpu-limit';
   exitCode: number | null;
   /** Signal that ended the command inside the sandbox, when known (SIGKILL, SIGXCPU, ...). */
   signal: string | null;
@@ -180,12 +215,21 @@ const BASE_ENV: Record<string, string> = {
   MKL_NUM_THREADS: '1',
 };
 
+/** What the worker prepared around bwrap for one run (see jail.ts). */
+export interface JailParts {
+  /** Host folders where the launcher mounted the scratch tmpfs (else bwrap makes them, no inode limit). */
+  scratch?: { work: string; tmp: string };
+  /** fd on which bwrap reads the seccomp program. */
+  seccompFd?: number;
+}
+
 /** The bwrap argv for one run (exported for tests and for the record of what a candidate got). */
 export function bwrapArgs(
   argv: readonly string[],
   limits: SandboxLimits,
   readOnly: readonly ReadOnlyMount[] = [],
   env: Record<string, string> = {},
+  jail: JailParts = {},
 ): string[] {
   for (const m of readOnly)
     if (!path.isAbsolute(m.target) || m.target.split('/').includes('..'))
@@ -204,14 +248,19 @@ export function bwrapArgs(
     '/proc',
     '--dev',
     '/dev',
-    '--size',
-    String(limits.scratchBytes),
-    '--tmpfs',
-    '/work',
-    '--size',
-    String(limits.scratchBytes),
-    '--tmpfs',
-    '/tmp',
+    ...(jail.scratch
+      ? ['--bind', jail.scratch.work, '/work', '--bind', jail.scratch.tmp, '/tmp']
+      : [
+          '--size',
+          String(limits.scratchBytes),
+          '--tmpfs',
+          '/work',
+          '--size',
+          String(limits.scratchBytes),
+          '--tmpfs',
+          '/tmp',
+        ]),
+    ...(jail.seccompFd !== undefined ? ['--seccomp', String(jail.seccompFd)] : []),
     ...readOnly.flatMap((m) => ['--ro-bind', m.source, m.target]),
     // bwrap builds / and /dev on unbounded tmpfs: freeze them, or a candidate could fill memory.
     '--remount-ro',
@@ -278,10 +327,16 @@ const SIGNALS_BY_NUMBER: Record<number, string> = {
   25: 'SIGXFSZ',
 };
 
-function spawnIdentity(opts: SandboxOptions | undefined): { uid?: number; gid?: number } {
-  // RLIMIT_NPROC never binds a process whose real user is root: drop to an ordinary user.
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return {};
-  return { uid: opts?.uid ?? 65534, gid: opts?.gid ?? 65534 };
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * Who reads the mount sources: the given uid, else any uid of the pool (none owns a file), when
+ * the worker is root; the worker itself otherwise.
+ */
+function readerIdentity(opts: SandboxOptions | undefined): { uid?: number; gid?: number } {
+  if (!isRoot()) return {};
+  const uid = opts?.uid ?? UID_BASE;
+  return { uid, gid: opts?.gid ?? uid };
 }
 
 /**
@@ -356,7 +411,7 @@ export function reachableSource(source: string, uid: number, gid: number): Promi
 /** Runs a command in a fresh sandbox. Never runs it unsandboxed: throws SandboxUnavailableError. */
 export async function runSandboxed(opts: SandboxRunOptions): Promise<SandboxResult> {
   const bwrap = await checkSandbox(opts.sandbox);
-  const id = spawnIdentity(opts.sandbox);
+  const id = readerIdentity(opts.sandbox);
   const readOnly =
     id.uid === undefined || !opts.readOnly
       ? opts.readOnly
@@ -366,7 +421,7 @@ export async function runSandboxed(opts: SandboxRunOptions): Promise<SandboxResu
             source: await reachableSource(m.source, id.uid as number, id.gid as number),
           })),
         );
-  const r = await runBwrap(bwrap, { ...opts, ...(readOnly ? { readOnly } : {}) });
+  const r = await runBwrap(bwrap, { ...opts, ...(readOnly ? { readOnly } : {}) }, await seccomp());
   if (!r.started)
     throw new SandboxUnavailableError(
       `bubblewrap could not set up the sandbox (${r.stderr.trim().split('\n').pop()?.slice(0, 300) ?? 'no output'})`,
@@ -374,13 +429,103 @@ export async function runSandboxed(opts: SandboxRunOptions): Promise<SandboxResu
   return r;
 }
 
-function runBwrap(
+/** The compiled seccomp filter, or SandboxUnavailableError. */
+async function seccomp(): Promise<Buffer> {
+  try {
+    return await seccompFilter();
+  } catch (e) {
+    throw new SandboxUnavailableError((e as Error).message);
+  }
+}
+
+/** A cgroup for one sandbox; undefined only under the documented opt-out. */
+function sandboxCgroup(limits: SandboxLimits): SandboxCgroup | undefined {
+  if (process.env[NO_CGROUP_ENV] === '1') return undefined;
+  try {
+    return SandboxCgroup.create({
+      memoryBytes: limits.memoryBytes,
+      // bwrap's own two processes (outside and pid 1 inside) come on top of the candidate's.
+      pids: limits.processes + 2,
+      cpus: limits.cpus,
+    });
+  } catch (e) {
+    throw new SandboxUnavailableError(
+      `${(e as Error).message}; candidates never run without one (${NO_CGROUP_ENV}=1 lets a host that cannot give cgroups run them bounded by per-process limits only)`,
+    );
+  }
+}
+
+/** The harness's limits over the defaults, each no higher than its ceiling. */
+export function effectiveLimits(
+  asked: Partial<SandboxLimits> = {},
+  ceilings: Partial<SandboxLimits> = {},
+): SandboxLimits {
+  const limits: SandboxLimits = { ...DEFAULT_LIMITS, ...asked };
+  for (const [k, v] of Object.entries(ceilings) as [keyof SandboxLimits, number][])
+    if (typeof v === 'number' && v < limits[k]) limits[k] = v;
+  return limits;
+}
+
+const MiB = (n: number): string => `${Math.round(n / 1024 ** 2)} MiB`;
+
+async function runBwrap(
   bwrap: string,
   opts: SandboxRunOptions,
+  filter: Buffer,
 ): Promise<SandboxResult & { started: boolean }> {
-  const limits: SandboxLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const limits = effectiveLimits(opts.limits, opts.sandbox?.maxLimits);
+  const root = isRoot();
+  const cg = sandboxCgroup(limits);
+  let uid: number | undefined;
+  try {
+    uid = root ? (opts.sandbox?.uid ?? leaseUid()) : undefined;
+  } catch (e) {
+    await cg?.remove();
+    throw new SandboxUnavailableError((e as Error).message);
+  }
+  const leased = root && opts.sandbox?.uid === undefined ? uid : undefined;
+  const gid = uid === undefined ? undefined : (opts.sandbox?.gid ?? uid);
+  let scratch: JailParts['scratch'];
+  try {
+    scratch = root ? scratchPoints() : undefined;
+  } catch (e) {
+    await cg?.remove();
+    if (leased !== undefined) releaseUid(leased);
+    throw new SandboxUnavailableError((e as Error).message);
+  }
   // bwrap reports the command's pid on fd 4 once the jail is built: no report, no jail.
-  const args = ['--json-status-fd', '4', ...bwrapArgs(opts.argv, limits, opts.readOnly, opts.env)];
+  const args = [
+    '--json-status-fd',
+    '4',
+    ...bwrapArgs(opts.argv, limits, opts.readOnly, opts.env, {
+      ...(scratch ? { scratch } : {}),
+      seccompFd: 5,
+    }),
+  ];
+  const procs = cg?.procsFiles ?? [];
+  const tmpfs = (): string =>
+    `size=${Math.floor(limits.scratchBytes)},nr_inodes=${Math.floor(limits.scratchInodes)},mode=0700,uid=${uid},gid=${gid},nosuid,nodev`;
+  const mounts = scratch ? [tmpfs(), scratch.work, tmpfs(), scratch.tmp] : [];
+  // The launcher joins the cgroup and mounts scratch before bwrap exists: every process of the
+  // sandbox is born inside its limits. As root it drops to the sandbox's uid with setpriv.
+  const launch = [
+    '/bin/sh',
+    '-c',
+    LAUNCHER,
+    'gaplab-sandbox',
+    String(procs.length),
+    ...procs,
+    String(mounts.length / 2),
+    ...mounts,
+    ...(root
+      ? ['/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--']
+      : []),
+    bwrap,
+    ...args,
+  ];
+  const [command, ...commandArgs] = root
+    ? ['/usr/bin/unshare', '--mount', '--propagation', 'private', ...launch]
+    : launch;
   const started = performance.now();
   const tailBytes = opts.tailBytes ?? 64 * 1024;
   const out = new ByteTail(tailBytes);
@@ -389,24 +534,32 @@ function runBwrap(
   let resultBytes = 0;
   return new Promise((resolve) => {
     let killedFor: SandboxResult['outcome'] | undefined;
-    const child = spawn(bwrap, args, {
+    const child = spawn(command as string, commandArgs, {
       // Own process group; bwrap itself sees no worker variable either.
       detached: true,
       env: { PATH: '/usr/bin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-      ...spawnIdentity(opts.sandbox),
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
     });
     const kill = (why: SandboxResult['outcome']): void => {
       killedFor ??= why;
-      // --die-with-parent and the PID namespace take every process inside with bwrap.
+      // --die-with-parent and the PID namespace take every process inside with bwrap; the
+      // cgroup takes anything else.
       if (child.pid !== undefined)
         try {
           process.kill(-child.pid, 'SIGKILL');
         } catch {
           // already gone
         }
+      void cg?.kill();
     };
     const timer = setTimeout(() => kill('timeout'), limits.wallSeconds * 1000);
+    // CPU seconds of the whole group: RLIMIT_CPU binds each process alone.
+    const cpuWatch = cg
+      ? setInterval(() => {
+          const used = cg.cpuSeconds();
+          if (used !== undefined && used > limits.cpuSeconds) kill('cpu-limit');
+        }, 250)
+      : undefined;
     const onAbort = (): void => kill('cancelled');
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -434,39 +587,56 @@ function runBwrap(
       else result.push(b);
     });
     resultStream.on('error', () => {});
+    const seccompStream = (child.stdio as unknown as Writable[])[5] as Writable;
+    seccompStream.on('error', () => {});
+    seccompStream.end(filter);
     let spawnError: Error | undefined;
     child.once('error', (e) => {
       spawnError = e;
     });
     child.once('close', (code, sig) => {
       clearTimeout(timer);
+      if (cpuWatch) clearInterval(cpuWatch);
       opts.signal?.removeEventListener('abort', onAbort);
-      const stderr = err.text();
-      // bwrap exits 128 + n when the command died of signal n.
-      const inner = code !== null && code > 128 ? (SIGNALS_BY_NUMBER[code - 128] ?? null) : null;
-      const signal = sig ?? inner;
-      let reason: string | undefined;
-      if (spawnError) reason = `could not start bwrap: ${spawnError.message}`;
-      else if (killedFor === 'timeout')
-        reason = `timed out after ${limits.wallSeconds} s (sandbox killed)`;
-      else if (killedFor === 'cancelled') reason = 'cancelled';
-      else if (killedFor === 'output-limit')
-        reason = `wrote more than ${limits.outputBytes} bytes of output (sandbox killed)`;
-      else if (killedFor === 'result-limit')
-        reason = `wrote more than ${limits.resultBytes} bytes of results (sandbox killed)`;
-      else if (signal) reason = `${SIGNAL_REASON[signal] ?? `killed by ${signal}`}`;
-      else if (code !== 0) reason = `exited with code ${code}`;
-      resolve({
-        started: status.includes('"child-pid"'),
-        outcome: killedFor ?? 'exited',
-        exitCode: killedFor ? null : code,
-        signal: killedFor ? null : signal,
-        ...(reason ? { reason } : {}),
-        stdout: out.text(),
-        stderr,
-        result: Buffer.concat(result),
-        durationSeconds: (performance.now() - started) / 1000,
-      });
+      void (async () => {
+        const oomKills = cg?.oomKills() ?? 0;
+        const cpuUsed = cg?.cpuSeconds();
+        if (cg) {
+          await cg.kill();
+          await cg.remove();
+        }
+        if (leased !== undefined) releaseUid(leased);
+        const stderr = err.text();
+        // bwrap exits 128 + n when the command died of signal n.
+        const inner = code !== null && code > 128 ? (SIGNALS_BY_NUMBER[code - 128] ?? null) : null;
+        const signal = sig ?? inner;
+        let reason: string | undefined;
+        if (spawnError) reason = `could not start bwrap: ${spawnError.message}`;
+        else if (killedFor === 'timeout')
+          reason = `timed out after ${limits.wallSeconds} s (sandbox killed)`;
+        else if (killedFor === 'cancelled') reason = 'cancelled';
+        else if (killedFor === 'output-limit')
+          reason = `wrote more than ${limits.outputBytes} bytes of output (sandbox killed)`;
+        else if (killedFor === 'result-limit')
+          reason = `wrote more than ${limits.resultBytes} bytes of results (sandbox killed)`;
+        else if (killedFor === 'cpu-limit')
+          reason = `CPU time limit reached: ${cpuUsed?.toFixed(1) ?? '?'} s used by all its processes, ${limits.cpuSeconds} s allowed (sandbox killed)`;
+        else if (oomKills > 0 && code !== 0)
+          reason = `memory limit reached: ${MiB(limits.memoryBytes)} for the whole sandbox, shared memory and scratch included (${oomKills} process${oomKills === 1 ? '' : 'es'} killed by the kernel)`;
+        else if (signal) reason = `${SIGNAL_REASON[signal] ?? `killed by ${signal}`}`;
+        else if (code !== 0) reason = `exited with code ${code}`;
+        resolve({
+          started: status.includes('"child-pid"'),
+          outcome: killedFor ?? 'exited',
+          exitCode: killedFor ? null : code,
+          signal: killedFor ? null : signal,
+          ...(reason ? { reason } : {}),
+          stdout: out.text(),
+          stderr,
+          result: Buffer.concat(result),
+          durationSeconds: (performance.now() - started) / 1000,
+        });
+      })();
     });
   });
 }
@@ -490,11 +660,29 @@ export function checkSandbox(opts?: SandboxOptions): Promise<string> {
   const key = JSON.stringify([bwrap, opts?.uid, opts?.gid]);
   let p = checked.get(key);
   if (!p) {
-    p = runBwrap(bwrap, {
-      argv: ['/bin/sh', '-c', 'test -d /work && test ! -e /etc/passwd && ! touch /x 2>/dev/null'],
-      limits: { wallSeconds: 20 },
-      ...(opts ? { sandbox: opts } : {}),
-    }).then((r) => {
+    p = (async () => {
+      if (process.env[NO_CGROUP_ENV] !== '1')
+        try {
+          cgroupLayout();
+        } catch (e) {
+          throw new SandboxUnavailableError(
+            `${(e as Error).message}; candidates never run without one (${NO_CGROUP_ENV}=1 lets a host that cannot give cgroups run them bounded by per-process limits only)`,
+          );
+        }
+      return runBwrap(
+        bwrap,
+        {
+          argv: [
+            '/bin/sh',
+            '-c',
+            'test -d /work && test ! -e /etc/passwd && ! touch /x 2>/dev/null',
+          ],
+          limits: { wallSeconds: 20 },
+          ...(opts ? { sandbox: opts } : {}),
+        },
+        await seccomp(),
+      );
+    })().then((r) => {
       if (r.outcome === 'exited' && r.exitCode === 0) return bwrap;
       throw new SandboxUnavailableError(
         `bubblewrap (${bwrap}) failed its self-test (${r.reason ?? 'unknown'}): ${r.stderr.trim().slice(-500) || 'no output'} — user namespaces may be disabled`,

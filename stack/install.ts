@@ -195,24 +195,72 @@ export async function ensureChromium(log: Log = () => {}): Promise<string | null
 }
 
 /**
- * bubblewrap, the sandbox code experiments' candidates run in: Debian's package, installed with
- * apt-get when running as root. Without it code experiments are refused, never run unsandboxed.
+ * The sandbox code experiments' candidates run in: bubblewrap and libseccomp's Python bindings
+ * (Debian's `bubblewrap` and `python3-seccomp`, installed with apt-get when running as root),
+ * and a cgroup per sandbox. Returns a one-line summary (bwrap's path, the seccomp compiler, the
+ * cgroup hierarchy), or null when code experiments will be refused; the log says why. Nothing
+ * runs a candidate without all three (experiments/jail.ts), unless GAPLAB_SANDBOX_WITHOUT_CGROUP=1
+ * waives the cgroup.
  */
 export async function ensureBubblewrap(log: Log = () => {}): Promise<string | null> {
-  const found = process.env.GAPLAB_BWRAP ?? (await which('bwrap'));
-  if (found) return found;
-  const apt = await which('apt-get');
-  if (!apt || process.getuid?.() !== 0) {
+  const jail = await import('../experiments/jail.js');
+  const seccompReady = async (): Promise<boolean> => {
+    try {
+      await jail.compileSeccomp();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let bwrap = process.env.GAPLAB_BWRAP ?? (await which('bwrap'));
+  const missing = [
+    ...(bwrap ? [] : ['bubblewrap']),
+    ...((await seccompReady()) ? [] : ['python3-seccomp']),
+  ];
+  if (missing.length) {
+    const apt = await which('apt-get');
+    if (!apt || process.getuid?.() !== 0) {
+      log(
+        `${missing.join(' and ')} not installed: code experiments will be refused. Install the Debian package${missing.length > 1 ? 's' : ''} ${missing.map((m) => `\`${m}\``).join(' and ')}.`,
+      );
+      return null;
+    }
     log(
-      'bubblewrap is not installed: code experiments will be refused. Install the `bubblewrap` package.',
+      `Installing ${missing.join(' and ')} from Debian's packages for the code-experiment sandbox...`,
     );
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await run(apt, ['update', '-qq'], { env, log });
+    await run(apt, ['install', '-y', '-qq', ...missing], { env, log });
+    bwrap = await which('bwrap');
+  }
+  if (!bwrap) return null;
+  try {
+    await jail.compileSeccomp();
+  } catch (e) {
+    log(`${(e as Error).message}: code experiments will be refused.`);
     return null;
   }
-  log("Installing bubblewrap from Debian's packages for the code-experiment sandbox...");
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await run(apt, ['update', '-qq'], { env, log });
-  await run(apt, ['install', '-y', '-qq', 'bubblewrap'], { env, log });
-  return (await which('bwrap')) ?? null;
+  let cgroups: string;
+  try {
+    const l = jail.cgroupLayout();
+    const ctrls = Object.entries(l)
+      .filter(([k, v]) => k !== 'version' && v)
+      .map(([k]) => k);
+    cgroups = `cgroup v${l.version} (${ctrls.join(', ')})`;
+  } catch (e) {
+    if (process.env[jail.NO_CGROUP_ENV] === '1') {
+      log(
+        `${(e as Error).message}: ${jail.NO_CGROUP_ENV}=1, so candidates run with per-process limits only (the whole sandbox's memory and CPU are not bounded).`,
+      );
+      cgroups = 'no cgroup (waived)';
+    } else {
+      log(
+        `${(e as Error).message}: code experiments will be refused. Run the worker as root, or in a cgroup v2 it can write with the memory and pids controllers (${jail.NO_CGROUP_ENV}=1 waives this on hosts that cannot).`,
+      );
+      return null;
+    }
+  }
+  return `${bwrap}, seccomp (libseccomp), ${cgroups}`;
 }
 
 /** Where Debian puts PostgreSQL's server programs (`/usr/lib/postgresql/<major>/bin`), newest first. */

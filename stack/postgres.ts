@@ -72,7 +72,10 @@ export class PostgresCluster {
     const dir = path.resolve(opts.dir);
     this.location =
       this.user && !searchableBy(dir, this.user.uid, [this.user.gid])
-        ? path.join(SYSTEM_CLUSTERS_DIR, createHash('sha256').update(dir).digest('hex').slice(0, 24))
+        ? path.join(
+            SYSTEM_CLUSTERS_DIR,
+            createHash('sha256').update(dir).digest('hex').slice(0, 24),
+          )
         : dir;
     this.dataDir = path.join(this.location, 'data');
     this.runDir = path.join(this.location, 'run');

@@ -153,7 +153,153 @@ def train(features, weak_labels, unlabelled_features, params, rng):
   };
 }
 
-type Name = keyof ReturnType<typeof candidates>;
+/**
+ * Attacks on what one sandbox shares with the machine and with other sandboxes. They run with
+ * small ceilings (ATTACK_LIMITS) so that, even on a sandbox without the defences, none takes
+ * more than about 600 MiB of the machine. `HELD <MiB>` lines report memory the candidate holds.
+ */
+function attacks() {
+  const header = 'import ctypes, errno, fcntl, json, os, socket, sys, time\n\n';
+  const libc =
+    'libc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n' +
+    'def sys_call(nr, *a):\n    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(x) for x in a])\n' +
+    '    return r, (errno.errorcode.get(ctypes.get_errno(), "?") if r < 0 else None)\n\n';
+  return {
+    // SysV shared memory lives outside every process: three 200 MiB segments, one attached at a time.
+    shm: `${header}${libc}
+def train(features, weak_labels, unlabelled_features, params, rng):
+    libc.shmat.restype = ctypes.c_void_p
+    held = 0
+    for i in range(3):
+        seg = libc.shmget(0, 200 << 20, 0o1000 | 0o600)
+        if seg < 0:
+            print("FINDINGS " + json.dumps({"shmget": errno.errorcode.get(ctypes.get_errno())}), flush=True)
+            raise RuntimeError("no shared memory")
+        addr = libc.shmat(seg, None, 0)
+        ctypes.memset(addr, 1, 200 << 20)
+        libc.shmdt(ctypes.c_void_p(addr))
+        held += 200
+        print("HELD %d" % held, flush=True)
+    raise RuntimeError("held %d MiB" % held)
+`,
+    // memfd pages belong to no process either: ten 60 MiB files (under the file size limit),
+    // allocated, never mapped.
+    memfd: `${header}
+def train(features, weak_labels, unlabelled_features, params, rng):
+    held, fds = 0, []
+    for i in range(10):
+        try:
+            fd = os.memfd_create("hog%d" % i)
+        except OSError as e:
+            print("FINDINGS " + json.dumps({"memfd_create": errno.errorcode.get(e.errno)}), flush=True)
+            raise
+        os.posix_fallocate(fd, 0, 60 << 20)
+        fds.append(fd)
+        held += 60
+        print("HELD %d" % held, flush=True)
+    raise RuntimeError("held %d MiB" % held)
+`,
+    // Four processes of 100 MiB each: every one under the per-process limit, together over it.
+    multiproc: `${header}
+def train(features, weak_labels, unlabelled_features, params, rng):
+    r, w = os.pipe()
+    kids = []
+    for i in range(4):
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            hog = bytearray(100 << 20)
+            for j in range(0, len(hog), 4096):
+                hog[j] = 1
+            os.write(w, b"x")
+            time.sleep(8)
+            os._exit(0)
+        kids.append(pid)
+    os.close(w)
+    held = 0
+    while held < 400 and os.read(r, 1):
+        held += 100
+        print("HELD %d" % held, flush=True)
+    statuses = [os.waitpid(pid, os.WNOHANG)[1] for pid in kids]
+    print("FINDINGS " + json.dumps({"held": held, "statuses": statuses}), flush=True)
+    raise RuntimeError("held %d MiB" % held)
+`,
+    // 150,000 empty files: 0 bytes of the scratch size, about 100 MiB of kernel memory.
+    inodes: `${header}
+def train(features, weak_labels, unlabelled_features, params, rng):
+    made, error = 0, None
+    try:
+        for made in range(150000):
+            open("/work/f%d" % made, "w").close()
+        made = 150000
+    except OSError as e:
+        error = errno.errorcode.get(e.errno)
+    print("FINDINGS " + json.dumps({"made": made, "error": error}), flush=True)
+    raise RuntimeError("made %d files" % made)
+`,
+    // Each process burns 3 s (under the per-process CPU limit), then hands on to a child: 30 s in all.
+    cpuchain: `${header}
+def train(features, weak_labels, unlabelled_features, params, rng):
+    for step in range(10):
+        t = time.process_time()
+        while time.process_time() - t < 3:
+            pass
+        print("STEP %d" % step, flush=True)
+        pid = os.fork()
+        if pid:
+            os.waitpid(pid, 0)
+            os._exit(0)
+    raise RuntimeError("burnt 30 s of CPU")
+`,
+    // PTRACE_ATTACH stops the sandbox's pid 1 (bwrap's init): nothing would reap or end it.
+    ptrace: `${header}${libc}
+def train(features, weak_labels, unlabelled_features, params, rng):
+    print("FINDINGS " + json.dumps({"attach": sys_call(101, 16, 1, 0, 0)[1], "uring": sys_call(425, 8, 0)[1], "userfaultfd": sys_call(323, 0)[1]}), flush=True)
+    raise RuntimeError("pid 1 left alone")
+`,
+    // The user keyring is per uid: a key one trial adds, a later trial of the same uid could read.
+    keyring: `${header}${libc}
+def train(features, weak_labels, unlabelled_features, params, rng):
+    mine = b"from-seed-%d" % rng.integers(1 << 30)
+    added = sys_call(248, ctypes.addressof(ctypes.create_string_buffer(b"user")), ctypes.addressof(ctypes.create_string_buffer(b"gaplab-channel")), ctypes.addressof(ctypes.create_string_buffer(mine)), len(mine), -4)
+    found = sys_call(250, 10, -4, ctypes.addressof(ctypes.create_string_buffer(b"user")), ctypes.addressof(ctypes.create_string_buffer(b"gaplab-channel")), 0)
+    got = None
+    if found[0] >= 0:
+        buf = ctypes.create_string_buffer(256)
+        n = sys_call(250, 11, found[0], ctypes.addressof(buf), 256)[0]
+        got = buf.raw[:max(n, 0)].decode("latin-1")
+    print("FINDINGS " + json.dumps({"mine": mine.decode(), "add": added[1], "search": found[1], "read": got}), flush=True)
+    raise RuntimeError("keyring")
+`,
+    // A lock on a file every sandbox sees read-only signals between two concurrent candidates.
+    flock: `${header}
+def train(features, weak_labels, unlabelled_features, params, rng):
+    out = {"uid": os.getuid()}
+    f = open("/usr/bin/python3", "rb")
+    for name, lock in [("flock", lambda: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)), ("lockf", lambda: fcntl.lockf(f, fcntl.LOCK_SH | fcntl.LOCK_NB))]:
+        try:
+            lock()
+            out[name] = "LOCKED"
+        except OSError as e:
+            out[name] = errno.errorcode.get(e.errno)
+    try:
+        socket.socket(16, socket.SOCK_RAW, 0)
+        out["netlink"] = "OPEN"
+    except OSError as e:
+        out["netlink"] = errno.errorcode.get(e.errno)
+    print("FINDINGS " + json.dumps(out), flush=True)
+    time.sleep(2)
+    raise RuntimeError("no channel")
+`,
+  };
+}
+
+const MiB = 1024 ** 2;
+/** Ceilings for the attacks (the harness asks for 2 GiB and 60 CPU seconds). */
+const ATTACK_LIMITS = { memoryBytes: 256 * MiB, cpuSeconds: 5 };
+
+type Attack = keyof ReturnType<typeof attacks>;
+type Name = keyof ReturnType<typeof candidates> | Attack;
 
 function findings(r: ExperimentSeedResult | undefined): unknown {
   const line = (r?.logTail ?? '').split('\n').find((l) => l.startsWith('FINDINGS '));
@@ -161,20 +307,40 @@ function findings(r: ExperimentSeedResult | undefined): unknown {
   return JSON.parse(line.slice('FINDINGS '.length));
 }
 
-/** Sandbox processes (bwrap or a candidate) still alive on the host: none may outlive a seed. */
-function sandboxProcesses(): string[] {
-  const alive: string[] = [];
+/**
+ * This worker's sandbox processes (bwrap or a candidate, descendants of this test process) still
+ * alive, and its sandbox cgroups (named after this process) still there: none may outlive a
+ * seed. Other checkouts' sandboxes on the machine are not looked at.
+ */
+function sandboxLeftovers(): string[] {
+  const parent = new Map<number, number>();
+  const cmds = new Map<number, string>();
   for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (/^Uid:\s+65534\b/m.test(status) && /bwrap|\/input\/driver\.py/.test(cmd))
-        alive.push(`${pid} ${cmd.slice(0, 100)}`);
+      parent.set(Number(pid), Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]));
+      cmds.set(Number(pid), readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
     } catch {
       // gone meanwhile
     }
   }
-  return alive;
+  const ours = (pid: number): boolean => {
+    for (let p = parent.get(pid), hops = 0; p !== undefined && p > 1 && hops < 64; hops++) {
+      if (p === process.pid) return true;
+      p = parent.get(p);
+    }
+    return false;
+  };
+  const left = [...cmds]
+    .filter(([pid, cmd]) => /bwrap|\/input\/driver\.py/.test(cmd) && ours(pid))
+    .map(([pid, cmd]) => `${pid} ${cmd.slice(0, 100)}`);
+  for (const ctrl of ['memory', 'pids', 'cpu', 'cpuacct', 'unified']) {
+    const dir = `/sys/fs/cgroup/${ctrl}/gaplab-sandbox`;
+    if (existsSync(dir))
+      for (const e of readdirSync(dir))
+        if (e.startsWith(`s-${process.pid}-`)) left.push(`cgroup ${dir}/${e}`);
+  }
+  return left;
 }
 
 beforeAll(async () => {
@@ -187,19 +353,23 @@ beforeAll(async () => {
   w2s = def;
   const naive = w2s.code.initialSource['method.py'] as string;
   const runsDir = path.join(tmp, 'runs');
-  const hostile = Object.entries(
-    candidates(
-      naive,
-      Number(new URL(inject('mlflowUri')).port),
-      port(inject('temporalAddress')),
-      runsDir,
+  const hostile = [
+    ...Object.entries(
+      candidates(
+        naive,
+        Number(new URL(inject('mlflowUri')).port),
+        port(inject('temporalAddress')),
+        runsDir,
+      ),
     ),
-  ).map(([name, source]) => {
+    ...Object.entries(attacks()),
+  ].map(([name, source]) => {
     const { runner: _runner, ...rest } = w2s;
     return defineCodeExperiment({
       ...rest,
       name: `redteam-${name}`,
       code: { ...w2s.code, initialSource: { 'method.py': source } },
+      ...(name in attacks() ? { sandbox: { maxLimits: ATTACK_LIMITS } } : {}),
     });
   });
   const registry = new ExperimentRegistry([
@@ -290,8 +460,33 @@ describe('hostile candidates on a real worker', () => {
       );
       batch.forEach((n, j) => results.set(n, out[j] as ExperimentSeedResult[]));
     }
-    results.set('honest', await honest);
+    // The attacks on what sandboxes share, two at a time beside one more honest candidate.
+    const honest2 = run('weak-to-strong-code', { seeds: [3] });
+    const pairs: Attack[][] = [
+      ['shm', 'memfd'],
+      ['multiproc', 'inodes'],
+      ['cpuchain', 'ptrace'],
+      ['flock', 'flock'],
+    ];
+    for (const pair of pairs) {
+      const out = await Promise.all(pair.map((n, j) => run(`redteam-${n}`, { seeds: [j + 1] })));
+      if (pair[0] === 'flock') concurrentFlock = out.map((o) => o[0] as ExperimentSeedResult);
+      pair.forEach((n, j) => results.set(n, out[j] as ExperimentSeedResult[]));
+    }
+    // Two trials one after the other: the second looks for what the first left in the keyring.
+    keyringTrials = [
+      ...(await run('redteam-keyring', { seeds: [1] })),
+      ...(await run('redteam-keyring', { seeds: [2] })),
+    ];
+    results.set('honest', [...(await honest), ...(await honest2)]);
   }, 600_000);
+
+  let concurrentFlock: ExperimentSeedResult[] = [];
+  let keyringTrials: ExperimentSeedResult[] = [];
+
+  /** The most memory a candidate reported holding (its `HELD <MiB>` lines). */
+  const held = (r: ExperimentSeedResult): number =>
+    Math.max(0, ...[...(r.logTail ?? '').matchAll(/^HELD (\d+)$/gm)].map((m) => Number(m[1])));
 
   const one = (n: Name): ExperimentSeedResult => {
     const r = results.get(n)?.[0];
@@ -407,19 +602,91 @@ describe('hostile candidates on a real worker', () => {
     const [honest] = results.get('honest') ?? [];
     expect(fake.status).toBe('succeeded');
     expect(honest?.status).toBe('succeeded');
-    // Same predictions as the honest starting method on seed 1, so the same harness metrics.
-    expect(fake.metrics.student_dev_acc).toBe(honest?.metrics.student_dev_acc);
+    // The harness's own metrics of the starting method (its data are drawn per experiment name,
+    // so the numbers differ from the honest run's), none of the printed ones.
+    expect(fake.metrics.student_dev_acc).not.toBe(1);
     expect(fake.metrics.student_dev_acc).toBeLessThan(0.8);
     expect(fake.metrics.pgr_dev).toBeLessThan(0.1);
     expect(fake.metrics.student_heldout_acc).toBeLessThan(0.8);
   });
 
+  it('SysV shared memory past the limit: refused (seccomp), never held', () => {
+    const r = one('shm');
+    expect(r.status).toBe('failed');
+    expect(held(r)).toBeLessThanOrEqual(256);
+    expect(findings(r)).toEqual({ shmget: 'EPERM' });
+  });
+
+  it('memfd + fallocate past the limit: refused (seccomp), never held', () => {
+    const r = one('memfd');
+    expect(r.status).toBe('failed');
+    expect(held(r)).toBeLessThanOrEqual(256);
+    expect(findings(r)).toEqual({ memfd_create: 'EPERM' });
+  });
+
+  it('many processes each under the limit: the sandbox as a whole is held to it (cgroup)', () => {
+    const r = one('multiproc');
+    expect(r.status).toBe('failed');
+    // 4 x 100 MiB asked; the group holds 256 MiB, so the kernel killed some of them.
+    expect(held(r)).toBeLessThan(400);
+    expect(r.error).toMatch(/memory limit reached: 256 MiB for the whole sandbox/);
+  });
+
+  it('an inode flood stops at the scratch inode limit', () => {
+    const r = one('inodes');
+    expect(r.status).toBe('failed');
+    const f = findings(r) as { made: number; error: string | null };
+    expect(f.error).toBe('ENOSPC');
+    expect(f.made).toBeLessThanOrEqual(16_384);
+  });
+
+  it('a chain of processes, each under the CPU limit: the whole sandbox is held to it', () => {
+    const r = one('cpuchain');
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(
+      /CPU time limit reached: [\d.]+ s used by all its processes, 5 s allowed/,
+    );
+    expect(r.logTail ?? '').not.toMatch(/STEP 3/);
+  });
+
+  it('ptrace of pid 1, io_uring, userfaultfd: refused, and the seed ends at once (no timeout)', () => {
+    const r = one('ptrace');
+    expect(r.status).toBe('failed');
+    expect(findings(r)).toEqual({ attach: 'EPERM', uring: 'EPERM', userfaultfd: 'EPERM' });
+    expect(r.error).toMatch(/RuntimeError: pid 1 left alone/);
+  });
+
+  it('the keyring is no channel between two trials', () => {
+    expect(keyringTrials.map((r) => r.status)).toEqual(['failed', 'failed']);
+    const [first, second] = keyringTrials.map(
+      (r) =>
+        findings(r) as {
+          mine: string;
+          add: string | null;
+          search: string | null;
+          read: string | null;
+        },
+    );
+    expect(first?.add).toBe('EPERM');
+    expect(second?.read).toBeNull();
+    expect(second?.search).toBe('EPERM');
+  });
+
+  it('two concurrent sandboxes: distinct uids, no lock on a shared file, no netlink', () => {
+    const [a, b] = concurrentFlock.map(
+      (r) => findings(r) as { uid: number; flock: string; lockf: string; netlink: string },
+    );
+    expect(a?.uid).not.toBe(b?.uid);
+    for (const f of [a, b])
+      expect(f).toMatchObject({ flock: 'EPERM', lockf: 'EPERM', netlink: 'EAFNOSUPPORT' });
+  });
+
   it('the worker kept running honest candidates, and no sandbox process outlived its seed', async () => {
     const honest = results.get('honest') ?? [];
-    expect(honest.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect(honest.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     // A killed sandbox's processes die with its PID namespace; give the kernel a moment to reap.
-    for (let i = 0; i < 20 && sandboxProcesses().length > 0; i++)
+    for (let i = 0; i < 20 && sandboxLeftovers().length > 0; i++)
       await new Promise((res) => setTimeout(res, 250));
-    expect(sandboxProcesses()).toEqual([]);
+    expect(sandboxLeftovers()).toEqual([]);
   });
 });
