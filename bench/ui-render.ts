@@ -144,7 +144,7 @@ async function main() {
     const results: RunResult[] = [];
     for (let i = 0; i < runs; i++) {
       await page.goto('about:blank');
-      await page.goto(`${server.url}/#/campaigns/${campaignId}/lineage`);
+      await page.goto(`${server.url}/campaigns/${campaignId}/lineage`);
       await page.waitForSelector('body[data-lineage-ready]', { timeout: 120_000 });
       const t = await lineageTimings(page);
       if (t.nodes !== trials) throw new Error(`page drew ${t.nodes} nodes, expected ${trials}`);

@@ -131,7 +131,7 @@ async function open(role: 'researcher' | 'viewer', hash: string): Promise<Signed
 }
 
 async function trialDiff(page: Page, trialId: string): Promise<string> {
-  await page.goto(`${ui.url}/#/campaigns/${encodeURIComponent(campaignId)}/trials/${trialId}`);
+  await page.goto(`${ui.url}/campaigns/${encodeURIComponent(campaignId)}/trials/${trialId}`);
   await page.getByTestId('trial-page').waitFor();
   await page.locator('[data-testid=trial-diff]').waitFor();
   return (await page.getByTestId('trial-diff').textContent()) ?? '';
@@ -247,7 +247,7 @@ describe('code in the UI', () => {
     expect(mineDiff).toContain('-    for _ in range(epochs):');
     expect(await page.getByTestId('trial-page').textContent()).toContain('Rae Researcher');
     // On the lineage tree the good edit hangs under the baseline, its code changed.
-    await page.goto(`${ui.url}/#/campaigns/${encodeURIComponent(campaignId)}/lineage`);
+    await page.goto(`${ui.url}/campaigns/${encodeURIComponent(campaignId)}/lineage`);
     await page.waitForSelector('body[data-lineage-ready]');
     await page.getByTestId('lineage-search').fill(GOOD);
     await page.getByTestId('lineage-search').press('Enter');

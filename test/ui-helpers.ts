@@ -172,6 +172,9 @@ export async function signIn(
 export interface PageGlobals {
   sessionStorage: { getItem(key: string): string | null };
   localStorage: { readonly length: number };
+  document: {
+    styleSheets: Iterable<{ href: string | null; cssRules: { readonly length: number } }>;
+  };
   /** Set by the lineage page once its first frame is drawn. */
   __gaplabLineage?: LineageTimings;
   /** A mark a test leaves on a document to see whether the page reloaded. */

@@ -58,7 +58,7 @@ afterAll(async () => {
 describe(`the lineage view of ${TRIALS} trials seeded into MLflow`, () => {
   it('draws every trial on one canvas, finds the best, searches, selects and opens a trial', async () => {
     const { page, context, problems } = await signIn(browser, ui.url, 'viewer');
-    await page.goto(`${ui.url}/#/campaigns/${campaignId}/lineage`);
+    await page.goto(`${ui.url}/campaigns/${campaignId}/lineage`);
     await page.waitForSelector('body[data-lineage-ready]', { timeout: 120_000 });
     const timings = await lineageTimings(page);
     expect(timings.nodes).toBe(TRIALS);

@@ -112,7 +112,7 @@ async function ideaTrials(source: TrialsPage['source']): Promise<boolean> {
 async function openTrial(role: 'researcher' | 'pi', trialId: string): Promise<Page> {
   const s = await signIn(browser, ui.url, role);
   opened.push(s);
-  await s.page.goto(`${ui.url}/#/campaigns/${encodeURIComponent(campaignId)}/trials/${trialId}`);
+  await s.page.goto(`${ui.url}/campaigns/${encodeURIComponent(campaignId)}/trials/${trialId}`);
   await s.page.getByTestId('trial-page').waitFor();
   // The criteria (for the verdicts) and the trial load separately: wait for both.
   await s.page.getByTestId('constraint').first().waitFor();

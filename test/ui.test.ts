@@ -61,7 +61,7 @@ async function as(role: 'pi' | 'researcher' | 'viewer'): Promise<SignedIn> {
   return s;
 }
 
-const go = (page: Page, hash: string) => page.goto(`${ui.url}/#${hash}`);
+const go = (page: Page, route: string) => page.goto(`${ui.url}${route}`);
 
 /** Text of the wrapper tooltip that explains why a control is disabled. */
 const reasonOf = (page: Page, testId: string) =>
@@ -140,7 +140,7 @@ describe('the web UI in headless Chromium against the real server', () => {
     await r.page.getByTestId('spec-editor').fill(specYaml);
     await screenshot(r.page, 'problem-submit');
     await r.page.getByRole('button', { name: 'Submit problem' }).click();
-    await r.page.waitForURL(`**/#/problems/${problemId}`);
+    await r.page.waitForURL(`**/problems/${problemId}`);
     await r.page.getByRole('heading', { name: 'Quadratic bowl seen in the browser' }).waitFor();
     // A researcher cannot edit criteria: the control says why.
     expect(await r.page.getByTestId('edit-criteria').isDisabled()).toBe(true);
@@ -189,8 +189,8 @@ describe('the web UI in headless Chromium against the real server', () => {
     await page.locator('input[name=label]').fill('random A');
     await page.locator('input[name=seed]').fill('11');
     await page.getByTestId('start-submit').click();
-    await page.waitForURL(/#\/campaigns\//);
-    campaignA = decodeURIComponent(page.url().split('#/campaigns/')[1]!);
+    await page.waitForURL(/\/campaigns\//);
+    campaignA = decodeURIComponent(new URL(page.url()).pathname.split('/campaigns/')[1]!);
     await page.getByTestId('campaign-page').waitFor();
     // Marks this document: if the page reloads, the mark is gone.
     await page.evaluate(() => ((globalThis as unknown as PageGlobals).__mark = 42));
@@ -233,6 +233,39 @@ describe('the web UI in headless Chromium against the real server', () => {
     await page.getByTestId('note').filter({ hasText: 'The centre idea should win' }).waitFor();
     await screenshot(page, 'campaign-live');
     expect(problems).toEqual([]);
+  });
+
+  it('opens the addresses people are given as they are: deep links, and links of the #/ form', async () => {
+    const { page } = await as('viewer');
+    // What the demo and the CLI print: the UI's origin, then the campaign's path.
+    await go(page, `/campaigns/${encodeURIComponent(campaignA)}`);
+    await page.getByTestId('campaign-page').waitFor();
+    // The stylesheet came from /assets/ at the root, as CSS (a deep link used to get the page's
+    // HTML back for /campaigns/assets/*.css and render unstyled).
+    const sheets = await page.evaluate(() =>
+      [...(globalThis as unknown as PageGlobals).document.styleSheets].map((s) => ({
+        href: s.href,
+        rules: s.cssRules.length,
+      })),
+    );
+    expect(sheets.length).toBeGreaterThan(0);
+    for (const s of sheets) {
+      expect(new URL(s.href!).pathname).toMatch(/^\/assets\//);
+      expect(s.rules).toBeGreaterThan(10);
+    }
+    // A link of the older hash form still opens, at its path.
+    await go(page, `/#/campaigns/${encodeURIComponent(campaignA)}/lineage`);
+    await expect
+      .poll(() => {
+        const u = new URL(page.url());
+        return `${u.pathname}${u.hash}`;
+      })
+      .toBe(`/campaigns/${encodeURIComponent(campaignA)}/lineage`);
+    // A reload of a deep link keeps the page.
+    await page.reload();
+    await page.waitForURL(`**/campaigns/${encodeURIComponent(campaignA)}/lineage`);
+    await page.getByRole('link', { name: 'Problems' }).first().waitFor();
+    await screenshot(page, 'deep-link-lineage');
   });
 
   it('compares two campaigns of one problem on one chart', async () => {
@@ -402,8 +435,8 @@ describe('the web UI in headless Chromium against the real server', () => {
     await page.locator('input[name=label]').fill('paused first');
     await page.locator('input[name=paused]').check();
     await page.getByTestId('start-submit').click();
-    await page.waitForURL(/#\/campaigns\//);
-    const campaignId = decodeURIComponent(page.url().split('#/campaigns/')[1]!);
+    await page.waitForURL(/\/campaigns\//);
+    const campaignId = decodeURIComponent(new URL(page.url()).pathname.split('/campaigns/')[1]!);
     await page.getByTestId('resume').waitFor();
     const status = await env.service.status(campaignId);
     expect(status.paused).toBe(true);

@@ -12,8 +12,9 @@ const root = path.dirname(fileURLToPath(import.meta.url));
 
 export default defineConfig({
   root,
-  // Relative asset URLs: the UI works wherever the server mounts it (routing is by URL hash).
-  base: './',
+  // Absolute asset URLs: the UI is served at the server's root and routes by path, so a deep link
+  // such as /campaigns/<id>/trials/<trial> loads /assets/... and not /campaigns/assets/....
+  base: '/',
   plugins: [react()],
   build: {
     outDir: path.join(root, 'dist'),

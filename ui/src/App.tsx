@@ -1,7 +1,6 @@
 /** The app shell: sign-in gate, top bar with breadcrumbs and the signed-in person, and routes. */
 import { lazy, Suspense } from 'react';
 import { Link, Route, Router, Switch } from 'wouter';
-import { useHashLocation } from 'wouter/use-hash-location';
 import { AuthProvider, useAuth } from './auth.js';
 import { CrumbsProvider, CrumbsView } from './components/crumbs.js';
 import { Loading, Pill } from './components/ui.js';
@@ -24,10 +23,23 @@ const TrialPage = lazy(() =>
   import('./pages/TrialPage.js').then((m) => ({ default: m.TrialPage })),
 );
 
+/**
+ * Addresses are plain paths (`/campaigns/<id>`), so every link the CLI, the demo and reports
+ * print opens as it is. Links of the hash-routed form (`/#/campaigns/<id>`) still open: they are
+ * rewritten to the path before the first render.
+ */
+function adoptHashRoute(): void {
+  const { hash, search } = window.location;
+  if (hash.startsWith('#/')) window.history.replaceState(null, '', `${hash.slice(1)}${search}`);
+}
+
+// Before the first render, so the router starts at the path.
+adoptHashRoute();
+
 export function App() {
   return (
     <AuthProvider>
-      <Router hook={useHashLocation}>
+      <Router>
         <Shell />
       </Router>
     </AuthProvider>

@@ -384,7 +384,7 @@ function TrialsTable({
                   <td className="num muted">{n.index}</td>
                   <td>
                     <a
-                      href={`#/campaigns/${enc(campaignId)}/trials/${enc(n.id)}`}
+                      href={`/campaigns/${enc(campaignId)}/trials/${enc(n.id)}`}
                       onClick={(e) => e.preventDefault()}
                     >
                       {n.title}

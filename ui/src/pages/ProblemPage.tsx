@@ -202,7 +202,7 @@ function CompareView({
                 </span>
               </td>
               <td>
-                <a href={`#/campaigns/${enc(c.campaignId)}`} onClick={(e) => e.preventDefault()}>
+                <a href={`/campaigns/${enc(c.campaignId)}`} onClick={(e) => e.preventDefault()}>
                   {c.label ?? c.campaignId}
                 </a>
                 {c.label && <div className="small faint mono">{c.campaignId}</div>}

@@ -86,7 +86,7 @@ function ProblemTable({
           {problems.map((p) => (
             <tr key={p.spec.id} className="clickable" onClick={() => onOpen(p.spec.id)}>
               <td>
-                <a href={`#/problems/${enc(p.spec.id)}`} onClick={(e) => e.preventDefault()}>
+                <a href={`/problems/${enc(p.spec.id)}`} onClick={(e) => e.preventDefault()}>
                   {p.spec.title}
                 </a>
                 <div className="small faint mono">{p.spec.id}</div>
