@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { Command } from 'commander';
 import type { Actor, EvaluationCriteriaInput } from '../domain/schemas.js';
 import { loadRegistry } from '../experiments/registry.js';
 import { EXPERIMENTS_DIR } from '../experiments/registry.js';
@@ -15,11 +14,13 @@ import { ServiceError } from '../server/errors.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { GaplabService } from '../server/service.js';
 import { Stack, mlflowHealthy, temporalHealthy } from '../stack/index.js';
+import { STATE_DIR } from '../stack/paths.js';
 import { renderReportMarkdown, verdictLine } from '../workflows/report.js';
 import type { CampaignReport } from '../api/schemas.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
 import { dataConverter } from '../worker/data-converter.js';
 import { writeDevTokens } from './api.js';
+import { ensureUiBuilt } from './ui-build.js';
 import { readDocument, watchCampaign } from './commands.js';
 import { portOpen } from '../stack/process.js';
 import { freePort } from '../stack/process.js';
@@ -37,17 +38,14 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
-/** Builds the web UI into ui/dist when a checkout has not built it yet. */
-async function ensureUiBuilt(log: (line: string) => void): Promise<void> {
-  const root = path.resolve(EXPERIMENTS_DIR, '..');
-  if (fs.existsSync(path.join(root, 'ui', 'dist', 'index.html'))) return;
-  log('   building the web UI (first run only)...');
-  const { build } = await import('vite');
-  await build({
-    configFile: path.join(root, 'ui', 'vite.config.ts'),
-    mode: 'production',
-    logLevel: 'warn',
-  });
+/** Writes the report as markdown and JSON under the state folder; returns both paths. */
+function saveReport(report: CampaignReport): { markdown: string; json: string } {
+  const dir = path.join(STATE_DIR, 'reports');
+  fs.mkdirSync(dir, { recursive: true });
+  const base = path.join(dir, report.campaignId.replace(/[^A-Za-z0-9._-]/g, '_'));
+  fs.writeFileSync(`${base}.md`, renderReportMarkdown(report));
+  fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  return { markdown: `${base}.md`, json: `${base}.json` };
 }
 
 const researcher: Actor = { name: 'demo-researcher', role: 'researcher' };
@@ -155,14 +153,18 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     });
     const pat = server.devTokens.find((t) => t.role === 'pi');
     log('');
-    log(`   Web UI:      ${server.url}/  (sign in with a token below)`);
-    log(`   Campaign:    ${server.url}/campaigns/${campaignId}`);
-    log(`   Temporal UI: ${stack.temporalUi}/namespaces/default/workflows/${campaignId}`);
-    log(
-      `   MLflow UI:   ${stack.mlflowUri}${mlflowService ? '  (sign in: `gaplab stack credentials --role pi|researcher|viewer`)' : ''}`,
-    );
-    for (const t of server.devTokens) log(`   token (${t.role.padEnd(10)}): ${t.token}`);
-    log('');
+    // With --exit everything stops after the report: addresses would be dead by the time anyone
+    // opens them, so the report is saved instead (below).
+    if (!opts.exit) {
+      log(`   Web UI:      ${server.url}/  (sign in with a token below)`);
+      log(`   Campaign:    ${server.url}/campaigns/${encodeURIComponent(campaignId)}`);
+      log(`   Temporal UI: ${stack.temporalUi}/namespaces/default/workflows/${campaignId}`);
+      log(
+        `   MLflow UI:   ${stack.mlflowUri}${mlflowService ? '  (sign in: `gaplab stack credentials --role pi|researcher|viewer`)' : ''}`,
+      );
+      for (const t of server.devTokens) log(`   token (${t.role.padEnd(10)}): ${t.token}`);
+      log('');
+    }
 
     const report = await watchCampaign(
       () => service.status(campaignId),
@@ -177,6 +179,9 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     // hidden held-out split.
     log(verdictLine(report));
 
+    const saved = saveReport(report);
+    log(`Report saved: ${saved.markdown} (JSON: ${saved.json})`);
+
     if (!opts.exit) {
       log(
         `\nThe UI stays up at ${server.url}/ (token ${pat?.token ?? ''}). Press Ctrl-C to stop everything the demo started.`,
@@ -189,38 +194,4 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     process.off('SIGTERM', onSignal);
     await stopAll();
   }
-}
-
-export function registerDemoCommand(program: Command): void {
-  program
-    .command('demo')
-    .description(
-      'Run the whole loop on the built-in weak-to-strong problem with the embedded stack.',
-    )
-    .option('--trials <n>', 'search trials', (v) => Number(v), 30)
-    .option('--strategy <name>', 'claude, optuna or random')
-    .option('--seed <n>', 'base seed', (v) => Number(v))
-    .option('--port <port>', 'API/UI port', (v) => Number(v))
-    .option(
-      '--exit',
-      'exit after the report instead of keeping the UI up (default when not on a terminal)',
-    )
-    .action(
-      async (o: {
-        trials: number;
-        strategy?: DemoOptions['strategy'];
-        seed?: number;
-        port?: number;
-        exit?: boolean;
-      }) => {
-        await runDemo({
-          trials: o.trials,
-          exit: o.exit ?? !process.stdout.isTTY,
-          ...(o.strategy ? { strategy: o.strategy } : {}),
-          ...(o.seed !== undefined ? { seed: o.seed } : {}),
-          ...(o.port !== undefined ? { port: o.port } : {}),
-        });
-        process.exit(0);
-      },
-    );
 }

@@ -1,9 +1,17 @@
 /** The gaplab command line: one entry point for people and scripts. */
 import { Command } from 'commander';
 import { registerApiCommands } from './commands.js';
-import { registerDemoCommand } from './demo.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerRunCommands } from './run.js';
 import { registerStackCommands } from './stack.js';
+
+// Output piped into a command that stops reading (`gaplab list | head`) ends the command quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
 
 const program = new Command()
   .name('gaplab')

@@ -1,7 +1,5 @@
 /** Long-running processes: the worker and the API/UI server. */
 import type { Command } from 'commander';
-import { startServer } from '../server/server.js';
-import { startWorker } from '../worker/index.js';
 import { writeDevTokens } from './api.js';
 
 export const defaults = {
@@ -42,6 +40,8 @@ export function registerRunCommands(program: Command): void {
         main: boolean;
         maxActivities: number;
       }) => {
+        // Loaded on use, so that `gaplab --help` and the API commands start fast.
+        const { startWorker } = await import('../worker/index.js');
         const worker = await startWorker({
           temporalAddress: o.temporal ?? defaults.temporalAddress(),
           mlflowUri: o.mlflow ?? defaults.mlflowUri(),
@@ -80,6 +80,9 @@ export function registerRunCommands(program: Command): void {
         mlflow?: string;
         devTokens?: boolean;
       }) => {
+        const { startServer } = await import('../server/server.js');
+        const { ensureUiBuilt } = await import('./ui-build.js');
+        await ensureUiBuilt((line) => console.log(line.trim()));
         const server = await startServer({
           config: {
             host: o.host,

@@ -1,13 +1,10 @@
 import type { Command } from 'commander';
-import { Stack, type StackInfo } from '../stack/index.js';
+import type { StackInfo } from '../stack/index.js';
 import { MLFLOW_ROLES, type MlflowRole } from '../stack/mlflow-auth.js';
-import {
-  ensureBubblewrap,
-  ensureChromium,
-  ensureInstalled,
-  ensurePostgres,
-  resolveTimeSkippingServer,
-} from '../stack/install.js';
+
+// Loaded on use, so that `gaplab --help` and the API commands start fast.
+const stackModule = () => import('../stack/index.js');
+const installModule = () => import('../stack/install.js');
 
 const log = (line: string) => console.log(line);
 
@@ -40,6 +37,13 @@ export function registerStackCommands(program: Command): void {
       "also Temporal's time-skipping test server for the workflow tests (from Maven Central; needs java and mvn)",
     )
     .action(async (o: { browser?: boolean; postgres?: boolean; timeSkipping?: boolean }) => {
+      const {
+        ensureBubblewrap,
+        ensureChromium,
+        ensureInstalled,
+        ensurePostgres,
+        resolveTimeSkippingServer,
+      } = await installModule();
       const res = await ensureInstalled(log);
       console.log(`Temporal CLI: ${res.temporal.path} (${res.temporal.source})`);
       console.log(`Python:       ${res.python}`);
@@ -67,20 +71,23 @@ export function registerStackCommands(program: Command): void {
       "MLflow's records on a PostgreSQL cluster of the stack's own (port GAPLAB_POSTGRES_PORT, default 5433) instead of SQLite",
     )
     .action(async (o: { postgres?: boolean }) => {
-      const info = await new Stack({ log, ...(o.postgres ? { postgres: true } : {}) }).up();
+      const info = await new (await stackModule()).Stack({
+        log,
+        ...(o.postgres ? { postgres: true } : {}),
+      }).up();
       printStack(info);
     });
   stack
     .command('down')
     .description('Stop the services this stack started.')
     .action(async () => {
-      await new Stack({ log }).down();
+      await new (await stackModule()).Stack({ log }).down();
     });
   stack
     .command('status')
     .description('Show each service and whether it is healthy.')
     .action(async () => {
-      const info = await new Stack().status();
+      const info = await new (await stackModule()).Stack().status();
       printStack(info);
       if (info.services.some((s) => !s.healthy)) process.exitCode = 3;
     });
@@ -91,11 +98,11 @@ export function registerStackCommands(program: Command): void {
     )
     .option('--role <role>', `one of ${[...MLFLOW_ROLES, 'service'].join(', ')}`, 'viewer')
     .option('--env', 'print as MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD exports')
-    .action((o: { role: string; env?: boolean }) => {
+    .action(async (o: { role: string; env?: boolean }) => {
       const roles: readonly string[] = [...MLFLOW_ROLES, 'service'];
       if (!roles.includes(o.role))
         throw new Error(`--role must be one of ${roles.join(', ')}, not "${o.role}"`);
-      const stack = new Stack();
+      const stack = new (await stackModule()).Stack();
       const creds = stack.mlflowCredentials(o.role as MlflowRole | 'service');
       if (!creds) {
         console.error(

@@ -11,16 +11,16 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Name, Slug } from '../domain/schemas.js';
-import { paths, PROJECT_ROOT } from '../stack/paths.js';
+import { COMPILED, paths, PROJECT_ROOT, runnableModule } from '../stack/paths.js';
 import { CodeSpecSchema, isCodeExperiment } from './code.js';
 import type { ExperimentDefinition, MetricInfo, RegisteredExperiment } from './types.js';
 
 /** The folder the built-in experiments live in. */
-export const EXPERIMENTS_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const EXPERIMENTS_DIR = path.join(PROJECT_ROOT, 'experiments');
 
 /** Thrown when a spec, a CLI or an activity names an experiment the registry did not load. */
 export class UnknownExperimentError extends Error {
@@ -300,10 +300,15 @@ function problemFiles(
   return existsSync(spec) && existsSync(criteria) ? { problem: { spec, criteria } } : {};
 }
 
-/** Imports one experiment.ts (needs a TypeScript-aware runtime: tsx, vitest). */
+/**
+ * Imports one experiment.ts: its compiled twin when the worker runs the build, else the source
+ * (a TypeScript-aware runtime: tsx, vitest; the build registers tsx for experiments it lacks).
+ */
 export async function loadModuleExperiments(file: string): Promise<RegisteredExperiment[]> {
   const dir = path.dirname(file);
-  const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  const runnable = runnableModule(file);
+  if (runnable.endsWith('.ts') && COMPILED) await registerTypeScript();
+  const mod = (await import(pathToFileURL(runnable).href)) as { default?: unknown };
   if (mod.default === undefined)
     throw new ExperimentDefinitionError(
       file,
@@ -326,6 +331,16 @@ export async function loadModuleExperiments(file: string): Promise<RegisteredExp
     const { problem: _ignored, ...rest } = def;
     return { ...rest, runner, ...problemFiles(dir, def.problem), dir, source: file };
   });
+}
+
+let tsxRegistered: Promise<void> | undefined;
+
+/** Lets the compiled build import an experiment.ts that is not part of the build. */
+function registerTypeScript(): Promise<void> {
+  tsxRegistered ??= import('tsx/esm/api').then((m) => {
+    m.register();
+  });
+  return tsxRegistered;
 }
 
 /**

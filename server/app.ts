@@ -28,6 +28,7 @@ import {
 import { z } from 'zod';
 import { formatPath, ValidationError } from '../domain/errors.js';
 import { loadDocument } from '../domain/parse.js';
+import { PROJECT_ROOT } from '../stack/paths.js';
 import * as api from '../api/schemas.js';
 import { bearerToken, type Principal, type TokenTable } from './auth.js';
 import { ServerConfig, uiLinks, type ServerConfigInput } from './config.js';
@@ -62,8 +63,9 @@ export interface BuildAppOptions {
   checks?: Partial<AppContext['checks']>;
 }
 
-const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string })
-  .version;
+const VERSION: string = (
+  createRequire(import.meta.url)(path.join(PROJECT_ROOT, 'package.json')) as { version: string }
+).version;
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
 
 /** Schemas shown as named components in the OpenAPI document. */

@@ -4,16 +4,11 @@
  * surfacing later as odd behaviour. See server/.env.example.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../stack/paths.js';
 import { z } from 'zod';
 
 /** Where the UI build lands (`vite build --config ui/vite.config.ts`). */
-export const DEFAULT_UI_DIR = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'ui',
-  'dist',
-);
+export const DEFAULT_UI_DIR = path.join(PROJECT_ROOT, 'ui', 'dist');
 
 const bool = z
   .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])])

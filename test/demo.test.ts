@@ -59,7 +59,13 @@ describe('demo', () => {
     fs.rmSync(stackDir, { recursive: true, force: true });
     expect(code, out).toBe(0);
     expect(out).toContain('1. The embedded stack');
-    expect(out).toMatch(/Web UI: +http:\/\/127\.0\.0\.1:\d+\//);
+    // With --exit the server is gone once the demo ends: no address that would not open is
+    // printed, and the report is saved where the demo says.
+    expect(out).not.toMatch(/Web UI:|Campaign: +http|token \(/);
+    const saved = /^Report saved: (\S+\.md) \(JSON: (\S+\.json)\)$/m.exec(out);
+    expect(saved, out).not.toBeNull();
+    expect(fs.readFileSync(saved![1]!, 'utf8')).toContain('# Campaign weak-to-strong-optuna-');
+    expect(JSON.parse(fs.readFileSync(saved![2]!, 'utf8'))).toHaveProperty('campaignId');
     expect(out).toContain('Starting Temporal (pid');
     expect(out).toContain(`UI http://127.0.0.1:${ports.temporalUiPort}`);
     expect(out).toContain('# Campaign weak-to-strong-optuna-');

@@ -5,7 +5,6 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import {
   DefaultLogger,
@@ -26,13 +25,14 @@ import { OptunaService } from '../activities/strategies/index.js';
 import { loadRegistry, type ExperimentRegistry } from '../experiments/registry.js';
 import { ensureHarnessSecret } from '../experiments/lib/secret.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
-import { STATE_DIR } from '../stack/paths.js';
+import { PROJECT_ROOT, STATE_DIR } from '../stack/paths.js';
 import { mlflowCredentialsOption } from '../stack/mlflow-auth.js';
 import { ProcessGuard } from './process-guard.js';
 import { dataConverter } from './data-converter.js';
 
 export const DEFAULT_TASK_QUEUE = 'gaplab';
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** The workflow code, bundled from its sources by the worker (from the build too). */
+export const WORKFLOWS_PATH = path.join(PROJECT_ROOT, 'workflows', 'index.ts');
 
 export interface WorkerOptions {
   temporalAddress: string;

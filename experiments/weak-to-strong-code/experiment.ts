@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../../stack/paths.js';
 import {
   CandidateError,
   candidateFailure,
@@ -25,7 +25,7 @@ import {
   score,
 } from './harness.js';
 
-const DIR = path.dirname(fileURLToPath(import.meta.url));
+const DIR = path.join(PROJECT_ROOT, 'experiments', 'weak-to-strong-code');
 const DRIVER = readFileSync(path.join(DIR, 'driver.py'), 'utf8');
 const METHOD = readFileSync(path.join(DIR, 'candidate', 'method.py'), 'utf8');
 

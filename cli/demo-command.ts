@@ -1,0 +1,39 @@
+/** The `demo` command's declaration; its work (cli/demo.ts) loads only when it runs. */
+import type { Command } from 'commander';
+import type { DemoOptions } from './demo.js';
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'Run the whole loop on the built-in weak-to-strong problem with the embedded stack.',
+    )
+    .option('--trials <n>', 'search trials', (v) => Number(v), 30)
+    .option('--strategy <name>', 'claude, optuna or random')
+    .option('--seed <n>', 'base seed', (v) => Number(v))
+    .option('--port <port>', 'API/UI port', (v) => Number(v))
+    .option(
+      '--exit',
+      'exit after the report instead of keeping the UI up (default when not on a terminal)',
+    )
+    .action(
+      async (o: {
+        trials: number;
+        strategy?: DemoOptions['strategy'];
+        seed?: number;
+        port?: number;
+        exit?: boolean;
+      }) => {
+        // Loaded on use: the demo brings the whole stack, worker and server with it.
+        const { runDemo } = await import('./demo.js');
+        await runDemo({
+          trials: o.trials,
+          exit: o.exit ?? !process.stdout.isTTY,
+          ...(o.strategy ? { strategy: o.strategy } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          ...(o.port !== undefined ? { port: o.port } : {}),
+        });
+        process.exit(0);
+      },
+    );
+}
