@@ -4,12 +4,20 @@
  * seccomp, bwrap, prlimit) running `true`, against plain bwrap + prlimit running `true` (the
  * same bwrap arguments, no cgroup, no seccomp, as nobody when root), against a plain spawn.
  *
- *     npx tsx bench/sandbox.ts [--runs 50]
+ *     npx tsx bench/sandbox.ts [--runs 50] [--write]
+ *
+ * `--write` replaces this benchmark's section of bench/RESULTS.md (and keeps a copy as
+ * bench/results/sandbox.standalone.md).
  *
  * Target: cgroup + seccomp add at most 50 ms per seed over plain bwrap.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { PROJECT_ROOT } from '../stack/paths.js';
+import { RESULTS_MD } from './results.js';
 import {
   bwrapArgs,
   checkSandbox,
@@ -93,10 +101,42 @@ export async function benchSandbox(runs = 50): Promise<{
   };
 }
 
+const SECTION_START = '<!-- sandbox: written by `npx tsx bench/sandbox.ts --write` -->';
+const SECTION_END = '<!-- /sandbox -->';
+
+function writeSection(body: string): void {
+  const md = readFileSync(RESULTS_MD, 'utf8');
+  const section = `${SECTION_START}\n\n## Sandbox: start-up of the whole jail against plain bwrap\n\n${body}\n\n${SECTION_END}`;
+  const a = md.indexOf(SECTION_START);
+  const b = md.indexOf(SECTION_END);
+  const next =
+    a >= 0 && b > a
+      ? `${md.slice(0, a)}${section}${md.slice(b + SECTION_END.length)}`
+      : `${md.trimEnd()}\n\n${section}\n`;
+  writeFileSync(RESULTS_MD, next);
+  writeFileSync(path.join(PROJECT_ROOT, 'bench/results/sandbox.standalone.md'), `${section}\n`);
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '50' } } });
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '50' }, write: { type: 'boolean', default: false } },
+  });
   const r = await benchSandbox(Number(values.runs));
   const fmt = (x: number): string => x.toFixed(1);
+  if (values.write)
+    writeSection(
+      [
+        `\`npx tsx bench/sandbox.ts --runs ${r.runs}\`, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, load average ${os.loadavg()[0]?.toFixed(1)} (the machine is shared), median of ${r.runs} interleaved runs of \`/bin/true\`:`,
+        '',
+        '| how | median ms |',
+        '| --- | ---: |',
+        `| plain spawn | ${fmt(r.plainMedianMs)} |`,
+        `| plain bwrap + prlimit (no cgroup, no seccomp) | ${fmt(r.bwrapMedianMs)} |`,
+        `| whole jail (cgroup, seccomp, scratch mounts, pool uid, bwrap, prlimit) | ${fmt(r.sandboxMedianMs)} |`,
+        '',
+        `cgroup + seccomp (and the rest of the jail) add **${fmt(r.jailOverheadMs)} ms** per seed over plain bwrap (target <= 50 ms); ${fmt(r.overheadMs)} ms over a plain spawn. What each part blocks: experiments/README.md, "The sandbox".`,
+      ].join('\n'),
+    );
   console.log(
     `sandbox start-up, median of ${r.runs}: plain spawn ${fmt(r.plainMedianMs)} ms, plain bwrap + prlimit ${fmt(r.bwrapMedianMs)} ms, whole jail (cgroup, seccomp, scratch mounts, pool uid, bwrap, prlimit) ${fmt(r.sandboxMedianMs)} ms: cgroup + seccomp add ${fmt(r.jailOverheadMs)} ms over plain bwrap (target <= 50 ms), ${fmt(r.overheadMs)} ms over a plain spawn`,
   );
