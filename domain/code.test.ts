@@ -302,7 +302,7 @@ describe('diff limits', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(results).toHaveLength(7);
+    expect(results).toHaveLength(8);
     for (const res of results) {
       // Each edit either applies and diffs back to itself, or is refused by name.
       if (res.applied) expect(res.back, String(res.name)).toBe(true);

@@ -82,6 +82,11 @@ export function worstEdits(): WorstEdit[] {
       edits: [{ kind: 'diff', diff: `--- a/${FILE}\n+++ b/${FILE}\n${far}` }],
     },
     {
+      name: 'search text found nowhere, one odd character in its middle',
+      parent: { [FILE]: 'a'.repeat(CODE_LIMITS.fileChars) },
+      edits: replaceAll(`${'a'.repeat(50_000)}b${'a'.repeat(49_999)}`, 'b'),
+    },
+    {
       name: 'search text 100,000 times over',
       parent: { [FILE]: 'a'.repeat(CODE_LIMITS.fileChars) },
       edits: replaceAll('a'.repeat(100_000), 'b'),
