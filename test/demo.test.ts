@@ -70,9 +70,15 @@ describe('demo', () => {
     expect(out).toContain(`UI http://127.0.0.1:${ports.temporalUiPort}`);
     expect(out).toContain('# Campaign weak-to-strong-optuna-');
     expect(out).toMatch(/\| best PGR \(mean, CI\) \| -?\d\.\d{3}/);
-    expect(out).toMatch(/\| verdict \| (verified|failed verification|not verified) \|/);
+    // The verdict's words (domain/verdict.ts verdictLabel).
+    const words =
+      '(verified|verified, below target|held up, not significant|failed verification|not verified)';
+    expect(out).toMatch(new RegExp(`\\| verdict \\| ${words} \\|`));
     expect(out).toMatch(
-      /^Verdict: (verified|failed verification|not verified)\. best t\d+: visible PGR -?\d\.\d{3} .* fresh-seed PGR /m,
+      new RegExp(
+        `^Verdict: ${words}\\. best t\\d+: visible PGR -?\\d\\.\\d{3} .* fresh-seed PGR `,
+        'm',
+      ),
     );
     const reached = /PGR reached: (-?\d\.\d{3})/.exec(out);
     expect(reached, out).not.toBeNull();

@@ -159,7 +159,7 @@ describe('gamed experiments never win', () => {
         const review = report.underReview ?? [];
         for (const t of caught) expect(review.map((r) => r.trialId)).toContain(t.id);
         const md = renderReportMarkdown(report);
-        expect(md).toMatch(/^\*\*Verdict: verified\.\*\*/m);
+        expect(md).toMatch(/^\*\*Verdict: verified(, below target)?\.\*\*/m);
         expect(md).toContain('## Under review');
         for (const t of caught.slice(0, 3)) expect(md).toContain(`- ${t.id} (under review)`);
         // Gaming that only verification can see fails it, in words.
