@@ -68,6 +68,18 @@ export interface HiddenValueBookOptions {
   concurrency?: number;
   /** Problems kept. @default 256 */
   maxProblems?: number;
+  /**
+   * How long a read waits for a refresh when it has the values of an earlier one to go on with
+   * (ms): a problem no worker answers for, or MLflow down, does not hold every read up. @default 2000
+   */
+  waitMs?: number;
+  /**
+   * How old those earlier values may be (ms); past it, and on a problem's first read, a read waits
+   * for the refresh and fails with it. @default 60000
+   */
+  staleMs?: number;
+  /** How long a read waits for a refresh at most before a 503 (ms). @default 15000 */
+  timeoutMs?: number;
   now?: () => number;
 }
 
@@ -79,6 +91,9 @@ export class HiddenValueBook {
   private readonly refreshMs: number;
   private readonly concurrency: number;
   private readonly maxProblems: number;
+  private readonly waitMs: number;
+  private readonly staleMs: number;
+  private readonly timeoutMs: number;
   private readonly now: () => number;
 
   constructor(
@@ -88,6 +103,9 @@ export class HiddenValueBook {
     this.refreshMs = opts.refreshMs ?? 250;
     this.concurrency = opts.concurrency ?? 8;
     this.maxProblems = opts.maxProblems ?? 256;
+    this.waitMs = opts.waitMs ?? 2_000;
+    this.staleMs = opts.staleMs ?? 60_000;
+    this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.now = opts.now ?? Date.now;
   }
 
@@ -111,13 +129,67 @@ export class HiddenValueBook {
       };
       this.problems.set(problemId, p);
     }
-    if (p.refreshing) return p.refreshing;
-    if (this.now() - p.refreshedAt < this.refreshMs) return p.matchers;
+    const age = this.now() - p.refreshedAt;
+    if (!p.refreshing && age < this.refreshMs) return p.matchers;
     const entry = p;
-    entry.refreshing = this.refresh(problemId, entry, log).finally(() => {
+    entry.refreshing ??= this.refresh(problemId, entry, log).finally(() => {
       entry.refreshing = null;
     });
-    return entry.refreshing;
+    const refreshing = entry.refreshing;
+    const prior = age < this.staleMs ? entry.matchers : null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<readonly ValueMatcher[]>((resolve, reject) => {
+      timer = setTimeout(
+        () =>
+          prior
+            ? resolve(prior)
+            : reject(
+                new ServiceError(
+                  'Unavailable',
+                  `the hidden values of problem ${problemId} are still being read, so they cannot be withheld yet: try again`,
+                ),
+              ),
+        prior ? this.waitMs : this.timeoutMs,
+      );
+      timer.unref?.();
+    });
+    return Promise.race([prior ? refreshing.catch(() => prior) : refreshing, late]).finally(() =>
+      clearTimeout(timer),
+    );
+  }
+
+  /** Campaigns whose workflow has closed (they never run again), bounded. */
+  private readonly closed = new Set<string>();
+  /** Running campaigns, by when they were last seen running. */
+  private readonly seenRunning = new Map<string, number>();
+
+  /**
+   * Whether the campaign's workflow runs (one describe, none once it has closed, at most one a
+   * second while it runs); a campaign Temporal cannot tell about counts as running, so its
+   * problem's text stays redacted.
+   */
+  async isRunning(campaignId: string): Promise<boolean> {
+    if (this.ctx.live.has(campaignId)) return true;
+    if (this.closed.has(campaignId)) return false;
+    const seen = this.seenRunning.get(campaignId);
+    if (seen !== undefined && this.now() - seen < 1_000) return true;
+    // Not found: registered but never started, or gone by retention; it runs nothing.
+    const running = await this.ctx.service
+      .isRunning?.(campaignId)
+      .catch((err: unknown) =>
+        err instanceof ServiceError && err.code === 'NotFound' ? false : undefined,
+      );
+    if (running === false) {
+      if (this.closed.size >= 100_000) this.closed.clear();
+      this.closed.add(campaignId);
+      this.seenRunning.delete(campaignId);
+      return false;
+    }
+    if (running) {
+      if (this.seenRunning.size >= 10_000) this.seenRunning.clear();
+      this.seenRunning.set(campaignId, this.now());
+    }
+    return true;
   }
 
   private async refresh(
@@ -314,13 +386,8 @@ export async function problemRedactor(
   log?: DebugLog,
 ): Promise<HiddenRedactor | null> {
   if (role === 'pi' || role === 'system' || problem.campaigns.length === 0) return null;
-  const running = await Promise.all(
-    problem.campaigns.map(async (c) =>
-      ctx.live.has(c.campaignId)
-        ? true
-        : ((await ctx.service.isRunning?.(c.campaignId).catch(() => true)) ?? true),
-    ),
-  );
+  const book = hiddenValueBook(ctx);
+  const running = await Promise.all(problem.campaigns.map((c) => book.isRunning(c.campaignId)));
   const names = new Set<string>();
   problem.campaigns.forEach((c, i) => {
     if (!running[i]) return;
