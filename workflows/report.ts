@@ -87,6 +87,7 @@ function checkWords(v: ReportVerdict): string[] {
     `| met the target${c.targetPgr === null ? '' : ` (${formatExact(c.targetPgr)})`} | ${yn(c.metTarget)} |`,
     `| fresh seeds could test it | ${c.seedInsensitive ? 'no: every fresh seed gave the same result' : 'yes'} |`,
     `| verification seeds | ${seeds} |`,
+    '| search seeds | derived from the campaign seed: reproducible with the same seed |',
   ];
 }
 
