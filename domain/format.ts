@@ -14,8 +14,14 @@
  *
  * Pure: no imports beyond the domain.
  */
-import { UNBOUNDED } from './stats.js';
 import type { Estimate } from './trial.js';
+
+/**
+ * The finite stand-in for an infinite bound (an interval from one seed): finite so that it
+ * survives JSON, and far from any real PGR. Declared here, not in stats.ts, so the web UI can
+ * format intervals without bundling the statistics library.
+ */
+export const UNBOUNDED = Number.MAX_VALUE;
 
 /** What formatting an estimate needs: its mean and bounds. */
 export type Interval = Pick<Estimate, 'mean' | 'ciLow' | 'ciHigh'>;

@@ -10,10 +10,11 @@
  */
 import jStat from 'jstat';
 import { InsufficientDataError } from './errors.js';
+import { UNBOUNDED } from './format.js';
 import type { Estimate } from './schemas.js';
 
-/** The finite stand-in for an infinite bound (see the module comment). */
-export const UNBOUNDED = Number.MAX_VALUE;
+/** The finite stand-in for an infinite bound (see the module comment), declared with the formats. */
+export { UNBOUNDED };
 
 function assertSample(values: readonly number[], what: string, min: number): void {
   if (values.length < min)
