@@ -12,10 +12,12 @@ import { renderReportMarkdown } from '../workflows/report.js';
 import { diffSnapshots } from '../domain/code.js';
 import { harnessSecret } from '../experiments/lib/secret.js';
 import { SourceNotFoundError, SourceStore } from './sources.js';
+import { createMlflowAccess } from './mlflow-access.js';
 import {
   encodeSnapshot,
   encodeTrial,
   experimentName,
+  hiddenExperimentName,
   RECORDS_SNAPSHOT,
   TAG,
   tagFilter,
@@ -71,6 +73,7 @@ export interface RecordCampaignEndInput {
 
 export function createRecordingActivities({ mlflow }: RecordingDeps) {
   const sources = new SourceStore({ mlflow });
+  const access = createMlflowAccess(mlflow);
 
   /**
    * A code trial's snapshot and its diff from the parent's, read from the campaign's stored
@@ -130,6 +133,11 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
       ...(await trialSource(input)),
       harnessKeyId: harnessSecret().keyId,
     });
+    // The hidden values first, in the campaign's hidden experiment (PI-only until its end): the
+    // trial's run, readable by every role, then names the run that holds them.
+    const hiddenRunId = run.hidden
+      ? await recordHidden(input, run.key, run.hidden, run)
+      : undefined;
     const { runId, fresh } = await getOrCreateRun(
       input.experimentId,
       TAG.trialKey,
@@ -153,11 +161,47 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     // The data and the artifacts go at once (the artifacts bypass MLflow's database); the run
     // is closed only when all are in, so a closed run is a complete one.
     await Promise.all([
-      mlflow.logBatch(runId, { metrics: run.metrics, params: run.params, tags: run.tags }),
+      mlflow.logBatch(runId, {
+        metrics: run.metrics,
+        params: run.params,
+        tags: { ...run.tags, ...(hiddenRunId ? { [TAG.hiddenRunId]: hiddenRunId } : {}) },
+      }),
       ...run.artifacts.map((a) => mlflow.uploadArtifact(runId, a.path, a.content, a.contentType)),
     ]);
     await mlflow.updateRun(runId, { status: run.status, endTime: run.endTime });
     return { runId };
+  }
+
+  /** A trial's hidden run: created (or found, on a retry), its metrics and artifacts, then closed. */
+  async function recordHidden(
+    input: RecordTrialInput,
+    key: string,
+    hidden: NonNullable<ReturnType<typeof encodeTrial>['hidden']>,
+    run: ReturnType<typeof encodeTrial>,
+  ): Promise<string> {
+    const experimentId = await access.hiddenExperiment(input.campaignId, input.problemId);
+    const { runId, fresh } = await getOrCreateRun(experimentId, TAG.trialKey, key, async () => {
+      const created = await mlflow.createRun({
+        experimentId,
+        runName: run.runName,
+        startTime: run.startTime,
+        tags: hidden.identityTags,
+      });
+      return created.info.runId;
+    });
+    if (!fresh) {
+      const { info } = await mlflow.getRun(runId);
+      if (info.status === 'FINISHED' || info.status === 'FAILED' || info.status === 'KILLED')
+        return runId;
+    }
+    await Promise.all([
+      mlflow.logBatch(runId, { metrics: hidden.metrics }),
+      ...hidden.artifacts.map((a) =>
+        mlflow.uploadArtifact(runId, a.path, a.content, a.contentType),
+      ),
+    ]);
+    await mlflow.updateRun(runId, { status: run.status, endTime: run.endTime });
+    return runId;
   }
 
   async function getOrCreateRun(
@@ -183,6 +227,15 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
       const experimentId = await mlflow.getOrCreateExperiment(experimentName(input.problem.id), {
         tags: { [TAG.problemId]: input.problem.id, 'mlflow.note.content': input.problem.question },
       });
+      // Who reads what (activities/mlflow-access.ts): every role the problem's records, the PI
+      // role the campaign's hidden experiment.
+      await access.shareProblemExperiment(experimentId);
+      if (input.criteria.criteria.hiddenMetrics.length > 0)
+        await access.hiddenExperiment(
+          input.campaignId,
+          input.problem.id,
+          input.criteria.criteria.hiddenMetricsVisibility,
+        );
       const { runId } = await getOrCreateRun(
         experimentId,
         TAG.campaignId,
@@ -292,6 +345,8 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
           },
         }),
       ]);
+      // The roles' rules after the end: the hidden values open to whom the criteria say.
+      await access.releaseHidden(input.campaignId);
       await mlflow.updateRun(input.parentRunId, {
         status: r.stopReason === 'error' ? 'FAILED' : 'FINISHED',
         endTime: Date.parse(r.finishedAt),
@@ -312,7 +367,18 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
         // Large pages: a campaign of 10,000 trials in two requests, well inside the 2-minute limit.
         maxResults: 5000,
       });
-      const doc = encodeSnapshot(input.campaignId, runs);
+      // The hidden values go into the snapshot (on the campaign's run, which every role reads)
+      // only once the hidden experiment is open to every role.
+      const hidden = await mlflow.getExperimentByName(hiddenExperimentName(input.campaignId));
+      const hiddenRuns =
+        hidden?.tags[TAG.hiddenReleased] === 'true'
+          ? await mlflow.searchAllRuns({
+              experimentIds: [hidden.experimentId],
+              filter: tagFilter(TAG.campaignId, input.campaignId),
+              maxResults: 5000,
+            })
+          : [];
+      const doc = encodeSnapshot(input.campaignId, runs, hiddenRuns);
       await mlflow.uploadArtifact(
         input.parentRunId,
         RECORDS_SNAPSHOT,

@@ -10,6 +10,8 @@ import {
   DIFF_TAG_CHARS,
   encodeSnapshot,
   encodeTrial,
+  mergeHiddenRuns,
+  WITHHELD,
   TAG,
   type EncodedTrial,
   type TrialToEncode,
@@ -44,6 +46,16 @@ function asRun(e: EncodedTrial, runId = 'run-1'): Run {
     data: { metrics, params: { ...e.params }, tags: { ...e.identityTags, ...e.tags } },
   };
 }
+
+/** The hidden run MLflow hands back for what recording.ts wrote to the hidden experiment. */
+function asHiddenRun(e: EncodedTrial, runId = 'hidden-1'): Run {
+  const run = asRun({ ...e, metrics: e.hidden?.metrics ?? [] }, runId);
+  return { ...run, data: { ...run.data, params: {}, tags: { ...e.hidden?.identityTags } } };
+}
+
+/** A trial read back as gaplab's readers do: its run, with its hidden run's values merged. */
+const readBack = (e: EncodedTrial) =>
+  mergeHiddenRuns([decodeTrial(asRun(e))], e.hidden ? [asHiddenRun(e)] : [])[0]!;
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 
@@ -188,7 +200,11 @@ describe('trial codec', () => {
           ...(expectedEffect !== undefined ? { expectedEffect } : {}),
         });
         input.hiddenMetrics = a.hiddenMetrics;
-        const back = decodeTrial(asRun(encodeTrial(input)));
+        const encoded = encodeTrial(input);
+        // The trial's run, which every role reads, holds no hidden metric.
+        const visible = decodeTrial(asRun(encoded));
+        for (const h of a.hiddenMetrics) expect(visible.metrics).not.toHaveProperty(h);
+        const back = readBack(encoded);
         expect(back).toEqual({
           id: a.id,
           index: a.index,
@@ -227,10 +243,58 @@ describe('trial codec', () => {
       { key: 'seed/score', value: 3, step: 1 },
     ]);
     expect(e.params['gaplab_seeds']).toBe('1,2');
-    expect(e.artifacts.map((a) => a.path)).toEqual(['trial.json', 'logs/seed-1.txt']);
-    const back = decodeTrial(asRun(e));
+    expect(e.artifacts.map((a) => a.path)).toEqual(['trial.json']);
+    expect(e.hidden!.artifacts.map((a) => a.path)).toEqual(['trial.json', 'logs/seed-1.txt']);
+    const back = readBack(e);
     expect(Object.keys(back.metrics).sort()).toEqual(['heldout', 'score']);
     expect(back.params).toEqual({ x: 0.5 });
+  });
+
+  it("writes hidden values, their flags and the seeds' logs only to the hidden run", () => {
+    const seeds: SeedResult[] = [
+      {
+        seed: 1,
+        status: 'succeeded',
+        metrics: { score: 1, heldout: 0.8123 },
+        durationSeconds: 1,
+        logTail: 'heldout=0.8123',
+      },
+    ];
+    const base = trial();
+    const e = encodeTrial({
+      ...base,
+      seeds,
+      trial: {
+        ...base.trial,
+        metrics: { score: 1, heldout: 0.8123 },
+        flags: [
+          { kind: 'hidden_gap', message: 'heldout 0.8123 falls short' },
+          { kind: 'high_variance', message: 'seeds disagree' },
+        ],
+      },
+    });
+    expect(e.metrics.map((m) => m.key)).not.toContain('heldout');
+    expect(e.metrics.map((m) => m.key)).not.toContain('seed/heldout');
+    expect(e.hidden!.metrics).toEqual([
+      { key: 'heldout', value: 0.8123 },
+      { key: 'seed/heldout', value: 0.8123, step: 0 },
+    ]);
+    const visibleJson = e.artifacts.find((a) => a.path === 'trial.json')!.content;
+    expect(visibleJson).not.toContain('0.8123');
+    expect(visibleJson).not.toContain('heldout');
+    expect(JSON.parse(visibleJson).trial.flags).toEqual([
+      { kind: 'hidden_gap', message: WITHHELD },
+      { kind: 'high_variance', message: 'seeds disagree' },
+    ]);
+    expect(e.hidden!.artifacts.find((a) => a.path === 'trial.json')!.content).toContain('0.8123');
+    expect(e.hidden!.identityTags).toMatchObject({
+      'gaplab.kind': 'hidden-trial',
+      'gaplab.trialKey': 'c1/t0002',
+    });
+    // Without hidden metrics there is no hidden run, and the trial's run keeps everything.
+    const plain = encodeTrial({ ...base, hiddenMetrics: [], seeds });
+    expect(plain.hidden).toBeUndefined();
+    expect(plain.artifacts.map((a) => a.path)).toEqual(['trial.json', 'logs/seed-1.txt']);
   });
 
   it('splits a parameter-type list longer than a tag can hold over several tags', () => {

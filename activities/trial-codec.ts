@@ -58,7 +58,29 @@ export const TAG = {
    * trial: code experiments' data depend on it, so results under different ids are not comparable.
    */
   harnessKeyId: 'gaplab.harnessKeyId',
+  /** On a trial run: the run holding its hidden values, in the campaign's hidden experiment. */
+  hiddenRunId: 'gaplab.hiddenRunId',
+  /** On a hidden experiment: the criteria's `hiddenMetricsVisibility`. */
+  hiddenVisibility: 'gaplab.hiddenMetricsVisibility',
+  /** On a hidden experiment: `true` once every role may read it (the campaign has ended). */
+  hiddenReleased: 'gaplab.hiddenReleased',
 } as const;
+
+/**
+ * Where a campaign's hidden values live: an MLflow experiment of its own, readable by the PI
+ * role's MLflow user only until the campaign ends (MLflow's permissions are per experiment;
+ * activities/mlflow-access.ts grants them). It holds a run per trial (kind `hidden-trial`, the
+ * trial's key) with the hidden metrics' means and per-seed values, the whole `trial.json` and
+ * the seeds' logs; the trial's own run holds everything else. Named outside `gaplab/` so that
+ * listings of problems never meet it.
+ */
+export const hiddenExperimentName = (campaignId: string) => `gaplab-hidden/${campaignId}`;
+
+/** What a trial run's `trial.json` says instead of a text that may carry hidden values. */
+export const WITHHELD = "(withheld: refers to hidden metrics; in the campaign's hidden record)";
+
+/** Flags whose messages (and PI reasons) speak of hidden values. */
+const HIDDEN_FLAGS: ReadonlySet<string> = new Set(['hidden_gap', 'verification_gap']);
 
 /** Longest diff kept in the run's tags (readers get it without an artifact read); the run's `diff.patch` has it whole. */
 export const DIFF_TAG_CHARS = 32_000;
@@ -107,6 +129,15 @@ export interface EncodedTrial {
   artifacts: { path: string; content: string; contentType?: string }[];
   /** The run's terminal status. */
   status: 'FINISHED' | 'FAILED' | 'KILLED';
+  /**
+   * When the campaign has hidden metrics: what goes to the trial's run in the hidden experiment
+   * (hiddenExperimentName) instead: their metrics, the whole trial.json and the seeds' logs.
+   */
+  hidden?: {
+    identityTags: Record<string, string>;
+    metrics: EncodedTrial['metrics'];
+    artifacts: EncodedTrial['artifacts'];
+  };
 }
 
 export interface TrialToEncode {
@@ -175,15 +206,42 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
   const params: Record<string, string> = {};
   for (const [name, v] of Object.entries(t.params)) params[name] = String(v);
   params[SEEDS_PARAM] = t.seeds.join(',');
-  const artifacts: EncodedTrial['artifacts'] = [
-    {
-      path: 'trial.json',
-      content: JSON.stringify({ trial: t, seeds: input.seeds }, null, 2),
-      contentType: 'application/json',
-    },
-  ];
-  for (const s of input.seeds)
-    if (s.logTail) artifacts.push({ path: `logs/seed-${s.seed}.txt`, content: s.logTail });
+  const trialJson = (trial: Trial, seeds: readonly SeedResult[]) => ({
+    path: 'trial.json',
+    content: JSON.stringify({ trial, seeds }, null, 2),
+    contentType: 'application/json',
+  });
+  const logs = input.seeds.flatMap((s) =>
+    s.logTail ? [{ path: `logs/seed-${s.seed}.txt`, content: s.logTail }] : [],
+  );
+  const hiddenNames = new Set(input.hiddenMetrics);
+  const isHidden = (metric: string) =>
+    hiddenNames.has(metric) ||
+    (metric.startsWith('seed/') && hiddenNames.has(metric.slice('seed/'.length)));
+  let hidden: EncodedTrial['hidden'];
+  const artifacts: EncodedTrial['artifacts'] = [];
+  if (hiddenNames.size > 0) {
+    hidden = {
+      identityTags: {
+        [TAG.kind]: 'hidden-trial',
+        [TAG.trialKey]: key,
+        [TAG.campaignId]: input.campaignId,
+        [TAG.problemId]: input.problemId,
+        [TAG.trialId]: t.id,
+      },
+      metrics: metrics.filter((m) => isHidden(m.key)),
+      artifacts: [trialJson(t, input.seeds), ...logs],
+    };
+    const kept = metrics.filter((m) => !isHidden(m.key));
+    metrics.length = 0;
+    metrics.push(...kept);
+    artifacts.push(
+      trialJson(
+        withoutHidden(t, hiddenNames),
+        input.seeds.map((sd) => seedWithoutHidden(sd, hiddenNames)),
+      ),
+    );
+  } else artifacts.push(trialJson(t, input.seeds), ...logs);
   const source = input.source;
   if (source) {
     for (const [file, text] of Object.entries(source.files))
@@ -231,7 +289,63 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
     metrics,
     artifacts,
     status: t.status === 'succeeded' ? 'FINISHED' : t.status === 'cancelled' ? 'KILLED' : 'FAILED',
+    ...(hidden ? { hidden } : {}),
   };
+}
+
+const omit = (values: Readonly<Record<string, number>>, names: ReadonlySet<string>) =>
+  Object.fromEntries(Object.entries(values).filter(([k]) => !names.has(k)));
+
+/** The trial as its run's trial.json shows it: no hidden metric, no text about hidden values. */
+function withoutHidden(t: Trial, hidden: ReadonlySet<string>): Trial {
+  const withheld = (d: Trial['flags'][number]['cleared']) => d && { ...d, reason: WITHHELD };
+  return {
+    ...t,
+    metrics: omit(t.metrics, hidden),
+    flags: t.flags.map((f) =>
+      HIDDEN_FLAGS.has(f.kind)
+        ? {
+            ...f,
+            message: WITHHELD,
+            ...(f.cleared ? { cleared: withheld(f.cleared) } : {}),
+            ...(f.confirmed ? { confirmed: withheld(f.confirmed) } : {}),
+          }
+        : f,
+    ),
+  };
+}
+
+/** A seed as the trial run shows it: no hidden metric, and its log (which may print them) in the hidden run only. */
+function seedWithoutHidden(s: SeedResult, hidden: ReadonlySet<string>): SeedResult {
+  const { logTail: _log, ...rest } = s;
+  return { ...rest, metrics: omit(s.metrics, hidden) };
+}
+
+/**
+ * The trials with the hidden values of their hidden runs (written with {@link encodeTrial}'s
+ * `hidden`): each trial's hidden metrics' means. Runs of other kinds, and trials without a
+ * hidden run, are left as they are; of two hidden runs for one trial the oldest counts.
+ */
+export function mergeHiddenRuns(
+  records: readonly TrialRecord[],
+  hiddenRuns: readonly Run[],
+): TrialRecord[] {
+  const byId = new Map<string, Run>();
+  for (const run of hiddenRuns) {
+    if (run.data.tags[TAG.kind] !== 'hidden-trial') continue;
+    const id = run.data.tags[TAG.trialId];
+    if (id === undefined) continue;
+    const prior = byId.get(id);
+    if (!prior || (run.info.startTime ?? 0) < (prior.info.startTime ?? 0)) byId.set(id, run);
+  }
+  return records.map((r) => {
+    const run = byId.get(r.id);
+    if (!run) return r;
+    const metrics = { ...r.metrics };
+    for (const [k, v] of Object.entries(run.data.metrics))
+      if (!k.startsWith('seed/') && !META_METRICS.has(k)) metrics[k] = num(v);
+    return { ...r, metrics };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,8 +528,16 @@ export const RecordsSnapshot = z.object({
 export type RecordsSnapshot = z.infer<typeof RecordsSnapshot>;
 
 /** The snapshot document of a campaign's runs. */
-export function encodeSnapshot(campaignId: string, runs: readonly Run[]): RecordsSnapshot {
-  return { format: RECORDS_SNAPSHOT_FORMAT, campaignId, records: decodeTrials(runs) };
+export function encodeSnapshot(
+  campaignId: string,
+  runs: readonly Run[],
+  hiddenRuns: readonly Run[] = [],
+): RecordsSnapshot {
+  return {
+    format: RECORDS_SNAPSHOT_FORMAT,
+    campaignId,
+    records: mergeHiddenRuns(decodeTrials(runs), hiddenRuns),
+  };
 }
 
 /** The records of a snapshot's text, or null when it is unreadable, of another format or campaign. */

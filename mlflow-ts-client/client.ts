@@ -310,6 +310,24 @@ export class MlflowClient {
     });
   }
 
+  /**
+   * Grants `username` a permission on an experiment (servers run with `--app-name basic-auth`;
+   * the caller needs MANAGE on it, or to be an admin). Throws RESOURCE_ALREADY_EXISTS when the
+   * user holds a permission on it already, RESOURCE_DOES_NOT_EXIST for an unknown user, and a
+   * bare 404 from a server without authentication.
+   */
+  async grantExperimentPermission(
+    experimentId: string,
+    username: string,
+    permission: 'READ' | 'USE' | 'EDIT' | 'MANAGE' | 'NO_PERMISSIONS',
+  ): Promise<void> {
+    await this.http.send({
+      method: 'POST',
+      path: '/api/3.0/mlflow/users/permissions/grant',
+      json: { username, resource_type: 'experiment', resource_id: experimentId, permission },
+    });
+  }
+
   // ---- runs -----------------------------------------------------------------------------------
 
   async createRun(options: CreateRunOptions): Promise<Run> {

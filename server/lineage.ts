@@ -28,6 +28,8 @@ import {
 import {
   decodeSnapshot,
   decodeTrials,
+  hiddenExperimentName,
+  mergeHiddenRuns,
   experimentName,
   quote,
   RECORDS_SNAPSHOT,
@@ -208,11 +210,9 @@ export class LineageReader {
 
   constructor(opts: LineageReaderOptions) {
     this.mlflow = opts.mlflow;
-    this.listExperiments = opts.listExperiments ?? restExperimentLister(
-        opts.mlflow.trackingUri,
-        globalThis.fetch,
-        opts.mlflow.authorization,
-      );
+    this.listExperiments =
+      opts.listExperiments ??
+      restExperimentLister(opts.mlflow.trackingUri, globalThis.fetch, opts.mlflow.authorization);
     this.ttlMs = opts.ttlMs ?? 2000;
     this.cacheCampaigns = opts.cacheCampaigns ?? 16;
     this.maxTrials = opts.maxTrials ?? 200_000;
@@ -366,7 +366,19 @@ export class LineageReader {
       this.locations.delete(campaignId);
       return null;
     }
-    return this.store(location, parent, decodeTrials(runs), t0, false);
+    return this.store(
+      location,
+      parent,
+      mergeHiddenRuns(decodeTrials(runs), await this.hiddenRuns(campaignId)),
+      t0,
+      false,
+    );
+  }
+
+  /** The runs of the campaign's hidden experiment (trial-codec.ts hiddenExperimentName); none when it has none. */
+  private async hiddenRuns(campaignId: string): Promise<Run[]> {
+    const exp = await this.mlflow.getExperimentByName(hiddenExperimentName(campaignId));
+    return exp ? this.searchAll([exp.experimentId], tagFilter(TAG.campaignId, campaignId)) : [];
   }
 
   /** The records snapshot of a finished campaign, or null (running, absent, unreadable). */
@@ -468,7 +480,16 @@ export class LineageReader {
   async trialArtifact(
     runId: string,
   ): Promise<{ summary: TrialSummary | null; seeds: SeedRecord[] }> {
-    const artifact = await this.mlflow.downloadArtifactText(runId, 'trial.json').catch(() => null);
+    // The whole trial.json (hidden metrics and logs included) is in the trial's hidden run when
+    // the campaign has hidden metrics; the trial's own run has it without them.
+    const hiddenRunId = await this.mlflow
+      .getRun(runId)
+      .then((run) => run.data.tags[TAG.hiddenRunId])
+      .catch(() => undefined);
+    const artifact =
+      (hiddenRunId
+        ? await this.mlflow.downloadArtifactText(hiddenRunId, 'trial.json').catch(() => null)
+        : null) ?? (await this.mlflow.downloadArtifactText(runId, 'trial.json').catch(() => null));
     if (artifact === null) return { summary: null, seeds: [] };
     try {
       const doc = JSON.parse(artifact) as { trial?: unknown; seeds?: unknown[] };

@@ -403,9 +403,10 @@ export async function seedLineage(
         tags: { ...run.identityTags, ...run.tags },
       }),
     );
-    await retry(() =>
-      mlflow.logBatch(created.info.runId, { metrics: run.metrics, params: run.params }),
-    );
+    // The hidden metric on the trial's own run, as a finished campaign's readers see it once the
+    // hidden values are merged in (recording writes them to a hidden run: mlflow-access.ts).
+    const metrics = [...run.metrics, ...(run.hidden?.metrics ?? [])];
+    await retry(() => mlflow.logBatch(created.info.runId, { metrics, params: run.params }));
     // Without the trial.json artifact and the final status update recording adds: readers decode
     // the trial from its tags (gaplab.status says how it ended), and two requests per run fewer
     // make seeding 10,000 trials several times faster.

@@ -357,9 +357,8 @@ describe('the web UI in headless Chromium against the real server', () => {
     const mlflowLink = page.getByTestId('mlflow-link');
     if (await mlflowLink.count())
       expect(await mlflowLink.getAttribute('href')).toMatch(/\/#\/experiments\/\d+\/runs\/\w+/);
-    expect(await page.getByTestId('temporal-link').getAttribute('href')).toContain(
-      encodeURIComponent(campaignA),
-    );
+    // Temporal's UI has no sign-in and shows every hidden value: its link is for PIs only.
+    expect(await page.getByTestId('temporal-link').count()).toBe(0);
     await screenshot(page, 'trial');
     expect(problems).toEqual([]);
   });
