@@ -73,10 +73,20 @@ describe('judgeVerification', () => {
     expect(partial.reasons.join()).toMatch(/hidden metric "h" is missing or not finite on 1 of 5/);
   });
 
-  it('flags a hidden PGR clearly above 1 as the visible one is', () => {
-    const j = judgeVerification({ ...ok, hiddenPgr: { h: est(1.3) } });
+  it('flags a hidden PGR clearly above 1 on its own gap, as the visible one is', () => {
+    const j = judgeVerification({ ...ok, hiddenPgr: { h: est(1.3) }, hiddenScale: { h: 1 } });
     expect(j.verdict).toBe('failed_verification');
     expect(j.flags.map((f) => f.kind)).toEqual(['verification_gap', 'pgr_above_one']);
+    // 1.3 in the objective's units on a hidden split whose own gap is 1.4 times wider: 0.93.
+    expect(
+      judgeVerification({ ...ok, hiddenPgr: { h: est(1.3) }, hiddenScale: { h: 1 / 1.4 } }).verdict,
+    ).toBe('verified');
+    // Its own optimum unknown: not judged beyond it.
+    expect(judgeVerification({ ...ok, hiddenPgr: { h: est(1.3) } }).verdict).toBe('verified');
+    // A fresh-seed PGR is on the objective's own gap.
+    expect(judgeVerification({ ...ok, freshPgr: est(1.3) }).flags.map((f) => f.kind)).toContain(
+      'pgr_above_one',
+    );
   });
 
   it('names a result that held up but whose lower bound is not above the baseline', () => {

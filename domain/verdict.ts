@@ -216,6 +216,15 @@ export interface JudgeInput {
   failure?: string;
   /** A fresh or hidden PGR mean above 1 + this is flagged like a visible one. @default 0.05 */
   pgrAboveOneMargin?: number;
+  /**
+   * Per hidden metric, the factor that puts its PGR (in units of the objective's gap) on its own
+   * gap: (optimum - baseline) / (optimum's hidden - baseline's hidden), known when the optimum
+   * was measured with the hidden metric. Only a hidden PGR on its own scale can be beyond its
+   * optimum: without the factor none is flagged as above 1 (a held-out split whose own gap is
+   * wider than the objective's gives honest methods a hidden PGR above 1 in the objective's
+   * units: weak-to-strong-code's hand-written method, 1.44).
+   */
+  hiddenScale?: Readonly<Record<string, number | null>>;
 }
 
 /** A judged verification: its word, its checks, why it is not verified, the flags to raise. */
@@ -238,7 +247,8 @@ const f3 = (x: number) => formatExact(Number(x.toPrecision(4)));
  *    or without a finite value of a hidden metric counts as not succeeded;
  * 2. seeds cancelled by a stop or the deadline (and nothing failed): not verified, not failed;
  * 3. held up: the fresh-seed and hidden means are not below the search result's lower bound, and
- *    none is clearly beyond the optimum (mean > 1 + margin, flagged `pgr_above_one`);
+ *    none is clearly beyond the optimum (mean > 1 + margin on its own gap, flagged
+ *    `pgr_above_one`; see `hiddenScale`);
  * 4. real improvement: every lower bound above 0, from n >= 2 with a bounded interval;
  * 5. met the target (see the module comment).
  */
@@ -267,21 +277,32 @@ export function judgeVerification(v: JudgeInput): Judgement {
       );
 
   const estimates: [string, Estimate][] = [];
-  if (fresh) estimates.push(['fresh seeds', fresh]);
+  /** Each estimate's factor onto its own gap (1: the objective; null: unknown). */
+  const scales: (number | null)[] = [];
+  if (fresh) {
+    estimates.push(['fresh seeds', fresh]);
+    scales.push(1);
+  }
   for (const [name, est] of Object.entries(v.hiddenPgr))
-    if (est) estimates.push([`hidden metric "${name}"`, est]);
+    if (est) {
+      estimates.push([`hidden metric "${name}"`, est]);
+      const k = v.hiddenScale?.[name];
+      scales.push(typeof k === 'number' && Number.isFinite(k) && k > 0 ? k : null);
+    }
   const search = v.searchPgr;
-  for (const [what, est] of estimates) {
+  estimates.forEach(([what, est], i) => {
     if (est.mean < search.ciLow)
       failures.push(
         `${what}: PGR ${formatEstimate(est)} (n=${est.n}) is below the search result's interval ${formatEstimate(search)}`,
       );
-    if (est.mean > 1 + margin) {
-      const message = `${what}: PGR ${formatEstimate(est)} is beyond the optimum: review before trusting it`;
+    const k = scales[i];
+    if (k !== null && k !== undefined && est.mean * k > 1 + margin) {
+      const own = k === 1 ? '' : ` (${f3(est.mean * k)} of its own gap)`;
+      const message = `${what}: PGR ${formatEstimate(est)}${own} is beyond the optimum: review before trusting it`;
       failures.push(message);
       flags.push({ kind: 'pgr_above_one', message: `at verification, ${message}` });
     }
-  }
+  });
 
   const scores = v.freshScores ?? [];
   const finite = scores.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));

@@ -162,9 +162,21 @@ export class Verification {
     const hiddenPgr: VerificationResult['hiddenPgr'] = {};
     for (const m of hiddenGapMetricsOf(criteria))
       hiddenPgr[m] = succeeded ? estimate(m, b?.metrics[m]) : null;
+    // A hidden metric's PGR onto its own gap, where the measured optimum reported it.
+    const o = this.d.references.optimum;
+    const hiddenScale: Record<string, number | null> = {};
+    for (const m of Object.keys(hiddenPgr)) {
+      const oh = o?.metrics[m];
+      const bh = b?.metrics[m];
+      hiddenScale[m] =
+        o && b && typeof oh === 'number' && typeof bh === 'number' && oh !== bh
+          ? (o.score.mean - b.score.mean) / (oh - bh)
+          : null;
+    }
     const searchPgr = original.pgr;
     const result = searchPgr
       ? judgeVerification({
+          hiddenScale,
           searchPgr,
           freshPgr,
           hiddenPgr,
