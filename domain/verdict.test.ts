@@ -117,6 +117,17 @@ describe('judgeVerification', () => {
     expect(label).toMatchObject({ text: 'verified, below target', tone: 'warn' });
   });
 
+  it('a deterministic result re-computed on fresh seeds holds up despite rounding', () => {
+    const exact = { mean: 0.6, stderr: 0, n: 5, ciLow: 0.6, ciHigh: 0.6 };
+    const j = judgeVerification({
+      ...ok,
+      searchPgr: exact,
+      freshPgr: est(0.6 - 1e-12, 0.14),
+      hiddenPgr: {},
+    });
+    expect(j.checks.heldUp).toBe(true);
+  });
+
   it('cut short by a stop: not verified, not failed, no flag', () => {
     const j = judgeVerification({ ...ok, seeds: seeds({ succeeded: 3, cancelled: 2 }) });
     expect(j.verdict).toBe('not_verified');
