@@ -150,9 +150,33 @@ function detect(): Layout {
 
 let layout: Layout | undefined;
 
+/** Removes sandbox cgroups a worker that is gone left behind (empty ones only). */
+function removeStale(l: Layout): void {
+  for (const parent of new Set([l.memory, l.pids, l.cpu, l.cpuacct].filter(Boolean) as string[])) {
+    let entries: string[] = [];
+    try {
+      entries = fs.readdirSync(parent);
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const pid = Number(/^s-(\d+)-/.exec(e)?.[1]);
+      if (!pid || pid === process.pid || alive(pid)) continue;
+      try {
+        fs.rmdirSync(path.join(parent, e)); // fails while a process is still inside: kept
+      } catch {
+        // busy or gone
+      }
+    }
+  }
+}
+
 /** The cgroup layout of this worker, or throws JailUnavailable naming why there is none. */
 export function cgroupLayout(): Layout {
-  layout ??= detect();
+  if (!layout) {
+    layout = detect();
+    removeStale(layout);
+  }
   return layout;
 }
 

@@ -38,6 +38,13 @@ beforeAll(async () => {
     postgres: true,
   });
   await stack.upMlflow();
+  // This stack's MLflow has users of its own: its service account, not the shared stack's
+  // (which the suite's setup may have put in the environment), records the campaign.
+  const service = stack.mlflowCredentials();
+  if (service) {
+    process.env.MLFLOW_TRACKING_USERNAME = service.username;
+    process.env.MLFLOW_TRACKING_PASSWORD = service.password;
+  }
 }, 300_000);
 afterAll(async () => {
   await env?.close();

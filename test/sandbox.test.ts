@@ -22,6 +22,7 @@ import {
   isCodeExperiment,
   type CodeExperimentDefinition,
 } from '../experiments/code.js';
+import { cgroupLayout } from '../experiments/jail.js';
 import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
 import { PROJECT_ROOT, STATE_DIR } from '../stack/paths.js';
 import type { runSeedsWorkflow } from './workflows/experiment-seeds.js';
@@ -334,12 +335,10 @@ function sandboxLeftovers(): string[] {
   const left = [...cmds]
     .filter(([pid, cmd]) => /bwrap|\/input\/driver\.py/.test(cmd) && ours(pid))
     .map(([pid, cmd]) => `${pid} ${cmd.slice(0, 100)}`);
-  for (const ctrl of ['memory', 'pids', 'cpu', 'cpuacct', 'unified']) {
-    const dir = `/sys/fs/cgroup/${ctrl}/gaplab-sandbox`;
-    if (existsSync(dir))
-      for (const e of readdirSync(dir))
-        if (e.startsWith(`s-${process.pid}-`)) left.push(`cgroup ${dir}/${e}`);
-  }
+  const l = cgroupLayout();
+  for (const dir of new Set([l.memory, l.pids, l.cpu, l.cpuacct].filter(Boolean) as string[]))
+    for (const e of readdirSync(dir))
+      if (e.startsWith(`s-${process.pid}-`)) left.push(`cgroup ${dir}/${e}`);
   return left;
 }
 
