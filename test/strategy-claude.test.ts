@@ -4,11 +4,18 @@
  * in anything sent.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyChanges, validateConfig } from '../domain/space.js';
-import type { StrategyView } from '../domain/strategy.js';
+import type { StrategyResult, StrategyView } from '../domain/strategy.js';
 import { createStrategyActivities } from '../activities/strategies/index.js';
-import { usageDollars } from '../activities/strategies/pricing.js';
+import { countSlack } from '../activities/strategies/claude.js';
+import {
+  boundNanoDollars,
+  nanoToDollars,
+  priceOf,
+  usageDollars,
+} from '../activities/strategies/pricing.js';
 import {
   HIDDEN,
   HIDDEN_VALUES,
@@ -81,6 +88,10 @@ describe('claude strategy against the fake Messages API', () => {
       cache_creation_input_tokens: 0,
       cache_read_input_tokens: 2100,
     };
+    // The count a tokenizer gives these prompts: no more than either reply reports (a reply
+    // reporting fewer prompt tokens than were counted is charged at the count).
+    const count = fake.countTokens;
+    fake.countTokens = () => 3580;
     fake.script(
       {
         kind: 'json',
@@ -105,7 +116,9 @@ describe('claude strategy against the fake Messages API', () => {
         },
       },
     );
-    const r = await activities().proposeHypotheses(view(), hidden);
+    const r = await activities()
+      .proposeHypotheses(view(), hidden)
+      .finally(() => (fake.countTokens = count));
     expect(r.fatalError).toBeUndefined();
     expect(r.proposals.map((p) => p.title)).toEqual([
       'lower lr on T2',
@@ -378,5 +391,109 @@ describe('claude strategy against the fake Messages API', () => {
         expect(q.raw).not.toContain(String(Number(v.toPrecision(4))));
       }
     }
+  });
+});
+
+describe('the dollar ledger survives failure', () => {
+  const MODEL = 'claude-haiku-4-5';
+  const one = () => view({ count: 1 }, { agents: 1, model: MODEL, maxTokens: 1024 });
+  /** A request's bound: its counted prompt with the count's slack, and max_tokens. */
+  const bound = (counted: number) =>
+    nanoToDollars(boundNanoDollars(priceOf(MODEL), countSlack(counted), 1024));
+  const billedSince = (n: number) =>
+    fake.billed.slice(n).reduce((sum, u) => sum + usageDollars(MODEL, u) * 1e9, 0) / 1e9;
+  const DEFAULT_PROMPT = 1200; // the fake's count for a default reply
+
+  it('charges a reply that reports fewer prompt tokens than were counted (even 0) at the count', async () => {
+    const count = fake.countTokens;
+    fake.countTokens = () => 5000;
+    fake.script({ kind: 'default', usage: { input_tokens: 0, output_tokens: 100 } });
+    const r = await activities()
+      .proposeHypotheses(one(), hidden)
+      .finally(() => (fake.countTokens = count));
+    expect(r.proposals).toHaveLength(1);
+    expect(r.dollars).toBe(usageDollars(MODEL, { input_tokens: 5000, output_tokens: 100 }));
+  });
+
+  it('charges a request that timed out at its bound, and one the SDK retried after a timeout too', async () => {
+    const b0 = fake.billed.length;
+    fake.script({ kind: 'delay', ms: 2000, then: { kind: 'default' } });
+    const lost = await activities({ maxRetries: 0, timeoutMs: 200 }).proposeHypotheses(
+      one(),
+      hidden,
+    );
+    expect(lost.unavailable?.reason).toMatch(/cannot reach the Claude API/);
+    expect(lost.dollars).toBe(bound(DEFAULT_PROMPT));
+    expect(lost.dollars).toBeGreaterThanOrEqual(billedSince(b0));
+
+    const b1 = fake.billed.length;
+    fake.script({ kind: 'delay', ms: 2000, then: { kind: 'default' } }, { kind: 'default' });
+    const retried = await activities({ maxRetries: 1, timeoutMs: 300 }).proposeHypotheses(
+      one(),
+      hidden,
+    );
+    expect(retried.proposals).toHaveLength(1);
+    expect(fake.billed.length - b1).toBe(2);
+    expect(retried.dollars).toBeCloseTo(
+      usageDollars(MODEL, fake.defaultUsage) + bound(DEFAULT_PROMPT),
+      9,
+    );
+    expect(retried.dollars).toBeGreaterThanOrEqual(billedSince(b1));
+  });
+
+  it('falls back to the byte bound when count_tokens fails, instead of stopping', async () => {
+    fake.countStatus = 500;
+    const r = await activities({ maxRetries: 0 })
+      .proposeHypotheses(one(), hidden)
+      .finally(() => (fake.countStatus = undefined));
+    expect(r.fatalError).toBeUndefined();
+    expect(r.unavailable).toBeUndefined();
+    expect(r.proposals).toHaveLength(1);
+    // The byte bound is no count: the reply's own usage is charged.
+    expect(r.dollars).toBe(usageDollars(MODEL, fake.defaultUsage));
+  });
+
+  it("carries an earlier attempt's spend from its heartbeat details, and records its own before each request", async () => {
+    // The attempt before spent $0.01 and had a request of $0.02 in flight when it was cut off.
+    const env = new MockActivityEnvironment({
+      heartbeatDetails: { chargedNano: 10_000_000, reservedNano: 20_000_000 },
+    });
+    const beats: { chargedNano: number; reservedNano: number }[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d as (typeof beats)[number]));
+    const acts = activities();
+    const r = (await env.run(() => acts.proposeHypotheses(one(), hidden))) as StrategyResult;
+    const call = usageDollars(MODEL, fake.defaultUsage);
+    expect(r.dollars).toBeCloseTo(0.03 + call, 9);
+    expect(
+      r.notes.some((n) => /earlier attempt of this strategy call was cut off/.test(n.text)),
+    ).toBe(true);
+    // Before the request: its bound reserved on top of what was carried; after: settled.
+    expect(beats[0]).toEqual({ chargedNano: 30_000_000, reservedNano: 0 });
+    expect(beats.some((b) => b.reservedNano === Math.round(bound(DEFAULT_PROMPT) * 1e9))).toBe(
+      true,
+    );
+    expect(beats.at(-1)).toEqual({ chargedNano: Math.round((0.03 + call) * 1e9), reservedNano: 0 });
+
+    // With less left than the carried spend and a bound, the call is not made at all.
+    const poor = new MockActivityEnvironment({
+      heartbeatDetails: { chargedNano: 10_000_000, reservedNano: 0 },
+    });
+    const n0 = fake.requests.length;
+    const refused = (await poor.run(() =>
+      acts.proposeHypotheses(
+        view(
+          { count: 1, budgetLeft: { dollars: 0.01 + bound(DEFAULT_PROMPT) / 2 } },
+          {
+            agents: 1,
+            model: MODEL,
+            maxTokens: 1024,
+          },
+        ),
+        hidden,
+      ),
+    )) as StrategyResult;
+    expect(refused.proposals).toEqual([]);
+    expect(refused.dollars).toBeCloseTo(0.01, 9);
+    expect(fake.requests.slice(n0).filter((q) => q.path === '/v1/messages')).toHaveLength(0);
   });
 });

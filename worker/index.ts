@@ -136,6 +136,10 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     dataConverter,
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 16,
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
+    // Heartbeat details reach the server within 2 s: a strategy call records its spend in them
+    // before each LLM request, and a retry after a timeout reads them back (the SDK's default
+    // would hold them up to 60 s).
+    maxHeartbeatThrottleInterval: '2s',
   } as const;
 
   const workers: Worker[] = [];

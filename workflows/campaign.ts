@@ -6,6 +6,7 @@
  * in campaign/runner.ts; this file is the wiring: phases, the main loop, continue-as-new.
  */
 import {
+  ActivityFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
@@ -14,6 +15,7 @@ import {
   patched,
   proxyActivities,
   startChild,
+  TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -44,7 +46,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const state = new CampaignState(input, () => Date.now());
   const historyLimit = input.timing?.historyEventLimit ?? 8000;
   const record = input.mlflow !== false;
-  const strategyActs = proxyActivities<Activities>(presets.strategyCall());
+  const strategyActs = proxyActivities<Activities>(
+    presets.strategyCall(input.timing?.strategyCallSeconds),
+  );
   const recordActs = proxyActivities<Activities>(presets.recording(workflowInfo().taskQueue));
   const system = { name: 'gaplab', role: 'system' } as const;
 
@@ -245,7 +249,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
           proposals: [],
           dropped: [],
           notes: [],
-          dollars: 0,
+          // What the last attempt spent or may have spent, as its heartbeats recorded it.
+          dollars: spentBeforeFailure(err),
           authors: [],
           fatalError:
             'the strategy step kept failing after its retries (the audit trail and the worker log have the details)',
@@ -356,4 +361,16 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   await condition(allHandlersFinished);
   await outboxDrained();
   return report;
+}
+
+/**
+ * The dollars a strategy call's last attempt recorded in its heartbeat details (charges and the
+ * bounds of requests in flight), when it timed out; 0 when nothing was recorded.
+ */
+function spentBeforeFailure(err: unknown): number {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof TimeoutFailure)) return 0;
+  const d = cause.lastHeartbeatDetails as { chargedNano?: unknown; reservedNano?: unknown } | null;
+  const nano = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : 0);
+  return (nano(d?.chargedNano) + nano(d?.reservedNano)) / 1e9;
 }

@@ -52,9 +52,10 @@ export const presets = {
   /**
    * A strategy's proposal step (LLM calls, Optuna, random). What no retry can fix (bad key,
    * unknown model price) comes back as the result's `fatalError`, so every throw is retried.
+   * A retry reads the spend of the attempt before it from its heartbeat details.
    */
-  strategyCall: (): ActivityOptions => ({
-    startToCloseTimeout: '15m',
+  strategyCall: (timeoutSeconds = 900): ActivityOptions => ({
+    startToCloseTimeout: `${timeoutSeconds}s`,
     heartbeatTimeout: '2m',
     retry: {
       initialInterval: '2s',

@@ -68,6 +68,8 @@ export interface CampaignTiming {
   strategyRetrySeconds?: number;
   /** Rounds in a row lost to an outage before the campaign stops (strategy_unavailable). @default 6 */
   strategyRetryRounds?: number;
+  /** Time limit of one attempt of a strategy call (its LLM requests included). @default 900 */
+  strategyCallSeconds?: number;
   /**
    * How long a seed waits for a worker polling its queue before the campaign fails with "no
    * worker polls queue X for N s". @default 1800

@@ -11,7 +11,14 @@
  *   (or its reported cost if higher) and named in people's words.
  * - The dollar cap holds: before each call its exact bound comes from the counted input tokens
  *   (`messages.countTokens`) and max_tokens at the model's prices, and is reserved from what is
- *   left; usage beyond that bound is an anomaly that is charged and stops the campaign.
+ *   left (a count that fails falls back to the request's size in bytes); each retry the SDK
+ *   sends reserves its own bound or is not sent. Usage beyond the bound is an anomaly that is
+ *   charged and stops the campaign.
+ * - No spend is lost: a request that got no answer (a client timeout, a dropped connection, an
+ *   attempt the SDK retried) may have been billed and is charged at its bound; a reply that
+ *   reports fewer prompt tokens than were counted (even 0) is charged at the count; spend is
+ *   recorded in the activity's heartbeat details before and after each request, so a retry of
+ *   the activity charges what the attempt before it spent or had in flight.
  * - Overloads and rate limits that outlast the SDK's retries come back as `unavailable` agents
  *   for the workflow to ask again later; errors a retry cannot fix (bad key, invalid request,
  *   unknown model) come back as `fatalError`.
@@ -279,6 +286,29 @@ export interface ClaudeStrategyOptions {
   signal?: AbortSignal;
   /** A code experiment's interface and sources: agents may then propose edits. */
   code?: CodeContext;
+  /**
+   * Spend of earlier attempts of this activity (read back from its heartbeat details) and where
+   * this attempt records its own, before and after each request, so a retry after a timeout or
+   * a crash knows what was spent. Absent: nothing was spent before, nothing is recorded.
+   */
+  spend?: SpendRecord;
+}
+
+/**
+ * What an activity attempt has spent, in nano-dollars: `charged` is settled, `reserved` is the
+ * bound of requests in flight (a request cut off mid-flight may have been billed, so the next
+ * attempt counts it as charged).
+ */
+export interface Spend {
+  chargedNano: number;
+  reservedNano: number;
+}
+
+export interface SpendRecord {
+  /** What earlier attempts spent or may have spent (their charges and reservations). */
+  carriedNano: number;
+  /** Called with this attempt's running totals (carried included) after every change. */
+  record(spend: Spend): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -568,6 +598,8 @@ interface AgentContext {
   tried: TriedSet;
   /** Dollars (nano) still allowed, shared by all agents of the call; undefined = no cap. */
   budget: { leftNano: number | undefined };
+  /** This attempt's spend, carried spend included, recorded on every change. */
+  spend: Spend & { record(): void };
   price: ModelPrice;
   /** Set once a reply's usage broke its bound: no agent calls again. */
   halt: { anomaly?: string };
@@ -622,8 +654,13 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
       ...(settings.temperature !== undefined ? { temperature: settings.temperature } : {}),
     };
 
-    // The exact bound: counted input tokens (with the count's slack) and max_tokens.
+    // The exact bound: counted input tokens (with the count's slack) and max_tokens. A count
+    // that fails for any reason (no such route, an outage, a bad answer) falls back to the
+    // request's size in bytes, which bounds it from above: the count only sizes the bound.
+    const framed = { ...body, output_config: { format: wireFormat } };
     let counted: number;
+    /** Whether `counted` came from count_tokens (not the byte bound that stands in for it). */
+    let exact = false;
     try {
       const c = await ctx.client.messages.countTokens(
         {
@@ -634,39 +671,77 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
         },
         requestOptions,
       );
-      counted = isCount(c?.input_tokens)
-        ? c.input_tokens
-        : byteBound({ ...body, output_config: { format: wireFormat } });
+      exact = isCount(c?.input_tokens);
+      counted = exact ? c.input_tokens : byteBound(framed);
     } catch (err) {
-      if (err instanceof APIError && (err.status === 404 || err.status === 405))
-        counted = byteBound({ ...body, output_config: { format: wireFormat } });
-      else return failed(err);
+      if (options.signal?.aborted) throw err;
+      counted = byteBound(framed);
     }
     const allowedPrompt = countSlack(counted);
     const bound = callNano(ctx.price, allowedPrompt, settings.maxTokens);
-    if (ctx.budget.leftNano !== undefined) {
-      if (bound > ctx.budget.leftNano) {
-        outcome.skipped = `not called: a call may cost up to $${nanoToDollars(bound).toFixed(4)}, more than the $${nanoToDollars(Math.max(0, ctx.budget.leftNano)).toFixed(4)} left of the dollar budget`;
-        return undefined;
+    const { spend, budget } = ctx;
+    /** Reserves one request's bound, before it is sent; false when the budget cannot cover it. */
+    const reserve = (): boolean => {
+      if (budget.leftNano !== undefined) {
+        if (bound > budget.leftNano) return false;
+        budget.leftNano -= bound;
       }
-      // Reserved before the call, so agents running in parallel cannot overspend together.
-      ctx.budget.leftNano -= bound;
+      spend.reservedNano += bound;
+      spend.record();
+      return true;
+    };
+    /** Settles `reserved` nano of reservations as a charge of `charge`. */
+    const settle = (reserved: number, charge: number): void => {
+      if (budget.leftNano !== undefined) budget.leftNano += reserved - charge;
+      spend.reservedNano -= reserved;
+      spend.chargedNano += charge;
+      outcome.nano += charge;
+      spend.record();
+    };
+    if (!reserve()) {
+      outcome.skipped = `not called: a call may cost up to $${nanoToDollars(bound).toFixed(4)}, more than the $${nanoToDollars(Math.max(0, budget.leftNano ?? 0)).toFixed(4)} left of the dollar budget`;
+      return undefined;
     }
+
+    // Every request the SDK sends for this call goes through here: a retry reserves its own
+    // bound first (or is not sent), and a request that got no answer (a client timeout, a
+    // dropped connection) may have been billed, so it is charged at its bound.
+    let sent = 0;
+    let unanswered = 0;
+    let refused = false;
+    const baseFetch = (ctx.client as unknown as { fetch: typeof fetch }).fetch ?? fetch;
+    const client = ctx.client.withOptions({
+      fetch: async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+        if (++sent > 1 && !reserve()) {
+          sent--;
+          refused = true;
+          throw new Error('no dollars left for another attempt of this request');
+        }
+        try {
+          return await baseFetch(url, init);
+        } catch (err) {
+          unanswered++;
+          throw err;
+        }
+      },
+    });
+    const reservedNow = () => sent * bound;
 
     let message: Message;
     try {
       message = deprecated
-        ? await ctx.client.post<Message>('/v1/messages', {
-            body: { ...body, output_config: { format: wireFormat } },
-            ...requestOptions,
-          })
-        : await ctx.client.messages.parse(
+        ? await client.post<Message>('/v1/messages', { body: framed, ...requestOptions })
+        : await client.messages.parse(
             { ...body, output_config: { format: outputFormat } },
             requestOptions,
           );
     } catch (err) {
-      // A failed request is not billed: give the reservation back.
-      if (ctx.budget.leftNano !== undefined) ctx.budget.leftNano += bound;
+      // Requests that were answered with an error are not billed; unanswered ones may be.
+      settle(Math.max(1, sent) * bound, unanswered * bound);
+      if (refused && !options.signal?.aborted) {
+        outcome.skipped = `not called again: a retry may cost up to $${nanoToDollars(bound).toFixed(4)}, more than the $${nanoToDollars(Math.max(0, budget.leftNano ?? 0)).toFixed(4)} left of the dollar budget`;
+        return undefined;
+      }
       return failed(err);
     }
 
@@ -683,6 +758,13 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
       outcome.usage.outputTokens += u.output_tokens;
       outcome.usage.cacheReadTokens += u.cache_read_input_tokens ?? 0;
       outcome.usage.cacheWriteTokens += u.cache_creation_input_tokens ?? 0;
+      // Fewer prompt tokens than were counted (even 0) is not believed: the count is charged.
+      if (exact && prompt < counted)
+        charge = usageNanoDollars(
+          settings.model,
+          { ...u, input_tokens: u.input_tokens + (counted - prompt) },
+          options.prices,
+        );
       if (prompt > allowedPrompt || u.output_tokens > settings.maxTokens || reported > bound) {
         charge = Math.max(reported, bound);
         ctx.halt.anomaly ??= `usage anomaly: ${agent.name}'s reply reported ${prompt} input and ${u.output_tokens} output tokens for a request of at most ${allowedPrompt} input tokens and max_tokens ${settings.maxTokens}; it was charged $${nanoToDollars(charge).toFixed(4)} (its reported cost) and the campaign stops`;
@@ -690,8 +772,8 @@ async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutc
     }
     // An unusable reply, or one without usable usage, is charged at its worst case.
     if (!reply.usage || !reply.output) charge = Math.max(charge, bound);
-    if (ctx.budget.leftNano !== undefined) ctx.budget.leftNano += bound - charge;
-    outcome.nano += charge;
+    // Attempts the SDK retried after getting no answer may have been billed too.
+    settle(reservedNow(), charge + unanswered * bound);
     for (const p of reply.problems) outcome.problems.push(p.message);
     if (reply.output) return { output: reply.output, text: reply.text };
     return { text: reply.text, problem: reply.problems.at(-1)! };
@@ -856,7 +938,15 @@ export async function proposeClaude(
     logOnce(`${view.campaignId}:${settings.model}`, `campaign ${view.campaignId}: ${warning}`);
   }
   const agents = planAgents(view);
-  if (agents.length === 0) return result;
+  // What earlier attempts of this activity spent or may have spent is charged with this one.
+  const carried = Math.max(0, Math.ceil(options.spend?.carriedNano ?? 0));
+  if (carried > 0)
+    result.notes.push({
+      kind: 'error',
+      author: 'gaplab',
+      text: `an earlier attempt of this strategy call was cut off (a timeout or a lost worker); the $${nanoToDollars(carried).toFixed(4)} its requests spent or may have spent is charged`,
+    });
+  if (agents.length === 0) return { ...result, dollars: nanoToDollars(carried) };
 
   const ctx: AgentContext = {
     view,
@@ -876,7 +966,14 @@ export async function proposeClaude(
       leftNano:
         view.budgetLeft.dollars === undefined
           ? undefined
-          : Math.floor(view.budgetLeft.dollars * 1e9),
+          : Math.floor(view.budgetLeft.dollars * 1e9) - carried,
+    },
+    spend: {
+      chargedNano: carried,
+      reservedNano: 0,
+      record() {
+        options.spend?.record({ chargedNano: this.chargedNano, reservedNano: this.reservedNano });
+      },
     },
     price,
     halt: {},
@@ -888,7 +985,7 @@ export async function proposeClaude(
   if (!firstOutcome.fatal && !ctx.halt.anomaly && agents.length > 1)
     outcomes.push(...(await Promise.all(agents.slice(1).map((a) => runAgent(ctx, a)))));
 
-  let nano = 0;
+  let nano = carried;
   for (const o of outcomes) {
     nano += o.nano;
     for (const k of ['inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens'] as const)

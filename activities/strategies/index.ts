@@ -11,6 +11,8 @@ import {
   proposeClaude,
   type ClaudeStrategyOptions,
   type CostEstimate,
+  type Spend,
+  type SpendRecord,
 } from './claude.js';
 import { proposeOptuna } from './optuna.js';
 import { OptunaService, OptunaServiceError } from './optuna-service.js';
@@ -55,19 +57,41 @@ function activityContext(): Context | undefined {
   }
 }
 
+/** A spend record read back from an earlier attempt's heartbeat details, if it is one. */
+function priorSpend(details: unknown): Spend | undefined {
+  const d = details as Partial<Spend> | undefined;
+  const ok = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  return d && ok(d.chargedNano) && ok(d.reservedNano)
+    ? { chargedNano: d.chargedNano, reservedNano: d.reservedNano }
+    : undefined;
+}
+
 /**
  * Heartbeats while `work` runs (LLM calls with retries can outlast the heartbeat timeout) and
  * hands it the activity's cancellation signal, so a cancelled campaign aborts in-flight requests.
+ * Every heartbeat carries the attempt's spend (its charges and the bounds of requests in
+ * flight); a retry of the activity reads the last one back and charges it, so a timeout or a
+ * lost worker never hands the next attempt the whole budget again.
  */
 async function withHeartbeats<T>(
-  work: (signal: AbortSignal | undefined) => Promise<T>,
+  work: (signal: AbortSignal | undefined, spend: SpendRecord | undefined) => Promise<T>,
 ): Promise<T> {
   const ctx = activityContext();
-  if (!ctx) return work(undefined);
-  ctx.heartbeat();
-  const timer = setInterval(() => ctx.heartbeat(), 10_000);
+  if (!ctx) return work(undefined, undefined);
+  const prior = priorSpend(ctx.info.heartbeatDetails);
+  const carriedNano = prior ? prior.chargedNano + prior.reservedNano : 0;
+  let details: Spend = { chargedNano: carriedNano, reservedNano: 0 };
+  ctx.heartbeat(details);
+  const timer = setInterval(() => ctx.heartbeat(details), 10_000);
+  const spend: SpendRecord = {
+    carriedNano,
+    record(s) {
+      details = s;
+      ctx.heartbeat(s);
+    },
+  };
   try {
-    return await work(ctx.cancellationSignal);
+    return await work(ctx.cancellationSignal, spend);
   } finally {
     clearInterval(timer);
   }
@@ -81,6 +105,7 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
     view: StrategyView,
     hiddenInput: readonly string[] | HiddenInfo,
     signal: AbortSignal | undefined,
+    spend?: SpendRecord,
   ): Promise<StrategyResult> {
     const names = Array.isArray(hiddenInput) ? [...hiddenInput] : (hiddenInput as HiddenInfo).names;
     const redactor = new Redactor(names);
@@ -126,6 +151,7 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
           ...(deps.claude?.maxRetries !== undefined ? { maxRetries: deps.claude.maxRetries } : {}),
           ...(deps.claude?.limits ? { limits: deps.claude.limits } : {}),
           ...(signal ? { signal } : {}),
+          ...(spend ? { spend } : {}),
         });
       }
     }
@@ -145,7 +171,7 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
       view: StrategyView,
       hidden: string[] | HiddenInfo,
     ): Promise<StrategyResult> {
-      return withHeartbeats((signal) => propose(view, hidden, signal));
+      return withHeartbeats((signal, spend) => propose(view, hidden, signal, spend));
     },
 
     /**
@@ -175,4 +201,4 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
 export type StrategyActivities = ReturnType<typeof createStrategyActivities>;
 export { OptunaService, OptunaServiceError } from './optuna-service.js';
 export { MODEL_PRICES, UnknownModelPricingError, usageDollars } from './pricing.js';
-export { estimateCallCost, type CostEstimate } from './claude.js';
+export { estimateCallCost, type CostEstimate, type Spend } from './claude.js';

@@ -3,9 +3,12 @@
  * for tests: a real HTTP server on 127.0.0.1 that the real SDK talks to. It records every request
  * and answers messages from a script of replies, then from a default generator that proposes
  * valid hypotheses read off the prompt's machine-readable `<search_space>` and `<baseline>`
- * blocks. count_tokens answers with the number of characters of the prompt (system, messages and
- * output schema): more than any real tokenizer gives, so usage reported by the default replies
- * stays within what was counted.
+ * blocks. count_tokens answers as a tokenizer would for the reply that will be served: when the
+ * next reply reports the default usage, its prompt tokens (so the default replies report exactly
+ * what was counted); otherwise the number of characters of the prompt (system, messages and
+ * output schema), more than any real tokenizer gives. `billed` lists the usage of every message
+ * request the fake processed, including those whose client gave up before the answer came (a
+ * real API bills them too).
  *
  *   const fake = await startFakeAnthropic();
  *   fake.script({ kind: 'error', status: 429 }, { kind: 'json', body: {...} });
@@ -70,8 +73,12 @@ export interface FakeAnthropic {
   messageRequests(): RecordedRequest[];
   /** count_tokens requests only. */
   countRequests(): RecordedRequest[];
-  /** What count_tokens answers. @default countPromptChars */
+  /** What count_tokens answers. @default the next reply's default prompt tokens, else countPromptChars */
   countTokens: (body: Json) => number;
+  /** The usage of every message request processed (answered, or given up on by its client). */
+  billed: FakeUsage[];
+  /** When set, count_tokens answers with this HTTP error status instead of a count. */
+  countStatus?: number | undefined;
   /** Usage the default generator and replies without `usage` report. */
   defaultUsage: FakeUsage;
   close(): Promise<void>;
@@ -177,7 +184,21 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     messageRequests: () => requests.filter((r) => r.path.split('?')[0] === '/v1/messages'),
     countRequests: () =>
       requests.filter((r) => r.path.split('?')[0] === '/v1/messages/count_tokens'),
-    countTokens: countPromptChars,
+    countTokens: (body: Json) => {
+      const next = queue.find((r) => typeof r === 'function' || r.kind !== 'error');
+      const plain = (r: FakeReply | undefined): boolean =>
+        r !== undefined &&
+        typeof r !== 'function' &&
+        (r.kind === 'delay'
+          ? plain(r.then)
+          : (r.kind === 'default' || r.kind === 'json' || r.kind === 'text') && !r.usage);
+      if (next === undefined || plain(next)) {
+        const u = fake.defaultUsage;
+        return u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens;
+      }
+      return countPromptChars(body);
+    },
+    billed: [],
     defaultUsage: {
       input_tokens: 1200,
       output_tokens: 300,
@@ -192,13 +213,30 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       }),
   };
 
-  const send = (res: http.ServerResponse, req: RecordedRequest, reply: FakeReply): void => {
-    if (typeof reply === 'function') return send(res, req, reply(req));
+  /** Records what a reply bills: the usage of a 200 with text (default, json or text). */
+  const bill = (reply: FakeReply): void => {
+    if (typeof reply === 'function' || !['default', 'json', 'text'].includes(reply.kind)) return;
+    const own = 'usage' in reply ? reply.usage : undefined;
+    fake.billed.push({ ...fake.defaultUsage, ...(own ?? {}) });
+  };
+
+  const send = (
+    res: http.ServerResponse,
+    req: RecordedRequest,
+    reply: FakeReply,
+    billed = false,
+  ): void => {
+    if (typeof reply === 'function') return send(res, req, reply(req), billed);
     if (reply.kind === 'delay') {
-      const timer = setTimeout(() => send(res, req, reply.then), reply.ms);
+      let then = reply.then;
+      while (typeof then === 'function') then = then(req);
+      // Billed when processed: a delayed answer is billed even if its client gives up waiting.
+      if (!billed) bill(then);
+      const timer = setTimeout(() => send(res, req, then, true), reply.ms);
       res.on('close', () => clearTimeout(timer));
       return;
     }
+    if (!billed) bill(reply);
     if (res.destroyed) return;
     if (reply.kind === 'message') {
       res.writeHead(200, {
@@ -269,6 +307,10 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       requests.push(recorded);
       served++;
       const route = (req.url ?? '').split('?')[0];
+      if (req.method === 'POST' && route === '/v1/messages/count_tokens' && fake.countStatus) {
+        send(res, recorded, { kind: 'error', status: fake.countStatus });
+        return;
+      }
       if (req.method === 'POST' && route === '/v1/messages/count_tokens' && body) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ input_tokens: fake.countTokens(body) }));
