@@ -119,7 +119,10 @@ function writeSection(body: string): void {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '50' }, write: { type: 'boolean', default: false } },
+    options: {
+      runs: { type: 'string', default: '50' },
+      write: { type: 'boolean', default: false },
+    },
   });
   const r = await benchSandbox(Number(values.runs));
   const fmt = (x: number): string => x.toFixed(1);

@@ -7,16 +7,21 @@
  * worker's disk) and a size-limited /tmp. Everything else is absent: the project, the state
  * folder, other trials, the harness's labels, /etc, /root, /home, the network (own network,
  * PID, IPC, UTS, cgroup and user namespaces), the worker's environment (--clearenv), further
- * user namespaces. Limits: CPU seconds, address space, processes (RLIMIT_NPROC, counted in the
- * sandbox's own user namespace), open files and file size via prlimit inside; output is capped by
- * the reader; a wall-clock timeout kills the whole sandbox (its PID namespace dies with bwrap).
+ * user namespaces. Around bwrap (jail.ts): a cgroup of its own (memory counting shared memory,
+ * memfd and tmpfs; pids; CPU quota; CPU seconds of all its processes), a seccomp filter, a host
+ * uid of its own per concurrent sandbox, and scratch tmpfs with an inode limit (root workers).
+ * Inside, prlimit sets the per-process limits as a second wall: CPU seconds, address space,
+ * processes (RLIMIT_NPROC, counted in the sandbox's own user namespace), open files, file size.
+ * Output is capped by the reader; a wall-clock timeout kills the whole sandbox (its PID
+ * namespace dies with bwrap, and its cgroup is killed whole).
  *
- * A worker running as root starts bwrap as an unprivileged user (nobody by default), because
- * RLIMIT_NPROC does not bind processes whose real user is root.
+ * A worker running as root starts bwrap as a pool uid (setpriv), because RLIMIT_NPROC does not
+ * bind processes whose real user is root and because nothing keyed by uid may be shared.
  *
- * No sandbox, no candidate: when bwrap is missing or fails its self-test, `checkSandbox` and
- * `runSandboxed` throw SandboxUnavailableError naming what is missing. Nothing here ever runs a
- * candidate without the jail.
+ * No sandbox, no candidate: when bwrap, the seccomp filter or a cgroup is missing, or the jail
+ * fails its self-test, `checkSandbox` and `runSandboxed` throw SandboxUnavailableError naming
+ * what is missing. Nothing here ever runs a candidate without the jail (a cgroup may be waived
+ * only by GAPLAB_SANDBOX_WITHOUT_CGROUP=1).
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -316,6 +321,7 @@ const SIGNAL_REASON: Record<string, string> = {
   SIGKILL: 'killed (SIGKILL: CPU time or a limit)',
   SIGSEGV: 'crashed (SIGSEGV)',
   SIGABRT: 'aborted (SIGABRT)',
+  SIGSYS: 'killed (SIGSYS: a system call of another architecture, refused by seccomp)',
 };
 
 const SIGNALS_BY_NUMBER: Record<number, string> = {
@@ -325,6 +331,7 @@ const SIGNALS_BY_NUMBER: Record<number, string> = {
   15: 'SIGTERM',
   24: 'SIGXCPU',
   25: 'SIGXFSZ',
+  31: 'SIGSYS',
 };
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
