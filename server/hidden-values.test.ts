@@ -220,4 +220,28 @@ describe('HiddenValueBook', () => {
     expect(await problemRedactor(closedCtx as never, 'viewer', problem as never)).toBeNull();
     expect(describes).toBe(asked);
   });
+
+  it('tries a missing trial.json of a finished campaign three times, with pauses, then no more', async () => {
+    const { ctx } = fixture();
+    let t1Reads = 0;
+    const read = ctx.lineage.trialArtifact;
+    ctx.lineage.trialArtifact = async (runId: string) => {
+      if (runId !== 'run-t1') return read(runId);
+      t1Reads++;
+      return { summary: null, seeds: [] } as never;
+    };
+    let now = 0;
+    const book = new HiddenValueBook(ctx as never, { refreshMs: 10, now: () => now });
+    const readsAt = async (t: number) => {
+      now = t;
+      await book.matchers('p');
+      return t1Reads;
+    };
+    expect(await readsAt(0)).toBe(1);
+    expect(await readsAt(1_000)).toBe(1); // paused for 2 s
+    expect(await readsAt(2_500)).toBe(2);
+    expect(await readsAt(5_000)).toBe(2); // then 4 s
+    expect(await readsAt(7_000)).toBe(3);
+    expect(await readsAt(100_000)).toBe(3); // given up: the record no longer changes
+  });
 });

@@ -44,6 +44,11 @@ interface CampaignValues {
   values: Set<number>;
   /** Trials whose per-seed values have been read (a recorded trial never changes). */
   seedsRead: Set<string>;
+  /**
+   * Reads that found nothing (a trial.json not written yet or never, the report of a campaign
+   * recorded without one), by trial id or `report`: how often, and when to try again.
+   */
+  misses: Map<string, { count: number; retryAt: number }>;
   reportRead: boolean;
   /** Finished, every trial's seeds and the report read: nothing more to learn. */
   complete: boolean;
@@ -192,6 +197,10 @@ export class HiddenValueBook {
     return true;
   }
 
+  private missed(c: CampaignValues, key: string, finished: boolean): boolean {
+    return noteMiss(c, key, finished, this.now());
+  }
+
   private async refresh(
     problemId: string,
     p: ProblemValues,
@@ -209,7 +218,13 @@ export class HiddenValueBook {
       problem.campaigns.map(async (ref) => {
         let c = p.campaigns.get(ref.campaignId);
         if (!c) {
-          c = { values: new Set(), seedsRead: new Set(), reportRead: false, complete: false };
+          c = {
+            values: new Set(),
+            seedsRead: new Set(),
+            misses: new Map(),
+            reportRead: false,
+            complete: false,
+          };
           p.campaigns.set(ref.campaignId, c);
         }
         if (!c.complete) await this.readCampaign(ref.campaignId, problem, c, added, log);
@@ -268,8 +283,9 @@ export class HiddenValueBook {
     const finished =
       source.kind === 'mlflow' ? source.r.finished || source.running === false : false;
     let report: CampaignReport | null = null;
-    if (finished && !c.reportRead) {
+    if (finished && !c.reportRead && !((c.misses.get('report')?.retryAt ?? 0) > this.now())) {
       report = await this.ctx.lineage.report(campaignId).catch(() => null);
+      if (!report && this.missed(c, 'report', true)) c.reportRead = true;
       if (report) {
         c.reportRead = true;
         for (const v of report.verification)
@@ -308,14 +324,22 @@ export class HiddenValueBook {
     }
 
     // Per-seed values, once per recorded trial.
+    const now = this.now();
     const unread = records.filter(
-      (t) => t.mlflowRunId && t.status !== 'running' && !c.seedsRead.has(t.id),
+      (t) =>
+        t.mlflowRunId &&
+        t.status !== 'running' &&
+        !c.seedsRead.has(t.id) &&
+        !((c.misses.get(t.id)?.retryAt ?? 0) > now),
     );
     for (let i = 0; i < unread.length; i += this.concurrency) {
       await Promise.all(
         unread.slice(i, i + this.concurrency).map(async (t) => {
           const { summary, seeds } = await this.ctx.lineage.trialArtifact(t.mlflowRunId!);
-          if (!summary) return; // not written yet: read again next time
+          if (!summary) {
+            if (this.missed(c, t.id, finished)) c.seedsRead.add(t.id);
+            return;
+          }
           for (const s of seeds) for (const h of hidden) add(s.metrics[h]);
           for (const h of hidden) add(summary.metrics[h]);
           c.seedsRead.add(t.id);
@@ -325,6 +349,19 @@ export class HiddenValueBook {
     c.complete =
       finished && c.reportRead && records.every((t) => !t.mlflowRunId || c.seedsRead.has(t.id));
   }
+}
+
+/**
+ * Notes a read that found nothing, and whether to stop trying. A running campaign's trial.json is
+ * written in the background just after the trial: it is tried again after 250 ms, doubling to
+ * 2 s, so a value is known soon after anyone can read it. A finished campaign's record no longer
+ * changes: tried again after 2 s and 4 s, then given up.
+ */
+function noteMiss(c: CampaignValues, key: string, finished: boolean, now: number): boolean {
+  const count = (c.misses.get(key)?.count ?? 0) + 1;
+  const pause = finished ? 2_000 * 2 ** (count - 1) : Math.min(2_000, 250 * 2 ** (count - 1));
+  c.misses.set(key, { count, retryAt: now + pause });
+  return finished && count >= 3;
 }
 
 const books = new WeakMap<object, HiddenValueBook>();
