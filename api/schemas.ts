@@ -222,7 +222,12 @@ export const TrialSummary = Trial.extend({
 export type TrialSummary = z.infer<typeof TrialSummary>;
 
 export const StopBody = z
-  .object({ reason: z.string().max(2000).optional(), cancelRunning: z.boolean().optional() })
+  .object({
+    reason: z.string().max(2000).optional(),
+    cancelRunning: z.boolean().optional(),
+    /** Verify the best on fresh seeds before the campaign ends. @default false */
+    verify: z.boolean().optional(),
+  })
   .strict();
 export const ReasonBody = z.object({ reason: z.string().max(2000).optional() }).strict();
 /** Budgets to change; absent ones stay as they are (so no defaults here, unlike Budgets). */

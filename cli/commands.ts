@@ -220,7 +220,7 @@ export function registerApiCommands(program: Command): void {
       .command(`${action} <campaign>`)
       .description(
         action === 'stop'
-          ? 'Stop a campaign (PI), in any phase. What runs is cancelled, unless --let-running-finish.'
+          ? 'Stop a campaign (PI), in any phase. What runs is cancelled, unless --let-running-finish; the final verification of the best is skipped unless --verify.'
           : `${action[0]!.toUpperCase()}${action.slice(1)} a campaign.`,
       )
       .option('--reason <text>', 'why');
@@ -228,11 +228,14 @@ export function registerApiCommands(program: Command): void {
       c.option(
         '--let-running-finish',
         'let running work (reference measurement, trials, the verification in progress) finish and count; nothing new starts, and the deadline still cuts it short',
+      ).option(
+        '--verify',
+        'after the stop, verify the best on fresh seeds and the hidden metrics before the campaign ends (skipped by default: a stop ends the campaign)',
       );
     c.action(async (campaign: string, o: ControlOptions, cmd: Command) => {
       await client(cmd).post(`/campaigns/${campaign}/${action}`, controlBody(o));
       console.log(
-        `${action}: ${campaign}${o.letRunningFinish ? ' (running work finishes first)' : ''}`,
+        `${action}: ${campaign}${o.letRunningFinish ? ' (running work finishes first)' : ''}${o.verify ? ' (the best is verified before it ends)' : ''}`,
       );
     });
   }
@@ -254,6 +257,7 @@ export function registerApiCommands(program: Command): void {
 interface ControlOptions {
   reason?: string;
   letRunningFinish?: boolean;
+  verify?: boolean;
 }
 
 /** The options of `gaplab start` that shape its request. */
@@ -279,10 +283,15 @@ export function startBody(problem: string, o: StartOptions) {
 }
 
 /** The API body of `gaplab pause|resume|stop`. */
-export function controlBody(o: ControlOptions): { reason?: string; cancelRunning?: boolean } {
+export function controlBody(o: ControlOptions): {
+  reason?: string;
+  cancelRunning?: boolean;
+  verify?: boolean;
+} {
   return {
     ...(o.reason ? { reason: o.reason } : {}),
     ...(o.letRunningFinish ? { cancelRunning: false } : {}),
+    ...(o.verify ? { verify: true } : {}),
   };
 }
 

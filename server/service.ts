@@ -538,7 +538,7 @@ export class GaplabService {
   async stop(
     actor: Actor,
     campaignId: string,
-    opts: { reason?: string; cancelRunning?: boolean } = {},
+    opts: { reason?: string; cancelRunning?: boolean; verify?: boolean } = {},
   ) {
     requireRole(actor, PERMISSIONS.stop, 'stop campaigns');
     return this.update(campaignId, (h) =>

@@ -405,6 +405,8 @@ describe('the web UI in headless Chromium against the real server', () => {
     await go(page, `/campaigns/${campaignA}`);
     await page.getByTestId('stop').click();
     await page.locator('input[name=stop-reason]').fill('The centre idea answered the question');
+    // Asked for: a stop verifies the best only when the PI says so.
+    await page.locator('input[name=verify-on-stop]').check();
     await page.getByTestId('confirm-stop').click();
     await expect
       .poll(() => page.getByTestId('stop-reason').textContent(), { timeout: 60_000 })

@@ -329,8 +329,8 @@ export class CampaignState {
   checkStop(): void {
     this.stops.checkStop();
   }
-  piStop(actor: Actor, reason: string | undefined, cancelRunning: boolean): void {
-    const action = this.stops.piStop(actor, reason ?? '', cancelRunning);
+  piStop(actor: Actor, reason: string | undefined, cancelRunning: boolean, verify = false): void {
+    const action = this.stops.piStop(actor, reason ?? '', cancelRunning, verify);
     this.records.audit(actor, action, reason);
   }
   validateBudgetChange(change: Partial<Budgets>): void {

@@ -17,11 +17,13 @@ export const withInterval = (e: Estimate | null | undefined): string => formatEs
 /**
  * The verdict on the reported best: its own verification (never another trial's), each PGR with
  * its interval, the checks (held up, real improvement, met the target) and its words.
- * `not_verified` when there is no best or it was never verified.
+ * `not_verified` when there is no best or it was never verified; `unverifiedBecause` then says
+ * why, in the reasons (a PI's stop, say).
  */
 export function reportVerdict(
   best: Pick<TrialSummary, 'id' | 'pgr'> | null,
   v: VerificationResult | undefined,
+  unverifiedBecause?: string,
 ): ReportVerdict {
   const verdict =
     !best || !v ? 'not_verified' : (v.verdict ?? (v.gapFlag ? 'failed_verification' : 'verified'));
@@ -43,7 +45,11 @@ export function reportVerdict(
     visiblePgr: best?.pgr ?? null,
     freshPgr: v?.freshPgr ?? null,
     hiddenPgr,
-    reasons: [...(best && v ? (v.reasons ?? []) : []), ...label.notes],
+    reasons: [
+      ...(best && v ? (v.reasons ?? []) : []),
+      ...(best && !v && unverifiedBecause ? [unverifiedBecause] : []),
+      ...label.notes,
+    ],
     headline: `${who}: ${parts.join(' · ')} — ${label.text}`,
   };
 }

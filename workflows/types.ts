@@ -185,7 +185,8 @@ export interface CarriedState {
   warned?: string[];
   mlflowParentRunId?: string;
   mlflowExperimentId?: string;
-  stopRequest?: { actor: Actor; reason: string; cancelRunning: boolean };
+  /** `verify`: the PI asked for the final verification of the best after the stop. */
+  stopRequest?: { actor: Actor; reason: string; cancelRunning: boolean; verify?: boolean };
 }
 
 export type { Actor, HypothesisProposal, Budgets };

@@ -182,7 +182,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['control'],
         summary:
-          'Stop the campaign (PI) in any phase; what runs (reference measurement, trials, the verification in progress) is cancelled unless cancelRunning is false, then it finishes and counts',
+          'Stop the campaign (PI) in any phase; what runs (reference measurement, trials, the verification in progress) is cancelled unless cancelRunning is false, then it finishes and counts. The final verification of the best is skipped unless verify is true.',
         params: CampaignParams,
         body: StopBody.nullish(),
         response: { 200: Ok, ...errors },
@@ -193,6 +193,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
       await service.stop(actorOf(req), req.params.campaignId, {
         ...(b.reason !== undefined ? { reason: b.reason } : {}),
         ...(b.cancelRunning !== undefined ? { cancelRunning: b.cancelRunning } : {}),
+        ...(b.verify ? { verify: true } : {}),
       });
       return ok;
     },

@@ -248,7 +248,7 @@ export class Campaign {
   audit(): Promise<AuditEntry[]> {
     return this.handle.query<AuditEntry[]>('audit');
   }
-  stop(opts: { reason?: string; cancelRunning?: boolean } = {}): Promise<void> {
+  stop(opts: { reason?: string; cancelRunning?: boolean; verify?: boolean } = {}): Promise<void> {
     return this.handle.executeUpdate<void, [unknown]>('stop', { args: [{ actor: pi, ...opts }] });
   }
   decide(hypothesisId: string, decision: 'approve' | 'reject', reason?: string): Promise<void> {

@@ -81,7 +81,7 @@ describe('PI stop', () => {
     );
   });
 
-  test('while searching, cancelRunning false: running trials finish, nothing new starts, the best is still verified', async () => {
+  test('while searching, cancelRunning false and verify: running trials finish, nothing new starts, the best is verified', async () => {
     const campaign = await ts.start({
       criteria: {
         seedsPerTrial: 2,
@@ -91,7 +91,7 @@ describe('PI stop', () => {
     });
     ts.lab.hold = searchSeed;
     await ts.until(heldCount(4), 'two trials running');
-    await campaign.stop({ reason: 'enough', cancelRunning: false });
+    await campaign.stop({ reason: 'enough', cancelRunning: false, verify: true });
     ts.lab.release();
     const report = await campaign.result();
 
@@ -104,6 +104,28 @@ describe('PI stop', () => {
     expect(searchTrialsRun()).toEqual(['t0001', 't0002']);
     expect(report.verification).toHaveLength(1);
     expect(['t0001', 't0002']).toContain(report.verification[0]!.trialId);
+  });
+
+  test('after the search, a stop without verify ends the campaign: no verification runs, and the report says why', async () => {
+    const campaign = await ts.start({
+      criteria: {
+        seedsPerTrial: 2,
+        budgets: { maxTrials: 20, concurrency: 2 },
+        verification: { topK: 2, seeds: 2 },
+      },
+    });
+    // Two trials finish, then the third is held: the stop comes while it runs.
+    ts.lab.hold = (c) => searchSeed(c) && c.trialId >= 't0003';
+    await ts.until(heldCount(2), 'the third trial running');
+    await campaign.stop({ reason: 'enough' });
+    const report = await campaign.result();
+
+    expect(report.stopReason).toBe('stopped_by_pi');
+    expect(ts.lab.calls.filter(verificationSeed)).toEqual([]);
+    expect(await campaign.trials('verification')).toEqual([]);
+    expect(report.verification).toEqual([]);
+    expect(report.verdict?.verdict).toBe('not_verified');
+    expect(report.verdict?.reasons.join(' ')).toMatch(/a PI stopped the campaign.*--verify/);
   });
 
   test('while verifying: verification ends, the search stop reason stands, and the report says not verified', async () => {

@@ -63,9 +63,9 @@ export function registerHandlers(
   );
   setHandler(
     stopUpdate,
-    ({ actor, reason, cancelRunning }) => {
+    ({ actor, reason, cancelRunning, verify }) => {
       state.countUpdate();
-      state.piStop(actor, reason, cancelRunning ?? true);
+      state.piStop(actor, reason, cancelRunning ?? true, verify === true);
     },
     {
       // A PI can stop a campaign in every phase, verification included.

@@ -19,7 +19,7 @@ export const pauseUpdate = defineUpdate<void, [{ actor: Actor; reason?: string }
 export const resumeUpdate = defineUpdate<void, [{ actor: Actor; reason?: string }]>('resume');
 export const stopUpdate = defineUpdate<
   void,
-  [{ actor: Actor; reason?: string; cancelRunning?: boolean }]
+  [{ actor: Actor; reason?: string; cancelRunning?: boolean; verify?: boolean }]
 >('stop');
 export const changeBudgetsUpdate = defineUpdate<
   Budgets,

@@ -199,10 +199,10 @@ export class Stopping {
   }
 
   /** A PI's stop; during verification it ends the verification. Returns the audit action. */
-  piStop(actor: Actor, reason: string, cancelRunning: boolean): string {
+  piStop(actor: Actor, reason: string, cancelRunning: boolean, verify = false): string {
     const verifying = this.d.phase === 'verifying';
     if (verifying) this.verificationStop = { actor, reason, cancelRunning };
-    this.d.stopRequest ??= { actor, reason, cancelRunning };
+    this.d.stopRequest ??= { actor, reason, cancelRunning, ...(verify ? { verify } : {}) };
     this.ctx.bump();
     return verifying ? 'stop verification' : 'stop';
   }

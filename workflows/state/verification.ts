@@ -3,6 +3,7 @@
  * seeds beside the baseline's re-run on the same seeds, scored on the objective and the hidden
  * metrics paired seed by seed. A trial that fails its verification is flagged (verification gap).
  */
+import { inWorkflowContext, patched } from '@temporalio/workflow';
 import { trialPgr } from '../../domain/pgr.js';
 import { hiddenGapMetricsOf, type SeedResult } from '../../domain/schemas.js';
 import { rankTrials } from '../../domain/scoring.js';
@@ -20,6 +21,16 @@ import { bySeed, type References } from './references.js';
 import type { TrialRequest } from './requests.js';
 import type { Stopping } from './stopping.js';
 import type { Trials } from './trials.js';
+
+/**
+ * A PI's stop skips the final verification unless the stop asked for it (`verify`). Campaigns
+ * started before it replay with the old rule: the best was verified after every stop.
+ */
+export const PI_STOP_SKIPS_VERIFICATION_PATCH = 'pi-stop-skips-verification';
+
+function piStopSkipsVerification(): boolean {
+  return inWorkflowContext() ? patched(PI_STOP_SKIPS_VERIFICATION_PATCH) : true;
+}
 
 export class Verification {
   /** Trials whose verification is running. */
@@ -119,6 +130,9 @@ export class Verification {
     const { topK } = this.ctx.criteria.verification;
     const reason = this.d.stopReason;
     if (topK === 0 || reason === 'error' || reason === 'references_within_noise') return [];
+    // A PI's stop ends the campaign: no new experiments, unless the PI asked for the verification.
+    if (reason === 'stopped_by_pi' && !this.d.stopRequest?.verify && piStopSkipsVerification())
+      return [];
     const search = this.d.trials.filter((t) => t.kind === 'search');
     const todo = followUp
       ? [this.ctx.bestSearch()].filter((t) => t !== null)

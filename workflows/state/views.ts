@@ -216,7 +216,13 @@ export class Views {
         if (ciLow !== null && (bestLow === null || ciLow > bestLow)) bestLow = ciLow;
         return { index, pgr: mean, bestCiLow: bestLow };
       });
-    const verdict = reportVerdict(best, best ? this.ctx.verificationOf(best.id) : undefined);
+    const verdict = reportVerdict(
+      best,
+      best ? this.ctx.verificationOf(best.id) : undefined,
+      d.stopReason === 'stopped_by_pi'
+        ? 'not verified because a PI stopped the campaign; a stop verifies the best only when asked (gaplab stop --verify)'
+        : undefined,
+    );
     const own = verdict.verdict === 'verified' ? verdict : null;
     return {
       campaignId: input.campaignId,

@@ -66,11 +66,17 @@ export function CampaignControls({ status }: { status: CampaignStatus }) {
 
 function StopForm({ id, onDone }: { id: string; onDone: () => void }) {
   const [reason, setReason] = useState('');
-  const [cancelRunning, setCancelRunning] = useState(false);
+  // A stop ends the campaign: running work is cancelled and the best is not re-run, unless asked.
+  const [letRunningFinish, setLetRunningFinish] = useState(false);
+  const [verify, setVerify] = useState(false);
   const stop = useAction(
     () =>
       api(`/campaigns/${enc(id)}/stop`, {
-        body: { ...(reason.trim() ? { reason: reason.trim() } : {}), cancelRunning },
+        body: {
+          ...(reason.trim() ? { reason: reason.trim() } : {}),
+          cancelRunning: !letRunningFinish,
+          ...(verify ? { verify: true } : {}),
+        },
       }),
     [keys.status(id), keys.audit(id)],
   );
@@ -90,10 +96,20 @@ function StopForm({ id, onDone }: { id: string; onDone: () => void }) {
       <label className="row small">
         <input
           type="checkbox"
-          checked={cancelRunning}
-          onChange={(e) => setCancelRunning(e.target.checked)}
+          name="let-running-finish"
+          checked={letRunningFinish}
+          onChange={(e) => setLetRunningFinish(e.target.checked)}
         />{' '}
-        cancel running trials too (otherwise they finish)
+        let running trials finish and count (otherwise they are cancelled now)
+      </label>
+      <label className="row small">
+        <input
+          type="checkbox"
+          name="verify-on-stop"
+          checked={verify}
+          onChange={(e) => setVerify(e.target.checked)}
+        />{' '}
+        verify the best on fresh seeds and the hidden metrics before the campaign ends
       </label>
       {stop.error && <ErrorNote error={stop.error} />}
       <div className="row">
