@@ -159,6 +159,20 @@ describe('HiddenRedactor with the values of the whole problem', () => {
   });
 });
 
+describe('HiddenRedactor by name', () => {
+  it('withholds a number printed after a hidden name, known or not', () => {
+    const r = new HiddenRedactor(['heldout_acc']);
+    expect(
+      r.text('diverged: heldout_acc 0.6 then heldout_acc is 0.61, "heldout_acc": 0.612; acc 0.7'),
+    ).toBe(
+      `diverged: heldout_acc ${HIDDEN_MARK} then heldout_acc is ${HIDDEN_MARK}, "heldout_acc": ${HIDDEN_MARK}; acc 0.7`,
+    );
+    expect(r.text('my_heldout_acc 0.6 and heldout_accuracy 0.6')).toBe(
+      'my_heldout_acc 0.6 and heldout_accuracy 0.6',
+    );
+  });
+});
+
 describe('HiddenRedactor.nodes', () => {
   it('scrubs lineage node text and keeps untouched nodes as they are', () => {
     const r = new HiddenRedactor(['heldout_acc']);

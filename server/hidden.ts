@@ -114,7 +114,11 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
  */
 export class HiddenRedactor {
   private readonly hidden: Set<string>;
-  /** `name: 0.123`, `"name": 0.123`, `name=0.123` in free text. */
+  /**
+   * `name: 0.123`, `"name": 0.123`, `name=0.123`, `name 0.123`, `name is 0.123` in free text: a
+   * value printed by name is withheld even when no record knows it (a seed that printed it and
+   * then failed).
+   */
   private readonly namedValue: RegExp | null;
   /** Mentions of a hidden name, for flag messages. */
   private readonly mention: RegExp | null;
@@ -133,7 +137,7 @@ export class HiddenRedactor {
     this.namedValue =
       names.length > 0
         ? new RegExp(
-            `((?<![A-Za-z0-9_])(?:${names.join('|')})(?![A-Za-z0-9_])["']?\\s*[:=]\\s*)(${NUMBER})`,
+            `((?<![A-Za-z0-9_])(?:${names.join('|')})(?![A-Za-z0-9_])["']?\\s*(?:(?:[:=]|is|was|of|at|reached)\\s*)?)(${NUMBER})`,
             'g',
           )
         : null;
