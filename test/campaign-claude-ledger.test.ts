@@ -85,4 +85,45 @@ describe('the dollar ledger of a Claude campaign', () => {
       `ledger: ${messages.length} message requests, billed $${billed.toFixed(6)}, charged $${report.ledger.dollars.toFixed(6)} of $${maxDollars}, stop ${report.stopReason}`,
     );
   });
+
+  it('charges what every attempt spent when all of them time out', async () => {
+    const problemId = uniqueId('ledger-lost');
+    await env.service.submitProblem(researcher, { ...quadraticSpec, id: problemId });
+    await env.service.setCriteria(pi, problemId, {
+      ...quadraticCriteria,
+      budgets: { maxTrials: 3, concurrency: 2, maxDollars: 1 },
+      verification: { topK: 1, seeds: 2 },
+    });
+    fake.clear();
+    const billed0 = fake.billed.length;
+    const requests0 = fake.requests.length;
+    // Every attempt of the first call (the activity's four) waits past its time limit.
+    const slow = {
+      kind: 'delay' as const,
+      ms: CALL_SECONDS * 2500,
+      then: { kind: 'default' as const },
+    };
+    fake.script(slow, slow, slow, slow);
+    const { campaignId } = await env.service.startCampaign(researcher, {
+      problemId,
+      strategy: {
+        name: 'claude',
+        settings: { model: MODEL, agents: 1, hypothesesPerAgent: 1, maxTokens: 1024 },
+      },
+      seed: 6,
+    });
+    const report = await env.service.result(campaignId);
+    fake.clear();
+    const billed =
+      fake.billed.slice(billed0).reduce((sum, u) => sum + usageDollars(MODEL, u) * 1e9, 0) / 1e9;
+    const messages = fake.requests.slice(requests0).filter((r) => r.path === '/v1/messages');
+    expect(messages).toHaveLength(4);
+    expect(billed).toBeGreaterThan(0);
+    // The workflow charged the last attempt's heartbeat details: all four requests' bounds.
+    expect(report.ledger.dollars).toBeGreaterThanOrEqual(billed);
+    expect(report.ledger.dollars).toBeLessThanOrEqual(1);
+    console.log(
+      `ledger, every attempt cut off: billed $${billed.toFixed(6)}, charged $${report.ledger.dollars.toFixed(6)}, stop ${report.stopReason}`,
+    );
+  });
 });
