@@ -1,6 +1,9 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileSeccomp } from './jail.js';
-import { bwrapArgs, DEFAULT_LIMITS, findBwrap } from './sandbox.js';
+import { compileSeccomp, UID_BASE } from './jail.js';
+import { bwrapArgs, DEFAULT_LIMITS, findBwrap, reachableSource } from './sandbox.js';
 
 function after(args: string[], flag: string): string[] {
   const out: string[] = [];
@@ -147,6 +150,33 @@ describe('the seccomp filter, as libseccomp compiled it', async () => {
     expect(rules('clone')).toContain('& 0x10000000'); // CLONE_NEWUSER
     expect(bpf.length % 8).toBe(0); // whole sock_filter instructions
     expect(bpf.length).toBeGreaterThan(8 * 50);
+  });
+});
+
+describe('reachableSource', () => {
+  it("mirrors a folder out of the sandbox user's reach, and drops the mirror once its source is gone", async () => {
+    const made = (): string => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'gaplab-private-')); // 0700
+      mkdirSync(path.join(dir, 'site'), { mode: 0o755 });
+      writeFileSync(path.join(dir, 'site', 'numpy.py'), 'x = 1\n');
+      return dir;
+    };
+    const [a, b] = [made(), made()];
+    try {
+      const ma = await reachableSource(path.join(a, 'site'), UID_BASE, UID_BASE);
+      expect(ma).not.toBe(path.join(a, 'site'));
+      expect(readFileSync(path.join(ma, 'numpy.py'), 'utf8')).toBe('x = 1\n');
+      rmSync(a, { recursive: true });
+      const mb = await reachableSource(path.join(b, 'site'), UID_BASE, UID_BASE);
+      expect(existsSync(path.join(mb, 'numpy.py'))).toBe(true);
+      expect(existsSync(ma)).toBe(false);
+      rmSync(b, { recursive: true });
+      // A folder it can reach is shown as it is.
+      expect(await reachableSource('/usr/lib', UID_BASE, UID_BASE)).toBe('/usr/lib');
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
   });
 });
 

@@ -29,13 +29,17 @@ import {
   accessSync,
   chmodSync,
   constants,
+  existsSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
+  readFileSync,
   readlinkSync,
   realpathSync,
   renameSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -355,6 +359,29 @@ export const MIRROR_ROOT = path.join(os.tmpdir(), 'gaplab-sandbox-mirror');
 const mirrors = new Map<string, Promise<string>>();
 
 /**
+ * Removes mirrors whose source folder is gone (a deleted checkout or venv): hard links would
+ * otherwise keep its files on disk. Each mirror records its source in `<mirror>.source`.
+ */
+function pruneMirrors(): void {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(MIRROR_ROOT);
+  } catch {
+    return;
+  }
+  for (const e of entries.filter((n) => n.endsWith('.source'))) {
+    const file = path.join(MIRROR_ROOT, e);
+    try {
+      if (existsSync(readFileSync(file, 'utf8'))) continue;
+      rmSync(file.slice(0, -'.source'.length), { recursive: true, force: true });
+      rmSync(file, { force: true });
+    } catch {
+      // another worker pruned it
+    }
+  }
+}
+
+/**
  * A path of `source` that the sandbox's user can read. bwrap runs as that user and opens its
  * bind sources itself, so a folder inside a private checkout (a root-owned 0700 folder such as
  * /root or `mktemp -d`) is out of its reach. Such a folder is mirrored once per content under
@@ -386,6 +413,7 @@ export function reachableSource(source: string, uid: number, gid: number): Promi
       } catch {
         // not mirrored yet
       }
+      pruneMirrors();
       const partial = `${target}.${process.pid}.${randomBytes(4).toString('hex')}`;
       try {
         try {
@@ -395,6 +423,7 @@ export function reachableSource(source: string, uid: number, gid: number): Promi
           await execFileAsync('cp', ['-a', real, partial]);
         }
         chmodSync(partial, 0o755);
+        writeFileSync(`${target}.source`, real, { mode: 0o600 });
         try {
           renameSync(partial, target);
         } catch {
