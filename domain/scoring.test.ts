@@ -580,6 +580,13 @@ describe('hidden gap: interval-aware', () => {
     expect(kinds(point)).toContain('hidden_gap');
   });
 
+  it('a consistent shortfall a little beyond the threshold is flagged though its interval reaches below it', () => {
+    // Paired shortfalls 0.3, 0.35, 0.25 PGR: mean 0.30 > 0.25, lower bound above 0 (below 0.25).
+    const s = run([0.945, 0.934, 0.945], [0.923, 0.93, 0.925]);
+    const flag = s.flags.find((f) => f.kind === 'hidden_gap');
+    expect(flag?.message).toMatch(/by 0\.3 PGR \(interval 0\.\d+ to/);
+  });
+
   it('a shortfall on every seed, beyond the threshold with its interval, is flagged', () => {
     // Paired with the baseline seed by seed: 0.625, 0.625, 0.5 PGR short.
     const s = run([0.95, 0.945, 0.955], [0.915, 0.93, 0.925]);

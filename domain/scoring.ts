@@ -210,10 +210,13 @@ function shortfallEstimate(
  *
  * Interval-aware (with `evidence`): the shortfall is estimated from the per-seed differences
  * (paired with the baseline's on the same seeds when it has them all), and the trial is flagged
- * only when the interval's lower bound exceeds the threshold: the shortfall is beyond the
- * tolerance at the criteria's confidence, not merely a noisy difference divided by a small
- * baseline-to-optimum gap (on sklearn-digits a 0.013 accuracy difference is 0.34 PGR, well
- * inside its seed noise). With fewer than two usable seeds no spread can be estimated and the
+ * only when the shortfall is significant (its interval's lower bound above 0, at the criteria's
+ * confidence) and beyond the tolerance (its mean above the threshold): not merely a noisy
+ * difference divided by a small baseline-to-optimum gap (on sklearn-digits a 0.013 accuracy
+ * difference is 0.34 PGR, well inside its seed noise), while a method that falls short on every
+ * seed by a little more than the tolerance (weak-to-strong-code's dev overfitter, 0.28-0.40)
+ * is still flagged. Requiring the lower bound itself above the threshold would let that one
+ * through with 5 seeds. With fewer than two usable seeds no spread can be estimated and the
  * point estimate decides, as without `evidence`.
  *
  * The messages name hidden metrics and values: never show flags to an agent.
@@ -238,8 +241,10 @@ export function hiddenGapFlags(
     const offset = isFiniteNumber(bv) && isFiniteNumber(bh) ? bv - bh : 0;
     const shortfall = (visible - hidden - offset) / gap;
     const interval = evidence ? shortfallEstimate(objectiveMetric, h, gap, evidence) : null;
-    const low = interval ? interval.ciLow : shortfall;
-    if (low > threshold)
+    const flagged = interval
+      ? interval.mean > threshold && interval.ciLow > 0
+      : shortfall > threshold;
+    if (flagged)
       flags.push({
         kind: 'hidden_gap',
         message:
