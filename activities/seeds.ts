@@ -7,7 +7,7 @@
  * from a search run by its seed.
  */
 import { randomInt } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
+import { activityFailure } from './failures.js';
 
 /** Seeds lie in [0, SEED_RANGE): the 31-bit range of every seed a campaign runs. */
 export const SEED_RANGE = 2 ** 31 - 1;
@@ -20,9 +20,9 @@ export function createSeedActivities() {
     async drawVerificationSeeds(input: { count: number }): Promise<number[]> {
       const count = input.count;
       if (!Number.isInteger(count) || count < 1 || count > MAX_SEEDS)
-        throw ApplicationFailure.nonRetryable(
-          `count must be an integer from 1 to ${MAX_SEEDS}, got ${String(count)}`,
+        throw activityFailure(
           'InvalidInput',
+          `count must be an integer from 1 to ${MAX_SEEDS}, got ${String(count)}`,
         );
       const seeds = new Set<number>();
       while (seeds.size < count) seeds.add(randomInt(0, SEED_RANGE));

@@ -26,6 +26,43 @@ export const PERMISSIONS = {
 
 export type Action = keyof typeof PERMISSIONS;
 
+/** What each action does, in the words a refusal uses ("only a PI can stop a campaign"). */
+export const ACTION_WORDS: Record<Action, string> = {
+  submitProblem: 'submit a problem',
+  setCriteria: 'set evaluation criteria',
+  startCampaign: 'start a campaign',
+  pause: 'pause a campaign',
+  resume: 'resume a campaign',
+  stop: 'stop a campaign',
+  changeBudgets: "change a campaign's budgets",
+  decide: 'approve or reject a hypothesis',
+  inject: 'propose a hypothesis',
+  addNote: 'add a note',
+  clearFlag: 'clear a review flag',
+  confirmFlag: 'confirm a review flag',
+};
+
+const ROLE_NAMES: Record<string, string> = {
+  pi: 'a PI',
+  researcher: 'a researcher',
+  viewer: 'a viewer',
+};
+
+/**
+ * The refusal a person reads when their role may not do something: who may, and who they are.
+ * `only a PI can stop a campaign (you are signed in as Rae, a researcher)`.
+ */
+export function refusalText(
+  allowed: readonly string[],
+  what: string,
+  actor: { name: string; role: string },
+): string {
+  const who = allowed.map((r) => ROLE_NAMES[r] ?? r);
+  const whoText =
+    who.length <= 1 ? (who[0] ?? 'nobody') : `${who.slice(0, -1).join(', ')} or ${who.at(-1)}`;
+  return `only ${whoText} can ${what} (you are signed in as ${actor.name}, ${ROLE_NAMES[actor.role] ?? actor.role})`;
+}
+
 export const ACTIONS = Object.keys(PERMISSIONS) as Action[];
 
 /** Whether `role` may take `action`. */

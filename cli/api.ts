@@ -78,8 +78,13 @@ export class ApiClient {
     if (!res.ok) {
       const p = parsed as
         { message?: string; issues?: { path: string; message: string }[] } | undefined;
-      const issues = p?.issues?.map((i) => `\n  ${i.path}: ${i.message}`).join('') ?? '';
-      throw new ApiError(res.status, `${res.status} ${p?.message ?? res.statusText}${issues}`);
+      // Field issues one per line (the message repeats them on one line, for logs).
+      const issues = p?.issues ?? [];
+      const text =
+        issues.length > 0
+          ? `${issues.length === 1 ? 'one problem' : `${issues.length} problems`} with the request (${res.status}):${issues.map((i) => `\n  ${i.path}: ${i.message}`).join('')}`
+          : `${p?.message ?? res.statusText} (${res.status})`;
+      throw new ApiError(res.status, text);
     }
     return parsed as T;
   }

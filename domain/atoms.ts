@@ -3,6 +3,8 @@
  * configurations and actors. Pure: zod only.
  */
 import { z } from 'zod';
+// zod's messages in people's words, for every schema (it sets zod's error map once).
+import './messages.js';
 
 /** A slug used for problem ids, experiment names and configuration names. */
 export const Slug = z

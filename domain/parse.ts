@@ -7,6 +7,7 @@ import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'ya
 import { z } from 'zod';
 import type { Issue } from './errors.js';
 import { ValidationError, formatPath } from './errors.js';
+import { mergeTypoIssues } from './messages.js';
 import { EvaluationCriteria, ProblemSpec } from './schemas.js';
 import { checkSpecConfigs } from './space.js';
 
@@ -24,15 +25,24 @@ export function formatIssues(issues: readonly IssueLike[]): { path: string; mess
 /**
  * Domain issues from zod's. An unknown key (strict objects: a typo such as `budgets.maxDolars`
  * would otherwise be dropped and its setting silently lost) becomes one issue per key, at the
- * object that holds it: `budgets: unrecognized key "maxDolars"`.
+ * object that holds it: `budgets: unknown key "maxDolars": did you mean "maxDollars"?`; the
+ * missing key a typo leaves is then not reported a second time (domain/messages.ts).
  */
 const toIssues = (issues: readonly (IssueLike & { code?: string; keys?: string[] })[]): Issue[] =>
-  issues.flatMap((i) => {
-    const path = i.path.map((p) => (typeof p === 'number' ? p : String(p)));
-    if (i.code === 'unrecognized_keys' && i.keys?.length)
-      return i.keys.map((k) => ({ path, message: `unrecognized key "${k}"` }));
-    return [{ path, message: i.message }];
-  });
+  mergeTypoIssues(
+    issues.flatMap((i) => {
+      const path = i.path.map((p) => (typeof p === 'number' ? p : String(p)));
+      if (i.code === 'unrecognized_keys' && i.keys?.length) {
+        const parts = i.message.split('; ');
+        return i.keys.map((k, n) => ({
+          path,
+          message: parts.length === i.keys!.length ? parts[n]! : `unknown key "${k}"`,
+        }));
+      }
+      return [{ path, message: i.message }];
+    }),
+    (i) => formatPath(i.path),
+  );
 
 /** The message style of zod's prettifyError, for issues that did not come from zod. */
 function prettify(issues: readonly Issue[]): string {

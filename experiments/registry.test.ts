@@ -84,7 +84,7 @@ describe('loadRegistry', () => {
       `${file}: command[1]: unknown placeholder {home}`,
     );
     await put('delta/experiment.yaml', `${YAML}\nshell: "rm -rf /"\n`);
-    await expect(loadRegistry(root)).rejects.toThrow(/Unrecognized key.*shell/);
+    await expect(loadRegistry(root)).rejects.toThrow(/unknown key "shell"/);
   });
 
   it('rejects a definition without a runnable runner, naming the field', async () => {

@@ -39,7 +39,14 @@ import { eventRoutes } from './events.js';
 import { duplicateJsonKey, duplicateKeyMessage } from './json-body.js';
 import { LineageReader, type LineageMlflow } from './lineage.js';
 import { LiveTrials } from './live-trials.js';
-import { can, MUTATING_ROUTES, type Action } from '../api/permissions.js';
+import {
+  ACTION_WORDS,
+  can,
+  MUTATING_ROUTES,
+  PERMISSIONS,
+  refusalText,
+  type Action,
+} from '../api/permissions.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { problemRoutes } from './routes/problems.js';
 import { systemRoutes } from './routes/system.js';
@@ -279,7 +286,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     if (cfg?.action && !can(req.principal.role, cfg.action)) {
       throw new ServiceError(
         'Forbidden',
-        `${req.principal.name} (${req.principal.role}) may not ${cfg.action}`,
+        refusalText(PERMISSIONS[cfg.action], ACTION_WORDS[cfg.action], req.principal),
       );
     }
   });

@@ -11,6 +11,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
 import { formatPath } from '../domain/errors.js';
+import { mergeTypoIssues } from '../domain/messages.js';
 import { FAILURE_TYPE_NAMES, typedFailureOf } from '../domain/failure-types.js';
 import { MlflowError } from '../mlflow-ts-client/index.js';
 import type { ErrorBody, ErrorIssue } from '../api/schemas.js';
@@ -62,11 +63,13 @@ export function toErrorResponse(err: unknown, requestId: string): ErrorResponse 
   if (hasZodFastifySchemaValidationErrors(err)) {
     const where = (err as { validationContext?: string }).validationContext;
     const loc = where && LOCATIONS.has(where) ? (where as Location) : undefined;
-    const issues = err.validation.map((v) => ({
-      path: pointerToPath(v.instancePath),
-      ...(loc ? { in: loc } : {}),
-      message: v.message ?? 'invalid',
-    }));
+    const issues = mergeTypoIssues(
+      err.validation.map((v) => ({
+        path: pointerToPath(v.instancePath),
+        ...(loc ? { in: loc } : {}),
+        message: v.message ?? 'invalid',
+      })),
+    );
     return {
       status: 400,
       body: {
@@ -94,7 +97,9 @@ export function toErrorResponse(err: unknown, requestId: string): ErrorResponse 
     };
   }
   if (err instanceof ZodError) {
-    const issues = err.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+    const issues = mergeTypoIssues(
+      err.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    );
     return {
       status: 400,
       body: {

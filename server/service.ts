@@ -60,7 +60,7 @@ import type {
   TrialSummary,
 } from '../workflows/types.js';
 import { fromTemporal, ServiceError } from './errors.js';
-import { PERMISSIONS } from '../api/permissions.js';
+import { ACTION_WORDS, PERMISSIONS, refusalText } from '../api/permissions.js';
 import { isCodeExperiment } from '../experiments/code.js';
 
 /** How long the problem list waits for one problem's state (a problem no worker answers for). */
@@ -111,7 +111,7 @@ function issuesMessage(issues: { path: PropertyKey[]; message: string }[], prefi
 
 export function requireRole(actor: Actor, roles: readonly Role[], what: string): void {
   if (!roles.includes(actor.role))
-    throw new ServiceError('Forbidden', `${actor.name} (${actor.role}) may not ${what}`);
+    throw new ServiceError('Forbidden', refusalText(roles, what, actor));
 }
 
 export class GaplabService {
@@ -160,7 +160,7 @@ export class GaplabService {
   // ---- problems -----------------------------------------------------------------------------
 
   async submitProblem(actor: Actor, input: unknown): Promise<ProblemState> {
-    requireRole(actor, PERMISSIONS.submitProblem, 'submit problems');
+    requireRole(actor, PERMISSIONS.submitProblem, ACTION_WORDS.submitProblem);
     const parsed = ProblemSpec.safeParse(input);
     if (!parsed.success)
       throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'spec.'));
@@ -259,7 +259,7 @@ export class GaplabService {
     criteria: unknown,
     reason?: string,
   ): Promise<CriteriaVersion> {
-    requireRole(actor, PERMISSIONS.setCriteria, 'set evaluation criteria');
+    requireRole(actor, PERMISSIONS.setCriteria, ACTION_WORDS.setCriteria);
     if (criteria === null || typeof criteria !== 'object')
       throw new ServiceError('InvalidInput', 'criteria: expected an object');
     await this.getProblem(problemId);
@@ -277,7 +277,7 @@ export class GaplabService {
   // ---- campaigns ----------------------------------------------------------------------------
 
   async startCampaign(actor: Actor, req: StartCampaignRequest): Promise<{ campaignId: string }> {
-    requireRole(actor, PERMISSIONS.startCampaign, 'start campaigns');
+    requireRole(actor, PERMISSIONS.startCampaign, ACTION_WORDS.startCampaign);
     const problem = await this.getProblem(req.problemId);
     if (problem.criteria.length === 0) {
       throw new ServiceError(
@@ -524,13 +524,13 @@ export class GaplabService {
   }
 
   async pause(actor: Actor, campaignId: string, reason?: string) {
-    requireRole(actor, PERMISSIONS.pause, 'pause campaigns');
+    requireRole(actor, PERMISSIONS.pause, ACTION_WORDS.pause);
     return this.update(campaignId, (h) =>
       h.executeUpdate(pauseUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }),
     );
   }
   async resume(actor: Actor, campaignId: string, reason?: string) {
-    requireRole(actor, PERMISSIONS.resume, 'resume campaigns');
+    requireRole(actor, PERMISSIONS.resume, ACTION_WORDS.resume);
     return this.update(campaignId, (h) =>
       h.executeUpdate(resumeUpdate, { args: [{ actor, ...(reason ? { reason } : {}) }] }),
     );
@@ -540,7 +540,7 @@ export class GaplabService {
     campaignId: string,
     opts: { reason?: string; cancelRunning?: boolean; verify?: boolean } = {},
   ) {
-    requireRole(actor, PERMISSIONS.stop, 'stop campaigns');
+    requireRole(actor, PERMISSIONS.stop, ACTION_WORDS.stop);
     return this.update(campaignId, (h) =>
       h.executeUpdate(stopUpdate, { args: [{ actor, ...opts }] }),
     );
@@ -551,7 +551,7 @@ export class GaplabService {
     budgets: unknown,
     reason?: string,
   ): Promise<Budgets> {
-    requireRole(actor, PERMISSIONS.changeBudgets, 'change budgets');
+    requireRole(actor, PERMISSIONS.changeBudgets, ACTION_WORDS.changeBudgets);
     const parsed = BudgetsSchema.partial().strict().safeParse(budgets);
     if (!parsed.success)
       throw new ServiceError('InvalidInput', issuesMessage(parsed.error.issues, 'budgets.'));
@@ -573,7 +573,7 @@ export class GaplabService {
     decision: 'approve' | 'reject',
     reason?: string,
   ) {
-    requireRole(actor, PERMISSIONS.decide, 'approve or reject hypotheses');
+    requireRole(actor, PERMISSIONS.decide, ACTION_WORDS.decide);
     return this.update(campaignId, (h) =>
       h.executeUpdate(decideUpdate, {
         args: [{ actor, hypothesisId, decision, ...(reason ? { reason } : {}) }],
@@ -581,19 +581,19 @@ export class GaplabService {
     );
   }
   async inject(actor: Actor, campaignId: string, proposal: HypothesisProposalInput) {
-    requireRole(actor, PERMISSIONS.inject, 'inject hypotheses');
+    requireRole(actor, PERMISSIONS.inject, ACTION_WORDS.inject);
     return this.update(campaignId, (h) =>
       h.executeUpdate(injectHypothesisUpdate, { args: [{ actor, proposal }] }),
     );
   }
   async addNote(actor: Actor, campaignId: string, text: string, trialId?: string) {
-    requireRole(actor, PERMISSIONS.addNote, 'add notes');
+    requireRole(actor, PERMISSIONS.addNote, ACTION_WORDS.addNote);
     return this.update(campaignId, (h) =>
       h.executeUpdate(addNoteUpdate, { args: [{ actor, text, ...(trialId ? { trialId } : {}) }] }),
     );
   }
   async clearFlag(actor: Actor, campaignId: string, trialId: string, flag: string, reason: string) {
-    requireRole(actor, PERMISSIONS.clearFlag, 'clear review flags');
+    requireRole(actor, PERMISSIONS.clearFlag, ACTION_WORDS.clearFlag);
     return this.update(campaignId, (h) =>
       h.executeUpdate(clearFlagUpdate, { args: [{ actor, trialId, flag, reason }] }),
     );
@@ -606,7 +606,7 @@ export class GaplabService {
     flag: string,
     reason: string,
   ) {
-    requireRole(actor, PERMISSIONS.confirmFlag, 'confirm review flags');
+    requireRole(actor, PERMISSIONS.confirmFlag, ACTION_WORDS.confirmFlag);
     return this.update(campaignId, (h) =>
       h.executeUpdate(confirmFlagUpdate, { args: [{ actor, trialId, flag, reason }] }),
     );

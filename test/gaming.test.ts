@@ -225,7 +225,7 @@ describe('a PI decides on review flags in a running campaign', () => {
 
     await expect(
       env.service.confirmFlag(researcher, campaignId, ta.id, 'hidden_gap', 'leaks'),
-    ).rejects.toThrow(/may not confirm review flags/);
+    ).rejects.toThrow(/only a PI can confirm a review flag \(you are signed in as [^,]+, a researcher\)/);
     await env.service.confirmFlag(pi, campaignId, ta.id, 'hidden_gap', 'it trains on the labels');
     await env.service.clearFlag(pi, campaignId, tb.id, 'hidden_gap', 'held-out labels were stale');
     await env.service.clearFlag(pi, campaignId, tb.id, 'pgr_above_one', 'optimum set too low');

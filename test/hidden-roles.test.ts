@@ -472,7 +472,7 @@ describe('strict input end to end', () => {
         (e: unknown) => e as Error & { cause?: Error },
       );
     expect(`${err?.message} ${err?.cause?.message}`).toMatch(
-      /criteria\.budgets: Unrecognized key: "maxDolars"/,
+      /criteria\.budgets: unknown key "maxDolars": did you mean "maxDollars"\?/,
     );
     const ok = await handle.executeUpdate(setCriteriaUpdate, {
       args: [{ actor: pi, criteria: criteria as never }],

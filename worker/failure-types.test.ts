@@ -92,7 +92,12 @@ describe('workflow rejections', () => {
         if (can(role, action)) expect(run, `${role} ${action}`).not.toThrow();
         else
           expect(run, `${role} ${action}`).toThrow(
-            expect.objectContaining({ type: 'Forbidden', message: `ada (${role}) may not do it` }),
+            expect.objectContaining({
+              type: 'Forbidden',
+              message: expect.stringMatching(
+                new RegExp(`^only (a PI|a researcher or a PI) can do it \\(you are signed in as ada, `),
+              ),
+            }),
           );
       }
   });

@@ -4,7 +4,7 @@
  * it is always non-retryable; RateLimited tells the caller to try again later.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import { can, type Action } from '../api/permissions.js';
+import { can, PERMISSIONS, refusalText, type Action } from '../api/permissions.js';
 import { failureTypeOf, type FailureType } from '../domain/failure-types.js';
 
 /** The failure an update validator throws: `throw reject('Conflict', 'the campaign has stopped')`. */
@@ -31,5 +31,5 @@ export function requirePermission(
   what: string,
 ): void {
   if (!can(actor.role, action))
-    throw reject('Forbidden', `${actor.name} (${actor.role}) may not ${what}`);
+    throw reject('Forbidden', refusalText(PERMISSIONS[action], what, actor));
 }
