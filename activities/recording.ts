@@ -16,6 +16,9 @@ import { createMlflowAccess } from './mlflow-access.js';
 import {
   encodeSnapshot,
   encodeTrial,
+  encodeHiddenState,
+  encodeTrialUpdate,
+  type TrialStateSource,
   experimentName,
   hiddenExperimentName,
   RECORDS_SNAPSHOT,
@@ -51,6 +54,17 @@ export interface RecordTrialsInput extends Omit<RecordTrialInput, 'trial' | 'see
 
 /** MLflow writes in flight at once for one batch of trial records (workflows/campaign/recorder.ts RECORD_BATCH.parallel). */
 export const RECORD_PARALLEL = 4;
+
+/**
+ * Trials whose flags, trust or PGR changed after they were recorded, to be written over their
+ * runs; `at` (the workflow's time, ms) orders these values after earlier ones.
+ */
+export interface RecordTrialUpdatesInput {
+  at: number;
+  /** The campaign's hidden metrics: flag texts about them stay out of the trial runs. */
+  hiddenMetrics: readonly string[];
+  items: { runId: string; trial: TrialStateSource & { id: string } }[];
+}
 
 /** Texts for a campaign's run: full notes and rationales, entries evicted from workflow state. */
 export interface RecordTextsInput {
@@ -299,6 +313,29 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
       return { runIds };
     },
 
+    /**
+     * Writes each trial's current state over its run (trial-codec.ts `encodeTrialUpdate`),
+     * RECORD_PARALLEL at a time. Idempotent: a retry writes the same tags and the same latest
+     * metric values again.
+     */
+    async recordTrialUpdates(input: RecordTrialUpdatesInput): Promise<{ updated: number }> {
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < input.items.length) {
+          const { runId, trial } = input.items[next++]!;
+          await mlflow.logBatch(runId, encodeTrialUpdate(trial, input.at, input.hiddenMetrics));
+          if (input.hiddenMetrics.length === 0) continue;
+          // The texts withheld from the trial's run go to its hidden run.
+          const hiddenRunId = (await mlflow.getRun(runId)).data.tags[TAG.hiddenRunId];
+          if (hiddenRunId) await mlflow.logBatch(hiddenRunId, { tags: encodeHiddenState(trial) });
+        }
+      };
+      await Promise.all(
+        Array.from({ length: Math.min(RECORD_PARALLEL, input.items.length) }, lane),
+      );
+      return { updated: input.items.length };
+    },
+
     /** Writes each text as an artifact of the run (idempotent: a retry overwrites the same paths). */
     async recordTexts(input: RecordTextsInput): Promise<void> {
       for (const t of input.texts)
@@ -341,7 +378,8 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
           metrics,
           tags: {
             [TAG.stopReason]: r.stopReason,
-            ...(r.best ? { 'gaplab.bestTrialId': r.best.id } : {}),
+            // Empty when it had none: readers then know the campaign named no best.
+            [TAG.bestTrialId]: r.best?.id ?? '',
           },
         }),
       ]);

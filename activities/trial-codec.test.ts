@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Run } from '../mlflow-ts-client/index.js';
 import type { Config, SeedResult } from '../domain/schemas.js';
 import type { TrialSummary } from '../workflows/types.js';
+import { trustState } from '../domain/trust.js';
 import {
   decodeSnapshot,
   decodeTrial,
@@ -12,6 +13,9 @@ import {
   encodeTrial,
   mergeHiddenRuns,
   WITHHELD,
+  encodeTrialUpdate,
+  decodeTrialState,
+  withStateOf,
   TAG,
   type EncodedTrial,
   type TrialToEncode,
@@ -58,6 +62,27 @@ const readBack = (e: EncodedTrial) =>
   mergeHiddenRuns([decodeTrial(asRun(e))], e.hidden ? [asHiddenRun(e)] : [])[0]!;
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+type FlagOf = TrialSummary['flags'][number];
+/** A flag of `kind` as a PI left it: open, cleared or confirmed (with who and why). */
+function reviewed(kind: FlagOf['kind'], review: string): FlagOf {
+  const decision = {
+    actor: { name: 'pat', role: 'pi' as const },
+    reason: `why ${kind}`,
+    at: new Date(T0).toISOString(),
+  };
+  return {
+    kind,
+    message: `m ${kind}`,
+    ...(review === 'cleared' ? { cleared: decision } : {}),
+    ...(review === 'confirmed' ? { confirmed: decision } : {}),
+  };
+}
+
+/** The run after `update` was logged over it: tags replaced, metrics appended (asRun keeps the latest). */
+function updated(e: EncodedTrial, update: ReturnType<typeof encodeTrialUpdate>): EncodedTrial {
+  return { ...e, tags: { ...e.tags, ...update.tags }, metrics: [...e.metrics, ...update.metrics] };
+}
 
 function trial(over: Partial<TrialSummary> & { expectedEffect?: string } = {}): TrialToEncode {
   return {
@@ -166,6 +191,11 @@ const anyTrial = fc.record({
       TrialSummary['flags'][number]['kind']
     >,
   ),
+  /** The PI's review of each flag, by position: none, cleared or confirmed. */
+  reviews: fc.array(fc.constantFrom('open', 'cleared', 'confirmed'), {
+    minLength: 4,
+    maxLength: 4,
+  }),
   computeSeconds: fc.double({ min: 0, max: 1e6, noNaN: true }),
   failureReason: fc.option(fc.string({ minLength: 1, maxLength: 200 }), { nil: undefined }),
   hiddenMetrics: fc.uniqueArray(name, { maxLength: 3 }),
@@ -178,6 +208,7 @@ describe('trial codec', () => {
     fc.assert(
       fc.property(anyTrial, (a) => {
         const { failureReason, expectedEffect } = a;
+        const flags = a.flags.map((kind, i) => reviewed(kind, a.reviews[i]!));
         const input = trial({
           id: a.id,
           index: a.index,
@@ -192,7 +223,8 @@ describe('trial codec', () => {
           metrics: a.metrics,
           pgr: a.pgr,
           feasible: a.feasible,
-          flags: a.flags.map((kind) => ({ kind, message: 'm' })),
+          flags,
+          trust: trustState(flags),
           computeSeconds: a.computeSeconds,
           startedAt: new Date(a.startMs).toISOString(),
           finishedAt: new Date(a.startMs + a.durationMs).toISOString(),
@@ -220,6 +252,7 @@ describe('trial codec', () => {
           pgr: a.pgr,
           feasible: a.feasible,
           flags: a.flags,
+          trust: trustState(flags),
           computeSeconds: a.computeSeconds,
           failureReason: failureReason ?? null,
           hiddenMetrics: a.hiddenMetrics,
@@ -230,6 +263,66 @@ describe('trial codec', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("reads back a trial's latest flags, reviews, trust and PGR after any sequence of updates", () => {
+    const state = fc.record({
+      flags: fc.uniqueArray(
+        fc.constantFrom('pgr_above_one', 'hidden_gap', 'verification_gap', 'failed_seeds'),
+      ),
+      reviews: fc.array(fc.constantFrom('open', 'cleared', 'confirmed'), {
+        minLength: 4,
+        maxLength: 4,
+      }),
+      pgr: fc.option(estimate, { nil: null }),
+    });
+    fc.assert(
+      fc.property(state, fc.array(state, { minLength: 1, maxLength: 5 }), (first, later) => {
+        const asTrial = (st: typeof first) => {
+          const flags = st.flags.map((kind, i) => reviewed(kind as FlagOf['kind'], st.reviews[i]!));
+          return { flags, pgr: st.pgr, trust: trustState(flags) };
+        };
+        let run = encodeTrial({ ...trial(asTrial(first)), hiddenMetrics: [] });
+        // Updates at increasing times (the workflow's clock); an update written twice (a retry)
+        // changes nothing.
+        later.forEach((st, i) => {
+          const u = encodeTrialUpdate(asTrial(st), T0 + i, []);
+          run = updated(updated(run, u), u);
+        });
+        const last = asTrial(later[later.length - 1]!);
+        const back = decodeTrial(asRun(run));
+        expect(back.flags).toEqual(last.flags.map((f) => f.kind));
+        expect(back.trust).toBe(last.trust);
+        // A PGR once recorded stays (a trial is never unscored); otherwise the latest one.
+        const pgrs = [first, ...later].map((st) => st.pgr);
+        const latest = [...pgrs].reverse().find((p) => p !== null) ?? null;
+        expect(back.pgr).toEqual(latest);
+        expect(decodeTrialState(asRun(run))).toEqual(last);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("keeps texts about hidden values out of a trial run's state; the hidden record's come back", () => {
+    const flags = [reviewed('verification_gap', 'cleared'), reviewed('failed_seeds', 'open')];
+    const u = encodeTrialUpdate({ flags, pgr: null, trust: trustState(flags) }, T0, ['heldout']);
+    const run = asRun(updated(encodeTrial(trial()), u));
+    expect(JSON.stringify(run.data.tags)).not.toContain('why verification_gap');
+    const state = decodeTrialState(run)!;
+    expect(state.flags[0]!.message).toBe(WITHHELD);
+    expect(state.flags[1]).toEqual(flags[1]);
+    // The hidden record's trial.json (what a PI reads) has the texts: they stay.
+    expect(withStateOf({ flags }, state).flags).toEqual(flags);
+    // A trial run's own trial.json withholds them too: nothing to restore.
+    expect(withStateOf({ flags: [] }, state).flags[0]!.message).toBe(WITHHELD);
+  });
+
+  it('reads a run written before trust was recorded as under review when it has a flag', () => {
+    const e = encodeTrial(trial({ flags: [reviewed('hidden_gap', 'cleared')] }));
+    const { [TAG.trust]: _t, [TAG.state]: _s, ...older } = e.tags;
+    expect(decodeTrial(asRun({ ...e, tags: older })).trust).toBe('under_review');
+    expect(decodeTrial(asRun(e)).trust).toBe('eligible');
+    expect(decodeTrialState(asRun({ ...e, tags: older }))).toBeNull();
   });
 
   it('keeps per-seed and bookkeeping metrics out of the experiment metrics, and writes seed logs as artifacts', () => {

@@ -17,6 +17,8 @@
 import { z } from 'zod';
 import type { Run } from '../mlflow-ts-client/index.js';
 import type { Config, ParamValue, SeedResult, Trial } from '../domain/schemas.js';
+import { Estimate, Flag, TrustState } from '../domain/schemas.js';
+import { trustState } from '../domain/trust.js';
 import { TrialRecord } from '../api/schemas.js';
 
 export const TAG = {
@@ -47,6 +49,8 @@ export const TAG = {
   strategy: 'gaplab.strategy',
   criteriaVersion: 'gaplab.criteriaVersion',
   stopReason: 'gaplab.stopReason',
+  /** On a finished campaign's run: the report's best trial (absent when it had none). */
+  bestTrialId: 'gaplab.bestTrialId',
   startedBy: 'gaplab.startedBy',
   /** Code trials: the content hash of the source that ran, and of its parent's. */
   sourceHash: 'gaplab.sourceHash',
@@ -64,6 +68,13 @@ export const TAG = {
   hiddenVisibility: 'gaplab.hiddenMetricsVisibility',
   /** On a hidden experiment: `true` once every role may read it (the campaign has ended). */
   hiddenReleased: 'gaplab.hiddenReleased',
+  /** The trial's trust state (`eligible`, `under_review`, `excluded`), kept current. */
+  trust: 'gaplab.trust',
+  /**
+   * JSON {@link TrialState} (chunked): what may change after the trial finished (its flags with
+   * their reviews, trust and PGR), as the campaign last held it.
+   */
+  state: 'gaplab.state',
 } as const;
 
 /**
@@ -182,21 +193,123 @@ function paramTypesOf(params: Config): ParamTypes {
   return types;
 }
 
+/**
+ * What may change about a trial after it finished and was recorded: its review flags (a late
+ * `verification_gap`, a PI's clear or confirm, with who and why), the trust state they give, and
+ * its PGR (rescored as the references and the pooled spread become known). Written with the
+ * trial and again on every change (`encodeTrialUpdate`), so the record says what the campaign
+ * last said.
+ */
+export const TrialState = z.object({
+  trust: TrustState,
+  flags: z.array(Flag),
+  pgr: Estimate.nullable(),
+});
+export type TrialState = z.infer<typeof TrialState>;
+
+/** The parts of a trial its state is made of. */
+export type TrialStateSource = Pick<Trial, 'flags' | 'pgr'> & { trust?: Trial['trust'] };
+
+export function trialStateOf(t: TrialStateSource): TrialState {
+  return { trust: t.trust ?? trustState(t.flags), flags: t.flags, pgr: t.pgr };
+}
+
+/** The PGR metrics of a trial run; `step` orders a later value after the first one. */
+function pgrMetrics(pgr: Trial['pgr'], step?: number): EncodedTrial['metrics'] {
+  if (!pgr) return [];
+  const at = step === undefined ? {} : { step };
+  return [
+    { key: 'pgr', value: pgr.mean, ...at },
+    { key: 'pgr_stderr', value: pgr.stderr, ...at },
+    { key: 'pgr_n', value: pgr.n, ...at },
+    { key: 'pgr_ci_low', value: pgr.ciLow, ...at },
+    { key: 'pgr_ci_high', value: pgr.ciHigh, ...at },
+  ];
+}
+
+/**
+ * The state tags of a trial's run. A campaign with hidden metrics gets the flags as its trial.json
+ * shows them (texts about hidden values withheld: see withoutHidden); the trial page takes those
+ * texts from the hidden record ({@link withStateOf}).
+ */
+function stateTags(t: TrialStateSource, hiddenMetrics: readonly string[]): Record<string, string> {
+  const state = trialStateOf(t);
+  if (hiddenMetrics.length > 0) state.flags = state.flags.map(withheldFlag);
+  return {
+    [TAG.flags]: t.flags.map((f) => f.kind).join(','),
+    [TAG.trust]: state.trust,
+    ...chunked(TAG.state, JSON.stringify(state)),
+  };
+}
+
+/**
+ * A recorded trial's changed state, written over its run: the tags replace the old ones, and the
+ * PGR metrics are logged at `step` (a time in ms, later than the first record's step 0) so that
+ * MLflow's latest value of each, which readers decode, is the newest. Idempotent: writing the
+ * same update again leaves the same latest values.
+ */
+export function encodeTrialUpdate(
+  t: TrialStateSource,
+  step: number,
+  hiddenMetrics: readonly string[],
+): { tags: Record<string, string>; metrics: EncodedTrial['metrics'] } {
+  return { tags: stateTags(t, hiddenMetrics), metrics: pgrMetrics(t.pgr, step) };
+}
+
+/**
+ * The state tag of a trial's hidden run (the campaign's hidden record): the whole state, flag
+ * texts about hidden values included, for the trial page of those who may read them.
+ */
+export function encodeHiddenState(t: TrialStateSource): Record<string, string> {
+  return chunked(TAG.state, JSON.stringify(trialStateOf(t)));
+}
+
+/**
+ * A trial summary (from a trial.json) brought up to date with its run's state. A flag text the
+ * state withholds (hidden values) is taken from the summary's flag of that kind when it has it
+ * (the hidden record's trial.json, which only those who may read hidden values get).
+ */
+export function withStateOf<S extends { flags: Trial['flags'] }>(
+  summary: S,
+  state: TrialState,
+): Omit<S, keyof TrialState> & TrialState {
+  const known = new Map(summary.flags.map((f) => [f.kind, f]));
+  const flags = state.flags.map((f) => {
+    const k = known.get(f.kind);
+    if (!k) return f;
+    const reason = (d: typeof f.cleared, o: typeof f.cleared) =>
+      d && d.reason === WITHHELD && o ? { ...d, reason: o.reason } : d;
+    const cleared = reason(f.cleared, k.cleared);
+    const confirmed = reason(f.confirmed, k.confirmed);
+    return {
+      ...f,
+      message: f.message === WITHHELD ? k.message : f.message,
+      ...(cleared ? { cleared } : {}),
+      ...(confirmed ? { confirmed } : {}),
+    };
+  });
+  return { ...summary, ...state, flags };
+}
+
+/** The state a run's tags hold (see TrialState), or null when it has none or it is unreadable. */
+export function decodeTrialState(run: Run): TrialState | null {
+  const text = unchunked(run.data.tags, TAG.state);
+  if (text === undefined) return null;
+  try {
+    const parsed = TrialState.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The run of one trial: what recording.ts writes. */
 export function encodeTrial(input: TrialToEncode): EncodedTrial {
   const t = input.trial;
   const key = `${input.campaignId}/${t.id}`;
   const metrics: EncodedTrial['metrics'] = [];
   for (const [name, mean] of Object.entries(t.metrics)) metrics.push({ key: name, value: mean });
-  if (t.pgr) {
-    metrics.push(
-      { key: 'pgr', value: t.pgr.mean },
-      { key: 'pgr_stderr', value: t.pgr.stderr },
-      { key: 'pgr_n', value: t.pgr.n },
-      { key: 'pgr_ci_low', value: t.pgr.ciLow },
-      { key: 'pgr_ci_high', value: t.pgr.ciHigh },
-    );
-  }
+  metrics.push(...pgrMetrics(t.pgr));
   if (t.objective) metrics.push({ key: 'objective_stderr', value: t.objective.stderr });
   metrics.push({ key: 'compute_seconds', value: t.computeSeconds });
   input.seeds.forEach((s, i) => {
@@ -276,7 +389,7 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
       [TAG.authorKind]: t.author.kind,
       [TAG.status]: t.status,
       [TAG.feasible]: String(t.feasible),
-      [TAG.flags]: t.flags.map((f) => f.kind).join(','),
+      ...stateTags(t, input.hiddenMetrics),
       [TAG.hiddenMetrics]: input.hiddenMetrics.join(','),
       ...chunked(TAG.paramTypes, JSON.stringify(paramTypesOf(t.params))),
       ...(t.failureReason ? { [TAG.failureReason]: t.failureReason } : {}),
@@ -296,23 +409,21 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
 const omit = (values: Readonly<Record<string, number>>, names: ReadonlySet<string>) =>
   Object.fromEntries(Object.entries(values).filter(([k]) => !names.has(k)));
 
-/** The trial as its run's trial.json shows it: no hidden metric, no text about hidden values. */
-function withoutHidden(t: Trial, hidden: ReadonlySet<string>): Trial {
+/** A flag as a trial run shows it: a text about hidden values withheld. */
+function withheldFlag(f: Trial['flags'][number]): Trial['flags'][number] {
+  if (!HIDDEN_FLAGS.has(f.kind)) return f;
   const withheld = (d: Trial['flags'][number]['cleared']) => d && { ...d, reason: WITHHELD };
   return {
-    ...t,
-    metrics: omit(t.metrics, hidden),
-    flags: t.flags.map((f) =>
-      HIDDEN_FLAGS.has(f.kind)
-        ? {
-            ...f,
-            message: WITHHELD,
-            ...(f.cleared ? { cleared: withheld(f.cleared) } : {}),
-            ...(f.confirmed ? { confirmed: withheld(f.confirmed) } : {}),
-          }
-        : f,
-    ),
+    ...f,
+    message: WITHHELD,
+    ...(f.cleared ? { cleared: withheld(f.cleared) } : {}),
+    ...(f.confirmed ? { confirmed: withheld(f.confirmed) } : {}),
   };
+}
+
+/** The trial as its run's trial.json shows it: no hidden metric, no text about hidden values. */
+function withoutHidden(t: Trial, hidden: ReadonlySet<string>): Trial {
+  return { ...t, metrics: omit(t.metrics, hidden), flags: t.flags.map(withheldFlag) };
 }
 
 /** A seed as the trial run shows it: no hidden metric, and its log (which may print them) in the hidden run only. */
@@ -444,6 +555,16 @@ function pgrOf(mean: number, metrics: Readonly<Record<string, number>>): TrialRe
   };
 }
 
+/**
+ * The trust state a run records; runs written before it was recorded count any flag as open
+ * (what readers assumed then), so a flagged trial never reads as eligible.
+ */
+function trustOf(tags: Readonly<Record<string, string>>): TrialRecord['trust'] {
+  const tag = TrustState.safeParse(tags[TAG.trust]);
+  if (tag.success) return tag.data;
+  return list(tags[TAG.flags]).length > 0 ? 'under_review' : 'eligible';
+}
+
 /** The trial a run holds (tags, params and metrics written by {@link encodeTrial}). */
 export function decodeTrial(run: Run): TrialRecord {
   const { tags, metrics } = run.data;
@@ -478,6 +599,7 @@ export function decodeTrial(run: Run): TrialRecord {
     pgr: pgr === null ? null : pgrOf(pgr, metrics),
     feasible: tags[TAG.feasible] !== 'false',
     flags: list(tags[TAG.flags]),
+    trust: trustOf(tags),
     computeSeconds: num(metrics['compute_seconds']),
     failureReason: tags[TAG.failureReason] ?? null,
     hiddenMetrics: list(tags[TAG.hiddenMetrics]),
@@ -515,11 +637,11 @@ export function decodeTrials(runs: readonly Run[]): TrialRecord[] {
  * Artifact on a finished campaign's parent run holding its decoded trials: one download instead
  * of a search that costs MLflow about 3 ms per run (half a minute at 10,000 trials). Written once
  * when the campaign ends (recording.ts `recordRecordsSnapshot`); readers use it when present and
- * search the runs otherwise. Snapshots of format 1 (written by readers before the trial codec,
- * without feasibility or typed params) are ignored, so those campaigns are searched.
+ * search the runs otherwise. Snapshots of another format (1: without feasibility or typed params;
+ * 2: without each trial's trust) are ignored, so those campaigns are searched.
  */
 export const RECORDS_SNAPSHOT = 'gaplab/trial-records.json';
-export const RECORDS_SNAPSHOT_FORMAT = 'gaplab.trial-records/2';
+export const RECORDS_SNAPSHOT_FORMAT = 'gaplab.trial-records/3';
 export const RecordsSnapshot = z.object({
   format: z.literal(RECORDS_SNAPSHOT_FORMAT),
   campaignId: z.string(),

@@ -22,7 +22,10 @@ import {
   Trial,
   TrialKind,
   TrialStatus,
+  TrustState,
+  type Estimate,
 } from '../domain/schemas.js';
+import { trustState } from '../domain/trust.js';
 import { Note, StrategyConfig, StrategyName } from '../domain/strategy.js';
 import { SourceSnapshot } from '../domain/code.js';
 import {
@@ -285,8 +288,8 @@ export { TrialStatus };
  *   older records).
  * - Fields a record may lack are null rather than absent: `computeSeconds`, `failureReason`,
  *   `mlflowRunId`, `startedAt`, `finishedAt`; `expectedEffect` is `''` when none was given.
- * - `author` is the author's name and kind; `flags` the kinds of the flags raised when the trial
- *   was recorded (clearing is in the campaign's audit trail); `hiddenMetrics` the hidden metrics
+ * - `author` is the author's name and kind; `flags` the kinds of every flag raised (cleared and
+ *   confirmed ones too: `trust` says what they leave; the trial detail has each review); `hiddenMetrics` the hidden metrics
  *   of the criteria the trial was scored under.
  */
 export const TrialRecord = Trial.pick({
@@ -311,6 +314,12 @@ export const TrialRecord = Trial.pick({
   withheld: Withheld,
   pgr: RecordedEstimate.nullable(),
   flags: z.array(z.string()),
+  /**
+   * Whether the trial may rank: `eligible`, `under_review` (a flag waits for a PI) or `excluded`
+   * (a PI confirmed one), as the campaign last held it. Records written before it was recorded
+   * read `under_review` when they carry any flag.
+   */
+  trust: TrustState,
   computeSeconds: MaybeNumber,
   failureReason: z.string().nullable(),
   hiddenMetrics: z.array(z.string()),
@@ -346,6 +355,31 @@ export const TrialsPage = z.object({
 });
 export type TrialsPage = z.infer<typeof TrialsPage>;
 
+/**
+ * A campaign's best trial and its PGR: the campaign's own (its status while it runs, its report
+ * once it ended), never ranked again by a reader.
+ */
+export const CampaignBest = z.object({ trialId: z.string(), pgr: RecordedEstimate });
+export type CampaignBest = z.infer<typeof CampaignBest>;
+
+/** The campaign best of a status's `best` (bounds that are not finite become null). */
+export function bestOfStatus(
+  best: { trialId: string; pgr: z.input<typeof Estimate> } | null,
+): CampaignBest | null {
+  if (!best) return null;
+  const p = best.pgr;
+  return {
+    trialId: best.trialId,
+    pgr: {
+      mean: p.mean,
+      stderr: finiteOrNull(p.stderr),
+      n: p.n,
+      ciLow: finiteOrNull(p.ciLow),
+      ciHigh: finiteOrNull(p.ciHigh),
+    },
+  };
+}
+
 /** One node of a campaign's lineage tree: compact, for drawing 10,000 of them (domain/trial.ts). */
 export { LineageNode };
 
@@ -357,6 +391,8 @@ export const Lineage = z.object({
   source: DataSource,
   total: z.number().int(),
   nodes: z.array(LineageNode),
+  /** The campaign's own best trial and its PGR (the status's, the report's), as every screen names it. */
+  best: CampaignBest.nullable(),
 });
 export type Lineage = z.infer<typeof Lineage>;
 
@@ -437,12 +473,14 @@ export const CompareCampaign = z.object({
   stopReason: z.string().nullable(),
   startedAt: z.string().nullable(),
   trials: z.number().int(),
-  /** Best search trial by PGR lower bound. */
+  /** The campaign's own best (its report's once it ended, its status's while it runs). */
   best: z
     .object({ trialId: z.string(), mean: z.number(), ciLow: MaybeNumber, ciHigh: MaybeNumber })
     .nullable(),
   /** Best search trial by PGR mean. */
   bestMean: z.object({ trialId: z.string(), mean: z.number() }).nullable(),
+  /** The campaign's verdict (its report's), null until it has ended. */
+  verdict: ReportVerdict.nullable(),
   series: z.array(ComparePoint),
 });
 export type CompareCampaign = z.infer<typeof CompareCampaign>;
@@ -482,6 +520,7 @@ export function toLineageNode(t: TrialRecord): LineageNode {
     ciLow: t.pgr?.ciLow ?? null,
     ciHigh: t.pgr?.ciHigh ?? null,
     flags: t.flags,
+    trust: t.trust,
     kind: t.kind,
     index: t.index,
     ...(t.sourceHash ? { sourceHash: t.sourceHash } : {}),
@@ -520,6 +559,7 @@ export function recordOfSummary(
         }
       : null,
     flags: t.flags.map((f) => f.kind),
+    trust: t.trust ?? trustState(t.flags),
     computeSeconds: finiteOrNull(t.computeSeconds),
     failureReason: t.failureReason ?? null,
     hiddenMetrics: [...hiddenMetrics],

@@ -16,7 +16,7 @@ import { GaplabService } from '../server/service.js';
 import { Stack, mlflowHealthy, temporalHealthy } from '../stack/index.js';
 import { STATE_DIR } from '../stack/paths.js';
 import { renderReportMarkdown, verdictLine } from '../workflows/report.js';
-import { formatExact, formatInterval, formatMean } from '../domain/format.js';
+import { formatEstimate, formatExact } from '../domain/format.js';
 import type { CampaignReport } from '../api/schemas.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
 import { dataConverter } from '../worker/data-converter.js';
@@ -174,7 +174,7 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     log('');
     log(renderReportMarkdown(report));
     log(
-      `PGR reached: ${formatMean(report.best?.pgr)} ${formatInterval(report.best?.pgr)} (target ${formatExact(report.targetPgr)}); stop reason: ${report.stopReason}.`,
+      `Best: ${report.best ? `${report.best.id}, PGR ${formatEstimate(report.best.pgr)}` : '—'} (target ${formatExact(report.targetPgr)}); stop reason: ${report.stopReason}.`,
     );
     // The same verdict as the report's headline: the best's own check on fresh seeds and the
     // hidden held-out split.

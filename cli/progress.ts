@@ -1,5 +1,6 @@
 /** One live progress line for a campaign (rewritten in place on a terminal, printed on change otherwise). */
 import type { CampaignStatus } from '../api/schemas.js';
+import { formatEstimate } from '../domain/format.js';
 
 const bar = (fraction: number, width = 20) => {
   const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
@@ -20,9 +21,7 @@ export function progressLine(s: CampaignStatus): string {
   const trials = maxTrials
     ? `${bar(s.trialsDone / maxTrials)} ${s.trialsDone}/${maxTrials} trials`
     : `${s.trialsDone} trials`;
-  const best = s.best
-    ? `best PGR ${s.best.pgr.mean.toFixed(3)} (lower ${s.best.pgr.ciLow > -1e100 ? s.best.pgr.ciLow.toFixed(3) : '—'})`
-    : 'best PGR —';
+  const best = s.best ? `best ${s.best.trialId} PGR ${formatEstimate(s.best.pgr)}` : 'best PGR —';
   const parts = [
     `${s.phase}${s.paused ? ' (paused)' : ''}`,
     trials,

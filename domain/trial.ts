@@ -290,5 +290,7 @@ export const LineageNode = Trial.pick({
   ciHigh: MaybeNumber,
   /** Kinds of the review flags raised on the trial. */
   flags: z.array(z.string()),
+  /** What the flags leave (see TrustState): only an `eligible` trial may be the best. */
+  trust: TrustState,
 });
 export type LineageNode = z.infer<typeof LineageNode>;

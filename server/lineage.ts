@@ -27,7 +27,9 @@ import {
 } from '../mlflow-ts-client/index.js';
 import {
   decodeSnapshot,
+  decodeTrialState,
   decodeTrials,
+  withStateOf,
   hiddenExperimentName,
   mergeHiddenRuns,
   experimentName,
@@ -103,6 +105,41 @@ export interface CampaignRecords {
   fetchMs: number;
   /** Read from the records snapshot rather than a search. */
   fromSnapshot: boolean;
+  /** The campaign's own best (see {@link recordedBest}). */
+  best: CampaignBest | null;
+}
+
+/** A campaign's best trial and its PGR as recorded: what every screen names. */
+export interface CampaignBest {
+  trialId: string;
+  pgr: NonNullable<TrialRecord['pgr']>;
+}
+
+/**
+ * The campaign's best as its record says. A campaign that ended names it on its parent run
+ * (`gaplab.bestTrialId`, the report's best), with the PGR its trial's run holds (kept current
+ * until the end). A campaign still recording (or runs written without the tag) has none: its best
+ * is then ranked from the records as the workflow ranks its trials (domain/scoring.ts), with the
+ * trust each record holds, which the campaign keeps current.
+ */
+export function recordedBest(
+  parent: Run,
+  records: readonly TrialRecord[],
+  byId: ReadonlyMap<string, TrialRecord>,
+): CampaignBest | null {
+  const named = parent.data.tags[TAG.bestTrialId];
+  if (named !== undefined) {
+    const t = byId.get(named);
+    return t?.pgr ? { trialId: t.id, pgr: t.pgr } : null;
+  }
+  let best: { trial: TrialRecord; rank: RankableTrial } | null = null;
+  for (const t of records) {
+    if (t.kind !== 'search') continue;
+    const rank = rankable(t);
+    if (eligible(rank) && (!best || bestTrial([best.rank, rank]) === rank))
+      best = { trial: t, rank };
+  }
+  return best?.trial.pgr ? { trialId: best.trial.id, pgr: best.trial.pgr } : null;
 }
 
 const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED']);
@@ -402,16 +439,19 @@ export class LineageReader {
     t0: number,
     fromSnapshot: boolean,
   ): CampaignRecords {
+    const finished = TERMINAL.has(parent.info.status);
+    const byId = new Map(records.map((r) => [r.id, r]));
     const entry: CampaignRecords = {
       location,
       parent,
-      finished: TERMINAL.has(parent.info.status),
+      finished,
       records,
       nodes: records.map(toLineageNode),
-      byId: new Map(records.map((r) => [r.id, r])),
+      byId,
       fetchedAt: this.now(),
       fetchMs: performance.now() - t0,
       fromSnapshot,
+      best: recordedBest(parent, records, byId),
     };
     this.cache.delete(location.campaignId);
     this.cache.set(location.campaignId, entry);
@@ -476,16 +516,22 @@ export class LineageReader {
     return this.mlflow.downloadArtifactText(runId, path).catch(() => null);
   }
 
-  /** The full trial and its per-seed results from a trial run's trial.json (empty when missing or unreadable). */
+  /**
+   * The full trial and its per-seed results from a trial run's trial.json (empty when missing or
+   * unreadable). trial.json holds the trial as it finished; what changed since (flags with their
+   * reviews, trust, PGR) is the run's state tag (trial-codec.ts TrialState), which wins.
+   */
   async trialArtifact(
     runId: string,
   ): Promise<{ summary: TrialSummary | null; seeds: SeedRecord[] }> {
     // The whole trial.json (hidden metrics and logs included) is in the trial's hidden run when
     // the campaign has hidden metrics; the trial's own run has it without them.
-    const hiddenRunId = await this.mlflow
-      .getRun(runId)
-      .then((run) => run.data.tags[TAG.hiddenRunId])
-      .catch(() => undefined);
+    const run = await this.mlflow.getRun(runId).catch(() => null);
+    const hiddenRunId = run?.data.tags[TAG.hiddenRunId];
+    // The hidden run's state has the flag texts the trial run's withholds.
+    const hiddenRun = hiddenRunId ? await this.mlflow.getRun(hiddenRunId).catch(() => null) : null;
+    const state =
+      (hiddenRun && decodeTrialState(hiddenRun)) ?? (run ? decodeTrialState(run) : null);
     const artifact =
       (hiddenRunId
         ? await this.mlflow.downloadArtifactText(hiddenRunId, 'trial.json').catch(() => null)
@@ -498,7 +544,8 @@ export class LineageReader {
         const p = SeedRecord.safeParse(s);
         return p.success ? [p.data] : [];
       });
-      return { summary: parsed.success ? parsed.data : null, seeds };
+      const summary = parsed.success ? parsed.data : null;
+      return { summary: summary && state ? withStateOf(summary, state) : summary, seeds };
     } catch {
       // A truncated or foreign artifact: the MLflow record alone still answers.
       return { summary: null, seeds: [] };
@@ -555,15 +602,24 @@ function rankable(t: TrialRecord): RankableTrial {
     status: t.status,
     feasible: t.feasible,
     pgr: t.pgr ? { mean: t.pgr.mean, ciLow: t.pgr.ciLow ?? -Infinity } : null,
-    // Flags as recorded when the trial finished: a flag a PI cleared later still counts here.
-    flags: t.flags.map((kind) => ({ kind: kind as FlagKind })),
+    // The trust the record holds says whether its flags still hold it back.
+    flags:
+      t.trust === 'eligible'
+        ? []
+        : [
+            {
+              kind: (t.flags[0] ?? 'verification_gap') as FlagKind,
+              confirmed: t.trust === 'excluded',
+            },
+          ],
   };
 }
 
 /**
  * Best-so-far series and bests of a campaign's search trials, for side-by-side comparison.
- * "Best" is the domain's ranking (domain/scoring.ts): succeeded, feasible, unflagged trials with
- * a PGR, by lower confidence bound, then mean.
+ * `best` is the campaign's own (CampaignRecords.best); the series ranks as the domain does
+ * (domain/scoring.ts): succeeded, feasible, eligible trials with a PGR, by lower confidence
+ * bound, then mean.
  */
 export function compareSeries(r: CampaignRecords) {
   const start = r.parent.info.startTime ?? null;
@@ -588,10 +644,11 @@ export function compareSeries(r: CampaignRecords) {
       bestMean: bestMean?.mean ?? null,
     });
   }
-  const top = best?.trial;
+  // The campaign's own best, as every other screen names it; the series is its progress.
+  const top = r.best;
   return {
-    best: top?.pgr
-      ? { trialId: top.id, mean: top.pgr.mean, ciLow: top.pgr.ciLow, ciHigh: top.pgr.ciHigh }
+    best: top
+      ? { trialId: top.trialId, mean: top.pgr.mean, ciLow: top.pgr.ciLow, ciHigh: top.pgr.ciHigh }
       : null,
     bestMean,
     series,

@@ -69,20 +69,26 @@ describe('demo', () => {
     expect(out).toContain('Starting Temporal (pid');
     expect(out).toContain(`UI http://127.0.0.1:${ports.temporalUiPort}`);
     expect(out).toContain('# Campaign weak-to-strong-optuna-');
-    expect(out).toMatch(/\| best PGR \(mean, CI\) \| -?\d\.\d{3}/);
+    // The report's best: its id (the best trial's section) and its PGR with interval.
+    const bestId = /^\*\*(t\d+): /m.exec(out.slice(out.indexOf('## Best trial')));
+    const bestPgr = /\| best PGR \(mean, CI\) \| (-?\d+\.\d+) (\[[^\]]+\]) \|/.exec(out);
+    expect(bestId, out).not.toBeNull();
+    expect(bestPgr, out).not.toBeNull();
     // The verdict's words (domain/verdict.ts verdictLabel).
     const words =
       '(verified|verified, below target|held up, not significant|failed verification|not verified)';
     expect(out).toMatch(new RegExp(`\\| verdict \\| ${words} \\|`));
     expect(out).toMatch(
       new RegExp(
-        `^Verdict: ${words}\\. best t\\d+: visible PGR -?\\d\\.\\d{3} .* fresh-seed PGR `,
+        `^Verdict: ${words}\\. best t\\d+: visible PGR -?\\d+\\.\\d+ .* fresh-seed PGR `,
         'm',
       ),
     );
-    const reached = /PGR reached: (-?\d\.\d{3})/.exec(out);
+    // The demo's last lines name the report's best, with the same interval, written alike.
+    const reached = /^Best: (t\d+), PGR (-?\d+\.\d+) (\[[^\]]+\]) \(target /m.exec(out);
     expect(reached, out).not.toBeNull();
-    expect(Number(reached![1])).toBeGreaterThan(0);
+    expect(reached!.slice(1)).toEqual([bestId![1], ...bestPgr!.slice(1)]);
+    expect(Number(reached![2])).toBeGreaterThan(0);
     expect(out).toContain('stop reason: max_trials');
     // Everything the demo started is stopped again.
     expect(out).toContain('Stopping temporal');

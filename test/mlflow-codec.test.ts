@@ -162,7 +162,13 @@ beforeAll(async () => {
       seeds: [],
       hiddenMetrics: criteria.criteria.hiddenMetrics,
     });
-  await rec.recordCampaignEnd({ campaignId, parentRunId, report: report(campaignId) });
+  // The campaign named t0002 its best, as the domain ranks these trials.
+  const ended = report(campaignId);
+  await rec.recordCampaignEnd({
+    campaignId,
+    parentRunId,
+    report: { ...ended, best: { ...ended.best!, id: 't0002' } },
+  });
 
   // The API reads the real MLflow through a client that notes every call that would write.
   const watched = new Proxy(mlflow, {
@@ -217,9 +223,10 @@ describe('a finished campaign read from MLflow', () => {
     expect(detail.trial.params).toStrictEqual(params['baseline']);
   });
 
-  it('compares by the domain ranking: the infeasible trial is not the best', async () => {
+  it("compares by the campaign's own best: not the infeasible trial with a higher PGR", async () => {
     const compare = Compare.parse(await get(`/problems/${problemId}/compare`));
     expect(compare.campaigns[0]?.best?.trialId).toBe('t0002');
+    expect(compare.campaigns[0]?.best?.mean).toBe(trials.find((t) => t.id === 't0002')!.pgr!.mean);
   });
 
   it('writes nothing to MLflow while it is read', async () => {

@@ -151,6 +151,13 @@ export class CampaignState {
   get updatesNearLimit(): boolean {
     return this.stops.updatesNearLimit;
   }
+  /**
+   * Calls `listener` with the id of each trial whose summary changes after it finished (its MLflow
+   * run id, review flags, trust or PGR).
+   */
+  onTrialChanged(listener: (id: string) => void): void {
+    this.ctx.onTrialChanged(listener);
+  }
   trialById(id: string): TrialSummary | undefined {
     return this.ctx.trialById(id);
   }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { TAG } from '../../activities/recording.js';
 import { ProblemSpec, Slug } from '../../domain/schemas.js';
 import {
+  bestOfStatus,
   Compare,
   CriteriaVersion,
   ErrorBody,
@@ -156,7 +157,23 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
                 );
           const ref = refs.get(r.location.campaignId);
           const tags = r.parent.data.tags;
-          const { best, bestMean, series, trials } = compareSeries(r);
+          const { best: recorded, bestMean, series, trials } = compareSeries(r);
+          // A campaign that runs names its best in its status (ahead of its records); one that
+          // ended, in its report, which also holds its verdict.
+          const [status, report] = await Promise.all([
+            r.finished ? null : service.status(r.location.campaignId).catch(() => null),
+            r.finished ? lineage.report(r.location.campaignId).catch(() => null) : null,
+          ]);
+          const live = status ? bestOfStatus(status.best) : undefined;
+          const best =
+            live === undefined
+              ? recorded
+              : live && {
+                  trialId: live.trialId,
+                  mean: live.pgr.mean,
+                  ciLow: live.pgr.ciLow,
+                  ciHigh: live.pgr.ciHigh,
+                };
           const version = Number(tags[TAG.criteriaVersion]);
           const entry = {
             campaignId: r.location.campaignId,
@@ -175,6 +192,7 @@ export const problemRoutes: FastifyPluginAsyncZod = async (app) => {
             trials,
             best,
             bestMean,
+            verdict: report?.verdict ?? null,
             series,
           };
           return redactor ? redactor.redact(entry) : entry;

@@ -10,6 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
+  bestOfStatus,
   CampaignIdParam,
   ErrorBody,
   Lineage,
@@ -176,6 +177,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
                 source: 'mlflow',
                 total: s.r.nodes.length,
                 nodes: s.r.nodes,
+                best: s.r.best,
               }
             : {
                 campaignId,
@@ -184,6 +186,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
                 source: 'workflow',
                 total: s.live.nodes.length,
                 nodes: s.live.nodes,
+                best: bestOfStatus(s.live.status.best),
               };
         json = JSON.stringify(
           z.encode(Lineage, redactor ? { ...body, nodes: redactor.nodes(body.nodes) } : body),

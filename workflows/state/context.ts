@@ -128,6 +128,12 @@ export class StateContext {
   trialChanged(id: string): void {
     this.changes.delete(id);
     this.changes.set(id, ++this.changeCount);
+    for (const listener of this.changeListeners) listener(id);
+  }
+  private readonly changeListeners: ((id: string) => void)[] = [];
+  /** Calls `listener` with the id of each trial that changes after it finished (see trialChanged). */
+  onTrialChanged(listener: (id: string) => void): void {
+    this.changeListeners.push(listener);
   }
   /** The ids of the trials changed after revision `since`, oldest change first. */
   changedSince(since: number): string[] {

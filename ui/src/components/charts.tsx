@@ -4,7 +4,7 @@
  */
 import { scaleLinear } from 'd3-scale';
 import { useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { fmtDuration, fmtPgr } from '../lib/format.js';
+import { fmtDuration, fmtPgr, formatExact, formatRecorded } from '../lib/format.js';
 import { ACCENT, BELOW_ZERO_COLOR, FAILED_COLOR, FLAG_COLOR } from '../lib/pgr-color.js';
 
 /** Width of an element, kept up to date on resize. */
@@ -256,7 +256,7 @@ export function PgrChart({
                   y={y}
                   value={target}
                   width={innerW}
-                  label={`target ${fmtPgr(target, 2)}`}
+                  label={`target ${formatExact(target)}`}
                   color={ACCENT}
                   dash="4 3"
                 />
@@ -323,7 +323,12 @@ export function PgrChart({
             <div>failed</div>
           ) : (
             <div>
-              PGR {fmtPgr(hover.pgr)} · CI [{fmtPgr(hover.ciLow, 3)}, {fmtPgr(hover.ciHigh, 3)}]
+              PGR{' '}
+              {formatRecorded(
+                hover.pgr === null
+                  ? null
+                  : { mean: hover.pgr, ciLow: hover.ciLow, ciHigh: hover.ciHigh },
+              )}
             </div>
           )}
           {hover.flagged && <div>⚑ flagged for review</div>}

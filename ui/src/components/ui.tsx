@@ -2,7 +2,7 @@
 import type { ButtonHTMLAttributes, ReactNode } from 'react';
 import { ApiError } from '../api.js';
 import { useCan } from '../auth.js';
-import { fmtPgr } from '../lib/format.js';
+import { asInterval, fmtPgr, formatEstimate, formatInterval, formatMean } from '../lib/format.js';
 import { pgrColor } from '../lib/pgr-color.js';
 import type { Action } from '../lib/roles.js';
 import type { CampaignStatus } from '../types.js';
@@ -57,34 +57,33 @@ export function Pill({
   );
 }
 
-/** A PGR value with its colour swatch and, when given, its confidence interval. */
+/**
+ * A PGR value with its colour swatch and, when given, its confidence interval: written as every
+ * screen writes it (domain/format.ts), at the precision the interval gives it.
+ */
 export function PgrChip({
   pgr,
   ciLow,
   ciHigh,
-  digits = 3,
+  testId,
 }: {
   pgr: number | null | undefined;
   ciLow?: number | null | undefined;
   ciHigh?: number | null | undefined;
-  digits?: number;
+  testId?: string;
 }) {
+  const withInterval = ciLow !== undefined || ciHigh !== undefined;
+  // A bound a record lacks (null) is no bound: written "[unbounded]".
+  const e = typeof pgr === 'number' ? asInterval({ mean: pgr, ciLow, ciHigh }) : null;
   return (
     <span
       className="chip"
-      title={
-        ciLow !== undefined && ciLow !== null
-          ? `PGR ${fmtPgr(pgr)} (CI ${fmtPgr(ciLow)} … ${fmtPgr(ciHigh)})`
-          : undefined
-      }
+      data-testid={testId}
+      title={e && withInterval ? `PGR ${formatEstimate(e)}` : undefined}
     >
       <span className="swatch" style={{ background: pgrColor(pgr) }} />
-      <span>{fmtPgr(pgr, digits)}</span>
-      {ciLow !== undefined && ciLow !== null && (
-        <span className="faint small">
-          [{fmtPgr(ciLow, 2)}, {fmtPgr(ciHigh, 2)}]
-        </span>
-      )}
+      <span className="pgr-mean">{withInterval ? formatMean(e) : fmtPgr(pgr)}</span>
+      {e && withInterval && <span className="faint small pgr-interval">{formatInterval(e)}</span>}
     </span>
   );
 }

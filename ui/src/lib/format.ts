@@ -1,5 +1,27 @@
 /** Small formatting helpers shared by the pages. */
 
+// PGR estimates and numbers people set are written as everywhere else (report, CLI, demo).
+import { formatEstimate, type Interval } from '../../../domain/format.js';
+
+export { formatEstimate, formatExact, formatInterval, formatMean } from '../../../domain/format.js';
+
+/** What a record or lineage node holds of an estimate: a bound may be missing (null). */
+export type RecordedInterval = {
+  mean: number;
+  ciLow?: number | null | undefined;
+  ciHigh?: number | null | undefined;
+};
+
+/** The estimate as domain/format.ts takes it: a missing bound is no bound ("[unbounded]"). */
+export function asInterval(e: RecordedInterval): Interval {
+  return { mean: e.mean, ciLow: e.ciLow ?? Number.NaN, ciHigh: e.ciHigh ?? Number.NaN };
+}
+
+/** `formatEstimate` of a recorded estimate (missing bounds: "[unbounded]"). */
+export function formatRecorded(e: RecordedInterval | null | undefined): string {
+  return formatEstimate(e ? asInterval(e) : null);
+}
+
 export function fmtPgr(x: number | null | undefined, digits = 3): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '—';
   return x.toFixed(digits);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bestIndex, layoutLineage, searchLineage, type LineageInput } from './lineage-layout.js';
+import { layoutLineage, searchLineage, type LineageInput } from './lineage-layout.js';
 import { FAILED_COLOR, pgrBin, pgrColor, PGR_BINS } from './pgr-color.js';
 
 const node = (
@@ -43,16 +43,17 @@ describe('lineage layout', () => {
     expect(l.x[at('baseline')]).toBe(0);
   });
 
-  it('finds the best trial by its lower confidence bound and marks the path to it', () => {
-    const l = layoutLineage(nodes);
-    // t6 has the highest mean but a wide interval: t4 is best by lower bound.
-    expect(l.nodes[l.best]!.id).toBe('t4');
+  it("marks the campaign's best and the path to it, never a trial it did not name", () => {
+    // t6 and t4 outrank t3 by their bounds; the campaign (which knows their flags) named t3.
+    const l = layoutLineage(nodes, 'tree', 't3');
+    expect(l.nodes[l.best]!.id).toBe('t3');
     const onPath = l.nodes
       .filter((_, i) => l.onBestPath[i])
       .map((n) => n.id)
       .sort();
-    expect(onPath).toEqual(['baseline', 't3', 't4']);
-    expect(bestIndex([node('baseline', null, 0)])).toBe(-1);
+    expect(onPath).toEqual(['baseline', 't3']);
+    expect(layoutLineage(nodes).best).toBe(-1);
+    expect(layoutLineage(nodes, 'tree', 'gone').best).toBe(-1);
   });
 
   it('draws orphans and parent loops under the root instead of failing', () => {

@@ -39,7 +39,7 @@ export interface LineageLayout<N extends LineageInput = LineageInput> {
   depth: Uint16Array;
   /** 1 when the node is on the path from the root to the best trial. */
   onBestPath: Uint8Array;
-  /** Index of the best trial (highest PGR lower bound among succeeded search trials), or -1. */
+  /** Index of the campaign's best trial (as the campaign names it), or -1. */
   best: number;
   /** Nodes whose parent is not in the lineage (drawn under the synthetic root). */
   orphans: number;
@@ -61,29 +61,15 @@ export function defaultLayoutMode(nodes: number): LayoutMode {
 
 const ROOT = '\u0000root';
 
-/** The best trial by lower confidence bound, as the campaign ranks them. */
-export function bestIndex(nodes: readonly LineageInput[]): number {
-  let best = -1;
-  let bestLow = -Infinity;
-  nodes.forEach((n, i) => {
-    if (
-      n.status !== 'succeeded' ||
-      n.kind !== 'search' ||
-      n.ciLow === null ||
-      !Number.isFinite(n.ciLow)
-    )
-      return;
-    if (n.ciLow > bestLow) {
-      bestLow = n.ciLow;
-      best = i;
-    }
-  });
-  return best;
-}
-
+/**
+ * `bestId` is the campaign's own best (the API's `Lineage.best`): the layout marks it and the
+ * path to it, and never ranks the trials itself, so the lineage names the best every other
+ * screen names.
+ */
 export function layoutLineage<N extends LineageInput>(
   input: readonly N[],
   mode: LayoutMode = 'tree',
+  bestId: string | null = null,
 ): LineageLayout<N> {
   const ids = new Set<string>();
   const unique: N[] = [];
@@ -189,7 +175,7 @@ export function layoutLineage<N extends LineageInput>(
     maxX = maxY = 0;
   }
 
-  const best = bestIndex(nodes);
+  const best = bestId === null ? -1 : (indexById.get(bestId) ?? -1);
   const onBestPath = new Uint8Array(count);
   for (let i = best, guard = 0; i >= 0 && guard <= count; i = parent[i]!, guard++)
     onBestPath[i] = 1;

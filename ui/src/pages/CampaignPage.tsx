@@ -185,15 +185,21 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
             >
               <Stat label="Best PGR (by lower bound)" testId="best-pgr">
                 {s.best ? (
-                  <span className="big-number">{formatMean(s.best.pgr)}</span>
+                  <span className="big-number" data-testid="best-mean">
+                    {formatMean(s.best.pgr)}
+                  </span>
                 ) : (
                   <span className="big-number faint">—</span>
                 )}
                 {s.best && (
                   <div className="small muted">
-                    CI {formatInterval(s.best.pgr)} ·{' '}
-                    <Link href={`/campaigns/${enc(campaignId)}/trials/${enc(s.best.trialId)}`}>
-                      {s.best.title}
+                    CI <span data-testid="best-interval">{formatInterval(s.best.pgr)}</span> ·{' '}
+                    <Link
+                      href={`/campaigns/${enc(campaignId)}/trials/${enc(s.best.trialId)}`}
+                      data-testid="best-trial"
+                      data-trial-id={s.best.trialId}
+                    >
+                      {s.best.trialId}: {s.best.title}
                     </Link>
                   </div>
                 )}
@@ -204,7 +210,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
                   {s.trialsRunning} running · iteration {s.iteration}
                 </div>
               </Stat>
-              <Stat label="Target PGR">
+              <Stat label="Target PGR" testId="target-pgr">
                 <span className="big-number">{formatExact(s.targetPgr)}</span>
               </Stat>
               <Stat label="Baseline → optimum">
@@ -255,7 +261,12 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
                     </thead>
                     <tbody>
                       {list.map((t, i) => (
-                        <tr key={t.id} className="clickable" onClick={() => openTrial(t.id)}>
+                        <tr
+                          key={t.id}
+                          className="clickable"
+                          onClick={() => openTrial(t.id)}
+                          data-trial={t.id}
+                        >
                           <td className="muted">{i + 1}</td>
                           <td>
                             {t.title}

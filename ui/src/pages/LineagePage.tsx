@@ -17,7 +17,7 @@ import {
   PgrChip,
   Pill,
 } from '../components/ui.js';
-import { fmtPgr } from '../lib/format.js';
+import { formatRecorded } from '../lib/format.js';
 import {
   defaultLayoutMode,
   layoutLineage,
@@ -65,7 +65,7 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
     const nodes = lineage.data.nodes.filter(
       (n) => n.status !== 'running' || n.parentTrialId !== null || n.kind === 'reference',
     );
-    const l = layoutLineage<LineageNode>(nodes, mode);
+    const l = layoutLineage<LineageNode>(nodes, mode, lineage.data.best?.trialId ?? null);
     return { layout: l, ms: performance.now() - t0 };
   }, [lineage.data, mode]);
   const layout = laid?.layout ?? null;
@@ -250,7 +250,7 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
               </div>
               <div>
                 {hovered.status === 'succeeded'
-                  ? `PGR ${fmtPgr(hovered.pgr)} [${fmtPgr(hovered.ciLow, 2)}, ${fmtPgr(hovered.ciHigh, 2)}]`
+                  ? `PGR ${formatRecorded(hovered.pgr === null ? null : { mean: hovered.pgr, ciLow: hovered.ciLow, ciHigh: hovered.ciHigh })}`
                   : hovered.status}
               </div>
               {hovered.flags.length > 0 && <div>⚑ {hovered.flags.join(', ')}</div>}
@@ -260,8 +260,8 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
           <div className="lineage-stats" data-testid="lineage-stats">
             {best ? (
               <>
-                Best: <strong>{best.title}</strong> · PGR {fmtPgr(best.pgr)} (lower bound{' '}
-                {fmtPgr(best.ciLow)})
+                Best: <strong data-testid="best-id">{best.id}</strong> {best.title} · PGR{' '}
+                <span data-testid="best-pgr">{formatRecorded(lineage.data.best?.pgr)}</span>
               </>
             ) : (
               'No scored trial yet'

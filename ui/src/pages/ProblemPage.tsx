@@ -182,6 +182,7 @@ function CompareView({
             <th>Status</th>
             <th className="num">Trials</th>
             <th>Best PGR [CI]</th>
+            <th>Verdict</th>
             <th>Started</th>
           </tr>
         </thead>
@@ -221,7 +222,24 @@ function CompareView({
               <td className="num">{c.trials}</td>
               <td>
                 {c.best ? (
-                  <PgrChip pgr={c.best.mean} ciLow={c.best.ciLow} ciHigh={c.best.ciHigh} />
+                  <>
+                    <PgrChip
+                      pgr={c.best.mean}
+                      ciLow={c.best.ciLow}
+                      ciHigh={c.best.ciHigh}
+                      testId="compare-best-pgr"
+                    />
+                    <div className="small faint mono" data-testid="compare-best-id">
+                      {c.best.trialId}
+                    </div>
+                  </>
+                ) : (
+                  <span className="faint">—</span>
+                )}
+              </td>
+              <td data-testid="compare-verdict">
+                {c.verdict ? (
+                  <span title={c.verdict.headline}>{c.verdict.verdict.replace('_', ' ')}</span>
                 ) : (
                   <span className="faint">—</span>
                 )}

@@ -210,7 +210,7 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
                     </Link>
                   )}
                   <div className="small">
-                    <PgrChip pgr={n.pgr} digits={2} /> <span className="faint mono">{n.id}</span>
+                    <PgrChip pgr={n.pgr} /> <span className="faint mono">{n.id}</span>
                   </div>
                 </li>
               ))}
