@@ -4,9 +4,29 @@ import path from 'node:path';
 import { STATE_DIR } from '../stack/paths.js';
 
 export const DEV_TOKENS_FILE = path.join(STATE_DIR, 'dev-tokens.json');
+/** Where `gaplab server` and the demo record the address they listen on, for the local CLI. */
+export const SERVER_FILE = path.join(STATE_DIR, 'server.json');
+
+/** Records the address of a server this process runs (read back by {@link recordedServerUrl}). */
+export function recordServerAddress(url: string): void {
+  fs.mkdirSync(path.dirname(SERVER_FILE), { recursive: true });
+  fs.writeFileSync(SERVER_FILE, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
+}
+
+/** The address a local server recorded, while the process that recorded it is alive. */
+export function recordedServerUrl(): string | undefined {
+  try {
+    const r = JSON.parse(fs.readFileSync(SERVER_FILE, 'utf8')) as { url?: unknown; pid?: unknown };
+    if (typeof r.url !== 'string' || typeof r.pid !== 'number') return undefined;
+    process.kill(r.pid, 0); // throws when the process is gone
+    return r.url;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface ApiOptions {
-  /** @default GAPLAB_URL or http://127.0.0.1:8700 */
+  /** @default GAPLAB_URL, else the address a local `gaplab server` recorded, else http://127.0.0.1:8700 */
   url?: string;
   /** @default GAPLAB_TOKEN, else the local dev token of `as` */
   token?: string;
@@ -50,7 +70,12 @@ export class ApiClient {
   private readonly token: string | undefined;
 
   constructor(opts: ApiOptions = {}) {
-    this.url = (opts.url ?? process.env.GAPLAB_URL ?? 'http://127.0.0.1:8700').replace(/\/$/, '');
+    this.url = (
+      opts.url ??
+      process.env.GAPLAB_URL ??
+      recordedServerUrl() ??
+      'http://127.0.0.1:8700'
+    ).replace(/\/$/, '');
     this.token =
       opts.token ??
       process.env.GAPLAB_TOKEN ??

@@ -144,6 +144,8 @@ export function registerApiCommands(program: Command): void {
         () => api.get(`/campaigns/${campaign}/report`),
       );
       console.log(`finished: ${r.stopReason}. ${verdictLine(r)}`);
+      // Scripts can tell a campaign that ended on an error from one that ran its course.
+      if (r.stopReason === 'error') process.exitCode = 1;
     });
 
   program

@@ -20,7 +20,7 @@ import { formatEstimate, formatExact } from '../domain/format.js';
 import type { CampaignReport } from '../api/schemas.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
 import { dataConverter } from '../worker/data-converter.js';
-import { writeDevTokens } from './api.js';
+import { recordServerAddress, writeDevTokens } from './api.js';
 import { ensureUiBuilt } from './ui-build.js';
 import { readDocument, watchCampaign } from './commands.js';
 import { portOpen } from '../stack/process.js';
@@ -110,6 +110,7 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     });
     cleanups.push(() => server.close());
     writeDevTokens(server.devTokens);
+    recordServerAddress(server.url);
 
     const connection = await Connection.connect({ address: stack.temporalAddress });
     cleanups.push(() => connection.close());

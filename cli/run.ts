@@ -1,6 +1,6 @@
 /** Long-running processes: the worker and the API/UI server. */
 import type { Command } from 'commander';
-import { writeDevTokens } from './api.js';
+import { recordServerAddress, writeDevTokens } from './api.js';
 
 export const defaults = {
   temporalAddress: () =>
@@ -94,6 +94,7 @@ export function registerRunCommands(program: Command): void {
           handleSignals: true,
         });
         if (server.devTokens.length > 0) writeDevTokens(server.devTokens);
+        recordServerAddress(server.url);
       },
     );
 }
