@@ -33,8 +33,11 @@ function adoptHashRoute(): void {
   if (hash.startsWith('#/')) window.history.replaceState(null, '', `${hash.slice(1)}${search}`);
 }
 
-// Before the first render, so the router starts at the path.
+// Before the first render, so the router starts at the path; and again whenever only the hash
+// changes (a #/ link opened on a page already loaded does not load the page again). The router
+// hears the replaced address.
 adoptHashRoute();
+window.addEventListener('hashchange', adoptHashRoute);
 
 export function App() {
   return (

@@ -85,6 +85,24 @@ describe('lineage layout', () => {
     expect(searchLineage(l.nodes, 'agent-1')).toHaveLength(6);
     expect(searchLineage(l.nodes, '  ')).toEqual([]);
   });
+
+  it('puts a trial whose id or whole title matches before the ones that only contain it', () => {
+    const l = layoutLineage([
+      { id: 'baseline', parentTrialId: null, title: 'baseline', author: 'gaplab' },
+      { id: 't0000', parentTrialId: 'baseline', title: 'lasso, relaxed', author: 'rae' },
+      { id: 't0001', parentTrialId: 'baseline', title: 'lasso', author: 'rae' },
+      {
+        id: 'v0003',
+        parentTrialId: 't0001',
+        title: 'Verification of t0001: lasso',
+        author: 'gaplab',
+      },
+    ] as LineageInput[]);
+    const ids = (q: string) => searchLineage(l.nodes, q).map((i) => l.nodes[i]!.id);
+    expect(ids('lasso')[0]).toBe('t0001');
+    expect(ids('t0001')[0]).toBe('t0001');
+    expect(ids('lasso')).toHaveLength(3);
+  });
 });
 
 describe('PGR colour scale', () => {

@@ -227,15 +227,17 @@ export function searchLineage(
 ): number[] {
   const q = query.trim().toLowerCase();
   if (!q) return [];
-  const out: number[] = [];
-  for (let i = 0; i < nodes.length && out.length < limit; i++) {
+  // Exact matches of an id or a title come first: searching "t0001" or a trial's whole title
+  // selects that trial, not "Verification of t0001: ..." that happens to come earlier.
+  const exact: number[] = [];
+  const partial: number[] = [];
+  for (let i = 0; i < nodes.length && exact.length + partial.length < limit; i++) {
     const n = nodes[i]!;
-    if (
-      n.id.toLowerCase().includes(q) ||
-      n.title.toLowerCase().includes(q) ||
-      n.author.toLowerCase().includes(q)
-    )
-      out.push(i);
+    const id = n.id.toLowerCase();
+    const title = n.title.toLowerCase();
+    if (id === q || title === q) exact.push(i);
+    else if (id.includes(q) || title.includes(q) || n.author.toLowerCase().includes(q))
+      partial.push(i);
   }
-  return out;
+  return [...exact, ...partial];
 }

@@ -76,7 +76,8 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
     () => (layout ? searchLineage(layout.nodes, query) : []),
     [layout, query],
   );
-  const [matchAt, setMatchAt] = useState(0);
+  // -1 until the first step through this query's matches: Enter then selects the first one.
+  const [matchAt, setMatchAt] = useState(-1);
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [hover, setHover] = useState<{ i: number; x: number; y: number } | null>(null);
   const [, navigate] = useLocation();
@@ -89,7 +90,7 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
     return i === undefined ? undefined : layout?.nodes[i]?.sourceHash;
   };
 
-  useEffect(() => setMatchAt(0), [query]);
+  useEffect(() => setMatchAt(-1), [query]);
 
   const openTrial = useCallback(
     (id: string) => navigate(`/campaigns/${enc(campaignId)}/trials/${enc(id)}`),
@@ -116,7 +117,12 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
 
   function step(delta: number) {
     if (matches.length === 0) return;
-    const next = (matchAt + delta + matches.length) % matches.length;
+    const next =
+      matchAt < 0
+        ? delta > 0
+          ? 0
+          : matches.length - 1
+        : (matchAt + delta + matches.length) % matches.length;
     setMatchAt(next);
     const i = matches[next]!;
     setSelectedId(layout!.nodes[i]!.id);
@@ -166,7 +172,9 @@ export function LineagePage({ campaignId }: { campaignId: string }) {
               aria-label="Search the lineage"
             />
             <span className="small muted" style={{ minWidth: 70 }} data-testid="match-count">
-              {query ? `${matches.length === 0 ? 0 : matchAt + 1} / ${matches.length}` : ''}
+              {query
+                ? `${matches.length === 0 ? 0 : Math.max(matchAt, 0) + 1} / ${matches.length}`
+                : ''}
             </span>
             <button
               type="button"
