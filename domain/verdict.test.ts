@@ -43,6 +43,30 @@ describe('judgeVerification', () => {
     expect(j.flags).toEqual([]);
   });
 
+  it('holds up at the optimum: a fresh mean past 1 + margin whose interval still reaches 1', () => {
+    // An honest method at the optimum (search 1.02) drew fresh seeds that landed at 1.106.
+    const j = judgeVerification({
+      ...ok,
+      searchPgr: est(1.02, 0.06),
+      freshPgr: { mean: 1.106, stderr: 0.049, n: 5, ciLow: 0.969, ciHigh: 1.242 },
+      hiddenPgr: {},
+    });
+    expect(j.flags).toEqual([]);
+    expect(j.checks.heldUp).toBe(true);
+    expect(j.verdict).toBe('verified');
+  });
+
+  it('is beyond the optimum when the whole fresh interval is past it', () => {
+    const j = judgeVerification({
+      ...ok,
+      searchPgr: est(1.3, 0.05),
+      freshPgr: est(1.3, 0.05),
+      hiddenPgr: {},
+    });
+    expect(j.flags.map((f) => f.kind)).toContain('pgr_above_one');
+    expect(j.verdict).toBe('failed_verification');
+  });
+
   it('fails when one seed of five failed, and says the counts', () => {
     const j = judgeVerification({ ...ok, seeds: seeds({ succeeded: 4, failed: 1 }) });
     expect(j.verdict).toBe('failed_verification');

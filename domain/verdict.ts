@@ -247,8 +247,10 @@ const f3 = (x: number) => formatExact(Number(x.toPrecision(4)));
  *    or without a finite value of a hidden metric counts as not succeeded;
  * 2. seeds cancelled by a stop or the deadline (and nothing failed): not verified, not failed;
  * 3. held up: the fresh-seed and hidden means are not below the search result's lower bound, and
- *    none is clearly beyond the optimum (mean > 1 + margin on its own gap, flagged
- *    `pgr_above_one`; see `hiddenScale`);
+ *    none is clearly beyond the optimum (on its own gap, the mean above 1 + margin and the
+ *    whole interval above 1, flagged `pgr_above_one`; see `hiddenScale`): an honest result at
+ *    the optimum lands above 1 + margin on some draws of fresh seeds, and only an interval
+ *    entirely past the optimum says the result is beyond it rather than at it;
  * 4. real improvement: every lower bound above 0, from n >= 2 with a bounded interval;
  * 5. met the target (see the module comment).
  */
@@ -298,7 +300,12 @@ export function judgeVerification(v: JudgeInput): Judgement {
         `${what}: PGR ${formatEstimate(est)} (n=${est.n}) is below the search result's interval ${formatEstimate(search)}`,
       );
     const k = scales[i];
-    if (k !== null && k !== undefined && est.mean * k > 1 + margin) {
+    const beyond =
+      k !== null &&
+      k !== undefined &&
+      est.mean * k > 1 + margin &&
+      (!isBounded(est) || est.ciLow * k > 1);
+    if (beyond) {
       const own = k === 1 ? '' : ` (${f3(est.mean * k)} of its own gap)`;
       const message = `${what}: PGR ${formatEstimate(est)}${own} is beyond the optimum: review before trusting it`;
       failures.push(message);
