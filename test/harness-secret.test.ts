@@ -265,7 +265,9 @@ describe('a candidate that rebuilds the labels, proposed to a real campaign', ()
       .experimentId;
     const runs = await env.mlflow.searchAllRuns({ experimentIds: [experimentId] });
     const trialRuns = runs.filter((r) => r.data.tags[TAG.kind] === 'trial');
-    expect(trialRuns.length).toBeGreaterThanOrEqual(3); // baseline, the red team, its verification
+    // The baseline and the red team; its verification too when it ran (a red team flagged for
+    // review under this deployment's key is not verified at all).
+    expect(trialRuns.length).toBeGreaterThanOrEqual(2);
     const { key, keyId } = harnessSecret();
     for (const r of trialRuns) expect(r.data.tags[TAG.harnessKeyId]).toBe(keyId);
     const everything = JSON.stringify(runs);

@@ -268,6 +268,25 @@ describe('reliability', () => {
         mlflowPort: await freePort(),
       });
       await stack.upMlflow();
+      // This stack's MLflow has users of its own: its service account records the campaign, not
+      // the suite's (which the global setup put in the environment).
+      const saved = {
+        user: process.env.MLFLOW_TRACKING_USERNAME,
+        password: process.env.MLFLOW_TRACKING_PASSWORD,
+      };
+      const service = stack.mlflowCredentials();
+      if (service) {
+        process.env.MLFLOW_TRACKING_USERNAME = service.username;
+        process.env.MLFLOW_TRACKING_PASSWORD = service.password;
+      }
+      const restoreCredentials = () => {
+        for (const [name, value] of [
+          ['MLFLOW_TRACKING_USERNAME', saved.user],
+          ['MLFLOW_TRACKING_PASSWORD', saved.password],
+        ] as const)
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+      };
       const env = await createTestEnv({ registry: testRegistry(), mlflowUri: stack.mlflowUri });
       // The baseline's two seeds and four more run; every later seed waits at its start until
       // MLflow is down, so at most three of the ten trials end before the outage, whatever the pace.
@@ -305,6 +324,7 @@ describe('reliability', () => {
         await env.close().catch(() => {});
         await stack.down();
         fs.rmSync(stack.dir, { recursive: true, force: true });
+        restoreCredentials();
       }
     },
     STRESS_TIMEOUT_MS,
