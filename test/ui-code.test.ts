@@ -78,7 +78,9 @@ beforeAll(async () => {
       // Few seeds and two trials: the PI's good edit and the researcher's idea. Ideas from
       // anyone but a PI wait for a PI's decision, the strategy's too: until the researcher's is
       // approved, the campaign keeps running and runs nothing else.
-      baseline: { kind: 'measure', configuration: 'baseline', seeds: 2 },
+      // Five baseline seeds: on two, t(1) is 12.7 and a keyed draw with a little spread puts
+      // the baseline within noise of the optimum, which would end the campaign at once.
+      baseline: { kind: 'measure', configuration: 'baseline', seeds: 5 },
       seedsPerTrial: 2,
       approval: { enabled: true, timeoutSeconds: 3600, onTimeout: 'reject' },
       budgets: { maxTrials: 2, concurrency: 1, maxWallSeconds: 900 },
