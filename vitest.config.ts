@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects: pure unit tests that live beside the code, integration tests under test/
-// that share one real Temporal dev server and one real MLflow server started by globalSetup, and
-// the campaign-rule tests under test/workflows on Temporal's time-skipping test server.
+// Four projects, run one group after another (sequence.groupOrder): pure unit tests that live
+// beside the code; integration tests under test/ that share one real Temporal dev server and one
+// real MLflow server started by globalSetup; the browser tests under test/browser, headless
+// Chromium against the same stack; and the campaign-rule tests under test/time-skipping on
+// Temporal's time-skipping test server. `npm test` runs them all.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -13,6 +15,7 @@ export default defineConfig({
           name: 'unit',
           include: [
             '{api,docker,domain,worker,workflows,activities,experiments,server,ui,cli,stack,mlflow-ts-client,bench}/**/*.test.ts',
+            'vitest.config.test.ts',
           ],
           exclude: ['**/node_modules/**'],
           pool: 'forks',
@@ -24,7 +27,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/workflows/**', '**/node_modules/**'],
+          exclude: ['test/browser/**', 'test/time-skipping/**', '**/node_modules/**'],
           pool: 'forks',
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 180_000,
@@ -40,15 +43,33 @@ export default defineConfig({
       },
       {
         test: {
+          // Each file starts a worker, the API server and a Chromium of its own against the
+          // integration stack (the same globalSetup: one stack for both projects). A group of
+          // their own, after the integration suites, so a browser never competes with them for
+          // the two cores: what a page shows next then arrives within the poll timeout.
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          pool: 'forks',
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          expect: { poll: { timeout: 30_000, interval: 100 } },
+          maxWorkers: 2,
+          fileParallelism: true,
+          sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        test: {
           // Campaign rules (stops, drain, deadline, approval timeouts) on Temporal's
           // time-skipping test server: one server per file, no shared stack.
           name: 'timeskip',
-          include: ['test/workflows/**/*.test.ts'],
+          include: ['test/time-skipping/**/*.test.ts'],
           pool: 'forks',
-          globalSetup: ['test/workflows/global-setup.ts'],
+          globalSetup: ['test/time-skipping/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 180_000,
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
         },
       },
     ],

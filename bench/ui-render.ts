@@ -29,7 +29,7 @@ import {
   seedLineage,
   signIn,
   UI_TOKENS,
-} from '../test/ui-helpers.js';
+} from '../test/browser/ui-helpers.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RESULT = path.join(HERE, 'results', 'ui-render.json');

@@ -323,8 +323,8 @@ export function timeSkippingServerPath(): string {
 }
 
 /**
- * Finds or installs Temporal's time-skipping test server, which the workflow tests under
- * test/workflows run against (a day of workflow time passes in milliseconds). The SDK normally
+ * Finds or installs Temporal's time-skipping test server, which the tests under
+ * test/time-skipping run against (a day of workflow time passes in milliseconds). The SDK normally
  * downloads a native build from temporal.download; this installs the same server from Maven
  * Central instead, where package registries are all a machine may reach: `mvn` copies the jars
  * of io.temporal:temporal-test-server into the state folder and a launcher runs them with `java`.

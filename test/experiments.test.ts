@@ -21,7 +21,7 @@ import { createExperimentActivities } from '../activities/experiment.js';
 import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
 import { procState } from '../experiments/runner.js';
 import { paths } from '../stack/paths.js';
-import type { runSeedsWorkflow } from './workflows/experiment-seeds.js';
+import type { runSeedsWorkflow } from './fixtures/experiment-seeds.js';
 
 let tmp: string;
 let client: Client;
@@ -60,7 +60,7 @@ beforeAll(async () => {
   client = new Client({ connection, namespace: inject('namespace') });
   nativeConnection = await NativeConnection.connect({ address });
   bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(import.meta.dirname, 'workflows/experiment-seeds.ts'),
+    workflowsPath: path.join(import.meta.dirname, 'fixtures/experiment-seeds.ts'),
   });
   worker = await Worker.create({
     connection: nativeConnection,

@@ -1,5 +1,6 @@
 /**
- * One real Temporal dev server and one real MLflow server for the whole integration run.
+ * One real Temporal dev server and one real MLflow server for the whole run of the integration
+ * and browser projects.
  * Reuses TEMPORAL_ADDRESS / MLFLOW_TRACKING_URI when both are set (e.g. a stack already up);
  * otherwise starts a stack of its own under <state>/test-stack on test ports, with fresh data,
  * and stops it (and everything it started) at the end.
@@ -11,7 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type {} from 'vitest';
+import type { ProvidedContext } from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { Stack } from '../stack/index.js';
 import { ensureInstalled } from '../stack/install.js';
@@ -32,43 +33,87 @@ declare module 'vitest' {
 
 type MlflowRoleName = (typeof MLFLOW_ROLES)[number];
 
-let stack: Stack | undefined;
+/** What every project that uses this setup is given: the same stack for all of them. */
+interface SharedStack {
+  readonly stack: Stack | undefined;
+  readonly provided: {
+    temporalAddress: string;
+    mlflowUri: string;
+    stackDir: string;
+    mlflowUsers: ProvidedContext['mlflowUsers'];
+  };
+  /** Projects whose setup ran and whose teardown has not yet. */
+  projects: number;
+}
 
-export async function setup(project: TestProject): Promise<void> {
+// Vitest runs the global setup of each project (integration, browser) in its own module
+// instance but in one process: the first project's setup starts the stack, the others reuse it,
+// and the last teardown stops it.
+const SHARED = Symbol.for('gaplab.test-stack');
+const holder = globalThis as { [SHARED]?: SharedStack };
+
+async function startStack(): Promise<SharedStack> {
   const log = (line: string) => console.log(`[stack] ${line}`);
   await ensureInstalled(log);
   const external = process.env.TEMPORAL_ADDRESS && process.env.MLFLOW_TRACKING_URI;
   if (external) {
-    project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS!);
-    project.provide('mlflowUri', process.env.MLFLOW_TRACKING_URI!);
-    project.provide('stackDir', '');
-    project.provide('mlflowUsers', null);
-  } else {
-    const dir = path.join(STATE_DIR, 'test-stack');
-    stack = new Stack({
-      dir,
-      temporalPort: Number(process.env.GAPLAB_TEST_TEMPORAL_PORT ?? 17233),
-      mlflowPort: Number(process.env.GAPLAB_TEST_MLFLOW_PORT ?? 15050),
-      log,
-    });
-    await stack.down();
-    fs.rmSync(path.join(dir, 'data'), { recursive: true, force: true });
-    await stack.up();
-    project.provide('temporalAddress', stack.temporalAddress);
-    project.provide('mlflowUri', stack.mlflowUri);
-    project.provide('stackDir', dir);
-    const service = stack.mlflowCredentials();
-    if (service) {
-      process.env.MLFLOW_TRACKING_USERNAME = service.username;
-      process.env.MLFLOW_TRACKING_PASSWORD = service.password;
-      const users = { service } as Record<'service' | MlflowRoleName, MlflowCredentials>;
-      for (const role of MLFLOW_ROLES) users[role] = stack.mlflowCredentials(role)!;
-      project.provide('mlflowUsers', users);
-    } else project.provide('mlflowUsers', null);
+    return {
+      stack: undefined,
+      provided: {
+        temporalAddress: process.env.TEMPORAL_ADDRESS!,
+        mlflowUri: process.env.MLFLOW_TRACKING_URI!,
+        stackDir: '',
+        mlflowUsers: null,
+      },
+      projects: 0,
+    };
   }
+  const dir = path.join(STATE_DIR, 'test-stack');
+  const stack = new Stack({
+    dir,
+    temporalPort: Number(process.env.GAPLAB_TEST_TEMPORAL_PORT ?? 17233),
+    mlflowPort: Number(process.env.GAPLAB_TEST_MLFLOW_PORT ?? 15050),
+    log,
+  });
+  await stack.down();
+  fs.rmSync(path.join(dir, 'data'), { recursive: true, force: true });
+  await stack.up();
+  let mlflowUsers: ProvidedContext['mlflowUsers'] = null;
+  const service = stack.mlflowCredentials();
+  if (service) {
+    process.env.MLFLOW_TRACKING_USERNAME = service.username;
+    process.env.MLFLOW_TRACKING_PASSWORD = service.password;
+    const users = { service } as Record<'service' | MlflowRoleName, MlflowCredentials>;
+    for (const role of MLFLOW_ROLES) users[role] = stack.mlflowCredentials(role)!;
+    mlflowUsers = users;
+  }
+  return {
+    stack,
+    provided: {
+      temporalAddress: stack.temporalAddress,
+      mlflowUri: stack.mlflowUri,
+      stackDir: dir,
+      mlflowUsers,
+    },
+    projects: 0,
+  };
+}
+
+export async function setup(project: TestProject): Promise<void> {
+  const shared = (holder[SHARED] ??= await startStack());
+  shared.projects += 1;
+  project.provide('temporalAddress', shared.provided.temporalAddress);
+  project.provide('mlflowUri', shared.provided.mlflowUri);
+  project.provide('stackDir', shared.provided.stackDir);
+  project.provide('mlflowUsers', shared.provided.mlflowUsers);
   project.provide('namespace', 'default');
 }
 
 export async function teardown(): Promise<void> {
-  await stack?.down();
+  const shared = holder[SHARED];
+  if (!shared) return;
+  shared.projects -= 1;
+  if (shared.projects > 0) return;
+  delete holder[SHARED];
+  await shared.stack?.down();
 }

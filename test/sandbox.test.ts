@@ -25,7 +25,7 @@ import {
 import { cgroupLayout } from '../experiments/jail.js';
 import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
 import { PROJECT_ROOT, STATE_DIR } from '../stack/paths.js';
-import type { runSeedsWorkflow } from './workflows/experiment-seeds.js';
+import type { runSeedsWorkflow } from './fixtures/experiment-seeds.js';
 
 const FAKE_KEY = 'sk-ant-api03-FAKE-red-team-key-0123456789';
 let tmp: string;
@@ -384,7 +384,7 @@ beforeAll(async () => {
     namespace: inject('namespace'),
     taskQueue,
     workflowBundle: await bundleWorkflowCode({
-      workflowsPath: path.join(import.meta.dirname, 'workflows/experiment-seeds.ts'),
+      workflowsPath: path.join(import.meta.dirname, 'fixtures/experiment-seeds.ts'),
     }),
     activities: createExperimentActivities({
       registry,

@@ -1,5 +1,5 @@
 /**
- * Records the replay fixtures of test/workflows/replay-compat.test.ts: short campaigns on
+ * Records the replay fixtures of test/time-skipping/replay-compat.test.ts: short campaigns on
  * Temporal's time-skipping test server, run by the campaign workflow code of the tree this script
  * sits in, each exported as a JSON history into test/fixtures/histories/<name>.json.
  *

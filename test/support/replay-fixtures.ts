@@ -1,7 +1,7 @@
 /**
  * Replay fixtures (test/fixtures/histories/*.json): a workflow history as the JSON of its proto
  * message (enum names, 64-bit numbers and bytes as strings), read back into a History. Written by
- * test/support/record-histories.ts, replayed by test/workflows/replay-compat.test.ts.
+ * test/support/record-histories.ts, replayed by test/time-skipping/replay-compat.test.ts.
  *
  * Not `historyToJSON` of @temporalio/common: its protobufjs JSON extension refuses the History
  * type of @temporalio/proto in this install (two protobufjs copies).

@@ -47,7 +47,7 @@ import { campaignInput, quadCriteria } from './quadratic.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** The campaign workflow bundle's code, built once per run (test/workflows/global-setup.ts). */
+    /** The campaign workflow bundle, built once per run (test/time-skipping/global-setup.ts). */
     campaignBundle: string;
   }
 }

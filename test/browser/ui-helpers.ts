@@ -9,16 +9,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { encodeTrial, experimentName, TAG } from '../activities/trial-codec.js';
-import type { FlagKind, Trial } from '../domain/schemas.js';
-import { trustState } from '../domain/trust.js';
-import type { MlflowClient } from '../mlflow-ts-client/index.js';
-import { TokenTable, type TokenEntry } from '../server/auth.js';
-import type { ApiService } from '../server/context.js';
-import { startServer, type RunningServer } from '../server/server.js';
-import type { LineageTimings } from '../ui/src/lib/lineage-timings.js';
+import { encodeTrial, experimentName, TAG } from '../../activities/trial-codec.js';
+import type { FlagKind, Trial } from '../../domain/schemas.js';
+import { trustState } from '../../domain/trust.js';
+import type { MlflowClient } from '../../mlflow-ts-client/index.js';
+import { TokenTable, type TokenEntry } from '../../server/auth.js';
+import type { ApiService } from '../../server/context.js';
+import { startServer, type RunningServer } from '../../server/server.js';
+import type { LineageTimings } from '../../ui/src/lib/lineage-timings.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Debian's Chromium (apt-get install chromium); CHROMIUM_PATH overrides. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -5,8 +5,8 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testRegistry } from './support/quadratic.js';
-import { createTestEnv, uniqueId, type TestEnv } from './support/env.js';
+import { testRegistry } from '../support/quadratic.js';
+import { createTestEnv, uniqueId, type TestEnv } from '../support/env.js';
 import {
   launchBrowser,
   lineageTimings,

@@ -6,9 +6,9 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
-import { eventually } from './support/eventually.js';
+import { quadraticCriteria, quadraticSpec, testRegistry } from '../support/quadratic.js';
+import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from '../support/env.js';
+import { eventually } from '../support/eventually.js';
 import {
   launchBrowser,
   lineageTimings,

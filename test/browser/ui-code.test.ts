@@ -13,14 +13,14 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TrialsPage } from '../api/schemas.js';
-import { diffSnapshots } from '../domain/code.js';
-import { parseCriteria, parseProblemSpec } from '../domain/parse.js';
-import { isCodeExperiment, type CodeExperimentDefinition } from '../experiments/code.js';
-import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
-import { checkSandbox } from '../experiments/sandbox.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
-import { eventually } from './support/eventually.js';
+import type { TrialsPage } from '../../api/schemas.js';
+import { diffSnapshots } from '../../domain/code.js';
+import { parseCriteria, parseProblemSpec } from '../../domain/parse.js';
+import { isCodeExperiment, type CodeExperimentDefinition } from '../../experiments/code.js';
+import { ExperimentRegistry, loadRegistry } from '../../experiments/registry.js';
+import { checkSandbox } from '../../experiments/sandbox.js';
+import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from '../support/env.js';
+import { eventually } from '../support/eventually.js';
 import {
   launchBrowser,
   screenshot,
@@ -32,7 +32,7 @@ import {
 } from './ui-helpers.js';
 
 const HAND_WRITTEN = readFileSync(
-  new URL('./fixtures/weak-to-strong-code/sparse_relaxed_lasso.py', import.meta.url),
+  new URL('../fixtures/weak-to-strong-code/sparse_relaxed_lasso.py', import.meta.url),
   'utf8',
 );
 /** A line the good edit adds (the diff shows it as `+…`). */

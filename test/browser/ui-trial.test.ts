@@ -7,10 +7,10 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TrialsPage } from '../api/schemas.js';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
-import { eventually } from './support/eventually.js';
+import type { TrialsPage } from '../../api/schemas.js';
+import { quadraticCriteria, quadraticSpec, testRegistry } from '../support/quadratic.js';
+import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from '../support/env.js';
+import { eventually } from '../support/eventually.js';
 import {
   launchBrowser,
   screenshot,

@@ -11,12 +11,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CampaignReport, CampaignStatus, Compare } from '../api/schemas.js';
-import { formatEstimate } from '../domain/format.js';
-import { formatRecorded } from '../ui/src/lib/format.js';
-import gaming from '../experiments/gaming/experiment.js';
-import { ExperimentRegistry } from '../experiments/registry.js';
-import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
+import { CampaignReport, CampaignStatus, Compare } from '../../api/schemas.js';
+import { formatEstimate } from '../../domain/format.js';
+import { formatRecorded } from '../../ui/src/lib/format.js';
+import gaming from '../../experiments/gaming/experiment.js';
+import { ExperimentRegistry } from '../../experiments/registry.js';
+import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from '../support/env.js';
 import {
   launchBrowser,
   screenshot,
@@ -112,7 +112,7 @@ async function api<T>(url: string, schema: { parse(v: unknown): T }): Promise<T>
 async function gaplab(...args: string[]): Promise<string> {
   const out = await promisify(execFile)(
     process.execPath,
-    [path.join(import.meta.dirname, '..', 'bin', 'gaplab.mjs'), ...args],
+    [path.join(import.meta.dirname, '..', '..', 'bin', 'gaplab.mjs'), ...args],
     { env: { ...process.env, GAPLAB_URL: ui.url, GAPLAB_TOKEN: UI_TOKENS.viewer.token } },
   );
   return `${out.stdout}${out.stderr}`;
