@@ -77,7 +77,13 @@ async function startStack(): Promise<SharedStack> {
   });
   await stack.down();
   fs.rmSync(path.join(dir, 'data'), { recursive: true, force: true });
-  await stack.up();
+  try {
+    await stack.up();
+  } catch (error) {
+    // No teardown stops a stack whose setup failed: stop what did start (MLflow, say).
+    await stack.down();
+    throw error;
+  }
   let mlflowUsers: ProvidedContext['mlflowUsers'] = null;
   const service = stack.mlflowCredentials();
   if (service) {
