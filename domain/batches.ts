@@ -3,7 +3,8 @@
  * so the round trip between a seed's end and the next seed's start (a workflow task, an activity
  * dispatch: tens of milliseconds) is paid once per batch instead of once per seed. A batch holds
  * about BATCH_SECONDS of typical work, so long seeds (the usual case) still run one per activity
- * and report the moment they finish; only seeds much shorter than that are grouped.
+ * and report the moment they finish; only seeds much shorter than that are grouped
+ * (docs/decisions/0004-short-seeds-batched.md).
  */
 
 /** Work one batch aims to hold, in seconds of typical successful seed time. */

@@ -203,21 +203,17 @@ function shortfallEstimate(
  * offset (a held-out split that is simply harder). Dividing by the signed gap puts the shortfall
  * in PGR units and in the objective's direction: it is positive when the trial's gain on the
  * hidden split falls short of its gain on the visible one (for maximize, h lower than the
- * objective predicts; for minimize, higher). A hidden metric that does better than the visible
- * one is not flagged: the check exists to catch overfitting, and generalising beyond the visible
- * split is not a reason for review. Hidden metrics the trial did not report are skipped here
- * (verification fails a trial whose hidden metric is missing).
+ * objective predicts; for minimize, higher). The flag is one-sided: a hidden metric that does
+ * better than the visible one is not flagged. Hidden metrics the trial did not report are
+ * skipped here (verification fails a trial whose hidden metric is missing).
  *
  * Interval-aware (with `evidence`): the shortfall is estimated from the per-seed differences
  * (paired with the baseline's on the same seeds when it has them all), and the trial is flagged
  * only when the shortfall is significant (its interval's lower bound above 0, at the criteria's
- * confidence) and beyond the tolerance (its mean above the threshold): not merely a noisy
- * difference divided by a small baseline-to-optimum gap (on sklearn-digits a 0.013 accuracy
- * difference is 0.34 PGR, well inside its seed noise), while a method that falls short on every
- * seed by a little more than the tolerance (weak-to-strong-code's dev overfitter, 0.28-0.40)
- * is still flagged. Requiring the lower bound itself above the threshold would let that one
- * through with 5 seeds. With fewer than two usable seeds no spread can be estimated and the
- * point estimate decides, as without `evidence`.
+ * confidence) and beyond the tolerance (its mean above the threshold). With fewer than two
+ * usable seeds no spread can be estimated and the point estimate decides, as without `evidence`.
+ * Why one-sided, and why the mean rather than the lower bound is held to the threshold:
+ * docs/decisions/0003-hidden-gap-flag-one-sided.md.
  *
  * The messages name hidden metrics and values: never show flags to an agent.
  */

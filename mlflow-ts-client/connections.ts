@@ -9,7 +9,8 @@
  * on loopback (client.ts); remote and `https://` servers keep `fetch`'s pooled connections, where
  * a new connection (and TLS handshake) per request would cost more than it saves. Served by
  * gunicorn's synchronous workers (as gaplab's local stack runs it), MLflow closes every
- * connection after its answer anyway.
+ * connection after its answer anyway. Decision record:
+ * docs/decisions/0007-local-mlflow-gunicorn-fresh-connections.md.
  */
 
 /** Whether `uri` is plain HTTP on this machine, where a fresh connection per request pays. */

@@ -359,8 +359,9 @@ export class Stack {
       // Gunicorn's synchronous workers rather than uvicorn (MLflow 3's default): MLflow's
       // handlers are synchronous, and uvicorn runs them through a thread pool and logs every
       // request. Trial records per second on 2 cores, 8 in parallel: 25-32 with uvicorn, 36-49
-      // with gunicorn (bench/results/slots.changes.md). Four workers, so a slow request (a
-      // large search, a log download) holds one of four; a request over 120 s is cut off.
+      // with gunicorn (docs/decisions/0007-local-mlflow-gunicorn-fresh-connections.md). Four
+      // workers, so a slow request (a large search, a log download) holds one of four; a request
+      // over 120 s is cut off.
       '--workers',
       '4',
       '--gunicorn-opts',

@@ -5,8 +5,9 @@
  *
  * - `gaming-fragile`: near-optimal on its search seeds, raises on 80% of the seeds it has not
  *   seen: a verification counting only the seeds that survived would pass it;
- * - `gaming-guess`: takes seeds from 1,000,000 up for verification (where they used to start)
- *   and raises on all of those but the first: search seeds now cover that range too;
+ * - `gaming-guess`: takes seeds from 1,000,000 up for verification and raises on all of those
+ *   but the first: search seeds cover that range too, and verification seeds are drawn in secret
+ *   (docs/decisions/0005-verification-seeds-drawn-in-secret.md);
  * - `gaming-nohidden`: never reports the hidden metric;
  * - `gaming-deterministic`: a memorised answer a little above the baseline, identical on every
  *   seed of an experiment with no seed noise: fresh seeds cannot test it, and it does not clear

@@ -6,8 +6,9 @@
  * trial records; the report; the state carried across continue-as-new) are JSON with the same
  * keys over and over, and compress to a fifth or less. Temporal counts a history's size in stored
  * bytes and suggests continuing as new at 4 MiB, so compression lets a campaign run several times
- * as many trials per workflow run: fewer drains, less idle slot time. Small payloads (signals,
- * seed results, status) stay plain JSON, readable in the Temporal UI and CLI as before.
+ * as many trials per workflow run: fewer drains, less idle slot time (measured:
+ * docs/decisions/0006-large-payloads-compressed.md). Small payloads (signals, seed results,
+ * status) stay plain JSON, readable in the Temporal UI and CLI.
  *
  * Reading a history without gaplab (Temporal UI, `temporal workflow show`), a compressed payload
  * shows as `binary/zlib`; `decodePayload` (and every gaplab client) reads both forms, so payloads

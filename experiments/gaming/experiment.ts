@@ -174,7 +174,11 @@ const fragile: ExperimentDefinition = {
   },
 };
 
-/** The seed range where verification seeds used to start. */
+/**
+ * Seeds from here up are what `gaming-guess` takes for verification seeds: the fixed offset of
+ * campaigns started before seeds were drawn in secret
+ * (docs/decisions/0005-verification-seeds-drawn-in-secret.md).
+ */
 export const GUESSED_VERIFICATION_FROM = 1_000_000;
 
 const guess: ExperimentDefinition = {

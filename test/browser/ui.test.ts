@@ -240,8 +240,8 @@ describe('the web UI in headless Chromium against the real server', () => {
     // What the demo and the CLI print: the UI's origin, then the campaign's path.
     await go(page, `/campaigns/${encodeURIComponent(campaignA)}`);
     await page.getByTestId('campaign-page').waitFor();
-    // The stylesheet came from /assets/ at the root, as CSS (a deep link used to get the page's
-    // HTML back for /campaigns/assets/*.css and render unstyled).
+    // The stylesheet comes from /assets/ at the root, as CSS: not the page's HTML served for
+    // /campaigns/assets/*.css, which would leave a deep link unstyled.
     const sheets = await page.evaluate(() =>
       [...(globalThis as unknown as PageGlobals).document.styleSheets].map((s) => ({
         href: s.href,
