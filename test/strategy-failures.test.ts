@@ -67,7 +67,8 @@ describe('failure-aware search on a problem with a crash and a hang region', () 
     // TPE starts with random samples, which land in the regions (26% of the space) too ...
     expect(early).toBeGreaterThan(0);
     // ... then it learns: uniform sampling would put about 6.6 of the 25 later trials there, TPE
-    // told failures as FAIL (the old behaviour) about 13 on average over 20 seeds (bench/failures.ts).
+    // told failures as FAIL (`onFailure: 'ignore'`) about 13, on average over 20 seeds
+    // (bench/failures.ts).
     expect(late.length, late.map((t) => JSON.stringify(t.params)).join(' ')).toBeLessThanOrEqual(6);
 
     // The report says what failures cost and where they repeat.
