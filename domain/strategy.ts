@@ -35,8 +35,8 @@ export const OptunaSettings = z.object({
    * it steers away (an infeasible trial for TPE and GP, a worst-value trial for CMA-ES), and
    * proposes, of four suggestions, the one with the least failure pressure (the random
    * strategy's kernel); `ignore` tells them as FAIL, which every Optuna sampler skips, and takes
-   * the suggestions as they come (the behaviour before failures were information; kept for
-   * comparison). @default 'avoid'
+   * the suggestions as they come (kept for comparison: bench/failures.ts,
+   * docs/decisions/0009-failed-trials-are-information.md). @default 'avoid'
    */
   onFailure: z.enum(['avoid', 'ignore']).optional(),
   /** Suggestions per iteration. @default concurrency */
