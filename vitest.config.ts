@@ -45,8 +45,8 @@ export default defineConfig({
         test: {
           // Each file starts a worker, the API server and a Chromium of its own against the
           // integration stack (the same globalSetup: one stack for both projects). A group of
-          // their own, after the integration suites, so a browser never competes with them for
-          // the two cores: what a page shows next then arrives within the poll timeout
+          // their own, after the integration suites, so Chromium never competes with their
+          // workers and subprocesses for the two cores while a page is polled for what it shows
           // (docs/decisions/0008-browser-and-time-skipping-tests-own-projects.md).
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
