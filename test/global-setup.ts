@@ -46,9 +46,9 @@ interface SharedStack {
   projects: number;
 }
 
-// Vitest runs the global setup of each project (integration, browser) in its own module
-// instance but in one process: the first project's setup starts the stack, the others reuse it,
-// and the last teardown stops it.
+// Vitest runs this setup once for each project that names it (integration, browser), all in one
+// process: the first call starts the stack, later calls reuse it, and the last teardown stops it.
+// The stack is kept on globalThis, which every module instance of this file sees.
 const SHARED = Symbol.for('gaplab.test-stack');
 const holder = globalThis as { [SHARED]?: SharedStack };
 
@@ -80,7 +80,7 @@ async function startStack(): Promise<SharedStack> {
   try {
     await stack.up();
   } catch (error) {
-    // No teardown stops a stack whose setup failed: stop what did start (MLflow, say).
+    // Teardown only knows a stack that started: stop here what did start (MLflow, say).
     await stack.down();
     throw error;
   }
