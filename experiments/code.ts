@@ -27,7 +27,7 @@ import {
   type SandboxResult,
 } from './sandbox.js';
 import type { ExperimentDefinition, RunContext, SeedRunResult } from './types.js';
-import { KeyedRng } from './lib/keyed.js';
+import { KeyedRng, streamKey } from './lib/keyed.js';
 import { harnessSecret, keyIdOf } from './lib/secret.js';
 
 /** What a harness gets to run one source for one seed. */
@@ -40,6 +40,11 @@ export interface CodeRunContext extends RunContext {
    * cannot replay it. Draw everything random in the harness from it, never from the seed.
    */
   random(purpose: string): KeyedRng;
+  /**
+   * The key of `random(purpose)`'s stream (lib/keyed.ts streamKey), for a harness in another
+   * process that draws the same stream itself (python-harness.ts); never the secret.
+   */
+  streamKey(purpose: string): Buffer;
   /**
    * The seed the candidate gets for its own randomness: drawn from the keyed stream under its
    * own purpose, so it reveals neither the harness's seed nor its data. The same for every run
@@ -69,6 +74,7 @@ function codeContext(experiment: string, ctx: RunContext, opts: CodeSeedOptions)
     ...ctx,
     ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
     random,
+    streamKey: (purpose: string) => streamKey(key, { experiment, seed: ctx.seed, purpose }),
     candidateSeed: random(CANDIDATE_SEED_PURPOSE).seed53(),
     harnessKeyId: keyIdOf(key),
   };
@@ -441,8 +447,12 @@ async function writeInputs(run: PythonCandidateRun): Promise<string> {
   await chmod(INPUTS_ROOT, 0o711); // traversable, not listable
   const dir = await mkdtemp(path.join(INPUTS_ROOT, 'run-'));
   await chmod(dir, 0o755);
-  for (const [name, data] of Object.entries(run.inputs))
-    await writeFile(path.join(dir, name), data, { mode: 0o644 });
+  for (const [name, data] of Object.entries(run.inputs)) {
+    const target = path.join(dir, name);
+    if (path.dirname(target) !== dir)
+      await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+    await writeFile(target, data, { mode: 0o644 });
+  }
   await writeFile(path.join(dir, 'driver.py'), run.driver, { mode: 0o644 });
   const candidateDir = path.join(dir, 'candidate');
   await mkdir(candidateDir, { mode: 0o755 });

@@ -16,7 +16,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Name, Slug } from '../domain/schemas.js';
 import { COMPILED, paths, PROJECT_ROOT, runnableModule } from '../stack/paths.js';
-import { CodeSpecSchema, isCodeExperiment } from './code.js';
+import { CodeSpecSchema, defineCodeExperiment, isCodeExperiment } from './code.js';
+import { commandHarnessEvaluate } from './python-harness.js';
 import type { ExperimentDefinition, MetricInfo, RegisteredExperiment } from './types.js';
 
 /** The folder the built-in experiments live in. */
@@ -83,6 +84,57 @@ export const CommandExperimentFile = z
   })
   .strict();
 export type CommandExperimentFile = z.infer<typeof CommandExperimentFile>;
+
+/** Schema of an `experiment.yaml` with `kind: code`: editable source and a trusted harness command. */
+export const CodeExperimentFile = z
+  .object({
+    kind: z.literal('code'),
+    /** @default the folder's name */
+    name: Slug.optional(),
+    description: z.string().min(1).max(5000),
+    metrics: z.array(MetricInfoSchema).min(1).max(200),
+    /** Per seed, the harness and all its candidate calls. @default 600 */
+    defaultTimeoutSeconds: z
+      .number()
+      .positive()
+      .max(30 * 86400)
+      .default(600),
+    taskQueue: z.string().min(1).max(200).optional(),
+    /** The trusted harness: argv run on the worker, outside the sandbox, once per seed. */
+    harness: z.array(z.string().min(1).max(4096)).min(1).max(256),
+    env: z.record(EnvName, z.string().max(65536)).optional(),
+    passEnv: z.array(EnvName).max(100).optional(),
+    code: z
+      .object({
+        language: z.literal('python').default('python'),
+        /** What the candidate implements, for people and agents (Markdown); or interfaceFile. */
+        interface: z.string().min(1).max(20_000).optional(),
+        interfaceFile: z.string().min(1).optional(),
+        /** Files an edit may change, relative to `source`. */
+        editable: z.array(z.string().min(1)).min(1).max(32),
+        /** Folder holding the starting source, relative to the experiment's. @default '.' */
+        source: z.string().min(1).default('.'),
+      })
+      .strict()
+      .refine((c) => (c.interface === undefined) !== (c.interfaceFile === undefined), {
+        message: 'give exactly one of interface and interfaceFile',
+      }),
+    /** Ceilings of each candidate call (a harness asks for less, never more). */
+    sandbox: z
+      .object({
+        /** @default 60 */
+        cpuSeconds: z.number().positive().max(86_400).default(60),
+        /** @default 2048 */
+        memoryMiB: z.number().int().min(64).max(1024 * 1024).default(2048),
+        /** @default 110 */
+        wallSeconds: z.number().positive().max(86_400).default(110),
+      })
+      .strict()
+      .default({ cpuSeconds: 60, memoryMiB: 2048, wallSeconds: 110 }),
+    problem: z.object({ spec: z.string().min(1), criteria: z.string().min(1) }).optional(),
+  })
+  .strict();
+export type CodeExperimentFile = z.infer<typeof CodeExperimentFile>;
 
 /** Checks a definition from experiment.ts (the compiler cannot check a dynamic import). */
 const DefinitionSchema = z.object({
@@ -244,6 +296,10 @@ export async function loadCommandExperiment(
   } catch (err) {
     throw new ExperimentDefinitionError(file, '', `not valid YAML: ${(err as Error).message}`);
   }
+  if (raw !== null && typeof raw === 'object' && 'kind' in raw) {
+    if ((raw as { kind: unknown }).kind === 'code') return loadCodeExperiment(file, raw, opts);
+    throw new ExperimentDefinitionError(file, 'kind', 'the only kind is "code" (leave it out for a command experiment)');
+  }
   const parsed = CommandExperimentFile.safeParse(raw);
   if (!parsed.success) {
     const { field, detail } = zodField(parsed.error);
@@ -276,6 +332,100 @@ export async function loadCommandExperiment(
     dir,
     source: file,
   };
+}
+
+/** Builds a code experiment from a parsed experiment.yaml with `kind: code`. */
+async function loadCodeExperiment(
+  file: string,
+  raw: unknown,
+  opts: LoadRegistryOptions,
+): Promise<RegisteredExperiment> {
+  const dir = path.dirname(file);
+  const parsed = CodeExperimentFile.safeParse(raw);
+  if (!parsed.success) {
+    const { field, detail } = zodField(parsed.error);
+    throw new ExperimentDefinitionError(file, field, detail);
+  }
+  const f = parsed.data;
+  const name = f.name ?? path.basename(dir);
+  const values: PlaceholderValues = {
+    python: opts.placeholders?.python ?? paths.venvPython,
+    node: opts.placeholders?.node ?? process.execPath,
+    project: opts.placeholders?.project ?? PROJECT_ROOT,
+    dir,
+  };
+  const argv = f.harness.map((a, i) => resolvePlaceholders(a, values, file, `harness[${i}]`));
+  const sourceDir = path.resolve(dir, f.code.source);
+  const initialSource: Record<string, string> = {};
+  // The harness and the definition are trusted: no edit may ever change them.
+  const trusted = new Set([file, ...argv.map((a) => path.resolve(dir, a))]);
+  for (const [i, rel] of f.code.editable.entries()) {
+    const abs = path.resolve(sourceDir, rel);
+    if (trusted.has(abs))
+      throw new ExperimentDefinitionError(
+        file,
+        `code.editable[${i}]`,
+        `${rel} is part of the trusted harness and cannot be editable`,
+      );
+    try {
+      initialSource[rel] = await readFile(abs, 'utf8');
+    } catch (err) {
+      throw new ExperimentDefinitionError(
+        file,
+        `code.editable[${i}]`,
+        `cannot read the starting source ${rel}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+  }
+  let iface = f.code.interface;
+  if (f.code.interfaceFile !== undefined) {
+    try {
+      iface = await readFile(path.resolve(dir, f.code.interfaceFile), 'utf8');
+    } catch (err) {
+      throw new ExperimentDefinitionError(
+        file,
+        'code.interfaceFile',
+        `cannot read it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+  }
+  const code = {
+    language: f.code.language,
+    interface: iface as string,
+    editable: f.code.editable,
+    initialSource,
+    evaluate: commandHarnessEvaluate({
+      experiment: name,
+      argv,
+      cwd: dir,
+      ...(f.env ? { env: f.env } : {}),
+      ...(f.passEnv ? { passEnv: f.passEnv } : {}),
+      limits: {
+        cpuSeconds: f.sandbox.cpuSeconds,
+        memoryBytes: f.sandbox.memoryMiB * 1024 ** 2,
+        wallSeconds: f.sandbox.wallSeconds,
+      },
+    }),
+  };
+  const checked = CodeSpecSchema.safeParse(code);
+  if (!checked.success) {
+    const { field, detail } = zodField(checked.error);
+    throw new ExperimentDefinitionError(file, `code.${field}`, detail);
+  }
+  let def;
+  try {
+    def = defineCodeExperiment({
+      name,
+      description: f.description,
+      metrics: f.metrics.map(stripUndefined),
+      defaultTimeoutSeconds: f.defaultTimeoutSeconds,
+      ...(f.taskQueue !== undefined ? { taskQueue: f.taskQueue } : {}),
+      code,
+    });
+  } catch (err) {
+    throw new ExperimentDefinitionError(file, 'code.editable', (err as Error).message);
+  }
+  return { ...def, ...problemFiles(dir, f.problem), dir, source: file };
 }
 
 function stripUndefined(m: z.infer<typeof MetricInfoSchema>): MetricInfo {
