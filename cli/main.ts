@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerApiCommands } from './commands.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerInitCommand } from './init.js';
 import { registerRunCommands } from './run.js';
 import { registerStackCommands } from './stack.js';
 
@@ -21,6 +22,7 @@ const program = new Command()
 registerStackCommands(program);
 registerRunCommands(program);
 registerApiCommands(program);
+registerInitCommand(program);
 registerDemoCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

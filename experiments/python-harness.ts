@@ -84,7 +84,8 @@ const tail = (s: string, n: number) => (s.length > n ? s.slice(-n) : s);
 /** A harness's scratch file name: `call-N/name` or `call-N/files/name`, nothing else. */
 function scratchFile(scratch: string, dir: string, name: string): string {
   if (!/^call-\d+$/.test(dir)) throw new Error(`bad call folder ${JSON.stringify(dir)}`);
-  if (!/^(files\/)?[\w][\w.-]*$/.test(name)) throw new Error(`bad file name ${JSON.stringify(name)}`);
+  if (!/^(files\/)?[\w][\w.-]*$/.test(name))
+    throw new Error(`bad file name ${JSON.stringify(name)}`);
   return path.join(scratch, dir, name);
 }
 

@@ -125,7 +125,12 @@ export const CodeExperimentFile = z
         /** @default 60 */
         cpuSeconds: z.number().positive().max(86_400).default(60),
         /** @default 2048 */
-        memoryMiB: z.number().int().min(64).max(1024 * 1024).default(2048),
+        memoryMiB: z
+          .number()
+          .int()
+          .min(64)
+          .max(1024 * 1024)
+          .default(2048),
         /** @default 110 */
         wallSeconds: z.number().positive().max(86_400).default(110),
       })
@@ -298,7 +303,11 @@ export async function loadCommandExperiment(
   }
   if (raw !== null && typeof raw === 'object' && 'kind' in raw) {
     if ((raw as { kind: unknown }).kind === 'code') return loadCodeExperiment(file, raw, opts);
-    throw new ExperimentDefinitionError(file, 'kind', 'the only kind is "code" (leave it out for a command experiment)');
+    throw new ExperimentDefinitionError(
+      file,
+      'kind',
+      'the only kind is "code" (leave it out for a command experiment)',
+    );
   }
   const parsed = CommandExperimentFile.safeParse(raw);
   if (!parsed.success) {

@@ -46,6 +46,7 @@ async function main(): Promise<number> {
     .option('--objective <metric>', 'fail a seed that does not report this metric')
     .option('--timeout <seconds>', 'per-seed time limit', Number)
     .option('--out <dir>', 'output folder', path.join(os.tmpdir(), 'gaplab-run'))
+    .option('--experiments <dir>', 'the folder to load experiments from (default: the built-ins)')
     .option('--quiet', 'no progress on stderr');
   program.parse();
   const opts = program.opts<{
@@ -58,8 +59,9 @@ async function main(): Promise<number> {
     timeout?: number;
     out: string;
     quiet?: boolean;
+    experiments?: string;
   }>();
-  const registry = await loadRegistry();
+  const registry = await loadRegistry(opts.experiments);
   if (opts.list || !program.args[0]) {
     for (const e of registry.list())
       console.log(
