@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ensureHarnessSecret } from '../experiments/lib/secret.js';
-import { paths } from './paths.js';
+import { paths, PROJECT_ROOT } from './paths.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -158,6 +158,22 @@ export async function ensurePython(log: Log = () => {}): Promise<string> {
   await run(
     paths.venvPython,
     ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', paths.requirements],
+    { log },
+  );
+  // The harness SDK of Python code experiments (python/harness), editable: `import gaplab_harness`
+  // works in the venv by hand; workers also put it on each harness's PYTHONPATH.
+  await run(
+    paths.venvPython,
+    [
+      '-m',
+      'pip',
+      'install',
+      '--disable-pip-version-check',
+      '-q',
+      '--no-deps',
+      '-e',
+      path.join(PROJECT_ROOT, 'python', 'harness'),
+    ],
     { log },
   );
   fs.writeFileSync(path.join(paths.venv, '.gaplab-requirements'), requirementsHash());
