@@ -34,6 +34,7 @@ afterAll(async () => {
 describe('built-in experiments', () => {
   it('are all registered', () => {
     expect(registry.names()).toEqual([
+      'bin-packing',
       'branin',
       'branin-failures',
       'branin-noisy',
@@ -62,6 +63,7 @@ describe('built-in experiments', () => {
   it('ship problem specs and criteria that validate against the domain schemas and their experiment', async () => {
     const withProblems = registry.list().filter((e) => e.problem);
     expect(withProblems.map((e) => e.name)).toEqual([
+      'bin-packing',
       'branin',
       'branin-failures',
       'hartmann6',
@@ -300,7 +302,7 @@ describe('experiments/run.ts (command line)', () => {
     const r = cli('no-such-thing');
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(
-      'unknown experiment "no-such-thing"; registered experiments: branin',
+      'unknown experiment "no-such-thing"; registered experiments: bin-packing, branin',
     );
   });
 });

@@ -6,12 +6,17 @@
  * write a pickle on the result channel.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { paths } from '../stack/paths.js';
-import { isCodeExperiment, runCodeSeed, type CodeExperimentDefinition } from './code.js';
+import {
+  compileCheck,
+  isCodeExperiment,
+  runCodeSeed,
+  type CodeExperimentDefinition,
+} from './code.js';
 import { KeyedRng, streamKey } from './lib/keyed.js';
 import { HARNESS_SDK_DIR } from './python-harness.js';
 import { loadCommandExperiment } from './registry.js';
@@ -230,4 +235,117 @@ print(list(2 * KeyedStream(bytes.fromhex("${streamKey(SECRET, { experiment: 'pyh
     expect((await run(method, 1)).metrics['score']).toBeCloseTo(0, 9);
     expect((await run(method, 2)).metrics['score']).toBeLessThan(-0.5);
   }, 60_000);
+});
+
+describe('the OpenEvolve layout (experiments/bin-packing)', () => {
+  let def: CodeExperimentDefinition;
+  const START = '# EVOLVE-BLOCK-START\n';
+  const block = (body: string) => {
+    const initial = def.code.initialSource['initial_program.py'] as string;
+    const head = initial.slice(0, initial.indexOf(START) + START.length);
+    const tail = initial.slice(initial.indexOf('# EVOLVE-BLOCK-END'));
+    return { 'initial_program.py': `${head}${body}\n\n${tail}` };
+  };
+  const run = async (source: Record<string, string>) => {
+    if (!def) throw new Error('not loaded');
+    const outDir = mkdtempSync(path.join(os.tmpdir(), 'gaplab-oe-out-'));
+    const r = await runCodeSeed(
+      def,
+      source,
+      { order: 'given' },
+      {
+        seed: 1,
+        outDir,
+        objective: 'combined_score',
+        harnessSecret: SECRET,
+      },
+    );
+    return { r, outDir };
+  };
+  const ONE_PER_BIN = 'def pack(sizes, capacity, options):\n    return list(range(len(sizes)))';
+
+  it('loads the evaluator as the harness of the program', async () => {
+    await checkSandbox(); // throws naming what is missing: these tests need bubblewrap
+    const e = await loadCommandExperiment(
+      path.join(import.meta.dirname, 'bin-packing', 'experiment.yaml'),
+    );
+    if (!isCodeExperiment(e)) throw new Error('bin-packing is not a code experiment');
+    def = e;
+    expect(def.code.editable).toEqual(['initial_program.py']);
+  });
+
+  it('refuses edits outside the EVOLVE-BLOCKs, accepts edits inside', async () => {
+    const inside = block(ONE_PER_BIN);
+    expect(await compileCheck(def.code, inside)).toBeUndefined();
+    const outside = {
+      'initial_program.py': `import os\n${def.code.initialSource['initial_program.py']}`,
+    };
+    expect(await compileCheck(def.code, outside)).toMatch(
+      /^initial_program\.py line 1: edits outside the EVOLVE-BLOCK-START\/END regions are refused/,
+    );
+    const unbalanced = {
+      'initial_program.py': (def.code.initialSource['initial_program.py'] as string).replace(
+        '# EVOLVE-BLOCK-END',
+        '# the end',
+      ),
+    };
+    expect(await compileCheck(def.code, unbalanced)).toMatch(/has no EVOLVE-BLOCK-END/);
+  });
+
+  it('prunes a bad program at stage 1 with that stage’s metrics, after one sandboxed call', async () => {
+    const { r, outDir } = await run(block(ONE_PER_BIN));
+    expect(r.status, r.error).toBe('succeeded');
+    expect(r.metrics['pruned']).toBe(1);
+    expect(r.metrics['cascade_stage']).toBe(1);
+    expect(r.metrics['combined_score']).toBeLessThan(0.6);
+    const log = readFileSync(path.join(outDir, 'candidate-stdout.log'), 'utf8');
+    expect(log.match(/--- call \d+ ---/g)).toEqual(['--- call 1 ---']);
+    // The starting method passes stage 1 and runs stage 2 too.
+    const { r: base } = await run(def.code.initialSource);
+    expect(base.metrics).toMatchObject({ pruned: 0, cascade_stage: 2, valid: 1 });
+  }, 120_000);
+
+  it('fails a program that writes a pickle for the evaluator, with the reason', async () => {
+    const { r } = await run(
+      block(`import os, pickle
+def pack(sizes, capacity, options):
+    os.write(3, pickle.dumps([0] * len(sizes)))
+    os._exit(0)`),
+    );
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/candidate output refused: no result/);
+    const { r: asBytes } = await run(
+      block(
+        'import pickle\ndef pack(sizes, capacity, options):\n    return pickle.dumps([0] * len(sizes))',
+      ),
+    );
+    expect(asBytes.error).toMatch(/TypeError: a bytes cannot be sent back/);
+  }, 120_000);
+
+  it('keeps a program that monkeypatches what the evaluator imports at its honest score', async () => {
+    const { r } = await run(
+      block(`import math, sys
+import numpy
+math.ceil = lambda x: 10 ** 6
+numpy.mean = lambda *a, **k: 1.0
+sys.modules.get("evaluator") and setattr(sys.modules["evaluator"], "_score", lambda *a: (1.0, 1))
+${ONE_PER_BIN}`),
+    );
+    // The patches stay in the sandbox's process: the evaluator's math and numpy are its own.
+    expect(r.status, r.error).toBe('succeeded');
+    expect(r.metrics).toMatchObject({ pruned: 1, cascade_stage: 1 });
+    expect(r.metrics['combined_score']).toBeLessThan(0.6);
+  }, 120_000);
+
+  it('fails a program that reads the evaluator’s source: it is not in the sandbox', async () => {
+    const evaluator = path.join(import.meta.dirname, 'bin-packing', 'evaluator.py');
+    const { r } = await run(
+      block(`def pack(sizes, capacity, options):
+    return open(${JSON.stringify(evaluator)}).read()`),
+    );
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(
+      /FileNotFoundError: .*evaluator\.py'? \(initial_program\.py line \d+, in pack\)/,
+    );
+  }, 120_000);
 });

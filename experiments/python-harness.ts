@@ -269,3 +269,46 @@ async function runHarness(
     await rm(scratch, { recursive: true, force: true });
   }
 }
+
+const BLOCK_START = /^[ \t]*#[ \t]*EVOLVE-BLOCK-START\b/;
+const BLOCK_END = /^[ \t]*#[ \t]*EVOLVE-BLOCK-END\b/;
+
+/** The lines outside EVOLVE-BLOCKs (markers included), with their line numbers; null if unbalanced. */
+function outsideBlocks(text: string): { line: number; text: string }[] | null {
+  const out: { line: number; text: string }[] = [];
+  let inside = false;
+  text.split('\n').forEach((l, i) => {
+    if (!inside && BLOCK_START.test(l)) inside = true;
+    else if (inside && BLOCK_END.test(l)) inside = false;
+    else if (inside) return;
+    out.push({ line: i + 1, text: l });
+  });
+  return inside ? null : out;
+}
+
+/** Whether a file's starting source marks EVOLVE-BLOCKs (OpenEvolve's layout). */
+export function hasEvolveBlocks(text: string): boolean {
+  return text.split('\n').some((l) => BLOCK_START.test(l));
+}
+
+/**
+ * OpenEvolve's rule, enforced: in files whose starting source marks EVOLVE-BLOCKs, only the text
+ * between the markers may change. Returns the refusal (file and line) or undefined.
+ */
+export function evolveBlockError(
+  initial: SourceSnapshot,
+  source: SourceSnapshot,
+): string | undefined {
+  for (const [file, start] of Object.entries(initial)) {
+    if (!hasEvolveBlocks(start)) continue;
+    const before = outsideBlocks(start);
+    const after = outsideBlocks(Object.hasOwn(source, file) ? (source[file] as string) : '');
+    if (!before) continue;
+    if (!after) return `${file}: an EVOLVE-BLOCK-START has no EVOLVE-BLOCK-END`;
+    const n = Math.max(before.length, after.length);
+    for (let i = 0; i < n; i++)
+      if (before[i]?.text !== after[i]?.text)
+        return `${file} line ${after[i]?.line ?? after.at(-1)?.line ?? 1}: edits outside the EVOLVE-BLOCK-START/END regions are refused`;
+  }
+  return undefined;
+}

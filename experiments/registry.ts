@@ -17,7 +17,8 @@ import { z } from 'zod';
 import { Name, Slug } from '../domain/schemas.js';
 import { COMPILED, paths, PROJECT_ROOT, runnableModule } from '../stack/paths.js';
 import { CodeSpecSchema, defineCodeExperiment, isCodeExperiment } from './code.js';
-import { commandHarnessEvaluate } from './python-harness.js';
+import { commandHarnessEvaluate, evolveBlockError, hasEvolveBlocks } from './python-harness.js';
+import type { SourceSnapshot } from '../domain/code.js';
 import type { ExperimentDefinition, MetricInfo, RegisteredExperiment } from './types.js';
 
 /** The folder the built-in experiments live in. */
@@ -367,7 +368,7 @@ async function loadCodeExperiment(
   const sourceDir = path.resolve(dir, f.code.source);
   const initialSource: Record<string, string> = {};
   // The harness and the definition are trusted: no edit may ever change them.
-  const trusted = new Set([file, ...argv.map((a) => path.resolve(dir, a))]);
+  const trusted = new Set([file, ...argv.filter((a) => path.isAbsolute(a))]);
   for (const [i, rel] of f.code.editable.entries()) {
     const abs = path.resolve(sourceDir, rel);
     if (trusted.has(abs))
@@ -403,6 +404,10 @@ async function loadCodeExperiment(
     interface: iface as string,
     editable: f.code.editable,
     initialSource,
+    // OpenEvolve's layout: where the starting source marks EVOLVE-BLOCKs, only they may change.
+    ...(Object.values(initialSource).some(hasEvolveBlocks)
+      ? { compile: (s: SourceSnapshot) => Promise.resolve(evolveBlockError(initialSource, s)) }
+      : {}),
     evaluate: commandHarnessEvaluate({
       experiment: name,
       argv,
