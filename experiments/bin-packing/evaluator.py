@@ -25,7 +25,7 @@ try:
 except ImportError:  # run outside gaplab
 
     def _rng(purpose):
-        return np.random.default_rng(abs(hash(purpose)) % 2**32)
+        return np.random.default_rng(list(purpose.encode()))
 
     def _options():
         return {}
