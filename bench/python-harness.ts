@@ -49,8 +49,9 @@ code: { editable: [method.py], interface: noop(x) -> x }
 );
 const py = await loadCommandExperiment(path.join(dir, 'experiment.yaml'));
 if (!isCodeExperiment(py)) throw new Error('not a code experiment');
+// Imports numpy as the SDK's driver and weak-to-strong-code's do, so the sandboxed parts match.
 const DRIVER =
-  'import os, sys\nsys.path.insert(0, "/input/candidate")\nimport method\nos.write(3, str(method.noop(1)).encode())\n';
+  'import os, sys\nimport numpy\nsys.path.insert(0, "/input/candidate")\nimport method\nos.write(3, str(method.noop(1)).encode())\n';
 const ts = defineCodeExperiment({
   name: 'noop-ts',
   description: 'no-op',
