@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { paths } from '../stack/paths.js';
 import {
   compileCheck,
@@ -193,6 +193,9 @@ describe('a Python harness with candidates in the sandbox', () => {
   };
 
   it('scores the starting method from the values it returns; its printed metrics are ignored', async () => {
+    // The harness asserts it cannot see the worker's secret (only derived stream keys).
+    process.env.GAPLAB_HARNESS_SECRET = 'c'.repeat(64);
+    onTestFinished(() => void delete process.env.GAPLAB_HARNESS_SECRET);
     const r = await run(`${METHOD}\nprint('{"metrics": {"score": 100}}')\n`);
     expect(r.status, r.error).toBe('succeeded');
     expect(Object.keys(r.metrics)).toEqual(['score']);
