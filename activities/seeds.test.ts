@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { derivedSeed } from '../workflows/state/references.js';
+import { derivedSeed } from '../workflows/campaign/state/references.js';
 import { createSeedActivities, SEED_RANGE } from './seeds.js';
 
 describe('secret verification seeds', () => {

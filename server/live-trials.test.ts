@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CampaignStatus, TrialSummary as ApiTrial } from '../api/schemas.js';
-import type { TrialsPage, TrialsPageOptions } from '../workflows/campaign.js';
+import type { TrialsPage, TrialsPageOptions } from '../workflows/campaign/campaign.js';
 import { trialSummary } from '../test/support/fake-service.js';
 import { LiveTrials } from './live-trials.js';
 

@@ -41,7 +41,7 @@ import {
   stopUpdate,
   trialsQuery,
   type TrialsPageOptions,
-} from '../workflows/campaign.js';
+} from '../workflows/campaign/campaign.js';
 import {
   problemQuery,
   problemWorkflow,

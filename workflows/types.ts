@@ -13,7 +13,7 @@ import type {
 } from '../domain/schemas.js';
 import type { Note, StrategyConfig } from '../domain/strategy.js';
 import type { BudgetLedger, StagnationState, StopReason } from '../domain/budget.js';
-import type { ProposalAuditState, StrategyOutage } from './proposal-audit.js';
+import type { ProposalAuditState, StrategyOutage } from './campaign/state/proposal-audit.js';
 // The campaign's reported shapes are declared once, as zod schemas in domain/campaign.ts.
 import type {
   AuditEntry,

@@ -6,7 +6,7 @@
  */
 import { setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Actor } from '../../domain/schemas.js';
-import type { CampaignState } from '../campaign-state.js';
+import type { CampaignState } from './state/campaign-state.js';
 import { failureTypeOf } from '../../domain/failure-types.js';
 import { reject, requirePermission } from '../failures.js';
 import {

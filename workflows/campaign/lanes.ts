@@ -16,10 +16,10 @@ import {
 import type { RunExperimentSeedInput, SeedBatchResult } from '../../activities/experiment.js';
 import { batchTake } from '../../domain/batches.js';
 import type { SeedResult } from '../../domain/schemas.js';
-import type { CampaignState, TrialRequest } from '../campaign-state.js';
+import type { CampaignState, TrialRequest } from './state/campaign-state.js';
 import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from '../options.js';
 import type { CampaignInput } from '../types.js';
-import type { Activities } from './runner.js';
+import type { Activities } from './activities.js';
 import {
   failureMessage,
   isScheduleToStart,

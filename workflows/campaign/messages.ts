@@ -6,7 +6,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Actor, Budgets, HypothesisProposalInput } from '../../domain/schemas.js';
 import type { Note } from '../../domain/strategy.js';
-import type { ProposalAuditState } from '../proposal-audit.js';
+import type { ProposalAuditState } from './state/proposal-audit.js';
 import type {
   AuditEntry,
   CampaignReport,

@@ -4,9 +4,9 @@
  * before it ends, so nothing is lost.
  */
 import { CancellationScope, condition } from '@temporalio/workflow';
-import type { CampaignState } from '../campaign-state.js';
-import type { Activities } from './runner.js';
-import { failureMessage } from './runner.js';
+import type { CampaignState } from './state/campaign-state.js';
+import type { Activities } from './activities.js';
+import { failureMessage } from './seed-results.js';
 
 /** Starts the background writer; returns a function that resolves once the outbox is empty. */
 export function startArchiver(

@@ -8,9 +8,9 @@
  */
 import { CancellationScope, condition, patched } from '@temporalio/workflow';
 import type { SeedResult } from '../../domain/schemas.js';
-import type { CampaignState } from '../campaign-state.js';
+import type { CampaignState } from './state/campaign-state.js';
 import type { CampaignInput, TrialSummary } from '../types.js';
-import type { Activities } from './runner.js';
+import type { Activities } from './activities.js';
 
 /** Campaigns started before it record one trial per activity (recordTrial). */
 export const RECORD_BATCHES_PATCH = 'record-batches';

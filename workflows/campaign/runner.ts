@@ -12,8 +12,8 @@ import {
   patched,
   proxyActivities,
 } from '@temporalio/workflow';
-import type { createActivities } from '../../activities/index.js';
 import type { RunExperimentSeedInput } from '../../activities/experiment.js';
+import type { Activities } from './activities.js';
 import { SeedLanes } from './lanes.js';
 import { TrialRecorder } from './recorder.js';
 import {
@@ -23,15 +23,12 @@ import {
   type TrialStart,
 } from './seed-results.js';
 import type { SeedResult } from '../../domain/schemas.js';
-import { TAIL_BUDGET, type CampaignState, type TrialRequest } from '../campaign-state.js';
+import { TAIL_BUDGET, type CampaignState, type TrialRequest } from './state/campaign-state.js';
 import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from '../options.js';
-import { phaseStopsPatched } from '../state/stopping.js';
-import { SECRET_VERIFICATION_SEEDS_PATCH } from '../state/references.js';
+import { phaseStopsPatched } from './state/stopping.js';
+import { SECRET_VERIFICATION_SEEDS_PATCH } from './state/references.js';
 import type { CampaignInput, TrialSummary } from '../types.js';
 
-export type Activities = ReturnType<typeof createActivities>;
-
-export { failureMessage } from './seed-results.js';
 
 export class TrialRunner {
   /** Trials running now (search and target verifications), by id. */

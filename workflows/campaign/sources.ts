@@ -6,11 +6,11 @@
 import { condition, proxyActivities } from '@temporalio/workflow';
 import type { HypothesisProposalInput } from '../../domain/schemas.js';
 import type { StrategyResult } from '../../domain/strategy.js';
-import type { CampaignState } from '../campaign-state.js';
+import type { CampaignState } from './state/campaign-state.js';
 import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from '../options.js';
-import type { SourceResolution } from '../state/source-ref.js';
+import type { SourceResolution } from './state/source-ref.js';
 import type { CampaignInput } from '../types.js';
-import type { Activities } from './runner.js';
+import type { Activities } from './activities.js';
 
 export type { SourceResolution };
 

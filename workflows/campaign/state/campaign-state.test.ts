@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
+import { campaignInput, quadCriteria } from '../../../test/support/quadratic.js';
 import { CampaignState } from './campaign-state.js';
-import { searchingState } from './state/testing.js';
-import type { CampaignInput } from './types.js';
+import { searchingState } from '../../../test/support/searching-state.js';
+import type { CampaignInput } from '../../types.js';
 
 const criteria = quadCriteria({
   seedsPerTrial: 2,

@@ -3,12 +3,12 @@
  * the queue, approvals by a PI (with their deadlines), people's injected ideas, and the next
  * search trial taken from the queue. Bounded by QUEUE_LIMIT and CARRY_BUDGET.queue.
  */
-import { canStartTrial as budgetAllowsTrial, remaining } from '../../domain/budget.js';
-import { failureTypeOf, TypedFailure } from '../../domain/failure-types.js';
-import type { Actor, Config, Hypothesis, HypothesisProposalInput } from '../../domain/schemas.js';
-import { HypothesisProposal } from '../../domain/schemas.js';
-import { applyChanges, findDuplicate } from '../../domain/space.js';
-import { reject } from '../failures.js';
+import { canStartTrial as budgetAllowsTrial, remaining } from '../../../domain/budget.js';
+import { failureTypeOf, TypedFailure } from '../../../domain/failure-types.js';
+import type { Actor, Config, Hypothesis, HypothesisProposalInput } from '../../../domain/schemas.js';
+import { HypothesisProposal } from '../../../domain/schemas.js';
+import { applyChanges, findDuplicate } from '../../../domain/space.js';
+import { reject } from '../../failures.js';
 import type { StateContext } from './context.js';
 import {
   CARRY_BUDGET,

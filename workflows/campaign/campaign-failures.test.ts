@@ -3,12 +3,12 @@
  * in the report, and failures kept in the strategy's view of a long campaign.
  */
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
-import type { SeedResult } from '../domain/schemas.js';
-import { CampaignState } from './campaign-state.js';
-import { searchingState } from './state/testing.js';
-import { renderFailures, renderReportMarkdown } from './report.js';
-import type { CampaignTiming } from './types.js';
+import { campaignInput, quadCriteria } from '../../test/support/quadratic.js';
+import type { SeedResult } from '../../domain/schemas.js';
+import { CampaignState } from './state/campaign-state.js';
+import { searchingState } from '../../test/support/searching-state.js';
+import { renderFailures, renderReportMarkdown } from '../report.js';
+import type { CampaignTiming } from '../types.js';
 
 const criteria = quadCriteria({
   seedsPerTrial: 1,

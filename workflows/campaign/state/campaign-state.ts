@@ -5,22 +5,22 @@
  * decisions take `nowMs`; timestamps come from the clock given at construction (the workflow
  * passes Temporal's `Date.now`, tests any clock).
  */
-import { remaining, type StopReason } from '../domain/budget.js';
-import type { Actor, Budgets, HypothesisProposalInput, SeedResult } from '../domain/schemas.js';
-import type { Note, StrategyResult, StrategyView } from '../domain/strategy.js';
+import { remaining, type StopReason } from '../../../domain/budget.js';
+import type { Actor, Budgets, HypothesisProposalInput, SeedResult } from '../../../domain/schemas.js';
+import type { Note, StrategyResult, StrategyView } from '../../../domain/strategy.js';
 import type { ProposalAuditState } from './proposal-audit.js';
-import type { TrialsPageOptions } from './campaign/messages.js';
-import { StateContext, type Clock } from './state/context.js';
-import { Proposals } from './state/proposals.js';
-import { Queue } from './state/queue.js';
-import { Records } from './state/records.js';
-import { References } from './state/references.js';
-import type { TrialRequest } from './state/requests.js';
-import { Slots } from './state/slots.js';
-import { Stopping } from './state/stopping.js';
-import { Trials } from './state/trials.js';
-import { Verification } from './state/verification.js';
-import { Views } from './state/views.js';
+import type { TrialsPageOptions } from '../messages.js';
+import { StateContext, type Clock } from './context.js';
+import { Proposals } from './proposals.js';
+import { Queue } from './queue.js';
+import { Records } from './records.js';
+import { References } from './references.js';
+import type { TrialRequest } from './requests.js';
+import { Slots } from './slots.js';
+import { Stopping } from './stopping.js';
+import { Trials } from './trials.js';
+import { Verification } from './verification.js';
+import { Views } from './views.js';
 import type {
   CampaignInput,
   CampaignReport,
@@ -28,12 +28,12 @@ import type {
   CarriedState,
   TrialSummary,
   UnderReview,
-} from './types.js';
-import type { ResolvedSourceRef, SourceResolutions } from './state/source-ref.js';
+} from '../../types.js';
+import type { ResolvedSourceRef, SourceResolutions } from './source-ref.js';
 
-export * from './state/limits.js';
-export type { Clock } from './state/context.js';
-export type { TrialRequest } from './state/requests.js';
+export * from './limits.js';
+export type { Clock } from './context.js';
+export type { TrialRequest } from './requests.js';
 
 export class CampaignState {
   private readonly ctx: StateContext;

@@ -1,11 +1,11 @@
 /** Trust states inside the campaign: flagged trials wait for a PI; clearing and confirming are real. */
 import { describe, expect, it } from 'vitest';
-import { EvaluationCriteria, ProblemSpec } from '../domain/schemas.js';
-import { StrategyConfig } from '../domain/strategy.js';
-import type { CampaignState } from './campaign-state.js';
-import { searchingState } from './state/testing.js';
-import { renderReportMarkdown } from './report.js';
-import type { CampaignInput } from './types.js';
+import { EvaluationCriteria, ProblemSpec } from '../../domain/schemas.js';
+import { StrategyConfig } from '../../domain/strategy.js';
+import type { CampaignState } from './state/campaign-state.js';
+import { searchingState } from '../../test/support/searching-state.js';
+import { renderReportMarkdown } from '../report.js';
+import type { CampaignInput } from '../types.js';
 
 const pi = { name: 'Pat', role: 'pi' as const };
 

@@ -4,17 +4,17 @@
  * continues as new with stays under a quarter of Temporal's 2 MiB limit.
  */
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
+import { campaignInput, quadCriteria } from '../../test/support/quadratic.js';
 import {
   CARRY_BUDGET,
   CampaignState,
   KEPT_CHARS,
   QUEUE_LIMIT,
   UPDATE_LIMITS,
-} from './campaign-state.js';
+} from './state/campaign-state.js';
 import { thinSeries } from './state/trials.js';
-import { carriedOf, searchingState } from './state/testing.js';
-import type { CampaignInput, CarriedState } from './types.js';
+import { carriedOf, searchingState } from '../../test/support/searching-state.js';
+import type { CampaignInput, CarriedState } from '../types.js';
 
 const criteria = quadCriteria({
   seedsPerTrial: 5,

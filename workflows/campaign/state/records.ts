@@ -4,8 +4,8 @@
  * from it). The outbox is drained by the workflow before it continues as new or ends; never
  * carried.
  */
-import type { Actor } from '../../domain/schemas.js';
-import type { Note } from '../../domain/strategy.js';
+import type { Actor } from '../../../domain/schemas.js';
+import type { Note } from '../../../domain/strategy.js';
 import type { StateContext } from './context.js';
 import {
   AUDIT_LIMIT,

@@ -1,10 +1,10 @@
 /** The campaign state's side of the agent's audit trail, outages and model warnings. */
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
-import type { StrategyResult } from '../domain/strategy.js';
-import { CampaignState } from './campaign-state.js';
-import { searchingState } from './state/testing.js';
-import type { CampaignInput } from './types.js';
+import { campaignInput, quadCriteria } from '../../test/support/quadratic.js';
+import type { StrategyResult } from '../../domain/strategy.js';
+import { CampaignState } from './state/campaign-state.js';
+import { searchingState } from '../../test/support/searching-state.js';
+import type { CampaignInput } from '../types.js';
 
 const criteria = quadCriteria({
   hiddenMetrics: ['heldout'],

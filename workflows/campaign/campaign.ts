@@ -19,21 +19,23 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { StrategyResult } from '../domain/strategy.js';
-import { CampaignState } from './campaign-state.js';
-import { registerHandlers } from './campaign/handlers.js';
-import { startArchiver } from './campaign/outbox.js';
-import { resolveResultSources, sourceResolver } from './campaign/sources.js';
-import { failureMessage, TrialRunner, type Activities } from './campaign/runner.js';
-import { presets } from './options.js';
+import type { StrategyResult } from '../../domain/strategy.js';
+import { CampaignState } from './state/campaign-state.js';
+import { registerHandlers } from './handlers.js';
+import { startArchiver } from './outbox.js';
+import { resolveResultSources, sourceResolver } from './sources.js';
+import type { Activities } from './activities.js';
+import { TrialRunner } from './runner.js';
+import { failureMessage } from './seed-results.js';
+import { presets } from '../options.js';
 import {
   RECORDS_SNAPSHOT_CHILD_PATCH,
   recordsSnapshotWorkflow,
   recordsSnapshotWorkflowId,
-} from './records-snapshot.js';
-import type { CampaignInput, CampaignReport } from './types.js';
+} from '../records-snapshot.js';
+import type { CampaignInput, CampaignReport } from '../types.js';
 
-export * from './campaign/messages.js';
+export * from './messages.js';
 
 /**
  * Campaigns started before it measure the references before their search starts; since, the

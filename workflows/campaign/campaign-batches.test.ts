@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
-import { BATCH_SECONDS } from '../domain/batches.js';
+import { campaignInput, quadCriteria } from '../../test/support/quadratic.js';
+import { BATCH_SECONDS } from '../../domain/batches.js';
 import { memoOnDurations } from './state/context.js';
-import { carriedOf, searchingState } from './state/testing.js';
+import { carriedOf, searchingState } from '../../test/support/searching-state.js';
 
 /** A searching state at concurrency 8, one seed per trial, `durations` of successful seeds seen. */
 function state(durations: number[], batching = true, maxTrials = 10_000, slack = true) {

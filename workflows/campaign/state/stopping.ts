@@ -4,16 +4,16 @@
  * (a PI's stop, the deadline) and the per-run update limit. Deterministic: time comes in as
  * `nowMs`.
  */
-import { exhausted, isStagnant, remaining, type StopReason } from '../../domain/budget.js';
-import type { Actor, Budgets } from '../../domain/schemas.js';
-import { Budgets as BudgetsSchema } from '../../domain/schemas.js';
-import type { CampaignPhase } from '../types.js';
-import { reject } from '../failures.js';
+import { exhausted, isStagnant, remaining, type StopReason } from '../../../domain/budget.js';
+import type { Actor, Budgets } from '../../../domain/schemas.js';
+import { Budgets as BudgetsSchema } from '../../../domain/schemas.js';
+import type { CampaignPhase } from '../../types.js';
+import { reject } from '../../failures.js';
 import { inWorkflowContext, patched } from '@temporalio/workflow';
 import type { StateContext } from './context.js';
 import type { Records } from './records.js';
 import { EMPTY_ROUNDS_LIMIT, UPDATE_LIMITS } from './limits.js';
-import { formatEstimate, formatExact } from '../../domain/format.js';
+import { formatEstimate, formatExact } from '../../../domain/format.js';
 
 /**
  * The kinds of work the campaign may refuse:

@@ -1,5 +1,5 @@
-import type { Hypothesis } from '../../domain/schemas.js';
-import type { TrialSummary } from '../types.js';
+import type { Hypothesis } from '../../../domain/schemas.js';
+import type { TrialSummary } from '../../types.js';
 
 /** A trial about to run. */
 export interface TrialRequest {

@@ -4,16 +4,16 @@
  * metrics paired seed by seed. A trial that fails its verification is flagged (verification gap).
  */
 import { inWorkflowContext, patched } from '@temporalio/workflow';
-import { trialPgr } from '../../domain/pgr.js';
-import { hiddenGapMetricsOf, type SeedResult } from '../../domain/schemas.js';
-import { rankTrials } from '../../domain/scoring.js';
+import { trialPgr } from '../../../domain/pgr.js';
+import { hiddenGapMetricsOf, type SeedResult } from '../../../domain/schemas.js';
+import { rankTrials } from '../../../domain/scoring.js';
 import {
   judgeVerification,
   SEED_INSENSITIVE_SE,
   verificationSeedCount,
   type SeedAccount,
-} from '../../domain/verdict.js';
-import type { TrialSummary, VerificationResult } from '../types.js';
+} from '../../../domain/verdict.js';
+import type { TrialSummary, VerificationResult } from '../../types.js';
 import type { StateContext } from './context.js';
 import { CARRY_BUDGET, pad, VERIFICATION_LIMIT } from './limits.js';
 import type { Records } from './records.js';

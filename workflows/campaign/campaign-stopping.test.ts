@@ -4,10 +4,10 @@
  * messages refused once the campaign has stopped.
  */
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
-import type { StrategyResult } from '../domain/strategy.js';
-import type { CampaignState } from './campaign-state.js';
-import { searchingState } from './state/testing.js';
+import { campaignInput, quadCriteria } from '../../test/support/quadratic.js';
+import type { StrategyResult } from '../../domain/strategy.js';
+import type { CampaignState } from './state/campaign-state.js';
+import { searchingState } from '../../test/support/searching-state.js';
 
 const pi = { name: 'Pat', role: 'pi' } as const;
 const researcher = { name: 'Rae', role: 'researcher' } as const;

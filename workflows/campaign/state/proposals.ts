@@ -4,11 +4,11 @@
  * anomaly, and outages (agents asked again later, with a growing wait). Also when the strategy
  * may be asked again.
  */
-import { stepStagnation } from '../../domain/budget.js';
-import { failureTypeOf } from '../../domain/failure-types.js';
-import type { Hypothesis } from '../../domain/schemas.js';
-import type { StrategyResult } from '../../domain/strategy.js';
-import { strategyRetryDelayMs } from '../proposal-audit.js';
+import { stepStagnation } from '../../../domain/budget.js';
+import { failureTypeOf } from '../../../domain/failure-types.js';
+import type { Hypothesis } from '../../../domain/schemas.js';
+import type { StrategyResult } from '../../../domain/strategy.js';
+import { strategyRetryDelayMs } from './proposal-audit.js';
 import type { StateContext } from './context.js';
 import { cut, KEPT_CHARS } from './limits.js';
 import type { Queue } from './queue.js';

@@ -2,9 +2,9 @@
  * For unit tests only: states that no sequence of commands reaches cheaply (references set by
  * hand, a queue filled without the strategy path). Never imported by workflow code.
  */
-import { CampaignState } from '../campaign-state.js';
-import type { CampaignInput, ReferenceResult } from '../types.js';
-import type { Carried, Clock } from './context.js';
+import { CampaignState } from '../../workflows/campaign/state/campaign-state.js';
+import type { CampaignInput, ReferenceResult } from '../../workflows/types.js';
+import type { Carried, Clock } from '../../workflows/campaign/state/context.js';
 
 /** The carried data behind the façade. */
 export function carriedOf(state: CampaignState): Carried {

@@ -3,7 +3,7 @@
  * under a quarter of Temporal's 2 MiB payload limit at any trial count and any amount of human
  * or agent input. Each part is bounded where it grows (workflows/README.md has the table).
  */
-import type { Config } from '../../domain/schemas.js';
+import type { Config } from '../../../domain/schemas.js';
 
 /**
  * Byte budgets (JSON) of the state carried over continue-as-new. With the workflow input (spec,

@@ -3,12 +3,12 @@
  * verification seeds) and each trial's PGR from them: paired with the baseline seed by seed,
  * with the campaign's pooled per-seed variance as the floor of its standard error.
  */
-import type { StopReason } from '../../domain/budget.js';
-import { referencesWithinNoise, trialPgr, type PairedBaseline } from '../../domain/pgr.js';
-import type { Hypothesis, SeedResult } from '../../domain/schemas.js';
-import type { PooledVariance } from '../../domain/stats.js';
-import { trustState } from '../../domain/trust.js';
-import type { ReferenceResult, TrialSummary } from '../types.js';
+import type { StopReason } from '../../../domain/budget.js';
+import { referencesWithinNoise, trialPgr, type PairedBaseline } from '../../../domain/pgr.js';
+import type { Hypothesis, SeedResult } from '../../../domain/schemas.js';
+import type { PooledVariance } from '../../../domain/stats.js';
+import { trustState } from '../../../domain/trust.js';
+import type { ReferenceResult, TrialSummary } from '../../types.js';
 import type { StateContext } from './context.js';
 import { inWorkflowContext, patched } from '@temporalio/workflow';
 import { SEED_SPACE } from './limits.js';

@@ -7,12 +7,12 @@
  * Also the backoff of strategy calls that failed on an outage (overload, rate limits).
  * Deterministic and pure: times come in as arguments.
  */
-import type { ProposalFate, DroppedProposal } from '../domain/strategy.js';
+import type { ProposalFate, DroppedProposal } from '../../../domain/strategy.js';
 import {
   PROPOSAL_RECORDS,
   type ProposalAuditState,
   type ProposalRecord,
-} from '../domain/proposal-audit.js';
+} from '../../../domain/proposal-audit.js';
 
 export {
   PROPOSAL_RECORDS,
@@ -20,7 +20,7 @@ export {
   ProposalCounts,
   ProposalRecord,
   StrategyOutage,
-} from '../domain/proposal-audit.js';
+} from '../../../domain/proposal-audit.js';
 
 export const emptyProposalAudit = (): ProposalAuditState => ({
   counts: { sent: 0, queued: 0, run: 0, duplicate: 0, repaired: 0, dropped: 0, byCause: {} },

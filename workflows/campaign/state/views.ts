@@ -8,15 +8,15 @@
  * one difference is that it is never the `leader`. Trials held by checks on their visible
  * results are marked under review, without PGR, and are never the leader either.
  */
-import { remaining, remainingOrNull } from '../../domain/budget.js';
-import { summarizeFailures } from '../../domain/failures.js';
-import { rankTrials, trustState } from '../../domain/scoring.js';
-import type { Flag } from '../../domain/schemas.js';
-import { stripHidden, type StrategyView, type TrialView } from '../../domain/strategy.js';
-import { reportVerdict } from '../report.js';
-import type { CampaignReport, CampaignStatus, TrialSummary } from '../types.js';
+import { remaining, remainingOrNull } from '../../../domain/budget.js';
+import { summarizeFailures } from '../../../domain/failures.js';
+import { rankTrials, trustState } from '../../../domain/scoring.js';
+import type { Flag } from '../../../domain/schemas.js';
+import { stripHidden, type StrategyView, type TrialView } from '../../../domain/strategy.js';
+import { reportVerdict } from '../../report.js';
+import type { CampaignReport, CampaignStatus, TrialSummary } from '../../types.js';
 import type { StateContext } from './context.js';
-import type { TrialsPage, TrialsPageOptions } from '../campaign/messages.js';
+import type { TrialsPage, TrialsPageOptions } from '../messages.js';
 import { KEEP_TRIALS, SEED_SPACE, VIEW_FAILED, VIEW_TOP, VIEW_TRIALS } from './limits.js';
 import type { Trials } from './trials.js';
 

@@ -1,10 +1,10 @@
 /** The campaign state's side of code hypotheses: hashes only, duplicates by source, drops with reasons. */
 import { describe, expect, it } from 'vitest';
-import { campaignInput, quadCriteria } from '../test/support/quadratic.js';
-import type { StrategyResult } from '../domain/strategy.js';
-import { failureTypeOf } from '../domain/failure-types.js';
-import { carriedOf, searchingState } from './state/testing.js';
-import type { CampaignInput } from './types.js';
+import { campaignInput, quadCriteria } from '../../test/support/quadratic.js';
+import type { StrategyResult } from '../../domain/strategy.js';
+import { failureTypeOf } from '../../domain/failure-types.js';
+import { carriedOf, searchingState } from '../../test/support/searching-state.js';
+import type { CampaignInput } from '../types.js';
 
 const H1 = 'a'.repeat(64);
 const H2 = 'b'.repeat(64);

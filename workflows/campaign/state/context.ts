@@ -4,17 +4,17 @@
  * and lookups over the carried data. Each field of the carried data has one owner, named below;
  * other parts only read it.
  */
-import { BATCH_SLACK, seedBatchSize } from '../../domain/batches.js';
-import { emptyLedger, initialStagnation } from '../../domain/budget.js';
-import { bestTrial, trustState } from '../../domain/scoring.js';
-import { emptyProposalAudit, ProposalAudit } from '../proposal-audit.js';
+import { BATCH_SLACK, seedBatchSize } from '../../../domain/batches.js';
+import { emptyLedger, initialStagnation } from '../../../domain/budget.js';
+import { bestTrial, trustState } from '../../../domain/scoring.js';
+import { emptyProposalAudit, ProposalAudit } from './proposal-audit.js';
 import type {
   CampaignInput,
   CarriedState,
   FailureLedger,
   TrialSummary,
   VerificationResult,
-} from '../types.js';
+} from '../../types.js';
 import { ARCHIVED_LIMIT, hashFingerprint, MAX_BATCHED_IN_FLIGHT } from './limits.js';
 
 /**

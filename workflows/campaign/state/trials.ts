@@ -3,10 +3,10 @@
  * trial (score, counts, PGR series, failure costs), compaction past KEEP_TRIALS (MLflow keeps
  * every trial), review flags and the configurations compacted away (for duplicate checks).
  */
-import { adaptiveTimeoutSeconds, failureKind } from '../../domain/failures.js';
-import type { Actor, Config, SeedResult } from '../../domain/schemas.js';
-import { openFlags, rankTrials, scoreTrial, trustState } from '../../domain/scoring.js';
-import type { CarriedState, TrialSummary, UnderReview } from '../types.js';
+import { adaptiveTimeoutSeconds, failureKind } from '../../../domain/failures.js';
+import type { Actor, Config, SeedResult } from '../../../domain/schemas.js';
+import { openFlags, rankTrials, scoreTrial, trustState } from '../../../domain/scoring.js';
+import type { CarriedState, TrialSummary, UnderReview } from '../../types.js';
 import { carriedPayload, memoOnDurations, type StateContext } from './context.js';
 import {
   ARCHIVED_LIMIT,
