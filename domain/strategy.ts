@@ -59,6 +59,58 @@ export const StrategyConfig = z.discriminatedUnion('name', [
 export type StrategyConfig = z.infer<typeof StrategyConfig>;
 export type StrategyConfigInput = z.input<typeof StrategyConfig>;
 
+/**
+ * What the campaign workflow needs to know about a strategy, declared by the strategy rather
+ * than guessed from its name. The workflow asks `strategyTraits(config)`; the activity side's
+ * registry of strategies reads the same declaration.
+ */
+export interface StrategyTraits {
+  /**
+   * Its proposals depend on the results so far (Optuna's TPE, GP and CMA-ES, the agent). A
+   * strategy that does not (random search, Optuna's random sampler) proposes the same whatever
+   * the results: the three traits below follow from that when no approval is required.
+   */
+  learnsFromResults: boolean;
+  /** Its search may start beside the reference measurement, scored once they are known. */
+  searchesBesideReferences: boolean;
+  /** It is asked for a wave of trials ahead of need, in the same call. */
+  asksAhead: boolean;
+  /** Its short seeds run several to a slot (domain/batches.ts). */
+  batchesSeeds: boolean;
+  /** A call costs dollars: estimated before the call (`estimateStrategyCost`) against the budget. */
+  paysPerCall: boolean;
+  /** Who its hypotheses name as author: an agent (with its model) or the strategy itself. */
+  author: 'agent' | 'strategy';
+}
+
+/** The traits of a strategy whose proposals do (or do not) depend on the results so far. */
+function traitsOf(learnsFromResults: boolean): StrategyTraits {
+  return {
+    learnsFromResults,
+    searchesBesideReferences: !learnsFromResults,
+    asksAhead: !learnsFromResults,
+    batchesSeeds: !learnsFromResults,
+    paysPerCall: false,
+    author: 'strategy',
+  };
+}
+
+/**
+ * Each built-in strategy's traits. Takes the whole configuration: Optuna's depend on its sampler.
+ * The traits say what a strategy allows; the workflow still withholds the three that ask ahead of
+ * results when proposals need a person's approval.
+ */
+export function strategyTraits(config: StrategyConfig): StrategyTraits {
+  switch (config.name) {
+    case 'claude':
+      return { ...traitsOf(true), paysPerCall: true, author: 'agent' };
+    case 'optuna':
+      return traitsOf(config.settings.sampler !== 'random');
+    case 'random':
+      return traitsOf(false);
+  }
+}
+
 export const NoteKind = z.enum(['result', 'hypothesis', 'insight', 'error', 'human']);
 export const Note = z.object({
   kind: NoteKind,
