@@ -12,12 +12,7 @@ import type {
   RecordRecordsSnapshotInput,
 } from '../activities/recording.js';
 import { presets } from './options.js';
-
-/**
- * The patch (campaign.ts) under which a campaign starts this workflow; campaigns started before
- * it write the snapshot themselves, in an activity the campaign waits for.
- */
-export const RECORDS_SNAPSHOT_CHILD_PATCH = 'records-snapshot-child';
+export { RECORDS_SNAPSHOT_CHILD_PATCH } from './patches.js';
 
 /**
  * The snapshot workflow's id for a campaign (its workflow id, which is its campaign id): one per

@@ -6,9 +6,9 @@ import { CampaignState } from '../../workflows/campaign/state/campaign-state.js'
 import type { CampaignInput, ReferenceResult } from '../../workflows/types.js';
 import type { Carried, Clock } from '../../workflows/campaign/state/context.js';
 
-/** The carried data behind the façade. */
+/** The carried data, writable (workflow code only reads it through the parts). */
 export function carriedOf(state: CampaignState): Carried {
-  return (state as unknown as { ctx: { data: Carried } }).ctx.data;
+  return state.context.data;
 }
 
 /** A state in the search phase with the quadratic fixture's references (baseline -40, optimum 10). */
@@ -21,7 +21,7 @@ export function searchingState(
   now: Clock | number = 0,
 ): CampaignState {
   const state = new CampaignState(input, now);
-  state.beginSearch();
+  state.lifecycle.setPhase('running');
   Object.assign(carriedOf(state).references, references);
   return state;
 }

@@ -12,7 +12,7 @@ function state(durations: number[], batching = true, maxTrials = 10_000, slack =
     }),
   );
   carriedOf(s).failures.seedDurations.push(...durations);
-  if (batching) s.enableSeedBatches(slack);
+  if (batching) s.context.enableSeedBatches(slack);
   return s;
 }
 
@@ -33,51 +33,51 @@ const queue = (s: ReturnType<typeof state>, n: number) => {
 
 describe('batched seeds in the campaign state', () => {
   it('batches only when turned on and after five successes', () => {
-    expect(state(Array(20).fill(1), false).seedBatchSize()).toBe(1);
-    expect(state([1, 1, 1, 1]).seedBatchSize()).toBe(1);
-    expect(state(Array(20).fill(1)).seedBatchSize()).toBe(BATCH_SECONDS);
+    expect(state(Array(20).fill(1), false).context.seedBatchSize()).toBe(1);
+    expect(state([1, 1, 1, 1]).context.seedBatchSize()).toBe(1);
+    expect(state(Array(20).fill(1)).context.seedBatchSize()).toBe(BATCH_SECONDS);
   });
 
   it('sizes batches a tenth over their target only in runs that began with that rule', () => {
-    expect(state(Array(20).fill(1.05)).seedBatchSize()).toBe(5);
-    expect(state(Array(20).fill(1.05), true, 10_000, false).seedBatchSize()).toBe(4);
+    expect(state(Array(20).fill(1.05)).context.seedBatchSize()).toBe(5);
+    expect(state(Array(20).fill(1.05), true, 10_000, false).context.seedBatchSize()).toBe(4);
   });
 
   it('knows how many trials the budget still allows to start', () => {
     const s = state(Array(20).fill(1), true, 300);
-    expect(s.trialsNotStarted()).toBe(300);
+    expect(s.lifecycle.trialsNotStarted()).toBe(300);
     queue(s, 10);
-    s.nextTrialRequest();
-    expect(s.trialsNotStarted()).toBe(299);
+    s.queue.nextTrialRequest();
+    expect(s.lifecycle.trialsNotStarted()).toBe(299);
   });
 
   it('keeps a batch per slot within 256 trials in flight', () => {
     // 0-second seeds want 16 to a batch; 2 x 8 slots x 16 = 256 is the cap.
-    expect(state(Array(20).fill(0)).seedBatchSize()).toBe(16);
+    expect(state(Array(20).fill(0)).context.seedBatchSize()).toBe(16);
   });
 
   it('refills the queue in large calls: nothing while half the target waits, then up to it', () => {
     const s = state(Array(20).fill(1)); // 5 seeds a batch, 8 slots: a target of 80 queued
-    expect(s.proposalsForBatches()).toBe(80);
+    expect(s.queue.proposalsForBatches()).toBe(80);
     queue(s, 40);
-    expect(s.proposalsForBatches()).toBe(0);
+    expect(s.queue.proposalsForBatches()).toBe(0);
     carriedOf(s).queue.splice(0, 1);
-    expect(s.proposalsForBatches()).toBe(41);
+    expect(s.queue.proposalsForBatches()).toBe(41);
     // Never past the queue limit.
     const tiny = state(Array(20).fill(0)); // 16 a batch: 256 wanted, 100 at most
-    expect(tiny.proposalsForBatches()).toBe(100);
+    expect(tiny.queue.proposalsForBatches()).toBe(100);
   });
 
   it("a small campaign's sampler is asked for a tenth of its trial budget at a time (two waves at least)", () => {
     // 300 trials: a target of 30, asked for again once fewer than 15 wait.
     const s = state(Array(20).fill(1), true, 300);
-    expect(s.proposalsForBatches()).toBe(30);
+    expect(s.queue.proposalsForBatches()).toBe(30);
     queue(s, 15);
-    expect(s.proposalsForBatches()).toBe(0);
+    expect(s.queue.proposalsForBatches()).toBe(0);
     carriedOf(s).queue.splice(0, 1);
-    expect(s.proposalsForBatches()).toBe(16);
+    expect(s.queue.proposalsForBatches()).toBe(16);
     // 60 trials: two waves (16), not six.
-    expect(state(Array(20).fill(1), true, 60).proposalsForBatches()).toBe(16);
+    expect(state(Array(20).fill(1), true, 60).queue.proposalsForBatches()).toBe(16);
   });
 });
 

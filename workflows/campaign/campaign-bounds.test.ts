@@ -31,15 +31,15 @@ const score = (x: number, y: number) => 10 - (x - 1) ** 2 - (y + 2) ** 2;
 function payloadBytes(state: CampaignState): { carried: number; total: number } {
   const rest = input();
   const inputBytes = JSON.stringify(rest).length;
-  const carried = JSON.stringify(state.carry(inputBytes)).length;
+  const carried = JSON.stringify(state.trials.carry(inputBytes)).length;
   return { carried, total: carried + inputBytes };
 }
 
 /** What the workflow sends to MLflow, by path prefix (the outbox is drained as the workflow does). */
 const archived = new Map<string, { path: string; text: string }>();
 function drain(state: CampaignState): void {
-  const texts = [...state.outbox];
-  state.archived(texts.length);
+  const texts = [...state.records.outbox];
+  state.records.archived(texts.length);
   for (const o of texts) {
     const kind = o.path.replace(/-\d+-\d+\.jsonl?$/, '').replace(/^hypotheses\/.*/, 'hypotheses');
     archived.set(kind, o);
@@ -68,7 +68,7 @@ function drive(state: CampaignState, from: number, to: number): void {
         createdAt: '2026-01-01T00:00:00Z',
       });
     } else
-      state.acceptProposals(
+      state.proposals.accept(
         {
           proposals: [
             {
@@ -99,12 +99,13 @@ function drive(state: CampaignState, from: number, to: number): void {
         },
         0,
       );
-    if (i % 25 === 0) state.addNote({ kind: 'human', author: 'researcher', text: long(5000, 'h') });
-    if (i % 40 === 0) state.audit(pi, 'change budgets', long(5000, 'a'));
-    const req = state.nextTrialRequest();
+    if (i % 25 === 0)
+      state.records.addNote({ kind: 'human', author: 'researcher', text: long(5000, 'h') });
+    if (i % 40 === 0) state.records.audit(pi, 'change budgets', long(5000, 'a'));
+    const req = state.queue.nextTrialRequest();
     if (!req) continue;
     const s = score(Number(req.hypothesis.params.x), Number(req.hypothesis.params.y));
-    state.finishTrial(
+    state.trials.finish(
       req,
       req.seeds.map((seed, k) =>
         failed
@@ -140,8 +141,8 @@ describe('campaign state bounds', () => {
         drive(state, done, at);
         done = at;
         // A full queue of human ideas (maximal texts) waits when the run continues as new.
-        for (let q = 0; state.queueFull() === null; q++)
-          state.injectHuman(pi, {
+        for (let q = 0; state.queue.queueFull() === null; q++)
+          state.queue.injectHuman(pi, {
             title: `idea ${at}-${q} ${long(180)}`,
             rationale: long(5000, 'q'),
             changes: { x: 4.5 - q * 0.001, y: at === 10_000 ? -4.5 : -4.2 },
@@ -151,14 +152,14 @@ describe('campaign state bounds', () => {
         sizes.push(size);
         expect(size.total).toBeLessThan(CARRY_BUDGET.total);
         // Continue as new from the carried state, and go on from there.
-        const carried = JSON.parse(JSON.stringify(state.carry())) as CarriedState;
+        const carried = JSON.parse(JSON.stringify(state.trials.carry())) as CarriedState;
         const next = new CampaignState({ ...input(), carried }, 0);
-        expect(next.counts).toEqual(state.counts);
-        expect(next.leaderboard(1)[0]?.id).toBe(state.leaderboard(1)[0]?.id);
+        expect(next.context.data.counts).toEqual(state.context.data.counts);
+        expect(next.views.leaderboard(1)[0]?.id).toBe(state.views.leaderboard(1)[0]?.id);
         // Run the queue down so the search goes on.
-        while (state.queueLength() > 0) {
-          const req = state.nextTrialRequest()!;
-          state.finishTrial(
+        while (state.queue.queued.length > 0) {
+          const req = state.queue.nextTrialRequest()!;
+          state.trials.finish(
             req,
             req.seeds.map((seed) => ({
               seed,
@@ -175,11 +176,13 @@ describe('campaign state bounds', () => {
         `carried payload: 10k trials ${sizes[0]!.carried} B (with input ${sizes[0]!.total} B); ` +
           `100k trials ${sizes[1]!.carried} B (with input ${sizes[1]!.total} B); budget ${CARRY_BUDGET.total} B`,
       );
-      expect(state.counts.total).toBeGreaterThanOrEqual(100_000);
+      expect(state.context.data.counts.total).toBeGreaterThanOrEqual(100_000);
 
       // Every kept text is cut; the full ones wait in the outbox for MLflow.
-      for (const n of state.notebook) expect(n.text.length).toBeLessThanOrEqual(KEPT_CHARS.note);
-      for (const d of state.dropped) expect(d.title.length).toBeLessThanOrEqual(KEPT_CHARS.title);
+      for (const n of state.context.data.notebook)
+        expect(n.text.length).toBeLessThanOrEqual(KEPT_CHARS.note);
+      for (const d of state.context.data.dropped)
+        expect(d.title.length).toBeLessThanOrEqual(KEPT_CHARS.title);
       drain(state);
       expect([...archived.keys()].sort()).toEqual([
         'audit/evicted',
@@ -202,30 +205,33 @@ describe('campaign state bounds', () => {
   it('a full queue refuses more ideas with a reason, and strategies are asked for none', () => {
     const state = searchingState(input());
     for (let q = 0; q < QUEUE_LIMIT; q++)
-      state.injectHuman(pi, { title: `idea ${q}`, changes: { x: -4 + q * 0.01 } });
-    expect(state.queueFull()).toMatch(/at most 100/);
-    expect(() => state.validateHumanProposal({ title: 'one more', changes: { x: 4.9 } })).toThrow(
+      state.queue.injectHuman(pi, { title: `idea ${q}`, changes: { x: -4 + q * 0.01 } });
+    expect(state.queue.queueFull()).toMatch(/at most 100/);
+    expect(() =>
+      state.queue.validateHumanProposal({ title: 'one more', changes: { x: 4.9 } }),
+    ).toThrow(
       expect.objectContaining({ type: 'RateLimited', message: expect.stringMatching(/^queue: /) }),
     );
-    expect(state.proposalsWanted(0)).toBe(0);
+    expect(state.queue.proposalsWanted(0)).toBe(0);
   });
 
   it('refuses updates before Temporal limit, keeping room for a stop, and asks to continue as new first', () => {
     const state = new CampaignState(input(), 0);
-    for (let i = 0; i < UPDATE_LIMITS.continueAt; i++) state.countUpdate();
-    expect(state.updatesNearLimit).toBe(true);
-    for (let i = UPDATE_LIMITS.continueAt; i < UPDATE_LIMITS.refuseAt; i++) state.countUpdate();
-    expect(() => state.checkUpdateRoom()).toThrow(
+    for (let i = 0; i < UPDATE_LIMITS.continueAt; i++) state.lifecycle.countUpdate();
+    expect(state.lifecycle.updatesNearLimit).toBe(true);
+    for (let i = UPDATE_LIMITS.continueAt; i < UPDATE_LIMITS.refuseAt; i++)
+      state.lifecycle.countUpdate();
+    expect(() => state.lifecycle.checkUpdateRoom()).toThrow(
       expect.objectContaining({
         type: 'RateLimited',
         message: expect.stringMatching(/retry shortly/),
       }),
     );
-    expect(() => state.checkUpdateRoom('stop')).not.toThrow();
+    expect(() => state.lifecycle.checkUpdateRoom('stop')).not.toThrow();
     expect(UPDATE_LIMITS.stopUntil).toBeLessThan(UPDATE_LIMITS.temporal);
     // A new run starts counting again.
-    const next = new CampaignState({ ...input(), carried: state.carry() }, 0);
-    expect(() => next.checkUpdateRoom()).not.toThrow();
+    const next = new CampaignState({ ...input(), carried: state.trials.carry() }, 0);
+    expect(() => next.lifecycle.checkUpdateRoom()).not.toThrow();
   });
 
   it('thins the PGR series to its bound, keeping every improvement of the best lower bound', () => {

@@ -36,15 +36,15 @@ const proposal = (title: string, x: number, extra: object = {}) => ({
 describe('campaign state: code hypotheses', () => {
   it('refuses edits on an experiment without source, naming `edits` (a person gets InvalidInput)', () => {
     const s = searchingState(input(false), {});
-    s.acceptProposals(result([proposal('code', 1, { edits: edit })]), 0);
-    expect(s.proposals.counts).toMatchObject({ dropped: 1, queued: 0 });
-    expect(s.proposals.counts.byCause).toMatchObject({ invalid: 1 });
-    expect(s.dropped.at(-1)?.reason).toMatch(
+    s.proposals.accept(result([proposal('code', 1, { edits: edit })]), 0);
+    expect(s.context.data.proposals.counts).toMatchObject({ dropped: 1, queued: 0 });
+    expect(s.context.data.proposals.counts.byCause).toMatchObject({ invalid: 1 });
+    expect(s.context.data.dropped.at(-1)?.reason).toMatch(
       /^edits: experiment quadratic is not a code experiment/,
     );
     let err: unknown;
     try {
-      s.validateHumanProposal(proposal('code', 1, { edits: edit }));
+      s.queue.validateHumanProposal(proposal('code', 1, { edits: edit }));
     } catch (e) {
       err = e;
     }
@@ -54,7 +54,7 @@ describe('campaign state: code hypotheses', () => {
 
   it('queues hashes only, drops edits that did not resolve, and treats a configuration as source + params', () => {
     const s = searchingState(input(true), {});
-    s.acceptProposals(
+    s.proposals.accept(
       result([
         proposal('first', 1, { edits: edit }),
         proposal('same source and params', 1, { edits: edit }),
@@ -71,17 +71,17 @@ describe('campaign state: code hypotheses', () => {
         undefined,
       ],
     );
-    expect(s.proposals.counts).toMatchObject({ queued: 3, duplicate: 1, dropped: 1 });
-    expect(s.dropped.find((d) => d.title === 'does not apply')?.reason).toMatch(
+    expect(s.context.data.proposals.counts).toMatchObject({ queued: 3, duplicate: 1, dropped: 1 });
+    expect(s.context.data.dropped.find((d) => d.title === 'does not apply')?.reason).toMatch(
       /edits do not apply/,
     );
-    const req = s.nextTrialRequest()!;
+    const req = s.queue.nextTrialRequest()!;
     expect(req.hypothesis).toMatchObject({ sourceHash: H1, parentSourceHash: INITIAL });
     expect(req.hypothesis).not.toHaveProperty('edits');
-    expect(JSON.stringify(s.carry())).not.toContain('search_replace');
+    expect(JSON.stringify(s.trials.carry())).not.toContain('search_replace');
 
     // A child that changes parameters only runs its parent's source.
-    const trial = s.finishTrial(
+    const trial = s.trials.finish(
       req,
       req.seeds.map((seed) => ({
         seed,
@@ -93,7 +93,7 @@ describe('campaign state: code hypotheses', () => {
       '2026-01-01T00:00:01Z',
     );
     expect(trial.sourceHash).toBe(H1);
-    s.acceptProposals(result([{ ...proposal('knob on code', 3), parentTrialId: trial.id }]), 0);
+    s.proposals.accept(result([{ ...proposal('knob on code', 3), parentTrialId: trial.id }]), 0);
     const child = carriedOf(s).queue.find((h) => h.title === 'knob on code');
     expect(child).toMatchObject({ sourceHash: H1, parentSourceHash: H1, params: { x: 3 } });
   });

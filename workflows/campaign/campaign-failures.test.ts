@@ -39,7 +39,7 @@ function run(
     x: -5 + ((i * 0.6180339887) % 1) * 10,
     y: -5 + ((i * 0.4142135) % 1) * 10,
   };
-  s.acceptProposals(
+  s.proposals.accept(
     {
       proposals: [
         { title: `p${i}`, rationale: '', parentTrialId: null, changes: config, expectedEffect: '' },
@@ -51,7 +51,7 @@ function run(
     },
     0,
   );
-  const req = s.nextTrialRequest()!;
+  const req = s.queue.nextTrialRequest()!;
   const seeds: SeedResult[] = req.seeds.map((seed) =>
     outcome.ok
       ? { seed, status: 'succeeded', metrics: { score: 1 }, durationSeconds: outcome.seconds }
@@ -63,7 +63,10 @@ function run(
           error: outcome.error,
         },
   );
-  return { req, trial: s.finishTrial(req, seeds, '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z') };
+  return {
+    req,
+    trial: s.trials.finish(req, seeds, '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z'),
+  };
 }
 
 describe('adaptive seed timeouts', () => {
@@ -78,7 +81,7 @@ describe('adaptive seed timeouts', () => {
     expect(trial.timeoutSeconds).toBe(2.5);
     // Failures do not count as durations; slower successes raise the limit again.
     for (let i = 0; i < 5; i++) run(s, { ok: true, seconds: 3 });
-    expect(s.seedTimeoutSeconds()).toBe(9);
+    expect(s.trials.seedTimeoutSeconds()).toBe(9);
   });
 
   it('stay at the limit when the campaign turns them off', () => {
@@ -90,9 +93,9 @@ describe('adaptive seed timeouts', () => {
   it('survive continue-as-new', () => {
     const s = state();
     for (let i = 0; i < 6; i++) run(s, { ok: true, seconds: 2 });
-    const next = new CampaignState({ ...s.input, carried: s.carry() }, 0);
-    expect(next.seedTimeoutSeconds()).toBe(s.seedTimeoutSeconds());
-    expect(next.seedTimeoutSeconds()).toBe(6);
+    const next = new CampaignState({ ...s.context.input, carried: s.trials.carry() }, 0);
+    expect(next.trials.seedTimeoutSeconds()).toBe(s.trials.seedTimeoutSeconds());
+    expect(next.trials.seedTimeoutSeconds()).toBe(6);
   });
 });
 

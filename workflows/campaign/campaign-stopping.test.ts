@@ -8,6 +8,7 @@ import { campaignInput, quadCriteria } from '../../test/support/quadratic.js';
 import type { StrategyResult } from '../../domain/strategy.js';
 import type { CampaignState } from './state/campaign-state.js';
 import { searchingState } from '../../test/support/searching-state.js';
+import { admit } from './seed-results.js';
 
 const pi = { name: 'Pat', role: 'pi' } as const;
 const researcher = { name: 'Rae', role: 'researcher' } as const;
@@ -38,8 +39,16 @@ const proposals = (...xs: number[]): StrategyResult => ({
 });
 
 /** Finishes a search trial with two good seeds. */
-function finish(s: CampaignState, req: NonNullable<ReturnType<CampaignState['nextTrialRequest']>>) {
-  return s.finishTrial(
+/** Why `req` would not start as its first seed takes a slot now (campaign/seed-results.ts), or null. */
+function admitted(s: CampaignState, req: Parameters<typeof admit>[1]): string | null {
+  return admit(s.lifecycle, req, {}, 0);
+}
+
+function finish(
+  s: CampaignState,
+  req: NonNullable<ReturnType<CampaignState['queue']['nextTrialRequest']>>,
+) {
+  return s.trials.finish(
     req,
     req.seeds.map((seed) => ({
       seed,
@@ -56,39 +65,39 @@ describe('campaign state: accepting work and stopping', () => {
   it('a PI stop refuses new work at once and names who stopped; running trials may keep running', () => {
     const now = clock();
     const s = state({ budgets: { maxTrials: 10 } }, now);
-    s.acceptProposals(proposals(1, 2), 0);
-    expect(s.canStartTrial(0, 0)).toBe(true);
-    const req = s.nextTrialRequest()!;
+    s.proposals.accept(proposals(1, 2), 0);
+    expect(s.queue.canStartTrial(0, 0)).toBe(true);
+    const req = s.queue.nextTrialRequest()!;
 
-    s.checkStop();
+    s.lifecycle.checkStop();
     s.piStop(pi, 'enough', false);
-    expect(() => s.checkStop()).toThrow(expect.objectContaining({ type: 'Conflict' }));
-    expect(s.canStartTrial(0, 1)).toBe(false);
-    expect(s.proposalsWanted(1)).toBe(0);
-    expect(s.newWorkRefused(0, req)).toBe('the campaign was stopped');
+    expect(() => s.lifecycle.checkStop()).toThrow(expect.objectContaining({ type: 'Conflict' }));
+    expect(s.queue.canStartTrial(0, 1)).toBe(false);
+    expect(s.queue.proposalsWanted(1)).toBe(0);
+    expect(admitted(s, req)).toBe('the campaign was stopped');
     // Reference and verification trials are never refused for a slot.
-    expect(s.newWorkRefused(0, { ...req, kind: 'reference' })).toBeNull();
+    expect(admitted(s, { ...req, kind: 'reference' })).toBeNull();
 
     expect(s.stopNow(0)).toBe('stopped_by_pi');
-    expect(s.shouldCancelRunning()).toBe(false);
+    expect(s.lifecycle.shouldCancelRunning()).toBe(false);
     expect(s.buildReport('2026-01-02T00:00:00Z')).toMatchObject({
       stopReason: 'stopped_by_pi',
       stopDetail: 'stopped by Pat: enough',
     });
-    expect(s.auditTrail.at(-1)).toMatchObject({ action: 'stop', detail: 'enough' });
+    expect(s.context.data.audit.at(-1)).toMatchObject({ action: 'stop', detail: 'enough' });
   });
 
   it('the wall-clock deadline is a hard stop, timed by the clock it is given', () => {
     const now = clock(1_000);
     const s = state({ budgets: { maxWallSeconds: 60 } }, now);
-    expect(s.msUntilNextDeadline(1_000)).toBe(60_000);
-    expect(s.hardStopDue(60_999)).toBeNull();
+    expect(s.lifecycle.msUntilNextDeadline(1_000)).toBe(60_000);
+    expect(s.lifecycle.hardStop(60_999)).toBeNull();
     expect(s.stopNow(60_999)).toBeNull();
-    expect(s.hardStopDue(61_000)).toBe('deadline');
+    expect(s.lifecycle.hardStop(61_000)?.reason).toBe('deadline');
     expect(s.stopNow(61_000)).toBe('deadline');
-    expect(s.shouldCancelRunning()).toBe(true);
+    expect(s.lifecycle.shouldCancelRunning()).toBe(true);
     // Once stopped, people's messages are refused.
-    expect(() => s.checkOpen()).toThrow(
+    expect(() => s.lifecycle.checkOpen()).toThrow(
       expect.objectContaining({ type: 'Conflict', message: 'the campaign has stopped' }),
     );
   });
@@ -96,44 +105,46 @@ describe('campaign state: accepting work and stopping', () => {
   it('a spent budget drains: nothing new starts, the running trial finishes, then the campaign stops', () => {
     const now = clock();
     const s = state({ budgets: { maxTrials: 1, concurrency: 4 } }, now);
-    s.acceptProposals(proposals(1, 2), 0);
-    const req = s.nextTrialRequest()!;
-    expect(s.canStartTrial(0, 1)).toBe(false);
+    s.proposals.accept(proposals(1, 2), 0);
+    const req = s.queue.nextTrialRequest()!;
+    expect(s.queue.canStartTrial(0, 1)).toBe(false);
     // The trial budget is used, but the started trial is still running: no stop yet.
     expect(s.stopNow(0)).toBeNull();
-    expect(s.proposalsWanted(1)).toBe(0);
+    expect(s.queue.proposalsWanted(1)).toBe(0);
     finish(s, req);
     expect(s.stopNow(0)).toBe('max_trials');
-    expect(s.shouldCancelRunning()).toBe(false);
+    expect(s.lifecycle.shouldCancelRunning()).toBe(false);
     // The idea that never ran is dropped with the reason.
-    expect(s.queueLength()).toBe(0);
-    expect(s.dropped.at(-1)?.reason).toBe('not run: the campaign stopped (max_trials)');
-    expect(s.proposals.counts.byCause).toMatchObject({ not_run: 1 });
+    expect(s.queue.queued.length).toBe(0);
+    expect(s.context.data.dropped.at(-1)?.reason).toBe(
+      'not run: the campaign stopped (max_trials)',
+    );
+    expect(s.context.data.proposals.counts.byCause).toMatchObject({ not_run: 1 });
   });
 
   it('seeds that finished in a running trial count against the compute budget before their trial is charged', () => {
     const s = state({ budgets: { maxComputeSeconds: 10, concurrency: 2 } }, clock());
-    s.acceptProposals(proposals(1, 2), 0);
-    const first = s.nextTrialRequest()!;
-    const waiting = s.nextTrialRequest()!;
-    expect(s.newWorkRefused(0, waiting)).toBeNull();
+    s.proposals.accept(proposals(1, 2), 0);
+    const first = s.queue.nextTrialRequest()!;
+    const waiting = s.queue.nextTrialRequest()!;
+    expect(admitted(s, waiting)).toBeNull();
     // One seed of the first trial ran 12 s and freed its slot; the trial is not scored yet.
-    s.noteSeedCompute(first.id, 12);
-    expect(s.newWorkRefused(0, waiting)).toBe('budget used (max_compute) before it got a slot');
+    s.context.addSeedCompute(first.id, 12);
+    expect(admitted(s, waiting)).toBe('budget used (max_compute) before it got a slot');
     // Once the trial is charged, its seeds are counted once, in the ledger.
     finish(s, first);
-    expect(s.ledger.computeSeconds).toBe(first.seeds.length);
-    expect(s.newWorkRefused(0, waiting)).toBeNull();
+    expect(s.context.data.ledger.computeSeconds).toBe(first.seeds.length);
+    expect(admitted(s, waiting)).toBeNull();
   });
 
   it('a raised budget lifts a drain that has not stopped the campaign yet', () => {
     const now = clock();
     const s = state({ budgets: { maxTrials: 1, concurrency: 4 } }, now);
-    s.acceptProposals(proposals(1, 2), 0);
-    const req = s.nextTrialRequest()!;
+    s.proposals.accept(proposals(1, 2), 0);
+    const req = s.queue.nextTrialRequest()!;
     expect(s.stopNow(0)).toBeNull();
-    s.validateBudgetChange({ maxTrials: 5 });
-    expect(() => s.validateBudgetChange({ maxTrials: -1 })).toThrow(
+    s.lifecycle.validateBudgetChange({ maxTrials: 5 });
+    expect(() => s.lifecycle.validateBudgetChange({ maxTrials: -1 })).toThrow(
       expect.objectContaining({
         type: 'InvalidInput',
         message: expect.stringMatching(/^budgets\.maxTrials/),
@@ -142,7 +153,7 @@ describe('campaign state: accepting work and stopping', () => {
     s.changeBudgets({ maxTrials: 5 });
     finish(s, req);
     expect(s.stopNow(0)).toBeNull();
-    expect(s.canStartTrial(0, 0)).toBe(true);
+    expect(s.queue.canStartTrial(0, 0)).toBe(true);
   });
 
   it('a pending approval times out at its deadline by the clock, and is decided by onTimeout', () => {
@@ -154,19 +165,19 @@ describe('campaign state: accepting work and stopping', () => {
       },
       now,
     );
-    s.acceptProposals(proposals(1), 5_000);
-    expect(s.pending).toHaveLength(1);
-    expect(s.queueLength()).toBe(0);
-    expect(s.msUntilNextDeadline(5_000)).toBe(10_000);
-    s.applyApprovalTimeouts(14_999);
-    expect(s.pending).toHaveLength(1);
+    s.proposals.accept(proposals(1), 5_000);
+    expect(s.queue.pending).toHaveLength(1);
+    expect(s.queue.queued.length).toBe(0);
+    expect(s.lifecycle.msUntilNextDeadline(5_000)).toBe(10_000);
+    s.queue.applyApprovalTimeouts(14_999);
+    expect(s.queue.pending).toHaveLength(1);
     now.set(15_000);
-    s.applyApprovalTimeouts(15_000);
-    expect(s.pending).toHaveLength(0);
-    expect(s.queueLength()).toBe(0);
-    expect(s.dropped.at(-1)?.reason).toBe('rejected by gaplab: approval timed out');
+    s.queue.applyApprovalTimeouts(15_000);
+    expect(s.queue.pending).toHaveLength(0);
+    expect(s.queue.queued.length).toBe(0);
+    expect(s.context.data.dropped.at(-1)?.reason).toBe('rejected by gaplab: approval timed out');
     // The audit entry's time is the clock's, not the machine's.
-    expect(s.auditTrail.at(-1)).toMatchObject({
+    expect(s.context.data.audit.at(-1)).toMatchObject({
       action: 'reject',
       at: new Date(15_000).toISOString(),
       actor: { name: 'gaplab', role: 'system' },
@@ -179,53 +190,55 @@ describe('campaign state: accepting work and stopping', () => {
       { budgets: { maxTrials: 10 }, approval: { enabled: true, timeoutSeconds: 60 } },
       now,
     );
-    const waiting = s.injectHuman(researcher, { title: 'r', changes: { x: 3 } });
-    expect(s.pending.map((p) => p.hypothesis.id)).toEqual([waiting.id]);
-    s.acceptProposals(proposals(1), 0);
-    const first = s.injectHuman(pi, { title: 'p', changes: { x: 4 } });
-    expect(s.queueLength()).toBe(1);
-    expect(s.nextTrialRequest()?.hypothesis.id).toBe(first.id);
+    const waiting = s.queue.injectHuman(researcher, { title: 'r', changes: { x: 3 } });
+    expect(s.queue.pending.map((p) => p.hypothesis.id)).toEqual([waiting.id]);
+    s.proposals.accept(proposals(1), 0);
+    const first = s.queue.injectHuman(pi, { title: 'p', changes: { x: 4 } });
+    expect(s.queue.queued.length).toBe(1);
+    expect(s.queue.nextTrialRequest()?.hypothesis.id).toBe(first.id);
 
-    s.checkPending(waiting.id);
-    s.decide(waiting.id, 'approve', pi);
-    expect(() => s.checkPending(waiting.id)).toThrow(
+    s.queue.checkPending(waiting.id);
+    s.queue.decide(waiting.id, 'approve', pi);
+    expect(() => s.queue.checkPending(waiting.id)).toThrow(
       expect.objectContaining({
         type: 'Conflict',
         message: expect.stringMatching(/already decided/),
       }),
     );
-    expect(() => s.checkPending('h9999')).toThrow(expect.objectContaining({ type: 'NotFound' }));
-    expect(s.queueLength()).toBe(1);
+    expect(() => s.queue.checkPending('h9999')).toThrow(
+      expect.objectContaining({ type: 'NotFound' }),
+    );
+    expect(s.queue.queued.length).toBe(1);
   });
 
   it('pause and resume are refused when they change nothing, and every message once stopped', () => {
     const s = state({ budgets: { maxTrials: 10 } }, clock());
-    expect(() => s.checkPause(false)).toThrow(/not paused/);
-    s.checkPause(true);
+    expect(() => s.lifecycle.checkPause(false)).toThrow(/not paused/);
+    s.lifecycle.checkPause(true);
     s.setPaused(researcher, true, 'lunch');
-    expect(s.paused).toBe(true);
-    expect(s.canStartTrial(0, 0)).toBe(false);
-    expect(() => s.checkPause(true)).toThrow(/already paused/);
+    expect(s.lifecycle.paused).toBe(true);
+    expect(s.queue.canStartTrial(0, 0)).toBe(false);
+    expect(() => s.lifecycle.checkPause(true)).toThrow(/already paused/);
     s.setPaused(researcher, false);
-    s.requestStop('error', 'broken');
-    expect(() => s.checkPause(true)).toThrow(/has stopped/);
-    expect(() => s.checkOpen()).toThrow(/has stopped/);
+    s.lifecycle.requestStop('error', 'broken');
+    expect(() => s.lifecycle.checkPause(true)).toThrow(/has stopped/);
+    expect(() => s.lifecycle.checkOpen()).toThrow(/has stopped/);
     // A PI's stop is still taken while the campaign stops for another reason.
-    expect(() => s.checkStop()).not.toThrow();
+    expect(() => s.lifecycle.checkStop()).not.toThrow();
   });
 
   it('a stop during verification ends the verification; the search stop reason stands', () => {
     const s = state({ budgets: { maxTrials: 1 } }, clock());
-    s.acceptProposals(proposals(1), 0);
-    finish(s, s.nextTrialRequest()!);
+    s.proposals.accept(proposals(1), 0);
+    finish(s, s.queue.nextTrialRequest()!);
     expect(s.stopNow(0)).toBe('max_trials');
-    s.beginVerification();
-    expect(s.verificationStopped).toBe(false);
+    s.lifecycle.setPhase('verifying');
+    expect(s.lifecycle.verificationStopped).toBe(false);
     s.piStop(pi, 'no time', true);
-    expect(s.verificationStopped).toBe(true);
-    expect(() => s.checkStop()).toThrow(/already stopping/);
-    expect(s.stopHard(0)).toBe(true);
-    expect(s.stopReason).toBe('max_trials');
-    expect(s.auditTrail.at(-1)?.action).toBe('stop verification');
+    expect(s.lifecycle.verificationStopped).toBe(true);
+    expect(() => s.lifecycle.checkStop()).toThrow(/already stopping/);
+    expect(s.lifecycle.stopHard(0)).toBe(true);
+    expect(s.lifecycle.stopReason).toBe('max_trials');
+    expect(s.context.data.audit.at(-1)?.action).toBe('stop verification');
   });
 });

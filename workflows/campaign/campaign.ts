@@ -19,7 +19,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { StrategyResult } from '../../domain/strategy.js';
+import { strategyTraits, type StrategyResult } from '../../domain/strategy.js';
 import { CampaignState } from './state/campaign-state.js';
 import { registerHandlers } from './handlers.js';
 import { startArchiver } from './outbox.js';
@@ -28,21 +28,17 @@ import type { Activities } from './activities.js';
 import { TrialRunner } from './runner.js';
 import { failureMessage } from './seed-results.js';
 import { presets } from '../options.js';
-import {
-  RECORDS_SNAPSHOT_CHILD_PATCH,
-  recordsSnapshotWorkflow,
-  recordsSnapshotWorkflowId,
-} from '../records-snapshot.js';
+import { recordsSnapshotWorkflow, recordsSnapshotWorkflowId } from '../records-snapshot.js';
 import type { CampaignInput, CampaignReport } from '../types.js';
+import {
+  PROPOSALS_AHEAD_PATCH,
+  RECORDS_SNAPSHOT_AT_END_PATCH,
+  RECORDS_SNAPSHOT_CHILD_PATCH,
+  SEARCH_BESIDE_REFERENCES_PATCH,
+  SEED_BATCHES_PATCH,
+} from '../patches.js';
 
 export * from './messages.js';
-
-/**
- * Campaigns started before it measure the references before their search starts; since, the
- * search of an unmoderated model-free strategy runs beside the measurement (its trials scored
- * once the references are known).
- */
-export const SEARCH_BESIDE_REFERENCES_PATCH = 'search-beside-references';
 
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignReport> {
   const state = new CampaignState(input, () => Date.now());
@@ -62,26 +58,26 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const newRunDue = () =>
     workflowInfo().continueAsNewSuggested ||
     workflowInfo().historyLength > historyLimit ||
-    state.updatesNearLimit;
+    state.lifecycle.updatesNearLimit;
   const setStatusAttribute = (phase: string) => {
     if (input.indexed) upsertSearchAttributes({ GaplabStatus: [phase] });
   };
 
   // ---- start ------------------------------------------------------------------------------
-  if (state.runs === 0) {
-    state.audit(
+  if (state.context.data.runs === 0) {
+    state.records.audit(
       { name: input.startedBy.name, role: input.startedBy.role },
       'start',
       `strategy ${input.strategy.name}, criteria v${input.criteria.version}`,
     );
     if (input.startPaused)
-      state.audit(
+      state.records.audit(
         { name: input.startedBy.name, role: input.startedBy.role },
         'pause',
         'started paused',
       );
   }
-  if (record && !state.mlflowParentRunId) {
+  if (record && !state.context.data.mlflowParentRunId) {
     const res = await recordActs.recordCampaignStart({
       campaignId: input.campaignId,
       problem: input.problem,
@@ -90,32 +86,31 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       startedBy: input.startedBy,
       seed: input.seed,
     });
-    state.setMlflowRun(res.experimentId, res.runId);
+    state.context.setMlflowRun(res.experimentId, res.runId);
   }
 
-  // A model-free sampler (random search, Optuna's random sampler) proposes the same whatever
-  // the results so far. Not a strategy that learns from each result (TPE, GP, CMA-ES, the
-  // agent), and not under approval (a PI would face ideas asked for before their time).
-  const modelFree =
-    input.strategy.name === 'random' ||
-    (input.strategy.name === 'optuna' && input.strategy.settings.sampler === 'random');
-  const unmoderatedModelFree = modelFree && !input.criteria.criteria.approval.enabled;
+  // What the strategy declares (domain/strategy.ts): one that does not learn from results
+  // (random search, Optuna's random sampler) proposes the same whatever the results so far. Not
+  // under approval, though: a PI would face ideas asked for before their time.
+  const traits = strategyTraits(input.strategy);
+  const unmoderated = !input.criteria.criteria.approval.enabled;
 
-  if (state.phase === 'starting' || state.phase === 'measuring') {
-    state.beginMeasuring();
+  if (state.lifecycle.phase === 'starting' || state.lifecycle.phase === 'measuring') {
+    state.lifecycle.setPhase('measuring');
     setStatusAttribute('measuring');
     // The baseline, then the optimum unless it is a number.
     const measureReferences = async () => {
       await runner.measure('baseline');
-      if (!state.stopReason) await runner.measure('optimum');
+      if (!state.lifecycle.stopReason) await runner.measure('optimum');
     };
     // Whether the references make PGR meaningful.
     const checkReferences = () => {
-      const problem = state.referenceProblem();
-      if (problem) state.requestStop(problem.reason, problem.detail);
+      const problem = state.references.referenceProblem();
+      if (problem) state.lifecycle.requestStop(problem.reason, problem.detail);
     };
     if (
-      unmoderatedModelFree &&
+      unmoderated &&
+      traits.searchesBesideReferences &&
       !input.timing?.referencesFirst &&
       patched(SEARCH_BESIDE_REFERENCES_PATCH)
     ) {
@@ -123,11 +118,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       // slots the measurement leaves free; each search trial is scored only once the references
       // are known (TrialRunner.measureBeside), and nothing is verified before.
       // The phase stays `measuring` until they are.
-      state.beginSearchBesideReferences();
+      state.lifecycle.allowSearchWhileMeasuring();
       runner.measureBeside(async () => {
         await measureReferences();
         checkReferences();
-        state.beginSearch();
+        state.lifecycle.setPhase('running');
         setStatusAttribute('running');
       });
     } else {
@@ -135,7 +130,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       // check need it.
       await runner.untilHardStop(measureReferences, runner.scope);
       checkReferences();
-      state.beginSearch();
+      state.lifecycle.setPhase('running');
       setStatusAttribute('running');
     }
   }
@@ -148,32 +143,37 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   // instead of one call per finished trial (asking ahead would hide results from a strategy
   // that learns from them).
   const lookahead =
-    unmoderatedModelFree && patched('proposals-ahead')
+    unmoderated && traits.asksAhead && patched(PROPOSALS_AHEAD_PATCH)
       ? () =>
-          Math.max(2, Math.ceil(state.budgets.concurrency / input.criteria.criteria.seedsPerTrial))
+          Math.max(
+            2,
+            Math.ceil(state.lifecycle.budgets.concurrency / input.criteria.criteria.seedsPerTrial),
+          )
       : () => 0;
   // Their short seeds also run several to a slot (domain/batches.ts), so a slot does not wait a
   // workflow task and an activity dispatch between one-second seeds; the queue is then refilled
   // in fewer, larger calls.
-  const batches = unmoderatedModelFree && patched('seed-batches');
+  const batches = unmoderated && traits.batchesSeeds && patched(SEED_BATCHES_PATCH);
   if (batches)
     runner.enableBatches(
       () =>
-        state.searchOpen &&
-        !state.paused &&
+        state.lifecycle.searchOpen &&
+        !state.lifecycle.paused &&
         !newRunDue() &&
         runner.recordsKeepUp() &&
-        state.canStartTrial(Date.now(), 0),
+        state.queue.canStartTrial(Date.now(), 0),
     );
   const proposalsWanted = (): number => {
-    if (batches && state.seedBatchSize() > 1) return state.proposalsForBatches();
-    const due = state.proposalsWanted(inFlight.size);
+    if (batches && state.context.seedBatchSize() > 1) return state.queue.proposalsForBatches();
+    const due = state.queue.proposalsWanted(inFlight.size);
     // The same caps (trials left, queue limit) with `lookahead` more trials' worth of room.
-    return due > 0 && lookahead() > 0 ? state.proposalsWanted(inFlight.size - lookahead()) : due;
+    return due > 0 && lookahead() > 0
+      ? state.queue.proposalsWanted(inFlight.size - lookahead())
+      : due;
   };
-  while (state.phase !== 'finished' && state.phase !== 'verifying') {
+  while (state.lifecycle.phase !== 'finished' && state.lifecycle.phase !== 'verifying') {
     const now = Date.now();
-    state.applyApprovalTimeouts(now);
+    state.queue.applyApprovalTimeouts(now);
     if (state.stopNow(now)) break;
     // A long history or many updates (notes, approvals) in this run: continue as new, in every
     // phase of the loop (paused and waiting for approvals included), so Temporal's per-run
@@ -183,7 +183,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       // in a fresh history with only the state that matters.
       // The references too: a new run carries them, or measures them if they are not known.
       const drained = () => inFlight.size === 0 && runner.referencesDone();
-      await condition(() => drained() || state.stopRequest !== undefined);
+      await condition(() => drained() || state.lifecycle.stopRequest !== undefined);
       if (drained()) {
         await runner.recorded();
         await condition(allHandlersFinished);
@@ -191,20 +191,22 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         const { carried: _previous, ...rest } = input;
         return continueAsNew<typeof campaignWorkflow>({
           ...rest,
-          carried: state.carry(JSON.stringify(rest).length),
+          carried: state.trials.carry(JSON.stringify(rest).length),
         });
       }
       continue;
     }
-    if (state.paused) {
+    if (state.lifecycle.paused) {
       setStatusAttribute('paused');
-      await condition(() => !state.paused || state.stopRequest !== undefined || newRunDue());
-      setStatusAttribute(state.paused ? 'paused' : state.phase);
+      await condition(
+        () => !state.lifecycle.paused || state.lifecycle.stopRequest !== undefined || newRunDue(),
+      );
+      setStatusAttribute(state.lifecycle.paused ? 'paused' : state.lifecycle.phase);
       continue;
     }
 
     // The best reached the target: verify it before stopping (the search goes on meanwhile).
-    const targetCheck = state.targetVerificationRequest();
+    const targetCheck = state.verification.targetRequest();
     if (targetCheck) {
       runner.start(targetCheck);
       continue;
@@ -212,8 +214,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
     // Start queued (approved or unmoderated) hypotheses while budget and slots allow.
     let started = false;
-    while (runner.recordsKeepUp() && state.canStartTrial(Date.now(), inFlight.size)) {
-      const req = state.nextTrialRequest();
+    while (runner.recordsKeepUp() && state.queue.canStartTrial(Date.now(), inFlight.size)) {
+      const req = state.queue.nextTrialRequest();
       if (!req) break;
       runner.start(req);
       started = true;
@@ -224,29 +226,29 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
     // Ask the strategy for more when there is room for them.
     const wanted = proposalsWanted();
-    if (!proposing && wanted > 0 && state.canPropose(Date.now())) {
+    if (!proposing && wanted > 0 && state.proposals.canPropose(Date.now())) {
       proposing = true;
       const view = state.strategyView(wanted);
       let result: StrategyResult;
       try {
         // A paid strategy never starts a call the dollar budget cannot cover by its estimate.
         const estimate =
-          input.strategy.name === 'claude' && state.budgets.maxDollars !== undefined
+          traits.paysPerCall && state.lifecycle.budgets.maxDollars !== undefined
             ? await strategyActs.estimateStrategyCost(view, input.criteria.criteria.hiddenMetrics)
             : null;
         // By the worst case (every agent uses its whole output allowance), as the agent itself checks.
         if (estimate && estimate.maxDollars > (view.budgetLeft.dollars ?? Infinity)) {
           result = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [] };
-          state.refuseForBudget(
+          state.lifecycle.refuseForBudget(
             `the next strategy call may cost up to $${estimate.maxDollars.toFixed(4)}, more than the $${(view.budgetLeft.dollars ?? 0).toFixed(4)} left`,
           );
         } else {
           // The view holds nothing hidden; the names go along so the activity strips them again.
-          result = await strategyActs.proposeHypotheses(view, state.hiddenNames());
+          result = await strategyActs.proposeHypotheses(view, state.views.hiddenNames());
         }
       } catch (err) {
         // The notebook gets a plain reason; the error itself goes to the audit trail.
-        state.audit(system, 'strategy error', failureMessage(err));
+        state.records.audit(system, 'strategy error', failureMessage(err));
         result = {
           proposals: [],
           dropped: [],
@@ -258,40 +260,40 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
             'the strategy step kept failing after its retries (the audit trail and the worker log have the details)',
         };
       }
-      if (result.budgetExhausted) state.refuseForBudget(result.budgetExhausted);
+      if (result.budgetExhausted) state.lifecycle.refuseForBudget(result.budgetExhausted);
       // Code hypotheses' edits become stored snapshots (hashes in the state) before queueing.
       const sources = result.proposals.some((p) => p.edits)
         ? await resolveResultSources(result, resolveSource)
         : [];
       proposing = false;
-      state.acceptProposals(result, Date.now(), sources);
+      state.proposals.accept(result, Date.now(), sources);
       continue;
     }
 
     // Nothing to do right now: wait for a trial to finish, a message, or the next deadline.
-    const seen = state.version;
-    const waitMs = state.msUntilNextDeadline(Date.now());
+    const seen = state.context.version;
+    const waitMs = state.lifecycle.msUntilNextDeadline(Date.now());
     if (
       inFlight.size === 0 &&
-      state.queueLength() === 0 &&
-      state.pending.length === 0 &&
-      !state.canPropose(Date.now()) &&
-      !state.waitingForStrategy(Date.now())
+      state.queue.queued.length === 0 &&
+      state.queue.pending.length === 0 &&
+      !state.proposals.canPropose(Date.now()) &&
+      !state.proposals.waitingForStrategy(Date.now())
     ) {
       // Idle with nothing runnable and no way to get more: the budget check above will end it.
-      state.markIdle(Date.now());
+      state.lifecycle.markIdle(Date.now());
       continue;
     }
-    await condition(() => state.version !== seen, waitMs ?? undefined);
+    await condition(() => state.context.version !== seen, waitMs ?? undefined);
   }
 
   // ---- wind down and verify ---------------------------------------------------------------
-  if (state.shouldCancelRunning()) runner.scope.cancel();
+  if (state.lifecycle.shouldCancelRunning()) runner.scope.cancel();
   await runner.settled();
   // A search that ended before the references it ran beside (a budget of a few trials).
   await runner.referencesMeasured();
 
-  state.beginVerification();
+  state.lifecycle.setPhase('verifying');
   setStatusAttribute('verifying');
   // A PI stop that arrives during verification ends it, and so does the deadline (the report
   // then says what was not verified); a stop that ended the search still lets the best be verified.
@@ -300,12 +302,12 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     // The leaders first, then the reported best until it has its own verification (a leader
     // that fails is flagged, and the next one becomes the best).
     // At most 10 follow-ups: after that the report says "not verified" rather than run on.
-    for (let round = 0; round <= 10 && !state.verificationStopped; round++) {
-      const reqs = state.verificationRequests(round > 0);
+    for (let round = 0; round <= 10 && !state.lifecycle.verificationStopped; round++) {
+      const reqs = state.verification.finalRequests(round > 0);
       if (reqs.length === 0 && round > 0) break;
       for (const req of reqs) {
         await runner.verify(req, verifyScope);
-        if (state.verificationStopped) break;
+        if (state.lifecycle.verificationStopped) break;
       }
     }
   }, verifyScope);
@@ -316,16 +318,16 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   if (record) {
     await recordActs.recordCampaignEnd({
       campaignId: input.campaignId,
-      parentRunId: state.mlflowParentRunId!,
+      parentRunId: state.context.data.mlflowParentRunId!,
       report,
     });
     // One snapshot of every trial record, so readers of a finished campaign load one file
     // instead of searching its runs. Readers fall back to the search when it is missing.
-    if (patched('records-snapshot-at-end')) {
+    if (patched(RECORDS_SNAPSHOT_AT_END_PATCH)) {
       const snapshot = {
         campaignId: input.campaignId,
-        experimentId: state.mlflowExperimentId!,
-        parentRunId: state.mlflowParentRunId!,
+        experimentId: state.context.data.mlflowExperimentId!,
+        parentRunId: state.context.data.mlflowParentRunId!,
       };
       if (patched(RECORDS_SNAPSHOT_CHILD_PATCH)) {
         // Off the critical path: a child workflow writes it (seconds at thousands of trials),
@@ -339,7 +341,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
           });
         } catch (err) {
           // E.g. the workflow id is taken (a reset campaign ending again while the first runs).
-          state.addNote({
+          state.records.addNote({
             kind: 'error',
             author: 'gaplab',
             text: `the trial-records snapshot was not started (readers search the runs instead): ${failureMessage(err)}`,
@@ -349,7 +351,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         try {
           await recordActs.recordRecordsSnapshot(snapshot);
         } catch (err) {
-          state.addNote({
+          state.records.addNote({
             kind: 'error',
             author: 'gaplab',
             text: `the trial-records snapshot was not written (readers search the runs instead): ${failureMessage(err)}`,

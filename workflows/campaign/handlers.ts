@@ -36,19 +36,19 @@ export function registerHandlers(
 ): void {
   const pauseOrResume = (pause: boolean) => ({
     validator: ({ actor }: { actor: Actor }) => {
-      state.checkUpdateRoom();
+      state.lifecycle.checkUpdateRoom();
       requirePermission(
         actor,
         pause ? 'pause' : 'resume',
         `${pause ? 'pause' : 'resume'} a campaign`,
       );
-      state.checkPause(pause);
+      state.lifecycle.checkPause(pause);
     },
   });
   setHandler(
     pauseUpdate,
     ({ actor, reason }) => {
-      state.countUpdate();
+      state.lifecycle.countUpdate();
       state.setPaused(actor, true, reason);
     },
     pauseOrResume(true),
@@ -56,7 +56,7 @@ export function registerHandlers(
   setHandler(
     resumeUpdate,
     ({ actor, reason }) => {
-      state.countUpdate();
+      state.lifecycle.countUpdate();
       state.setPaused(actor, false, reason);
     },
     pauseOrResume(false),
@@ -64,101 +64,106 @@ export function registerHandlers(
   setHandler(
     stopUpdate,
     ({ actor, reason, cancelRunning, verify }) => {
-      state.countUpdate();
+      state.lifecycle.countUpdate();
       state.piStop(actor, reason, cancelRunning ?? true, verify === true);
     },
     {
       // A PI can stop a campaign in every phase, verification included.
       validator: ({ actor }) => {
-        state.checkUpdateRoom('stop');
+        state.lifecycle.checkUpdateRoom('stop');
         requirePermission(actor, 'stop', 'stop a campaign');
-        state.checkStop();
+        state.lifecycle.checkStop();
       },
     },
   );
   setHandler(
     changeBudgetsUpdate,
     ({ actor, budgets, reason }) => {
-      state.countUpdate();
-      const before = JSON.stringify(state.budgets);
+      state.lifecycle.countUpdate();
+      const before = JSON.stringify(state.lifecycle.budgets);
       state.changeBudgets(budgets);
-      state.audit(
+      state.records.audit(
         actor,
         'change budgets',
-        `${before} -> ${JSON.stringify(state.budgets)}${reason ? ` (${reason})` : ''}`,
+        `${before} -> ${JSON.stringify(state.lifecycle.budgets)}${reason ? ` (${reason})` : ''}`,
       );
-      return state.budgets;
+      return state.lifecycle.budgets;
     },
     {
       validator: ({ actor, budgets }) => {
-        state.checkUpdateRoom();
+        state.lifecycle.checkUpdateRoom();
         requirePermission(actor, 'changeBudgets', 'change budgets');
-        state.checkOpen();
-        state.validateBudgetChange(budgets);
+        state.lifecycle.checkOpen();
+        state.lifecycle.validateBudgetChange(budgets);
       },
     },
   );
   setHandler(
     decideUpdate,
     ({ actor, hypothesisId, decision, reason }) => {
-      state.countUpdate();
-      state.decide(hypothesisId, decision, actor, reason);
+      state.lifecycle.countUpdate();
+      state.queue.decide(hypothesisId, decision, actor, reason);
     },
     {
       validator: ({ actor, hypothesisId }) => {
-        state.checkUpdateRoom();
+        state.lifecycle.checkUpdateRoom();
         requirePermission(actor, 'decide', 'approve or reject hypotheses');
-        state.checkOpen();
-        state.checkPending(hypothesisId);
+        state.lifecycle.checkOpen();
+        state.queue.checkPending(hypothesisId);
       },
     },
   );
   setHandler(
     injectHypothesisUpdate,
     ({ actor, proposal }) => {
-      state.countUpdate();
-      if (!proposal.edits) return { hypothesisId: state.injectHuman(actor, proposal).id };
+      state.lifecycle.countUpdate();
+      if (!proposal.edits) return { hypothesisId: state.queue.injectHuman(actor, proposal).id };
       // Edits resolve to a stored snapshot first; edits that do not apply drop the idea with
       // the reason, and the person gets it back as InvalidInput.
       return (async () => {
         const source = await resolveSource(proposal);
         if (source && 'error' in source) {
-          state.dropHuman(actor, proposal.title ?? '(untitled)', source.error);
+          state.queue.dropHuman(actor, proposal.title ?? '(untitled)', source.error);
           throw reject('InvalidInput', source.error);
         }
         try {
-          return { hypothesisId: state.injectHuman(actor, proposal, source).id };
+          return { hypothesisId: state.queue.injectHuman(actor, proposal, source).id };
         } catch (err) {
           // The state changed while the edits resolved (e.g. the same source was queued).
           const message = err instanceof Error ? err.message : String(err);
-          state.dropHuman(actor, proposal.title ?? '(untitled)', message);
+          state.queue.dropHuman(actor, proposal.title ?? '(untitled)', message);
           throw reject(failureTypeOf(err) === 'NotFound' ? 'NotFound' : 'InvalidInput', message);
         }
       })();
     },
     {
       validator: ({ actor, proposal }) => {
-        state.checkUpdateRoom();
+        state.lifecycle.checkUpdateRoom();
         requirePermission(actor, 'inject', 'inject hypotheses');
-        state.checkOpen();
-        state.validateHumanProposal(proposal);
+        state.lifecycle.checkOpen();
+        state.queue.validateHumanProposal(proposal);
       },
     },
   );
   setHandler(
     addNoteUpdate,
     ({ actor, text, trialId }) => {
-      state.countUpdate();
-      state.addNote({ kind: 'human', author: actor.name, text, ...(trialId ? { trialId } : {}) });
-      state.audit(actor, 'note', text.slice(0, 200));
+      state.lifecycle.countUpdate();
+      state.records.addNote({
+        kind: 'human',
+        author: actor.name,
+        text,
+        ...(trialId ? { trialId } : {}),
+      });
+      state.records.audit(actor, 'note', text.slice(0, 200));
     },
     {
       validator: ({ actor, text, trialId }) => {
-        state.checkUpdateRoom();
+        state.lifecycle.checkUpdateRoom();
         requirePermission(actor, 'addNote', 'add notes');
         if (typeof text !== 'string' || text.trim() === '' || text.length > 5000)
           throw reject('InvalidInput', 'text: a note needs 1 to 5000 characters');
-        if (trialId !== undefined && !state.trialById(trialId))
+        if (trialId !== undefined && !state.context.trialById(trialId))
           throw reject('NotFound', `trialId: unknown trial ${trialId}`);
       },
     },
@@ -175,13 +180,13 @@ export function registerHandlers(
       flag: string;
       reason: string;
     }) => {
-      state.checkUpdateRoom();
+      state.lifecycle.checkUpdateRoom();
       requirePermission(
         actor,
         decision === 'clear' ? 'clearFlag' : 'confirmFlag',
         `${decision} review flags`,
       );
-      const open = state.openFlag(trialId, flag);
+      const open = state.trials.openFlag(trialId, flag);
       if (!open.ok) throw reject(open.type, open.message);
       if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 2000)
         throw reject(
@@ -193,29 +198,29 @@ export function registerHandlers(
   setHandler(
     clearFlagUpdate,
     ({ actor, trialId, flag, reason }) => {
-      state.countUpdate();
-      state.clearFlag(trialId, flag, actor, reason);
+      state.lifecycle.countUpdate();
+      state.trials.decideFlag(trialId, flag, 'clear', actor, reason);
     },
     flagDecision('clear'),
   );
   setHandler(
     confirmFlagUpdate,
     ({ actor, trialId, flag, reason }) => {
-      state.countUpdate();
-      state.confirmFlag(trialId, flag, actor, reason);
+      state.lifecycle.countUpdate();
+      state.trials.decideFlag(trialId, flag, 'confirm', actor, reason);
     },
     flagDecision('confirm'),
   );
 
-  setHandler(statusQuery, () => state.status(Date.now()));
+  setHandler(statusQuery, () => state.views.status(Date.now()));
   setHandler(trialsQuery, (opts) => ({
-    ...state.trialsPage(opts ?? {}),
+    ...state.views.trialsPage(opts ?? {}),
     run: workflowInfo().runId,
   }));
-  setHandler(leaderboardQuery, (opts) => state.leaderboard(opts?.limit ?? 10));
-  setHandler(pendingQuery, () => [...state.pending]);
-  setHandler(auditQuery, () => [...state.auditTrail]);
-  setHandler(notebookQuery, () => [...state.notebook]);
+  setHandler(leaderboardQuery, (opts) => state.views.leaderboard(opts?.limit ?? 10));
+  setHandler(pendingQuery, () => [...state.queue.pending]);
+  setHandler(auditQuery, () => [...state.context.data.audit]);
+  setHandler(notebookQuery, () => [...state.context.data.notebook]);
   setHandler(reportQuery, () => state.report ?? null);
-  setHandler(proposalsQuery, () => state.proposals);
+  setHandler(proposalsQuery, () => state.context.data.proposals);
 }

@@ -21,18 +21,14 @@ import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from '../options.js';
 import type { CampaignInput } from '../types.js';
 import type { Activities } from './activities.js';
 import {
+  admit,
   failureMessage,
   isScheduleToStart,
   notRun,
   type QueueServed,
   type TrialStart,
 } from './seed-results.js';
-
-/**
- * A cancelled batch waits for its activity to say which seeds it finished (the details of its
- * CancelledFailure) and keeps their results; before, the whole batch was reported cancelled.
- */
-export const BATCH_CANCEL_RESULTS_PATCH = 'batch-cancel-results';
+import { BATCH_CANCEL_RESULTS_PATCH, BATCH_SHARE_REMAINING_PATCH } from '../patches.js';
 
 /** The seeds a cancelled batch finished, from its activity's CancelledFailure (if it said). */
 function partialOf(err: unknown): SeedBatchResult | undefined {
@@ -88,17 +84,17 @@ export class SeedLanes {
    */
   enable(mayStartTrials: () => boolean): void {
     this.enabled = true;
-    this.mayPull = () => this.state.seedBatchSize() > 1 && mayStartTrials();
+    this.mayPull = () => this.state.context.seedBatchSize() > 1 && mayStartTrials();
     // Batches sized with BATCH_SLACK, shares of the campaign's remaining work (domain/batches.ts);
     // runs that began before keep the old rules so their histories replay.
-    this.shareRemaining = patched('batch-share-remaining');
+    this.shareRemaining = patched(BATCH_SHARE_REMAINING_PATCH);
     this.cancelResults = patched(BATCH_CANCEL_RESULTS_PATCH);
-    this.state.enableSeedBatches(this.shareRemaining);
+    this.state.context.enableSeedBatches(this.shareRemaining);
   }
 
   /** Whether search seeds go through the lanes now (on, and seeds short enough to batch). */
   active(): boolean {
-    return this.enabled && this.state.seedBatchSize() > 1;
+    return this.enabled && this.state.context.seedBatchSize() > 1;
   }
 
   /** A search seed waits for a lane; it resolves with the seed's result. */
@@ -119,49 +115,46 @@ export class SeedLanes {
     const { state } = this;
     this.lanesWaiting++;
     try {
-      await state.acquireSlot();
+      await state.slots.acquire();
     } finally {
       this.lanesWaiting--;
     }
     const jobs: BatchedSeed[] = [];
     try {
       const perTrial = this.input.criteria.criteria.seedsPerTrial;
-      const queued = this.mayPull() ? state.queueLength() * perTrial : 0;
+      const queued = this.mayPull() ? state.queue.queued.length * perTrial : 0;
       // The even share is of the campaign's remaining seeds: those waiting, and every trial
       // the trial budget still allows (queued or not yet proposed).
-      const notStarted = this.shareRemaining && this.mayPull() ? state.trialsNotStarted() : null;
+      const notStarted =
+        this.shareRemaining && this.mayPull() ? state.lifecycle.trialsNotStarted() : null;
       const take = batchTake(
         this.waitingSeeds.length + queued,
-        state.seedBatchSize(),
-        state.budgets.concurrency,
+        state.context.seedBatchSize(),
+        state.lifecycle.budgets.concurrency,
         notStarted === null ? undefined : this.waitingSeeds.length + notStarted * perTrial,
       );
       while (jobs.length < take) {
         if (this.waitingSeeds.length === 0) {
           // Start the next queued trial: its seeds join the waiting ones at once.
-          const req = this.mayPull() ? state.nextTrialRequest() : null;
+          const req = this.mayPull() ? state.queue.nextTrialRequest() : null;
           if (!req) break;
           this.hooks.start(req);
           if (this.waitingSeeds.length === 0) break;
           continue;
         }
         const job = this.waitingSeeds.shift()!;
-        // A trial starts when its first seed gets a slot; if a budget ran out meanwhile, it
-        // does not start at all.
-        const skip =
-          job.started.at === undefined ? state.newWorkRefused(Date.now(), job.req) : null;
+        const skip = admit(state.lifecycle, job.req, job.started, Date.now());
         if (skip) {
           job.resolve(notRun(job.seed, `not run: ${skip}`));
           continue;
         }
-        job.started.at ??= new Date().toISOString();
         jobs.push(job);
       }
       // More work than this lane took: the next free slot serves it.
       this.fill();
       if (jobs.length > 0) await this.runBatch(jobs);
     } finally {
-      state.releaseSlot();
+      state.slots.release();
       this.fill();
     }
   }
@@ -169,7 +162,7 @@ export class SeedLanes {
   /** A lane waits for the next free slot whenever there is work for it and none waits yet. */
   fill(): void {
     if (!this.enabled || this.lanesWaiting > 0) return;
-    if (this.waitingSeeds.length > 0 || (this.mayPull() && this.state.queueLength() > 0))
+    if (this.waitingSeeds.length > 0 || (this.mayPull() && this.state.queue.queued.length > 0))
       void this.lane();
   }
 
@@ -188,7 +181,7 @@ export class SeedLanes {
         ? ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
         : ActivityCancellationType.TRY_CANCEL,
     });
-    const deadline = state.deadlineMs();
+    const deadline = state.lifecycle.deadlineMs();
     let results: SeedResult[];
     try {
       for (;;) {
@@ -226,7 +219,7 @@ export class SeedLanes {
         results = jobs.map((j, i) => partial?.results[i] ?? notRun(j.seed, 'cancelled'));
       } else if (isScheduleToStart(err)) {
         const error = `no worker polls queue ${input.experiment.taskQueue} for ${this.scheduleToStartSeconds} s`;
-        state.requestStop('error', error);
+        state.lifecycle.requestStop('error', error);
         results = jobs.map((j) => notRun(j.seed, error, 'failed'));
       } else {
         const error = failureMessage(err);
@@ -235,7 +228,7 @@ export class SeedLanes {
     }
     jobs.forEach((j, i) => {
       const r = results[i]!;
-      if (r.status !== 'cancelled') state.noteSeedCompute(j.req.id, r.durationSeconds);
+      if (r.status !== 'cancelled') state.context.addSeedCompute(j.req.id, r.durationSeconds);
       j.resolve(r);
     });
   }

@@ -18,10 +18,12 @@ export function startArchiver(
   void (async () => {
     for (;;) {
       await condition(
-        () => state.outbox.length > 0 && (!record || state.mlflowParentRunId !== undefined),
+        () =>
+          state.records.outbox.length > 0 &&
+          (!record || state.context.data.mlflowParentRunId !== undefined),
       );
       if (!record) {
-        state.archived(state.outbox.length);
+        state.records.archived(state.records.outbox.length);
         continue;
       }
       archiving = true;
@@ -29,23 +31,27 @@ export function startArchiver(
       let size = 0;
       let n = 0;
       while (
-        n < state.outbox.length &&
-        (n === 0 || size + state.outbox[n]!.text.length < 256 * 1024)
+        n < state.records.outbox.length &&
+        (n === 0 || size + state.records.outbox[n]!.text.length < 256 * 1024)
       )
-        size += state.outbox[n++]!.text.length;
-      const texts = state.outbox.slice(0, n);
+        size += state.records.outbox[n++]!.text.length;
+      const texts = state.records.outbox.slice(0, n);
       try {
         await CancellationScope.nonCancellable(() =>
-          recordActs.recordTexts({ runId: state.mlflowParentRunId!, texts }),
+          recordActs.recordTexts({ runId: state.context.data.mlflowParentRunId!, texts }),
         );
       } catch (err) {
         // Recording retries without limit; this is a permanent refusal: say so, go on.
-        state.audit({ name: 'gaplab', role: 'system' }, 'archive failed', failureMessage(err));
+        state.records.audit(
+          { name: 'gaplab', role: 'system' },
+          'archive failed',
+          failureMessage(err),
+        );
       }
-      state.archived(n);
+      state.records.archived(n);
       archiving = false;
-      state.bump();
+      state.context.bump();
     }
   })();
-  return () => condition(() => state.outbox.length === 0 && !archiving);
+  return () => condition(() => state.records.outbox.length === 0 && !archiving);
 }

@@ -11,9 +11,12 @@ import type { SeedResult } from '../../domain/schemas.js';
 import type { CampaignState } from './state/campaign-state.js';
 import type { CampaignInput, TrialSummary } from '../types.js';
 import type { Activities } from './activities.js';
-
-/** Campaigns started before it record one trial per activity (recordTrial). */
-export const RECORD_BATCHES_PATCH = 'record-batches';
+import {
+  RECORD_BACKPRESSURE_PATCH,
+  RECORD_BATCHES_PATCH,
+  RECORD_SHARE_PATCH,
+  RECORD_UPDATES_PATCH,
+} from '../patches.js';
 
 /**
  * Trial records per recording activity (at most `items`, and at least `parallel` when that many
@@ -23,18 +26,6 @@ export const RECORD_BATCHES_PATCH = 'record-batches';
 export const RECORD_BATCH = { items: 50, parallel: 4, bytes: 512 * 1024, inFlight: 2 } as const;
 
 /**
- * Campaigns started before it send a recording activity every waiting record (up to
- * RECORD_BATCH) as soon as it is free; since, at most an even share of them over
- * RECORD_BATCH.inFlight, so the next free activity takes the rest rather than idle.
- */
-export const RECORD_SHARE_PATCH = 'record-share';
-
-/**
- * Campaigns started before it start search trials however far the records lag behind; since,
- * no new search trial starts while RECORD_BACKLOG trials wait to be recorded.
- */
-export const RECORD_BACKPRESSURE_PATCH = 'record-backpressure';
-/**
  * Finished trials waiting for MLflow (queued or being written) beyond which no new search trial
  * starts: when trials finish faster than MLflow records them (instant trials, a slow or
  * unreachable MLflow), the backlog, the workflow's memory and the wait at a continue-as-new or at
@@ -42,12 +33,6 @@ export const RECORD_BACKPRESSURE_PATCH = 'record-backpressure';
  * stops running trials or the loop; it only keeps new ones from piling up behind it.
  */
 export const RECORD_BACKLOG = 500;
-
-/**
- * Campaigns started before it record a trial once, as it finished; since, every later change to a
- * recorded trial's flags, trust or PGR is written over its run (recordTrialUpdates).
- */
-export const RECORD_UPDATES_PATCH = 'record-updates';
 
 /** What a trial's record holds that may change after it finished (activities/trial-codec.ts TrialState). */
 type RecordedState = Pick<TrialSummary, 'id' | 'flags' | 'pgr' | 'trust'>;
@@ -83,7 +68,7 @@ export class TrialRecorder {
     private readonly recordActs: Activities,
   ) {
     if (this.updates) {
-      state.onTrialChanged((id) => {
+      state.context.onTrialChanged((id) => {
         this.stale.add(id);
         this.changed = true;
       });
@@ -131,13 +116,13 @@ export class TrialRecorder {
       const res = await this.recordActs.recordTrial({
         campaignId: input.campaignId,
         problemId: input.problem.id,
-        experimentId: state.mlflowExperimentId!,
-        parentRunId: state.mlflowParentRunId!,
+        experimentId: state.context.data.mlflowExperimentId!,
+        parentRunId: state.context.data.mlflowParentRunId!,
         trial,
         seeds,
         hiddenMetrics: input.criteria.criteria.hiddenMetrics,
       });
-      state.setRunId(trial.id, res.runId);
+      state.trials.setRunId(trial.id, res.runId);
     });
     this.recordings.add(p);
     void p.finally(() => this.recordings.delete(p));
@@ -179,14 +164,14 @@ export class TrialRecorder {
         const res = await this.recordActs.recordTrials({
           campaignId: input.campaignId,
           problemId: input.problem.id,
-          experimentId: state.mlflowExperimentId!,
-          parentRunId: state.mlflowParentRunId!,
+          experimentId: state.context.data.mlflowExperimentId!,
+          parentRunId: state.context.data.mlflowParentRunId!,
           hiddenMetrics: input.criteria.criteria.hiddenMetrics,
           items,
         });
         items.forEach((it, i) => {
           const runId = res.runIds[i];
-          if (runId) state.setRunId(it.trial.id, runId);
+          if (runId) state.trials.setRunId(it.trial.id, runId);
         });
       });
       this.recordings.add(p);
@@ -195,7 +180,7 @@ export class TrialRecorder {
         this.batchesInFlight--;
         this.itemsInFlight -= items.length;
         // A loop held back by the backlog (RECORD_BACKLOG) looks again.
-        if (this.backpressure) state.bump();
+        if (this.backpressure) state.context.bump();
         this.send();
       });
     }
@@ -220,16 +205,16 @@ export class TrialRecorder {
     const { state } = this;
     const due: { runId: string; trial: RecordedState }[] = [];
     for (const id of [...this.stale]) {
-      const t = state.trialById(id);
+      const t = state.context.trialById(id);
       const sent = this.sentState.get(id);
       if (!t?.mlflowRunId || sent?.state === stateKey(t)) this.stale.delete(id);
       else if (this.flushing || sent?.review !== reviewKey(t))
         due.push({ runId: t.mlflowRunId, trial: t });
     }
     // Trials compacted out of memory never change again: their entries go.
-    if (this.sentState.size > 2 * state.trials.length + 100)
+    if (this.sentState.size > 2 * state.trials.all.length + 100)
       for (const id of [...this.sentState.keys()])
-        if (!state.trialById(id)) this.sentState.delete(id);
+        if (!state.context.trialById(id)) this.sentState.delete(id);
     while (due.length > 0 && this.batchesInFlight < RECORD_BATCH.inFlight) {
       const at = Date.now();
       const items: { runId: string; trial: RecordedState }[] = [];

@@ -17,18 +17,18 @@ import type { Activities } from './activities.js';
 import { SeedLanes } from './lanes.js';
 import { TrialRecorder } from './recorder.js';
 import {
+  admit,
   failureMessage,
   isScheduleToStart,
+  notRun,
   type QueueServed,
   type TrialStart,
 } from './seed-results.js';
 import type { SeedResult } from '../../domain/schemas.js';
 import { TAIL_BUDGET, type CampaignState, type TrialRequest } from './state/campaign-state.js';
 import { DEFAULT_SCHEDULE_TO_START_SECONDS, presets } from '../options.js';
-import { phaseStopsPatched } from './state/stopping.js';
-import { SECRET_VERIFICATION_SEEDS_PATCH } from './state/references.js';
 import type { CampaignInput, TrialSummary } from '../types.js';
-
+import { PHASE_STOPS_PATCH, patchedOrNew, SECRET_VERIFICATION_SEEDS_PATCH } from '../patches.js';
 
 export class TrialRunner {
   /** Trials running now (search and target verifications), by id. */
@@ -53,8 +53,8 @@ export class TrialRunner {
   private readonly recorder: TrialRecorder;
   /** Short search seeds, several to a slot (campaign/lanes.ts). */
   private readonly lanes: SeedLanes;
-  /** PHASE_STOPS_PATCH (state/stopping.ts): false replays a campaign started before it. */
-  private readonly phaseStops = phaseStopsPatched();
+  /** PHASE_STOPS_PATCH (state/lifecycle.ts): false replays a campaign started before it. */
+  private readonly phaseStops = patchedOrNew(PHASE_STOPS_PATCH);
 
   constructor(
     private readonly input: CampaignInput,
@@ -64,7 +64,7 @@ export class TrialRunner {
     this.record = input.mlflow !== false;
     this.scheduleToStartSeconds =
       input.timing?.scheduleToStartSeconds ?? DEFAULT_SCHEDULE_TO_START_SECONDS;
-    this.served = { yes: state.trials.some((t) => t.status !== 'cancelled') };
+    this.served = { yes: state.trials.all.some((t) => t.status !== 'cancelled') };
     this.recorder = new TrialRecorder(input, state, recordActs);
     this.lanes = new SeedLanes(input, state, this.served, {
       seedInput: (req, seed) => this.seedInput(req, seed),
@@ -116,28 +116,19 @@ export class TrialRunner {
   private async runSeed(req: TrialRequest, seed: number, started: TrialStart): Promise<SeedResult> {
     const { input, state } = this;
     if (req.kind === 'search' && this.lanes.active()) return this.lanes.submit(req, seed, started);
-    await state.acquireSlot();
-    // A trial starts when its first seed gets a slot, not when it was queued behind the slots;
-    // if a budget ran out meanwhile, it does not start at all.
-    const skip = started.at === undefined ? state.newWorkRefused(Date.now(), req) : null;
+    await state.slots.acquire();
+    const skip = admit(state.lifecycle, req, started, Date.now());
     if (skip) {
-      state.releaseSlot();
-      return {
-        seed,
-        status: 'cancelled',
-        metrics: {},
-        durationSeconds: 0,
-        error: `not run: ${skip}`,
-      };
+      state.slots.release();
+      return notRun(seed, `not run: ${skip}`);
     }
-    started.at ??= new Date().toISOString();
     try {
       for (;;) {
         try {
           const result = await this.experimentActs.runExperimentSeed(this.seedInput(req, seed));
           this.served.yes = true;
           // Charged provisionally before the slot is free, so a trial waiting for it sees it.
-          state.noteSeedCompute(req.id, result.durationSeconds);
+          state.context.addSeedCompute(req.id, result.durationSeconds);
           return result;
         } catch (err) {
           // A seed that waited out its schedule-to-start timeout on a queue whose workers ran
@@ -155,7 +146,7 @@ export class TrialRunner {
         // No worker of the queue ever took a seed: end the campaign with the reason rather than
         // fail every trial.
         const error = `no worker polls queue ${input.experiment.taskQueue} for ${this.scheduleToStartSeconds} s`;
-        state.requestStop('error', error);
+        state.lifecycle.requestStop('error', error);
         return { seed, status: 'failed', metrics: {}, durationSeconds: 0, error };
       }
       return {
@@ -166,7 +157,7 @@ export class TrialRunner {
         error: failureMessage(err),
       };
     } finally {
-      state.releaseSlot();
+      state.slots.release();
     }
   }
 
@@ -185,7 +176,9 @@ export class TrialRunner {
       trialId: req.id,
       // Tails stay small and bounded per trial; the full logs go to the campaign's MLflow run.
       tailChars: tailChars(req.seeds.length),
-      ...(this.record && state.mlflowParentRunId ? { logRunId: state.mlflowParentRunId } : {}),
+      ...(this.record && state.context.data.mlflowParentRunId
+        ? { logRunId: state.context.data.mlflowParentRunId }
+        : {}),
     };
   }
 
@@ -202,7 +195,7 @@ export class TrialRunner {
     // waits for it (its slot is free already).
     if (req.kind === 'search' && this.referencesPending) await this.referencesSettled();
     const finishedAt = new Date().toISOString();
-    const trial = this.state.finishTrial(req, seeds, started.at ?? finishedAt, finishedAt);
+    const trial = this.state.trials.finish(req, seeds, started.at ?? finishedAt, finishedAt);
     // MLflow gets the hypothesis's full rationale and expected effect (the state keeps prefixes).
     if (this.record)
       this.recordTrialLater(
@@ -224,10 +217,10 @@ export class TrialRunner {
 
   /** Measures a reference (baseline or optimum) unless it is known. */
   async measure(which: 'baseline' | 'optimum'): Promise<void> {
-    const req = this.state.referenceRequest(which);
+    const req = this.state.references.referenceRequest(which);
     if (!req) return;
     const { trial, seeds } = await this.scope.run(() => this.runTrialSeeds(req));
-    this.state.setReference(which, trial, seeds);
+    this.state.references.setReference(which, trial, seeds);
   }
 
   /**
@@ -240,7 +233,7 @@ export class TrialRunner {
     this.referencesPending = true;
     this.referencesBeside = this.scope.run(work).finally(() => {
       this.referencesPending = false;
-      this.state.bump();
+      this.state.context.bump();
     });
     // Handled here (the campaign awaits it after the search, where a failure surfaces).
     this.referencesBeside.catch(() => undefined);
@@ -280,10 +273,10 @@ export class TrialRunner {
       throw err;
     }
     this.freshBaseline ??= (async () => {
-      const b = state.freshBaselineRequest();
+      const b = state.verification.freshBaselineRequest();
       if (!b) return;
       const { trial, seeds } = await scope.run(() => this.runTrialSeeds(b));
-      if (trial.status === 'succeeded') state.setFreshBaseline(trial, seeds);
+      if (trial.status === 'succeeded') state.references.setFreshBaseline(trial, seeds);
       else this.freshBaseline = undefined;
     })();
     const [{ trial, seeds }] = await Promise.all([
@@ -295,10 +288,10 @@ export class TrialRunner {
     if (
       this.phaseStops
         ? scope !== this.scope && scope.consideredCancelled
-        : state.verificationStopped
+        : state.lifecycle.verificationStopped
     )
       return;
-    state.addVerification(req, trial, seeds);
+    state.verification.add(req, trial, seeds);
   }
 
   /**
@@ -307,12 +300,12 @@ export class TrialRunner {
    * nobody could predict them from the campaign seed. `req` then runs on them.
    */
   private async secretSeeds(req: TrialRequest): Promise<void> {
-    const n = this.state.verificationSeedsToDraw();
+    const n = this.state.verification.seedsToDraw();
     if (n > 0 && patched(SECRET_VERIFICATION_SEEDS_PATCH)) {
       this.seedsDrawn ??= this.seedActs.drawVerificationSeeds({ count: n });
       const drawn = await this.seedsDrawn;
-      this.state.useVerificationSeeds(req, drawn);
-    } else this.state.useVerificationSeeds(req);
+      this.state.verification.useSeeds(req, drawn);
+    } else this.state.verification.useSeeds(req);
   }
 
   /** Starts a search trial, or a target verification, in the background. */
@@ -331,7 +324,7 @@ export class TrialRunner {
       )
       .finally(() => {
         this.inFlight.delete(req.id);
-        this.state.bump();
+        this.state.context.bump();
       });
     this.inFlight.set(req.id, p);
   }
@@ -350,21 +343,22 @@ export class TrialRunner {
       done = true;
     });
     if (!this.phaseStops) return this.untilHardStopBeforePhaseStops(running, () => done, scope);
-    const due = () => state.hardStopDue(Date.now()) !== null;
-    const waitMs = () => state.msUntilNextDeadline(Date.now()) ?? undefined;
+    const due = () => state.lifecycle.hardStop(Date.now()) !== null;
+    const waitMs = () => state.lifecycle.msUntilNextDeadline(Date.now()) ?? undefined;
     while (!done) {
       await condition(() => done || due(), waitMs());
       if (done || !due()) continue;
       // During verification the search's own stop reason stands; the audit shows the PI stop.
-      state.stopHard(Date.now());
-      while (!done && !state.shouldCancelRunning())
-        await condition(() => done || state.shouldCancelRunning(), waitMs());
+      state.lifecycle.stopHard(Date.now());
+      while (!done && !state.lifecycle.shouldCancelRunning())
+        await condition(() => done || state.lifecycle.shouldCancelRunning(), waitMs());
       if (!done) scope.cancel();
       break;
     }
     await running;
     // Work that ended on its own as the deadline passed: the report still says so.
-    if (state.hardStopDue(Date.now()) === 'deadline') state.stopHard(Date.now());
+    if (state.lifecycle.hardStop(Date.now())?.reason === 'deadline')
+      state.lifecycle.stopHard(Date.now());
   }
 
   /**
@@ -380,12 +374,14 @@ export class TrialRunner {
     const { state } = this;
     const verifying = scope !== this.scope;
     const due = () =>
-      verifying ? state.verificationStopped : state.hardStopDue(Date.now()) !== null;
+      verifying
+        ? state.lifecycle.verificationStopped
+        : state.lifecycle.hardStop(Date.now()) !== null;
     while (!done()) {
-      const waitMs = verifying ? null : state.msUntilNextDeadline(Date.now());
+      const waitMs = verifying ? null : state.lifecycle.msUntilNextDeadline(Date.now());
       await condition(() => done() || due(), waitMs ?? undefined);
       if (done() || !due()) continue;
-      state.stopHard(Date.now());
+      state.lifecycle.stopHard(Date.now());
       scope.cancel();
       break;
     }

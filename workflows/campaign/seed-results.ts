@@ -1,6 +1,8 @@
 /** What the runner and the lanes share: seeds not run, failure messages, when a trial started. */
 import { ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 import type { SeedResult } from '../../domain/schemas.js';
+import type { Lifecycle } from './state/lifecycle.js';
+import type { TrialRequest } from './state/requests.js';
 
 /** Whether some seed of this campaign ran on a worker of the experiment's queue (shared, mutable). */
 export interface QueueServed {
@@ -11,6 +13,25 @@ export interface QueueServed {
 export interface TrialStart {
   at?: string;
   byWorker?: boolean;
+}
+
+/**
+ * Admission, the one place it is asked: a trial starts when its first seed has a slot, not when
+ * it was queued behind the slots. A search trial must then pass `Lifecycle.admission` (a budget
+ * may have run out meanwhile: it does not start at all); references and verifications always
+ * start. Returns why it was refused, or null once it started (`started.at` is set then).
+ */
+export function admit(
+  lifecycle: Lifecycle,
+  req: TrialRequest,
+  started: TrialStart,
+  nowMs: number,
+): string | null {
+  if (started.at !== undefined) return null;
+  const refused = req.kind === 'search' ? lifecycle.admission(nowMs) : null;
+  if (refused) return refused.detail;
+  started.at = new Date(nowMs).toISOString();
+  return null;
 }
 
 /** A seed that did not run (a budget ran out, a stop, a lost batch), with the reason. */

@@ -31,14 +31,15 @@ export function sourceResolver(input: CampaignInput, state: CampaignState): Reso
     if (!edits || !input.experiment.code) return undefined;
     let parentHash: string | undefined;
     try {
-      parentHash = state.parentSourceHash(proposal);
+      parentHash = state.queue.parentSourceHash(proposal);
     } catch {
       return undefined; // an unknown parent: resolve() names it
     }
     // Snapshots are stored on the campaign's run: an idea that arrives while the run is being
     // created waits for it.
-    if (input.mlflow !== false) await condition(() => state.mlflowParentRunId !== undefined);
-    const runId = input.mlflow !== false ? state.mlflowParentRunId : undefined;
+    if (input.mlflow !== false)
+      await condition(() => state.context.data.mlflowParentRunId !== undefined);
+    const runId = input.mlflow !== false ? state.context.data.mlflowParentRunId : undefined;
     const r = await acts.resolveSource({
       experiment: input.experiment.name,
       edits,

@@ -49,7 +49,7 @@ function newState(): CampaignState {
 
 /** Runs a trial with x as its param whose seeds score `score` (+ a little noise) and `heldout`. */
 function run(state: CampaignState, x: number, score: number, heldout: number) {
-  state.acceptProposals(
+  state.proposals.accept(
     {
       proposals: [
         { title: `x=${x}`, rationale: '', parentTrialId: null, changes: { x }, expectedEffect: '' },
@@ -61,8 +61,8 @@ function run(state: CampaignState, x: number, score: number, heldout: number) {
     },
     0,
   );
-  const req = state.nextTrialRequest()!;
-  return state.finishTrial(
+  const req = state.queue.nextTrialRequest()!;
+  return state.trials.finish(
     req,
     req.seeds.map((seed, k) => ({
       seed,
@@ -82,36 +82,47 @@ describe('trust states in a campaign', () => {
     const honest = run(state, 2, 8, 8);
     expect(gamed.trust).toBe('under_review');
     expect(gamed.flags.map((f) => f.kind).sort()).toEqual(['hidden_gap', 'pgr_above_one']);
-    expect(state.status(0).best?.trialId).toBe(honest.id);
-    expect(state.leaderboard(10).map((t) => t.id)).toEqual([honest.id]);
-    expect(state.status(0).underReview?.map((u) => u.trialId)).toEqual([gamed.id]);
+    expect(state.views.status(0).best?.trialId).toBe(honest.id);
+    expect(state.views.leaderboard(10).map((t) => t.id)).toEqual([honest.id]);
+    expect(state.views.status(0).underReview?.map((u) => u.trialId)).toEqual([gamed.id]);
     const view = state.strategyView(1).history.find((t) => t.id === gamed.id)!;
     expect(view.pgr).toBeNull();
     expect(view.feasible).toBe(false);
-    expect(state.counts.flagged).toBe(1);
+    expect(state.context.data.counts.flagged).toBe(1);
 
-    state.clearFlag(gamed.id, 'pgr_above_one', pi, 'the optimum was set too low');
+    state.trials.decideFlag(gamed.id, 'pgr_above_one', 'clear', pi, 'the optimum was set too low');
     expect(gamed.trust).toBe('under_review'); // hidden_gap is still open
-    state.clearFlag(gamed.id, 'hidden_gap', pi, 'held-out split mislabelled, checked');
+    state.trials.decideFlag(
+      gamed.id,
+      'hidden_gap',
+      'clear',
+      pi,
+      'held-out split mislabelled, checked',
+    );
     expect(gamed.trust).toBe('eligible');
-    expect(state.status(0).best?.trialId).toBe(gamed.id);
-    expect(state.counts.flagged).toBe(0);
-    expect(state.auditTrail.filter((a) => a.action === 'clear flag').map((a) => a.detail)).toEqual([
+    expect(state.views.status(0).best?.trialId).toBe(gamed.id);
+    expect(state.context.data.counts.flagged).toBe(0);
+    expect(
+      state.context.data.audit.filter((a) => a.action === 'clear flag').map((a) => a.detail),
+    ).toEqual([
       `${gamed.id} pgr_above_one: the optimum was set too low (trial now under review)`,
       `${gamed.id} hidden_gap: held-out split mislabelled, checked (trial now eligible)`,
     ]);
-    expect(state.openFlag(gamed.id, 'hidden_gap')).toMatchObject({ ok: false, type: 'Conflict' });
+    expect(state.trials.openFlag(gamed.id, 'hidden_gap')).toMatchObject({
+      ok: false,
+      type: 'Conflict',
+    });
   });
 
   it('confirming a flag excludes the trial for good, and the report lists it with the reason', () => {
     const state = newState();
     const gamed = run(state, 1, 12, 2);
     run(state, 2, 8, 8);
-    state.confirmFlag(gamed.id, 'hidden_gap', pi, 'it trains on the labels');
+    state.trials.decideFlag(gamed.id, 'hidden_gap', 'confirm', pi, 'it trains on the labels');
     expect(gamed.trust).toBe('excluded');
-    state.clearFlag(gamed.id, 'pgr_above_one', pi, 'irrelevant');
+    state.trials.decideFlag(gamed.id, 'pgr_above_one', 'clear', pi, 'irrelevant');
     expect(gamed.trust).toBe('excluded');
-    expect(state.status(0).best?.trialId).not.toBe(gamed.id);
+    expect(state.views.status(0).best?.trialId).not.toBe(gamed.id);
     expect(gamed.flags.find((f) => f.kind === 'hidden_gap')?.confirmed?.reason).toBe(
       'it trains on the labels',
     );
@@ -128,7 +139,7 @@ describe('trust states in a campaign', () => {
     const state = newState();
     for (let i = 0; i < 5; i++) run(state, 10 + i, 5 + i * 0.1, 5 + i * 0.1);
     // A frozen trial: the same score on every seed.
-    state.acceptProposals(
+    state.proposals.accept(
       {
         proposals: [
           {
@@ -146,8 +157,8 @@ describe('trust states in a campaign', () => {
       },
       0,
     );
-    const req = state.nextTrialRequest()!;
-    const frozen = state.finishTrial(
+    const req = state.queue.nextTrialRequest()!;
+    const frozen = state.trials.finish(
       req,
       req.seeds.map((seed) => ({
         seed,
@@ -168,7 +179,7 @@ describe('trust states in a campaign', () => {
 describe('the pooled standard-error floor counts eligible trials only', () => {
   /** A trial whose seeds all score `score`, with the held-out metric at `heldout`. */
   function constant(state: CampaignState, x: number, score: number, heldout: number) {
-    state.acceptProposals(
+    state.proposals.accept(
       {
         proposals: [
           {
@@ -186,8 +197,8 @@ describe('the pooled standard-error floor counts eligible trials only', () => {
       },
       0,
     );
-    const req = state.nextTrialRequest()!;
-    return state.finishTrial(
+    const req = state.queue.nextTrialRequest()!;
+    return state.trials.finish(
       req,
       req.seeds.map((seed) => ({
         seed,
@@ -201,7 +212,7 @@ describe('the pooled standard-error floor counts eligible trials only', () => {
   }
   /** A trial whose seeds spread by `spread` around `score` (held-out alike). */
   function spread(state: CampaignState, x: number, score: number, by: number) {
-    state.acceptProposals(
+    state.proposals.accept(
       {
         proposals: [
           {
@@ -219,8 +230,8 @@ describe('the pooled standard-error floor counts eligible trials only', () => {
       },
       0,
     );
-    const req = state.nextTrialRequest()!;
-    return state.finishTrial(
+    const req = state.queue.nextTrialRequest()!;
+    return state.trials.finish(
       req,
       req.seeds.map((seed, k) => ({
         seed,
@@ -233,7 +244,7 @@ describe('the pooled standard-error floor counts eligible trials only', () => {
     );
   }
   const stderrOf = (state: CampaignState, id: string) =>
-    state.trials.find((t) => t.id === id)!.pgr!.stderr;
+    state.trials.all.find((t) => t.id === id)!.pgr!.stderr;
 
   it('40 flagged constant trials do not shrink the floor of an honest trial', () => {
     const state = newState();
@@ -277,7 +288,7 @@ describe("the strategy's view depends on visible data only", () => {
     run(state, 1, 8, 7.9);
     const mid = run(state, 2, 5, midHeldout);
     run(state, 3, 7, 6.95);
-    state.acceptProposals(
+    state.proposals.accept(
       {
         proposals: [
           {
@@ -295,8 +306,8 @@ describe("the strategy's view depends on visible data only", () => {
       },
       0,
     );
-    const req = state.nextTrialRequest()!;
-    state.finishTrial(
+    const req = state.queue.nextTrialRequest()!;
+    state.trials.finish(
       req,
       req.seeds.map((seed) => ({
         seed,
@@ -325,7 +336,7 @@ describe("the strategy's view depends on visible data only", () => {
     expect(shown.pgr?.mean).toBeCloseTo(0.5, 1);
     expect(shown.feasible).toBe(true);
     expect(shown.underReview).toBeUndefined();
-    expect(vb.leader).toBe(b.state.status(0).best?.trialId);
+    expect(vb.leader).toBe(b.state.views.status(0).best?.trialId);
     const text = JSON.stringify(vb);
     expect(text).not.toMatch(/heldout|0\.8127|0\.3311|hidden_gap/i);
     expect(text).toContain('diverged (');
@@ -345,7 +356,7 @@ describe("the strategy's view depends on visible data only", () => {
     expect(a).toMatchObject({ feasible: false, pgr: null, underReview: true });
     // A PI clearing the hidden flag makes it the leader; the rest of the view is unchanged.
     const before = JSON.stringify({ ...view, leader: undefined });
-    state.clearFlag(gamed.id, 'hidden_gap', pi, 'checked');
+    state.trials.decideFlag(gamed.id, 'hidden_gap', 'clear', pi, 'checked');
     const after = state.strategyView(1);
     expect(after.leader).toBe(gamed.id);
     expect(

@@ -21,7 +21,7 @@ function runTrials(
 ) {
   for (let i = 0; i < n; i++) {
     const c = configFor(i);
-    state.acceptProposals(
+    state.proposals.accept(
       {
         proposals: [
           {
@@ -39,10 +39,10 @@ function runTrials(
       },
       0,
     );
-    const req = state.nextTrialRequest();
+    const req = state.queue.nextTrialRequest();
     if (!req) continue;
     const s = score(Number(req.hypothesis.params.x), Number(req.hypothesis.params.y));
-    state.finishTrial(
+    state.trials.finish(
       req,
       req.seeds.map((seed, k) => ({
         seed,
@@ -64,14 +64,14 @@ describe('CampaignState at scale', () => {
       x: -5 + ((i * 0.6180339887) % 1) * 10,
       y: -5 + ((i * 0.41421356237) % 1) * 10,
     }));
-    expect(state.counts.total).toBe(3000);
+    expect(state.context.data.counts.total).toBe(3000);
     // Thinned to a bound, keeping every improvement of the best lower bound.
-    expect(state.pgrSeries.length).toBeLessThanOrEqual(1000);
-    expect(state.trials.length).toBeLessThanOrEqual(1201 + 1);
-    const carried = JSON.stringify(state.carry());
+    expect(state.context.data.pgrSeries.length).toBeLessThanOrEqual(1000);
+    expect(state.trials.all.length).toBeLessThanOrEqual(1201 + 1);
+    const carried = JSON.stringify(state.trials.carry());
     expect(carried.length).toBeLessThan(1_500_000);
 
-    const best = state.leaderboard(1)[0]!;
+    const best = state.views.leaderboard(1)[0]!;
     const report = state.buildReport('2026-01-01T01:00:00Z');
     expect(report.trials.total).toBe(3000);
     expect(report.pgrOverTrials.length).toBeLessThanOrEqual(1000);
@@ -81,7 +81,7 @@ describe('CampaignState at scale', () => {
 
     // A configuration compacted out of memory is still recognised as a duplicate.
     const first = { x: -5, y: -5 + ((0 * 0.41421356237) % 1) * 10 };
-    state.acceptProposals(
+    state.proposals.accept(
       {
         proposals: [
           {
@@ -100,8 +100,8 @@ describe('CampaignState at scale', () => {
       0,
     );
     // (dropped is bounded: the newest entry is this one)
-    expect(state.dropped.at(-1)!.title).toBe('again');
-    expect(state.dropped.at(-1)!.reason).toMatch(/duplicate/);
+    expect(state.context.data.dropped.at(-1)!.title).toBe('again');
+    expect(state.context.data.dropped.at(-1)!.reason).toMatch(/duplicate/);
 
     // What a strategy sees stays bounded and never carries the hidden metric.
     const view = state.strategyView(4);
@@ -113,17 +113,19 @@ describe('CampaignState at scale', () => {
     const state = searchingState(input());
     runTrials(state, 50, (i) => ({ x: -4 + i * 0.1, y: 3 - i * 0.1 }));
     const next = new CampaignState(
-      { ...input(), carried: JSON.parse(JSON.stringify(state.carry())) },
+      { ...input(), carried: JSON.parse(JSON.stringify(state.trials.carry())) },
       1000,
     );
-    expect(next.runs).toBe(1);
-    expect(next.counts).toEqual(state.counts);
-    expect(next.leaderboard(3).map((t) => t.id)).toEqual(state.leaderboard(3).map((t) => t.id));
+    expect(next.context.data.runs).toBe(1);
+    expect(next.context.data.counts).toEqual(state.context.data.counts);
+    expect(next.views.leaderboard(3).map((t) => t.id)).toEqual(
+      state.views.leaderboard(3).map((t) => t.id),
+    );
     runTrials(next, 1, () => ({ x: 0.55, y: -1.55 }));
     // Hypothesis and trial ids keep counting up across runs.
-    const ids = next.trials.map((t) => t.hypothesisId);
+    const ids = next.trials.all.map((t) => t.hypothesisId);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(next.trials.at(-1)!.id).toBe('t0050');
+    expect(next.trials.all.at(-1)!.id).toBe('t0050');
   });
 });
 
@@ -133,29 +135,29 @@ describe('experiment slots', () => {
     let holding = 0;
     let peak = 0;
     const run = async () => {
-      await state.acquireSlot();
+      await state.slots.acquire();
       holding++;
       peak = Math.max(peak, holding);
       await new Promise((r) => setTimeout(r, 1));
       holding--;
-      state.releaseSlot();
+      state.slots.release();
     };
     // 8 slots (criteria concurrency), 40 seeds queued together.
     await Promise.all(Array.from({ length: 40 }, run));
     expect(peak).toBe(8);
-    expect(state.slotsBusy).toBe(0);
+    expect(state.slots.busy).toBe(0);
   });
 
   it('a raised concurrency budget hands out the new slots to waiters at once', async () => {
     const state = new CampaignState(input(), 0);
-    for (let i = 0; i < 8; i++) await state.acquireSlot();
+    for (let i = 0; i < 8; i++) await state.slots.acquire();
     let got = 0;
-    const waiting = Array.from({ length: 4 }, () => state.acquireSlot().then(() => got++));
+    const waiting = Array.from({ length: 4 }, () => state.slots.acquire().then(() => got++));
     await Promise.resolve();
     expect(got).toBe(0);
     state.changeBudgets({ concurrency: 10 });
     await Promise.all(waiting.slice(0, 2));
     expect(got).toBe(2);
-    expect(state.slotsBusy).toBe(10);
+    expect(state.slots.busy).toBe(10);
   });
 });

@@ -18,7 +18,7 @@ import type {
 import { ARCHIVED_LIMIT, hashFingerprint, MAX_BATCHED_IN_FLIGHT } from './limits.js';
 
 /**
- * The carried data with every defaulted field present. Owners: stopping.ts (phase, paused,
+ * The carried data with every defaulted field present. Owners: lifecycle.ts (phase, paused,
  * budgets, stopRequest, stopReason, stopDetail), trials.ts (trials, counts, pgrSeries,
  * archivedConfigs, failures, nextTrialIndex, ledger's compute and trial counts),
  * references.ts (references), queue.ts (queue, pending, decisions, hypothesisCounter),
@@ -150,6 +150,19 @@ export class StateContext {
    * that began before that rule (patch `batch-share-remaining`), so their histories replay.
    */
   batchSlack = false;
+  /**
+   * Short search seeds run in batches from now on (TrialRunner.enableBatches); `slack`: batch
+   * sizes may run a tenth over their target (domain/batches.ts BATCH_SLACK).
+   */
+  enableSeedBatches(slack: boolean): void {
+    this.batchSeeds = true;
+    this.batchSlack = slack;
+  }
+  /** The campaign's MLflow experiment and parent run, once created. */
+  setMlflowRun(experimentId: string, runId: string): void {
+    this.data.mlflowExperimentId = experimentId;
+    this.data.mlflowParentRunId = runId;
+  }
   /** Seeds one slot runs back to back now: 1 unless batching is on (domain/batches.ts). */
   seedBatchSize(): number {
     if (!this.batchSeeds) return 1;

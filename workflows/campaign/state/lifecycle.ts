@@ -1,53 +1,35 @@
 /**
- * When the campaign takes work and when it stops: its phase and pause, the budgets, the one
- * "still accepting work?" rule, drains (nothing new starts, running trials finish), hard stops
- * (a PI's stop, the deadline) and the per-run update limit. Deterministic: time comes in as
- * `nowMs`.
+ * The campaign's lifecycle: its phase and pause, the budgets, the one "still accepting work?"
+ * rule, drains (nothing new starts, running trials finish), hard stops (a PI's stop, the
+ * deadline) and the updates counted per run. Deterministic: time comes in as `nowMs`.
  */
-import { exhausted, isStagnant, remaining, type StopReason } from '../../../domain/budget.js';
-import type { Actor, Budgets } from '../../../domain/schemas.js';
-import { Budgets as BudgetsSchema } from '../../../domain/schemas.js';
+import { exhausted, remaining, type StopReason } from '../../../domain/budget.js';
+import { Budgets as BudgetsSchema, type Actor, type Budgets } from '../../../domain/schemas.js';
 import type { CampaignPhase } from '../../types.js';
 import { reject } from '../../failures.js';
-import { inWorkflowContext, patched } from '@temporalio/workflow';
 import type { StateContext } from './context.js';
 import type { Records } from './records.js';
 import { EMPTY_ROUNDS_LIMIT, UPDATE_LIMITS } from './limits.js';
-import { formatEstimate, formatExact } from '../../../domain/format.js';
+import { drainReason, type Drain } from './drain.js';
+import { PHASE_STOPS_PATCH, patchedOrNew } from '../../patches.js';
 
 /**
  * The kinds of work the campaign may refuse:
  * - `message`: a person's pause, resume, budget change, decision or idea;
- * - `trial`: a queued search trial starting (and the strategy being asked for more);
- * - `seed`: a search trial that waited behind the slots taking its first one;
+ * - `search`: the search taking trials from the queue (and asking the strategy for more);
  * - `proposal`: a strategy call.
+ * A search trial itself is admitted by `admission` as its first seed takes a slot.
  */
-export type Work = 'message' | 'trial' | 'seed' | 'proposal';
+export type Work = 'message' | 'search' | 'proposal';
 
 /** Why work is refused: a stop reason when one applies, and a sentence. */
-export interface Refusal {
-  reason: StopReason | null;
-  detail: string;
-}
+export type Refusal = { reason: StopReason | null; detail: string };
 
-/**
- * Every phase obeys the deadline and a PI stop alike (the deadline ends verification,
- * `cancelRunning: false` holds in every phase). Campaigns started before it replay with the old
- * rules: the deadline did not reach verification, and stops cancelled measuring and verification
- * at once. Checked once as the campaign (or its new run) starts; workflows/README.md.
- */
-export const PHASE_STOPS_PATCH = 'phase-stops';
-
-/** True in a workflow started with PHASE_STOPS_PATCH, and outside a workflow (unit tests). */
-export function phaseStopsPatched(): boolean {
-  return inWorkflowContext() ? patched(PHASE_STOPS_PATCH) : true;
-}
-
-export class Stopping {
+export class Lifecycle {
   /** PHASE_STOPS_PATCH: false replays the old rules (the `!this.phaseStops` branches below). */
-  private readonly phaseStops = phaseStopsPatched();
+  private readonly phaseStops = patchedOrNew(PHASE_STOPS_PATCH);
   /** The campaign winds down for this reason: nothing new starts, running trials finish. */
-  private draining: { reason: StopReason; detail: string } | null | undefined;
+  private draining: Drain | null | undefined;
   /** Nothing ran, nothing waited and no proposal could be asked for, for this reason. */
   private idleReason: StopReason | undefined;
   private strategyFailure: string | undefined;
@@ -130,7 +112,7 @@ export class Stopping {
         if (d.phase === 'finished' || d.phase === 'verifying' || d.stopReason)
           return refuse(d.stopReason ?? null, 'the campaign has stopped');
         return null;
-      case 'trial':
+      case 'search':
         if (d.phase !== 'running' && !(d.phase === 'measuring' && this.searchWhileMeasuring))
           return refuse(null, `the campaign is ${d.phase}`);
         if (d.paused) return refuse(null, 'the campaign is paused');
@@ -138,24 +120,6 @@ export class Stopping {
         if (d.stopReason) return refuse(d.stopReason, 'the campaign has stopped');
         if (this.draining) return refuse(this.draining.reason, this.draining.detail);
         return null;
-      case 'seed': {
-        // Trial and iteration budgets were checked when it was queued; compute, dollars, the
-        // deadline, a stop, the target and stagnation can end the campaign while it waits.
-        if (d.stopRequest) return refuse('stopped_by_pi', 'the campaign was stopped');
-        // Seeds that finished in trials still running count too: they freed the slot this one
-        // waited for before their trial was charged.
-        const ledger = {
-          ...d.ledger,
-          computeSeconds: d.ledger.computeSeconds + this.ctx.unsettledCompute,
-        };
-        const spent = exhausted(d.budgets, ledger, nowMs);
-        if (spent === 'max_compute' || spent === 'max_dollars' || spent === 'deadline')
-          return refuse(spent, `budget used (${spent}) before it got a slot`);
-        const draining = this.draining?.reason;
-        if (draining === 'target_verified' || draining === 'stagnation')
-          return refuse(draining, `the campaign is stopping (${draining})`);
-        return null;
-      }
       case 'proposal': {
         if (this.draining) return refuse(this.draining.reason, this.draining.detail);
         if (this.strategyFailure) return refuse('strategy_failed', this.strategyFailure);
@@ -170,6 +134,31 @@ export class Stopping {
         return null;
       }
     }
+  }
+
+  /**
+   * The one admission rule for a search trial, asked once, as its first seed takes a slot
+   * (campaign/seed-results.ts `admit`): why it must not start now, or null. Trial and
+   * iteration budgets were checked as the search took it from the queue; compute, dollars, the
+   * deadline, a stop, the target and stagnation can end the campaign while it waits for a slot.
+   */
+  admission(nowMs: number): Refusal | null {
+    const d = this.d;
+    const refuse = (reason: StopReason | null, detail: string): Refusal => ({ reason, detail });
+    if (d.stopRequest) return refuse('stopped_by_pi', 'the campaign was stopped');
+    // Seeds that finished in trials still running count too: they freed the slot this one
+    // waited for before their trial was charged.
+    const ledger = {
+      ...d.ledger,
+      computeSeconds: d.ledger.computeSeconds + this.ctx.unsettledCompute,
+    };
+    const spent = exhausted(d.budgets, ledger, nowMs);
+    if (spent === 'max_compute' || spent === 'max_dollars' || spent === 'deadline')
+      return refuse(spent, `budget used (${spent}) before it got a slot`);
+    const draining = this.draining?.reason;
+    if (draining === 'target_verified' || draining === 'stagnation')
+      return refuse(draining, `the campaign is stopping (${draining})`);
+    return null;
   }
 
   /** Refuses a person's message when the campaign has stopped (for update validators). */
@@ -278,6 +267,11 @@ export class Stopping {
     return null;
   }
 
+  /** Search trials the trial budget still allows to start (queued ones included); null without one. */
+  trialsNotStarted(): number | null {
+    return remaining(this.d.budgets, this.d.ledger, 0).trials ?? null;
+  }
+
   /** When the deadline (max_wall) falls, ms since the epoch; null without one. */
   deadlineMs(): number | null {
     const { budgets, ledger } = this.d;
@@ -321,46 +315,11 @@ export class Stopping {
     return true;
   }
 
-  /** A reason to stop starting work, or null. */
-  private drainReason(nowMs: number): { reason: StopReason; detail: string } | null {
-    const d = this.d;
-    const criteria = this.ctx.criteria;
-    // The target stops the campaign only once the best eligible trial that reached it held up
-    // on fresh seeds and hidden metrics: until its verification is back the campaign goes on;
-    // one that fails is flagged (and so no longer best) and the search continues.
-    const best = this.ctx.bestSearch();
-    if (best?.pgr && best.pgr.ciLow >= criteria.targetPgr) {
-      const v = this.ctx.verificationOf(best.id);
-      // Only a verdict that is verified and met the target stops at the target: the stop reason
-      // never contradicts the report's verdict.
-      if (v?.verdict === 'verified' && v.checks?.metTarget !== false)
-        return {
-          reason: 'target_verified',
-          detail:
-            `${best.id} reached PGR ${formatEstimate(best.pgr)}, lower bound >= target ${formatExact(criteria.targetPgr)}, ` +
-            `and was verified on ${v.freshPgr?.n ?? 0} fresh seeds (PGR ${formatEstimate(v.freshPgr)})`,
-        };
-      if (!v) this.targetCandidate = best.id;
-    }
-    const noWork = d.queue.length === 0 && d.pending.length === 0;
-    const spent = exhausted(d.budgets, d.ledger, nowMs);
-    // Hypotheses proposed in the last allowed iteration still run.
-    if (spent && (spent !== 'max_iterations' || noWork))
-      return { reason: spent, detail: `budget used: ${spent}` };
-    if (criteria.stagnation && isStagnant(d.stagnation, criteria.stagnation)) {
-      return {
-        reason: 'stagnation',
-        detail: `no improvement of the best PGR lower bound by ${criteria.stagnation.minImprovement} in ${criteria.stagnation.iterations} iterations`,
-      };
-    }
-    if (this.idleReason && noWork) {
-      const detail =
-        this.idleReason === 'strategy_failed'
-          ? `strategy failed: ${this.strategyFailure}`
-          : `nothing left to run (${this.idleReason})`;
-      return { reason: this.idleReason, detail };
-    }
-    return null;
+  /** A reason to stop starting work (drain.ts), or null; notes a target candidate on the way. */
+  private drainReason(nowMs: number): Drain | null {
+    const found = drainReason(this.ctx, nowMs, this.idleReason, this.strategyFailure);
+    if (found.targetCandidate) this.targetCandidate = found.targetCandidate;
+    return found.drain;
   }
 
   /** The trial that reached the target and waits for its verification (taken once). */

@@ -7,13 +7,13 @@
 import { stepStagnation } from '../../../domain/budget.js';
 import { failureTypeOf } from '../../../domain/failure-types.js';
 import type { Hypothesis } from '../../../domain/schemas.js';
-import type { StrategyResult } from '../../../domain/strategy.js';
+import { strategyTraits, type StrategyResult } from '../../../domain/strategy.js';
 import { strategyRetryDelayMs } from './proposal-audit.js';
 import type { StateContext } from './context.js';
 import { cut, KEPT_CHARS } from './limits.js';
 import type { Queue } from './queue.js';
 import type { Records } from './records.js';
-import type { Stopping } from './stopping.js';
+import type { Lifecycle } from './lifecycle.js';
 import type { SourceResolution } from './source-ref.js';
 
 export class Proposals {
@@ -21,7 +21,7 @@ export class Proposals {
     private readonly ctx: StateContext,
     private readonly records: Records,
     private readonly queue: Queue,
-    private readonly stopping: Stopping,
+    private readonly lifecycle: Lifecycle,
   ) {}
 
   private get d() {
@@ -41,7 +41,7 @@ export class Proposals {
   }
 
   canPropose(nowMs: number): boolean {
-    return this.stopping.refusal('proposal', nowMs) === null && !this.waitingForStrategy(nowMs);
+    return this.lifecycle.refusal('proposal', nowMs) === null && !this.waitingForStrategy(nowMs);
   }
 
   accept(result: StrategyResult, nowMs: number, sources: readonly SourceResolution[] = []): void {
@@ -70,7 +70,7 @@ export class Proposals {
       );
     }
     if (result.fatalError) {
-      this.stopping.strategyFailed(result.fatalError);
+      this.lifecycle.strategyFailed(result.fatalError);
       this.records.addNote({
         kind: 'error',
         author: strategyName,
@@ -78,7 +78,7 @@ export class Proposals {
       });
     }
     if (result.usageAnomaly)
-      this.stopping.requestStop(
+      this.lifecycle.requestStop(
         'usage_anomaly',
         `${result.usageAnomaly}; $${d.ledger.dollars.toFixed(4)} spent in all`,
       );
@@ -86,7 +86,7 @@ export class Proposals {
     result.proposals.forEach((proposal, i) => {
       const name = result.authors[i] ?? result.authors[0] ?? strategyName;
       const author: Hypothesis['author'] =
-        strategyName === 'claude'
+        strategyTraits(this.ctx.input.strategy).author === 'agent'
           ? {
               kind: 'agent',
               name,
@@ -162,7 +162,7 @@ export class Proposals {
     const rounds = (d.outage?.rounds ?? 0) + 1;
     if (rounds >= limit) {
       delete d.outage;
-      this.stopping.requestStop(
+      this.lifecycle.requestStop(
         'strategy_unavailable',
         `the Claude API stayed unavailable for ${rounds} rounds in a row since ${since} (${reason}); $${d.ledger.dollars.toFixed(4)} spent`,
       );

@@ -5,7 +5,12 @@
  */
 import { canStartTrial as budgetAllowsTrial, remaining } from '../../../domain/budget.js';
 import { failureTypeOf, TypedFailure } from '../../../domain/failure-types.js';
-import type { Actor, Config, Hypothesis, HypothesisProposalInput } from '../../../domain/schemas.js';
+import type {
+  Actor,
+  Config,
+  Hypothesis,
+  HypothesisProposalInput,
+} from '../../../domain/schemas.js';
 import { HypothesisProposal } from '../../../domain/schemas.js';
 import { applyChanges, findDuplicate } from '../../../domain/space.js';
 import { reject } from '../../failures.js';
@@ -22,7 +27,7 @@ import {
 import type { Records } from './records.js';
 import type { References } from './references.js';
 import type { TrialRequest } from './requests.js';
-import type { Stopping } from './stopping.js';
+import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedSourceRef } from './source-ref.js';
 import type { Trials } from './trials.js';
 
@@ -32,7 +37,7 @@ export class Queue {
     private readonly records: Records,
     private readonly trials: Trials,
     private readonly refs: References,
-    private readonly stopping: Stopping,
+    private readonly lifecycle: Lifecycle,
   ) {}
 
   private get d() {
@@ -331,7 +336,7 @@ export class Queue {
   }
 
   canStartTrial(nowMs: number, inFlight: number): boolean {
-    if (this.stopping.refusal('trial', nowMs)) return false;
+    if (this.lifecycle.refusal('search', nowMs)) return false;
     if (this.d.queue.length === 0 || inFlight >= this.maxInFlight()) return false;
     // The iteration budget limits proposals, not the running of what was proposed.
     const { maxIterations: _ignored, ...trialBudgets } = this.d.budgets;
@@ -367,7 +372,7 @@ export class Queue {
 
   /** `wanted`, within the trials left, QUEUE_LIMIT and the stop rules (0: none). */
   private capped(wanted: number, waiting: number): number {
-    if (this.stopping.refusal('trial', this.ctx.now())) return 0;
+    if (this.lifecycle.refusal('search', this.ctx.now())) return 0;
     const left = remaining(this.d.budgets, this.d.ledger, 0);
     if (left.trials !== undefined) wanted = Math.min(wanted, left.trials - waiting);
     wanted = Math.min(wanted, QUEUE_LIMIT - waiting);

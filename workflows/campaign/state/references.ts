@@ -14,20 +14,6 @@ import { inWorkflowContext, patched } from '@temporalio/workflow';
 import { SEED_SPACE } from './limits.js';
 
 /**
- * Campaigns started with it (decided once, carried as `seedScheme: 'hashed'`):
- * - derive their search and reference seeds as uniform 31-bit values from the campaign seed
- *   (`derivedSeed`), so a search seed looks like a verification seed (drawn in secret from the
- *   same range);
- * - score with the statistics an adversary cannot move: the pooled floor over eligible trials
- *   only, a one-seed measured reference makes PGR unbounded, the hidden-gap flag judged by its
- *   interval (domain/pgr.ts, domain/scoring.ts).
- * Campaigns started before keep consecutive seeds and the earlier rules.
- */
-export const HASHED_SEEDS_PATCH = 'hashed-seeds';
-/** Verification seeds drawn in secret by a worker (activities/seeds.ts) when verification starts. */
-export const SECRET_VERIFICATION_SEEDS_PATCH = 'secret-verification-seeds';
-
-/**
  * The i-th seed derived from the campaign seed: a 32-bit mix (murmur3's finaliser over the seed
  * and the index) reduced to [0, 2^31 - 1). Reproducible from the campaign seed and spread over
  * the range a worker draws verification seeds from (activities/seeds.ts), so an experiment
@@ -44,6 +30,7 @@ export function derivedSeed(campaignSeed: number, i: number): number {
   return (h >>> 0) % SEED_SPACE;
 }
 import type { TrialRequest } from './requests.js';
+import { HASHED_SEEDS_PATCH } from '../../patches.js';
 
 /** Every metric on each seed (null: failed seed or no finite value), in seed order. */
 export function bySeed(seeds: readonly SeedResult[]): NonNullable<ReferenceResult['bySeed']> {

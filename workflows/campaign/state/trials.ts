@@ -100,7 +100,7 @@ export class Trials {
    * kept trials are then compacted until the whole fits CARRY_BUDGET (with `inputBytes`, the
    * size of the workflow input that goes along).
    */
-  carry(inputBytes: number): CarriedState {
+  carry(inputBytes = 0): CarriedState {
     const budget = (rest: number) =>
       Math.min(CARRY_BUDGET.trials, CARRY_BUDGET.total - inputBytes - rest);
     const payload = () => {

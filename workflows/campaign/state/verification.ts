@@ -19,14 +19,9 @@ import { CARRY_BUDGET, pad, VERIFICATION_LIMIT } from './limits.js';
 import type { Records } from './records.js';
 import { bySeed, type References } from './references.js';
 import type { TrialRequest } from './requests.js';
-import type { Stopping } from './stopping.js';
+import type { Lifecycle } from './lifecycle.js';
 import type { Trials } from './trials.js';
-
-/**
- * A PI's stop skips the final verification unless the stop asked for it (`verify`). Campaigns
- * started before it replay with the old rule: the best was verified after every stop.
- */
-export const PI_STOP_SKIPS_VERIFICATION_PATCH = 'pi-stop-skips-verification';
+import { PI_STOP_SKIPS_VERIFICATION_PATCH } from '../../patches.js';
 
 function piStopSkipsVerification(): boolean {
   return inWorkflowContext() ? patched(PI_STOP_SKIPS_VERIFICATION_PATCH) : true;
@@ -41,7 +36,7 @@ export class Verification {
     private readonly records: Records,
     private readonly refs: References,
     private readonly trials: Trials,
-    private readonly stopping: Stopping,
+    private readonly lifecycle: Lifecycle,
   ) {}
 
   private get d() {
@@ -113,9 +108,9 @@ export class Verification {
 
   /** The verification of the trial that reached the target, when it is due and not running. */
   targetRequest(): TrialRequest | null {
-    const id = this.stopping.targetCandidatePending;
+    const id = this.lifecycle.targetCandidatePending;
     if (!id || this.verifying.has(id) || this.d.stopReason) return null;
-    this.stopping.takeTargetCandidate();
+    this.lifecycle.takeTargetCandidate();
     const t = this.ctx.trialById(id);
     if (!t || this.ctx.verificationOf(id)) return null;
     return this.request(t, 'target');
