@@ -20,7 +20,7 @@ import {
   type TrialRecord,
   type TrialSummary,
 } from '../api/schemas.js';
-import type { ApiService } from './context.js';
+import type { GaplabService } from './service.js';
 
 export interface LiveCampaign {
   campaignId: string;
@@ -41,7 +41,7 @@ export interface LiveCampaign {
 }
 
 export interface LiveTrialsOptions {
-  service: Pick<ApiService, 'status' | 'trials'>;
+  service: Pick<GaplabService, 'status' | 'trials'>;
   /** How long a campaign's trials are reused before the workflow is asked for new ones. @default 1000 */
   ttlMs?: number;
   /** Campaigns kept in memory. @default 16 */
