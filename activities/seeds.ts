@@ -3,8 +3,9 @@
  * cryptographic generator when a campaign's first verification starts, and the workflow keeps
  * them in its history. Nobody, person or candidate, can predict them from the campaign seed, and
  * they are uniform over [0, 2^31 - 1), the range search seeds are derived over
- * (workflows/state/references.ts `derivedSeed`), so an experiment cannot tell a verification run
- * from a search run by its seed (docs/decisions/0005-verification-seeds-drawn-in-secret.md).
+ * (workflows/campaign/state/references.ts `derivedSeed`), so an experiment cannot tell a
+ * verification run from a search run by its seed
+ * (docs/decisions/0005-verification-seeds-drawn-in-secret.md).
  */
 import { randomInt } from 'node:crypto';
 import { activityFailure } from './failures.js';

@@ -147,7 +147,7 @@ export interface TrialPgr {
  *    (wider than the pooled df would give): conservative on purpose. Campaigns whose trials are
  *    all noise-free (deterministic benchmarks) have s_p² = 0 and no floor: there, zero width is
  *    the truth. The pool holds eligible trials only (feasible, no open or confirmed review flag;
- *    workflows/state/references.ts `refreshFloor`): a flagged outlier (PGR -12.6 on one seed)
+ *    workflows/campaign/state/references.ts `refreshFloor`): a flagged outlier (PGR -12.6 on one seed)
  *    would otherwise widen every other trial's interval, and 40 flagged frozen trials would
  *    dilute s_p² towards 0 (from 0.034 to 0.0016) and shrink every interval; a trial's flag
  *    then moves nothing but that trial. Each trial's own variance still applies to itself.

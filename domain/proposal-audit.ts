@@ -1,7 +1,7 @@
 /**
  * The shapes of the proposal audit trail (what became of every strategy proposal) and of a
  * strategy outage, as the campaign carries them and the API reports them. The logic that keeps
- * them is in workflows/proposal-audit.ts. Pure: zod only.
+ * them is in workflows/campaign/state/proposal-audit.ts. Pure: zod only.
  */
 import { z } from 'zod';
 import { ProposalFate } from './strategy.js';

@@ -5,7 +5,7 @@ import { trialSummary } from '../test/support/fake-service.js';
 import { LiveTrials } from './live-trials.js';
 
 /**
- * A campaign's workflow as the trials query answers it (workflows/state/views.ts): trials in
+ * A campaign's workflow as the trials query answers it (workflows/campaign/state/views.ts): trials in
  * finishing order, and a journal of the listed trials changed since a revision, per run.
  */
 type TrialSummary = TrialsPage['trials'][number];
