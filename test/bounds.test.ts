@@ -9,7 +9,11 @@ import type { SeedResult } from '../domain/schemas.js';
 import type { ExperimentDefinition } from '../experiments/types.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { ServiceError } from '../server/errors.js';
-import { CARRY_BUDGET, KEPT_CHARS, TAIL_BUDGET } from '../workflows/campaign/state/campaign-state.js';
+import {
+  CARRY_BUDGET,
+  KEPT_CHARS,
+  TAIL_BUDGET,
+} from '../workflows/campaign/state/campaign-state.js';
 import { CompressionCodec } from '../worker/data-converter.js';
 import { quadratic, quadraticSpec } from './support/quadratic.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
