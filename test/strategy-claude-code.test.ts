@@ -9,7 +9,7 @@ import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStrategyActivities } from '../activities/strategies/index.js';
-import { testView } from '../activities/strategies/testing.js';
+import { testView } from './support/strategy-views.js';
 import { SourceStore } from '../activities/sources.js';
 import { defineCodeExperiment } from '../experiments/code.js';
 import { ExperimentRegistry } from '../experiments/registry.js';

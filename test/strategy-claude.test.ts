@@ -22,7 +22,7 @@ import {
   TEST_BASELINE,
   TEST_SPACE,
   testView,
-} from '../activities/strategies/testing.js';
+} from './support/strategy-views.js';
 import { startFakeAnthropic, type FakeAnthropic } from './support/fake-anthropic.js';
 
 let fake: FakeAnthropic;

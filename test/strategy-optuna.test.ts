@@ -11,7 +11,7 @@ import { applyChanges, findDuplicate, validateConfig } from '../domain/space.js'
 import { createStrategyActivities } from '../activities/strategies/index.js';
 import { OptunaService, OptunaServiceError } from '../activities/strategies/optuna-service.js';
 import { toOptunaHistory } from '../activities/strategies/optuna.js';
-import { HIDDEN, TEST_BASELINE, TEST_SPACE, testView } from '../activities/strategies/testing.js';
+import { HIDDEN, TEST_BASELINE, TEST_SPACE, testView } from './support/strategy-views.js';
 import {
   bestSoFar,
   hartmann6,

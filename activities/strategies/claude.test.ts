@@ -8,7 +8,7 @@ import {
   validateReply,
 } from './claude.js';
 import { TriedSet } from './common.js';
-import { TEST_SPACE, testView } from './testing.js';
+import { TEST_SPACE, testView } from '../../test/support/strategy-views.js';
 
 const view = (settings: Record<string, unknown>, overrides = {}) =>
   testView({ name: 'claude', settings: { model: 'claude-sonnet-4-5', ...settings } }, overrides);

@@ -4,7 +4,7 @@ import { applyChanges } from '../../domain/space.js';
 import type { TrialView } from '../../domain/strategy.js';
 import { proposeOptuna } from './optuna.js';
 import type { OptunaReply, OptunaRequest, OptunaService } from './optuna-service.js';
-import { testView } from './testing.js';
+import { testView } from '../../test/support/strategy-views.js';
 
 const space = [
   { name: 'x1', kind: 'float' as const, low: 0, high: 1, log: false },

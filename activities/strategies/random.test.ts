@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyChanges, findDuplicate, validateConfig } from '../../domain/space.js';
 import { proposeRandom } from './random.js';
-import { TEST_BASELINE, TEST_SPACE, testView } from './testing.js';
+import { TEST_BASELINE, TEST_SPACE, testView } from '../../test/support/strategy-views.js';
 
 const configsOf = (view: ReturnType<typeof testView>, r: ReturnType<typeof proposeRandom>) =>
   r.proposals.map((p) => applyChanges(view.problem.space, TEST_BASELINE, p.changes));
