@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
 import { createStrategyActivities } from '../activities/strategies/index.js';
-import { usageNanoDollars } from '../activities/strategies/pricing.js';
+import { usageNanoDollars } from '../activities/strategies/claude/pricing.js';
 import { ClaudeSettings, type StrategyResult } from '../domain/strategy.js';
 import {
   requestText,

@@ -20,7 +20,7 @@ import { diffSnapshots, hashSnapshot } from '../domain/code.js';
 import { parseCriteria, parseProblemSpec } from '../domain/parse.js';
 import { isCodeExperiment, type CodeExperimentDefinition } from '../experiments/code.js';
 import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
-import { buildAgentMessage } from '../activities/strategies/prompt.js';
+import { buildAgentMessage } from '../activities/strategies/claude/prompt.js';
 import { testView } from './support/strategy-views.js';
 import { checkSandbox } from '../experiments/sandbox.js';
 import { PROJECT_ROOT } from '../stack/paths.js';

@@ -6,7 +6,7 @@
  * counts what it "billed", including requests whose client gave up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { usageDollars } from '../activities/strategies/pricing.js';
+import { usageDollars } from '../activities/strategies/claude/pricing.js';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
 import type { FakeAnthropic } from './support/fake-anthropic.js';
 import {

@@ -3,7 +3,7 @@
  * pointed at a local fake of the Messages API that records every request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { usageDollars } from '../activities/strategies/pricing.js';
+import { usageDollars } from '../activities/strategies/claude/pricing.js';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
 import type { FakeAnthropic } from './support/fake-anthropic.js';
 import {

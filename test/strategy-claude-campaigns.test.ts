@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDefinition } from '../experiments/types.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
-import { usageDollars } from '../activities/strategies/pricing.js';
+import { usageDollars } from '../activities/strategies/claude/pricing.js';
 import type { CampaignReport } from '../workflows/types.js';
 import {
   holdSeeds,

@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyChanges, validateConfig } from '../domain/space.js';
 import type { StrategyResult, StrategyView } from '../domain/strategy.js';
 import { createStrategyActivities } from '../activities/strategies/index.js';
-import { countSlack } from '../activities/strategies/claude.js';
+import { countSlack } from '../activities/strategies/claude/cost.js';
 import {
   boundNanoDollars,
   nanoToDollars,
   priceOf,
   usageDollars,
-} from '../activities/strategies/pricing.js';
+} from '../activities/strategies/claude/pricing.js';
 import {
   HIDDEN,
   HIDDEN_VALUES,

@@ -1,27 +1,20 @@
 /**
- * The strategy activities: one entry point, `proposeHypotheses`, that dispatches on the view's
- * strategy (claude, optuna, random), and `estimateStrategyCost` for the workflow's dollar budget.
+ * The strategy activities: `proposeHypotheses`, which asks the strategy the view names (looked up
+ * in the registry, registry.ts), and `estimateStrategyCost` for the workflow's dollar budget.
  * Built by {@link createStrategyActivities} from injected clients; the worker wires real ones.
+ * What a strategy is and when each of its calls happens: base.ts.
  */
-import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import { stripHidden, type StrategyResult, type StrategyView } from '../../domain/strategy.js';
 import {
-  estimateCallCost,
-  proposeClaude,
-  type ClaudeStrategyOptions,
+  NO_COST,
   type CostEstimate,
   type Spend,
   type SpendRecord,
-} from './claude.js';
-import { proposeOptuna } from './optuna.js';
-import { OptunaService, OptunaServiceError } from './optuna-service.js';
-import type { ModelPrice } from './pricing.js';
-import { UnknownModelPricingError } from './pricing.js';
-import type { PromptLimits } from './prompt.js';
-import { Redactor } from './prompt.js';
-import { proposeRandom } from './random.js';
-import { loadCodeContext, type CodeDeps } from './code.js';
+  type StrategyDeps,
+} from './base.js';
+import { UnknownModelPricingError } from './claude/pricing.js';
+import { createStrategies } from './registry.js';
 
 /**
  * What older campaign histories pass for the hidden metrics: their names and values. Only the
@@ -30,22 +23,6 @@ import { loadCodeContext, type CodeDeps } from './code.js';
 export interface HiddenInfo {
   names: string[];
   values?: number[];
-}
-
-export interface StrategyDeps {
-  /** Builds an Anthropic client; required only by campaigns that use the claude strategy. */
-  anthropic?: () => Anthropic;
-  /**
-   * The Optuna service. Pass one to own its lifetime (close it on worker shutdown); when absent
-   * one is created on first use, and its process ends with the worker (stdin closes).
-   */
-  optuna?: OptunaService;
-  /** Price table for Claude models. @default MODEL_PRICES */
-  prices?: Readonly<Record<string, ModelPrice>>;
-  /** Claude request options. */
-  claude?: Pick<ClaudeStrategyOptions, 'timeoutMs' | 'maxRetries'> & { limits?: PromptLimits };
-  /** Code experiments' definitions and stored sources: Claude agents then see and edit code. */
-  code?: CodeDeps;
 }
 
 /** The activity context when running as a Temporal activity (tests call the functions directly). */
@@ -97,65 +74,11 @@ async function withHeartbeats<T>(
   }
 }
 
-export function createStrategyActivities(deps: StrategyDeps = {}) {
-  let optuna = deps.optuna;
-  const optunaService = (): OptunaService => (optuna ??= new OptunaService());
+const hiddenNames = (hidden: readonly string[] | HiddenInfo): string[] =>
+  Array.isArray(hidden) ? [...hidden] : (hidden as HiddenInfo).names;
 
-  async function propose(
-    view: StrategyView,
-    hiddenInput: readonly string[] | HiddenInfo,
-    signal: AbortSignal | undefined,
-    spend?: SpendRecord,
-  ): Promise<StrategyResult> {
-    const names = Array.isArray(hiddenInput) ? [...hiddenInput] : (hiddenInput as HiddenInfo).names;
-    const redactor = new Redactor(names);
-    // The workflow's view holds nothing hidden; stripped again here (defence in depth).
-    const safe = stripHidden(view, names);
-    switch (safe.strategy.name) {
-      case 'random':
-        return proposeRandom(safe);
-      case 'optuna':
-        try {
-          return await proposeOptuna(safe, optunaService());
-        } catch (err) {
-          if (err instanceof OptunaServiceError && err.permanent) {
-            return {
-              proposals: [],
-              dropped: [],
-              notes: [],
-              dollars: 0,
-              authors: [],
-              fatalError: err.message,
-            };
-          }
-          throw err;
-        }
-      case 'claude': {
-        if (!deps.anthropic) {
-          return {
-            proposals: [],
-            dropped: [],
-            notes: [],
-            dollars: 0,
-            authors: [],
-            fatalError:
-              'the claude strategy needs an Anthropic API key: set ANTHROPIC_API_KEY for the worker (or use the optuna strategy)',
-          };
-        }
-        const code = deps.code ? await loadCodeContext(safe, deps.code) : undefined;
-        return proposeClaude(safe, redactor, {
-          client: deps.anthropic,
-          ...(code ? { code } : {}),
-          ...(deps.prices ? { prices: deps.prices } : {}),
-          ...(deps.claude?.timeoutMs !== undefined ? { timeoutMs: deps.claude.timeoutMs } : {}),
-          ...(deps.claude?.maxRetries !== undefined ? { maxRetries: deps.claude.maxRetries } : {}),
-          ...(deps.claude?.limits ? { limits: deps.claude.limits } : {}),
-          ...(signal ? { signal } : {}),
-          ...(spend ? { spend } : {}),
-        });
-      }
-    }
-  }
+export function createStrategyActivities(deps: StrategyDeps = {}) {
+  const strategy = createStrategies(deps);
 
   return {
     /**
@@ -171,7 +94,16 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
       view: StrategyView,
       hidden: string[] | HiddenInfo,
     ): Promise<StrategyResult> {
-      return withHeartbeats((signal, spend) => propose(view, hidden, signal, spend));
+      return withHeartbeats((signal, spend) => {
+        const names = hiddenNames(hidden);
+        // The workflow's view holds nothing hidden; stripped again here (defence in depth).
+        const safe = stripHidden(view, names);
+        return strategy(safe.strategy.name).propose(safe, {
+          hidden: names,
+          ...(signal ? { signal } : {}),
+          ...(spend ? { spend } : {}),
+        });
+      });
     },
 
     /**
@@ -184,14 +116,12 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
       view: StrategyView,
       hidden: string[] | HiddenInfo = [],
     ): Promise<CostEstimate & { error?: string }> {
-      const names = Array.isArray(hidden) ? hidden : hidden.names;
       try {
-        const safe = stripHidden(view, names);
-        const code = deps.code ? await loadCodeContext(safe, deps.code) : undefined;
-        return estimateCallCost(safe, deps.prices, deps.claude?.limits, code);
+        const safe = stripHidden(view, hiddenNames(hidden));
+        const chosen = strategy(safe.strategy.name);
+        return chosen.estimate ? await chosen.estimate(safe) : { ...NO_COST };
       } catch (err) {
-        if (err instanceof UnknownModelPricingError)
-          return { calls: 0, expectedDollars: 0, maxDollars: 0, error: err.message };
+        if (err instanceof UnknownModelPricingError) return { ...NO_COST, error: err.message };
         throw err;
       }
     },
@@ -199,6 +129,7 @@ export function createStrategyActivities(deps: StrategyDeps = {}) {
 }
 
 export type StrategyActivities = ReturnType<typeof createStrategyActivities>;
+export type { CostEstimate, Spend, StrategyDeps } from './base.js';
+export { estimateCallCost } from './claude/cost.js';
+export { MODEL_PRICES, UnknownModelPricingError, usageDollars } from './claude/pricing.js';
 export { OptunaService, OptunaServiceError } from './optuna-service.js';
-export { MODEL_PRICES, UnknownModelPricingError, usageDollars } from './pricing.js';
-export { estimateCallCost, type CostEstimate, type Spend } from './claude.js';

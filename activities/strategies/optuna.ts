@@ -11,8 +11,14 @@
 import { failurePressure, type FailureKernelOptions } from '../../domain/failures.js';
 import type { Config } from '../../domain/schemas.js';
 import type { StrategyResult, StrategyView, TrialView } from '../../domain/strategy.js';
-import { TriedSet, diffConfig } from './common.js';
-import type { OptunaHistoryEntry, OptunaSampler, OptunaService } from './optuna-service.js';
+import { TriedSet, diffConfig, emptyResult } from './common.js';
+import { defineStrategy } from './base.js';
+import {
+  OptunaService,
+  OptunaServiceError,
+  type OptunaHistoryEntry,
+  type OptunaSampler,
+} from './optuna-service.js';
 
 /**
  * The history as Optuna sees it; cancelled trials say nothing about their configuration. Failed
@@ -149,3 +155,26 @@ export async function proposeOptuna(
   }
   return result;
 }
+
+/**
+ * The optuna strategy. Its Python service is the worker's (`deps.optuna`) or, when the worker
+ * passes none, one started on the first call. A service that cannot work at all (no Python
+ * environment) answers with `fatalError`; a crashed process is thrown, so the activity retries.
+ */
+export const optuna = defineStrategy({
+  name: 'optuna',
+  create(deps) {
+    let service = deps.optuna;
+    return {
+      async propose(view) {
+        try {
+          return await proposeOptuna(view, (service ??= new OptunaService()));
+        } catch (err) {
+          if (err instanceof OptunaServiceError && err.permanent)
+            return { ...emptyResult([]), fatalError: err.message };
+          throw err;
+        }
+      },
+    };
+  },
+});

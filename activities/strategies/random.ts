@@ -11,6 +11,7 @@ import { failureRejection, type FailureKernelOptions } from '../../domain/failur
 import type { Config } from '../../domain/schemas.js';
 import { sampleConfig, seededRng } from '../../domain/space.js';
 import type { StrategyResult, StrategyView } from '../../domain/strategy.js';
+import { defineStrategy } from './base.js';
 import { TriedSet, diffConfig } from './common.js';
 
 export interface RandomOptions {
@@ -81,3 +82,9 @@ export function proposeRandom(view: StrategyView, options: RandomOptions = {}): 
   }
   return result;
 }
+
+/** The random strategy: needs no clients, costs nothing. */
+export const random = defineStrategy({
+  name: 'random',
+  create: () => ({ propose: async (view) => proposeRandom(view) }),
+});

@@ -15,14 +15,14 @@
  * block or a JSON-quoted string, on one line, with `<`, `>` and `&` written as entities, so it
  * cannot close a block, open one, or start a heading of its own. The system prompt says so.
  */
-import type { Config, Param, ParamValue } from '../../domain/schemas.js';
+import type { Config, Param, ParamValue } from '../../../domain/schemas.js';
 import {
   hiddenNamesPattern,
   type Note,
   type StrategyView,
   type TrialView,
-} from '../../domain/strategy.js';
-import { redactHostText } from '../../experiments/code.js';
+} from '../../../domain/strategy.js';
+import { redactHostText } from '../../../experiments/code.js';
 
 /** How much of the campaign the per-agent message shows; bounded so 10k trials stay cheap. */
 export interface PromptLimits {

@@ -4,7 +4,7 @@ import {
   hiddenNamesPattern,
   stripHidden,
   withoutHiddenMentions,
-} from '../../domain/strategy.js';
+} from '../../../domain/strategy.js';
 import {
   Redactor,
   agentDirections,
@@ -12,7 +12,7 @@ import {
   buildSystemPrompt,
   rankTrials,
 } from './prompt.js';
-import { HIDDEN, HIDDEN_VALUES, testView } from '../../test/support/strategy-views.js';
+import { HIDDEN, HIDDEN_VALUES, testView } from '../../../test/support/strategy-views.js';
 import { buildRepairMessage, escapeText } from './prompt.js';
 
 const claude = { name: 'claude' as const, settings: { agents: 3 } };

@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applyChanges } from '../../domain/space.js';
-import {
-  checkHypothesis,
-  countSlack,
-  estimateCallCost,
-  planAgents,
-  validateReply,
-} from './claude.js';
-import { TriedSet } from './common.js';
-import { TEST_SPACE, testView } from '../../test/support/strategy-views.js';
+import { applyChanges } from '../../../domain/space.js';
+import { TriedSet } from '../common.js';
+import { countSlack, estimateCallCost } from './cost.js';
+import { checkHypothesis } from './hypothesis.js';
+import { planAgents } from './plan.js';
+import { validateReply } from './reply.js';
+import { TEST_SPACE, testView } from '../../../test/support/strategy-views.js';
 
 const view = (settings: Record<string, unknown>, overrides = {}) =>
   testView({ name: 'claude', settings: { model: 'claude-sonnet-4-5', ...settings } }, overrides);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { checkHypothesis } from './claude.js';
+import { checkHypothesis } from './hypothesis.js';
 import { codePrompt, type CodeContext } from './code.js';
-import { TriedSet } from './common.js';
-import { TEST_SPACE, testView } from '../../test/support/strategy-views.js';
+import { TriedSet } from '../common.js';
+import { TEST_SPACE, testView } from '../../../test/support/strategy-views.js';
 
 const H2 = '2'.repeat(64);
 const code: CodeContext = {

@@ -12,12 +12,12 @@ import {
   EditApplyError,
   type SourceEdit,
   type SourceSnapshot,
-} from '../../domain/code.js';
-import type { StrategyView } from '../../domain/strategy.js';
-import { compileCheck, isCodeExperiment } from '../../experiments/code.js';
-import type { ExperimentRegistry } from '../../experiments/registry.js';
-import { SourceNotFoundError, type SourceStore } from '../sources.js';
-import { escapeText, rankTrials } from './prompt.js';
+} from '../../../domain/code.js';
+import type { StrategyView } from '../../../domain/strategy.js';
+import { compileCheck, isCodeExperiment } from '../../../experiments/code.js';
+import type { ExperimentRegistry } from '../../../experiments/registry.js';
+import { SourceNotFoundError, type SourceStore } from '../../sources.js';
+import { buildSystemPrompt, escapeText, rankTrials } from './prompt.js';
 
 /** Sources shown besides the starting one: the leading trials' (distinct), at most this many. */
 export const SHOWN_SOURCES = 3;
@@ -220,4 +220,10 @@ export async function checkCompiles(
   return error
     ? `edits apply to the source of ${parentLabel} but the result does not compile: ${error}`
     : undefined;
+}
+
+/** The system prompt: the view's, and on a code experiment its interface and sources. */
+export function systemPrompt(view: StrategyView, code: CodeContext | undefined): string {
+  const base = buildSystemPrompt(view);
+  return code ? `${base}\n\n${codePrompt(view, code)}` : base;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { ClaudeSettings } from '../../domain/strategy.js';
+import { ClaudeSettings } from '../../../domain/strategy.js';
 import {
   DEPRECATED_MODELS,
   KNOWN_MODELS,

@@ -7,7 +7,7 @@
  * tier, 5-minute and 1-hour cache writes, cache hits. Batch, fast mode, data-residency and
  * regional premiums are not used by gaplab and are not priced here.
  */
-import { DEFAULT_CLAUDE_MODEL as DEFAULT_MODEL } from '../../domain/strategy.js';
+import { DEFAULT_CLAUDE_MODEL as DEFAULT_MODEL } from '../../../domain/strategy.js';
 
 /** The model campaigns use when the strategy settings name none. */
 export { DEFAULT_MODEL };
