@@ -37,7 +37,7 @@ import type {
 } from '../../domain/strategy.js';
 import type { CodeDeps } from './claude/code.js';
 import type { ModelPrice } from './claude/pricing.js';
-import type { PromptLimits } from './claude/prompt.js';
+import type { ClaudeStrategyOptions } from './claude/context.js';
 import type { OptunaService } from './optuna-service.js';
 
 /** The clients the worker injects; each strategy takes what it needs from them. */
@@ -52,14 +52,7 @@ export interface StrategyDeps {
   /** Price table for Claude models. @default MODEL_PRICES */
   prices?: Readonly<Record<string, ModelPrice>>;
   /** Claude request options. */
-  claude?: {
-    /** Per-request timeout in ms (each retry gets its own). @default 180_000 */
-    timeoutMs?: number;
-    /** SDK retries per request. @default the client's own */
-    maxRetries?: number;
-    /** How much campaign state each prompt shows. @default DEFAULT_LIMITS */
-    limits?: PromptLimits;
-  };
+  claude?: Pick<ClaudeStrategyOptions, 'timeoutMs' | 'maxRetries' | 'limits'>;
   /** Code experiments' definitions and stored sources: Claude agents then see and edit code. */
   code?: CodeDeps;
 }
