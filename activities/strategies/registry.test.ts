@@ -1,20 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { StrategyName, stripHidden } from '../../domain/strategy.js';
 import { HIDDEN, testView } from '../../test/support/strategy-views.js';
-import type { StrategyDeps } from './base.js';
+import type { CodeDeps } from './claude/code.js';
 import { createStrategyActivities } from './index.js';
 import { proposeRandom } from './random.js';
 import { UnknownStrategyError, createStrategies, strategyDefinition } from './registry.js';
 
 /** Code deps that fail the test if a strategy reads them. */
-const untouchableCode = (): StrategyDeps['code'] => {
+const untouchableCode = (): CodeDeps => {
   const fail = () => {
     throw new Error('code context read by a strategy that has no use for it');
   };
   return {
     registry: { has: fail, get: fail },
     store: { get: fail },
-  } as unknown as StrategyDeps['code'];
+  } as unknown as CodeDeps;
 };
 
 describe('strategy registry', () => {

@@ -8,12 +8,8 @@ import { callAgent } from './call.js';
 import { checkCompiles } from './code.js';
 import type { AgentContext, AgentOutcome } from './context.js';
 import { checkHypothesis, clip, type Checked } from './hypothesis.js';
-import {
-  DEFAULT_LIMITS,
-  buildAgentMessage,
-  buildRepairMessage,
-  type AgentBrief,
-} from './prompt.js';
+import { DEFAULT_LIMITS, buildAgentMessage, buildRepairMessage } from './prompt.js';
+import type { AgentBrief } from './plan.js';
 import type { WireHypothesis } from './reply.js';
 
 export async function runAgent(ctx: AgentContext, agent: AgentBrief): Promise<AgentOutcome> {

@@ -17,7 +17,8 @@ import type { StrategyView } from '../../../domain/strategy.js';
 import { compileCheck, isCodeExperiment } from '../../../experiments/code.js';
 import type { ExperimentRegistry } from '../../../experiments/registry.js';
 import { SourceNotFoundError, type SourceStore } from '../../sources.js';
-import { buildSystemPrompt, escapeText, rankTrials } from './prompt.js';
+import { buildSystemPrompt, rankTrials } from './prompt.js';
+import { escapeText } from './text.js';
 
 /** Sources shown besides the starting one: the leading trials' (distinct), at most this many. */
 export const SHOWN_SOURCES = 3;

@@ -7,7 +7,9 @@ import type { Spend, SpendRecord } from '../base.js';
 import type { TriedSet } from '../common.js';
 import type { CodeContext } from './code.js';
 import type { ModelPrice } from './pricing.js';
-import type { AgentBrief, PromptLimits, Redactor } from './prompt.js';
+import type { AgentBrief } from './plan.js';
+import type { PromptLimits } from './prompt.js';
+import type { Redactor } from './text.js';
 import type { AgentOutput, ReplyProblem } from './reply.js';
 
 export interface ClaudeStrategyOptions {

@@ -5,15 +5,12 @@ import {
   stripHidden,
   withoutHiddenMentions,
 } from '../../../domain/strategy.js';
-import {
-  Redactor,
-  agentDirections,
-  buildAgentMessage,
-  buildSystemPrompt,
-  rankTrials,
-} from './prompt.js';
+import { agentDirections } from './plan.js';
+import { buildAgentMessage, buildSystemPrompt, rankTrials } from './prompt.js';
+import { Redactor } from './text.js';
 import { HIDDEN, HIDDEN_VALUES, testView } from '../../../test/support/strategy-views.js';
-import { buildRepairMessage, escapeText } from './prompt.js';
+import { buildRepairMessage } from './prompt.js';
+import { escapeText } from './text.js';
 
 const claude = { name: 'claude' as const, settings: { agents: 3 } };
 

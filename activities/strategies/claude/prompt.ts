@@ -8,21 +8,28 @@
  *
  * Hidden metrics: the view holds only visible data (workflows/state/views.ts builds it so, and
  * `stripHidden` cuts what free text says about a hidden metric); on top of that,
- * {@link Redactor} replaces any hidden metric name left in the final text. Nothing here depends
+ * {@link Redactor} (text.ts) replaces any hidden metric name left in the final text. Nothing here depends
  * on a hidden value, so two campaigns that differ only in hidden values get the same prompts.
  *
  * Text from models and people is data, never structure: it only ever appears inside a tagged
  * block or a JSON-quoted string, on one line, with `<`, `>` and `&` written as entities, so it
  * cannot close a block, open one, or start a heading of its own. The system prompt says so.
  */
-import type { Config, Param, ParamValue } from '../../../domain/schemas.js';
-import {
-  hiddenNamesPattern,
-  type Note,
-  type StrategyView,
-  type TrialView,
-} from '../../../domain/strategy.js';
+import type { Config, Param } from '../../../domain/schemas.js';
+import type { Note, StrategyView, TrialView } from '../../../domain/strategy.js';
 import { redactHostText } from '../../../experiments/code.js';
+import type { AgentBrief } from './plan.js';
+import {
+  block,
+  clip,
+  data,
+  escapeText,
+  failureText,
+  fmt,
+  fmtValue,
+  quote,
+  safeJson,
+} from './text.js';
 
 /** How much of the campaign the per-agent message shows; bounded so 10k trials stay cheap. */
 export interface PromptLimits {
@@ -51,93 +58,6 @@ export const DEFAULT_LIMITS: PromptLimits = {
   notes: 30,
   textChars: 600,
 };
-
-export interface AgentBrief {
-  /** Author name on the agent's proposals and notes, e.g. "claude/explore". */
-  name: string;
-  direction: string;
-  /** Hypotheses this agent proposes in this call. */
-  count: number;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Redaction of hidden metrics
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Replaces hidden metric names in the final prompt text. The view it is built from already holds
- * nothing hidden (the workflow builds it from visible data, and `stripHidden` runs again in the
- * activity); this pass catches a name in text that no field-level cut saw (a research question,
- * a parameter description). Values are never matched: which numbers a prompt shows must not
- * depend on hidden values, and a visible number that happens to equal one stays as it is.
- */
-export class Redactor {
-  private readonly names: RegExp | null;
-
-  /** @param names hidden metric names */
-  constructor(names: readonly string[]) {
-    this.names = hiddenNamesPattern(names);
-  }
-
-  apply(text: string): string {
-    return this.names ? text.replace(this.names, '[redacted]') : text;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Text from models and people
-// ---------------------------------------------------------------------------------------------
-
-/** `<`, `>` and `&` as entities: text so written cannot open or close a tagged block. */
-export const escapeText = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-/** Untrusted text on one line, clipped and escaped. */
-const data = (s: string, n: number): string => escapeText(clip(oneLine(s), n));
-
-/** Untrusted text as a JSON string on one line: quotes inside it cannot end it. */
-export const quote = (s: string, n: number): string => JSON.stringify(data(s, n));
-
-/**
- * A trial's failure reason (a compile error, a traceback's last line and where it happened, a
- * sandbox block, a timeout) as agents see it: host paths and anything like a key redacted, on
- * one line, and when long its head and its tail, where the error itself is.
- */
-export function failureText(reason: string, n: number): string {
-  const text = oneLine(redactHostText(reason));
-  if (text.length <= n) return text;
-  const head = Math.floor(n / 3);
-  return `${text.slice(0, head)} … ${text.slice(text.length - (n - head - 3))}`;
-}
-
-/** JSON that cannot close a tagged block: `<`, `>` and `&` as \u escapes (still valid JSON). */
-const safeJson = (x: unknown): string =>
-  JSON.stringify(x).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
-
-/**
- * Multi-line untrusted text (a research question), escaped, inside its tagged block; a line of it
- * that would read as a markdown heading has its `#` escaped.
- */
-const block = (tag: string, text: string): string[] => [
-  `<${tag}>`,
-  escapeText(text).replace(/^(\s*)#/gm, '$1\\#'),
-  `</${tag}>`,
-];
-
-// ---------------------------------------------------------------------------------------------
-// Formatting
-// ---------------------------------------------------------------------------------------------
-
-/** Four significant digits; integers as they are. */
-export function fmt(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  if (Number.isInteger(n) && Math.abs(n) < 1e9) return String(n);
-  return String(Number(n.toPrecision(4)));
-}
-
-const clip = (s: string, n: number): string => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
-const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
-const fmtValue = (v: ParamValue): string => (typeof v === 'number' ? fmt(v) : JSON.stringify(v));
 
 /** `a=1, b="x"` for the parameters where `config` differs from `base`; "(same)" when none. */
 export function describeChanges(base: Config, config: Config): string {
@@ -385,55 +305,6 @@ export function buildAgentMessage(
     `Propose exactly ${agent.count} hypotheses that follow your research direction and build on what the results show. Use trial ids from the lists above as parents, or null for the baseline.`,
   );
   return out.join('\n');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Directions
-// ---------------------------------------------------------------------------------------------
-
-const GENERIC_DIRECTIONS: readonly { key: string; text: string }[] = [
-  {
-    key: 'exploit',
-    text: 'Refine the best trials: make small, targeted changes (one or two parameters at a time) to the leaders, and find out which of their changes actually carry the gain.',
-  },
-  {
-    key: 'explore',
-    text: 'Explore: try bold changes in regions of the search space that no trial has visited yet, especially parameters the leaderboard has barely varied. A clear negative result is useful too.',
-  },
-  {
-    key: 'mechanism',
-    text: 'Explain: form a hypothesis about why the best configurations work, and design changes that would confirm or refute that mechanism.',
-  },
-  {
-    key: 'robustness',
-    text: 'Make gains hold: prefer changes that reduce variance across seeds and raise the lower confidence bound of PGR, and combine improvements that look independent.',
-  },
-];
-
-/**
- * One direction per agent: the configured ones, else generic research stances, then (beyond
- * four agents) a focus on a share of the search space each.
- */
-export function agentDirections(view: StrategyView): { name: string; direction: string }[] {
-  if (view.strategy.name !== 'claude') return [];
-  const { directions, agents } = view.strategy.settings;
-  if (directions.length > 0)
-    return directions.map((d, i) => ({ name: `claude/direction-${i + 1}`, direction: d }));
-  const out: { name: string; direction: string }[] = [];
-  const extra = Math.max(0, agents - GENERIC_DIRECTIONS.length);
-  for (let i = 0; i < Math.min(agents, GENERIC_DIRECTIONS.length); i++) {
-    const g = GENERIC_DIRECTIONS[i]!;
-    out.push({ name: `claude/${g.key}`, direction: g.text });
-  }
-  const names = view.problem.space.map((p) => p.name);
-  for (let i = 0; i < extra; i++) {
-    const share = names.filter((_, j) => j % extra === i);
-    out.push({
-      name: `claude/focus-${i + 1}`,
-      direction: `Focus on these parameters and their interactions with the rest: ${share.join(', ') || names.join(', ')}.`,
-    });
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ import {
   type ModelPrice,
 } from './pricing.js';
 import { estimateCallCost } from './cost.js';
-import { Redactor } from './prompt.js';
+import { Redactor } from './text.js';
 
 /** Campaigns whose model warning this worker process has logged (bounded). */
 const loggedWarnings = new Set<string>();
