@@ -88,7 +88,7 @@ export const NO_COST: Readonly<CostEstimate> = { calls: 0, expectedDollars: 0, m
 
 /** What one `propose` call gets besides its view. */
 export interface ProposeCall {
-  /** Hidden metric names: stripped from the view already, and to be kept out of any text sent out. */
+  /** Hidden metric names: stripped from the view already, and kept out of any text sent out. */
   hidden: readonly string[];
   /** The activity's cancellation signal; absent when called outside an activity. */
   signal?: AbortSignal;
@@ -115,7 +115,7 @@ export type StrategyConfigOf<N extends StrategyName> = Extract<StrategyConfig, {
 
 /** How a strategy registers: its name, its factory and, optionally, its declared traits. */
 export interface StrategyDefinition<N extends StrategyName = StrategyName> {
-  /** The name campaigns choose it by (`strategy.name`, one of domain/strategy.ts `StrategyName`). */
+  /** The name campaigns choose it by: `strategy.name`, a `StrategyName` (domain/strategy.ts). */
   readonly name: N;
   /** Builds the worker's instance (lifecycle step 1). */
   create(deps: StrategyDeps): Strategy;

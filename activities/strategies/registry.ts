@@ -15,7 +15,7 @@ const DEFINITIONS: { readonly [N in StrategyName]: StrategyDefinition<N> } = {
   random,
 };
 
-/** Thrown when a view names a strategy this worker does not have (a newer client, an older worker). */
+/** Thrown when a view names a strategy this worker does not have (a newer client's, say). */
 export class UnknownStrategyError extends Error {
   constructor(readonly strategy: string) {
     super(

@@ -7,7 +7,8 @@ import type { MessageParam } from '@anthropic-ai/sdk/resources/messages/messages
 import { callAgent } from './call.js';
 import { checkCompiles } from './code.js';
 import type { AgentContext, AgentOutcome } from './context.js';
-import { checkHypothesis, clip, type Checked } from './hypothesis.js';
+import { checkHypothesis, type Checked } from './hypothesis.js';
+import { clip } from './text.js';
 import { DEFAULT_LIMITS, buildAgentMessage, buildRepairMessage } from './prompt.js';
 import type { AgentBrief } from './plan.js';
 import type { WireHypothesis } from './reply.js';

@@ -1,4 +1,4 @@
-/** What the parts of one Claude strategy call share: its options, its context, each agent's outcome. */
+/** What the parts of one Claude strategy call share: options, context, each agent's outcome. */
 import type Anthropic from '@anthropic-ai/sdk';
 import type { TextBlockParam } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { HypothesisProposal } from '../../../domain/schemas.js';

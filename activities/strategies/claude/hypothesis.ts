@@ -11,9 +11,8 @@ import { applyChanges } from '../../../domain/space.js';
 import type { StrategyView } from '../../../domain/strategy.js';
 import { diffConfig, type TriedSet } from '../common.js';
 import { checkEdits, type CodeContext } from './code.js';
+import { clip } from './text.js';
 import type { WireHypothesis } from './reply.js';
-
-export const clip = (s: string, n: number): string => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
 
 export interface Checked {
   proposal?: HypothesisProposal;

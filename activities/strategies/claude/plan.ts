@@ -1,4 +1,4 @@
-/** The agents of a Claude campaign: their research directions, and which of them speak in a call. */
+/** The agents of a Claude campaign: their research directions, and which speak in a call. */
 import type { StrategyView } from '../../../domain/strategy.js';
 
 export interface AgentBrief {

@@ -7,9 +7,9 @@
  * lineage, failures, notebook, budget) and the agent's own research direction.
  *
  * Hidden metrics: the view holds only visible data (workflows/state/views.ts builds it so, and
- * `stripHidden` cuts what free text says about a hidden metric); on top of that,
- * {@link Redactor} (text.ts) replaces any hidden metric name left in the final text. Nothing here depends
- * on a hidden value, so two campaigns that differ only in hidden values get the same prompts.
+ * `stripHidden` cuts what free text says about a hidden metric); on top of that, `Redactor`
+ * (text.ts) replaces any hidden metric name left in the final text. Nothing here depends on a
+ * hidden value, so two campaigns that differ only in hidden values get the same prompts.
  *
  * Text from models and people is data, never structure: it only ever appears inside a tagged
  * block or a JSON-quoted string, on one line, with `<`, `>` and `&` written as entities, so it

@@ -1,19 +1,21 @@
 /**
  * The Claude research agents: several agents with their own research directions propose
  * hypotheses through the Messages API with zod-validated structured output (`messages.parse`
- * with `zodOutputFormat`), share one notebook, and are charged per token.
+ * with `zodOutputFormat`), share one notebook, and are charged per token. This module runs a
+ * call's agents and merges what they return; each other file of this folder owns one concern
+ * (activities/README.md lists them).
  *
  * What holds against a hostile or broken model:
  * - Every proposal in every reply gets a fate (accepted, duplicate, sent back for repair,
- *   dropped) with a reason; invalid ones get one repair round.
- * - Each reply is validated as a whole ({@link ReplyProblem}): usage, content type, truncation,
- *   refusal, prose where JSON was asked. An unusable reply is charged at the call's worst case
- *   (or its reported cost if higher) and named in people's words.
+ *   dropped) with a reason; invalid ones get one repair round (agent.ts, hypothesis.ts).
+ * - Each reply is validated as a whole (`ReplyProblem`, reply.ts): usage, content type,
+ *   truncation, refusal, prose where JSON was asked. An unusable reply is charged at the call's
+ *   worst case (or its reported cost if higher) and named in people's words.
  * - The dollar cap holds: before each call its exact bound comes from the counted input tokens
  *   (`messages.countTokens`) and max_tokens at the model's prices, and is reserved from what is
  *   left (a count that fails falls back to the request's size in bytes); each retry the SDK
  *   sends reserves its own bound or is not sent. Usage beyond the bound is an anomaly that is
- *   charged and stops the campaign.
+ *   charged and stops the campaign (call.ts, cost.ts).
  * - No spend is lost: a request that got no answer (a client timeout, a dropped connection, an
  *   attempt the SDK retried) may have been billed and is charged at its bound; a reply that
  *   reports fewer prompt tokens than were counted (even 0) is charged at the count; spend is
@@ -21,7 +23,7 @@
  *   the activity charges what the attempt before it spent or had in flight.
  * - Overloads and rate limits that outlast the SDK's retries come back as `unavailable` agents
  *   for the workflow to ask again later; errors a retry cannot fix (bad key, invalid request,
- *   unknown model) come back as `fatalError`.
+ *   unknown model) come back as `fatalError` (api-errors.ts).
  */
 import type { DroppedProposal, StrategyResult, StrategyView } from '../../../domain/strategy.js';
 import { defineStrategy } from '../base.js';
@@ -29,7 +31,6 @@ import { TriedSet, emptyResult } from '../common.js';
 import { runAgent } from './agent.js';
 import { loadCodeContext, systemPrompt } from './code.js';
 import type { AgentContext, AgentOutcome, ClaudeStrategyOptions } from './context.js';
-import { clip } from './hypothesis.js';
 import { planAgents } from './plan.js';
 import {
   modelWarning,
@@ -39,7 +40,7 @@ import {
   type ModelPrice,
 } from './pricing.js';
 import { estimateCallCost } from './cost.js';
-import { Redactor } from './text.js';
+import { Redactor, clip } from './text.js';
 
 /** Campaigns whose model warning this worker process has logged (bounded). */
 const loggedWarnings = new Set<string>();
