@@ -33,6 +33,7 @@ import type {
   StrategyConfig,
   StrategyName,
   StrategyResult,
+  StrategyTraits,
   StrategyView,
 } from '../../domain/strategy.js';
 import type { CodeDeps } from './claude/code.js';
@@ -124,7 +125,7 @@ export interface StrategyDefinition<N extends StrategyName = StrategyName> {
    * this configuration. Activities never branch on traits; the pointer lets a reader (and a test)
    * go from the implementation to what the workflow assumes about it.
    */
-  readonly traits?: (config: StrategyConfigOf<N>) => object;
+  readonly traits: (config: StrategyConfigOf<N>) => StrategyTraits;
 }
 
 /** Declares a strategy; the name's type ties the definition to its configuration. */

@@ -11,6 +11,7 @@
 import { failurePressure, type FailureKernelOptions } from '../../domain/failures.js';
 import type { Config } from '../../domain/schemas.js';
 import type { StrategyResult, StrategyView, TrialView } from '../../domain/strategy.js';
+import { strategyTraits } from '../../domain/strategy.js';
 import { TriedSet, diffConfig, emptyResult } from './common.js';
 import { defineStrategy } from './base.js';
 import {
@@ -163,6 +164,7 @@ export async function proposeOptuna(
  */
 export const optuna = defineStrategy({
   name: 'optuna',
+  traits: strategyTraits,
   create(deps) {
     let service = deps.optuna;
     return {

@@ -11,6 +11,7 @@ import { failureRejection, type FailureKernelOptions } from '../../domain/failur
 import type { Config } from '../../domain/schemas.js';
 import { sampleConfig, seededRng } from '../../domain/space.js';
 import type { StrategyResult, StrategyView } from '../../domain/strategy.js';
+import { strategyTraits } from '../../domain/strategy.js';
 import { defineStrategy } from './base.js';
 import { TriedSet, diffConfig } from './common.js';
 
@@ -86,5 +87,6 @@ export function proposeRandom(view: StrategyView, options: RandomOptions = {}): 
 /** The random strategy: needs no clients, costs nothing. */
 export const random = defineStrategy({
   name: 'random',
+  traits: strategyTraits,
   create: () => ({ propose: async (view) => proposeRandom(view) }),
 });

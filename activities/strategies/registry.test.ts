@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { StrategyName, stripHidden } from '../../domain/strategy.js';
+import {
+  StrategyName,
+  stripHidden,
+  strategyTraits,
+  type StrategyConfig,
+} from '../../domain/strategy.js';
+import type { StrategyDefinition } from './base.js';
 import { HIDDEN, testView } from '../../test/support/strategy-views.js';
 import type { CodeDeps } from './claude/code.js';
 import { createStrategyActivities } from './index.js';
@@ -87,5 +93,23 @@ describe('strategy activities', () => {
     const result = await acts.proposeHypotheses(testView({ name: 'claude' }), []);
     expect(result.proposals).toEqual([]);
     expect(result.fatalError).toContain('ANTHROPIC_API_KEY');
+  });
+});
+
+describe('declared traits', () => {
+  it('each definition points at the declaration the workflow reads', () => {
+    const configs: StrategyConfig[] = [
+      { name: 'random', settings: {} } as StrategyConfig,
+      { name: 'optuna', settings: { sampler: 'tpe' } } as StrategyConfig,
+      { name: 'optuna', settings: { sampler: 'random' } } as StrategyConfig,
+      { name: 'claude', settings: {} } as StrategyConfig,
+    ];
+    for (const config of configs) {
+      const definition = strategyDefinition(config.name) as StrategyDefinition;
+      expect(definition.traits(config as never), config.name).toEqual(strategyTraits(config));
+    }
+    // A sampler that does not learn is declared so; the workflow reads this, not the name.
+    expect(strategyTraits(configs[2]!).learnsFromResults).toBe(false);
+    expect(strategyTraits(configs[3]!).paysPerCall).toBe(true);
   });
 });

@@ -26,6 +26,7 @@
  *   unknown model) come back as `fatalError` (api-errors.ts).
  */
 import type { DroppedProposal, StrategyResult, StrategyView } from '../../../domain/strategy.js';
+import { strategyTraits } from '../../../domain/strategy.js';
 import { defineStrategy } from '../base.js';
 import { TriedSet, emptyResult } from '../common.js';
 import { runAgent } from './agent.js';
@@ -188,6 +189,7 @@ export async function proposeClaude(
  */
 export const claude = defineStrategy({
   name: 'claude',
+  traits: strategyTraits,
   create(deps) {
     const prices = deps.prices;
     const limits = deps.claude?.limits;
