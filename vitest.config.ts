@@ -14,7 +14,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{api,docker,domain,worker,workflows,activities,experiments,server,ui,cli,stack,mlflow-ts-client,bench}/**/*.test.ts',
+            '{api,docker,domain,worker,workflows,activities,experiments,server,ui,cli,stack,mlflow-ts-client,records,temporal,bench}/**/*.test.ts',
             'vitest.config.test.ts',
           ],
           exclude: ['**/node_modules/**'],

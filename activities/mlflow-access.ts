@@ -3,7 +3,7 @@
  * MLflow's permissions are per experiment, and its server starts everyone at NO_PERMISSIONS.
  * The recording activities grant, as gaplab's service account (an MLflow admin):
  * - a problem's experiment (`gaplab/<problem>`): READ to the MLflow users of every gaplab role;
- * - a campaign's hidden experiment (`gaplab-hidden/<campaign>`, trial-codec.ts): READ to the PI
+ * - a campaign's hidden experiment (`gaplab-hidden/<campaign>`, records/names.ts): READ to the PI
  *   role's user; to the others too when the criteria show hidden values to everyone, or once the
  *   campaign has ended under `pi-until-finished` (the same rule the API applies, server/hidden.ts).
  *
@@ -16,7 +16,7 @@ import {
   isNotFound,
   type MlflowClient,
 } from '../mlflow-ts-client/index.js';
-import { TAG, hiddenExperimentName } from './trial-codec.js';
+import { TAG, hiddenExperimentName } from '../records/names.js';
 
 /** The MLflow users of gaplab's roles (the names the stack and docker-compose create). */
 export const MLFLOW_ROLE_USERS = { pi: 'pi', researcher: 'researcher', viewer: 'viewer' } as const;

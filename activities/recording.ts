@@ -7,8 +7,8 @@ import { Context } from '@temporalio/activity';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
 import type { Actor, CriteriaVersion, ProblemSpec } from '../domain/schemas.js';
 import type { StrategyConfig } from '../domain/strategy.js';
-import type { CampaignReport } from '../workflows/types.js';
-import { renderReportMarkdown } from '../workflows/report.js';
+import type { CampaignReport } from '../domain/campaign.js';
+import { renderReportMarkdown } from '../domain/report.js';
 import { diffSnapshots } from '../domain/code.js';
 import { harnessSecret } from '../experiments/lib/secret.js';
 import { SourceNotFoundError, SourceStore } from './sources.js';
@@ -19,15 +19,10 @@ import {
   encodeHiddenState,
   encodeTrialUpdate,
   type TrialStateSource,
-  experimentName,
-  hiddenExperimentName,
   RECORDS_SNAPSHOT,
-  TAG,
-  tagFilter,
   type TrialToEncode,
-} from './trial-codec.js';
-
-export { experimentName, TAG };
+} from '../records/trial-codec.js';
+import { experimentName, hiddenExperimentName, TAG, tagFilter } from '../records/names.js';
 
 export interface RecordingDeps {
   mlflow: MlflowClient;
@@ -314,7 +309,7 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     },
 
     /**
-     * Writes each trial's current state over its run (trial-codec.ts `encodeTrialUpdate`),
+     * Writes each trial's current state over its run (records/trial-codec.ts `encodeTrialUpdate`),
      * RECORD_PARALLEL at a time. Idempotent: a retry writes the same tags and the same latest
      * metric values again.
      */

@@ -32,10 +32,8 @@ import type { CodeExperimentDefinition } from '../experiments/code.js';
 import { UnknownExperimentError, type ExperimentRegistry } from '../experiments/registry.js';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
 import { paths } from '../stack/paths.js';
+import { sourceArtifactPath } from '../records/names.js';
 import { activityFailure } from './failures.js';
-
-/** Artifact path of a snapshot on the campaign's parent run. */
-export const sourceArtifactPath = (hash: string): string => `sources/${hash}.json`;
 
 /** Thrown when a snapshot is neither in the cache nor in MLflow. */
 export class SourceNotFoundError extends Error {

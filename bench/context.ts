@@ -21,7 +21,7 @@ import { isAlive } from '../stack/process.js';
 import { STATE_DIR } from '../stack/paths.js';
 import type { CampaignReport, CampaignTiming, TrialSummary } from '../workflows/types.js';
 import { startWorker, type RunningWorker } from '../worker/index.js';
-import { dataConverter } from '../worker/data-converter.js';
+import { dataConverter } from '../temporal/data-converter.js';
 import { recordsSnapshotWorkflowId } from '../workflows/records-snapshot.js';
 import { benchRegistry, type BenchProblem } from './experiments.js';
 import { MemorySampler, processGroupPids } from './memory.js';

@@ -5,7 +5,7 @@
  * slot rather than when its experiment is scheduled.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { decodePayload } from '../worker/data-converter.js';
+import { decodePayload } from '../temporal/data-converter.js';
 
 export interface ActivityTiming {
   type: string;
@@ -42,7 +42,7 @@ interface Payload {
 const toMs = (t: Timestamp | null | undefined): number =>
   t ? Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : NaN;
 
-/** The first payload's value (compressed or plain, worker/data-converter.ts), or undefined. */
+/** The first payload's value (compressed or plain, temporal/data-converter.ts), or undefined. */
 async function decode(
   payloads: { payloads?: Payload[] | null } | null | undefined,
 ): Promise<unknown> {

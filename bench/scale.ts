@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
-import { TAG } from '../activities/trial-codec.js';
+import { TAG } from '../records/names.js';
 import { buildApp } from '../server/app.js';
 import { TokenTable } from '../server/auth.js';
 import type { CampaignTiming } from '../workflows/types.js';

@@ -32,7 +32,7 @@ import { loadRegistry } from '../experiments/registry.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { GaplabService } from '../server/service.js';
 import { startWorker } from '../worker/index.js';
-import { dataConverter } from '../worker/data-converter.js';
+import { dataConverter } from '../temporal/data-converter.js';
 import type { TrialSummary } from '../workflows/types.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

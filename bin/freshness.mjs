@@ -14,6 +14,8 @@ export const SOURCE_DIRS = [
   'cli',
   'stack',
   'mlflow-ts-client',
+  'records',
+  'temporal',
 ];
 
 function mtime(file) {

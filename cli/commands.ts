@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { CampaignReport, CampaignStatus, PendingApproval } from '../api/schemas.js';
 import { loadDocument } from '../domain/parse.js';
-import { renderReportMarkdown, verdictLine } from '../workflows/report.js';
+import { renderReportMarkdown, verdictLine } from '../domain/report.js';
 import { ApiClient, type ApiOptions } from './api.js';
 import { ProgressPrinter, progressLine } from './progress.js';
 

@@ -4,7 +4,7 @@
  * has ended, everyone reads them.
  */
 import { describe, expect, it } from 'vitest';
-import { TAG } from '../activities/recording.js';
+import { TAG } from '../records/names.js';
 import { FakeMlflow } from '../test/support/fake-mlflow.js';
 import { auth, buildTestApp } from '../test/support/fake-service.js';
 

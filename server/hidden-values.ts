@@ -12,7 +12,7 @@
  * reads them anyway (live from the workflow, or MLflow's cached records), so the book adds one
  * artifact read per recorded trial, once, and nothing per request once it is complete.
  */
-import { TAG } from '../activities/recording.js';
+import { TAG } from '../records/names.js';
 import { hiddenGapMetricsOf } from '../domain/schemas.js';
 import type { CampaignReport, CampaignStatus, ProblemState, TrialRecord } from '../api/schemas.js';
 import type { AppContext } from './context.js';

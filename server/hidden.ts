@@ -18,7 +18,7 @@
  * in structured fields (a visible metric, a PGR) are never touched.
  */
 import type { HiddenMetricsVisibility } from '../domain/schemas.js';
-import { TAG } from '../activities/recording.js';
+import { TAG } from '../records/names.js';
 import type { CampaignStatus } from '../api/schemas.js';
 import type { ApiService } from './context.js';
 import { ServiceError } from './errors.js';

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lineage, TrialDetail, TrialsPage } from '../api/schemas.js';
 import { compareSeries, lineagePath, LineageReader, quote } from './lineage.js';
-import { decodeTrial, encodeSnapshot, RECORDS_SNAPSHOT, TAG } from '../activities/trial-codec.js';
+import { decodeTrial, encodeSnapshot, RECORDS_SNAPSHOT } from '../records/trial-codec.js';
+import { TAG } from '../records/names.js';
 import { eventually } from '../test/support/eventually.js';
 import { campaignRuns, FakeMlflow } from '../test/support/fake-mlflow.js';
 import {

@@ -30,14 +30,10 @@ import {
   decodeTrialState,
   decodeTrials,
   withStateOf,
-  hiddenExperimentName,
   mergeHiddenRuns,
-  experimentName,
-  quote,
   RECORDS_SNAPSHOT,
-  TAG,
-  tagFilter,
-} from '../activities/trial-codec.js';
+} from '../records/trial-codec.js';
+import { hiddenExperimentName, experimentName, quote, TAG, tagFilter } from '../records/names.js';
 import { bestTrial, eligible, type RankableTrial } from '../domain/scoring.js';
 import type { FlagKind } from '../domain/schemas.js';
 

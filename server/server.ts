@@ -20,7 +20,7 @@ import { loadConfig, type ServerConfig, type ServerConfigInput } from './config.
 import type { ApiService } from './context.js';
 import { visibilityResolver } from './hidden.js';
 import { GaplabService } from './service.js';
-import { dataConverter } from '../worker/data-converter.js';
+import { dataConverter } from '../temporal/data-converter.js';
 
 /** How long close() waits for criteria lookups still retrying before it closes the connection. */
 const LOOKUP_GRACE_MS = 30_000;

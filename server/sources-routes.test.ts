@@ -4,10 +4,10 @@
  * and clear 400s and 404s for what is not there.
  */
 import { describe, expect, it } from 'vitest';
-import { TAG } from '../activities/recording.js';
-import { decodeTrial, DIFF_TAG_CHARS, encodeTrial } from '../activities/trial-codec.js';
+import { TAG } from '../records/names.js';
+import { decodeTrial, DIFF_TAG_CHARS, encodeTrial } from '../records/trial-codec.js';
 import { isCutDiff } from '../ui/src/lib/diff.js';
-import { sourceArtifactPath } from '../activities/sources.js';
+import { sourceArtifactPath } from '../records/names.js';
 import { hashSnapshot } from '../domain/code.js';
 import { FakeMlflow } from '../test/support/fake-mlflow.js';
 import { auth, buildTestApp, trialSummary } from '../test/support/fake-service.js';

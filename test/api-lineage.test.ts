@@ -4,7 +4,8 @@
  * (default 500; the 10,000-trial measurement is `GAPLAB_LINEAGE_TRIALS=10000`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRecordingActivities, experimentName, TAG } from '../activities/recording.js';
+import { createRecordingActivities } from '../activities/recording.js';
+import { experimentName, TAG } from '../records/names.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { Lineage, TrialsPage } from '../api/schemas.js';
 import { TokenTable } from '../server/auth.js';

@@ -14,7 +14,7 @@ import {
   KEPT_CHARS,
   TAIL_BUDGET,
 } from '../workflows/campaign/state/campaign-state.js';
-import { CompressionCodec } from '../worker/data-converter.js';
+import { CompressionCodec } from '../temporal/data-converter.js';
 import { quadratic, quadraticSpec } from './support/quadratic.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 import { eventually, STRESS_TIMEOUT_MS } from './support/eventually.js';

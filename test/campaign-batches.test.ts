@@ -5,12 +5,12 @@
  * is recorded exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TAG, experimentName } from '../activities/recording.js';
+import { TAG, experimentName } from '../records/names.js';
 import {
   COMPRESS_ABOVE_BYTES,
   COMPRESSED_ENCODING,
   decodePayload,
-} from '../worker/data-converter.js';
+} from '../temporal/data-converter.js';
 import {
   holdSeedMidBatch,
   slowQuadraticSpec,
@@ -42,7 +42,7 @@ async function activities(campaignId: string) {
   const single: string[] = [];
   const recordBatches: number[] = [];
   let recordSingles = 0;
-  // How the payloads are stored: compressed above COMPRESS_ABOVE_BYTES (worker/data-converter.ts).
+  // How the payloads are stored: compressed above COMPRESS_ABOVE_BYTES (temporal/data-converter.ts).
   const stored = { compressed: 0, largestPlain: 0 };
   const decode = (p: { payloads?: unknown[] | null } | null | undefined): Promise<unknown> => {
     const first = p?.payloads?.[0] as

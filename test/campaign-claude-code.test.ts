@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { experimentName, TAG } from '../activities/recording.js';
+import { experimentName, TAG } from '../records/names.js';
 import type { CampaignReport } from '../api/schemas.js';
 import { diffSnapshots, hashSnapshot } from '../domain/code.js';
 import { parseCriteria, parseProblemSpec } from '../domain/parse.js';

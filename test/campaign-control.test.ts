@@ -1,6 +1,6 @@
 /** Human control through workflow messages: roles, approvals, injection, pause/resume, budgets, stop, audit. */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TAG, experimentName } from '../activities/recording.js';
+import { TAG, experimentName } from '../records/names.js';
 import { ServiceError } from '../server/errors.js';
 import { holdSeeds, quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
 import {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
-import { experimentName, TAG } from '../activities/recording.js';
+import { experimentName, TAG } from '../records/names.js';
 
 let env: TestEnv;
 beforeAll(async () => {

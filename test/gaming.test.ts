@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import gaming from '../experiments/gaming/experiment.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
-import { renderReportMarkdown } from '../workflows/report.js';
+import { renderReportMarkdown } from '../domain/report.js';
 import type { FakeAnthropic } from './support/fake-anthropic.js';
 import {
   createClaudeTestEnv,

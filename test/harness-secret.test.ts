@@ -33,7 +33,7 @@ import {
 } from '../experiments/code.js';
 import { Rng } from '../experiments/lib/rng.js';
 import { harnessSecret } from '../experiments/lib/secret.js';
-import { experimentName, TAG } from '../activities/recording.js';
+import { experimentName, TAG } from '../records/names.js';
 import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
 import { checkSandbox } from '../experiments/sandbox.js';
 import {

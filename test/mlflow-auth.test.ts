@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { TAG, hiddenExperimentName } from '../activities/trial-codec.js';
+import { TAG, hiddenExperimentName } from '../records/names.js';
 import { LineageReader } from '../server/lineage.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 import { eventually } from './support/eventually.js';

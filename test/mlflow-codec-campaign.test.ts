@@ -7,8 +7,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { experimentName, TAG } from '../activities/recording.js';
-import { RECORDS_SNAPSHOT } from '../activities/trial-codec.js';
+import { experimentName, TAG } from '../records/names.js';
+import { RECORDS_SNAPSHOT } from '../records/trial-codec.js';
 import { TrialsPage } from '../api/schemas.js';
 import { buildApp } from '../server/app.js';
 import { LineageReader } from '../server/lineage.js';

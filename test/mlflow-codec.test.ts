@@ -1,6 +1,6 @@
 /**
  * A finished campaign read back from the real MLflow through the HTTP API: what the recording
- * activities write (activities/trial-codec.ts) comes back with its facts (typed parameter values,
+ * activities write (records/trial-codec.ts) comes back with its facts (typed parameter values,
  * expected effect, feasibility, hidden-metric marks on every trial kind), reads never write to
  * MLflow, and the records snapshot written when the campaign ends is what a fresh reader loads.
  */
@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRecordingActivities } from '../activities/recording.js';
-import { RECORDS_SNAPSHOT } from '../activities/trial-codec.js';
+import { RECORDS_SNAPSHOT } from '../records/trial-codec.js';
 import { Compare, TrialDetail, TrialsPage } from '../api/schemas.js';
 import { CriteriaVersion, ProblemSpec, type Actor, type Config } from '../domain/schemas.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';

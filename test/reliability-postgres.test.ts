@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TAG, experimentName } from '../activities/recording.js';
+import { TAG, experimentName } from '../records/names.js';
 import { Stack } from '../stack/index.js';
 import { findPostgres } from '../stack/install.js';
 import { STATE_DIR } from '../stack/paths.js';

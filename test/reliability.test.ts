@@ -10,13 +10,13 @@ import path from 'node:path';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { TAG, experimentName } from '../activities/recording.js';
+import { TAG, experimentName } from '../records/names.js';
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
 import { Stack, mlflowHealthy } from '../stack/index.js';
 import { STATE_DIR } from '../stack/paths.js';
 import { resolveTemporalBinary } from '../stack/install.js';
 import { freePort } from '../stack/process.js';
-import { dataConverter } from '../worker/data-converter.js';
+import { dataConverter } from '../temporal/data-converter.js';
 import { WORKFLOWS_PATH } from '../worker/index.js';
 import {
   holdSeeds,

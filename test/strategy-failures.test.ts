@@ -11,7 +11,7 @@ import { createStrategyActivities } from '../activities/strategies/index.js';
 import { OptunaService } from '../activities/strategies/optuna-service.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { failingBranin, failingRegion } from '../experiments/benchmarks/failing.js';
-import { renderReportMarkdown } from '../workflows/report.js';
+import { renderReportMarkdown } from '../domain/report.js';
 import type { TrialSummary } from '../workflows/types.js';
 import { hartmann6Problem, simulateSearch } from '../bench/strategy-quality.js';
 import { createTestEnv, pi, uniqueId, type TestEnv } from './support/env.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseCriteria, parseProblemSpec } from '../domain/parse.js';
 import { verdictLabel } from '../domain/verdict.js';
 import { loadRegistry } from '../experiments/registry.js';
-import { renderReportMarkdown } from '../workflows/report.js';
+import { renderReportMarkdown } from '../domain/report.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 
 const dir = fileURLToPath(new URL('../experiments/benchmarks/', import.meta.url));

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import gaming from '../experiments/gaming/experiment.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { verdictLabel } from '../domain/verdict.js';
-import { renderReportMarkdown } from '../workflows/report.js';
+import { renderReportMarkdown } from '../domain/report.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 
 let env: TestEnv;

@@ -28,7 +28,7 @@ import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { PROJECT_ROOT, STATE_DIR } from '../stack/paths.js';
 import { mlflowCredentialsOption } from '../stack/mlflow-auth.js';
 import { ProcessGuard } from './process-guard.js';
-import { dataConverter } from './data-converter.js';
+import { dataConverter } from '../temporal/data-converter.js';
 
 export const DEFAULT_TASK_QUEUE = 'gaplab';
 /** The workflow code, bundled from its sources by the worker (from the build too). */

@@ -2,7 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { renderReportMarkdown } from '../../workflows/report.js';
+import { renderReportMarkdown } from '../../domain/report.js';
 import {
   AuditEntry,
   Budgets,

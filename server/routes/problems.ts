@@ -1,7 +1,7 @@
 /** Problems (researcher specs), their versioned criteria (PI) and the per-problem comparison. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { TAG } from '../../activities/recording.js';
+import { TAG } from '../../records/names.js';
 import { ProblemSpec, Slug } from '../../domain/schemas.js';
 import {
   bestOfStatus,

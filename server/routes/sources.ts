@@ -15,7 +15,7 @@ import {
   TrialDiff,
   TrialIdParam,
 } from '../../api/schemas.js';
-import { sourceArtifactPath } from '../../activities/sources.js';
+import { sourceArtifactPath } from '../../records/names.js';
 import { diffSnapshots, hashSnapshot, SourceSnapshot } from '../../domain/code.js';
 import { isCodeExperiment } from '../../experiments/code.js';
 import type { AppContext } from '../context.js';

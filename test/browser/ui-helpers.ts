@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { encodeTrial, experimentName, TAG } from '../../activities/trial-codec.js';
+import { encodeTrial } from '../../records/trial-codec.js';
+import { experimentName, TAG } from '../../records/names.js';
 import type { FlagKind, Trial } from '../../domain/schemas.js';
 import { trustState } from '../../domain/trust.js';
 import type { MlflowClient } from '../../mlflow-ts-client/index.js';
@@ -360,7 +361,7 @@ function trialOf(t: SeededTrial, i: number, start: number): Trial {
 /**
  * Writes a finished campaign with `trials` trial runs into MLflow: a parent run tagged
  * gaplab.kind=campaign, and one nested run per trial with the tags, params and metrics the trial
- * codec encodes (activities/trial-codec.ts, as recording writes them). Returns the plan written.
+ * codec encodes (records/trial-codec.ts, as recording writes them). Returns the plan written.
  */
 export async function seedLineage(
   mlflow: MlflowClient,

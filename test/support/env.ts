@@ -10,7 +10,7 @@ import { MlflowClient } from '../../mlflow-ts-client/index.js';
 import { GaplabService } from '../../server/service.js';
 import type { CampaignTiming } from '../../workflows/types.js';
 import { startWorker, type RunningWorker, type WorkerOptions } from '../../worker/index.js';
-import { dataConverter } from '../../worker/data-converter.js';
+import { dataConverter } from '../../temporal/data-converter.js';
 import type { Actor } from '../../domain/schemas.js';
 import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.js';
 import { quadraticCriteria, quadraticSpec } from './quadratic.js';

@@ -8,7 +8,7 @@ import {
   type SearchRunsOptions,
   type SearchRunsPage,
 } from '../../mlflow-ts-client/index.js';
-import { TAG, experimentName } from '../../activities/recording.js';
+import { TAG, experimentName } from '../../records/names.js';
 import type { LineageMlflow } from '../../server/lineage.js';
 
 /** The runs recording.ts writes for a campaign with `n` search trials (plus the baseline). */

@@ -35,7 +35,7 @@ import type { EvaluationCriteria, SeedResult } from '../../domain/schemas.js';
 import type { MlflowClient } from '../../mlflow-ts-client/index.js';
 import { resolveTimeSkippingServer } from '../../stack/install.js';
 import { recordingQueue } from '../../workflows/options.js';
-import { dataConverter } from '../../worker/data-converter.js';
+import { dataConverter } from '../../temporal/data-converter.js';
 import type { CampaignInput, PendingApproval } from '../../workflows/types.js';
 import { campaignInput, quadCriteria } from './quadratic.js';
 

@@ -33,7 +33,7 @@ import type { Actor, EvaluationCriteria } from '../../domain/schemas.js';
 import type { MlflowClient } from '../../mlflow-ts-client/index.js';
 import { resolveTimeSkippingServer } from '../../stack/install.js';
 import { recordingQueue } from '../../workflows/options.js';
-import { dataConverter } from '../../worker/data-converter.js';
+import { dataConverter } from '../../temporal/data-converter.js';
 import type {
   AuditEntry,
   CampaignInput,

@@ -8,7 +8,7 @@
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { inject } from 'vitest';
-import { dataConverter } from '../../worker/data-converter.js';
+import { dataConverter } from '../../temporal/data-converter.js';
 import {
   RECORDS_SNAPSHOT_CHILD_PATCH,
   recordsSnapshotWorkflow,

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { inject } from 'vitest';
-import { dataConverter } from '../../worker/data-converter.js';
+import { dataConverter } from '../../temporal/data-converter.js';
 import { historyFromFixture } from '../support/replay-fixtures.js';
 import { createTimeSkippingEnv, type TimeSkippingEnv } from '../support/time-skipping.js';
 

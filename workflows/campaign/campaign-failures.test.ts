@@ -7,7 +7,7 @@ import { campaignInput, quadCriteria } from '../../test/support/quadratic.js';
 import type { SeedResult } from '../../domain/schemas.js';
 import { CampaignState } from './state/campaign-state.js';
 import { searchingState } from '../../test/support/searching-state.js';
-import { renderFailures, renderReportMarkdown } from '../report.js';
+import { renderFailures, renderReportMarkdown } from '../../domain/report.js';
 import type { CampaignTiming } from '../types.js';
 
 const criteria = quadCriteria({

@@ -4,7 +4,7 @@ import { EvaluationCriteria, ProblemSpec } from '../../domain/schemas.js';
 import { StrategyConfig } from '../../domain/strategy.js';
 import type { CampaignState } from './state/campaign-state.js';
 import { searchingState } from '../../test/support/searching-state.js';
-import { renderReportMarkdown } from '../report.js';
+import { renderReportMarkdown } from '../../domain/report.js';
 import type { CampaignInput } from '../types.js';
 
 const pi = { name: 'Pat', role: 'pi' as const };

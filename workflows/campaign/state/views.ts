@@ -13,7 +13,7 @@ import { summarizeFailures } from '../../../domain/failures.js';
 import { rankTrials, trustState } from '../../../domain/scoring.js';
 import type { Flag } from '../../../domain/schemas.js';
 import { stripHidden, type StrategyView, type TrialView } from '../../../domain/strategy.js';
-import { reportVerdict } from '../../report.js';
+import { reportVerdict } from '../../../domain/report.js';
 import type { CampaignReport, CampaignStatus, TrialSummary } from '../../types.js';
 import type { StateContext } from './context.js';
 import type { TrialsPage, TrialsPageOptions } from '../messages.js';

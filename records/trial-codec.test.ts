@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Run } from '../mlflow-ts-client/index.js';
-import type { Config, SeedResult } from '../domain/schemas.js';
-import type { TrialSummary } from '../workflows/types.js';
+import type { Config, SeedResult, Trial } from '../domain/schemas.js';
 import { trustState } from '../domain/trust.js';
 import {
   decodeSnapshot,
@@ -16,10 +15,10 @@ import {
   encodeTrialUpdate,
   decodeTrialState,
   withStateOf,
-  TAG,
   type EncodedTrial,
   type TrialToEncode,
 } from './trial-codec.js';
+import { TAG } from './names.js';
 
 /**
  * The run MLflow hands back for what recording.ts wrote: params and tags as strings, the latest
@@ -63,7 +62,7 @@ const readBack = (e: EncodedTrial) =>
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 
-type FlagOf = TrialSummary['flags'][number];
+type FlagOf = Trial['flags'][number];
 /** A flag of `kind` as a PI left it: open, cleared or confirmed (with who and why). */
 function reviewed(kind: FlagOf['kind'], review: string): FlagOf {
   const decision = {
@@ -84,7 +83,7 @@ function updated(e: EncodedTrial, update: ReturnType<typeof encodeTrialUpdate>):
   return { ...e, tags: { ...e.tags, ...update.tags }, metrics: [...e.metrics, ...update.metrics] };
 }
 
-function trial(over: Partial<TrialSummary> & { expectedEffect?: string } = {}): TrialToEncode {
+function trial(over: Partial<Trial> & { expectedEffect?: string } = {}): TrialToEncode {
   return {
     campaignId: 'c1',
     problemId: 'quad',
@@ -154,9 +153,7 @@ const anyTrial = fc.record({
     fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/),
   ),
   index: fc.nat({ max: 100_000 }),
-  kind: fc.constantFrom('search', 'reference', 'verification') as fc.Arbitrary<
-    TrialSummary['kind']
-  >,
+  kind: fc.constantFrom('search', 'reference', 'verification') as fc.Arbitrary<Trial['kind']>,
   parentTrialId: fc.option(fc.stringMatching(/^[a-z][a-z0-9]{0,9}$/), { nil: null }),
   title: fc.string({ minLength: 1, maxLength: 200 }),
   rationale: text,
@@ -180,15 +177,13 @@ const anyTrial = fc.record({
     }),
   ),
   params: config,
-  status: fc.constantFrom('succeeded', 'failed', 'cancelled') as fc.Arbitrary<
-    TrialSummary['status']
-  >,
+  status: fc.constantFrom('succeeded', 'failed', 'cancelled') as fc.Arbitrary<Trial['status']>,
   metrics: fc.dictionary(name, finite, { maxKeys: 6 }),
   pgr: fc.option(estimate, { nil: null }),
   feasible: fc.boolean(),
   flags: fc.uniqueArray(
     fc.constantFrom('pgr_above_one', 'hidden_gap', 'high_variance', 'failed_seeds') as fc.Arbitrary<
-      TrialSummary['flags'][number]['kind']
+      Trial['flags'][number]['kind']
     >,
   ),
   /** The PI's review of each flag, by position: none, cleared or confirmed. */

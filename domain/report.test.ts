@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { escapeMarkdown, renderReportMarkdown, reportVerdict } from './report.js';
-import type { CampaignReport } from './types.js';
+import type { CampaignReport } from './campaign.js';
 
 const est = (mean: number) => ({
   mean,

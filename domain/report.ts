@@ -2,12 +2,11 @@
  * The campaign report as markdown, and the report's one verdict. Pure: used by the workflow (the
  * verdict), its recorder, the CLI, the demo and the API.
  */
-import { formatEstimate, formatExact, formatInterval, formatMean } from '../domain/format.js';
-import type { Estimate } from '../domain/schemas.js';
-import { verdictLabel, verdictLegend } from '../domain/verdict.js';
-import type { CampaignReport, ReportVerdict, TrialSummary, VerificationResult } from './types.js';
-
-import type { FailureSummary } from '../domain/failures.js';
+import type { CampaignReport, ReportVerdict, VerificationResult } from './campaign.js';
+import type { FailureSummary } from './failures.js';
+import { formatEstimate, formatExact, formatInterval, formatMean } from './format.js';
+import type { Estimate, Trial } from './schemas.js';
+import { verdictLabel, verdictLegend } from './verdict.js';
 
 const f = (x: number | null | undefined, digits = 3) =>
   x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits);
@@ -21,7 +20,7 @@ export const withInterval = (e: Estimate | null | undefined): string => formatEs
  * why, in the reasons (a PI's stop, say).
  */
 export function reportVerdict(
-  best: Pick<TrialSummary, 'id' | 'pgr'> | null,
+  best: Pick<Trial, 'id' | 'pgr'> | null,
   v: VerificationResult | undefined,
   unverifiedBecause?: string,
 ): ReportVerdict {
