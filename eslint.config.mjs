@@ -62,6 +62,110 @@ export default tseslint.config(
       ],
     },
   },
+  // Fences between folders, as each folder's README states them. They match the import's text,
+  // so they hold whether or not the import resolves; eslint.config.test.ts plants imports that
+  // cross them.
+  {
+    // The server reads what campaigns wrote through the shared formats (records/, temporal/),
+    // never through the code that writes them.
+    files: ['server/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(activities|worker)(/|$)',
+              message:
+                'server/ never imports activities/ or worker/: MLflow names and the trial codec are in records/, the data converter in temporal/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Activities are called by workflows, never the other way round: shapes they share are in
+    // domain/. Their tests may hold a workflow's constant against an activity's.
+    files: ['activities/**/*.ts'],
+    ignores: ['activities/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+workflows(/|$)',
+              message:
+                'activities/ never imports workflows/ (types neither): shared shapes live in domain/, the report in domain/report.ts.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The pure core runs in the workflow sandbox, the server, the CLI and the browser.
+    files: ['domain/**/*.ts'],
+    ignores: ['domain/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!zod$|jstat$|pure-rand(/|$)|yaml$|\\./[^/]+\\.js$)',
+              message: 'domain/ imports only zod, jstat, pure-rand, yaml and domain/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // How gaplab's records look in MLflow, read by the worker, the server, the CLI and the
+    // benchmarks: pure, so none of them pulls in another's IO.
+    files: ['records/**/*.ts'],
+    ignores: ['records/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!zod$|\\.\\./(domain|api|mlflow-ts-client)/[^/]+\\.js$|\\./[^/]+\\.js$)',
+              message:
+                'records/ imports only zod, domain/, api/, mlflow-ts-client/ types and records/.',
+            },
+            {
+              regex: '^\\.\\./mlflow-ts-client/',
+              allowTypeImports: true,
+              message: 'records/ takes only types from mlflow-ts-client/: encoding does no IO.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The Temporal payload format every client and worker shares.
+    files: ['temporal/**/*.ts'],
+    ignores: ['temporal/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!node:|@temporalio/(common|proto)$|\\./[^/]+\\.js$)',
+              message:
+                'temporal/ imports only Node built-ins, @temporalio/common, @temporalio/proto and temporal/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     // The API contract is imported by the server, the browser UI and the CLI: zod, the domain
     // and itself only (never workflows/, server/ or anything with IO).

@@ -16,6 +16,7 @@ export default defineConfig({
           include: [
             '{api,docker,domain,worker,workflows,activities,experiments,server,ui,cli,stack,mlflow-ts-client,records,temporal,bench}/**/*.test.ts',
             'vitest.config.test.ts',
+            'eslint.config.test.ts',
           ],
           exclude: ['**/node_modules/**'],
           pool: 'forks',
