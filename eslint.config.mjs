@@ -24,8 +24,20 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
-    // The legacy node resolver cannot resolve exports-only packages (vite, @vitejs/plugin-react) and crashes.
-    settings: { 'import-x/resolver-next': [importX.createNodeResolver()] },
+    // The legacy node resolver cannot resolve exports-only packages (vite, @vitejs/plugin-react) and
+    // crashes. Imports name the compiled '.js' file: the resolver maps it to the '.ts' source, and
+    // import-x parses '.ts' files, so that import-x/no-cycle follows them (without both it follows
+    // nothing and finds no cycle).
+    settings: {
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/resolver-next': [
+        importX.createNodeResolver({
+          extensions: ['.ts', '.tsx', '.js', '.mjs', '.json', '.node'],
+          extensionAlias: { '.js': ['.ts', '.tsx', '.js'] },
+        }),
+      ],
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',

@@ -109,6 +109,17 @@ describe('lint fences', { timeout: 60_000 }, () => {
     expect(await lint(file, importing(from))).toEqual([]);
   });
 
+  it('fails an import that closes a cycle, naming the rule', async () => {
+    // trial-codec.ts imports names.ts; names.ts importing a value of trial-codec.ts closes a loop.
+    const names = await readFile(path.join(import.meta.dirname, 'records/names.ts'), 'utf8');
+    const planted = `${names}\nimport { WITHHELD } from './trial-codec.js';\nexport const planted = WITHHELD;\n`;
+    expect(await lint('records/names.ts', names)).toEqual([]);
+    expect(await lint('records/names.ts', planted)).toContainEqual({
+      rule: 'import-x/no-cycle',
+      message: expect.stringMatching(/Dependency cycle/) as unknown as string,
+    });
+  });
+
   it.each([
     'workflows/index.ts',
     'server/lineage.ts',
