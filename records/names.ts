@@ -56,8 +56,8 @@ export const TAG = {
   /** The trial's trust state (`eligible`, `under_review`, `excluded`), kept current. */
   trust: 'gaplab.trust',
   /**
-   * JSON TrialState (records/trial-codec.ts; chunked): what may change after the trial finished (its flags with
-   * their reviews, trust and PGR), as the campaign last held it.
+   * JSON TrialState (trial-codec.ts; chunked): what may change after the trial finished (its
+   * flags with their reviews, trust and PGR), as the campaign last held it.
    */
   state: 'gaplab.state',
 } as const;

@@ -2,7 +2,8 @@
  * How a trial is written to MLflow and read back: the one place that knows the run name, tags,
  * params, metrics and artifacts of a trial run. activities/recording.ts does the IO with what
  * `encodeTrial` returns; server/lineage.ts reads runs with `decodeTrial`. Pure (no IO), so the
- * round trip is a unit property test (trial-codec.test.ts).
+ * round trip is a unit property test (trial-codec.test.ts). The tag keys and every other MLflow
+ * name are in names.ts.
  *
  * Facts travel as tags, never re-derived from ids: index, kind, feasibility, expected effect, the
  * hidden metrics, and each parameter's type (MLflow params are strings: `gaplab.paramTypes` says
