@@ -40,6 +40,9 @@ import type { CodeDeps } from './claude/code.js';
 import type { ModelPrice } from './claude/pricing.js';
 import type { ClaudeStrategyOptions } from './claude/context.js';
 import type { OptunaService } from './optuna-service.js';
+import type { SpendRecord } from './spend.js';
+
+export type { Spend, SpendRecord } from './spend.js';
 
 /** The clients the worker injects; each strategy takes what it needs from them. */
 export interface StrategyDeps {
@@ -56,23 +59,6 @@ export interface StrategyDeps {
   claude?: Pick<ClaudeStrategyOptions, 'timeoutMs' | 'maxRetries' | 'limits'>;
   /** Code experiments' definitions and stored sources: Claude agents then see and edit code. */
   code?: CodeDeps;
-}
-
-/**
- * What an activity attempt has spent, in nano-dollars: `charged` is settled, `reserved` is the
- * bound of requests in flight (a request cut off mid-flight may have been billed, so the next
- * attempt counts it as charged).
- */
-export interface Spend {
-  chargedNano: number;
-  reservedNano: number;
-}
-
-export interface SpendRecord {
-  /** What earlier attempts spent or may have spent (their charges and reservations). */
-  carriedNano: number;
-  /** Called with this attempt's running totals (carried included) after every change. */
-  record(spend: Spend): void;
 }
 
 export interface CostEstimate {

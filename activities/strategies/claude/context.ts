@@ -3,7 +3,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { TextBlockParam } from '@anthropic-ai/sdk/resources/messages/messages';
 import type { HypothesisProposal } from '../../../domain/schemas.js';
 import type { ClaudeSettings, DroppedProposal, StrategyView } from '../../../domain/strategy.js';
-import type { Spend, SpendRecord } from '../base.js';
+import type { Spend, SpendRecord } from '../spend.js';
 import type { TriedSet } from '../common.js';
 import type { CodeContext } from './code.js';
 import type { ModelPrice } from './pricing.js';
