@@ -124,7 +124,8 @@ describe('built-in experiments', () => {
       expect(r.status, `${e.name}: ${r.error}`).toBe('succeeded');
       expect(Number.isFinite(r.metrics[criteria.metric])).toBe(true);
     }
-  });
+    // Runs every function built-in's baseline in turn (the weak-to-strong models train for real).
+  }, 120_000);
 
   it('noop and sleep', async () => {
     const noop = await runSeed(
