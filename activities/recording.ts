@@ -204,7 +204,7 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
         return runId;
     }
     await Promise.all([
-      mlflow.logBatch(runId, { metrics: hidden.metrics }),
+      mlflow.logBatch(runId, { metrics: hidden.metrics, tags: hidden.tags }),
       ...hidden.artifacts.map((a) =>
         mlflow.uploadArtifact(runId, a.path, a.content, a.contentType),
       ),

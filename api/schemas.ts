@@ -283,6 +283,8 @@ export { TrialStatus };
  * the domain's `Trial`, picked down and extended for readers.
  * - `params` are the typed values (numbers stay numbers, booleans booleans), never strings.
  * - `feasible`: every constraint held (records written before it was recorded say true).
+ * - `constraints`: each constraint's verdict as the trial was scored; absent when not recorded
+ *   (records and running campaigns from before verdicts were kept).
  * - `status` is `running` while the record is being written.
  * - `pgr` is an Estimate as recorded (null bounds when not finite; `stderr` and `n` absent in
  *   older records).
@@ -300,6 +302,7 @@ export const TrialRecord = Trial.pick({
   title: true,
   rationale: true,
   feasible: true,
+  constraints: true,
 }).extend({
   expectedEffect: z.string(),
   author: z.object({ name: z.string(), kind: z.string() }),
@@ -548,6 +551,7 @@ export function recordOfSummary(
     status: t.status,
     params: { ...t.params },
     feasible: t.feasible,
+    ...(t.constraints ? { constraints: t.constraints.map((v) => ({ ...v })) } : {}),
     metrics: Object.fromEntries(Object.entries(t.metrics).map(([k, v]) => [k, finiteOrNull(v)])),
     pgr: t.pgr
       ? {

@@ -87,3 +87,19 @@ export function constraintVerdicts(
 ): ConstraintVerdict[] {
   return constraints.map((c) => constraintVerdictOfMean(c, means[c.metric], baselineMetricMeans));
 }
+
+/**
+ * A verdict on a hidden metric as a reader who may not see its values gets it: whether it held
+ * (feasibility says as much), not the mean or the limit (a relative limit is the baseline's
+ * hidden mean times a factor).
+ */
+export function withheldVerdict(v: ConstraintVerdict): ConstraintVerdict {
+  return {
+    description: `${v.metric}: a hidden metric, its values withheld`,
+    metric: v.metric,
+    value: null,
+    limit: 0,
+    ok: v.ok,
+    withheld: true,
+  };
+}

@@ -160,12 +160,19 @@ export const RecordedEstimate = Estimate.extend({
 });
 export type RecordedEstimate = z.infer<typeof RecordedEstimate>;
 
+/**
+ * One constraint judged on a trial's metric mean (domain/constraints.ts): `value` is the mean
+ * (null: not reported), `limit` what it was held to (0 when a relative constraint's baseline was
+ * unknown; the description says so). `withheld`: the metric is hidden and this reader may not see
+ * its values yet, so `value` is null, `limit` 0 and the description names only the metric.
+ */
 export const ConstraintVerdict = z.object({
   description: z.string(),
   metric: z.string(),
   value: z.number().nullable(),
   limit: z.number(),
   ok: z.boolean(),
+  withheld: z.literal(true).exactOptional(),
 });
 export type ConstraintVerdict = z.infer<typeof ConstraintVerdict>;
 
@@ -251,6 +258,11 @@ export const Trial = z.object({
   pgr: Estimate.nullable(),
   /** Succeeded, and every constraint holds (domain/constraints.ts, with its rounding allowance). */
   feasible: z.boolean(),
+  /**
+   * Each constraint's verdict as the trial was scored (domain/scoring.ts `scoreTrial`), in the
+   * criteria's order. Absent: not recorded (trials scored before verdicts were kept).
+   */
+  constraints: z.array(ConstraintVerdict).exactOptional(),
   flags: z.array(Flag),
   /** From the flags (domain/trust.ts): only `eligible` trials may be best or stop at the target. */
   trust: TrustState,

@@ -24,6 +24,12 @@ export const TAG = {
   status: 'gaplab.status',
   /** `true` when every constraint held, `false` otherwise. */
   feasible: 'gaplab.feasible',
+  /**
+   * JSON ConstraintVerdict[] (chunked): each constraint's verdict as the trial was scored. On a
+   * trial run, verdicts on hidden metrics are withheld (domain/constraints.ts withheldVerdict);
+   * the hidden run has them whole. Absent on runs written before verdicts were recorded.
+   */
+  constraints: 'gaplab.constraints',
   failureReason: 'gaplab.failureReason',
   flags: 'gaplab.flags',
   hiddenMetrics: 'gaplab.hiddenMetrics',

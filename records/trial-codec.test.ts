@@ -53,7 +53,10 @@ function asRun(e: EncodedTrial, runId = 'run-1'): Run {
 /** The hidden run MLflow hands back for what recording.ts wrote to the hidden experiment. */
 function asHiddenRun(e: EncodedTrial, runId = 'hidden-1'): Run {
   const run = asRun({ ...e, metrics: e.hidden?.metrics ?? [] }, runId);
-  return { ...run, data: { ...run.data, params: {}, tags: { ...e.hidden?.identityTags } } };
+  return {
+    ...run,
+    data: { ...run.data, params: {}, tags: { ...e.hidden?.identityTags, ...e.hidden?.tags } },
+  };
 }
 
 /** A trial read back as gaplab's readers do: its run, with its hidden run's values merged. */
@@ -413,6 +416,57 @@ describe('trial codec', () => {
     for (const v of Object.values(big.tags)) expect(v.length).toBeLessThanOrEqual(8000);
     expect(decodeTrial(asRun(big)).diff).toMatch(/cut: the whole diff is the run's diff\.patch\)$/);
     expect(big.artifacts.find((a) => a.path === 'diff.patch')?.content).toBe(long);
+  });
+
+  it('records each constraint verdict as scored, withholding hidden ones from the trial run', () => {
+    const cost = {
+      description: 'cost <= 4',
+      metric: 'cost',
+      value: 4.5,
+      limit: 4,
+      ok: false,
+    };
+    const heldout = {
+      description: 'heldout >= 0.9 x baseline (0.81)',
+      metric: 'heldout',
+      value: 0.9,
+      limit: 0.81,
+      ok: true,
+    };
+    const encoded = encodeTrial(trial({ feasible: false, constraints: [cost, heldout] }));
+    // Every role reads the trial run: the hidden metric's mean and its limit are not there.
+    const visible = decodeTrial(asRun(encoded));
+    expect(visible.constraints).toEqual([
+      cost,
+      {
+        description: 'heldout: a hidden metric, its values withheld',
+        metric: 'heldout',
+        value: null,
+        limit: 0,
+        ok: true,
+        withheld: true,
+      },
+    ]);
+    expect(JSON.stringify(asRun(encoded).data.tags)).not.toContain('0.81');
+    const json = encoded.artifacts.find((x) => x.path === 'trial.json')!.content;
+    expect(json).not.toContain('0.81');
+    // Read with the hidden record (as PIs, and everyone once the campaign ended): whole.
+    expect(readBack(encoded).constraints).toEqual([cost, heldout]);
+    // Without hidden metrics the trial run has them whole and no hidden run is written.
+    const open = encodeTrial({ ...trial({ constraints: [cost, heldout] }), hiddenMetrics: [] });
+    expect(open.hidden).toBeUndefined();
+    expect(decodeTrial(asRun(open)).constraints).toEqual([cost, heldout]);
+    // No constraints in the criteria: recorded as none, which is not "not recorded".
+    expect(decodeTrial(asRun(encodeTrial(trial({ constraints: [] })))).constraints).toEqual([]);
+  });
+
+  it('reads a run without verdicts (or with unreadable ones) as not recorded', () => {
+    const old = decodeTrial(asRun(encodeTrial(trial())));
+    expect(old).not.toHaveProperty('constraints');
+    expect(old.feasible).toBe(true);
+    const run = asRun(encodeTrial(trial({ constraints: [] })));
+    run.data.tags[TAG.constraints] = '[{"metric": 3}';
+    expect(decodeTrial(run)).not.toHaveProperty('constraints');
   });
 
   it('turns non-finite metric values into null', () => {

@@ -5,20 +5,22 @@
  * round trip is a unit property test (trial-codec.test.ts). The tag keys and every other MLflow
  * name are in names.ts.
  *
- * Facts travel as tags, never re-derived from ids: index, kind, feasibility, expected effect, the
- * hidden metrics, and each parameter's type (MLflow params are strings: `gaplab.paramTypes` says
+ * Facts travel as tags, never re-derived from ids: index, kind, feasibility and each constraint's
+ * verdict, expected effect, the hidden metrics, and each parameter's type (MLflow params are strings: `gaplab.paramTypes` says
  * which ones are numbers or booleans, so `0.1`, `3` and `false` come back typed and a categorical
  * string `"1"` stays a string).
  *
  * Runs written before these tags existed (format 1) still decode: the index and kind fall back
  * to the trial id's shape (`t0042`, `v0107`, `baseline`, `optimum*`), feasibility to "feasible"
  * (what was assumed when it was not recorded), parameters stay the strings MLflow holds, and the
- * expected effect is empty.
+ * expected effect is empty. Runs without verdicts (written before they were recorded) decode with
+ * none: readers say "not recorded" rather than judge again.
  */
 import { z } from 'zod';
 import type { Run } from '../mlflow-ts-client/index.js';
 import type { Config, ParamValue, SeedResult, Trial } from '../domain/schemas.js';
-import { Estimate, Flag, TrustState } from '../domain/schemas.js';
+import { ConstraintVerdict, Estimate, Flag, TrustState } from '../domain/schemas.js';
+import { withheldVerdict } from '../domain/constraints.js';
 import { trustState } from '../domain/trust.js';
 import { TrialRecord } from '../api/schemas.js';
 import { TAG } from './names.js';
@@ -74,6 +76,8 @@ export interface EncodedTrial {
    */
   hidden?: {
     identityTags: Record<string, string>;
+    /** Logged with the metrics: the constraint verdicts whole when some are on hidden metrics. */
+    tags: Record<string, string>;
     metrics: EncodedTrial['metrics'];
     artifacts: EncodedTrial['artifacts'];
   };
@@ -270,6 +274,9 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
         [TAG.problemId]: input.problemId,
         [TAG.trialId]: t.id,
       },
+      tags: t.constraints?.some((v) => hiddenNames.has(v.metric))
+        ? constraintTags(t.constraints)
+        : {},
       metrics: metrics.filter((m) => isHidden(m.key)),
       artifacts: [trialJson(t, input.seeds), ...logs],
     };
@@ -317,6 +324,7 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
       [TAG.authorKind]: t.author.kind,
       [TAG.status]: t.status,
       [TAG.feasible]: String(t.feasible),
+      ...(t.constraints ? constraintTags(verdictsShown(t.constraints, hiddenNames)) : {}),
       ...stateTags(t, input.hiddenMetrics),
       [TAG.hiddenMetrics]: input.hiddenMetrics.join(','),
       ...chunked(TAG.paramTypes, JSON.stringify(paramTypesOf(t.params))),
@@ -349,9 +357,43 @@ function withheldFlag(f: Trial['flags'][number]): Trial['flags'][number] {
   };
 }
 
+/** The constraint verdicts a trial run shows: those on hidden metrics withheld. */
+function verdictsShown(
+  verdicts: readonly ConstraintVerdict[],
+  hidden: ReadonlySet<string>,
+): ConstraintVerdict[] {
+  return verdicts.map((v) => (hidden.has(v.metric) ? withheldVerdict(v) : v));
+}
+
+function constraintTags(verdicts: readonly ConstraintVerdict[]): Record<string, string> {
+  return chunked(TAG.constraints, JSON.stringify(verdicts));
+}
+
+const ConstraintVerdicts = z.array(ConstraintVerdict);
+
+/**
+ * The verdicts a run's tags hold; undefined when it has none (written before verdicts were
+ * recorded) or they do not parse (then they count as not recorded, never as a guess).
+ */
+function constraintsOf(tags: Readonly<Record<string, string>>): ConstraintVerdict[] | undefined {
+  const text = unchunked(tags, TAG.constraints);
+  if (text === undefined) return undefined;
+  try {
+    const parsed = ConstraintVerdicts.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The trial as its run's trial.json shows it: no hidden metric, no text about hidden values. */
 function withoutHidden(t: Trial, hidden: ReadonlySet<string>): Trial {
-  return { ...t, metrics: omit(t.metrics, hidden), flags: t.flags.map(withheldFlag) };
+  return {
+    ...t,
+    metrics: omit(t.metrics, hidden),
+    flags: t.flags.map(withheldFlag),
+    ...(t.constraints ? { constraints: verdictsShown(t.constraints, hidden) } : {}),
+  };
 }
 
 /** A seed as the trial run shows it: no hidden metric, and its log (which may print them) in the hidden run only. */
@@ -383,7 +425,8 @@ export function mergeHiddenRuns(
     const metrics = { ...r.metrics };
     for (const [k, v] of Object.entries(run.data.metrics))
       if (!k.startsWith('seed/') && !META_METRICS.has(k)) metrics[k] = num(v);
-    return { ...r, metrics };
+    const constraints = constraintsOf(run.data.tags);
+    return { ...r, metrics, ...(constraints ? { constraints } : {}) };
   });
 }
 
@@ -512,6 +555,7 @@ export function decodeTrial(run: Run): TrialRecord {
   const kindTag = tags[TAG.trialKind];
   const sourceHash = tags[TAG.sourceHash];
   const diff = unchunked(tags, TAG.diff);
+  const constraints = constraintsOf(tags);
   return {
     id,
     index: index ?? legacyIndex(id),
@@ -526,6 +570,7 @@ export function decodeTrial(run: Run): TrialRecord {
     metrics: experimentMetrics,
     pgr: pgr === null ? null : pgrOf(pgr, metrics),
     feasible: tags[TAG.feasible] !== 'false',
+    ...(constraints ? { constraints } : {}),
     flags: list(tags[TAG.flags]),
     trust: trustOf(tags),
     computeSeconds: num(metrics['compute_seconds']),

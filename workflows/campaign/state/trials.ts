@@ -179,6 +179,7 @@ export class Trials {
       objective: score.aggregates[criteria.metric] ?? null,
       pgr: score.pgr,
       feasible: score.feasible,
+      constraints: score.constraints,
       flags: score.flags,
       trust: trustState(score.flags),
       seedScores: req.seeds.map((seed) => {
