@@ -12,7 +12,6 @@
  * reads them anyway (live from the workflow, or MLflow's cached records), so the book adds one
  * artifact read per recorded trial, once, and nothing per request once it is complete.
  */
-import { TAG } from '../records/names.js';
 import { hiddenGapMetricsOf } from '../domain/schemas.js';
 import type { CampaignReport, CampaignStatus, ProblemState, TrialRecord } from '../api/schemas.js';
 import type { AppContext } from './context.js';
@@ -25,7 +24,7 @@ import {
   type CampaignVisibility,
 } from './hidden.js';
 import { ValueMatcher } from './hidden-match.js';
-import { readTrials } from './reader.js';
+import { openCampaign } from './reader.js';
 
 // ---------------------------------------------------------------------------------------------
 // Every hidden value of a problem
@@ -253,7 +252,7 @@ export class HiddenValueBook {
     added: number[],
     log: DebugLog,
   ): Promise<void> {
-    const source = await readTrials(this.ctx, campaignId, log).catch((err: unknown) => {
+    const source = await openCampaign(this.ctx, campaignId, log).catch((err: unknown) => {
       // A campaign the problem lists but nobody can read (MLflow down, workflow gone) is not
       // ignored: withholding without its values would be a guess.
       if (err instanceof ServiceError && err.code === 'NotFound') return null;
@@ -263,16 +262,12 @@ export class HiddenValueBook {
       c.complete = true;
       return;
     }
-    const records: readonly TrialRecord[] =
-      source.kind === 'mlflow' ? source.r.records : source.live.records;
-    const status = source.kind === 'workflow' ? source.live.status : null;
-    const version =
-      status?.criteriaVersion ??
-      (source.kind === 'mlflow' ? Number(source.r.parent.data.tags[TAG.criteriaVersion]) : NaN);
+    const records: readonly TrialRecord[] = source.records;
+    const version = source.criteriaVersion;
     const criteria = problem.criteria.find((v) => v.version === version)?.criteria;
     const hidden = new Set<string>(criteria?.hiddenMetrics ?? []);
     for (const t of records) for (const h of t.hiddenMetrics) hidden.add(h);
-    if (source.kind === 'workflow') for (const h of source.hiddenMetrics) hidden.add(h);
+    for (const h of source.hiddenMetrics) hidden.add(h);
     const add = (n: unknown) => {
       if (finite(n) && !c.values.has(n)) {
         c.values.add(n);
@@ -280,8 +275,7 @@ export class HiddenValueBook {
       }
     };
 
-    const finished =
-      source.kind === 'mlflow' ? source.r.finished || source.running === false : false;
+    const finished = source.settled;
     let report: CampaignReport | null = null;
     if (finished && !c.reportRead && !((c.misses.get('report')?.retryAt ?? 0) > this.now())) {
       report = await this.ctx.lineage.report(campaignId).catch(() => null);
@@ -296,8 +290,8 @@ export class HiddenValueBook {
         add(report.verifiedPgr);
       }
     }
-    const baseline = status?.baselineScore ?? report?.baselineScore ?? null;
-    const optimum = status?.optimumScore ?? report?.optimumScore ?? null;
+    const baseline = source.references?.baselineScore ?? report?.baselineScore ?? null;
+    const optimum = source.references?.optimumScore ?? report?.optimumScore ?? null;
 
     // Means, and what they give: hidden PGR and the hidden-gap shortfall (against each reference
     // trial's offset and none, since which reference is the baseline is not in the record).

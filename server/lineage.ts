@@ -1,5 +1,6 @@
 /**
- * Reads campaigns back from MLflow, the permanent record: trial pages, the lineage tree, a
+ * Reads campaigns back from MLflow, the permanent record (`MlflowSource` is the campaign read
+ * from it, see campaign-source.ts): trial pages, the lineage tree, a
  * trial's detail, the final report and the per-problem comparison. It works for campaigns whose
  * workflow is long gone and for runs written straight into MLflow, because it relies only on
  * what activities/recording.ts writes: a parent run per campaign (gaplab.kind=campaign) and a
@@ -13,6 +14,7 @@
  */
 import {
   CampaignReport,
+  type Lineage,
   type TrialRecord,
   TrialSummary,
   SeedRecord,
@@ -36,8 +38,17 @@ import {
 import { hiddenExperimentName, experimentName, quote, TAG, tagFilter } from '../records/names.js';
 import { bestTrial, eligible, type RankableTrial } from '../domain/scoring.js';
 import type { FlagKind } from '../domain/schemas.js';
+import {
+  isRecorded,
+  lineagePath,
+  NO_ARTIFACT,
+  RecordsSource,
+  type CampaignSource,
+  type TrialArtifact,
+} from './campaign-source.js';
+import type { CampaignVisibility, VisibilityResolver } from './hidden.js';
 
-export { quote, RECORDS_SNAPSHOT };
+export { lineagePath, quote, RECORDS_SNAPSHOT };
 
 /** What the reader needs of MlflowClient (a structural subset, so tests can fake it). */
 export interface LineageMlflow {
@@ -145,24 +156,6 @@ const EXPERIMENT_CHUNK = 100;
 /** Records sorted by index, then id (two records for one trial cannot both stay: recording keeps the oldest). */
 function sortRecords(records: TrialRecord[]): TrialRecord[] {
   return records.sort((a, b) => a.index - b.index || a.id.localeCompare(b.id));
-}
-
-/** The path from the root down to `trialId` (cycles and missing parents end it). */
-export function lineagePath(
-  byId: ReadonlyMap<string, { id: string; parentTrialId: string | null }>,
-  trialId: string,
-): string[] {
-  const path: string[] = [];
-  const seen = new Set<string>();
-  for (
-    let cur = byId.get(trialId);
-    cur && !seen.has(cur.id);
-    cur = cur.parentTrialId ? byId.get(cur.parentTrialId) : undefined
-  ) {
-    seen.add(cur.id);
-    path.unshift(cur.id);
-  }
-  return path;
 }
 
 /** Default experiment listing: MLflow's experiments/search over REST (the client has no wrapper for it). */
@@ -650,4 +643,70 @@ export function compareSeries(r: CampaignRecords) {
     series,
     trials: search.length,
   };
+}
+
+/**
+ * A campaign read from its MLflow record (campaign-source.ts). `running` is whether its workflow
+ * still runs, when Temporal could say: a record whose parent run has not ended yet may belong to
+ * a campaign that is over all the same.
+ */
+export class MlflowSource extends RecordsSource implements CampaignSource {
+  readonly kind = 'mlflow' as const;
+  readonly hiddenMetrics: readonly string[] = [];
+  readonly references = null;
+
+  constructor(
+    private readonly r: CampaignRecords,
+    private readonly deps: {
+      reader: Pick<LineageReader, 'trialArtifact'>;
+      resolver: Pick<VisibilityResolver, 'ofRecords'>;
+    },
+    private readonly running?: boolean,
+  ) {
+    super(r.location.campaignId, r);
+  }
+
+  get problemId(): string | null {
+    return this.r.location.problemId;
+  }
+  get criteriaVersion(): number | null {
+    const v = Number(this.r.parent.data.tags[TAG.criteriaVersion]);
+    return Number.isInteger(v) ? v : null;
+  }
+  get ended(): boolean {
+    return this.r.finished || this.running === false;
+  }
+  get settled(): boolean {
+    return this.ended;
+  }
+  get experimentId(): string {
+    return this.r.location.experimentId;
+  }
+  get parentRunId(): string {
+    return this.r.location.parentRunId;
+  }
+
+  lineage(): Lineage {
+    return {
+      campaignId: this.campaignId,
+      problemId: this.r.location.problemId,
+      finished: this.r.finished,
+      source: 'mlflow',
+      total: this.r.nodes.length,
+      nodes: this.r.nodes,
+      best: this.r.best,
+    };
+  }
+
+  async detail(trial: TrialRecord): Promise<TrialArtifact> {
+    return isRecorded(trial) ? this.deps.reader.trialArtifact(trial.mlflowRunId) : NO_ARTIFACT;
+  }
+
+  async summary(trial: TrialRecord) {
+    return (await this.detail(trial)).summary;
+  }
+
+  visibility(): Promise<CampaignVisibility> {
+    return this.deps.resolver.ofRecords(this.r, this.running);
+  }
 }

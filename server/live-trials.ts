@@ -11,15 +11,27 @@
  * their tags, params and metrics takes MLflow tens of seconds; the running workflow has the same
  * trials in memory and is ahead of MLflow (recording is asynchronous). So the API reads live
  * campaigns here, and finished or vanished ones from MLflow (cached; see lineage.ts).
+ * `WorkflowSource` is a campaign read from here (campaign-source.ts).
  */
 import {
+  bestOfStatus,
   recordOfSummary,
   toLineageNode,
   type CampaignStatus,
+  type Lineage,
   type LineageNode,
   type TrialRecord,
   type TrialSummary,
 } from '../api/schemas.js';
+import {
+  isRecorded,
+  NO_ARTIFACT,
+  RecordsSource,
+  type CampaignSource,
+  type TrialArtifact,
+  type TrialArtifacts,
+} from './campaign-source.js';
+import type { CampaignVisibility, VisibilityResolver } from './hidden.js';
 import type { GaplabService } from './service.js';
 
 export interface LiveCampaign {
@@ -181,5 +193,86 @@ export class LiveTrials {
     const page = await this.opts.service.trials(campaign.campaignId, { offset: pos, limit: 1 });
     const t = page.trials[0];
     return t && t.id === trialId ? t : null;
+  }
+}
+
+/**
+ * A campaign read from its running workflow (campaign-source.ts). The workflow's trials carry no
+ * hidden-metric marks of their own: each gets the criteria's (`hiddenMetrics`), as its MLflow
+ * record will, references and verifications included.
+ */
+export class WorkflowSource extends RecordsSource implements CampaignSource {
+  readonly kind = 'workflow' as const;
+  readonly settled = false;
+
+  constructor(
+    private readonly live: LiveCampaign,
+    private readonly deps: {
+      liveTrials: Pick<LiveTrials, 'summary'>;
+      artifacts: TrialArtifacts;
+      resolver: Pick<VisibilityResolver, 'ofStatus'>;
+    },
+    readonly hiddenMetrics: readonly string[],
+  ) {
+    super(live.campaignId, live);
+  }
+
+  get problemId(): string {
+    return this.live.status.problemId;
+  }
+  get criteriaVersion(): number {
+    return this.live.status.criteriaVersion;
+  }
+  get ended(): boolean {
+    return this.live.status.phase === 'finished';
+  }
+  get experimentId(): string | null {
+    return this.live.status.mlflowExperimentId ?? null;
+  }
+  get parentRunId(): string | null {
+    return this.live.status.mlflowParentRunId ?? null;
+  }
+  get references() {
+    return {
+      baselineScore: this.live.status.baselineScore,
+      optimumScore: this.live.status.optimumScore,
+    };
+  }
+
+  protected override mark(t: TrialRecord): TrialRecord {
+    return t.hiddenMetrics.length === 0 && this.hiddenMetrics.length > 0
+      ? { ...t, hiddenMetrics: [...this.hiddenMetrics] }
+      : t;
+  }
+
+  lineage(): Lineage {
+    return {
+      campaignId: this.campaignId,
+      problemId: this.live.status.problemId,
+      finished: this.ended,
+      source: 'workflow',
+      total: this.live.nodes.length,
+      nodes: this.live.nodes,
+      best: bestOfStatus(this.live.status.best),
+    };
+  }
+
+  /** The workflow's full summary (ahead of MLflow) over the artifact's; seeds only from the artifact. */
+  async detail(trial: TrialRecord): Promise<TrialArtifact> {
+    const [live, artifact] = await Promise.all([
+      this.deps.liveTrials.summary(this.live, trial.id),
+      isRecorded(trial) ? this.deps.artifacts.trialArtifact(trial.mlflowRunId) : NO_ARTIFACT,
+    ]);
+    return { summary: live ?? artifact.summary, seeds: artifact.seeds };
+  }
+
+  async summary(trial: TrialRecord): Promise<TrialSummary | null> {
+    const live = await this.deps.liveTrials.summary(this.live, trial.id);
+    if (live || !isRecorded(trial)) return live;
+    return (await this.deps.artifacts.trialArtifact(trial.mlflowRunId)).summary;
+  }
+
+  visibility(): Promise<CampaignVisibility> {
+    return this.deps.resolver.ofStatus(this.live.status);
   }
 }

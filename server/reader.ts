@@ -1,6 +1,7 @@
 /**
- * The one place that decides whether a campaign is read from its workflow or from MLflow. Routes
- * and the event stream ask here instead of deciding on their own.
+ * The one place that decides whether a campaign is read from its workflow or from MLflow
+ * (`openCampaign`, the factory of campaign-source.ts's two sources). Routes, the event stream and
+ * the hidden-value book ask here instead of deciding on their own.
  *
  * The rule: a running campaign is read from its workflow (live, ahead of MLflow, whose recording
  * is asynchronous; see live-trials.ts). A closed one is read from MLflow, the permanent record
@@ -12,39 +13,19 @@
  * campaign starts when it ends and does not wait for (workflows/records-snapshot.ts, which runs
  * activities/recording.ts `recordRecordsSnapshot`); until it is there, the runs are searched.
  */
-import type { CampaignReport, TrialRecord } from '../api/schemas.js';
+import type { CampaignReport } from '../api/schemas.js';
 import { remainingOrNull } from '../domain/budget.js';
+import type { CampaignSource } from './campaign-source.js';
 import type { AppContext } from './context.js';
 import { ServiceError } from './errors.js';
 import { visibilityResolver } from './hidden.js';
-import type { CampaignRecords } from './lineage.js';
-import type { LiveCampaign } from './live-trials.js';
+import { MlflowSource, type CampaignRecords } from './lineage.js';
+import { WorkflowSource } from './live-trials.js';
 
 type ReaderContext = Pick<AppContext, 'service' | 'lineage' | 'live'>;
 
 interface DebugLog {
   debug: (o: object, m: string) => void;
-}
-
-/**
- * Where a campaign's trials come from; `running` is whether the workflow still runs, when known.
- * `hiddenMetrics` (workflow): the criteria's hidden metrics, which MLflow records carry per trial.
- */
-export type TrialSource =
-  | { kind: 'mlflow'; r: CampaignRecords; running?: boolean }
-  | { kind: 'workflow'; live: LiveCampaign; hiddenMetrics: readonly string[] };
-
-/**
- * The trial with its hidden-metric marks: a trial the workflow holds has none of its own, so it
- * gets the criteria's (as its MLflow record will), references and verifications included.
- */
-export function withHiddenMarks<T extends Pick<TrialRecord, 'hiddenMetrics'>>(
-  s: TrialSource,
-  t: T,
-): T {
-  return s.kind === 'workflow' && t.hiddenMetrics.length === 0 && s.hiddenMetrics.length > 0
-    ? { ...t, hiddenMetrics: [...s.hiddenMetrics] }
-    : t;
 }
 
 const isNotFound = (err: unknown) => err instanceof ServiceError && err.code === 'NotFound';
@@ -69,16 +50,23 @@ async function isRunning(
   }
 }
 
-/** The campaign's trials: from MLflow once it has closed (or its record is in memory), else from its workflow. */
-export async function readTrials(
+/**
+ * The campaign to read: from MLflow once it has closed (or its record is in memory), else from
+ * its workflow.
+ * @throws ServiceError NotFound when neither the workflow nor MLflow knows the campaign
+ */
+export async function openCampaign(
   ctx: ReaderContext,
   campaignId: string,
   log: DebugLog,
-): Promise<TrialSource> {
+): Promise<CampaignSource> {
+  const resolver = visibilityResolver(ctx.service);
+  const fromMlflow = (r: CampaignRecords, running?: boolean) =>
+    new MlflowSource(r, { reader: ctx.lineage, resolver }, running);
   const cached = ctx.lineage.cached(campaignId);
   // A cached record has ended: the campaign is over.
-  if (cached) return { kind: 'mlflow', r: cached, ...(cached.finished ? { running: false } : {}) };
-  const fromWorkflow = async (): Promise<TrialSource> => {
+  if (cached) return fromMlflow(cached, cached.finished ? false : undefined);
+  const fromWorkflow = async (): Promise<CampaignSource> => {
     const live = await ctx.live.get(campaignId);
     // A finished campaign warms the MLflow cache in the background, so later reads come from
     // the record without a slow first search.
@@ -87,8 +75,12 @@ export async function readTrials(
         .records(campaignId, live.status.problemId)
         .catch((err: unknown) => log.debug({ err }, 'warming the MLflow lineage cache failed'));
     }
-    const { hiddenMetrics } = await visibilityResolver(ctx.service).ofStatus(live.status);
-    return { kind: 'workflow', live, hiddenMetrics };
+    const { hiddenMetrics } = await resolver.ofStatus(live.status);
+    return new WorkflowSource(
+      live,
+      { liveTrials: ctx.live, artifacts: ctx.lineage, resolver },
+      hiddenMetrics,
+    );
   };
   const { running, described } = await isRunning(ctx, campaignId, log);
   let workflowError: unknown;
@@ -102,7 +94,7 @@ export async function readTrials(
   // When MLflow is down too, its error (503) explains more than the workflow's "not found".
   const r = await ctx.lineage.records(campaignId);
   // Without a workflow to ask, whether the campaign has ended is the record's to say.
-  if (r) return { kind: 'mlflow', r, ...(described ? { running: running! } : {}) };
+  if (r) return fromMlflow(r, described ? running : undefined);
   if (workflowError !== undefined) throw workflowError;
   // Closed, and MLflow has no record (campaigns run without MLflow): the workflow still knows.
   return fromWorkflow();

@@ -20,7 +20,8 @@ import { diffSnapshots, hashSnapshot, SourceSnapshot } from '../../domain/code.j
 import { isCodeExperiment } from '../../experiments/code.js';
 import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import { readTrials, type TrialSource } from '../reader.js';
+import { isRecorded, type CampaignSource } from '../campaign-source.js';
+import { openCampaign } from '../reader.js';
 import { redactorOf } from './trials.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
@@ -29,11 +30,9 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody 
 /** Where the campaign's snapshots are and which experiment it runs. */
 async function campaignSources(
   ctx: AppContext,
-  s: TrialSource,
+  s: CampaignSource,
 ): Promise<{ parentRunId: string | null; initial: SourceSnapshot | null }> {
-  const problemId = s.kind === 'mlflow' ? s.r.location.problemId : s.live.status.problemId;
-  const parentRunId =
-    s.kind === 'mlflow' ? s.r.location.parentRunId : (s.live.status.mlflowParentRunId ?? null);
+  const { problemId, parentRunId } = s;
   let initial: SourceSnapshot | null = null;
   if (problemId) {
     const problem = await ctx.service.getProblem(problemId).catch(() => null);
@@ -78,26 +77,20 @@ export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req): Promise<TrialDiff> => {
       const { campaignId, trialId } = req.params;
-      const s = await readTrials(ctx, campaignId, req.log);
+      const s = await openCampaign(ctx, campaignId, req.log);
       // A diff is free text: a comment or a constant in it may carry a hidden value.
       const redactor = await redactorOf(ctx, req, s);
       const shown = (d: TrialDiff): TrialDiff =>
         redactor ? { ...d, diff: redactor.text(d.diff) } : d;
-      const trial = (s.kind === 'mlflow' ? s.r : s.live).byId.get(trialId);
+      const trial = s.trial(trialId);
       if (!trial)
         throw new ServiceError('NotFound', `trial ${trialId} not found in campaign ${campaignId}`);
       const base = { campaignId, trialId, sourceHash: trial.sourceHash ?? null };
       if (!trial.sourceHash) return { ...base, parentSourceHash: null, diff: '', from: 'none' };
-      const recorded = trial.mlflowRunId && trial.status !== 'running';
-      const summary =
-        s.kind === 'workflow'
-          ? await ctx.live.summary(s.live, trialId)
-          : recorded
-            ? (await ctx.lineage.trialArtifact(trial.mlflowRunId!)).summary
-            : null;
+      const summary = await s.summary(trial);
       const parentSourceHash = summary?.parentSourceHash ?? null;
-      if (recorded) {
-        const patch = await ctx.lineage.artifactText(trial.mlflowRunId!, 'diff.patch');
+      if (isRecorded(trial)) {
+        const patch = await ctx.lineage.artifactText(trial.mlflowRunId, 'diff.patch');
         if (patch !== null)
           return shown({ ...base, parentSourceHash, diff: patch, from: 'artifact' });
       }
@@ -134,7 +127,7 @@ export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req) => {
       const { campaignId, ref } = req.params;
-      const s = await readTrials(ctx, campaignId, req.log);
+      const s = await openCampaign(ctx, campaignId, req.log);
       const where = await campaignSources(ctx, s);
       // Source files are free text: a comment or a constant in them may carry a hidden value.
       const redactor = await redactorOf(ctx, req, s);

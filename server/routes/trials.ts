@@ -1,16 +1,12 @@
 /**
- * Trials and lineage. Two sources, one shape (TrialRecord / LineageNode), `source` says which:
- *   - `workflow`: the campaign's workflow while it answers (live, ahead of MLflow, refreshed
- *     incrementally: see live-trials.ts);
- *   - `mlflow`: the permanent record, for campaigns whose workflow is gone, runs written straight
- *     into MLflow, and finished campaigns once their record is in memory (lineage.ts).
- * Which one answers is server/reader.ts's decision.
+ * Trials and lineage, read through one interface (campaign-source.ts) from either of its two
+ * sources, the running workflow or the MLflow record; `source` tells clients which. Which one
+ * answers is server/reader.ts's decision: nothing here depends on it.
  */
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
-  bestOfStatus,
   CampaignIdParam,
   ErrorBody,
   Lineage,
@@ -18,13 +14,11 @@ import {
   TrialIdParam,
   TrialsPage,
   TrialsQuery,
-  toLineageNode,
-  type TrialRecord,
 } from '../../api/schemas.js';
+import type { CampaignSource } from '../campaign-source.js';
 import { runLink, workflowLink, type AppContext } from '../context.js';
-import { lineagePath } from '../lineage.js';
-import { readTrials, withHiddenMarks, type TrialSource as Source } from '../reader.js';
-import { visibilityResolver, type HiddenRedactor } from '../hidden.js';
+import { openCampaign } from '../reader.js';
+import type { HiddenRedactor } from '../hidden.js';
 import { redactorFor } from '../hidden-values.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
@@ -34,21 +28,11 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody 
 export async function redactorOf(
   ctx: AppContext,
   req: FastifyRequest,
-  s: Source,
+  s: CampaignSource,
 ): Promise<HiddenRedactor | null> {
   const role = req.principal?.role;
   if (role === 'pi') return null;
-  const resolver = visibilityResolver(ctx.service);
-  const v =
-    s.kind === 'mlflow'
-      ? await resolver.ofRecords(s.r, s.running)
-      : await resolver.ofStatus(s.live.status);
-  const problemId = s.kind === 'mlflow' ? s.r.location.problemId : s.live.status.problemId;
-  return redactorFor(ctx, role, v, problemId, req.log);
-}
-
-function recordsOf(s: Source): { records: TrialRecord[]; byId: Map<string, TrialRecord> } {
-  return s.kind === 'mlflow' ? s.r : s.live;
+  return redactorFor(ctx, role, await s.visibility(), s.problemId, req.log);
 }
 
 export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -75,18 +59,15 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     async (req) => {
       const { campaignId } = req.params;
       const { offset, limit, kind } = req.query;
-      const source = await readTrials(ctx, campaignId, req.log);
+      const source = await openCampaign(ctx, campaignId, req.log);
       const redactor = await redactorOf(ctx, req, source);
-      const all = kind
-        ? recordsOf(source).records.filter((t) => t.kind === kind)
-        : recordsOf(source).records;
-      const trials = all.slice(offset, offset + limit).map((t) => withHiddenMarks(source, t));
+      const { total, trials } = source.trials({ offset, limit, kind });
       return {
         campaignId,
         offset,
         limit,
         source: source.kind,
-        total: all.length,
+        total,
         trials: redactor ? redactor.redact(trials) : trials,
       };
     },
@@ -105,35 +86,23 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { campaignId, trialId } = req.params;
-      const source = await readTrials(ctx, campaignId, req.log);
-      const { byId } = recordsOf(source);
-      const found = byId.get(trialId);
-      if (!found)
+      const source = await openCampaign(ctx, campaignId, req.log);
+      const trial = source.trial(trialId);
+      if (!trial)
         return reply.code(404).send({
           error: 'NotFound',
           message: `trial ${trialId} not found in campaign ${campaignId}`,
         });
-      const trial = withHiddenMarks(source, found);
-      const lineage = lineagePath(byId, trialId).map((id) => toLineageNode(byId.get(id)!));
-      const experimentId =
-        source.kind === 'mlflow'
-          ? source.r.location.experimentId
-          : source.live.status.mlflowExperimentId;
+      const experimentId = source.experimentId;
       const runId = trial.mlflowRunId;
       // Per-seed results live only in the trial.json artifact, for live trials too once recorded.
-      const artifact =
-        runId && trial.status !== 'running'
-          ? await ctx.lineage.trialArtifact(runId)
-          : { summary: null, seeds: [] };
+      const { summary, seeds } = await source.detail(trial);
       const detail: TrialDetail = {
         campaignId,
         trial,
-        summary:
-          source.kind === 'workflow'
-            ? ((await ctx.live.summary(source.live, trialId)) ?? artifact.summary)
-            : artifact.summary,
-        seeds: artifact.seeds,
-        lineage,
+        summary,
+        seeds,
+        lineage: source.lineagePath(trialId),
         links: {
           mlflowRun: runId && experimentId ? runLink(ctx, experimentId, runId) : null,
           temporalWorkflow: workflowLink(ctx, campaignId, req.principal?.role),
@@ -157,8 +126,8 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const { campaignId } = req.params;
-      const s = await readTrials(ctx, campaignId, req.log);
-      const entry = s.kind === 'mlflow' ? s.r : s.live;
+      const s = await openCampaign(ctx, campaignId, req.log);
+      const entry = s.key;
       const redactor = await redactorOf(ctx, req, s);
       // Serialized once per cache entry: re-encoding 10,000 nodes per request is most of the cost.
       const hit = redactor ? redactedSerialized.get(entry) : undefined;
@@ -168,26 +137,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
           : undefined
         : serialized.get(entry);
       if (json === undefined) {
-        const body: Lineage =
-          s.kind === 'mlflow'
-            ? {
-                campaignId,
-                problemId: s.r.location.problemId,
-                finished: s.r.finished,
-                source: 'mlflow',
-                total: s.r.nodes.length,
-                nodes: s.r.nodes,
-                best: s.r.best,
-              }
-            : {
-                campaignId,
-                problemId: s.live.status.problemId,
-                finished: s.live.status.phase === 'finished',
-                source: 'workflow',
-                total: s.live.nodes.length,
-                nodes: s.live.nodes,
-                best: bestOfStatus(s.live.status.best),
-              };
+        const body = s.lineage();
         json = JSON.stringify(
           z.encode(Lineage, redactor ? { ...body, nodes: redactor.nodes(body.nodes) } : body),
         );
