@@ -8,6 +8,7 @@ import { StopReason } from '../domain/budget.js';
 import {
   Actor,
   Budgets,
+  ConstraintVerdict,
   CriteriaVersion,
   EvaluationCriteria,
   FlagKind,
@@ -440,6 +441,22 @@ export const SourceView = z.object({
 });
 export type SourceView = z.infer<typeof SourceView>;
 
+/**
+ * Each constraint's verdict on a trial, as the trial page shows it: `recorded` when the campaign
+ * kept them as it scored the trial; otherwise (records from before verdicts were kept) judged
+ * again from the criteria and the baseline's recorded means, by the same rule.
+ */
+export const TrialConstraints = z.object({
+  recorded: z.boolean(),
+  verdicts: z.array(ConstraintVerdict),
+});
+export type TrialConstraints = z.infer<typeof TrialConstraints>;
+
+/**
+ * Everything the trial page shows about one trial, in one answer: the record and the full trial,
+ * per-seed results, the lineage, links, the constraint verdicts, the parent's parameters and the
+ * campaign facts the page needs.
+ */
 export const TrialDetail = z.object({
   campaignId: z.string(),
   trial: TrialRecord,
@@ -449,6 +466,18 @@ export const TrialDetail = z.object({
   /** From the root (the baseline) down to this trial. */
   lineage: z.array(LineageNode),
   links: z.object({ mlflowRun: z.string().nullable(), temporalWorkflow: z.string().nullable() }),
+  /** The campaign: its problem, whether it has ended, and its criteria's objective metric. */
+  campaign: z.object({
+    problemId: z.string().nullable(),
+    ended: z.boolean(),
+    criteriaVersion: z.number().int().nullable(),
+    /** Null when the criteria cannot be read now. */
+    objective: z.string().nullable(),
+  }),
+  /** The parent trial's parameters (null: a root, or a parent the campaign does not hold). */
+  parentParams: TrialRecord.shape.params.nullable(),
+  /** Null when the verdicts were not recorded and the criteria cannot be read to judge them. */
+  constraints: TrialConstraints.nullable(),
 });
 export type TrialDetail = z.infer<typeof TrialDetail>;
 

@@ -17,7 +17,12 @@
  * that merely coincides with a hidden value is withheld too: text cannot say which it is. Numbers
  * in structured fields (a visible metric, a PGR) are never touched.
  */
-import type { HiddenMetricsVisibility } from '../domain/schemas.js';
+import type {
+  ConstraintVerdict,
+  EvaluationCriteria as Criteria,
+  HiddenMetricsVisibility,
+} from '../domain/schemas.js';
+import { withheldVerdict } from '../domain/constraints.js';
 import { TAG } from '../records/names.js';
 import type { CampaignStatus } from '../api/schemas.js';
 import type { ApiService } from './context.js';
@@ -154,6 +159,7 @@ export class HiddenRedactor {
    * A copy of `value` with hidden values removed:
    *   - every `metrics` record loses its hidden keys, and its object gets `withheld: [names]`;
    *   - every `hiddenPgr` record is emptied, its object gets `withheld` too;
+   *   - constraint verdicts on hidden metrics keep whether they held, not the value or limit;
    *   - review flags that concern hidden metrics (`hidden_gap`, verification flags, or any whose
    *     message names a hidden metric) keep their kind but lose their message;
    *   - in all text (ids, hashes and timestamps aside), `<hidden name>: <number>` loses the
@@ -225,10 +231,23 @@ export class HiddenRedactor {
     );
   }
 
+  /** A constraint verdict (`{ description, metric, value, limit, ok }`) on a hidden metric. */
+  private isHiddenVerdict(o: Record<string, unknown>): boolean {
+    return (
+      typeof o.metric === 'string' &&
+      this.hidden.has(o.metric) &&
+      typeof o.ok === 'boolean' &&
+      typeof o.description === 'string' &&
+      'limit' in o
+    );
+  }
+
   private walk(v: unknown, text: (s: string) => string): unknown {
     if (typeof v === 'string') return text(v);
     if (Array.isArray(v)) return v.map((x) => this.walk(x, text));
     if (!isPlainObject(v)) return v;
+    // Its value is the hidden mean, a relative limit the baseline's hidden mean times a factor.
+    if (this.isHiddenVerdict(v)) return withheldVerdict(v as ConstraintVerdict);
     const out: Record<string, unknown> = {};
     let withheld = false;
     for (const [k, x] of Object.entries(v)) {
@@ -264,7 +283,9 @@ export class HiddenRedactor {
 // Where a campaign's visibility comes from
 // ---------------------------------------------------------------------------------------------
 
-type CriteriaFacts = Pick<CampaignVisibility, 'hiddenMetrics' | 'visibility'>;
+type CriteriaFacts = Pick<CampaignVisibility, 'hiddenMetrics' | 'visibility'> & {
+  criteria: Criteria;
+};
 
 /** Criteria versions never change, so their facts are kept (bounded). */
 const MAX_CACHED = 512;
@@ -308,6 +329,7 @@ export class VisibilityResolver {
           ? {
               hiddenMetrics: c.hiddenMetrics,
               visibility: c.hiddenMetricsVisibility ?? 'pi-until-finished',
+              criteria: c,
             }
           : null;
       },
@@ -343,7 +365,14 @@ export class VisibilityResolver {
     return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }
 
-  /** From a status the workflow answered. */
+  /**
+   * The criteria a campaign runs under (cached like its visibility), or null when they cannot be
+   * read now (the lookup is then given {@link CRITERIA_LOOKUP_MS} and tried again later).
+   */
+  async criteriaOf(problemId: string, version: number): Promise<Criteria | null> {
+    return (await this.criteria(problemId, version))?.criteria ?? null;
+  }
+
   /**
    * Resolves once no lookup is in flight. The server waits for this before it closes its Temporal
    * connection: a lookup that a read stopped waiting for may still be retrying on it.

@@ -14,11 +14,16 @@ import {
   TrialIdParam,
   TrialsPage,
   TrialsQuery,
+  type TrialConstraints,
+  type TrialRecord,
+  type TrialSummary,
 } from '../../api/schemas.js';
+import { constraintVerdicts } from '../../domain/constraints.js';
+import type { EvaluationCriteria } from '../../domain/schemas.js';
 import type { CampaignSource } from '../campaign-source.js';
 import { runLink, workflowLink, type AppContext } from '../context.js';
 import { openCampaign } from '../reader.js';
-import type { HiddenRedactor } from '../hidden.js';
+import { visibilityResolver, type HiddenRedactor } from '../hidden.js';
 import { redactorFor } from '../hidden-values.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
@@ -33,6 +38,25 @@ export async function redactorOf(
   const role = req.principal?.role;
   if (role === 'pi') return null;
   return redactorFor(ctx, role, await s.visibility(), s.problemId, req.log);
+}
+
+/**
+ * The trial's constraint verdicts: as recorded when it was scored; for records from before they
+ * were, judged again by the domain's rule from the criteria and the baseline's recorded means
+ * (the trial's own when it is the baseline). Null when neither is possible.
+ */
+function constraintsOf(
+  trial: TrialRecord,
+  summary: TrialSummary | null,
+  criteria: EvaluationCriteria | null,
+  baseline: TrialRecord | null,
+): TrialConstraints | null {
+  const recorded = trial.constraints ?? summary?.constraints;
+  if (recorded) return { recorded: true, verdicts: recorded };
+  if (!criteria) return null;
+  const metrics = { ...trial.metrics, ...summary?.metrics };
+  const base = trial.id === 'baseline' ? metrics : baseline?.metrics;
+  return { recorded: false, verdicts: constraintVerdicts(criteria.constraints, metrics, base) };
 }
 
 export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -79,7 +103,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['trials'],
         summary:
-          'One trial: record, lineage to the root, per-seed results, links to MLflow and Temporal',
+          "One trial, all the trial page shows: record, lineage to the root, per-seed results, links to MLflow and Temporal, constraint verdicts, the parent's parameters",
         params: CampaignParams.extend({ trialId: TrialIdParam }),
         response: { 200: TrialDetail, ...errors },
       },
@@ -95,8 +119,15 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
         });
       const experimentId = source.experimentId;
       const runId = trial.mlflowRunId;
+      const version = source.criteriaVersion;
       // Per-seed results live only in the trial.json artifact, for live trials too once recorded.
-      const { summary, seeds } = await source.detail(trial);
+      const [{ summary, seeds }, criteria] = await Promise.all([
+        source.detail(trial),
+        source.problemId && version !== null
+          ? visibilityResolver(ctx.service).criteriaOf(source.problemId, version)
+          : null,
+      ]);
+      const parent = trial.parentTrialId ? source.record(trial.parentTrialId) : null;
       const detail: TrialDetail = {
         campaignId,
         trial,
@@ -107,6 +138,14 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
           mlflowRun: runId && experimentId ? runLink(ctx, experimentId, runId) : null,
           temporalWorkflow: workflowLink(ctx, campaignId, req.principal?.role),
         },
+        campaign: {
+          problemId: source.problemId,
+          ended: source.ended,
+          criteriaVersion: version,
+          objective: criteria?.metric ?? null,
+        },
+        parentParams: parent?.params ?? null,
+        constraints: constraintsOf(trial, summary, criteria, source.record('baseline')),
       };
       const redactor = await redactorOf(ctx, req, source);
       return redactor ? redactor.redact(detail) : detail;

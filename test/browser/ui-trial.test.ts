@@ -1,7 +1,7 @@
 /**
  * The trial page shows every fact the campaign recorded about a trial: the expected effect its
- * author wrote, feasibility with each constraint's verdict, and which metrics are hidden from
- * agents. Checked in headless Chromium on the same trials twice: while the campaign runs (the
+ * author wrote, feasibility with each constraint's verdict as recorded when the trial was scored,
+ * and which metrics are hidden from agents, all from one request. Checked in headless Chromium on the same trials twice: while the campaign runs (the
  * API reads its workflow) and once it has finished (the API reads MLflow). Screenshots go to
  * test-results/screenshots/.
  */
@@ -109,13 +109,26 @@ async function ideaTrials(source: TrialsPage['source']): Promise<boolean> {
   return true;
 }
 
+/**
+ * Opens a trial's page and checks that its facts came in one request: the trial detail, and no
+ * read of the campaign's status, its problem (criteria), the parent or the baseline besides.
+ * (The shell's own `/me` and a running campaign's event stream are not facts of the trial.)
+ */
 async function openTrial(role: 'researcher' | 'pi', trialId: string): Promise<Page> {
   const s = await signIn(browser, ui.url, role);
   opened.push(s);
+  const reads: string[] = [];
+  s.page.on('request', (r) => {
+    const { pathname } = new URL(r.url());
+    if (/^\/api\/(campaigns|problems)(\/|$)/.test(pathname) && !pathname.endsWith('/events'))
+      reads.push(pathname);
+  });
   await s.page.goto(`${ui.url}/campaigns/${encodeURIComponent(campaignId)}/trials/${trialId}`);
   await s.page.getByTestId('trial-page').waitFor();
-  // The criteria (for the verdicts) and the trial load separately: wait for both.
   await s.page.getByTestId('constraint').first().waitFor();
+  expect(reads).toEqual([
+    `/api/campaigns/${encodeURIComponent(campaignId)}/trials/${encodeURIComponent(trialId)}`,
+  ]);
   return s.page;
 }
 
@@ -132,8 +145,9 @@ async function expectFacts(page: Page, idea: keyof typeof IDEAS): Promise<void> 
   const constraint = page.getByTestId('constraint');
   expect(await constraint.count()).toBe(1);
   expect(await constraint.getAttribute('data-ok')).toBe(String(feasible));
-  // The verdict's description, the trial's mean cost (|x|) and the verdict.
+  // The verdict's description, the trial's mean cost (|x|) and the verdict, as recorded.
   expect(await constraint.textContent()).toBe(feasible ? 'cost <= 41holds' : 'cost <= 44.5fails');
+  expect(await page.getByTestId('constraints-judged-again').count()).toBe(0);
   await expectHiddenMarks(page);
 }
 

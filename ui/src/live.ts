@@ -16,10 +16,14 @@ const COALESCE_MS = 750;
 /**
  * Subscribes to one campaign's events while mounted. `extraKeys` are refreshed on trial events
  * too (e.g. a problem's comparison). Returns the connection state for a small indicator.
+ * `readAtOpen`: the page read its facts just before it opened the stream (it opens it once they
+ * came), so a first status with none cached to compare with only fills the cache; without it,
+ * such a status refreshes everything, since what changed cannot be told.
  */
 export function useCampaignEvents(
   campaignId: string | null,
   extraKeys: readonly (readonly unknown[])[] = [],
+  { readAtOpen = false }: { readAtOpen?: boolean } = {},
 ): LiveState {
   const queryClient = useQueryClient();
   const [state, setState] = useState<LiveState>('connecting');
@@ -63,7 +67,7 @@ export function useCampaignEvents(
         const prev = queryClient.getQueryData<CampaignStatus>(keys.status(campaignId));
         queryClient.setQueryData(keys.status(campaignId), status);
         // Approvals, notes and budgets change without a trial finishing.
-        if (!prev || changed(prev, status)) schedule();
+        if (prev ? changed(prev, status) : !readAtOpen) schedule();
       } catch {
         schedule();
       }
@@ -74,7 +78,7 @@ export function useCampaignEvents(
       source.close();
       setState('closed');
     };
-  }, [campaignId, queryClient, extra]);
+  }, [campaignId, queryClient, extra, readAtOpen]);
   return state;
 }
 

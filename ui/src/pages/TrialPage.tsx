@@ -3,7 +3,8 @@
  * against the parent, per-seed and aggregate metrics (hidden metrics shown to people, marked),
  * feasibility with each constraint's verdict, review flags, logs, its lineage, and links to its
  * MLflow run and Temporal workflow. Every fact is the recorded one (the running workflow's or
- * MLflow's); constraint verdicts come from the domain's rule, the one the campaign judged with.
+ * MLflow's), constraint verdicts included, and all come in one request (TrialDetail); only a
+ * running campaign's event stream and a code trial's whole diff are asked for apart.
  */
 import { useState } from 'react';
 import { Link } from 'wouter';
@@ -19,35 +20,22 @@ import {
   PgrChip,
   Pill,
 } from '../components/ui.js';
-import { constraintVerdicts } from '../../../domain/constraints.js';
 import { trustState } from '../../../domain/trust.js';
 import { fmtDuration, fmtNum, fmtPgr, fmtTime, fmtValue } from '../lib/format.js';
 import { useCampaignEvents } from '../live.js';
-import { keys, useAction, useProblem, useStatus, useTrial, useTrialDiff } from '../queries.js';
+import { keys, useAction, useTrial, useTrialDiff } from '../queries.js';
 import type { Flag, SeedRecord, TrialDetail, TrialRecord } from '../types.js';
 import { DiffView } from '../components/DiffView.js';
 import { isCutDiff } from '../lib/diff.js';
 
 export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId: string }) {
   const detail = useTrial(campaignId, trialId);
-  const status = useStatus(campaignId);
-  const live = status.data && status.data.phase !== 'finished';
-  useCampaignEvents(live ? campaignId : null);
-  const problem = useProblem(status.data?.problemId);
-  const parentId = detail.data?.trial.parentTrialId ?? null;
-  const parent = useTrial(campaignId, parentId);
-  const criteria = problem.data?.criteria.find(
-    (c) => c.version === status.data?.criteriaVersion,
-  )?.criteria;
-  const needsBaseline = (criteria?.constraints ?? []).some((c) => c.kind === 'relative');
-  const baseline = useTrial(
-    campaignId,
-    needsBaseline && trialId !== 'baseline' ? 'baseline' : null,
-  );
+  const problemId = detail.data?.campaign.problemId;
+  useCampaignEvents(detail.data && !detail.data.campaign.ended ? campaignId : null, [], {
+    readAtOpen: true,
+  });
   useCrumbs([
-    ...(status.data
-      ? [{ label: status.data.problemId, href: `/problems/${enc(status.data.problemId)}` }]
-      : []),
+    ...(problemId ? [{ label: problemId, href: `/problems/${enc(problemId)}` }] : []),
     { label: campaignId, href: `/campaigns/${enc(campaignId)}` },
     { label: trialId },
   ]);
@@ -72,14 +60,8 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
   const metrics: Record<string, number | null> = { ...t.metrics, ...(s?.metrics ?? {}) };
   /** Hidden metrics whose values this person may not see while the campaign runs. */
   const withheld = new Set([...(t.withheld ?? []), ...(s?.withheld ?? [])]);
-  const baselineMetrics = baseline.data
-    ? { ...baseline.data.trial.metrics, ...(baseline.data.summary?.metrics ?? {}) }
-    : trialId === 'baseline'
-      ? metrics
-      : undefined;
-  const verdicts = criteria
-    ? constraintVerdicts(criteria.constraints, metrics, baselineMetrics)
-    : [];
+  /** As the campaign judged them when it scored the trial (judged again for older records). */
+  const verdicts = d.constraints?.verdicts ?? [];
   /** The campaign's recorded verdict (judged on the same rule); failed trials are never feasible. */
   const feasible = t.status === 'running' ? null : t.feasible;
   const flags: Flag[] =
@@ -186,14 +168,14 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
               </dd>
             </dl>
           </Card>
-          <ParamsDiff detail={d} parent={parent.data ?? null} />
+          <ParamsDiff detail={d} />
           {t.sourceHash && <CodeDiff campaignId={campaignId} trial={t} />}
           <Metrics
             seeds={d.seeds}
             means={metrics}
             hidden={hidden}
             withheld={withheld}
-            objective={criteria?.metric}
+            objective={d.campaign.objective ?? undefined}
           />
           <Logs seeds={d.seeds} />
         </div>
@@ -235,7 +217,7 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
           >
             {verdicts.length === 0 ? (
               <div className="empty small">
-                {criteria ? 'No constraints in these criteria.' : 'Criteria not available.'}
+                {d.constraints ? 'No constraints in these criteria.' : 'Criteria not available.'}
               </div>
             ) : (
               <table className="table">
@@ -243,7 +225,7 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
                   {verdicts.map((v, i) => (
                     <tr key={i} data-testid="constraint" data-ok={String(v.ok)}>
                       <td className="mono small">{v.description}</td>
-                      <td className="num small">{fmtNum(v.value)}</td>
+                      <td className="num small">{v.withheld ? <Withheld /> : fmtNum(v.value)}</td>
                       <td>
                         {v.ok ? <Pill tone="ok">holds</Pill> : <Pill tone="danger">fails</Pill>}
                       </td>
@@ -251,6 +233,11 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
                   ))}
                 </tbody>
               </table>
+            )}
+            {d.constraints && !d.constraints.recorded && verdicts.length > 0 && (
+              <div className="small muted section-gap" data-testid="constraints-judged-again">
+                This trial's record has no verdicts: judged again from the criteria.
+              </div>
             )}
           </Card>
           <Flags campaignId={campaignId} trialId={trialId} flags={flags} />
@@ -319,9 +306,9 @@ function CodeDiff({ campaignId, trial }: { campaignId: string; trial: TrialRecor
   );
 }
 
-function ParamsDiff({ detail, parent }: { detail: TrialDetail; parent: TrialDetail | null }) {
+function ParamsDiff({ detail }: { detail: TrialDetail }) {
   const own = detail.summary?.params ?? detail.trial.params;
-  const before = parent ? (parent.summary?.params ?? parent.trial.params) : null;
+  const before = detail.parentParams;
   const changed = new Set(Object.keys(detail.summary?.changes ?? {}));
   const names = [...new Set([...Object.keys(before ?? {}), ...Object.keys(own)])].filter(
     (n) => n !== 'gaplab_seeds',
