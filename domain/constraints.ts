@@ -1,8 +1,9 @@
 /**
  * Constraint verdicts: whether a trial's metric means meet the criteria's constraints (absolute
  * limits, or a factor of the baseline's mean). The campaign judges feasibility with these
- * (scoring.ts), and the web UI shows the same verdicts instead of judging again, so this module
- * imports nothing but schema types: it is small enough for the browser bundle.
+ * (scoring.ts) and keeps them on the trial (`Trial.constraints`), which readers show as recorded;
+ * the API judges again with the same rule only for records from before verdicts were kept.
+ * Imports nothing but schema types.
  */
 import type { Constraint, ConstraintOp, ConstraintVerdict, Estimate } from './schemas.js';
 
