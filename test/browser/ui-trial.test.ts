@@ -117,6 +117,8 @@ async function ideaTrials(source: TrialsPage['source']): Promise<boolean> {
 async function openTrial(role: 'researcher' | 'pi', trialId: string): Promise<Page> {
   const s = await signIn(browser, ui.url, role);
   opened.push(s);
+  // The page signing in landed on reads its own (the problem list): let them end first.
+  await s.page.waitForLoadState('networkidle');
   const reads: string[] = [];
   s.page.on('request', (r) => {
     const { pathname } = new URL(r.url());
