@@ -24,7 +24,18 @@ import {
   type TrialRecord,
   type TrialSummary,
 } from '../api/schemas.js';
-import type { CampaignVisibility } from './hidden.js';
+import type { HiddenMetricsVisibility } from '../domain/schemas.js';
+
+/** What decides whether a campaign's hidden values are withheld from someone. */
+export interface CampaignVisibility {
+  /** The campaign's hidden metric names. */
+  hiddenMetrics: readonly string[];
+  visibility: HiddenMetricsVisibility;
+  /** The campaign has finished (its workflow closed or its record ended). */
+  finished: boolean;
+  /** The criteria could not be read, so which metrics are hidden is not known. */
+  unknown?: boolean;
+}
 
 export interface TrialsSlice {
   total: number;

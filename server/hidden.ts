@@ -17,29 +17,17 @@
  * that merely coincides with a hidden value is withheld too: text cannot say which it is. Numbers
  * in structured fields (a visible metric, a PGR) are never touched.
  */
-import type {
-  ConstraintVerdict,
-  EvaluationCriteria as Criteria,
-  HiddenMetricsVisibility,
-} from '../domain/schemas.js';
+import type { ConstraintVerdict, EvaluationCriteria as Criteria } from '../domain/schemas.js';
 import { withheldVerdict } from '../domain/constraints.js';
 import { TAG } from '../records/names.js';
 import type { CampaignStatus } from '../api/schemas.js';
+import type { CampaignVisibility } from './campaign-source.js';
 import type { ApiService } from './context.js';
 import { ServiceError } from './errors.js';
 import { ValueMatcher } from './hidden-match.js';
 import type { CampaignRecords } from './lineage.js';
 
-/** What decides whether a campaign's hidden values are withheld from someone. */
-export interface CampaignVisibility {
-  /** The campaign's hidden metric names. */
-  hiddenMetrics: readonly string[];
-  visibility: HiddenMetricsVisibility;
-  /** The campaign has finished (its workflow closed or its record ended). */
-  finished: boolean;
-  /** The criteria could not be read, so which metrics are hidden is not known. */
-  unknown?: boolean;
-}
+export type { CampaignVisibility } from './campaign-source.js';
 
 /** Marker that replaces a withheld value in free text. */
 export const HIDDEN_MARK = 'hidden';

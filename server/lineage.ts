@@ -44,9 +44,9 @@ import {
   NO_ARTIFACT,
   RecordsSource,
   type CampaignSource,
+  type CampaignVisibility,
   type TrialArtifact,
 } from './campaign-source.js';
-import type { CampaignVisibility, VisibilityResolver } from './hidden.js';
 
 export { lineagePath, quote, RECORDS_SNAPSHOT };
 
@@ -659,7 +659,8 @@ export class MlflowSource extends RecordsSource implements CampaignSource {
     private readonly r: CampaignRecords,
     private readonly deps: {
       reader: Pick<LineageReader, 'trialArtifact'>;
-      resolver: Pick<VisibilityResolver, 'ofRecords'>;
+      /** Which of the record's values are hidden (hidden.ts VisibilityResolver `ofRecords`). */
+      visibility: (r: CampaignRecords, running?: boolean) => Promise<CampaignVisibility>;
     },
     private readonly running?: boolean,
   ) {
@@ -707,6 +708,6 @@ export class MlflowSource extends RecordsSource implements CampaignSource {
   }
 
   visibility(): Promise<CampaignVisibility> {
-    return this.deps.resolver.ofRecords(this.r, this.running);
+    return this.deps.visibility(this.r, this.running);
   }
 }

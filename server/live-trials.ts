@@ -28,10 +28,10 @@ import {
   NO_ARTIFACT,
   RecordsSource,
   type CampaignSource,
+  type CampaignVisibility,
   type TrialArtifact,
   type TrialArtifacts,
 } from './campaign-source.js';
-import type { CampaignVisibility, VisibilityResolver } from './hidden.js';
 import type { GaplabService } from './service.js';
 
 export interface LiveCampaign {
@@ -210,7 +210,8 @@ export class WorkflowSource extends RecordsSource implements CampaignSource {
     private readonly deps: {
       liveTrials: Pick<LiveTrials, 'summary'>;
       artifacts: TrialArtifacts;
-      resolver: Pick<VisibilityResolver, 'ofStatus'>;
+      /** Which of its values are hidden (hidden.ts VisibilityResolver `ofStatus`). */
+      visibility: (status: CampaignStatus) => Promise<CampaignVisibility>;
     },
     readonly hiddenMetrics: readonly string[],
   ) {
@@ -273,6 +274,6 @@ export class WorkflowSource extends RecordsSource implements CampaignSource {
   }
 
   visibility(): Promise<CampaignVisibility> {
-    return this.deps.resolver.ofStatus(this.live.status);
+    return this.deps.visibility(this.live.status);
   }
 }

@@ -62,7 +62,11 @@ export async function openCampaign(
 ): Promise<CampaignSource> {
   const resolver = visibilityResolver(ctx.service);
   const fromMlflow = (r: CampaignRecords, running?: boolean) =>
-    new MlflowSource(r, { reader: ctx.lineage, resolver }, running);
+    new MlflowSource(
+      r,
+      { reader: ctx.lineage, visibility: (rec, run) => resolver.ofRecords(rec, run) },
+      running,
+    );
   const cached = ctx.lineage.cached(campaignId);
   // A cached record has ended: the campaign is over.
   if (cached) return fromMlflow(cached, cached.finished ? false : undefined);
@@ -78,7 +82,11 @@ export async function openCampaign(
     const { hiddenMetrics } = await resolver.ofStatus(live.status);
     return new WorkflowSource(
       live,
-      { liveTrials: ctx.live, artifacts: ctx.lineage, resolver },
+      {
+        liveTrials: ctx.live,
+        artifacts: ctx.lineage,
+        visibility: (status) => resolver.ofStatus(status),
+      },
       hiddenMetrics,
     );
   };
