@@ -6,13 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Lineage, TrialDetail, TrialsPage, type TrialSummary } from '../api/schemas.js';
-import {
-  encodeTrial,
-  experimentName,
-  hiddenExperimentName,
-  TAG,
-  type EncodedTrial,
-} from '../activities/trial-codec.js';
+import { encodeTrial, type EncodedTrial } from '../records/trial-codec.js';
+import { experimentName, hiddenExperimentName, TAG } from '../records/names.js';
 import type { ConstraintVerdict } from '../domain/schemas.js';
 import type { Run } from '../mlflow-ts-client/index.js';
 import { campaignRuns, FakeMlflow } from '../test/support/fake-mlflow.js';

@@ -4,7 +4,7 @@
  * trial's detail, the final report and the per-problem comparison. It works for campaigns whose
  * workflow is long gone and for runs written straight into MLflow, because it relies only on
  * what activities/recording.ts writes: a parent run per campaign (gaplab.kind=campaign) and a
- * nested run per trial (gaplab.kind=trial), decoded by the trial codec (activities/trial-codec.ts).
+ * nested run per trial (gaplab.kind=trial), decoded by the trial codec (records/trial-codec.ts).
  * It only reads: a finished campaign's records snapshot is written when the campaign ends.
  *
  * Speed at 10,000 trials: one download of the records snapshot of a finished campaign, else one

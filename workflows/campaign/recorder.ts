@@ -34,7 +34,7 @@ export const RECORD_BATCH = { items: 50, parallel: 4, bytes: 512 * 1024, inFligh
  */
 export const RECORD_BACKLOG = 500;
 
-/** What a trial's record holds that may change after it finished (activities/trial-codec.ts TrialState). */
+/** What a trial's record holds that may change after it finished (records/trial-codec.ts TrialState). */
 type RecordedState = Pick<TrialSummary, 'id' | 'flags' | 'pgr' | 'trust'>;
 /** What readers rank by (trust and flags), and everything a record holds that may change. */
 const reviewKey = (t: RecordedState): string => JSON.stringify([t.trust, t.flags]);
