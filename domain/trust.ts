@@ -14,6 +14,23 @@ export const REVIEW_FLAGS: ReadonlySet<Flag['kind']> = new Set<Flag['kind']>([
   'failed_seeds',
 ]);
 
+/**
+ * Review flags raised by hidden data: a hidden metric short of the visible one, and a
+ * verification (fresh seeds, which the search never shows, scored on the hidden metrics too;
+ * every failure of a verification, beyond the optimum included, is one `verification_gap`).
+ * Nothing a strategy sees may depend on them: not the trial's mark, not the pooled standard-error
+ * floor that sets every trial's interval.
+ */
+export const HIDDEN_FLAGS: ReadonlySet<Flag['kind']> = new Set<Flag['kind']>([
+  'hidden_gap',
+  'verification_gap',
+]);
+
+/** A trial's flags that visible data raised. */
+export function visibleFlags<F extends Pick<Flag, 'kind'>>(flags: readonly F[]): F[] {
+  return flags.filter((f) => !HIDDEN_FLAGS.has(f.kind));
+}
+
 /** What trust needs of a flag. */
 export type FlagState = Pick<Flag, 'kind'> & { cleared?: unknown; confirmed?: unknown };
 

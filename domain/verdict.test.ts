@@ -63,7 +63,8 @@ describe('judgeVerification', () => {
       freshPgr: est(1.3, 0.05),
       hiddenPgr: {},
     });
-    expect(j.flags.map((f) => f.kind)).toContain('pgr_above_one');
+    expect(j.flags.map((f) => f.kind)).toEqual(['verification_gap']);
+    expect(j.flags[0]!.message).toMatch(/fresh seeds: PGR .* is beyond the optimum/);
     expect(j.verdict).toBe('failed_verification');
   });
 
@@ -100,7 +101,9 @@ describe('judgeVerification', () => {
   it('flags a hidden PGR clearly above 1 on its own gap, as the visible one is', () => {
     const j = judgeVerification({ ...ok, hiddenPgr: { h: est(1.3) }, hiddenScale: { h: 1 } });
     expect(j.verdict).toBe('failed_verification');
-    expect(j.flags.map((f) => f.kind)).toEqual(['verification_gap', 'pgr_above_one']);
+    // One flag raised by hidden data, never the visible `pgr_above_one` a strategy could see.
+    expect(j.flags.map((f) => f.kind)).toEqual(['verification_gap']);
+    expect(j.flags[0]!.message).toMatch(/hidden metric "h": PGR .* is beyond the optimum/);
     // 1.3 in the objective's units on a hidden split whose own gap is 1.4 times wider: 0.93.
     expect(
       judgeVerification({ ...ok, hiddenPgr: { h: est(1.3) }, hiddenScale: { h: 1 / 1.4 } }).verdict,
@@ -108,8 +111,8 @@ describe('judgeVerification', () => {
     // Its own optimum unknown: not judged beyond it.
     expect(judgeVerification({ ...ok, hiddenPgr: { h: est(1.3) } }).verdict).toBe('verified');
     // A fresh-seed PGR is on the objective's own gap.
-    expect(judgeVerification({ ...ok, freshPgr: est(1.3) }).flags.map((f) => f.kind)).toContain(
-      'pgr_above_one',
+    expect(judgeVerification({ ...ok, freshPgr: est(1.3) }).reasons.join()).toMatch(
+      /fresh seeds: PGR .* is beyond the optimum/,
     );
   });
 

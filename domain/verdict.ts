@@ -233,7 +233,12 @@ export const Judgement = z.object({
   checks: VerdictChecks,
   /** Why it is not verified (failed checks first), or why it is below target; empty otherwise. */
   reasons: z.array(z.string()),
-  /** Review flags to raise on the verified trial (a failed verification, a hidden PGR above 1). */
+  /**
+   * Review flags to raise on the verified trial: one `verification_gap` naming every failure
+   * (beyond the optimum included). Never `pgr_above_one`, which search results on visible data
+   * raise: a verification scores fresh seeds and hidden metrics, and what it finds must stay out
+   * of a strategy's view (domain/trust.ts HIDDEN_FLAGS).
+   */
   flags: z.array(Flag),
 });
 export type Judgement = z.infer<typeof Judgement>;
@@ -248,7 +253,7 @@ const f3 = (x: number) => formatExact(Number(x.toPrecision(4)));
  * 2. seeds cancelled by a stop or the deadline (and nothing failed): not verified, not failed;
  * 3. held up: the fresh-seed and hidden means are not below the search result's lower bound, and
  *    none is clearly beyond the optimum (on its own gap, the mean above 1 + margin and the
- *    whole interval above 1, flagged `pgr_above_one`; see `hiddenScale`): an honest result at
+ *    whole interval above 1; see `hiddenScale`): an honest result at
  *    the optimum lands above 1 + margin on some draws of fresh seeds, and only an interval
  *    entirely past the optimum says the result is beyond it rather than at it;
  * 4. real improvement: every lower bound above 0, from n >= 2 with a bounded interval;
@@ -309,7 +314,6 @@ export function judgeVerification(v: JudgeInput): Judgement {
       const own = k === 1 ? '' : ` (${f3(est.mean * k)} of its own gap)`;
       const message = `${what}: PGR ${formatEstimate(est)}${own} is beyond the optimum: review before trusting it`;
       failures.push(message);
-      flags.push({ kind: 'pgr_above_one', message: `at verification, ${message}` });
     }
   });
 

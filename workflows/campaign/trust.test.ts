@@ -48,7 +48,7 @@ function newState(): CampaignState {
 }
 
 /** Runs a trial with x as its param whose seeds score `score` (+ a little noise) and `heldout`. */
-function run(state: CampaignState, x: number, score: number, heldout: number) {
+function run(state: CampaignState, x: number, score: number, heldout: number, by = 0.01) {
   state.proposals.accept(
     {
       proposals: [
@@ -67,7 +67,7 @@ function run(state: CampaignState, x: number, score: number, heldout: number) {
     req.seeds.map((seed, k) => ({
       seed,
       status: 'succeeded' as const,
-      metrics: { score: score + k * 0.01, heldout: heldout + k * 0.01 },
+      metrics: { score: score + k * by, heldout: heldout + k * by },
       durationSeconds: 0.01,
     })),
     '2026-01-01T00:00:00Z',
@@ -169,9 +169,9 @@ describe('trust states in a campaign', () => {
       '2026-01-01T00:00:00Z',
       '2026-01-01T00:00:01Z',
     );
-    // Honest trials vary by 0.01 per seed (PGR variance 1e-6, 2 df each); the frozen one adds
-    // 2 df of zero variance: pooled = 5 * 2 * 1e-6 / 12.
-    expect(frozen.pgr!.stderr).toBeCloseTo(Math.sqrt(10e-6 / 12 / 3), 9);
+    // Honest trials vary by 0.01 per seed (PGR variance 1e-6, 2 df each); the frozen one shows
+    // no spread and adds no degrees of freedom: pooled = 5 * 2 * 1e-6 / 10.
+    expect(frozen.pgr!.stderr).toBeCloseTo(Math.sqrt(10e-6 / 10 / 3), 9);
     expect(frozen.pgr!.ciLow).toBeLessThan(frozen.pgr!.mean);
   });
 });
@@ -340,6 +340,23 @@ describe("the strategy's view depends on visible data only", () => {
     const text = JSON.stringify(vb);
     expect(text).not.toMatch(/heldout|0\.8127|0\.3311|hidden_gap/i);
     expect(text).toContain('diverged (');
+  });
+
+  it('keeps the pooled floor, and so every interval shown, the same when a hidden flag holds a trial', () => {
+    // The held trial's visible seeds spread 30 times wider than the others': taking it out of
+    // the pool would narrow every other trial's interval, telling the strategy of the flag.
+    const views = [5.3, 0].map((midHeldout) => {
+      const state = newState();
+      run(state, 1, 8, 7.9);
+      const mid = run(state, 2, 5, midHeldout, 0.3);
+      const last = run(state, 3, 7, 6.95);
+      return { state, mid, last, view: state.strategyView(2) };
+    });
+    const [a, b] = views as [(typeof views)[0], (typeof views)[0]];
+    expect(a.mid.flags.map((f) => f.kind)).toEqual([]);
+    expect(b.mid.flags.map((f) => f.kind)).toEqual(['hidden_gap']);
+    expect(b.last.pgr!.stderr).toBe(a.last.pgr!.stderr);
+    expect(JSON.stringify(b.view)).toBe(JSON.stringify(a.view));
   });
 
   it('never offers a trial held for a hidden reason as the leader, and marks visible reviews', () => {

@@ -7,7 +7,7 @@ import type { StopReason } from '../../../domain/budget.js';
 import { referencesWithinNoise, trialPgr, type PairedBaseline } from '../../../domain/pgr.js';
 import type { Hypothesis, SeedResult } from '../../../domain/schemas.js';
 import type { PooledVariance } from '../../../domain/stats.js';
-import { trustState } from '../../../domain/trust.js';
+import { trustState, visibleFlags } from '../../../domain/trust.js';
 import type { ReferenceResult, TrialSummary } from '../../types.js';
 import type { StateContext } from './context.js';
 import { inWorkflowContext, patched } from '@temporalio/workflow';
@@ -305,7 +305,14 @@ export class References {
     trial.pgr = res.estimate;
     // A listed trial rescored (the references became known after it finished) has changed.
     if (this.ctx.trialById(trial.id) === trial) this.ctx.trialChanged(trial.id);
-    if (trial.kind === 'search' && trial.status === 'succeeded' && res.perSeed.length >= 2) {
+    // Identical per-seed PGRs (a frozen, seed-insensitive result) show no spread: the seeds did
+    // not test the trial, so it says nothing about the evaluation's noise and must not pull the
+    // floor towards 0 (40 frozen trials would otherwise shrink every interval). Counted as no
+    // spread, like a one-seed trial. Judged on visible data, so the floor stays a function of it.
+    const frozen = res.perSeed.length >= 2 && res.perSeed.every((x) => x === res.perSeed[0]);
+    if (trial.kind === 'search' && trial.status === 'succeeded' && frozen)
+      this.spread.set(trial.id, { variance: 0, n: 1 });
+    else if (trial.kind === 'search' && trial.status === 'succeeded' && res.perSeed.length >= 2) {
       const m = res.perSeed.reduce((a, x) => a + x, 0) / res.perSeed.length;
       const variance = res.perSeed.reduce((a, x) => a + (x - m) ** 2, 0) / (res.perSeed.length - 1);
       this.spread.set(trial.id, { variance, n: res.perSeed.length });
@@ -320,10 +327,14 @@ export class References {
    */
   refreshFloor(force = false): void {
     const all = this.ctx.data.trials.filter((t) => t.kind === 'search' && t.status === 'succeeded');
-    // Only eligible trials (feasible, no open or confirmed flag) set the floor: a flagged outlier
-    // must not widen every other trial's interval, nor may 40 frozen (flagged) trials shrink it.
+    // Only trials eligible on visible data (feasible, no open or confirmed flag that visible
+    // data raised) set the floor: a flagged outlier must not widen every other trial's interval,
+    // nor may 40 frozen (flagged) trials shrink it. Flags raised by hidden data (hidden gap,
+    // verification) do not take a trial out: the floor sets every interval a strategy sees,
+    // so it may depend on visible data only, and the pool estimates the visible per-seed spread,
+    // which a hidden shortfall says nothing about.
     const search = this.strict
-      ? all.filter((t) => t.feasible && trustState(t.flags) === 'eligible')
+      ? all.filter((t) => t.feasible && trustState(visibleFlags(t.flags)) === 'eligible')
       : all;
     let df = 0;
     for (const t of search) {

@@ -11,28 +11,14 @@
 import { remaining, remainingOrNull } from '../../../domain/budget.js';
 import { summarizeFailures } from '../../../domain/failures.js';
 import { rankTrials, trustState } from '../../../domain/scoring.js';
-import type { Flag } from '../../../domain/schemas.js';
 import { stripHidden, type StrategyView, type TrialView } from '../../../domain/strategy.js';
+import { visibleFlags } from '../../../domain/trust.js';
 import { reportVerdict } from '../../../domain/report.js';
 import type { CampaignReport, CampaignStatus, TrialSummary } from '../../types.js';
 import type { StateContext } from './context.js';
 import type { TrialsPage, TrialsPageOptions } from '../messages.js';
 import { KEEP_TRIALS, SEED_SPACE, VIEW_FAILED, VIEW_TOP, VIEW_TRIALS } from './limits.js';
 import type { Trials } from './trials.js';
-
-/**
- * Review flags raised by hidden data: a hidden metric short of the visible one, and a
- * verification on fresh seeds (which also scores the hidden metrics). A strategy's view never
- * shows them, under any label.
- */
-const HIDDEN_FLAGS: ReadonlySet<Flag['kind']> = new Set<Flag['kind']>([
-  'hidden_gap',
-  'verification_gap',
-]);
-
-/** A trial's flags that visible data raised. */
-const visibleFlags = <F extends { kind: Flag['kind'] }>(flags: readonly F[]): F[] =>
-  flags.filter((f) => !HIDDEN_FLAGS.has(f.kind));
 
 /** The trial as ranked on visible data: its trust from the flags visible data raised. */
 const visibly = (t: TrialSummary): TrialSummary => ({ ...t, flags: visibleFlags(t.flags) });
