@@ -593,4 +593,28 @@ describe('hidden gap: interval-aware', () => {
     expect(kinds(s)).toContain('hidden_gap');
     expect(s.flags.find((f) => f.kind === 'hidden_gap')!.message).toMatch(/interval/);
   });
+
+  it("floors the shortfall's spread by the campaign's pooled per-seed PGR variance", () => {
+    const withFloor = (acc: number[], heldout: number[], sd: number) =>
+      scoreTrial({
+        baselineScore: 0.92,
+        optimumScore: 0.96,
+        baselineMetricMeans: { acc: 0.92, heldout_acc: 0.9167 },
+        baselineBySeed,
+        pgrFloor: { variance: sd ** 2 },
+        seeds: acc.map((a, i) => seed(i + 1, { acc: a, heldout_acc: heldout[i]! })),
+        criteria: digits,
+      });
+    // Three seeds that happen to agree: 0.3, 0.35, 0.25 PGR short, flagged on their own spread
+    // (above); inside a campaign whose trials vary by 0.13 PGR from seed to seed, not significant.
+    const acc = [0.945, 0.934, 0.945];
+    const heldout = [0.923, 0.93, 0.925];
+    expect(kinds(withFloor(acc, heldout, 0.13))).not.toContain('hidden_gap');
+    // A floor below the trial's own spread changes nothing.
+    expect(kinds(withFloor(acc, heldout, 0.01))).toContain('hidden_gap');
+    // A shortfall far beyond the campaign's noise (1.5 PGR on every seed) is still flagged.
+    const leak = withFloor([0.97, 0.965, 0.975], [0.9, 0.91, 0.905], 0.13);
+    expect(kinds(leak)).toContain('hidden_gap');
+    expect(leak.flags.find((f) => f.kind === 'hidden_gap')!.message).toMatch(/interval 1\.\d+ to/);
+  });
 });

@@ -68,6 +68,12 @@ export interface ScoreTrialInput {
    * ({@link hiddenGapFlags}). Absent: the baseline's means only (no baseline spread).
    */
   baselineBySeed?: PerSeedValues;
+  /**
+   * The campaign's pooled per-seed PGR variance (the floor of every trial's PGR standard error,
+   * workflows/state/references.ts): also the floor of the per-seed variance of a hidden
+   * shortfall ({@link hiddenGapFlags}). Absent or null: no floor.
+   */
+  pgrFloor?: { variance: number } | null;
   options?: ScoringOptions;
 }
 
@@ -132,6 +138,8 @@ export interface HiddenGapEvidence {
   /** The baseline's values per seed (its reference run). */
   baseline?: PerSeedValues;
   confidence: number;
+  /** Floor of the per-seed variance of the shortfall, in PGR units squared (see hiddenGapFlags). */
+  floorVariance?: number;
 }
 
 const finiteOrNull = (v: unknown): number | null => (isFiniteNumber(v) ? v : null);
@@ -166,13 +174,19 @@ function shortfallEstimate(
     if (typeof v === 'number' && typeof x === 'number') baseDiff.set(seed, v - x);
   });
   if (diffs.every((x) => baseDiff.has(x.seed)))
-    return estimate(
-      diffs.map((x) => (x.d - baseDiff.get(x.seed)!) / gap),
-      ev.confidence,
+    return floored(
+      estimate(
+        diffs.map((x) => (x.d - baseDiff.get(x.seed)!) / gap),
+        ev.confidence,
+      ),
+      ev,
     );
-  const own = estimate(
-    diffs.map((x) => x.d / gap),
-    ev.confidence,
+  const own = floored(
+    estimate(
+      diffs.map((x) => x.d / gap),
+      ev.confidence,
+    ),
+    ev,
   );
   const base = [...baseDiff.values()].map((x) => x / gap);
   if (base.length === 0) return null;
@@ -189,6 +203,14 @@ function shortfallEstimate(
   const df = total ** 2 / denominator;
   const stderr = Math.sqrt(total);
   return { mean, stderr, n: own.n, ...tInterval(mean, stderr, df, ev.confidence) };
+}
+
+/** An estimate of n seeds with its per-seed variance raised to the floor (same df: n - 1). */
+function floored(e: Estimate, ev: HiddenGapEvidence): Estimate {
+  const floor = ev.floorVariance ?? 0;
+  if (!(floor > 0) || e.n < 2 || e.stderr ** 2 * e.n >= floor) return e;
+  const stderr = Math.sqrt(floor / e.n);
+  return { ...e, stderr, ...tInterval(e.mean, stderr, e.n - 1, ev.confidence) };
 }
 
 /**
@@ -214,6 +236,18 @@ function shortfallEstimate(
  * usable seeds no spread can be estimated and the point estimate decides, as without `evidence`.
  * Why one-sided, and why the mean rather than the lower bound is held to the threshold:
  * docs/decisions/0003-hidden-gap-flag-one-sided.md.
+ *
+ * The shortfall's per-seed variance is floored by the campaign's pooled per-seed PGR variance
+ * (`evidence.floorVariance`), as every PGR's is. Derivation: the shortfall is the visible gain
+ * minus the hidden gain, so it cannot be known more precisely than the visible gain itself, and
+ * three seeds that happen to agree (df = 2) claim a certainty the campaign's other trials show
+ * the evaluation does not have. Per-seed differences also cannot see the noise of a hidden split
+ * that is the same on every seed: on sklearn-digits (a fixed test split of 450 images) an honest
+ * SVC's test gain falls 0.26 PGR [0.09, 0.43] short of its validation gain on 3 seeds, inside the
+ * campaign's seed-to-seed PGR spread (0.13); with the floor its interval is [-0.05, 0.58], and an
+ * Optuna campaign of 20 trials holds none for a hidden gap instead of 2 (bench/RESULTS.md). A
+ * method that falls short on every seed by far more than the evaluation's noise (a label leak,
+ * a replayed prediction, weak-to-strong-code's dev overfitter) is still flagged.
  *
  * The messages name hidden metrics and values: never show flags to an agent.
  */
@@ -417,6 +451,7 @@ export function scoreTrial(input: ScoreTrialInput): TrialScore {
               seeds: succeeded,
               confidence: criteria.confidence,
               ...(input.baselineBySeed ? { baseline: input.baselineBySeed } : {}),
+              ...(input.pgrFloor ? { floorVariance: input.pgrFloor.variance } : {}),
             }
           : undefined,
       ),

@@ -146,6 +146,7 @@ export class Trials {
       optimumScore: o ? o.score : null,
       ...(b ? { baselineMetricMeans: b.metrics } : {}),
       ...(b?.bySeed && this.refs.strict ? { baselineBySeed: b.bySeed } : {}),
+      ...(this.refs.strict && req.kind === 'search' ? { pgrFloor: this.refs.floor } : {}),
       options: { hiddenGapInterval: this.refs.strict },
     });
     const trial: TrialSummary = {
