@@ -213,6 +213,32 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
     return runId;
   }
 
+  /** Campaign runs and the run their texts go to (a hidden run's id never changes). */
+  const textRuns = new Map<string, string>();
+
+  /**
+   * The campaign's run in its hidden experiment (kind `hidden-campaign`), created once: found by
+   * its key on every call, since the campaign's start may run again (a retry, continue-as-new).
+   */
+  async function hiddenCampaignRun(campaignId: string, problemId: string): Promise<string> {
+    const experimentId = await access.hiddenExperiment(campaignId, problemId);
+    const key = `${campaignId}/campaign`;
+    const found = await findUnique(experimentId, TAG.trialKey, key);
+    if (found) return found;
+    await mlflow.createRun({
+      experimentId,
+      runName: `${campaignId} texts`,
+      tags: {
+        [TAG.kind]: 'hidden-campaign',
+        [TAG.trialKey]: key,
+        [TAG.campaignId]: campaignId,
+        [TAG.problemId]: problemId,
+      },
+    });
+    // Two attempts racing may both have created one: keep the oldest.
+    return (await findUnique(experimentId, TAG.trialKey, key))!;
+  }
+
   async function getOrCreateRun(
     experimentId: string,
     key: string,
@@ -266,6 +292,12 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
           return run.info.runId;
         },
       );
+      // People's texts (notes, audit entries: a PI's may quote hidden values) go to a run of the
+      // campaign's hidden experiment, which the parent run names (recordTexts).
+      if (input.criteria.criteria.hiddenMetrics.length > 0) {
+        const hiddenRunId = await hiddenCampaignRun(input.campaignId, input.problem.id);
+        await mlflow.logBatch(runId, { tags: { [TAG.hiddenRunId]: hiddenRunId } });
+      }
       // The params and the three documents go at once (artifacts bypass MLflow's database).
       const json = (path: string, value: unknown) =>
         mlflow.uploadArtifact(runId, path, JSON.stringify(value, null, 2), 'application/json');
@@ -331,11 +363,22 @@ export function createRecordingActivities({ mlflow }: RecordingDeps) {
       return { updated: input.items.length };
     },
 
-    /** Writes each text as an artifact of the run (idempotent: a retry overwrites the same paths). */
+    /**
+     * Writes each text as an artifact of the campaign's run, or of its hidden run when the
+     * campaign has hidden metrics (the texts are notes, audit details and evicted entries: free
+     * text a PI may quote hidden values in, so only those who may read hidden values get them).
+     * Idempotent: a retry overwrites the same paths.
+     */
     async recordTexts(input: RecordTextsInput): Promise<void> {
+      let runId = textRuns.get(input.runId);
+      if (runId === undefined) {
+        const { data } = await mlflow.getRun(input.runId);
+        runId = data.tags[TAG.hiddenRunId] ?? input.runId;
+        textRuns.set(input.runId, runId);
+      }
       for (const t of input.texts)
         await mlflow.uploadArtifact(
-          input.runId,
+          runId,
           t.path,
           t.text,
           t.path.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8',

@@ -53,7 +53,10 @@ export const TAG = {
    * trial: code experiments' data depend on it, so results under different ids are not comparable.
    */
   harnessKeyId: 'gaplab.harnessKeyId',
-  /** On a trial run: the run holding its hidden values, in the campaign's hidden experiment. */
+  /**
+   * On a trial run: the run holding its hidden values, in the campaign's hidden experiment. On a
+   * campaign run: the hidden run (kind `hidden-campaign`) its texts go to (notes, audit entries).
+   */
   hiddenRunId: 'gaplab.hiddenRunId',
   /** On a hidden experiment: the criteria's `hiddenMetricsVisibility`. */
   hiddenVisibility: 'gaplab.hiddenMetricsVisibility',

@@ -53,10 +53,8 @@ function asRun(e: EncodedTrial, runId = 'run-1'): Run {
 /** The hidden run MLflow hands back for what recording.ts wrote to the hidden experiment. */
 function asHiddenRun(e: EncodedTrial, runId = 'hidden-1'): Run {
   const run = asRun({ ...e, metrics: e.hidden?.metrics ?? [] }, runId);
-  return {
-    ...run,
-    data: { ...run.data, params: {}, tags: { ...e.hidden?.identityTags, ...e.hidden?.tags } },
-  };
+  const tags = { ...e.hidden?.identityTags, ...e.hidden?.tags };
+  return { ...run, data: { ...run.data, params: {}, tags } };
 }
 
 /** A trial read back as gaplab's readers do: its run, with its hidden run's values merged. */
@@ -301,18 +299,51 @@ describe('trial codec', () => {
     );
   });
 
-  it("keeps texts about hidden values out of a trial run's state; the hidden record's come back", () => {
-    const flags = [reviewed('verification_gap', 'cleared'), reviewed('failed_seeds', 'open')];
+  it("keeps texts that may carry hidden values out of a trial run's state; the hidden record's come back", () => {
+    const flags = [
+      reviewed('verification_gap', 'cleared'),
+      reviewed('failed_seeds', 'open'),
+      reviewed('high_variance', 'confirmed'),
+      reviewed('pgr_above_one', 'open'),
+    ];
     const u = encodeTrialUpdate({ flags, pgr: null, trust: trustState(flags) }, T0, ['heldout']);
     const run = asRun(updated(encodeTrial(trial()), u));
-    expect(JSON.stringify(run.data.tags)).not.toContain('why verification_gap');
+    expect(JSON.stringify(run.data.tags)).not.toMatch(/why |m verification_gap|m failed_seeds/);
     const state = decodeTrialState(run)!;
     expect(state.flags[0]!.message).toBe(WITHHELD);
-    expect(state.flags[1]).toEqual(flags[1]);
+    // A failed seed's message quotes the seed's error text; a PI's reason is free text.
+    expect(state.flags[1]!.message).toBe(WITHHELD);
+    expect(state.flags[2]).toEqual({
+      ...flags[2],
+      confirmed: { ...flags[2]!.confirmed, reason: WITHHELD },
+    });
+    expect(state.flags[3]).toEqual(flags[3]);
     // The hidden record's trial.json (what a PI reads) has the texts: they stay.
     expect(withStateOf({ flags }, state).flags).toEqual(flags);
     // A trial run's own trial.json withholds them too: nothing to restore.
     expect(withStateOf({ flags: [] }, state).flags[0]!.message).toBe(WITHHELD);
+  });
+
+  it("withholds a failed trial's error texts from its run when the campaign has hidden metrics; the hidden record keeps them", () => {
+    const error = 'diverged; heldout was 0.8234 (82.34%)';
+    const seeds: SeedResult[] = [
+      { seed: 1, status: 'failed', metrics: {}, error, durationSeconds: 1 },
+      { seed: 2, status: 'succeeded', metrics: { score: 1, heldout: 0.8234 }, durationSeconds: 1 },
+    ];
+    const failed = trial({ status: 'failed', failureReason: `1 of 2 seeds failed: ${error}` });
+    const e = encodeTrial({ ...failed, seeds });
+    const visible = JSON.stringify({ tags: e.tags, artifacts: e.artifacts, metrics: e.metrics });
+    expect(visible).not.toMatch(/0\.8234|82\.34/);
+    expect(visible).toContain(JSON.stringify(WITHHELD).slice(1, -1));
+    expect(JSON.stringify(e.hidden)).toContain(error);
+    expect(e.hidden!.tags[TAG.failureReason]).toBe(failed.trial.failureReason);
+    // Those who may read the hidden record get the reason back.
+    expect(decodeTrial(asRun(e)).failureReason).toBe(WITHHELD);
+    expect(readBack(e).failureReason).toBe(failed.trial.failureReason);
+    // Without hidden metrics there is nothing to withhold.
+    const open = encodeTrial({ ...failed, seeds, hiddenMetrics: [] });
+    expect(open.tags[TAG.failureReason]).toBe(failed.trial.failureReason);
+    expect(JSON.stringify(open.artifacts)).toContain('diverged; heldout was 0.8234');
   });
 
   it('reads a run written before trust was recorded as under review when it has a flag', () => {

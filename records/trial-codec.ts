@@ -28,8 +28,16 @@ import { TAG } from './names.js';
 /** What a trial run's `trial.json` says instead of a text that may carry hidden values. */
 export const WITHHELD = "(withheld: refers to hidden metrics; in the campaign's hidden record)";
 
-/** Flags whose messages (and PI reasons) speak of hidden values. */
-const HIDDEN_FLAGS: ReadonlySet<string> = new Set(['hidden_gap', 'verification_gap']);
+/**
+ * Flags whose messages may carry hidden values: the checks on hidden data, and failed seeds
+ * (their message quotes the seeds' own error text, which an experiment may write a hidden score
+ * into). Every flag's PI reasons are free text by someone who reads hidden values: withheld too.
+ */
+const HIDDEN_FLAGS: ReadonlySet<string> = new Set([
+  'hidden_gap',
+  'verification_gap',
+  'failed_seeds',
+]);
 
 /** Longest diff kept in the run's tags (readers get it without an artifact read); the run's `diff.patch` has it whole. */
 export const DIFF_TAG_CHARS = 32_000;
@@ -76,7 +84,10 @@ export interface EncodedTrial {
    */
   hidden?: {
     identityTags: Record<string, string>;
-    /** Logged with the metrics: the constraint verdicts whole when some are on hidden metrics. */
+    /**
+     * Logged with the metrics: the constraint verdicts whole when some are on hidden metrics, and
+     * the texts the trial's run withholds (its failure reason), for the reader that may see them.
+     */
     tags: Record<string, string>;
     metrics: EncodedTrial['metrics'];
     artifacts: EncodedTrial['artifacts'];
@@ -274,9 +285,12 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
         [TAG.problemId]: input.problemId,
         [TAG.trialId]: t.id,
       },
-      tags: t.constraints?.some((v) => hiddenNames.has(v.metric))
-        ? constraintTags(t.constraints)
-        : {},
+      tags: {
+        ...(t.constraints?.some((v) => hiddenNames.has(v.metric))
+          ? constraintTags(t.constraints)
+          : {}),
+        ...(t.failureReason ? { [TAG.failureReason]: t.failureReason } : {}),
+      },
       metrics: metrics.filter((m) => isHidden(m.key)),
       artifacts: [trialJson(t, input.seeds), ...logs],
     };
@@ -328,7 +342,9 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
       ...stateTags(t, input.hiddenMetrics),
       [TAG.hiddenMetrics]: input.hiddenMetrics.join(','),
       ...chunked(TAG.paramTypes, JSON.stringify(paramTypesOf(t.params))),
-      ...(t.failureReason ? { [TAG.failureReason]: t.failureReason } : {}),
+      ...(t.failureReason
+        ? { [TAG.failureReason]: hiddenNames.size > 0 ? WITHHELD : t.failureReason }
+        : {}),
       ...(t.sourceHash ? { [TAG.sourceHash]: t.sourceHash } : {}),
       ...(t.parentSourceHash ? { [TAG.parentSourceHash]: t.parentSourceHash } : {}),
       ...(diffTag !== undefined ? chunked(TAG.diff, diffTag) : {}),
@@ -345,13 +361,13 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
 const omit = (values: Readonly<Record<string, number>>, names: ReadonlySet<string>) =>
   Object.fromEntries(Object.entries(values).filter(([k]) => !names.has(k)));
 
-/** A flag as a trial run shows it: a text about hidden values withheld. */
+/** A flag as a trial run shows it: a text that may carry hidden values withheld. */
 function withheldFlag(f: Trial['flags'][number]): Trial['flags'][number] {
-  if (!HIDDEN_FLAGS.has(f.kind)) return f;
+  if (!HIDDEN_FLAGS.has(f.kind) && !f.cleared && !f.confirmed) return f;
   const withheld = (d: Trial['flags'][number]['cleared']) => d && { ...d, reason: WITHHELD };
   return {
     ...f,
-    message: WITHHELD,
+    message: HIDDEN_FLAGS.has(f.kind) ? WITHHELD : f.message,
     ...(f.cleared ? { cleared: withheld(f.cleared) } : {}),
     ...(f.confirmed ? { confirmed: withheld(f.confirmed) } : {}),
   };
@@ -386,26 +402,38 @@ function constraintsOf(tags: Readonly<Record<string, string>>): ConstraintVerdic
   }
 }
 
-/** The trial as its run's trial.json shows it: no hidden metric, no text about hidden values. */
+/**
+ * The trial as its run's trial.json shows it: no hidden metric, no text that may carry hidden
+ * values (its failure reason quotes the seeds' errors).
+ */
 function withoutHidden(t: Trial, hidden: ReadonlySet<string>): Trial {
   return {
     ...t,
     metrics: omit(t.metrics, hidden),
     flags: t.flags.map(withheldFlag),
     ...(t.constraints ? { constraints: verdictsShown(t.constraints, hidden) } : {}),
+    ...(t.failureReason ? { failureReason: WITHHELD } : {}),
   };
 }
 
-/** A seed as the trial run shows it: no hidden metric, and its log (which may print them) in the hidden run only. */
+/**
+ * A seed as the trial run shows it: no hidden metric, and its log and error text (which an
+ * experiment may print hidden values into) in the hidden run only.
+ */
 function seedWithoutHidden(s: SeedResult, hidden: ReadonlySet<string>): SeedResult {
   const { logTail: _log, ...rest } = s;
-  return { ...rest, metrics: omit(s.metrics, hidden) };
+  return {
+    ...rest,
+    metrics: omit(s.metrics, hidden),
+    ...(rest.error !== undefined ? { error: WITHHELD } : {}),
+  };
 }
 
 /**
  * The trials with the hidden values of their hidden runs (written with {@link encodeTrial}'s
- * `hidden`): each trial's hidden metrics' means. Runs of other kinds, and trials without a
- * hidden run, are left as they are; of two hidden runs for one trial the oldest counts.
+ * `hidden`): each trial's hidden metrics' means, and the failure reason its own run withholds.
+ * Runs of other kinds, and trials without a hidden run, are left as they are; of two hidden runs
+ * for one trial the oldest counts.
  */
 export function mergeHiddenRuns(
   records: readonly TrialRecord[],
@@ -426,7 +454,13 @@ export function mergeHiddenRuns(
     for (const [k, v] of Object.entries(run.data.metrics))
       if (!k.startsWith('seed/') && !META_METRICS.has(k)) metrics[k] = num(v);
     const constraints = constraintsOf(run.data.tags);
-    return { ...r, metrics, ...(constraints ? { constraints } : {}) };
+    const reason = run.data.tags[TAG.failureReason];
+    return {
+      ...r,
+      metrics,
+      ...(constraints ? { constraints } : {}),
+      ...(r.failureReason === WITHHELD && reason !== undefined ? { failureReason: reason } : {}),
+    };
   });
 }
 
