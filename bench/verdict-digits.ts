@@ -1,19 +1,25 @@
 /**
- * Review flags and the best's interval on the shipped sklearn-digits problem, before and after
- * the statistics an adversary cannot move: one real campaign (Optuna TPE, the shipped problem
- * and criteria, a real worker on Temporal and MLflow), then every search trial's seed results
- * (its MLflow `trial.json`) scored twice on the same data:
+ * Review flags and the best's interval on the shipped sklearn-digits problem under three sets of
+ * rules: one real campaign (Optuna TPE, the shipped problem and criteria, a real worker on
+ * Temporal and MLflow), then every search trial's seed results (its hidden record's
+ * `trial.json`, which has the hidden metric) scored three times on the same data:
  *
- * - before: the hidden-gap flag on the point estimate, the pooled standard-error floor over every
- *   succeeded search trial (flagged ones included);
- * - after: the hidden-gap flag on its interval (paired with the baseline per seed), the floor over
- *   eligible trials only (what the campaign itself now does).
+ * - point: the hidden-gap flag on the point estimate, the pooled standard-error floor over every
+ *   succeeded search trial (flagged ones included), as first shipped;
+ * - interval: the hidden-gap flag on its interval (paired with the baseline per seed), the floor
+ *   over eligible trials only;
+ * - floored: as interval, with the shortfall's per-seed variance floored by the pooled per-seed
+ *   PGR variance of the trials finished before it, the pool leaving out trials by visible flags
+ *   only and frozen trials (what the campaign itself now does).
  *
  *     TEMPORAL_ADDRESS=127.0.0.1:7233 MLFLOW_TRACKING_URI=http://127.0.0.1:5050 \
- *       npx tsx bench/verdict-digits.ts [--trials 20] [--seed 11] [--write]
+ *       npx tsx bench/verdict-digits.ts [--trials 20] [--seed 11] [--write] [--campaign <id>]
  *
+ * `--campaign` scores a finished campaign of this benchmark again instead of running one (with
+ * `--task-queue`, the queue it ran on, printed below); `--live-before` adds the live counts of a
+ * campaign run before the change.
  * `--write` replaces its section of bench/RESULTS.md. Flags from verification (fresh seeds) are
- * not part of either column: both score the search trials only.
+ * not part of any column: they score the search trials only; the live line counts them.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,13 +33,14 @@ import { trialPgr, type PairedBaseline } from '../domain/pgr.js';
 import type { Estimate, EvaluationCriteria, SeedResult } from '../domain/schemas.js';
 import { scoreTrial, type PerSeedValues } from '../domain/scoring.js';
 import { pooledVariance } from '../domain/stats.js';
-import { trustState } from '../domain/trust.js';
+import { trustState, visibleFlags } from '../domain/trust.js';
+import { hiddenExperimentName, TAG } from '../activities/trial-codec.js';
 import { loadRegistry } from '../experiments/registry.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { GaplabService } from '../server/service.js';
 import { startWorker } from '../worker/index.js';
 import { dataConverter } from '../temporal/data-converter.js';
-import type { TrialSummary } from '../workflows/types.js';
+import type { CampaignReport, TrialSummary } from '../workflows/types.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_MD = path.join(ROOT, 'bench/RESULTS.md');
@@ -49,9 +56,11 @@ interface Scored {
   eligible: boolean;
 }
 
-/** Scores every search trial under one set of rules. */
+type Rules = 'point' | 'interval' | 'floored';
+
+/** Scores every search trial under one set of rules, in the order they ran. */
 function scoreAll(
-  rules: 'before' | 'after',
+  rules: Rules,
   trials: { t: TrialSummary; seeds: SeedResult[] }[],
   criteria: EvaluationCriteria,
   baseline: {
@@ -63,19 +72,7 @@ function scoreAll(
   },
   optimum: number,
 ): Scored[] {
-  const after = rules === 'after';
-  const flagged = trials.map(({ t, seeds }) => {
-    const s = scoreTrial({
-      seeds,
-      criteria,
-      baselineScore: baseline,
-      optimumScore: optimum,
-      baselineMetricMeans: baseline.metrics,
-      ...(after ? { baselineBySeed: baseline.bySeed } : {}),
-      options: { hiddenGapInterval: after },
-    });
-    return { t, seeds, s };
-  });
+  const strict = rules !== 'point';
   const map = new Map<number, number>();
   const vals = baseline.bySeed.values[criteria.metric] ?? [];
   baseline.bySeed.seeds.forEach((seed, i) => {
@@ -89,18 +86,59 @@ function scoreAll(
       const v = r?.status === 'succeeded' ? r.metrics[criteria.metric] : undefined;
       return typeof v === 'number' && Number.isFinite(v) ? v : null;
     });
-  const perSeed = (x: (typeof flagged)[number]) =>
+  const perSeedOf = (t: TrialSummary, seeds: SeedResult[]) =>
     trialPgr({
-      seeds: x.t.seeds,
-      scores: scoresOf(x.t, x.seeds),
+      seeds: t.seeds,
+      scores: scoresOf(t, seeds),
       baseline: paired,
       optimum,
       confidence: criteria.confidence,
-      oneSeedReferenceUnbounded: after,
+      oneSeedReferenceUnbounded: strict,
     }).perSeed;
+  // The floored rules' pool as the campaign keeps it: trials eligible on visible data, frozen
+  // ones (identical per-seed PGR) left out, in the order the trials ran.
+  const pool: number[][] = [];
+  const flagged = [...trials]
+    .sort((a, b) => a.t.index - b.t.index)
+    .map(({ t, seeds }) => {
+      const floor = rules === 'floored' ? pooledVariance(pool) : null;
+      const s = scoreTrial({
+        seeds,
+        criteria,
+        baselineScore: baseline,
+        optimumScore: optimum,
+        baselineMetricMeans: baseline.metrics,
+        ...(strict ? { baselineBySeed: baseline.bySeed } : {}),
+        ...(floor ? { pgrFloor: floor } : {}),
+        options: { hiddenGapInterval: strict },
+      });
+      const per = perSeedOf(t, seeds);
+      if (
+        s.status === 'succeeded' &&
+        s.feasible &&
+        trustState(visibleFlags(s.flags)) === 'eligible' &&
+        !(per.length >= 2 && per.every((x) => x === per[0]))
+      )
+        pool.push(per);
+      return { t, seeds, s };
+    });
   const ok = flagged.filter((x) => x.s.status === 'succeeded');
-  const pool = after ? ok.filter((x) => x.s.feasible && trustState(x.s.flags) === 'eligible') : ok;
-  const floor = pooledVariance(pool.map(perSeed));
+  const eligible = (x: (typeof flagged)[number]) =>
+    x.s.status === 'succeeded' && x.s.feasible && trustState(x.s.flags) === 'eligible';
+  const inPool =
+    rules === 'point'
+      ? ok
+      : rules === 'interval'
+        ? ok.filter(eligible)
+        : ok.filter((x) => {
+            const per = perSeedOf(x.t, x.seeds);
+            return (
+              x.s.feasible &&
+              trustState(visibleFlags(x.s.flags)) === 'eligible' &&
+              !(per.length >= 2 && per.every((v) => v === per[0]))
+            );
+          });
+  const floor = pooledVariance(inPool.map((x) => perSeedOf(x.t, x.seeds)));
   return flagged.map((x) => {
     const pgr =
       x.s.status === 'succeeded'
@@ -111,14 +149,14 @@ function scoreAll(
             optimum,
             confidence: criteria.confidence,
             floor,
-            oneSeedReferenceUnbounded: after,
+            oneSeedReferenceUnbounded: strict,
           }).estimate
         : null;
     return {
       id: x.t.id,
       flags: x.s.flags.map((f) => f.kind),
       pgr,
-      eligible: x.s.status === 'succeeded' && x.s.feasible && trustState(x.s.flags) === 'eligible',
+      eligible: eligible(x),
     };
   });
 }
@@ -146,12 +184,47 @@ function writeSection(section: string): void {
   writeFileSync(path.join(ROOT, 'bench/results/verdict-digits.standalone.md'), `${section}\n`);
 }
 
+/** A live campaign's own count of trials held for review at its end, verification flags included. */
+function liveLine(what: string, campaignId: string, r: CampaignReport): string {
+  const held = (r.underReview ?? [])
+    .map((u) => `${u.trialId} (${u.flags.map((f) => f.kind).join(', ')})`)
+    .join(', ');
+  return `${what}: campaign ${campaignId}, ${r.underReview?.length ?? 0} of ${r.trials.total} search trials held for review at its end${held ? `: ${held}` : ''}; best ${r.best?.id ?? '—'} ${formatEstimate(r.best?.pgr)}, verdict: ${r.verdict?.label ?? r.verdict?.verdict ?? '—'}.`;
+}
+
+/** One campaign of Optuna TPE on the shipped problem and criteria, `trials` search trials. */
+async function runCampaign(service: GaplabService, trials: number, seed: string): Promise<string> {
+  const dir = path.join(ROOT, 'experiments/sklearn-digits');
+  const specFile = path.join(dir, 'problem.yaml');
+  const criteriaFile = path.join(dir, 'criteria.yaml');
+  const spec = parseProblemSpec(readFileSync(specFile, 'utf8'), specFile);
+  const shipped = parseCriteria(readFileSync(criteriaFile, 'utf8'), criteriaFile);
+  const problemId = `sklearn-digits-bench-${Date.now().toString(36)}`;
+  await service.submitProblem(actor, { ...spec, id: problemId });
+  await service.setCriteria(
+    actor,
+    problemId,
+    { ...shipped, budgets: { ...shipped.budgets, maxTrials: trials } },
+    'verdict bench',
+  );
+  const { campaignId } = await service.startCampaign(actor, {
+    problemId,
+    strategy: { name: 'optuna', settings: { sampler: 'tpe' } },
+    seed: Number(seed),
+  });
+  return campaignId;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       trials: { type: 'string', default: '20' },
       seed: { type: 'string', default: '11' },
       write: { type: 'boolean', default: false },
+      campaign: { type: 'string' },
+      'live-before': { type: 'string' },
+      /** The task queue the campaigns ran on (a finished workflow is read through a worker of its queue). */
+      'task-queue': { type: 'string' },
     },
   });
   const temporalAddress = process.env.TEMPORAL_ADDRESS;
@@ -160,7 +233,7 @@ async function main(): Promise<void> {
     throw new Error('set TEMPORAL_ADDRESS and MLFLOW_TRACKING_URI (a running gaplab stack)');
   const started = Date.now();
   const registry = await loadRegistry();
-  const taskQueue = `bench-verdict-${process.pid}`;
+  const taskQueue = values['task-queue'] ?? `bench-verdict-${process.pid}`;
   const worker = await startWorker({
     temporalAddress,
     mlflowUri,
@@ -174,31 +247,25 @@ async function main(): Promise<void> {
   const service = new GaplabService({ client, registry, taskQueue });
   const mlflow = new MlflowClient({ trackingUri: mlflowUri });
   try {
-    const dir = path.join(ROOT, 'experiments/sklearn-digits');
-    const specFile = path.join(dir, 'problem.yaml');
-    const criteriaFile = path.join(dir, 'criteria.yaml');
-    const spec = parseProblemSpec(readFileSync(specFile, 'utf8'), specFile);
-    const shipped = parseCriteria(readFileSync(criteriaFile, 'utf8'), criteriaFile);
-    const problemId = `sklearn-digits-bench-${Date.now().toString(36)}`;
-    await service.submitProblem(actor, { ...spec, id: problemId });
     const trialsBudget = Number(values.trials);
-    await service.setCriteria(
-      actor,
-      problemId,
-      { ...shipped, budgets: { ...shipped.budgets, maxTrials: trialsBudget } },
-      'verdict bench',
-    );
-    const { campaignId } = await service.startCampaign(actor, {
-      problemId,
-      strategy: { name: 'optuna', settings: { sampler: 'tpe' } },
-      seed: Number(values.seed),
-    });
+    const campaignId = values.campaign ?? (await runCampaign(service, trialsBudget, values.seed));
     const report = await service.result(campaignId);
+    const problemId = report.problem.id;
     const { trials } = await service.trials(campaignId, { limit: 100_000 });
     const criteria = (await service.getProblem(problemId)).criteria.at(-1)!.criteria;
+    // The hidden record's trial.json: the trial's own run withholds the hidden metric.
     const withSeeds = async (t: TrialSummary) => {
-      const text = await mlflow.downloadArtifactText(t.mlflowRunId!, 'trial.json');
-      return { t, seeds: (JSON.parse(text) as { seeds: SeedResult[] }).seeds };
+      const run = await mlflow.getRun(t.mlflowRunId!);
+      const text = await mlflow.downloadArtifactText(
+        run.data.tags[TAG.hiddenRunId] ?? t.mlflowRunId!,
+        'trial.json',
+      );
+      const seeds = (JSON.parse(text) as { seeds: SeedResult[] }).seeds;
+      if (!seeds.some((x) => criteria.hiddenMetrics.some((m) => m in x.metrics)))
+        throw new Error(
+          `${t.id}: trial.json has no hidden metric (${hiddenExperimentName(campaignId)})`,
+        );
+      return { t, seeds };
     };
     const search = await Promise.all(
       trials.filter((t) => t.kind === 'search' && t.mlflowRunId).map(withSeeds),
@@ -223,26 +290,27 @@ async function main(): Promise<void> {
       bySeed,
     };
     const optimum = report.optimumScore!;
-    const rows = (['before', 'after'] as const).map((rules) => {
+    const before = values['live-before'] ? await service.result(values['live-before']) : null;
+    const rows = (['point', 'interval', 'floored'] as const).map((rules) => {
       const scored = scoreAll(rules, search, criteria, baseline, optimum);
       const held = scored.filter((s) => s.flags.length > 0);
       const hidden = held.filter((s) => s.flags.includes('hidden_gap'));
       const b = best(scored);
       return { rules, n: scored.length, held: held.length, hidden: hidden.length, b, scored };
     });
-    // The best of "after", under each rule set: its interval moved only by the rules.
-    const afterBest = rows[1]!.b;
-    const sameTrial = (rules: 'before' | 'after') =>
+    // The best of "floored", under each rule set: its interval moved only by the rules.
+    const afterBest = rows[2]!.b;
+    const sameTrial = (rules: Rules) =>
       rows.find((r) => r.rules === rules)!.scored.find((s) => s.id === afterBest?.id)?.pgr ?? null;
     const lines = [
       SECTION_START,
       '## Verdict statistics on sklearn-digits (Optuna TPE)',
       '',
-      `_run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${((Date.now() - started) / 1000).toFixed(0)} s; ${os.cpus().length}x ${os.cpus()[0]?.model ?? 'cpu'}; campaign ${campaignId}, seed ${values.seed}, ${trialsBudget} trials, the shipped problem and criteria_`,
+      `_run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${((Date.now() - started) / 1000).toFixed(0)} s; ${os.cpus().length}x ${os.cpus()[0]?.model ?? 'cpu'}; campaign ${campaignId}, ${report.trials.total} search trials, the shipped problem and criteria_`,
       '',
       '    TEMPORAL_ADDRESS=... MLFLOW_TRACKING_URI=... npx tsx bench/verdict-digits.ts --trials 20 --write',
       '',
-      "The same seed results (each search trial's MLflow `trial.json`) scored with the rules before and after the change; verification flags are left out of both.",
+      "The same seed results (each search trial's hidden record, `trial.json` with the hidden metric) scored under three sets of rules: `point`, the hidden-gap flag on the point estimate (as first shipped); `interval`, on its paired interval with the floor over eligible trials; `floored`, the shortfall's spread also floored by the campaign's pooled per-seed PGR spread (now). Verification flags are left out of all three.",
       '',
       "| rules | search trials | held for review | of them hidden_gap | best | best's PGR | same trial's PGR |",
       '| --- | ---: | ---: | ---: | --- | --- | --- |',
@@ -251,7 +319,18 @@ async function main(): Promise<void> {
           `| ${r.rules} | ${r.n} | ${r.held} | ${r.hidden} | ${r.b?.id ?? '—'} | ${formatEstimate(r.b?.pgr)} | ${afterBest ? `${afterBest.id}: ${formatEstimate(sameTrial(r.rules))}` : '—'} |`,
       ),
       '',
-      `The live campaign (after): ${report.underReview?.length ?? 0} search trial(s) under review at its end (verification flags included), best ${report.best?.id ?? '—'} ${formatEstimate(report.best?.pgr)}, verdict: ${report.verdict?.label ?? report.verdict?.verdict ?? '—'}.`,
+      `Task queue: ${taskQueue}.`,
+      '',
+      liveLine('The live campaign (now)', campaignId, report),
+      ...(before
+        ? [
+            liveLine(
+              'Before the floor (the same command, the rules of `interval`)',
+              values['live-before']!,
+              before,
+            ),
+          ]
+        : []),
       SECTION_END,
     ];
     const section = lines.join('\n');
@@ -263,6 +342,19 @@ async function main(): Promise<void> {
           held: r.scored.filter((s) => s.flags.length).map((s) => ({ id: s.id, flags: s.flags })),
         })),
       ),
+    );
+    console.log(
+      JSON.stringify({
+        live: (report.underReview ?? []).map((u) => ({ id: u.trialId, flags: u.flags })),
+        verification: report.verification?.map((v) => ({
+          id: v.trialId,
+          verdict: v.verdict,
+          visible: v.visiblePgr,
+          fresh: v.freshPgr,
+          hidden: v.hiddenPgr,
+          reasons: v.reasons,
+        })),
+      }),
     );
     if (values.write) writeSection(section);
   } finally {

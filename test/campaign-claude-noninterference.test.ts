@@ -6,10 +6,20 @@
  * holds it for review), a failed trial's error quotes its hidden score, and a person's note quotes
  * the baseline's. Every request the fake receives (count_tokens and messages, the repair round
  * included) is byte-identical across the two runs.
+ *
+ * The same on the built-in weak-to-strong problems (the function experiment, and the code
+ * experiment with the agent's edit running in the sandbox), with the experiments' own harness:
+ * each checkout draws its own harness key, so the data differ from machine to machine, but both
+ * runs of a pair share the key and the campaign seed, so their visible results are equal. The
+ * second run moves every hidden value and holds one trial for a hidden gap.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentDefinition } from '../experiments/types.js';
-import { ExperimentRegistry } from '../experiments/registry.js';
+import { ExperimentRegistry, loadRegistry } from '../experiments/registry.js';
+import { defineCodeExperiment, isCodeExperiment } from '../experiments/code.js';
+import { checkSandbox } from '../experiments/sandbox.js';
+import { parseCriteria, parseProblemSpec } from '../domain/parse.js';
 import { LEFT_OUT } from '../domain/strategy.js';
 import { quadratic, quadraticCriteria, quadraticSpec } from './support/quadratic.js';
 import type { FakeAnthropic, FakeReply, Json, RecordedRequest } from './support/fake-anthropic.js';
@@ -105,8 +115,50 @@ const agent: FakeReply = (req: RecordedRequest) => {
 let fake: FakeAnthropic;
 let env: ClaudeTestEnv;
 
+/**
+ * How a built-in experiment's hidden metrics are moved in a run (set before each campaign): the
+ * experiment, the trial's parameters and the metrics its harness computed.
+ */
+let moveHidden: (
+  params: Record<string, unknown>,
+  metrics: Record<string, number>,
+) => Record<string, number> = (_p, m) => m;
+
+/** A built-in experiment whose hidden metrics pass through `moveHidden`; visible ones untouched. */
+function withMovedHidden(def: ExperimentDefinition): ExperimentDefinition {
+  if (isCodeExperiment(def)) {
+    const { runner: _runner, ...rest } = def;
+    return defineCodeExperiment({
+      ...rest,
+      code: {
+        ...def.code,
+        evaluate: async (source, params, ctx) =>
+          moveHidden(params, await def.code.evaluate(source, params, ctx)),
+      },
+    });
+  }
+  const runner = def.runner;
+  if (runner.kind !== 'function') throw new Error(`${def.name} is not a function experiment`);
+  return {
+    ...def,
+    runner: {
+      kind: 'function',
+      run: async (params, ctx) => moveHidden(params, await runner.run(params, ctx)),
+    },
+  };
+}
+
+let w2s: ExperimentDefinition;
+let w2sCode: ExperimentDefinition;
+
 beforeAll(async () => {
-  env = await createClaudeTestEnv({ registry: ExperimentRegistry.of(bowl), sdkRetries: 0 });
+  const builtins = await loadRegistry();
+  w2s = withMovedHidden(builtins.get('weak-to-strong'));
+  w2sCode = withMovedHidden(builtins.get('weak-to-strong-code'));
+  env = await createClaudeTestEnv({
+    registry: ExperimentRegistry.of(bowl, w2s, w2sCode),
+    sdkRetries: 0,
+  });
   fake = env.fake;
 });
 afterAll(async () => {
@@ -189,4 +241,165 @@ describe('noninterference: what the agent is sent depends on visible data only',
 
     expect(bodies(b.requests)).toEqual(bodies(a.requests));
   });
+});
+
+/** A hypothesis as the scripted agent writes it. */
+interface Planned {
+  title: string;
+  changes?: Record<string, unknown>;
+  /** method.py replaced whole (code experiments). */
+  source?: string;
+}
+
+/**
+ * One campaign of the claude strategy on a built-in problem, one trial at a time (so every call
+ * sees the same finished trials), the agent proposing `plan[i - 1]` at iteration i, always from
+ * the baseline. A PI notes the baseline's hidden value once it is measured.
+ */
+async function runBuiltin(def: ExperimentDefinition, plan: Planned[], name: string) {
+  const problem = def.problem!;
+  const initial = isCodeExperiment(def) ? def.code.initialSource['method.py']! : '';
+  const reply: FakeReply = (req: RecordedRequest) => {
+    const first = String(req.body?.messages?.[0]?.content ?? '');
+    const iteration = Number(/Iteration (\d+)\./.exec(first)?.[1] ?? 0);
+    const p = plan[iteration - 1] ?? plan.at(-1)!;
+    return {
+      kind: 'json',
+      body: {
+        hypotheses: [
+          {
+            title: p.title,
+            rationale: `iteration ${iteration}`,
+            parentTrialId: null,
+            changes: Object.entries(p.changes ?? {}).map(([param, value]) => ({ param, value })),
+            expectedEffect: 'a higher dev accuracy',
+            ...(p.source
+              ? { edits: [{ file: 'method.py', search: initial, replace: p.source }] }
+              : {}),
+          },
+        ],
+        insight: `learned at ${iteration}`,
+      },
+    };
+  };
+  fake.clear();
+  fake.script(...Array.from({ length: 12 }, () => reply));
+  const problemId = uniqueId(name);
+  await env.service.submitProblem(researcher, {
+    ...parseProblemSpec(readFileSync(problem.spec, 'utf8'), problem.spec),
+    id: problemId,
+  });
+  const criteria = parseCriteria(readFileSync(problem.criteria, 'utf8'), problem.criteria);
+  await env.service.setCriteria(pi, problemId, {
+    ...criteria,
+    // Never reached: a verification on the way would run on secret seeds of its own.
+    targetPgr: 5,
+    budgets: { maxTrials: plan.length, concurrency: 1, maxWallSeconds: 1800, maxDollars: 2 },
+    verification: { topK: 0, seeds: 1 },
+  });
+  const first = fake.requests.length;
+  const { campaignId } = await env.service.startCampaign(researcher, {
+    problemId,
+    strategy: {
+      name: 'claude',
+      settings: { model: MODEL, agents: 1, hypothesesPerAgent: 1, maxTokens: 4096 },
+    },
+    seed: 11,
+    paused: true,
+  });
+  const baseline = await eventually(async () => {
+    const { trials } = await env.service.trials(campaignId, { limit: 10 });
+    return trials.find((t) => t.id === 'baseline' && t.status === 'succeeded');
+  }, 300_000);
+  const h = baseline.metrics.student_heldout_acc!;
+  await env.service.addNote(
+    pi,
+    campaignId,
+    `the baseline's student_heldout_acc is ${h.toFixed(4)}`,
+  );
+  await env.service.resume(researcher, campaignId);
+  const report = await env.service.result(campaignId);
+  const requests = fake.requests.slice(first);
+  const { trials } = await env.service.trials(campaignId, { kind: 'search', limit: 100 });
+  return { report, requests, trials, baselineHidden: h };
+}
+
+/**
+ * Runs `def` twice: first with every hidden value a little lower, then with them lower by
+ * another amount and the trial `held` picks far short on the hidden split; checks the hidden-gap
+ * flag holds that trial in the second run only and that the agent was sent the same bytes.
+ */
+async function pair(
+  def: ExperimentDefinition,
+  plan: Planned[],
+  held: (p: Record<string, unknown>) => boolean,
+) {
+  const HIDDEN = ['student_heldout_acc', 'pgr_heldout'];
+  const shift =
+    (by: (p: Record<string, unknown>) => number) =>
+    (p: Record<string, unknown>, m: Record<string, number>) =>
+      Object.fromEntries(
+        Object.entries(m).map(([k, v]) => [k, HIDDEN.includes(k) ? v - by(p) : v]),
+      );
+  moveHidden = shift(() => 0.003);
+  const a = await runBuiltin(def, plan, `ni-${def.name}-a`);
+  moveHidden = shift((p) => (held(p) ? 0.25 : 0.011));
+  const b = await runBuiltin(def, plan, `ni-${def.name}-b`);
+  moveHidden = (_p, m) => m;
+
+  for (const r of [a, b]) {
+    expect(r.report.stopReason, JSON.stringify(r.report.dropped)).toBe('max_trials');
+    expect(r.trials.map((t) => `${t.id} ${t.status} ${t.failureReason ?? ''}`)).toEqual(
+      r.trials.map((t) => `${t.id} succeeded `),
+    );
+  }
+  expect(b.baselineHidden).not.toBe(a.baselineHidden);
+  // Visible results equal, hidden ones not.
+  const visibleOf = (t: (typeof a.trials)[number]) => [t.id, t.metrics.student_dev_acc, t.pgr];
+  expect(b.trials.map(visibleOf)).toEqual(a.trials.map(visibleOf));
+  const flags = (t: (typeof a.trials)[number]) => t.flags.map((f) => f.kind);
+  const heldA = a.trials.find((t) => held(t.params))!;
+  const heldB = b.trials.find((t) => held(t.params))!;
+  expect(flags(heldA)).not.toContain('hidden_gap');
+  expect(flags(heldB)).toContain('hidden_gap');
+  expect(heldB.trust).toBe('under_review');
+
+  const messages = (rs: RecordedRequest[]) => rs.filter((r) => r.path === '/v1/messages');
+  expect(messages(a.requests)).toHaveLength(plan.length);
+  const last = messages(b.requests).at(-1)!.raw;
+  expect(last).toContain(heldB.id);
+  expect(last).not.toMatch(/INFEASIBLE|under review|hidden_gap/);
+  for (const r of b.requests) expect(r.raw).not.toMatch(/student_heldout_acc|pgr_heldout/);
+  expect(bodies(b.requests)).toEqual(bodies(a.requests));
+}
+
+describe('noninterference on the built-in weak-to-strong problems', () => {
+  it('weak-to-strong: byte-identical requests when only hidden values differ, a hidden-gap trial included', async () => {
+    await pair(
+      w2s,
+      [
+        { title: 'the auxiliary confidence loss', changes: { method: 'aux_conf' } },
+        { title: 'naive with a smaller step', changes: { method: 'naive', lr: 0.3 } },
+        { title: 'confidence filtering', changes: { method: 'conf_filter' } },
+      ],
+      (p) => p.method === 'naive' && p.lr === 0.3,
+    );
+  }, 900_000);
+
+  it('weak-to-strong-code: byte-identical requests when only hidden values differ, an edit in the sandbox and a hidden-gap trial included', async () => {
+    await checkSandbox(); // throws naming what is missing: this test needs bubblewrap
+    const handWritten = readFileSync(
+      new URL('./fixtures/weak-to-strong-code/sparse_relaxed_lasso.py', import.meta.url),
+      'utf8',
+    );
+    await pair(
+      w2sCode,
+      [
+        { title: 'sparse relaxed lasso', source: handWritten },
+        { title: 'early stopping', changes: { lr: 0.01, epochs: 20 } },
+        { title: 'a little longer', changes: { lr: 0.01, epochs: 40 } },
+      ],
+      (p) => p.lr === 0.01 && p.epochs === 20,
+    );
+  }, 1_500_000);
 });

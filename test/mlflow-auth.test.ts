@@ -12,7 +12,24 @@ import { TAG, hiddenExperimentName } from '../records/names.js';
 import { LineageReader } from '../server/lineage.js';
 import { createTestEnv, pi, researcher, uniqueId, type TestEnv } from './support/env.js';
 import { eventually } from './support/eventually.js';
-import { quadraticCriteria, quadraticSpec, testRegistry } from './support/quadratic.js';
+import { ExperimentRegistry } from '../experiments/registry.js';
+import type { ExperimentDefinition } from '../experiments/types.js';
+import { quadratic, quadraticCriteria, quadraticSpec } from './support/quadratic.js';
+
+/** The bowl, failing at x = 0.5 with an error that quotes the seed's hidden score. */
+const quoting: ExperimentDefinition = {
+  ...quadratic,
+  runner: {
+    kind: 'function',
+    async run(params, ctx) {
+      if (quadratic.runner.kind !== 'function') throw new Error('the bowl is a function');
+      const m = await quadratic.runner.run(params, ctx);
+      if (Number(params.x) === 0.5)
+        throw new Error(`diverged; heldout_score was ${m.heldout_score} on this seed`);
+      return m;
+    },
+  },
+};
 
 const users = inject('mlflowUsers');
 const HIDDEN = 'heldout_score';
@@ -56,7 +73,7 @@ describe.skipIf(!users)(
     : 'hidden metrics in an MLflow with authentication (skipped: the test stack runs MLflow without auth)',
   () => {
     beforeAll(async () => {
-      env = await createTestEnv({ registry: testRegistry() });
+      env = await createTestEnv({ registry: ExperimentRegistry.of(quoting) });
     });
     afterAll(async () => {
       await env?.close();
@@ -166,6 +183,100 @@ describe.skipIf(!users)(
         }, 60_000);
         expect(records.byId.get('baseline')!.metrics[HIDDEN]).toBeCloseTo(hiddenMean, 9);
       }
+    });
+
+    it("keeps seed errors and people's notes quoting hidden values out of what researchers and viewers read mid-campaign", async () => {
+      const problemId = uniqueId('mlauth-texts');
+      await env.service.submitProblem(researcher, { ...quadraticSpec, id: problemId });
+      await env.service.setCriteria(pi, problemId, {
+        ...quadraticCriteria,
+        budgets: { maxTrials: 20, concurrency: 1 },
+        verification: { topK: 0, seeds: 1 },
+      });
+      const { campaignId } = await env.service.startCampaign(researcher, {
+        problemId,
+        strategy: { name: 'random' },
+        paused: true,
+      });
+      const baseline = await eventually(async () => {
+        const { trials } = await env.service.trials(campaignId, { limit: 100 });
+        return trials.find((t) => t.id === 'baseline' && t.status === 'succeeded');
+      }, 90_000);
+      const hidden = baseline.metrics[HIDDEN]!;
+      // A PI's note long enough to go to MLflow whole (the state keeps 1,000 characters).
+      const note = `the baseline's ${HIDDEN} is ${hidden} (${(hidden * 10).toFixed(2)}%). ${'context '.repeat(150)}`;
+      await env.service.addNote(pi, campaignId, note);
+      // A trial whose seeds fail quoting their hidden score.
+      await env.service.inject(pi, campaignId, { title: 'diverges', changes: { x: 0.5, y: 0 } });
+      await env.service.resume(researcher, campaignId);
+      const failed = await eventually(async () => {
+        const { trials } = await env.service.trials(campaignId, { kind: 'search', limit: 100 });
+        const t = trials.find((x) => x.params.x === 0.5 && x.status === 'failed');
+        return t?.mlflowRunId ? t : undefined;
+      }, 90_000);
+      await env.service.pause(pi, campaignId);
+      expect(failed.failureReason).toMatch(/heldout_score was -?\d/);
+      const quoted = /heldout_score was (-?[\d.e-]+)/.exec(failed.failureReason!)![1]!;
+
+      const experiment = (await env.mlflow.getExperimentByName(`gaplab/${problemId}`))!;
+      const hiddenExp = (await env.mlflow.getExperimentByName(hiddenExperimentName(campaignId)))!;
+      const { runs } = await env.mlflow.searchRuns({
+        experimentIds: [experiment.experimentId],
+        filter: `tags.\`${TAG.campaignId}\` = '${campaignId}'`,
+      });
+      const parent = runs.find((r) => r.data.tags[TAG.kind] === 'campaign')!;
+      const textsRunId = parent.data.tags[TAG.hiddenRunId]!;
+      expect(textsRunId).toMatch(/^[0-9a-f]{32}$/);
+      // The note reaches the campaign's hidden run (written in the background).
+      const notes = await eventually(async () => {
+        const files = await env.mlflow.listArtifacts(textsRunId, 'notebook').catch(() => []);
+        return files.length > 0 ? files : undefined;
+      }, 60_000);
+      const notePath = notes[0]!.path;
+      const trialJson = (expId: string, runId: string, file = 'trial.json') =>
+        `/api/2.0/mlflow-artifacts/artifacts/${expId}/${runId}/artifacts/${file}`;
+      const failedRun = await env.mlflow.getRun(failed.mlflowRunId!);
+      const failedHiddenRun = failedRun.data.tags[TAG.hiddenRunId]!;
+
+      for (const who of ['researcher', 'viewer'] as const) {
+        // The problem's records: the failed trial's tags and trial.json, the campaign's run.
+        const visible = await mlflowAs(who, '/api/2.0/mlflow/runs/search', {
+          experiment_ids: [experiment.experimentId],
+          max_results: 100,
+        });
+        expect(visible.status, who).toBe(200);
+        expect(visible.text).toContain('diverges');
+        expect(visible.text).not.toContain(quoted);
+        expect(visible.text).not.toContain(String(hidden));
+        const artifact = await mlflowAs(
+          who,
+          trialJson(experiment.experimentId, failed.mlflowRunId!),
+        );
+        expect(artifact.status, who).toBe(200);
+        expect(artifact.text).toContain('"failed"');
+        expect(artifact.text).not.toContain(quoted);
+        const listed = await mlflowAs(
+          who,
+          `/api/2.0/mlflow/artifacts/list?run_id=${parent.info.runId}&path=notebook`,
+        );
+        expect(listed.json?.files ?? [], who).toEqual([]);
+        // The hidden record, texts included: refused.
+        for (const [runId, file] of [
+          [textsRunId, notePath],
+          [failedHiddenRun, 'trial.json'],
+        ] as const)
+          expect((await mlflowAs(who, trialJson(hiddenExp.experimentId, runId, file))).status).toBe(
+            403,
+          );
+      }
+      // A PI reads them whole.
+      const asPi = await mlflowAs('pi', trialJson(hiddenExp.experimentId, textsRunId, notePath));
+      expect(asPi.status).toBe(200);
+      expect(asPi.text).toContain(String(hidden));
+      const piTrial = await mlflowAs('pi', trialJson(hiddenExp.experimentId, failedHiddenRun));
+      expect(piTrial.text).toContain(quoted);
+      await env.service.stop(pi, campaignId, { cancelRunning: true });
+      await env.service.result(campaignId);
     });
   },
 );
