@@ -294,7 +294,8 @@ async function runBuiltin(def: ExperimentDefinition, plan: Planned[], name: stri
     ...criteria,
     // Never reached: a verification on the way would run on secret seeds of its own.
     targetPgr: 5,
-    budgets: { maxTrials: plan.length, concurrency: 1, maxWallSeconds: 1800, maxDollars: 2 },
+    // No wall-clock budget: the prompt would show the seconds left, which differ run to run.
+    budgets: { maxTrials: plan.length, concurrency: 1, maxDollars: 2 },
     verification: { topK: 0, seeds: 1 },
   });
   const first = fake.requests.length;
@@ -366,6 +367,7 @@ async function pair(
 
   const messages = (rs: RecordedRequest[]) => rs.filter((r) => r.path === '/v1/messages');
   expect(messages(a.requests)).toHaveLength(plan.length);
+  // The last call is made as the last trial starts: every trial before it is finished and shown.
   const last = messages(b.requests).at(-1)!.raw;
   expect(last).toContain(heldB.id);
   expect(last).not.toMatch(/INFEASIBLE|under review|hidden_gap/);
@@ -381,6 +383,7 @@ describe('noninterference on the built-in weak-to-strong problems', () => {
         { title: 'the auxiliary confidence loss', changes: { method: 'aux_conf' } },
         { title: 'naive with a smaller step', changes: { method: 'naive', lr: 0.3 } },
         { title: 'confidence filtering', changes: { method: 'conf_filter' } },
+        { title: 'bootstrapping', changes: { method: 'bootstrap' } },
       ],
       (p) => p.method === 'naive' && p.lr === 0.3,
     );
@@ -398,6 +401,7 @@ describe('noninterference on the built-in weak-to-strong problems', () => {
         { title: 'sparse relaxed lasso', source: handWritten },
         { title: 'early stopping', changes: { lr: 0.01, epochs: 20 } },
         { title: 'a little longer', changes: { lr: 0.01, epochs: 40 } },
+        { title: 'a larger step', changes: { lr: 0.02, epochs: 30 } },
       ],
       (p) => p.lr === 0.01 && p.epochs === 20,
     );
