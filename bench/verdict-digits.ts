@@ -34,7 +34,7 @@ import type { Estimate, EvaluationCriteria, SeedResult } from '../domain/schemas
 import { scoreTrial, type PerSeedValues } from '../domain/scoring.js';
 import { pooledVariance } from '../domain/stats.js';
 import { trustState, visibleFlags } from '../domain/trust.js';
-import { hiddenExperimentName, TAG } from '../activities/trial-codec.js';
+import { hiddenExperimentName, TAG } from '../records/names.js';
 import { loadRegistry } from '../experiments/registry.js';
 import { MlflowClient } from '../mlflow-ts-client/index.js';
 import { GaplabService } from '../server/service.js';
