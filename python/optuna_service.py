@@ -13,6 +13,13 @@ Reply    {"id": 7, "ok": true, "configs": [{...}, ...], "stats": {...}}
 
 {"id": 1, "op": "ping"} answers {"id": 1, "ok": true, "optuna": "<version>"}.
 
+Request  {"id": 8, "op": "importance", "space": [...], "direction": "maximize",
+          "history": [...as above...], "evaluator": "fanova|ped-anova", "seed": 0}
+Reply    {"id": 8, "ok": true, "importances": {"lr": 0.9, "epochs": 0.1}, "trials": 30,
+          "evaluator": "fanova"}
+Parameter importance by Optuna's own evaluators over the complete trials of the history (failed
+ones say nothing about the objective); the server asks it for its parameter-importance view.
+
 Each request rebuilds an in-memory study from the full history, so the answer depends only on
 the request (same seed + same history -> same suggestions), whatever this process saw before.
 The study is cached per `key` (a campaign's history only grows), so a call costs one pass over
@@ -468,6 +475,48 @@ def suggest(req: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+EVALUATORS = {
+    "fanova": lambda seed: optuna.importance.FanovaImportanceEvaluator(seed=seed),
+    "ped-anova": lambda seed: optuna.importance.PedAnovaImportanceEvaluator(),
+}
+# Below this many complete trials the evaluators fit noise (fANOVA's forest needs a few points).
+MIN_IMPORTANCE_TRIALS = 3
+
+
+def importance(req: dict[str, Any]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    space = Space(req.get("space"))
+    direction = req.get("direction", "maximize")
+    if direction not in ("maximize", "minimize"):
+        raise BadRequest("direction: expected maximize or minimize")
+    history = req.get("history", [])
+    if not isinstance(history, list):
+        raise BadRequest("history: must be a list")
+    name = req.get("evaluator", "fanova")
+    if name not in EVALUATORS:
+        raise BadRequest(f"evaluator: expected one of {', '.join(EVALUATORS)}, got {name!r}")
+    seed = req.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise BadRequest("seed: must be an integer")
+    study = optuna.create_study(direction=direction)
+    complete = 0
+    for i, entry in enumerate(history):
+        frozen = to_frozen(space, entry, i, with_constraints=False)
+        if frozen is not None and frozen.state == TrialState.COMPLETE:
+            study.add_trial(frozen)
+            complete += 1
+    importances: dict[str, float] = {}
+    if complete >= MIN_IMPORTANCE_TRIALS:
+        raw = optuna.importance.get_param_importances(study, evaluator=EVALUATORS[name](seed % (2**32)))
+        importances = {k: float(v) for k, v in raw.items() if math.isfinite(float(v))}
+    return {
+        "importances": importances,
+        "trials": complete,
+        "evaluator": name,
+        "ms": round((time.perf_counter() - t0) * 1000, 2),
+    }
+
+
 def handle(line: str) -> dict[str, Any]:
     try:
         req = json.loads(line)
@@ -482,6 +531,8 @@ def handle(line: str) -> dict[str, Any]:
             return {"id": rid, "ok": True, "optuna": optuna.__version__}
         if op == "suggest":
             return {"id": rid, "ok": True, **suggest(req)}
+        if op == "importance":
+            return {"id": rid, "ok": True, **importance(req)}
         raise BadRequest(f"op: unknown operation {op!r}")
     except BadRequest as e:
         return {"id": rid, "ok": False, "kind": "bad_request", "error": str(e)}

@@ -52,6 +52,7 @@ import { problemRoutes } from './routes/problems.js';
 import { systemRoutes } from './routes/system.js';
 import { sourceRoutes } from './routes/sources.js';
 import { trialRoutes } from './routes/trials.js';
+import { viewRoutes, type ViewRoutesOptions } from './routes/views.js';
 
 export interface BuildAppOptions {
   service: ApiService;
@@ -66,6 +67,8 @@ export interface BuildAppOptions {
     boolean | FastifyBaseLogger | Exclude<FastifyServerOptions['logger'], boolean | undefined>;
   /** Overrides the MLflow reader (tests). */
   lineage?: LineageReader;
+  /** Options of the analysis views (the Optuna service parameter importance is asked of). */
+  views?: ViewRoutesOptions;
   /** Overrides the readiness checks (tests). */
   checks?: Partial<AppContext['checks']>;
 }
@@ -315,6 +318,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(problemRoutes);
       await api.register(campaignRoutes);
       await api.register(trialRoutes);
+      await api.register(viewRoutes, opts.views ?? {});
       await api.register(sourceRoutes);
       await api.register(eventRoutes);
     },

@@ -44,6 +44,29 @@ export interface OptunaReply {
   stats: { trials: number; reusedTrials: number; studyMs: number; sampleMs: number };
 }
 
+/** Optuna's importance evaluators the service offers (`optuna.importance`). */
+export const IMPORTANCE_EVALUATORS = ['fanova', 'ped-anova'] as const;
+export type ImportanceEvaluator = (typeof IMPORTANCE_EVALUATORS)[number];
+
+export interface ImportanceRequest {
+  space: Param[];
+  direction: 'maximize' | 'minimize';
+  history: OptunaHistoryEntry[];
+  /** @default 'fanova' */
+  evaluator?: ImportanceEvaluator;
+  /** fANOVA's random forest seed. @default 0 */
+  seed?: number;
+}
+
+export interface ImportanceReply {
+  /** Parameter name to importance (they sum to 1); empty below three complete trials. */
+  importances: Record<string, number>;
+  /** Complete trials the evaluator read. */
+  trials: number;
+  evaluator: ImportanceEvaluator;
+  ms: number;
+}
+
 export type OptunaErrorKind =
   'unavailable' | 'bad_request' | 'missing_dependency' | 'internal' | 'crashed' | 'timeout';
 
@@ -114,6 +137,19 @@ export class OptunaService {
     return this.enqueue(async () => {
       const reply = await this.send({ op: 'suggest', ...request });
       return { configs: reply.configs as Config[], stats: reply.stats as OptunaReply['stats'] };
+    });
+  }
+
+  /** Parameter importance by one of Optuna's evaluators over the history's complete trials. */
+  importance(request: ImportanceRequest): Promise<ImportanceReply> {
+    return this.enqueue(async () => {
+      const reply = await this.send({ op: 'importance', ...request });
+      return {
+        importances: reply.importances as Record<string, number>,
+        trials: Number(reply.trials),
+        evaluator: reply.evaluator as ImportanceEvaluator,
+        ms: Number(reply.ms),
+      };
     });
   }
 

@@ -662,6 +662,7 @@ export async function buildTestApp(
       opts.lineage ??
       new LineageReader({ mlflow, listExperiments: mlflow.listExperiments, ttlMs: 0 }),
     ...(opts.checks ? { checks: opts.checks } : {}),
+    ...(opts.views ? { views: opts.views } : {}),
     config: { rateLimitPerMinute: 0, uiDir: '/nonexistent', sseIntervalMs: 50, ...opts.config },
   });
   return { app, service, mlflow };
