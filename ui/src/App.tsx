@@ -19,6 +19,12 @@ const CampaignPage = lazy(() =>
 const LineagePage = lazy(() =>
   import('./pages/LineagePage.js').then((m) => ({ default: m.LineagePage })),
 );
+const AnalysisPage = lazy(() =>
+  import('./pages/AnalysisPage.js').then((m) => ({ default: m.AnalysisPage })),
+);
+const ComparePage = lazy(() =>
+  import('./pages/ComparePage.js').then((m) => ({ default: m.ComparePage })),
+);
 const TrialPage = lazy(() =>
   import('./pages/TrialPage.js').then((m) => ({ default: m.TrialPage })),
 );
@@ -89,6 +95,12 @@ function Shell() {
           </Route>
           <Route path="/campaigns/:campaignId/lineage">
             {(p) => <LineagePage campaignId={decodeURIComponent(p.campaignId)} />}
+          </Route>
+          <Route path="/campaigns/:campaignId/analysis">
+            {(p) => <AnalysisPage campaignId={decodeURIComponent(p.campaignId)} />}
+          </Route>
+          <Route path="/campaigns/:campaignId/compare">
+            {(p) => <ComparePage campaignId={decodeURIComponent(p.campaignId)} />}
           </Route>
           <Route path="/campaigns/:campaignId/trials/:trialId">
             {(p) => (

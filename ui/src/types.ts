@@ -38,3 +38,12 @@ export type {
   Param,
   ProblemSpec,
 } from '../../domain/schemas.js';
+export type {
+  CompareRow,
+  ComparedTrial,
+  Importance,
+  TableCell,
+  TableColumn,
+  TrialComparison,
+  TrialTable,
+} from '../../api/views.js';

@@ -136,6 +136,13 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
           >
             Lineage
           </Link>
+          <Link
+            href={`/campaigns/${enc(campaignId)}/analysis`}
+            className="button"
+            data-testid="open-analysis"
+          >
+            Trials &amp; analysis
+          </Link>
           {mlflowUrl && (
             <a className="button" href={mlflowUrl} target="_blank" rel="noreferrer">
               MLflow ↗
