@@ -1,10 +1,16 @@
 /** Commands that drive problems and campaigns through the HTTP API. */
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import type { CampaignReport, CampaignStatus, PendingApproval } from '../api/schemas.js';
+import type {
+  CampaignListItem,
+  CampaignReport,
+  CampaignStatus,
+  PendingApproval,
+} from '../api/schemas.js';
 import { loadDocument } from '../domain/parse.js';
 import { renderReportMarkdown, verdictLine } from '../domain/report.js';
 import { ApiClient, type ApiOptions } from './api.js';
+import { listRows, renderList } from './list.js';
 import { ProgressPrinter, progressLine } from './progress.js';
 
 /** Reads a YAML or JSON file; a parse error names the file and line. */
@@ -113,18 +119,15 @@ export function registerApiCommands(program: Command): void {
     .description('List campaigns.')
     .option('--problem <id>', 'only this problem')
     .action(async (o: { problem?: string }, cmd: Command) => {
-      const items = await client(cmd).get<
-        {
-          campaignId: string;
-          strategy: string;
-          status: string;
-          startedAt: string;
-          problemId: string;
-        }[]
-      >(`/campaigns${o.problem ? `?problemId=${encodeURIComponent(o.problem)}` : ''}`);
-      if (items.length === 0) console.log('no campaigns');
-      for (const c of items)
-        console.log(`${c.campaignId}  ${c.problemId}  ${c.strategy}  ${c.status}  ${c.startedAt}`);
+      const api = client(cmd);
+      const items = await api.get<CampaignListItem[]>(
+        `/campaigns${o.problem ? `?problemId=${encodeURIComponent(o.problem)}` : ''}`,
+      );
+      if (items.length === 0) {
+        console.log(o.problem ? `no campaigns of problem ${o.problem}` : 'no campaigns');
+        return;
+      }
+      console.log(renderList(await listRows(items, (path) => api.get(path))));
     });
 
   program
