@@ -58,3 +58,37 @@ export function emptyResult(authors: string[]): StrategyResult {
 }
 
 export type { HypothesisProposal };
+
+/** A parameter value as a title shows it: numbers at `digits` significant digits. */
+function titleValue(v: Config[string], digits: number): string {
+  if (typeof v !== 'number' || Number.isInteger(v)) return String(v);
+  return String(Number(v.toPrecision(digits)));
+}
+
+/**
+ * A sampled proposal's title: the parameters it sets and their values, `lr 0.01, epochs 20`
+ * (`baseline configuration` when it sets none). Numbers get three significant digits, more when
+ * a title in `taken` (the campaign's trials and this call's proposals) reads the same, so two
+ * trials never share a title. Long titles keep the first parameters and say how many follow.
+ */
+export function changesTitle(changes: Config, taken: ReadonlySet<string>, maxLength = 200): string {
+  const entries = Object.entries(changes);
+  if (entries.length === 0) return 'baseline configuration';
+  let title = '';
+  for (let digits = 3; digits <= 17; digits++) {
+    const parts = entries.map(([k, v]) => `${k} ${titleValue(v, digits)}`);
+    title = parts.join(', ');
+    if (title.length > maxLength) {
+      let kept = parts.length;
+      const more = (n: number) => ` (+${parts.length - n} more)`;
+      while (kept > 1 && parts.slice(0, kept).join(', ').length + more(kept).length > maxLength)
+        kept -= 1;
+      title = `${parts.slice(0, kept).join(', ')}${more(kept)}`.slice(0, maxLength);
+    }
+    if (!taken.has(title)) return title;
+  }
+  for (let n = 2; ; n++) {
+    const numbered = `${title.slice(0, maxLength - 6)} (${n})`;
+    if (!taken.has(numbered)) return numbered;
+  }
+}

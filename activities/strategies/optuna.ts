@@ -12,7 +12,7 @@ import { failurePressure, type FailureKernelOptions } from '../../domain/failure
 import type { Config } from '../../domain/schemas.js';
 import type { StrategyResult, StrategyView, TrialView } from '../../domain/strategy.js';
 import { strategyTraits } from '../../domain/strategy.js';
-import { TriedSet, diffConfig, emptyResult } from './common.js';
+import { TriedSet, changesTitle, diffConfig, emptyResult } from './common.js';
 import { defineStrategy } from './base.js';
 import {
   OptunaService,
@@ -76,7 +76,6 @@ export async function proposeOptuna(
   };
   const result: StrategyResult = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [] };
   const tried = new TriedSet(space, view);
-  const first = view.history.length + 1;
   // The sampler learns from failures where they happened (python/optuna_service.py); its
   // suggestions are also kept away from them here, with the kernel the random strategy uses.
   // Without failures (or with `ignore`) its suggestions are taken as they come.
@@ -91,14 +90,17 @@ export async function proposeOptuna(
       ? `; the one of ${perProposal} suggestions farthest from the ${failures.length} failed trial(s) (least failure pressure).`
       : '.'
   }`;
+  const titles = new Set(view.history.map((t) => t.title));
   const take = (config: Config) => {
-    const title = `${author} suggestion #${first + result.proposals.length}`;
+    const changes = diffConfig(space, baseline, config);
+    const title = changesTitle(changes, titles);
+    titles.add(title);
     tried.add(config, `proposal "${title}"`);
     result.proposals.push({
       title,
       rationale,
       parentTrialId: null,
-      changes: diffConfig(space, baseline, config),
+      changes,
       expectedEffect: '',
     });
     result.authors.push(author);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyChanges, findDuplicate, validateConfig } from '../../domain/space.js';
+import { changesTitle } from './common.js';
 import { proposeRandom } from './random.js';
 import { TEST_BASELINE, TEST_SPACE, testView } from '../../test/support/strategy-views.js';
 
@@ -16,11 +17,14 @@ describe('random strategy', () => {
     for (const [i, config] of configsOf(view, r).entries()) {
       expect(validateConfig(TEST_SPACE, config)).toEqual([]);
       expect(r.proposals[i]!.parentTrialId).toBeNull();
-      expect(r.proposals[i]!.title).toBe(`random sample #${view.history.length + 1 + i}`);
+      // Titled by what it sets, as the changes say it.
+      expect(r.proposals[i]!.title).toBe(changesTitle(r.proposals[i]!.changes, new Set()));
       // momentum exists exactly when optimizer is sgd; aux_weight exactly when aux_loss
       expect('momentum' in config).toBe(config.optimizer === 'sgd');
       expect('aux_weight' in config).toBe(config.aux_loss === true);
     }
+    const titles = [...view.history.map((t) => t.title), ...r.proposals.map((p) => p.title)];
+    expect(new Set(titles).size).toBe(titles.length);
     const configs = configsOf(view, r);
     expect(new Set(configs.map((c) => c.optimizer))).toEqual(new Set(['sgd', 'adam']));
   });

@@ -13,7 +13,7 @@ import { sampleConfig, seededRng } from '../../domain/space.js';
 import type { StrategyResult, StrategyView } from '../../domain/strategy.js';
 import { strategyTraits } from '../../domain/strategy.js';
 import { defineStrategy } from './base.js';
-import { TriedSet, diffConfig } from './common.js';
+import { TriedSet, changesTitle, diffConfig } from './common.js';
 
 export interface RandomOptions {
   /** Fresh draws per proposal before a duplicate is given up on. @default 20 */
@@ -28,12 +28,15 @@ export function proposeRandom(view: StrategyView, options: RandomOptions = {}): 
   const rng = seededRng(view.seed);
   const tried = new TriedSet(space, view);
   const result: StrategyResult = { proposals: [], dropped: [], notes: [], dollars: 0, authors: [] };
-  const first = view.history.length + 1;
   const kernel = options.failures === false ? null : (options.failures ?? {});
   const failures: Config[] = kernel
     ? view.history.filter((t) => t.status === 'failed').map((t) => t.params)
     : [];
-  const accept = (config: Config, title: string) => {
+  const titles = new Set(view.history.map((t) => t.title));
+  const accept = (config: Config) => {
+    const changes = diffConfig(space, baseline, config);
+    const title = changesTitle(changes, titles);
+    titles.add(title);
     tried.add(config, `proposal "${title}"`);
     result.proposals.push({
       title,
@@ -42,13 +45,12 @@ export function proposeRandom(view: StrategyView, options: RandomOptions = {}): 
           ? `Random sample of the search space (control strategy), drawn with less weight near the ${failures.length} failed trial(s).`
           : 'Uniform random sample of the search space (control strategy).',
       parentTrialId: null,
-      changes: diffConfig(space, baseline, config),
+      changes,
       expectedEffect: '',
     });
     result.authors.push('random');
   };
   for (let i = 0; i < view.count; i++) {
-    const title = `random sample #${first + i}`;
     let accepted = false;
     let lastReason = '';
     // The least rejected new sample, taken when every draw was turned down.
@@ -68,16 +70,16 @@ export function proposeRandom(view: StrategyView, options: RandomOptions = {}): 
         lastReason = `near earlier failures (rejected with probability ${rejection.toFixed(2)})`;
         continue;
       }
-      accept(config, title);
+      accept(config);
       accepted = true;
     }
     if (!accepted && fallback) {
-      accept(fallback.config, title);
+      accept(fallback.config);
       accepted = true;
     }
     if (!accepted)
       result.dropped.push({
-        title,
+        title: 'random sample',
         reason: `no new configuration in ${maxAttempts} draws (last: ${lastReason})`,
       });
   }
