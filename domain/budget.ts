@@ -13,6 +13,11 @@ export const StopReason = z.enum([
   'target_reached',
   /** The measured optimum is within noise of the baseline: PGR would be noise. */
   'references_within_noise',
+  /**
+   * The measured references make PGR meaningless: the optimum is no better than the baseline
+   * for the criteria's direction (criteria whose references are numbers are refused when set).
+   */
+  'references_invalid',
   'max_trials',
   'max_iterations',
   'deadline',

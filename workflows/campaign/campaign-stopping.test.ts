@@ -242,3 +242,44 @@ describe('campaign state: accepting work and stopping', () => {
     expect(s.context.data.audit.at(-1)?.action).toBe('stop verification');
   });
 });
+
+describe('measured references that make PGR meaningless', () => {
+  it('end the campaign with references_invalid and a reason a person can act on, not error', () => {
+    const now = clock();
+    // The quadratic bowl is maximized: an optimum below the baseline is on the wrong side.
+    const s = searchingState(
+      campaignInput({ criteria: quadCriteria({ budgets: { maxTrials: 10, concurrency: 2 } }) }),
+      {
+        baseline: { score: { mean: 5, stderr: 0.1, n: 5 }, metrics: {} },
+        optimum: { score: { mean: 2, stderr: 0.1, n: 5 }, metrics: {} },
+      },
+      now,
+    );
+    const problem = s.referenceProblem();
+    expect(problem).toEqual({
+      reason: 'references_invalid',
+      detail:
+        "the optimum (2) is not better than the baseline (5) for score, a metric to maximize: check the criteria's references",
+    });
+    s.requestStop(problem!.reason, problem!.detail);
+    expect(s.stopNow(0)).toBe('references_invalid');
+    // Work started beside the references is cancelled, and nothing is verified.
+    expect(s.shouldCancelRunning()).toBe(true);
+    expect(s.buildReport('2026-01-02T00:00:00Z')).toMatchObject({
+      stopReason: 'references_invalid',
+      stopDetail: problem!.detail,
+    });
+
+    const equal = searchingState(
+      campaignInput({ criteria: quadCriteria({ budgets: { maxTrials: 10, concurrency: 2 } }) }),
+      {
+        baseline: { score: { mean: 5 }, metrics: {} },
+        optimum: { score: { mean: 5 }, metrics: {} },
+      },
+    );
+    expect(equal.referenceProblem()).toEqual({
+      reason: 'references_invalid',
+      detail: 'the optimum equals the baseline (5): PGR is undefined',
+    });
+  });
+});

@@ -85,6 +85,7 @@ export const STOP_REASON_TEXT: Record<string, string> = {
   target_verified: 'target PGR reached and verified on fresh seeds',
   target_reached: 'target PGR reached (not verified: an older record)',
   references_within_noise: 'the measured optimum is within noise of the baseline',
+  references_invalid: 'the measured optimum is no better than the baseline: check the criteria',
   max_trials: 'trial budget used up',
   max_iterations: 'iteration budget used up',
   deadline: 'wall-clock deadline reached',

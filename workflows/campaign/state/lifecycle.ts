@@ -354,7 +354,7 @@ export class Lifecycle {
     if (this.phaseStops && this.d.phase === 'verifying')
       return this.verificationStop?.cancelRunning ?? false;
     const reason = this.d.stopReason;
-    if (reason === 'deadline' || reason === 'error') return true;
+    if (reason === 'deadline' || reason === 'error' || reason === 'references_invalid') return true;
     if (reason === 'stopped_by_pi') return this.d.stopRequest?.cancelRunning ?? true;
     return false;
   }

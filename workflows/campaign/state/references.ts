@@ -213,11 +213,15 @@ export class References {
   }
 
   /**
-   * A reason the references make PGR meaningless, or null. `references_within_noise` when the
-   * measured optimum cannot be told from the baseline at the criteria's confidence (criteria
-   * with two equal numbers are refused when they are set).
+   * A reason the references make PGR meaningless, or null. `references_invalid` when the
+   * measured optimum is no better than the baseline for the criteria's direction,
+   * `references_within_noise` when it cannot be told from the baseline at the criteria's
+   * confidence (criteria with two equal numbers are refused when they are set).
    */
-  referenceProblem(): { reason: 'error' | 'references_within_noise'; detail: string } | null {
+  referenceProblem(): {
+    reason: 'error' | 'references_within_noise' | 'references_invalid';
+    detail: string;
+  } | null {
     this.rescoreReferences();
     const d = this.ctx.data;
     if (d.stopReason || d.stopRequest) return null;
@@ -226,10 +230,12 @@ export class References {
     const error = (detail: string) => ({ reason: 'error' as const, detail });
     if (b === undefined || o === undefined)
       return error('the baseline or optimum could not be established');
-    if (b.mean === o.mean) return error(`optimum equals baseline (${b.mean}): PGR is undefined`);
+    const invalid = (detail: string) => ({ reason: 'references_invalid' as const, detail });
+    if (b.mean === o.mean)
+      return invalid(`the optimum equals the baseline (${b.mean}): PGR is undefined`);
     if ((this.criteria.direction === 'maximize') !== o.mean > b.mean)
-      return error(
-        `the optimum (${o.mean}) is not better than the baseline (${b.mean}) for a metric to ${this.criteria.direction}`,
+      return invalid(
+        `the optimum (${o.mean}) is not better than the baseline (${b.mean}) for ${this.criteria.metric}, a metric to ${this.criteria.direction}: check the criteria's references`,
       );
     const noise = referencesWithinNoise(b, o, this.criteria.confidence);
     return noise ? { reason: 'references_within_noise', detail: noise } : null;
@@ -237,7 +243,13 @@ export class References {
 
   /** The baseline re-run on the fresh seeds, once (null when done or not measurable). */
   freshBaselineRequest(freshSeeds: number[]): TrialRequest | null {
-    if (this.ctx.data.references.freshBaseline || this.ctx.data.stopReason === 'error') return null;
+    const reason = this.ctx.data.stopReason;
+    if (
+      this.ctx.data.references.freshBaseline ||
+      reason === 'error' ||
+      reason === 'references_invalid'
+    )
+      return null;
     return this.request('baseline-fresh', 'baseline on the verification seeds', freshSeeds, {
       title: 'Baseline on the verification seeds',
       rationale:

@@ -124,7 +124,13 @@ export class Verification {
   finalRequests(followUp = false): TrialRequest[] {
     const { topK } = this.ctx.criteria.verification;
     const reason = this.d.stopReason;
-    if (topK === 0 || reason === 'error' || reason === 'references_within_noise') return [];
+    if (
+      topK === 0 ||
+      reason === 'error' ||
+      reason === 'references_within_noise' ||
+      reason === 'references_invalid'
+    )
+      return [];
     // A PI's stop ends the campaign: no new experiments, unless the PI asked for the verification.
     if (reason === 'stopped_by_pi' && !this.d.stopRequest?.verify && piStopSkipsVerification())
       return [];
