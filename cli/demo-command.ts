@@ -16,6 +16,7 @@ export function registerDemoCommand(program: Command): void {
       '--exit',
       'exit after the report instead of keeping the UI up (default when not on a terminal)',
     )
+    .option('--no-exit', 'keep the UI up after the report even when not on a terminal')
     .action(
       async (o: {
         trials: number;
