@@ -28,9 +28,16 @@ export function progressLine(s: CampaignStatus): string {
     `${s.trialsRunning} running`,
     best,
   ];
-  if (s.remaining.dollars != null) parts.push(`$${s.remaining.dollars.toFixed(2)} left`);
+  // A finished campaign has nothing left to spend: it says what it used, frozen at its end.
+  const finished = s.phase === 'finished';
+  if (s.remaining.dollars != null && !finished)
+    parts.push(`$${s.remaining.dollars.toFixed(2)} left`);
   else if (s.ledger.dollars > 0) parts.push(`$${s.ledger.dollars.toFixed(3)} spent`);
-  if (s.remaining.wallSeconds != null) parts.push(`${duration(s.remaining.wallSeconds)} left`);
+  const maxWall = s.budgets.maxWallSeconds;
+  if (s.remaining.wallSeconds != null && !finished)
+    parts.push(`${duration(s.remaining.wallSeconds)} left`);
+  else if (s.remaining.wallSeconds != null && maxWall !== undefined)
+    parts.push(`ran ${duration(maxWall - s.remaining.wallSeconds)}`);
   if (s.pendingApprovals > 0) parts.push(`${s.pendingApprovals} awaiting approval`);
   if (s.stopReason) parts.push(`stop: ${s.stopReason}`);
   return parts.join(' · ');

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import type { CampaignStatus } from '../api/schemas.js';
+import { FakeService } from '../test/support/fake-service.js';
+import { progressLine } from './progress.js';
+
+describe('the progress line', () => {
+  it('counts down while the campaign runs and says what it used once it ended', async () => {
+    const fake = new FakeService();
+    const running: CampaignStatus = {
+      ...(await fake.status('c1')),
+      budgets: { maxTrials: 10, concurrency: 2, maxWallSeconds: 600, maxDollars: 5 },
+      remaining: { trials: 8, wallSeconds: 414, dollars: 4.5 },
+      ledger: { ...(await fake.status('c1')).ledger, dollars: 0.5 },
+    };
+    expect(progressLine(running)).toContain('6m54s left');
+    expect(progressLine(running)).toContain('$4.50 left');
+    const finished: CampaignStatus = {
+      ...running,
+      phase: 'finished',
+      stopReason: 'stopped_by_pi',
+    };
+    const line = progressLine(finished);
+    expect(line).not.toContain('left');
+    expect(line).toContain('ran 3m06s');
+    expect(line).toContain('$0.500 spent');
+    expect(line).toMatch(/^finished · .* · stop: stopped_by_pi$/);
+  });
+});
