@@ -134,13 +134,11 @@ describe("a researcher's first hour", () => {
     await page.locator('canvas').first().waitFor();
     await shot(page, 3, 'lineage');
 
-    // 4. A trial, from the campaign's leaderboard (reloaded: under load a page's trial list can
-    // lag its status, which a newcomer would fix the same way).
+    // 4. A trial: the campaign's best, linked from its headline.
     await page.goBack();
-    await page.reload();
-    const leader = page.getByTestId('leaderboard').locator('a[href*="/trials/"]').first();
-    await leader.waitFor({ timeout: 60_000 });
-    await leader.click();
+    const best = page.getByTestId('best-trial');
+    await best.waitFor({ timeout: 60_000 });
+    await best.click();
     await page.getByTestId('trial-page').waitFor();
     await page.getByTestId('trial-title').waitFor();
     await shot(page, 4, 'trial');
