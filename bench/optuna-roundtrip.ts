@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Param } from '../domain/schemas.js';
-import { OptunaService, type OptunaHistoryEntry } from '../activities/strategies/optuna-service.js';
+import { OptunaService, type OptunaHistoryEntry } from '../stack/optuna-service.js';
 import { seededRng } from '../domain/space.js';
 
 const space: Param[] = [

@@ -12,7 +12,7 @@
 import { welch } from '../domain/stats.js';
 import type { StrategyConfigInput } from '../domain/strategy.js';
 import { createStrategyActivities } from '../activities/strategies/index.js';
-import { OptunaService } from '../activities/strategies/optuna-service.js';
+import { OptunaService } from '../stack/optuna-service.js';
 import type { BenchContext } from './context.js';
 import { qualityCampaignProblem, qualityProblems, type QualityProblem } from './experiments.js';
 import { runPeer } from './peers.js';

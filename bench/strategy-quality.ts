@@ -20,7 +20,7 @@ import {
   type TrialView,
 } from '../domain/strategy.js';
 import { createStrategyActivities } from '../activities/strategies/index.js';
-import { OptunaService } from '../activities/strategies/optuna-service.js';
+import { OptunaService } from '../stack/optuna-service.js';
 import { paths } from '../stack/paths.js';
 import { HARTMANN6_MIN, hartmann6 } from '../experiments/benchmarks/functions.js';
 

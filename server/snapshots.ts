@@ -1,14 +1,14 @@
 /**
  * Code trials' source snapshots as readers find them: `sources/<hash>.json` on the campaign's
- * MLflow parent run (activities/sources.ts), or the experiment's starting source from the
- * registry (stored in MLflow only once an edit was resolved against it). Every snapshot is
+ * MLflow parent run (activities/sources.ts writes them), or the experiment's starting source from
+ * the registry (stored in MLflow only once an edit was resolved against it). Every snapshot is
  * checked against its hash before it is used.
  */
-import { sourceArtifactPath } from '../activities/sources.js';
 import { hashSnapshot, SourceSnapshot } from '../domain/code.js';
 import { isCodeExperiment } from '../experiments/code.js';
+import { sourceArtifactPath } from '../records/names.js';
+import type { CampaignSource } from './campaign-source.js';
 import type { AppContext } from './context.js';
-import type { TrialSource } from './reader.js';
 
 export interface SourcesOfCampaign {
   parentRunId: string | null;
@@ -19,11 +19,9 @@ export interface SourcesOfCampaign {
 /** Where the campaign's snapshots are, and its experiment's starting source. */
 export async function campaignSources(
   ctx: Pick<AppContext, 'service'>,
-  s: TrialSource,
+  s: Pick<CampaignSource, 'problemId' | 'parentRunId'>,
 ): Promise<SourcesOfCampaign> {
-  const problemId = s.kind === 'mlflow' ? s.r.location.problemId : s.live.status.problemId;
-  const parentRunId =
-    s.kind === 'mlflow' ? s.r.location.parentRunId : (s.live.status.mlflowParentRunId ?? null);
+  const { problemId, parentRunId } = s;
   let initial: SourceSnapshot | null = null;
   if (problemId) {
     const problem = await ctx.service.getProblem(problemId).catch(() => null);

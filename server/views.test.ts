@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TrialRecord } from '../api/schemas.js';
-import { OptunaService } from '../activities/strategies/optuna-service.js';
+import { OptunaService } from '../stack/optuna-service.js';
 import { paths } from '../stack/paths.js';
-import { TAG } from '../activities/recording.js';
+import { TAG } from '../records/names.js';
 import { FakeMlflow } from '../test/support/fake-mlflow.js';
 import { auth, buildTestApp, FakeService, trialSummary } from '../test/support/fake-service.js';
 import { importanceHistory } from './routes/views.js';

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createStrategyActivities } from '../activities/strategies/index.js';
-import { OptunaService } from '../activities/strategies/optuna-service.js';
+import { OptunaService } from '../stack/optuna-service.js';
 import { ExperimentRegistry } from '../experiments/registry.js';
 import { failingBranin, failingRegion } from '../experiments/benchmarks/failing.js';
 import { renderReportMarkdown } from '../domain/report.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyChanges, findDuplicate, validateConfig } from '../domain/space.js';
 import { createStrategyActivities } from '../activities/strategies/index.js';
-import { OptunaService, OptunaServiceError } from '../activities/strategies/optuna-service.js';
+import { OptunaService, OptunaServiceError } from '../stack/optuna-service.js';
 import { toOptunaHistory } from '../activities/strategies/optuna.js';
 import { HIDDEN, TEST_BASELINE, TEST_SPACE, testView } from './support/strategy-views.js';
 import {

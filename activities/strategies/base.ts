@@ -39,7 +39,7 @@ import type {
 import type { CodeDeps } from './claude/code.js';
 import type { ModelPrice } from './claude/pricing.js';
 import type { ClaudeStrategyOptions } from './claude/context.js';
-import type { OptunaService } from './optuna-service.js';
+import type { OptunaService } from '../../stack/optuna-service.js';
 import type { SpendRecord } from './spend.js';
 
 export type { Spend, SpendRecord } from './spend.js';

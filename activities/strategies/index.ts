@@ -132,4 +132,4 @@ export type StrategyActivities = ReturnType<typeof createStrategyActivities>;
 export type { CostEstimate, Spend, StrategyDeps } from './base.js';
 export { estimateCallCost } from './claude/cost.js';
 export { MODEL_PRICES, UnknownModelPricingError, usageDollars } from './claude/pricing.js';
-export { OptunaService, OptunaServiceError } from './optuna-service.js';
+export { OptunaService, OptunaServiceError } from '../../stack/optuna-service.js';

@@ -3,7 +3,7 @@ import type { Config } from '../../domain/schemas.js';
 import { applyChanges } from '../../domain/space.js';
 import type { TrialView } from '../../domain/strategy.js';
 import { proposeOptuna } from './optuna.js';
-import type { OptunaReply, OptunaRequest, OptunaService } from './optuna-service.js';
+import type { OptunaReply, OptunaRequest, OptunaService } from '../../stack/optuna-service.js';
 import { testView } from '../../test/support/strategy-views.js';
 
 const space = [

@@ -19,7 +19,7 @@ import {
   OptunaServiceError,
   type OptunaHistoryEntry,
   type OptunaSampler,
-} from './optuna-service.js';
+} from '../../stack/optuna-service.js';
 
 /**
  * The history as Optuna sees it; cancelled trials say nothing about their configuration. Failed

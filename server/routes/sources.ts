@@ -15,52 +15,15 @@ import {
   TrialDiff,
   TrialIdParam,
 } from '../../api/schemas.js';
-import { sourceArtifactPath } from '../../records/names.js';
-import { diffSnapshots, hashSnapshot, SourceSnapshot } from '../../domain/code.js';
-import { isCodeExperiment } from '../../experiments/code.js';
-import type { AppContext } from '../context.js';
+import { diffSnapshots, hashSnapshot, type SourceSnapshot } from '../../domain/code.js';
 import { ServiceError } from '../errors.js';
-import { isRecorded, type CampaignSource } from '../campaign-source.js';
+import { isRecorded } from '../campaign-source.js';
 import { openCampaign } from '../reader.js';
+import { campaignSources, snapshotOf } from '../snapshots.js';
 import { redactorOf } from './trials.js';
 
 const CampaignParams = z.object({ campaignId: CampaignIdParam });
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
-
-/** Where the campaign's snapshots are and which experiment it runs. */
-async function campaignSources(
-  ctx: AppContext,
-  s: CampaignSource,
-): Promise<{ parentRunId: string | null; initial: SourceSnapshot | null }> {
-  const { problemId, parentRunId } = s;
-  let initial: SourceSnapshot | null = null;
-  if (problemId) {
-    const problem = await ctx.service.getProblem(problemId).catch(() => null);
-    const def = problem
-      ? ctx.service.registry.list().find((e) => e.name === problem.experiment.name)
-      : undefined;
-    if (def && isCodeExperiment(def)) initial = def.code.initialSource;
-  }
-  return { parentRunId, initial };
-}
-
-/** The snapshot with this hash, checked against it; null when neither the registry nor MLflow has it. */
-async function snapshotOf(
-  ctx: AppContext,
-  where: { parentRunId: string | null; initial: SourceSnapshot | null },
-  hash: string,
-): Promise<SourceSnapshot | null> {
-  if (where.initial && hashSnapshot(where.initial) === hash) return where.initial;
-  if (!where.parentRunId) return null;
-  const text = await ctx.lineage.artifactText(where.parentRunId, sourceArtifactPath(hash));
-  if (text === null) return null;
-  try {
-    const parsed = SourceSnapshot.safeParse(JSON.parse(text));
-    return parsed.success && hashSnapshot(parsed.data) === hash ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
 
 export const sourceRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.gaplab;

@@ -24,22 +24,21 @@ import {
   OptunaServiceError,
   type ImportanceReply,
   type OptunaHistoryEntry,
-} from '../../activities/strategies/optuna-service.js';
+} from '../../stack/optuna-service.js';
 import { diffSnapshots } from '../../domain/code.js';
 import type { Param } from '../../domain/schemas.js';
 import type { AppContext } from '../context.js';
 import { ServiceError } from '../errors.js';
-import { readTrials, withHiddenMarks, type TrialSource } from '../reader.js';
+import type { CampaignSource } from '../campaign-source.js';
+import { openCampaign } from '../reader.js';
 import { campaignSources, snapshotOf } from '../snapshots.js';
 import { compareRows, filterRows, parseFilter, sortRows, toCsv, trialTable } from '../views.js';
 import { redactorOf } from './trials.js';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 
-const recordsOf = (s: TrialSource): readonly TrialRecord[] =>
-  s.kind === 'mlflow' ? s.r.records : s.live.records;
-const problemOf = (s: TrialSource): string | null =>
-  s.kind === 'mlflow' ? s.r.location.problemId : s.live.status.problemId;
+/** Every trial of the campaign with its hidden-metric marks, in index order. */
+const marked = (s: CampaignSource): TrialRecord[] => s.records.map((t) => s.trial(t.id) ?? t);
 
 /**
  * The history Optuna's evaluators read: search trials with their PGR (higher is better, the
@@ -87,9 +86,9 @@ export const viewRoutes: FastifyPluginAsyncZod<ViewRoutesOptions> = async (app, 
   /** Importance by campaign, evaluator and the trials it was computed from (a record never changes). */
   const importanceCache = new Map<string, Importance>();
 
-  const redacted = async (req: Parameters<typeof redactorOf>[1], s: TrialSource) => {
+  const redacted = async (req: Parameters<typeof redactorOf>[1], s: CampaignSource) => {
     const redactor = await redactorOf(ctx, req, s);
-    const records = recordsOf(s).map((t) => withHiddenMarks(s, t));
+    const records = marked(s);
     return redactor ? redactor.redact(records) : records;
   };
 
@@ -108,7 +107,7 @@ export const viewRoutes: FastifyPluginAsyncZod<ViewRoutesOptions> = async (app, 
     async (req, reply) => {
       const { campaignId } = req.params;
       const { sort, filter, q, offset, limit, format } = req.query;
-      const source = await readTrials(ctx, campaignId, req.log);
+      const source = await openCampaign(ctx, campaignId, req.log);
       const records = await redacted(req, source);
       const { columns, rows } = trialTable(records);
       const clauses = filter ? parseFilter(columns, filter) : [];
@@ -150,7 +149,7 @@ export const viewRoutes: FastifyPluginAsyncZod<ViewRoutesOptions> = async (app, 
     async (req) => {
       const { campaignId } = req.params;
       const { ids } = req.query;
-      const source = await readTrials(ctx, campaignId, req.log);
+      const source = await openCampaign(ctx, campaignId, req.log);
       const byId = byIdOf(source);
       const missing = ids.filter((id) => !byId.has(id));
       if (missing.length > 0)
@@ -158,7 +157,7 @@ export const viewRoutes: FastifyPluginAsyncZod<ViewRoutesOptions> = async (app, 
           'NotFound',
           `trial${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in campaign ${campaignId}`,
         );
-      const picked = ids.map((id) => withHiddenMarks(source, byId.get(id)!));
+      const picked = ids.map((id) => source.trial(id) ?? byId.get(id)!);
       const seedsOf = await Promise.all(
         picked.map(async (t) =>
           t.mlflowRunId && t.status !== 'running'
@@ -218,7 +217,7 @@ export const viewRoutes: FastifyPluginAsyncZod<ViewRoutesOptions> = async (app, 
     async (req) => {
       const { campaignId } = req.params;
       const { evaluator } = req.query;
-      const source = await readTrials(ctx, campaignId, req.log);
+      const source = await openCampaign(ctx, campaignId, req.log);
       // PGR and parameters are never hidden; the redaction still runs so that a view never
       // reads more than the caller could.
       const records = await redacted(req, source);
@@ -227,7 +226,7 @@ export const viewRoutes: FastifyPluginAsyncZod<ViewRoutesOptions> = async (app, 
       const key = `${campaignId}:${evaluator}:${history.map((h) => `${h.id}=${h.value}`).join(';')}`;
       const hit = importanceCache.get(key);
       if (hit) return hit;
-      const problemId = problemOf(source);
+      const problemId = source.problemId;
       const problem = problemId ? await ctx.service.getProblem(problemId) : null;
       if (!problem)
         throw new ServiceError(
@@ -265,6 +264,6 @@ export const viewRoutes: FastifyPluginAsyncZod<ViewRoutesOptions> = async (app, 
   );
 };
 
-function byIdOf(source: TrialSource): ReadonlyMap<string, TrialRecord> {
-  return source.kind === 'mlflow' ? source.r.byId : source.live.byId;
+function byIdOf(source: CampaignSource): ReadonlyMap<string, TrialRecord> {
+  return new Map(source.records.map((t) => [t.id, t]));
 }

@@ -255,16 +255,16 @@ describe('measured references that make PGR meaningless', () => {
       },
       now,
     );
-    const problem = s.referenceProblem();
+    const problem = s.references.referenceProblem();
     expect(problem).toEqual({
       reason: 'references_invalid',
       detail:
         "the optimum (2) is not better than the baseline (5) for score, a metric to maximize: check the criteria's references",
     });
-    s.requestStop(problem!.reason, problem!.detail);
+    s.lifecycle.requestStop(problem!.reason, problem!.detail);
     expect(s.stopNow(0)).toBe('references_invalid');
     // Work started beside the references is cancelled, and nothing is verified.
-    expect(s.shouldCancelRunning()).toBe(true);
+    expect(s.lifecycle.shouldCancelRunning()).toBe(true);
     expect(s.buildReport('2026-01-02T00:00:00Z')).toMatchObject({
       stopReason: 'references_invalid',
       stopDetail: problem!.detail,
@@ -277,7 +277,7 @@ describe('measured references that make PGR meaningless', () => {
         optimum: { score: { mean: 5 }, metrics: {} },
       },
     );
-    expect(equal.referenceProblem()).toEqual({
+    expect(equal.references.referenceProblem()).toEqual({
       reason: 'references_invalid',
       detail: 'the optimum equals the baseline (5): PGR is undefined',
     });

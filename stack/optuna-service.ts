@@ -7,8 +7,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import type { Config, Param } from '../../domain/schemas.js';
-import { PROJECT_ROOT, paths } from '../../stack/paths.js';
+import type { Config, Param } from '../domain/schemas.js';
+import { PROJECT_ROOT, paths } from './paths.js';
 
 export type OptunaSampler = 'tpe' | 'gp' | 'cmaes' | 'random';
 

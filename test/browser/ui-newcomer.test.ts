@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Stack } from '../stack/index.js';
-import { freePort } from '../stack/process.js';
+import { Stack } from '../../stack/index.js';
+import { freePort } from '../../stack/process.js';
 import { launchBrowser, screenshot } from './ui-helpers.js';
 
-const root = path.resolve(import.meta.dirname, '..');
+const root = path.resolve(import.meta.dirname, '../..');
 let demo: ChildProcess | undefined;
 let out = '';
 let stackDir = '';
