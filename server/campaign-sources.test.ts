@@ -12,6 +12,7 @@ import type { ConstraintVerdict } from '../domain/schemas.js';
 import type { Run } from '../mlflow-ts-client/index.js';
 import { campaignRuns, FakeMlflow } from '../test/support/fake-mlflow.js';
 import { auth, buildTestApp, FakeService } from '../test/support/fake-service.js';
+import { ServiceError } from './errors.js';
 
 const HIDDEN = ['heldout_score'];
 
@@ -192,5 +193,26 @@ describe('constraint verdicts on hidden metrics', () => {
     ]);
     expect(JSON.stringify(viewer)).not.toMatch(/7\.777|3\.333/);
     expect((await detail('pi')).constraints?.verdicts).toEqual(VERDICTS);
+  });
+});
+
+describe('a running campaign Temporal cannot describe in time', () => {
+  it('is read from its workflow, not from the record MLflow has caught up with so far', async () => {
+    const fake = new FakeService();
+    const trials = trialsOf(fake);
+    // MLflow records asynchronously: so far it holds the baseline alone.
+    const held = fake.campaigns.get('c1')!;
+    const mlflow = recorded(fake, trials.slice(0, 1));
+    fake.campaigns.set('c1', held);
+    // A loaded machine: the describe behind `isRunning` misses its deadline.
+    fake.isRunning = () =>
+      Promise.reject(new ServiceError('Unavailable', 'campaign c1: deadline exceeded'));
+    ({ app } = await buildTestApp({ fake, fakeMlflow: mlflow }));
+    const get = async (url: string) =>
+      (await app!.inject({ url: `/api/campaigns/c1${url}`, headers: auth('pi') })).json();
+    const page = TrialsPage.parse(await get('/trials'));
+    expect(page).toMatchObject({ source: 'workflow', total: 3 });
+    const lineage = Lineage.parse(await get('/lineage'));
+    expect(lineage.nodes.map((n) => n.id)).toEqual(['baseline', 't0001', 't0002']);
   });
 });

@@ -44,9 +44,12 @@ async function isRunning(
     const running = await ctx.service.isRunning?.(campaignId);
     return { running, described: running !== undefined };
   } catch (err) {
-    // Not found or unreachable tell nothing about the campaign's end.
-    if (!isNotFound(err)) log?.debug({ err }, 'describing the campaign failed');
-    return { running: false, described: false };
+    // Not found: no workflow to ask. A describe that fails otherwise (a deadline missed on a
+    // loaded machine, Temporal unreachable) tells nothing: the workflow is still asked first, as
+    // a running campaign's record in MLflow lags behind it.
+    if (isNotFound(err)) return { running: false, described: false };
+    log?.debug({ err }, 'describing the campaign failed');
+    return { running: undefined, described: false };
   }
 }
 
