@@ -13,6 +13,7 @@ import type { Run } from '../mlflow-ts-client/index.js';
 import { campaignRuns, FakeMlflow } from '../test/support/fake-mlflow.js';
 import { auth, buildTestApp, FakeService } from '../test/support/fake-service.js';
 import { ServiceError } from './errors.js';
+import { readClosed } from './reader.js';
 
 const HIDDEN = ['heldout_score'];
 
@@ -208,6 +209,8 @@ describe('a running campaign Temporal cannot describe in time', () => {
     fake.isRunning = () =>
       Promise.reject(new ServiceError('Unavailable', 'campaign c1: deadline exceeded'));
     ({ app } = await buildTestApp({ fake, fakeMlflow: mlflow }));
+    // The event stream asks the workflow too, rather than failing to open.
+    await expect(readClosed(app.gaplab, 'c1')).resolves.toBeNull();
     const get = async (url: string) =>
       (await app!.inject({ url: `/api/campaigns/c1${url}`, headers: auth('pi') })).json();
     const page = TrialsPage.parse(await get('/trials'));

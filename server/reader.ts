@@ -149,7 +149,13 @@ export async function readClosed(
   ctx: ReaderContext,
   campaignId: string,
 ): Promise<{ report: CampaignReport; records: CampaignRecords } | null> {
-  const running = ctx.live.has(campaignId) ? true : await ctx.service.isRunning?.(campaignId);
+  // A describe that fails but for NotFound (a deadline missed on a loaded machine) tells nothing.
+  const running = ctx.live.has(campaignId)
+    ? true
+    : await ctx.service.isRunning?.(campaignId).catch((err: unknown) => {
+        if (isNotFound(err)) throw err;
+        return undefined;
+      });
   if (running !== false) return null;
   const report = await ctx.lineage.report(campaignId).catch(() => null);
   const records = report ? await ctx.lineage.records(campaignId).catch(() => null) : null;
