@@ -144,9 +144,18 @@ function urlsOf(params: Record<string, string[]>): string[] {
         values!.map((v) => u.replace(`:${m[1]}`, encodeURIComponent(v))),
       );
     }
-    urls.push(...expanded);
+    urls.push(...expanded.map((u) => withQuery(route, u, params)));
+    // The trial table is also served as CSV: read that shape too.
+    if (route.endsWith('/table')) urls.push(...expanded.map((u) => `${u}?format=csv&sort=-pgr`));
   }
   return urls;
+}
+
+/** The query a route needs to answer at all: the comparison names the trials it compares. */
+function withQuery(route: string, url: string, params: Record<string, string[]>): string {
+  if (route.endsWith('/compare-trials'))
+    return `${url}?ids=${(params.trialId ?? []).slice(0, 8).map(encodeURIComponent).join(',')}`;
+  return url;
 }
 
 /** Reads a campaign's event stream for a while (trials replayed from the first) and returns it as text. */

@@ -290,7 +290,15 @@ describe('hidden values of a running campaign', () => {
         );
       }
       expect(route.includes('*'), `wildcard route ${route}: cover it`).toBe(false);
+      if (route.endsWith('/compare-trials')) {
+        // The comparison names the trials it compares.
+        const ids = trialIds.slice(0, 8).map(encodeURIComponent).join(',');
+        urls.push(...expanded.map((u) => `${u}?ids=${ids}`));
+        continue;
+      }
       urls.push(...expanded);
+      // The trial table is also served as CSV: read that shape too.
+      if (route.endsWith('/table')) urls.push(...expanded.map((u) => `${u}?format=csv&sort=-pgr`));
     }
     urls.push(`/api/campaigns/${encodeURIComponent(campaignId)}/report?format=markdown`);
     expect(urls.length).toBeGreaterThanOrEqual(12);
