@@ -320,9 +320,14 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     expect(by('stop')?.actor.name).toBe('Pat PI');
 
     // Lineage from the finished workflow first; that read warms the MLflow record, which answers next.
-    const live = Lineage.parse(
-      (await call('viewer', 'GET', `/api/campaigns/${campaignId}/lineage`)).json,
-    );
+    // The server keeps a running campaign's reads for a second: the first read after the end may
+    // still be that copy, so wait for the workflow's own answer that it finished.
+    const live = await eventually(async () => {
+      const l = Lineage.parse(
+        (await call('viewer', 'GET', `/api/campaigns/${campaignId}/lineage`)).json,
+      );
+      return l.finished ? l : null;
+    });
     expect(live.finished).toBe(true);
     const lineage = await eventually(async () => {
       const l = Lineage.parse(

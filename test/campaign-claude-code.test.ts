@@ -141,7 +141,11 @@ describe('a Claude-strategy campaign on a code experiment', () => {
     expect(t!.author.kind).toBe('agent');
     expect(t!.sourceHash).toBe(hashSnapshot({ 'method.py': HAND_WRITTEN }));
     expect(t!.pgr!.mean).toBeGreaterThanOrEqual(0.9);
-    expect(report.verdict?.verdict, report.verdict?.reasons.join('; ')).toBe('verified');
+    expect(
+      report.verdict?.verdict,
+      `${report.verdict?.headline}; ${report.verdict?.reasons.join('; ')}; best ${report.best?.id}; ` +
+        `${t!.id} flags ${JSON.stringify(t!.flags)} pgr ${JSON.stringify(t!.pgr)}`,
+    ).toBe('verified');
   });
 
   it('sends the edits that do not apply or do not compile back for repair, with the reasons, and records them', () => {
