@@ -270,6 +270,15 @@ export const EvaluationCriteria = z
      */
     hiddenGapMetrics: z.array(Name).max(50).optional(),
     /**
+     * A stated optimum for a hidden gap metric: the best value it can reach (for a held-out
+     * accuracy, for instance, the Bayes accuracy of the held-out split), set by a person like
+     * the objective's optimum. It puts the metric's hidden PGR on its own gap, so a verification
+     * whose hidden result is clearly beyond it is flagged, as a visible PGR above 1 is. Without it
+     * (and without a measured optimum that reports the metric) no hidden PGR is judged above 1:
+     * a held-out split's gap can differ from the objective's. Withheld with the hidden values.
+     */
+    hiddenOptima: z.record(Name, FiniteNumber).optional(),
+    /**
      * Who sees the values of the hidden metrics in the API and UI (agents never do):
      * `pi-until-finished` shows them to PIs only while the campaign runs, so researchers cannot
      * steer by the held-out set, and to everyone once it has finished; `everyone` always shows
@@ -299,6 +308,14 @@ export const EvaluationCriteria = z
           message: `"${m}" is not a hidden metric: hiddenGapMetrics lists some of hiddenMetrics`,
         });
     });
+    const gapMetrics = c.hiddenGapMetrics ?? c.hiddenMetrics;
+    for (const m of Object.keys(c.hiddenOptima ?? {}))
+      if (!gapMetrics.includes(m))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['hiddenOptima', m],
+          message: `"${m}" is not a hidden gap metric: hiddenOptima states optima for ${gapMetrics.length ? gapMetrics.map((x) => `"${x}"`).join(', ') : 'the hidden gap metrics (there are none)'}`,
+        });
     if (new Set(c.hiddenMetrics).size !== c.hiddenMetrics.length)
       ctx.addIssue({
         code: 'custom',

@@ -288,6 +288,26 @@ describe('scoreTrial', () => {
       expect(r.error?.issues[0]?.path).toEqual(['hiddenGapMetrics', 0]);
       expect(r.error?.issues[0]?.message).toMatch(/"loss" is not a hidden metric/);
     });
+
+    it('hiddenOptima states optima for hidden gap metrics only, by name', () => {
+      const ok = EvaluationCriteria.safeParse({
+        ...minCriteria,
+        hiddenMetrics: ['heldout_acc'],
+        hiddenOptima: { heldout_acc: 0.92 },
+      });
+      expect(ok.success, JSON.stringify(ok.error?.issues)).toBe(true);
+      const r = EvaluationCriteria.safeParse({
+        ...minCriteria,
+        hiddenMetrics: ['heldout_acc', 'heldout_pgr'],
+        hiddenGapMetrics: ['heldout_acc'],
+        hiddenOptima: { heldout_pgr: 1 },
+      });
+      expect(r.success).toBe(false);
+      expect(r.error?.issues[0]?.path).toEqual(['hiddenOptima', 'heldout_pgr']);
+      expect(r.error?.issues[0]?.message).toBe(
+        '"heldout_pgr" is not a hidden gap metric: hiddenOptima states optima for "heldout_acc"',
+      );
+    });
   });
 
   it('flags high seed-to-seed variance of PGR', () => {

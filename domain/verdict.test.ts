@@ -4,6 +4,7 @@ import { formatEstimate, formatExact } from './format.js';
 import type { Estimate } from './schemas.js';
 import { estimate, UNBOUNDED } from './stats.js';
 import {
+  hiddenScales,
   judgeVerification,
   verdictLabel,
   verificationSeedCount,
@@ -114,6 +115,38 @@ describe('judgeVerification', () => {
     expect(judgeVerification({ ...ok, freshPgr: est(1.3) }).reasons.join()).toMatch(
       /fresh seeds: PGR .* is beyond the optimum/,
     );
+  });
+
+  it('puts a hidden PGR on its own gap from a measured optimum, else from a stated one', () => {
+    const baseline = { score: { mean: 0.71 }, metrics: { h: 0.63 } };
+    // Stated objective optimum: no hidden value measured, the criteria's hiddenOptima count.
+    const stated = { score: { mean: 0.915 }, metrics: {} };
+    expect(hiddenScales(['h'], { baseline, optimum: stated })).toEqual({ h: null });
+    const k = hiddenScales(['h'], { baseline, optimum: stated }, { h: 0.922 }).h!;
+    expect(k).toBeCloseTo((0.915 - 0.71) / (0.922 - 0.63), 12);
+    // A measured optimum's own value wins over a stated one.
+    const measured = { score: { mean: 0.915 }, metrics: { h: 0.9 } };
+    expect(hiddenScales(['h'], { baseline, optimum: measured }, { h: 0.922 }).h).toBeCloseTo(
+      (0.915 - 0.71) / (0.9 - 0.63),
+      12,
+    );
+    // Gaps that point different ways, a baseline without the metric, no references: unknown.
+    expect(hiddenScales(['h'], { baseline, optimum: stated }, { h: 0.5 }).h).toBeNull();
+    expect(
+      hiddenScales(['h'], { baseline: { ...baseline, metrics: {} }, optimum: stated }, { h: 0.9 })
+        .h,
+    ).toBeNull();
+    expect(hiddenScales(['h'], {}, { h: 0.9 }).h).toBeNull();
+    // A label rebuilder at held-out accuracy 1.0 (hidden PGR 1.8 in the objective's units) is
+    // beyond a stated optimum of 0.922; the honest 0.917 (0.98 in those units) is not.
+    const judged = (acc: number) =>
+      judgeVerification({
+        ...ok,
+        hiddenPgr: { h: est((acc - 0.63) / (0.915 - 0.71)) },
+        hiddenScale: { h: k },
+      }).verdict;
+    expect(judged(1.0)).toBe('failed_verification');
+    expect(judged(0.917)).toBe('verified');
   });
 
   it('names a result that held up but whose lower bound is not above the baseline', () => {

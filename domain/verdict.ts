@@ -227,6 +227,41 @@ export interface JudgeInput {
   hiddenScale?: Readonly<Record<string, number | null>>;
 }
 
+/**
+ * Per hidden gap metric, the factor that puts its hidden PGR (in units of the objective's gap) on
+ * the metric's own gap (`JudgeInput.hiddenScale`): (optimum - baseline) of the objective over
+ * (optimum - baseline) of the hidden metric. The hidden metric's optimum is the measured
+ * optimum's value of it, else the criteria's stated one (`hiddenOptima`); null when neither is
+ * known, or when the baseline did not report the metric or the two gaps do not point the same way.
+ */
+export function hiddenScales(
+  metrics: readonly string[],
+  references: {
+    baseline?: { score: { mean: number }; metrics: Readonly<Record<string, unknown>> } | null;
+    optimum?: { score: { mean: number }; metrics: Readonly<Record<string, unknown>> } | null;
+  },
+  statedOptima: Readonly<Record<string, number>> = {},
+): Record<string, number | null> {
+  const { baseline: b, optimum: o } = references;
+  const out: Record<string, number | null> = {};
+  for (const m of metrics) {
+    const measured = o?.metrics[m];
+    const oh =
+      typeof measured === 'number'
+        ? measured
+        : Object.hasOwn(statedOptima, m)
+          ? statedOptima[m]
+          : undefined;
+    const bh = b?.metrics[m];
+    const k =
+      o && b && typeof oh === 'number' && typeof bh === 'number' && oh !== bh
+        ? (o.score.mean - b.score.mean) / (oh - bh)
+        : null;
+    out[m] = k !== null && Number.isFinite(k) && k > 0 ? k : null;
+  }
+  return out;
+}
+
 /** A judged verification: its word, its checks, why it is not verified, the flags to raise. */
 export const Judgement = z.object({
   verdict: VerdictWord,

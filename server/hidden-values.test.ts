@@ -197,7 +197,7 @@ describe('HiddenValueBook', () => {
       criteria: [
         {
           version: 1,
-          criteria: { metric: 'score', hiddenMetrics: [H] },
+          criteria: { metric: 'score', hiddenMetrics: [H], hiddenOptima: { [H]: 0.922 } },
           reason: 'held-out 0.7043',
         },
       ],
@@ -209,6 +209,8 @@ describe('HiddenValueBook', () => {
     expect(shown.spec.question).toBe('where is hidden?');
     expect(shown.campaigns[0]!.label).toBe('after hidden');
     expect(shown.criteria[0]!.reason).toBe('held-out hidden');
+    // The stated ceiling of a hidden metric goes with it; the rest of the criteria stay.
+    expect(shown.criteria[0]!.criteria).toEqual({ metric: 'score', hiddenMetrics: [H] });
     expect(shown.audit[0]!.detail).toBe('was hidden');
     expect(shown.audit[0]!.at).toBe(problem.audit[0]!.at);
     expect(await problemRedactor(withRunning as never, 'pi', problem as never)).toBeNull();

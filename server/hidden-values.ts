@@ -445,7 +445,11 @@ export function redactProblem<
     ...p,
     spec: r.redact(p.spec),
     audit: r.redact(p.audit),
-    criteria: p.criteria.map((c) => ({ ...c, reason: r.text(c.reason) })),
+    // A stated hidden optimum is withheld with the hidden values it is the ceiling of.
+    criteria: p.criteria.map((c) => {
+      const { hiddenOptima: _withheld, ...criteria } = c.criteria;
+      return { ...c, criteria, reason: r.text(c.reason) };
+    }),
     campaigns: p.campaigns.map((c) =>
       c.label === undefined ? c : { ...c, label: r.text(c.label) },
     ),

@@ -8,6 +8,7 @@ import { trialPgr } from '../../../domain/pgr.js';
 import { hiddenGapMetricsOf, type SeedResult } from '../../../domain/schemas.js';
 import { rankTrials } from '../../../domain/scoring.js';
 import {
+  hiddenScales,
   judgeVerification,
   SEED_INSENSITIVE_SE,
   verificationSeedCount,
@@ -177,17 +178,13 @@ export class Verification {
     const hiddenPgr: VerificationResult['hiddenPgr'] = {};
     for (const m of hiddenGapMetricsOf(criteria))
       hiddenPgr[m] = succeeded ? estimate(m, b?.metrics[m]) : null;
-    // A hidden metric's PGR onto its own gap, where the measured optimum reported it.
-    const o = this.d.references.optimum;
-    const hiddenScale: Record<string, number | null> = {};
-    for (const m of Object.keys(hiddenPgr)) {
-      const oh = o?.metrics[m];
-      const bh = b?.metrics[m];
-      hiddenScale[m] =
-        o && b && typeof oh === 'number' && typeof bh === 'number' && oh !== bh
-          ? (o.score.mean - b.score.mean) / (oh - bh)
-          : null;
-    }
+    // A hidden metric's PGR onto its own gap, where the measured optimum reported it or the
+    // criteria state its optimum.
+    const hiddenScale = hiddenScales(
+      Object.keys(hiddenPgr),
+      this.d.references,
+      criteria.hiddenOptima,
+    );
     const searchPgr = original.pgr;
     const result = searchPgr
       ? judgeVerification({
