@@ -33,11 +33,14 @@ const memorised = gaming.find((e) => e.name === 'gaming-seeds')!;
 if (memorised.runner.kind !== 'function') throw new Error('gaming-seeds is a function experiment');
 const runMemorised = memorised.runner.run;
 const SEEDS = 3;
+/** The injected memorising trial's x (random trials draw x from a continuum: never this one). */
+const MEMO_X = 0.5;
 
 /** Opens once the test has read what it needs while the campaign runs. */
 let open!: () => void;
 const gate = new Promise<void>((r) => (open = r));
-let memoCalls = 0;
+/** Calls per configuration: random trials may set `memo` too, and must not open the gate. */
+const calls = new Map<string, number>();
 const flakyFailed = new Set<string>();
 
 /**
@@ -52,7 +55,10 @@ const experiment: ExperimentDefinition = {
   runner: {
     kind: 'function',
     async run(params, ctx) {
-      if (params.memo === true && ++memoCalls > SEEDS) await gate;
+      const key = JSON.stringify(params);
+      const n = (calls.get(key) ?? 0) + 1;
+      calls.set(key, n);
+      if (params.memo === true && params.x === MEMO_X && n > SEEDS) await gate;
       if (params.flaky === true) {
         const key = JSON.stringify(params);
         if (!flakyFailed.has(key)) {
@@ -135,7 +141,7 @@ beforeAll(async () => {
   }));
   ({ hypothesisId: memoId } = await env.service.inject(pi, campaignId, {
     title: 'memorise the seeds',
-    changes: { x: 0.5, memo: true },
+    changes: { x: MEMO_X, memo: true },
   }));
   ({ hypothesisId: flakyId } = await env.service.inject(pi, campaignId, {
     title: 'near the top, one seed fails',
@@ -153,6 +159,7 @@ beforeAll(async () => {
   }, 120_000);
   memoId = recorded.memo.id;
   flakyId = recorded.flaky.id;
+  expect(recorded.memo.flags.map((f) => f.kind)).toEqual([]);
   expect(recorded.memo.trust).toBe('eligible');
   expect(recorded.flaky.flags.map((f) => f.kind)).toEqual(['failed_seeds']);
   await env.service.clearFlag(pi, campaignId, flakyId, 'failed_seeds', 'one seed hit a flaky node');
