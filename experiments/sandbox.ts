@@ -41,6 +41,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -362,7 +363,7 @@ const mirrors = new Map<string, Promise<string>>();
  * Removes mirrors whose source folder is gone (a deleted checkout or venv): hard links would
  * otherwise keep its files on disk. Each mirror records its source in `<mirror>.source`.
  */
-function pruneMirrors(): void {
+async function pruneMirrors(): Promise<void> {
   let entries: string[] = [];
   try {
     entries = readdirSync(MIRROR_ROOT);
@@ -373,8 +374,9 @@ function pruneMirrors(): void {
     const file = path.join(MIRROR_ROOT, e);
     try {
       if (existsSync(readFileSync(file, 'utf8'))) continue;
-      rmSync(file.slice(0, -'.source'.length), { recursive: true, force: true });
-      rmSync(file, { force: true });
+      // Asynchronously: a venv mirror is 25,000 files, and the worker keeps serving meanwhile.
+      await rm(file.slice(0, -'.source'.length), { recursive: true, force: true });
+      await rm(file, { force: true });
     } catch {
       // another worker pruned it
     }
@@ -413,7 +415,7 @@ export function reachableSource(source: string, uid: number, gid: number): Promi
       } catch {
         // not mirrored yet
       }
-      pruneMirrors();
+      await pruneMirrors();
       const partial = `${target}.${process.pid}.${randomBytes(4).toString('hex')}`;
       try {
         try {
