@@ -56,6 +56,12 @@ export interface CampaignPollerOptions {
   /** Recent trials kept for streams that join late or catch up. @default 2000 */
   keepTrials?: number;
   onError?: (err: unknown) => void;
+  /**
+   * Called with the campaign's id when a read found new trials or a changed status, before the
+   * streams are told: caches of the campaign's reads (LiveTrials) then answer at least as new
+   * as what the clients will refresh for.
+   */
+  onChange?: (campaignId: string) => void;
   /** Called once the poller has stopped (no listener left, campaign ended, or failure). */
   onStop?: () => void;
 }
@@ -133,6 +139,7 @@ export class CampaignPoller {
         });
         this.recentStart = first.total;
       }
+      const cursor = this.cursor;
       for (;;) {
         const page = await this.opts.service.trials(this.opts.campaignId, {
           offset: this.cursor,
@@ -141,6 +148,7 @@ export class CampaignPoller {
         this.recent.push(...page.trials);
         if (page.trials.length === 0 || this.cursor >= page.total) break;
       }
+      const added = this.cursor > cursor;
       const keep = this.opts.keepTrials ?? 2000;
       if (this.recent.length > keep) {
         const drop = this.recent.length - keep;
@@ -152,6 +160,7 @@ export class CampaignPoller {
       this.statusJson = json;
       this.status = status;
       this.failures = 0;
+      if (changed || added) this.opts.onChange?.(this.opts.campaignId);
       this.markReady();
       for (const l of [...this.listeners]) l.update(changed ? status : undefined);
       if (status.phase === 'finished') {
@@ -384,6 +393,9 @@ export const eventRoutes: FastifyPluginAsyncZod = async (app) => {
     service: ctx.service,
     intervalMs: ctx.config.sseIntervalMs,
     streamsPerCaller: ctx.config.sseStreamsPerToken,
+    // A page refreshes its trials on the events this hub sends: its reads must not come from
+    // before them.
+    onChange: (campaignId) => ctx.live.changed(campaignId),
     onError: (err) => app.log.debug({ err }, 'event stream poll failed'),
   });
 

@@ -112,4 +112,51 @@ describe('LiveTrials', () => {
     expect(next.records.every((r) => r.id === 'baseline' || r.mlflowRunId !== null)).toBe(true);
     expect(next.records).toHaveLength(1002);
   });
+
+  it('answers at least as new as a change it was told of: no cached list, no older read joined', async () => {
+    const wf = new Workflow();
+    for (let i = 0; i < 3; i++) wf.add(trialSummary(i));
+    const cache = new LiveTrials({ service: wf.service, ttlMs: 60_000 });
+    expect((await cache.get('c')).records).toHaveLength(3);
+    // Within the TTL and with nothing said, the list read is reused.
+    wf.add(trialSummary(3));
+    expect((await cache.get('c')).records).toHaveLength(3);
+    // The event stream saw the new trial: a read after that has it.
+    cache.changed('c');
+    expect((await cache.get('c')).records).toHaveLength(4);
+
+    // A read under way when a trial finishes: one asked for after the change waits for it and
+    // reads again, rather than answer what the older read saw.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const trials = wf.service.trials;
+    wf.service.trials = async (id, opts) => {
+      const page = await trials(id, opts);
+      await held;
+      return page;
+    };
+    cache.changed('c');
+    const older = cache.get('c');
+    await new Promise((r) => setTimeout(r, 10));
+    wf.add(trialSummary(4));
+    cache.changed('c');
+    wf.calls.length = 0;
+    const newer = cache.get('c');
+    // A third reader after the same change shares the newer read.
+    const third = cache.get('c');
+    wf.service.trials = trials;
+    release();
+    await third;
+    expect(wf.calls).toHaveLength(1);
+    expect((await older).records).toHaveLength(4);
+    expect((await newer).records.map((r) => r.id)).toEqual([
+      'baseline',
+      't0001',
+      't0002',
+      't0003',
+      't0004',
+    ]);
+    // The cache keeps the newer list.
+    expect((await cache.get('c')).records).toHaveLength(5);
+  });
 });

@@ -7,6 +7,11 @@
  * saw; a new workflow run (continue-as-new) has revisions of its own, so the cache then reads
  * every trial again.
  *
+ * A read never answers older than what a campaign's event stream has told its clients: the
+ * stream's poller calls `changed` before it sends what it saw, and a cached list or a read in
+ * flight from before that is not reused (a page that refreshes on an event would otherwise keep
+ * the trials from before it, with nothing left to make it ask again once the campaign goes quiet).
+ *
  * Why next to MLflow: MLflow is the permanent record, but a search that returns 10,000 runs with
  * their tags, params and metrics takes MLflow tens of seconds; the running workflow has the same
  * trials in memory and is ahead of MLflow (recording is asynchronous). So the API reads live
@@ -49,6 +54,7 @@ export interface LiveCampaign {
   /** Each trial's position in the workflow's list, to fetch its full summary alone. */
   positions: Map<string, number>;
   byId: Map<string, TrialRecord>;
+  /** When the read that gave this began: what it holds is at least as new as then. */
   fetchedAt: number;
 }
 
@@ -69,7 +75,11 @@ const PAGE = 1000;
 
 export class LiveTrials {
   private readonly cache = new Map<string, LiveCampaign>();
-  private readonly inflight = new Map<string, Promise<LiveCampaign>>();
+  /** The read under way per campaign, and the campaign's `generation` when it was asked for. */
+  private readonly inflight = new Map<string, { read: Promise<LiveCampaign>; generation: number }>();
+  /** Per campaign: how often `changed` was called; and the count the cached list was read at. */
+  private readonly generations = new Map<string, number>();
+  private readonly readAt = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly maxCampaigns: number;
   private readonly maxTrials: number;
@@ -88,28 +98,49 @@ export class LiveTrials {
   }
 
   /**
+   * Someone saw the campaign change (the event stream's poller, before it tells its clients):
+   * the next read asks the workflow, even within the TTL or while an older read is under way.
+   */
+  changed(campaignId: string): void {
+    // Nothing held or under way: no read could be older than the change.
+    if (!this.cache.has(campaignId) && !this.inflight.has(campaignId)) return;
+    this.generations.set(campaignId, (this.generations.get(campaignId) ?? 0) + 1);
+  }
+
+  /**
    * The campaign's trials as the workflow has them.
    * @throws ServiceError NotFound when the workflow is unknown; Temporal errors as they come
    */
   async get(campaignId: string): Promise<LiveCampaign> {
+    const generation = this.generations.get(campaignId) ?? 0;
     const cached = this.cache.get(campaignId);
     // A finished campaign adds nothing any more.
     if (
       cached &&
-      (cached.status.phase === 'finished' || this.now() - cached.fetchedAt < this.ttlMs)
+      (cached.status.phase === 'finished' ||
+        (this.readAt.get(campaignId) === generation &&
+          this.now() - cached.fetchedAt < this.ttlMs))
     )
       return cached;
-    const running = this.inflight.get(campaignId);
-    if (running) return running;
-    const p = this.refresh(campaignId, cached).finally(() => this.inflight.delete(campaignId));
-    this.inflight.set(campaignId, p);
-    return p;
+    const before = this.inflight.get(campaignId);
+    if (before?.generation === generation) return before.read;
+    // A read from before the last change may miss it: this one starts after it ends, from the
+    // list it leaves (two reads at once would each extend the same list).
+    const read: Promise<LiveCampaign> = (before?.read.catch(() => undefined) ?? Promise.resolve())
+      .then(() => this.refresh(campaignId, this.cache.get(campaignId)))
+      .finally(() => {
+        if (this.inflight.get(campaignId)?.read === read) this.inflight.delete(campaignId);
+      });
+    this.inflight.set(campaignId, { read, generation });
+    return read;
   }
 
   private async refresh(
     campaignId: string,
     prior: LiveCampaign | undefined,
   ): Promise<LiveCampaign> {
+    const startedAt = this.now();
+    const generation = this.generations.get(campaignId) ?? 0;
     const status = await this.opts.service.status(campaignId);
     const entry: LiveCampaign = prior
       ? { ...prior, status }
@@ -173,7 +204,8 @@ export class LiveTrials {
       );
       entry.nodes = entry.records.map(toLineageNode);
     }
-    entry.fetchedAt = this.now();
+    entry.fetchedAt = startedAt;
+    this.readAt.set(campaignId, generation);
     this.cache.delete(campaignId);
     this.cache.set(campaignId, entry);
     let total = 0;
@@ -182,6 +214,8 @@ export class LiveTrials {
       const oldest = this.cache.keys().next().value!;
       total -= this.cache.get(oldest)!.records.length;
       this.cache.delete(oldest);
+      this.readAt.delete(oldest);
+      if (!this.inflight.has(oldest)) this.generations.delete(oldest);
     }
     return entry;
   }

@@ -129,6 +129,38 @@ describe('startServer', () => {
     }
   });
 
+  it('answers a read that follows a trial event with that trial, however recent the last read', async () => {
+    const fake = new FakeService();
+    const server = await startServer({
+      service: fake,
+      mlflow: new FakeMlflow(),
+      // The default TTL of the live trial lists (1 s) is far longer than this test's steps.
+      config: { port: 0, tokens: `${TOKENS.viewer}:Vic:viewer`, sseIntervalMs: 50 },
+      env: {},
+      logger: false,
+      print: () => {},
+    });
+    const headers = { authorization: `Bearer ${TOKENS.viewer}` };
+    const lineage = async () => {
+      const res = await fetch(`${server.url}/api/campaigns/c1/lineage`, { headers });
+      return ((await res.json()) as { nodes: { id: string }[] }).nodes.map((n) => n.id);
+    };
+    try {
+      // A page reads the lineage, then follows the campaign's events.
+      expect(await lineage()).not.toContain('t0003');
+      const res = await fetch(`${server.url}/api/campaigns/c1/events`, { headers });
+      const c = fake.campaigns.get('c1')!;
+      c.trials.push({ ...c.trials[1]!, id: 't0003', index: 3, title: 'late idea' });
+      c.status.trialsDone = 3;
+      const text = await readEvents(res, (t) => t.includes('late idea'));
+      expect(text).toContain('event: trial\ndata: {"id":"t0003"');
+      // The event makes the page read again: the trial it announced is there.
+      expect(await lineage()).toContain('t0003');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('formats SSE messages on one data line', () => {
     expect(sseMessage('trial', { a: 'x\ny' }, 3)).toBe(
       'id: 3\nevent: trial\ndata: {"a":"x\\ny"}\n\n',
