@@ -76,7 +76,10 @@ const PAGE = 1000;
 export class LiveTrials {
   private readonly cache = new Map<string, LiveCampaign>();
   /** The read under way per campaign, and the campaign's `generation` when it was asked for. */
-  private readonly inflight = new Map<string, { read: Promise<LiveCampaign>; generation: number }>();
+  private readonly inflight = new Map<
+    string,
+    { read: Promise<LiveCampaign>; generation: number }
+  >();
   /** Per campaign: how often `changed` was called; and the count the cached list was read at. */
   private readonly generations = new Map<string, number>();
   private readonly readAt = new Map<string, number>();
@@ -118,8 +121,7 @@ export class LiveTrials {
     if (
       cached &&
       (cached.status.phase === 'finished' ||
-        (this.readAt.get(campaignId) === generation &&
-          this.now() - cached.fetchedAt < this.ttlMs))
+        (this.readAt.get(campaignId) === generation && this.now() - cached.fetchedAt < this.ttlMs))
     )
       return cached;
     const before = this.inflight.get(campaignId);

@@ -1,8 +1,13 @@
 /**
  * Live updates: a campaign's server-sent events (`status`, `trial`) feed the query cache, so
  * the pages that show it update without reloading. Bursts of trial events are coalesced.
+ *
+ * An event never cancels a read under way: a read slower than the time between events (a loaded
+ * machine, a campaign finishing a trial a second) would otherwise be cancelled by each event and
+ * never land, and each cancelled request would still hold one of the browser's few connections
+ * to the server. A read under way when an event comes is made again once it has ended.
  */
-import { useQueryClient } from '@tanstack/react-query';
+import { useQueryClient, type QueryFilters } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { eventsUrl } from './api.js';
 import { keys } from './queries.js';
@@ -32,16 +37,32 @@ export function useCampaignEvents(
     if (!campaignId) return;
     const source = new EventSource(eventsUrl(campaignId));
     let timer: ReturnType<typeof setTimeout> | null = null;
+    const cache = queryClient.getQueryCache();
+    /** Reads that were under way at a refresh: each is made again once it has ended. */
+    const again = new Set<string>();
+    const unsubscribe = cache.subscribe((e) => {
+      if (e.type !== 'updated' || e.query.state.fetchStatus !== 'idle') return;
+      if (!again.delete(e.query.queryHash)) return;
+      const queryKey = e.query.queryKey;
+      // Outside the cache's notification: a read started from inside it would nest in it. A read
+      // begun meanwhile is newer than the event: it is kept.
+      setTimeout(
+        () =>
+          void queryClient.invalidateQueries({ queryKey, exact: true }, { cancelRefetch: false }),
+        0,
+      );
+    });
+    const invalidate = (filters: QueryFilters) => {
+      for (const q of cache.findAll({ ...filters, type: 'active' }))
+        if (q.state.fetchStatus !== 'idle') again.add(q.queryHash);
+      void queryClient.invalidateQueries(filters, { cancelRefetch: false });
+    };
     const refresh = () => {
       timer = null;
       const prefix = keys.campaign(campaignId);
       // Everything under ['campaign', id] except the status, which the stream sets itself.
-      void queryClient.invalidateQueries({
-        queryKey: prefix,
-        predicate: (q) => q.queryKey[2] !== 'status',
-      });
-      for (const k of JSON.parse(extra) as unknown[][])
-        void queryClient.invalidateQueries({ queryKey: k });
+      invalidate({ queryKey: prefix, predicate: (q) => q.queryKey[2] !== 'status' });
+      for (const k of JSON.parse(extra) as unknown[][]) invalidate({ queryKey: k });
     };
     const schedule = () => {
       timer ??= setTimeout(refresh, COALESCE_MS);
@@ -75,6 +96,7 @@ export function useCampaignEvents(
     source.addEventListener('trial', schedule);
     return () => {
       if (timer) clearTimeout(timer);
+      unsubscribe();
       source.close();
       setState('closed');
     };
