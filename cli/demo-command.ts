@@ -1,5 +1,5 @@
 /** The `demo` command's declaration; its work (cli/demo.ts) loads only when it runs. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { DemoOptions } from './demo.js';
 
 export function registerDemoCommand(program: Command): void {
@@ -11,6 +11,16 @@ export function registerDemoCommand(program: Command): void {
     .option('--trials <n>', 'search trials', (v) => Number(v), 30)
     .option('--strategy <name>', 'claude, optuna or random')
     .option('--seed <n>', 'base seed', (v) => Number(v))
+    .option(
+      '--patience <n>',
+      'stop after this many trials in a row without a better best (default: as the criteria file says)',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1)
+          throw new InvalidArgumentError('It takes a whole number of trials, 1 or more.');
+        return n;
+      },
+    )
     .option('--port <port>', 'API/UI port', (v) => Number(v))
     .option(
       '--exit',
@@ -22,6 +32,7 @@ export function registerDemoCommand(program: Command): void {
         trials: number;
         strategy?: DemoOptions['strategy'];
         seed?: number;
+        patience?: number;
         port?: number;
         exit?: boolean;
       }) => {
@@ -32,6 +43,7 @@ export function registerDemoCommand(program: Command): void {
           exit: o.exit ?? !process.stdout.isTTY,
           ...(o.strategy ? { strategy: o.strategy } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          ...(o.patience !== undefined ? { patience: o.patience } : {}),
           ...(o.port !== undefined ? { port: o.port } : {}),
         });
         process.exit(0);

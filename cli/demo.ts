@@ -36,6 +36,8 @@ export interface DemoOptions {
   /** API/UI port. @default 8700, or a free one when taken */
   port?: number;
   seed?: number;
+  /** Trials in a row without a better best before the campaign stops. @default the criteria file's */
+  patience?: number;
   log?: (line: string) => void;
 }
 
@@ -137,6 +139,9 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
         maxWallSeconds: Math.max(600, opts.trials * 20),
       },
       verification: { topK: 2, seeds: 5 },
+      ...(opts.patience !== undefined
+        ? { stagnation: { ...base.stagnation, iterations: opts.patience } }
+        : {}),
     };
     const version = await service.setCriteria(pi, spec.id, criteria, 'demo criteria');
     log(
