@@ -25,4 +25,25 @@ describe('the progress line', () => {
     expect(line).toContain('$0.500 spent');
     expect(line).toMatch(/^finished · .* · stop: stopped_by_pi$/);
   });
+
+  it('freezes the time of a finished campaign without a wall budget at its end', async () => {
+    const fake = new FakeService();
+    const base = await fake.status('c1');
+    const startedAtMs = Date.parse('2026-01-01T00:00:00Z');
+    const finished: CampaignStatus = {
+      ...base,
+      phase: 'finished',
+      stopReason: 'max_trials',
+      budgets: { maxTrials: 10, concurrency: 2 },
+      remaining: { trials: 0, wallSeconds: null, dollars: null },
+      ledger: { ...base.ledger, startedAtMs },
+      endedAtMs: startedAtMs + 586_000,
+    };
+    // The same line an hour later and a day later: the time stands still.
+    for (const late of [3_600_000, 86_400_000]) {
+      const line = progressLine(finished, startedAtMs + late);
+      expect(line).toContain('ran 9m46s');
+      expect(line).not.toContain('left');
+    }
+  });
 });

@@ -1,5 +1,6 @@
 /** One live progress line for a campaign (rewritten in place on a terminal, printed on change otherwise). */
 import type { CampaignStatus } from '../api/schemas.js';
+import { elapsedSeconds } from '../domain/budget.js';
 import { formatEstimate } from '../domain/format.js';
 
 const bar = (fraction: number, width = 20) => {
@@ -16,7 +17,7 @@ function duration(seconds: number): string {
       : `${s}s`;
 }
 
-export function progressLine(s: CampaignStatus): string {
+export function progressLine(s: CampaignStatus, nowMs = Date.now()): string {
   const maxTrials = s.budgets.maxTrials;
   const trials = maxTrials
     ? `${bar(s.trialsDone / maxTrials)} ${s.trialsDone}/${maxTrials} trials`
@@ -33,11 +34,9 @@ export function progressLine(s: CampaignStatus): string {
   if (s.remaining.dollars != null && !finished)
     parts.push(`$${s.remaining.dollars.toFixed(2)} left`);
   else if (s.ledger.dollars > 0) parts.push(`$${s.ledger.dollars.toFixed(3)} spent`);
-  const maxWall = s.budgets.maxWallSeconds;
   if (s.remaining.wallSeconds != null && !finished)
     parts.push(`${duration(s.remaining.wallSeconds)} left`);
-  else if (s.remaining.wallSeconds != null && maxWall !== undefined)
-    parts.push(`ran ${duration(maxWall - s.remaining.wallSeconds)}`);
+  else if (finished) parts.push(`ran ${duration(elapsedSeconds(s, nowMs))}`);
   if (s.pendingApprovals > 0) parts.push(`${s.pendingApprovals} awaiting approval`);
   if (s.stopReason) parts.push(`stop: ${s.stopReason}`);
   return parts.join(' · ');

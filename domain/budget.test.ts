@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BudgetLedger,
   canStartTrial,
+  elapsedSeconds,
   emptyLedger,
   exhausted,
   initialStagnation,
@@ -44,6 +45,27 @@ describe('budgets', () => {
       wallSeconds: 3000,
     });
     expect(remaining(Budgets.parse({ maxTrials: 3 }), ledger(), t0)).toEqual({ trials: 3 });
+  });
+
+  it('counts the time run up to now, and up to the end once finished, budget or not', () => {
+    const noWall = Budgets.parse({ maxTrials: 3 });
+    const left = { wallSeconds: null };
+    const running = {
+      phase: 'running' as const,
+      ledger: ledger(),
+      budgets: noWall,
+      remaining: left,
+    };
+    expect(elapsedSeconds(running, t0 + 90_000)).toBe(90);
+    const ended = { ...running, phase: 'finished' as const, endedAtMs: t0 + 586_000 };
+    expect(elapsedSeconds(ended, t0 + 90_000_000)).toBe(586);
+    // A finished status without its end (an older server): dated by its wall budget's rest.
+    expect(
+      elapsedSeconds(
+        { ...running, phase: 'finished', budgets, remaining: { wallSeconds: 3000 } },
+        t0 + 90_000_000,
+      ),
+    ).toBe(600);
   });
 
   it('names the budget that ran out', () => {

@@ -3,6 +3,7 @@
  * workflow can keep the ledger in its state, carry it across continue-as-new and answer queries.
  */
 import { z } from 'zod';
+import type { CampaignStatus } from './campaign.js';
 import type { Budgets, Stagnation } from './schemas.js';
 
 /** Why a campaign stopped. */
@@ -101,6 +102,23 @@ export function remainingOrNull(
     computeSeconds: left.computeSeconds ?? null,
     wallSeconds: left.wallSeconds ?? null,
   };
+}
+
+/**
+ * Seconds a campaign has run: up to `nowMs` while it runs, up to its end once it finished, so a
+ * finished campaign's time stands still whether or not it had a wall-clock budget. A finished
+ * status without `endedAtMs` (from a server before it) is dated by what its wall budget had left,
+ * or, with no wall budget, by `nowMs`.
+ */
+export function elapsedSeconds(
+  s: Pick<CampaignStatus, 'phase' | 'ledger' | 'budgets' | 'remaining' | 'endedAtMs'>,
+  nowMs: number,
+): number {
+  if (s.endedAtMs !== undefined) return Math.max(0, (s.endedAtMs - s.ledger.startedAtMs) / 1000);
+  const left = s.remaining.wallSeconds;
+  if (s.phase === 'finished' && s.budgets.maxWallSeconds !== undefined && typeof left === 'number')
+    return Math.max(0, s.budgets.maxWallSeconds - left);
+  return Math.max(0, (nowMs - s.ledger.startedAtMs) / 1000);
 }
 
 /**

@@ -106,6 +106,8 @@ export const CampaignStatus = z.object({
   runs: z.number(),
   mlflowParentRunId: z.string().exactOptional(),
   mlflowExperimentId: z.string().exactOptional(),
+  /** When the campaign finished, epoch milliseconds (its report's `finishedAt`); absent while it runs. */
+  endedAtMs: z.number().exactOptional(),
 });
 export type CampaignStatus = z.infer<typeof CampaignStatus>;
 

@@ -216,5 +216,6 @@ export function statusFromReport(
     ...(location
       ? { mlflowParentRunId: location.parentRunId, mlflowExperimentId: location.experimentId }
       : {}),
+    endedAtMs: Date.parse(report.finishedAt),
   };
 }

@@ -87,6 +87,20 @@ describe('campaign state: accepting work and stopping', () => {
     expect(s.context.data.audit.at(-1)).toMatchObject({ action: 'stop', detail: 'enough' });
   });
 
+  it("a finished campaign's status is dated at its end, with or without a wall budget", () => {
+    const now = clock(Date.parse('2026-01-01T00:00:00Z'));
+    const s = state({ budgets: { maxTrials: 10 } }, now);
+    expect(s.status(now()).endedAtMs).toBeUndefined();
+    s.piStop(pi, 'enough', false);
+    expect(s.stopNow(now())).toBe('stopped_by_pi');
+    s.finish(s.buildReport('2026-01-01T00:05:00Z'));
+    // Queried an hour later, it still says when it ended.
+    const later = s.status(Date.parse('2026-01-01T01:05:00Z'));
+    expect(later.phase).toBe('finished');
+    expect(later.endedAtMs).toBe(Date.parse('2026-01-01T00:05:00Z'));
+    expect((later.endedAtMs! - later.ledger.startedAtMs) / 1000).toBe(300);
+  });
+
   it('the wall-clock deadline is a hard stop, timed by the clock it is given', () => {
     const now = clock(1_000);
     const s = state({ budgets: { maxWallSeconds: 60 } }, now);

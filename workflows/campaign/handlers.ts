@@ -212,7 +212,7 @@ export function registerHandlers(
     flagDecision('confirm'),
   );
 
-  setHandler(statusQuery, () => state.views.status(Date.now()));
+  setHandler(statusQuery, () => state.status(Date.now()));
   setHandler(trialsQuery, (opts) => ({
     ...state.views.trialsPage(opts ?? {}),
     run: workflowInfo().runId,

@@ -1,5 +1,7 @@
 /** How much of each budget a campaign has used: trials, time, dollars, compute (and iterations when capped). */
 import { useEffect, useState } from 'react';
+// Seconds run, frozen at the campaign's end with or without a wall budget (shared with the CLI).
+import { elapsedSeconds } from '../../../domain/budget.js';
 import { fmtDollars, fmtDuration } from '../lib/format.js';
 import type { CampaignStatus } from '../types.js';
 
@@ -9,14 +11,6 @@ interface Gauge {
   used: number;
   limit: number | undefined;
   format: (v: number) => string;
-}
-
-/** Seconds the campaign has run: frozen once it finished (from what the wall budget has left). */
-function elapsedSeconds(s: CampaignStatus, now: number): number {
-  const left = s.remaining.wallSeconds;
-  if (s.budgets.maxWallSeconds !== undefined && typeof left === 'number' && s.phase === 'finished')
-    return s.budgets.maxWallSeconds - left;
-  return Math.max(0, (now - s.ledger.startedAtMs) / 1000);
 }
 
 export function BudgetGauges({ status }: { status: CampaignStatus }) {

@@ -9,7 +9,7 @@
 import type { StopReason } from '../../../domain/budget.js';
 import type { Actor, Budgets } from '../../../domain/schemas.js';
 import type { StrategyView } from '../../../domain/strategy.js';
-import type { CampaignInput, CampaignReport } from '../../types.js';
+import type { CampaignInput, CampaignReport, CampaignStatus } from '../../types.js';
 import { StateContext, type Clock } from './context.js';
 import { Lifecycle } from './lifecycle.js';
 import { Proposals } from './proposals.js';
@@ -69,6 +69,12 @@ export class CampaignState {
   /** The final report, once the campaign finished. */
   get report(): CampaignReport | undefined {
     return this.finalReport;
+  }
+
+  /** The status now; once finished, as of the report's `finishedAt` (its time stands still). */
+  status(nowMs: number): CampaignStatus {
+    const ended = this.finalReport ? Date.parse(this.finalReport.finishedAt) : undefined;
+    return this.views.status(nowMs, ended);
   }
 
   finish(report: CampaignReport): void {

@@ -33,8 +33,10 @@ export class Views {
     return this.ctx.data;
   }
 
-  status(nowMs: number): CampaignStatus {
+  /** The status at `nowMs`; a finished campaign's at its end (`endedAtMs`), where it stays. */
+  status(nowMs: number, endedAtMs?: number): CampaignStatus {
     const { input, data: d } = this.ctx;
+    if (endedAtMs !== undefined) nowMs = endedAtMs;
     const best = this.ctx.bestSearch();
     return {
       campaignId: input.campaignId,
@@ -60,6 +62,7 @@ export class Views {
       runs: d.runs,
       ...(d.mlflowParentRunId ? { mlflowParentRunId: d.mlflowParentRunId } : {}),
       ...(d.mlflowExperimentId ? { mlflowExperimentId: d.mlflowExperimentId } : {}),
+      ...(endedAtMs !== undefined ? { endedAtMs } : {}),
     };
   }
 
