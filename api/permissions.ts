@@ -63,6 +63,24 @@ export function refusalText(
   return `only ${whoText} can ${what} (you are signed in as ${actor.name}, ${ROLE_NAMES[actor.role] ?? actor.role})`;
 }
 
+/**
+ * The tools outside gaplab a role is linked to (the API's `/config` and a trial's `links`, and so
+ * the UI's buttons). Temporal's UI has no authentication and a campaign's history holds every
+ * hidden value: PIs only. MLflow's UI needs an MLflow user (`gaplab stack credentials`) and is
+ * for the people who run campaigns: PIs and researchers. A viewer reads gaplab's own pages.
+ */
+export const LINKED_TOOLS = {
+  temporal: ['pi'],
+  mlflow: ['pi', 'researcher'],
+} as const satisfies Record<string, readonly PersonRole[]>;
+
+export type LinkedTool = keyof typeof LINKED_TOOLS;
+
+/** Whether `role` (undefined: not signed in) is linked to `tool`. */
+export function linkedTo(role: string | undefined, tool: LinkedTool): boolean {
+  return role !== undefined && (LINKED_TOOLS[tool] as readonly string[]).includes(role);
+}
+
 export const ACTIONS = Object.keys(PERMISSIONS) as Action[];
 
 /** Whether `role` may take `action`. */

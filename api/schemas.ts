@@ -92,10 +92,10 @@ export const Me = z.object({
 export type Me = z.infer<typeof Me>;
 
 export const ApiConfig = z.object({
-  /** Temporal Web UI base, e.g. http://127.0.0.1:8233 (null when unknown). */
+  /** Temporal Web UI base, e.g. http://127.0.0.1:8233; null when unknown or not for the caller's role (permissions.ts LINKED_TOOLS). */
   temporalUi: z.string().nullable(),
-  /** MLflow UI base. */
-  mlflowUi: z.string(),
+  /** MLflow UI base; null when not for the caller's role (permissions.ts LINKED_TOOLS). */
+  mlflowUi: z.string().nullable(),
   namespace: z.string(),
   auth: AuthMode,
   version: z.string(),

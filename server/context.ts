@@ -10,7 +10,7 @@ import type { Principal, TokenTable } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { LineageReader } from './lineage.js';
 import type { LiveTrials } from './live-trials.js';
-import type { Action } from '../api/permissions.js';
+import { linkedTo, type Action } from '../api/permissions.js';
 
 /** The operations the API calls on the service layer (GaplabService; tests pass a fake). */
 export type ApiService = Pick<
@@ -85,29 +85,36 @@ export function actorOf(req: FastifyRequest): Principal {
   return req.principal;
 }
 
-/**
- * The UI links a role may follow. Temporal's UI has no authentication and a campaign's history
- * holds every hidden value, so only PIs get it. MLflow runs with authentication (a user per
- * role, stack/mlflow-auth.ts) and keeps hidden values in experiments only PIs may read until the
- * campaign ends (activities/mlflow-access.ts), so every role gets its links.
- */
+/** The UI links a role may follow (api/permissions.ts `LINKED_TOOLS` says who gets which). */
 export function linksFor(
   ctx: Pick<AppContext, 'links'>,
   role: Principal['role'] | undefined,
-): AppContext['links'] {
-  return { temporalUi: role === 'pi' ? ctx.links.temporalUi : null, mlflowUi: ctx.links.mlflowUi };
+): { temporalUi: string | null; mlflowUi: string | null } {
+  return {
+    temporalUi: linkedTo(role, 'temporal') ? ctx.links.temporalUi : null,
+    mlflowUi: linkedTo(role, 'mlflow') ? ctx.links.mlflowUi : null,
+  };
 }
 
-/** Links into the Temporal and MLflow UIs. */
+/** Links into the Temporal and MLflow UIs, for a role that may follow them (else null). */
 export function workflowLink(
   ctx: AppContext,
   workflowId: string,
   role: Principal['role'] | undefined,
 ): string | null {
-  return linksFor(ctx, role).temporalUi
-    ? `${ctx.links.temporalUi}/namespaces/${encodeURIComponent(ctx.config.namespace)}/workflows/${encodeURIComponent(workflowId)}`
+  const base = linksFor(ctx, role).temporalUi;
+  return base
+    ? `${base}/namespaces/${encodeURIComponent(ctx.config.namespace)}/workflows/${encodeURIComponent(workflowId)}`
     : null;
 }
-export function runLink(ctx: AppContext, experimentId: string, runId: string): string {
-  return `${ctx.links.mlflowUi}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
+export function runLink(
+  ctx: AppContext,
+  experimentId: string,
+  runId: string,
+  role: Principal['role'] | undefined,
+): string | null {
+  const base = linksFor(ctx, role).mlflowUi;
+  return base
+    ? `${base}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`
+    : null;
 }

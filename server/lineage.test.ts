@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Lineage, TrialDetail, TrialsPage } from '../api/schemas.js';
+import { ApiConfig, Lineage, TrialDetail, TrialsPage } from '../api/schemas.js';
 import { compareSeries, lineagePath, LineageReader, quote } from './lineage.js';
 import { decodeTrial, encodeSnapshot, RECORDS_SNAPSHOT } from '../records/trial-codec.js';
 import { TAG } from '../records/names.js';
@@ -294,25 +294,33 @@ describe('trial and lineage routes', () => {
       { seed: 1, status: 'succeeded', metrics: { score: 8, bad: null }, durationSeconds: 0.5 },
     ]);
     expect(d.summary?.id).toBe('t0008');
-    expect(d.links.mlflowRun).toBe(`http://mlf:5050/#/experiments/1/runs/${run.info.runId}`);
-    // Temporal's UI has no authentication and every hidden value: PIs only (context.ts linksFor).
-    expect(d.links.temporalWorkflow).toBeNull();
-    const asPi = TrialDetail.parse(
-      (await app.inject({ url: '/api/campaigns/gone/trials/t0008', headers: auth('pi') })).json(),
-    );
-    expect(asPi.links.temporalWorkflow).toBe('http://tui:8233/namespaces/default/workflows/gone');
-    expect(asPi.links.mlflowRun).toBe(d.links.mlflowRun);
-    const config = async (who: 'pi' | 'researcher' | 'viewer') =>
-      (await app!.inject({ url: '/api/config', headers: auth(who) })).json() as {
-        temporalUi: string | null;
-        mlflowUi: string;
-      };
-    expect(await config('pi')).toMatchObject({
-      temporalUi: 'http://tui:8233',
-      mlflowUi: 'http://mlf:5050',
-    });
-    for (const who of ['researcher', 'viewer'] as const)
-      expect(await config(who)).toMatchObject({ temporalUi: null, mlflowUi: 'http://mlf:5050' });
+    // Links to the tools outside gaplab by role (api/permissions.ts LINKED_TOOLS): Temporal's UI
+    // has no authentication and every hidden value, PIs only; MLflow's for PIs and researchers.
+    const mlflowRun = `http://mlf:5050/#/experiments/1/runs/${run.info.runId}`;
+    const expected = {
+      pi: {
+        config: { temporalUi: 'http://tui:8233', mlflowUi: 'http://mlf:5050' },
+        links: { mlflowRun, temporalWorkflow: 'http://tui:8233/namespaces/default/workflows/gone' },
+      },
+      researcher: {
+        config: { temporalUi: null, mlflowUi: 'http://mlf:5050' },
+        links: { mlflowRun, temporalWorkflow: null },
+      },
+      viewer: {
+        config: { temporalUi: null, mlflowUi: null },
+        links: { mlflowRun: null, temporalWorkflow: null },
+      },
+    } as const;
+    for (const who of ['pi', 'researcher', 'viewer'] as const) {
+      const detail = TrialDetail.parse(
+        (await app.inject({ url: '/api/campaigns/gone/trials/t0008', headers: auth(who) })).json(),
+      );
+      expect(detail.links, who).toEqual(expected[who].links);
+      const config = ApiConfig.parse(
+        (await app.inject({ url: '/api/config', headers: auth(who) })).json(),
+      );
+      expect(config, who).toMatchObject(expected[who].config);
+    }
     expect(
       (await app.inject({ url: '/api/campaigns/gone/trials/t0100', headers: auth('viewer') }))
         .statusCode,

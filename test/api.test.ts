@@ -60,8 +60,9 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     });
     expect((await call(null, 'GET', '/api/openapi.json')).json.openapi).toBe('3.1.0');
     expect((await call(null, 'GET', '/api/problems')).status).toBe(401);
-    const cfg = await call('viewer', 'GET', '/api/config');
-    expect(cfg.json.mlflowUi).toBe(env.mlflowUri);
+    expect((await call('researcher', 'GET', '/api/config')).json.mlflowUi).toBe(env.mlflowUri);
+    // A viewer is not linked to MLflow (api/permissions.ts LINKED_TOOLS).
+    expect((await call('viewer', 'GET', '/api/config')).json.mlflowUi).toBeNull();
     expect(
       (await call('viewer', 'GET', '/api/experiments')).json.map((e: { name: string }) => e.name),
     ).toContain('quadratic');

@@ -135,7 +135,8 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
         seeds,
         lineage: source.lineagePath(trialId),
         links: {
-          mlflowRun: runId && experimentId ? runLink(ctx, experimentId, runId) : null,
+          mlflowRun:
+            runId && experimentId ? runLink(ctx, experimentId, runId, req.principal?.role) : null,
           temporalWorkflow: workflowLink(ctx, campaignId, req.principal?.role),
         },
         campaign: {

@@ -57,7 +57,8 @@ afterAll(async () => {
 
 describe(`the lineage view of ${TRIALS} trials seeded into MLflow`, () => {
   it('draws every trial on one canvas, finds the best, searches, selects and opens a trial', async () => {
-    const { page, context, problems } = await signIn(browser, ui.url, 'viewer');
+    // A researcher: the trial page's MLflow link below is not shown to viewers.
+    const { page, context, problems } = await signIn(browser, ui.url, 'researcher');
     await page.goto(`${ui.url}/campaigns/${campaignId}/lineage`);
     await page.waitForSelector('body[data-lineage-ready]', { timeout: 120_000 });
     const timings = await lineageTimings(page);

@@ -96,7 +96,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
   const s = status.data;
   const openTrial = (id: string) => navigate(`/campaigns/${enc(campaignId)}/trials/${enc(id)}`);
   const mlflowUrl =
-    config.data && s.mlflowExperimentId
+    config.data?.mlflowUi && s.mlflowExperimentId
       ? `${config.data.mlflowUi}/#/experiments/${s.mlflowExperimentId}${s.mlflowParentRunId ? `/runs/${s.mlflowParentRunId}` : ''}`
       : null;
   const temporalUrl = config.data?.temporalUi
