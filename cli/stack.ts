@@ -64,16 +64,21 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('up')
     .description(
-      'Install if needed, start (or reuse) the services and wait until they are healthy.',
+      'Install if needed, start the services (or reuse the ones this stack started) and wait until they are healthy.',
+    )
+    .option(
+      '--adopt',
+      'also use a healthy Temporal or MLflow on these ports that this stack did not start (env GAPLAB_ADOPT=1); without it such a server is refused',
     )
     .option(
       '--postgres',
       "MLflow's records on a PostgreSQL cluster of the stack's own (port GAPLAB_POSTGRES_PORT, default 5433) instead of SQLite",
     )
-    .action(async (o: { postgres?: boolean }) => {
+    .action(async (o: { postgres?: boolean; adopt?: boolean }) => {
       const info = await new (await stackModule()).Stack({
         log,
         ...(o.postgres ? { postgres: true } : {}),
+        ...(o.adopt ? { adopt: true } : {}),
       }).up();
       printStack(info);
     });

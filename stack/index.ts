@@ -20,9 +20,11 @@ import type { MlflowCredentials } from '../mlflow-ts-client/index.js';
 import { paths, STATE_DIR } from './paths.js';
 import { PostgresCluster } from './postgres.js';
 import {
+  describeHolder,
   isAlive,
   killGroup,
   logTail,
+  portHolder,
   portOpen,
   startDetached,
   stopGroup,
@@ -57,6 +59,12 @@ export interface StackOptions {
    * @default true, unless GAPLAB_MLFLOW_AUTH=0
    */
   mlflowAuth?: boolean;
+  /**
+   * Use a healthy Temporal or MLflow already on the stack's ports that this stack did not start
+   * (no pid file of its own). Without it such a server is refused, naming who holds the port:
+   * on a shared machine it may be someone else's. @default GAPLAB_ADOPT=1
+   */
+  adopt?: boolean;
   log?: Log;
 }
 
@@ -122,6 +130,7 @@ export class Stack {
   readonly postgres: boolean;
   readonly postgresPort: number;
   readonly mlflowAuth: boolean;
+  readonly adopt: boolean;
   private readonly startTimeoutMs: number;
   private readonly log: Log;
 
@@ -146,6 +155,7 @@ export class Stack {
     this.postgres = opts.postgres ?? process.env.GAPLAB_POSTGRES === '1';
     this.postgresPort = opts.postgresPort ?? Number(process.env.GAPLAB_POSTGRES_PORT ?? 5433);
     this.mlflowAuth = opts.mlflowAuth ?? process.env.GAPLAB_MLFLOW_AUTH !== '0';
+    this.adopt = opts.adopt ?? process.env.GAPLAB_ADOPT === '1';
     this.log = opts.log ?? (() => {});
   }
 
@@ -186,6 +196,48 @@ export class Stack {
   private writePid(name: ServiceName, pid: number): void {
     fs.mkdirSync(path.dirname(this.pidFile(name)), { recursive: true });
     fs.writeFileSync(this.pidFile(name), String(pid));
+  }
+
+  /**
+   * Whether to start a service on `port`: 'start' when the port is free; 'reuse' when a healthy
+   * one runs that this stack started (its pid file), or that the caller adopts. Anything else on
+   * the port is refused with who holds it and how to go on.
+   */
+  private async claim(
+    name: 'temporal' | 'mlflow',
+    port: number,
+    healthy: boolean,
+  ): Promise<'start' | 'reuse'> {
+    const what = name === 'temporal' ? 'Temporal' : 'MLflow';
+    const address = name === 'temporal' ? this.temporalAddress : this.mlflowUri;
+    const portEnv = name === 'temporal' ? 'GAPLAB_TEMPORAL_PORT' : 'GAPLAB_MLFLOW_PORT';
+    const pid = this.readPid(name);
+    if (healthy && pid !== undefined) {
+      this.log(`${what} already running at ${address} (started by this stack, pid ${pid})`);
+      return 'reuse';
+    }
+    if (healthy && this.adopt) {
+      this.log(`${what} at ${address} was not started by this stack: using it as it is (adopt)`);
+      return 'reuse';
+    }
+    if (!healthy && !(await portOpen(port, this.host))) return 'start';
+    const holder = describeHolder(portHolder(port));
+    if (healthy)
+      throw new Error(
+        `a ${what} server this stack did not start answers at ${address}: ${holder}. ` +
+          `gaplab uses only servers it started itself (${this.dir}) unless told to. ` +
+          `To use this one on purpose: gaplab stack up --adopt (or GAPLAB_ADOPT=1). ` +
+          `To start your own beside it: ${portEnv}=<free port>.`,
+      );
+    if (pid !== undefined)
+      throw new Error(
+        `this stack's ${what} (pid ${pid}) holds port ${port} but does not answer as a healthy ${what}: ` +
+          `gaplab stack down, then up again (log: ${this.logFile(name)}).`,
+      );
+    throw new Error(
+      `port ${port} is in use by ${holder}, which is not a healthy ${what} server: ` +
+        `stop it, or start the stack on another port (${portEnv}=<free port>).`,
+    );
   }
 
   async status(): Promise<StackInfo> {
@@ -230,7 +282,10 @@ export class Stack {
     };
   }
 
-  /** Installs what is missing, then starts each service unless a healthy one is already there. */
+  /**
+   * Installs what is missing, then starts each service, or reuses one this stack started that is
+   * still healthy; a server it did not start is used only with `adopt`.
+   */
   async up(): Promise<StackInfo> {
     const installed = await ensureInstalled(this.log);
     this.log(`Temporal CLI: ${installed.temporal.path} (${installed.temporal.source})`);
@@ -250,13 +305,12 @@ export class Stack {
   }
 
   async upTemporal(binary: string): Promise<void> {
-    if (await temporalHealthy(this.temporalAddress)) {
-      this.log(`Temporal already running at ${this.temporalAddress}`);
-      return;
-    }
-    if (await portOpen(this.temporalPort, this.host)) {
+    const healthy = await temporalHealthy(this.temporalAddress);
+    if ((await this.claim('temporal', this.temporalPort, healthy)) === 'reuse') return;
+    if (await portOpen(this.temporalUiPort, this.host)) {
       throw new Error(
-        `port ${this.temporalPort} is in use by something that is not a healthy Temporal server`,
+        `port ${this.temporalUiPort} (for Temporal's web UI) is in use by ${describeHolder(portHolder(this.temporalUiPort))}: ` +
+          `stop it, or give the UI another port (GAPLAB_TEMPORAL_UI_PORT=<free port>).`,
       );
     }
     const dataDir = path.join(this.dir, 'data');
@@ -329,16 +383,11 @@ export class Stack {
   }
 
   async upMlflow(): Promise<void> {
-    if (await mlflowHealthy(this.mlflowUri)) {
-      this.log(
-        `MLflow already running at ${this.mlflowUri}${this.postgres ? ' (reused as it is: stop it first to move it onto PostgreSQL)' : ''}`,
-      );
+    const healthy = await mlflowHealthy(this.mlflowUri);
+    if ((await this.claim('mlflow', this.mlflowPort, healthy)) === 'reuse') {
+      if (this.postgres)
+        this.log('(MLflow reused as it is: stop it first to move it onto PostgreSQL)');
       return;
-    }
-    if (await portOpen(this.mlflowPort, this.host)) {
-      throw new Error(
-        `port ${this.mlflowPort} is in use by something that is not a healthy MLflow server`,
-      );
     }
     const dataDir = path.join(this.dir, 'data');
     const artifacts = path.join(dataDir, 'mlflow-artifacts');

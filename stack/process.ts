@@ -153,3 +153,98 @@ export async function waitUntil(
     `${opts.what} did not become healthy within ${Math.round(opts.timeoutMs / 1000)} s.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`,
   );
 }
+
+/** A process listening on a TCP port, as far as this machine lets us see it. */
+export interface PortHolder {
+  /** Undefined when the socket is someone else's and their processes are out of sight. */
+  pid?: number;
+  /** Its command line, shortened. */
+  command?: string;
+  /** The uid that owns the listening socket. */
+  uid: number;
+}
+
+/**
+ * Who listens on `port` (any local address, IPv4 or IPv6), from Linux's /proc: the socket's
+ * inode in /proc/net/tcp{,6}, then the process holding that inode among its file descriptors.
+ * Undefined when nothing listens, or off Linux.
+ */
+export function portHolder(port: number): PortHolder | undefined {
+  let socket: { inode: string; uid: number } | undefined;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN.
+      if (f.length < 10 || f[3] !== '0A') continue;
+      if (parseInt(f[1]!.split(':')[1]!, 16) !== port) continue;
+      socket = { inode: f[9]!, uid: Number(f[7]) };
+      break;
+    }
+    if (socket) break;
+  }
+  if (!socket) return undefined;
+  const target = `socket:[${socket.inode}]`;
+  let pids: string[] = [];
+  try {
+    pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return { uid: socket.uid };
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (link !== target) continue;
+      let command: string | undefined;
+      try {
+        command = fs
+          .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+          .split('\0')
+          .filter(Boolean)
+          .join(' ');
+        if (command.length > 120) command = `${command.slice(0, 117)}...`;
+      } catch {
+        command = undefined;
+      }
+      return { pid: Number(pid), uid: socket.uid, ...(command ? { command } : {}) };
+    }
+  }
+  return { uid: socket.uid };
+}
+
+/** The login name of a uid (/etc/passwd), or undefined. */
+function userName(uid: number): string | undefined {
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (name && Number(id) === uid) return name;
+    }
+  } catch {
+    // no passwd file: the uid alone
+  }
+  return undefined;
+}
+
+/** "pid 4242 (temporal server start-dev ...) of user alice", or as much of it as can be seen. */
+export function describeHolder(holder: PortHolder | undefined): string {
+  if (!holder) return 'a process this machine does not show';
+  const who = holder.pid !== undefined ? `pid ${holder.pid}` : 'a process';
+  const what = holder.command ? ` (${holder.command})` : '';
+  return `${who}${what} of user ${userName(holder.uid) ?? `uid ${holder.uid}`}`;
+}
