@@ -348,6 +348,8 @@ export class Stack {
       pid: proc.pid,
       what: 'Temporal dev server',
       logFile: proc.logFile,
+      log: this.log,
+      waitingFor: `its gRPC health check at ${this.temporalAddress}`,
     });
   }
 
@@ -376,6 +378,8 @@ export class Stack {
         pid: proc.pid,
         what: 'PostgreSQL',
         logFile: proc.logFile,
+        log: this.log,
+        waitingFor: `it to accept connections on ${this.host}:${this.postgresPort}`,
       });
     }
     await cluster.ensureDatabase();
@@ -435,6 +439,8 @@ export class Stack {
       pid: proc.pid,
       what: 'MLflow server',
       logFile: proc.logFile,
+      log: this.log,
+      waitingFor: `${this.mlflowUri}/health`,
     });
     if (auth) {
       await provisionMlflowUsers(this.mlflowUri, auth.credentials);

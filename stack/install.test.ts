@@ -50,3 +50,27 @@ describe('resolveTimeSkippingServer', () => {
     await expect(resolveTimeSkippingServer()).resolves.toEqual({ path: launcher, source: 'cache' });
   });
 });
+
+describe('resolveTemporalBinary', () => {
+  test('names a missing Go toolchain and how to get it', async () => {
+    vi.stubEnv('PATH', path.join(home, 'empty-bin'));
+    vi.stubEnv('TEMPORAL_CLI_PATH', '');
+    // The release download is the last resort; here it fails at once, without the network.
+    vi.stubGlobal('fetch', () => Promise.reject(new Error('offline')));
+    const lines: string[] = [];
+    const { resolveTemporalBinary } = await import('./install.js');
+    const error = await resolveTemporalBinary((l) => lines.push(l)).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    vi.unstubAllGlobals();
+    expect(lines[0]).toMatch(
+      /^Go is not installed \(no `go` on PATH\), so the Temporal CLI cannot be built from source: install it \(https:\/\/go\.dev\/doc\/install; on Debian or Ubuntu: apt-get install golang-go\)/,
+    );
+    expect(lines).toContain('Downloading the Temporal CLI release archive...');
+    expect(lines.at(-1)).toMatch(/^Downloading the Temporal CLI release archive: failed after/);
+    expect(error?.message).toContain('- Go is not installed (no `go` on PATH)');
+    expect(error?.message).toContain('- download failed: offline');
+    expect(error?.message).toContain('Install Go (https://go.dev/doc/install');
+  });
+});

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ensureHarnessSecret } from '../experiments/lib/secret.js';
 import { paths, PROJECT_ROOT } from './paths.js';
+import { withProgress } from './progress.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -38,30 +39,51 @@ async function which(name: string): Promise<string | null> {
   return null;
 }
 
+/**
+ * Runs a command as the step `step`, with progress (stack/progress.ts): what is waited for is the
+ * command, its pid and its latest line of output.
+ */
 function run(
   command: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; log: Log; cwd?: string },
+  opts: { env?: NodeJS.ProcessEnv; log: Log; cwd?: string; step: string; note?: string },
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let tail = '';
-    const keep = (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-4000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${tail}`));
-    });
-  });
+  let child: ReturnType<typeof spawn> | undefined;
+  let tail = '';
+  const shown = [path.basename(command), ...args].join(' ');
+  const waitingFor = () => {
+    const last = tail.trimEnd().split('\n').pop()?.trim();
+    return `${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown} (pid ${child?.pid ?? '?'})${last ? `, last output: ${last.slice(0, 100)}` : ''}`;
+  };
+  return withProgress(
+    opts.log,
+    opts.step,
+    waitingFor,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        child = spawn(command, args, {
+          env: opts.env ?? process.env,
+          cwd: opts.cwd,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        const keep = (chunk: Buffer) => {
+          tail = (tail + chunk.toString()).slice(-4000);
+        };
+        child.stdout!.on('data', keep);
+        child.stderr!.on('data', keep);
+        child.once('error', reject);
+        child.once('close', (code) => {
+          if (code === 0) resolve();
+          else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${tail}`));
+        });
+      }),
+    opts.note ? { note: opts.note } : {},
+  );
 }
+
+/** How to get Go, which builds the Temporal CLI from source. */
+const GO_FIX = 'https://go.dev/doc/install; on Debian or Ubuntu: apt-get install golang-go';
+const GO_MISSING = `Go is not installed (no \`go\` on PATH), so the Temporal CLI cannot be built from source: install it (${GO_FIX}), or put a \`temporal\` binary on PATH, or set TEMPORAL_CLI_PATH`;
 
 /**
  * Finds or installs the Temporal CLI, in this order: TEMPORAL_CLI_PATH, `temporal` on PATH, the
@@ -83,13 +105,12 @@ export async function resolveTemporalBinary(log: Log = () => {}): Promise<Resolv
   const go = await which('go');
   const errors: string[] = [];
   if (go) {
-    log(
-      `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install (first run only, a few minutes)...`,
-    );
     try {
       await run(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
         env: { ...process.env, CGO_ENABLED: '0', GOBIN: paths.bin },
         log,
+        step: `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install`,
+        note: 'first run only, about 7 minutes on 2 cores',
       });
       if (fs.existsSync(cached)) return { path: cached, source: 'go-install' };
       errors.push('go install finished but produced no binary');
@@ -97,18 +118,23 @@ export async function resolveTemporalBinary(log: Log = () => {}): Promise<Resolv
       errors.push(`go install failed: ${(err as Error).message}`);
     }
   } else {
-    errors.push('Go is not installed');
+    errors.push(GO_MISSING);
+    log(`${GO_MISSING}. Trying the release download instead.`);
   }
-  log('Downloading the Temporal CLI release archive...');
   try {
-    await downloadTemporal(cached);
+    await withProgress(
+      log,
+      'Downloading the Temporal CLI release archive',
+      'temporal.download',
+      () => downloadTemporal(cached),
+    );
     return { path: cached, source: 'download' };
   } catch (err) {
     errors.push(`download failed: ${(err as Error).message}`);
   }
   throw new Error(
     `No Temporal CLI found. Tried TEMPORAL_CLI_PATH, PATH, ${cached}, then:\n- ${errors.join('\n- ')}\n` +
-      'Install Go (https://go.dev), or put a `temporal` binary on PATH, or set TEMPORAL_CLI_PATH.',
+      `Install Go (${GO_FIX}) and run again, or put a \`temporal\` binary on PATH, or set TEMPORAL_CLI_PATH.`,
   );
 }
 
@@ -151,14 +177,19 @@ export async function ensurePython(log: Log = () => {}): Promise<string> {
       'Python 3.10+ is needed for MLflow and Optuna: install python3, or set GAPLAB_PYTHON.',
     );
   if (!fs.existsSync(paths.venvPython)) {
-    log(`Creating the Python environment in ${paths.venv}...`);
-    await run(python, ['-m', 'venv', paths.venv], { log });
+    await run(python, ['-m', 'venv', paths.venv], {
+      log,
+      step: `Creating the Python environment in ${paths.venv}`,
+    });
   }
-  log('Installing MLflow, Optuna and scikit-learn into it (first run only, a minute or two)...');
   await run(
     paths.venvPython,
     ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', paths.requirements],
-    { log },
+    {
+      log,
+      step: 'Installing MLflow, Optuna and scikit-learn into it with pip',
+      note: 'first run only, a minute or two',
+    },
   );
   // The harness SDK of Python code experiments (python/harness), editable: `import gaplab_harness`
   // works in the venv by hand; workers also put it on each harness's PYTHONPATH.
@@ -174,7 +205,7 @@ export async function ensurePython(log: Log = () => {}): Promise<string> {
       '-e',
       path.join(PROJECT_ROOT, 'python', 'harness'),
     ],
-    { log },
+    { log, step: 'Installing the harness SDK (python/harness) into it' },
   );
   fs.writeFileSync(path.join(paths.venv, '.gaplab-requirements'), requirementsHash());
   return paths.venvPython;
@@ -205,8 +236,12 @@ export async function ensureChromium(log: Log = () => {}): Promise<string | null
   }
   log("Installing Chromium from Debian's packages for the browser tests (first run only)...");
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await run(apt, ['update', '-qq'], { env, log });
-  await run(apt, ['install', '-y', '-qq', 'chromium'], { env, log });
+  await run(apt, ['update', '-qq'], { env, log, step: 'apt-get update' });
+  await run(apt, ['install', '-y', '-qq', 'chromium'], {
+    env,
+    log,
+    step: 'apt-get install chromium',
+  });
   return (await which('chromium')) ?? null;
 }
 
@@ -245,8 +280,12 @@ export async function ensureBubblewrap(log: Log = () => {}): Promise<string | nu
       `Installing ${missing.join(' and ')} from Debian's packages for the code-experiment sandbox...`,
     );
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run(apt, ['update', '-qq'], { env, log });
-    await run(apt, ['install', '-y', '-qq', ...missing], { env, log });
+    await run(apt, ['update', '-qq'], { env, log, step: 'apt-get update' });
+    await run(apt, ['install', '-y', '-qq', ...missing], {
+      env,
+      log,
+      step: `apt-get install ${missing.join(' ')}`,
+    });
     bwrap = await which('bwrap');
   }
   if (!bwrap) return null;
@@ -317,8 +356,12 @@ export async function ensurePostgres(log: Log = () => {}): Promise<string> {
     );
   log("Installing PostgreSQL from Debian's packages (first run only)...");
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await run(apt, ['update', '-qq'], { env, log });
-  await run(apt, ['install', '-y', '-qq', 'postgresql'], { env, log });
+  await run(apt, ['update', '-qq'], { env, log, step: 'apt-get update' });
+  await run(apt, ['install', '-y', '-qq', 'postgresql'], {
+    env,
+    log,
+    step: 'apt-get install postgresql',
+  });
   const dir = await findPostgres();
   if (!dir) throw new Error('apt-get installed postgresql but initdb was not found');
   return dir;
@@ -363,8 +406,8 @@ export async function resolveTimeSkippingServer(log: Log = () => {}): Promise<Re
     // Debian's maven package brings a Java runtime along.
     log("Installing Java and Maven from Debian's packages for the time-skipping test server...");
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run(apt, ['update', '-qq'], { env, log });
-    await run(apt, ['install', '-y', '-qq', 'maven'], { env, log });
+    await run(apt, ['update', '-qq'], { env, log, step: 'apt-get update' });
+    await run(apt, ['install', '-y', '-qq', 'maven'], { env, log, step: 'apt-get install maven' });
     [java, mvn] = [await which('java'), await which('mvn')];
   }
   if (!java || !mvn) {
@@ -405,6 +448,7 @@ export async function resolveTimeSkippingServer(log: Log = () => {}): Promise<Re
     await run(mvn, ['-q', '-B', 'dependency:copy-dependencies', '-DoutputDirectory=lib'], {
       cwd: tmp,
       log,
+      step: 'mvn dependency:copy-dependencies (temporal-test-server)',
     });
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withProgress, type Log } from './progress.js';
 
 export interface ServiceProcess {
   pid: number;
@@ -134,24 +135,40 @@ export function logTail(file: string, lines = 20): string {
   }
 }
 
-/** Polls `check` until it returns true, the process dies, or the timeout passes. */
+/**
+ * Polls `check` until it returns true, the process dies, or the timeout passes. With `log`, the
+ * wait reports its progress (stack/progress.ts): the time so far and `waitingFor`.
+ */
 export async function waitUntil(
   check: () => Promise<boolean>,
-  opts: { timeoutMs: number; pid?: number; what: string; logFile?: string },
+  opts: {
+    timeoutMs: number;
+    pid?: number;
+    what: string;
+    logFile?: string;
+    log?: Log;
+    /** What the check waits for, for progress lines ("a health check at ..."). */
+    waitingFor?: string;
+  },
 ): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    if (opts.pid !== undefined && !isAlive(opts.pid)) {
-      throw new Error(
-        `${opts.what} exited during start-up.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`,
-      );
+  const poll = async () => {
+    const deadline = Date.now() + opts.timeoutMs;
+    while (Date.now() < deadline) {
+      if (await check().catch(() => false)) return;
+      if (opts.pid !== undefined && !isAlive(opts.pid)) {
+        throw new Error(
+          `${opts.what} exited during start-up.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`,
+        );
+      }
+      await sleep(250);
     }
-    await sleep(250);
-  }
-  throw new Error(
-    `${opts.what} did not become healthy within ${Math.round(opts.timeoutMs / 1000)} s.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`,
-  );
+    throw new Error(
+      `${opts.what} did not become healthy within ${Math.round(opts.timeoutMs / 1000)} s.${opts.logFile ? `\nLog (${opts.logFile}):\n${logTail(opts.logFile)}` : ''}`,
+    );
+  };
+  if (!opts.log) return poll();
+  const waitingFor = `${opts.waitingFor ?? `${opts.what} to answer`} (timeout ${Math.round(opts.timeoutMs / 1000)} s${opts.logFile ? `, log ${opts.logFile}` : ''})`;
+  return withProgress(opts.log, `Waiting for ${opts.what}`, waitingFor, poll);
 }
 
 /** A process listening on a TCP port, as far as this machine lets us see it. */
