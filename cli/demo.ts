@@ -92,11 +92,18 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
     log('2. A worker and the API/UI server.');
     await ensureUiBuilt(log);
     const registry = await loadRegistry();
+    // Their log lines go to files beside the services' logs, not into the demo's output.
+    const logs = {
+      worker: path.join(stack.dir, 'logs', 'demo-worker.log'),
+      server: path.join(stack.dir, 'logs', 'demo-server.log'),
+    };
+    fs.mkdirSync(path.dirname(logs.worker), { recursive: true });
     const worker: RunningWorker = await startWorker({
       temporalAddress: stack.temporalAddress,
       mlflowUri: stack.mlflowUri,
       registry,
       shutdownGraceSeconds: 2,
+      logFile: logs.worker,
     });
     cleanups.push(() => worker.shutdown());
     const port = opts.port ?? ((await portOpen(8700)) ? await freePort() : 8700);
@@ -108,8 +115,12 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
         devTokens: true,
         logLevel: 'warn',
       },
+      logger: { level: 'warn', file: logs.server },
       print: () => {},
     });
+    log(
+      `   Logs: ${path.join(stack.dir, 'logs')} (temporal.log, mlflow.log, demo-worker.log, demo-server.log)`,
+    );
     cleanups.push(() => server.close());
     writeDevTokens(server.devTokens);
     recordServerAddress(server.url);

@@ -48,6 +48,8 @@ describe('demo', () => {
           GAPLAB_MLFLOW_PORT: String(ports.mlflowPort),
           TEMPORAL_ADDRESS: '',
           MLFLOW_TRACKING_URI: '',
+          // The worker surely logs at INFO: none of it may reach the demo's output.
+          GAPLAB_WORKER_LOG_LEVEL: 'INFO',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -56,8 +58,18 @@ describe('demo', () => {
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const logDir = path.join(stackDir, 'logs');
+    const workerLog = fs.readFileSync(path.join(logDir, 'demo-worker.log'), 'utf8');
     fs.rmSync(stackDir, { recursive: true, force: true });
     expect(code, out).toBe(0);
+    // Worker and server log lines go to files in the state folder, which the demo names; its
+    // output has none (the SDK's "... [WARN] ..." lines, fastify's JSON lines).
+    expect(out).toContain(
+      `   Logs: ${logDir} (temporal.log, mlflow.log, demo-worker.log, demo-server.log)`,
+    );
+    expect(workerLog).toMatch(/^\S+Z \[INFO\] /m);
+    expect(out).not.toMatch(/\[(TRACE|DEBUG|INFO|WARN|ERROR)\]/);
+    expect(out).not.toMatch(/^\{"level":/m);
     expect(out).toContain('1. The embedded stack');
     // With --exit the server is gone once the demo ends: no address that would not open is
     // printed, and the report is saved where the demo says.

@@ -3,6 +3,7 @@
  * main task queue (workflows, strategies, recording, experiments) and, optionally, extra queues
  * for experiments only (e.g. a GPU pool).
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
@@ -12,6 +13,7 @@ import {
   Runtime,
   Worker,
   bundleWorkflowCode,
+  type LogEntry,
   type LogLevel,
   type WorkflowBundle,
   type WorkflowBundleOption,
@@ -62,19 +64,42 @@ export interface WorkerOptions {
   /** Worker log level. @default GAPLAB_WORKER_LOG_LEVEL or 'WARN' */
   logLevel?: LogLevel;
   /**
+   * A file the worker's log lines (Temporal's SDK and the workflow bundler) are appended to, for
+   * a program that keeps its own output clean (the demo). The first worker of a process decides.
+   * @default stderr
+   */
+  logFile?: string;
+  /**
    * Registry of live experiment process groups, shared by the workers of one machine: a worker
    * that starts kills what dead predecessors left behind. @default <state>/run/experiment-groups
    */
   processRegistryDir?: string;
 }
 
+/** "2026-01-01T00:00:00.000Z [WARN] message {meta}" appended to `file`. */
+export function fileLogFunction(file: string): (entry: LogEntry) => void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  return (entry) => {
+    const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+    let meta = '';
+    if (entry.meta && Object.keys(entry.meta).length > 0) {
+      meta = ` ${JSON.stringify(entry.meta, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`;
+    }
+    fs.appendFileSync(file, `${time} [${entry.level}] ${entry.message}${meta}\n`);
+  };
+}
+
 let runtimeInstalled = false;
-/** Installs the SDK runtime once per process with the chosen log level. */
-function installRuntime(level: LogLevel): void {
+/** Installs the SDK runtime once per process with the chosen log level (and file). */
+function installRuntime(level: LogLevel, logFile: string | undefined): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    Runtime.install({
+      logger: logFile
+        ? new DefaultLogger(level, fileLogFunction(logFile))
+        : new DefaultLogger(level),
+    });
   } catch {
     // Already installed by the embedding program: keep its logger.
   }
@@ -88,9 +113,12 @@ export interface RunningWorker {
 }
 
 let bundlePromise: Promise<WorkflowBundle> | undefined;
-/** Bundles the workflow code once per process. */
-export function workflowBundle(): Promise<WorkflowBundle> {
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+/** Bundles the workflow code once per process; its warnings go to `logFile` when given. */
+export function workflowBundle(logFile?: string): Promise<WorkflowBundle> {
+  bundlePromise ??= bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: logFile ? new DefaultLogger('WARN', fileLogFunction(logFile)) : quietLogger,
+  });
   return bundlePromise;
 }
 
@@ -106,6 +134,7 @@ const quietLogger = {
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   installRuntime(
     opts.logLevel ?? (process.env.GAPLAB_WORKER_LOG_LEVEL as LogLevel | undefined) ?? 'WARN',
+    opts.logFile,
   );
   // Created here if missing, so code experiments never start without it (experiments/lib/secret.ts).
   ensureHarnessSecret();
@@ -150,7 +179,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       await Worker.create({
         ...common,
         taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
-        workflowBundle: opts.workflowBundle ?? (await workflowBundle()),
+        workflowBundle: opts.workflowBundle ?? (await workflowBundle(opts.logFile)),
         activities: createActivities({
           experiments: { registry, workDir, guard, mlflow },
           strategies: { anthropic, optuna, code: { registry, store: new SourceStore({ mlflow }) } },
