@@ -25,6 +25,14 @@ export function recordedServerUrl(): string | undefined {
   }
 }
 
+/** The API the CLI talks to unless told: GAPLAB_URL, else what a local server recorded, else :8700. */
+export function defaultApiUrl(): string {
+  return (process.env.GAPLAB_URL || recordedServerUrl() || 'http://127.0.0.1:8700').replace(
+    /\/$/,
+    '',
+  );
+}
+
 export interface ApiOptions {
   /** @default GAPLAB_URL, else the address a local `gaplab server` recorded, else http://127.0.0.1:8700 */
   url?: string;
@@ -70,12 +78,7 @@ export class ApiClient {
   private readonly token: string | undefined;
 
   constructor(opts: ApiOptions = {}) {
-    this.url = (
-      opts.url ??
-      process.env.GAPLAB_URL ??
-      recordedServerUrl() ??
-      'http://127.0.0.1:8700'
-    ).replace(/\/$/, '');
+    this.url = opts.url ? opts.url.replace(/\/$/, '') : defaultApiUrl();
     this.token =
       opts.token ??
       process.env.GAPLAB_TOKEN ??

@@ -1,6 +1,6 @@
 /** Commands that drive problems and campaigns through the HTTP API. */
 import fs from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type {
   CampaignListItem,
   CampaignReport,
@@ -9,7 +9,7 @@ import type {
 } from '../api/schemas.js';
 import { loadDocument } from '../domain/parse.js';
 import { renderReportMarkdown, verdictLine } from '../domain/report.js';
-import { ApiClient, type ApiOptions } from './api.js';
+import { ApiClient, defaultApiUrl, type ApiOptions } from './api.js';
 import { listRows, renderList } from './list.js';
 import { ProgressPrinter, progressLine } from './progress.js';
 
@@ -59,8 +59,16 @@ export async function watchCampaign(
 
 export function registerApiCommands(program: Command): void {
   program
-    .option('--url <url>', 'gaplab API (default GAPLAB_URL or http://127.0.0.1:8700)')
-    .option('--token <token>', 'bearer token (default GAPLAB_TOKEN, else the local dev token)')
+    .addOption(
+      new Option(
+        '--url <url>',
+        'gaplab API: GAPLAB_URL, else the address a running local server recorded, else http://127.0.0.1:8700',
+      ).default(defaultApiUrl()),
+    )
+    .option(
+      '--token <token>',
+      "bearer token: GAPLAB_TOKEN, else the dev token of --as's role that a local server saved",
+    )
     .option('--as <role>', 'which local dev token to use: pi, researcher or viewer', 'pi');
 
   program
@@ -89,11 +97,13 @@ export function registerApiCommands(program: Command): void {
   program
     .command('start <problem>')
     .description('Start a campaign on a problem.')
-    .option(
-      '--strategy <name>',
-      'claude, optuna or random (default: claude with ANTHROPIC_API_KEY, else optuna)',
+    .addOption(
+      new Option(
+        '--strategy <name>',
+        'claude, optuna or random: claude when ANTHROPIC_API_KEY is set, else optuna',
+      ).default(defaultStrategy()),
     )
-    .option('--criteria-version <n>', 'criteria version (default: latest)', (v) => Number(v))
+    .option('--criteria-version <n>', 'criteria version; without it, the latest', (v) => Number(v))
     .option('--seed <n>', 'base seed', (v) => Number(v))
     .option('--label <text>', 'a label to tell campaigns apart')
     .option('--paused', 'start paused: queue ideas (gaplab propose), then gaplab resume')
@@ -191,7 +201,7 @@ export function registerApiCommands(program: Command): void {
       '--patch <file>',
       "a unified diff (git diff, diff -u) against the parent trial's source",
     )
-    .option('--parent <trial>', 'the trial the idea builds on (default: the baseline)')
+    .option('--parent <trial>', 'the trial the idea builds on; without it, the baseline')
     .option('--rationale <text>', 'why it should work')
     .option('--expected <text>', 'the effect you expect')
     .option(
@@ -274,9 +284,14 @@ interface StartOptions {
   paused?: boolean;
 }
 
-/** The API body of `gaplab start`: claude with ANTHROPIC_API_KEY, else optuna, by default. */
+/** The strategy a campaign runs unless told: claude with ANTHROPIC_API_KEY, else optuna. */
+export function defaultStrategy(): 'claude' | 'optuna' {
+  return process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna';
+}
+
+/** The API body of `gaplab start`: {@link defaultStrategy} unless one is given. */
 export function startBody(problem: string, o: StartOptions) {
-  const strategy = o.strategy ?? (process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna');
+  const strategy = o.strategy ?? defaultStrategy();
   return {
     problemId: problem,
     strategy: { name: strategy },

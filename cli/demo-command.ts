@@ -1,5 +1,6 @@
 /** The `demo` command's declaration; its work (cli/demo.ts) loads only when it runs. */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { defaultStrategy } from './commands.js';
 import type { DemoOptions } from './demo.js';
 
 export function registerDemoCommand(program: Command): void {
@@ -9,7 +10,12 @@ export function registerDemoCommand(program: Command): void {
       'Run the whole loop on the built-in weak-to-strong problem with the embedded stack.',
     )
     .option('--trials <n>', 'search trials', (v) => Number(v), 30)
-    .option('--strategy <name>', 'claude, optuna or random')
+    .addOption(
+      new Option(
+        '--strategy <name>',
+        'claude, optuna or random: claude when ANTHROPIC_API_KEY is set, else optuna',
+      ).default(defaultStrategy()),
+    )
     .option('--seed <n>', 'base seed', (v) => Number(v))
     .option(
       '--patience <n>',
@@ -21,10 +27,14 @@ export function registerDemoCommand(program: Command): void {
         return n;
       },
     )
-    .option('--port <port>', 'API/UI port', (v) => Number(v))
-    .option(
-      '--exit',
-      'exit after the report instead of keeping the UI up (default when not on a terminal)',
+    .option('--port <port>', 'API/UI port: 8700, or a free one when 8700 is taken', (v) =>
+      Number(v),
+    )
+    .addOption(
+      new Option('--exit', 'exit after the report instead of keeping the UI up').default(
+        !process.stdout.isTTY,
+        'on when not on a terminal',
+      ),
     )
     .option('--no-exit', 'keep the UI up after the report even when not on a terminal')
     .action(

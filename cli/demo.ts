@@ -22,7 +22,7 @@ import { startWorker, type RunningWorker } from '../worker/index.js';
 import { dataConverter } from '../temporal/data-converter.js';
 import { recordServerAddress, writeDevTokens } from './api.js';
 import { ensureUiBuilt } from './ui-build.js';
-import { readDocument, watchCampaign } from './commands.js';
+import { defaultStrategy, readDocument, watchCampaign } from './commands.js';
 import { portOpen } from '../stack/process.js';
 import { freePort } from '../stack/process.js';
 
@@ -159,7 +159,7 @@ export async function runDemo(opts: DemoOptions): Promise<CampaignReport> {
       `   criteria v${version.version}: maximize ${version.criteria.metric}, ${version.criteria.seedsPerTrial} seeds per trial, hidden metric ${version.criteria.hiddenMetrics.join(', ')}, ${opts.trials} trials`,
     );
 
-    const strategy = opts.strategy ?? (process.env.ANTHROPIC_API_KEY ? 'claude' : 'optuna');
+    const strategy = opts.strategy ?? defaultStrategy();
     log(
       `4. A campaign with the ${strategy} strategy${strategy === 'optuna' && !process.env.ANTHROPIC_API_KEY ? ' (set ANTHROPIC_API_KEY to use Claude)' : ''}.`,
     );

@@ -43,7 +43,10 @@ export function registerInitCommand(program: Command): void {
     .description(
       'Scaffold a code experiment with a Python harness: experiment.yaml, harness.py, method.py, problem.yaml, criteria.yaml.',
     )
-    .option('--dir <folder>', 'where to put it (default: the experiments folder workers load)')
+    .option(
+      '--dir <folder>',
+      'where to put it; without it, the experiments folder workers load (experiments/)',
+    )
     .action(async (name: string, o: { dir?: string }) => {
       const { dir, files } = await initCodeExperiment(name, o.dir);
       console.log(`created ${dir}: ${files.join(', ')}`);

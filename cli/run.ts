@@ -1,13 +1,32 @@
 /** Long-running processes: the worker and the API/UI server. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { recordServerAddress, writeDevTokens } from './api.js';
 
+/**
+ * Where the worker and the server find Temporal and MLflow unless told: the environment's, else
+ * the local stack's (`gaplab stack up` on GAPLAB_TEMPORAL_PORT / GAPLAB_MLFLOW_PORT). Shown in
+ * `--help` as the values the commands will use.
+ */
 export const defaults = {
   temporalAddress: () =>
-    process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${process.env.GAPLAB_TEMPORAL_PORT ?? 7233}`,
+    process.env.TEMPORAL_ADDRESS || `127.0.0.1:${process.env.GAPLAB_TEMPORAL_PORT || 7233}`,
   mlflowUri: () =>
-    process.env.MLFLOW_TRACKING_URI ?? `http://127.0.0.1:${process.env.GAPLAB_MLFLOW_PORT ?? 5050}`,
+    process.env.MLFLOW_TRACKING_URI || `http://127.0.0.1:${process.env.GAPLAB_MLFLOW_PORT || 5050}`,
 };
+
+/** Seconds a stopping worker lets running experiments finish (worker/index.ts's default). */
+export const WORKER_SHUTDOWN_GRACE_SECONDS = 10;
+
+const temporalOption = () =>
+  new Option(
+    '--temporal <address>',
+    "Temporal frontend: TEMPORAL_ADDRESS, else the local stack's on GAPLAB_TEMPORAL_PORT (7233)",
+  ).default(defaults.temporalAddress());
+const mlflowOption = () =>
+  new Option(
+    '--mlflow <uri>',
+    "MLflow tracking server: MLFLOW_TRACKING_URI, else the local stack's on GAPLAB_MLFLOW_PORT (5050)",
+  ).default(defaults.mlflowUri());
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -15,14 +34,8 @@ export function registerRunCommands(program: Command): void {
   program
     .command('worker')
     .description('Run a worker: workflows, strategies, recording and experiments.')
-    .option(
-      '--temporal <address>',
-      'Temporal frontend (default TEMPORAL_ADDRESS or 127.0.0.1:7233)',
-    )
-    .option(
-      '--mlflow <uri>',
-      'MLflow tracking server (default MLFLOW_TRACKING_URI or http://127.0.0.1:5050)',
-    )
+    .addOption(temporalOption())
+    .addOption(mlflowOption())
     .option('--task-queue <queue>', 'main task queue', 'gaplab')
     .option(
       '--experiment-queue <queue>',
@@ -33,8 +46,8 @@ export function registerRunCommands(program: Command): void {
     .option('--max-activities <n>', 'experiment runs at once on this worker', (v) => Number(v), 16)
     .action(
       async (o: {
-        temporal?: string;
-        mlflow?: string;
+        temporal: string;
+        mlflow: string;
         taskQueue: string;
         experimentQueue?: string[];
         main: boolean;
@@ -43,8 +56,9 @@ export function registerRunCommands(program: Command): void {
         // Loaded on use, so that `gaplab --help` and the API commands start fast.
         const { startWorker } = await import('../worker/index.js');
         const worker = await startWorker({
-          temporalAddress: o.temporal ?? defaults.temporalAddress(),
-          mlflowUri: o.mlflow ?? defaults.mlflowUri(),
+          temporalAddress: o.temporal,
+          mlflowUri: o.mlflow,
+          shutdownGraceSeconds: WORKER_SHUTDOWN_GRACE_SECONDS,
           taskQueue: o.taskQueue,
           pollMain: o.main,
           maxConcurrentActivities: o.maxActivities,
@@ -52,7 +66,7 @@ export function registerRunCommands(program: Command): void {
         });
         const queues = [...(o.main ? [o.taskQueue] : []), ...(o.experimentQueue ?? [])];
         console.log(
-          `worker polling ${queues.join(', ')} (Ctrl-C stops it; running experiments are cancelled after 10 s)`,
+          `worker polling ${queues.join(', ')} (Ctrl-C stops it; running experiments are cancelled after ${WORKER_SHUTDOWN_GRACE_SECONDS} s)`,
         );
         const stop = () => void worker.shutdown();
         process.once('SIGINT', stop);
@@ -66,8 +80,8 @@ export function registerRunCommands(program: Command): void {
     .description('Run the HTTP API and web UI.')
     .option('--host <host>', 'address to bind (non-loopback needs tokens)', '127.0.0.1')
     .option('--port <port>', 'port', (v) => Number(v), 8700)
-    .option('--temporal <address>', 'Temporal frontend')
-    .option('--mlflow <uri>', 'MLflow tracking server')
+    .addOption(temporalOption())
+    .addOption(mlflowOption())
     .option(
       '--dev-tokens',
       'generate one token per role, print them and save them for the local CLI',
@@ -76,8 +90,8 @@ export function registerRunCommands(program: Command): void {
       async (o: {
         host: string;
         port: number;
-        temporal?: string;
-        mlflow?: string;
+        temporal: string;
+        mlflow: string;
         devTokens?: boolean;
       }) => {
         const { startServer } = await import('../server/server.js');
@@ -87,8 +101,8 @@ export function registerRunCommands(program: Command): void {
           config: {
             host: o.host,
             port: o.port,
-            temporalAddress: o.temporal ?? defaults.temporalAddress(),
-            mlflowUri: o.mlflow ?? defaults.mlflowUri(),
+            temporalAddress: o.temporal,
+            mlflowUri: o.mlflow,
             ...(o.devTokens ? { devTokens: true } : {}),
           },
           handleSignals: true,

@@ -136,11 +136,11 @@ export class Stack {
 
   constructor(opts: StackOptions = {}) {
     this.host = opts.host ?? '127.0.0.1';
-    this.temporalPort = opts.temporalPort ?? Number(process.env.GAPLAB_TEMPORAL_PORT ?? 7233);
+    this.temporalPort = opts.temporalPort ?? Number(process.env.GAPLAB_TEMPORAL_PORT || 7233);
     this.temporalUiPort =
       opts.temporalUiPort ??
       Number(process.env.GAPLAB_TEMPORAL_UI_PORT || this.temporalPort + 1000);
-    this.mlflowPort = opts.mlflowPort ?? Number(process.env.GAPLAB_MLFLOW_PORT ?? 5050);
+    this.mlflowPort = opts.mlflowPort ?? Number(process.env.GAPLAB_MLFLOW_PORT || 5050);
     // A stack on other ports keeps its data and pid files apart: two Temporal servers on one
     // SQLite file lock each other out.
     this.dir =
@@ -153,7 +153,7 @@ export class Stack {
       );
     this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
     this.postgres = opts.postgres ?? process.env.GAPLAB_POSTGRES === '1';
-    this.postgresPort = opts.postgresPort ?? Number(process.env.GAPLAB_POSTGRES_PORT ?? 5433);
+    this.postgresPort = opts.postgresPort ?? Number(process.env.GAPLAB_POSTGRES_PORT || 5433);
     this.mlflowAuth = opts.mlflowAuth ?? process.env.GAPLAB_MLFLOW_AUTH !== '0';
     this.adopt = opts.adopt ?? process.env.GAPLAB_ADOPT === '1';
     this.log = opts.log ?? (() => {});
