@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../stack/paths.js';
+import { withProgress } from '../stack/progress.js';
 
 const UI = path.join(PROJECT_ROOT, 'ui');
 
@@ -29,17 +30,23 @@ export function uiBuildIsFresh(): boolean {
 
 export async function ensureUiBuilt(log: (line: string) => void): Promise<void> {
   if (uiBuildIsFresh()) return;
-  log('   building the web UI (first run, or its sources changed)...');
   const { build } = await import('vite');
   // A caller under vitest has NODE_ENV=test, which would bundle React's development build.
   const nodeEnv = process.env.NODE_ENV;
   process.env.NODE_ENV = 'production';
   try {
-    await build({
-      configFile: path.join(UI, 'vite.config.ts'),
-      mode: 'production',
-      logLevel: 'warn',
-    });
+    await withProgress(
+      log,
+      '   Building the web UI',
+      `vite build (${path.join(UI, 'dist')})`,
+      () =>
+        build({
+          configFile: path.join(UI, 'vite.config.ts'),
+          mode: 'production',
+          logLevel: 'warn',
+        }),
+      { note: 'first run, or its sources changed' },
+    );
   } finally {
     if (nodeEnv === undefined) delete process.env.NODE_ENV;
     else process.env.NODE_ENV = nodeEnv;

@@ -50,10 +50,9 @@ function run(
 ): Promise<void> {
   let child: ReturnType<typeof spawn> | undefined;
   let tail = '';
-  const shown = [path.basename(command), ...args].join(' ');
   const waitingFor = () => {
     const last = tail.trimEnd().split('\n').pop()?.trim();
-    return `${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown} (pid ${child?.pid ?? '?'})${last ? `, last output: ${last.slice(0, 100)}` : ''}`;
+    return `${path.basename(command)} (pid ${child?.pid ?? '?'})${last ? `, last output: ${last.slice(0, 100)}` : ''}`;
   };
   return withProgress(
     opts.log,

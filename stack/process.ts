@@ -167,8 +167,15 @@ export async function waitUntil(
     );
   };
   if (!opts.log) return poll();
-  const waitingFor = `${opts.waitingFor ?? `${opts.what} to answer`} (timeout ${Math.round(opts.timeoutMs / 1000)} s${opts.logFile ? `, log ${opts.logFile}` : ''})`;
-  return withProgress(opts.log, `Waiting for ${opts.what}`, waitingFor, poll);
+  return withProgress(
+    opts.log,
+    `Waiting for ${opts.what}`,
+    opts.waitingFor ?? `${opts.what} to answer`,
+    poll,
+    {
+      note: `up to ${Math.round(opts.timeoutMs / 1000)} s${opts.logFile ? `; log ${opts.logFile}` : ''}`,
+    },
+  );
 }
 
 /** A process listening on a TCP port, as far as this machine lets us see it. */

@@ -31,9 +31,9 @@ describe('withProgress', () => {
       `  Building the Temporal CLI: ${PROGRESS_EVERY_MS / 1000} s, waiting for go install (last output: compiling)`,
     );
     output = 'linking';
-    await vi.advanceTimersByTimeAsync(60_000);
+    await vi.advanceTimersByTimeAsync(8 * PROGRESS_EVERY_MS);
     expect(lines.at(-1)).toBe(
-      `  Building the Temporal CLI: ${formatElapsed(60_000 + PROGRESS_EVERY_MS)}, waiting for go install (last output: linking)`,
+      `  Building the Temporal CLI: ${formatElapsed(9 * PROGRESS_EVERY_MS)}, waiting for go install (last output: linking)`,
     );
     await vi.advanceTimersByTimeAsync(7 * 60_000);
     await expect(done).resolves.toBe('built');
@@ -83,9 +83,9 @@ describe('waitUntil with a log', () => {
     });
     await vi.advanceTimersByTimeAsync(13_000);
     await done;
-    expect(lines[0]).toBe('Waiting for MLflow server...');
+    expect(lines[0]).toBe('Waiting for MLflow server (up to 60 s; log /state/logs/mlflow.log)...');
     expect(lines).toContain(
-      `  Waiting for MLflow server: ${PROGRESS_EVERY_MS / 1000} s, waiting for http://127.0.0.1:5050/health (timeout 60 s, log /state/logs/mlflow.log)`,
+      `  Waiting for MLflow server: ${PROGRESS_EVERY_MS / 1000} s, waiting for http://127.0.0.1:5050/health`,
     );
     expect(lines.at(-1)).toMatch(/^Waiting for MLflow server: done in 1[23] s$/);
   });

@@ -5,8 +5,8 @@
  */
 export type Log = (line: string) => void;
 
-/** How often a running step reports. */
-export const PROGRESS_EVERY_MS = 5_000;
+/** How often a running step reports: within 10 s, with room for a busy machine's timers. */
+export const PROGRESS_EVERY_MS = 8_000;
 
 /** "7 s", "2m05s", "1h02m". */
 export function formatElapsed(ms: number): string {
