@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CampaignStatus } from '../api/schemas.js';
 import { FakeService } from '../test/support/fake-service.js';
-import { progressLine } from './progress.js';
+import { ProgressPrinter, progressLine } from './progress.js';
 
 describe('the progress line', () => {
   it('counts down while the campaign runs and says what it used once it ended', async () => {
@@ -45,5 +45,35 @@ describe('the progress line', () => {
       expect(line).toContain('ran 9m46s');
       expect(line).not.toContain('left');
     }
+  });
+});
+
+describe('ProgressPrinter', () => {
+  const sink = (isTTY: boolean) => {
+    const written: string[] = [];
+    const out = { isTTY, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
+    return { out, written };
+  };
+  const lines = [
+    'running · 3/30 trials · 2 running · best t0002 PGR 0.41 · 9m58s left',
+    'running · 3/30 trials · 2 running · best t0002 PGR 0.41 · 9m56s left',
+    'running · 4/30 trials · 2 running · best t0002 PGR 0.41 · 9m54s left',
+    'running · 4/30 trials · 2 running · best t0002 PGR 0.41 · 1h02m left',
+  ];
+
+  it('prints a line per change of the campaign, not per tick of its countdown, into a pipe', () => {
+    const { out, written } = sink(false);
+    const printer = new ProgressPrinter(out);
+    for (const l of lines) printer.update(l);
+    printer.done();
+    expect(written).toEqual([`${lines[0]}\n`, `${lines[2]}\n`]);
+  });
+
+  it('rewrites every tick in place on a terminal', () => {
+    const { out, written } = sink(true);
+    const printer = new ProgressPrinter(out);
+    for (const l of lines) printer.update(l);
+    printer.done();
+    expect(written).toEqual([...lines.map((l) => `\r\x1b[2K${l}`), '\n']);
   });
 });

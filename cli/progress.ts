@@ -42,13 +42,18 @@ export function progressLine(s: CampaignStatus, nowMs = Date.now()): string {
   return parts.join(' · ');
 }
 
+/**
+ * Rewrites the line in place on a terminal. Elsewhere (a pipe, a log file) it prints a line when
+ * the campaign changed, not when only its countdown did: one line per event, not one a second.
+ */
 export class ProgressPrinter {
   private last = '';
   constructor(private readonly out: NodeJS.WriteStream = process.stdout) {}
 
   update(line: string): void {
-    if (line === this.last) return;
-    this.last = line;
+    const key = this.out.isTTY ? line : line.replace(/ · [\dhms]+ left/, '');
+    if (key === this.last) return;
+    this.last = key;
     if (this.out.isTTY) this.out.write(`\r\x1b[2K${line}`);
     else this.out.write(`${line}\n`);
   }
