@@ -19,7 +19,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--seed <n>', 'base seed', (v) => Number(v))
     .option(
       '--patience <n>',
-      'stop after this many trials in a row without a better best (default: as the criteria file says)',
+      'stop after this many trials in a row without a better best; unset, as the criteria file says',
       (v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1)
