@@ -26,6 +26,28 @@ describe('the progress line', () => {
     expect(line).toMatch(/^finished · .* · stop: stopped_by_pi$/);
   });
 
+  it('names what the campaign waits for, unless the running count already says it', async () => {
+    const base = await new FakeService().status('c1');
+    const verifying: CampaignStatus = {
+      ...base,
+      phase: 'verifying',
+      trialsRunning: 0,
+      waitingFor: 'MLflow to write 3 trial records',
+    };
+    expect(progressLine(verifying)).toMatch(
+      /^verifying · .* · 0 running · .* · waiting for MLflow to write 3 trial records/,
+    );
+    const running: CampaignStatus = { ...base, trialsRunning: 2, waitingFor: '2 running trials' };
+    expect(progressLine(running)).not.toContain('waiting for');
+    const both: CampaignStatus = {
+      ...running,
+      waitingFor: "2 running trials and a PI's decision on 1 hypothesis",
+    };
+    expect(progressLine(both)).toContain(
+      "waiting for 2 running trials and a PI's decision on 1 hypothesis",
+    );
+  });
+
   it('freezes the time of a finished campaign without a wall budget at its end', async () => {
     const fake = new FakeService();
     const base = await fake.status('c1');

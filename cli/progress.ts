@@ -38,6 +38,9 @@ export function progressLine(s: CampaignStatus, nowMs = Date.now()): string {
     parts.push(`${duration(s.remaining.wallSeconds)} left`);
   else if (finished) parts.push(`ran ${duration(elapsedSeconds(s, nowMs))}`);
   if (s.pendingApprovals > 0) parts.push(`${s.pendingApprovals} awaiting approval`);
+  // What it waits for, unless that is only the running trials the line already counts.
+  if (s.waitingFor && !/^\d+ running trials?$/.test(s.waitingFor))
+    parts.push(`waiting for ${s.waitingFor}`);
   if (s.stopReason) parts.push(`stop: ${s.stopReason}`);
   return parts.join(' · ');
 }

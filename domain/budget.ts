@@ -3,7 +3,6 @@
  * workflow can keep the ledger in its state, carry it across continue-as-new and answer queries.
  */
 import { z } from 'zod';
-import type { CampaignStatus } from './campaign.js';
 import type { Budgets, Stagnation } from './schemas.js';
 
 /** Why a campaign stopped. */
@@ -111,7 +110,13 @@ export function remainingOrNull(
  * or, with no wall budget, by `nowMs`.
  */
 export function elapsedSeconds(
-  s: Pick<CampaignStatus, 'phase' | 'ledger' | 'budgets' | 'remaining' | 'endedAtMs'>,
+  s: {
+    phase: string;
+    ledger: Pick<BudgetLedger, 'startedAtMs'>;
+    budgets: Pick<Budgets, 'maxWallSeconds'>;
+    remaining: Record<string, number | null>;
+    endedAtMs?: number | undefined;
+  },
   nowMs: number,
 ): number {
   if (s.endedAtMs !== undefined) return Math.max(0, (s.endedAtMs - s.ledger.startedAtMs) / 1000);

@@ -103,6 +103,11 @@ export const CampaignStatus = z.object({
   /** What became of the strategy's proposals so far (sent = queued + run + duplicate + repaired + dropped). */
   proposals: ProposalCounts.exactOptional(),
   stopReason: StopReason.nullable(),
+  /**
+   * What the campaign waits for now, in words ("3 running trials", "verification of t0012 on 5
+   * fresh seeds", "MLflow to write 2 trial records"); absent once it finished.
+   */
+  waitingFor: z.string().max(300).exactOptional(),
   runs: z.number(),
   mlflowParentRunId: z.string().exactOptional(),
   mlflowExperimentId: z.string().exactOptional(),

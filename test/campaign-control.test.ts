@@ -161,7 +161,11 @@ describe('human control of a campaign', () => {
       return trials.find((t) => t.id === 'baseline' && t.status === 'succeeded');
     }, 60_000);
     expect(baseline.seeds).toHaveLength(2);
-    const status = await env.service.status(campaignId);
+    // The status says what the campaign waits for: a person's resume.
+    const status = await eventually(async () => {
+      const st = await env.service.status(campaignId);
+      return st.waitingFor === 'a resume (paused)' ? st : undefined;
+    }, 30_000);
     expect(status.paused).toBe(true);
     expect(status.ledger.trialsStarted).toBe(0);
     const { trials } = await env.service.trials(campaignId, { kind: 'search', limit: 100 });
@@ -177,6 +181,8 @@ describe('human control of a campaign', () => {
     const report = await env.service.result(campaignId);
     expect(report.stopReason).toBe('max_trials');
     expect(report.trials.total).toBe(3);
+    // Finished: nothing left to wait for.
+    expect((await env.service.status(campaignId)).waitingFor).toBeUndefined();
     const search = (await env.service.trials(campaignId, { kind: 'search', limit: 100 })).trials;
     expect(search.map((t) => t.author.kind).sort()).toEqual(['human', 'strategy', 'strategy']);
   });

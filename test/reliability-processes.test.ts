@@ -126,6 +126,8 @@ describe('experiment processes die with their worker', () => {
       const run = await startSleepers(env, 'stop');
       campaignId = run.campaignId;
       const before = await sleepersInFlight(run.workDir);
+      // Its one search trial runs (2 seeds of 600 s) beside the references: what it waits for.
+      expect((await env.service.status(campaignId)).waitingFor).toMatch(/\b1 running trial$/);
       const stoppedAt = Date.now();
       await env.service.stop(pi, campaignId, { reason: 'enough', cancelRunning: true });
       await eventually(async () => experimentProcesses(run.workDir).length === 0, 60_000, 100);

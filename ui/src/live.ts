@@ -112,6 +112,7 @@ const WATCHED = [
   'trialsRunning',
   'pendingApprovals',
   'stopReason',
+  'waitingFor',
   'runs',
 ] as const;
 function changed(a: CampaignStatus, b: CampaignStatus): boolean {

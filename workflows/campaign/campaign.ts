@@ -27,6 +27,7 @@ import { resolveResultSources, sourceResolver } from './sources.js';
 import type { Activities } from './activities.js';
 import { TrialRunner } from './runner.js';
 import { failureMessage } from './seed-results.js';
+import { Waits } from './waits.js';
 import { presets } from '../options.js';
 import { recordsSnapshotWorkflow, recordsSnapshotWorkflowId } from '../records-snapshot.js';
 import type { CampaignInput, CampaignReport } from '../types.js';
@@ -54,6 +55,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   registerHandlers(state, resolveSource);
   const runner = new TrialRunner(input, state, recordActs);
   const outboxDrained = startArchiver(state, recordActs, record);
+  const waits = new Waits(state, runner);
 
   const newRunDue = () =>
     workflowInfo().continueAsNewSuggested ||
@@ -78,6 +80,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       );
   }
   if (record && !state.context.data.mlflowParentRunId) {
+    waits.set("MLflow to open the campaign's run");
     const res = await recordActs.recordCampaignStart({
       campaignId: input.campaignId,
       problem: input.problem,
@@ -128,6 +131,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     } else {
       // Baseline first: the strategy sees it, and relative constraints and the optimum's sanity
       // check need it.
+      waits.set('the baseline and optimum measurement');
       await runner.untilHardStop(measureReferences, runner.scope);
       checkReferences();
       state.lifecycle.setPhase('running');
@@ -183,8 +187,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       // in a fresh history with only the state that matters.
       // The references too: a new run carries them, or measures them if they are not known.
       const drained = () => inFlight.size === 0 && runner.referencesDone();
+      waits.set(waits.running('to end before the history is renewed'));
       await condition(() => drained() || state.lifecycle.stopRequest !== undefined);
       if (drained()) {
+        waits.set(waits.records());
         await runner.recorded();
         await condition(allHandlersFinished);
         await outboxDrained();
@@ -197,6 +203,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       continue;
     }
     if (state.lifecycle.paused) {
+      waits.set(waits.paused());
       setStatusAttribute('paused');
       await condition(
         () => !state.lifecycle.paused || state.lifecycle.stopRequest !== undefined || newRunDue(),
@@ -228,6 +235,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     const wanted = proposalsWanted();
     if (!proposing && wanted > 0 && state.proposals.canPropose(Date.now())) {
       proposing = true;
+      waits.set(`the strategy's proposals (${input.strategy.name})`);
       const view = state.strategyView(wanted);
       let result: StrategyResult;
       try {
@@ -262,6 +270,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       }
       if (result.budgetExhausted) state.lifecycle.refuseForBudget(result.budgetExhausted);
       // Code hypotheses' edits become stored snapshots (hashes in the state) before queueing.
+      if (result.proposals.some((p) => p.edits)) waits.set('the edited sources to be stored');
       const sources = result.proposals.some((p) => p.edits)
         ? await resolveResultSources(result, resolveSource)
         : [];
@@ -284,13 +293,17 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       state.lifecycle.markIdle(Date.now());
       continue;
     }
+    waits.set(waits.loop());
     await condition(() => state.context.version !== seen, waitMs ?? undefined);
   }
 
   // ---- wind down and verify ---------------------------------------------------------------
-  if (state.lifecycle.shouldCancelRunning()) runner.scope.cancel();
+  const cancelling = state.lifecycle.shouldCancelRunning();
+  if (cancelling) runner.scope.cancel();
+  if (inFlight.size > 0) waits.set(waits.running(cancelling ? 'to stop (cancelled)' : 'to end'));
   await runner.settled();
   // A search that ended before the references it ran beside (a budget of a few trials).
+  if (!runner.referencesDone()) waits.set('the baseline and optimum measurement');
   await runner.referencesMeasured();
 
   state.lifecycle.setPhase('verifying');
@@ -306,16 +319,20 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       const reqs = state.verification.finalRequests(round > 0);
       if (reqs.length === 0 && round > 0) break;
       for (const req of reqs) {
+        waits.set(`verification of ${req.verifies ?? req.id} on fresh seeds`);
         await runner.verify(req, verifyScope);
         if (state.lifecycle.verificationStopped) break;
       }
     }
   }, verifyScope);
 
+  waits.set(waits.records());
   await runner.recorded();
+  waits.set('MLflow to write the notes and the audit trail');
   await outboxDrained();
   const report = state.buildReport(new Date().toISOString());
   if (record) {
+    waits.set("MLflow to record the campaign's end");
     await recordActs.recordCampaignEnd({
       campaignId: input.campaignId,
       parentRunId: state.context.data.mlflowParentRunId!,
@@ -360,6 +377,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       }
     }
   }
+  waits.set(undefined);
   state.finish(report);
   setStatusAttribute('finished');
   await condition(allHandlersFinished);

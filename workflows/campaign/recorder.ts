@@ -90,6 +90,13 @@ export class TrialRecorder {
     return !this.backpressure || this.queue.length + this.itemsInFlight < limit;
   }
 
+  /** Trial records (and changes to recorded trials) not yet written. */
+  backlog(): number {
+    return this.batches
+      ? this.queue.length + this.itemsInFlight + this.stale.size
+      : this.recordings.size;
+  }
+
   /** Resolves once every trial record added so far is written. */
   async recorded(): Promise<void> {
     if (this.updates) {

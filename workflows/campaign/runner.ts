@@ -102,6 +102,11 @@ export class TrialRunner {
     return this.recorder.roomForTrials();
   }
 
+  /** Trial records not yet written. */
+  recordBacklog(): number {
+    return this.recorder.backlog();
+  }
+
   /** Resolves once every trial record started so far is written. */
   recorded(): Promise<void> {
     return this.recorder.recorded();

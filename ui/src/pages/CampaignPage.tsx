@@ -127,6 +127,11 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
             {' · '}started {fmtTime(s.ledger.startedAtMs)}
             {s.runs > 1 && <span className="faint"> · run {s.runs} (continued as new)</span>}
           </div>
+          {s.phase !== 'finished' && s.waitingFor && (
+            <div className="sub" data-testid="waiting-for">
+              Waiting for {s.waitingFor}
+            </div>
+          )}
         </div>
         <div className="row">
           <Link

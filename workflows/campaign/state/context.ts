@@ -90,6 +90,11 @@ export class StateContext {
   readonly data: Carried;
   /** Bumped on every change the main loop may be waiting for. */
   version = 0;
+  /**
+   * What the workflow awaits right now, in words ("3 running trials", "MLflow to write 2 trial
+   * records"): set by the workflow before each wait, shown in the status. Not carried.
+   */
+  waitingFor: string | undefined;
   /** Every strategy proposal's fate (counts exact, recent reasons kept); its state is carried. */
   readonly proposalAudit: ProposalAudit;
   private readonly trialIndex = new Map<string, TrialSummary>();

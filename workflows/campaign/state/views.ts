@@ -59,6 +59,9 @@ export class Views {
       pendingApprovals: d.pending.length,
       proposals: d.proposals.counts,
       stopReason: d.stopReason ?? null,
+      ...(endedAtMs === undefined && d.phase !== 'finished' && this.ctx.waitingFor
+        ? { waitingFor: this.ctx.waitingFor }
+        : {}),
       runs: d.runs,
       ...(d.mlflowParentRunId ? { mlflowParentRunId: d.mlflowParentRunId } : {}),
       ...(d.mlflowExperimentId ? { mlflowExperimentId: d.mlflowExperimentId } : {}),
