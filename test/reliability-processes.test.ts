@@ -137,7 +137,8 @@ describe('experiment processes die with their worker', () => {
       // final verification unless asked for). The bound is loose for a loaded machine; the time is
       // printed (about 2-5 s on a quiet one).
       await eventually(
-        async () => ((await env.service.status(campaignId!)).phase === 'finished' ? true : undefined),
+        async () =>
+          (await env.service.status(campaignId!)).phase === 'finished' ? true : undefined,
         60_000,
         100,
       );
