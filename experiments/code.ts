@@ -408,6 +408,17 @@ export async function runCodeSeed(
 /** Where candidates find numpy: the project venv's site-packages, shown read-only. */
 export const SANDBOX_SITE_PACKAGES = '/opt/gaplab/site-packages';
 
+/**
+ * Data that packages ship, hidden from candidates (an empty folder is shown in their place):
+ * a built-in problem on scikit-learn's bundled datasets keeps their labels as its ground truth,
+ * and a candidate that could load the same rows would read the answers off them.
+ */
+export const HIDDEN_PACKAGE_DATA = [
+  'sklearn/datasets/data',
+  'sklearn/datasets/descr',
+  'sklearn/datasets/images',
+];
+
 async function venvSitePackages(): Promise<string> {
   const lib = path.join(paths.venv, 'lib');
   let entries: string[] = [];
@@ -502,12 +513,19 @@ export async function runPythonCandidate(run: PythonCandidateRun): Promise<Sandb
   const site = await venvSitePackages();
   await checkPython(site, run.sandbox);
   const inputDir = await writeInputs(run);
+  const empty = path.join(inputDir, 'empty');
+  await mkdir(empty, { mode: 0o755 });
+  const hidden = HIDDEN_PACKAGE_DATA.filter((d) => existsSync(path.join(site, d))).map((d) => ({
+    source: empty,
+    target: path.posix.join(SANDBOX_SITE_PACKAGES, d),
+  }));
   try {
     return await runSandboxed({
       argv: ['/usr/bin/python3', '-B', '-s', '/input/driver.py'],
       readOnly: [
         { source: inputDir, target: '/input' },
         { source: site, target: SANDBOX_SITE_PACKAGES },
+        ...hidden,
       ],
       env: { PYTHONPATH: SANDBOX_SITE_PACKAGES },
       ...(run.limits ? { limits: run.limits } : {}),
