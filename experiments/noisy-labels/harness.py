@@ -64,12 +64,13 @@ def main():
         "method.fit_predict",
         args=(x[noisy], y_noisy, x[trusted], y[trusted], x_test, gh.params(), gh.CANDIDATE_RNG),
     )
-    pred = np.asarray(pred) if isinstance(pred, (list, np.ndarray)) else None
+    try:
+        pred = np.asarray(pred) if isinstance(pred, (list, np.ndarray)) else None
+    except ValueError:  # a ragged list
+        pred = None
     if pred is None or pred.shape != (len(test),) or not np.issubdtype(pred.dtype, np.number):
-        gh.fail_candidate(
-            f"fit_predict must return {len(test)} class labels (one per X_test row), "
-            f"got {'a non-list' if pred is None else f'shape {pred.shape} of {pred.dtype}'}"
-        )
+        got = "neither a list nor an array of numbers" if pred is None else f"shape {pred.shape} of {pred.dtype}"
+        gh.fail_candidate(f"fit_predict must return {len(test)} class labels (one per X_test row), got {got}")
     if not np.all(np.isin(pred, np.arange(CLASSES))):
         gh.fail_candidate("fit_predict must return labels in 0..9")
     labels = np.empty(len(test), dtype=np.int64)
