@@ -20,8 +20,11 @@ import { parseArgs } from 'node:util';
 import type { SourceSnapshot } from '../domain/code.js';
 import { parseCriteria } from '../domain/parse.js';
 import type { Config } from '../domain/schemas.js';
-import { isCodeExperiment } from '../experiments/code.js';
-import { runCodeSeed } from '../experiments/code.js';
+import {
+  isCodeExperiment,
+  runCodeSeed,
+  type CodeExperimentDefinition,
+} from '../experiments/code.js';
 import { loadRegistry } from '../experiments/registry.js';
 import { harnessSecret } from '../experiments/lib/secret.js';
 
@@ -42,9 +45,12 @@ const { values } = parseArgs({
   },
 });
 
-const def = (await loadRegistry()).get('noisy-labels');
-if (!isCodeExperiment(def) || !def.problem) throw new Error('noisy-labels is not a code problem');
-const optimum = parseCriteria(readFileSync(def.problem.criteria, 'utf8')).optimum;
+const loaded = (await loadRegistry()).get('noisy-labels');
+if (!isCodeExperiment(loaded) || !loaded.problem)
+  throw new Error('noisy-labels is not a code problem');
+const def: CodeExperimentDefinition = loaded;
+const problem = loaded.problem;
+const optimum = parseCriteria(readFileSync(problem.criteria, 'utf8')).optimum;
 if (optimum.kind !== 'value') throw new Error('noisy-labels: expected a stated optimum');
 const naiveSource = def.code.initialSource;
 
@@ -56,7 +62,7 @@ function seedList(s: string): number[] {
 }
 
 async function run(source: SourceSnapshot, params: Config, seed: number) {
-  const r = await runCodeSeed(def as never, source, params, {
+  const r = await runCodeSeed(def, source, params, {
     seed,
     outDir: await mkdtemp(path.join(os.tmpdir(), 'gaplab-bench-noisy-')),
     objective: 'accuracy',
