@@ -304,6 +304,8 @@ export const TrialRecord = Trial.pick({
   rationale: true,
   feasible: true,
   constraints: true,
+  /** Status `pruned`: the cascade stage that stopped it and that stage's score. */
+  pruned: true,
 }).extend({
   expectedEffect: z.string(),
   author: z.object({ name: z.string(), kind: z.string() }),
@@ -556,6 +558,7 @@ export function toLineageNode(t: TrialRecord): LineageNode {
     kind: t.kind,
     index: t.index,
     ...(t.sourceHash ? { sourceHash: t.sourceHash } : {}),
+    ...(t.pruned ? { pruned: t.pruned } : {}),
   };
 }
 
@@ -595,6 +598,7 @@ export function recordOfSummary(
     trust: t.trust ?? trustState(t.flags),
     computeSeconds: finiteOrNull(t.computeSeconds),
     failureReason: t.failureReason ?? null,
+    ...(t.pruned ? { pruned: { ...t.pruned } } : {}),
     hiddenMetrics: [...hiddenMetrics],
     mlflowRunId: t.mlflowRunId ?? null,
     startedAt: t.startedAt,

@@ -14,7 +14,7 @@
  *
  * Pure: no imports beyond the domain.
  */
-import type { Estimate } from './trial.js';
+import type { Estimate, Pruned } from './trial.js';
 
 /**
  * The finite stand-in for an infinite bound (an interval from one seed): finite so that it
@@ -96,4 +96,9 @@ export function formatExact(x: number | null | undefined): string {
     if (Math.abs(Number(s) - x) <= Math.abs(x) * 1e-12) return formatFixed(x, d);
   }
   return formatFixed(x, MAX_DECIMALS);
+}
+
+/** How every screen names a pruned trial or seed: `pruned at stage 1 (score 0.412)`. */
+export function formatPruned(p: Pruned): string {
+  return `pruned at stage ${p.stage}${p.score === null ? '' : ` (score ${formatFixed(p.score, 3)})`}`;
 }

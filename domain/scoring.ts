@@ -12,6 +12,7 @@ import type {
   Estimate,
   EvaluationCriteria,
   Flag,
+  Pruned,
   SeedResult,
   Trial,
 } from './schemas.js';
@@ -80,7 +81,7 @@ export interface ScoreTrialInput {
 /** The scored fields of a Trial (same names and shapes as in the Trial schema) plus the objective per seed. */
 export type TrialScore = Pick<
   Trial,
-  'status' | 'pgr' | 'feasible' | 'flags' | 'computeSeconds' | 'failureReason'
+  'status' | 'pgr' | 'feasible' | 'flags' | 'computeSeconds' | 'failureReason' | 'pruned'
 > & {
   /** Per-metric estimates over succeeded seeds, non-finite values dropped. Includes hidden metrics. */
   aggregates: Record<string, Estimate>;
@@ -99,7 +100,8 @@ export interface TrialAggregates {
 }
 
 /**
- * Per-metric estimates over the succeeded seeds. A metric absent from a seed simply has a smaller
+ * Per-metric estimates over the succeeded (and pruned: the metrics of the stage that stopped
+ * them) seeds. A metric absent from a seed simply has a smaller
  * n; non-finite values (NaN, ±Infinity, or null after a JSON round trip) are dropped and reported.
  */
 export function aggregateTrial(seeds: readonly SeedResult[], confidence: number): TrialAggregates {
@@ -109,7 +111,7 @@ export function aggregateTrial(seeds: readonly SeedResult[], confidence: number)
   for (const s of seeds) {
     if (isFiniteNumber(s.durationSeconds) && s.durationSeconds > 0)
       computeSeconds += s.durationSeconds;
-    if (s.status !== 'succeeded') continue;
+    if (s.status !== 'succeeded' && s.status !== 'pruned') continue;
     for (const [metric, value] of Object.entries(s.metrics)) {
       if (!isFiniteNumber(value)) {
         nonFinite.push({ metric, seed: s.seed, value });
@@ -338,7 +340,26 @@ function seedFailureSummary(seeds: readonly SeedResult[]): string {
 }
 
 /**
- * Scores a trial. The trial fails when no seed succeeded (cancelled when every seed was
+ * Where a cascade stopped a trial: the earliest stage that stopped one of its seeds, with the mean
+ * score of the seeds it stopped there (null when none gave one); undefined when none was pruned.
+ */
+export function prunedAt(seeds: readonly SeedResult[]): Pruned | undefined {
+  const stopped = seeds.filter((s) => s.status === 'pruned');
+  if (stopped.length === 0) return undefined;
+  const stage = Math.min(...stopped.map((s) => s.pruned?.stage ?? 1));
+  const scores = stopped
+    .filter((s) => (s.pruned?.stage ?? 1) === stage)
+    .map((s) => s.pruned?.score)
+    .filter(isFiniteNumber);
+  return {
+    stage,
+    score: scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null,
+  };
+}
+
+/**
+ * Scores a trial. A trial with a pruned seed is pruned (see {@link prunedAt}): it keeps the
+ * metrics it has, has no PGR and is never ranked. Otherwise the trial fails when no seed succeeded (cancelled when every seed was
  * cancelled) or when the objective is missing or non-finite in every succeeded seed; the
  * reason says which. PGR is null while either reference is unknown.
  *
@@ -394,6 +415,19 @@ export function scoreTrial(input: ScoreTrialInput): TrialScore {
     objectiveScores,
   });
   if (seeds.length === 0) return failed('failed', 'the trial has no seed results');
+  const pruned = prunedAt(seeds);
+  if (pruned)
+    return {
+      status: 'pruned',
+      aggregates,
+      pgr: null,
+      constraints,
+      feasible: false,
+      flags,
+      computeSeconds,
+      pruned,
+      objectiveScores,
+    };
   if (succeeded.length === 0) {
     const allCancelled = seeds.every((s) => s.status === 'cancelled');
     return allCancelled

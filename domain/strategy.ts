@@ -131,6 +131,8 @@ export type TrialView = Pick<
   | 'status'
   | 'feasible'
   | 'failureReason'
+  /** Status `pruned`: the cascade stage that stopped it, and the stage's score. */
+  | 'pruned'
   /** Code experiments: the source the trial ran (absent: the initial source). */
   | 'sourceHash'
 > & {

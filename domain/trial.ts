@@ -82,9 +82,24 @@ export type Hypothesis = z.infer<typeof Hypothesis>;
 // Outcomes, seeds, estimates, flags
 // ---------------------------------------------------------------------------------------------
 
-/** How a finished trial or seed ended. */
-export const TrialOutcome = z.enum(['succeeded', 'failed', 'cancelled']);
+/**
+ * How a finished trial or seed ended. `pruned`: the experiment stopped it early at a stage of its
+ * cascade (a score below that stage's threshold, e.g. OpenEvolve's `evaluate_stage1`); it ran,
+ * is neither a failure nor a result to rank, and keeps that stage's metrics (see {@link Pruned}).
+ */
+export const TrialOutcome = z.enum(['succeeded', 'failed', 'cancelled', 'pruned']);
 export type TrialOutcome = z.infer<typeof TrialOutcome>;
+
+/**
+ * Where a cascade stopped a seed or a trial: the stage (1 = the first) and the score the stage
+ * judged (null when the experiment gave none). A trial is pruned at the earliest stage any of its
+ * seeds was, with the mean of those seeds' scores.
+ */
+export const Pruned = z.object({
+  stage: z.number().int().positive(),
+  score: z.number().nullable(),
+});
+export type Pruned = z.infer<typeof Pruned>;
 
 /** A trial's status as readers see it: its outcome, or `running` while its record is being written. */
 export const TrialStatus = z.enum([...TrialOutcome.options, 'running']);
@@ -108,6 +123,8 @@ export const SeedResult = z.object({
   durationSeconds: z.number().nonnegative(),
   /** Why the seed failed or was cancelled. */
   error: z.string().exactOptional(),
+  /** Status `pruned`: the cascade stage that stopped it. */
+  pruned: Pruned.exactOptional(),
   /** The last lines of stdout and stderr (bounded). */
   logTail: z.string().exactOptional(),
   /** MLflow artifact path of the full logs, when uploaded. */
@@ -270,6 +287,8 @@ export const Trial = z.object({
   seedScores: z.array(z.number().nullable()).exactOptional(),
   computeSeconds: z.number().nonnegative(),
   failureReason: z.string().exactOptional(),
+  /** Status `pruned`: the earliest cascade stage that stopped one of its seeds. */
+  pruned: Pruned.exactOptional(),
   mlflowRunId: z.string().exactOptional(),
   startedAt: z.string(),
   finishedAt: z.string(),
@@ -293,6 +312,8 @@ export const LineageNode = Trial.pick({
   title: true,
   /** Code trials: the source that ran (a child with another hash than its parent changed the code). */
   sourceHash: true,
+  /** Status `pruned`: where the cascade stopped it. */
+  pruned: true,
 }).extend({
   author: z.string(),
   authorKind: z.string(),

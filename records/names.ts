@@ -31,6 +31,10 @@ export const TAG = {
    */
   constraints: 'gaplab.constraints',
   failureReason: 'gaplab.failureReason',
+  /** Status `pruned`: the cascade stage that stopped the trial (1 = the first). */
+  prunedStage: 'gaplab.pruned.stage',
+  /** Status `pruned`: the stage's score (absent when the experiment gave none). */
+  prunedScore: 'gaplab.pruned.score',
   flags: 'gaplab.flags',
   hiddenMetrics: 'gaplab.hiddenMetrics',
   /** JSON `{ "number": [names], "boolean": [names] }`; parameters not listed are strings. */

@@ -18,7 +18,7 @@
  */
 import { z } from 'zod';
 import type { Run } from '../mlflow-ts-client/index.js';
-import type { Config, ParamValue, SeedResult, Trial } from '../domain/schemas.js';
+import type { Config, ParamValue, Pruned, SeedResult, Trial } from '../domain/schemas.js';
 import { ConstraintVerdict, Estimate, Flag, TrustState } from '../domain/schemas.js';
 import { withheldVerdict } from '../domain/constraints.js';
 import { trustState } from '../domain/trust.js';
@@ -345,6 +345,7 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
       ...(t.failureReason
         ? { [TAG.failureReason]: hiddenNames.size > 0 ? WITHHELD : t.failureReason }
         : {}),
+      ...(t.pruned ? prunedTags(t.pruned) : {}),
       ...(t.sourceHash ? { [TAG.sourceHash]: t.sourceHash } : {}),
       ...(t.parentSourceHash ? { [TAG.parentSourceHash]: t.parentSourceHash } : {}),
       ...(diffTag !== undefined ? chunked(TAG.diff, diffTag) : {}),
@@ -353,7 +354,13 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
     params,
     metrics,
     artifacts,
-    status: t.status === 'succeeded' ? 'FINISHED' : t.status === 'cancelled' ? 'KILLED' : 'FAILED',
+    // A pruned trial ran to the end of its stage: finished, not failed.
+    status:
+      t.status === 'succeeded' || t.status === 'pruned'
+        ? 'FINISHED'
+        : t.status === 'cancelled'
+          ? 'KILLED'
+          : 'FAILED',
     ...(hidden ? { hidden } : {}),
   };
 }
@@ -469,7 +476,7 @@ export function mergeHiddenRuns(
 // ---------------------------------------------------------------------------------------------
 
 const TERMINAL = new Set(['FINISHED', 'FAILED', 'KILLED']);
-const TRIAL_STATUS = new Set(['succeeded', 'failed', 'cancelled']);
+const TRIAL_STATUS = new Set(['succeeded', 'failed', 'cancelled', 'pruned']);
 const TRIAL_KINDS = new Set(['search', 'reference', 'verification']);
 
 const num = (v: number | undefined): number | null =>
@@ -498,6 +505,25 @@ function legacyIndex(id: string): number {
 function legacyKind(id: string): TrialRecord['kind'] {
   if (id === 'baseline' || id.startsWith('optimum')) return 'reference';
   return /^v\d+$/.test(id) ? 'verification' : 'search';
+}
+
+function prunedTags(p: Pruned): Record<string, string> {
+  return {
+    [TAG.prunedStage]: String(p.stage),
+    ...(p.score !== null ? { [TAG.prunedScore]: String(p.score) } : {}),
+  };
+}
+
+/** Where a pruned trial stopped; undefined for other trials and runs written without the tags. */
+function prunedOf(tags: Readonly<Record<string, string>>): Pruned | undefined {
+  if (tags[TAG.status] !== 'pruned') return undefined;
+  const stage = Number(tags[TAG.prunedStage]);
+  if (!Number.isInteger(stage) || stage < 1) return undefined;
+  const score = Number(tags[TAG.prunedScore]);
+  return {
+    stage,
+    score: tags[TAG.prunedScore] !== undefined && Number.isFinite(score) ? score : null,
+  };
 }
 
 function statusOf(run: Run): TrialRecord['status'] {
@@ -590,6 +616,7 @@ export function decodeTrial(run: Run): TrialRecord {
   const sourceHash = tags[TAG.sourceHash];
   const diff = unchunked(tags, TAG.diff);
   const constraints = constraintsOf(tags);
+  const pruned = prunedOf(tags);
   return {
     id,
     index: index ?? legacyIndex(id),
@@ -609,6 +636,7 @@ export function decodeTrial(run: Run): TrialRecord {
     trust: trustOf(tags),
     computeSeconds: num(metrics['compute_seconds']),
     failureReason: tags[TAG.failureReason] ?? null,
+    ...(pruned ? { pruned } : {}),
     hiddenMetrics: list(tags[TAG.hiddenMetrics]),
     mlflowRunId: run.info.runId,
     startedAt: iso(run.info.startTime),

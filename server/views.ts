@@ -7,6 +7,7 @@
 import type { TrialRecord } from '../api/schemas.js';
 import type { CompareRow, TableCell, TableColumn } from '../api/views.js';
 import { didYouMean } from '../domain/messages.js';
+import { formatPruned } from '../domain/format.js';
 import { ServiceError } from './errors.js';
 
 type Row = Record<string, TableCell>;
@@ -17,6 +18,8 @@ const TRIAL_COLUMNS: readonly TableColumn[] = [
   { key: 'kind', label: 'kind', type: 'string', group: 'trial' },
   { key: 'title', label: 'title', type: 'string', group: 'trial' },
   { key: 'status', label: 'status', type: 'string', group: 'trial' },
+  /** Pruned trials: where the cascade stopped them ("pruned at stage 1 (score 0.412)"). */
+  { key: 'pruned', label: 'pruned', type: 'string', group: 'trial' },
   { key: 'trust', label: 'trust', type: 'string', group: 'trial' },
   { key: 'feasible', label: 'feasible', type: 'boolean', group: 'trial' },
   { key: 'pgr', label: 'PGR', type: 'number', group: 'trial' },
@@ -71,6 +74,7 @@ export function trialTable(records: readonly TrialRecord[]): {
       kind: t.kind,
       title: t.title,
       status: t.status,
+      pruned: t.pruned ? formatPruned(t.pruned) : null,
       trust: t.trust,
       feasible: t.feasible,
       pgr: t.pgr?.mean ?? null,

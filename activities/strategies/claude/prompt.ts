@@ -15,6 +15,7 @@
  * block or a JSON-quoted string, on one line, with `<`, `>` and `&` written as entities, so it
  * cannot close a block, open one, or start a heading of its own. The system prompt says so.
  */
+import { formatPruned } from '../../../domain/format.js';
 import type { Config, Param } from '../../../domain/schemas.js';
 import type { Note, StrategyView, TrialView } from '../../../domain/strategy.js';
 import { redactHostText } from '../../../experiments/code.js';
@@ -181,6 +182,10 @@ function trialLine(view: StrategyView, t: TrialView, limits: PromptLimits): stri
   const head = `[${t.id}] ${quote(t.title, 120)} by ${data(t.author, 128)}`;
   const parent = `parent ${t.parentTrialId ?? 'baseline'}`;
   const config = `config vs baseline: ${escapeText(clip(describeChanges(view.problem.baseline, t.params), 300))}`;
+  if (t.status === 'pruned') {
+    const stage = t.pruned ? formatPruned(t.pruned) : 'pruned by a cascade stage';
+    return `- ${head}; ${parent}; ${stage}: below the stage's threshold, later stages did not run; ${describeMetrics(t)}; ${config}`;
+  }
   if (t.status !== 'succeeded') {
     const reason = failureText(t.failureReason ?? 'no reason recorded', limits.textChars);
     return `- ${head}; ${parent}; ${t.status}: ${quote(reason, limits.textChars)}; ${config}`;
@@ -245,7 +250,10 @@ export function buildAgentMessage(
         ? 'No trial leads yet.'
         : 'No trial has succeeded yet.',
   );
-  out.push(`Finished trials: ${view.history.length} (${failed.length} failed).`);
+  const pruned = view.history.filter((t) => t.status === 'pruned').length;
+  out.push(
+    `Finished trials: ${view.history.length} (${failed.length} failed${pruned > 0 ? `, ${pruned} pruned by the cascade` : ''}).`,
+  );
   out.push(
     '',
     `## Your research direction (${agent.name})`,

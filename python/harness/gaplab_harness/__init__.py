@@ -35,6 +35,7 @@ __all__ = [
     "fail_candidate",
     "last_call_seconds",
     "params",
+    "prune",
     "random",
     "report",
     "run_candidate",
@@ -147,6 +148,19 @@ def fail_candidate(reason: str) -> NoReturn:
     """Ends the seed as the candidate's failure (say, an output of the wrong shape), with reason."""
     _ch().request({"op": "failed", "reason": str(reason)[:1000]})
     sys.exit(1)
+
+
+def prune(stage: int, score: float | None = None) -> None:
+    """Ends the seed as pruned at cascade ``stage`` (1 = the first) when the harness exits: the
+    candidate scored ``score`` there, below the stage's threshold. Report that stage's metrics
+    too; the objective need not be among them. A pruned trial is never ranked, verified or counted
+    as a failure, and is shown as "pruned at stage N (score ...)"."""
+    if isinstance(stage, bool) or not isinstance(stage, int) or stage < 1:
+        raise ValueError(f"stage must be an integer of at least 1, got {stage!r}")
+    value = None if score is None else float(score)
+    if value is not None and not np.isfinite(value):
+        value = None
+    _ch().request({"op": "prune", "stage": stage, "score": value})
 
 
 def last_call_seconds() -> float:

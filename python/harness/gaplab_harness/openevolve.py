@@ -13,7 +13,8 @@ hand it a pickle.
 
 Cascade: with ``evaluate_stage1`` defined, stage 1 runs first; when its score (``combined_score``,
 else the mean of its numeric metrics, as OpenEvolve) is below the stage's threshold, the seed ends
-there, pruned, with that stage's metrics and ``cascade_stage`` / ``pruned`` set; otherwise stage 2
+there, pruned (``gh.prune``: the trial's outcome is "pruned at stage i"), with that stage's
+metrics and ``cascade_stage`` / ``pruned`` set; otherwise stage 2
 (then 3) runs and its metrics are merged in. Without stage functions, ``evaluate`` runs.
 """
 from __future__ import annotations
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         merged.update(stage(program_path))
         if i < len(thresholds) and score(merged) < thresholds[i]:
             gh.report({**numeric(merged), "cascade_stage": i + 1, "pruned": 1})
+            gh.prune(i + 1, score(merged))
             return
         last = i + 1
     gh.report({**numeric(merged), "cascade_stage": last, "pruned": 0})

@@ -2,7 +2,14 @@
 import type { ButtonHTMLAttributes, ReactNode } from 'react';
 import { ApiError } from '../api.js';
 import { useCan } from '../auth.js';
-import { asInterval, fmtPgr, formatEstimate, formatInterval, formatMean } from '../lib/format.js';
+import {
+  asInterval,
+  fmtPgr,
+  formatEstimate,
+  formatInterval,
+  formatMean,
+  formatPruned,
+} from '../lib/format.js';
 import { pgrColor } from '../lib/pgr-color.js';
 import type { Action } from '../lib/roles.js';
 import type { CampaignStatus } from '../types.js';
@@ -178,6 +185,30 @@ export function PhasePill({
   return (
     <Pill tone={tone} live={phase !== 'finished' && phase !== 'paused'}>
       <span data-testid="phase">{phase}</span>
+    </Pill>
+  );
+}
+
+/**
+ * A trial's status as a pill; a pruned trial says where its cascade stopped it ("pruned at stage
+ * 1 (score 0.412)"): it ran, below a stage's threshold, and is neither a failure nor a result.
+ */
+export function TrialStatusPill({
+  status,
+  pruned,
+}: {
+  status: string;
+  pruned?: { stage: number; score: number | null } | undefined;
+}) {
+  if (status === 'pruned')
+    return (
+      <span data-testid="trial-pruned">
+        <Pill tone="warn">{pruned ? formatPruned(pruned) : 'pruned'}</Pill>
+      </span>
+    );
+  return (
+    <Pill tone={status === 'succeeded' ? 'ok' : status === 'running' ? 'info' : 'danger'}>
+      {status}
     </Pill>
   );
 }

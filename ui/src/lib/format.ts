@@ -3,7 +3,13 @@
 // PGR estimates and numbers people set are written as everywhere else (report, CLI, demo).
 import { formatEstimate, type Interval } from '../../../domain/format.js';
 
-export { formatEstimate, formatExact, formatInterval, formatMean } from '../../../domain/format.js';
+export {
+  formatEstimate,
+  formatExact,
+  formatInterval,
+  formatMean,
+  formatPruned,
+} from '../../../domain/format.js';
 
 /** What a record or lineage node holds of an estimate: a bound may be missing (null). */
 export type RecordedInterval = {

@@ -23,6 +23,7 @@ import {
   PgrChip,
   PhasePill,
   Pill,
+  TrialStatusPill,
   QueryState,
 } from '../components/ui.js';
 import { fmtNum, fmtPgr, fmtTime, STOP_REASON_TEXT } from '../lib/format.js';
@@ -416,13 +417,7 @@ function TrialsTable({
                   </td>
                   <td className="small">{n.author}</td>
                   <td>
-                    <Pill
-                      tone={
-                        n.status === 'succeeded' ? 'ok' : n.status === 'running' ? 'info' : 'danger'
-                      }
-                    >
-                      {n.status}
-                    </Pill>
+                    <TrialStatusPill status={n.status} pruned={n.pruned} />
                   </td>
                   <td>
                     {n.pgr !== null ? (

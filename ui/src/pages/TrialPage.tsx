@@ -19,6 +19,7 @@ import {
   Loading,
   PgrChip,
   Pill,
+  TrialStatusPill,
 } from '../components/ui.js';
 import { trustState } from '../../../domain/trust.js';
 import { fmtDuration, fmtNum, fmtPgr, fmtTime, fmtValue } from '../lib/format.js';
@@ -73,11 +74,7 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
         <div>
           <div className="row" style={{ gap: 8 }}>
             <h1 data-testid="trial-title">{t.title}</h1>
-            <Pill
-              tone={t.status === 'succeeded' ? 'ok' : t.status === 'running' ? 'info' : 'danger'}
-            >
-              {t.status}
-            </Pill>
+            <TrialStatusPill status={t.status} pruned={t.pruned} />
             {t.kind !== 'search' && <Pill tone="neutral">{t.kind}</Pill>}
             <TrustPill flags={flags} />
             <FlagPills flags={flags} />
@@ -210,7 +207,9 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
                   ? 'Feasible: every constraint holds.'
                   : t.status === 'succeeded'
                     ? 'Infeasible: a constraint fails.'
-                    : 'Infeasible: the trial did not succeed.'
+                    : t.status === 'pruned'
+                      ? 'Not judged: a cascade stage pruned the trial.'
+                      : 'Infeasible: the trial did not succeed.'
             }
             actions={<Feasibility feasible={feasible} />}
             testId="constraints"

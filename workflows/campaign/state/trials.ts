@@ -190,6 +190,7 @@ export class Trials {
       }),
       computeSeconds: score.computeSeconds,
       ...(score.failureReason ? { failureReason: score.failureReason } : {}),
+      ...(score.pruned ? { pruned: score.pruned } : {}),
       startedAt,
       finishedAt,
     };

@@ -6,6 +6,7 @@
 import { inWorkflowContext, patched } from '@temporalio/workflow';
 import { trialPgr } from '../../../domain/pgr.js';
 import { hiddenGapMetricsOf, type SeedResult } from '../../../domain/schemas.js';
+import { formatPruned } from '../../../domain/format.js';
 import { rankTrials } from '../../../domain/scoring.js';
 import {
   hiddenScales,
@@ -196,7 +197,11 @@ export class Verification {
           freshScores,
           targetPgr: criteria.targetPgr,
           ...(trial.status !== 'succeeded'
-            ? { failure: trial.failureReason ?? `the run ${trial.status}` }
+            ? {
+                failure:
+                  trial.failureReason ??
+                  (trial.pruned ? formatPruned(trial.pruned) : `the run ${trial.status}`),
+              }
             : {}),
         })
       : null;

@@ -119,6 +119,7 @@ export class Views {
         feasible: t.feasible && !held,
         ...(held ? { underReview: true as const } : {}),
         ...(t.failureReason ? { failureReason: t.failureReason } : {}),
+        ...(t.pruned ? { pruned: t.pruned } : {}),
         ...(t.sourceHash ? { sourceHash: t.sourceHash } : {}),
       };
     });
