@@ -6,10 +6,17 @@
  * write a pickle on the result channel.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { paths } from '../stack/paths.js';
 import {
   compileCheck,
@@ -20,6 +27,7 @@ import {
 import { KeyedRng, streamKey } from './lib/keyed.js';
 import { HARNESS_SDK_DIR } from './python-harness.js';
 import { loadCommandExperiment } from './registry.js';
+import { groupAlive, type ProcessGroupGuard } from './runner.js';
 import { checkSandbox } from './sandbox.js';
 
 const SECRET = Buffer.from('b'.repeat(64), 'hex');
@@ -297,7 +305,10 @@ describe('the OpenEvolve layout (experiments/bin-packing)', () => {
 
   it('prunes a bad program at stage 1 with that stage’s metrics, after one sandboxed call', async () => {
     const { r, outDir } = await run(block(ONE_PER_BIN));
-    expect(r.status, r.error).toBe('succeeded');
+    // Pruned is the seed's outcome, with the stage and its score, not only a metric.
+    expect(r.status, r.error).toBe('pruned');
+    expect(r.pruned?.stage).toBe(1);
+    expect(r.pruned?.score).toBeCloseTo(r.metrics['combined_score']!, 12);
     expect(r.metrics['pruned']).toBe(1);
     expect(r.metrics['cascade_stage']).toBe(1);
     expect(r.metrics['combined_score']).toBeLessThan(0.6);
@@ -305,6 +316,8 @@ describe('the OpenEvolve layout (experiments/bin-packing)', () => {
     expect(log.match(/--- call \d+ ---/g)).toEqual(['--- call 1 ---']);
     // The starting method passes stage 1 and runs stage 2 too.
     const { r: base } = await run(def.code.initialSource);
+    expect(base.status, base.error).toBe('succeeded');
+    expect(base.pruned).toBeUndefined();
     expect(base.metrics).toMatchObject({ pruned: 0, cascade_stage: 2, valid: 1 });
   }, 120_000);
 
@@ -335,7 +348,7 @@ sys.modules.get("evaluator") and setattr(sys.modules["evaluator"], "_score", lam
 ${ONE_PER_BIN}`),
     );
     // The patches stay in the sandbox's process: the evaluator's math and numpy are its own.
-    expect(r.status, r.error).toBe('succeeded');
+    expect(r.status, r.error).toBe('pruned');
     expect(r.metrics).toMatchObject({ pruned: 1, cascade_stage: 1 });
     expect(r.metrics['combined_score']).toBeLessThan(0.6);
   }, 120_000);
@@ -351,4 +364,150 @@ ${ONE_PER_BIN}`),
       /FileNotFoundError: .*evaluator\.py'? \(initial_program\.py line \d+, in pack\)/,
     );
   }, 120_000);
+});
+
+/** A process's state letter from /proc (undefined once it is gone). */
+function procState(pid: number): string | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+const running = (pid: number) => {
+  const s = procState(pid);
+  return s !== undefined && s !== 'Z';
+};
+
+/** Live sandboxes this process started (bwrap, or the unshare that becomes it). */
+function sandboxes(): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const [state, ppid] = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === process.pid && /^(bwrap|unshare)$/.test(comm) && state !== 'Z')
+        out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+describe('a Python harness under process supervision', () => {
+  // The harness starts a grandchild (`sleep`) in its group, writes both pids, then calls a
+  // candidate that sleeps in the sandbox (or, with `exit` as argument, reports and exits with
+  // the grandchild still holding its stdout).
+  const SUPERVISED = `import subprocess, sys, time
+import gaplab_harness as gh
+
+child = subprocess.Popen(["sleep", "300"])
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(f"{child.pid}\\n")
+import os
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+if sys.argv[2] == "exit":
+    gh.report(score=1.0)
+    sys.exit(0)
+gh.run_candidate("method.predict", args=(1, {}))
+time.sleep(300)
+`;
+  const SLEEPY = 'import time\ndef predict(x, params):\n    time.sleep(300)\n';
+  const load = async (mode: 'candidate' | 'exit') => {
+    await checkSandbox(); // throws naming what is missing: these tests need bubblewrap
+    const pids = path.join(mkdtempSync(path.join(os.tmpdir(), 'gaplab-pyh-pids-')), 'pids');
+    const e = await loadCommandExperiment(
+      folder({
+        'experiment.yaml': `kind: code
+description: sleeps
+metrics: [{ name: score, direction: maximize }]
+harness: ['{python}', '{dir}/harness.py', ${JSON.stringify(pids)}, ${mode}]
+code: { editable: [method.py], interface: 'predict(x, params)' }
+sandbox: { wallSeconds: 300, cpuSeconds: 300 }
+`,
+        'method.py': SLEEPY,
+        'harness.py': SUPERVISED,
+      }),
+    );
+    if (!isCodeExperiment(e)) throw new Error('not a code experiment');
+    const groups: { registered: number[]; released: number[] } = { registered: [], released: [] };
+    const guard: ProcessGroupGuard = {
+      register: (g) => void groups.registered.push(g),
+      release: (g) => void groups.released.push(g),
+    };
+    return { def: e, pids, guard, groups };
+  };
+  const grandchild = (pids: string) => Number(readFileSync(pids, 'utf8').trim());
+
+  it.each(['cancelled', 'timed out'] as const)(
+    'a %s seed leaves no harness, grandchild or sandbox process behind',
+    async (how) => {
+      const { def, pids, guard, groups } = await load('candidate');
+      const controller = new AbortController();
+      const result = runCodeSeed(
+        def,
+        { 'method.py': SLEEPY },
+        {},
+        {
+          seed: 1,
+          outDir: mkdtempSync(path.join(os.tmpdir(), 'gaplab-pyh-out-')),
+          objective: 'score',
+          harnessSecret: SECRET,
+          guard,
+          signal: controller.signal,
+          ...(how === 'timed out' ? { timeoutSeconds: 8 } : {}),
+        },
+      );
+      // Stop it once the harness, its grandchild and the candidate's sandbox all run.
+      await vi.waitFor(
+        () => {
+          if (!existsSync(pids) || sandboxes().length === 0) throw new Error('not started yet');
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+      const [pgid] = groups.registered;
+      const sleeper = grandchild(pids);
+      const sandbox = sandboxes();
+      expect(pgid && running(pgid) && running(sleeper)).toBe(true);
+      if (how === 'cancelled') controller.abort();
+      const r = await result;
+      if (how === 'cancelled') expect(r.status).toBe('cancelled');
+      else expect([r.status, r.error]).toEqual(['failed', 'timed out after 8 s']);
+      // Gone by the time the seed ends, not later.
+      expect(groupAlive(pgid!)).toBe(false);
+      expect(running(sleeper)).toBe(false);
+      expect(sandbox.filter(running)).toEqual([]);
+      expect(sandboxes()).toEqual([]);
+      expect(groups.released).toEqual([pgid]);
+    },
+    60_000,
+  );
+
+  it('a harness that exits ends its seed at once; what it left behind is killed', async () => {
+    const { def, pids, guard, groups } = await load('exit');
+    const r = await runCodeSeed(
+      def,
+      { 'method.py': SLEEPY },
+      {},
+      {
+        seed: 1,
+        outDir: mkdtempSync(path.join(os.tmpdir(), 'gaplab-pyh-out-')),
+        objective: 'score',
+        harnessSecret: SECRET,
+        guard,
+        timeoutSeconds: 40,
+      },
+    );
+    // The grandchild still holds the harness's stdout: waiting for the pipe to close would
+    // last until the seed's timeout.
+    expect(r.status, r.error).toBe('succeeded');
+    expect(r.durationSeconds).toBeLessThan(30);
+    expect(running(grandchild(pids))).toBe(false);
+    expect(groups.registered).toHaveLength(1);
+    expect(groups.released).toEqual(groups.registered);
+  }, 60_000);
 });

@@ -21,6 +21,8 @@
  * - `{"op":"failed","reason":r}`: the harness refused a candidate's output; the seed fails with
  *   this reason unless the harness goes on and reports.
  * - `{"op":"report","metrics":{...}}`: metrics, merged; only these become the seed's metrics.
+ * - `{"op":"prune","stage":n,"score":x|null}`: the seed ends as pruned at cascade stage n (the
+ *   candidate scored x there, below the stage's threshold) with the metrics reported.
  *
  * What the harness prints is kept in the seed's folder as a log, never parsed.
  */
@@ -30,6 +32,7 @@ import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/prom
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { Config } from '../domain/schemas.js';
 import type { SourceSnapshot } from '../domain/code.js';
@@ -41,6 +44,7 @@ import {
   type CodeRunContext,
   type CodeSpec,
 } from './code.js';
+import { groupAlive } from './runner.js';
 import type { SandboxLimits } from './sandbox.js';
 
 /** The SDK's folder: put on the harness's PYTHONPATH, so it works without an install too. */
@@ -54,6 +58,8 @@ const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
 export const MAX_CALL_INPUT_BYTES = 1024 ** 3;
 /** Characters of the candidate's stdout and stderr sent back to the harness per call. */
 const LOG_TAIL_CHARS = 16_384;
+/** Time between SIGTERM and SIGKILL of the harness's process group. */
+const KILL_GRACE_MS = 2000;
 /** Bytes of harness output kept for the failure reason. */
 const HARNESS_TAIL_CHARS = 16_384;
 
@@ -77,7 +83,8 @@ type Request =
   | { op: 'stream'; purpose: string }
   | { op: 'run'; dir: string; files: string[]; limits?: Partial<Record<string, number>> }
   | { op: 'failed'; reason: string }
-  | { op: 'report'; metrics: Record<string, number> };
+  | { op: 'report'; metrics: Record<string, number> }
+  | { op: 'prune'; stage: number; score: number | null };
 
 const tail = (s: string, n: number) => (s.length > n ? s.slice(-n) : s);
 
@@ -126,6 +133,7 @@ async function runHarness(
     GAPLAB_HARNESS_RPC: '3,4',
   });
   const metrics: Record<string, number> = {};
+  let pruned: { stage: number; score: number | null } | undefined;
   let failure: CandidateError | undefined;
   let calls = 0;
   const child = spawn(harness.argv[0] as string, harness.argv.slice(1), {
@@ -134,18 +142,25 @@ async function runHarness(
     stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     detached: true, // its own process group: killed whole on cancellation
   });
+  const pgid = child.pid;
+  // Supervised like a command experiment's group: the worker's guard kills it if the worker
+  // dies, and whatever is left of it when the harness exits is killed before it is released.
+  if (pgid !== undefined) ctx.guard?.register(pgid);
   const killGroup = (sig: NodeJS.Signals) => {
     try {
-      if (child.pid) process.kill(-child.pid, sig);
+      if (pgid !== undefined) process.kill(-pgid, sig);
     } catch {
       // already gone
     }
   };
+  let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {
+    if (killTimer) return;
     killGroup('SIGTERM');
-    setTimeout(() => killGroup('SIGKILL'), 5000).unref();
+    killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
   };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
 
   let out = '';
   let err = '';
@@ -181,7 +196,16 @@ async function runHarness(
       case 'failed':
         failure = new CandidateError(String(req.reason).slice(0, 1000));
         return { ok: true };
+      case 'prune': {
+        if (!Number.isInteger(req.stage) || req.stage < 1)
+          throw new Error('stage must be an integer of at least 1');
+        if (req.score !== null && (typeof req.score !== 'number' || !Number.isFinite(req.score)))
+          throw new Error('score must be a finite number or null');
+        pruned = { stage: req.stage, score: req.score };
+        return { ok: true };
+      }
       case 'run': {
+        ctx.signal.throwIfAborted(); // no new sandbox once the seed is stopped
         calls++;
         const inputs: Record<string, Uint8Array> = {};
         let total = 0;
@@ -245,13 +269,22 @@ async function runHarness(
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(
       (resolve, reject) => {
         child.on('error', reject);
-        child.on('close', (c, s) => resolve([c, s]));
+        child.on('exit', (c, s) => resolve([c, s]));
       },
     );
+    // What the harness left in its group goes with it; then its pipes close.
+    if (pgid !== undefined && groupAlive(pgid)) {
+      killGroup('SIGTERM');
+      const deadline = Date.now() + KILL_GRACE_MS;
+      while (groupAlive(pgid) && Date.now() < deadline) await sleep(50);
+      killGroup('SIGKILL');
+    }
+    await Promise.race([closed, sleep(2000)]);
     await chain; // rethrows a missing sandbox
     ctx.signal.throwIfAborted();
     if (code === 0) {
       if (failure && Object.keys(metrics).length === 0) throw failure;
+      if (pruned) ctx.prune?.(pruned.stage, pruned.score);
       ctx.progress({ fraction: 1 });
       return metrics;
     }
@@ -266,6 +299,8 @@ async function runHarness(
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     killGroup('SIGKILL'); // anything it left behind
+    if (killTimer) clearTimeout(killTimer);
+    if (pgid !== undefined) ctx.guard?.release(pgid);
     await rm(scratch, { recursive: true, force: true });
   }
 }

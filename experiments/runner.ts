@@ -11,12 +11,14 @@ import { createWriteStream, readdirSync, readFileSync, type WriteStream } from '
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Config } from '../domain/schemas.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pruned, type Config } from '../domain/schemas.js';
 import type {
   CommandRunner,
   ExperimentDefinition,
   FunctionRunner,
   ProgressUpdate,
+  RunContext,
   SeedRunResult,
 } from './types.js';
 
@@ -248,7 +250,7 @@ function finish(
   status: SeedRunResult['status'],
   metrics: Record<string, number>,
   started: number,
-  extra: Partial<Pick<SeedRunResult, 'error' | 'logTail' | 'stdoutPath' | 'stderrPath'>>,
+  extra: Partial<Pick<SeedRunResult, 'error' | 'logTail' | 'stdoutPath' | 'stderrPath' | 'pruned'>>,
 ): SeedRunResult {
   const r: SeedRunResult = {
     status,
@@ -459,6 +461,8 @@ async function runCommand(
   return finish('succeeded', metrics, started, base);
 }
 
+const noop = (): void => {};
+
 async function runFunction(
   runner: FunctionRunner,
   params: Config,
@@ -487,7 +491,8 @@ async function runFunction(
   });
   const progressMetrics: Record<string, number> = {};
   const invalid = new Set<string>();
-  const ctx = {
+  let pruned: Pruned | undefined;
+  const ctx: RunContext = {
     seed: opts.seed,
     outDir: opts.outDir,
     signal: controller.signal,
@@ -495,12 +500,24 @@ async function runFunction(
       if (p.metrics) mergeMetrics(progressMetrics, p.metrics, invalid);
       opts.onProgress?.(p);
     },
+    prune: (stage, score) => {
+      pruned = Pruned.parse({ stage, score: Number.isFinite(score) ? score : null });
+    },
+    ...(opts.guard ? { guard: opts.guard } : {}),
   };
   try {
-    const outcome = await Promise.race([runner.run(params, ctx), stopped]);
-    if (outcome === 'stopped' || reason) throw controller.signal.reason;
+    const run = runner.run(params, ctx);
+    const outcome = await Promise.race([run, stopped]);
+    if (outcome === 'stopped' || reason) {
+      // The run's grace to stop what it started (a harness's process group, a sandbox) before
+      // the seed ends, as a command's group is gone before its seed ends; then it is left.
+      const grace = (opts.killGraceSeconds ?? 5) * 1000 + 1000;
+      await Promise.race([run.then(noop, noop), sleep(grace, undefined, { ref: false })]);
+      throw controller.signal.reason;
+    }
     const metrics = { ...progressMetrics };
     mergeMetrics(metrics, outcome, invalid);
+    if (pruned) return finish('pruned', metrics, started, { pruned });
     const missing = objectiveProblem(opts.objective, metrics, invalid);
     return missing
       ? finish('failed', metrics, started, { error: missing })

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import type { Config, SeedRun } from '../domain/schemas.js';
+import type { ProcessGroupGuard } from './runner.js';
 
 /** A progress report from a running seed; becomes a Temporal heartbeat. */
 export interface ProgressUpdate {
@@ -22,6 +23,15 @@ export interface RunContext {
   /** Aborted on cancellation or timeout: stop promptly (throwing is fine). */
   signal: AbortSignal;
   progress(p: ProgressUpdate): void;
+  /**
+   * Ends the seed as pruned at `stage` of a cascade (1 = the first) once the run returns: the
+   * candidate scored `score` there, below the stage's threshold. The metrics returned are that
+   * stage's; the objective need not be among them. The last call wins. runSeed gives it to
+   * every function experiment.
+   */
+  prune?(stage: number, score: number | null): void;
+  /** Told about each process group the run starts while it lives, so it dies with the worker. */
+  guard?: ProcessGroupGuard;
 }
 
 export interface MetricInfo {
