@@ -76,6 +76,8 @@ export const TrialCounts = z.object({
   succeeded: z.number(),
   failed: z.number(),
   cancelled: z.number(),
+  /** Stopped by a cascade stage (absent in states written before). */
+  pruned: z.number().exactOptional(),
   flagged: z.number(),
 });
 export type TrialCounts = z.infer<typeof TrialCounts>;

@@ -70,6 +70,16 @@ describe('the report verdict', () => {
     expect(md).toContain('- fresh seeds: on fresh seeds PGR is 0.1');
   });
 
+  it('counts trials a cascade pruned apart from failures, only when there are some', () => {
+    const trials = { total: 4, succeeded: 2, failed: 1, cancelled: 0, pruned: 1, flagged: 0 };
+    expect(renderReportMarkdown(report({ trials }))).toContain(
+      '| trials | 4 (2 ok, 1 failed, 0 cancelled, 1 pruned by the cascade, 0 flagged) |',
+    );
+    expect(renderReportMarkdown(report())).toContain(
+      '| trials | 3 (3 ok, 0 failed, 0 cancelled, 1 flagged) |',
+    );
+  });
+
   it('names each part of the verdict and says in words what the verdict words mean', () => {
     const v = {
       trialId: 't1',

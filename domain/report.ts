@@ -127,7 +127,7 @@ export function renderReportMarkdown(r: CampaignReport): string {
   for (const [h, est] of Object.entries(verdict.hiddenPgr))
     lines.push(`| best's hidden ${e(h)} PGR | ${withInterval(est)} |`);
   lines.push(
-    `| trials | ${r.trials.total} (${r.trials.succeeded} ok, ${r.trials.failed} failed, ${r.trials.cancelled} cancelled, ${r.trials.flagged} flagged) |`,
+    `| trials | ${r.trials.total} (${r.trials.succeeded} ok, ${r.trials.failed} failed, ${r.trials.cancelled} cancelled, ${r.trials.pruned ? `${r.trials.pruned} pruned by the cascade, ` : ''}${r.trials.flagged} flagged) |`,
   );
   lines.push(`| compute | ${f(r.ledger.computeSeconds, 1)} s |`);
   lines.push(`| LLM spend | $${f(r.ledger.dollars, 4)} |`, '');

@@ -356,6 +356,27 @@ describe('scoreTrial', () => {
     expect(s.aggregates.latency!.mean).toBe(0.5);
   });
 
+  it('is pruned when a cascade stopped a seed: the earliest stage, its mean score, never ranked', () => {
+    const pruned = (n: number, stage: number, score: number | null): SeedResult => ({
+      ...seed(n, { acc: 0.95, stage_score: score ?? 0 }, 'pruned'),
+      pruned: { stage, score },
+    });
+    const seeds = [pruned(1, 2, 0.1), seed(2, { acc: 0.95 }), pruned(3, 1, 0.3), pruned(4, 1, 0.4)];
+    const s = scoreTrial({ ...base, seeds, criteria });
+    expect(s).toMatchObject({ status: 'pruned', pgr: null, feasible: false, computeSeconds: 8 });
+    expect(s.pruned?.stage).toBe(1);
+    expect(s.pruned?.score).toBeCloseTo(0.35, 12);
+    expect(s.failureReason).toBeUndefined();
+    // It keeps the metrics its stages reported, but is neither best nor a candidate to verify.
+    expect(s.aggregates.acc!.mean).toBeCloseTo(0.95, 12);
+    const ranked = { id: 'p', ...s, pgr: { mean: 5, ciLow: 4, ciHigh: 6 }, flags: [] };
+    expect(rankTrials([ranked])).toEqual([]);
+    expect(scoreTrial({ ...base, seeds: [pruned(1, 1, null)], criteria }).pruned).toEqual({
+      stage: 1,
+      score: null,
+    });
+  });
+
   it('fails with no seeds at all', () => {
     expect(scoreTrial({ ...base, seeds: [], criteria }).status).toBe('failed');
   });

@@ -6,14 +6,16 @@
  *   npx tsx experiments/run.ts --list
  *
  * Prints one JSON line per seed ({seed, status, metrics, ...}) on stdout, then the mean of each
- * metric over succeeded seeds when there are several; progress goes to stderr. Exits 1 when a
- * seed did not succeed.
+ * metric over succeeded seeds when there are several; progress, and where a cascade pruned a
+ * seed ("[seed 2] pruned at stage 1 (score 0.412)"), go to stderr. Exits 1 when a seed failed or
+ * was cancelled (a pruned seed ran as it should).
  */
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { formatPruned } from '../domain/format.js';
 import { Config } from '../domain/schemas.js';
 import { loadRegistry } from './registry.js';
 import { runSeed } from './runner.js';
@@ -101,7 +103,8 @@ async function main(): Promise<number> {
     results.push(r);
     const { logTail, ...shown } = r;
     console.log(JSON.stringify({ seed, ...shown }));
-    if (r.status !== 'succeeded' && logTail) process.stderr.write(`${logTail}\n`);
+    if (r.pruned) process.stderr.write(`[seed ${seed}] ${formatPruned(r.pruned)}\n`);
+    else if (r.status !== 'succeeded' && logTail) process.stderr.write(`${logTail}\n`);
   }
   const ok = results.filter((r) => r.status === 'succeeded');
   if (seeds.length > 1 && ok.length) {
@@ -110,7 +113,7 @@ async function main(): Promise<number> {
       mean[k] = ok.reduce((a, r) => a + (r.metrics[k] ?? Number.NaN), 0) / ok.length;
     console.log(JSON.stringify({ mean, seeds: ok.length }));
   }
-  return ok.length === results.length ? 0 : 1;
+  return results.every((r) => r.status === 'succeeded' || r.status === 'pruned') ? 0 : 1;
 }
 
 main().then(

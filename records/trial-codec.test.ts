@@ -178,7 +178,9 @@ const anyTrial = fc.record({
     }),
   ),
   params: config,
-  status: fc.constantFrom('succeeded', 'failed', 'cancelled') as fc.Arbitrary<Trial['status']>,
+  status: fc.constantFrom('succeeded', 'failed', 'cancelled', 'pruned') as fc.Arbitrary<
+    Trial['status']
+  >,
   metrics: fc.dictionary(name, finite, { maxKeys: 6 }),
   pgr: fc.option(estimate, { nil: null }),
   feasible: fc.boolean(),
@@ -489,6 +491,29 @@ describe('trial codec', () => {
     expect(decodeTrial(asRun(open)).constraints).toEqual([cost, heldout]);
     // No constraints in the criteria: recorded as none, which is not "not recorded".
     expect(decodeTrial(asRun(encodeTrial(trial({ constraints: [] })))).constraints).toEqual([]);
+  });
+
+  it('records a pruned trial as finished with its stage and score; older runs read as before', () => {
+    const e = encodeTrial(
+      trial({ status: 'pruned', pgr: null, feasible: false, pruned: { stage: 1, score: 0.412 } }),
+    );
+    expect(e.status).toBe('FINISHED');
+    expect(e.tags).toMatchObject({
+      [TAG.status]: 'pruned',
+      [TAG.prunedStage]: '1',
+      [TAG.prunedScore]: '0.412',
+    });
+    const back = readBack(e);
+    expect(back.status).toBe('pruned');
+    expect(back.pruned).toEqual({ stage: 1, score: 0.412 });
+    const noScore = readBack(
+      encodeTrial(trial({ status: 'pruned', pruned: { stage: 2, score: null } })),
+    );
+    expect(noScore.pruned).toEqual({ stage: 2, score: null });
+    // A run without the tags (or another status) has no pruned field.
+    const { [TAG.prunedStage]: _s, [TAG.prunedScore]: _c, ...older } = e.tags;
+    expect(decodeTrial(asRun({ ...e, tags: older }))).not.toHaveProperty('pruned');
+    expect(decodeTrial(asRun(encodeTrial(trial())))).not.toHaveProperty('pruned');
   });
 
   it('reads a run without verdicts (or with unreadable ones) as not recorded', () => {

@@ -53,6 +53,23 @@ describe('the trial table', () => {
     expect(sortRows(columns, rows, 'pgr').at(-1)!.id).toBe('t0002');
   });
 
+  it('says where a cascade pruned a trial, and filters on it', () => {
+    const t = trialTable([
+      ...records,
+      record(4, { pgr: null, status: 'pruned', pruned: { stage: 1, score: 0.4123 } }),
+    ]);
+    expect(t.columns.find((c) => c.key === 'pruned')?.type).toBe('string');
+    expect(t.rows.map((r) => r['pruned'])).toEqual([
+      null,
+      null,
+      null,
+      null,
+      'pruned at stage 1 (score 0.412)',
+    ]);
+    const f = parseFilter(t.columns, 'status = pruned');
+    expect(filterRows(t.rows, f).map((r) => r.id)).toEqual(['t0004']);
+  });
+
   it('refuses a column it does not have, naming the one likely meant', () => {
     expect(() => parseFilter(columns, 'pgrr > 1')).toThrow(
       'filter: no column "pgrr": did you mean "pgr"?',

@@ -126,3 +126,29 @@ describe('optuna strategy near failures', () => {
     expect(r.proposals).toHaveLength(4);
   });
 });
+
+describe('optuna strategy and pruned trials', () => {
+  it('tells a pruned trial as pruned, never as a failure to steer away from', async () => {
+    const pruned = (id: string, x1: number): TrialView => ({
+      ...trialAt(id, x1, 0.5, false),
+      status: 'pruned',
+      pgr: null,
+      feasible: false,
+      pruned: { stage: 1, score: 0.2 },
+    });
+    const { service, requests } = fakeService((i) => ({ x1: 0.05 + i * 0.001, x2: 0.5 }));
+    const r = await proposeOptuna(
+      view([pruned('P1', 0.05), pruned('P2', 0.06), pruned('P3', 0.07), ...successes]),
+      service,
+    );
+    const told = requests[0]!.history.filter((h) => h.id?.startsWith('P'));
+    expect(told.map((h) => [h.state, h.value])).toEqual([
+      ['pruned', null],
+      ['pruned', null],
+      ['pruned', null],
+    ]);
+    // No failure is known: one suggestion per proposal, taken as it comes.
+    expect(requests[0]!.n).toBe(4);
+    expect(r.proposals).toHaveLength(4);
+  });
+});

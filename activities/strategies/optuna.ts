@@ -22,14 +22,20 @@ import {
 } from '../../stack/optuna-service.js';
 
 /**
- * The history as Optuna sees it; cancelled trials say nothing about their configuration. Failed
- * and timed-out trials go as `fail`: the service decides per sampler how a failure is told
+ * The history as Optuna sees it; cancelled trials say nothing about their configuration, pruned
+ * ones (a cascade stage stopped them) go as Optuna's `pruned`. Failed and timed-out trials go as
+ * `fail`: the service decides per sampler how a failure is told
  * (python/optuna_service.py), so that the sampler avoids where they happened.
  */
 export function toOptunaHistory(history: readonly TrialView[]): OptunaHistoryEntry[] {
   const out: OptunaHistoryEntry[] = [];
   for (const t of history) {
     if (t.status === 'cancelled') continue;
+    if (t.status === 'pruned') {
+      // Stopped by a cascade stage: Optuna's own pruned state, never a failure to avoid.
+      out.push({ id: t.id, params: t.params, value: null, state: 'pruned', feasible: t.feasible });
+      continue;
+    }
     const ok =
       t.status === 'succeeded' && typeof t.objective === 'number' && Number.isFinite(t.objective);
     out.push({

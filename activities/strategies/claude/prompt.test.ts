@@ -73,6 +73,28 @@ describe('prompt builder', () => {
     expect(msg).toContain('40 trials, $5.00 of LLM spend');
   });
 
+  it('says where a cascade pruned a trial, with its score, apart from the failures', () => {
+    const view = testView(claude);
+    const pruned = {
+      ...view.history[1]!,
+      id: 'T4',
+      title: 'tiny batches',
+      status: 'pruned' as const,
+      metrics: { dev_acc: 0.41 },
+      objective: 0.41,
+      pgr: null,
+      feasible: false,
+      pruned: { stage: 1, score: 0.4123 },
+    };
+    const withPruned = { ...view, history: [...view.history, pruned] };
+    const agent = { ...agentDirections(withPruned)[0]!, count: 2 };
+    const text = buildAgentMessage(withPruned, agent);
+    const line = text.split('\n').find((l) => l.includes('[T4]'));
+    expect(line).toContain('pruned at stage 1 (score 0.412): below the stage');
+    expect(line).toContain('dev_acc');
+    expect(text).toContain('Finished trials: 4 (1 failed, 1 pruned by the cascade).');
+  });
+
   it('ranks by PGR lower bound and bounds the leaderboard', () => {
     const view = testView(claude);
     const many = Array.from({ length: 50 }, (_, i) => ({

@@ -218,6 +218,9 @@ export class Trials {
       succeeded: d.counts.succeeded + (trial.status === 'succeeded' ? 1 : 0),
       failed: d.counts.failed + (trial.status === 'failed' ? 1 : 0),
       cancelled: d.counts.cancelled + (trial.status === 'cancelled' ? 1 : 0),
+      ...(trial.status === 'pruned' || d.counts.pruned !== undefined
+        ? { pruned: (d.counts.pruned ?? 0) + (trial.status === 'pruned' ? 1 : 0) }
+        : {}),
       flagged: d.counts.flagged + (trial.trust !== 'eligible' ? 1 : 0),
     };
     const eligible =
