@@ -124,6 +124,45 @@ describe('codePrompt', () => {
   });
 });
 
+describe('the OpenEvolve layout', () => {
+  const program = [
+    'import math',
+    '# EVOLVE-BLOCK-START',
+    'def train(x):',
+    '    return 0',
+    '# EVOLVE-BLOCK-END',
+    '',
+  ].join('\n');
+  const evolve: CodeContext = { ...code, initial: { 'method.py': program }, sources: {} };
+  const plain = checkHypothesis.bind(null, view);
+
+  it('shows the markers and says edits outside them are refused', () => {
+    const text = codePrompt(view, evolve);
+    expect(text).toContain(
+      'EVOLVE-BLOCKs: in method.py, only the text between a `# EVOLVE-BLOCK-START` line and the next `# EVOLVE-BLOCK-END` line may change. Edits outside these blocks',
+    );
+    expect(text).toContain('# EVOLVE-BLOCK-START\ndef train(x):\n    return 0\n# EVOLVE-BLOCK-END');
+    expect(codePrompt(view, code)).not.toContain('EVOLVE');
+  });
+
+  it('sends an edit outside a block back for repair with the file and line', () => {
+    const h = (search: string, replace: string) =>
+      plain(
+        wire([{ file: 'method.py', search, replace }]),
+        new TriedSet(TEST_SPACE, view),
+        'x',
+        evolve,
+      );
+    expect(h('return 0', 'return math.pi').errors).toEqual([]);
+    expect(h('import math', 'import os').errors).toEqual([
+      'edits to the source of the baseline: method.py line 1: edits outside the EVOLVE-BLOCK-START/END regions are refused',
+    ]);
+    expect(h('# EVOLVE-BLOCK-END\n', '').errors).toEqual([
+      'edits to the source of the baseline: method.py: an EVOLVE-BLOCK-START has no EVOLVE-BLOCK-END',
+    ]);
+  });
+});
+
 describe('codePrompt against hostile sources', () => {
   const forged = [
     'def train(x):',
