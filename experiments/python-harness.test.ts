@@ -511,3 +511,61 @@ sandbox: { wallSeconds: 300, cpuSeconds: 300 }
     expect(groups.released).toEqual(groups.registered);
   }, 60_000);
 });
+
+describe('experiments/README.md, "Adding a code problem in Python"', () => {
+  const readme = readFileSync(path.join(import.meta.dirname, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Adding a code problem in Python'));
+  const block = (lang: string, after: string) => {
+    const from = section.indexOf(after);
+    const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(section.slice(from));
+    if (from < 0 || !m) throw new Error(`no ${lang} block after "${after}" in the README`);
+    return m[1]!;
+  };
+
+  it('runs its experiment.yaml and ten-line harness as shown', async () => {
+    await checkSandbox(); // throws naming what is missing: these tests need bubblewrap
+    const harness = block('python', 'A ten-line harness');
+    expect(harness.trim().split('\n').length).toBeLessThanOrEqual(10);
+    const e = await loadCommandExperiment(
+      folder({
+        'experiment.yaml': block('yaml', 'kind: code'),
+        'harness.py': harness,
+        'method.py': `import numpy as np
+
+def predict(x_train, y_train, x_test, params):
+    w = np.linalg.lstsq(x_train, 2.0 * y_train - 1, rcond=None)[0]
+    return (x_test @ w > 0).astype(np.int64)
+`,
+      }),
+    );
+    if (!isCodeExperiment(e)) throw new Error('not a code experiment');
+    expect(e.code.editable).toEqual(['method.py']);
+    const r = await runCodeSeed(
+      e,
+      e.code.initialSource,
+      {},
+      {
+        seed: 1,
+        outDir: mkdtempSync(path.join(os.tmpdir(), 'gaplab-pyh-out-')),
+        objective: 'accuracy',
+        harnessSecret: SECRET,
+      },
+    );
+    expect(r.status, r.error).toBe('succeeded');
+    expect(r.metrics['accuracy']).toBeGreaterThan(0.9);
+  }, 60_000);
+
+  it('lists the whole SDK API', () => {
+    const api = python(
+      'import gaplab_harness as gh, json; print(json.dumps(sorted(gh.__all__)))',
+    ).trim();
+    const table = section.slice(
+      section.indexOf("The SDK's whole API"),
+      section.indexOf('What comes back is data'),
+    );
+    for (const name of JSON.parse(api) as string[])
+      expect(table, `gh.${name} is not in the README's API table`).toMatch(
+        new RegExp('`[^`\\n]*\\b' + name + '\\b[^`\\n]*`'),
+      );
+  });
+});
