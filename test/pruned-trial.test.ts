@@ -125,6 +125,30 @@ describe('a trial a cascade stage stopped', () => {
     expect(rows.map((r) => r['id'])).toEqual([t!.id]);
     expect(rows[0]!['pruned']).toMatch(/^pruned at stage 1 \(score 0\.\d{3}\)$/);
 
+    // What the trial page and the campaign page's trial table read.
+    const auth = { authorization: `Bearer ${TOKENS.researcher}` };
+    const page = await app.inject({
+      url: `/api/campaigns/${campaignId}/trials/${t!.id}`,
+      headers: auth,
+    });
+    expect(page.statusCode, page.body).toBe(200);
+    const detail = page.json() as {
+      trial: unknown;
+      seeds: { status: string; pruned?: { stage: number } }[];
+    };
+    expect(detail.trial).toMatchObject({ status: 'pruned', pruned: t!.pruned });
+    expect(detail.seeds.map((x) => [x.status, x.pruned?.stage])).toEqual([
+      ['pruned', 1],
+      ['pruned', 1],
+    ]);
+    const lineage = await app.inject({
+      url: `/api/campaigns/${campaignId}/lineage`,
+      headers: auth,
+    });
+    expect(lineage.statusCode, lineage.body).toBe(200);
+    const node = (lineage.json() as { nodes: { id: string }[] }).nodes.find((n) => n.id === t!.id);
+    expect(node).toMatchObject({ status: 'pruned', pruned: t!.pruned });
+
     expect(report.trials).toMatchObject({ total: 1, succeeded: 0, failed: 0, pruned: 1 });
     expect(report.best).toBeNull();
     expect(report.verification).toEqual([]);
