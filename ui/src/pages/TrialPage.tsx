@@ -22,7 +22,7 @@ import {
   TrialStatusPill,
 } from '../components/ui.js';
 import { trustState } from '../../../domain/trust.js';
-import { fmtDuration, fmtNum, fmtPgr, fmtTime, fmtValue } from '../lib/format.js';
+import { fmtDuration, fmtNum, fmtPgr, fmtTime, fmtValue, formatPruned } from '../lib/format.js';
 import { useCampaignEvents } from '../live.js';
 import { keys, useAction, useTrial, useTrialDiff } from '../queries.js';
 import type { Flag, SeedRecord, TrialDetail, TrialRecord } from '../types.js';
@@ -409,8 +409,12 @@ function Metrics({
               {seeds.map((s) => (
                 <th key={s.seed} className="num">
                   seed {s.seed}
-                  {s.status !== 'succeeded' && (
-                    <span style={{ color: 'var(--danger)' }}> ({s.status})</span>
+                  {s.status === 'pruned' && s.pruned ? (
+                    <span style={{ color: 'var(--warn)' }}> ({formatPruned(s.pruned)})</span>
+                  ) : (
+                    s.status !== 'succeeded' && (
+                      <span style={{ color: 'var(--danger)' }}> ({s.status})</span>
+                    )
                   )}
                 </th>
               ))}
@@ -484,7 +488,7 @@ function Logs({ seeds }: { seeds: SeedRecord[] }) {
         withLogs.map((s) => (
           <details key={s.seed} open={s.status !== 'succeeded'} style={{ marginBottom: 8 }}>
             <summary>
-              seed {s.seed} · {s.status}
+              seed {s.seed} · {s.pruned ? formatPruned(s.pruned) : s.status}
               {s.error && <span style={{ color: 'var(--danger)' }}> · {s.error}</span>}
             </summary>
             {s.logTail && <pre className="logs section-gap">{s.logTail}</pre>}
