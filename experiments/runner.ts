@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Pruned, type Config } from '../domain/schemas.js';
 import type {
   CommandRunner,
+  ProcessGroupGuard,
   ExperimentDefinition,
   FunctionRunner,
   ProgressUpdate,
@@ -47,13 +48,7 @@ export interface RunSeedOptions {
   guard?: ProcessGroupGuard;
 }
 
-/** Keeps track of live experiment process groups (the worker's ProcessGuard). */
-export interface ProcessGroupGuard {
-  /** Called right after the command starts; its pid is its process group id. */
-  register(pgid: number): void;
-  /** Called once nothing of the group is left. */
-  release(pgid: number): void;
-}
+export type { ProcessGroupGuard } from './types.js';
 
 /**
  * Keeps the last lines of a stream within a line and a byte budget, and splits chunks into

@@ -4,7 +4,14 @@
  */
 import type { z } from 'zod';
 import type { Config, SeedRun } from '../domain/schemas.js';
-import type { ProcessGroupGuard } from './runner.js';
+
+/** Keeps track of live experiment process groups (the worker's ProcessGuard). */
+export interface ProcessGroupGuard {
+  /** Called right after the command starts; its pid is its process group id. */
+  register(pgid: number): void;
+  /** Called once nothing of the group is left. */
+  release(pgid: number): void;
+}
 
 /** A progress report from a running seed; becomes a Temporal heartbeat. */
 export interface ProgressUpdate {
