@@ -70,6 +70,17 @@ describe('the trial table', () => {
     expect(filterRows(t.rows, f).map((r) => r.id)).toEqual(['t0004']);
   });
 
+  it('tells importance a pruned trial as pruned, a failed one as failed', () => {
+    const history = importanceHistory([
+      record(5, { pgr: null, status: 'pruned', pruned: { stage: 1, score: 0.4 } }),
+      record(6, { pgr: null, status: 'failed' }),
+    ]);
+    expect(history.map((h) => [h.id, h.state])).toEqual([
+      ['t0005', 'pruned'],
+      ['t0006', 'fail'],
+    ]);
+  });
+
   it('refuses a column it does not have, naming the one likely meant', () => {
     expect(() => parseFilter(columns, 'pgrr > 1')).toThrow(
       'filter: no column "pgrr": did you mean "pgr"?',

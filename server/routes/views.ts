@@ -42,7 +42,8 @@ const marked = (s: CampaignSource): TrialRecord[] => s.records.map((t) => s.tria
 
 /**
  * The history Optuna's evaluators read: search trials with their PGR (higher is better, the
- * same scale whatever the objective's direction); failed ones as failures, cancelled ones left out.
+ * same scale whatever the objective's direction); failed ones as failures, pruned ones as pruned,
+ * cancelled ones left out.
  */
 export function importanceHistory(records: readonly TrialRecord[]): OptunaHistoryEntry[] {
   const out: OptunaHistoryEntry[] = [];
@@ -54,7 +55,8 @@ export function importanceHistory(records: readonly TrialRecord[]): OptunaHistor
       id: t.id,
       params: t.params,
       value: ok ? value : null,
-      state: ok ? 'complete' : 'fail',
+      // A trial a cascade stage stopped is Optuna's pruned, not a failure.
+      state: ok ? 'complete' : t.status === 'pruned' ? 'pruned' : 'fail',
       feasible: t.feasible,
     });
   }
