@@ -84,7 +84,7 @@ function checkWords(v: ReportVerdict): string[] {
   if (!c) return [];
   const yn = (x: boolean | null) => (x === null ? 'not judged' : x ? 'yes' : 'no');
   const seeds = c.seeds
-    ? `${c.seeds.succeeded} of ${c.seeds.requested} verification seeds succeeded (${c.seeds.failed} failed, ${c.seeds.cancelled} cancelled); seeds ${c.seeds.source === 'secret' ? 'drawn in secret when the verification started' : 'derived from the campaign seed'}`
+    ? `${c.seeds.succeeded} of ${c.seeds.requested} verification seeds succeeded (${c.seeds.failed} failed, ${c.seeds.pruned ? `${c.seeds.pruned} pruned by the cascade, ` : ''}${c.seeds.cancelled} cancelled); seeds ${c.seeds.source === 'secret' ? 'drawn in secret when the verification started' : 'derived from the campaign seed'}`
     : 'no verification seeds ran';
   return [
     `| held up | ${yn(c.heldUp)} |`,

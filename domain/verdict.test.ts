@@ -78,6 +78,18 @@ describe('judgeVerification', () => {
     expect(j.flags[0]?.kind).toBe('verification_gap');
   });
 
+  it('fails when a cascade pruned a fresh seed, counting it as pruned, not missing', () => {
+    const j = judgeVerification({
+      ...ok,
+      seeds: seeds({ succeeded: 3, pruned: 2 }),
+      failure: 'pruned at stage 1 (score 0.412)',
+    });
+    expect(j.verdict).toBe('failed_verification');
+    expect(j.reasons[0]).toBe(
+      '3 of 5 verification seeds succeeded (0 failed, 2 pruned by the cascade, 0 cancelled, 0 missing): pruned at stage 1 (score 0.412)',
+    );
+  });
+
   it('fails when only one seed reported (the others missing), even with an agreeing mean', () => {
     const one = { mean: 0.644, stderr: 0, n: 1, ciLow: -UNBOUNDED, ciHigh: UNBOUNDED };
     const j = judgeVerification({

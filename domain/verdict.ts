@@ -35,13 +35,16 @@ export type VerdictWord = z.infer<typeof VerdictWord>;
 /**
  * How the verification seeds of a run went. `failed` counts seeds that ran and failed (the
  * candidate's doing, as far as anyone can tell); `cancelled` seeds were cut by a stop or the
- * deadline; `missing` seeds never reported (requested - succeeded - failed - cancelled).
+ * deadline; `pruned` seeds fell below a cascade stage's threshold on a fresh seed; `missing`
+ * seeds never reported (requested - succeeded - failed - cancelled - pruned).
  */
 export const SeedAccount = z.object({
   requested: z.number().int().nonnegative(),
   succeeded: z.number().int().nonnegative(),
   failed: z.number().int().nonnegative(),
   cancelled: z.number().int().nonnegative(),
+  /** Seeds a cascade stage stopped (absent: none, or written before pruning was an outcome). */
+  pruned: z.number().int().nonnegative().exactOptional(),
   /**
    * `secret`: drawn at random by a worker when the verification started, unpredictable from the
    * campaign seed; `campaign`: derived from the campaign seed (reproducible, predictable).
@@ -299,10 +302,12 @@ export function judgeVerification(v: JudgeInput): Judgement {
   const s = v.seeds;
   const failures: string[] = [];
   const flags: Flag[] = [];
-  const missing = Math.max(0, s.requested - s.succeeded - s.failed - s.cancelled);
-  if (s.failed > 0 || missing > 0 || s.succeeded === 0)
+  const pruned = s.pruned ?? 0;
+  const missing = Math.max(0, s.requested - s.succeeded - s.failed - s.cancelled - pruned);
+  if (s.failed > 0 || pruned > 0 || missing > 0 || s.succeeded === 0)
     failures.push(
       `${s.succeeded} of ${s.requested} verification seeds succeeded (${s.failed} failed, ` +
+        (pruned > 0 ? `${pruned} pruned by the cascade, ` : '') +
         `${s.cancelled} cancelled, ${missing} missing)` +
         (v.failure ? `: ${v.failure}` : ''),
     );

@@ -164,6 +164,9 @@ export class Verification {
       succeeded: seeds.filter((x) => x.status === 'succeeded').length,
       failed: seeds.filter((x) => x.status === 'failed').length,
       cancelled: seeds.filter((x) => x.status === 'cancelled').length,
+      ...(seeds.some((x) => x.status === 'pruned')
+        ? { pruned: seeds.filter((x) => x.status === 'pruned').length }
+        : {}),
       source: req.secretSeeds ? 'secret' : 'campaign',
       seeds: [...req.seeds],
     };
