@@ -365,6 +365,24 @@ describe('runSeed, function experiments', () => {
     expect(sawAbort).toBe(true);
   });
 
+  it('a run a cascade stage stopped ends pruned with that stage and its metrics, no objective needed', async () => {
+    const r = await runSeed(
+      fn(async (_p, ctx) => {
+        ctx.prune?.(1, 0.2);
+        ctx.prune?.(2, Number.NaN); // the last call wins; a non-finite score is none
+        return { stage_score: 0.3 };
+      }),
+      {},
+      { seed: 1, outDir: outDir(), objective: 'acc' },
+    );
+    expect(r).toMatchObject({
+      status: 'pruned',
+      pruned: { stage: 2, score: null },
+      metrics: { stage_score: 0.3 },
+    });
+    expect(r.error).toBeUndefined();
+  });
+
   it('missing objective fails', async () => {
     const r = await runSeed(
       fn(async () => ({ other: 1, acc: Number.NaN })),
