@@ -40,10 +40,10 @@ export function useCampaignEvents(
     const cache = queryClient.getQueryCache();
     /** Reads that were under way at a refresh: each is made again once it has ended. */
     const again = new Set<string>();
-    const unsubscribe = cache.subscribe((e) => {
-      if (e.type !== 'updated' || e.query.state.fetchStatus !== 'idle') return;
-      if (!again.delete(e.query.queryHash)) return;
-      const queryKey = e.query.queryKey;
+    const unsubscribe = cache.subscribe((change) => {
+      if (change.type !== 'updated' || change.query.state.fetchStatus !== 'idle') return;
+      if (!again.delete(change.query.queryHash)) return;
+      const queryKey = change.query.queryKey;
       // Outside the cache's notification: a read started from inside it would nest in it. A read
       // begun meanwhile is newer than the event: it is kept.
       setTimeout(
