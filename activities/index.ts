@@ -4,6 +4,7 @@
  */
 import type { MlflowClient } from '../mlflow-ts-client/index.js';
 import { createExperimentActivities, type ExperimentActivityDeps } from './experiment.js';
+import { createNotifyActivities, type NotifyDeps } from './notify.js';
 import { createRecordingActivities } from './recording.js';
 import { createSeedActivities } from './seeds.js';
 import { createStrategyActivities, type StrategyDeps } from './strategies/index.js';
@@ -12,6 +13,8 @@ export interface ActivityDeps {
   experiments: ExperimentActivityDeps;
   strategies: StrategyDeps;
   mlflow: MlflowClient;
+  /** The campaigns' webhooks (activities/notify.ts). */
+  notify?: NotifyDeps;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -20,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStrategyActivities(deps.strategies),
     ...createRecordingActivities({ mlflow: deps.mlflow }),
     ...createSeedActivities(),
+    ...createNotifyActivities(deps.notify),
   };
 }
 

@@ -27,6 +27,7 @@ import {
   type Estimate,
 } from '../domain/schemas.js';
 import { trustState } from '../domain/trust.js';
+import { WebhookSettings } from '../domain/notify.js';
 import { Note, StrategyConfig, StrategyName } from '../domain/strategy.js';
 import { SourceSnapshot } from '../domain/code.js';
 import {
@@ -186,6 +187,12 @@ export const StartCampaignBody = z
     label: z.string().min(1).max(200).optional(),
     /** Start paused: the references are measured, nothing else runs until a resume. */
     paused: z.boolean().optional(),
+    /**
+     * A webhook told when the campaign needs a person and when it ends, in Slack's
+     * incoming-webhook format (domain/notify.ts). `piOnly` (PIs only) lets its messages carry
+     * what only PIs see while the campaign runs.
+     */
+    notify: WebhookSettings.optional(),
   })
   .strict();
 

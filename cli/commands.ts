@@ -107,6 +107,14 @@ export function registerApiCommands(program: Command): void {
     .option('--seed <n>', 'base seed', (v) => Number(v))
     .option('--label <text>', 'a label to tell campaigns apart')
     .option('--paused', 'start paused: queue ideas (gaplab propose), then gaplab resume')
+    .option(
+      '--webhook <url>',
+      'POST a Slack-format message here when the campaign needs a person and when it ends (https, or http to localhost)',
+    )
+    .option(
+      '--webhook-pi-only',
+      'PIs only: the webhook may get what only PIs see while the campaign runs (titles, reasons, hidden PGRs)',
+    )
     .option('--watch', 'follow the campaign until it finishes')
     .action(async (problem: string, o: StartOptions & { watch?: boolean }, cmd: Command) => {
       const api = client(cmd);
@@ -282,6 +290,8 @@ interface StartOptions {
   seed?: number;
   label?: string;
   paused?: boolean;
+  webhook?: string;
+  webhookPiOnly?: boolean;
 }
 
 /** The strategy a campaign runs unless told: claude with ANTHROPIC_API_KEY, else optuna. */
@@ -291,6 +301,7 @@ export function defaultStrategy(): 'claude' | 'optuna' {
 
 /** The API body of `gaplab start`: {@link defaultStrategy} unless one is given. */
 export function startBody(problem: string, o: StartOptions) {
+  if (o.webhookPiOnly && !o.webhook) throw new Error('--webhook-pi-only needs --webhook <url>');
   const strategy = o.strategy ?? defaultStrategy();
   return {
     problemId: problem,
@@ -299,6 +310,9 @@ export function startBody(problem: string, o: StartOptions) {
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.label ? { label: o.label } : {}),
     ...(o.paused ? { paused: true } : {}),
+    ...(o.webhook
+      ? { notify: { url: o.webhook, ...(o.webhookPiOnly ? { piOnly: true } : {}) } }
+      : {}),
   };
 }
 

@@ -35,6 +35,26 @@ export const StopReason = z.enum([
 ]);
 export type StopReason = z.infer<typeof StopReason>;
 
+/** Stop reasons as a person reads them (the web UI, the webhook messages). */
+export const STOP_REASON_TEXT: Record<StopReason, string> = {
+  target_verified: 'target PGR reached and verified on fresh seeds',
+  target_reached: 'target PGR reached (not verified: an older record)',
+  references_within_noise: 'the measured optimum is within noise of the baseline',
+  references_invalid: 'the measured optimum is no better than the baseline: check the criteria',
+  max_trials: 'trial budget used up',
+  max_iterations: 'iteration budget used up',
+  deadline: 'wall-clock deadline reached',
+  max_dollars: 'dollar budget used up',
+  max_compute: 'compute budget used up',
+  stagnation: 'no improvement (stagnation rule)',
+  stopped_by_pi: 'stopped by the PI',
+  strategy_failed: 'the strategy failed',
+  strategy_unavailable: "the strategy's API stayed unavailable",
+  usage_anomaly: 'a model reply reported impossible usage',
+  no_proposals: 'the strategy had no more proposals',
+  error: 'stopped on an error',
+};
+
 /** The stop reasons a budget can give. */
 export type BudgetStopReason = Extract<
   StopReason,

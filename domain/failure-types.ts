@@ -14,9 +14,9 @@
  * Where failures are raised: `update` (a workflow's update validator or handler), `experiment`
  * (the experiment activity), `strategy` (the strategy activities: they report what no retry can
  * fix as a result's `fatalError`, so they throw no type of this table), `service` (the API's
- * service layer and routes).
+ * service layer and routes), `notify` (the webhook activity, activities/notify.ts).
  */
-export type FailureSource = 'update' | 'experiment' | 'strategy' | 'service';
+export type FailureSource = 'update' | 'experiment' | 'strategy' | 'service' | 'notify';
 
 export const FAILURE_TYPES = {
   InvalidInput: {
@@ -51,9 +51,15 @@ export const FAILURE_TYPES = {
     thrownBy: ['update', 'service'],
   },
   Unavailable: {
-    meaning: 'a service the answer needs (MLflow, Temporal) cannot be reached now',
+    meaning: "a service the answer needs (MLflow, Temporal, a campaign's webhook) cannot be reached now",
     retryable: true,
-    thrownBy: ['service'],
+    thrownBy: ['service', 'notify'],
+  },
+  WebhookRefused: {
+    meaning:
+      "a campaign's webhook answered with a client error (a 4xx but 408 and 429, or a redirect): the same message would be refused again",
+    retryable: false,
+    thrownBy: ['notify'],
   },
   UnknownExperiment: {
     meaning: 'no experiment of that name is registered on the worker',

@@ -54,6 +54,13 @@ export const ServerConfig = z.object({
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
     .default('info'),
+  /**
+   * The web UI's address as people open it, for links in webhook messages. @default the address
+   * the start request came to
+   */
+  publicUrl: url.optional(),
+  /** Campaign webhooks may use plain http to any host (else https, or http to this machine only). @default false */
+  webhookAllowHttp: bool.default(false),
   /** Trust X-Forwarded-* from a reverse proxy. @default false */
   trustProxy: bool.default(false),
   /** How often an event stream polls the campaign. @default 1000 */
@@ -90,6 +97,8 @@ export const ENV: Record<keyof ServerConfig, string> = {
   uiDir: 'GAPLAB_UI_DIR',
   experimentsDir: 'GAPLAB_EXPERIMENTS_DIR',
   logLevel: 'GAPLAB_LOG_LEVEL',
+  publicUrl: 'GAPLAB_PUBLIC_URL',
+  webhookAllowHttp: 'GAPLAB_WEBHOOK_ALLOW_HTTP',
   trustProxy: 'GAPLAB_TRUST_PROXY',
   sseIntervalMs: 'GAPLAB_SSE_INTERVAL_MS',
   sseHeartbeatMs: 'GAPLAB_SSE_HEARTBEAT_MS',

@@ -16,6 +16,7 @@ const EXPECTED: Record<FailureType, number> = {
   Unavailable: 503,
   UnknownExperiment: 400,
   InvalidParams: 400,
+  WebhookRefused: 502,
 };
 
 const updateFailed = (type: string, message: string) =>

@@ -22,6 +22,8 @@ export const HTTP_STATUS: Readonly<Record<FailureType, number>> = {
   // Activity failures reach the API only inside another error; both describe bad input.
   UnknownExperiment: 400,
   InvalidParams: 400,
+  // A campaign's webhook refused a message: an upstream's answer, never the caller's fault.
+  WebhookRefused: 502,
 };
 
 /** Thrown when a request cannot be served as asked; `status` is the HTTP answer. */

@@ -89,6 +89,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       registry,
       taskQueue: config.taskQueue,
       indexed: config.indexed,
+      webhookAllowHttp: config.webhookAllowHttp,
     });
   }
   const api = service;

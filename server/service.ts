@@ -19,6 +19,7 @@ import type {
 } from '../domain/schemas.js';
 import { Budgets as BudgetsSchema, ProblemSpec } from '../domain/schemas.js';
 import { checkSpecConfigs } from '../domain/space.js';
+import { WebhookSettings, webhookUrlProblem, type CampaignWebhook } from '../domain/notify.js';
 import { StrategyConfig, type StrategyConfigInput } from '../domain/strategy.js';
 import { specParamIssues } from '../experiments/params.js';
 import type { ExperimentRegistry } from '../experiments/registry.js';
@@ -80,6 +81,8 @@ export interface ServiceOptions {
   /** Campaigns carry the Gaplab* search attributes (registered on the server). @default false */
   indexed?: boolean;
   timing?: CampaignTiming;
+  /** Campaign webhooks may use plain http to any host, not only to this machine. @default false */
+  webhookAllowHttp?: boolean;
 }
 
 export interface StartCampaignRequest {
@@ -92,6 +95,10 @@ export interface StartCampaignRequest {
   campaignId?: string;
   /** Start paused: nothing is proposed or started until a resume. @default false */
   paused?: boolean;
+  /** The campaign's webhook (domain/notify.ts): told when it needs a person and when it ends. */
+  notify?: WebhookSettings;
+  /** The web UI's address, for the campaign page's link in webhook messages. */
+  uiUrl?: string;
 }
 
 export interface CampaignListItem {
@@ -278,6 +285,7 @@ export class GaplabService {
 
   async startCampaign(actor: Actor, req: StartCampaignRequest): Promise<{ campaignId: string }> {
     requireRole(actor, PERMISSIONS.startCampaign, ACTION_WORDS.startCampaign);
+    const notify = this.webhookSettings(actor, req.notify);
     const problem = await this.getProblem(req.problemId);
     if (problem.criteria.length === 0) {
       throw new ServiceError(
@@ -325,6 +333,18 @@ export class GaplabService {
       indexed: this.options.indexed ?? false,
       ...(this.options.timing ? { timing: this.options.timing } : {}),
       ...(req.paused ? { startPaused: true } : {}),
+      ...(notify
+        ? {
+            notify: {
+              ...notify,
+              ...(req.uiUrl
+                ? {
+                    campaignUrl: `${req.uiUrl.replace(/\/+$/, '')}/campaigns/${encodeURIComponent(campaignId)}`,
+                  }
+                : {}),
+            } satisfies CampaignWebhook,
+          }
+        : {}),
     };
     const ref: CampaignRef = {
       campaignId,
@@ -363,6 +383,31 @@ export class GaplabService {
       throw fromTemporal(err, `campaign ${campaignId}`);
     }
     return { campaignId };
+  }
+
+  /**
+   * A start request's webhook settings, checked: the shape, the URL's http rule, and that only a
+   * PI marks a webhook `piOnly` (its messages then carry what only PIs see while the campaign runs).
+   * @throws ServiceError InvalidInput naming the field, Forbidden for piOnly set by another role
+   */
+  private webhookSettings(actor: Actor, raw: unknown): WebhookSettings | undefined {
+    if (raw === undefined) return undefined;
+    const parsed = WebhookSettings.safeParse(raw);
+    if (!parsed.success)
+      throw new ServiceError(
+        'InvalidInput',
+        parsed.error.issues
+          .map((i) => `notify${i.path.length ? `.${formatPath(i.path)}` : ''}: ${i.message}`)
+          .join('; '),
+      );
+    const problem = webhookUrlProblem(parsed.data.url, this.options.webhookAllowHttp ?? false);
+    if (problem) throw new ServiceError('InvalidInput', `notify.url: ${problem}`);
+    if (parsed.data.piOnly && actor.role !== 'pi')
+      throw new ServiceError(
+        'Forbidden',
+        `notify.piOnly: ${refusalText(['pi'], 'send what only PIs see to a webhook', actor)}`,
+      );
+    return parsed.data;
   }
 
   /**

@@ -40,6 +40,7 @@ describe('retry presets', () => {
   const activityPresets = {
     experiment: presets.experimentRun(60, 30, 'q'),
     strategy: presets.strategyCall(),
+    notify: presets.notify(),
   } as const;
 
   it.each(Object.keys(activityPresets) as (keyof typeof activityPresets)[])(

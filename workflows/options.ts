@@ -90,6 +90,22 @@ export const presets = {
     startToCloseTimeout: '30s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
   }),
+  /**
+   * A campaign's webhook message (activities/notify.ts `sendWebhook`, 5 s per attempt): four
+   * attempts, 1 s, 2 s and 4 s apart, all within a minute, so an endpoint that is down costs the
+   * campaign a warning, never its end. A refusal (4xx) is not retried.
+   */
+  notify: (): ActivityOptions => ({
+    startToCloseTimeout: '15s',
+    scheduleToCloseTimeout: '1m',
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '4s',
+      maximumAttempts: 4,
+      nonRetryableErrorTypes: nonRetryableTypes('notify'),
+    },
+  }),
   /** MLflow recording: retried until MLflow is back. */
   recording: (mainQueue: string): ActivityOptions => ({
     taskQueue: recordingQueue(mainQueue),

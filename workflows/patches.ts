@@ -94,6 +94,13 @@ export const PI_STOP_SKIPS_VERIFICATION_PATCH = 'pi-stop-skips-verification';
  */
 export const RECORD_UPDATES_PATCH = 'record-updates';
 
+/**
+ * Campaigns started with a webhook (`notify`) since it send its messages from a `sendWebhook`
+ * activity (campaign/notifier.ts). Campaigns without one issue no new command; the guard keeps a
+ * campaign whose history predates the notifier from scheduling one on replay.
+ */
+export const WEBHOOK_NOTIFY_PATCH = 'webhook-notify';
+
 export interface PatchRecord {
   /** The commit that added the guard, and its date (UTC). */
   added: string;
@@ -182,5 +189,10 @@ export const PATCHES: Readonly<Record<string, PatchRecord>> = {
     added: '507c2ab (2026-12-07)',
     inFixtures: false,
     deprecateWhen: noneBefore('2026-12-07 01:57'),
+  },
+  [WEBHOOK_NOTIFY_PATCH]: {
+    added: 'branch notify (2026-12-07)',
+    inFixtures: false,
+    deprecateWhen: noneBefore('2026-12-07 08:00'),
   },
 };

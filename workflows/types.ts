@@ -11,6 +11,7 @@ import type {
   ProblemSpec,
   Trial,
 } from '../domain/schemas.js';
+import type { CampaignWebhook } from '../domain/notify.js';
 import type { Note, StrategyConfig } from '../domain/strategy.js';
 import type { BudgetLedger, StagnationState, StopReason } from '../domain/budget.js';
 import type { ProposalAuditState, StrategyOutage } from './campaign/state/proposal-audit.js';
@@ -96,6 +97,11 @@ export interface CampaignInput {
    * someone resumes it (people can queue their ideas first). @default false
    */
   startPaused?: boolean;
+  /**
+   * The campaign's webhook (domain/notify.ts): told when the campaign needs a person and when it
+   * ends, by an activity (campaign/notifier.ts). Absent: no notifications.
+   */
+  notify?: CampaignWebhook;
   /** State carried over continue-as-new; absent on the first run. */
   carried?: CarriedState;
 }
@@ -185,6 +191,11 @@ export interface CarriedState {
   warned?: string[];
   mlflowParentRunId?: string;
   mlflowExperimentId?: string;
+  /**
+   * What the webhook was already told waits for a person (campaign/notifier.ts): hypothesis and
+   * trial ids (the most recent 200 of each) and whether the current pause was announced.
+   */
+  notified?: { approvals: string[]; reviews: string[]; paused: boolean };
   /** `verify`: the PI asked for the final verification of the best after the stop. */
   stopRequest?: { actor: Actor; reason: string; cancelRunning: boolean; verify?: boolean };
 }

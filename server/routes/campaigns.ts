@@ -60,7 +60,7 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['campaigns'],
         summary: 'Start a campaign on a problem with a strategy',
         description:
-          'Uses the latest criteria version unless `criteriaVersion` is given. With `paused`, the references are measured but nothing is proposed or started until a resume, so people can queue their ideas first.',
+          'Uses the latest criteria version unless `criteriaVersion` is given. With `paused`, the references are measured but nothing is proposed or started until a resume, so people can queue their ideas first. With `notify`, a webhook (Slack incoming-webhook format) is told when the campaign needs a person and when it ends: https, or http to this machine unless the server allows http (GAPLAB_WEBHOOK_ALLOW_HTTP); `piOnly` (PIs only) lets its messages carry what only PIs see while the campaign runs.',
         body: StartCampaignBody,
         response: { 201: StartCampaignResult, ...errors },
       },
@@ -74,6 +74,12 @@ export const campaignRoutes: FastifyPluginAsyncZod = async (app) => {
         ...(b.seed !== undefined ? { seed: b.seed } : {}),
         ...(b.label !== undefined ? { label: b.label } : {}),
         ...(b.paused ? { paused: true } : {}),
+        ...(b.notify
+          ? {
+              notify: b.notify,
+              uiUrl: app.gaplab.config.publicUrl ?? `${req.protocol}://${req.host}`,
+            }
+          : {}),
       });
       return reply.code(201).send(res);
     },

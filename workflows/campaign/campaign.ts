@@ -26,8 +26,10 @@ import { startArchiver } from './outbox.js';
 import { resolveResultSources, sourceResolver } from './sources.js';
 import type { Activities } from './activities.js';
 import { TrialRunner } from './runner.js';
+import { Notifier } from './notifier.js';
 import { failureMessage } from './seed-results.js';
 import { Waits } from './waits.js';
+import { webhookOrigin } from '../../domain/notify.js';
 import { presets } from '../options.js';
 import { recordsSnapshotWorkflow, recordsSnapshotWorkflowId } from '../records-snapshot.js';
 import type { CampaignInput, CampaignReport } from '../types.js';
@@ -56,6 +58,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
   const runner = new TrialRunner(input, state, recordActs);
   const outboxDrained = startArchiver(state, recordActs, record);
   const waits = new Waits(state, runner);
+  const notifier = new Notifier(state);
 
   const newRunDue = () =>
     workflowInfo().continueAsNewSuggested ||
@@ -70,7 +73,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     state.records.audit(
       { name: input.startedBy.name, role: input.startedBy.role },
       'start',
-      `strategy ${input.strategy.name}, criteria v${input.criteria.version}`,
+      `strategy ${input.strategy.name}, criteria v${input.criteria.version}${input.notify ? `, notifies ${webhookOrigin(input.notify.url)}${input.notify.piOnly ? ' (PI only)' : ''}` : ''}`,
     );
     if (input.startPaused)
       state.records.audit(
@@ -179,6 +182,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
     const now = Date.now();
     state.queue.applyApprovalTimeouts(now);
     if (state.stopNow(now)) break;
+    // A hypothesis for approval, a trial held for review, a pause: the webhook hears of it.
+    notifier.check();
     // A long history or many updates (notes, approvals) in this run: continue as new, in every
     // phase of the loop (paused and waiting for approvals included), so Temporal's per-run
     // limits are never reached and a PI's stop always gets through.
@@ -193,6 +198,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
         waits.set(waits.records());
         await runner.recorded();
         await condition(allHandlersFinished);
+        await notifier.settled();
         await outboxDrained();
         const { carried: _previous, ...rest } = input;
         return continueAsNew<typeof campaignWorkflow>({
@@ -328,6 +334,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
 
   waits.set(waits.records());
   await runner.recorded();
+  // The webhook hears of the end first, so a warning that it did not answer is in the report.
+  if (notifier.active) waits.set('the webhook to hear of the end');
+  await notifier.ended(state.buildReport(new Date().toISOString()));
   waits.set('MLflow to write the notes and the audit trail');
   await outboxDrained();
   const report = state.buildReport(new Date().toISOString());

@@ -1,6 +1,7 @@
 /** Small formatting helpers shared by the pages. */
 
 // PGR estimates and numbers people set are written as everywhere else (report, CLI, demo).
+import { STOP_REASON_TEXT as DOMAIN_STOP_REASON_TEXT } from '../../../domain/budget.js';
 import { formatEstimate, type Interval } from '../../../domain/format.js';
 
 export {
@@ -86,20 +87,5 @@ export function fmtRelative(iso: string | number, now = Date.now()): string {
   return `${Math.round(s / 86400)} d ago`;
 }
 
-/** Stop reasons as a person reads them. */
-export const STOP_REASON_TEXT: Record<string, string> = {
-  target_verified: 'target PGR reached and verified on fresh seeds',
-  target_reached: 'target PGR reached (not verified: an older record)',
-  references_within_noise: 'the measured optimum is within noise of the baseline',
-  references_invalid: 'the measured optimum is no better than the baseline: check the criteria',
-  max_trials: 'trial budget used up',
-  max_iterations: 'iteration budget used up',
-  deadline: 'wall-clock deadline reached',
-  max_dollars: 'dollar budget used up',
-  max_compute: 'compute budget used up',
-  stagnation: 'no improvement (stagnation rule)',
-  stopped_by_pi: 'stopped by the PI',
-  strategy_failed: 'the strategy failed',
-  no_proposals: 'the strategy had no more proposals',
-  error: 'stopped on an error',
-};
+/** Stop reasons as a person reads them (declared once, in domain/budget.ts). */
+export const STOP_REASON_TEXT: Record<string, string> = DOMAIN_STOP_REASON_TEXT;
