@@ -9,8 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SlackMessage } from '../domain/notify.js';
 import type { ServiceError } from '../server/errors.js';
 import type { CampaignReport } from '../workflows/types.js';
-import type { pi} from './support/env.js';
-import { createTestEnv, researcher, submitQuadratic, type TestEnv } from './support/env.js';
+import {
+  createTestEnv,
+  researcher,
+  submitQuadratic,
+  type pi,
+  type TestEnv,
+} from './support/env.js';
 import { eventually } from './support/eventually.js';
 import { startTestServer, type TestServer } from './support/http.js';
 import { testRegistry } from './support/quadratic.js';
@@ -68,14 +73,25 @@ async function receiver(answer: (n: number) => number | 'close' = () => 200): Pr
 const result = (campaignId: string) =>
   env.client.workflow.getHandle(campaignId).result() as Promise<CampaignReport>;
 
-/** Every number in the report that a viewer may not see while the campaign runs (3 decimals). */
-function hiddenNumbers(report: CampaignReport): string[] {
+/**
+ * Every number of the campaign a viewer may not see while it runs (3 decimals): the trials'
+ * hidden metric (heldout_score), the hidden PGRs and the fresh-seed PGRs, but those equal to a
+ * visible PGR (a deterministic experiment repeats its visible PGR on fresh seeds).
+ */
+async function hiddenNumbers(campaignId: string, report: CampaignReport): Promise<string[]> {
+  const { trials } = await env.service.trials(campaignId, { limit: 1000 });
+  const visible = new Set(report.best?.pgr ? [report.best.pgr.mean.toFixed(3)] : []);
   const out: string[] = [];
+  for (const t of trials) {
+    const h = t.metrics?.heldout_score;
+    if (h !== undefined) out.push(h.toFixed(3));
+  }
   for (const v of report.verification) {
+    if (v.visiblePgr) visible.add(v.visiblePgr.mean.toFixed(3));
     if (v.freshPgr) out.push(v.freshPgr.mean.toFixed(3));
     for (const e of Object.values(v.hiddenPgr)) if (e) out.push(e.mean.toFixed(3));
   }
-  return out;
+  return out.filter((n) => !visible.has(n));
 }
 
 describe('campaign webhooks', () => {
@@ -126,8 +142,9 @@ describe('campaign webhooks', () => {
       const body = JSON.stringify(hook.got);
       expect(body).not.toContain('heldout');
       expect(body).not.toContain('the-secret-path');
-      expect(hiddenNumbers(report).length).toBeGreaterThan(0);
-      for (const n of hiddenNumbers(report)) expect(body).not.toContain(n);
+      const hidden = await hiddenNumbers(campaignId, report);
+      expect(hidden.length).toBeGreaterThan(0);
+      for (const n of hidden) expect(body).not.toContain(n);
       expect(report.notebook.filter((n) => n.text.includes('webhook'))).toEqual([]);
       // The audit trail names the webhook by its origin, never its path.
       const audit = await env.service.audit(campaignId);
