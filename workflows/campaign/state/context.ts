@@ -24,7 +24,8 @@ import { ARCHIVED_LIMIT, hashFingerprint, MAX_BATCHED_IN_FLIGHT } from './limits
  * references.ts (references), queue.ts (queue, pending, decisions, hypothesisCounter),
  * proposals.ts (iteration, stagnation, emptyProposalRounds, lastCallDollars, outage, warned,
  * proposals, ledger's dollars and iterations), records.ts (notebook, audit, dropped),
- * verification.ts (verification), the workflow through commands (runs, startedAtMs, mlflow ids).
+ * verification.ts (verification), ../notifier.ts (notified), the workflow through commands
+ * (runs, startedAtMs, mlflow ids).
  */
 export type Carried = CarriedState & {
   failures: FailureLedger;
