@@ -437,6 +437,30 @@ export const TrialDiff = z.object({
 });
 export type TrialDiff = z.infer<typeof TrialDiff>;
 
+/**
+ * A trial's learning curves (`GET .../trials/:trialId/curves`): what its seeds reported by step
+ * (experiments/README.md, "Learning curves"), read from MLflow's metric history once the trial
+ * is recorded. Curves of hidden metrics only for those who may see hidden values (`withheld`
+ * names the rest).
+ */
+export const TrialCurves = z.object({
+  campaignId: z.string(),
+  trialId: z.string(),
+  /** False while the trial runs or waits for its MLflow record: no curve can be read yet. */
+  recorded: z.boolean(),
+  curves: z.array(
+    z.object({
+      metric: z.string(),
+      /** Which of the trial's seeds (its position in the trial's seed list). */
+      seedIndex: z.number().int().nonnegative(),
+      /** `[step, value]` in step order. */
+      points: z.array(z.tuple([z.number(), z.number()])),
+    }),
+  ),
+  withheld: z.array(z.string()),
+});
+export type TrialCurves = z.infer<typeof TrialCurves>;
+
 /** `initial` (the experiment's starting source, what the baseline runs) or a snapshot's hash. */
 export const SourceRefParam = z.union([z.literal('initial'), SourceHash]);
 

@@ -11,6 +11,7 @@
  * Pure: zod only, safe in workflow code and in the browser.
  */
 import { z } from 'zod';
+import { Curves } from './curves.js';
 import { Actor, Config } from './atoms.js';
 import { SourceEdits } from './code.js';
 
@@ -129,6 +130,11 @@ export const SeedResult = z.object({
   logTail: z.string().exactOptional(),
   /** MLflow artifact path of the full logs, when uploaded. */
   logArtifact: z.string().exactOptional(),
+  /**
+   * Learning curves the seed reported by step (domain/curves.ts, bounded): recorded to MLflow as
+   * metric history, never kept in the campaign's state.
+   */
+  curves: Curves.exactOptional(),
 });
 export type SeedResult = z.infer<typeof SeedResult>;
 

@@ -12,6 +12,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CurveBuilder } from '../domain/curves.js';
 import { Pruned, type Config } from '../domain/schemas.js';
 import type {
   CommandRunner,
@@ -245,7 +246,10 @@ function finish(
   status: SeedRunResult['status'],
   metrics: Record<string, number>,
   started: number,
-  extra: Partial<Pick<SeedRunResult, 'error' | 'logTail' | 'stdoutPath' | 'stderrPath' | 'pruned'>>,
+  extra: {
+    [K in 'error' | 'logTail' | 'stdoutPath' | 'stderrPath' | 'pruned' | 'curves']?:
+      SeedRunResult[K] | undefined;
+  },
 ): SeedRunResult {
   const r: SeedRunResult = {
     status,
@@ -288,6 +292,7 @@ async function runCommand(
 
   const metrics: Record<string, number> = {};
   const invalid = new Set<string>();
+  const curves = new CurveBuilder();
   const onStdoutLine = (line: string): void => {
     const t = line.trim();
     if (!t.startsWith('{') || !t.endsWith('}')) return;
@@ -298,9 +303,12 @@ async function runCommand(
       return; // a log line that happens to look like JSON
     }
     if (msg === null || typeof msg !== 'object') return;
-    const m = msg as { metrics?: unknown; progress?: unknown; message?: unknown };
+    const m = msg as { metrics?: unknown; progress?: unknown; message?: unknown; step?: unknown };
     const update: ProgressUpdate = {};
-    if (m.metrics !== undefined) {
+    if (m.step !== undefined) {
+      // A point of the learning curves: not merged into the seed's metrics.
+      if (curves.add(m.step, m.metrics)) update.step = m.step as number;
+    } else if (m.metrics !== undefined) {
       const fresh: Record<string, number> = {};
       mergeMetrics(fresh, m.metrics, invalid);
       Object.assign(metrics, fresh);
@@ -429,7 +437,7 @@ async function runCommand(
   }
 
   const logTail = combinedTail(outTail, errTail);
-  const base = { logTail, stdoutPath, stderrPath };
+  const base = { logTail, stdoutPath, stderrPath, curves: curves.result() };
   if (exit.spawnError)
     return finish('failed', metrics, started, {
       ...base,
@@ -487,12 +495,15 @@ async function runFunction(
   const progressMetrics: Record<string, number> = {};
   const invalid = new Set<string>();
   let pruned: Pruned | undefined;
+  const curves = new CurveBuilder();
   const ctx: RunContext = {
     seed: opts.seed,
     outDir: opts.outDir,
     signal: controller.signal,
     progress: (p: ProgressUpdate): void => {
-      if (p.metrics) mergeMetrics(progressMetrics, p.metrics, invalid);
+      // With a step, the metrics are a point of the learning curves, not merged.
+      if (p.step !== undefined) curves.add(p.step, p.metrics);
+      else if (p.metrics) mergeMetrics(progressMetrics, p.metrics, invalid);
       opts.onProgress?.(p);
     },
     prune: (stage, score) => {
@@ -512,22 +523,27 @@ async function runFunction(
     }
     const metrics = { ...progressMetrics };
     mergeMetrics(metrics, outcome, invalid);
-    if (pruned) return finish('pruned', metrics, started, { pruned });
+    if (pruned) return finish('pruned', metrics, started, { pruned, curves: curves.result() });
     const missing = objectiveProblem(opts.objective, metrics, invalid);
     return missing
-      ? finish('failed', metrics, started, { error: missing })
-      : finish('succeeded', metrics, started, {});
+      ? finish('failed', metrics, started, { error: missing, curves: curves.result() })
+      : finish('succeeded', metrics, started, { curves: curves.result() });
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     if (reason === 'cancelled')
-      return finish('cancelled', progressMetrics, started, { error: 'cancelled' });
+      return finish('cancelled', progressMetrics, started, {
+        error: 'cancelled',
+        curves: curves.result(),
+      });
     if (reason === 'timeout')
       return finish('failed', progressMetrics, started, {
         error: `timed out after ${timeoutSeconds} s`,
+        curves: curves.result(),
       });
     return finish('failed', progressMetrics, started, {
       error: `${e.name}: ${e.message}`,
       logTail: e.stack ?? '',
+      curves: curves.result(),
     });
   } finally {
     clearTimeout(timer);

@@ -18,8 +18,13 @@ export interface ProgressUpdate {
   /** Share of the work done, in [0, 1]. */
   fraction?: number;
   message?: string;
-  /** Intermediate metrics (merged into the final metrics unless overwritten). */
+  /**
+   * Intermediate metrics: merged into the final metrics unless overwritten; with `step`, a point
+   * of each metric's learning curve instead (not merged).
+   */
   metrics?: Record<string, number>;
+  /** The step (epoch, iteration) `metrics` were measured at: a non-negative integer. */
+  step?: number;
 }
 
 /** What a function experiment receives for one seed. */

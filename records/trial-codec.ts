@@ -246,6 +246,18 @@ export function decodeTrialState(run: Run): TrialState | null {
   }
 }
 
+/** CURVE_PREFIX + `<seed index>/<metric>`: a seed's learning curve as MLflow metric history. */
+export const CURVE_PREFIX = 'curve/';
+export const curveKey = (seedIndex: number, metric: string) =>
+  `${CURVE_PREFIX}${seedIndex}/${metric}`;
+/** A per-seed metric key (`seed/<metric>`, a curve's): not one of the trial's metric means. */
+const perSeedKey = (key: string) => key.startsWith('seed/') || key.startsWith(CURVE_PREFIX);
+/** The seed index and metric of a curve's metric key, or null for another key. */
+export function parseCurveKey(key: string): { seedIndex: number; metric: string } | null {
+  const m = /^curve\/(\d+)\/(.+)$/.exec(key);
+  return m ? { seedIndex: Number(m[1]), metric: m[2]! } : null;
+}
+
 /** The run of one trial: what recording.ts writes. */
 export function encodeTrial(input: TrialToEncode): EncodedTrial {
   const t = input.trial;
@@ -258,13 +270,21 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
   input.seeds.forEach((s, i) => {
     for (const [name, value] of Object.entries(s.metrics))
       metrics.push({ key: `seed/${name}`, value, step: i });
+    // Learning curves: metric history with the reported steps (seed i of the trial's seeds).
+    for (const [name, points] of Object.entries(s.curves ?? {}))
+      for (const [step, value] of points) metrics.push({ key: curveKey(i, name), value, step });
   });
   const params: Record<string, string> = {};
   for (const [name, v] of Object.entries(t.params)) params[name] = String(v);
   params[SEEDS_PARAM] = t.seeds.join(',');
+  // The curves are the runs' metric history, not repeated in trial.json.
   const trialJson = (trial: Trial, seeds: readonly SeedResult[]) => ({
     path: 'trial.json',
-    content: JSON.stringify({ trial, seeds }, null, 2),
+    content: JSON.stringify(
+      { trial, seeds: seeds.map(({ curves: _c, ...rest }) => rest) },
+      null,
+      2,
+    ),
     contentType: 'application/json',
   });
   const logs = input.seeds.flatMap((s) =>
@@ -273,7 +293,8 @@ export function encodeTrial(input: TrialToEncode): EncodedTrial {
   const hiddenNames = new Set(input.hiddenMetrics);
   const isHidden = (metric: string) =>
     hiddenNames.has(metric) ||
-    (metric.startsWith('seed/') && hiddenNames.has(metric.slice('seed/'.length)));
+    (metric.startsWith('seed/') && hiddenNames.has(metric.slice('seed/'.length))) ||
+    hiddenNames.has(parseCurveKey(metric)?.metric ?? '');
   let hidden: EncodedTrial['hidden'];
   const artifacts: EncodedTrial['artifacts'] = [];
   if (hiddenNames.size > 0) {
@@ -459,7 +480,7 @@ export function mergeHiddenRuns(
     if (!run) return r;
     const metrics = { ...r.metrics };
     for (const [k, v] of Object.entries(run.data.metrics))
-      if (!k.startsWith('seed/') && !META_METRICS.has(k)) metrics[k] = num(v);
+      if (!perSeedKey(k) && !META_METRICS.has(k)) metrics[k] = num(v);
     const constraints = constraintsOf(run.data.tags);
     const reason = run.data.tags[TAG.failureReason];
     return {
@@ -602,7 +623,7 @@ export function decodeTrial(run: Run): TrialRecord {
   const id = tags[TAG.trialId] ?? run.info.runName.split(' ')[0] ?? run.info.runId;
   const experimentMetrics: Record<string, number | null> = {};
   for (const [k, v] of Object.entries(metrics)) {
-    if (!k.startsWith('seed/') && !META_METRICS.has(k)) experimentMetrics[k] = num(v);
+    if (!perSeedKey(k) && !META_METRICS.has(k)) experimentMetrics[k] = num(v);
   }
   const pgr = num(metrics['pgr']);
   const title =

@@ -23,6 +23,7 @@ import {
 } from '../api/schemas.js';
 import {
   MlflowError,
+  type Metric,
   type Run,
   type SearchRunsPage,
   type SearchRunsOptions,
@@ -31,6 +32,7 @@ import {
   decodeSnapshot,
   decodeTrialState,
   decodeTrials,
+  parseCurveKey,
   withStateOf,
   mergeHiddenRuns,
   RECORDS_SNAPSHOT,
@@ -59,6 +61,17 @@ export interface LineageMlflow {
   getRun(runId: string): Promise<Run>;
   getExperimentByName(name: string): Promise<{ experimentId: string } | null>;
   downloadArtifactText(runId: string, path: string): Promise<string>;
+  getMetricHistory(runId: string, metricKey: string): Promise<Metric[]>;
+}
+
+/** Curves read per trial at most: a seed's metric limit (domain/curves.ts) times 8 seeds. */
+export const CURVES_READ = 64;
+
+/** One seed's curve of one metric, as recorded. */
+export interface RecordedCurve {
+  metric: string;
+  seedIndex: number;
+  points: [number, number][];
 }
 
 export interface ExperimentRef {
@@ -498,6 +511,37 @@ export class LineageReader {
         ? await this.trialArtifact(trial.mlflowRunId)
         : { summary: null, seeds: [] };
     return { records: r, trial, lineage, summary, seeds };
+  }
+
+  /**
+   * A trial run's learning curves: the metric history of its `curve/<seed>/<metric>` keys
+   * (records/trial-codec.ts), and of its hidden run's when `hidden` (hidden metrics' curves are
+   * recorded there only). At most CURVES_READ curves, by metric and seed; points in step order.
+   */
+  async curves(runId: string, hidden: boolean): Promise<RecordedCurve[]> {
+    const run = await this.mlflow.getRun(runId);
+    const runs = [run];
+    const hiddenRunId = run.data.tags[TAG.hiddenRunId];
+    if (hidden && hiddenRunId) runs.push(await this.mlflow.getRun(hiddenRunId));
+    const keys = runs
+      .flatMap((r) =>
+        Object.keys(r.data.metrics).flatMap((key) => {
+          const k = parseCurveKey(key);
+          return k ? [{ runId: r.info.runId, key, ...k }] : [];
+        }),
+      )
+      .sort((a, b) => a.metric.localeCompare(b.metric) || a.seedIndex - b.seedIndex)
+      .slice(0, CURVES_READ);
+    return Promise.all(
+      keys.map(async (k) => ({
+        metric: k.metric,
+        seedIndex: k.seedIndex,
+        points: (await this.mlflow.getMetricHistory(k.runId, k.key))
+          .filter((m) => Number.isFinite(m.value))
+          .map((m): [number, number] => [m.step, m.value])
+          .sort((a, b) => a[0] - b[0]),
+      })),
+    );
   }
 
   /** An artifact's text (a code trial's `diff.patch`, a campaign's `sources/<hash>.json`), or null when absent. */

@@ -10,6 +10,7 @@ import {
   CampaignIdParam,
   ErrorBody,
   Lineage,
+  TrialCurves,
   TrialDetail,
   TrialIdParam,
   TrialsPage,
@@ -20,7 +21,7 @@ import {
 } from '../../api/schemas.js';
 import { constraintVerdicts } from '../../domain/constraints.js';
 import type { EvaluationCriteria } from '../../domain/schemas.js';
-import type { CampaignSource } from '../campaign-source.js';
+import { isRecorded, type CampaignSource } from '../campaign-source.js';
 import { runLink, workflowLink, type AppContext } from '../context.js';
 import { openCampaign } from '../reader.js';
 import { visibilityResolver, type HiddenRedactor } from '../hidden.js';
@@ -150,6 +151,41 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       };
       const redactor = await redactorOf(ctx, req, source);
       return redactor ? redactor.redact(detail) : detail;
+    },
+  );
+
+  app.get(
+    '/campaigns/:campaignId/trials/:trialId/curves',
+    {
+      schema: {
+        tags: ['trials'],
+        summary:
+          "A trial's learning curves: each seed's metrics by step, from MLflow's metric history once the trial is recorded (hidden metrics' curves only for those who may see them)",
+        params: CampaignParams.extend({ trialId: TrialIdParam }),
+        response: { 200: TrialCurves, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { campaignId, trialId } = req.params;
+      const source = await openCampaign(ctx, campaignId, req.log);
+      const trial = source.trial(trialId);
+      if (!trial)
+        return reply.code(404).send({
+          error: 'NotFound',
+          message: `trial ${trialId} not found in campaign ${campaignId}`,
+        });
+      const redactor = await redactorOf(ctx, req, source);
+      // Hidden metrics' curves are only in the trial's hidden run: read it for those who may see them.
+      const withheld = redactor ? trial.hiddenMetrics : [];
+      if (!isRecorded(trial)) return { campaignId, trialId, recorded: false, curves: [], withheld };
+      const curves = await ctx.lineage.curves(trial.mlflowRunId, redactor === null);
+      return {
+        campaignId,
+        trialId,
+        recorded: true,
+        curves: redactor ? curves.filter((c) => !redactor.names.includes(c.metric)) : curves,
+        withheld,
+      };
     },
   );
 

@@ -4,6 +4,7 @@
  */
 import {
   MlflowError,
+  type Metric,
   type Run,
   type SearchRunsOptions,
   type SearchRunsPage,
@@ -126,6 +127,12 @@ export class FakeMlflow implements LineageMlflow {
         finished,
       }),
     );
+  }
+
+  /** No metric history is kept: learning curves read empty. */
+  getMetricHistory(): Promise<Metric[]> {
+    this.down();
+    return Promise.resolve([]);
   }
 
   private down(): void {
