@@ -113,7 +113,7 @@ describe('learning curves', () => {
       prefix: 'curves-live',
       spec: {
         ...quadraticSpec,
-        space: [...quadraticSpec.space, { name: 'curve_steps', kind: 'int', low: 3, high: 3 }],
+        space: [...quadraticSpec.space, { name: 'curve_steps', kind: 'int', low: 3, high: 4 }],
         baseline: { ...quadraticSpec.baseline, curve_steps: 3 },
         configurations: { best: { ...quadraticSpec.configurations.best, curve_steps: 3 } },
       },
@@ -140,10 +140,13 @@ describe('learning curves', () => {
       throw new Error('the baseline was not recorded within 120 s');
     })();
     expect(baseline.withheld).toEqual(['heldout_score']);
-    expect(baseline.curves.map((c) => c.metric)).toEqual(['score']);
+    // The baseline is measured on two seeds (quadraticCriteria).
+    expect(baseline.curves.map((c) => c.metric)).toEqual(['score', 'score']);
     const asPi = await api.call('pi', 'GET', `/api/campaigns/${campaignId}/trials/baseline/curves`);
     expect((asPi.json as unknown as CurvesBody).curves.map((c) => c.metric)).toEqual([
       'heldout_score',
+      'heldout_score',
+      'score',
       'score',
     ]);
     await env.service.stop(pi, campaignId, { reason: 'curves read' });
