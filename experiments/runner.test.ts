@@ -230,6 +230,37 @@ describe('runSeed, command experiments', () => {
     expect(r.metrics).toEqual({ acc: 0.75 });
   });
 
+  it('lines with a step are learning-curve points, kept apart from the metrics', async () => {
+    const def = await nodeExperiment(`
+      for (let step = 0; step < 3; step++)
+        console.log(JSON.stringify({ step, progress: step / 3, metrics: { loss: 1 / (step + 1), acc: step / 10 } }));
+      console.log('{"step": -1, "metrics": {"loss": 9}}');
+      console.log('{"step": 1.5, "metrics": {"loss": 9}}');
+      console.log('{"step": 3, "metrics": {"loss": NaN}}');
+      console.log(JSON.stringify({ metrics: { acc: 0.9 } }));
+    `);
+    const seen: ProgressUpdate[] = [];
+    const r = await runSeed(
+      def,
+      {},
+      { seed: 1, outDir: outDir(), objective: 'acc', onProgress: (p) => seen.push(p) },
+    );
+    expect(r.metrics).toEqual({ acc: 0.9 });
+    expect(r.curves).toEqual({
+      loss: [
+        [0, 1],
+        [1, 0.5],
+        [2, 1 / 3],
+      ],
+      acc: [
+        [0, 0],
+        [1, 0.1],
+        [2, 0.2],
+      ],
+    });
+    expect(seen.filter((p) => p.step !== undefined).map((p) => p.step)).toEqual([0, 1, 2]);
+  });
+
   it('a non-finite objective fails the seed with the reason', async () => {
     const def = await nodeExperiment(`console.log('{"metrics": {"acc": NaN, "loss": 1}}');`);
     const r = await runSeed(def, {}, { seed: 1, outDir: outDir(), objective: 'acc' });
@@ -324,6 +355,27 @@ describe('runSeed, function experiments', () => {
     );
     expect(r).toMatchObject({ status: 'succeeded', metrics: { acc: 3, partial: 1 } });
     expect(seen).toEqual([{ fraction: 0.5, metrics: { partial: 1 } }]);
+  });
+
+  it('takes learning-curve points from progress with a step, also when it fails', async () => {
+    const r = await runSeed(
+      fn(async (_params, ctx) => {
+        for (let step = 1; step <= 2; step++) ctx.progress({ step, metrics: { loss: 2 - step } });
+        throw new Error('diverged');
+      }),
+      {},
+      { seed: 2, outDir: outDir(), objective: 'acc' },
+    );
+    expect(r).toMatchObject({
+      status: 'failed',
+      metrics: {},
+      curves: {
+        loss: [
+          [1, 1],
+          [2, 0],
+        ],
+      },
+    });
   });
 
   it('a thrown error is a failed result with the stack', async () => {

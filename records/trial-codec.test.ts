@@ -9,7 +9,10 @@ import {
   decodeTrials,
   DIFF_TAG_CHARS,
   encodeSnapshot,
+  CURVE_PREFIX,
+  curveKey,
   encodeTrial,
+  parseCurveKey,
   mergeHiddenRuns,
   WITHHELD,
   encodeTrialUpdate,
@@ -419,6 +422,44 @@ describe('trial codec', () => {
     const plain = encodeTrial({ ...base, hiddenMetrics: [], seeds });
     expect(plain.hidden).toBeUndefined();
     expect(plain.artifacts.map((a) => a.path)).toEqual(['trial.json', 'logs/seed-1.txt']);
+  });
+
+  it("writes seeds' learning curves as metric history, hidden metrics' to the hidden run only", () => {
+    const seeds: SeedResult[] = [
+      {
+        seed: 7,
+        status: 'succeeded',
+        metrics: { score: 1 },
+        durationSeconds: 1,
+        curves: {
+          score: [
+            [1, 0.5],
+            [2, 1],
+          ],
+          heldout: [[2, 0.8123]],
+        },
+      },
+      {
+        seed: 8,
+        status: 'failed',
+        metrics: {},
+        durationSeconds: 1,
+        curves: { score: [[1, 0.25]] },
+      },
+    ];
+    const e = encodeTrial({ ...trial(), seeds });
+    expect(e.metrics.filter((m) => m.key.startsWith(CURVE_PREFIX))).toEqual([
+      { key: 'curve/0/score', value: 0.5, step: 1 },
+      { key: 'curve/0/score', value: 1, step: 2 },
+      { key: 'curve/1/score', value: 0.25, step: 1 },
+    ]);
+    expect(e.hidden!.metrics).toContainEqual({ key: 'curve/0/heldout', value: 0.8123, step: 2 });
+    // Not repeated in trial.json, and not read back as experiment metrics.
+    for (const a of [...e.artifacts, ...e.hidden!.artifacts])
+      expect(a.content).not.toContain('curves');
+    expect(Object.keys(readBack(e).metrics).sort()).toEqual(['heldout', 'score']);
+    expect(parseCurveKey(curveKey(3, 'val/acc'))).toEqual({ seedIndex: 3, metric: 'val/acc' });
+    expect(parseCurveKey('seed/score')).toBeNull();
   });
 
   it('splits a parameter-type list longer than a tag can hold over several tags', () => {
