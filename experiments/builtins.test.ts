@@ -154,7 +154,7 @@ describe('built-in experiments', () => {
   });
 
   it.runIf(hasPython)(
-    'sklearn-digits runs with the venv python and reports progress (skipped when the project venv is not installed)',
+    'sklearn-digits runs with the venv python and reports progress and learning curves (skipped when the project venv is not installed)',
     async () => {
       const seen: number[] = [];
       const r = await runSeed(
@@ -171,6 +171,12 @@ describe('built-in experiments', () => {
       expect(r.metrics.val_accuracy).toBeGreaterThan(0.8);
       expect(r.metrics.test_accuracy).toBeGreaterThan(0.8);
       expect(seen.length).toBeGreaterThanOrEqual(3);
+      // A learning curve per epoch: validation accuracy and training loss.
+      expect(r.curves?.val_accuracy?.map(([step]) => step)).toEqual([1, 2, 3, 4, 5]);
+      expect(r.curves?.train_loss).toHaveLength(5);
+      const loss = r.curves!.train_loss!;
+      expect(loss[4]![1]).toBeLessThan(loss[0]![1]);
+      expect(r.metrics).not.toHaveProperty('train_loss');
       const bad = await runSeed(
         registry.get('sklearn-digits'),
         { model: 'forest' },
