@@ -437,6 +437,16 @@ export const TrialDiff = z.object({
 });
 export type TrialDiff = z.infer<typeof TrialDiff>;
 
+/** One seed's learning curve of one metric, as recorded in MLflow's metric history. */
+export const CurveSeries = z.object({
+  metric: z.string(),
+  /** Which of the trial's seeds (its position in the trial's seed list). */
+  seedIndex: z.number().int().nonnegative(),
+  /** `[step, value]` in step order. */
+  points: z.array(z.tuple([z.number(), z.number()])),
+});
+export type CurveSeries = z.infer<typeof CurveSeries>;
+
 /**
  * A trial's learning curves (`GET .../trials/:trialId/curves`): what its seeds reported by step
  * (experiments/README.md, "Learning curves"), read from MLflow's metric history once the trial
@@ -448,15 +458,7 @@ export const TrialCurves = z.object({
   trialId: z.string(),
   /** False while the trial runs or waits for its MLflow record: no curve can be read yet. */
   recorded: z.boolean(),
-  curves: z.array(
-    z.object({
-      metric: z.string(),
-      /** Which of the trial's seeds (its position in the trial's seed list). */
-      seedIndex: z.number().int().nonnegative(),
-      /** `[step, value]` in step order. */
-      points: z.array(z.tuple([z.number(), z.number()])),
-    }),
-  ),
+  curves: z.array(CurveSeries),
   withheld: z.array(z.string()),
 });
 export type TrialCurves = z.infer<typeof TrialCurves>;
@@ -511,6 +513,11 @@ export const TrialDetail = z.object({
   parentParams: TrialRecord.shape.params.nullable(),
   /** Null when the verdicts were not recorded and the criteria cannot be read to judge them. */
   constraints: TrialConstraints.nullable(),
+  /**
+   * The seeds' learning curves (as `GET .../curves` serves them; empty until the trial is
+   * recorded, or when its experiment reports none).
+   */
+  curves: z.array(CurveSeries),
 });
 export type TrialDetail = z.infer<typeof TrialDetail>;
 

@@ -97,6 +97,8 @@ describe('learning curves', () => {
     expect(score0.points).toHaveLength(steps);
     expect(score0.points[0]![1]).toBeLessThan(score0.points[steps - 1]![1]);
     const detail = await api.call('pi', 'GET', `/api/campaigns/${campaignId}/trials/${trial.id}`);
+    // The trial page's one request carries the same curves.
+    expect(detail.json.curves).toEqual(body.curves);
     const seeds = detail.json.seeds as { metrics: Record<string, number> }[];
     expect(score0.points[steps - 1]![1]).toBeCloseTo(seeds[0]!.metrics.score!, 9);
     // Once the campaign has ended, the default visibility shows the hidden curve to everyone.

@@ -10,6 +10,7 @@ import {
   CampaignIdParam,
   ErrorBody,
   Lineage,
+  type CurveSeries,
   TrialCurves,
   TrialDetail,
   TrialIdParam,
@@ -39,6 +40,20 @@ export async function redactorOf(
   const role = req.principal?.role;
   if (role === 'pi') return null;
   return redactorFor(ctx, role, await s.visibility(), s.problemId, req.log);
+}
+
+/**
+ * A recorded trial's learning curves from MLflow's metric history; hidden metrics' (recorded on
+ * the trial's hidden run only) for callers without a redactor. Empty before the record exists.
+ */
+async function curvesOf(
+  ctx: AppContext,
+  trial: TrialRecord,
+  redactor: HiddenRedactor | null,
+): Promise<CurveSeries[]> {
+  if (!isRecorded(trial)) return [];
+  const curves = await ctx.lineage.curves(trial.mlflowRunId, redactor === null);
+  return redactor ? curves.filter((c) => !redactor.names.includes(c.metric)) : curves;
 }
 
 /**
@@ -129,6 +144,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
           : null,
       ]);
       const parent = trial.parentTrialId ? source.record(trial.parentTrialId) : null;
+      const redactor = await redactorOf(ctx, req, source);
       const detail: TrialDetail = {
         campaignId,
         trial,
@@ -148,8 +164,12 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
         },
         parentParams: parent?.params ?? null,
         constraints: constraintsOf(trial, summary, criteria, source.record('baseline')),
+        // The page's other facts do not wait on curves MLflow cannot serve now (GET .../curves says why).
+        curves: await curvesOf(ctx, trial, redactor).catch((err: unknown) => {
+          req.log.warn({ err, trialId }, 'learning curves not read');
+          return [];
+        }),
       };
-      const redactor = await redactorOf(ctx, req, source);
       return redactor ? redactor.redact(detail) : detail;
     },
   );
@@ -175,16 +195,12 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
           message: `trial ${trialId} not found in campaign ${campaignId}`,
         });
       const redactor = await redactorOf(ctx, req, source);
-      // Hidden metrics' curves are only in the trial's hidden run: read it for those who may see them.
-      const withheld = redactor ? trial.hiddenMetrics : [];
-      if (!isRecorded(trial)) return { campaignId, trialId, recorded: false, curves: [], withheld };
-      const curves = await ctx.lineage.curves(trial.mlflowRunId, redactor === null);
       return {
         campaignId,
         trialId,
-        recorded: true,
-        curves: redactor ? curves.filter((c) => !redactor.names.includes(c.metric)) : curves,
-        withheld,
+        recorded: isRecorded(trial),
+        curves: await curvesOf(ctx, trial, redactor),
+        withheld: redactor ? trial.hiddenMetrics : [],
       };
     },
   );
