@@ -27,6 +27,7 @@ import { useCampaignEvents } from '../live.js';
 import { keys, useAction, useTrial, useTrialDiff } from '../queries.js';
 import type { Flag, SeedRecord, TrialDetail, TrialRecord } from '../types.js';
 import { DiffView } from '../components/DiffView.js';
+import { SeedCurves } from '../components/LearningCurves.js';
 import { isCutDiff } from '../lib/diff.js';
 
 export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId: string }) {
@@ -173,6 +174,12 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
             hidden={hidden}
             withheld={withheld}
             objective={d.campaign.objective ?? undefined}
+          />
+          <SeedCurves
+            curves={d.curves}
+            seeds={d.seeds.map((x) => x.seed)}
+            withheld={[...withheld]}
+            objective={d.campaign.objective}
           />
           <Logs seeds={d.seeds} />
         </div>
