@@ -1,5 +1,11 @@
 /** Data hooks over the API: one react-query key per resource, so the live stream can refresh them. */
-import { useMutation, useQuery, useQueryClient, type QueryKey } from '@tanstack/react-query';
+import {
+  useMutation,
+  useQueries,
+  useQuery,
+  useQueryClient,
+  type QueryKey,
+} from '@tanstack/react-query';
 import { api, enc } from './api.js';
 import type {
   ApiConfig,
@@ -15,6 +21,7 @@ import type {
   PendingApproval,
   ProblemState,
   SourceView,
+  TrialCurves,
   TrialDetail,
   TrialDiff,
   TrialsPage,
@@ -39,6 +46,7 @@ export const keys = {
   lineage: (id: string) => ['campaign', id, 'lineage'] as const,
   trial: (id: string, trialId: string) => ['campaign', id, 'trial', trialId] as const,
   diff: (id: string, trialId: string) => ['campaign', id, 'trial', trialId, 'diff'] as const,
+  curves: (id: string, trialId: string) => ['campaign', id, 'trial', trialId, 'curves'] as const,
   source: (id: string, ref: string) => ['campaign', id, 'source', ref] as const,
 };
 
@@ -137,6 +145,14 @@ export const useTrialDiff = (id: string, trialId: string, enabled: boolean) =>
     queryFn: () => api<TrialDiff>(`/campaigns/${enc(id)}/trials/${enc(trialId)}/diff`),
     enabled,
     staleTime: Infinity,
+  });
+/** Several trials' learning curves (the compare page), one request per trial. */
+export const useTrialsCurves = (id: string, trialIds: readonly string[]) =>
+  useQueries({
+    queries: trialIds.map((trialId) => ({
+      queryKey: keys.curves(id, trialId),
+      queryFn: () => api<TrialCurves>(`/campaigns/${enc(id)}/trials/${enc(trialId)}/curves`),
+    })),
   });
 /** A source snapshot by hash, or `initial` (the experiment's starting source); null asks nothing. */
 export const useSource = (id: string, ref: string | null) =>

@@ -181,3 +181,44 @@ export function SeedCurves({
     />
   );
 }
+
+/** The mean over a trial's seeds at each step any of them reported. */
+export function meanBySeed(curves: readonly CurveSeries[], metric: string): [number, number][] {
+  const byStep = new Map<number, number[]>();
+  for (const c of curves)
+    if (c.metric === metric)
+      for (const [step, value] of c.points) byStep.set(step, [...(byStep.get(step) ?? []), value]);
+  return [...byStep]
+    .sort((a, b) => a[0] - b[0])
+    .map(([step, vs]) => [step, vs.reduce((a, b) => a + b, 0) / vs.length]);
+}
+
+/** Several trials' curves overlaid, each trial's mean over its seeds (the compare page). */
+export function CompareCurves({
+  trials,
+}: {
+  trials: readonly {
+    trialId: string;
+    curves: readonly CurveSeries[];
+    withheld: readonly string[];
+  }[];
+}) {
+  const all = trials.flatMap((t) => t.curves);
+  if (all.length === 0) return null;
+  const metrics = curveMetrics(all);
+  const withheld = [...new Set(trials.flatMap((t) => t.withheld))].filter(
+    (m) => !metrics.includes(m),
+  );
+  return (
+    <CurvesCard
+      metrics={metrics}
+      withheld={withheld}
+      hint="Each trial's mean over its seeds, by step."
+      lines={(metric) =>
+        trials
+          .map((t) => ({ label: t.trialId, points: meanBySeed(t.curves, metric) }))
+          .filter((l) => l.points.length > 0)
+      }
+    />
+  );
+}

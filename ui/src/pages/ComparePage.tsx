@@ -12,6 +12,8 @@ import { Card, ErrorNote, Loading, PgrChip, RunStatusPill } from '../components/
 import { fmtNum, fmtValue } from '../lib/format.js';
 import type { CompareRow, TrialComparison } from '../types.js';
 import { useTrialComparison } from '../view-queries.js';
+import { useTrialsCurves } from '../queries.js';
+import { CompareCurves } from '../components/LearningCurves.js';
 
 export function ComparePage({ campaignId }: { campaignId: string }) {
   const search = useSearch();
@@ -179,6 +181,8 @@ function Comparison({ campaignId, c }: { campaignId: string; c: TrialComparison 
         )}
       </Card>
 
+      <ComparedCurves campaignId={campaignId} trialIds={c.trials.map((t) => t.trial.id)} />
+
       {Object.keys(c.codeDiffs).length > 0 && (
         <Card title={`Code: from ${c.trials[0]!.trial.id}'s source`} testId="compare-code">
           {Object.entries(c.codeDiffs).map(([id, diff]) => (
@@ -191,4 +195,11 @@ function Comparison({ campaignId, c }: { campaignId: string; c: TrialComparison 
       )}
     </>
   );
+}
+
+/** The compared trials' learning curves, overlaid (nothing when none reported any). */
+function ComparedCurves({ campaignId, trialIds }: { campaignId: string; trialIds: string[] }) {
+  const results = useTrialsCurves(campaignId, trialIds);
+  const loaded = results.flatMap((r) => (r.data ? [r.data] : []));
+  return <CompareCurves trials={loaded} />;
 }
