@@ -57,6 +57,20 @@ describe('gaplab start', () => {
     expect(StartCampaignBody.safeParse(body).success).toBe(true);
     expect(startBody('branin', { strategy: 'random' })).not.toHaveProperty('paused');
   });
+
+  it('--webhook and --webhook-pi-only become the notify setting the API takes', () => {
+    const body = startBody('branin', {
+      strategy: 'random',
+      webhook: 'https://hooks.slack.com/services/T0/B0/x',
+      webhookPiOnly: true,
+    });
+    expect(body.notify).toEqual({ url: 'https://hooks.slack.com/services/T0/B0/x', piOnly: true });
+    expect(StartCampaignBody.safeParse(body).success).toBe(true);
+    expect(startBody('branin', { strategy: 'random' })).not.toHaveProperty('notify');
+    expect(() => startBody('branin', { strategy: 'random', webhookPiOnly: true })).toThrow(
+      '--webhook-pi-only needs --webhook <url>',
+    );
+  });
 });
 
 describe('gaplab stop', () => {
