@@ -51,7 +51,8 @@ export const FAILURE_TYPES = {
     thrownBy: ['update', 'service'],
   },
   Unavailable: {
-    meaning: "a service the answer needs (MLflow, Temporal, a campaign's webhook) cannot be reached now",
+    meaning:
+      "a service the answer needs (MLflow, Temporal, a campaign's webhook) cannot be reached now",
     retryable: true,
     thrownBy: ['service', 'notify'],
   },

@@ -96,7 +96,9 @@ describe('workflow rejections', () => {
             expect.objectContaining({
               type: 'Forbidden',
               message: expect.stringMatching(
-                new RegExp(`^only (a PI|a researcher or a PI) can do it \\(you are signed in as ada, `),
+                new RegExp(
+                  `^only (a PI|a researcher or a PI) can do it \\(you are signed in as ada, `,
+                ),
               ),
             }),
           );
