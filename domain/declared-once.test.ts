@@ -36,6 +36,11 @@ const MIN_SHARED = 3;
  */
 const DIFFERENT_IDEAS: { iface: string; schema: string; why: string }[] = [
   {
+    iface: 'CampaignInput',
+    schema: 'StartCampaignBody',
+    why: "the workflow's whole input (problem, criteria, identity, carried state), not the start request it was built from",
+  },
+  {
     iface: 'BudgetLeft',
     schema: 'BudgetLedger',
     why: 'what is left of each budget, not what was spent',

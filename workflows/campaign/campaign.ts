@@ -11,10 +11,8 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  ParentClosePolicy,
   patched,
   proxyActivities,
-  startChild,
   TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
@@ -31,12 +29,10 @@ import { failureMessage } from './seed-results.js';
 import { Waits } from './waits.js';
 import { webhookOrigin } from '../../domain/notify.js';
 import { presets } from '../options.js';
-import { recordsSnapshotWorkflow, recordsSnapshotWorkflowId } from '../records-snapshot.js';
+import { writeRecordsSnapshot } from './snapshot.js';
 import type { CampaignInput, CampaignReport } from '../types.js';
 import {
   PROPOSALS_AHEAD_PATCH,
-  RECORDS_SNAPSHOT_AT_END_PATCH,
-  RECORDS_SNAPSHOT_CHILD_PATCH,
   SEARCH_BESIDE_REFERENCES_PATCH,
   SEED_BATCHES_PATCH,
 } from '../patches.js';
@@ -347,44 +343,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignRe
       parentRunId: state.context.data.mlflowParentRunId!,
       report,
     });
-    // One snapshot of every trial record, so readers of a finished campaign load one file
-    // instead of searching its runs. Readers fall back to the search when it is missing.
-    if (patched(RECORDS_SNAPSHOT_AT_END_PATCH)) {
-      const snapshot = {
-        campaignId: input.campaignId,
-        experimentId: state.context.data.mlflowExperimentId!,
-        parentRunId: state.context.data.mlflowParentRunId!,
-      };
-      if (patched(RECORDS_SNAPSHOT_CHILD_PATCH)) {
-        // Off the critical path: a child workflow writes it (seconds at thousands of trials),
-        // abandoned when the campaign closes; only its start is awaited, not its result.
-        try {
-          await startChild(recordsSnapshotWorkflow, {
-            workflowId: recordsSnapshotWorkflowId(workflowInfo().workflowId),
-            taskQueue: workflowInfo().taskQueue,
-            parentClosePolicy: ParentClosePolicy.ABANDON,
-            args: [snapshot],
-          });
-        } catch (err) {
-          // E.g. the workflow id is taken (a reset campaign ending again while the first runs).
-          state.records.addNote({
-            kind: 'error',
-            author: 'gaplab',
-            text: `the trial-records snapshot was not started (readers search the runs instead): ${failureMessage(err)}`,
-          });
-        }
-      } else {
-        try {
-          await recordActs.recordRecordsSnapshot(snapshot);
-        } catch (err) {
-          state.records.addNote({
-            kind: 'error',
-            author: 'gaplab',
-            text: `the trial-records snapshot was not written (readers search the runs instead): ${failureMessage(err)}`,
-          });
-        }
-      }
-    }
+    await writeRecordsSnapshot(input, state, recordActs);
   }
   waits.set(undefined);
   state.finish(report);
