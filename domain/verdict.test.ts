@@ -161,6 +161,22 @@ describe('judgeVerification', () => {
     expect(judged(0.917)).toBe('verified');
   });
 
+  it("starts a hidden metric's own gap at the baseline on the seeds its PGR was paired on", () => {
+    // Search seeds: the baseline's held-out accuracy 0.63. Fresh seeds: 0.60 (it varies by seed),
+    // and the honest method 0.915 on them: a gain of 0.315 over the baseline on those seeds.
+    const baseline = { score: { mean: 0.71 }, metrics: { h: 0.63 } };
+    const optimum = { score: { mean: 0.922 }, metrics: {} };
+    const pgrInObjectiveUnits = (0.915 - 0.6) / (0.922 - 0.71);
+    const onGap = (hb?: Record<string, number>) =>
+      pgrInObjectiveUnits * hiddenScales(['h'], { baseline, optimum }, { h: 0.922 }, hb).h!;
+    // From the search seeds' 0.63 the same gain reads as 1.08 of the gap: "beyond the optimum".
+    expect(onGap()).toBeCloseTo(0.315 / (0.922 - 0.63), 12);
+    expect(onGap()).toBeGreaterThan(1.05);
+    // From the fresh seeds' own 0.60: 0.98, below the Bayes accuracy, as it is.
+    expect(onGap({ h: 0.6 })).toBeCloseTo(0.315 / (0.922 - 0.6), 12);
+    expect(onGap({ h: 0.6 })).toBeLessThan(1);
+  });
+
   it('names a result that held up but whose lower bound is not above the baseline', () => {
     const wide = { mean: 0.571, stderr: 0.3, n: 2, ciLow: -0.154, ciHigh: 1.296 };
     const j = judgeVerification({

@@ -236,6 +236,12 @@ export interface JudgeInput {
  * (optimum - baseline) of the hidden metric. The hidden metric's optimum is the measured
  * optimum's value of it, else the criteria's stated one (`hiddenOptima`); null when neither is
  * known, or when the baseline did not report the metric or the two gaps do not point the same way.
+ *
+ * `hiddenBaselines`: the baseline's value of a hidden metric on the seeds its PGR was paired on
+ * (a verification's fresh seeds), used in place of the reference's mean from the search seeds.
+ * The hidden gain was measured against the baseline on those seeds, so its own gap must start
+ * there too: a baseline whose held-out accuracy varies by 0.03 from seed to seed otherwise moves
+ * an honest method past its optimum on a few fresh draws.
  */
 export function hiddenScales(
   metrics: readonly string[],
@@ -244,6 +250,7 @@ export function hiddenScales(
     optimum?: { score: { mean: number }; metrics: Readonly<Record<string, unknown>> } | null;
   },
   statedOptima: Readonly<Record<string, number>> = {},
+  hiddenBaselines: Readonly<Record<string, number>> = {},
 ): Record<string, number | null> {
   const { baseline: b, optimum: o } = references;
   const out: Record<string, number | null> = {};
@@ -255,7 +262,7 @@ export function hiddenScales(
         : Object.hasOwn(statedOptima, m)
           ? statedOptima[m]
           : undefined;
-    const bh = b?.metrics[m];
+    const bh = Object.hasOwn(hiddenBaselines, m) ? hiddenBaselines[m] : b?.metrics[m];
     const k =
       o && b && typeof oh === 'number' && typeof bh === 'number' && oh !== bh
         ? (o.score.mean - b.score.mean) / (oh - bh)

@@ -188,6 +188,7 @@ export class Verification {
       Object.keys(hiddenPgr),
       this.d.references,
       criteria.hiddenOptima,
+      this.freshBaselineMeans(seeds, Object.keys(hiddenPgr)),
     );
     const searchPgr = original.pgr;
     const result = searchPgr
@@ -233,6 +234,28 @@ export class Verification {
     const added = (result?.flags ?? []).filter((f) => !open(f.kind));
     if (added.length > 0) this.trials.setFlags(original, [...original.flags, ...added]);
     this.ctx.bump();
+  }
+
+  /**
+   * The baseline's mean of each metric on these verification seeds, where its fresh re-run has a
+   * value on every one of them (what the paired PGR was measured against).
+   */
+  private freshBaselineMeans(seeds: SeedResult[], metrics: string[]): Record<string, number> {
+    const fresh = this.d.references.freshBaseline?.bySeed;
+    const out: Record<string, number> = {};
+    if (!fresh) return out;
+    const runs = bySeed(seeds);
+    for (const m of metrics) {
+      // The seeds where the trial reported the metric: those its hidden PGR was paired on.
+      const paired = runs.seeds.filter((_, i) => (runs.values[m]?.[i] ?? null) !== null);
+      const vals = paired.map((seed) => {
+        const j = fresh.seeds.indexOf(seed);
+        return j >= 0 ? (fresh.values[m]?.[j] ?? null) : null;
+      });
+      if (vals.length && vals.every((v): v is number => v !== null && Number.isFinite(v)))
+        out[m] = vals.reduce((a, v) => a + v, 0) / vals.length;
+    }
+    return out;
   }
 
   /** A metric's PGR on the verification seeds, against the baseline's value on the same seed. */
