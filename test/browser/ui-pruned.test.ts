@@ -105,6 +105,12 @@ describe('a pruned trial in the UI', () => {
     expect(await s.page.getByTestId('metrics').textContent()).toMatch(
       /seed \d+ \(pruned at stage 1 \(score 0\.\d{3}\)\)/,
     );
+    // A pruned trial was never judged against the constraints: no "infeasible" pill.
+    const constraints = s.page.getByTestId('constraints');
+    expect(await constraints.textContent()).toContain(
+      'Not judged: a cascade stage pruned the trial.',
+    );
+    expect(await constraints.getByTestId('feasibility').count()).toBe(0);
     await screenshot(s.page, 'pruned-trial-page');
     expect(s.problems).toEqual([]);
     await s.context.close();

@@ -218,7 +218,7 @@ export function TrialPage({ campaignId, trialId }: { campaignId: string; trialId
                       ? 'Not judged: a cascade stage pruned the trial.'
                       : 'Infeasible: the trial did not succeed.'
             }
-            actions={<Feasibility feasible={feasible} />}
+            actions={<Feasibility feasible={t.status === 'pruned' ? null : feasible} />}
             testId="constraints"
           >
             {verdicts.length === 0 ? (
