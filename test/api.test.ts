@@ -361,11 +361,13 @@ describe('the HTTP API against real Temporal, MLflow and a worker', () => {
     expect(detail.lineage.map((n) => n.id)).toEqual(['baseline', human.id]);
     expect(detail.seeds).toHaveLength(2);
     expect(detail.summary?.params).toMatchObject({ x: 1, y: -2 });
-    expect(detail.links.mlflowRun).toContain(`${env.mlflowUri}/#/experiments/`);
+    // A viewer may use neither MLflow nor Temporal: no links to them.
+    expect(detail.links.mlflowRun).toBeNull();
     expect(detail.links.temporalWorkflow).toBeNull();
     const asPi = TrialDetail.parse(
       (await call('pi', 'GET', `/api/campaigns/${campaignId}/trials/${human.id}`)).json,
     );
+    expect(asPi.links.mlflowRun).toContain(`${env.mlflowUri}/#/experiments/`);
     expect(asPi.links.temporalWorkflow).toContain(encodeURIComponent(campaignId));
     expect((await call('viewer', 'GET', `/api/campaigns/${campaignId}/trials/t9999`)).status).toBe(
       404,
