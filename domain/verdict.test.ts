@@ -37,6 +37,25 @@ const ok: JudgeInput = {
 };
 
 describe('judgeVerification', () => {
+  it("holds a fresh mean to the search result within both results' noise, not the search interval alone", () => {
+    // The CI case: search 0.976 [0.941, 1.011], fresh 0.938 on 5 seeds with the same spread. The
+    // fresh mean is below the search interval, but within the two results' combined uncertainty.
+    const searchPgr = est(0.976, 0.035);
+    const j = judgeVerification({
+      ...ok,
+      searchPgr,
+      freshPgr: est(0.938, 0.035),
+      hiddenPgr: { h: est(0.95, 0.035) },
+    });
+    expect(j.verdict).toBe('verified');
+    // Clearly below (a memoriser back at the baseline on fresh seeds): failed, with the limit.
+    const gamed = judgeVerification({ ...ok, searchPgr, freshPgr: est(0.1, 0.035) });
+    expect(gamed.verdict).toBe('failed_verification');
+    expect(gamed.reasons.join(' ')).toMatch(
+      /fresh seeds: PGR 0\.1\d* .* is below the search result .* by more than their combined uncertainty \(lowest agreeing mean 0\.92\d*\)/,
+    );
+  });
+
   it('is verified when every seed succeeded, results agree and lower bounds clear the baseline', () => {
     const j = judgeVerification(ok);
     expect(j.verdict).toBe('verified');

@@ -110,7 +110,7 @@ export const VERDICT_MEANINGS: Record<VerdictWord | 'below_target', string> = {
   held_up_not_significant:
     'the fresh-seed and hidden results agree with the search result, but a lower confidence bound is not above the baseline (or the interval is unbounded): the improvement may be noise.',
   failed_verification:
-    "the result did not hold up: a verification seed failed or never reported, a hidden metric was missing or not finite, or the fresh-seed or hidden PGR fell below the search result's interval or beyond the optimum.",
+    'the result did not hold up: a verification seed failed or never reported, a hidden metric was missing or not finite, or the fresh-seed or hidden PGR fell below the search result by more than their combined uncertainty, or beyond the optimum.',
   not_verified:
     'no verification of this trial stands: none ran, or a stop or the deadline cut it short.',
 };
@@ -296,7 +296,10 @@ const f3 = (x: number) => formatExact(Number(x.toPrecision(4)));
  *    the verification with the counts in the reason; a succeeded seed without a finite objective
  *    or without a finite value of a hidden metric counts as not succeeded;
  * 2. seeds cancelled by a stop or the deadline (and nothing failed): not verified, not failed;
- * 3. held up: the fresh-seed and hidden means are not below the search result's lower bound, and
+ * 3. held up: the fresh-seed and hidden means are not below the search result by more than the
+ *    two results' combined uncertainty (the search interval's t quantile times the root of the
+ *    sum of both squared standard errors: a fresh mean has noise of its own, so holding it to the
+ *    search interval alone failed an honest result on about one fresh draw in 40), and
  *    none is clearly beyond the optimum (on its own gap, the mean above 1 + margin and the
  *    whole interval above 1; see `hiddenScale`): an honest result at
  *    the optimum lands above 1 + margin on some draws of fresh seeds, and only an interval
@@ -347,9 +350,11 @@ export function judgeVerification(v: JudgeInput): Judgement {
   estimates.forEach(([what, est], i) => {
     // Rounding allowance: a deterministic result re-computed on fresh seeds lands on the search
     // result's zero-width interval up to the last bits of a double.
-    if (est.mean < search.ciLow - 1e-9 * Math.max(1, Math.abs(search.ciLow)))
+    const t = search.stderr > 0 ? (search.mean - search.ciLow) / search.stderr : 0;
+    const lowest = search.mean - t * Math.hypot(search.stderr, est.stderr);
+    if (est.mean < lowest - 1e-9 * Math.max(1, Math.abs(lowest)))
       failures.push(
-        `${what}: PGR ${formatEstimate(est)} (n=${est.n}) is below the search result's interval ${formatEstimate(search)}`,
+        `${what}: PGR ${formatEstimate(est)} (n=${est.n}) is below the search result ${formatEstimate(search)} by more than their combined uncertainty (lowest agreeing mean ${f3(lowest)})`,
       );
     const k = scales[i];
     const beyond =

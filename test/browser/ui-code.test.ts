@@ -83,6 +83,11 @@ beforeAll(async () => {
       baseline: { kind: 'measure', configuration: 'baseline', seeds: 5 },
       seedsPerTrial: 2,
       approval: { enabled: true, timeoutSeconds: 3600, onTimeout: 'reject' },
+      // Nothing else may end it before the researcher's idea is approved: not the good edit
+      // reaching the target (on two seeds that agree closely its lower bound can), nor rounds of
+      // proposals waiting for a PI counted as stagnation.
+      targetPgr: 2,
+      stagnation: { iterations: 1000, minImprovement: 0.01 },
       budgets: { maxTrials: 2, concurrency: 1, maxWallSeconds: 900 },
       verification: { topK: 0, seeds: 1 },
     },
