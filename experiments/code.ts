@@ -11,9 +11,10 @@
  */
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { SourceSnapshot } from '../domain/code.js';
 import type { Config } from '../domain/schemas.js';
@@ -448,6 +449,17 @@ export interface PythonCandidateRun {
 }
 
 /**
+ * The tripwire against monkeypatching (tamper_guard.py), written beside every driver as
+ * /input/gaplab_guard.py: a driver snapshots the loaded modules' functions before it imports the
+ * candidate and fails the run naming any the candidate replaced.
+ */
+export const TAMPER_GUARD_MODULE = 'gaplab_guard.py';
+const TAMPER_GUARD = readFileSync(
+  path.join(path.dirname(fileURLToPath(import.meta.url)), 'tamper_guard.py'),
+  'utf8',
+);
+
+/**
  * Inputs live under the system's temporary folder, whatever the worker's folders are: the
  * unprivileged sandbox user must be able to reach them (and nothing else of the worker's).
  */
@@ -465,6 +477,7 @@ async function writeInputs(run: PythonCandidateRun): Promise<string> {
     await writeFile(target, data, { mode: 0o644 });
   }
   await writeFile(path.join(dir, 'driver.py'), run.driver, { mode: 0o644 });
+  await writeFile(path.join(dir, TAMPER_GUARD_MODULE), TAMPER_GUARD, { mode: 0o644 });
   const candidateDir = path.join(dir, 'candidate');
   await mkdir(candidateDir, { mode: 0o755 });
   for (const [file, text] of Object.entries(run.source)) {

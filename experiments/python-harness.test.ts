@@ -135,6 +135,9 @@ except CandidateOutputError as e:
   it('reads arrays and JSON values sent by the driver', () => {
     const out = python(`import io, sys
 sys.path.insert(0, "${HARNESS_SDK_DIR}/gaplab_harness")
+sys.path.insert(0, "${import.meta.dirname}")
+import tamper_guard
+sys.modules["gaplab_guard"] = tamper_guard  # as the sandbox names it
 import numpy as np, sandbox_driver
 from gaplab_harness.codec import decode_result
 blobs = []
@@ -338,7 +341,7 @@ def pack(sizes, capacity, options):
     expect(asBytes.error).toMatch(/TypeError: a bytes cannot be sent back/);
   }, 120_000);
 
-  it('keeps a program that monkeypatches what the evaluator imports at its honest score', async () => {
+  it('fails a program that monkeypatches what the evaluator imports, naming what it replaced', async () => {
     const { r } = await run(
       block(`import math, sys
 import numpy
@@ -347,10 +350,30 @@ numpy.mean = lambda *a, **k: 1.0
 sys.modules.get("evaluator") and setattr(sys.modules["evaluator"], "_score", lambda *a: (1.0, 1))
 ${ONE_PER_BIN}`),
     );
-    // The patches stay in the sandbox's process: the evaluator's math and numpy are its own.
-    expect(r.status, r.error).toBe('pruned');
-    expect(r.metrics).toMatchObject({ pruned: 1, cascade_stage: 1 });
-    expect(r.metrics['combined_score']).toBeLessThan(0.6);
+    // The patches stay in the sandbox's process (the evaluator's math and numpy are its own), and
+    // the driver's tripwire fails the run with their names instead of scoring it.
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/TamperError: the candidate replaced math\.ceil, numpy\.mean:/);
+    // Patching the driver itself, or a builtin, is caught too.
+    const { r: driver } = await run(
+      block(`import builtins, sys
+builtins.__import__ = builtins.__import__.__call__
+sys.modules["__main__"].encode = lambda v, blobs: v
+${ONE_PER_BIN}`),
+    );
+    expect(driver.status).toBe('failed');
+    expect(driver.error).toMatch(
+      /TamperError: the candidate replaced __main__\.encode, builtins\.__import__:/,
+    );
+    // An honest program that imports and uses libraries as usual is not.
+    const { r: honest } = await run(
+      block(`import warnings, logging
+import numpy as np
+logging.captureWarnings(True)
+np.seterr(all="ignore")
+${ONE_PER_BIN}`),
+    );
+    expect(honest.status, honest.error).toBe('pruned');
   }, 120_000);
 
   it('fails a program that reads the evaluator’s source: it is not in the sandbox', async () => {

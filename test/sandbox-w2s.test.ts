@@ -95,6 +95,27 @@ describe('weak-to-strong-code on seeds 1-5', () => {
     expect(report.hand.pgr_heldout).toBeGreaterThanOrEqual(0.9);
     for (const r of hand) expect(r.metrics.pgr_dev).toBeGreaterThan(0.8);
   });
+
+  it('fails a method that monkeypatches numpy or the driver, naming what it replaced', async () => {
+    const r = await runCodeSeed(
+      def,
+      {
+        'method.py': `import sys
+import numpy as np
+np.mean = lambda *a, **k: 0.0
+sys.modules["__main__"].main = lambda: None
+
+
+def train(features, weak_labels, unlabelled_features, params, rng):
+    return np.full(len(unlabelled_features), 0.5)
+`,
+      },
+      {},
+      { seed: 1, outDir: path.join(tmp, 'monkeypatch'), objective: 'student_dev_acc' },
+    );
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/TamperError: the candidate replaced __main__\.main, numpy\.mean:/);
+  });
 });
 
 describe('no sandbox, no candidate', () => {

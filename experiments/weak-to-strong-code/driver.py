@@ -3,12 +3,16 @@ candidate's train() and sends its predictions back on fd 3 as little-endian floa
 
 It never sees a label: the harness keeps the ground truth outside the sandbox and computes
 every metric itself from these predictions. Anything the candidate prints is only a log line.
+A candidate that replaced functions of modules loaded before it fails with their names
+(gaplab_guard, experiments/tamper_guard.py).
 """
 import json
 import os
 import sys
 
 import numpy as np
+
+import gaplab_guard  # the tripwire (experiments/tamper_guard.py), trusted, beside this file
 
 INPUT = "/input"
 
@@ -19,12 +23,14 @@ def main() -> None:
     unlabelled = np.load(os.path.join(INPUT, "unlabelled_features.npy"))
     with open(os.path.join(INPUT, "call.json")) as f:
         call = json.load(f)
+    loaded = gaplab_guard.snapshot()
     sys.path.insert(0, os.path.join(INPUT, "candidate"))
     import method  # noqa: E402  (the candidate's module)
 
     rng = np.random.default_rng(call["rng_seed"])
     out = method.train(features, weak_labels, unlabelled, dict(call["params"]), rng)
     pred = np.asarray(out, dtype="<f8").reshape(-1)
+    gaplab_guard.check(loaded)
     with os.fdopen(3, "wb") as channel:
         channel.write(pred.tobytes())
 

@@ -9,7 +9,10 @@ calls the function and writes what it returns on fd 3, the result channel:
 Only numbers, strings, booleans, None, lists, dicts with string keys and numeric numpy arrays
 can be sent back; arrays are written with allow_pickle=False. The candidate shares this process,
 so it could change anything here: the harness treats what arrives as untrusted data and decodes
-it with bounds and without pickle (codec.py). What the candidate prints is a log line.
+it with bounds and without pickle (codec.py). What the candidate prints is a log line. A
+candidate that replaced functions of modules loaded before it (numpy's, the driver's) fails with
+the names (gaplab_guard: a tripwire that makes the attempt visible; the process boundary is what
+keeps the harness's own copies untouched).
 """
 import importlib
 import io
@@ -19,6 +22,8 @@ import struct
 import sys
 
 import numpy as np
+
+import gaplab_guard  # the tripwire (experiments/tamper_guard.py), trusted, beside this file
 
 INPUT = "/input"
 
@@ -63,6 +68,7 @@ def encode(v, blobs):
 def main() -> None:
     with open(os.path.join(INPUT, "call.json")) as f:
         call = json.load(f)
+    loaded = gaplab_guard.snapshot()
     sys.path.insert(0, os.path.join(INPUT, "candidate"))
     module = importlib.import_module(call["module"])
     fn = getattr(module, call["function"], None)
@@ -74,6 +80,7 @@ def main() -> None:
     out = fn(*args, **kwargs)
     blobs: list = []
     header = json.dumps({"value": encode(out, blobs), "sizes": [len(b) for b in blobs]}).encode()
+    gaplab_guard.check(loaded)
     with os.fdopen(3, "wb") as channel:
         channel.write(b"GLR1" + struct.pack("<I", len(header)) + header)
         for b in blobs:
