@@ -42,6 +42,12 @@ export async function redactorOf(
   return redactorFor(ctx, role, await s.visibility(), s.problemId, req.log);
 }
 
+/** The 404 body of a trial the campaign does not have. */
+const trialNotFound = (campaignId: string, trialId: string) => ({
+  error: 'NotFound' as const,
+  message: `trial ${trialId} not found in campaign ${campaignId}`,
+});
+
 /**
  * A recorded trial's learning curves from MLflow's metric history; hidden metrics' (recorded on
  * the trial's hidden run only) for callers without a redactor. Empty before the record exists.
@@ -128,11 +134,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       const { campaignId, trialId } = req.params;
       const source = await openCampaign(ctx, campaignId, req.log);
       const trial = source.trial(trialId);
-      if (!trial)
-        return reply.code(404).send({
-          error: 'NotFound',
-          message: `trial ${trialId} not found in campaign ${campaignId}`,
-        });
+      if (!trial) return reply.code(404).send(trialNotFound(campaignId, trialId));
       const experimentId = source.experimentId;
       const runId = trial.mlflowRunId;
       const version = source.criteriaVersion;
@@ -189,11 +191,7 @@ export const trialRoutes: FastifyPluginAsyncZod = async (app) => {
       const { campaignId, trialId } = req.params;
       const source = await openCampaign(ctx, campaignId, req.log);
       const trial = source.trial(trialId);
-      if (!trial)
-        return reply.code(404).send({
-          error: 'NotFound',
-          message: `trial ${trialId} not found in campaign ${campaignId}`,
-        });
+      if (!trial) return reply.code(404).send(trialNotFound(campaignId, trialId));
       const redactor = await redactorOf(ctx, req, source);
       return {
         campaignId,
