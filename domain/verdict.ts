@@ -228,6 +228,36 @@ export interface JudgeInput {
    * units: weak-to-strong-code's hand-written method, 1.44).
    */
   hiddenScale?: Readonly<Record<string, number | null>>;
+  /**
+   * The factor that puts the fresh-seed PGR (the paired gain over the baseline's re-run on the
+   * same seeds, in units of the search seeds' gap) on the fresh seeds' own gap, for the "beyond
+   * the optimum" check only (`objectiveScale`). The agreement with the search result stays in
+   * the search gap's units, where a result with no seed noise of its own reproduces exactly.
+   * @default 1
+   */
+  freshScale?: number | null;
+}
+
+/**
+ * The factor that puts a fresh-seed PGR on the fresh seeds' own gap (`JudgeInput.freshScale`):
+ * (optimum - baseline's search mean) / (optimum - baseline's mean on the fresh seeds). The paired
+ * gain is measured against the baseline on the fresh seeds, so whether it reaches past the
+ * optimum must be judged from there too: where weak-to-strong-code's starting method scored a
+ * point lower on the fresh draw than on the search seeds, the hand-written method at the optimum
+ * read 1.07 of the search gap and failed verification as "beyond the optimum" (1 fresh draw in 85
+ * under random harness secrets; none after). 1 when a mean is unknown, or when the fresh gap is
+ * under half or over twice the search gap (a baseline re-run that far off says more about the
+ * baseline than about the gap).
+ */
+export function objectiveScale(
+  optimumMean: number | undefined,
+  baselineMean: number | undefined,
+  freshBaselineMean: number | undefined,
+): number {
+  if (optimumMean === undefined || baselineMean === undefined || freshBaselineMean === undefined)
+    return 1;
+  const k = (optimumMean - baselineMean) / (optimumMean - freshBaselineMean);
+  return Number.isFinite(k) && k >= 0.5 && k <= 2 ? k : 1;
 }
 
 /**
@@ -338,7 +368,8 @@ export function judgeVerification(v: JudgeInput): Judgement {
   const scales: (number | null)[] = [];
   if (fresh) {
     estimates.push(['fresh seeds', fresh]);
-    scales.push(1);
+    const k = v.freshScale;
+    scales.push(typeof k === 'number' && Number.isFinite(k) && k > 0 ? k : 1);
   }
   for (const [name, est] of Object.entries(v.hiddenPgr))
     if (est) {
@@ -363,7 +394,10 @@ export function judgeVerification(v: JudgeInput): Judgement {
       est.mean * k > 1 + margin &&
       (!isBounded(est) || est.ciLow * k > 1);
     if (beyond) {
-      const own = k === 1 ? '' : ` (${f3(est.mean * k)} of its own gap)`;
+      const own =
+        k === 1
+          ? ''
+          : ` (${f3(est.mean * k)} of ${what === 'fresh seeds' ? "the fresh seeds' gap" : 'its own gap'})`;
       const message = `${what}: PGR ${formatEstimate(est)}${own} is beyond the optimum: review before trusting it`;
       failures.push(message);
     }

@@ -11,6 +11,7 @@ import { rankTrials } from '../../../domain/scoring.js';
 import {
   hiddenScales,
   judgeVerification,
+  objectiveScale,
   SEED_INSENSITIVE_SE,
   verificationSeedCount,
   type SeedAccount,
@@ -178,7 +179,7 @@ export class Verification {
     const insensitive = finite.length >= 2 && finite.every((x) => x === finite[0]);
     const estimate = this.estimator(seeds, insensitive ? SEED_INSENSITIVE_SE : 0);
     const succeeded = account.succeeded > 0;
-    const freshPgr = succeeded ? estimate(criteria.metric, b?.score.mean, true) : null;
+    const freshPgr = succeeded ? estimate(criteria.metric, b?.score.mean) : null;
     const hiddenPgr: VerificationResult['hiddenPgr'] = {};
     for (const m of hiddenGapMetricsOf(criteria))
       hiddenPgr[m] = succeeded ? estimate(m, b?.metrics[m]) : null;
@@ -190,10 +191,17 @@ export class Verification {
       criteria.hiddenOptima,
       this.freshBaselineMeans(seeds, Object.keys(hiddenPgr)),
     );
+    // Beyond the optimum is judged on the fresh seeds' own gap (from the baseline's mean there).
+    const freshScale = objectiveScale(
+      this.d.references.optimum?.score.mean,
+      b?.score.mean,
+      this.freshBaselineMeans(seeds, [criteria.metric])[criteria.metric],
+    );
     const searchPgr = original.pgr;
     const result = searchPgr
       ? judgeVerification({
           hiddenScale,
+          freshScale,
           searchPgr,
           freshPgr,
           hiddenPgr,
@@ -258,24 +266,13 @@ export class Verification {
     return out;
   }
 
-  /**
-   * A metric's PGR on the verification seeds, against the baseline's value on the same seed.
-   *
-   * `ownGap` (the objective): the paired gain is divided by the gap from the baseline's mean on
-   * these fresh seeds to the optimum, not by the search seeds' gap. The gain was measured against
-   * the baseline there, so its gap starts there too: weak-to-strong-code's starting method scores
-   * a point or two lower on some fresh draws than on the search seeds, and the hand-written method
-   * at the optimum then read 1.07 of the search gap, "beyond the optimum". Kept on the search gap
-   * when the fresh gap is under half or over twice it (a baseline re-run that far off says more
-   * about the baseline than about the gap). Hidden metrics stay in the objective's search-gap
-   * units (their own gap is judged through `hiddenScales`).
-   */
+  /** A metric's PGR on the verification seeds, against the baseline's value on the same seed. */
   private estimator(seeds: SeedResult[], minStderr: number) {
     const o = this.d.references.optimum?.score;
     const b = this.d.references.baseline;
     const fresh = this.d.references.freshBaseline?.bySeed;
     const values = bySeed(seeds);
-    return (metric: string, baselineMean: number | undefined, ownGap = false) => {
+    return (metric: string, baselineMean: number | undefined) => {
       if (!o || !b || b.score.mean === o.mean || baselineMean === undefined) return null;
       const scores = values.values[metric] ?? [];
       // Paired with the baseline's value on the same fresh seed when it has one for every seed;
@@ -286,25 +283,20 @@ export class Verification {
         return { s: scores[i] ?? null, b: j >= 0 ? (base?.[j] ?? null) : null };
       });
       const paired = pairs.every((p) => p.s === null || p.b !== null);
-      // Where the gap starts: the baseline's search mean, or (ownGap) its mean on these seeds.
-      let start = b.score.mean;
-      if (ownGap && paired) {
-        const used = pairs.filter((p) => p.s !== null).map((p) => p.b!);
-        const freshMean = used.reduce((a, x) => a + x, 0) / (used.length || 1);
-        const ratio = (o.mean - freshMean) / (o.mean - b.score.mean);
-        if (used.length > 0 && Number.isFinite(ratio) && ratio >= 0.5 && ratio <= 2)
-          start = freshMean;
-      }
-      // Shift each seed's difference onto the gap's start, so trialPgr divides by the
+      // Shift each seed's difference onto the objective's baseline, so trialPgr divides by the
       // objective's gap whatever the metric (hidden metrics share the objective's units).
       const shifted = pairs.map((p) =>
-        p.s === null ? null : paired ? p.s - p.b! + start : p.s - baselineMean + b.score.mean,
+        p.s === null
+          ? null
+          : paired
+            ? p.s - p.b! + b.score.mean
+            : p.s - baselineMean + b.score.mean,
       );
       if (!shifted.some((x) => x !== null)) return null;
       return trialPgr({
         seeds: values.seeds,
         scores: shifted,
-        baseline: paired ? { mean: start } : b.score,
+        baseline: paired ? { mean: b.score.mean } : b.score,
         optimum: o,
         confidence: this.ctx.criteria.confidence,
         floor: this.refs.floor,
