@@ -33,6 +33,7 @@ import {
   type CodeExperimentDefinition,
 } from '../experiments/code.js';
 import { loadRegistry } from '../experiments/registry.js';
+import { harnessSecret } from '../experiments/lib/secret.js';
 import {
   harnessStreams,
   prepareSeed,
@@ -312,7 +313,7 @@ function render(
   };
   const lines: string[] = [];
   lines.push(
-    `_${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${os.cpus().length}x ${os.cpus()[0]?.model ?? '?'}, load ${os.loadavg()[0]?.toFixed(2)} at the end; seeds ${seeds.join(', ')}; \`npx tsx bench/w2s-code.ts --write\`_`,
+    `_${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${os.cpus().length}x ${os.cpus()[0]?.model ?? '?'}, load ${os.loadavg()[0]?.toFixed(2)} at the end; harness secret key id ${harnessSecret().keyId}; seeds ${seeds.join(', ')}; \`npx tsx bench/w2s-code.ts --write\`_`,
     '',
     'PGR per seed as the harness computes it on each split: (student - weak) / (ceiling - weak), with the weak supervisor and the ground-truth ceiling measured on that split. Mean with a 95% t-interval.',
     '',

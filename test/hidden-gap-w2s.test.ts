@@ -1,6 +1,6 @@
 /**
  * The hidden-gap check on the weak-to-strong code problem, with real candidates in the real
- * sandbox (bwrap, python3 subprocesses) on seeds 1-5, scored as a campaign scores a trial under
+ * sandbox (bwrap, python3 subprocesses) on seeds 1-10, scored as a campaign scores a trial under
  * the problem's own criteria (experiments/weak-to-strong-code/criteria.yaml): the baseline is the
  * starting method measured on the same seeds. The hand-written method generalises to the shifted
  * held-out split and is not flagged; a method that leans on a feature that tracks the concept
@@ -24,7 +24,13 @@ import { loadRegistry } from '../experiments/registry.js';
 import { checkSandbox } from '../experiments/sandbox.js';
 import type { SeedResult } from '../domain/trial.js';
 
-const SEEDS = [1, 2, 3, 4, 5];
+/**
+ * Ten seeds, not the criteria's five: every run draws its data from this checkout's own harness
+ * secret, and over 30 random secrets the dev overfitter's shortfall on five seeds fell to the
+ * 0.25 threshold on two of them (0.25-0.46, at the weight it had then); on ten it stayed at 0.29
+ * or more.
+ */
+const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const FIXTURES = path.join(import.meta.dirname, 'fixtures/weak-to-strong-code');
 const fixture = (file: string): SourceSnapshot => ({
   'method.py': readFileSync(path.join(FIXTURES, file), 'utf8'),
@@ -87,7 +93,7 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-describe('hidden-gap check on weak-to-strong-code (seeds 1-5, real sandbox)', () => {
+describe('hidden-gap check on weak-to-strong-code (seeds 1-10, real sandbox)', () => {
   it('the problem hides both held-out metrics and compares only held-out accuracy: the same units as the objective', () => {
     expect(criteria.metric).toBe('student_dev_acc');
     expect(criteria.hiddenMetrics).toEqual(['student_heldout_acc', 'pgr_heldout']);
