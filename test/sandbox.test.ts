@@ -260,7 +260,7 @@ def train(features, weak_labels, unlabelled_features, params, rng):
     // PTRACE_ATTACH stops the sandbox's pid 1 (bwrap's init): nothing would reap or end it.
     ptrace: `${header}${libc}
 def train(features, weak_labels, unlabelled_features, params, rng):
-    print("FINDINGS " + json.dumps({"attach": sys_call(101, 16, 1, 0, 0)[1], "uring": sys_call(425, 8, 0)[1], "userfaultfd": sys_call(323, 0)[1]}), flush=True)
+    print("FINDINGS " + json.dumps({"attach": sys_call(101, 16, 1, 0, 0)[1], "uring": sys_call(425, 8, 0)[1], "userfaultfd": sys_call(323, 0)[1], "modify_ldt": sys_call(154, 0, 0, 0)[1], "move_pages": sys_call(279, 0, 0, 0, 0, 0, 0)[1]}), flush=True)
     raise RuntimeError("pid 1 left alone")
 `,
     // The user keyring is per uid: a key one trial adds, a later trial of the same uid could read.
@@ -657,10 +657,17 @@ describe('hostile candidates on a real worker', () => {
     expect(r.logTail ?? '').not.toMatch(/STEP 3/);
   });
 
-  it('ptrace of pid 1, io_uring, userfaultfd: refused, and the seed ends at once (no timeout)', () => {
+  it('ptrace of pid 1, io_uring, userfaultfd, calls off the allow-list: refused, and the seed ends at once (no timeout)', () => {
     const r = one('ptrace');
     expect(r.status).toBe('failed');
-    expect(findings(r)).toEqual({ attach: 'EPERM', uring: 'EPERM', userfaultfd: 'EPERM' });
+    // Calls off the allow-list fail as if the kernel did not have them.
+    expect(findings(r)).toEqual({
+      attach: 'EPERM',
+      uring: 'EPERM',
+      userfaultfd: 'EPERM',
+      modify_ldt: 'ENOSYS',
+      move_pages: 'ENOSYS',
+    });
     expect(r.error).toMatch(/RuntimeError: pid 1 left alone/);
   });
 
