@@ -75,3 +75,27 @@ describe('gaplab piped into a reader that stops', () => {
     expect([0, 3]).toContain(r.status);
   });
 });
+
+// `npm ci` builds dist/ (the prepare step), so CI always has a fresh build; a checkout being
+// edited may not, and then this says so in its title.
+const built = fresh(ROOT);
+describe('the compiled build', () => {
+  it.skipIf(!built)(
+    `finds the Python files the sandbox runs (seccomp filter, tripwire), which the build does not copy${built ? '' : ' (skipped: dist/ is missing or older than the sources; run npm run build:js)'}`,
+    () => {
+      // A worker started by `gaplab worker` or `gaplab demo` runs from dist/: a Python file
+      // looked up beside the compiled module is not there.
+      const script = `
+        const jail = await import(${JSON.stringify(path.join(ROOT, 'dist/experiments/jail.js'))});
+        const code = await import(${JSON.stringify(path.join(ROOT, 'dist/experiments/code.js'))});
+        const bpf = await jail.seccompFilter();
+        console.log(JSON.stringify({ bpf: bpf.length, guard: code.tamperGuardSource().includes('class TamperError') }));`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+      });
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toMatchObject({ guard: true });
+      expect(JSON.parse(r.stdout).bpf).toBeGreaterThan(8 * 50);
+    },
+  );
+});

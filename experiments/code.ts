@@ -14,11 +14,10 @@ import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { SourceSnapshot } from '../domain/code.js';
 import type { Config } from '../domain/schemas.js';
-import { paths } from '../stack/paths.js';
+import { paths, PROJECT_ROOT } from '../stack/paths.js';
 import { runSeed, type RunSeedOptions } from './runner.js';
 import {
   runSandboxed,
@@ -454,10 +453,10 @@ export interface PythonCandidateRun {
  * candidate and fails the run naming any the candidate replaced.
  */
 export const TAMPER_GUARD_MODULE = 'gaplab_guard.py';
-const TAMPER_GUARD = readFileSync(
-  path.join(path.dirname(fileURLToPath(import.meta.url)), 'tamper_guard.py'),
-  'utf8',
-);
+let tamperGuard: string | undefined;
+/** The tripwire's source, read once, from the project's folder (the built CLI runs from dist/). */
+export const tamperGuardSource = (): string =>
+  (tamperGuard ??= readFileSync(path.join(PROJECT_ROOT, 'experiments', 'tamper_guard.py'), 'utf8'));
 
 /**
  * Inputs live under the system's temporary folder, whatever the worker's folders are: the
@@ -477,7 +476,7 @@ async function writeInputs(run: PythonCandidateRun): Promise<string> {
     await writeFile(target, data, { mode: 0o644 });
   }
   await writeFile(path.join(dir, 'driver.py'), run.driver, { mode: 0o644 });
-  await writeFile(path.join(dir, TAMPER_GUARD_MODULE), TAMPER_GUARD, { mode: 0o644 });
+  await writeFile(path.join(dir, TAMPER_GUARD_MODULE), tamperGuardSource(), { mode: 0o644 });
   const candidateDir = path.join(dir, 'candidate');
   await mkdir(candidateDir, { mode: 0o755 });
   for (const [file, text] of Object.entries(run.source)) {

@@ -17,8 +17,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { PROJECT_ROOT } from '../stack/paths.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -326,7 +326,8 @@ export class SandboxCgroup {
 // seccomp
 // ---------------------------------------------------------------------------------------------
 
-const SECCOMP_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'seccomp_filter.py');
+// From the project's folder: the built worker runs from dist/, where no Python file is copied.
+const SECCOMP_SCRIPT = path.join(PROJECT_ROOT, 'experiments', 'seccomp_filter.py');
 
 /** The system python that has libseccomp's bindings (Debian's python3-seccomp). */
 export const SECCOMP_PYTHON = process.env.GAPLAB_SECCOMP_PYTHON ?? '/usr/bin/python3';

@@ -525,6 +525,7 @@ describe('hostile candidates on a real worker', () => {
       '/input/candidate/method.py',
       '/input/driver.py',
       '/input/features.npy',
+      '/input/gaplab_guard.py',
       '/input/unlabelled_features.npy',
       '/input/weak_labels.npy',
     ]);
