@@ -15,7 +15,8 @@ this process and can defeat a tripwire it has read; it cannot defeat the process
 Left alone, because libraries and honest code rebind them: names with a leading underscore
 (caches, internals; builtins' `__import__` and `__build_class__` excepted), and the hooks
 `sys.excepthook`, `sys.displayhook`, `sys.breakpointhook`, `sys.unraisablehook`,
-`threading.excepthook`, `warnings.showwarning` and `warnings.formatwarning`.
+`threading.excepthook`, and `warnings`' `showwarning`, `formatwarning`, `warn` and `warn_explicit`
+(replacing `warnings.warn` is a common way to silence a library).
 """
 import sys
 import types
@@ -30,6 +31,9 @@ HOOKS = frozenset(
         ("threading", "excepthook"),
         ("warnings", "showwarning"),
         ("warnings", "formatwarning"),
+        # `warnings.warn = lambda *a, **k: None`: a common way to silence a library's warnings.
+        ("warnings", "warn"),
+        ("warnings", "warn_explicit"),
     }
 )
 # Dunder names of builtins that replace how code is imported or built.
