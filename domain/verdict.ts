@@ -364,18 +364,18 @@ export function judgeVerification(v: JudgeInput): Judgement {
       );
 
   const estimates: [string, Estimate][] = [];
-  /** Each estimate's factor onto its own gap (1: the objective; null: unknown). */
-  const scales: (number | null)[] = [];
+  /** Each estimate's factor onto its own gap (null: unknown), and what that gap is called. */
+  const scales: { k: number | null; gap: string }[] = [];
+  const factor = (k: number | null | undefined) =>
+    typeof k === 'number' && Number.isFinite(k) && k > 0 ? k : null;
   if (fresh) {
     estimates.push(['fresh seeds', fresh]);
-    const k = v.freshScale;
-    scales.push(typeof k === 'number' && Number.isFinite(k) && k > 0 ? k : 1);
+    scales.push({ k: factor(v.freshScale) ?? 1, gap: "the fresh seeds' gap" });
   }
   for (const [name, est] of Object.entries(v.hiddenPgr))
     if (est) {
       estimates.push([`hidden metric "${name}"`, est]);
-      const k = v.hiddenScale?.[name];
-      scales.push(typeof k === 'number' && Number.isFinite(k) && k > 0 ? k : null);
+      scales.push({ k: factor(v.hiddenScale?.[name]), gap: 'its own gap' });
     }
   const search = v.searchPgr;
   estimates.forEach(([what, est], i) => {
@@ -387,17 +387,11 @@ export function judgeVerification(v: JudgeInput): Judgement {
       failures.push(
         `${what}: PGR ${formatEstimate(est)} (n=${est.n}) is below the search result ${formatEstimate(search)} by more than their combined uncertainty (lowest agreeing mean ${f3(lowest)})`,
       );
-    const k = scales[i];
+    const { k, gap } = scales[i]!;
     const beyond =
-      k !== null &&
-      k !== undefined &&
-      est.mean * k > 1 + margin &&
-      (!isBounded(est) || est.ciLow * k > 1);
+      k !== null && est.mean * k > 1 + margin && (!isBounded(est) || est.ciLow * k > 1);
     if (beyond) {
-      const own =
-        k === 1
-          ? ''
-          : ` (${f3(est.mean * k)} of ${what === 'fresh seeds' ? "the fresh seeds' gap" : 'its own gap'})`;
+      const own = k === 1 ? '' : ` (${f3(est.mean * k)} of ${gap})`;
       const message = `${what}: PGR ${formatEstimate(est)}${own} is beyond the optimum: review before trusting it`;
       failures.push(message);
     }

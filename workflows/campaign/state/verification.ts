@@ -183,19 +183,20 @@ export class Verification {
     const hiddenPgr: VerificationResult['hiddenPgr'] = {};
     for (const m of hiddenGapMetricsOf(criteria))
       hiddenPgr[m] = succeeded ? estimate(m, b?.metrics[m]) : null;
+    const freshMeans = this.freshBaselineMeans(seeds, [criteria.metric, ...Object.keys(hiddenPgr)]);
     // A hidden metric's PGR onto its own gap, where the measured optimum reported it or the
     // criteria state its optimum.
     const hiddenScale = hiddenScales(
       Object.keys(hiddenPgr),
       this.d.references,
       criteria.hiddenOptima,
-      this.freshBaselineMeans(seeds, Object.keys(hiddenPgr)),
+      freshMeans,
     );
     // Beyond the optimum is judged on the fresh seeds' own gap (from the baseline's mean there).
     const freshScale = objectiveScale(
       this.d.references.optimum?.score.mean,
       b?.score.mean,
-      this.freshBaselineMeans(seeds, [criteria.metric])[criteria.metric],
+      freshMeans[criteria.metric],
     );
     const searchPgr = original.pgr;
     const result = searchPgr
